@@ -1,0 +1,198 @@
+//! Fault injection and request counting, shared by both emulators.
+//!
+//! Rules match a route by method (optional) and path prefix; the first matching rule applies. Randomness comes
+//! from a seeded generator so a failing test run can be replayed. Rates are in per-mille (0..=1000).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use parking_lot::Mutex;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::server::ConnectionControl;
+
+/// One fault rule. All faults of a rule may apply to the same request, in this order: latency, reset before
+/// the handler, 429 storm, 5xx, then (after the handler ran) commit-then-drop.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FaultRule {
+    /// `GET`, `POST`, ... or `None` for any method.
+    pub method: Option<String>,
+    /// The rule applies to paths starting with this (e.g. `/api/v1/` or `/api/oauth2/token`).
+    pub path_prefix: String,
+    /// Added delay before the handler runs.
+    pub latency_ms: u64,
+    /// Chance of a `503` instead of running the handler.
+    pub error_5xx_per_mille: u32,
+    /// The next N matching requests answer `429` (a storm), without running the handler.
+    pub storm_429_remaining: u32,
+    /// Chance the connection is reset before the handler runs (nothing committed).
+    pub reset_before_per_mille: u32,
+    /// Chance the handler runs (and commits) but the connection is then dropped without a response.
+    pub commit_then_drop_per_mille: u32,
+}
+
+#[derive(Debug)]
+struct Inner {
+    rules: Vec<FaultRule>,
+    rng: StdRng,
+    /// What was injected, per kind, for test assertions.
+    injected: BTreeMap<String, u64>,
+}
+
+/// The fault configuration of one emulator instance. Cheap to clone; clones share state.
+#[derive(Debug, Clone)]
+pub struct FaultInjector {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl Default for FaultInjector {
+    fn default() -> Self {
+        Self::new(0)
+    }
+}
+
+enum Decision {
+    Pass,
+    Reset,
+    Storm429,
+    Error5xx,
+    DropAfter,
+}
+
+impl FaultInjector {
+    pub fn new(seed: u64) -> Self {
+        Self { inner: Arc::new(Mutex::new(Inner { rules: Vec::new(), rng: StdRng::seed_from_u64(seed), injected: BTreeMap::new() })) }
+    }
+    /// Replaces every rule.
+    pub fn set_rules(&self, rules: Vec<FaultRule>) {
+        self.inner.lock().rules = rules;
+    }
+    pub fn add_rule(&self, rule: FaultRule) {
+        self.inner.lock().rules.push(rule);
+    }
+    pub fn clear(&self) {
+        self.inner.lock().rules.clear();
+    }
+    pub fn rules(&self) -> Vec<FaultRule> {
+        self.inner.lock().rules.clone()
+    }
+    /// How many faults of each kind (`latency`, `reset`, `429`, `5xx`, `commit-then-drop`) were injected.
+    pub fn injected(&self) -> BTreeMap<String, u64> {
+        self.inner.lock().injected.clone()
+    }
+
+    fn decide(&self, method: &str, path: &str) -> (u64, Decision) {
+        let mut inner = self.inner.lock();
+        let Inner { rules, rng, injected } = &mut *inner;
+        let Some(rule) = rules.iter_mut().find(|r| {
+            path.starts_with(&r.path_prefix) && r.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
+        }) else {
+            return (0, Decision::Pass);
+        };
+        let mut bump = |k: &str| *injected.entry(k.to_owned()).or_default() += 1;
+        let latency = rule.latency_ms;
+        if latency > 0 {
+            bump("latency");
+        }
+        let roll = |rng: &mut StdRng, per_mille: u32| per_mille > 0 && rng.random_range(0..1000) < per_mille;
+        let decision = if roll(rng, rule.reset_before_per_mille) {
+            bump("reset");
+            Decision::Reset
+        } else if rule.storm_429_remaining > 0 {
+            rule.storm_429_remaining -= 1;
+            bump("429");
+            Decision::Storm429
+        } else if roll(rng, rule.error_5xx_per_mille) {
+            bump("5xx");
+            Decision::Error5xx
+        } else if roll(rng, rule.commit_then_drop_per_mille) {
+            bump("commit-then-drop");
+            Decision::DropAfter
+        } else {
+            Decision::Pass
+        };
+        (latency, decision)
+    }
+}
+
+/// Counts requests per `METHOD route-pattern` (e.g. `POST /api/v1/{division}/salesentry/SalesEntries`).
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounters {
+    inner: Arc<Mutex<BTreeMap<String, u64>>>,
+}
+
+impl RequestCounters {
+    pub fn snapshot(&self) -> BTreeMap<String, u64> {
+        self.inner.lock().clone()
+    }
+    /// Sum of the counters whose key contains `needle`.
+    pub fn count_matching(&self, needle: &str) -> u64 {
+        self.inner.lock().iter().filter(|(k, _)| k.contains(needle)).map(|(_, v)| *v).sum()
+    }
+    pub fn total(&self) -> u64 {
+        self.inner.lock().values().sum()
+    }
+    pub fn reset(&self) {
+        self.inner.lock().clear();
+    }
+    pub(crate) fn bump(&self, key: String) {
+        *self.inner.lock().entry(key).or_default() += 1;
+    }
+}
+
+/// State of the fault/counter middleware.
+#[derive(Debug, Clone, Default)]
+pub struct FaultLayerState {
+    pub faults: FaultInjector,
+    pub counters: RequestCounters,
+}
+
+/// Axum middleware: counts the request, then applies the first matching fault rule.
+///
+/// Use with `axum::middleware::from_fn_with_state(state, fault_middleware)` as the outermost layer of an
+/// emulator's router, and serve it with [`crate::serve`] so connection drops are real.
+pub async fn fault_middleware(State(state): State<FaultLayerState>, request: Request, next: Next) -> Response {
+    let method = request.method().as_str().to_owned();
+    let path = request.uri().path().to_owned();
+    let pattern = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_else(|| path.clone());
+    state.counters.bump(format!("{method} {pattern}"));
+    let control = request.extensions().get::<ConnectionControl>().cloned();
+
+    let (latency, decision) = state.faults.decide(&method, &path);
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    match decision {
+        Decision::Pass => next.run(request).await,
+        Decision::Reset => match control {
+            Some(c) => c.drop_connection().await,
+            None => StatusCode::BAD_GATEWAY.into_response(),
+        },
+        Decision::Storm429 => {
+            let mut r = (StatusCode::TOO_MANY_REQUESTS, "").into_response();
+            r.headers_mut().insert("x-emulator-fault", HeaderValue::from_static("429-storm"));
+            r
+        }
+        Decision::Error5xx => {
+            let mut r = (StatusCode::SERVICE_UNAVAILABLE, "Service Temporarily Unavailable").into_response();
+            r.headers_mut().insert("x-emulator-fault", HeaderValue::from_static("5xx"));
+            r
+        }
+        Decision::DropAfter => {
+            // The handler runs to completion (the write is committed), then the client never hears back.
+            let _committed = next.run(request).await;
+            match control {
+                Some(c) => c.drop_connection().await,
+                None => StatusCode::BAD_GATEWAY.into_response(),
+            }
+        }
+    }
+}

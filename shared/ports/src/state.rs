@@ -1,0 +1,571 @@
+//! State ports: everything the flows remember between invocations.
+//!
+//! Each trait is one capability (status, links, lookups, ...), not one table: both adapters keep all of them
+//! in one store (one DynamoDB table, one SQLite file). Records carry no secrets: connection secrets are
+//! references to Secrets Manager / SSM parameters; OAuth tokens live only in [`TokenStore`].
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ledgerlink_domain::{Category, Division, Flow, ObjectKey, ObjectType, SyncStatus, TenantId};
+use serde::{Deserialize, Serialize};
+
+use crate::{Page, PageRequest, StoreResult};
+
+// ---------------------------------------------------------------------------------------------------------
+// Tenants and connections
+// ---------------------------------------------------------------------------------------------------------
+
+/// Where a secret lives; the value itself is never stored in the state store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "kebab-case")]
+pub enum SecretRef {
+    /// A Secrets Manager secret name or ARN.
+    SecretsManager(String),
+    /// An SSM SecureString parameter name.
+    Ssm(String),
+    /// The embedded secret store's key (local stack only).
+    Local(String),
+}
+
+/// Whether a connection may be used by the flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConnectionState {
+    Active,
+    /// Paused by an operator, or because its token could not be refreshed (re-consent needed).
+    Paused,
+}
+
+/// A tenant and its two connections.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub name: String,
+    /// Vantagepoint domain and path, e.g. `https://customer.example.com/vantagepoint`.
+    pub vp_base_url: String,
+    pub vp_database: String,
+    /// Culture of the Vantagepoint connection, e.g. `en-US`; must match the users' login language.
+    pub vp_culture: String,
+    pub vp_client_id: String,
+    pub vp_client_secret: SecretRef,
+    pub vp_username: String,
+    pub vp_password: SecretRef,
+    /// Exact Online site, e.g. `https://start.exactonline.nl`.
+    pub exact_base_url: String,
+    pub exact_division: Division,
+    pub exact_client_id: String,
+    pub exact_client_secret: SecretRef,
+    pub exact_webhook_secret: SecretRef,
+    pub state: ConnectionState,
+    /// Why the connection is paused, when it is.
+    pub paused_reason: Option<String>,
+    /// Free-form settings (source of truth per entity, filters, truncation rules, integration level, ...).
+    pub settings: BTreeMap<String, serde_json::Value>,
+    pub version: u64,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait TenantStore: Send + Sync + std::fmt::Debug {
+    async fn get(&self, tenant: &TenantId) -> StoreResult<Option<Tenant>>;
+    /// Creates (`expected_version: None`) or updates a tenant; returns it with its new version.
+    async fn put(&self, tenant: &Tenant, expected_version: Option<u64>) -> StoreResult<Tenant>;
+    /// All tenants (an operator list; small).
+    async fn list(&self, page: PageRequest) -> StoreResult<Page<Tenant>>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// ID links and lookup tables
+// ---------------------------------------------------------------------------------------------------------
+
+/// A link between a Vantagepoint key and an Exact Online id for one object type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdLink {
+    pub tenant: TenantId,
+    pub object_type: ObjectType,
+    pub vp_key: String,
+    pub exact_id: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Both directions of every link are written together (one transaction), so a lookup either way agrees.
+#[async_trait]
+pub trait LinkStore: Send + Sync + std::fmt::Debug {
+    /// Writes the link both ways. Linking a key that is already linked to a *different* id is a
+    /// [`crate::StoreError::Conflict`]; writing the same link again is a no-op.
+    async fn link(&self, link: &IdLink) -> StoreResult<()>;
+    async fn exact_id(&self, tenant: &TenantId, object_type: ObjectType, vp_key: &str) -> StoreResult<Option<String>>;
+    async fn vp_key(&self, tenant: &TenantId, object_type: ObjectType, exact_id: &str) -> StoreResult<Option<String>>;
+    /// Removes both directions (e.g. a firm deselected from "Available to: Accounting Users").
+    async fn unlink(&self, tenant: &TenantId, object_type: ObjectType, vp_key: &str) -> StoreResult<()>;
+}
+
+/// The operator-editable lookup tables of the integration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LookupTable {
+    TaxCodes,
+    BankCodes,
+    Employees,
+    Firms,
+    GlAccounts,
+    Currencies,
+    PaymentTerms,
+    JournalCodes,
+}
+
+impl LookupTable {
+    pub const ALL: &'static [LookupTable] = &[
+        Self::TaxCodes,
+        Self::BankCodes,
+        Self::Employees,
+        Self::Firms,
+        Self::GlAccounts,
+        Self::Currencies,
+        Self::PaymentTerms,
+        Self::JournalCodes,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TaxCodes => "tax-codes",
+            Self::BankCodes => "bank-codes",
+            Self::Employees => "employees",
+            Self::Firms => "firms",
+            Self::GlAccounts => "gl-accounts",
+            Self::Currencies => "currencies",
+            Self::PaymentTerms => "payment-terms",
+            Self::JournalCodes => "journal-codes",
+        }
+    }
+}
+
+/// One row of a lookup table: a key (e.g. the Exact VAT code) and named columns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupEntry {
+    pub key: String,
+    pub columns: BTreeMap<String, String>,
+    pub version: u64,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+}
+
+#[async_trait]
+pub trait LookupStore: Send + Sync + std::fmt::Debug {
+    async fn get(&self, tenant: &TenantId, table: LookupTable, key: &str) -> StoreResult<Option<LookupEntry>>;
+    /// Creates (`expected_version: None`) or updates a row; returns it with its new version.
+    async fn put(
+        &self,
+        tenant: &TenantId,
+        table: LookupTable,
+        entry: &LookupEntry,
+        expected_version: Option<u64>,
+    ) -> StoreResult<LookupEntry>;
+    async fn delete(&self, tenant: &TenantId, table: LookupTable, key: &str) -> StoreResult<()>;
+    /// Rows in key order.
+    async fn list(&self, tenant: &TenantId, table: LookupTable, page: PageRequest) -> StoreResult<Page<LookupEntry>>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Per-object sync status
+// ---------------------------------------------------------------------------------------------------------
+
+/// Names one synced object.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ObjectRef {
+    pub tenant: TenantId,
+    pub object_type: ObjectType,
+    pub key: ObjectKey,
+}
+
+/// The sync state of one object: what the Integration page lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectStatus {
+    pub object: ObjectRef,
+    pub category: Category,
+    pub status: SyncStatus,
+    /// Optimistic-concurrency version of this record (starts at 1, +1 per write).
+    pub version: u64,
+    /// The source's version of the object (e.g. `Period.PostSeq`, a ModDate), shown and filtered as "version".
+    pub source_version: Option<String>,
+    /// Hash of the mapped payload last pushed, to detect changes (Desynchronized).
+    pub source_hash: Option<String>,
+    /// The id of the document in the target system once written.
+    pub target_id: Option<String>,
+    pub last_message: Option<String>,
+    pub attempts: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One entry of an object's attempt history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusAttempt {
+    pub at: DateTime<Utc>,
+    pub attempt: u32,
+    pub status: SyncStatus,
+    pub message: Option<String>,
+}
+
+/// What the Integration page filters by. Every combination is served by a query on a key or index.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusFilter {
+    pub status: Option<SyncStatus>,
+    pub category: Option<Category>,
+    pub object_type: Option<ObjectType>,
+    /// Objects whose key starts with this text.
+    pub key_prefix: Option<String>,
+    /// Objects whose `source_version` equals this.
+    pub source_version: Option<String>,
+}
+
+#[async_trait]
+pub trait StatusStore: Send + Sync + std::fmt::Debug {
+    async fn get(&self, object: &ObjectRef) -> StoreResult<Option<ObjectStatus>>;
+    /// Writes `status` if the stored version equals `expected_version` (`None` = must not exist), and appends
+    /// one [`StatusAttempt`] (at `status.updated_at`, with `status.attempts`, `status.status`,
+    /// `status.last_message`) to the history in the same write. Returns the record with `version` bumped.
+    async fn put(&self, status: &ObjectStatus, expected_version: Option<u64>) -> StoreResult<ObjectStatus>;
+    /// Records many objects at once (discovery): each is created as given when absent and left alone when it
+    /// already exists. Returns how many were created. Adapters batch the writes.
+    async fn create_missing(&self, statuses: &[ObjectStatus]) -> StoreResult<usize>;
+    /// A tenant's objects matching `filter`, most recently updated first.
+    async fn list(&self, tenant: &TenantId, filter: &StatusFilter, page: PageRequest) -> StoreResult<Page<ObjectStatus>>;
+    /// The attempt history of one object, newest first, at most `limit` entries.
+    async fn history(&self, object: &ObjectRef, limit: u32) -> StoreResult<Vec<StatusAttempt>>;
+    /// Counts of a tenant's objects per status (for the page's header and the health view).
+    async fn counts(&self, tenant: &TenantId) -> StoreResult<BTreeMap<SyncStatus, u64>>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Cursors
+// ---------------------------------------------------------------------------------------------------------
+
+/// Where a flow's discovery got to for one tenant and division (a PostDate, an Exact sync Timestamp, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    pub tenant: TenantId,
+    pub flow: Flow,
+    /// Distinguishes several cursors of one flow, e.g. `"PSALedger/IN"` or `"sync/Cashflow/PaymentTerms"`.
+    pub name: String,
+    pub division: Division,
+    pub value: String,
+    pub version: u64,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait CursorStore: Send + Sync + std::fmt::Debug {
+    async fn get(&self, tenant: &TenantId, flow: Flow, name: &str, division: Division) -> StoreResult<Option<Cursor>>;
+    /// Advances the cursor only if nobody else moved it since it was read.
+    async fn put(&self, cursor: &Cursor, expected_version: Option<u64>) -> StoreResult<Cursor>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Jobs (exports and imports)
+// ---------------------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobKind {
+    Export,
+    Import,
+}
+
+/// The three statuses of the export history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobStatus {
+    Started,
+    Finished,
+    Failed,
+}
+
+/// An export or import job, with every column of the export history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub tenant: TenantId,
+    /// Monotonic per tenant; ids sort newest-first in lists.
+    pub id: String,
+    pub kind: JobKind,
+    pub description: String,
+    pub created_by: String,
+    /// The export definition or import template it runs.
+    pub definition: String,
+    pub status: JobStatus,
+    pub processed: u64,
+    pub total: Option<u64>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub failed_at: Option<DateTime<Utc>>,
+    pub fail_reason: Option<String>,
+    /// Storage key of the produced (export) or uploaded (import) file.
+    pub file_key: Option<String>,
+    /// Until when the worker that runs the job holds it; an expired lease on a started job means it died.
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    /// Attempt number (1 for the original); a reset creates attempt n+1 linked to the original.
+    pub attempt: u32,
+    pub original_id: Option<String>,
+    /// Kind-specific data (import summary, export parameters, accounting period, integration id, ...).
+    pub details: serde_json::Value,
+    pub version: u64,
+}
+
+#[async_trait]
+pub trait JobStore: Send + Sync + std::fmt::Debug {
+    /// Creates a job; the store assigns nothing: `job.id` must be new (conflict otherwise).
+    async fn create(&self, job: &Job) -> StoreResult<Job>;
+    async fn get(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<Job>>;
+    async fn put(&self, job: &Job, expected_version: u64) -> StoreResult<Job>;
+    /// A tenant's jobs of one kind, newest first.
+    async fn list(&self, tenant: &TenantId, kind: JobKind, page: PageRequest) -> StoreResult<Page<Job>>;
+    /// Started jobs (any tenant) whose lease expired before `now`, for the clean-up. Served by an index.
+    async fn expired_leases(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Job>>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Integrations Manager
+// ---------------------------------------------------------------------------------------------------------
+
+/// A saved group of import tasks and export definitions, reused across accounting periods.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Integration {
+    pub tenant: TenantId,
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// Import template names (e.g. `firms`).
+    pub import_tasks: Vec<String>,
+    /// Export definition ids.
+    pub export_tasks: Vec<String>,
+    pub version: u64,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TaskRunState {
+    NotRun,
+    Run,
+    Failed,
+}
+
+/// The state of one task of an integration in one accounting period (`YYYYPP`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskRun {
+    pub tenant: TenantId,
+    pub integration_id: String,
+    pub period: u32,
+    /// `export:<definition id>` or `import:<template>`.
+    pub task: String,
+    pub state: TaskRunState,
+    pub job_id: Option<String>,
+    pub message: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait IntegrationStore: Send + Sync + std::fmt::Debug {
+    async fn put(&self, integration: &Integration, expected_version: Option<u64>) -> StoreResult<Integration>;
+    async fn get(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<Integration>>;
+    async fn list(&self, tenant: &TenantId, page: PageRequest) -> StoreResult<Page<Integration>>;
+    async fn delete(&self, tenant: &TenantId, id: &str) -> StoreResult<()>;
+    /// Records the latest run of a task in a period (overwrites the previous state of that task and period,
+    /// and keeps it in the period's history).
+    async fn record_run(&self, run: &TaskRun) -> StoreResult<()>;
+    /// The latest state of every task that ran in `period`.
+    async fn runs(&self, tenant: &TenantId, integration_id: &str, period: u32) -> StoreResult<Vec<TaskRun>>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Notifications outbox
+// ---------------------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotificationKind {
+    ExportFinished,
+    ExportFailed,
+    ImportFinished,
+    SyncError,
+    ConnectionPaused,
+}
+
+/// A message to a user or operator; delivered by whatever reads the outbox (the local page, e-mail).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub tenant: TenantId,
+    pub id: String,
+    pub kind: NotificationKind,
+    /// User name, or `operators`.
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    pub link: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+#[async_trait]
+pub trait NotificationOutbox: Send + Sync + std::fmt::Debug {
+    /// Adds a notification; adding the same id twice keeps the first.
+    async fn push(&self, notification: &Notification) -> StoreResult<()>;
+    /// A tenant's notifications, newest first.
+    async fn list(&self, tenant: &TenantId, page: PageRequest) -> StoreResult<Page<Notification>>;
+    async fn mark_delivered(&self, tenant: &TenantId, id: &str, at: DateTime<Utc>) -> StoreResult<()>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Idempotency (the Powertools protocol)
+// ---------------------------------------------------------------------------------------------------------
+
+/// What `begin` found. Ported from AWS Lambda Powertools' idempotency utility.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// No usable record existed: the caller now owns the key until `lease_until` and must `complete` or
+    /// `release` it.
+    Started,
+    /// The work was done before: here is its stored result.
+    Completed { result: serde_json::Value },
+    /// Someone else holds a live lease; try again after it expires.
+    InProgress { lease_until: DateTime<Utc> },
+    /// The key was used with a different payload: a caller bug or a collision, never silently reused.
+    PayloadMismatch { stored_hash: String },
+}
+
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync + std::fmt::Debug {
+    /// Atomically claims `key` for `lease`. An in-progress record whose lease expired, or a completed record
+    /// whose TTL (`expires_at`) passed, is treated as absent (adapters must check expiry themselves, not rely
+    /// on a TTL sweeper).
+    async fn begin(
+        &self,
+        key: &str,
+        payload_hash: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<IdempotencyBegin>;
+    /// Stores the result; the record then answers `Completed` until `expires_at`.
+    async fn complete(
+        &self,
+        key: &str,
+        payload_hash: &str,
+        result: &serde_json::Value,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Deletes an in-progress record after a failure, so a retry can start at once.
+    async fn release(&self, key: &str) -> StoreResult<()>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// OAuth tokens with a single-flight refresh lease
+// ---------------------------------------------------------------------------------------------------------
+
+/// The current tokens of one connection. Debug output never shows the token values.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// `exact:<tenant>` / `vantagepoint:<tenant>`.
+    pub connection: String,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub access_expires_at: DateTime<Utc>,
+    /// When the access token was issued (Exact refuses a refresh before 570 s from here).
+    pub issued_at: DateTime<Utc>,
+    /// Bumped on every save; lets a worker see that another worker refreshed meanwhile.
+    pub generation: u64,
+}
+
+impl std::fmt::Debug for TokenRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRecord")
+            .field("connection", &self.connection)
+            .field("access_token", &"<redacted>")
+            .field("refresh_token", &"<redacted>")
+            .field("access_expires_at", &self.access_expires_at)
+            .field("issued_at", &self.issued_at)
+            .field("generation", &self.generation)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseOutcome {
+    Acquired,
+    /// Another holder has the lease until then.
+    HeldByOther { until: DateTime<Utc> },
+}
+
+#[async_trait]
+pub trait TokenStore: Send + Sync + std::fmt::Debug {
+    async fn load(&self, connection: &str) -> StoreResult<Option<TokenRecord>>;
+    /// Takes the refresh lease of `connection` for `holder` if it is free or expired.
+    async fn try_lease(
+        &self,
+        connection: &str,
+        holder: &str,
+        duration: Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<LeaseOutcome>;
+    /// Saves new tokens (generation = previous + 1) only while `holder` holds the lease; clears the lease.
+    /// Saving without holding the lease is a [`crate::StoreError::Conflict`].
+    async fn save_and_release(&self, record: &TokenRecord, holder: &str) -> StoreResult<TokenRecord>;
+    /// Saves tokens without a lease (first consent, operator re-connect); replaces whatever was there.
+    async fn save_initial(&self, record: &TokenRecord) -> StoreResult<TokenRecord>;
+    /// Gives up the lease without saving.
+    async fn release(&self, connection: &str, holder: &str) -> StoreResult<()>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Rate budget shared by every process
+// ---------------------------------------------------------------------------------------------------------
+
+/// Limits of one budget, as the server announces them (Exact: 60 per calendar minute, 5,000 per UTC day).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimits {
+    pub per_minute: u32,
+    pub per_day: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateDecision {
+    /// One call may be made now.
+    Granted,
+    /// No budget left in a window: wait until then (minute window or daily reset).
+    WaitUntil { until: DateTime<Utc>, daily: bool },
+}
+
+/// What the server said about the budget on a response (Exact's `X-RateLimit-*` headers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RateObservation {
+    pub minute_remaining: Option<u32>,
+    pub minute_reset: Option<DateTime<Utc>>,
+    pub day_remaining: Option<u32>,
+    pub day_reset: Option<DateTime<Utc>>,
+}
+
+#[async_trait]
+pub trait RateBudget: Send + Sync + std::fmt::Debug {
+    /// Takes one call from the minute and day windows of `key` (client id + division) if both have budget.
+    async fn acquire(&self, key: &str, limits: RateLimits, now: DateTime<Utc>) -> StoreResult<RateDecision>;
+    /// Aligns the shared counters with what the server reported (never raises a count the server lowered).
+    async fn observe(&self, key: &str, limits: RateLimits, observation: RateObservation, now: DateTime<Utc>)
+    -> StoreResult<()>;
+}
+
+/// Every state port of one store, as the flows receive them.
+#[derive(Debug, Clone)]
+pub struct StateStores {
+    pub tenants: std::sync::Arc<dyn TenantStore>,
+    pub links: std::sync::Arc<dyn LinkStore>,
+    pub lookups: std::sync::Arc<dyn LookupStore>,
+    pub statuses: std::sync::Arc<dyn StatusStore>,
+    pub cursors: std::sync::Arc<dyn CursorStore>,
+    pub jobs: std::sync::Arc<dyn JobStore>,
+    pub integrations: std::sync::Arc<dyn IntegrationStore>,
+    pub notifications: std::sync::Arc<dyn NotificationOutbox>,
+    pub idempotency: std::sync::Arc<dyn IdempotencyStore>,
+    pub tokens: std::sync::Arc<dyn TokenStore>,
+    pub rate: std::sync::Arc<dyn RateBudget>,
+}
