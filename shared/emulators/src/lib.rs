@@ -7,8 +7,10 @@
 //!   commit-then-drop) and per-route request counters.
 //! - `exact` and `vantagepoint`: the two emulators.
 
+pub mod exact;
 pub mod faults;
 pub mod server;
+pub mod vantagepoint;
 
 pub use faults::{FaultInjector, FaultRule, RequestCounters};
 pub use server::{RunningServer, serve};

@@ -13,6 +13,8 @@
 //!   table to serve a user-facing list.
 
 pub mod error;
+pub mod ledger;
+pub mod psa;
 pub mod queue;
 pub mod state;
 pub mod storage;

@@ -1,0 +1,1 @@
+//! Deltek Vantagepoint emulator (see `../shared/reference/vantagepoint-api.md`, section 10 checklist).
