@@ -1,1 +1,242 @@
-//! placeholder
+//! Test harness shared by the integration-test suites: a local AWS endpoint (moto's server) on a free loopback
+//! port, random resource names, and the settings an AWS SDK client needs to talk to it.
+//!
+//! One moto server per test binary is enough: [`moto`] starts it on first use and every test creates its own
+//! table, bucket and queues under [`unique_name`]s, so tests never see each other's data.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The region every test client uses (moto accepts any).
+pub const TEST_REGION: &str = "us-east-1";
+/// Dummy credentials: moto checks nothing, but the SDK refuses to sign without some.
+pub const TEST_ACCESS_KEY_ID: &str = "testing";
+pub const TEST_SECRET_ACCESS_KEY: &str = "testing";
+
+/// How long moto may take to answer after it was started (a cold Python import is slow on a busy machine).
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why moto could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum MotoError {
+    #[error(
+        "moto_server not found at {path}: run the README's test command, which installs moto into .venv \
+         (or set LEDGERLINK_MOTO_SERVER to a moto_server binary)"
+    )]
+    Missing { path: PathBuf },
+    #[error("could not start moto_server at {path}")]
+    Spawn {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("moto_server on {addr} did not answer within {timeout:?}")]
+    NotAnswering { addr: SocketAddr, timeout: Duration },
+    #[error("no free loopback port")]
+    NoPort(#[source] std::io::Error),
+}
+
+/// A running `moto_server` on `127.0.0.1:<free port>`, stopped when dropped.
+///
+/// The server is started through a small `sh` watchdog whose standard input is a pipe held by this process:
+/// when the test binary exits — even when it is killed and nothing is dropped, as happens to statics — the
+/// pipe closes and the watchdog stops moto. So no test run leaves a server behind.
+#[derive(Debug)]
+pub struct MotoServer {
+    addr: SocketAddr,
+    child: Child,
+}
+
+impl MotoServer {
+    /// The moto_server binary: `LEDGERLINK_MOTO_SERVER`, else `<repo root>/.venv/bin/moto_server`.
+    pub fn binary() -> PathBuf {
+        if let Some(path) = std::env::var_os("LEDGERLINK_MOTO_SERVER") {
+            return PathBuf::from(path);
+        }
+        repo_root().join(".venv").join("bin").join("moto_server")
+    }
+
+    /// Starts a new server and waits until it answers.
+    pub fn start() -> Result<Self, MotoError> {
+        let binary = Self::binary();
+        if !binary.is_file() {
+            return Err(MotoError::Missing { path: binary });
+        }
+        let mut last = None;
+        // A port found free can be taken by someone else before moto binds it: try a few.
+        for _ in 0..3 {
+            let port = free_port()?;
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            let mut child = spawn_watched(&binary, port)?;
+            match wait_until_answering(addr, &mut child) {
+                Ok(()) => return Ok(Self { addr, child }),
+                Err(err) => {
+                    stop(&mut child);
+                    last = Some(err);
+                }
+            }
+        }
+        Err(last.unwrap_or(MotoError::NotAnswering { addr: SocketAddr::from(([127, 0, 0, 1], 0)), timeout: STARTUP_TIMEOUT }))
+    }
+
+    /// `http://127.0.0.1:PORT` — an IP, not `localhost`, so no resolver picks IPv6 first.
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The environment an AWS SDK (or a child process such as the local runner) needs to use this server:
+    /// endpoint, region and dummy credentials.
+    pub fn sdk_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint_url()),
+            ("AWS_REGION", TEST_REGION.to_owned()),
+            ("AWS_ACCESS_KEY_ID", TEST_ACCESS_KEY_ID.to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", TEST_SECRET_ACCESS_KEY.to_owned()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ]
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+    }
+}
+
+/// The server shared by every test of this test binary, started on first use.
+///
+/// # Panics
+/// When moto cannot be started, with a message that says how to install it.
+pub fn moto() -> &'static MotoServer {
+    static SERVER: OnceLock<MotoServer> = OnceLock::new();
+    SERVER.get_or_init(|| match MotoServer::start() {
+        Ok(server) => server,
+        Err(err) => panic!("{err}"),
+    })
+}
+
+/// A name no other test uses: `<prefix>-<12 random hex digits>`, valid for tables, buckets and queues
+/// (lower-case letters, digits and `-`, at most 63 characters for a short prefix).
+pub fn unique_name(prefix: &str) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{prefix}-{}", &id[..12])
+}
+
+/// The repository root: two levels above this crate's manifest directory (`shared/testkit`).
+pub fn repo_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.ancestors().nth(2).map(Path::to_path_buf).unwrap_or_else(|| manifest.to_path_buf())
+}
+
+fn free_port() -> Result<u16, MotoError> {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(MotoError::NoPort)?;
+    let port = listener.local_addr().map_err(MotoError::NoPort)?.port();
+    Ok(port)
+}
+
+/// `sh` starts moto in the background (its stdin is /dev/null) and then blocks reading our pipe; EOF — we
+/// exited or dropped the server — kills moto.
+fn spawn_watched(binary: &Path, port: u16) -> Result<Child, MotoError> {
+    const WATCHDOG: &str = r#""$0" -H 127.0.0.1 -p "$1" >/dev/null 2>&1 &
+moto=$!
+cat >/dev/null
+kill "$moto" 2>/dev/null
+wait "$moto" 2>/dev/null"#;
+    Command::new("sh")
+        .arg("-c")
+        .arg(WATCHDOG)
+        .arg(binary)
+        .arg(port.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|source| MotoError::Spawn { path: binary.to_path_buf(), source })
+}
+
+fn stop(child: &mut Child) {
+    // Closing stdin makes the watchdog kill moto and wait for it; then reap the watchdog.
+    drop(child.stdin.take());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        match child.try_wait() {
+            Ok(Some(_)) | Err(_) => return,
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn wait_until_answering(addr: SocketAddr, child: &mut Child) -> Result<(), MotoError> {
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        if answers(addr) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(MotoError::NotAnswering { addr, timeout: STARTUP_TIMEOUT })
+}
+
+/// True when something on `addr` answers an HTTP request (moto's own API lists its backends).
+fn answers(addr: SocketAddr) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = format!("GET /moto-api/ HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0_u8; 12];
+    matches!(stream.read(&mut head), Ok(n) if n >= 12 && head.starts_with(b"HTTP/1."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_names_differ_and_keep_the_prefix() {
+        let a = unique_name("ll-table");
+        let b = unique_name("ll-table");
+        assert_ne!(a, b);
+        assert!(a.starts_with("ll-table-"));
+        assert_eq!(a.len(), "ll-table-".len() + 12);
+    }
+
+    #[test]
+    fn the_repo_root_holds_the_workspace_manifest() {
+        assert!(repo_root().join("Cargo.toml").is_file(), "{}", repo_root().display());
+        assert!(repo_root().join("shared").join("testkit").is_dir());
+    }
+
+    #[test]
+    fn a_started_server_answers_and_stops_when_dropped() {
+        if !MotoServer::binary().is_file() {
+            panic!("{}", MotoError::Missing { path: MotoServer::binary() });
+        }
+        let server = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+        let addr = server.addr();
+        assert!(answers(addr));
+        assert!(server.endpoint_url().starts_with("http://127.0.0.1:"));
+        drop(server);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while answers(addr) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(!answers(addr), "moto still answers on {addr} after drop");
+    }
+}
