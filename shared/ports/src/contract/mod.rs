@@ -47,7 +47,7 @@ pub fn fresh_tenant() -> TenantId {
 }
 
 /// Runs `n` copies of `work` at the same moment (a barrier releases them together) and returns their results.
-pub(crate) async fn race<T, F, Fut>(n: usize, work: F) -> Vec<T>
+pub async fn race<T, F, Fut>(n: usize, work: F) -> Vec<T>
 where
     T: Send + 'static,
     F: Fn(usize) -> Fut,

@@ -1,0 +1,180 @@
+//! [`TokenStore`] on SQLite: one row per connection holding the tokens, the generation and the refresh
+//! lease. Every decision runs in an immediate transaction, so the lease is single-flight across every
+//! process that opens the same file.
+//!
+//! The tokens are stored in the local database file in clear: the embedded store serves the local stack
+//! only, and the file belongs to the user running it.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ledgerlink_ports::{LeaseOutcome, StoreError, StoreResult, TokenRecord, TokenStore};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use crate::db::{Db, DbResult, duration_nanos, from_nanos, nanos};
+
+/// OAuth tokens and their refresh leases in the embedded database.
+#[derive(Debug, Clone)]
+pub struct SqliteTokens {
+    db: Db,
+}
+
+impl SqliteTokens {
+    pub(crate) fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+struct LeaseRow {
+    generation: i64,
+    holder: Option<String>,
+    until: Option<i64>,
+}
+
+fn lease_row(tx: &Transaction<'_>, connection: &str) -> DbResult<Option<LeaseRow>> {
+    Ok(tx
+        .query_row(
+            "SELECT generation, lease_holder, lease_until FROM tokens WHERE connection = ?1",
+            params![connection],
+            |row| {
+                Ok(LeaseRow {
+                    generation: row.get(0)?,
+                    holder: row.get(1)?,
+                    until: row.get(2)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// Writes `record` with the next generation and no lease; returns what was stored.
+fn store_record(
+    tx: &Transaction<'_>,
+    record: &TokenRecord,
+    previous_generation: i64,
+) -> DbResult<TokenRecord> {
+    let mut saved = record.clone();
+    let generation = previous_generation.saturating_add(1);
+    saved.generation = u64::try_from(generation).unwrap_or_default();
+    let body = serde_json::to_string(&saved)?;
+    tx.execute(
+        "INSERT INTO tokens (connection, record, generation, lease_holder, lease_until) VALUES (?1, ?2, ?3, NULL, NULL)
+         ON CONFLICT (connection) DO UPDATE SET record = excluded.record, generation = excluded.generation,
+            lease_holder = NULL, lease_until = NULL",
+        params![saved.connection, body, generation],
+    )?;
+    Ok(saved)
+}
+
+#[async_trait]
+impl TokenStore for SqliteTokens {
+    async fn load(&self, connection: &str) -> StoreResult<Option<TokenRecord>> {
+        let connection = connection.to_owned();
+        self.db
+            .read(move |conn| {
+                let body: Option<Option<String>> = conn
+                    .query_row(
+                        "SELECT record FROM tokens WHERE connection = ?1",
+                        params![connection],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                match body.flatten() {
+                    Some(text) => Ok(Some(serde_json::from_str(&text)?)),
+                    None => Ok(None),
+                }
+            })
+            .await
+    }
+
+    async fn try_lease(
+        &self,
+        connection: &str,
+        holder: &str,
+        duration: Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<LeaseOutcome> {
+        let connection = connection.to_owned();
+        let holder = holder.to_owned();
+        self.db
+            .write(move |tx| {
+                let now_ns = nanos(now)?;
+                let until = now_ns.saturating_add(duration_nanos(duration)?);
+                if let Some(row) = lease_row(tx, &connection)? {
+                    if let (Some(current), Some(current_until)) = (&row.holder, row.until) {
+                        if current_until > now_ns && *current != holder {
+                            return Ok(LeaseOutcome::HeldByOther { until: from_nanos(current_until) });
+                        }
+                    }
+                    tx.execute(
+                        "UPDATE tokens SET lease_holder = ?2, lease_until = ?3 WHERE connection = ?1",
+                        params![connection, holder, until],
+                    )?;
+                } else {
+                    tx.execute(
+                        "INSERT INTO tokens (connection, record, generation, lease_holder, lease_until)
+                         VALUES (?1, NULL, 0, ?2, ?3)",
+                        params![connection, holder, until],
+                    )?;
+                }
+                Ok(LeaseOutcome::Acquired)
+            })
+            .await
+    }
+
+    async fn save_and_release(
+        &self,
+        record: &TokenRecord,
+        holder: &str,
+    ) -> StoreResult<TokenRecord> {
+        let record = record.clone();
+        let holder = holder.to_owned();
+        self.db
+            .write(move |tx| {
+                let row = lease_row(tx, &record.connection)?;
+                let generation = match row {
+                    Some(LeaseRow {
+                        generation,
+                        holder: Some(current),
+                        ..
+                    }) if current == holder => generation,
+                    _ => {
+                        return Err(StoreError::conflict(
+                            format!("token lease of {}", record.connection),
+                            format!("{holder} does not hold the refresh lease"),
+                        )
+                        .into());
+                    }
+                };
+                store_record(tx, &record, generation)
+            })
+            .await
+    }
+
+    async fn save_initial(&self, record: &TokenRecord) -> StoreResult<TokenRecord> {
+        let record = record.clone();
+        self.db
+            .write(move |tx| {
+                let generation = lease_row(tx, &record.connection)?.map_or(0, |row| row.generation);
+                // Clearing any lease means a refresh that started before the re-connect cannot overwrite it.
+                store_record(tx, &record, generation)
+            })
+            .await
+    }
+
+    async fn release(&self, connection: &str, holder: &str) -> StoreResult<()> {
+        let connection = connection.to_owned();
+        let holder = holder.to_owned();
+        self.db
+            .write(move |tx| {
+                tx.execute(
+                    "UPDATE tokens SET lease_holder = NULL, lease_until = NULL
+                     WHERE connection = ?1 AND lease_holder = ?2",
+                    params![connection, holder],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+}

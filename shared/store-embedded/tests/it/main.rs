@@ -1,0 +1,9 @@
+//! Integration tests: every contract suite of `ledgerlink-ports` against the embedded adapters, plus the
+//! embedded-only guarantees (several processes sharing one file, signed local URLs, queue on a manual clock).
+
+#![allow(clippy::unwrap_used)]
+
+mod helpers;
+mod idempotency;
+mod rate;
+mod tokens;
