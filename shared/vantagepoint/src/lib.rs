@@ -13,8 +13,10 @@ pub mod config;
 pub mod decode;
 pub mod error;
 pub mod http;
+pub mod posting;
 pub mod query;
 pub mod token;
+pub mod webhook;
 
 pub use client::{Idempotency, VantagepointClient};
 pub use config::{RetryPolicy, Secret, VantagepointConfig};
@@ -22,3 +24,8 @@ pub use error::{VpError, VpResult};
 pub use http::Root;
 pub use query::{FilterHash, FilterType, ListQuery, Op, Paging};
 pub use token::TokenManager;
+pub use posting::{PostedBatch, PostingReport, parse_posting_report};
+pub use webhook::{
+    RegisteredWebhook, WebhookArgument, WebhookAuthError, WebhookRegistration, WebhookVerifier, WorkflowEvent,
+    parse_webhook_payload,
+};
