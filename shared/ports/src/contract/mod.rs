@@ -12,8 +12,12 @@
 //! - Decisions by time use `now` arguments built from a fixed instant ([`base_time`]), never the wall clock,
 //!   except the queue suite: SQS cannot run on a virtual clock, so it uses short real visibility timeouts.
 
+pub mod cursors;
 pub mod idempotency;
+pub mod links;
+pub mod lookups;
 pub mod rate;
+pub mod statuses;
 pub mod tokens;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -71,4 +75,21 @@ where
         }
     }
     results
+}
+
+/// The value of a port call the suite expects to succeed; panics naming the call otherwise.
+#[track_caller]
+pub(crate) fn ok<T>(result: crate::StoreResult<T>, what: &str) -> T {
+    match result {
+        Ok(value) => value,
+        Err(e) => panic!("{what} failed: {e}"),
+    }
+}
+
+/// Panics unless `result` is a [`crate::StoreError::Conflict`].
+#[track_caller]
+pub(crate) fn expect_conflict<T: std::fmt::Debug>(result: crate::StoreResult<T>, what: &str) {
+    if !matches!(result, Err(crate::StoreError::Conflict { .. })) {
+        panic!("{what} must be a Conflict, got {result:?}");
+    }
 }
