@@ -49,7 +49,6 @@ enum Scope {
 /// One decoded HTTP exchange.
 #[derive(Debug)]
 pub(crate) struct Reply {
-    pub status: StatusCode,
     pub body: String,
 }
 
@@ -236,7 +235,7 @@ impl ExactClient {
                 tracing::warn!(error = %e, "could not record the rate headers");
             }
             if status.is_success() {
-                return Ok(Reply { status, body: text });
+                return Ok(Reply { body: text });
             }
             match classify(status, &headers, &text, idempotent) {
                 Verdict::Fail(e) => return Err(e),

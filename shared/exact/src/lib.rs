@@ -13,8 +13,10 @@
 
 pub mod client;
 pub mod config;
+pub mod entities;
 pub mod error;
 pub mod odata;
+pub mod once;
 pub mod rate;
 pub mod token;
 pub mod webhook;
@@ -25,3 +27,5 @@ pub use error::{ExactError, ExactResult};
 pub use odata::{Filter, ListPage, Literal, Query};
 pub use token::{AccessToken, ReconnectHook, TokenManager};
 pub use webhook::{WebhookAction, WebhookContent, WebhookError, WebhookVerification, verify_webhook};
+pub use entities::{EntitySet, SyncBatch};
+pub use once::{CreateOnce, LookupFirst};
