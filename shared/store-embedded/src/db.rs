@@ -148,6 +148,51 @@ pub(crate) fn duration_nanos(duration: Duration) -> DbResult<i64> {
     })
 }
 
+/// A `u64` version or count as SQLite's integer.
+pub(crate) fn int(value: u64) -> DbResult<i64> {
+    i64::try_from(value).map_err(|_| {
+        DbError::Store(StoreError::Invalid(format!(
+            "{value} is too large to store"
+        )))
+    })
+}
+
+/// An integer read back from SQLite as `u64` (never negative for what this store writes).
+pub(crate) fn uint(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or_default()
+}
+
+/// The optimistic-concurrency rule every versioned record follows: `expected_version: None` means "must not
+/// exist", `Some(v)` means "must exist at version v". Returns the version the write must store.
+pub(crate) fn next_version(
+    what: impl FnOnce() -> String,
+    current: Option<i64>,
+    expected: Option<u64>,
+) -> DbResult<i64> {
+    match (current, expected) {
+        (None, None) => Ok(1),
+        (Some(stored), Some(expected)) if stored == int(expected)? => Ok(stored.saturating_add(1)),
+        (Some(stored), None) => {
+            Err(StoreError::conflict(what(), format!("already exists at version {stored}")).into())
+        }
+        (Some(stored), Some(expected)) => Err(StoreError::conflict(
+            what(),
+            format!("expected version {expected}, stored version is {stored}"),
+        )
+        .into()),
+        (None, Some(expected)) => Err(StoreError::conflict(
+            what(),
+            format!("expected version {expected}, but it does not exist"),
+        )
+        .into()),
+    }
+}
+
+/// Decodes a JSON body column.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(body: &str) -> DbResult<T> {
+    Ok(serde_json::from_str(body)?)
+}
+
 /// Each entry brings the schema from version `index` to `index + 1`.
 const MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE tenants (

@@ -10,10 +10,14 @@
 //!
 //! Blocking SQLite calls run on tokio's blocking pool, so async callers never stall the runtime.
 
+mod cursors;
 mod db;
 mod idempotency;
+mod links;
+mod lookups;
 mod page;
 mod rate;
+mod statuses;
 mod tokens;
 
 use std::path::Path;
@@ -21,8 +25,12 @@ use std::sync::Arc;
 
 use ledgerlink_ports::StoreResult;
 
+pub use cursors::SqliteCursors;
 pub use idempotency::SqliteIdempotency;
+pub use links::SqliteLinks;
+pub use lookups::SqliteLookups;
 pub use rate::SqliteRateBudget;
+pub use statuses::SqliteStatuses;
 pub use tokens::SqliteTokens;
 
 /// The embedded state store: one SQLite database file with every port's tables.
@@ -39,6 +47,22 @@ impl EmbeddedStore {
         Ok(Self {
             db: db::Db::open(path.as_ref())?,
         })
+    }
+
+    pub fn statuses(&self) -> Arc<SqliteStatuses> {
+        Arc::new(SqliteStatuses::new(self.db.clone()))
+    }
+
+    pub fn links(&self) -> Arc<SqliteLinks> {
+        Arc::new(SqliteLinks::new(self.db.clone()))
+    }
+
+    pub fn lookups(&self) -> Arc<SqliteLookups> {
+        Arc::new(SqliteLookups::new(self.db.clone()))
+    }
+
+    pub fn cursors(&self) -> Arc<SqliteCursors> {
+        Arc::new(SqliteCursors::new(self.db.clone()))
     }
 
     pub fn idempotency(&self) -> Arc<SqliteIdempotency> {

@@ -3,7 +3,11 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod cursors;
 mod helpers;
 mod idempotency;
+mod links;
+mod lookups;
 mod rate;
+mod statuses;
 mod tokens;

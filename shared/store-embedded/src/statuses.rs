@@ -1,0 +1,270 @@
+//! [`StatusStore`] on SQLite. The row keeps the filterable fields as columns (each filter has an index
+//! led by the tenant and ending in `updated_at`, so a page is an index range scan within one tenant) and
+//! the whole record as JSON. The attempt history is a second table written in the same transaction.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use ledgerlink_domain::{SyncStatus, TenantId};
+use ledgerlink_ports::{
+    ObjectRef, ObjectStatus, Page, PageRequest, StatusAttempt, StatusFilter, StatusStore,
+    StoreError, StoreResult,
+};
+use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
+
+use crate::db::{Db, DbError, DbResult, decode, int, nanos, next_version, uint};
+use crate::page;
+
+/// Per-object sync statuses in the embedded database.
+#[derive(Debug, Clone)]
+pub struct SqliteStatuses {
+    db: Db,
+}
+
+impl SqliteStatuses {
+    pub(crate) fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+/// Where the last item of a page sat in the list order.
+type Position = (i64, String, String);
+
+fn describe(object: &ObjectRef) -> String {
+    format!(
+        "status of {}/{}/{}",
+        object.tenant, object.object_type, object.key
+    )
+}
+
+fn write_row(tx: &Transaction<'_>, status: &ObjectStatus) -> DbResult<()> {
+    let o = &status.object;
+    tx.execute(
+        "INSERT INTO statuses (tenant, object_type, key, category, status, source_version, version, updated_at, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (tenant, object_type, key) DO UPDATE SET category = excluded.category,
+            status = excluded.status, source_version = excluded.source_version, version = excluded.version,
+            updated_at = excluded.updated_at, body = excluded.body",
+        params![
+            o.tenant.as_str(),
+            o.object_type.as_str(),
+            o.key.as_str(),
+            status.category.as_str(),
+            status.status.as_str(),
+            status.source_version,
+            int(status.version)?,
+            nanos(status.updated_at)?,
+            serde_json::to_string(status)?,
+        ],
+    )?;
+    Ok(())
+}
+
+#[async_trait]
+impl StatusStore for SqliteStatuses {
+    async fn get(&self, object: &ObjectRef) -> StoreResult<Option<ObjectStatus>> {
+        let object = object.clone();
+        self.db
+            .read(move |conn| {
+                let body: Option<String> = conn
+                    .query_row(
+                        "SELECT body FROM statuses WHERE tenant = ?1 AND object_type = ?2 AND key = ?3",
+                        params![object.tenant.as_str(), object.object_type.as_str(), object.key.as_str()],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                body.as_deref().map(decode).transpose()
+            })
+            .await
+    }
+
+    async fn put(
+        &self,
+        status: &ObjectStatus,
+        expected_version: Option<u64>,
+    ) -> StoreResult<ObjectStatus> {
+        let mut saved = status.clone();
+        self.db
+            .write(move |tx| {
+                let o = &saved.object;
+                let current: Option<i64> = tx
+                    .query_row(
+                        "SELECT version FROM statuses WHERE tenant = ?1 AND object_type = ?2 AND key = ?3",
+                        params![o.tenant.as_str(), o.object_type.as_str(), o.key.as_str()],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                saved.version = uint(next_version(|| describe(o), current, expected_version)?);
+                write_row(tx, &saved)?;
+                let attempt = StatusAttempt {
+                    at: saved.updated_at,
+                    attempt: saved.attempts,
+                    status: saved.status,
+                    message: saved.last_message.clone(),
+                };
+                tx.execute(
+                    "INSERT INTO status_history (tenant, object_type, key, body) VALUES (?1, ?2, ?3, ?4)",
+                    params![o.tenant.as_str(), o.object_type.as_str(), o.key.as_str(), serde_json::to_string(&attempt)?],
+                )?;
+                Ok(saved)
+            })
+            .await
+    }
+
+    async fn create_missing(&self, statuses: &[ObjectStatus]) -> StoreResult<usize> {
+        let mut created = 0;
+        // Batches keep each write transaction (and so the lock other processes wait for) short.
+        for batch in statuses.chunks(500) {
+            let batch = batch.to_vec();
+            created += self
+                .db
+                .write(move |tx| {
+                    let mut created = 0;
+                    let mut insert = tx.prepare_cached(
+                        "INSERT INTO statuses
+                            (tenant, object_type, key, category, status, source_version, version, updated_at, body)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                         ON CONFLICT (tenant, object_type, key) DO NOTHING",
+                    )?;
+                    for status in &batch {
+                        let o = &status.object;
+                        created += insert.execute(params![
+                            o.tenant.as_str(),
+                            o.object_type.as_str(),
+                            o.key.as_str(),
+                            status.category.as_str(),
+                            status.status.as_str(),
+                            status.source_version,
+                            int(status.version)?,
+                            nanos(status.updated_at)?,
+                            serde_json::to_string(status)?,
+                        ])?;
+                    }
+                    Ok(created)
+                })
+                .await?;
+        }
+        Ok(created)
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        filter: &StatusFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<ObjectStatus>> {
+        let tenant = tenant.clone();
+        let filter = filter.clone();
+        self.db
+            .read(move |conn| {
+                let mut sql = String::from(
+                    "SELECT body, updated_at, object_type, key FROM statuses WHERE tenant = ?",
+                );
+                let mut args: Vec<Value> = vec![Value::Text(tenant.as_str().to_owned())];
+                if let Some(status) = filter.status {
+                    sql.push_str(" AND status = ?");
+                    args.push(Value::Text(status.as_str().to_owned()));
+                }
+                if let Some(category) = filter.category {
+                    sql.push_str(" AND category = ?");
+                    args.push(Value::Text(category.as_str().to_owned()));
+                }
+                if let Some(object_type) = filter.object_type {
+                    sql.push_str(" AND object_type = ?");
+                    args.push(Value::Text(object_type.as_str().to_owned()));
+                }
+                if let Some(source_version) = &filter.source_version {
+                    sql.push_str(" AND source_version = ?");
+                    args.push(Value::Text(source_version.clone()));
+                }
+                if let Some(prefix) = &filter.key_prefix {
+                    sql.push_str(" AND substr(key, 1, ?) = ?");
+                    args.push(Value::Integer(
+                        i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX),
+                    ));
+                    args.push(Value::Text(prefix.clone()));
+                }
+                if let Some((updated_at, object_type, key)) = page::position::<Position>(&page)? {
+                    sql.push_str(" AND (updated_at, object_type, key) < (?, ?, ?)");
+                    args.extend([
+                        Value::Integer(updated_at),
+                        Value::Text(object_type),
+                        Value::Text(key),
+                    ]);
+                }
+                sql.push_str(" ORDER BY updated_at DESC, object_type DESC, key DESC LIMIT ?");
+                args.push(Value::Integer(page::fetch_limit(&page)));
+                let mut statement = conn.prepare_cached(&sql)?;
+                let rows = statement.query_map(params_from_iter(args), |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, i64>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, String>(3)?,
+                    ))
+                })?;
+                let mut items = Vec::new();
+                for row in rows {
+                    let (body, updated_at, object_type, key) = row?;
+                    items.push((
+                        decode::<ObjectStatus>(&body)?,
+                        (updated_at, object_type, key),
+                    ));
+                }
+                let page = page::finish(&page, items, |(_, position)| position.clone())?;
+                Ok(Page {
+                    items: page.items.into_iter().map(|(status, _)| status).collect(),
+                    next_cursor: page.next_cursor,
+                })
+            })
+            .await
+    }
+
+    async fn history(&self, object: &ObjectRef, limit: u32) -> StoreResult<Vec<StatusAttempt>> {
+        let object = object.clone();
+        self.db
+            .read(move |conn| {
+                let mut statement = conn.prepare_cached(
+                    "SELECT body FROM status_history WHERE tenant = ?1 AND object_type = ?2 AND key = ?3
+                     ORDER BY seq DESC LIMIT ?4",
+                )?;
+                let rows = statement.query_map(
+                    params![object.tenant.as_str(), object.object_type.as_str(), object.key.as_str(), i64::from(limit)],
+                    |row| row.get::<_, String>(0),
+                )?;
+                let mut attempts = Vec::new();
+                for body in rows {
+                    attempts.push(decode(&body?)?);
+                }
+                Ok(attempts)
+            })
+            .await
+    }
+
+    async fn counts(&self, tenant: &TenantId) -> StoreResult<BTreeMap<SyncStatus, u64>> {
+        let tenant = tenant.clone();
+        self.db
+            .read(move |conn| {
+                let mut statement = conn.prepare_cached(
+                    "SELECT status, COUNT(*) FROM statuses WHERE tenant = ?1 GROUP BY status",
+                )?;
+                let rows = statement.query_map(params![tenant.as_str()], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })?;
+                let mut counts = BTreeMap::new();
+                for row in rows {
+                    let (status, count) = row?;
+                    let status: SyncStatus = status.parse().map_err(|e| {
+                        DbError::Store(StoreError::permanent(
+                            "a stored status could not be decoded",
+                            e,
+                        ))
+                    })?;
+                    counts.insert(status, uint(count));
+                }
+                Ok(counts)
+            })
+            .await
+    }
+}
