@@ -11,9 +11,17 @@ pub enum IdError {
     #[error("{what} must not be empty")]
     Empty { what: &'static str },
     #[error("{what} is longer than {max} characters: {value:?}")]
-    TooLong { what: &'static str, max: usize, value: String },
+    TooLong {
+        what: &'static str,
+        max: usize,
+        value: String,
+    },
     #[error("{what} contains a character that is not allowed ({ch:?}) in {value:?}")]
-    BadChar { what: &'static str, ch: char, value: String },
+    BadChar {
+        what: &'static str,
+        ch: char,
+        value: String,
+    },
     #[error("unknown {what}: {value:?}")]
     Unknown { what: &'static str, value: String },
 }
@@ -23,11 +31,19 @@ fn check_token(what: &'static str, value: &str, max: usize) -> Result<(), IdErro
         return Err(IdError::Empty { what });
     }
     if value.chars().count() > max {
-        return Err(IdError::TooLong { what, max, value: value.to_owned() });
+        return Err(IdError::TooLong {
+            what,
+            max,
+            value: value.to_owned(),
+        });
     }
     // `#` separates key segments in the single-table design; control characters never belong in keys.
     if let Some(ch) = value.chars().find(|c| *c == '#' || c.is_control()) {
-        return Err(IdError::BadChar { what, ch, value: value.to_owned() });
+        return Err(IdError::BadChar {
+            what,
+            ch,
+            value: value.to_owned(),
+        });
     }
     Ok(())
 }
@@ -42,10 +58,15 @@ pub struct TenantId(String);
 impl TenantId {
     pub fn parse(value: &str) -> Result<Self, IdError> {
         check_token("tenant id", value, 64)?;
-        if let Some(ch) =
-            value.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
+        if let Some(ch) = value
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
         {
-            return Err(IdError::BadChar { what: "tenant id", ch, value: value.to_owned() });
+            return Err(IdError::BadChar {
+                what: "tenant id",
+                ch,
+                value: value.to_owned(),
+            });
         }
         Ok(Self(value.to_owned()))
     }
@@ -163,14 +184,18 @@ impl ObjectType {
     /// Finance documents vs master data, as the Integration page filters them.
     pub fn category(self) -> Category {
         match self {
-            Self::Firm | Self::Employee | Self::GlAccount | Self::Currency | Self::TaxCode => Category::MasterData,
+            Self::Firm | Self::Employee | Self::GlAccount | Self::Currency | Self::TaxCode => {
+                Category::MasterData
+            }
             _ => Category::Finance,
         }
     }
     /// The flow (and so the Lambda and queue) that owns objects of this type.
     pub fn flow(self) -> Flow {
         match self {
-            Self::Firm | Self::Employee | Self::GlAccount | Self::Currency | Self::TaxCode => Flow::FirmSync,
+            Self::Firm | Self::Employee | Self::GlAccount | Self::Currency | Self::TaxCode => {
+                Flow::FirmSync
+            }
             Self::Invoice | Self::CreditMemo => Flow::InvoiceOut,
             Self::ApVoucher | Self::ExpenseReport | Self::JournalEntry => Flow::VoucherOut,
             Self::CashReceipt | Self::ApPayment | Self::ExpensePayment => Flow::PaymentIn,
@@ -233,8 +258,14 @@ mod tests {
     #[test]
     fn tenant_ids_refuse_separators_and_upper_case() {
         assert!(TenantId::parse("acme-bv").is_ok());
-        assert!(matches!(TenantId::parse("ac#me"), Err(IdError::BadChar { ch: '#', .. })));
-        assert!(matches!(TenantId::parse("Acme"), Err(IdError::BadChar { ch: 'A', .. })));
+        assert!(matches!(
+            TenantId::parse("ac#me"),
+            Err(IdError::BadChar { ch: '#', .. })
+        ));
+        assert!(matches!(
+            TenantId::parse("Acme"),
+            Err(IdError::BadChar { ch: 'A', .. })
+        ));
         assert!(matches!(TenantId::parse(""), Err(IdError::Empty { .. })));
     }
 
