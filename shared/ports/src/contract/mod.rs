@@ -16,8 +16,10 @@ pub mod cursors;
 pub mod idempotency;
 pub mod links;
 pub mod lookups;
+pub mod queue;
 pub mod rate;
 pub mod statuses;
+pub mod storage;
 pub mod tokens;
 
 use chrono::{DateTime, TimeZone, Utc};
