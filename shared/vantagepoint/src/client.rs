@@ -45,21 +45,41 @@ pub enum Idempotency {
 
 impl VantagepointClient {
     /// Builds the client: one connection pool (rustls), the token manager on `tokens`, time from `clock`.
-    pub fn new(config: VantagepointConfig, tokens: Arc<dyn TokenStore>, clock: SharedClock) -> Result<Self, VpError> {
+    pub fn new(
+        config: VantagepointConfig,
+        tokens: Arc<dyn TokenStore>,
+        clock: SharedClock,
+    ) -> Result<Self, VpError> {
         let http = reqwest::Client::builder()
-            .user_agent(concat!("ledgerlink-vantagepoint/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!(
+                "ledgerlink-vantagepoint/",
+                env!("CARGO_PKG_VERSION")
+            ))
             .connect_timeout(std::time::Duration::from_secs(10))
             .pool_idle_timeout(std::time::Duration::from_secs(60))
             .build()
-            .map_err(|e| VpError::Config { message: format!("cannot build the HTTP client: {e}") })?;
+            .map_err(|e| VpError::Config {
+                message: format!("cannot build the HTTP client: {e}"),
+            })?;
         let join = |root: &str| {
-            config.base_url.join(root).map_err(|e| VpError::Config { message: format!("cannot build {root}: {e}") })
+            config.base_url.join(root).map_err(|e| VpError::Config {
+                message: format!("cannot build {root}: {e}"),
+            })
         };
         let api = join("api/")?;
         let vision = join("vision/")?;
         let config = Arc::new(config);
         let tokens = TokenManager::new(http.clone(), config.clone(), tokens, clock.clone())?;
-        Ok(Self { inner: Arc::new(Inner { http, config, api, vision, tokens, clock }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                config,
+                api,
+                vision,
+                tokens,
+                clock,
+            }),
+        })
     }
 
     pub fn config(&self) -> &VantagepointConfig {
@@ -70,7 +90,8 @@ impl VantagepointClient {
         &self.inner.tokens
     }
 
-    pub(crate) fn clock(&self) -> &SharedClock {
+    /// The clock this client decides time with (shared with its token manager).
+    pub fn clock(&self) -> &SharedClock {
         &self.inner.clock
     }
 
@@ -85,7 +106,8 @@ impl VantagepointClient {
         let joined = format!("{}{}", base.path(), path.join("/"));
         url.set_path(&joined);
         if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         }
         url
     }
@@ -137,14 +159,16 @@ impl VantagepointClient {
                 if trimmed.is_empty() {
                     return Ok(Value::Null);
                 }
-                Ok(serde_json::from_str(trimmed).unwrap_or_else(|_| Value::String(raw.body.clone())))
+                Ok(serde_json::from_str(trimmed)
+                    .unwrap_or_else(|_| Value::String(raw.body.clone())))
             }
         })
         .await
     }
 
-    /// GET of a list, every page: `limit`/`offset` until a short page, or a single `q.maxrows` read.
-    /// Returns the raw rows; [`VpError::Decode`] if a `MaxRows` read came back full (rows may be missing).
+    /// GET of a list, every page: `limit`/`offset` (hubs) or `q.maxrows`/`offset` (ledger) until a short page.
+    /// Returns the raw rows; [`VpError::Decode`] if the server ignores `offset` on a full page (rows would be
+    /// missing otherwise).
     pub async fn list_rows(
         &self,
         root: Root,
@@ -160,33 +184,76 @@ impl VantagepointClient {
                 loop {
                     let pairs = query.pairs(Paging::LimitOffset { limit }, offset);
                     let page = decode::rows(
-                        self.call(Method::GET, root, segments, &pairs, None, Idempotency::Idempotent).await?,
+                        self.call(
+                            Method::GET,
+                            root,
+                            segments,
+                            &pairs,
+                            None,
+                            Idempotency::Idempotent,
+                        )
+                        .await?,
                     );
                     let n = page.len();
                     all.extend(page);
                     // A server that ignores `limit` returns everything at once: stop rather than loop.
-                    if n < limit as usize || n > limit as usize {
+                    if n != limit as usize {
                         return Ok(all);
                     }
                     offset = offset.saturating_add(limit);
                 }
             }
             Paging::MaxRows { max_rows } => {
-                let pairs = query.pairs(paging, 0);
-                let rows =
-                    decode::rows(self.call(Method::GET, root, segments, &pairs, None, Idempotency::Idempotent).await?);
-                if max_rows > 0 && rows.len() >= max_rows as usize {
-                    return Err(VpError::Decode {
-                        context: format!("GET {}", segments.join("/")),
-                        message: format!("the read hit the row cap of {max_rows}; narrow the filter"),
-                        source: None,
-                    });
+                // PSALedger / DataEntry reject `limit`; page with `q.maxrows` + `offset` until a short page.
+                let max_rows = max_rows.max(1);
+                let mut all: Vec<Value> = Vec::new();
+                let mut offset = 0u32;
+                loop {
+                    let mut pairs = query.pairs(paging, 0);
+                    if offset > 0 {
+                        pairs.push(("offset".to_owned(), offset.to_string()));
+                    }
+                    let page = decode::rows(
+                        self.call(
+                            Method::GET,
+                            root,
+                            segments,
+                            &pairs,
+                            None,
+                            Idempotency::Idempotent,
+                        )
+                        .await?,
+                    );
+                    let n = page.len();
+                    if offset > 0 && n > 0 && all.len() >= n && all[all.len() - n..] == page[..] {
+                        return Err(VpError::Decode {
+                            context: format!("GET {}", segments.join("/")),
+                            message: format!(
+                                "the server ignores offset and the read hit the row cap of {max_rows}"
+                            ),
+                            source: None,
+                        });
+                    }
+                    all.extend(page);
+                    if n < max_rows as usize {
+                        return Ok(all);
+                    }
+                    offset = offset.saturating_add(max_rows);
                 }
-                Ok(rows)
             }
             Paging::None => {
                 let pairs = query.pairs(paging, 0);
-                Ok(decode::rows(self.call(Method::GET, root, segments, &pairs, None, Idempotency::Idempotent).await?))
+                Ok(decode::rows(
+                    self.call(
+                        Method::GET,
+                        root,
+                        segments,
+                        &pairs,
+                        None,
+                        Idempotency::Idempotent,
+                    )
+                    .await?,
+                ))
             }
         }
     }
@@ -208,8 +275,22 @@ impl VantagepointClient {
     }
 
     /// GET of one record (VP answers with a one-element array); 404 and an empty answer are `None`.
-    pub async fn get_one<T: DeserializeOwned>(&self, root: Root, segments: &[&str]) -> Result<Option<T>, VpError> {
-        match self.call(Method::GET, root, segments, &[], None, Idempotency::Idempotent).await {
+    pub async fn get_one<T: DeserializeOwned>(
+        &self,
+        root: Root,
+        segments: &[&str],
+    ) -> Result<Option<T>, VpError> {
+        match self
+            .call(
+                Method::GET,
+                root,
+                segments,
+                &[],
+                None,
+                Idempotency::Idempotent,
+            )
+            .await
+        {
             Ok(v) => decode::decode_first(v, &segments.join("/")),
             Err(VpError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
@@ -217,10 +298,14 @@ impl VantagepointClient {
     }
 
     pub(crate) fn hub_paging(&self) -> Paging {
-        Paging::LimitOffset { limit: self.inner.config.page_size }
+        Paging::LimitOffset {
+            limit: self.inner.config.page_size,
+        }
     }
 
     pub(crate) fn ledger_paging(&self) -> Paging {
-        Paging::MaxRows { max_rows: self.inner.config.ledger_max_rows }
+        Paging::MaxRows {
+            max_rows: self.inner.config.ledger_max_rows,
+        }
     }
 }

@@ -64,14 +64,21 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { max_attempts: 4, base_delay: Duration::from_millis(200), max_delay: Duration::from_secs(10) }
+        Self {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+        }
     }
 }
 
 impl RetryPolicy {
     /// One attempt only (tests of error classification).
     pub fn none() -> Self {
-        Self { max_attempts: 1, ..Self::default() }
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
     }
 }
 
@@ -148,11 +155,14 @@ impl VantagepointConfig {
 fn normalise_base_url(raw: &str) -> Result<Url, VpError> {
     let trimmed = raw.trim().trim_end_matches('/');
     let trimmed = trimmed.strip_suffix("/api").unwrap_or(trimmed);
-    let url = Url::parse(&format!("{trimmed}/"))
-        .map_err(|e| VpError::Config { message: format!("base URL {raw:?} is not a URL: {e}") })?;
+    let url = Url::parse(&format!("{trimmed}/")).map_err(|e| VpError::Config {
+        message: format!("base URL {raw:?} is not a URL: {e}"),
+    })?;
     match url.scheme() {
         "https" | "http" => Ok(url),
-        other => Err(VpError::Config { message: format!("base URL scheme {other:?} is not http(s)") }),
+        other => Err(VpError::Config {
+            message: format!("base URL scheme {other:?} is not http(s)"),
+        }),
     }
 }
 
@@ -184,8 +194,14 @@ mod tests {
 
     #[test]
     fn base_url_is_normalised_to_the_instance_root_with_a_trailing_slash() {
-        assert_eq!(config("https://vp.example.com/Acme").base_url.as_str(), "https://vp.example.com/Acme/");
-        assert_eq!(config("https://vp.example.com/Acme/api/").base_url.as_str(), "https://vp.example.com/Acme/");
+        assert_eq!(
+            config("https://vp.example.com/Acme").base_url.as_str(),
+            "https://vp.example.com/Acme/"
+        );
+        assert_eq!(
+            config("https://vp.example.com/Acme/api/").base_url.as_str(),
+            "https://vp.example.com/Acme/"
+        );
     }
 
     #[test]
@@ -205,6 +221,9 @@ mod tests {
 
     #[test]
     fn the_token_connection_is_named_after_the_tenant() {
-        assert_eq!(config("https://vp.example.com/Acme").connection(), "vantagepoint:acme");
+        assert_eq!(
+            config("https://vp.example.com/Acme").connection(),
+            "vantagepoint:acme"
+        );
     }
 }

@@ -8,8 +8,8 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use rust_decimal::Decimal;
-use serde::de::{self, DeserializeOwned, Deserializer};
 use serde::Deserialize;
+use serde::de::{self, DeserializeOwned, Deserializer};
 use serde_json::Value;
 
 use crate::error::VpError;
@@ -49,13 +49,21 @@ pub fn rows(value: Value) -> Vec<Value> {
 
 /// Decodes every row of `value` as `T`; `context` names the call for the error.
 pub fn decode_rows<T: DeserializeOwned>(value: Value, context: &str) -> Result<Vec<T>, VpError> {
-    rows(value).into_iter().map(|row| serde_json::from_value(row).map_err(|e| VpError::decode(context, e))).collect()
+    rows(value)
+        .into_iter()
+        .map(|row| serde_json::from_value(row).map_err(|e| VpError::decode(context, e)))
+        .collect()
 }
 
 /// The first row of `value`, if any.
-pub fn decode_first<T: DeserializeOwned>(value: Value, context: &str) -> Result<Option<T>, VpError> {
+pub fn decode_first<T: DeserializeOwned>(
+    value: Value,
+    context: &str,
+) -> Result<Option<T>, VpError> {
     match rows(value).into_iter().next() {
-        Some(row) => serde_json::from_value(row).map(Some).map_err(|e| VpError::decode(context, e)),
+        Some(row) => serde_json::from_value(row)
+            .map(Some)
+            .map_err(|e| VpError::decode(context, e)),
         None => Ok(None),
     }
 }
@@ -95,14 +103,18 @@ pub fn decimal(value: &Value) -> Option<Decimal> {
     match value {
         Value::Number(n) => {
             let text = n.to_string();
-            text.parse::<Decimal>().ok().or_else(|| Decimal::from_scientific(&text).ok())
+            text.parse::<Decimal>()
+                .ok()
+                .or_else(|| Decimal::from_scientific(&text).ok())
         }
         Value::String(s) => {
             let t = s.trim().replace(',', "");
             if t.is_empty() {
                 return None;
             }
-            t.parse::<Decimal>().ok().or_else(|| Decimal::from_scientific(&t).ok())
+            t.parse::<Decimal>()
+                .ok()
+                .or_else(|| Decimal::from_scientific(&t).ok())
         }
         _ => None,
     }
@@ -138,10 +150,14 @@ pub fn account_number(raw: &str) -> String {
 /// An integer from a number or a numeric string (`Period: "202606"`, `PostSeq: 59.0`).
 pub fn integer(value: &Value) -> Option<i64> {
     match value {
-        Value::Number(n) => n.as_i64().or_else(|| decimal(value).and_then(|d| d.trunc().to_string().parse().ok())),
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| decimal(value).and_then(|d| d.trunc().to_string().parse().ok())),
         Value::String(s) => {
             let t = s.trim();
-            t.parse::<i64>().ok().or_else(|| decimal(value).and_then(|d| d.trunc().to_string().parse().ok()))
+            t.parse::<i64>()
+                .ok()
+                .or_else(|| decimal(value).and_then(|d| d.trunc().to_string().parse().ok()))
         }
         _ => None,
     }
@@ -162,12 +178,20 @@ pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Some(dt.with_timezone(&Utc));
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M:%S"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S",
+    ] {
         if let Ok(ndt) = NaiveDateTime::parse_from_str(t, fmt) {
             return Some(ndt.and_utc());
         }
     }
-    NaiveDate::parse_from_str(t, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| d.and_utc())
+    NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
 }
 
 /// VP's timestamp format for filters and bodies (`2026-06-15T14:02:11.000`, no zone; VP stores local
@@ -184,7 +208,8 @@ pub mod serde_flag {
     use super::*;
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
         let v = Value::deserialize(d)?;
-        flag(&v).ok_or_else(|| de::Error::custom(format!("expected a Y/N or boolean flag, got {v}")))
+        flag(&v)
+            .ok_or_else(|| de::Error::custom(format!("expected a Y/N or boolean flag, got {v}")))
     }
 }
 
@@ -196,7 +221,9 @@ pub mod serde_decimal {
         match &v {
             Value::Null => Ok(Decimal::ZERO),
             Value::String(s) if s.trim().is_empty() => Ok(Decimal::ZERO),
-            _ => decimal(&v).ok_or_else(|| de::Error::custom(format!("expected an amount, got {v}"))),
+            _ => {
+                decimal(&v).ok_or_else(|| de::Error::custom(format!("expected an amount, got {v}")))
+            }
         }
     }
 }
@@ -208,7 +235,9 @@ pub mod serde_opt_decimal {
         match &v {
             Value::Null => Ok(None),
             Value::String(s) if s.trim().is_empty() => Ok(None),
-            _ => decimal(&v).map(Some).ok_or_else(|| de::Error::custom(format!("expected an amount, got {v}"))),
+            _ => decimal(&v)
+                .map(Some)
+                .ok_or_else(|| de::Error::custom(format!("expected an amount, got {v}"))),
         }
     }
 }
@@ -233,7 +262,8 @@ pub mod serde_int {
         match &v {
             Value::Null => Ok(0),
             Value::String(s) if s.trim().is_empty() => Ok(0),
-            _ => integer(&v).ok_or_else(|| de::Error::custom(format!("expected an integer, got {v}"))),
+            _ => integer(&v)
+                .ok_or_else(|| de::Error::custom(format!("expected an integer, got {v}"))),
         }
     }
 }
@@ -246,9 +276,9 @@ pub mod serde_opt_datetime {
         match &v {
             Value::Null => Ok(None),
             Value::String(s) if s.trim().is_empty() => Ok(None),
-            Value::String(s) => {
-                parse_datetime(s).map(Some).ok_or_else(|| de::Error::custom(format!("expected a date, got {s:?}")))
-            }
+            Value::String(s) => parse_datetime(s)
+                .map(Some)
+                .ok_or_else(|| de::Error::custom(format!("expected a date, got {s:?}"))),
             _ => Err(de::Error::custom(format!("expected a date, got {v}"))),
         }
     }
@@ -367,9 +397,10 @@ mod tests {
 
     #[test]
     fn serde_adapters_decode_a_quirky_row() {
-        let s: Sample =
-            serde_json::from_value(json!({"on": "Y", "amount": "12.50", "account": 6100, "date": "", "period": "202606"}))
-                .unwrap();
+        let s: Sample = serde_json::from_value(
+            json!({"on": "Y", "amount": "12.50", "account": 6100, "date": "", "period": "202606"}),
+        )
+        .unwrap();
         assert!(s.on);
         assert_eq!(s.amount, Decimal::new(1250, 2));
         assert_eq!(s.account, "6100");

@@ -71,11 +71,19 @@ impl VpError {
     }
 
     pub(crate) fn decode(context: impl Into<String>, source: serde_json::Error) -> Self {
-        Self::Decode { context: context.into(), message: source.to_string(), source: Some(Box::new(source)) }
+        Self::Decode {
+            context: context.into(),
+            message: source.to_string(),
+            source: Some(Box::new(source)),
+        }
     }
 
     pub(crate) fn decode_msg(context: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Decode { context: context.into(), message: message.into(), source: None }
+        Self::Decode {
+            context: context.into(),
+            message: message.into(),
+            source: None,
+        }
     }
 }
 
@@ -105,9 +113,21 @@ mod tests {
 
     #[test]
     fn only_transient_errors_are_retryable() {
-        let transient = VpError::Transient { operation: "GET".into(), message: "503".into(), retry_after: None, source: None };
-        let unknown = VpError::OutcomeUnknown { operation: "POST".into(), message: "lost".into(), source: None };
-        let rule = VpError::BusinessRule { operation: "post".into(), message: "out of balance".into() };
+        let transient = VpError::Transient {
+            operation: "GET".into(),
+            message: "503".into(),
+            retry_after: None,
+            source: None,
+        };
+        let unknown = VpError::OutcomeUnknown {
+            operation: "POST".into(),
+            message: "lost".into(),
+            source: None,
+        };
+        let rule = VpError::BusinessRule {
+            operation: "post".into(),
+            message: "out of balance".into(),
+        };
         assert!(transient.is_retryable());
         assert!(!unknown.is_retryable());
         assert!(!rule.is_retryable());
@@ -115,7 +135,9 @@ mod tests {
 
     #[test]
     fn out_of_balance_and_duplicate_messages_are_business_rules() {
-        assert!(is_business_rule_message("Batch is out of balance: Total 120.00 <> 100.00"));
+        assert!(is_business_rule_message(
+            "Batch is out of balance: Total 120.00 <> 100.00"
+        ));
         assert!(is_business_rule_message("Duplicate batch CR-1"));
         assert!(!is_business_rule_message("Cannot insert NULL into Company"));
     }

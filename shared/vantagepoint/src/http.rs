@@ -51,7 +51,11 @@ pub(crate) async fn exchange(
         // Headers arrived but the body was cut: the server did process the request.
         Err(e) => return Err(transport_error(e, operation, idempotent)),
     };
-    Ok(RawResponse { status, body, retry_after })
+    Ok(RawResponse {
+        status,
+        body,
+        retry_after,
+    })
 }
 
 fn transport_error(e: reqwest::Error, operation: &str, idempotent: bool) -> VpError {
@@ -65,7 +69,11 @@ fn transport_error(e: reqwest::Error, operation: &str, idempotent: bool) -> VpEr
             source: Some(Box::new(e.without_url())),
         };
     }
-    VpError::OutcomeUnknown { operation: operation.to_owned(), message, source: Some(Box::new(e.without_url())) }
+    VpError::OutcomeUnknown {
+        operation: operation.to_owned(),
+        message,
+        source: Some(Box::new(e.without_url())),
+    }
 }
 
 fn describe(e: &reqwest::Error) -> String {
@@ -101,10 +109,18 @@ pub(crate) fn error_message(body: &str) -> String {
                     keys.iter().find_map(|want| {
                         map.iter()
                             .find(|(k, _)| k.eq_ignore_ascii_case(want))
-                            .and_then(|(_, v)| v.as_str().map(str::to_owned).filter(|s| !s.is_empty()))
+                            .and_then(|(_, v)| {
+                                v.as_str().map(str::to_owned).filter(|s| !s.is_empty())
+                            })
                     })
                 };
-                let main = pick(&["message", "error_description", "ExceptionMessage", "Error", "msg"]);
+                let main = pick(&[
+                    "message",
+                    "error_description",
+                    "ExceptionMessage",
+                    "Error",
+                    "msg",
+                ]);
                 let detail = pick(&["detail", "details", "MessageDetail"]);
                 match (main, detail) {
                     (Some(m), Some(d)) if d != m => return format!("{m} ({d})"),
@@ -131,20 +147,36 @@ pub(crate) fn classify(raw: &RawResponse, operation: &str, idempotent: bool) -> 
     match raw.status.as_u16() {
         400 | 409 | 422 => {
             if is_business_rule_message(&message) {
-                VpError::BusinessRule { operation: op, message }
+                VpError::BusinessRule {
+                    operation: op,
+                    message,
+                }
             } else {
-                VpError::Validation { operation: op, message }
+                VpError::Validation {
+                    operation: op,
+                    message,
+                }
             }
         }
         401 => VpError::Unauthorized { message },
-        403 => VpError::Forbidden { operation: op, message },
+        403 => VpError::Forbidden {
+            operation: op,
+            message,
+        },
         404 => VpError::NotFound { what: op },
         // A 500 to a write may come after the write committed; the caller must check before repeating it.
         500 if !idempotent => {
             if is_business_rule_message(&message) {
-                VpError::BusinessRule { operation: op, message }
+                VpError::BusinessRule {
+                    operation: op,
+                    message,
+                }
             } else {
-                VpError::OutcomeUnknown { operation: op, message: format!("HTTP 500: {message}"), source: None }
+                VpError::OutcomeUnknown {
+                    operation: op,
+                    message: format!("HTTP 500: {message}"),
+                    source: None,
+                }
             }
         }
         408 | 425 | 429 | 500..=599 => VpError::Transient {
@@ -153,7 +185,10 @@ pub(crate) fn classify(raw: &RawResponse, operation: &str, idempotent: bool) -> 
             retry_after: raw.retry_after,
             source: None,
         },
-        other => VpError::Validation { operation: op, message: format!("unexpected HTTP {other}: {message}") },
+        other => VpError::Validation {
+            operation: op,
+            message: format!("unexpected HTTP {other}: {message}"),
+        },
     }
 }
 
@@ -191,11 +226,17 @@ fn retry_after_of(e: &VpError) -> Option<Duration> {
 }
 
 /// Full jitter: uniform in `[0, min(max, base * 2^(n-1))]`; a server's `Retry-After` wins (capped).
-pub(crate) fn backoff(policy: RetryPolicy, retry_number: u32, retry_after: Option<Duration>) -> Duration {
+pub(crate) fn backoff(
+    policy: RetryPolicy,
+    retry_number: u32,
+    retry_after: Option<Duration>,
+) -> Duration {
     if let Some(after) = retry_after {
         return after.min(policy.max_delay);
     }
-    let exp = policy.base_delay.saturating_mul(1u32 << (retry_number.saturating_sub(1)).min(16));
+    let exp = policy
+        .base_delay
+        .saturating_mul(1u32 << (retry_number.saturating_sub(1)).min(16));
     let ceiling = exp.min(policy.max_delay);
     let ceiling_ms = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
     if ceiling_ms == 0 {
@@ -224,49 +265,96 @@ mod tests {
     use super::*;
 
     fn raw(status: u16, body: &str) -> RawResponse {
-        RawResponse { status: StatusCode::from_u16(status).unwrap(), body: body.to_owned(), retry_after: None }
+        RawResponse {
+            status: StatusCode::from_u16(status).unwrap(),
+            body: body.to_owned(),
+            retry_after: None,
+        }
     }
 
     #[test]
     fn error_bodies_in_every_known_shape_yield_vp_s_message() {
-        assert_eq!(error_message(r#"{"Message":"Cannot insert NULL into Company"}"#), "Cannot insert NULL into Company");
-        assert_eq!(error_message(r#"{"message":"Bad","detail":"Field X"}"#), "Bad (Field X)");
         assert_eq!(
-            error_message(r#"{"error":"invalid_grant","error_description":"The user name or password is incorrect."}"#),
+            error_message(r#"{"Message":"Cannot insert NULL into Company"}"#),
+            "Cannot insert NULL into Company"
+        );
+        assert_eq!(
+            error_message(r#"{"message":"Bad","detail":"Field X"}"#),
+            "Bad (Field X)"
+        );
+        assert_eq!(
+            error_message(
+                r#"{"error":"invalid_grant","error_description":"The user name or password is incorrect."}"#
+            ),
             "The user name or password is incorrect."
         );
-        assert_eq!(error_message(r#""Please provide a Relationship for table Firm""#), "Please provide a Relationship for table Firm");
-        assert_eq!(error_message("<html>Bad gateway</html>"), "<html>Bad gateway</html>");
+        assert_eq!(
+            error_message(r#""Please provide a Relationship for table Firm""#),
+            "Please provide a Relationship for table Firm"
+        );
+        assert_eq!(
+            error_message("<html>Bad gateway</html>"),
+            "<html>Bad gateway</html>"
+        );
         assert_eq!(error_message(""), "(empty body)");
     }
 
     #[test]
     fn statuses_are_classified_into_actionable_errors() {
-        assert!(matches!(classify(&raw(400, r#"{"Message":"Invalid WBS1"}"#), "op", true), VpError::Validation { .. }));
         assert!(matches!(
-            classify(&raw(400, r#"{"Message":"Batch is out of balance"}"#), "op", false),
+            classify(&raw(400, r#"{"Message":"Invalid WBS1"}"#), "op", true),
+            VpError::Validation { .. }
+        ));
+        assert!(matches!(
+            classify(
+                &raw(400, r#"{"Message":"Batch is out of balance"}"#),
+                "op",
+                false
+            ),
             VpError::BusinessRule { .. }
         ));
-        assert!(matches!(classify(&raw(401, ""), "op", true), VpError::Unauthorized { .. }));
-        assert!(matches!(classify(&raw(403, ""), "op", true), VpError::Forbidden { .. }));
-        assert!(matches!(classify(&raw(404, ""), "op", true), VpError::NotFound { .. }));
+        assert!(matches!(
+            classify(&raw(401, ""), "op", true),
+            VpError::Unauthorized { .. }
+        ));
+        assert!(matches!(
+            classify(&raw(403, ""), "op", true),
+            VpError::Forbidden { .. }
+        ));
+        assert!(matches!(
+            classify(&raw(404, ""), "op", true),
+            VpError::NotFound { .. }
+        ));
         assert!(classify(&raw(503, ""), "op", false).is_retryable());
         assert!(classify(&raw(429, ""), "op", false).is_retryable());
         assert!(classify(&raw(500, ""), "op", true).is_retryable());
-        assert!(matches!(classify(&raw(500, ""), "op", false), VpError::OutcomeUnknown { .. }));
+        assert!(matches!(
+            classify(&raw(500, ""), "op", false),
+            VpError::OutcomeUnknown { .. }
+        ));
     }
 
     #[test]
     fn backoff_stays_within_the_exponential_ceiling_and_honours_retry_after() {
-        let policy = RetryPolicy { max_attempts: 5, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(1) };
+        let policy = RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+        };
         for n in 1..=6 {
             let ceiling = Duration::from_millis(100 * (1 << (n - 1))).min(Duration::from_secs(1));
             for _ in 0..50 {
                 assert!(backoff(policy, n, None) <= ceiling);
             }
         }
-        assert_eq!(backoff(policy, 1, Some(Duration::from_millis(700))), Duration::from_millis(700));
-        assert_eq!(backoff(policy, 1, Some(Duration::from_secs(60))), Duration::from_secs(1));
+        assert_eq!(
+            backoff(policy, 1, Some(Duration::from_millis(700))),
+            Duration::from_millis(700)
+        );
+        assert_eq!(
+            backoff(policy, 1, Some(Duration::from_secs(60))),
+            Duration::from_secs(1)
+        );
     }
 
     #[test]
@@ -279,11 +367,17 @@ mod tests {
     async fn retries_stop_at_the_first_permanent_error() {
         let clock = ledgerlink_clock::ManualClock::fixed().shared();
         let mut calls = 0;
-        let result: Result<(), VpError> = with_retries(RetryPolicy::default(), &clock, "op", || {
-            calls += 1;
-            async { Err(VpError::Validation { operation: "op".into(), message: "bad".into() }) }
-        })
-        .await;
+        let result: Result<(), VpError> =
+            with_retries(RetryPolicy::default(), &clock, "op", || {
+                calls += 1;
+                async {
+                    Err(VpError::Validation {
+                        operation: "op".into(),
+                        message: "bad".into(),
+                    })
+                }
+            })
+            .await;
         assert!(result.is_err());
         assert_eq!(calls, 1);
     }
@@ -292,11 +386,19 @@ mod tests {
     async fn transient_errors_are_retried_up_to_the_policy_limit() {
         let clock = ledgerlink_clock::ManualClock::fixed().shared();
         let mut calls = 0;
-        let result: Result<(), VpError> = with_retries(RetryPolicy::default(), &clock, "op", || {
-            calls += 1;
-            async { Err(VpError::Transient { operation: "op".into(), message: "503".into(), retry_after: None, source: None }) }
-        })
-        .await;
+        let result: Result<(), VpError> =
+            with_retries(RetryPolicy::default(), &clock, "op", || {
+                calls += 1;
+                async {
+                    Err(VpError::Transient {
+                        operation: "op".into(),
+                        message: "503".into(),
+                        retry_after: None,
+                        source: None,
+                    })
+                }
+            })
+            .await;
         assert!(result.unwrap_err().is_retryable());
         assert_eq!(calls, RetryPolicy::default().max_attempts);
     }

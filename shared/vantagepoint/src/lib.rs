@@ -8,12 +8,16 @@
 //! - [`decode`] / [`query`]: tolerant decoding of VP's wire quirks and the `filterHash` query builder;
 //! - the operations the flows need, and [`VantagepointPsa`], the implementation of the PSA port.
 
+pub mod cash;
 pub mod client;
 pub mod config;
 pub mod decode;
 pub mod error;
 pub mod http;
+pub mod hubs;
+pub mod ledger;
 pub mod posting;
+pub mod psa;
 pub mod query;
 pub mod token;
 pub mod webhook;
@@ -22,10 +26,8 @@ pub use client::{Idempotency, VantagepointClient};
 pub use config::{RetryPolicy, Secret, VantagepointConfig};
 pub use error::{VpError, VpResult};
 pub use http::Root;
+pub use posting::{PostedBatch, PostingReport, parse_posting_report};
+pub use psa::VantagepointPsa;
 pub use query::{FilterHash, FilterType, ListQuery, Op, Paging};
 pub use token::TokenManager;
-pub use posting::{PostedBatch, PostingReport, parse_posting_report};
-pub use webhook::{
-    RegisteredWebhook, WebhookArgument, WebhookAuthError, WebhookRegistration, WebhookVerifier, WorkflowEvent,
-    parse_webhook_payload,
-};
+pub use webhook::{WebhookAuthError, WebhookVerifier, parse_webhook_payload};

@@ -31,33 +31,56 @@ impl PostingReport {
         self.batches
             .iter()
             .find(|b| b.batch.eq_ignore_ascii_case(batch))
-            .or_else(|| if self.batches.len() == 1 { self.batches.first() } else { None })
+            .or_else(|| {
+                if self.batches.len() == 1 {
+                    self.batches.first()
+                } else {
+                    None
+                }
+            })
     }
 }
 
 /// Decodes the PostTransFile answer (object, JSON string, or broken-JSON string).
 pub fn parse_posting_report(value: &Value) -> Result<PostingReport, VpError> {
     let fields: Vec<(String, String)> = match value {
-        Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), crate::decode::text(v).unwrap_or_default())).collect(),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| (k.clone(), crate::decode::text(v).unwrap_or_default()))
+            .collect(),
         Value::String(text) => match serde_json::from_str::<Value>(text.trim()) {
-            Ok(Value::Object(map)) => {
-                map.iter().map(|(k, v)| (k.clone(), crate::decode::text(v).unwrap_or_default())).collect()
-            }
+            Ok(Value::Object(map)) => map
+                .iter()
+                .map(|(k, v)| (k.clone(), crate::decode::text(v).unwrap_or_default()))
+                .collect(),
             Ok(Value::String(inner)) => return parse_posting_report(&Value::String(inner)),
             _ => loose_pairs(text),
         },
         Value::Array(items) if items.len() == 1 => return parse_posting_report(&items[0]),
         other => {
-            return Err(VpError::decode_msg("PostTransFile", format!("unexpected answer shape: {other}")));
+            return Err(VpError::decode_msg(
+                "PostTransFile",
+                format!("unexpected answer shape: {other}"),
+            ));
         }
     };
-    let get = |key: &str| fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_str());
+    let get = |key: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    };
     let split = |key: &str| -> Vec<String> {
-        get(key).map(|v| v.split('|').map(|s| s.trim().to_owned()).collect()).unwrap_or_default()
+        get(key)
+            .map(|v| v.split('|').map(|s| s.trim().to_owned()).collect())
+            .unwrap_or_default()
     };
     let rets = split("retList");
     if rets.is_empty() || rets.iter().all(String::is_empty) {
-        return Err(VpError::decode_msg("PostTransFile", "the answer has no retList"));
+        return Err(VpError::decode_msg(
+            "PostTransFile",
+            "the answer has no retList",
+        ));
     }
     let types = split("typeList");
     let batches = split("batchList");
@@ -73,7 +96,10 @@ pub fn parse_posting_report(value: &Value) -> Result<PostingReport, VpError> {
             post_seq: at(&seqs, i).parse().ok(),
         })
         .collect();
-    Ok(PostingReport { batches: entries, message: get("msg").unwrap_or_default().replace("[CRLF]", "\n") })
+    Ok(PostingReport {
+        batches: entries,
+        message: get("msg").unwrap_or_default().replace("[CRLF]", "\n"),
+    })
 }
 
 /// `"key": "value"` pairs from text that is almost JSON.
@@ -111,7 +137,9 @@ fn loose_pairs(text: &str) -> Vec<(String, String)> {
             i += 1;
             continue;
         }
-        let Some((key, after_key)) = read_string(i) else { break };
+        let Some((key, after_key)) = read_string(i) else {
+            break;
+        };
         let mut j = after_key;
         while j < chars.len() && chars[j].is_whitespace() {
             j += 1;
@@ -134,7 +162,10 @@ fn loose_pairs(text: &str) -> Vec<(String, String)> {
             while j < chars.len() && !matches!(chars[j], ',' | '}' | '\r' | '\n') {
                 j += 1;
             }
-            out.push((key, chars[start..j].iter().collect::<String>().trim().to_owned()));
+            out.push((
+                key,
+                chars[start..j].iter().collect::<String>().trim().to_owned(),
+            ));
             i = j;
             continue;
         }
@@ -156,7 +187,9 @@ mod tests {
     fn the_postman_example_string_is_decoded_despite_its_missing_comma() {
         let report = parse_posting_report(&Value::String(PM_EXAMPLE.into())).unwrap();
         assert_eq!(report.batches.len(), 2);
-        let cr = report.for_batch("48aed4940d014a319758a9921362510f").unwrap();
+        let cr = report
+            .for_batch("48aed4940d014a319758a9921362510f")
+            .unwrap();
         assert!(cr.succeeded);
         assert_eq!(cr.trans_type, "CR");
         assert_eq!(cr.period, Some(201305));

@@ -80,7 +80,13 @@ impl FilterHash {
     }
 
     pub fn term(mut self, name: &str, op: Op, value: impl Into<String>, kind: FilterType) -> Self {
-        self.terms.push(FilterTerm { name: name.to_owned(), value: value.into(), op, kind, table: None });
+        self.terms.push(FilterTerm {
+            name: name.to_owned(),
+            value: value.into(),
+            op,
+            kind,
+            table: None,
+        });
         self
     }
 
@@ -96,17 +102,18 @@ impl FilterHash {
 
     /// `name == 'Y'` on a Y/N flag column.
     pub fn flag(self, name: &str, on: bool) -> Self {
-        self.term(name, Op::EqEq, if on { "Y" } else { "N" }, FilterType::String)
+        self.term(
+            name,
+            Op::EqEq,
+            if on { "Y" } else { "N" },
+            FilterType::String,
+        )
     }
 
     /// The half-open window `from <= name < to` on a datetime column.
     pub fn window(self, name: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
-        self.term(name, Op::Ge, format_datetime(from), FilterType::DateTime).term(
-            name,
-            Op::Lt,
-            format_datetime(to),
-            FilterType::DateTime,
-        )
+        self.term(name, Op::Ge, format_datetime(from), FilterType::DateTime)
+            .term(name, Op::Lt, format_datetime(to), FilterType::DateTime)
     }
 
     pub fn with_table(mut self, table: &str) -> Self {
@@ -165,7 +172,10 @@ pub struct ListQuery {
 
 impl ListQuery {
     pub fn filtered(filter: FilterHash) -> Self {
-        Self { filter, ..Self::default() }
+        Self {
+            filter,
+            ..Self::default()
+        }
     }
 
     pub fn param(mut self, key: &str, value: impl Into<String>) -> Self {
@@ -187,7 +197,9 @@ impl ListQuery {
                 out.push(("limit".to_owned(), limit.to_string()));
                 out.push(("offset".to_owned(), offset.to_string()));
             }
-            Paging::MaxRows { max_rows } => out.push(("q.maxrows".to_owned(), max_rows.to_string())),
+            Paging::MaxRows { max_rows } => {
+                out.push(("q.maxrows".to_owned(), max_rows.to_string()))
+            }
             Paging::None => {}
         }
         out.extend(self.extra.iter().cloned());
@@ -206,9 +218,18 @@ mod tests {
 
     #[test]
     fn a_post_date_window_becomes_two_half_open_filter_terms() {
-        let f = FilterHash::new().window("PostDate", at("2026-06-01T00:00:00Z"), at("2026-06-02T00:00:00Z"));
+        let f = FilterHash::new().window(
+            "PostDate",
+            at("2026-06-01T00:00:00Z"),
+            at("2026-06-02T00:00:00Z"),
+        );
         let pairs = f.pairs();
-        let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
         assert_eq!(get("filterHash[0][name]"), Some("PostDate"));
         assert_eq!(get("filterHash[0][opp]"), Some(">="));
         assert_eq!(get("filterHash[0][value]"), Some("2026-06-01T00:00:00.000"));
@@ -222,11 +243,19 @@ mod tests {
 
     #[test]
     fn operators_are_url_encoded_when_the_url_is_built() {
-        let q = ListQuery::filtered(FilterHash::new().term("ModDate", Op::Ge, "2026-01-01", FilterType::DateTime));
+        let q = ListQuery::filtered(FilterHash::new().term(
+            "ModDate",
+            Op::Ge,
+            "2026-01-01",
+            FilterType::DateTime,
+        ));
         let mut url = url::Url::parse("https://vp.example.com/X/api/firm").unwrap();
         url.query_pairs_mut().extend_pairs(q.pairs(Paging::None, 0));
         let query = url.query().unwrap();
-        assert!(query.contains("filterHash%5B0%5D%5Bopp%5D=%3E%3D"), "{query}");
+        assert!(
+            query.contains("filterHash%5B0%5D%5Bopp%5D=%3E%3D"),
+            "{query}"
+        );
         assert!(!query.contains(">="));
     }
 
@@ -239,7 +268,8 @@ mod tests {
 
     #[test]
     fn ledger_reads_page_with_maxrows_and_never_send_limit() {
-        let pairs = ListQuery::filtered(FilterHash::new().eq("Batch", "B1")).pairs(Paging::MaxRows { max_rows: 100 }, 7);
+        let pairs = ListQuery::filtered(FilterHash::new().eq("Batch", "B1"))
+            .pairs(Paging::MaxRows { max_rows: 100 }, 7);
         assert!(pairs.contains(&("q.maxrows".into(), "100".into())));
         assert!(!pairs.iter().any(|(k, _)| k == "limit" || k == "offset"));
     }
@@ -253,7 +283,10 @@ mod tests {
 
     #[test]
     fn a_table_qualifier_is_sent_as_tablename() {
-        let pairs = FilterHash::new().term("Name", Op::Like, "Acme%", FilterType::String).with_table("PR").pairs();
+        let pairs = FilterHash::new()
+            .term("Name", Op::Like, "Acme%", FilterType::String)
+            .with_table("PR")
+            .pairs();
         assert!(pairs.contains(&("filterHash[0][tablename]".into(), "PR".into())));
         assert!(pairs.contains(&("filterHash[0][opp]".into(), "like".into())));
     }

@@ -52,7 +52,10 @@ pub struct TokenManager {
 
 impl std::fmt::Debug for TokenManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenManager").field("connection", &self.connection).field("holder", &self.holder).finish()
+        f.debug_struct("TokenManager")
+            .field("connection", &self.connection)
+            .field("holder", &self.holder)
+            .finish()
     }
 }
 
@@ -66,7 +69,9 @@ impl TokenManager {
         let token_url = config
             .base_url
             .join("api/token")
-            .map_err(|e| VpError::Config { message: format!("cannot build the token URL: {e}") })?;
+            .map_err(|e| VpError::Config {
+                message: format!("cannot build the token URL: {e}"),
+            })?;
         let connection = config.connection();
         Ok(Self {
             http,
@@ -87,12 +92,16 @@ impl TokenManager {
     }
 
     fn fresh(&self, record: &TokenRecord, now: DateTime<Utc>) -> bool {
-        let early = chrono::Duration::from_std(EARLY_RENEWAL).unwrap_or_else(|_| chrono::Duration::seconds(60));
+        let early = chrono::Duration::from_std(EARLY_RENEWAL)
+            .unwrap_or_else(|_| chrono::Duration::seconds(60));
         !record.access_token.is_empty() && now + early < record.access_expires_at
     }
 
     fn cached(&self) -> Option<TokenRecord> {
-        self.cached.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.cached
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn remember(&self, record: &TokenRecord) {
@@ -115,7 +124,9 @@ impl TokenManager {
 
     async fn renew(&self, stale: Option<&str>) -> Result<String, VpError> {
         let _single_flight = self.renewing.lock().await;
-        let usable = |rec: &TokenRecord, now| self.fresh(rec, now) && Some(rec.access_token.as_str()) != stale;
+        let usable = |rec: &TokenRecord, now| {
+            self.fresh(rec, now) && Some(rec.access_token.as_str()) != stale
+        };
         // Someone in this process may have renewed while we waited for the mutex.
         if let Some(rec) = self.cached().filter(|r| usable(r, self.clock.now())) {
             return Ok(rec.access_token);
@@ -127,10 +138,15 @@ impl TokenManager {
             self.remember(&rec);
             return Ok(rec.access_token);
         }
-        let give_up_at = self.clock.now() + chrono::Duration::from_std(LEASE * 2).unwrap_or(chrono::Duration::MAX);
+        let give_up_at = self.clock.now()
+            + chrono::Duration::from_std(LEASE * 2).unwrap_or(chrono::Duration::MAX);
         loop {
             let now = self.clock.now();
-            match self.store.try_lease(&self.connection, &self.holder, LEASE, now).await? {
+            match self
+                .store
+                .try_lease(&self.connection, &self.holder, LEASE, now)
+                .await?
+            {
                 LeaseOutcome::Acquired => {
                     // Re-read under the lease: the previous holder may have saved fresh tokens.
                     let current = match self.store.load(&self.connection).await {
@@ -184,7 +200,8 @@ impl TokenManager {
                             source: None,
                         });
                     }
-                    let step = chrono::Duration::from_std(WAIT_STEP).unwrap_or(chrono::Duration::zero());
+                    let step =
+                        chrono::Duration::from_std(WAIT_STEP).unwrap_or(chrono::Duration::zero());
                     self.clock.sleep_until((now + step).min(until)).await;
                     if let Some(rec) = self.store.load(&self.connection).await?
                         && usable(&rec, self.clock.now())
@@ -205,7 +222,10 @@ impl TokenManager {
 
     /// Refresh grant when possible; password grant when there is no refresh token or VP refuses it.
     async fn obtain(&self, current: Option<&TokenRecord>) -> Result<Grant, VpError> {
-        if let Some(refresh) = current.map(|c| c.refresh_token.as_str()).filter(|r| !r.is_empty()) {
+        if let Some(refresh) = current
+            .map(|c| c.refresh_token.as_str())
+            .filter(|r| !r.is_empty())
+        {
             match self.refresh_grant(refresh).await {
                 Ok(g) => return Ok(g),
                 Err(VpError::Unauthorized { message }) => {
@@ -249,7 +269,11 @@ impl TokenManager {
     async fn grant(&self, form: &[(&str, &str)], operation: &str) -> Result<Grant, VpError> {
         // Asking for a token twice is harmless, so a lost answer is retried like a read.
         let raw = with_retries(self.config.retry, &self.clock, operation, || async {
-            let request = self.http.post(self.token_url.clone()).form(form).timeout(self.config.request_timeout);
+            let request = self
+                .http
+                .post(self.token_url.clone())
+                .form(form)
+                .timeout(self.config.request_timeout);
             let raw = exchange(request, operation, true).await?;
             if raw.status.is_server_error() || raw.status.as_u16() == 429 {
                 return Err(crate::http::classify(&raw, operation, true));
@@ -263,7 +287,9 @@ impl TokenManager {
 
 impl std::fmt::Debug for Grant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Grant").field("expires_in", &self.expires_in).finish_non_exhaustive()
+        f.debug_struct("Grant")
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
     }
 }
 
@@ -272,11 +298,14 @@ fn parse_grant(raw: &RawResponse, operation: &str) -> Result<Grant, VpError> {
         // OAuth errors (`invalid_grant`, `invalid_client`, `unsupported_grant_type`) all mean: these
         // credentials will not work; anything else is classified like any call.
         return Err(match raw.status.as_u16() {
-            400 | 401 | 403 => VpError::Unauthorized { message: crate::http::error_message(&raw.body) },
+            400 | 401 | 403 => VpError::Unauthorized {
+                message: crate::http::error_message(&raw.body),
+            },
             _ => crate::http::classify(raw, operation, true),
         });
     }
-    let value: Value = serde_json::from_str(raw.body.trim()).map_err(|e| VpError::decode(operation, e))?;
+    let value: Value =
+        serde_json::from_str(raw.body.trim()).map_err(|e| VpError::decode(operation, e))?;
     let value = crate::decode::unwrap_json_string(value);
     let access_token = value
         .get("access_token")
@@ -284,14 +313,21 @@ fn parse_grant(raw: &RawResponse, operation: &str) -> Result<Grant, VpError> {
         .filter(|t| !t.is_empty())
         .ok_or_else(|| VpError::decode_msg(operation, "no access_token in the answer"))?
         .to_owned();
-    let refresh_token =
-        value.get("refresh_token").and_then(Value::as_str).filter(|t| !t.is_empty()).map(str::to_owned);
+    let refresh_token = value
+        .get("refresh_token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
     let expires_in = value
         .get("expires_in")
         .and_then(crate::decode::integer)
         .filter(|s| *s > 0)
         .unwrap_or(DEFAULT_EXPIRES_IN);
-    Ok(Grant { access_token, refresh_token, expires_in })
+    Ok(Grant {
+        access_token,
+        refresh_token,
+        expires_in,
+    })
 }
 
 #[cfg(test)]
@@ -301,7 +337,11 @@ mod tests {
     use reqwest::StatusCode;
 
     fn raw(status: u16, body: &str) -> RawResponse {
-        RawResponse { status: StatusCode::from_u16(status).unwrap(), body: body.to_owned(), retry_after: None }
+        RawResponse {
+            status: StatusCode::from_u16(status).unwrap(),
+            body: body.to_owned(),
+            retry_after: None,
+        }
     }
 
     #[test]
@@ -323,7 +363,14 @@ mod tests {
 
     #[test]
     fn an_oauth_error_is_unauthorized_with_vp_s_description() {
-        let err = parse_grant(&raw(400, r#"{"error":"invalid_grant","error_description":"bad password"}"#), "g").unwrap_err();
+        let err = parse_grant(
+            &raw(
+                400,
+                r#"{"error":"invalid_grant","error_description":"bad password"}"#,
+            ),
+            "g",
+        )
+        .unwrap_err();
         match err {
             VpError::Unauthorized { message } => assert_eq!(message, "bad password"),
             other => panic!("unexpected {other:?}"),
@@ -332,6 +379,9 @@ mod tests {
 
     #[test]
     fn an_answer_without_an_access_token_is_a_decode_error() {
-        assert!(matches!(parse_grant(&raw(200, r#"{"token_type":"bearer"}"#), "g"), Err(VpError::Decode { .. })));
+        assert!(matches!(
+            parse_grant(&raw(200, r#"{"token_type":"bearer"}"#), "g"),
+            Err(VpError::Decode { .. })
+        ));
     }
 }

@@ -12,66 +12,20 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
+use ledgerlink_ports::psa::{RegisteredWebhook, WebhookRegistration};
+
 use crate::client::{Idempotency, VantagepointClient};
 use crate::config::Secret;
 use crate::decode;
 use crate::error::VpError;
 use crate::http::Root;
 
-/// The record event that fires the workflow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WorkflowEvent {
-    Insert,
-    Change,
-    Delete,
-}
-
-impl WorkflowEvent {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Insert => "Insert",
-            Self::Change => "Change",
-            Self::Delete => "Delete",
-        }
-    }
-}
-
-/// One named value VP sends, computed by a SQL expression (e.g. `WBS1` = `'[:PR.WBS1]'`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebhookArgument {
-    pub name: String,
-    pub sql_expression: String,
-}
-
-/// A webhook to register: on `event` of `application` (e.g. `FirmICBO`, `EmployeeICBO`, `ProjectICBO`),
-/// POST the arguments to `url`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebhookRegistration {
-    pub application: String,
-    pub event: WorkflowEvent,
-    /// Also the idempotency key: a workflow with this description and event is reused, not duplicated.
-    pub description: String,
-    pub url: String,
-    pub basic_auth: Option<(String, Secret)>,
-    /// 0..=10 (VP's limits).
-    pub retry_count: u8,
-    /// 1..=60 seconds.
-    pub timeout_secs: u8,
-    pub arguments: Vec<WebhookArgument>,
-}
-
-/// The ids VP assigned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegisteredWebhook {
-    pub event_id: String,
-    pub action_id: String,
-    /// False when an existing workflow with the same description was found and reused.
-    pub created: bool,
-}
-
 impl VantagepointClient {
     /// Registers (or finds) the workflow, its Webhook action, activates it and sets its arguments.
-    pub async fn register_webhook(&self, reg: &WebhookRegistration) -> Result<RegisteredWebhook, VpError> {
+    pub async fn register_webhook(
+        &self,
+        reg: &WebhookRegistration,
+    ) -> Result<RegisteredWebhook, VpError> {
         if reg.retry_count > 10 || !(1..=60).contains(&reg.timeout_secs) {
             return Err(VpError::Validation {
                 operation: "register webhook".into(),
@@ -83,7 +37,10 @@ impl VantagepointClient {
                 Method::GET,
                 Root::Api,
                 &["Workflow", "WorkflowEvents", &reg.application],
-                &[("WorkflowAPP".into(), "I".into()), ("ApplicationName".into(), reg.application.clone())],
+                &[
+                    ("WorkflowAPP".into(), "I".into()),
+                    ("ApplicationName".into(), reg.application.clone()),
+                ],
                 None,
                 Idempotency::Idempotent,
             )
@@ -94,14 +51,27 @@ impl VantagepointClient {
             Err(e) => return Err(e),
         };
         let found = existing.iter().find(|row| {
-            let desc = row.get("Description").and_then(decode::text).unwrap_or_default();
-            let kind = row.get("EventType").and_then(decode::text).unwrap_or_default();
+            let desc = row
+                .get("Description")
+                .and_then(decode::text)
+                .unwrap_or_default();
+            let kind = row
+                .get("EventType")
+                .and_then(decode::text)
+                .unwrap_or_default();
             desc == reg.description && kind.eq_ignore_ascii_case(reg.event.as_str())
         });
         if let Some(row) = found {
-            let event_id = row.get("EventID").and_then(decode::text).unwrap_or_default();
+            let event_id = row
+                .get("EventID")
+                .and_then(decode::text)
+                .unwrap_or_default();
             if !event_id.is_empty() {
-                return Ok(RegisteredWebhook { action_id: event_id.clone(), event_id, created: false });
+                return Ok(RegisteredWebhook {
+                    action_id: event_id.clone(),
+                    event_id,
+                    created: false,
+                });
             }
         }
 
@@ -121,11 +91,12 @@ impl VantagepointClient {
                 Idempotency::NonIdempotent,
             )
             .await?;
-        let event_id = first_text(created, "EventID")
-            .ok_or_else(|| VpError::decode_msg("POST Workflow/Workflow", "no EventID in the answer"))?;
+        let event_id = first_text(created, "EventID").ok_or_else(|| {
+            VpError::decode_msg("POST Workflow/Workflow", "no EventID in the answer")
+        })?;
 
         let (user, password) = match &reg.basic_auth {
-            Some((u, p)) => (u.clone(), p.expose().to_owned()),
+            Some((u, p)) => (u.clone(), p.clone()),
             None => (String::new(), String::new()),
         };
         let action = self
@@ -181,7 +152,11 @@ impl VantagepointClient {
             )
             .await?;
         }
-        Ok(RegisteredWebhook { event_id, action_id, created: true })
+        Ok(RegisteredWebhook {
+            event_id,
+            action_id,
+            created: true,
+        })
     }
 }
 
@@ -218,7 +193,10 @@ impl std::fmt::Debug for WebhookVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookVerifier")
             .field("basic_user", &self.basic.as_ref().map(|(u, _)| u))
-            .field("shared_secret", &self.shared_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "shared_secret",
+                &self.shared_secret.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -230,12 +208,19 @@ fn ct_equal(a: &[u8], b: &[u8]) -> bool {
 
 impl WebhookVerifier {
     pub fn new(basic: Option<(String, Secret)>, shared_secret: Option<Secret>) -> Self {
-        Self { basic, shared_secret }
+        Self {
+            basic,
+            shared_secret,
+        }
     }
 
     /// `authorization`: the `Authorization` header; `secret`: the shared-secret header or URL parameter.
     /// Accepts when any configured credential matches.
-    pub fn verify(&self, authorization: Option<&str>, secret: Option<&str>) -> Result<(), WebhookAuthError> {
+    pub fn verify(
+        &self,
+        authorization: Option<&str>,
+        secret: Option<&str>,
+    ) -> Result<(), WebhookAuthError> {
         if self.basic.is_none() && self.shared_secret.is_none() {
             return Err(WebhookAuthError::NotConfigured);
         }
@@ -246,7 +231,9 @@ impl WebhookVerifier {
             let encoded = parts.next().unwrap_or_default().trim();
             if scheme.eq_ignore_ascii_case("basic") {
                 presented = true;
-                let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).unwrap_or_default();
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .unwrap_or_default();
                 let expected = format!("{user}:{}", password.expose());
                 if ct_equal(&decoded, expected.as_bytes()) {
                     return Ok(());
@@ -265,20 +252,32 @@ impl WebhookVerifier {
                 }
             }
         }
-        Err(if presented { WebhookAuthError::Mismatch } else { WebhookAuthError::Missing })
+        Err(if presented {
+            WebhookAuthError::Mismatch
+        } else {
+            WebhookAuthError::Missing
+        })
     }
 }
 
 /// The flat `{ArgName: value}` body VP posts, with every value as text.
 pub fn parse_webhook_payload(body: &[u8]) -> Result<BTreeMap<String, String>, VpError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| VpError::decode("webhook payload", e))?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| VpError::decode("webhook payload", e))?;
     let value = decode::unwrap_json_string(value);
-    let row = decode::rows(value).into_iter().next().unwrap_or(Value::Null);
+    let row = decode::rows(value)
+        .into_iter()
+        .next()
+        .unwrap_or(Value::Null);
     match row {
-        Value::Object(map) => {
-            Ok(map.into_iter().map(|(k, v)| (k, decode::text(&v).unwrap_or_default().trim().to_owned())).collect())
-        }
-        other => Err(VpError::decode_msg("webhook payload", format!("expected an object, got {other}"))),
+        Value::Object(map) => Ok(map
+            .into_iter()
+            .map(|(k, v)| (k, decode::text(&v).unwrap_or_default().trim().to_owned()))
+            .collect()),
+        other => Err(VpError::decode_msg(
+            "webhook payload",
+            format!("expected an object, got {other}"),
+        )),
     }
 }
 
@@ -288,17 +287,29 @@ mod tests {
     use super::*;
 
     fn basic(user: &str, pass: &str) -> String {
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}")))
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+        )
     }
 
     #[test]
     fn matching_basic_credentials_are_accepted_and_others_refused() {
         let v = WebhookVerifier::new(Some(("vp".into(), Secret::new("pw"))), None);
         assert_eq!(v.verify(Some(&basic("vp", "pw")), None), Ok(()));
-        assert_eq!(v.verify(Some(&basic("vp", "pX")), None), Err(WebhookAuthError::Mismatch));
-        assert_eq!(v.verify(Some(&basic("vpx", "pw")), None), Err(WebhookAuthError::Mismatch));
+        assert_eq!(
+            v.verify(Some(&basic("vp", "pX")), None),
+            Err(WebhookAuthError::Mismatch)
+        );
+        assert_eq!(
+            v.verify(Some(&basic("vpx", "pw")), None),
+            Err(WebhookAuthError::Mismatch)
+        );
         assert_eq!(v.verify(None, None), Err(WebhookAuthError::Missing));
-        assert_eq!(v.verify(Some("Basic !!notbase64"), None), Err(WebhookAuthError::Mismatch));
+        assert_eq!(
+            v.verify(Some("Basic !!notbase64"), None),
+            Err(WebhookAuthError::Mismatch)
+        );
     }
 
     #[test]
@@ -306,19 +317,31 @@ mod tests {
         let v = WebhookVerifier::new(None, Some(Secret::new("topsecret")));
         assert_eq!(v.verify(None, Some("topsecret")), Ok(()));
         assert_eq!(v.verify(Some("Bearer topsecret"), None), Ok(()));
-        assert_eq!(v.verify(None, Some("topsecreT")), Err(WebhookAuthError::Mismatch));
-        assert_eq!(v.verify(None, Some("topsecret-longer")), Err(WebhookAuthError::Mismatch));
+        assert_eq!(
+            v.verify(None, Some("topsecreT")),
+            Err(WebhookAuthError::Mismatch)
+        );
+        assert_eq!(
+            v.verify(None, Some("topsecret-longer")),
+            Err(WebhookAuthError::Mismatch)
+        );
     }
 
     #[test]
     fn a_verifier_without_expected_credentials_refuses_everything() {
         let v = WebhookVerifier::new(None, None);
-        assert_eq!(v.verify(Some(&basic("a", "b")), Some("x")), Err(WebhookAuthError::NotConfigured));
+        assert_eq!(
+            v.verify(Some(&basic("a", "b")), Some("x")),
+            Err(WebhookAuthError::NotConfigured)
+        );
     }
 
     #[test]
     fn debug_of_a_verifier_hides_the_secrets() {
-        let v = WebhookVerifier::new(Some(("vp".into(), Secret::new("pw-value"))), Some(Secret::new("sh-value")));
+        let v = WebhookVerifier::new(
+            Some(("vp".into(), Secret::new("pw-value"))),
+            Some(Secret::new("sh-value")),
+        );
         let text = format!("{v:?}");
         assert!(!text.contains("pw-value") && !text.contains("sh-value"));
     }
