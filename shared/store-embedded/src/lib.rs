@@ -13,29 +13,43 @@
 mod cursors;
 mod db;
 mod idempotency;
+mod integrations;
+mod jobs;
 mod links;
 mod lookups;
+mod notifications;
 mod page;
+mod queue;
 mod rate;
 mod statuses;
+mod storage;
+mod tenants;
 mod tokens;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use ledgerlink_ports::StoreResult;
+use ledgerlink_clock::SharedClock;
+use ledgerlink_ports::{StateStores, StoreResult};
 
 pub use cursors::SqliteCursors;
 pub use idempotency::SqliteIdempotency;
+pub use integrations::SqliteIntegrations;
+pub use jobs::SqliteJobs;
 pub use links::SqliteLinks;
 pub use lookups::SqliteLookups;
+pub use notifications::SqliteNotifications;
+pub use queue::{DEFAULT_MAX_RECEIVES, SqliteQueue};
 pub use rate::SqliteRateBudget;
 pub use statuses::SqliteStatuses;
+pub use storage::FolderStorage;
+pub use tenants::SqliteTenants;
 pub use tokens::SqliteTokens;
 
 /// The embedded state store: one SQLite database file with every port's tables.
 ///
-/// Cheap to clone; clones share the connection.
+/// Cheap to clone; clones share one connection. Open the same file again (here or in another process) to
+/// get an independent connection: the database's own locking keeps them consistent.
 #[derive(Debug, Clone)]
 pub struct EmbeddedStore {
     db: db::Db,
@@ -49,8 +63,39 @@ impl EmbeddedStore {
         })
     }
 
-    pub fn statuses(&self) -> Arc<SqliteStatuses> {
-        Arc::new(SqliteStatuses::new(self.db.clone()))
+    /// Every state port, as the flows receive them.
+    pub fn state_stores(&self) -> StateStores {
+        StateStores {
+            tenants: self.tenants(),
+            links: self.links(),
+            lookups: self.lookups(),
+            statuses: self.statuses(),
+            cursors: self.cursors(),
+            jobs: self.jobs(),
+            integrations: self.integrations(),
+            notifications: self.notifications(),
+            idempotency: self.idempotency(),
+            tokens: self.tokens(),
+            rate: self.rate(),
+        }
+    }
+
+    /// The per-flow work queues, deciding visibility by `clock`, with [`DEFAULT_MAX_RECEIVES`].
+    pub fn queue(&self, clock: SharedClock) -> Arc<SqliteQueue> {
+        self.queue_with_max_receives(clock, DEFAULT_MAX_RECEIVES)
+    }
+
+    /// The per-flow work queues with a chosen max-receive count (at least 1).
+    pub fn queue_with_max_receives(
+        &self,
+        clock: SharedClock,
+        max_receives: u32,
+    ) -> Arc<SqliteQueue> {
+        Arc::new(SqliteQueue::new(self.db.clone(), clock, max_receives))
+    }
+
+    pub fn tenants(&self) -> Arc<SqliteTenants> {
+        Arc::new(SqliteTenants::new(self.db.clone()))
     }
 
     pub fn links(&self) -> Arc<SqliteLinks> {
@@ -61,8 +106,24 @@ impl EmbeddedStore {
         Arc::new(SqliteLookups::new(self.db.clone()))
     }
 
+    pub fn statuses(&self) -> Arc<SqliteStatuses> {
+        Arc::new(SqliteStatuses::new(self.db.clone()))
+    }
+
     pub fn cursors(&self) -> Arc<SqliteCursors> {
         Arc::new(SqliteCursors::new(self.db.clone()))
+    }
+
+    pub fn jobs(&self) -> Arc<SqliteJobs> {
+        Arc::new(SqliteJobs::new(self.db.clone()))
+    }
+
+    pub fn integrations(&self) -> Arc<SqliteIntegrations> {
+        Arc::new(SqliteIntegrations::new(self.db.clone()))
+    }
+
+    pub fn notifications(&self) -> Arc<SqliteNotifications> {
+        Arc::new(SqliteNotifications::new(self.db.clone()))
     }
 
     pub fn idempotency(&self) -> Arc<SqliteIdempotency> {

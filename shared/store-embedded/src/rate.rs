@@ -130,17 +130,17 @@ impl RateBudget for SqliteRateBudget {
                 let mut windows = Windows::current(tx, &key, now)?;
                 // An observation whose reset already passed describes a window that is over: ignore it.
                 let current = |reset: Option<DateTime<Utc>>| reset.is_none_or(|reset| reset > now);
-                if let Some(remaining) = observation.minute_remaining {
-                    if current(observation.minute_reset) {
-                        let used = i64::from(limits.per_minute.saturating_sub(remaining));
-                        windows.minute_used = windows.minute_used.max(used);
-                    }
+                if let Some(remaining) = observation.minute_remaining
+                    && current(observation.minute_reset)
+                {
+                    let used = i64::from(limits.per_minute.saturating_sub(remaining));
+                    windows.minute_used = windows.minute_used.max(used);
                 }
-                if let Some(remaining) = observation.day_remaining {
-                    if current(observation.day_reset) {
-                        let used = i64::from(limits.per_day.saturating_sub(remaining));
-                        windows.day_used = windows.day_used.max(used);
-                    }
+                if let Some(remaining) = observation.day_remaining
+                    && current(observation.day_reset)
+                {
+                    let used = i64::from(limits.per_day.saturating_sub(remaining));
+                    windows.day_used = windows.day_used.max(used);
                 }
                 windows.save(tx, &key)
             })

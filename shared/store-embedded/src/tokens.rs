@@ -102,10 +102,11 @@ impl TokenStore for SqliteTokens {
                 let now_ns = nanos(now)?;
                 let until = now_ns.saturating_add(duration_nanos(duration)?);
                 if let Some(row) = lease_row(tx, &connection)? {
-                    if let (Some(current), Some(current_until)) = (&row.holder, row.until) {
-                        if current_until > now_ns && *current != holder {
-                            return Ok(LeaseOutcome::HeldByOther { until: from_nanos(current_until) });
-                        }
+                    if let (Some(current), Some(current_until)) = (&row.holder, row.until)
+                        && current_until > now_ns
+                        && *current != holder
+                    {
+                        return Ok(LeaseOutcome::HeldByOther { until: from_nanos(current_until) });
                     }
                     tx.execute(
                         "UPDATE tokens SET lease_holder = ?2, lease_until = ?3 WHERE connection = ?1",

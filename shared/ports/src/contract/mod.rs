@@ -14,12 +14,16 @@
 
 pub mod cursors;
 pub mod idempotency;
+pub mod integrations;
+pub mod jobs;
 pub mod links;
 pub mod lookups;
+pub mod notifications;
 pub mod queue;
 pub mod rate;
 pub mod statuses;
 pub mod storage;
+pub mod tenants;
 pub mod tokens;
 
 use chrono::{DateTime, TimeZone, Utc};

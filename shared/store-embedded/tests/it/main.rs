@@ -6,8 +6,14 @@
 mod cursors;
 mod helpers;
 mod idempotency;
+mod integrations;
+mod jobs;
 mod links;
 mod lookups;
+mod notifications;
+mod queue;
 mod rate;
 mod statuses;
+mod storage;
+mod tenants;
 mod tokens;
