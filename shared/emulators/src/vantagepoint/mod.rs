@@ -1,1 +1,586 @@
-//! Deltek Vantagepoint emulator (see `../shared/reference/vantagepoint-api.md`, section 10 checklist).
+//! Deltek Vantagepoint emulator (see `shared/reference/vantagepoint-api.md`, section 10 checklist).
+//!
+//! One [`VantagepointEmulator`] is one VP database: it serves `{instance}/api/...` and the second service root
+//! `{instance}/vision/...` (where the accounting-configuration endpoints live), answers bare JSON arrays with
+//! Y/N flags and VP-style dates, enforces the tenant rules clients trip over (closed periods, out-of-balance
+//! batches, autonumbering, required blank account columns, address edits refused), posts into a ledger with
+//! `Period`/`PostSeq`, and delivers workflow webhooks. Tests drive it in-process; the local stack runs the
+//! `vantagepoint-emulator` binary, whose `/__emulator/...` admin endpoints expose the same seed/inspect methods.
+//!
+//! Module map: [`config`] (tenant settings and quirks), [`model`] (value conventions, seed and inspection
+//! types), `db` (records and business rules), `query` (list parameters and `filterHash`), `api` and `auth`
+//! (the REST surface), `workflow` (webhooks), `admin` (the `/__emulator` surface), [`demo`] (deterministic
+//! demo data).
+
+mod admin;
+mod api;
+mod auth;
+pub mod config;
+mod db;
+pub mod demo;
+mod error;
+pub mod model;
+mod query;
+mod workflow;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDateTime;
+use ledgerlink_clock::{SharedClock, SystemClock};
+use parking_lot::Mutex;
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+pub use config::{Envelope, FirmAutonumber, VantagepointConfig};
+pub use error::VpError;
+pub use model::*;
+
+use crate::faults::{FaultInjector, FaultLayerState, RequestCounters};
+use crate::server::RunningServer;
+use db::{Db, RecordEvent};
+
+/// State shared by every handler of one emulator.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub config: VantagepointConfig,
+    pub db: Mutex<Db>,
+    pub clock: SharedClock,
+    pub layer: FaultLayerState,
+    pub http: reqwest::Client,
+}
+
+pub(crate) type App = Arc<Shared>;
+
+impl Shared {
+    pub(crate) fn now(&self) -> NaiveDateTime {
+        self.clock.now().naive_utc()
+    }
+
+    /// Renders rows with the configured envelope and quirks.
+    pub(crate) fn render(&self, rows: Vec<Row>, status: StatusCode) -> Response {
+        let rows: Vec<Value> = rows
+            .into_iter()
+            .map(|r| {
+                let mut v = Value::Object(r);
+                if self.config.numbers_as_strings {
+                    quirk(&mut v, "");
+                }
+                v
+            })
+            .collect();
+        let body = match &self.config.envelope {
+            Envelope::BareArray => Value::Array(rows),
+            Envelope::Wrapped { key } => {
+                let mut m = serde_json::Map::new();
+                m.insert(key.clone(), Value::Array(rows));
+                Value::Object(m)
+            }
+        };
+        (status, axum::Json(body)).into_response()
+    }
+
+    /// A `201 Created` with `Location` and the created record(s) as an array.
+    pub(crate) fn created(&self, rows: Vec<Row>, location: &str) -> Response {
+        let mut response = self.render(rows, StatusCode::CREATED);
+        if let Ok(value) = HeaderValue::from_str(location) {
+            response.headers_mut().insert(header::LOCATION, value);
+        }
+        response
+    }
+
+    /// Runs the workflow webhooks registered for these record events, in background tasks.
+    pub(crate) fn dispatch(self: &Arc<Self>, events: Vec<RecordEvent>) {
+        let mut plans = Vec::new();
+        {
+            let mut db = self.db.lock();
+            for event in &events {
+                for (hook, payload, app, event_type) in db.workflow.plan(event) {
+                    let url = model::str_ci(&hook, "WebhookURL");
+                    db.deliveries
+                        .push(workflow::pending(&url, &app, &event_type, &payload));
+                    plans.push(workflow::PlannedDelivery {
+                        index: db.deliveries.len() - 1,
+                        url,
+                        username: model::str_ci(&hook, "AuthUsername"),
+                        password: model::str_ci(&hook, "AuthPassword"),
+                        retries: hook
+                            .get("RetryCount")
+                            .and_then(model::int_of)
+                            .and_then(|r| u32::try_from(r).ok())
+                            .unwrap_or(0),
+                        timeout: std::time::Duration::from_secs(
+                            hook.get("Timeout")
+                                .and_then(model::int_of)
+                                .and_then(|t| u64::try_from(t).ok())
+                                .unwrap_or(5),
+                        ),
+                        payload,
+                    });
+                }
+            }
+        }
+        for plan in plans {
+            let shared = Arc::clone(self);
+            tokio::spawn(async move {
+                let (attempts, delivered, status) = workflow::send(&shared.http, &plan).await;
+                if let Some(d) = shared.db.lock().deliveries.get_mut(plan.index) {
+                    d.attempts = attempts;
+                    d.delivered = delivered;
+                    d.last_status = status;
+                }
+            });
+        }
+    }
+}
+
+fn is_account_key(key: &str) -> bool {
+    key == "Account" || key.ends_with("Account") || key.starts_with("Accts")
+}
+
+/// Quirks mode: numbers become strings (`"121.00"`), numeric account codes look like decimals.
+fn quirk(value: &mut Value, key: &str) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                quirk(v, k);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| quirk(v, key)),
+        Value::Number(n) => {
+            let text = if n.is_i64() || n.is_u64() {
+                n.to_string()
+            } else {
+                model::decimal_of(&Value::Number(n.clone()))
+                    .map(|d| format!("{:.2}", d))
+                    .unwrap_or_else(|| n.to_string())
+            };
+            *value = Value::String(text);
+        }
+        Value::String(s)
+            if is_account_key(key) && !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) =>
+        {
+            *s = format!("{s}.00");
+        }
+        _ => {}
+    }
+}
+
+/// A Deltek Vantagepoint database, served over HTTP.
+///
+/// Cheap to clone; clones share the same database, fault rules and counters.
+#[derive(Debug, Clone)]
+pub struct VantagepointEmulator {
+    shared: App,
+}
+
+impl VantagepointEmulator {
+    /// An empty database on the system clock (add users, periods, ... or [`Self::load_demo`]).
+    pub fn new(config: VantagepointConfig) -> Self {
+        Self::with_clock(config, SystemClock::shared())
+    }
+
+    /// An empty database whose "now" (token expiry, PostDate, ModDate) comes from `clock`.
+    pub fn with_clock(config: VantagepointConfig, clock: SharedClock) -> Self {
+        let layer = FaultLayerState {
+            faults: FaultInjector::new(config.seed),
+            counters: RequestCounters::default(),
+        };
+        let http = reqwest::Client::builder().build().unwrap_or_default();
+        let shared = Shared {
+            db: Mutex::new(Db::new(config.clone())),
+            config,
+            clock,
+            layer,
+            http,
+        };
+        Self {
+            shared: Arc::new(shared),
+        }
+    }
+
+    pub fn config(&self) -> &VantagepointConfig {
+        &self.shared.config
+    }
+
+    /// The router: the REST API (behind fault injection and counters) and the `/__emulator` admin surface.
+    pub fn router(&self) -> Router {
+        let (api, literals) = api::routes(&self.shared);
+        let api = api.layer(axum::middleware::from_fn_with_state(
+            self.shared.layer.clone(),
+            crate::faults::fault_middleware,
+        ));
+        let inner = api.merge(admin::routes(&self.shared));
+        let literals = Arc::new(literals);
+        let service = tower::ServiceBuilder::new()
+            .map_request(move |request: Request| normalize_path(&literals, request))
+            .service(inner);
+        Router::new().fallback_service(service)
+    }
+
+    /// Serves on `127.0.0.1:0`.
+    pub async fn spawn(&self) -> std::io::Result<RunningServer> {
+        self.serve_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Serves on `addr`.
+    pub async fn serve_on(&self, addr: SocketAddr) -> std::io::Result<RunningServer> {
+        crate::serve(self.router(), addr).await
+    }
+
+    /// `http://host:port{instance}/api` of a server running this emulator.
+    pub fn api_base(&self, server: &RunningServer) -> String {
+        format!("{}{}/api", server.base_url(), self.shared.config.instance())
+    }
+
+    /// `http://host:port{instance}/vision`.
+    pub fn vision_base(&self, server: &RunningServer) -> String {
+        format!(
+            "{}{}/vision",
+            server.base_url(),
+            self.shared.config.instance()
+        )
+    }
+
+    pub fn faults(&self) -> &FaultInjector {
+        &self.shared.layer.faults
+    }
+
+    pub fn counters(&self) -> &RequestCounters {
+        &self.shared.layer.counters
+    }
+
+    fn user(&self) -> String {
+        "ADMIN".to_owned()
+    }
+
+    // -------------------------------------------------------------- seeding
+
+    pub fn add_user(&self, seed: UserSeed) {
+        self.shared.db.lock().add_user(seed);
+    }
+
+    pub fn add_company(&self, seed: CompanySeed) {
+        self.shared.db.lock().add_company(seed);
+    }
+
+    pub fn add_organization(&self, seed: OrganizationSeed) {
+        self.shared.db.lock().add_organization(seed);
+    }
+
+    /// Adds a currency to the `FW_CFGCurrency` code table.
+    pub fn add_currency(&self, code: &str, description: &str) {
+        let row = serde_json::json!({"Code": code, "Description": description, "Status": "A"});
+        if let Value::Object(row) = row {
+            self.shared.db.lock().upsert_code("FW_CFGCurrency", row);
+        }
+    }
+
+    /// Adds or replaces a row of any code table (keyed by `Code`).
+    pub fn add_code(&self, table: &str, row: Row) {
+        self.shared.db.lock().upsert_code(table, row);
+    }
+
+    /// Adds a firm (with its addresses) and returns its `ClientID`. Fires `Insert` webhooks.
+    pub fn add_firm(&self, seed: FirmSeed) -> Result<String, VpError> {
+        let now = self.shared.now();
+        let (row, event) = {
+            let mut db = self.shared.db.lock();
+            let body = db.firm_row(&seed);
+            let (row, event) = db.insert_firm(&body, &self.user(), now, false)?;
+            let id = model::str_ci(&row, "ClientID");
+            for address in &seed.addresses {
+                db.insert_address(&id, &Db::address_row(address))?;
+            }
+            (row, event)
+        };
+        self.shared.dispatch(vec![event]);
+        Ok(model::str_ci(&row, "ClientID"))
+    }
+
+    /// Changes firm columns as a VP user would (fires `Change` webhooks).
+    pub fn update_firm(&self, client_id: &str, patch: Row) -> Result<Row, VpError> {
+        let now = self.shared.now();
+        let (row, event) =
+            self.shared
+                .db
+                .lock()
+                .update_firm(client_id, &patch, &self.user(), now)?;
+        self.shared.dispatch(vec![event]);
+        Ok(row)
+    }
+
+    pub fn add_employee(&self, seed: EmployeeSeed) -> Result<(), VpError> {
+        let now = self.shared.now();
+        let (_, event) = self.shared.db.lock().upsert_employee(
+            None,
+            &Db::employee_row(&seed),
+            &self.user(),
+            now,
+        )?;
+        self.shared.dispatch(vec![event]);
+        Ok(())
+    }
+
+    pub fn update_employee(&self, employee: &str, patch: Row) -> Result<Row, VpError> {
+        let now = self.shared.now();
+        let (row, event) =
+            self.shared
+                .db
+                .lock()
+                .upsert_employee(Some(employee), &patch, &self.user(), now)?;
+        self.shared.dispatch(vec![event]);
+        Ok(row)
+    }
+
+    pub fn add_project(&self, seed: ProjectSeed) -> Result<(), VpError> {
+        let now = self.shared.now();
+        let (_, event) = self.shared.db.lock().upsert_project(
+            None,
+            &Db::project_row(&seed),
+            &self.user(),
+            now,
+        )?;
+        self.shared.dispatch(vec![event]);
+        Ok(())
+    }
+
+    /// Changes a project; `key` is `WBS1` or `WBS1|WBS2|WBS3`.
+    pub fn update_project(&self, key: &str, patch: Row) -> Result<Row, VpError> {
+        let now = self.shared.now();
+        let (row, event) =
+            self.shared
+                .db
+                .lock()
+                .upsert_project(Some(key), &patch, &self.user(), now)?;
+        self.shared.dispatch(vec![event]);
+        Ok(row)
+    }
+
+    pub fn add_account(&self, seed: AccountSeed) -> Result<(), VpError> {
+        let mut row = serde_json::Map::new();
+        row.insert("Account".into(), Value::String(seed.account));
+        row.insert("Name".into(), Value::String(seed.name));
+        row.insert("Type".into(), Value::from(seed.account_type));
+        if !seed.status.is_empty() {
+            row.insert("Status".into(), Value::String(seed.status));
+        }
+        model::merge_patch(&mut row, &seed.extra);
+        self.shared
+            .db
+            .lock()
+            .insert_account(&row, false)
+            .map(|_| ())
+    }
+
+    pub fn add_tax_code(&self, seed: TaxCodeSeed) -> Result<(), VpError> {
+        let row = serde_json::json!({
+            "Code": seed.code, "Description": seed.description, "Rate": model::money(seed.rate),
+            "CompoundOnTaxCode": seed.compound_on.unwrap_or_default(), "Account": seed.account,
+            "Status": if seed.status.is_empty() { "A".to_owned() } else { seed.status },
+        });
+        match row {
+            Value::Object(row) => self.shared.db.lock().insert_tax_code(&row).map(|_| ()),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn add_bank(&self, seed: BankSeed) {
+        let row = serde_json::json!({
+            "Code": seed.code, "Description": seed.description, "Company": seed.company, "Org": seed.org,
+            "Account": seed.account, "CurrencyCode": seed.currency, "Status": "A",
+        });
+        if let Value::Object(row) = row {
+            let mut db = self.shared.db.lock();
+            db.banks
+                .retain(|b| !model::str_ci(b, "Code").eq_ignore_ascii_case(&seed.code));
+            db.banks.push(row);
+        }
+    }
+
+    /// Sets the auto-posting accounts of a company (`CFGAutoPosting`: `AcctsReceivable`, `APLiability`, ...).
+    pub fn set_autoposting(&self, company: &str, accounts: Row) {
+        let mut db = self.shared.db.lock();
+        db.autoposting
+            .retain(|r| !model::str_ci(r, "Company").eq_ignore_ascii_case(company));
+        let mut row = serde_json::Map::new();
+        row.insert("Company".into(), Value::String(company.to_owned()));
+        model::merge_patch(&mut row, &accounts);
+        db.autoposting.push(row);
+    }
+
+    pub fn add_period(&self, seed: PeriodSeed) {
+        self.shared.db.lock().add_period(seed);
+    }
+
+    pub fn close_period(&self, period: i32) -> Result<(), VpError> {
+        self.shared.db.lock().set_period_closed(period, true)
+    }
+
+    pub fn reopen_period(&self, period: i32) -> Result<(), VpError> {
+        self.shared.db.lock().set_period_closed(period, false)
+    }
+
+    pub fn set_active_period(&self, username: &str, period: i32) -> Result<(), VpError> {
+        self.shared.db.lock().set_active_period(username, period)
+    }
+
+    /// Changes a key-format setting of `/KeyCvt/CFGFormat` (e.g. `ClientLength`, `AccountLength`).
+    pub fn set_key_format(&self, column: &str, value: Value) {
+        self.shared
+            .db
+            .lock()
+            .key_format
+            .insert(column.to_owned(), value);
+    }
+
+    /// Loads the deterministic demo data set (see [`demo`]).
+    pub fn load_demo(&self, options: &demo::DemoOptions) -> Result<demo::DemoSummary, VpError> {
+        demo::load(self, options)
+    }
+
+    // -------------------------------------------------------------- posting
+
+    /// Posts an invoice (or a credit memo when `credit_memo_ref` is set) into the ledger.
+    pub fn post_invoice(&self, seed: &InvoiceSeed) -> Result<Posting, VpError> {
+        let now = self.shared.now();
+        self.shared.db.lock().post_invoice(seed, &self.user(), now)
+    }
+
+    pub fn post_voucher(&self, seed: &VoucherSeed) -> Result<Posting, VpError> {
+        let now = self.shared.now();
+        self.shared.db.lock().post_voucher(seed, &self.user(), now)
+    }
+
+    pub fn post_expense_report(&self, seed: &ExpenseReportSeed) -> Result<Posting, VpError> {
+        let now = self.shared.now();
+        self.shared
+            .db
+            .lock()
+            .post_expense_report(seed, &self.user(), now)
+    }
+
+    pub fn post_journal_entry(&self, seed: &JournalEntrySeed) -> Result<Posting, VpError> {
+        let now = self.shared.now();
+        self.shared
+            .db
+            .lock()
+            .post_journal_entry(seed, &self.user(), now)
+    }
+
+    // -------------------------------------------------------------- inspection
+
+    /// Every cash-receipt batch created through the API (posted or not).
+    pub fn cash_receipts(&self) -> Vec<CashReceiptRecord> {
+        self.shared.db.lock().cash_receipts()
+    }
+
+    /// Every PP/EP payment posted through the API.
+    pub fn payments(&self) -> Vec<PaymentRecord> {
+        self.shared.db.lock().payments.clone()
+    }
+
+    /// Open balance of a voucher (`None` when unknown).
+    pub fn voucher_outstanding(&self, vendor: &str, voucher: &str) -> Option<Decimal> {
+        self.shared
+            .db
+            .lock()
+            .vouchers
+            .get(&(vendor.to_ascii_uppercase(), voucher.to_owned()))
+            .map(|v| v.outstanding)
+    }
+
+    pub fn expense_report(&self, employee: &str, voucher: &str) -> Option<ExpenseReportState> {
+        self.shared
+            .db
+            .lock()
+            .expense_reports
+            .get(&(employee.to_ascii_uppercase(), voucher.to_owned()))
+            .cloned()
+    }
+
+    /// Open balance of a posted invoice (`/ARReview/ARBalance`).
+    pub fn invoice_balance(&self, invoice: &str) -> Option<Decimal> {
+        self.shared
+            .db
+            .lock()
+            .ar_balances()
+            .iter()
+            .find(|r| model::str_ci(r, "Invoice") == invoice)
+            .and_then(|r| r.get("Balance").and_then(model::decimal_of))
+    }
+
+    /// Posted ledger rows of one transaction type (as `GET /PSALedger/{tt}` shows them).
+    pub fn ledger_rows(&self, trans_type: &str) -> Vec<Row> {
+        self.shared
+            .db
+            .lock()
+            .ledger
+            .iter()
+            .filter(|r| model::str_ci(r, "TransType").eq_ignore_ascii_case(trans_type))
+            .cloned()
+            .collect()
+    }
+
+    /// A firm as `GET /firm/{ClientID}` shows it.
+    pub fn firm(&self, client_id: &str) -> Option<Row> {
+        self.shared.db.lock().firm_by_id(client_id).cloned()
+    }
+
+    /// All firms.
+    pub fn firms(&self) -> Vec<Row> {
+        self.shared.db.lock().firms.clone()
+    }
+
+    /// All accounts.
+    pub fn accounts(&self) -> Vec<Row> {
+        self.shared.db.lock().accounts.clone()
+    }
+
+    /// All tax codes.
+    pub fn tax_codes(&self) -> Vec<Row> {
+        self.shared.db.lock().tax_codes.clone()
+    }
+
+    pub fn token_stats(&self) -> TokenStats {
+        self.shared.db.lock().token_stats
+    }
+
+    /// Webhook deliveries so far (attempts are filled in as background deliveries finish).
+    pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
+        self.shared.db.lock().deliveries.clone()
+    }
+}
+
+/// Routes are matched case-insensitively on their literal segments (VP runs on IIS/ASP.NET, whose routing is
+/// case-insensitive), and a trailing slash is ignored (`/vision/TaxCodeEntity/`).
+fn normalize_path(literals: &HashMap<String, String>, mut request: Request) -> Request {
+    let uri = request.uri().clone();
+    let path = uri.path();
+    let mut out = String::with_capacity(path.len());
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        out.push('/');
+        match literals.get(&segment.to_ascii_lowercase()) {
+            Some(canonical) => out.push_str(canonical),
+            None => out.push_str(segment),
+        }
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    if out != path {
+        let rebuilt = match uri.query() {
+            Some(q) => format!("{out}?{q}"),
+            None => out,
+        };
+        if let Ok(new_uri) = rebuilt.parse::<Uri>() {
+            *request.uri_mut() = new_uri;
+        }
+    }
+    request
+}

@@ -1,0 +1,238 @@
+//! `POST {root}/api/token` (password and refresh_token grants, form-encoded, keys case-insensitive) and the
+//! bearer check every other API call passes through.
+
+use std::collections::HashMap;
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use bytes::Bytes;
+use chrono::Duration;
+use rand::RngCore;
+use serde_json::json;
+
+use super::App;
+use super::db::Grant;
+use super::error::VpError;
+
+/// The user a bearer token belongs to, for handlers (the active period is per user).
+#[derive(Debug, Clone)]
+pub(crate) struct AuthUser(pub String);
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({"error": error, "error_description": description})),
+    )
+        .into_response()
+}
+
+fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// Constant-time comparison of secrets (no early exit on the first differing byte).
+fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}
+
+/// `POST /api/token`.
+pub(crate) async fn token(State(app): State<App>, body: Bytes) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body)
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.into_owned()))
+        .collect();
+    let get = |k: &str| form.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
+    let now = app.now();
+    let config = &app.config;
+    let mut db = app.db.lock();
+    macro_rules! fail {
+        ($status:expr, $error:expr, $description:expr) => {{
+            db.token_stats.failed_grants += 1;
+            return oauth_error($status, $error, $description);
+        }};
+    }
+    let grant_type = get("grant_type");
+    if grant_type.is_empty() {
+        fail!(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "grant_type is required."
+        );
+    }
+    if !same_secret(&get("client_id"), &config.client_id)
+        || !same_secret(&get("client_secret"), &config.client_secret)
+    {
+        fail!(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "The client id or client secret is invalid."
+        );
+    }
+    let database = get("database");
+    if !database.is_empty() && !database.eq_ignore_ascii_case(&config.database) {
+        fail!(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "The database is invalid."
+        );
+    }
+    let username = match grant_type.to_ascii_lowercase().as_str() {
+        "password" => {
+            if !config.allow_password_grant {
+                fail!(
+                    StatusCode::BAD_REQUEST,
+                    "unsupported_grant_type",
+                    "The password grant type is not allowed."
+                );
+            }
+            if database.is_empty() {
+                fail!(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "database is required."
+                );
+            }
+            if get("integrated").eq_ignore_ascii_case("y") {
+                fail!(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "Integrated authentication is not enabled."
+                );
+            }
+            let username = get("username");
+            let password = form.get("password").cloned().unwrap_or_default();
+            let user = db.users.get(&username.to_lowercase()).cloned();
+            match user {
+                Some(u) if same_secret(&password, &u.password) && !u.disabled => u.username,
+                Some(u) if u.disabled && same_secret(&password, &u.password) => {
+                    fail!(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_grant",
+                        "The user account is disabled."
+                    );
+                }
+                _ => fail!(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "The user name or password is incorrect."
+                ),
+            }
+        }
+        "refresh_token" => {
+            let presented = get("refresh_token");
+            let grant = db.refresh_tokens.get(&presented).cloned();
+            match grant {
+                Some(g) if g.expires_at > now => {
+                    if config.rotate_refresh_tokens {
+                        db.refresh_tokens.remove(&presented);
+                    }
+                    g.username
+                }
+                _ => fail!(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "The refresh token is invalid or expired."
+                ),
+            }
+        }
+        _ => fail!(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "The grant type is not supported."
+        ),
+    };
+    if grant_type.eq_ignore_ascii_case("password") {
+        db.token_stats.password_grants += 1;
+    } else {
+        db.token_stats.refresh_grants += 1;
+    }
+    let access = random_token(48);
+    let refresh = random_token(24);
+    let lifetime = i64::from(config.token_lifetime_secs);
+    db.tokens.insert(
+        access.clone(),
+        Grant {
+            username: username.clone(),
+            expires_at: now + Duration::seconds(lifetime),
+        },
+    );
+    let is_refresh = grant_type.eq_ignore_ascii_case("refresh_token");
+    let refresh = if is_refresh && !config.rotate_refresh_tokens {
+        get("refresh_token")
+    } else {
+        let expires_at = now + Duration::seconds(i64::from(config.refresh_token_lifetime_secs));
+        db.refresh_tokens.insert(
+            refresh.clone(),
+            Grant {
+                username,
+                expires_at,
+            },
+        );
+        refresh
+    };
+    let body = json!({"access_token": access, "token_type": "bearer", "expires_in": lifetime, "refresh_token": refresh});
+    let mut response = (StatusCode::OK, axum::Json(body)).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+/// Middleware: refuses calls without a valid, unexpired bearer token (401), else records the user.
+pub(crate) async fn require_bearer(
+    State(app): State<App>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_owned());
+    let now = app.now();
+    let user = {
+        let mut db = app.db.lock();
+        let user = token.and_then(|t| {
+            db.tokens
+                .get(&t)
+                .filter(|g| g.expires_at > now)
+                .map(|g| g.username.clone())
+        });
+        if user.is_none() {
+            db.token_stats.unauthorized_calls += 1;
+        }
+        user
+    };
+    match user {
+        Some(user) => {
+            request.extensions_mut().insert(AuthUser(user));
+            next.run(request).await
+        }
+        None => VpError::Unauthorized.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare_equal_only_when_identical() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("abc", "abcd"));
+        assert!(!same_secret("", "a"));
+    }
+}

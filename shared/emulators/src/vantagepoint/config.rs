@@ -1,0 +1,116 @@
+//! Tenant configuration of one emulated Vantagepoint database: where it lives, its API authorization, and
+//! the tenant settings and response quirks that leak into the API (see the reference's "pain points").
+
+/// How list/record responses are wrapped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Envelope {
+    /// What VP answers almost everywhere: a bare JSON array, even for one record.
+    BareArray,
+    /// `{"<key>": [...]}` — some endpoints reportedly answer this way; used to test client tolerance.
+    Wrapped { key: String },
+}
+
+/// Firm autonumbering (Settings » Firms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirmAutonumber {
+    /// Client/vendor numbers are entered by the caller (a client number is then required).
+    Off,
+    /// Numbers are generated; a caller-supplied number is refused unless overriding is allowed.
+    On { allow_override: bool },
+}
+
+/// Configuration of one emulated VP database.
+#[derive(Clone)]
+pub struct VantagepointConfig {
+    /// The instance segment before `/api` and `/vision`, e.g. `/vantagepoint` (empty for none).
+    pub instance_path: String,
+    /// The "Database Name" shown on the API Authorization form.
+    pub database: String,
+    /// Consumer key (client id) of the API authorization.
+    pub client_id: String,
+    /// Secret of the API authorization.
+    pub client_secret: String,
+    /// "Allow Password Grant Type" on the API authorization.
+    pub allow_password_grant: bool,
+    /// `expires_in` of access tokens (VP shows 1799).
+    pub token_lifetime_secs: u32,
+    /// Lifetime of refresh tokens (undocumented; 14 days here).
+    pub refresh_token_lifetime_secs: u32,
+    /// Whether a refresh grant invalidates the refresh token it used.
+    pub rotate_refresh_tokens: bool,
+    pub envelope: Envelope,
+    /// Quirks mode: numbers rendered as strings (`"121.00"`) and numeric account codes as decimals.
+    pub numbers_as_strings: bool,
+    pub firm_autonumber: FirmAutonumber,
+    /// POST /firm echoes the record without its autonumbered `Client`/`Vendor` (clients must GET after create).
+    pub omit_autonumbers_in_post_response: bool,
+    /// `POST /Accounts` refuses bodies that lack the blank columns `CashBasisAccount`, ... (as VP does).
+    pub accounts_require_blank_columns: bool,
+    /// Seed of the emulator's id generator and fault injector.
+    pub seed: u64,
+}
+
+impl Default for VantagepointConfig {
+    fn default() -> Self {
+        Self {
+            instance_path: "/vantagepoint".to_owned(),
+            database: "C0000040060P_1_LEDGERLINK".to_owned(),
+            client_id: "ledgerlink-client".to_owned(),
+            client_secret: "ledgerlink-secret".to_owned(),
+            allow_password_grant: true,
+            token_lifetime_secs: 1799,
+            refresh_token_lifetime_secs: 14 * 24 * 3600,
+            rotate_refresh_tokens: true,
+            envelope: Envelope::BareArray,
+            numbers_as_strings: false,
+            firm_autonumber: FirmAutonumber::On {
+                allow_override: false,
+            },
+            omit_autonumbers_in_post_response: true,
+            accounts_require_blank_columns: true,
+            seed: 0,
+        }
+    }
+}
+
+impl std::fmt::Debug for VantagepointConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VantagepointConfig")
+            .field("instance_path", &self.instance_path)
+            .field("database", &self.database)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("allow_password_grant", &self.allow_password_grant)
+            .field("token_lifetime_secs", &self.token_lifetime_secs)
+            .field(
+                "refresh_token_lifetime_secs",
+                &self.refresh_token_lifetime_secs,
+            )
+            .field("rotate_refresh_tokens", &self.rotate_refresh_tokens)
+            .field("envelope", &self.envelope)
+            .field("numbers_as_strings", &self.numbers_as_strings)
+            .field("firm_autonumber", &self.firm_autonumber)
+            .field(
+                "omit_autonumbers_in_post_response",
+                &self.omit_autonumbers_in_post_response,
+            )
+            .field(
+                "accounts_require_blank_columns",
+                &self.accounts_require_blank_columns,
+            )
+            .field("seed", &self.seed)
+            .finish()
+    }
+}
+
+impl VantagepointConfig {
+    /// The instance segment normalised to `""` or `/segment` (no trailing slash).
+    pub(crate) fn instance(&self) -> String {
+        let trimmed = self.instance_path.trim().trim_matches('/');
+        if trimmed.is_empty() {
+            String::new()
+        } else {
+            format!("/{trimmed}")
+        }
+    }
+}
