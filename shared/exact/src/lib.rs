@@ -7,6 +7,9 @@
 //! - [`rate`]: the per-(app, division) call budget shared through the `RateBudget` port.
 //! - [`client`]: the HTTP core (auth, budget, OData envelopes, paging, classification, retries).
 //! - [`odata`]: query options with escaped literals, envelope decoding.
+//! - [`entities`], [`ops`]: entity sets and typed operations on the domain's Exact records.
+//! - [`once`]: create-if-absent (look up by our reference before any re-POST).
+//! - [`ledger`]: [`ExactLedger`], the ledger port.
 //! - [`webhook`]: HashCode verification and the typed webhook payload.
 //!
 //! The reference for every behaviour is `shared/reference/exact-online-api.md`.
@@ -15,8 +18,10 @@ pub mod client;
 pub mod config;
 pub mod entities;
 pub mod error;
+pub mod ledger;
 pub mod odata;
 pub mod once;
+pub mod ops;
 pub mod rate;
 pub mod token;
 pub mod webhook;
@@ -29,3 +34,5 @@ pub use token::{AccessToken, ReconnectHook, TokenManager};
 pub use webhook::{WebhookAction, WebhookContent, WebhookError, WebhookVerification, verify_webhook};
 pub use entities::{EntitySet, SyncBatch};
 pub use once::{CreateOnce, LookupFirst};
+pub use ledger::ExactLedger;
+pub use ops::{DeletedRow, Me};
