@@ -1,1 +1,529 @@
-//! Exact Online emulator (see `../shared/reference/exact-online-api.md`, section 8 checklist).
+//! Exact Online emulator (see `../shared/reference/exact-online-api.md`, section 8 checklist): OAuth with
+//! rotating refresh tokens and Exact's refresh rules, the division-scoped OData v2 REST API with paging,
+//! filters, mandatory `$filter`/`$select` rules, rate-limit headers and 429s, the error budget, validation
+//! errors as HTTP 500, sync endpoints with a rowversion `Timestamp`, webhooks with signed deliveries, an admin
+//! surface (Rust methods and `/__emulator/...` JSON endpoints) and a deterministic demo data set.
+//!
+//! Choices where the reference leaves room (each configurable or documented here):
+//! - Requests without `Accept: application/json` get **406** (the real service answers Atom/XML, which no
+//!   Ledgerlink client reads); `/$count` and the admin endpoints need no Accept header.
+//! - Too-early refresh answers 400 `access_denied` (configurable to 401); validation errors answer 500
+//!   (configurable to 400).
+//! - The error-budget block (10 × 400/401/403/404 per client, user, division, endpoint and hour) answers
+//!   **429** with the error envelope and no `X-RateLimit-*` headers, for one hour.
+//! - `crm/Accounts` requires a `$filter` naming one of [`model::ACCOUNT_FILTER_FIELDS`]; bulk and sync
+//!   endpoints require `$select`; sync endpoints accept only `Timestamp` in `$filter`.
+//! - Payments fire the `BankEntries` webhook topic; deleted sales/purchase/general-journal entries are logged
+//!   in `sync/Deleted` with EntityType 1 (TransactionLines).
+//! - VAT `Percentage` is a fraction (0.21 for 21%); Int64 values (`Timestamp`) are JSON numbers; dates are
+//!   `/Date(ms)/` with naive client dates read as UTC; `EventCreatedOn` is UTC without offset.
+
+mod admin;
+mod api;
+pub mod demo;
+mod model;
+mod oauth;
+mod odata;
+mod store;
+pub mod webhooks;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{any, get};
+use chrono::{DateTime, Utc};
+use ledgerlink_clock::{SharedClock, SystemClock};
+use parking_lot::Mutex;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::faults::{FaultInjector, FaultLayerState, RequestCounters, fault_middleware};
+use crate::server::{RunningServer, serve};
+
+pub use store::PaymentRecorded;
+pub use webhooks::{DeliveryRecord, WebhookContent, hmac_upper_hex, sign_delivery};
+
+use store::{OpError, Store};
+
+/// How the emulator behaves where Exact's behaviour varies or is configurable per app.
+#[derive(Debug, Clone)]
+pub struct ExactConfig {
+    /// Seeds token and GUID generation (a failing run can be replayed).
+    pub seed: u64,
+    /// Calls per calendar minute per (client id, division).
+    pub minutely_limit: u32,
+    /// Calls per UTC day per (client id, division).
+    pub daily_limit: u32,
+    /// 400/401/403/404 answers per (client, user, division, endpoint, hour) that trigger a one-hour block.
+    pub errors_per_hour: u32,
+    /// Status of the too-early refresh answer: 400 (observed 2026) or 401 (older docs).
+    pub too_early_status: u16,
+    /// Status of business validation errors: 500 (historic) or 400.
+    pub validation_status: u16,
+    /// Rows per page on regular endpoints.
+    pub page_size: usize,
+    /// Rows per page on bulk and sync endpoints.
+    pub bulk_page_size: usize,
+    pub access_token_ttl_secs: i64,
+    /// A refresh is refused until this many seconds after the previous access token was issued.
+    pub refresh_min_age_secs: i64,
+    pub code_ttl_secs: i64,
+    /// A refresh token unused for this many days has expired.
+    pub refresh_idle_days: i64,
+    /// Base URL written into `__metadata`, `__next` and webhook endpoints; default: the request's Host.
+    pub base_url: Option<String>,
+    /// The clock every time-based rule reads.
+    pub clock: SharedClock,
+}
+
+impl Default for ExactConfig {
+    fn default() -> Self {
+        Self {
+            seed: 1,
+            minutely_limit: 60,
+            daily_limit: 5000,
+            errors_per_hour: 10,
+            too_early_status: 400,
+            validation_status: 500,
+            page_size: 60,
+            bulk_page_size: 1000,
+            access_token_ttl_secs: 600,
+            refresh_min_age_secs: 570,
+            code_ttl_secs: 180,
+            refresh_idle_days: 30,
+            base_url: None,
+            clock: SystemClock::shared(),
+        }
+    }
+}
+
+/// An OAuth app registered in the (emulated) App Center. Debug output leaves the secrets out.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct AppRegistration {
+    pub client_id: String,
+    pub client_secret: String,
+    pub webhook_secret: String,
+    pub redirect_uri: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+impl std::fmt::Debug for AppRegistration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppRegistration").field("client_id", &self.client_id).field("redirect_uri", &self.redirect_uri).finish_non_exhaustive()
+    }
+}
+
+/// A user who can consent and whose divisions scope the tokens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserSpec {
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    pub full_name: String,
+    #[serde(default)]
+    pub email: String,
+    pub divisions: Vec<i32>,
+}
+
+/// A token pair as the token endpoint returns it. Debug output leaves the tokens out.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenPair { .. }")
+    }
+}
+
+/// A payment to register (admin surface).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PaymentSpec {
+    pub division: i32,
+    /// `EntryID` of the sales entry (customer receipt) or purchase entry (supplier/employee payment).
+    pub entry_id: String,
+    /// Amount in the entry's currency; `None` pays the whole open amount.
+    #[serde(default)]
+    pub amount: Option<Decimal>,
+    /// Defaults to the emulator clock's now.
+    #[serde(default)]
+    pub date: Option<DateTime<Utc>>,
+    /// Pays an employee (expense claim) rather than a supplier.
+    #[serde(default)]
+    pub employee: bool,
+}
+
+/// What an admin operation on the emulator can fail with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExactEmulatorError {
+    #[error("unknown entity set {0}")]
+    UnknownEntity(String),
+    #[error("unknown division {0}")]
+    UnknownDivision(i32),
+    #[error("unknown client id")]
+    UnknownClient,
+    #[error("unknown user")]
+    UnknownUser,
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("invalid request: {0}")]
+    BadRequest(String),
+    #[error("validation failed: {}", .0.join("; "))]
+    Validation(Vec<String>),
+}
+
+impl From<OpError> for ExactEmulatorError {
+    fn from(e: OpError) -> Self {
+        match e {
+            OpError::BadRequest(m) => Self::BadRequest(m),
+            OpError::NotFound(m) => Self::NotFound(m),
+            OpError::MethodNotAllowed => Self::BadRequest("method not allowed".into()),
+            OpError::Validation(m) => Self::Validation(m),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub config: ExactConfig,
+    pub store: Mutex<Store>,
+    pub layer: FaultLayerState,
+    pub public_base: Mutex<Option<String>>,
+    pub dispatcher: webhooks::Dispatcher,
+    pub http: reqwest::Client,
+}
+
+impl Shared {
+    pub fn now(&self) -> DateTime<Utc> {
+        self.config.clock.now()
+    }
+
+    /// The base URL for links when no request is at hand.
+    pub fn base(&self) -> String {
+        self.config.base_url.clone().or_else(|| self.public_base.lock().clone()).unwrap_or_else(|| "http://127.0.0.1".into())
+    }
+
+    /// Runs `f` on the store, then turns the events it raised into signed webhook deliveries.
+    pub fn mutate<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        let now = self.now();
+        let base = self.base();
+        let (out, deliveries) = {
+            let mut st = self.store.lock();
+            let out = f(&mut st);
+            let events = std::mem::take(&mut st.events);
+            let mut deliveries = Vec::new();
+            for ev in events {
+                for sub in st.rows(ev.division, model::WEBHOOKS) {
+                    if sub.data.get("Topic").and_then(Value::as_str) != Some(ev.topic) {
+                        continue;
+                    }
+                    let client = sub.data.get("ClientID").and_then(Value::as_str).unwrap_or_default();
+                    let Some(app) = st.apps.get(client) else { continue };
+                    let url = sub.data.get("CallbackURL").and_then(Value::as_str).unwrap_or_default().to_owned();
+                    let content = WebhookContent {
+                        topic: ev.topic.to_owned(),
+                        client_id: app.client_id.clone(),
+                        division: ev.division,
+                        action: ev.action.to_owned(),
+                        key: ev.key.clone(),
+                        exact_online_endpoint: format!("{base}/api/v1/{}/{}(guid'{}')", ev.division, ev.path, ev.key),
+                        event_created_on: webhooks::event_time(now),
+                    };
+                    let body = sign_delivery(&content, &app.webhook_secret);
+                    deliveries.push(webhooks::Delivery { url, content, body });
+                }
+            }
+            (out, deliveries)
+        };
+        self.dispatcher.enqueue(deliveries);
+        out
+    }
+}
+
+/// The emulator. Cheap to clone; clones share state. Serve it with [`ExactEmulator::spawn`] (tests) or mount
+/// [`ExactEmulator::router`] yourself.
+#[derive(Debug, Clone)]
+pub struct ExactEmulator {
+    shared: Arc<Shared>,
+}
+
+impl ExactEmulator {
+    pub fn new(config: ExactConfig) -> Self {
+        let http = reqwest::Client::builder().no_proxy().build().unwrap_or_default();
+        let store = Store::new(config.seed);
+        let faults = FaultInjector::new(config.seed);
+        Self {
+            shared: Arc::new(Shared {
+                config,
+                store: Mutex::new(store),
+                layer: FaultLayerState { faults, counters: RequestCounters::default() },
+                public_base: Mutex::new(None),
+                dispatcher: webhooks::Dispatcher::new(http.clone()),
+                http,
+            }),
+        }
+    }
+
+    /// The routes, wrapped in the fault/counter middleware.
+    pub fn router(&self) -> Router {
+        let sh = self.shared.clone();
+        Router::new()
+            .route("/api/oauth2/auth", get(oauth::authorize))
+            .route("/api/oauth2/token", any(oauth::token))
+            .route("/api/v1/current/Me", any(api::me))
+            .route("/api/v1/{division}/{*rest}", any(api::v1))
+            .route("/api/v1/beta/{division}/{*rest}", any(api::v1))
+            .nest("/__emulator", admin::router())
+            .route("/health", get(|| async { "ok" }))
+            .fallback(api::not_found)
+            .with_state(sh.clone())
+            .layer(axum::middleware::from_fn_with_state(sh.layer.clone(), fault_middleware))
+    }
+
+    /// Serves on `127.0.0.1:0`.
+    pub async fn spawn(&self) -> std::io::Result<RunningServer> {
+        self.spawn_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Serves on `addr`.
+    pub async fn spawn_on(&self, addr: SocketAddr) -> std::io::Result<RunningServer> {
+        let server = serve(self.router(), addr).await?;
+        *self.shared.public_base.lock() = Some(server.base_url());
+        Ok(server)
+    }
+
+    pub fn config(&self) -> &ExactConfig {
+        &self.shared.config
+    }
+    pub fn faults(&self) -> FaultInjector {
+        self.shared.layer.faults.clone()
+    }
+    pub fn counters(&self) -> RequestCounters {
+        self.shared.layer.counters.clone()
+    }
+    pub fn clock(&self) -> SharedClock {
+        self.shared.config.clock.clone()
+    }
+
+    // ---- apps, divisions, users, tokens ---------------------------------------------------------------
+
+    pub fn create_app(&self, app: AppRegistration) {
+        let id = store::norm_client(&app.client_id);
+        let name = if app.name.is_empty() { "Ledgerlink".to_owned() } else { app.name };
+        self.shared.store.lock().apps.insert(
+            id.clone(),
+            store::App {
+                client_id: id,
+                client_secret: app.client_secret,
+                webhook_secret: app.webhook_secret,
+                redirect_uri: app.redirect_uri,
+                name,
+            },
+        );
+    }
+
+    /// Creates a division with Exact's template data (journals 20/60/70/90, EUR/USD/GBP, VAT codes 0/1/2 and
+    /// the combined 5, a small chart of accounts). Idempotent.
+    pub fn create_division(&self, code: i32, description: &str) {
+        let now = self.shared.now();
+        self.shared.mutate(|st| st.create_division(code, description, now));
+    }
+
+    /// Creates a user with access to `divisions` (the first is the user's current division).
+    pub fn create_user(&self, spec: UserSpec) -> Uuid {
+        let mut st = self.shared.store.lock();
+        let id = spec.id.unwrap_or_else(|| Uuid::parse_str(&st.new_guid()).unwrap_or_default());
+        let user = store::User {
+            id,
+            full_name: spec.full_name,
+            email: spec.email,
+            current_division: spec.divisions.first().copied(),
+            divisions: spec.divisions.into_iter().collect(),
+        };
+        if !st.users.contains_key(&id) {
+            st.user_order.push(id);
+        }
+        st.users.insert(id, user);
+        id
+    }
+
+    /// Gives or takes away a user's access to a division (division scoping).
+    pub fn set_division_access(&self, user: Uuid, division: i32, allowed: bool) -> Result<(), ExactEmulatorError> {
+        let mut st = self.shared.store.lock();
+        let u = st.users.get_mut(&user).ok_or(ExactEmulatorError::UnknownUser)?;
+        if allowed {
+            u.divisions.insert(division);
+        } else {
+            u.divisions.remove(&division);
+        }
+        Ok(())
+    }
+
+    /// Issues an authorization code as the consent screen would (skips the browser step).
+    pub fn authorization_code(&self, client_id: &str, user: Option<Uuid>) -> Result<String, ExactEmulatorError> {
+        let now = self.shared.now();
+        let ttl = self.shared.config.code_ttl_secs;
+        let mut st = self.shared.store.lock();
+        oauth::issue_code(&mut st, client_id, user, None, now, ttl)
+    }
+
+    /// Issues a token pair directly, as if the code exchange had just happened.
+    pub fn issue_tokens(&self, client_id: &str, user: Option<Uuid>) -> Result<TokenPair, ExactEmulatorError> {
+        let now = self.shared.now();
+        let mut st = self.shared.store.lock();
+        let app = st.apps.get(&store::norm_client(client_id)).cloned().ok_or(ExactEmulatorError::UnknownClient)?;
+        let user = oauth::consent_user(&st, user).ok_or(ExactEmulatorError::UnknownUser)?;
+        Ok(oauth::issue_pair(&mut st, &app.client_id, user, now, self.shared.config.access_token_ttl_secs))
+    }
+
+    /// Successful refreshes per app.
+    pub fn token_refreshes(&self, client_id: &str) -> u64 {
+        self.shared.store.lock().refresh_counts.get(&store::norm_client(client_id)).copied().unwrap_or(0)
+    }
+
+    /// Calls to the token endpoint per app (successful or not).
+    pub fn token_calls(&self, client_id: &str) -> u64 {
+        self.shared.store.lock().token_calls.get(&store::norm_client(client_id)).copied().unwrap_or(0)
+    }
+
+    // ---- entities --------------------------------------------------------------------------------------
+
+    fn set_def(path: &str) -> Result<&'static model::SetDef, ExactEmulatorError> {
+        let mut it = path.trim_matches('/').splitn(2, '/');
+        let (svc, ent) = (it.next().unwrap_or_default(), it.next().unwrap_or_default());
+        model::regular(svc, ent).or_else(|| model::sync(svc, ent)).ok_or_else(|| ExactEmulatorError::UnknownEntity(path.to_owned()))
+    }
+
+    /// Creates an entity through the same rules as a POST, except that read-only properties are accepted
+    /// (e.g. a VAT code's `Percentage`). Returns the new key. Fires webhooks like a POST.
+    pub fn seed(&self, division: i32, path: &str, fields: Value) -> Result<String, ExactEmulatorError> {
+        let def = Self::set_def(path)?;
+        let body = fields.as_object().cloned().ok_or_else(|| ExactEmulatorError::BadRequest("fields must be an object".into()))?;
+        let now = self.shared.now();
+        self.shared.mutate(|st| {
+            if !st.divisions.contains_key(&division) {
+                return Err(ExactEmulatorError::UnknownDivision(division));
+            }
+            st.create(division, def, &body, Uuid::nil(), now, true).map(|(k, _)| k).map_err(Into::into)
+        })
+    }
+
+    /// Updates an entity as a PUT would (merge; read-only properties ignored).
+    pub fn update(&self, division: i32, path: &str, key: &str, fields: Value) -> Result<(), ExactEmulatorError> {
+        let def = Self::set_def(path)?;
+        let body = fields.as_object().cloned().ok_or_else(|| ExactEmulatorError::BadRequest("fields must be an object".into()))?;
+        let now = self.shared.now();
+        self.shared.mutate(|st| st.update(division, def, key, &body, Uuid::nil(), now).map_err(Into::into))
+    }
+
+    /// Deletes an entity (logged in `sync/Deleted`, webhooks fired).
+    pub fn delete(&self, division: i32, path: &str, key: &str) -> Result<(), ExactEmulatorError> {
+        let def = Self::set_def(path)?;
+        let now = self.shared.now();
+        self.shared.mutate(|st| st.delete(division, def, key, Uuid::nil(), now, true).map_err(Into::into))
+    }
+
+    /// Every stored row of a set (wire form, plus `Timestamp`), in key order.
+    pub fn entities(&self, division: i32, path: &str) -> Result<Vec<Map<String, Value>>, ExactEmulatorError> {
+        let def = Self::set_def(path)?;
+        let st = self.shared.store.lock();
+        Ok(st
+            .rows(division, def.path)
+            .map(|r| {
+                let mut d = r.data.clone();
+                d.insert("Timestamp".into(), Value::from(r.ts));
+                d
+            })
+            .collect())
+    }
+
+    /// One row by key.
+    pub fn entity(&self, division: i32, path: &str, key: &str) -> Result<Option<Map<String, Value>>, ExactEmulatorError> {
+        let def = Self::set_def(path)?;
+        Ok(self.shared.store.lock().get(division, def.path, key).map(|r| r.data.clone()))
+    }
+
+    /// Rows of a set whose `field` equals `value` (JSON equality on the wire form).
+    pub fn count_where(&self, division: i32, path: &str, field: &str, value: &Value) -> Result<usize, ExactEmulatorError> {
+        let def = Self::set_def(path)?;
+        Ok(self.shared.store.lock().rows(division, def.path).filter(|r| r.data.get(field) == Some(value)).count())
+    }
+
+    /// Sales entries carrying `your_ref` — what "zero duplicate documents" assertions count.
+    pub fn count_sales_entries_with_your_ref(&self, division: i32, your_ref: &str) -> usize {
+        self.count_where(division, model::SALES_ENTRIES, "YourRef", &Value::String(your_ref.to_owned())).unwrap_or(0)
+    }
+
+    /// Purchase entries carrying `your_ref`.
+    pub fn count_purchase_entries_with_your_ref(&self, division: i32, your_ref: &str) -> usize {
+        self.count_where(division, model::PURCHASE_ENTRIES, "YourRef", &Value::String(your_ref.to_owned())).unwrap_or(0)
+    }
+
+    /// Registers a customer receipt or a supplier/employee payment (full or partial).
+    pub fn register_payment(&self, spec: PaymentSpec) -> Result<PaymentRecorded, ExactEmulatorError> {
+        let date = spec.date.unwrap_or_else(|| self.shared.now());
+        let input = store::PaymentInput {
+            division: spec.division,
+            entry_id: spec.entry_id.to_ascii_lowercase(),
+            amount: spec.amount,
+            date,
+            employee: spec.employee,
+        };
+        self.shared.mutate(|st| st.register_payment(&input, Uuid::nil()).map_err(Into::into))
+    }
+
+    /// The current value of the shared rowversion counter.
+    pub fn current_timestamp(&self) -> i64 {
+        self.shared.store.lock().timestamp
+    }
+
+    // ---- webhooks ---------------------------------------------------------------------------------------
+
+    /// Every delivery attempt so far.
+    pub fn webhook_deliveries(&self) -> Vec<DeliveryRecord> {
+        self.shared.dispatcher.log()
+    }
+
+    /// Deliveries queued but not yet attempted.
+    pub fn webhook_pending(&self) -> u64 {
+        self.shared.dispatcher.pending()
+    }
+
+    /// Fault: send every delivery twice.
+    pub fn set_duplicate_webhook_delivery(&self, on: bool) {
+        self.shared.dispatcher.set_duplicate(on);
+    }
+
+    /// Waits (real time, polling every 10 ms) until at least `n` delivery attempts were made or `timeout`
+    /// passed; returns the attempts.
+    pub async fn wait_for_deliveries(&self, n: usize, timeout: std::time::Duration) -> Vec<DeliveryRecord> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let log = self.webhook_deliveries();
+            if log.len() >= n || tokio::time::Instant::now() >= deadline {
+                return log;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    /// A snapshot for the admin endpoint and the standalone binary.
+    pub fn stats(&self) -> BTreeMap<String, Value> {
+        let st = self.shared.store.lock();
+        let mut out = BTreeMap::new();
+        out.insert("requests".into(), serde_json::to_value(self.shared.layer.counters.snapshot()).unwrap_or(Value::Null));
+        out.insert("faults_injected".into(), serde_json::to_value(self.shared.layer.faults.injected()).unwrap_or(Value::Null));
+        out.insert("token_refreshes".into(), serde_json::to_value(&st.refresh_counts).unwrap_or(Value::Null));
+        out.insert("token_calls".into(), serde_json::to_value(&st.token_calls).unwrap_or(Value::Null));
+        out.insert("timestamp".into(), Value::from(st.timestamp));
+        drop(st);
+        out.insert("webhook_deliveries".into(), Value::from(self.shared.dispatcher.log().len()));
+        out
+    }
+}
