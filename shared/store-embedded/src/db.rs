@@ -126,6 +126,14 @@ impl Db {
     }
 }
 
+#[cfg(test)]
+impl Db {
+    /// The connection itself, for query-plan tests.
+    pub(crate) fn lock_for_tests(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// Instants are stored as integer nanoseconds since the epoch: exact round trips, and they sort.
 pub(crate) fn nanos(at: DateTime<Utc>) -> DbResult<i64> {
     at.timestamp_nanos_opt().ok_or_else(|| {

@@ -24,6 +24,9 @@ impl SqliteJobs {
     }
 }
 
+/// Served by the partial index `jobs_started_leases`, which holds started jobs only.
+const EXPIRED_LEASES: &str = "SELECT body FROM jobs WHERE status = 'started' AND lease_expires_at < ?1 ORDER BY lease_expires_at LIMIT ?2";
+
 fn kind_str(kind: JobKind) -> &'static str {
     match kind {
         JobKind::Export => "export",
@@ -150,10 +153,7 @@ impl JobStore for SqliteJobs {
     async fn expired_leases(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Job>> {
         self.db
             .read(move |conn| {
-                let mut statement = conn.prepare_cached(
-                    "SELECT body FROM jobs WHERE status = 'started' AND lease_expires_at < ?1
-                     ORDER BY lease_expires_at LIMIT ?2",
-                )?;
+                let mut statement = conn.prepare_cached(EXPIRED_LEASES)?;
                 let rows = statement.query_map(params![nanos(now)?, i64::from(limit)], |row| {
                     row.get::<_, String>(0)
                 })?;
@@ -164,5 +164,32 @@ impl JobStore for SqliteJobs {
                 Ok(jobs)
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn expired_leases_are_found_through_the_partial_index_of_started_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("plan.db")).unwrap();
+        let conn = db.lock_for_tests();
+
+        let mut statement = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {EXPIRED_LEASES}"))
+            .unwrap();
+        let detail: Vec<String> = statement
+            .query_map(params![0_i64, 10_i64], |row| row.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+
+        assert_eq!(
+            detail,
+            ["SEARCH jobs USING INDEX jobs_started_leases (lease_expires_at<?)"]
+        );
     }
 }

@@ -61,6 +61,53 @@ fn write_row(tx: &Transaction<'_>, status: &ObjectStatus) -> DbResult<()> {
     Ok(())
 }
 
+/// The list query for one filter: every combination starts with `tenant = ?`, and the indexes all lead with
+/// the tenant, so SQLite reads one tenant's index range (already in `updated_at` order), never other tenants.
+fn list_query(
+    tenant: &TenantId,
+    filter: &StatusFilter,
+    after: Option<Position>,
+    limit: i64,
+) -> (String, Vec<Value>) {
+    let mut sql =
+        String::from("SELECT body, updated_at, object_type, key FROM statuses WHERE tenant = ?");
+    let mut args: Vec<Value> = vec![Value::Text(tenant.as_str().to_owned())];
+    if let Some(status) = filter.status {
+        sql.push_str(" AND status = ?");
+        args.push(Value::Text(status.as_str().to_owned()));
+    }
+    if let Some(category) = filter.category {
+        sql.push_str(" AND category = ?");
+        args.push(Value::Text(category.as_str().to_owned()));
+    }
+    if let Some(object_type) = filter.object_type {
+        sql.push_str(" AND object_type = ?");
+        args.push(Value::Text(object_type.as_str().to_owned()));
+    }
+    if let Some(source_version) = &filter.source_version {
+        sql.push_str(" AND source_version = ?");
+        args.push(Value::Text(source_version.clone()));
+    }
+    if let Some(prefix) = &filter.key_prefix {
+        sql.push_str(" AND substr(key, 1, ?) = ?");
+        args.push(Value::Integer(
+            i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX),
+        ));
+        args.push(Value::Text(prefix.clone()));
+    }
+    if let Some((updated_at, object_type, key)) = after {
+        sql.push_str(" AND (updated_at, object_type, key) < (?, ?, ?)");
+        args.extend([
+            Value::Integer(updated_at),
+            Value::Text(object_type),
+            Value::Text(key),
+        ]);
+    }
+    sql.push_str(" ORDER BY updated_at DESC, object_type DESC, key DESC LIMIT ?");
+    args.push(Value::Integer(limit));
+    (sql, args)
+}
+
 #[async_trait]
 impl StatusStore for SqliteStatuses {
     async fn get(&self, object: &ObjectRef) -> StoreResult<Option<ObjectStatus>> {
@@ -158,43 +205,12 @@ impl StatusStore for SqliteStatuses {
         let filter = filter.clone();
         self.db
             .read(move |conn| {
-                let mut sql = String::from(
-                    "SELECT body, updated_at, object_type, key FROM statuses WHERE tenant = ?",
+                let (sql, args) = list_query(
+                    &tenant,
+                    &filter,
+                    page::position::<Position>(&page)?,
+                    page::fetch_limit(&page),
                 );
-                let mut args: Vec<Value> = vec![Value::Text(tenant.as_str().to_owned())];
-                if let Some(status) = filter.status {
-                    sql.push_str(" AND status = ?");
-                    args.push(Value::Text(status.as_str().to_owned()));
-                }
-                if let Some(category) = filter.category {
-                    sql.push_str(" AND category = ?");
-                    args.push(Value::Text(category.as_str().to_owned()));
-                }
-                if let Some(object_type) = filter.object_type {
-                    sql.push_str(" AND object_type = ?");
-                    args.push(Value::Text(object_type.as_str().to_owned()));
-                }
-                if let Some(source_version) = &filter.source_version {
-                    sql.push_str(" AND source_version = ?");
-                    args.push(Value::Text(source_version.clone()));
-                }
-                if let Some(prefix) = &filter.key_prefix {
-                    sql.push_str(" AND substr(key, 1, ?) = ?");
-                    args.push(Value::Integer(
-                        i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX),
-                    ));
-                    args.push(Value::Text(prefix.clone()));
-                }
-                if let Some((updated_at, object_type, key)) = page::position::<Position>(&page)? {
-                    sql.push_str(" AND (updated_at, object_type, key) < (?, ?, ?)");
-                    args.extend([
-                        Value::Integer(updated_at),
-                        Value::Text(object_type),
-                        Value::Text(key),
-                    ]);
-                }
-                sql.push_str(" ORDER BY updated_at DESC, object_type DESC, key DESC LIMIT ?");
-                args.push(Value::Integer(page::fetch_limit(&page)));
                 let mut statement = conn.prepare_cached(&sql)?;
                 let rows = statement.query_map(params_from_iter(args), |row| {
                     Ok((
@@ -266,5 +282,64 @@ impl StatusStore for SqliteStatuses {
                 Ok(counts)
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use ledgerlink_domain::{Category, ObjectType};
+
+    use super::*;
+
+    /// The plan of every filter combination, one detail line per step.
+    fn plans() -> Vec<(StatusFilter, Vec<String>)> {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("plan.db")).unwrap();
+        let conn = db.lock_for_tests();
+        let tenant = TenantId::parse("acme").unwrap();
+        let mut filters = Vec::new();
+        for bits in 0..32_u32 {
+            filters.push(StatusFilter {
+                status: (bits & 1 != 0).then_some(SyncStatus::Error),
+                category: (bits & 2 != 0).then_some(Category::Finance),
+                object_type: (bits & 4 != 0).then_some(ObjectType::Invoice),
+                key_prefix: (bits & 8 != 0).then(|| "INV".to_owned()),
+                source_version: (bits & 16 != 0).then(|| "P1".to_owned()),
+            });
+        }
+        filters
+            .into_iter()
+            .flat_map(|filter| {
+                [None, Some((1_i64, "invoice".to_owned(), "K".to_owned()))]
+                    .into_iter()
+                    .map(move |after| (filter.clone(), after))
+            })
+            .map(|(filter, after)| {
+                let (sql, args) = list_query(&tenant, &filter, after, 51);
+                let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+                let detail = statement
+                    .query_map(params_from_iter(args), |row| row.get::<_, String>(3))
+                    .unwrap()
+                    .collect::<Result<Vec<_>, _>>()
+                    .unwrap();
+                (filter, detail)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_list_filter_reads_an_index_range_of_one_tenant_without_sorting() {
+        for (filter, detail) in plans() {
+            let plan = detail.join(" | ");
+            assert!(
+                detail.iter().all(|d| d.starts_with("SEARCH statuses USING INDEX") && d.contains("tenant=?")),
+                "{filter:?} must be an index search keyed on the tenant, plan: {plan}"
+            );
+            assert!(
+                !plan.contains("TEMP B-TREE"),
+                "{filter:?} must read rows in list order, plan: {plan}"
+            );
+        }
     }
 }
