@@ -133,10 +133,12 @@ impl JobStore for SqliteJobs {
         self.db
             .read(move |conn| {
                 let before: Option<String> = page::position(&page)?;
-                let mut statement = conn.prepare_cached(
-                    "SELECT body FROM jobs WHERE tenant = ?1 AND kind = ?2 AND (?3 IS NULL OR id < ?3)
-                     ORDER BY id DESC LIMIT ?4",
-                )?;
+                // Two statements, so each reads the (tenant, kind, id) index as one range.
+                let mut statement = conn.prepare_cached(if before.is_some() {
+                    "SELECT body FROM jobs WHERE tenant = ?1 AND kind = ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4"
+                } else {
+                    "SELECT body FROM jobs WHERE tenant = ?1 AND kind = ?2 AND ?3 IS NULL ORDER BY id DESC LIMIT ?4"
+                })?;
                 let rows = statement.query_map(
                     params![tenant.as_str(), kind_str(kind), before, page::fetch_limit(&page)],
                     |row| row.get::<_, String>(0),

@@ -49,20 +49,19 @@ impl NotificationOutbox for SqliteNotifications {
         let tenant = tenant.clone();
         self.db
             .read(move |conn| {
+                // The first page starts after every stored instant (none is i64::MAX).
                 let (before_at, before_id) =
                     page::position::<(i64, String)>(&page)?.unwrap_or((i64::MAX, String::new()));
                 let mut statement = conn.prepare_cached(
                     "SELECT body, created_at FROM notifications
-                     WHERE tenant = ?1 AND (created_at < ?2 OR (created_at = ?2 AND id < ?3) OR ?4)
-                     ORDER BY created_at DESC, id DESC LIMIT ?5",
+                     WHERE tenant = ?1 AND (created_at, id) < (?2, ?3)
+                     ORDER BY created_at DESC, id DESC LIMIT ?4",
                 )?;
-                let first_page = page.cursor.is_none();
                 let rows = statement.query_map(
                     params![
                         tenant.as_str(),
                         before_at,
                         before_id,
-                        first_page,
                         page::fetch_limit(&page)
                     ],
                     |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),

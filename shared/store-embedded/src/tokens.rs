@@ -2,6 +2,9 @@
 //! lease. Every decision runs in an immediate transaction, so the lease is single-flight across every
 //! process that opens the same file.
 //!
+//! `save_and_release` accepts the holder's save even when the lease's time has passed, as long as nobody
+//! else took the lease meanwhile (the port passes no `now`; a takeover is what makes a late save stale).
+//!
 //! The tokens are stored in the local database file in clear: the embedded store serves the local stack
 //! only, and the file belongs to the user running it.
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{at, race, unique};
+use super::{at, expect_conflict, race, unique};
 use crate::{LeaseOutcome, StoreError, TokenRecord, TokenStore};
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -155,6 +155,43 @@ pub async fn save_and_release_requires_holding_the_lease(store: &dyn TokenStore)
     );
 }
 
+/// A worker whose lease expired and was taken over cannot save its (stale) refresh any more.
+pub async fn a_save_after_the_lease_was_taken_over_conflicts(store: &dyn TokenStore) {
+    let connection = unique("exact:takeover");
+    save_initial(store, &record(&connection, "a1", 0)).await;
+    assert_eq!(
+        lease(store, &connection, "slow-worker", 0).await,
+        LeaseOutcome::Acquired
+    );
+    assert_eq!(
+        lease(store, &connection, "new-worker", 31).await,
+        LeaseOutcome::Acquired
+    );
+
+    let late = store
+        .save_and_release(&record(&connection, "stale", 40), "slow-worker")
+        .await;
+    let current = store
+        .save_and_release(&record(&connection, "fresh", 41), "new-worker")
+        .await;
+
+    expect_conflict(
+        late,
+        "a save by a holder whose expired lease was taken over",
+    );
+    assert!(
+        current.is_ok(),
+        "the new holder's save must succeed, got {current:?}"
+    );
+    assert_eq!(
+        load(store, &connection)
+            .await
+            .map(|r| r.access_token)
+            .as_deref(),
+        Some("fresh")
+    );
+}
+
 /// `release` frees the lease without saving, and only for its holder.
 pub async fn release_frees_the_lease_only_for_its_holder(store: &dyn TokenStore) {
     let connection = unique("exact:release");
@@ -254,6 +291,7 @@ pub async fn run_all(store: Arc<dyn TokenStore>) {
     save_initial_round_trips_and_bumps_the_generation(&*store).await;
     lease_is_exclusive_until_it_expires(&*store).await;
     save_and_release_requires_holding_the_lease(&*store).await;
+    a_save_after_the_lease_was_taken_over_conflicts(&*store).await;
     release_frees_the_lease_only_for_its_holder(&*store).await;
     leases_of_different_connections_are_independent(&*store).await;
     concurrent_leases_are_granted_exactly_once(store).await;

@@ -82,3 +82,9 @@ async fn two_stores_on_one_file_grant_the_lease_exactly_once() {
         .count();
     assert_eq!((acquired, held), (1, 15), "outcomes: {outcomes:?}");
 }
+
+#[tokio::test]
+async fn a_save_after_the_lease_was_taken_over_conflicts() {
+    let fresh = spawn_store();
+    suite::a_save_after_the_lease_was_taken_over_conflicts(&*fresh.store.tokens()).await;
+}
