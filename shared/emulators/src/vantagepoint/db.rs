@@ -517,20 +517,33 @@ impl Db {
         }
         let mut client = str_ci(&row, "Client");
         let mut vendor = str_ci(&row, "Vendor");
-        if let FirmAutonumber::On { allow_override } = self.config.firm_autonumber {
-            if from_api && !allow_override && (!client.is_empty() || !vendor.is_empty()) {
-                return Err(VpError::field(
-                    "Client",
-                    "Firm Number value ignored, autonumber enabled and override is not allowed",
-                ));
-            }
-            if is_client && client.is_empty() {
-                client = format!("{:06}", self.next_client_number);
+        let autonumber = matches!(self.config.firm_autonumber, FirmAutonumber::On { .. });
+        if let FirmAutonumber::On {
+            allow_override: false,
+        } = self.config.firm_autonumber
+            && from_api
+            && (!client.is_empty() || !vendor.is_empty())
+        {
+            return Err(VpError::field(
+                "Client",
+                "Firm Number value ignored, autonumber enabled and override is not allowed",
+            ));
+        }
+        // Seeded firms stand for records typed in VP's UI, which always end up numbered.
+        if autonumber || !from_api {
+            while is_client && client.is_empty() {
+                let candidate = format!("{:06}", self.next_client_number);
                 self.next_client_number += 1;
+                if !self.firms.iter().any(|f| str_ci(f, "Client") == candidate) {
+                    client = candidate;
+                }
             }
-            if is_vendor && vendor.is_empty() {
-                vendor = format!("V{:05}", self.next_vendor_number);
+            while is_vendor && vendor.is_empty() {
+                let candidate = format!("V{:05}", self.next_vendor_number);
                 self.next_vendor_number += 1;
+                if self.firm_by_vendor(&candidate).is_none() {
+                    vendor = candidate;
+                }
             }
         } else if from_api && is_client && client.is_empty() {
             return Err(VpError::field("Client", "Client Number is required."));

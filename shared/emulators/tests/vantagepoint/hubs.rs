@@ -1,0 +1,372 @@
+use ledgerlink_emulators::vantagepoint::{Envelope, FirmAutonumber, VantagepointConfig};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_single_firm_get_returns_a_one_element_array() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+    let id = &vp.demo.client_ids[0];
+
+    let (status, body) = vp.get(&token, &format!("/firm/{id}")).await;
+    let (missing, _) = vp.get(&token, "/firm/NOPE").await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(rows(&body).len(), 1);
+    assert_eq!(body[0]["ClientID"], id.as_str());
+    assert!(matches!(body[0]["ClientInd"].as_str(), Some("Y" | "N")));
+    assert_eq!(missing, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_wrapped_envelope_mode_wraps_every_array() {
+    let vp = spawn_with(VantagepointConfig {
+        envelope: Envelope::Wrapped { key: "rows".into() },
+        ..VantagepointConfig::default()
+    })
+    .await;
+    let token = vp.token().await;
+
+    let (_, body) = vp.get(&token, "/Settings/ActivePeriod").await;
+
+    assert_eq!(body["rows"][0]["Period"], 202606);
+}
+
+#[tokio::test]
+async fn quirks_mode_renders_numbers_and_account_codes_as_strings() {
+    let vp = spawn_with(VantagepointConfig {
+        numbers_as_strings: true,
+        ..VantagepointConfig::default()
+    })
+    .await;
+    let token = vp.token().await;
+
+    let (_, body) = vp.get(&token, "/Accounts/12100").await;
+
+    assert_eq!(body[0]["Account"], "12100.00");
+    assert_eq!(body[0]["Type"], "1");
+}
+
+#[tokio::test]
+async fn firm_paging_ordering_and_field_filter_apply() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+
+    let (_, all) = vp
+        .get(&token, "/firm?order=Name_D&fieldFilter=ClientID,Name")
+        .await;
+    let (_, page2) = vp.get(&token, "/firm?order=Name_D&pageSize=3&page=2").await;
+    let (_, offset) = vp.get(&token, "/firm?order=Name_D&limit=3&offset=3").await;
+
+    let names: Vec<&str> = rows(&all)
+        .iter()
+        .map(|r| r["Name"].as_str().unwrap())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort_by(|a, b| b.to_lowercase().cmp(&a.to_lowercase()));
+    assert_eq!(names, sorted);
+    assert_eq!(all[0].as_object().unwrap().len(), 2);
+    assert_eq!(rows(&page2).len(), 3);
+    assert_eq!(page2[0]["Name"], names[3]);
+    assert_eq!(offset[0]["Name"], names[3]);
+}
+
+#[tokio::test]
+async fn firms_changed_in_a_window_are_found_with_filter_hash_on_mod_date_and_client_ind() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+    vp.clock.advance(std::time::Duration::from_secs(600));
+    let changed = vp.demo.client_ids[0].clone();
+    vp.emulator
+        .update_firm(
+            &changed,
+            json!({"Name": "Acme Renamed"}).as_object().unwrap().clone(),
+        )
+        .unwrap();
+    let query = format!(
+        "/firm?{}&{}&{}",
+        term(0, "ModDate", ">=", "2026-06-15T10:05:00.000Z", "datetime"),
+        term(1, "ModDate", "<", "2026-06-15T10:15:00.000Z", "datetime"),
+        term(2, "ClientInd", "==", "Y", "string"),
+    );
+
+    let (status, body) = vp.get(&token, &query).await;
+
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(rows(&body).len(), 1);
+    assert_eq!(body[0]["ClientID"], changed.as_str());
+}
+
+#[tokio::test]
+async fn posting_a_firm_number_with_autonumber_on_is_refused_with_vps_message() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+
+    let (status, body) = vp
+        .post(
+            &token,
+            "/firm",
+            &json!({"Name": "New Co", "Client": "C-9", "ClientInd": "Y"}),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["Message"],
+        "Firm Number value ignored, autonumber enabled and override is not allowed"
+    );
+}
+
+#[tokio::test]
+async fn a_created_firm_is_echoed_as_an_array_without_its_autonumber_which_a_get_then_shows() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+
+    let (status, body) = vp
+        .post(
+            &token,
+            "/firm",
+            &json!({"Name": "New Co", "ClientInd": "Y", "VendorInd": "N"}),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::CREATED);
+    let id = body[0]["ClientID"].as_str().unwrap().to_owned();
+    assert_eq!(body[0]["Client"], "");
+    let (_, fetched) = vp.get(&token, &format!("/firm/{id}")).await;
+    assert!(!fetched[0]["Client"].as_str().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_firm_number_is_accepted_when_autonumbering_is_off() {
+    let vp = spawn_with(VantagepointConfig {
+        firm_autonumber: FirmAutonumber::Off,
+        ..VantagepointConfig::default()
+    })
+    .await;
+    let token = vp.token().await;
+
+    let (status, body) = vp
+        .post(
+            &token,
+            "/firm",
+            &json!({"Name": "New Co", "Client": "C-9", "ClientInd": "Y"}),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body[0]["Client"], "C-9");
+}
+
+#[tokio::test]
+async fn firm_addresses_can_be_added_with_true_false_flags_but_not_edited() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+    let id = &vp.demo.client_ids[1];
+    let address = json!({"Address": "Remit", "PrimaryInd": "false", "Payment": "true", "Billing": "Y", "City": "Gent"});
+
+    let (created, body) = vp
+        .post(&token, &format!("/firm/{id}/address"), &address)
+        .await;
+    let address_id = body[0]["CLAddressID"].as_str().unwrap().to_owned();
+    let (edit, _) = vp
+        .put(
+            &token,
+            &format!("/firm/{id}/address/{address_id}"),
+            &json!({"City": "Brugge"}),
+        )
+        .await;
+    let (put_grid, put_body) = vp
+        .put(
+            &token,
+            &format!("/firm/{id}"),
+            &json!({"CLAddress": [{"CLAddressID": address_id, "City": "Brugge"}]}),
+        )
+        .await;
+    let (_, list) = vp.get(&token, &format!("/firm/{id}/address")).await;
+
+    assert_eq!(created, StatusCode::CREATED);
+    assert_eq!(
+        (
+            body[0]["Payment"].as_str(),
+            body[0]["PrimaryInd"].as_str(),
+            body[0]["Billing"].as_str()
+        ),
+        (Some("Y"), Some("N"), Some("Y"))
+    );
+    assert_eq!(edit, StatusCode::BAD_REQUEST);
+    assert_eq!(put_grid, StatusCode::BAD_REQUEST, "{put_body}");
+    let remit = rows(&list)
+        .iter()
+        .find(|a| a["Address"] == "Remit")
+        .unwrap();
+    assert_eq!(remit["City"], "Gent");
+}
+
+#[tokio::test]
+async fn accounts_post_requires_the_blank_columns_to_be_present() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+    let bare =
+        json!({"Account": "61000", "Name": "Software", "Status": "A", "Type": "9", "Detail": "1"});
+    let mut full = bare.clone();
+    for c in [
+        "CashBasisAccount",
+        "UnrealizedLossAccount",
+        "UnrealizedGainAccount",
+        "CashBasisRevaluation",
+    ] {
+        full[c] = json!("");
+    }
+
+    let (refused, message) = vp.post(&token, "/Accounts/", &bare).await;
+    let (created, body) = vp.post(&token, "/Accounts/", &full).await;
+    let (duplicate, _) = vp.post(&token, "/Accounts/", &full).await;
+    let (updated, renamed) = vp
+        .put(
+            &token,
+            "/Accounts/61000",
+            &json!({"Name": "Software licences"}),
+        )
+        .await;
+
+    assert_eq!(refused, StatusCode::BAD_REQUEST);
+    assert!(
+        message["Message"]
+            .as_str()
+            .unwrap()
+            .contains("CashBasisAccount")
+    );
+    assert_eq!(created, StatusCode::CREATED);
+    assert_eq!(body[0]["Type"], 9);
+    assert_eq!(duplicate, StatusCode::BAD_REQUEST);
+    assert_eq!(updated, StatusCode::OK);
+    assert_eq!(renamed[0]["Name"], "Software licences");
+}
+
+#[tokio::test]
+async fn vision_only_endpoints_answer_under_vision_and_404_under_api() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+    let vision = vp.vision();
+
+    let (under_api, _) = vp.get(&token, "/TaxCodeEntity/").await;
+    let (taxes_status, taxes) = vp.get(&token, &format!("{vision}/TaxCodeEntity/")).await;
+    let (created, _) = vp
+        .post(
+            &token,
+            &format!("{vision}/TaxCodeEntity/"),
+            &json!({"Code": "X0001", "Description": "BTW 21%", "Rate": 21}),
+        )
+        .await;
+    let (_, banks) = vp.get(&token, &format!("{vision}/BankCode/CFGBANKS")).await;
+    let (_, autopost) = vp
+        .get(
+            &token,
+            &format!("{vision}/AccountConfiguration/CFGAutoPosting?company=A0"),
+        )
+        .await;
+
+    assert_eq!(under_api, StatusCode::NOT_FOUND);
+    assert_eq!(taxes_status, StatusCode::OK);
+    let pst = rows(&taxes).iter().find(|t| t["Code"] == "PST").unwrap();
+    assert_eq!(pst["CompoundOnTaxCode"], "GST");
+    assert_eq!(created, StatusCode::CREATED);
+    assert_eq!(
+        vp.emulator
+            .tax_codes()
+            .iter()
+            .filter(|t| t["Code"] == "X0001")
+            .count(),
+        1
+    );
+    assert!(
+        rows(&banks)
+            .iter()
+            .any(|b| b["Code"] == "EURBANK" && b["Account"] == "11110")
+    );
+    assert_eq!(autopost[0]["AcctsReceivable"], "12100");
+}
+
+#[tokio::test]
+async fn routes_match_case_insensitively_like_iis() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+
+    let (status, body) = vp.get(&token, "/settings/activeperiod").await;
+    let (ledger, _) = vp.get(&token, "/psaledger/in?q.maxrows=1").await;
+
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(ledger, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_active_period_is_per_user_and_returns_period_and_raw_period() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+
+    let (_, before) = vp.get(&token, "/Settings/ActivePeriod").await;
+    let (status, after) = vp
+        .put(&token, "/Settings/ActivePeriod/202605", &json!({}))
+        .await;
+    let (invalid, _) = vp
+        .put(&token, "/Settings/ActivePeriod/209901", &json!({}))
+        .await;
+
+    assert_eq!(
+        (
+            before[0]["Period"].as_i64(),
+            before[0]["RawPeriod"].as_i64()
+        ),
+        (Some(202606), Some(202606))
+    );
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(after[0]["Period"], 202605);
+    assert_eq!(invalid, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn projects_expose_billing_client_and_billing_group_and_code_tables_list_currencies() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+
+    let (_, second) = vp.get(&token, "/project/2026-002").await;
+    let (_, member) = vp.get(&token, "/project/2026-004").await;
+    let (_, phases) = vp
+        .get(
+            &token,
+            &format!(
+                "/project?wbstype=wbs2&{}",
+                term(0, "WBS1", "=", "2026-001", "string")
+            ),
+        )
+        .await;
+    let (_, currencies) = vp.get(&token, "/codeTable/FW_CFGCurrency").await;
+    let (_, org_codes) = vp.get(&token, "/codeTable/CFGOrgCodes").await;
+    let (_, format) = vp.get(&token, "/KeyCvt/CFGFormat").await;
+
+    assert_ne!(second[0]["BillingClientID"], second[0]["ClientID"]);
+    assert_eq!(
+        (
+            member[0]["MainWBS1"].as_str(),
+            member[0]["ConsolidatePosting"].as_str()
+        ),
+        (Some("2026-003"), Some("Y"))
+    );
+    assert_eq!(rows(&phases).len(), 2);
+    assert!(rows(&currencies).iter().any(|c| c["Code"] == "USD"));
+    assert_eq!(org_codes[0]["Code"], "A0");
+    assert_eq!(format[0]["ClientLength"], 20);
+}
+
+#[tokio::test]
+async fn demo_data_is_deterministic_for_a_seed() {
+    let a = spawn().await;
+    let b = spawn().await;
+
+    assert_eq!(a.demo, b.demo);
+    assert_eq!(a.emulator.ledger_rows("IN"), b.emulator.ledger_rows("IN"));
+    assert!(a.demo.syncable_client_ids.len() < a.demo.client_ids.len());
+}

@@ -1,0 +1,204 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use axum::routing::post;
+use parking_lot::Mutex;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+#[derive(Default)]
+struct Received {
+    calls: u32,
+    bodies: Vec<Value>,
+    auth: Vec<String>,
+}
+
+/// A receiver on 127.0.0.1:0 that fails the first `fail_first` calls with a 500.
+async fn receiver(fail_first: u32) -> (ledgerlink_emulators::RunningServer, Arc<Mutex<Received>>) {
+    let state = Arc::new(Mutex::new(Received::default()));
+    let s = state.clone();
+    let app = Router::new().route(
+        "/hook",
+        post(move |headers: HeaderMap, body: axum::Json<Value>| {
+            let s = s.clone();
+            async move {
+                let mut r = s.lock();
+                r.calls += 1;
+                r.auth.push(
+                    headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+                r.bodies.push(body.0);
+                if r.calls <= fail_first {
+                    AxumStatus::INTERNAL_SERVER_ERROR
+                } else {
+                    AxumStatus::OK
+                }
+            }
+        }),
+    );
+    (
+        ledgerlink_emulators::serve(app, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap(),
+        state,
+    )
+}
+
+async fn register(
+    vp: &Vp,
+    token: &str,
+    url: &str,
+    application: &str,
+    event: &str,
+    retries: u32,
+) -> String {
+    let (status, body) = vp
+        .post(token, "/Workflow/Workflow", &json!({"ApplicationName": application, "EventType": event, "Active": "Y", "PRLevel": 0, "Description": "Sync - acme"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body[0]["EventID"].as_str().unwrap().to_owned();
+    let (status, hook) = vp
+        .post(
+            token,
+            "/Workflow/dlgWorkflowActionWebhook",
+            &json!({"ActionID": id, "WebhookURL": url, "AuthUsername": "u", "AuthPassword": "p", "RetryCount": retries, "Timeout": 5, "RunAfterSave": "Y"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    assert_eq!(hook[0]["AuthPassword"], "********");
+    let (status, _) = vp
+        .put(token, "/Workflow", &json!({"WorkflowActions": [{"EventID": id, "ActionID": id, "Active": "Y", "ActionType": "Webhook", "PRLevel": 0}]}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    id
+}
+
+async fn wait_for(
+    vp: &Vp,
+    done: impl Fn(&[ledgerlink_emulators::vantagepoint::WebhookDelivery]) -> bool,
+) {
+    for _ in 0..200 {
+        if done(&vp.emulator.webhook_deliveries()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!(
+        "webhook deliveries did not complete: {:?}",
+        vp.emulator.webhook_deliveries()
+    );
+}
+
+#[tokio::test]
+async fn a_project_change_is_delivered_with_basic_auth_and_retried_until_accepted() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+    let (hook_server, received) = receiver(2).await;
+    let url = format!("{}/hook", hook_server.base_url());
+    let id = register(&vp, &token, &url, "ProjectICBO", "Change", 2).await;
+    for (order, (name, expression)) in [
+        ("WBS1", "'[:PR.WBS1]'"),
+        ("Status", "'[:PR.Status]'"),
+        ("OldStatus", "'[:PR.Status.Old]'"),
+        ("Action", "'UPDATE'"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (status, _) = vp
+            .post(&token, "/Workflow/dlgWorkflowActionWebhookArgs", &json!({"ActionID": id, "ArgName": name, "SQLExpression": expression, "ArgOrder": order + 1}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+
+    let (status, _) = vp
+        .put(&token, "/project/2026-001", &json!({"Status": "I"}))
+        .await;
+    wait_for(&vp, |d| d.len() == 1 && d[0].attempts == 3).await;
+
+    assert_eq!(status, StatusCode::OK);
+    let delivery = &vp.emulator.webhook_deliveries()[0];
+    assert!(delivery.delivered);
+    let r = received.lock();
+    assert_eq!(r.calls, 3);
+    assert_eq!(r.auth[0], "Basic dTpw");
+    assert_eq!(
+        r.bodies[2],
+        json!({"WBS1": "2026-001", "Status": "I", "OldStatus": "A", "Action": "UPDATE"})
+    );
+}
+
+#[tokio::test]
+async fn a_firm_insert_fires_only_insert_workflows_and_gives_up_after_the_retries() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+    let (hook_server, received) = receiver(10).await;
+    let url = format!("{}/hook", hook_server.base_url());
+    let insert = register(&vp, &token, &url, "FirmICBO", "Insert", 1).await;
+    register(&vp, &token, &url, "FirmICBO", "Change", 0).await;
+    vp.post(&token, "/Workflow/dlgWorkflowActionWebhookArgs", &json!({"ActionID": insert, "ArgName": "ClientID", "SQLExpression": "'[:CL.ClientID]'", "ArgOrder": 1}))
+        .await;
+
+    let (_, created) = vp
+        .post(
+            &token,
+            "/firm",
+            &json!({"Name": "Hooked B.V.", "ClientInd": "Y"}),
+        )
+        .await;
+    wait_for(&vp, |d| d.len() == 1 && d[0].attempts == 2).await;
+
+    let delivery = &vp.emulator.webhook_deliveries()[0];
+    assert!(!delivery.delivered);
+    assert_eq!(delivery.last_status, Some(500));
+    assert_eq!(delivery.event_type, "insert");
+    assert_eq!(
+        received.lock().bodies[0]["ClientID"],
+        created[0]["ClientID"]
+    );
+}
+
+#[tokio::test]
+async fn webhook_registration_validates_retries_and_timeout() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+
+    let (retries, _) = vp
+        .post(
+            &token,
+            "/Workflow/dlgWorkflowActionWebhook",
+            &json!({"ActionID": "X", "WebhookURL": "https://example.com", "RetryCount": 11}),
+        )
+        .await;
+    let (timeout, _) = vp
+        .post(
+            &token,
+            "/Workflow/dlgWorkflowActionWebhook",
+            &json!({"ActionID": "X", "WebhookURL": "https://example.com", "Timeout": 0}),
+        )
+        .await;
+    let (half_auth, _) = vp
+        .post(
+            &token,
+            "/Workflow/dlgWorkflowActionWebhook",
+            &json!({"ActionID": "X", "WebhookURL": "https://example.com", "AuthUsername": "u"}),
+        )
+        .await;
+
+    assert_eq!(
+        (retries, timeout, half_auth),
+        (
+            StatusCode::BAD_REQUEST,
+            StatusCode::BAD_REQUEST,
+            StatusCode::BAD_REQUEST
+        )
+    );
+}
