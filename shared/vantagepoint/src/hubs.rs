@@ -251,26 +251,22 @@ impl VantagepointClient {
 
     /// The chart of accounts. VP's root for `/Accounts` is not documented: `/api` first, then `/vision`.
     pub async fn accounts(&self) -> Result<Vec<Account>, VpError> {
-        match self
-            .list(
-                Root::Api,
-                &["Accounts"],
-                &ListQuery::default(),
-                self.hub_paging(),
-            )
+        // Account numbers are canonicalised (`"121.00"` → `"121"`).
+        let query = ListQuery::default();
+        let mut accounts: Vec<Account> = match self
+            .list(Root::Api, &["Accounts"], &query, self.hub_paging())
             .await
         {
             Err(VpError::NotFound { .. }) => {
-                self.list(
-                    Root::Vision,
-                    &["Accounts"],
-                    &ListQuery::default(),
-                    self.hub_paging(),
-                )
-                .await
+                self.list(Root::Vision, &["Accounts"], &query, self.hub_paging())
+                    .await?
             }
-            other => other,
+            other => other?,
+        };
+        for a in &mut accounts {
+            a.account = decode::account_number(&a.account);
         }
+        Ok(accounts)
     }
 
     /// Creates an account (the blank columns VP insists on are always in the body).
@@ -348,13 +344,19 @@ impl VantagepointClient {
     }
 
     pub async fn bank_codes(&self) -> Result<Vec<BankCode>, VpError> {
-        self.list(
-            Root::Vision,
-            &["BankCode", "CFGBANKS"],
-            &ListQuery::default(),
-            Paging::None,
-        )
-        .await
+        let query = ListQuery::default();
+        let mut banks: Vec<BankCode> = self
+            .list(
+                Root::Vision,
+                &["BankCode", "CFGBANKS"],
+                &query,
+                Paging::None,
+            )
+            .await?;
+        for b in &mut banks {
+            b.account = b.account.as_deref().map(decode::account_number);
+        }
+        Ok(banks)
     }
 
     pub async fn auto_posting_accounts(
@@ -385,7 +387,7 @@ impl VantagepointClient {
         if let Value::Object(map) = &row {
             for (k, v) in map {
                 if let Some(t) = decode::text(v)
-                    .map(|s| s.trim().to_owned())
+                    .map(|s| decode::account_number(&s))
                     .filter(|s| !s.is_empty())
                 {
                     all.insert(k.clone(), t);
@@ -394,9 +396,9 @@ impl VantagepointClient {
         }
         Ok(AutoPostingAccounts {
             company: text_of(&row, "Company").or_else(|| company.map(str::to_owned)),
-            accounts_receivable: text_of(&row, "AcctsReceivable"),
-            uninvoiced_revenue: text_of(&row, "UninvoicedRevenue"),
-            unbilled_services: text_of(&row, "UnbilledServices"),
+            accounts_receivable: all.get("AcctsReceivable").cloned(),
+            uninvoiced_revenue: all.get("UninvoicedRevenue").cloned(),
+            unbilled_services: all.get("UnbilledServices").cloned(),
             all,
         })
     }
