@@ -11,6 +11,7 @@ mod jobs;
 mod links;
 mod lookups;
 mod notifications;
+mod processes;
 mod queue;
 mod rate;
 mod statuses;
