@@ -1,0 +1,344 @@
+//! Tables "Invoice Payment: Exact Online to Vantagepoint" (CR control), "... CR Master Fields" and
+//! "... CR Detail", and the allocation of a payment across the invoice lines.
+
+use ledgerlink_domain::vantagepoint::{CrControl, CrDetail, CrMaster};
+use ledgerlink_mapping::MappingError;
+use ledgerlink_mapping::payments::{
+    AllocationError, InvoiceOutstanding, OutstandingLine, allocate, cash_receipt_to_vp, cr_control,
+    cr_detail_pkey, cr_details, cr_master, remaining_balances, spec_remaining_balance,
+};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+use crate::support::{ctx, date, eur, lookups, payment};
+
+fn line(wbs2: &str, outstanding: Decimal) -> OutstandingLine {
+    OutstandingLine {
+        wbs1: Some("2026-001".into()),
+        wbs2: Some(wbs2.into()),
+        wbs3: None,
+        org: Some("A0:01".into()),
+        outstanding,
+    }
+}
+
+fn outstanding() -> InvoiceOutstanding {
+    InvoiceOutstanding {
+        invoice: "000000010808".into(),
+        currency: eur(),
+        ar_account: "1100".into(),
+        lines: vec![
+            line("01", dec!(100.00)),
+            line("02", dec!(100.00)),
+            line("03", dec!(100.00)),
+        ],
+    }
+}
+
+fn control() -> CrControl {
+    cr_control(&payment(dec!(100.00)), &outstanding(), &ctx(), &lookups()).unwrap()
+}
+
+fn master() -> CrMaster {
+    cr_master(&payment(dec!(100.00)), &outstanding(), &lookups()).unwrap()
+}
+
+fn details() -> Vec<CrDetail> {
+    cr_details(&payment(dec!(100.00)), &outstanding()).unwrap()
+}
+
+#[test]
+fn cr_control_row_batch_is_exact_plus_payment_id() {
+    assert_eq!(control().batch, "ExactPAY42");
+}
+
+#[test]
+fn cr_control_row_ref_no_is_the_reference() {
+    let full =
+        cash_receipt_to_vp(&payment(dec!(100.00)), &outstanding(), &ctx(), &lookups()).unwrap();
+    assert_eq!(full.masters[0].ref_no, "REF-77");
+}
+
+#[test]
+fn cr_control_row_description_is_payment_invoice_plus_invoice_number() {
+    assert_eq!(
+        control().description.as_deref(),
+        Some("Payment invoice 000000010808")
+    );
+}
+
+#[test]
+fn cr_control_row_recurring_defaults_to_no() {
+    assert_eq!(serde_json::to_value(control()).unwrap()["Recurring"], "N");
+}
+
+#[test]
+fn cr_control_row_end_date_is_the_date() {
+    assert_eq!(control().end_date, date("2026-07-03"));
+}
+
+#[test]
+fn cr_control_row_total_is_the_amount() {
+    assert_eq!(control().total, dec!(100.00));
+}
+
+#[test]
+fn cr_control_row_default_bank_is_the_account_id_via_the_bank_table() {
+    assert_eq!(control().default_bank, "BANK-EUR");
+}
+
+#[test]
+fn cr_control_row_selected_defaults_to_no() {
+    assert_eq!(serde_json::to_value(control()).unwrap()["Selected"], "N");
+}
+
+#[test]
+fn cr_control_row_posted_defaults_to_no() {
+    assert_eq!(serde_json::to_value(control()).unwrap()["Posted"], "N");
+}
+
+#[test]
+fn cr_control_row_creator_defaults_to_integration() {
+    assert_eq!(control().creator, "integration");
+}
+
+#[test]
+fn cr_control_row_period_defaults_to_the_current_vp_active_period() {
+    assert_eq!(serde_json::to_value(control()).unwrap()["Period"], 202607);
+}
+
+#[test]
+fn cr_control_row_company_is_the_company() {
+    assert_eq!(control().company.as_deref(), Some("A0"));
+}
+
+#[test]
+fn cr_master_row_batch_is_exact_plus_payment_id() {
+    assert_eq!(master().batch, "ExactPAY42");
+}
+
+#[test]
+fn cr_master_row_ref_no_is_the_reference() {
+    assert_eq!(master().ref_no, "REF-77");
+    let mut p = payment(dec!(100.00));
+    p.reference = None;
+    assert_eq!(
+        cr_master(&p, &outstanding(), &lookups()).unwrap().ref_no,
+        "PAY42"
+    );
+}
+
+#[test]
+fn cr_master_row_trans_date_is_the_date() {
+    assert_eq!(master().trans_date, date("2026-07-03"));
+}
+
+#[test]
+fn cr_master_row_trans_comment_is_the_reference() {
+    assert_eq!(master().trans_comment.as_deref(), Some("REF-77"));
+}
+
+#[test]
+fn cr_master_row_posted_defaults_to_no() {
+    assert!(!master().posted);
+}
+
+#[test]
+fn cr_master_row_bank_code_is_the_bank_found_for_the_account_id() {
+    assert_eq!(master().bank_code, "BANK-EUR");
+}
+
+#[test]
+fn cr_master_row_seq_defaults_to_1() {
+    assert_eq!(master().seq, 1);
+}
+
+#[test]
+fn cr_master_row_currency_code_is_the_currency_code_of_the_invoice_billing_currency() {
+    assert_eq!(master().currency, eur());
+    let mut invoice = outstanding();
+    invoice.currency = ledgerlink_domain::CurrencyCode::parse("USD").unwrap();
+    let error = cr_master(&payment(dec!(100.00)), &invoice, &lookups()).unwrap_err();
+    assert!(
+        matches!(error, MappingError::CurrencyMismatch { .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn cr_master_row_currency_exchange_override_method_defaults_to_no() {
+    assert_eq!(
+        serde_json::to_value(master()).unwrap()["CurrencyExchangeOverrideMethod"],
+        "N"
+    );
+}
+
+#[test]
+fn cr_master_row_currency_exchange_override_rate_defaults_to_0() {
+    assert_eq!(master().currency_exchange_override_rate, Decimal::ZERO);
+}
+
+#[test]
+fn cr_master_row_status_defaults_to_a() {
+    assert_eq!(master().status, "A");
+}
+
+#[test]
+fn cr_detail_row_batch_is_exact_plus_payment_id() {
+    assert!(details().iter().all(|d| d.batch == "ExactPAY42"));
+}
+
+#[test]
+fn cr_detail_row_ref_no_is_the_reference() {
+    assert!(details().iter().all(|d| d.ref_no == "REF-77"));
+}
+
+#[test]
+fn cr_detail_row_pkey_is_a_deterministic_unique_uuid() {
+    let first = details();
+    let again = details();
+    assert_eq!(
+        first.iter().map(|d| &d.pkey).collect::<Vec<_>>(),
+        again.iter().map(|d| &d.pkey).collect::<Vec<_>>()
+    );
+    assert_ne!(first[0].pkey, first[1].pkey);
+    assert_eq!(first[0].pkey.len(), 32);
+    assert_eq!(
+        first[0].pkey,
+        cr_detail_pkey("ExactPAY42", "REF-77", "000000010808", 1)
+    );
+}
+
+#[test]
+fn cr_detail_row_description_is_the_invoice_number() {
+    assert!(
+        details()
+            .iter()
+            .all(|d| d.description.as_deref() == Some("000000010808"))
+    );
+}
+
+#[test]
+fn cr_detail_row_wbs1_is_from_the_invoice_search() {
+    assert_eq!(details()[0].wbs1.as_deref(), Some("2026-001"));
+}
+
+#[test]
+fn cr_detail_row_wbs2_is_from_the_invoice_search() {
+    let wbs2: Vec<String> = details().iter().map(|d| d.wbs2.clone().unwrap()).collect();
+    assert_eq!(wbs2, vec!["01", "02", "03"]);
+}
+
+#[test]
+fn cr_detail_row_wbs3_is_from_the_invoice_search() {
+    assert_eq!(serde_json::to_value(&details()[0]).unwrap()["WBS3"], " ");
+}
+
+#[test]
+fn cr_detail_row_org_is_the_organization_from_the_invoice_search() {
+    assert_eq!(details()[0].org.as_deref(), Some("A0:01"));
+}
+
+#[test]
+fn cr_detail_row_account_is_accounts_receivable() {
+    assert!(details().iter().all(|d| d.account == "1100"));
+}
+
+#[test]
+fn cr_detail_row_amount_is_the_weighted_payment_summing_exactly_to_the_payment() {
+    let amounts: Vec<Decimal> = details().iter().map(|d| d.amount).collect();
+    assert_eq!(amounts, vec![dec!(33.34), dec!(33.33), dec!(33.33)]);
+    assert_eq!(amounts.iter().sum::<Decimal>(), dec!(100.00));
+}
+
+#[test]
+fn cr_detail_row_interest_defaults_to_no() {
+    assert_eq!(
+        serde_json::to_value(&details()[0]).unwrap()["Interest"],
+        "N"
+    );
+}
+
+#[test]
+fn cr_detail_row_tax_basis_defaults_to_0() {
+    assert!(details().iter().all(|d| d.tax_basis.is_zero()));
+}
+
+#[test]
+fn cr_detail_row_currency_exchange_override_rate_defaults_to_0() {
+    assert!(
+        details()
+            .iter()
+            .all(|d| d.currency_exchange_override_rate.is_zero())
+    );
+}
+
+#[test]
+fn cr_detail_row_invoice_is_the_invoice_number() {
+    assert!(
+        details()
+            .iter()
+            .all(|d| d.invoice.as_deref() == Some("000000010808"))
+    );
+}
+
+#[test]
+fn cash_receipt_control_total_equals_the_sum_of_its_details() {
+    let full =
+        cash_receipt_to_vp(&payment(dec!(77.77)), &outstanding(), &ctx(), &lookups()).unwrap();
+    assert_eq!(
+        full.total,
+        full.details.iter().map(|d| d.amount).sum::<Decimal>()
+    );
+}
+
+#[test]
+fn allocation_is_proportional_to_outstanding_with_largest_remainders_taking_the_cents() {
+    let allocated = allocate(dec!(100.00), &[dec!(50.00), dec!(30.00), dec!(20.00)]).unwrap();
+    assert_eq!(allocated, vec![dec!(50.00), dec!(30.00), dec!(20.00)]);
+    let allocated = allocate(dec!(10.00), &[dec!(1.00), dec!(1.00), dec!(1.00)]).unwrap_err();
+    assert_eq!(
+        allocated,
+        AllocationError::Overpayment {
+            payment: dec!(10.00),
+            outstanding: dec!(3.00)
+        }
+    );
+    let allocated = allocate(dec!(0.02), &[dec!(1.00), dec!(1.00), dec!(1.00)]).unwrap();
+    assert_eq!(allocated, vec![dec!(0.01), dec!(0.01), dec!(0.00)]);
+}
+
+#[test]
+fn allocation_leaves_the_remaining_balance_of_the_spec_formula() {
+    let owed = [dec!(968.00), dec!(45.00)];
+    let allocated = allocate(dec!(500.00), &owed).unwrap();
+    let remaining = remaining_balances(&owed, &allocated);
+    assert_eq!(remaining, vec![dec!(490.21), dec!(22.79)]);
+    for (o, r) in owed.iter().zip(&remaining) {
+        let literal = spec_remaining_balance(*o, dec!(500.00), dec!(1013.00));
+        assert!((literal - *r).abs() < dec!(0.01), "{literal} vs {r}");
+    }
+}
+
+#[test]
+fn allocation_refuses_negative_payments_and_fractions_of_a_cent() {
+    assert_eq!(
+        allocate(dec!(-1), &[dec!(5)]),
+        Err(AllocationError::NegativePayment(dec!(-1)))
+    );
+    assert_eq!(
+        allocate(dec!(1.005), &[dec!(5)]),
+        Err(AllocationError::FractionalCents(dec!(1.005)))
+    );
+    assert_eq!(
+        allocate(dec!(1), &[dec!(0)]),
+        Err(AllocationError::NothingOutstanding)
+    );
+}
+
+#[test]
+fn cash_receipt_larger_than_the_outstanding_invoice_is_refused_naming_the_payment() {
+    let error = cr_details(&payment(dec!(300.01)), &outstanding()).unwrap_err();
+    assert!(matches!(error, MappingError::Overpayment { .. }), "{error}");
+    assert_eq!(error.record().key, "PAY42");
+}
