@@ -131,6 +131,9 @@ pub(crate) struct Db {
     next_vendor_number: u64,
 }
 
+/// Ledger rows, DataEntry detail rows, tax rows and the document total of posted expense lines.
+type PostedLines = (Vec<Row>, Vec<Row>, Vec<Row>, Decimal);
+
 fn s(v: impl Into<String>) -> Value {
     Value::String(v.into())
 }
@@ -1455,7 +1458,7 @@ impl Db {
         posting: &Posting,
         common: &Row,
         rate: Decimal,
-    ) -> Result<(Vec<Row>, Vec<Row>, Vec<Row>, Decimal), VpError> {
+    ) -> Result<PostedLines, VpError> {
         let mut rows = Vec::new();
         let mut details = Vec::new();
         let mut taxes = Vec::new();

@@ -65,7 +65,7 @@ async fn firm_paging_ordering_and_field_filter_apply() {
         .map(|r| r["Name"].as_str().unwrap())
         .collect();
     let mut sorted = names.clone();
-    sorted.sort_by(|a, b| b.to_lowercase().cmp(&a.to_lowercase()));
+    sorted.sort_by_key(|name| std::cmp::Reverse(name.to_lowercase()));
     assert_eq!(names, sorted);
     assert_eq!(all[0].as_object().unwrap().len(), 2);
     assert_eq!(rows(&page2).len(), 3);
