@@ -217,3 +217,94 @@ async fn cash_receipts_are_inspectable_through_the_admin_endpoint() {
     assert_eq!(body[0]["batch"], "Exact400");
     assert_eq!(body[0]["posted"], false);
 }
+
+#[tokio::test]
+async fn a_batch_without_period_lands_in_the_callers_active_period() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+    let mut body = receipt(&vp, "Exact500", "10", "10");
+    body.as_object_mut().unwrap().remove("Period");
+
+    vp.put(&token, "/Settings/ActivePeriod/202605", &json!({}))
+        .await;
+    let (status, created) = vp.post(&token, "/DataEntry/crControl", &body).await;
+    let (_, posted) = vp
+        .put(
+            &token,
+            "/DataEntry/PostTransFile",
+            &json!({"parms": {"batch": "Exact500", "transtype": "CR"}}),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created[0]["Period"], 202605);
+    assert_eq!(decode_post(&posted)["periodList"], "202605");
+}
+
+#[tokio::test]
+async fn posting_into_a_period_closed_after_entry_is_refused_in_the_ret_list() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+    vp.post(
+        &token,
+        "/DataEntry/crControl",
+        &receipt(&vp, "Exact600", "10", "10"),
+    )
+    .await;
+    vp.emulator.close_period(202606).unwrap();
+
+    let (status, answer) = vp
+        .put(&token, "/DataEntry/PostTransFile", &post_parms("Exact600"))
+        .await;
+
+    assert_eq!(status, StatusCode::OK);
+    let inner = decode_post(&answer);
+    assert_eq!(inner["retList"], "0");
+    assert!(inner["msg"].as_str().unwrap().contains("closed"));
+    assert!(vp.emulator.ledger_rows("CR").is_empty());
+}
+
+#[tokio::test]
+async fn an_unposted_batch_can_be_deleted_but_a_posted_one_cannot() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+    vp.post(
+        &token,
+        "/DataEntry/crControl",
+        &receipt(&vp, "Exact700", "10", "10"),
+    )
+    .await;
+    vp.post(
+        &token,
+        "/DataEntry/crControl",
+        &receipt(&vp, "Exact701", "10", "10"),
+    )
+    .await;
+    vp.put(&token, "/DataEntry/PostTransFile", &post_parms("Exact701"))
+        .await;
+
+    let (deleted, _) = vp
+        .send(
+            vp.http
+                .delete(format!("{}/DataEntry/crControl/Exact700", vp.base))
+                .bearer_auth(&token),
+        )
+        .await;
+    let (refused, _) = vp
+        .send(
+            vp.http
+                .delete(format!("{}/DataEntry/crControl/Exact701", vp.base))
+                .bearer_auth(&token),
+        )
+        .await;
+
+    assert_eq!(deleted, StatusCode::OK);
+    assert_eq!(refused, StatusCode::BAD_REQUEST);
+    let batches: Vec<String> = vp
+        .emulator
+        .cash_receipts()
+        .into_iter()
+        .map(|c| c.batch)
+        .collect();
+    assert_eq!(batches, vec!["Exact701"]);
+}
