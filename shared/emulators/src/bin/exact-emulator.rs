@@ -17,16 +17,34 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { port: 0, seed: 42, demo: true, stdin_watchdog: false };
+    let mut args = Args {
+        port: 0,
+        seed: 42,
+        demo: true,
+        stdin_watchdog: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--port" => args.port = it.next().and_then(|v| v.parse().ok()).ok_or("--port needs a number")?,
-            "--seed" => args.seed = it.next().and_then(|v| v.parse().ok()).ok_or("--seed needs a number")?,
+            "--port" => {
+                args.port = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--port needs a number")?
+            }
+            "--seed" => {
+                args.seed = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--seed needs a number")?
+            }
             "--no-demo" => args.demo = false,
             "--stdin-watchdog" => args.stdin_watchdog = true,
             "-h" | "--help" => {
-                return Err("usage: exact-emulator [--port N] [--seed N] [--no-demo] [--stdin-watchdog]".into());
+                return Err(
+                    "usage: exact-emulator [--port N] [--seed N] [--no-demo] [--stdin-watchdog]"
+                        .into(),
+                );
             }
             other => return Err(format!("unknown argument {other}")),
         }
@@ -43,8 +61,14 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let emu = ExactEmulator::new(ExactConfig { seed: args.seed, ..ExactConfig::default() });
-    let server = match emu.spawn_on(SocketAddr::from(([127, 0, 0, 1], args.port))).await {
+    let emu = ExactEmulator::new(ExactConfig {
+        seed: args.seed,
+        ..ExactConfig::default()
+    });
+    let server = match emu
+        .spawn_on(SocketAddr::from(([127, 0, 0, 1], args.port)))
+        .await
+    {
         Ok(s) => s,
         Err(e) => {
             eprintln!("cannot bind 127.0.0.1:{}: {e}", args.port);
@@ -54,7 +78,13 @@ async fn main() -> std::process::ExitCode {
     let base = server.base_url();
     let mut info = serde_json::json!({ "base_url": base });
     if args.demo {
-        match generate(&emu, &DemoSpec { seed: args.seed, ..DemoSpec::default() }) {
+        match generate(
+            &emu,
+            &DemoSpec {
+                seed: args.seed,
+                ..DemoSpec::default()
+            },
+        ) {
             Ok(demo) => {
                 info["demo"] = serde_json::to_value(&demo).unwrap_or_default();
                 info["auth_url"] = serde_json::Value::String(format!("{base}/api/oauth2/auth"));

@@ -22,7 +22,9 @@ fn emulator(sh: &Arc<Shared>) -> ExactEmulator {
 
 fn fail(e: ExactEmulatorError) -> Response {
     let status = match e {
-        ExactEmulatorError::NotFound(_) | ExactEmulatorError::UnknownEntity(_) | ExactEmulatorError::UnknownDivision(_) => StatusCode::NOT_FOUND,
+        ExactEmulatorError::NotFound(_)
+        | ExactEmulatorError::UnknownEntity(_)
+        | ExactEmulatorError::UnknownDivision(_) => StatusCode::NOT_FOUND,
         _ => StatusCode::BAD_REQUEST,
     };
     (status, axum::Json(json!({"error": e.to_string()}))).into_response()
@@ -49,7 +51,10 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/webhooks/duplicate", post(duplicate))
 }
 
-async fn create_app(State(sh): State<Arc<Shared>>, axum::Json(app): axum::Json<AppRegistration>) -> Response {
+async fn create_app(
+    State(sh): State<Arc<Shared>>,
+    axum::Json(app): axum::Json<AppRegistration>,
+) -> Response {
     emulator(&sh).create_app(app);
     StatusCode::NO_CONTENT.into_response()
 }
@@ -61,12 +66,18 @@ struct DivisionBody {
     description: String,
 }
 
-async fn create_division(State(sh): State<Arc<Shared>>, axum::Json(d): axum::Json<DivisionBody>) -> Response {
+async fn create_division(
+    State(sh): State<Arc<Shared>>,
+    axum::Json(d): axum::Json<DivisionBody>,
+) -> Response {
     emulator(&sh).create_division(d.code, &d.description);
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn create_user(State(sh): State<Arc<Shared>>, axum::Json(u): axum::Json<UserSpec>) -> Response {
+async fn create_user(
+    State(sh): State<Arc<Shared>>,
+    axum::Json(u): axum::Json<UserSpec>,
+) -> Response {
     let id = emulator(&sh).create_user(u);
     ok(json!({"id": id}))
 }
@@ -85,14 +96,21 @@ async fn tokens(State(sh): State<Arc<Shared>>, axum::Json(t): axum::Json<TokenBo
     }
 }
 
-async fn seed(State(sh): State<Arc<Shared>>, Path((division, path)): Path<(i32, String)>, axum::Json(body): axum::Json<Value>) -> Response {
+async fn seed(
+    State(sh): State<Arc<Shared>>,
+    Path((division, path)): Path<(i32, String)>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
     match emulator(&sh).seed(division, &path, body) {
         Ok(key) => (StatusCode::CREATED, axum::Json(json!({"key": key}))).into_response(),
         Err(e) => fail(e),
     }
 }
 
-async fn entities(State(sh): State<Arc<Shared>>, Path((division, path)): Path<(i32, String)>) -> Response {
+async fn entities(
+    State(sh): State<Arc<Shared>>,
+    Path((division, path)): Path<(i32, String)>,
+) -> Response {
     match emulator(&sh).entities(division, &path) {
         Ok(rows) => ok(json!(rows)),
         Err(e) => fail(e),
@@ -113,7 +131,10 @@ async fn delete(State(sh): State<Arc<Shared>>, axum::Json(d): axum::Json<DeleteB
     }
 }
 
-async fn payment(State(sh): State<Arc<Shared>>, axum::Json(p): axum::Json<PaymentSpec>) -> Response {
+async fn payment(
+    State(sh): State<Arc<Shared>>,
+    axum::Json(p): axum::Json<PaymentSpec>,
+) -> Response {
     match emulator(&sh).register_payment(p) {
         Ok(r) => ok(json!(r)),
         Err(e) => fail(e),
@@ -133,7 +154,10 @@ async fn faults(State(sh): State<Arc<Shared>>) -> Response {
     ok(json!({"rules": sh.layer.faults.rules(), "injected": sh.layer.faults.injected()}))
 }
 
-async fn set_faults(State(sh): State<Arc<Shared>>, axum::Json(rules): axum::Json<Vec<FaultRule>>) -> Response {
+async fn set_faults(
+    State(sh): State<Arc<Shared>>,
+    axum::Json(rules): axum::Json<Vec<FaultRule>>,
+) -> Response {
     sh.layer.faults.set_rules(rules);
     StatusCode::NO_CONTENT.into_response()
 }
@@ -147,7 +171,10 @@ struct DuplicateBody {
     on: bool,
 }
 
-async fn duplicate(State(sh): State<Arc<Shared>>, axum::Json(d): axum::Json<DuplicateBody>) -> Response {
+async fn duplicate(
+    State(sh): State<Arc<Shared>>,
+    axum::Json(d): axum::Json<DuplicateBody>,
+) -> Response {
     sh.dispatcher.set_duplicate(d.on);
     StatusCode::NO_CONTENT.into_response()
 }

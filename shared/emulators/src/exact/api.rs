@@ -28,7 +28,11 @@ pub(crate) struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), headers: Vec::new() }
+        Self {
+            status,
+            message: message.into(),
+            headers: Vec::new(),
+        }
     }
     fn bad(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
@@ -56,10 +60,15 @@ fn op_error(sh: &Shared, e: OpError) -> ApiError {
     match e {
         OpError::BadRequest(m) => ApiError::bad(m),
         OpError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, m),
-        OpError::MethodNotAllowed => ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "The requested method is not supported for this resource."),
-        OpError::Validation(msgs) => {
-            ApiError::new(StatusCode::from_u16(sh.config.validation_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), msgs.join("\r\n"))
-        }
+        OpError::MethodNotAllowed => ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "The requested method is not supported for this resource.",
+        ),
+        OpError::Validation(msgs) => ApiError::new(
+            StatusCode::from_u16(sh.config.validation_status)
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            msgs.join("\r\n"),
+        ),
     }
 }
 
@@ -86,16 +95,31 @@ fn authenticate(st: &Store, headers: &HeaderMap, now: DateTime<Utc>) -> Auth {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim);
-    let Some(grant) = token.and_then(|t| st.access.get(t)) else { return Auth::Missing };
-    let caller = Caller { client_id: grant.client_id.clone(), user: grant.user };
-    if grant.expires_at <= now { Auth::Expired(caller) } else { Auth::Valid(caller) }
+    let Some(grant) = token.and_then(|t| st.access.get(t)) else {
+        return Auth::Missing;
+    };
+    let caller = Caller {
+        client_id: grant.client_id.clone(),
+        user: grant.user,
+    };
+    if grant.expires_at <= now {
+        Auth::Expired(caller)
+    } else {
+        Auth::Valid(caller)
+    }
 }
 
 fn unauthorized(expired: bool) -> ApiError {
     let (msg, www) = if expired {
-        ("Access token expired", r#"Bearer error="invalid_token", error_description="access token expired""#)
+        (
+            "Access token expired",
+            r#"Bearer error="invalid_token", error_description="access token expired""#,
+        )
     } else {
         ("Unauthorized", r#"Bearer error="invalid_token""#)
     };
@@ -103,7 +127,10 @@ fn unauthorized(expired: bool) -> ApiError {
 }
 
 fn accepts_json(headers: &HeaderMap) -> bool {
-    headers.get("accept").and_then(|v| v.to_str().ok()).is_some_and(|a| a.to_ascii_lowercase().contains("application/json"))
+    headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.to_ascii_lowercase().contains("application/json"))
 }
 
 fn not_acceptable() -> ApiError {
@@ -120,7 +147,9 @@ struct RateHeaders {
 
 fn start_of_next_day_ms(now: DateTime<Utc>) -> i64 {
     let day = now.date_naive().succ_opt().unwrap_or(now.date_naive());
-    day.and_hms_opt(0, 0, 0).map(|d| d.and_utc().timestamp_millis()).unwrap_or_default()
+    day.and_hms_opt(0, 0, 0)
+        .map(|d| d.and_utc().timestamp_millis())
+        .unwrap_or_default()
 }
 
 enum RateOutcome {
@@ -130,7 +159,13 @@ enum RateOutcome {
 }
 
 /// Counts one call against (client, division) in fixed calendar-minute and UTC-day windows.
-fn take_rate(sh: &Shared, st: &mut Store, client: &str, division: i32, now: DateTime<Utc>) -> RateOutcome {
+fn take_rate(
+    sh: &Shared,
+    st: &mut Store,
+    client: &str,
+    division: i32,
+    now: DateTime<Utc>,
+) -> RateOutcome {
     let minute = now.timestamp().div_euclid(60);
     let day = now.timestamp().div_euclid(86_400);
     let w = st.rate.entry((client.to_owned(), division)).or_default();
@@ -153,12 +188,18 @@ fn take_rate(sh: &Shared, st: &mut Store, client: &str, division: i32, now: Date
     let headers = RateHeaders {
         daily: [
             ("x-ratelimit-limit", dl.to_string()),
-            ("x-ratelimit-remaining", dl.saturating_sub(w.day_count).to_string()),
+            (
+                "x-ratelimit-remaining",
+                dl.saturating_sub(w.day_count).to_string(),
+            ),
             ("x-ratelimit-reset", start_of_next_day_ms(now).to_string()),
         ],
         minutely: [
             ("x-ratelimit-minutely-limit", ml.to_string()),
-            ("x-ratelimit-minutely-remaining", ml.saturating_sub(w.minute_count).to_string()),
+            (
+                "x-ratelimit-minutely-remaining",
+                ml.saturating_sub(w.minute_count).to_string(),
+            ),
             ("x-ratelimit-minutely-reset", minute_reset.to_string()),
         ],
     };
@@ -183,13 +224,34 @@ fn counts_as_error(status: StatusCode) -> bool {
     matches!(status.as_u16(), 400 | 401 | 403 | 404)
 }
 
-fn record_error(sh: &Shared, st: &mut Store, caller: &Caller, division: i32, endpoint: &str, now: DateTime<Utc>) {
+fn record_error(
+    sh: &Shared,
+    st: &mut Store,
+    caller: &Caller,
+    division: i32,
+    endpoint: &str,
+    now: DateTime<Utc>,
+) {
     let hour = now.timestamp().div_euclid(3600);
-    let key = (caller.client_id.clone(), caller.user, division, endpoint.to_owned(), hour);
+    let key = (
+        caller.client_id.clone(),
+        caller.user,
+        division,
+        endpoint.to_owned(),
+        hour,
+    );
     let n = st.errors.entry(key).or_default();
     *n += 1;
     if *n >= sh.config.errors_per_hour {
-        st.blocks.insert((caller.client_id.clone(), caller.user, division, endpoint.to_owned()), now + Duration::hours(1));
+        st.blocks.insert(
+            (
+                caller.client_id.clone(),
+                caller.user,
+                division,
+                endpoint.to_owned(),
+            ),
+            now + Duration::hours(1),
+        );
     }
 }
 
@@ -199,7 +261,12 @@ fn record_error(sh: &Shared, st: &mut Store, caller: &Caller, division: i32, end
 /// What a path after the division addresses.
 #[derive(Debug, Clone)]
 enum Target {
-    Regular { def: &'static SetDef, key: Option<String>, nav: Option<String>, count: bool },
+    Regular {
+        def: &'static SetDef,
+        key: Option<String>,
+        nav: Option<String>,
+        count: bool,
+    },
     Bulk(&'static SetDef),
     Sync(&'static SetDef),
     Deleted,
@@ -209,12 +276,21 @@ enum Target {
 
 /// Splits `Entity(key)` into the entity name and the key literal's value.
 fn split_key(segment: &str) -> Result<(String, Option<String>), ApiError> {
-    let Some(open) = segment.find('(') else { return Ok((segment.to_owned(), None)) };
+    let Some(open) = segment.find('(') else {
+        return Ok((segment.to_owned(), None));
+    };
     let name = segment[..open].to_owned();
-    let inner = segment[open + 1..].strip_suffix(')').ok_or_else(|| ApiError::bad("Bad Request - Error in query syntax."))?;
+    let inner = segment[open + 1..]
+        .strip_suffix(')')
+        .ok_or_else(|| ApiError::bad("Bad Request - Error in query syntax."))?;
     let inner = inner.split_once('=').map_or(inner, |(_, v)| v).trim();
-    let value = if let Some(g) = inner.strip_prefix("guid'").and_then(|g| g.strip_suffix('\'')) {
-        Uuid::parse_str(g.trim()).map(|u| u.to_string()).map_err(|_| ApiError::bad("Bad Request - Error in query syntax."))?
+    let value = if let Some(g) = inner
+        .strip_prefix("guid'")
+        .and_then(|g| g.strip_suffix('\''))
+    {
+        Uuid::parse_str(g.trim())
+            .map(|u| u.to_string())
+            .map_err(|_| ApiError::bad("Bad Request - Error in query syntax."))?
     } else if let Some(s) = inner.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
         s.replace("''", "'")
     } else {
@@ -226,11 +302,20 @@ fn split_key(segment: &str) -> Result<(String, Option<String>), ApiError> {
 fn route(segs: &[String]) -> Result<Target, ApiError> {
     let nf = || ApiError::new(StatusCode::NOT_FOUND, "Resource not found for the segment.");
     match segs {
-        [first, second] if first.eq_ignore_ascii_case("sync") && second.eq_ignore_ascii_case("Deleted") => Ok(Target::Deleted),
-        [first, svc, ent] if first.eq_ignore_ascii_case("sync") => model::sync(svc, ent).map(Target::Sync).ok_or_else(nf),
-        [first, svc, ent] if first.eq_ignore_ascii_case("bulk") => model::bulk(svc, ent).map(Target::Bulk).ok_or_else(nf),
+        [first, second]
+            if first.eq_ignore_ascii_case("sync") && second.eq_ignore_ascii_case("Deleted") =>
+        {
+            Ok(Target::Deleted)
+        }
+        [first, svc, ent] if first.eq_ignore_ascii_case("sync") => {
+            model::sync(svc, ent).map(Target::Sync).ok_or_else(nf)
+        }
+        [first, svc, ent] if first.eq_ignore_ascii_case("bulk") => {
+            model::bulk(svc, ent).map(Target::Bulk).ok_or_else(nf)
+        }
         [first, svc, func] if first.eq_ignore_ascii_case("read") => {
-            if svc.eq_ignore_ascii_case("financial") && func.eq_ignore_ascii_case("ReceivablesList") {
+            if svc.eq_ignore_ascii_case("financial") && func.eq_ignore_ascii_case("ReceivablesList")
+            {
                 Ok(Target::ReceivablesList)
             } else {
                 Err(nf())
@@ -241,14 +326,37 @@ fn route(segs: &[String]) -> Result<Target, ApiError> {
             if svc.eq_ignore_ascii_case("system") && name.eq_ignore_ascii_case("Divisions")
                 || svc.eq_ignore_ascii_case("hrm") && name.eq_ignore_ascii_case("Divisions")
             {
-                let path = if svc.eq_ignore_ascii_case("system") { model::DIVISIONS_SYSTEM } else { model::DIVISIONS_HRM };
-                return if rest.is_empty() && key.is_none() { Ok(Target::Divisions(def_of(path))) } else { Err(nf()) };
+                let path = if svc.eq_ignore_ascii_case("system") {
+                    model::DIVISIONS_SYSTEM
+                } else {
+                    model::DIVISIONS_HRM
+                };
+                return if rest.is_empty() && key.is_none() {
+                    Ok(Target::Divisions(def_of(path)))
+                } else {
+                    Err(nf())
+                };
             }
             let def = model::regular(svc, &name).ok_or_else(nf)?;
             match rest {
-                [] => Ok(Target::Regular { def, key, nav: None, count: false }),
-                [c] if c == "$count" && key.is_none() => Ok(Target::Regular { def, key: None, nav: None, count: true }),
-                [nav] if key.is_some() && def.nav(nav).is_some() => Ok(Target::Regular { def, key, nav: Some(nav.clone()), count: false }),
+                [] => Ok(Target::Regular {
+                    def,
+                    key,
+                    nav: None,
+                    count: false,
+                }),
+                [c] if c == "$count" && key.is_none() => Ok(Target::Regular {
+                    def,
+                    key: None,
+                    nav: None,
+                    count: true,
+                }),
+                [nav] if key.is_some() && def.nav(nav).is_some() => Ok(Target::Regular {
+                    def,
+                    key,
+                    nav: Some(nav.clone()),
+                    count: false,
+                }),
                 _ => Err(nf()),
             }
         }
@@ -280,9 +388,18 @@ fn base_url(sh: &Shared, headers: &HeaderMap) -> String {
 // Handlers.
 
 /// `/api/v1/current/Me`: needs a bearer token, no division, not rate-counted.
-pub(crate) async fn me(State(sh): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+pub(crate) async fn me(
+    State(sh): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     if method != Method::GET {
-        return ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "The requested method is not supported for this resource.").into_response();
+        return ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "The requested method is not supported for this resource.",
+        )
+        .into_response();
     }
     let now = sh.now();
     let st = sh.store.lock();
@@ -297,7 +414,10 @@ pub(crate) async fn me(State(sh): State<Arc<Shared>>, method: Method, uri: Uri, 
     let Some(user) = st.users.get(&caller.user).cloned() else {
         return unauthorized(false).into_response();
     };
-    let (first, last) = user.full_name.split_once(' ').map_or((user.full_name.as_str(), ""), |(a, b)| (a, b));
+    let (first, last) = user
+        .full_name
+        .split_once(' ')
+        .map_or((user.full_name.as_str(), ""), |(a, b)| (a, b));
     let mut row = Map::new();
     for (k, v) in [
         ("UserID", json!(user.id.to_string())),
@@ -311,7 +431,10 @@ pub(crate) async fn me(State(sh): State<Arc<Shared>>, method: Method, uri: Uri, 
         ("DivisionCustomer", Value::Null),
         ("LanguageCode", json!("en-GB")),
         ("Legislation", json!(1)),
-        ("ServerTime", json!(now.format("%Y-%m-%dT%H:%M:%S").to_string())),
+        (
+            "ServerTime",
+            json!(now.format("%Y-%m-%dT%H:%M:%S").to_string()),
+        ),
         ("ServerUtcOffset", json!(0)),
         ("IsClientUser", json!(false)),
         ("IsStarterUser", json!(false)),
@@ -321,7 +444,15 @@ pub(crate) async fn me(State(sh): State<Arc<Shared>>, method: Method, uri: Uri, 
     let base = base_url(&sh, &headers);
     let params = odata::parse_query(uri.query());
     let rows = vec![(user.id.to_string(), Record { data: row, ts: 0 })];
-    let ctx = QueryCtx { sh: &sh, def: def_of(model::ME), kind: Kind::Regular, base: &base, division: 0, request_path: "current/Me", params: &params };
+    let ctx = QueryCtx {
+        sh: &sh,
+        def: def_of(model::ME),
+        kind: Kind::Regular,
+        base: &base,
+        division: 0,
+        request_path: "current/Me",
+        params: &params,
+    };
     match run_query(&ctx, &st, rows) {
         Ok(d) => axum::Json(json!({ "d": d })).into_response(),
         Err(e) => e.into_response(),
@@ -329,7 +460,13 @@ pub(crate) async fn me(State(sh): State<Arc<Shared>>, method: Method, uri: Uri, 
 }
 
 /// Everything under `/api/v1/{division}/...` (and `/api/v1/beta/{division}/...`).
-pub(crate) async fn v1(State(sh): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn v1(
+    State(sh): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path();
     let rest = path.strip_prefix("/api/v1/").unwrap_or(path);
     let rest = rest.strip_prefix("beta/").unwrap_or(rest);
@@ -342,7 +479,7 @@ pub(crate) async fn v1(State(sh): State<Arc<Shared>>, method: Method, uri: Uri, 
     let segs: Vec<String> = tail
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| percent_decode(s))
+        .map(percent_decode)
         .collect();
     let endpoint = endpoint_of(&segs);
     let now = sh.now();
@@ -358,7 +495,15 @@ pub(crate) async fn v1(State(sh): State<Arc<Shared>>, method: Method, uri: Uri, 
             }
             Auth::Missing => return unauthorized(false).into_response(),
         };
-        if let Some(until) = st.blocks.get(&(caller.client_id.clone(), caller.user, division, endpoint.clone())).copied()
+        if let Some(until) = st
+            .blocks
+            .get(&(
+                caller.client_id.clone(),
+                caller.user,
+                division,
+                endpoint.clone(),
+            ))
+            .copied()
             && until > now
         {
             return ApiError::new(
@@ -374,19 +519,27 @@ pub(crate) async fn v1(State(sh): State<Arc<Shared>>, method: Method, uri: Uri, 
         match take_rate(&sh, &mut st, &caller.client_id, division, now) {
             RateOutcome::Ok(h) => (caller, h),
             RateOutcome::MinuteExhausted(h) => {
-                let mut r = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "API rate limit exceeded.").into_response();
+                let mut r =
+                    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "API rate limit exceeded.")
+                        .into_response();
                 add_headers(&mut r, &h.minutely);
                 return r;
             }
             RateOutcome::DayExhausted(h) => {
-                let mut r = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "API rate limit exceeded.").into_response();
+                let mut r =
+                    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "API rate limit exceeded.")
+                        .into_response();
                 add_headers(&mut r, &h.daily);
                 return r;
             }
         }
     };
 
-    let mut response = match handle(&sh, &caller, division, &method, &uri, &headers, &segs, tail, body).await {
+    let mut response = match handle(
+        &sh, &caller, division, &method, &uri, &headers, &segs, tail, body,
+    )
+    .await
+    {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
@@ -420,10 +573,17 @@ async fn handle(
 ) -> Result<Response, ApiError> {
     {
         let st = sh.store.lock();
-        let allowed = st.divisions.contains_key(&division) && st.users.get(&caller.user).is_some_and(|u| u.divisions.contains(&division));
+        let allowed = st.divisions.contains_key(&division)
+            && st
+                .users
+                .get(&caller.user)
+                .is_some_and(|u| u.divisions.contains(&division));
         if !allowed {
-            return Err(ApiError::new(StatusCode::FORBIDDEN, "Forbidden - User division is not within division scope")
-                .header("reason", "NoDivisionAccess"));
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "Forbidden - User division is not within division scope",
+            )
+            .header("reason", "NoDivisionAccess"));
         }
     }
     let target = route(segs)?;
@@ -435,35 +595,92 @@ async fn handle(
     let params = odata::parse_query(uri.query());
     let now = sh.now();
     match (method.clone(), target) {
-        (Method::GET, Target::Regular { def, key: None, nav: None, count }) => {
+        (
+            Method::GET,
+            Target::Regular {
+                def,
+                key: None,
+                nav: None,
+                count,
+            },
+        ) => {
             if !def.allows(model::GET) {
                 return Err(op_error(sh, OpError::MethodNotAllowed));
             }
             let st = sh.store.lock();
             let rows = visible_rows(&st, caller, division, def);
-            let ctx = QueryCtx { sh, def, kind: Kind::Regular, base: &base, division, request_path, params: &params };
+            let ctx = QueryCtx {
+                sh,
+                def,
+                kind: Kind::Regular,
+                base: &base,
+                division,
+                request_path,
+                params: &params,
+            };
             if count {
                 let n = count_rows(&ctx, rows)?;
-                return Ok(([("content-type", "text/plain; charset=utf-8")], n.to_string()).into_response());
+                return Ok((
+                    [("content-type", "text/plain; charset=utf-8")],
+                    n.to_string(),
+                )
+                    .into_response());
             }
             let d = run_query(&ctx, &st, rows)?;
             Ok(axum::Json(json!({ "d": d })).into_response())
         }
-        (Method::GET, Target::Regular { def, key: Some(key), nav: None, .. }) => {
+        (
+            Method::GET,
+            Target::Regular {
+                def,
+                key: Some(key),
+                nav: None,
+                ..
+            },
+        ) => {
             let st = sh.store.lock();
             let rec = visible_rows(&st, caller, division, def)
                 .into_iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case(&key))
-                .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "Resource not found for the segment."))?;
-            let ctx = QueryCtx { sh, def, kind: Kind::Regular, base: &base, division, request_path, params: &params };
+                .ok_or_else(|| {
+                    ApiError::new(StatusCode::NOT_FOUND, "Resource not found for the segment.")
+                })?;
+            let ctx = QueryCtx {
+                sh,
+                def,
+                kind: Kind::Regular,
+                base: &base,
+                division,
+                request_path,
+                params: &params,
+            };
             let sel = Selection::parse(&ctx)?;
-            Ok(axum::Json(json!({ "d": format_row(&ctx, &st, &rec.0, &rec.1, &sel) })).into_response())
+            Ok(
+                axum::Json(json!({ "d": format_row(&ctx, &st, &rec.0, &rec.1, &sel) }))
+                    .into_response(),
+            )
         }
-        (Method::GET, Target::Regular { def, key: Some(key), nav: Some(nav), .. }) => {
+        (
+            Method::GET,
+            Target::Regular {
+                def,
+                key: Some(key),
+                nav: Some(nav),
+                ..
+            },
+        ) => {
             let st = sh.store.lock();
-            let Some(n) = def.nav(&nav) else { return Err(ApiError::new(StatusCode::NOT_FOUND, "Resource not found for the segment.")) };
+            let Some(n) = def.nav(&nav) else {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "Resource not found for the segment.",
+                ));
+            };
             if st.get(division, def.path, &key).is_none() {
-                return Err(ApiError::new(StatusCode::NOT_FOUND, "Resource not found for the segment."));
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "Resource not found for the segment.",
+                ));
             }
             let Some(child) = model::set(n.child) else {
                 // A navigation the emulator does not store (e.g. Account BankAccounts): an empty collection.
@@ -474,35 +691,75 @@ async fn handle(
                 .filter(|r| r.data.get(n.fk).and_then(Value::as_str) == Some(key.as_str()))
                 .map(|r| (key_of(child, r), r.clone()))
                 .collect();
-            let ctx = QueryCtx { sh, def: child, kind: Kind::Regular, base: &base, division, request_path, params: &params };
+            let ctx = QueryCtx {
+                sh,
+                def: child,
+                kind: Kind::Regular,
+                base: &base,
+                division,
+                request_path,
+                params: &params,
+            };
             let d = run_query(&ctx, &st, rows)?;
             Ok(axum::Json(json!({ "d": d })).into_response())
         }
         (Method::GET, Target::Bulk(def) | Target::Sync(def)) => {
-            let sync = def.sync.is_some() && segs.first().is_some_and(|s| s.eq_ignore_ascii_case("sync"));
+            let sync =
+                def.sync.is_some() && segs.first().is_some_and(|s| s.eq_ignore_ascii_case("sync"));
             let st = sh.store.lock();
             let mut rows = visible_rows(&st, caller, division, def);
             if sync {
                 rows.iter_mut().for_each(|(k, r)| *k = r.ts.to_string());
             }
             let kind = if sync { Kind::Sync } else { Kind::Bulk };
-            let ctx = QueryCtx { sh, def, kind, base: &base, division, request_path, params: &params };
+            let ctx = QueryCtx {
+                sh,
+                def,
+                kind,
+                base: &base,
+                division,
+                request_path,
+                params: &params,
+            };
             let d = run_query(&ctx, &st, rows)?;
             Ok(axum::Json(json!({ "d": d })).into_response())
         }
         (Method::GET, Target::Deleted) => {
             let def = def_of(model::DELETED);
             let st = sh.store.lock();
-            let rows = st.rows(division, model::DELETED).map(|r| (r.ts.to_string(), r.clone())).collect();
-            let ctx = QueryCtx { sh, def, kind: Kind::Sync, base: &base, division, request_path, params: &params };
+            let rows = st
+                .rows(division, model::DELETED)
+                .map(|r| (r.ts.to_string(), r.clone()))
+                .collect();
+            let ctx = QueryCtx {
+                sh,
+                def,
+                kind: Kind::Sync,
+                base: &base,
+                division,
+                request_path,
+                params: &params,
+            };
             let d = run_query(&ctx, &st, rows)?;
             Ok(axum::Json(json!({ "d": d })).into_response())
         }
         (Method::GET, Target::ReceivablesList) => {
             let def = def_of(model::RECEIVABLES_LIST);
             let st = sh.store.lock();
-            let rows = st.receivables_list(division).into_iter().map(|r| (r.ts.to_string(), r)).collect();
-            let ctx = QueryCtx { sh, def, kind: Kind::Read, base: &base, division, request_path, params: &params };
+            let rows = st
+                .receivables_list(division)
+                .into_iter()
+                .map(|r| (r.ts.to_string(), r))
+                .collect();
+            let ctx = QueryCtx {
+                sh,
+                def,
+                kind: Kind::Read,
+                base: &base,
+                division,
+                request_path,
+                params: &params,
+            };
             let d = run_query(&ctx, &st, rows)?;
             Ok(axum::Json(json!({ "d": d })).into_response())
         }
@@ -512,33 +769,68 @@ async fn handle(
             let rows = st
                 .divisions
                 .values()
-                .filter(|d| def.path == model::DIVISIONS_HRM || user.as_ref().is_some_and(|u| u.divisions.contains(&d.code)))
+                .filter(|d| {
+                    def.path == model::DIVISIONS_HRM
+                        || user.as_ref().is_some_and(|u| u.divisions.contains(&d.code))
+                })
                 .map(|d| {
                     let mut m = Map::new();
                     m.insert("Code".into(), json!(d.code));
                     m.insert("Description".into(), json!(d.description));
-                    m.insert(if def.path == model::DIVISIONS_HRM { "HID" } else { "Hid" }.into(), json!(d.code));
+                    m.insert(
+                        if def.path == model::DIVISIONS_HRM {
+                            "HID"
+                        } else {
+                            "Hid"
+                        }
+                        .into(),
+                        json!(d.code),
+                    );
                     m.insert("Currency".into(), json!(d.currency));
                     m.insert("Country".into(), json!("NL "));
-                    m.insert("Main".into(), json!(st.divisions.keys().next() == Some(&d.code)));
+                    m.insert(
+                        "Main".into(),
+                        json!(st.divisions.keys().next() == Some(&d.code)),
+                    );
                     if def.path == model::DIVISIONS_SYSTEM {
-                        m.insert("Current".into(), json!(user.as_ref().and_then(|u| u.current_division) == Some(d.code)));
+                        m.insert(
+                            "Current".into(),
+                            json!(user.as_ref().and_then(|u| u.current_division) == Some(d.code)),
+                        );
                         m.insert("DivisionMoveDate".into(), Value::Null);
                     }
                     m.insert("Created".into(), model::date_value(d.created));
                     (d.code.to_string(), Record { data: m, ts: 0 })
                 })
                 .collect();
-            let ctx = QueryCtx { sh, def, kind: Kind::Regular, base: &base, division, request_path, params: &params };
+            let ctx = QueryCtx {
+                sh,
+                def,
+                kind: Kind::Regular,
+                base: &base,
+                division,
+                request_path,
+                params: &params,
+            };
             let d = run_query(&ctx, &st, rows)?;
             Ok(axum::Json(json!({ "d": d })).into_response())
         }
-        (Method::POST, Target::Regular { def, key: None, nav: None, count: false }) => {
+        (
+            Method::POST,
+            Target::Regular {
+                def,
+                key: None,
+                nav: None,
+                count: false,
+            },
+        ) => {
             let parsed: Value = serde_json::from_slice(&body).map_err(|_| {
                 ApiError::bad("Error processing request stream. The request should be a valid top-level resource object.")
             })?;
             let Some(obj) = parsed.as_object() else {
-                return Err(ApiError::bad("Error processing request stream. The request should be a valid top-level resource object."));
+                return Err(ApiError::bad(
+                    "Error processing request stream. The request should be a valid top-level resource object.",
+                ));
             };
             if !def.allows(model::POST) {
                 return Err(op_error(sh, OpError::MethodNotAllowed));
@@ -546,24 +838,54 @@ async fn handle(
             let key = if def.path == model::WEBHOOKS {
                 create_subscription(sh, caller, division, obj, now).await?
             } else {
-                sh.mutate(|st| st.create(division, def, obj, caller.user, now, false)).map_err(|e| op_error(sh, e))?.0
+                sh.mutate(|st| st.create(division, def, obj, caller.user, now, false))
+                    .map_err(|e| op_error(sh, e))?
+                    .0
             };
             let representation = headers
                 .get("prefer")
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|p| p.to_ascii_lowercase().contains("return=representation"));
             let st = sh.store.lock();
-            let rec = st.get(division, def.path, &key).cloned().ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "Resource not found"))?;
-            let ctx = QueryCtx { sh, def, kind: Kind::Regular, base: &base, division, request_path, params: &params };
+            let rec = st
+                .get(division, def.path, &key)
+                .cloned()
+                .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "Resource not found"))?;
+            let ctx = QueryCtx {
+                sh,
+                def,
+                kind: Kind::Regular,
+                base: &base,
+                division,
+                request_path,
+                params: &params,
+            };
             let d = if representation {
                 let expand: Vec<String> = def.navs.iter().map(|n| n.name.to_owned()).collect();
-                format_row(&ctx, &st, &key, &rec, &Selection { fields: None, expand, nav_fields: Vec::new() })
+                format_row(
+                    &ctx,
+                    &st,
+                    &key,
+                    &rec,
+                    &Selection {
+                        fields: None,
+                        expand,
+                        nav_fields: Vec::new(),
+                    },
+                )
             } else {
                 // "The entity will contain all properties with the NULL value" except the key.
                 let mut m = Map::new();
                 m.insert("__metadata".into(), json!({"uri": key_uri(&ctx, &key), "type": format!("Exact.Web.Api.Models.{}", def.type_name)}));
                 for f in &def.fields {
-                    m.insert(f.name.into(), if f.name == def.key { json!(key) } else { Value::Null });
+                    m.insert(
+                        f.name.into(),
+                        if f.name == def.key {
+                            json!(key)
+                        } else {
+                            Value::Null
+                        },
+                    );
                 }
                 for n in &def.navs {
                     m.insert(n.name.into(), Value::Null);
@@ -576,24 +898,44 @@ async fn handle(
             }
             Ok(r)
         }
-        (Method::PUT, Target::Regular { def, key: Some(key), nav: None, .. }) => {
+        (
+            Method::PUT,
+            Target::Regular {
+                def,
+                key: Some(key),
+                nav: None,
+                ..
+            },
+        ) => {
             let parsed: Value = serde_json::from_slice(&body).map_err(|_| {
                 ApiError::bad("Error processing request stream. The request should be a valid top-level resource object.")
             })?;
             let Some(obj) = parsed.as_object() else {
-                return Err(ApiError::bad("Error processing request stream. The request should be a valid top-level resource object."));
+                return Err(ApiError::bad(
+                    "Error processing request stream. The request should be a valid top-level resource object.",
+                ));
             };
             if def.path == model::WEBHOOKS {
                 check_own_subscription(sh, caller, division, &key)?;
             }
-            sh.mutate(|st| st.update(division, def, &key, obj, caller.user, now)).map_err(|e| op_error(sh, e))?;
+            sh.mutate(|st| st.update(division, def, &key, obj, caller.user, now))
+                .map_err(|e| op_error(sh, e))?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
-        (Method::DELETE, Target::Regular { def, key: Some(key), nav: None, .. }) => {
+        (
+            Method::DELETE,
+            Target::Regular {
+                def,
+                key: Some(key),
+                nav: None,
+                ..
+            },
+        ) => {
             if def.path == model::WEBHOOKS {
                 check_own_subscription(sh, caller, division, &key)?;
             }
-            sh.mutate(|st| st.delete(division, def, &key, caller.user, now, false)).map_err(|e| op_error(sh, e))?;
+            sh.mutate(|st| st.delete(division, def, &key, caller.user, now, false))
+                .map_err(|e| op_error(sh, e))?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         _ => Err(op_error(sh, OpError::MethodNotAllowed)),
@@ -601,9 +943,17 @@ async fn handle(
 }
 
 /// Rows of a regular set as (key, record); webhook subscriptions are visible only to the app that made them.
-fn visible_rows(st: &Store, caller: &Caller, division: i32, def: &'static SetDef) -> Vec<(String, Record)> {
+fn visible_rows(
+    st: &Store,
+    caller: &Caller,
+    division: i32,
+    def: &'static SetDef,
+) -> Vec<(String, Record)> {
     st.rows(division, def.path)
-        .filter(|r| def.path != model::WEBHOOKS || r.data.get("ClientID").and_then(Value::as_str) == Some(caller.client_id.as_str()))
+        .filter(|r| {
+            def.path != model::WEBHOOKS
+                || r.data.get("ClientID").and_then(Value::as_str) == Some(caller.client_id.as_str())
+        })
         .map(|r| (key_of(def, r), r.clone()))
         .collect()
 }
@@ -616,18 +966,45 @@ fn key_of(def: &SetDef, r: &Record) -> String {
     }
 }
 
-fn check_own_subscription(sh: &Shared, caller: &Caller, division: i32, key: &str) -> Result<(), ApiError> {
+fn check_own_subscription(
+    sh: &Shared,
+    caller: &Caller,
+    division: i32,
+    key: &str,
+) -> Result<(), ApiError> {
     let st = sh.store.lock();
     match st.get(division, model::WEBHOOKS, key) {
-        Some(r) if r.data.get("ClientID").and_then(Value::as_str) == Some(caller.client_id.as_str()) => Ok(()),
-        _ => Err(ApiError::new(StatusCode::NOT_FOUND, "Resource not found for the segment.")),
+        Some(r)
+            if r.data.get("ClientID").and_then(Value::as_str)
+                == Some(caller.client_id.as_str()) =>
+        {
+            Ok(())
+        }
+        _ => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "Resource not found for the segment.",
+        )),
     }
 }
 
-async fn create_subscription(sh: &Arc<Shared>, caller: &Caller, division: i32, obj: &Map<String, Value>, now: DateTime<Utc>) -> Result<String, ApiError> {
+async fn create_subscription(
+    sh: &Arc<Shared>,
+    caller: &Caller,
+    division: i32,
+    obj: &Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Result<String, ApiError> {
     let validation = |m: String| op_error(sh, OpError::Validation(vec![m]));
-    let url = obj.get("CallbackURL").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let topic = obj.get("Topic").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let url = obj
+        .get("CallbackURL")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let topic = obj
+        .get("Topic")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let mut msgs = Vec::new();
     if url.is_empty() {
         msgs.push("Mandatory: CallbackURL".to_owned());
@@ -656,11 +1033,19 @@ async fn create_subscription(sh: &Arc<Shared>, caller: &Caller, division: i32, o
             return Err(validation("Data already exists.".into()));
         }
     }
-    webhooks::validate_callback(&sh.http, &url).await.map_err(validation)?;
+    webhooks::validate_callback(&sh.http, &url)
+        .await
+        .map_err(validation)?;
     let mut body = obj.clone();
     let (app_name, user_name) = {
         let st = sh.store.lock();
-        (st.apps.get(&caller.client_id).map(|a| a.name.clone()).unwrap_or_default(), st.user_name(caller.user))
+        (
+            st.apps
+                .get(&caller.client_id)
+                .map(|a| a.name.clone())
+                .unwrap_or_default(),
+            st.user_name(caller.user),
+        )
     };
     body.insert("ClientID".into(), json!(caller.client_id));
     body.insert("UserID".into(), json!(caller.user.to_string()));
@@ -670,7 +1055,18 @@ async fn create_subscription(sh: &Arc<Shared>, caller: &Caller, division: i32, o
     body.insert("CreatorFullName".into(), json!(user_name));
     body.insert("Created".into(), model::date_value(now));
     body.insert("IsInstant".into(), json!(false));
-    sh.mutate(|st| st.create(division, def_of(model::WEBHOOKS), &body, caller.user, now, true)).map(|(k, _)| k).map_err(|e| op_error(sh, e))
+    sh.mutate(|st| {
+        st.create(
+            division,
+            def_of(model::WEBHOOKS),
+            &body,
+            caller.user,
+            now,
+            true,
+        )
+    })
+    .map(|(k, _)| k)
+    .map_err(|e| op_error(sh, e))
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -697,7 +1093,10 @@ struct QueryCtx<'a> {
 
 impl QueryCtx<'_> {
     fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     fn ty_of(&self, name: &str) -> Option<Ty> {
         if name == "Timestamp" && matches!(self.kind, Kind::Sync) {
@@ -728,37 +1127,67 @@ struct Selection {
 
 impl Selection {
     fn parse(ctx: &QueryCtx<'_>) -> Result<Self, ApiError> {
-        let expand: Vec<String> = ctx.param("$expand").map(|e| e.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()).unwrap_or_default();
+        let expand: Vec<String> = ctx
+            .param("$expand")
+            .map(|e| {
+                e.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
         for e in &expand {
             if ctx.def.nav(e).is_none() {
-                return Err(ApiError::bad(format!("Could not find a property named '{e}' on type 'Exact.Web.Api.Models.{}'.", ctx.def.type_name)));
+                return Err(ApiError::bad(format!(
+                    "Could not find a property named '{e}' on type 'Exact.Web.Api.Models.{}'.",
+                    ctx.def.type_name
+                )));
             }
         }
         let Some(select) = ctx.param("$select") else {
-            return Ok(Self { fields: None, expand, nav_fields: Vec::new() });
+            return Ok(Self {
+                fields: None,
+                expand,
+                nav_fields: Vec::new(),
+            });
         };
         let mut fields = BTreeSet::new();
         let mut nav_fields = Vec::new();
         for raw in select.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             if raw == "*" {
-                return Ok(Self { fields: None, expand, nav_fields });
+                return Ok(Self {
+                    fields: None,
+                    expand,
+                    nav_fields,
+                });
             }
             if let Some((nav, prop)) = raw.split_once('/') {
                 let child_def = ctx.def.nav(nav).and_then(|n| model::set(n.child));
-                let ok = expand.iter().any(|e| e == nav) && child_def.is_some_and(|c| c.field(prop).is_some());
+                let ok = expand.iter().any(|e| e == nav)
+                    && child_def.is_some_and(|c| c.field(prop).is_some());
                 if !ok {
-                    return Err(ApiError::bad(format!("Could not find a property named '{raw}' on type 'Exact.Web.Api.Models.{}'.", ctx.def.type_name)));
+                    return Err(ApiError::bad(format!(
+                        "Could not find a property named '{raw}' on type 'Exact.Web.Api.Models.{}'.",
+                        ctx.def.type_name
+                    )));
                 }
                 nav_fields.push((nav.to_owned(), prop.to_owned()));
                 fields.insert(nav.to_owned());
                 continue;
             }
             if ctx.ty_of(raw).is_none() && ctx.def.nav(raw).is_none() {
-                return Err(ApiError::bad(format!("Could not find a property named '{raw}' on type 'Exact.Web.Api.Models.{}'.", ctx.def.type_name)));
+                return Err(ApiError::bad(format!(
+                    "Could not find a property named '{raw}' on type 'Exact.Web.Api.Models.{}'.",
+                    ctx.def.type_name
+                )));
             }
             fields.insert(raw.to_owned());
         }
-        Ok(Self { fields: Some(fields), expand, nav_fields })
+        Ok(Self {
+            fields: Some(fields),
+            expand,
+            nav_fields,
+        })
     }
     fn wants(&self, name: &str) -> bool {
         self.fields.as_ref().is_none_or(|f| f.contains(name))
@@ -786,7 +1215,13 @@ fn key_uri(ctx: &QueryCtx<'_>, key: &str) -> String {
         Kind::Bulk => format!("bulk/{}", ctx.def.bulk.unwrap_or(ctx.def.path)),
         Kind::Regular | Kind::Read => ctx.def.path.to_owned(),
     };
-    format!("{}/api/v1/{}/{}({})", ctx.base, ctx.division, path, key_literal(ctx, key))
+    format!(
+        "{}/api/v1/{}/{}({})",
+        ctx.base,
+        ctx.division,
+        path,
+        key_literal(ctx, key)
+    )
 }
 
 fn format_row(ctx: &QueryCtx<'_>, st: &Store, key: &str, rec: &Record, sel: &Selection) -> Value {
@@ -795,10 +1230,16 @@ fn format_row(ctx: &QueryCtx<'_>, st: &Store, key: &str, rec: &Record, sel: &Sel
         model::ME => "Exact.Web.Api.System.Me".to_owned(),
         _ => format!("Exact.Web.Api.Models.{}", ctx.def.type_name),
     };
-    m.insert("__metadata".into(), json!({"uri": key_uri(ctx, key), "type": type_name}));
+    m.insert(
+        "__metadata".into(),
+        json!({"uri": key_uri(ctx, key), "type": type_name}),
+    );
     for f in &ctx.def.fields {
         if sel.wants(f.name) {
-            m.insert(f.name.into(), rec.data.get(f.name).cloned().unwrap_or(Value::Null));
+            m.insert(
+                f.name.into(),
+                rec.data.get(f.name).cloned().unwrap_or(Value::Null),
+            );
         }
     }
     if ctx.kind == Kind::Sync && ctx.def.field("Timestamp").is_none() && sel.wants("Timestamp") {
@@ -813,21 +1254,51 @@ fn format_row(ctx: &QueryCtx<'_>, st: &Store, key: &str, rec: &Record, sel: &Sel
                 let child = model::set(n.child);
                 let results: Vec<Value> = child
                     .map(|c| {
-                        let child_ctx = QueryCtx { sh: ctx.sh, def: c, kind: Kind::Regular, base: ctx.base, division: ctx.division, request_path: ctx.request_path, params: &[] };
-                        let props: Vec<&str> = sel.nav_fields.iter().filter(|(nv, _)| nv == n.name).map(|(_, p)| p.as_str()).collect();
+                        let child_ctx = QueryCtx {
+                            sh: ctx.sh,
+                            def: c,
+                            kind: Kind::Regular,
+                            base: ctx.base,
+                            division: ctx.division,
+                            request_path: ctx.request_path,
+                            params: &[],
+                        };
+                        let props: Vec<&str> = sel
+                            .nav_fields
+                            .iter()
+                            .filter(|(nv, _)| nv == n.name)
+                            .map(|(_, p)| p.as_str())
+                            .collect();
                         let child_sel = Selection {
-                            fields: if props.is_empty() { None } else { Some(props.iter().map(|p| (*p).to_owned()).collect()) },
+                            fields: if props.is_empty() {
+                                None
+                            } else {
+                                Some(props.iter().map(|p| (*p).to_owned()).collect())
+                            },
                             expand: Vec::new(),
                             nav_fields: Vec::new(),
                         };
-                        let mut rows: Vec<&Record> = st.rows(ctx.division, c.path).filter(|r| r.data.get(n.fk).and_then(Value::as_str) == Some(key)).collect();
-                        rows.sort_by_key(|r| r.data.get("LineNumber").and_then(Value::as_i64).unwrap_or(0));
-                        rows.into_iter().map(|r| format_row(&child_ctx, st, &key_of(c, r), r, &child_sel)).collect()
+                        let mut rows: Vec<&Record> = st
+                            .rows(ctx.division, c.path)
+                            .filter(|r| r.data.get(n.fk).and_then(Value::as_str) == Some(key))
+                            .collect();
+                        rows.sort_by_key(|r| {
+                            r.data
+                                .get("LineNumber")
+                                .and_then(Value::as_i64)
+                                .unwrap_or(0)
+                        });
+                        rows.into_iter()
+                            .map(|r| format_row(&child_ctx, st, &key_of(c, r), r, &child_sel))
+                            .collect()
                     })
                     .unwrap_or_default();
                 m.insert(n.name.into(), json!({ "results": results }));
             } else {
-                m.insert(n.name.into(), json!({"__deferred": {"uri": format!("{}/{}", key_uri(ctx, key), n.name)}}));
+                m.insert(
+                    n.name.into(),
+                    json!({"__deferred": {"uri": format!("{}/{}", key_uri(ctx, key), n.name)}}),
+                );
             }
         }
     }
@@ -835,38 +1306,72 @@ fn format_row(ctx: &QueryCtx<'_>, st: &Store, key: &str, rec: &Record, sel: &Sel
 }
 
 /// Applies the endpoint rules and `$filter`; returns the matching rows in page order.
-fn filtered(ctx: &QueryCtx<'_>, mut rows: Vec<(String, Record)>) -> Result<Vec<(String, Record)>, ApiError> {
-    let filter = ctx.param("$filter").map(str::trim).filter(|f| !f.is_empty());
-    let node: Option<Node> = filter.map(odata::parse_filter).transpose().map_err(|e| ApiError::bad(e.0))?;
+fn filtered(
+    ctx: &QueryCtx<'_>,
+    mut rows: Vec<(String, Record)>,
+) -> Result<Vec<(String, Record)>, ApiError> {
+    let filter = ctx
+        .param("$filter")
+        .map(str::trim)
+        .filter(|f| !f.is_empty());
+    let node: Option<Node> = filter
+        .map(odata::parse_filter)
+        .transpose()
+        .map_err(|e| ApiError::bad(e.0))?;
     let mut mentioned = BTreeSet::new();
     if let Some(n) = &node {
         odata::fields_of(n, &mut mentioned);
     }
     for f in &mentioned {
         if f.contains('/') {
-            return Err(ApiError::bad("Filtering on navigation properties is not supported."));
+            return Err(ApiError::bad(
+                "Filtering on navigation properties is not supported.",
+            ));
         }
         if ctx.ty_of(f).is_none() {
-            return Err(ApiError::bad(format!("Could not find a property named '{f}' on type 'Exact.Web.Api.Models.{}'.", ctx.def.type_name)));
+            return Err(ApiError::bad(format!(
+                "Could not find a property named '{f}' on type 'Exact.Web.Api.Models.{}'.",
+                ctx.def.type_name
+            )));
         }
     }
     match ctx.kind {
-        Kind::Regular if ctx.def.mandatory_filter && !mentioned.iter().any(|f| model::ACCOUNT_FILTER_FIELDS.contains(&f.as_str())) => {
+        Kind::Regular
+            if ctx.def.mandatory_filter
+                && !mentioned
+                    .iter()
+                    .any(|f| model::ACCOUNT_FILTER_FIELDS.contains(&f.as_str())) =>
+        {
             return Err(ApiError::bad(format!(
                 "This endpoint has mandatory filtering applied. A GET request for this endpoint must have a $filter parameter with one of the following fields in the url:{}.",
                 model::ACCOUNT_FILTER_FIELDS.join(",")
             )));
         }
-        Kind::Regular if ctx.def.select_or_top1 && ctx.param("$select").is_none() && ctx.param("$top") != Some("1") => {
-            return Err(ApiError::bad("Please add a $select or a $top=1 statement to the query string."));
+        Kind::Regular
+            if ctx.def.select_or_top1
+                && ctx.param("$select").is_none()
+                && ctx.param("$top") != Some("1") =>
+        {
+            return Err(ApiError::bad(
+                "Please add a $select or a $top=1 statement to the query string.",
+            ));
         }
         Kind::Bulk | Kind::Sync if ctx.param("$select").is_none() => {
-            return Err(ApiError::bad("Please add a $select statement to the query string."));
+            return Err(ApiError::bad(
+                "Please add a $select statement to the query string.",
+            ));
         }
         Kind::Sync => {
-            let others: Vec<&str> = mentioned.iter().map(String::as_str).filter(|f| *f != "Timestamp").collect();
+            let others: Vec<&str> = mentioned
+                .iter()
+                .map(String::as_str)
+                .filter(|f| *f != "Timestamp")
+                .collect();
             if !others.is_empty() {
-                return Err(ApiError::bad(format!("Filtering on these fields is not supported: {}", others.join(","))));
+                return Err(ApiError::bad(format!(
+                    "Filtering on these fields is not supported: {}",
+                    others.join(",")
+                )));
             }
         }
         _ => {}
@@ -886,7 +1391,10 @@ fn filtered(ctx: &QueryCtx<'_>, mut rows: Vec<(String, Record)>) -> Result<Vec<(
         let ty_of = |f: &str| ctx.ty_of(f).unwrap_or(Ty::Str);
         let mut out = Vec::with_capacity(rows.len());
         for (k, r) in rows {
-            if matches!(odata::eval(n, &r.data, &ty_of).map_err(|e| ApiError::bad(e.0))?, Val::Bool(true)) {
+            if matches!(
+                odata::eval(n, &r.data, &ty_of).map_err(|e| ApiError::bad(e.0))?,
+                Val::Bool(true)
+            ) {
                 out.push((k, r));
             }
         }
@@ -899,13 +1407,19 @@ fn filtered(ctx: &QueryCtx<'_>, mut rows: Vec<(String, Record)>) -> Result<Vec<(
             let field = it.next().unwrap_or_default().to_owned();
             let desc = it.next().is_some_and(|d| d.eq_ignore_ascii_case("desc"));
             let Some(ty) = ctx.ty_of(&field) else {
-                return Err(ApiError::bad(format!("Could not find a property named '{field}' on type 'Exact.Web.Api.Models.{}'.", ctx.def.type_name)));
+                return Err(ApiError::bad(format!(
+                    "Could not find a property named '{field}' on type 'Exact.Web.Api.Models.{}'.",
+                    ctx.def.type_name
+                )));
             };
             keys.push((field, ty, desc));
         }
         rows.sort_by(|(_, a), (_, b)| {
             for (f, ty, desc) in &keys {
-                let (va, vb) = (odata::wire_to_val(*ty, a.data.get(f)), odata::wire_to_val(*ty, b.data.get(f)));
+                let (va, vb) = (
+                    odata::wire_to_val(*ty, a.data.get(f)),
+                    odata::wire_to_val(*ty, b.data.get(f)),
+                );
                 let ord = order_vals(&va, &vb);
                 let ord = if *desc { ord.reverse() } else { ord };
                 if ord != std::cmp::Ordering::Equal {
@@ -924,7 +1438,9 @@ fn order_vals(a: &Val, b: &Val) -> std::cmp::Ordering {
         (Val::Null, Val::Null) => Equal,
         (Val::Null, _) => Less,
         (_, Val::Null) => Greater,
-        (Val::Str(x) | Val::Guid(x), Val::Str(y) | Val::Guid(y)) => x.to_lowercase().cmp(&y.to_lowercase()),
+        (Val::Str(x) | Val::Guid(x), Val::Str(y) | Val::Guid(y)) => {
+            x.to_lowercase().cmp(&y.to_lowercase())
+        }
         (Val::Num(x), Val::Num(y)) => x.cmp(y),
         (Val::Date(x), Val::Date(y)) => x.cmp(y),
         (Val::Bool(x), Val::Bool(y)) => x.cmp(y),
@@ -936,16 +1452,27 @@ fn count_rows(ctx: &QueryCtx<'_>, rows: Vec<(String, Record)>) -> Result<usize, 
     Ok(filtered(ctx, rows)?.len())
 }
 
-fn run_query(ctx: &QueryCtx<'_>, st: &Store, rows: Vec<(String, Record)>) -> Result<Value, ApiError> {
+fn run_query(
+    ctx: &QueryCtx<'_>,
+    st: &Store,
+    rows: Vec<(String, Record)>,
+) -> Result<Value, ApiError> {
     let sel = Selection::parse(ctx)?;
     let rows = filtered(ctx, rows)?;
     let total = rows.len();
     let top = match ctx.param("$top") {
-        Some(t) => Some(t.trim().parse::<usize>().map_err(|_| ApiError::bad("Invalid value for $top."))?),
+        Some(t) => Some(
+            t.trim()
+                .parse::<usize>()
+                .map_err(|_| ApiError::bad("Invalid value for $top."))?,
+        ),
         None => None,
     };
     let skip = match ctx.param("$skip") {
-        Some(t) => t.trim().parse::<usize>().map_err(|_| ApiError::bad("Invalid value for $skip."))?,
+        Some(t) => t
+            .trim()
+            .parse::<usize>()
+            .map_err(|_| ApiError::bad("Invalid value for $skip."))?,
         None => 0,
     };
     let start = match ctx.param("$skiptoken") {
@@ -953,14 +1480,22 @@ fn run_query(ctx: &QueryCtx<'_>, st: &Store, rows: Vec<(String, Record)>) -> Res
         Some(tok) => {
             let (_, token) = split_key(&format!("x({})", tok.trim()))?;
             let token = token.unwrap_or_default();
-            match rows.iter().position(|(k, _)| k.eq_ignore_ascii_case(&token)) {
+            match rows
+                .iter()
+                .position(|(k, _)| k.eq_ignore_ascii_case(&token))
+            {
                 Some(i) => i + 1,
                 // The row was deleted meanwhile: continue after where it would have been.
                 None if ctx.int_keys() => {
                     let t: i64 = token.parse().unwrap_or(i64::MAX);
-                    rows.iter().position(|(k, _)| k.parse::<i64>().unwrap_or(0) > t).unwrap_or(rows.len())
+                    rows.iter()
+                        .position(|(k, _)| k.parse::<i64>().unwrap_or(0) > t)
+                        .unwrap_or(rows.len())
                 }
-                None => rows.iter().position(|(k, _)| k.as_str() > token.as_str()).unwrap_or(rows.len()),
+                None => rows
+                    .iter()
+                    .position(|(k, _)| k.as_str() > token.as_str())
+                    .unwrap_or(rows.len()),
             }
         }
     } + skip;
@@ -973,26 +1508,50 @@ fn run_query(ctx: &QueryCtx<'_>, st: &Store, rows: Vec<(String, Record)>) -> Res
     }
     let mut d = Map::new();
     d.insert("results".into(), Value::Array(results));
-    if ctx.param("$inlinecount").is_some_and(|v| v.eq_ignore_ascii_case("allpages")) {
+    if ctx
+        .param("$inlinecount")
+        .is_some_and(|v| v.eq_ignore_ascii_case("allpages"))
+    {
         d.insert("__count".into(), json!(total.to_string()));
     }
     // A full page always gets a `__next`, even when nothing follows (the extra empty page on exact multiples).
     let more_allowed = top.is_none_or(|t| t > page_size);
-    if page.len() == page_size && more_allowed
+    if page.len() == page_size
+        && more_allowed
         && let Some((last_key, _)) = page.last()
     {
         let mut q: Vec<String> = ctx
             .params
             .iter()
-            .filter(|(k, _)| !["$skiptoken", "$top", "$skip"].iter().any(|n| k.eq_ignore_ascii_case(n)))
-            .map(|(k, v)| format!("{}={}", odata::encode_query_value(k), odata::encode_query_value(v)))
+            .filter(|(k, _)| {
+                !["$skiptoken", "$top", "$skip"]
+                    .iter()
+                    .any(|n| k.eq_ignore_ascii_case(n))
+            })
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    odata::encode_query_value(k),
+                    odata::encode_query_value(v)
+                )
+            })
             .collect();
         if let Some(t) = top {
             q.push(format!("$top={}", t - page_size));
         }
-        q.push(format!("$skiptoken={}", odata::encode_query_value(&key_literal(ctx, last_key))));
-        let path = if ctx.def.path == model::ME { "current/Me".to_owned() } else { format!("{}/{}", ctx.division, ctx.request_path) };
-        d.insert("__next".into(), json!(format!("{}/api/v1/{}?{}", ctx.base, path, q.join("&"))));
+        q.push(format!(
+            "$skiptoken={}",
+            odata::encode_query_value(&key_literal(ctx, last_key))
+        ));
+        let path = if ctx.def.path == model::ME {
+            "current/Me".to_owned()
+        } else {
+            format!("{}/{}", ctx.division, ctx.request_path)
+        };
+        d.insert(
+            "__next".into(),
+            json!(format!("{}/api/v1/{}?{}", ctx.base, path, q.join("&"))),
+        );
     }
     Ok(Value::Object(d))
 }

@@ -24,7 +24,14 @@ pub struct DemoSpec {
 
 impl Default for DemoSpec {
     fn default() -> Self {
-        Self { seed: 42, division: 123456, customers: 12, suppliers: 6, sales_entries: 10, purchase_entries: 5 }
+        Self {
+            seed: 42,
+            division: 123456,
+            customers: 12,
+            suppliers: 6,
+            sales_entries: 10,
+            purchase_entries: 5,
+        }
     }
 }
 
@@ -46,15 +53,45 @@ pub struct DemoData {
 
 impl std::fmt::Debug for DemoData {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DemoData").field("client_id", &self.client_id).field("division", &self.division).finish_non_exhaustive()
+        f.debug_struct("DemoData")
+            .field("client_id", &self.client_id)
+            .field("division", &self.division)
+            .finish_non_exhaustive()
     }
 }
 
 const COMPANIES: &[&str] = &[
-    "Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Wonka", "Tyrell", "Cyberdyne", "Soylent", "Vandelay", "Gringotts",
-    "Oscorp", "Aperture", "Monarch", "Duff", "Pied Piper", "Nakatomi", "Dunder Mifflin",
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Hooli",
+    "Stark",
+    "Wayne",
+    "Wonka",
+    "Tyrell",
+    "Cyberdyne",
+    "Soylent",
+    "Vandelay",
+    "Gringotts",
+    "Oscorp",
+    "Aperture",
+    "Monarch",
+    "Duff",
+    "Pied Piper",
+    "Nakatomi",
+    "Dunder Mifflin",
 ];
-const CITIES: &[&str] = &["Amsterdam", "Rotterdam", "Utrecht", "Eindhoven", "Groningen", "Den Haag", "Zwolle", "Delft"];
+const CITIES: &[&str] = &[
+    "Amsterdam",
+    "Rotterdam",
+    "Utrecht",
+    "Eindhoven",
+    "Groningen",
+    "Den Haag",
+    "Zwolle",
+    "Delft",
+];
 
 fn money(rng: &mut StdRng, min_cents: i64, max_cents: i64) -> Decimal {
     Decimal::new(rng.random_range(min_cents..max_cents), 2)
@@ -65,8 +102,17 @@ pub fn generate(emu: &ExactEmulator, spec: &DemoSpec) -> Result<DemoData, ExactE
     let mut rng = StdRng::seed_from_u64(spec.seed);
     let guid = |rng: &mut StdRng| uuid::Builder::from_random_bytes(rng.random()).into_uuid();
     let client_id = guid(&mut rng).to_string();
-    let client_secret: String = (0..24).map(|_| char::from(b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"[rng.random_range(0..57)])).collect();
-    let webhook_secret: String = (0..16).map(|_| char::from(b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789"[rng.random_range(0..32)])).collect();
+    let client_secret: String = (0..24)
+        .map(|_| {
+            char::from(
+                b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+                    [rng.random_range(0..57)],
+            )
+        })
+        .collect();
+    let webhook_secret: String = (0..16)
+        .map(|_| char::from(b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789"[rng.random_range(0..32)]))
+        .collect();
     let redirect_uri = "http://127.0.0.1:8080/oauth/exact/callback".to_owned();
     emu.create_app(AppRegistration {
         client_id: client_id.clone(),
@@ -83,8 +129,17 @@ pub fn generate(emu: &ExactEmulator, spec: &DemoSpec) -> Result<DemoData, ExactE
         divisions: vec![spec.division],
     });
     let d = spec.division;
-    for (code, desc, ty) in [("8100", "Omzet advies / Consulting revenue", 110), ("8200", "Omzet licenties / License revenue", 110), ("4100", "Reiskosten / Travel", 121), ("4200", "Software", 121)] {
-        emu.seed(d, "financial/GLAccounts", json!({"Code": code, "Description": desc, "Type": ty, "VATCode": "2"}))?;
+    for (code, desc, ty) in [
+        ("8100", "Omzet advies / Consulting revenue", 110),
+        ("8200", "Omzet licenties / License revenue", 110),
+        ("4100", "Reiskosten / Travel", 121),
+        ("4200", "Software", 121),
+    ] {
+        emu.seed(
+            d,
+            "financial/GLAccounts",
+            json!({"Code": code, "Description": desc, "Type": ty, "VATCode": "2"}),
+        )?;
     }
     let gl_revenue = emu
         .entities(d, "financial/GLAccounts")?
@@ -100,7 +155,11 @@ pub fn generate(emu: &ExactEmulator, spec: &DemoSpec) -> Result<DemoData, ExactE
         .unwrap_or_default();
     let mut customer_ids = Vec::new();
     for i in 0..spec.customers {
-        let name = format!("{} {} BV", COMPANIES[i % COMPANIES.len()], i / COMPANIES.len() + 1);
+        let name = format!(
+            "{} {} BV",
+            COMPANIES[i % COMPANIES.len()],
+            i / COMPANIES.len() + 1
+        );
         let city = CITIES[rng.random_range(0..CITIES.len())];
         let id = emu.seed(
             d,
@@ -112,7 +171,11 @@ pub fn generate(emu: &ExactEmulator, spec: &DemoSpec) -> Result<DemoData, ExactE
     }
     let mut supplier_ids = Vec::new();
     for i in 0..spec.suppliers {
-        let name = format!("{} Supplies {}", COMPANIES[(i + 7) % COMPANIES.len()], i + 1);
+        let name = format!(
+            "{} Supplies {}",
+            COMPANIES[(i + 7) % COMPANIES.len()],
+            i + 1
+        );
         let id = emu.seed(
             d,
             "crm/Accounts",
@@ -122,7 +185,9 @@ pub fn generate(emu: &ExactEmulator, spec: &DemoSpec) -> Result<DemoData, ExactE
     }
     let mut sales_entry_ids = Vec::new();
     for i in 0..spec.sales_entries.min(customer_ids.len().max(1) * 10) {
-        let Some(customer) = customer_ids.get(i % customer_ids.len().max(1)) else { break };
+        let Some(customer) = customer_ids.get(i % customer_ids.len().max(1)) else {
+            break;
+        };
         let amount = money(&mut rng, 10_000, 500_000);
         let id = emu.seed(
             d,
@@ -135,7 +200,9 @@ pub fn generate(emu: &ExactEmulator, spec: &DemoSpec) -> Result<DemoData, ExactE
     }
     let mut purchase_entry_ids = Vec::new();
     for i in 0..spec.purchase_entries {
-        let Some(supplier) = supplier_ids.get(i % supplier_ids.len().max(1)) else { break };
+        let Some(supplier) = supplier_ids.get(i % supplier_ids.len().max(1)) else {
+            break;
+        };
         let amount = money(&mut rng, 5_000, 200_000);
         let id = emu.seed(
             d,
@@ -149,13 +216,31 @@ pub fn generate(emu: &ExactEmulator, spec: &DemoSpec) -> Result<DemoData, ExactE
     // Payments: every third sales entry paid in full, every fourth partially; the first purchase entry paid.
     for (i, id) in sales_entry_ids.iter().enumerate() {
         if i % 3 == 0 {
-            emu.register_payment(PaymentSpec { division: d, entry_id: id.clone(), amount: None, date: None, employee: false })?;
+            emu.register_payment(PaymentSpec {
+                division: d,
+                entry_id: id.clone(),
+                amount: None,
+                date: None,
+                employee: false,
+            })?;
         } else if i % 4 == 1 {
-            emu.register_payment(PaymentSpec { division: d, entry_id: id.clone(), amount: Some(Decimal::new(5000, 2)), date: None, employee: false })?;
+            emu.register_payment(PaymentSpec {
+                division: d,
+                entry_id: id.clone(),
+                amount: Some(Decimal::new(5000, 2)),
+                date: None,
+                employee: false,
+            })?;
         }
     }
     if let Some(id) = purchase_entry_ids.first() {
-        emu.register_payment(PaymentSpec { division: d, entry_id: id.clone(), amount: None, date: None, employee: false })?;
+        emu.register_payment(PaymentSpec {
+            division: d,
+            entry_id: id.clone(),
+            amount: None,
+            date: None,
+            employee: false,
+        })?;
     }
     Ok(DemoData {
         client_id,

@@ -114,7 +114,10 @@ pub struct AppRegistration {
 
 impl std::fmt::Debug for AppRegistration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppRegistration").field("client_id", &self.client_id).field("redirect_uri", &self.redirect_uri).finish_non_exhaustive()
+        f.debug_struct("AppRegistration")
+            .field("client_id", &self.client_id)
+            .field("redirect_uri", &self.redirect_uri)
+            .finish_non_exhaustive()
     }
 }
 
@@ -206,7 +209,11 @@ impl Shared {
 
     /// The base URL for links when no request is at hand.
     pub fn base(&self) -> String {
-        self.config.base_url.clone().or_else(|| self.public_base.lock().clone()).unwrap_or_else(|| "http://127.0.0.1".into())
+        self.config
+            .base_url
+            .clone()
+            .or_else(|| self.public_base.lock().clone())
+            .unwrap_or_else(|| "http://127.0.0.1".into())
     }
 
     /// Runs `f` on the store, then turns the events it raised into signed webhook deliveries.
@@ -223,16 +230,30 @@ impl Shared {
                     if sub.data.get("Topic").and_then(Value::as_str) != Some(ev.topic) {
                         continue;
                     }
-                    let client = sub.data.get("ClientID").and_then(Value::as_str).unwrap_or_default();
-                    let Some(app) = st.apps.get(client) else { continue };
-                    let url = sub.data.get("CallbackURL").and_then(Value::as_str).unwrap_or_default().to_owned();
+                    let client = sub
+                        .data
+                        .get("ClientID")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    let Some(app) = st.apps.get(client) else {
+                        continue;
+                    };
+                    let url = sub
+                        .data
+                        .get("CallbackURL")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned();
                     let content = WebhookContent {
                         topic: ev.topic.to_owned(),
                         client_id: app.client_id.clone(),
                         division: ev.division,
                         action: ev.action.to_owned(),
                         key: ev.key.clone(),
-                        exact_online_endpoint: format!("{base}/api/v1/{}/{}(guid'{}')", ev.division, ev.path, ev.key),
+                        exact_online_endpoint: format!(
+                            "{base}/api/v1/{}/{}(guid'{}')",
+                            ev.division, ev.path, ev.key
+                        ),
                         event_created_on: webhooks::event_time(now),
                     };
                     let body = sign_delivery(&content, &app.webhook_secret);
@@ -255,14 +276,20 @@ pub struct ExactEmulator {
 
 impl ExactEmulator {
     pub fn new(config: ExactConfig) -> Self {
-        let http = reqwest::Client::builder().no_proxy().build().unwrap_or_default();
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap_or_default();
         let store = Store::new(config.seed);
         let faults = FaultInjector::new(config.seed);
         Self {
             shared: Arc::new(Shared {
                 config,
                 store: Mutex::new(store),
-                layer: FaultLayerState { faults, counters: RequestCounters::default() },
+                layer: FaultLayerState {
+                    faults,
+                    counters: RequestCounters::default(),
+                },
                 public_base: Mutex::new(None),
                 dispatcher: webhooks::Dispatcher::new(http.clone()),
                 http,
@@ -283,7 +310,10 @@ impl ExactEmulator {
             .route("/health", get(|| async { "ok" }))
             .fallback(api::not_found)
             .with_state(sh.clone())
-            .layer(axum::middleware::from_fn_with_state(sh.layer.clone(), fault_middleware))
+            .layer(axum::middleware::from_fn_with_state(
+                sh.layer.clone(),
+                fault_middleware,
+            ))
     }
 
     /// Serves on `127.0.0.1:0`.
@@ -315,7 +345,11 @@ impl ExactEmulator {
 
     pub fn create_app(&self, app: AppRegistration) {
         let id = store::norm_client(&app.client_id);
-        let name = if app.name.is_empty() { "Ledgerlink".to_owned() } else { app.name };
+        let name = if app.name.is_empty() {
+            "Ledgerlink".to_owned()
+        } else {
+            app.name
+        };
         self.shared.store.lock().apps.insert(
             id.clone(),
             store::App {
@@ -332,13 +366,16 @@ impl ExactEmulator {
     /// the combined 5, a small chart of accounts). Idempotent.
     pub fn create_division(&self, code: i32, description: &str) {
         let now = self.shared.now();
-        self.shared.mutate(|st| st.create_division(code, description, now));
+        self.shared
+            .mutate(|st| st.create_division(code, description, now));
     }
 
     /// Creates a user with access to `divisions` (the first is the user's current division).
     pub fn create_user(&self, spec: UserSpec) -> Uuid {
         let mut st = self.shared.store.lock();
-        let id = spec.id.unwrap_or_else(|| Uuid::parse_str(&st.new_guid()).unwrap_or_default());
+        let id = spec
+            .id
+            .unwrap_or_else(|| Uuid::parse_str(&st.new_guid()).unwrap_or_default());
         let user = store::User {
             id,
             full_name: spec.full_name,
@@ -354,9 +391,17 @@ impl ExactEmulator {
     }
 
     /// Gives or takes away a user's access to a division (division scoping).
-    pub fn set_division_access(&self, user: Uuid, division: i32, allowed: bool) -> Result<(), ExactEmulatorError> {
+    pub fn set_division_access(
+        &self,
+        user: Uuid,
+        division: i32,
+        allowed: bool,
+    ) -> Result<(), ExactEmulatorError> {
         let mut st = self.shared.store.lock();
-        let u = st.users.get_mut(&user).ok_or(ExactEmulatorError::UnknownUser)?;
+        let u = st
+            .users
+            .get_mut(&user)
+            .ok_or(ExactEmulatorError::UnknownUser)?;
         if allowed {
             u.divisions.insert(division);
         } else {
@@ -366,7 +411,11 @@ impl ExactEmulator {
     }
 
     /// Issues an authorization code as the consent screen would (skips the browser step).
-    pub fn authorization_code(&self, client_id: &str, user: Option<Uuid>) -> Result<String, ExactEmulatorError> {
+    pub fn authorization_code(
+        &self,
+        client_id: &str,
+        user: Option<Uuid>,
+    ) -> Result<String, ExactEmulatorError> {
         let now = self.shared.now();
         let ttl = self.shared.config.code_ttl_secs;
         let mut st = self.shared.store.lock();
@@ -374,22 +423,48 @@ impl ExactEmulator {
     }
 
     /// Issues a token pair directly, as if the code exchange had just happened.
-    pub fn issue_tokens(&self, client_id: &str, user: Option<Uuid>) -> Result<TokenPair, ExactEmulatorError> {
+    pub fn issue_tokens(
+        &self,
+        client_id: &str,
+        user: Option<Uuid>,
+    ) -> Result<TokenPair, ExactEmulatorError> {
         let now = self.shared.now();
         let mut st = self.shared.store.lock();
-        let app = st.apps.get(&store::norm_client(client_id)).cloned().ok_or(ExactEmulatorError::UnknownClient)?;
+        let app = st
+            .apps
+            .get(&store::norm_client(client_id))
+            .cloned()
+            .ok_or(ExactEmulatorError::UnknownClient)?;
         let user = oauth::consent_user(&st, user).ok_or(ExactEmulatorError::UnknownUser)?;
-        Ok(oauth::issue_pair(&mut st, &app.client_id, user, now, self.shared.config.access_token_ttl_secs))
+        Ok(oauth::issue_pair(
+            &mut st,
+            &app.client_id,
+            user,
+            now,
+            self.shared.config.access_token_ttl_secs,
+        ))
     }
 
     /// Successful refreshes per app.
     pub fn token_refreshes(&self, client_id: &str) -> u64 {
-        self.shared.store.lock().refresh_counts.get(&store::norm_client(client_id)).copied().unwrap_or(0)
+        self.shared
+            .store
+            .lock()
+            .refresh_counts
+            .get(&store::norm_client(client_id))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Calls to the token endpoint per app (successful or not).
     pub fn token_calls(&self, client_id: &str) -> u64 {
-        self.shared.store.lock().token_calls.get(&store::norm_client(client_id)).copied().unwrap_or(0)
+        self.shared
+            .store
+            .lock()
+            .token_calls
+            .get(&store::norm_client(client_id))
+            .copied()
+            .unwrap_or(0)
     }
 
     // ---- entities --------------------------------------------------------------------------------------
@@ -397,40 +472,71 @@ impl ExactEmulator {
     fn set_def(path: &str) -> Result<&'static model::SetDef, ExactEmulatorError> {
         let mut it = path.trim_matches('/').splitn(2, '/');
         let (svc, ent) = (it.next().unwrap_or_default(), it.next().unwrap_or_default());
-        model::regular(svc, ent).or_else(|| model::sync(svc, ent)).ok_or_else(|| ExactEmulatorError::UnknownEntity(path.to_owned()))
+        model::regular(svc, ent)
+            .or_else(|| model::sync(svc, ent))
+            .ok_or_else(|| ExactEmulatorError::UnknownEntity(path.to_owned()))
     }
 
     /// Creates an entity through the same rules as a POST, except that read-only properties are accepted
     /// (e.g. a VAT code's `Percentage`). Returns the new key. Fires webhooks like a POST.
-    pub fn seed(&self, division: i32, path: &str, fields: Value) -> Result<String, ExactEmulatorError> {
+    pub fn seed(
+        &self,
+        division: i32,
+        path: &str,
+        fields: Value,
+    ) -> Result<String, ExactEmulatorError> {
         let def = Self::set_def(path)?;
-        let body = fields.as_object().cloned().ok_or_else(|| ExactEmulatorError::BadRequest("fields must be an object".into()))?;
+        let body = fields
+            .as_object()
+            .cloned()
+            .ok_or_else(|| ExactEmulatorError::BadRequest("fields must be an object".into()))?;
         let now = self.shared.now();
         self.shared.mutate(|st| {
             if !st.divisions.contains_key(&division) {
                 return Err(ExactEmulatorError::UnknownDivision(division));
             }
-            st.create(division, def, &body, Uuid::nil(), now, true).map(|(k, _)| k).map_err(Into::into)
+            st.create(division, def, &body, Uuid::nil(), now, true)
+                .map(|(k, _)| k)
+                .map_err(Into::into)
         })
     }
 
     /// Updates an entity as a PUT would (merge; read-only properties ignored).
-    pub fn update(&self, division: i32, path: &str, key: &str, fields: Value) -> Result<(), ExactEmulatorError> {
+    pub fn update(
+        &self,
+        division: i32,
+        path: &str,
+        key: &str,
+        fields: Value,
+    ) -> Result<(), ExactEmulatorError> {
         let def = Self::set_def(path)?;
-        let body = fields.as_object().cloned().ok_or_else(|| ExactEmulatorError::BadRequest("fields must be an object".into()))?;
+        let body = fields
+            .as_object()
+            .cloned()
+            .ok_or_else(|| ExactEmulatorError::BadRequest("fields must be an object".into()))?;
         let now = self.shared.now();
-        self.shared.mutate(|st| st.update(division, def, key, &body, Uuid::nil(), now).map_err(Into::into))
+        self.shared.mutate(|st| {
+            st.update(division, def, key, &body, Uuid::nil(), now)
+                .map_err(Into::into)
+        })
     }
 
     /// Deletes an entity (logged in `sync/Deleted`, webhooks fired).
     pub fn delete(&self, division: i32, path: &str, key: &str) -> Result<(), ExactEmulatorError> {
         let def = Self::set_def(path)?;
         let now = self.shared.now();
-        self.shared.mutate(|st| st.delete(division, def, key, Uuid::nil(), now, true).map_err(Into::into))
+        self.shared.mutate(|st| {
+            st.delete(division, def, key, Uuid::nil(), now, true)
+                .map_err(Into::into)
+        })
     }
 
     /// Every stored row of a set (wire form, plus `Timestamp`), in key order.
-    pub fn entities(&self, division: i32, path: &str) -> Result<Vec<Map<String, Value>>, ExactEmulatorError> {
+    pub fn entities(
+        &self,
+        division: i32,
+        path: &str,
+    ) -> Result<Vec<Map<String, Value>>, ExactEmulatorError> {
         let def = Self::set_def(path)?;
         let st = self.shared.store.lock();
         Ok(st
@@ -444,29 +550,66 @@ impl ExactEmulator {
     }
 
     /// One row by key.
-    pub fn entity(&self, division: i32, path: &str, key: &str) -> Result<Option<Map<String, Value>>, ExactEmulatorError> {
+    pub fn entity(
+        &self,
+        division: i32,
+        path: &str,
+        key: &str,
+    ) -> Result<Option<Map<String, Value>>, ExactEmulatorError> {
         let def = Self::set_def(path)?;
-        Ok(self.shared.store.lock().get(division, def.path, key).map(|r| r.data.clone()))
+        Ok(self
+            .shared
+            .store
+            .lock()
+            .get(division, def.path, key)
+            .map(|r| r.data.clone()))
     }
 
     /// Rows of a set whose `field` equals `value` (JSON equality on the wire form).
-    pub fn count_where(&self, division: i32, path: &str, field: &str, value: &Value) -> Result<usize, ExactEmulatorError> {
+    pub fn count_where(
+        &self,
+        division: i32,
+        path: &str,
+        field: &str,
+        value: &Value,
+    ) -> Result<usize, ExactEmulatorError> {
         let def = Self::set_def(path)?;
-        Ok(self.shared.store.lock().rows(division, def.path).filter(|r| r.data.get(field) == Some(value)).count())
+        Ok(self
+            .shared
+            .store
+            .lock()
+            .rows(division, def.path)
+            .filter(|r| r.data.get(field) == Some(value))
+            .count())
     }
 
     /// Sales entries carrying `your_ref` — what "zero duplicate documents" assertions count.
     pub fn count_sales_entries_with_your_ref(&self, division: i32, your_ref: &str) -> usize {
-        self.count_where(division, model::SALES_ENTRIES, "YourRef", &Value::String(your_ref.to_owned())).unwrap_or(0)
+        self.count_where(
+            division,
+            model::SALES_ENTRIES,
+            "YourRef",
+            &Value::String(your_ref.to_owned()),
+        )
+        .unwrap_or(0)
     }
 
     /// Purchase entries carrying `your_ref`.
     pub fn count_purchase_entries_with_your_ref(&self, division: i32, your_ref: &str) -> usize {
-        self.count_where(division, model::PURCHASE_ENTRIES, "YourRef", &Value::String(your_ref.to_owned())).unwrap_or(0)
+        self.count_where(
+            division,
+            model::PURCHASE_ENTRIES,
+            "YourRef",
+            &Value::String(your_ref.to_owned()),
+        )
+        .unwrap_or(0)
     }
 
     /// Registers a customer receipt or a supplier/employee payment (full or partial).
-    pub fn register_payment(&self, spec: PaymentSpec) -> Result<PaymentRecorded, ExactEmulatorError> {
+    pub fn register_payment(
+        &self,
+        spec: PaymentSpec,
+    ) -> Result<PaymentRecorded, ExactEmulatorError> {
         let date = spec.date.unwrap_or_else(|| self.shared.now());
         let input = store::PaymentInput {
             division: spec.division,
@@ -475,7 +618,8 @@ impl ExactEmulator {
             date,
             employee: spec.employee,
         };
-        self.shared.mutate(|st| st.register_payment(&input, Uuid::nil()).map_err(Into::into))
+        self.shared
+            .mutate(|st| st.register_payment(&input, Uuid::nil()).map_err(Into::into))
     }
 
     /// The current value of the shared rowversion counter.
@@ -502,7 +646,11 @@ impl ExactEmulator {
 
     /// Waits (real time, polling every 10 ms) until at least `n` delivery attempts were made or `timeout`
     /// passed; returns the attempts.
-    pub async fn wait_for_deliveries(&self, n: usize, timeout: std::time::Duration) -> Vec<DeliveryRecord> {
+    pub async fn wait_for_deliveries(
+        &self,
+        n: usize,
+        timeout: std::time::Duration,
+    ) -> Vec<DeliveryRecord> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let log = self.webhook_deliveries();
@@ -517,13 +665,28 @@ impl ExactEmulator {
     pub fn stats(&self) -> BTreeMap<String, Value> {
         let st = self.shared.store.lock();
         let mut out = BTreeMap::new();
-        out.insert("requests".into(), serde_json::to_value(self.shared.layer.counters.snapshot()).unwrap_or(Value::Null));
-        out.insert("faults_injected".into(), serde_json::to_value(self.shared.layer.faults.injected()).unwrap_or(Value::Null));
-        out.insert("token_refreshes".into(), serde_json::to_value(&st.refresh_counts).unwrap_or(Value::Null));
-        out.insert("token_calls".into(), serde_json::to_value(&st.token_calls).unwrap_or(Value::Null));
+        out.insert(
+            "requests".into(),
+            serde_json::to_value(self.shared.layer.counters.snapshot()).unwrap_or(Value::Null),
+        );
+        out.insert(
+            "faults_injected".into(),
+            serde_json::to_value(self.shared.layer.faults.injected()).unwrap_or(Value::Null),
+        );
+        out.insert(
+            "token_refreshes".into(),
+            serde_json::to_value(&st.refresh_counts).unwrap_or(Value::Null),
+        );
+        out.insert(
+            "token_calls".into(),
+            serde_json::to_value(&st.token_calls).unwrap_or(Value::Null),
+        );
         out.insert("timestamp".into(), Value::from(st.timestamp));
         drop(st);
-        out.insert("webhook_deliveries".into(), Value::from(self.shared.dispatcher.log().len()));
+        out.insert(
+            "webhook_deliveries".into(),
+            Value::from(self.shared.dispatcher.log().len()),
+        );
         out
     }
 }

@@ -123,7 +123,13 @@ fn with_audit(mut fields: Vec<Field>) -> Vec<Field> {
 struct Builder(SetDef);
 
 impl Builder {
-    fn new(path: &'static str, type_name: &'static str, key: &'static str, key_kind: KeyKind, fields: Vec<Field>) -> Self {
+    fn new(
+        path: &'static str,
+        type_name: &'static str,
+        key: &'static str,
+        key_kind: KeyKind,
+        fields: Vec<Field>,
+    ) -> Self {
         Self(SetDef {
             path,
             type_name,
@@ -292,7 +298,7 @@ fn entry_header(party: &'static str, party_name: &'static str, lines: &'static s
     ])
 }
 
-fn cashflow_fields(receivable: bool) -> Vec<Field> {
+fn cashflow_fields() -> Vec<Field> {
     let mut v = vec![
         fd("ID", Ty::Guid, RO),
         fd("Account", Ty::Guid, RO),
@@ -328,13 +334,10 @@ fn cashflow_fields(receivable: bool) -> Vec<Field> {
         fd("TransactionReportingYear", Ty::Int, RO),
         fd("YourRef", Ty::Str, RO),
     ];
-    if receivable {
-        v.push(fd("IsFullyPaid", Ty::Bool, RO));
-        v.push(fd("LastPaymentDate", Ty::Date, RO));
-    } else {
-        v.push(fd("IsFullyPaid", Ty::Bool, RO));
-        v.push(fd("LastPaymentDate", Ty::Date, RO));
-    }
+    // Exact documents these two on Receivables; the emulator keeps them on Payments too, so one payment
+    // registration rule serves both.
+    v.push(fd("IsFullyPaid", Ty::Bool, RO));
+    v.push(fd("LastPaymentDate", Ty::Date, RO));
     with_audit(v)
 }
 
@@ -550,17 +553,29 @@ static SETS: LazyLock<Vec<SetDef>> = LazyLock::new(|| {
         )
         .methods(GET)
         .0,
-        Builder::new(SALES_ENTRIES, "SalesEntry", "EntryID", KeyKind::Guid, entry_header("Customer", "CustomerName", "SalesEntryLines"))
-            .nav("SalesEntryLines", SALES_ENTRY_LINES, "EntryID")
-            .topic("SalesEntries")
-            .deleted(1)
-            .bulk("SalesEntry/SalesEntries")
-            .0,
-        Builder::new(SALES_ENTRY_LINES, "SalesEntryLine", "ID", KeyKind::Guid, entry_lines("EntryID"))
-            .methods(GET | POST | PUT | DELETE)
-            .topic("SalesEntries")
-            .bulk("SalesEntry/SalesEntryLines")
-            .0,
+        Builder::new(
+            SALES_ENTRIES,
+            "SalesEntry",
+            "EntryID",
+            KeyKind::Guid,
+            entry_header("Customer", "CustomerName", "SalesEntryLines"),
+        )
+        .nav("SalesEntryLines", SALES_ENTRY_LINES, "EntryID")
+        .topic("SalesEntries")
+        .deleted(1)
+        .bulk("SalesEntry/SalesEntries")
+        .0,
+        Builder::new(
+            SALES_ENTRY_LINES,
+            "SalesEntryLine",
+            "ID",
+            KeyKind::Guid,
+            entry_lines("EntryID"),
+        )
+        .methods(GET | POST | PUT | DELETE)
+        .topic("SalesEntries")
+        .bulk("SalesEntry/SalesEntryLines")
+        .0,
         Builder::new(
             PURCHASE_ENTRIES,
             "PurchaseEntry",
@@ -573,9 +588,15 @@ static SETS: LazyLock<Vec<SetDef>> = LazyLock::new(|| {
         .deleted(1)
         .bulk("PurchaseEntry/PurchaseEntries")
         .0,
-        Builder::new(PURCHASE_ENTRY_LINES, "PurchaseEntryLine", "ID", KeyKind::Guid, entry_lines("EntryID"))
-            .topic("PurchaseEntries")
-            .0,
+        Builder::new(
+            PURCHASE_ENTRY_LINES,
+            "PurchaseEntryLine",
+            "ID",
+            KeyKind::Guid,
+            entry_lines("EntryID"),
+        )
+        .topic("PurchaseEntries")
+        .0,
         Builder::new(
             GJ_ENTRIES,
             "GeneralJournalEntry",
@@ -679,11 +700,17 @@ static SETS: LazyLock<Vec<SetDef>> = LazyLock::new(|| {
         .methods(GET)
         .topic("BankEntries")
         .0,
-        Builder::new(RECEIVABLES, "Receivable", "ID", KeyKind::Guid, cashflow_fields(true))
-            .methods(GET | PUT)
-            .bulk("Cashflow/Receivables")
-            .0,
-        Builder::new(PAYMENTS, "Payment", "ID", KeyKind::Guid, cashflow_fields(false))
+        Builder::new(
+            RECEIVABLES,
+            "Receivable",
+            "ID",
+            KeyKind::Guid,
+            cashflow_fields(),
+        )
+        .methods(GET | PUT)
+        .bulk("Cashflow/Receivables")
+        .0,
+        Builder::new(PAYMENTS, "Payment", "ID", KeyKind::Guid, cashflow_fields())
             .methods(GET | PUT)
             .bulk("Cashflow/Payments")
             .0,
@@ -868,17 +895,24 @@ pub(crate) fn set(path: &str) -> Option<&'static SetDef> {
 /// A regular endpoint by `service` and `Entity`. Both are matched case-insensitively: Exact's own documents mix
 /// `crm/Accounts` and `CRM/Accounts`, and IIS routing ignores case.
 pub(crate) fn regular(service: &str, entity: &str) -> Option<&'static SetDef> {
-    SETS.iter().find(|s| s.regular && matches_service_entity(s.path, service, entity))
+    SETS.iter()
+        .find(|s| s.regular && matches_service_entity(s.path, service, entity))
 }
 
 /// A `sync/{Service}/{Entity}` endpoint.
 pub(crate) fn sync(service: &str, entity: &str) -> Option<&'static SetDef> {
-    SETS.iter().find(|s| s.sync.is_some_and(|p| matches_service_entity(p, service, entity)))
+    SETS.iter().find(|s| {
+        s.sync
+            .is_some_and(|p| matches_service_entity(p, service, entity))
+    })
 }
 
 /// A `bulk/{Service}/{Entity}` endpoint.
 pub(crate) fn bulk(service: &str, entity: &str) -> Option<&'static SetDef> {
-    SETS.iter().find(|s| s.bulk.is_some_and(|p| matches_service_entity(p, service, entity)))
+    SETS.iter().find(|s| {
+        s.bulk
+            .is_some_and(|p| matches_service_entity(p, service, entity))
+    })
 }
 
 fn matches_service_entity(path: &str, service: &str, entity: &str) -> bool {
@@ -898,7 +932,11 @@ pub(crate) fn date_value(at: DateTime<Utc>) -> Value {
 pub(crate) fn parse_date_ms(s: &str) -> Option<i64> {
     let inner = s.strip_prefix("/Date(")?.strip_suffix(")/")?;
     // `/Date(1234+0100)/` also occurs in the wild; the offset is informational.
-    let digits_end = inner.char_indices().skip(1).find(|(_, c)| *c == '+' || *c == '-').map_or(inner.len(), |(i, _)| i);
+    let digits_end = inner
+        .char_indices()
+        .skip(1)
+        .find(|(_, c)| *c == '+' || *c == '-')
+        .map_or(inner.len(), |(i, _)| i);
     inner[..digits_end].parse().ok()
 }
 
@@ -912,18 +950,28 @@ pub(crate) fn parse_any_date(s: &str) -> Option<i64> {
     if let Ok(d) = DateTime::parse_from_rfc3339(s) {
         return Some(d.timestamp_millis());
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+    ] {
         if let Ok(d) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(d.and_utc().timestamp_millis());
         }
     }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| d.and_utc().timestamp_millis())
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc().timestamp_millis())
 }
 
 /// A decimal as a JSON number (Edm.Double on the wire). The conversion goes through text, never through
 /// float arithmetic.
 pub(crate) fn dec_value(d: Decimal) -> Value {
-    Number::from_str(&d.normalize().to_string()).map(Value::Number).unwrap_or(Value::Null)
+    Number::from_str(&d.normalize().to_string())
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
 }
 
 /// A JSON number or numeric string as a decimal.
@@ -931,7 +979,9 @@ pub(crate) fn value_dec(v: &Value) -> Option<Decimal> {
     match v {
         Value::Number(n) => {
             let s = n.to_string();
-            Decimal::from_str(&s).ok().or_else(|| Decimal::from_scientific(&s).ok())
+            Decimal::from_str(&s)
+                .ok()
+                .or_else(|| Decimal::from_scientific(&s).ok())
         }
         Value::String(s) => Decimal::from_str(s.trim()).ok(),
         _ => None,
@@ -940,7 +990,11 @@ pub(crate) fn value_dec(v: &Value) -> Option<Decimal> {
 
 pub(crate) fn value_i64(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => n.as_i64().or_else(|| value_dec(v).filter(|d| d.fract().is_zero()).and_then(|d| d.to_string().parse().ok())),
+        Value::Number(n) => n.as_i64().or_else(|| {
+            value_dec(v)
+                .filter(|d| d.fract().is_zero())
+                .and_then(|d| d.to_string().parse().ok())
+        }),
         Value::String(s) => s.trim().trim_end_matches(['L', 'l']).parse().ok(),
         _ => None,
     }
@@ -964,7 +1018,9 @@ pub(crate) fn coerce(ty: Ty, v: &Value) -> Result<Value, &'static str> {
             Value::String(s) if s.trim().is_empty() => Ok(Value::Null),
             Value::String(s) => {
                 let t = s.trim().trim_start_matches('{').trim_end_matches('}');
-                uuid::Uuid::parse_str(t).map(|u| Value::String(u.to_string())).map_err(|_| "Edm.Guid")
+                uuid::Uuid::parse_str(t)
+                    .map(|u| Value::String(u.to_string()))
+                    .map_err(|_| "Edm.Guid")
             }
             _ => Err("Edm.Guid"),
         },
@@ -983,9 +1039,15 @@ pub(crate) fn coerce(ty: Ty, v: &Value) -> Result<Value, &'static str> {
             if s.trim().is_empty() {
                 return Ok(Value::Null);
             }
-            Ok(Value::String(if matches!(ty, Ty::PadLeft(_)) { pad_left(&s, n) } else { pad_right(&s, n) }))
+            Ok(Value::String(if matches!(ty, Ty::PadLeft(_)) {
+                pad_left(&s, n)
+            } else {
+                pad_right(&s, n)
+            }))
         }
-        Ty::Int | Ty::Int64 => value_i64(v).map(|i| Value::Number(i.into())).ok_or("Edm.Int32"),
+        Ty::Int | Ty::Int64 => value_i64(v)
+            .map(|i| Value::Number(i.into()))
+            .ok_or("Edm.Int32"),
         Ty::Dec => value_dec(v).map(dec_value).ok_or("Edm.Double"),
         Ty::Bool => match v {
             Value::Bool(b) => Ok(Value::Bool(*b)),
@@ -995,7 +1057,9 @@ pub(crate) fn coerce(ty: Ty, v: &Value) -> Result<Value, &'static str> {
             _ => Err("Edm.Boolean"),
         },
         Ty::Date => match v {
-            Value::String(s) => parse_any_date(s).map(|ms| Value::String(format!("/Date({ms})/"))).ok_or("Edm.DateTime"),
+            Value::String(s) => parse_any_date(s)
+                .map(|ms| Value::String(format!("/Date({ms})/")))
+                .ok_or("Edm.DateTime"),
             _ => Err("Edm.DateTime"),
         },
     }
@@ -1008,8 +1072,12 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn account_codes_are_right_aligned_in_eighteen_characters_and_vat_codes_left_aligned_in_three() {
-        assert_eq!(coerce(Ty::PadLeft(18), &json!("8")).unwrap(), json!("                 8"));
+    fn account_codes_are_right_aligned_in_eighteen_characters_and_vat_codes_left_aligned_in_three()
+    {
+        assert_eq!(
+            coerce(Ty::PadLeft(18), &json!("8")).unwrap(),
+            json!("                 8")
+        );
         assert_eq!(coerce(Ty::PadRight(3), &json!("2")).unwrap(), json!("2  "));
         assert_eq!(coerce(Ty::PadRight(3), &json!("NL")).unwrap(), json!("NL "));
     }
@@ -1017,7 +1085,12 @@ mod tests {
     #[test]
     fn dates_are_accepted_in_every_client_form_and_stored_as_epoch_milliseconds() {
         let want = json!("/Date(1715558400000)/");
-        for input in ["2024-05-13T00:00:00Z", "2024-05-13T00:00", "2024-05-13", "/Date(1715558400000)/"] {
+        for input in [
+            "2024-05-13T00:00:00Z",
+            "2024-05-13T00:00",
+            "2024-05-13",
+            "/Date(1715558400000)/",
+        ] {
             assert_eq!(coerce(Ty::Date, &json!(input)).unwrap(), want, "{input}");
         }
         assert!(coerce(Ty::Date, &json!("yesterday")).is_err());
@@ -1036,7 +1109,10 @@ mod tests {
         assert_eq!(regular("crm", "accounts").map(|s| s.path), Some(ACCOUNTS));
         assert!(regular("crm", "Acounts").is_none());
         assert_eq!(sync("crm", "Accounts").map(|s| s.path), Some(ACCOUNTS));
-        assert_eq!(sync("Cashflow", "PaymentTerms").map(|s| s.path), Some(PAYMENT_TERMS));
+        assert_eq!(
+            sync("Cashflow", "PaymentTerms").map(|s| s.path),
+            Some(PAYMENT_TERMS)
+        );
         assert!(regular("cashflow", "PaymentTerms").is_none());
     }
 }

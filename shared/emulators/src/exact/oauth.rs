@@ -21,7 +21,11 @@ use super::store::{AccessGrant, AuthCode, RefreshGrant, Store, norm_client};
 use super::{ExactEmulatorError, Shared, TokenPair};
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    (status, axum::Json(json!({"error": error, "error_description": description}))).into_response()
+    (
+        status,
+        axum::Json(json!({"error": error, "error_description": description})),
+    )
+        .into_response()
 }
 
 /// The user who consents: the given one, or the first user created.
@@ -40,7 +44,11 @@ pub(crate) fn issue_code(
     now: DateTime<Utc>,
     ttl_secs: i64,
 ) -> Result<String, ExactEmulatorError> {
-    let app = st.apps.get(&norm_client(client_id)).cloned().ok_or(ExactEmulatorError::UnknownClient)?;
+    let app = st
+        .apps
+        .get(&norm_client(client_id))
+        .cloned()
+        .ok_or(ExactEmulatorError::UnknownClient)?;
     let user = consent_user(st, user).ok_or(ExactEmulatorError::UnknownUser)?;
     let code = st.token(48, true);
     st.codes.insert(
@@ -56,12 +64,36 @@ pub(crate) fn issue_code(
     Ok(code)
 }
 
-pub(crate) fn issue_pair(st: &mut Store, client_id: &str, user: Uuid, now: DateTime<Utc>, ttl_secs: i64) -> TokenPair {
+pub(crate) fn issue_pair(
+    st: &mut Store,
+    client_id: &str,
+    user: Uuid,
+    now: DateTime<Utc>,
+    ttl_secs: i64,
+) -> TokenPair {
     let access = st.token(96, false);
     let refresh = st.token(72, true);
-    st.access.insert(access.clone(), AccessGrant { client_id: client_id.to_owned(), user, expires_at: now + Duration::seconds(ttl_secs) });
-    st.refresh.insert(refresh.clone(), RefreshGrant { client_id: client_id.to_owned(), user, issued_at: now, superseded: false });
-    TokenPair { access_token: access, refresh_token: refresh }
+    st.access.insert(
+        access.clone(),
+        AccessGrant {
+            client_id: client_id.to_owned(),
+            user,
+            expires_at: now + Duration::seconds(ttl_secs),
+        },
+    );
+    st.refresh.insert(
+        refresh.clone(),
+        RefreshGrant {
+            client_id: client_id.to_owned(),
+            user,
+            issued_at: now,
+            superseded: false,
+        },
+    );
+    TokenPair {
+        access_token: access,
+        refresh_token: refresh,
+    }
 }
 
 fn token_response(pair: &TokenPair, ttl_secs: i64) -> Response {
@@ -72,12 +104,16 @@ fn token_response(pair: &TokenPair, ttl_secs: i64) -> Response {
         "refresh_token": pair.refresh_token,
     }))
     .into_response();
-    r.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
     r
 }
 
 /// `GET /api/oauth2/auth`: the consent screen, auto-accepted.
-pub(crate) async fn authorize(State(sh): State<Arc<Shared>>, Query(q): Query<Vec<(String, String)>>) -> Response {
+pub(crate) async fn authorize(
+    State(sh): State<Arc<Shared>>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
     let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let Some(client_id) = get("client_id") else {
         return (StatusCode::BAD_REQUEST, "client_id is missing").into_response();
@@ -89,19 +125,38 @@ pub(crate) async fn authorize(State(sh): State<Arc<Shared>>, Query(q): Query<Vec
     };
     let redirect = get("redirect_uri").unwrap_or_else(|| app.redirect_uri.clone());
     if redirect != app.redirect_uri {
-        return (StatusCode::BAD_REQUEST, "The redirect_uri does not match the registered redirect URI").into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            "The redirect_uri does not match the registered redirect URI",
+        )
+            .into_response();
     }
     if get("response_type").is_some_and(|t| t != "code") {
-        return (StatusCode::BAD_REQUEST, "Only response_type=code is emulated").into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            "Only response_type=code is emulated",
+        )
+            .into_response();
     }
     let user = get("emulator_user").and_then(|u| Uuid::parse_str(&u).ok());
-    let code = match issue_code(&mut st, &client_id, user, Some(&redirect), now, sh.config.code_ttl_secs) {
+    let code = match issue_code(
+        &mut st,
+        &client_id,
+        user,
+        Some(&redirect),
+        now,
+        sh.config.code_ttl_secs,
+    ) {
         Ok(c) => c,
         Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
     drop(st);
     let Ok(mut url) = url::Url::parse(&redirect) else {
-        return (StatusCode::BAD_REQUEST, "The redirect_uri is not a valid URL").into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            "The redirect_uri is not a valid URL",
+        )
+            .into_response();
     };
     {
         let mut pairs = url.query_pairs_mut();
@@ -118,47 +173,91 @@ pub(crate) async fn authorize(State(sh): State<Arc<Shared>>, Query(q): Query<Vec
 }
 
 /// `POST /api/oauth2/token`.
-pub(crate) async fn token(State(sh): State<Arc<Shared>>, method: Method, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn token(
+    State(sh): State<Arc<Shared>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if method != Method::POST {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }
     let form_encoded = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        .is_some_and(|ct| {
+            ct.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
     if !form_encoded {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "The request must be application/x-www-form-urlencoded.");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "The request must be application/x-www-form-urlencoded.",
+        );
     }
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let now = sh.now();
     let cfg = &sh.config;
     let mut st = sh.store.lock();
     let Some(client_id) = get("client_id").map(|c| norm_client(&c)) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "client_id is missing.");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "client_id is missing.",
+        );
     };
     *st.token_calls.entry(client_id.clone()).or_default() += 1;
     let Some(app) = st.apps.get(&client_id).cloned() else {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Unknown client.");
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Unknown client.",
+        );
     };
-    let secret_ok = get("client_secret").is_some_and(|s| subtle::ConstantTimeEq::ct_eq(s.as_bytes(), app.client_secret.as_bytes()).into());
+    let secret_ok = get("client_secret").is_some_and(|s| {
+        subtle::ConstantTimeEq::ct_eq(s.as_bytes(), app.client_secret.as_bytes()).into()
+    });
     if !secret_ok {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Invalid client credentials.");
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Invalid client credentials.",
+        );
     }
     match get("grant_type").as_deref() {
         Some("authorization_code") => {
             let Some(code) = get("code") else {
-                return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "code is missing.");
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "code is missing.",
+                );
             };
             let Some(grant) = st.codes.get_mut(&code) else {
-                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "The authorization code is invalid.");
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "The authorization code is invalid.",
+                );
             };
             if grant.used || grant.expires_at <= now || grant.client_id != client_id {
                 grant.used = true;
-                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "The authorization code is invalid or has expired.");
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "The authorization code is invalid or has expired.",
+                );
             }
             if get("redirect_uri").is_some_and(|r| r != grant.redirect_uri) {
-                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "The redirect_uri does not match.");
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "The redirect_uri does not match.",
+                );
             }
             grant.used = true;
             let user = grant.user;
@@ -167,16 +266,32 @@ pub(crate) async fn token(State(sh): State<Arc<Shared>>, method: Method, headers
         }
         Some("refresh_token") => {
             let Some(rt) = get("refresh_token") else {
-                return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token is missing.");
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "refresh_token is missing.",
+                );
             };
             let Some(grant) = st.refresh.get(&rt).cloned() else {
-                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "The refresh token is invalid.");
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "The refresh token is invalid.",
+                );
             };
             if grant.client_id != client_id {
-                return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "The refresh token was not issued to this client.");
+                return oauth_error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "The refresh token was not issued to this client.",
+                );
             }
             if grant.superseded {
-                return oauth_error(StatusCode::UNAUTHORIZED, "unauthorized_client", "Old refresh token used.");
+                return oauth_error(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized_client",
+                    "Old refresh token used.",
+                );
             }
             let expires_at = grant.issued_at + Duration::days(cfg.refresh_idle_days);
             if now >= expires_at {
@@ -184,23 +299,46 @@ pub(crate) async fn token(State(sh): State<Arc<Shared>>, method: Method, headers
                 return oauth_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_request",
-                    &format!("The refresh token expired at {} and it is now {}.", expires_at.format(fmt), now.format(fmt)),
+                    &format!(
+                        "The refresh token expired at {} and it is now {}.",
+                        expires_at.format(fmt),
+                        now.format(fmt)
+                    ),
                 );
             }
             if now < grant.issued_at + Duration::seconds(cfg.refresh_min_age_secs) {
-                let status = StatusCode::from_u16(cfg.too_early_status).unwrap_or(StatusCode::BAD_REQUEST);
-                let mut r = oauth_error(status, "access_denied", "Rate limit exceeded: access_token not expired");
-                r.headers_mut()
-                    .insert("reason", HeaderValue::from_static("TooEarlyToRefreshTokens: Rate limit exceeded: access_token not expired"));
+                let status =
+                    StatusCode::from_u16(cfg.too_early_status).unwrap_or(StatusCode::BAD_REQUEST);
+                let mut r = oauth_error(
+                    status,
+                    "access_denied",
+                    "Rate limit exceeded: access_token not expired",
+                );
+                r.headers_mut().insert(
+                    "reason",
+                    HeaderValue::from_static(
+                        "TooEarlyToRefreshTokens: Rate limit exceeded: access_token not expired",
+                    ),
+                );
                 return r;
             }
             if let Some(g) = st.refresh.get_mut(&rt) {
                 g.superseded = true;
             }
             *st.refresh_counts.entry(client_id.clone()).or_default() += 1;
-            let pair = issue_pair(&mut st, &client_id, grant.user, now, cfg.access_token_ttl_secs);
+            let pair = issue_pair(
+                &mut st,
+                &client_id,
+                grant.user,
+                now,
+                cfg.access_token_ttl_secs,
+            );
             token_response(&pair, cfg.access_token_ttl_secs)
         }
-        _ => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "Only authorization_code and refresh_token are supported."),
+        _ => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "Only authorization_code and refresh_token are supported.",
+        ),
     }
 }

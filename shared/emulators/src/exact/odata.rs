@@ -123,22 +123,32 @@ fn tokenize(input: &str) -> Result<Vec<Tok>, FilterError> {
                 out.push(Tok::Str(s));
                 i = next;
             }
-            c if c.is_ascii_digit() || (c == '-' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())) => {
+            c if c.is_ascii_digit()
+                || (c == '-' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())) =>
+            {
                 let start = i;
                 i += 1;
                 while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
                     i += 1;
                 }
                 let text: String = chars[start..i].iter().collect();
-                if i < chars.len() && matches!(chars[i], 'L' | 'l' | 'M' | 'm' | 'D' | 'd' | 'F' | 'f') {
+                if i < chars.len()
+                    && matches!(chars[i], 'L' | 'l' | 'M' | 'm' | 'D' | 'd' | 'F' | 'f')
+                {
                     i += 1;
                 }
-                let n = Decimal::from_str(&text).map_err(|_| FilterError(format!("Invalid number '{text}' in $filter.")))?;
+                let n = Decimal::from_str(&text)
+                    .map_err(|_| FilterError(format!("Invalid number '{text}' in $filter.")))?;
                 out.push(Tok::Num(n));
             }
             c if c.is_alphabetic() || c == '_' => {
                 let start = i;
-                while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '/' || chars[i] == '.') {
+                while i < chars.len()
+                    && (chars[i].is_alphanumeric()
+                        || chars[i] == '_'
+                        || chars[i] == '/'
+                        || chars[i] == '.')
+                {
                     i += 1;
                 }
                 let word: String = chars[start..i].iter().collect();
@@ -147,22 +157,34 @@ fn tokenize(input: &str) -> Result<Vec<Tok>, FilterError> {
                     i = next;
                     match word.to_ascii_lowercase().as_str() {
                         "guid" => {
-                            let g = uuid::Uuid::parse_str(s.trim())
-                                .map_err(|_| FilterError(format!("Unrecognized 'Edm.Guid' literal 'guid'{s}''.")))?;
+                            let g = uuid::Uuid::parse_str(s.trim()).map_err(|_| {
+                                FilterError(format!("Unrecognized 'Edm.Guid' literal 'guid'{s}''."))
+                            })?;
                             out.push(Tok::Guid(g.to_string()));
                         }
                         "datetime" | "datetimeoffset" => {
-                            let ms = parse_any_date(&s)
-                                .ok_or_else(|| FilterError(format!("Unrecognized 'Edm.DateTime' literal 'datetime'{s}''.")))?;
+                            let ms = parse_any_date(&s).ok_or_else(|| {
+                                FilterError(format!(
+                                    "Unrecognized 'Edm.DateTime' literal 'datetime'{s}''."
+                                ))
+                            })?;
                             out.push(Tok::Date(ms));
                         }
-                        other => return err(format!("Unrecognized literal prefix '{other}' in $filter.")),
+                        other => {
+                            return err(format!(
+                                "Unrecognized literal prefix '{other}' in $filter."
+                            ));
+                        }
                     }
                 } else {
                     out.push(Tok::Word(word));
                 }
             }
-            other => return err(format!("Syntax error at position {i} ('{other}') in $filter.")),
+            other => {
+                return err(format!(
+                    "Syntax error at position {i} ('{other}') in $filter."
+                ));
+            }
         }
     }
     Ok(out)
@@ -242,7 +264,9 @@ impl Parser {
                 "true" => Ok(Node::Lit(Val::Bool(true))),
                 "false" => Ok(Node::Lit(Val::Bool(false))),
                 "null" => Ok(Node::Lit(Val::Null)),
-                "and" | "or" | "eq" | "ne" | "gt" | "ge" | "lt" | "le" => err(format!("Expression expected before '{w}' in $filter.")),
+                "and" | "or" | "eq" | "ne" | "gt" | "ge" | "lt" | "le" => {
+                    err(format!("Expression expected before '{w}' in $filter."))
+                }
                 _ if self.toks.get(self.pos) == Some(&Tok::LParen) => {
                     self.pos += 1;
                     let mut args = Vec::new();
@@ -305,7 +329,9 @@ pub(crate) fn wire_to_val(ty: Ty, v: Option<&Value>) -> Val {
     match v {
         None | Some(Value::Null) => Val::Null,
         Some(Value::Bool(b)) => Val::Bool(*b),
-        Some(Value::Number(n)) => Decimal::from_str(&n.to_string()).map(Val::Num).unwrap_or(Val::Null),
+        Some(Value::Number(n)) => Decimal::from_str(&n.to_string())
+            .map(Val::Num)
+            .unwrap_or(Val::Null),
         Some(Value::String(s)) => match ty {
             Ty::Date => parse_date_ms(s).map(Val::Date).unwrap_or(Val::Null),
             Ty::Guid => Val::Guid(s.to_ascii_lowercase()),
@@ -316,16 +342,27 @@ pub(crate) fn wire_to_val(ty: Ty, v: Option<&Value>) -> Val {
 }
 
 /// Evaluates `node` against one row; `ty_of` gives a property's type (unknown properties were rejected earlier).
-pub(crate) fn eval(node: &Node, row: &Map<String, Value>, ty_of: &dyn Fn(&str) -> Ty) -> Result<Val, FilterError> {
+pub(crate) fn eval(
+    node: &Node,
+    row: &Map<String, Value>,
+    ty_of: &dyn Fn(&str) -> Ty,
+) -> Result<Val, FilterError> {
     Ok(match node {
         Node::Or(a, b) => Val::Bool(truthy(&eval(a, row, ty_of)?) || truthy(&eval(b, row, ty_of)?)),
-        Node::And(a, b) => Val::Bool(truthy(&eval(a, row, ty_of)?) && truthy(&eval(b, row, ty_of)?)),
+        Node::And(a, b) => {
+            Val::Bool(truthy(&eval(a, row, ty_of)?) && truthy(&eval(b, row, ty_of)?))
+        }
         Node::Not(a) => Val::Bool(!truthy(&eval(a, row, ty_of)?)),
         Node::Field(f) => wire_to_val(ty_of(f), row.get(f.as_str())),
         Node::Lit(v) => v.clone(),
-        Node::Cmp(op, a, b) => Val::Bool(compare(*op, &eval(a, row, ty_of)?, &eval(b, row, ty_of)?)?),
+        Node::Cmp(op, a, b) => {
+            Val::Bool(compare(*op, &eval(a, row, ty_of)?, &eval(b, row, ty_of)?)?)
+        }
         Node::Func(name, args) => {
-            let vals = args.iter().map(|a| eval(a, row, ty_of)).collect::<Result<Vec<_>, _>>()?;
+            let vals = args
+                .iter()
+                .map(|a| eval(a, row, ty_of))
+                .collect::<Result<Vec<_>, _>>()?;
             call(name, &vals)?
         }
     })
@@ -343,7 +380,13 @@ fn text(v: &Val) -> Option<String> {
 }
 
 fn call(name: &str, args: &[Val]) -> Result<Val, FilterError> {
-    let arity = |n: usize| if args.len() == n { Ok(()) } else { err(format!("Function '{name}' takes {n} argument(s).")) };
+    let arity = |n: usize| {
+        if args.len() == n {
+            Ok(())
+        } else {
+            err(format!("Function '{name}' takes {n} argument(s)."))
+        }
+    };
     let s = |i: usize| args.get(i).map(text).unwrap_or(None);
     Ok(match name {
         "trim" | "tolower" | "toupper" | "length" => {
@@ -359,7 +402,9 @@ fn call(name: &str, args: &[Val]) -> Result<Val, FilterError> {
         "substringof" => {
             arity(2)?;
             match (s(0), s(1)) {
-                (Some(needle), Some(hay)) => Val::Bool(hay.to_lowercase().contains(&needle.to_lowercase())),
+                (Some(needle), Some(hay)) => {
+                    Val::Bool(hay.to_lowercase().contains(&needle.to_lowercase()))
+                }
                 _ => Val::Bool(false),
             }
         }
@@ -368,7 +413,11 @@ fn call(name: &str, args: &[Val]) -> Result<Val, FilterError> {
             match (s(0), s(1)) {
                 (Some(hay), Some(part)) => {
                     let (hay, part) = (hay.to_lowercase(), part.to_lowercase());
-                    Val::Bool(if name == "startswith" { hay.starts_with(&part) } else { hay.ends_with(&part) })
+                    Val::Bool(if name == "startswith" {
+                        hay.starts_with(&part)
+                    } else {
+                        hay.ends_with(&part)
+                    })
                 }
                 _ => Val::Bool(false),
             }
@@ -385,7 +434,9 @@ fn compare(op: CmpOp, a: &Val, b: &Val) -> Result<bool, FilterError> {
         (Val::Null, _) | (_, Val::Null) => {
             return Ok(op == CmpOp::Ne);
         }
-        (Val::Str(x) | Val::Guid(x), Val::Str(y) | Val::Guid(y)) => Some(x.to_lowercase().cmp(&y.to_lowercase())),
+        (Val::Str(x) | Val::Guid(x), Val::Str(y) | Val::Guid(y)) => {
+            Some(x.to_lowercase().cmp(&y.to_lowercase()))
+        }
         (Val::Num(x), Val::Num(y)) => Some(x.cmp(y)),
         (Val::Date(x), Val::Date(y)) => Some(x.cmp(y)),
         (Val::Bool(x), Val::Bool(y)) => Some(x.cmp(y)),
@@ -414,9 +465,20 @@ pub(crate) fn encode_query_value(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for b in v.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'$' | b'\'' | b'(' | b')' | b',' | b':' | b'/' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'~'
+            | b'$'
+            | b'\''
+            | b'('
+            | b')'
+            | b','
+            | b':'
+            | b'/' => out.push(b as char),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -425,7 +487,12 @@ pub(crate) fn encode_query_value(v: &str) -> String {
 
 /// Parses a query string into ordered pairs (`+` decodes to a space, as browsers and Python send it).
 pub(crate) fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
-    q.map(|q| url::form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()).unwrap_or_default()
+    q.map(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -476,8 +543,12 @@ mod tests {
         assert!(matches("Code eq '                25'"));
         assert!(matches("substringof('brien',Name) eq true"));
         assert!(matches("Timestamp gt 1000L and Timestamp le 1234L"));
-        assert!(matches("Modified ge datetime'2024-05-13T00:00:00' and Modified lt datetime'2024-05-14'"));
-        assert!(matches("(Status eq 'P' or Status eq 'C') and not (Blocked eq true)"));
+        assert!(matches(
+            "Modified ge datetime'2024-05-13T00:00:00' and Modified lt datetime'2024-05-14'"
+        ));
+        assert!(matches(
+            "(Status eq 'P' or Status eq 'C') and not (Blocked eq true)"
+        ));
         assert!(matches("Amount gt 12 and Amount lt 12.6"));
         assert!(matches("Email eq null"));
         assert!(!matches("Email ne null"));
@@ -500,7 +571,13 @@ mod tests {
     #[test]
     fn the_fields_a_filter_mentions_are_collected() {
         let mut out = BTreeSet::new();
-        fields_of(&parse_filter("trim(Code) eq '1' or Timestamp gt 5L").unwrap(), &mut out);
-        assert_eq!(out.into_iter().collect::<Vec<_>>(), vec!["Code".to_owned(), "Timestamp".to_owned()]);
+        fields_of(
+            &parse_filter("trim(Code) eq '1' or Timestamp gt 5L").unwrap(),
+            &mut out,
+        );
+        assert_eq!(
+            out.into_iter().collect::<Vec<_>>(),
+            vec!["Code".to_owned(), "Timestamp".to_owned()]
+        );
     }
 }

@@ -33,7 +33,10 @@ pub(crate) struct App {
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("client_id", &self.client_id).field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("App")
+            .field("client_id", &self.client_id)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -96,6 +99,9 @@ pub(crate) struct Event {
     pub key: String,
     pub path: &'static str,
 }
+
+/// A request body split into plain properties and navigation arrays (e.g. `SalesEntryLines`).
+type BodyParts = (Map<String, Value>, Vec<(String, Vec<Map<String, Value>>)>);
 
 /// Why an operation on the store failed; the API layer maps it to a status and the error envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,7 +179,10 @@ impl std::fmt::Debug for Store {
 
 /// Normalises a client id: braces stripped, lower case.
 pub(crate) fn norm_client(id: &str) -> String {
-    id.trim().trim_start_matches('{').trim_end_matches('}').to_ascii_lowercase()
+    id.trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .to_ascii_lowercase()
 }
 
 fn s(v: &Value) -> Option<&str> {
@@ -213,7 +222,9 @@ impl Store {
 
     pub fn new_guid(&mut self) -> String {
         let bytes: [u8; 16] = self.rng.random();
-        uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string()
     }
 
     /// A token-like random string (URL-safe base64), optionally with Exact's `xxxx!IAAAA` prefix.
@@ -221,7 +232,14 @@ impl Store {
         let raw: Vec<u8> = (0..bytes).map(|_| self.rng.random()).collect();
         let body = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
         if bang {
-            let head: String = (0..4).map(|_| char::from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"[self.rng.random_range(0..52)])).collect();
+            let head: String = (0..4)
+                .map(|_| {
+                    char::from(
+                        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                            [self.rng.random_range(0..52)],
+                    )
+                })
+                .collect();
             format!("{head}!IAAAA{body}")
         } else {
             format!("AAEAA{body}")
@@ -235,14 +253,21 @@ impl Store {
     }
 
     pub fn user_name(&self, id: Uuid) -> String {
-        self.users.get(&id).map(|u| u.full_name.clone()).unwrap_or_default()
+        self.users
+            .get(&id)
+            .map(|u| u.full_name.clone())
+            .unwrap_or_default()
     }
 
     pub fn table(&self, division: i32, path: &'static str) -> Option<&BTreeMap<String, Record>> {
         self.tables.get(&(division, path))
     }
 
-    pub fn table_mut(&mut self, division: i32, path: &'static str) -> &mut BTreeMap<String, Record> {
+    pub fn table_mut(
+        &mut self,
+        division: i32,
+        path: &'static str,
+    ) -> &mut BTreeMap<String, Record> {
         self.tables.entry((division, path)).or_default()
     }
 
@@ -251,19 +276,37 @@ impl Store {
     }
 
     pub fn rows(&self, division: i32, path: &'static str) -> impl Iterator<Item = &Record> {
-        self.table(division, path).into_iter().flat_map(|t| t.values())
+        self.table(division, path)
+            .into_iter()
+            .flat_map(|t| t.values())
     }
 
-    fn find_by(&self, division: i32, path: &'static str, field: &str, pred: impl Fn(&Value) -> bool) -> Option<&Record> {
-        self.rows(division, path).find(|r| r.data.get(field).is_some_and(&pred))
+    fn find_by(
+        &self,
+        division: i32,
+        path: &'static str,
+        field: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Option<&Record> {
+        self.rows(division, path)
+            .find(|r| r.data.get(field).is_some_and(&pred))
     }
 
     /// A fresh record of `def` with every property null.
     fn blank(def: &SetDef) -> Map<String, Value> {
-        def.fields.iter().map(|f| (f.name.to_owned(), Value::Null)).collect()
+        def.fields
+            .iter()
+            .map(|f| (f.name.to_owned(), Value::Null))
+            .collect()
     }
 
-    fn stamp_created(&self, data: &mut Map<String, Value>, division: i32, user: Uuid, now: DateTime<Utc>) {
+    fn stamp_created(
+        &self,
+        data: &mut Map<String, Value>,
+        division: i32,
+        user: Uuid,
+        now: DateTime<Utc>,
+    ) {
         let name = Value::String(self.user_name(user));
         for (k, v) in [
             ("Created", date_value(now)),
@@ -284,14 +327,24 @@ impl Store {
         if data.contains_key("Modified") {
             data.insert("Modified".into(), date_value(now));
             data.insert("Modifier".into(), Value::String(user.to_string()));
-            data.insert("ModifierFullName".into(), Value::String(self.user_name(user)));
+            data.insert(
+                "ModifierFullName".into(),
+                Value::String(self.user_name(user)),
+            );
         }
     }
 
     /// Inserts (or replaces) a row with a new rowversion.
-    pub fn put(&mut self, division: i32, path: &'static str, key: String, data: Map<String, Value>) -> i64 {
+    pub fn put(
+        &mut self,
+        division: i32,
+        path: &'static str,
+        key: String,
+        data: Map<String, Value>,
+    ) -> i64 {
         let ts = self.next_ts();
-        self.table_mut(division, path).insert(key, Record { data, ts });
+        self.table_mut(division, path)
+            .insert(key, Record { data, ts });
         ts
     }
 
@@ -305,7 +358,13 @@ impl Store {
                 model::BANK_ENTRY_LINES => model::BANK_ENTRIES,
                 p => p,
             };
-            self.events.push(Event { division, topic, action, key: key.to_owned(), path });
+            self.events.push(Event {
+                division,
+                topic,
+                action,
+                key: key.to_owned(),
+                path,
+            });
         }
     }
 
@@ -318,14 +377,34 @@ impl Store {
         if self.divisions.contains_key(&code) {
             return;
         }
-        self.divisions.insert(code, DivisionInfo { code, description: description.to_owned(), currency: "EUR".into(), created: now });
+        self.divisions.insert(
+            code,
+            DivisionInfo {
+                code,
+                description: description.to_owned(),
+                currency: "EUR".into(),
+                created: now,
+            },
+        );
         let system = Uuid::nil();
-        for (c, d, ap) in [("EUR", "Euro", "0.01"), ("USD", "US Dollar", "0.01"), ("GBP", "Pound Sterling", "0.01")] {
-            let mut data = Self::blank(&def(model::CURRENCIES));
+        for (c, d, ap) in [
+            ("EUR", "Euro", "0.01"),
+            ("USD", "US Dollar", "0.01"),
+            ("GBP", "Pound Sterling", "0.01"),
+        ] {
+            let mut data = Self::blank(def(model::CURRENCIES));
             data.insert("Code".into(), json!(c));
             data.insert("Description".into(), json!(d));
-            data.insert("AmountPrecision".into(), value_dec(&json!(ap)).map(dec_value).unwrap_or(Value::Null));
-            data.insert("PricePrecision".into(), value_dec(&json!("0.0001")).map(dec_value).unwrap_or(Value::Null));
+            data.insert(
+                "AmountPrecision".into(),
+                value_dec(&json!(ap)).map(dec_value).unwrap_or(Value::Null),
+            );
+            data.insert(
+                "PricePrecision".into(),
+                value_dec(&json!("0.0001"))
+                    .map(dec_value)
+                    .unwrap_or(Value::Null),
+            );
             data.insert("Created".into(), date_value(now));
             data.insert("Modified".into(), date_value(now));
             self.put(code, model::CURRENCIES, c.to_owned(), data);
@@ -338,18 +417,31 @@ impl Store {
             if let Some(v) = vat {
                 body.insert("VATCode".into(), json!(v));
             }
-            s.create(code, def(model::GL_ACCOUNTS), &body, system, now, true).map(|(k, _)| k).unwrap_or_default()
+            s.create(code, def(model::GL_ACCOUNTS), &body, system, now, true)
+                .map(|(k, _)| k)
+                .unwrap_or_default()
         };
         let bank = gl(self, "1100", "Bank", 12, None);
         let ar = gl(self, "1300", "Debiteuren / Accounts receivable", 20, None);
         let vat_pay = gl(self, "1500", "Te betalen btw / VAT payable", 24, None);
         let ap = gl(self, "1600", "Crediteuren / Accounts payable", 22, None);
-        gl(self, "1650", "Te betalen personeel / Employees payable", 25, None);
+        gl(
+            self,
+            "1650",
+            "Te betalen personeel / Employees payable",
+            25,
+            None,
+        );
         for (c, d, pct, combined) in [
             ("0", "0% (geen btw)", "0", None),
             ("1", "9% laag tarief", "0.09", None),
             ("2", "21% hoog tarief", "0.21", None),
-            ("5", "Gecombineerd 21% + 9% (combined)", "0.30", Some(["0.21", "0.09"])),
+            (
+                "5",
+                "Gecombineerd 21% + 9% (combined)",
+                "0.30",
+                Some(["0.21", "0.09"]),
+            ),
         ] {
             let mut body = Map::new();
             body.insert("Code".into(), json!(c));
@@ -358,15 +450,20 @@ impl Store {
             body.insert("Type".into(), json!("E"));
             body.insert("VATTransactionType".into(), json!("B"));
             body.insert("GLToPay".into(), json!(vat_pay));
-            if let Ok((vat_id, _)) = self.create(code, def(model::VAT_CODES), &body, system, now, true) {
+            if let Ok((vat_id, _)) =
+                self.create(code, def(model::VAT_CODES), &body, system, now, true)
+            {
                 let parts: Vec<&str> = combined.map(|c| c.to_vec()).unwrap_or_else(|| vec![pct]);
                 for (i, p) in parts.iter().enumerate() {
                     let id = self.new_guid();
-                    let mut data = Self::blank(&def(model::VAT_PERCENTAGES));
+                    let mut data = Self::blank(def(model::VAT_PERCENTAGES));
                     data.insert("ID".into(), json!(id));
                     data.insert("VATCodeID".into(), json!(vat_id));
                     data.insert("LineNumber".into(), json!(i + 1));
-                    data.insert("Percentage".into(), value_dec(&json!(p)).map(dec_value).unwrap_or(Value::Null));
+                    data.insert(
+                        "Percentage".into(),
+                        value_dec(&json!(p)).map(dec_value).unwrap_or(Value::Null),
+                    );
                     data.insert("Type".into(), json!(0));
                     self.stamp_created(&mut data, code, system, now);
                     self.put(code, model::VAT_PERCENTAGES, id, data);
@@ -375,7 +472,13 @@ impl Store {
         }
         gl(self, "4000", "Kosten / General expenses", 121, Some("2"));
         gl(self, "7000", "Inkoopwaarde / Cost of goods", 111, Some("2"));
-        gl(self, "8000", "Omzet hoog / Revenue high VAT", 110, Some("2"));
+        gl(
+            self,
+            "8000",
+            "Omzet hoog / Revenue high VAT",
+            110,
+            Some("2"),
+        );
         gl(self, "8010", "Omzet laag / Revenue low VAT", 110, Some("1"));
         for (c, d, t, g) in [
             ("20", "Bank", 12, Some(bank)),
@@ -384,29 +487,38 @@ impl Store {
             ("90", "Memoriaal / General journal", 90, None),
         ] {
             let id = self.new_guid();
-            let mut data = Self::blank(&def(model::JOURNALS));
+            let mut data = Self::blank(def(model::JOURNALS));
             data.insert("ID".into(), json!(id));
             data.insert("Code".into(), json!(c));
             data.insert("Description".into(), json!(d));
             data.insert("Type".into(), json!(t));
             data.insert("Currency".into(), json!("EUR"));
-            data.insert("GLAccount".into(), g.map(Value::String).unwrap_or(Value::Null));
+            data.insert(
+                "GLAccount".into(),
+                g.map(Value::String).unwrap_or(Value::Null),
+            );
             self.stamp_created(&mut data, code, system, now);
             self.put(code, model::JOURNALS, id, data);
         }
     }
 
     fn journal(&self, division: i32, code: &str) -> Option<&Record> {
-        self.find_by(division, model::JOURNALS, "Code", |v| s(v).is_some_and(|c| c.trim().eq_ignore_ascii_case(code.trim())))
+        self.find_by(division, model::JOURNALS, "Code", |v| {
+            s(v).is_some_and(|c| c.trim().eq_ignore_ascii_case(code.trim()))
+        })
     }
 
     fn gl_by_type(&self, division: i32, ty: i64) -> Option<String> {
-        self.find_by(division, model::GL_ACCOUNTS, "Type", |v| v.as_i64() == Some(ty))
-            .and_then(|r| r.data.get("ID").and_then(s).map(str::to_owned))
+        self.find_by(division, model::GL_ACCOUNTS, "Type", |v| {
+            v.as_i64() == Some(ty)
+        })
+        .and_then(|r| r.data.get("ID").and_then(s).map(str::to_owned))
     }
 
     fn vat_code(&self, division: i32, code: &str) -> Option<&Record> {
-        self.find_by(division, model::VAT_CODES, "Code", |v| s(v).is_some_and(|c| c.trim() == code.trim()))
+        self.find_by(division, model::VAT_CODES, "Code", |v| {
+            s(v).is_some_and(|c| c.trim() == code.trim())
+        })
     }
 
     // -----------------------------------------------------------------------------------------------------
@@ -419,7 +531,7 @@ impl Store {
         body: &Map<String, Value>,
         writable: u8,
         admin: bool,
-    ) -> Result<(Map<String, Value>, Vec<(String, Vec<Map<String, Value>>)>), OpError> {
+    ) -> Result<BodyParts, OpError> {
         let mut fields = Map::new();
         let mut navs = Vec::new();
         for (k, v) in body {
@@ -429,9 +541,11 @@ impl Store {
             if def.nav(k).is_some() {
                 let items = match v {
                     Value::Array(a) => a.clone(),
-                    Value::Object(o) if o.get("results").is_some_and(Value::is_array) => {
-                        o.get("results").and_then(Value::as_array).cloned().unwrap_or_default()
-                    }
+                    Value::Object(o) if o.get("results").is_some_and(Value::is_array) => o
+                        .get("results")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default(),
                     Value::Null => Vec::new(),
                     _ => {
                         return Err(OpError::BadRequest(
@@ -472,7 +586,10 @@ impl Store {
 
     fn required(def: &SetDef, data: &Map<String, Value>, msgs: &mut Vec<String>) {
         for f in def.fields.iter().filter(|f| f.flags & R != 0) {
-            if data.get(f.name).is_none_or(|v| v.is_null() || v.as_str().is_some_and(|s| s.trim().is_empty())) {
+            if data
+                .get(f.name)
+                .is_none_or(|v| v.is_null() || v.as_str().is_some_and(|s| s.trim().is_empty()))
+            {
                 msgs.push(format!("Mandatory: {}", f.name));
             }
         }
@@ -495,7 +612,9 @@ impl Store {
         let mut data = Self::blank(def);
         data.extend(fields);
         match def.path {
-            model::SALES_ENTRIES | model::PURCHASE_ENTRIES => return self.create_entry(division, def, data, navs, user, now),
+            model::SALES_ENTRIES | model::PURCHASE_ENTRIES => {
+                return self.create_entry(division, def, data, navs, user, now);
+            }
             model::GJ_ENTRIES => return self.create_gj_entry(division, data, navs, user, now),
             model::SALES_ENTRY_LINES | model::PURCHASE_ENTRY_LINES | model::GJ_ENTRY_LINES => {
                 return self.create_standalone_line(division, def, data, user, now);
@@ -542,12 +661,24 @@ impl Store {
                 if msgs.is_empty() {
                     // "When using the POST method, it is first checked whether the specified address already
                     // exists. If so, the ID property of the existing address is returned."
-                    let writable: Vec<&str> = def.fields.iter().filter(|f| f.flags & P != 0).map(|f| f.name).collect();
-                    if let Some(existing) = self
-                        .rows(division, model::ADDRESSES)
-                        .find(|r| writable.iter().all(|k| r.data.get(*k).unwrap_or(&Value::Null) == data.get(*k).unwrap_or(&Value::Null)))
-                    {
-                        let key = existing.data.get("ID").and_then(s).unwrap_or_default().to_owned();
+                    let writable: Vec<&str> = def
+                        .fields
+                        .iter()
+                        .filter(|f| f.flags & P != 0)
+                        .map(|f| f.name)
+                        .collect();
+                    if let Some(existing) = self.rows(division, model::ADDRESSES).find(|r| {
+                        writable.iter().all(|k| {
+                            r.data.get(*k).unwrap_or(&Value::Null)
+                                == data.get(*k).unwrap_or(&Value::Null)
+                        })
+                    }) {
+                        let key = existing
+                            .data
+                            .get("ID")
+                            .and_then(s)
+                            .unwrap_or_default()
+                            .to_owned();
                         return Ok((key, false));
                     }
                 }
@@ -563,7 +694,11 @@ impl Store {
                 data.insert(def.key.to_owned(), json!(k));
                 k
             }
-            _ => data.get(def.key).and_then(s).map(str::to_owned).ok_or_else(|| validation(format!("Mandatory: {}", def.key)))?,
+            _ => data
+                .get(def.key)
+                .and_then(s)
+                .map(str::to_owned)
+                .ok_or_else(|| validation(format!("Mandatory: {}", def.key)))?,
         };
         self.stamp_created(&mut data, division, user, now);
         self.put(division, def.path, key.clone(), data);
@@ -596,10 +731,18 @@ impl Store {
             model::GL_ACCOUNTS => self.prepare_gl(division, &mut data, Some(key), &mut msgs),
             model::CONTACTS => self.prepare_contact(division, &mut data, &mut msgs),
             model::SALES_ENTRY_LINES | model::PURCHASE_ENTRY_LINES => {
-                let header_path = if def.path == model::SALES_ENTRY_LINES { model::SALES_ENTRIES } else { model::PURCHASE_ENTRIES };
+                let header_path = if def.path == model::SALES_ENTRY_LINES {
+                    model::SALES_ENTRIES
+                } else {
+                    model::PURCHASE_ENTRIES
+                };
                 self.price_line(division, &mut data, &mut msgs, 1);
                 if msgs.is_empty() {
-                    let entry = data.get("EntryID").and_then(s).unwrap_or_default().to_owned();
+                    let entry = data
+                        .get("EntryID")
+                        .and_then(s)
+                        .unwrap_or_default()
+                        .to_owned();
                     self.stamp_modified(&mut data, user, now);
                     self.put(division, def.path, key.to_owned(), data);
                     self.recompute_entry(division, header_path, &entry, user, now);
@@ -620,7 +763,15 @@ impl Store {
     }
 
     /// DELETE (children and derived cashflow rows go too; logged in `sync/Deleted`).
-    pub fn delete(&mut self, division: i32, def: &'static SetDef, key: &str, user: Uuid, now: DateTime<Utc>, admin: bool) -> Result<(), OpError> {
+    pub fn delete(
+        &mut self,
+        division: i32,
+        def: &'static SetDef,
+        key: &str,
+        user: Uuid,
+        now: DateTime<Utc>,
+        admin: bool,
+    ) -> Result<(), OpError> {
         if !admin && !def.allows(model::DELETE) {
             return Err(OpError::MethodNotAllowed);
         }
@@ -642,7 +793,11 @@ impl Store {
         }
         match def.path {
             model::SALES_ENTRIES | model::PURCHASE_ENTRIES => {
-                let cash = if def.path == model::SALES_ENTRIES { model::RECEIVABLES } else { model::PAYMENTS };
+                let cash = if def.path == model::SALES_ENTRIES {
+                    model::RECEIVABLES
+                } else {
+                    model::PAYMENTS
+                };
                 for path in [cash, model::PAYMENT_TERMS] {
                     let keys: Vec<String> = self
                         .rows(division, path)
@@ -659,9 +814,21 @@ impl Store {
                 self.emit(division, def, "Delete", key);
             }
             model::SALES_ENTRY_LINES | model::PURCHASE_ENTRY_LINES => {
-                let header_path = if def.path == model::SALES_ENTRY_LINES { model::SALES_ENTRIES } else { model::PURCHASE_ENTRIES };
-                let entry = removed.data.get("EntryID").and_then(s).unwrap_or_default().to_owned();
-                let remaining = self.rows(division, def.path).filter(|r| r.data.get("EntryID").and_then(s) == Some(entry.as_str())).count();
+                let header_path = if def.path == model::SALES_ENTRY_LINES {
+                    model::SALES_ENTRIES
+                } else {
+                    model::PURCHASE_ENTRIES
+                };
+                let entry = removed
+                    .data
+                    .get("EntryID")
+                    .and_then(s)
+                    .unwrap_or_default()
+                    .to_owned();
+                let remaining = self
+                    .rows(division, def.path)
+                    .filter(|r| r.data.get("EntryID").and_then(s) == Some(entry.as_str()))
+                    .count();
                 if remaining == 0 {
                     // "Deleting the last item removes the entire invoice."
                     return self.delete(division, def_of(header_path), &entry, user, now, true);
@@ -674,8 +841,17 @@ impl Store {
         Ok(())
     }
 
-    fn log_deleted(&mut self, division: i32, def: &SetDef, key: &str, user: Uuid, now: DateTime<Utc>) {
-        let Some(entity_type) = def.deleted_type else { return };
+    fn log_deleted(
+        &mut self,
+        division: i32,
+        def: &SetDef,
+        key: &str,
+        user: Uuid,
+        now: DateTime<Utc>,
+    ) {
+        let Some(entity_type) = def.deleted_type else {
+            return;
+        };
         let id = self.new_guid();
         let ts = self.next_ts();
         let mut data = Self::blank(def_of(model::DELETED));
@@ -686,27 +862,45 @@ impl Store {
         data.insert("DeletedBy".into(), json!(user.to_string()));
         data.insert("DeletedDate".into(), date_value(now));
         data.insert("Division".into(), json!(division));
-        self.table_mut(division, model::DELETED).insert(id, Record { data, ts });
+        self.table_mut(division, model::DELETED)
+            .insert(id, Record { data, ts });
     }
 
     // -----------------------------------------------------------------------------------------------------
     // Entity rules.
 
-    fn prepare_account(&mut self, division: i32, data: &mut Map<String, Value>, own_key: Option<&str>, msgs: &mut Vec<String>) {
+    fn prepare_account(
+        &mut self,
+        division: i32,
+        data: &mut Map<String, Value>,
+        own_key: Option<&str>,
+        msgs: &mut Vec<String>,
+    ) {
         let code = data.get("Code").and_then(s).map(|c| c.trim().to_owned());
         match code {
             None => {
                 // "If omitted, the value of the highest used code is incremented by 1."
                 let max = self
                     .rows(division, model::ACCOUNTS)
-                    .filter_map(|r| r.data.get("Code").and_then(s).and_then(|c| c.trim().parse::<i64>().ok()))
+                    .filter_map(|r| {
+                        r.data
+                            .get("Code")
+                            .and_then(s)
+                            .and_then(|c| c.trim().parse::<i64>().ok())
+                    })
                     .max()
                     .unwrap_or(0);
-                data.insert("Code".into(), json!(model::pad_left(&(max + 1).to_string(), 18)));
+                data.insert(
+                    "Code".into(),
+                    json!(model::pad_left(&(max + 1).to_string(), 18)),
+                );
             }
             Some(code) => {
                 let taken = self.rows(division, model::ACCOUNTS).any(|r| {
-                    r.data.get("Code").and_then(s).is_some_and(|c| c.trim().eq_ignore_ascii_case(&code))
+                    r.data
+                        .get("Code")
+                        .and_then(s)
+                        .is_some_and(|c| c.trim().eq_ignore_ascii_case(&code))
                         && r.data.get("ID").and_then(s) != own_key
                 });
                 if taken {
@@ -723,12 +917,21 @@ impl Store {
                 data.insert(k.into(), json!(false));
             }
         }
-        let is_customer = data.get("Status").and_then(s).is_some_and(|st| st.trim() == "C");
-        let is_supplier = data.get("IsSupplier").and_then(Value::as_bool).unwrap_or(false);
+        let is_customer = data
+            .get("Status")
+            .and_then(s)
+            .is_some_and(|st| st.trim() == "C");
+        let is_supplier = data
+            .get("IsSupplier")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         data.insert("IsSales".into(), json!(is_customer));
         data.insert("IsPurchase".into(), json!(is_supplier));
         data.insert("Type".into(), json!("A"));
-        for (k, set) in [("SalesCurrency", model::CURRENCIES), ("PurchaseCurrency", model::CURRENCIES)] {
+        for (k, set) in [
+            ("SalesCurrency", model::CURRENCIES),
+            ("PurchaseCurrency", model::CURRENCIES),
+        ] {
             // "Input not in the active currencies is silently set to empty."
             if let Some(c) = data.get(k).and_then(s)
                 && self.get(division, set, c).is_none()
@@ -738,14 +941,37 @@ impl Store {
         }
     }
 
-    fn prepare_contact(&mut self, division: i32, data: &mut Map<String, Value>, msgs: &mut Vec<String>) {
-        let first = data.get("FirstName").and_then(s).unwrap_or("").trim().to_owned();
-        let middle = data.get("MiddleName").and_then(s).unwrap_or("").trim().to_owned();
-        let last = data.get("LastName").and_then(s).unwrap_or("").trim().to_owned();
+    fn prepare_contact(
+        &mut self,
+        division: i32,
+        data: &mut Map<String, Value>,
+        msgs: &mut Vec<String>,
+    ) {
+        let first = data
+            .get("FirstName")
+            .and_then(s)
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        let middle = data
+            .get("MiddleName")
+            .and_then(s)
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        let last = data
+            .get("LastName")
+            .and_then(s)
+            .unwrap_or("")
+            .trim()
+            .to_owned();
         if first.is_empty() && last.is_empty() {
             msgs.push("Provide at least first name or last name".into());
         }
-        let full: Vec<&str> = [first.as_str(), middle.as_str(), last.as_str()].into_iter().filter(|p| !p.is_empty()).collect();
+        let full: Vec<&str> = [first.as_str(), middle.as_str(), last.as_str()]
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .collect();
         data.insert("FullName".into(), json!(full.join(" ")));
         if let Some(acc) = data.get("Account").and_then(s).map(str::to_owned) {
             match self.get(division, model::ACCOUNTS, &acc) {
@@ -765,10 +991,20 @@ impl Store {
         }
     }
 
-    fn prepare_gl(&mut self, division: i32, data: &mut Map<String, Value>, own_key: Option<&str>, msgs: &mut Vec<String>) {
+    fn prepare_gl(
+        &mut self,
+        division: i32,
+        data: &mut Map<String, Value>,
+        own_key: Option<&str>,
+        msgs: &mut Vec<String>,
+    ) {
         if let Some(code) = data.get("Code").and_then(s).map(|c| c.trim().to_owned()) {
             let taken = self.rows(division, model::GL_ACCOUNTS).any(|r| {
-                r.data.get("Code").and_then(s).is_some_and(|c| c.trim().eq_ignore_ascii_case(&code)) && r.data.get("ID").and_then(s) != own_key
+                r.data
+                    .get("Code")
+                    .and_then(s)
+                    .is_some_and(|c| c.trim().eq_ignore_ascii_case(&code))
+                    && r.data.get("ID").and_then(s) != own_key
             });
             if taken {
                 msgs.push("Data already exists.".into());
@@ -778,10 +1014,22 @@ impl Store {
         data.insert("Type".into(), json!(ty));
         data.insert("TypeDescription".into(), json!(gl_type_description(ty)));
         if data.get("BalanceType").is_none_or(Value::is_null) {
-            data.insert("BalanceType".into(), json!(if ty >= 110 && ty < 300 { "W" } else { "B" }));
+            data.insert(
+                "BalanceType".into(),
+                json!(if (110..300).contains(&ty) { "W" } else { "B" }),
+            );
         }
         if data.get("BalanceSide").is_none_or(Value::is_null) {
-            data.insert("BalanceSide".into(), json!(if matches!(ty, 110 | 140 | 160 | 22 | 24 | 25 | 50 | 52 | 55) { "C" } else { "D" }));
+            data.insert(
+                "BalanceSide".into(),
+                json!(
+                    if matches!(ty, 110 | 140 | 160 | 22 | 24 | 25 | 50 | 52 | 55) {
+                        "C"
+                    } else {
+                        "D"
+                    }
+                ),
+            );
         }
         if data.get("IsBlocked").is_none_or(Value::is_null) {
             data.insert("IsBlocked".into(), json!(false));
@@ -794,7 +1042,13 @@ impl Store {
     }
 
     /// Fills a sales/purchase line's derived values; `sign` is unused for now but keeps the call explicit.
-    fn price_line(&self, division: i32, line: &mut Map<String, Value>, msgs: &mut Vec<String>, _sign: i32) {
+    fn price_line(
+        &self,
+        division: i32,
+        line: &mut Map<String, Value>,
+        msgs: &mut Vec<String>,
+        _sign: i32,
+    ) {
         match line.get("GLAccount").and_then(s).map(str::to_owned) {
             None => msgs.push("Mandatory: GLAccount".into()),
             Some(gl) => match self.get(division, model::GL_ACCOUNTS, &gl) {
@@ -825,7 +1079,11 @@ impl Store {
             match self.vat_code(division, &code) {
                 None => msgs.push("Invalid reference: VAT code".into()),
                 Some(v) => {
-                    pct = v.data.get("Percentage").and_then(value_dec).unwrap_or_default();
+                    pct = v
+                        .data
+                        .get("Percentage")
+                        .and_then(value_dec)
+                        .unwrap_or_default();
                     let d = v.data.get("Description").cloned().unwrap_or(Value::Null);
                     line.insert("VATCodeDescription".into(), d);
                 }
@@ -834,7 +1092,10 @@ impl Store {
         if line.get("VATPercentage").is_none_or(Value::is_null) {
             line.insert("VATPercentage".into(), dec_value(pct));
         }
-        let vat = line.get("VATAmountFC").and_then(value_dec).unwrap_or_else(|| round2(amount * pct));
+        let vat = line
+            .get("VATAmountFC")
+            .and_then(value_dec)
+            .unwrap_or_else(|| round2(amount * pct));
         line.insert("VATAmountFC".into(), dec_value(vat));
         line.insert("VATBaseAmountFC".into(), dec_value(amount));
         line.insert("VATBaseAmountDC".into(), dec_value(amount));
@@ -845,7 +1106,14 @@ impl Store {
         }
     }
 
-    fn next_entry_number(&self, division: i32, path: &'static str, journal_field: &str, journal: &str, wanted: Option<i64>) -> i64 {
+    fn next_entry_number(
+        &self,
+        division: i32,
+        path: &'static str,
+        journal_field: &str,
+        journal: &str,
+        wanted: Option<i64>,
+    ) -> i64 {
         let used: BTreeSet<i64> = self
             .rows(division, path)
             .filter(|r| r.data.get(journal_field).and_then(s) == Some(journal))
@@ -869,13 +1137,29 @@ impl Store {
     ) -> Result<(String, bool), OpError> {
         let sales = def.path == model::SALES_ENTRIES;
         let (party, party_name, lines_nav, line_path, journal_type) = if sales {
-            ("Customer", "CustomerName", "SalesEntryLines", model::SALES_ENTRY_LINES, 20)
+            (
+                "Customer",
+                "CustomerName",
+                "SalesEntryLines",
+                model::SALES_ENTRY_LINES,
+                20,
+            )
         } else {
-            ("Supplier", "SupplierName", "PurchaseEntryLines", model::PURCHASE_ENTRY_LINES, 22)
+            (
+                "Supplier",
+                "SupplierName",
+                "PurchaseEntryLines",
+                model::PURCHASE_ENTRY_LINES,
+                22,
+            )
         };
         let mut msgs = Vec::new();
         Self::required(def, &data, &mut msgs);
-        let lines_in: Vec<Map<String, Value>> = navs.into_iter().find(|(n, _)| n == lines_nav).map(|(_, l)| l).unwrap_or_default();
+        let lines_in: Vec<Map<String, Value>> = navs
+            .into_iter()
+            .find(|(n, _)| n == lines_nav)
+            .map(|(_, l)| l)
+            .unwrap_or_default();
         if lines_in.is_empty() {
             msgs.push(format!("Mandatory: {lines_nav}"));
         }
@@ -894,9 +1178,15 @@ impl Store {
                 None => msgs.push(format!("Invalid reference: {party}")),
                 Some(a) => {
                     let ok = if sales {
-                        a.data.get("Status").and_then(s).is_some_and(|st| st.trim() == "C")
+                        a.data
+                            .get("Status")
+                            .and_then(s)
+                            .is_some_and(|st| st.trim() == "C")
                     } else {
-                        a.data.get("IsSupplier").and_then(Value::as_bool).unwrap_or(false)
+                        a.data
+                            .get("IsSupplier")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false)
                     };
                     if !ok {
                         msgs.push(format!("Invalid: {party} (Type)"));
@@ -907,12 +1197,20 @@ impl Store {
                 }
             }
         }
-        let currency = data.get("Currency").and_then(s).map(str::to_owned).unwrap_or_else(|| "EUR".into());
+        let currency = data
+            .get("Currency")
+            .and_then(s)
+            .map(str::to_owned)
+            .unwrap_or_else(|| "EUR".into());
         if self.get(division, model::CURRENCIES, &currency).is_none() {
             msgs.push("Invalid reference: Currency".into());
         }
         data.insert("Currency".into(), json!(currency));
-        let rate = data.get("Rate").and_then(value_dec).filter(|r| !r.is_zero()).unwrap_or(Decimal::ONE);
+        let rate = data
+            .get("Rate")
+            .and_then(value_dec)
+            .filter(|r| !r.is_zero())
+            .unwrap_or(Decimal::ONE);
         data.insert("Rate".into(), dec_value(rate));
         let entry_id = self.new_guid();
         let line_def = def_of(line_path);
@@ -931,7 +1229,11 @@ impl Store {
         if !msgs.is_empty() {
             return Err(OpError::Validation(msgs));
         }
-        let entry_ms = data.get("EntryDate").and_then(s).and_then(model::parse_date_ms).unwrap_or_else(|| now.timestamp_millis());
+        let entry_ms = data
+            .get("EntryDate")
+            .and_then(s)
+            .and_then(model::parse_date_ms)
+            .unwrap_or_else(|| now.timestamp_millis());
         data.insert("EntryDate".into(), json!(format!("/Date({entry_ms})/")));
         let entry_date = ms_to_date(entry_ms).unwrap_or_else(|| now.date_naive());
         if data.get("DueDate").is_none_or(Value::is_null) {
@@ -944,7 +1246,12 @@ impl Store {
         if data.get("ReportingPeriod").is_none_or(Value::is_null) {
             data.insert("ReportingPeriod".into(), json!(entry_date.month()));
         }
-        let journal = data.get("Journal").and_then(s).unwrap_or_default().trim().to_owned();
+        let journal = data
+            .get("Journal")
+            .and_then(s)
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
         let wanted = data.get("EntryNumber").and_then(Value::as_i64);
         let number = self.next_entry_number(division, def.path, "Journal", &journal, wanted);
         data.insert("EntryNumber".into(), json!(number));
@@ -961,20 +1268,51 @@ impl Store {
         self.stamp_created(&mut data, division, user, now);
         self.put(division, def.path, entry_id.clone(), data);
         self.recompute_entry(division, def.path, &entry_id, user, now);
-        self.open_item(division, def.path, &entry_id, party_account.as_ref(), user, now);
+        self.open_item(
+            division,
+            def.path,
+            &entry_id,
+            party_account.as_ref(),
+            user,
+            now,
+        );
         self.emit(division, def, "Create", &entry_id);
         Ok((entry_id, true))
     }
 
     /// Recomputes an entry's totals and type from its lines (bumps its rowversion).
-    fn recompute_entry(&mut self, division: i32, path: &'static str, entry_id: &str, user: Uuid, now: DateTime<Utc>) {
-        let line_path = if path == model::SALES_ENTRIES { model::SALES_ENTRY_LINES } else { model::PURCHASE_ENTRY_LINES };
+    fn recompute_entry(
+        &mut self,
+        division: i32,
+        path: &'static str,
+        entry_id: &str,
+        user: Uuid,
+        now: DateTime<Utc>,
+    ) {
+        let line_path = if path == model::SALES_ENTRIES {
+            model::SALES_ENTRY_LINES
+        } else {
+            model::PURCHASE_ENTRY_LINES
+        };
         let (mut net, mut vat) = (Decimal::ZERO, Decimal::ZERO);
-        for r in self.rows(division, line_path).filter(|r| r.data.get("EntryID").and_then(s) == Some(entry_id)) {
-            net += r.data.get("AmountFC").and_then(value_dec).unwrap_or_default();
-            vat += r.data.get("VATAmountFC").and_then(value_dec).unwrap_or_default();
+        for r in self
+            .rows(division, line_path)
+            .filter(|r| r.data.get("EntryID").and_then(s) == Some(entry_id))
+        {
+            net += r
+                .data
+                .get("AmountFC")
+                .and_then(value_dec)
+                .unwrap_or_default();
+            vat += r
+                .data
+                .get("VATAmountFC")
+                .and_then(value_dec)
+                .unwrap_or_default();
         }
-        let Some(mut data) = self.get(division, path, entry_id).map(|r| r.data.clone()) else { return };
+        let Some(mut data) = self.get(division, path, entry_id).map(|r| r.data.clone()) else {
+            return;
+        };
         let rate = data.get("Rate").and_then(value_dec).unwrap_or(Decimal::ONE);
         let total = net + vat;
         let sales = path == model::SALES_ENTRIES;
@@ -994,7 +1332,11 @@ impl Store {
         self.stamp_modified(&mut data, user, now);
         self.put(division, path, entry_id.to_owned(), data);
         // Keep the open item in step with the entry.
-        let cash = if sales { model::RECEIVABLES } else { model::PAYMENTS };
+        let cash = if sales {
+            model::RECEIVABLES
+        } else {
+            model::PAYMENTS
+        };
         for p in [cash, model::PAYMENT_TERMS] {
             let keys: Vec<String> = self
                 .rows(division, p)
@@ -1006,7 +1348,10 @@ impl Store {
                     row.insert("AmountFC".into(), dec_value(total));
                     row.insert("AmountDC".into(), dec_value(round2(total * rate)));
                     row.insert("TransactionAmountFC".into(), dec_value(total));
-                    row.insert("TransactionAmountDC".into(), dec_value(round2(total * rate)));
+                    row.insert(
+                        "TransactionAmountDC".into(),
+                        dec_value(round2(total * rate)),
+                    );
                     self.put(division, p, k, row);
                 }
             }
@@ -1014,21 +1359,47 @@ impl Store {
     }
 
     /// Creates the Receivable (sales) or Payment (purchase) row and the PaymentTerms row of a new entry.
-    fn open_item(&mut self, division: i32, path: &'static str, entry_id: &str, party: Option<&Map<String, Value>>, user: Uuid, now: DateTime<Utc>) {
-        let Some(entry) = self.get(division, path, entry_id).map(|r| r.data.clone()) else { return };
+    fn open_item(
+        &mut self,
+        division: i32,
+        path: &'static str,
+        entry_id: &str,
+        party: Option<&Map<String, Value>>,
+        user: Uuid,
+        now: DateTime<Utc>,
+    ) {
+        let Some(entry) = self.get(division, path, entry_id).map(|r| r.data.clone()) else {
+            return;
+        };
         let sales = path == model::SALES_ENTRIES;
-        let (cash, line_type, gl_type, party_field) =
-            if sales { (model::RECEIVABLES, 20, 20, "Customer") } else { (model::PAYMENTS, 22, 22, "Supplier") };
+        let (cash, line_type, gl_type, party_field) = if sales {
+            (model::RECEIVABLES, 20, 20, "Customer")
+        } else {
+            (model::PAYMENTS, 22, 22, "Supplier")
+        };
         let gl = self.gl_by_type(division, gl_type);
-        let gl_code = gl.as_deref().and_then(|g| self.get(division, model::GL_ACCOUNTS, g)).and_then(|r| r.data.get("Code").cloned());
+        let gl_code = gl
+            .as_deref()
+            .and_then(|g| self.get(division, model::GL_ACCOUNTS, g))
+            .and_then(|r| r.data.get("Code").cloned());
         let get = |k: &str| entry.get(k).cloned().unwrap_or(Value::Null);
         let id = self.new_guid();
         let mut row = Self::blank(def_of(cash));
         for (k, v) in [
             ("ID", json!(id)),
             ("Account", get(party_field)),
-            ("AccountCode", party.and_then(|p| p.get("Code").cloned()).unwrap_or(Value::Null)),
-            ("AccountName", party.and_then(|p| p.get("Name").cloned()).unwrap_or(Value::Null)),
+            (
+                "AccountCode",
+                party
+                    .and_then(|p| p.get("Code").cloned())
+                    .unwrap_or(Value::Null),
+            ),
+            (
+                "AccountName",
+                party
+                    .and_then(|p| p.get("Name").cloned())
+                    .unwrap_or(Value::Null),
+            ),
             ("AmountDC", get("AmountDC")),
             ("AmountFC", get("AmountFC")),
             ("AmountDiscountDC", json!(0)),
@@ -1039,7 +1410,10 @@ impl Store {
             ("EntryDate", get("EntryDate")),
             ("EntryID", json!(entry_id)),
             ("EntryNumber", get("EntryNumber")),
-            ("GLAccount", gl.clone().map(Value::String).unwrap_or(Value::Null)),
+            (
+                "GLAccount",
+                gl.clone().map(Value::String).unwrap_or(Value::Null),
+            ),
             ("GLAccountCode", gl_code.unwrap_or(Value::Null)),
             ("InvoiceDate", get("EntryDate")),
             ("InvoiceNumber", get("InvoiceNumber")),
@@ -1067,7 +1441,14 @@ impl Store {
         self.put(division, model::PAYMENT_TERMS, term_id, term);
     }
 
-    fn term_row(&mut self, division: i32, cash_row: &Map<String, Value>, line_type: i64, user: Uuid, now: DateTime<Utc>) -> Map<String, Value> {
+    fn term_row(
+        &mut self,
+        division: i32,
+        cash_row: &Map<String, Value>,
+        line_type: i64,
+        user: Uuid,
+        now: DateTime<Utc>,
+    ) -> Map<String, Value> {
         let id = self.new_guid();
         let mut term = Self::blank(def_of(model::PAYMENT_TERMS));
         for k in [
@@ -1120,7 +1501,9 @@ impl Store {
         let entry = line.get("EntryID").and_then(s).map(str::to_owned);
         match &entry {
             None => msgs.push("Mandatory: EntryID".into()),
-            Some(e) if self.get(division, header_path, e).is_none() => msgs.push("Invalid reference: EntryID".into()),
+            Some(e) if self.get(division, header_path, e).is_none() => {
+                msgs.push("Invalid reference: EntryID".into())
+            }
             Some(_) => {}
         }
         if header_path == model::GJ_ENTRIES {
@@ -1132,7 +1515,10 @@ impl Store {
             return Err(OpError::Validation(msgs));
         }
         let entry = entry.unwrap_or_default();
-        let n = self.rows(division, def.path).filter(|r| r.data.get("EntryID").and_then(s) == Some(entry.as_str())).count();
+        let n = self
+            .rows(division, def.path)
+            .filter(|r| r.data.get("EntryID").and_then(s) == Some(entry.as_str()))
+            .count();
         let id = self.new_guid();
         line.insert("ID".into(), json!(id));
         line.insert("LineNumber".into(), json!(n + 1));
@@ -1148,7 +1534,9 @@ impl Store {
     fn check_gl(&self, division: i32, line: &Map<String, Value>, msgs: &mut Vec<String>) {
         match line.get("GLAccount").and_then(s) {
             None => msgs.push("Mandatory: GLAccount".into()),
-            Some(g) if self.get(division, model::GL_ACCOUNTS, g).is_none() => msgs.push("Invalid reference: GLAccount".into()),
+            Some(g) if self.get(division, model::GL_ACCOUNTS, g).is_none() => {
+                msgs.push("Invalid reference: GLAccount".into())
+            }
             Some(_) => {}
         }
     }
@@ -1165,7 +1553,11 @@ impl Store {
         let line_def = def_of(model::GJ_ENTRY_LINES);
         let mut msgs = Vec::new();
         Self::required(def, &data, &mut msgs);
-        let lines_in = navs.into_iter().find(|(n, _)| n == "GeneralJournalEntryLines").map(|(_, l)| l).unwrap_or_default();
+        let lines_in = navs
+            .into_iter()
+            .find(|(n, _)| n == "GeneralJournalEntryLines")
+            .map(|(_, l)| l)
+            .unwrap_or_default();
         if lines_in.is_empty() {
             msgs.push("Mandatory: GeneralJournalEntryLines".into());
         }
@@ -1186,7 +1578,11 @@ impl Store {
             let mut line = Self::blank(line_def);
             line.extend(fields);
             self.check_gl(division, &line, &mut msgs);
-            if let Some(g) = line.get("GLAccount").and_then(s).and_then(|g| self.get(division, model::GL_ACCOUNTS, g)) {
+            if let Some(g) = line
+                .get("GLAccount")
+                .and_then(s)
+                .and_then(|g| self.get(division, model::GL_ACCOUNTS, g))
+            {
                 let code = g.data.get("Code").cloned().unwrap_or(Value::Null);
                 line.insert("GLAccountCode".into(), code);
             }
@@ -1201,14 +1597,22 @@ impl Store {
             lines.push((id, line));
         }
         if !sum.is_zero() && !lines_in.is_empty() {
-            msgs.push(format!("Invalid: the entry is not in balance (difference {sum})"));
+            msgs.push(format!(
+                "Invalid: the entry is not in balance (difference {sum})"
+            ));
         }
         if !msgs.is_empty() {
             return Err(OpError::Validation(msgs));
         }
-        let journal = data.get("JournalCode").and_then(s).unwrap_or_default().trim().to_owned();
+        let journal = data
+            .get("JournalCode")
+            .and_then(s)
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
         let wanted = data.get("EntryNumber").and_then(Value::as_i64);
-        let number = self.next_entry_number(division, model::GJ_ENTRIES, "JournalCode", &journal, wanted);
+        let number =
+            self.next_entry_number(division, model::GJ_ENTRIES, "JournalCode", &journal, wanted);
         data.insert("EntryNumber".into(), json!(number));
         data.insert("EntryID".into(), json!(entry_id));
         data.insert("Type".into(), json!(90));
@@ -1240,14 +1644,27 @@ impl Store {
     /// Registers a customer receipt (against a sales entry) or a supplier/employee payment (against a purchase
     /// entry): a bank entry, a new cashflow row for the payment, the entry's open item updated, and PaymentTerms
     /// rows — all with new Timestamps.
-    pub fn register_payment(&mut self, p: &PaymentInput, user: Uuid) -> Result<PaymentRecorded, OpError> {
+    pub fn register_payment(
+        &mut self,
+        p: &PaymentInput,
+        user: Uuid,
+    ) -> Result<PaymentRecorded, OpError> {
         let division = p.division;
-        let (entry_path, cash, line_type) = if self.get(division, model::SALES_ENTRIES, &p.entry_id).is_some() {
+        let (entry_path, cash, line_type) = if self
+            .get(division, model::SALES_ENTRIES, &p.entry_id)
+            .is_some()
+        {
             (model::SALES_ENTRIES, model::RECEIVABLES, 20)
-        } else if self.get(division, model::PURCHASE_ENTRIES, &p.entry_id).is_some() {
+        } else if self
+            .get(division, model::PURCHASE_ENTRIES, &p.entry_id)
+            .is_some()
+        {
             (model::PURCHASE_ENTRIES, model::PAYMENTS, 22)
         } else {
-            return Err(OpError::NotFound(format!("No sales or purchase entry {}", p.entry_id)));
+            return Err(OpError::NotFound(format!(
+                "No sales or purchase entry {}",
+                p.entry_id
+            )));
         };
         let Some(open_key) = self
             .rows(division, cash)
@@ -1256,13 +1673,25 @@ impl Store {
         else {
             return Err(OpError::NotFound("The entry has no open item".into()));
         };
-        let mut open = self.get(division, cash, &open_key).map(|r| r.data.clone()).unwrap_or_default();
+        let mut open = self
+            .get(division, cash, &open_key)
+            .map(|r| r.data.clone())
+            .unwrap_or_default();
         let total = open.get("AmountDC").and_then(value_dec).unwrap_or_default();
-        let already = self.paid.get(&(division, p.entry_id.clone())).copied().unwrap_or_default();
+        let already = self
+            .paid
+            .get(&(division, p.entry_id.clone()))
+            .copied()
+            .unwrap_or_default();
         let remaining_before = total - already;
         let amount = p.amount.unwrap_or(remaining_before);
-        if amount.is_zero() || amount.abs() > remaining_before.abs() || (amount.is_sign_negative() != remaining_before.is_sign_negative()) {
-            return Err(validation(format!("Invalid: payment amount {amount} (open amount {remaining_before})")));
+        if amount.is_zero()
+            || amount.abs() > remaining_before.abs()
+            || (amount.is_sign_negative() != remaining_before.is_sign_negative())
+        {
+            return Err(validation(format!(
+                "Invalid: payment amount {amount} (open amount {remaining_before})"
+            )));
         }
         let now = p.date;
         let paid = already + amount;
@@ -1273,13 +1702,17 @@ impl Store {
         // The bank entry that carries the money.
         let bank_gl = self.gl_by_type(division, 12);
         let bank_id = self.new_guid();
-        let number = self.next_entry_number(division, model::BANK_ENTRIES, "JournalCode", "20", None);
+        let number =
+            self.next_entry_number(division, model::BANK_ENTRIES, "JournalCode", "20", None);
         let mut bank = Self::blank(def_of(model::BANK_ENTRIES));
         for (k, v) in [
             ("EntryID", json!(bank_id)),
             ("JournalCode", json!("20")),
             ("JournalDescription", json!("Bank")),
-            ("Currency", open.get("Currency").cloned().unwrap_or(json!("EUR"))),
+            (
+                "Currency",
+                open.get("Currency").cloned().unwrap_or(json!("EUR")),
+            ),
             ("EntryNumber", json!(number)),
             ("FinancialYear", json!(now.year())),
             ("FinancialPeriod", json!(now.month())),
@@ -1288,7 +1721,11 @@ impl Store {
             bank.insert(k.into(), v);
         }
         self.stamp_created(&mut bank, division, user, now);
-        let signed = if entry_path == model::SALES_ENTRIES { amount } else { -amount };
+        let signed = if entry_path == model::SALES_ENTRIES {
+            amount
+        } else {
+            -amount
+        };
         let line_id = self.new_guid();
         let mut line = Self::blank(def_of(model::BANK_ENTRY_LINES));
         let description = match (entry_path == model::SALES_ENTRIES, p.employee) {
@@ -1300,13 +1737,22 @@ impl Store {
             ("ID", json!(line_id)),
             ("EntryID", json!(bank_id)),
             ("LineNumber", json!(1)),
-            ("GLAccount", bank_gl.map(Value::String).unwrap_or(Value::Null)),
+            (
+                "GLAccount",
+                bank_gl.map(Value::String).unwrap_or(Value::Null),
+            ),
             ("AmountFC", dec_value(signed)),
             ("AmountDC", dec_value(signed)),
-            ("Account", open.get("Account").cloned().unwrap_or(Value::Null)),
+            (
+                "Account",
+                open.get("Account").cloned().unwrap_or(Value::Null),
+            ),
             ("Date", date_value(now)),
             ("Description", json!(description)),
-            ("OurRef", open.get("InvoiceNumber").cloned().unwrap_or(Value::Null)),
+            (
+                "OurRef",
+                open.get("InvoiceNumber").cloned().unwrap_or(Value::Null),
+            ),
         ] {
             line.insert(k.into(), v);
         }
@@ -1337,7 +1783,11 @@ impl Store {
         self.stamp_created(&mut pay, division, user, now);
         let pay_term = self.term_row(division, &pay, line_type, user, now);
         self.put(division, cash, pay_id.clone(), pay);
-        let pay_term_id = pay_term.get("ID").and_then(s).unwrap_or_default().to_owned();
+        let pay_term_id = pay_term
+            .get("ID")
+            .and_then(s)
+            .unwrap_or_default()
+            .to_owned();
         self.put(division, model::PAYMENT_TERMS, pay_term_id, pay_term);
 
         // The entry's open item.
@@ -1354,7 +1804,10 @@ impl Store {
             .filter_map(|r| r.data.get("ID").and_then(s).map(str::to_owned))
             .collect();
         for k in term_keys {
-            if let Some(mut t) = self.get(division, model::PAYMENT_TERMS, &k).map(|r| r.data.clone()) {
+            if let Some(mut t) = self
+                .get(division, model::PAYMENT_TERMS, &k)
+                .map(|r| r.data.clone())
+            {
                 if fully_paid {
                     t.insert("Status".into(), json!(50));
                 }
@@ -1362,7 +1815,13 @@ impl Store {
                 self.put(division, model::PAYMENT_TERMS, k, t);
             }
         }
-        Ok(PaymentRecorded { bank_entry_id: bank_id, cashflow_row_id: pay_id, amount, remaining, fully_paid })
+        Ok(PaymentRecorded {
+            bank_entry_id: bank_id,
+            cashflow_row_id: pay_id,
+            amount,
+            remaining,
+            fully_paid,
+        })
     }
 
     /// Open receivables for `read/financial/ReceivablesList`.
@@ -1370,12 +1829,30 @@ impl Store {
         let mut out = Vec::new();
         for r in self.rows(division, model::RECEIVABLES) {
             let is_open_item = r.data.get("EntryID") == r.data.get("TransactionEntryID");
-            if !is_open_item || r.data.get("IsFullyPaid").and_then(Value::as_bool).unwrap_or(false) {
+            if !is_open_item
+                || r.data
+                    .get("IsFullyPaid")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+            {
                 continue;
             }
-            let entry = r.data.get("EntryID").and_then(s).unwrap_or_default().to_owned();
-            let total = r.data.get("AmountDC").and_then(value_dec).unwrap_or_default();
-            let paid = self.paid.get(&(division, entry)).copied().unwrap_or_default();
+            let entry = r
+                .data
+                .get("EntryID")
+                .and_then(s)
+                .unwrap_or_default()
+                .to_owned();
+            let total = r
+                .data
+                .get("AmountDC")
+                .and_then(value_dec)
+                .unwrap_or_default();
+            let paid = self
+                .paid
+                .get(&(division, entry))
+                .copied()
+                .unwrap_or_default();
             let get = |k: &str| r.data.get(k).cloned().unwrap_or(Value::Null);
             let mut row = Map::new();
             for (k, v) in [
@@ -1398,7 +1875,10 @@ impl Store {
             ] {
                 row.insert(k.into(), v);
             }
-            out.push(Record { data: row, ts: r.ts });
+            out.push(Record {
+                data: row,
+                ts: r.ts,
+            });
         }
         out
     }
@@ -1429,7 +1909,6 @@ fn gl_type_description(ty: i64) -> &'static str {
         _ => "General",
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -1476,7 +1955,11 @@ mod tests {
         assert_eq!(st.rows(7, model::JOURNALS).count(), 4);
         assert!(st.get(7, model::CURRENCIES, "EUR").is_some());
         assert!(st.vat_code(7, "2").is_some());
-        assert_eq!(st.rows(7, model::VAT_PERCENTAGES).count(), 5, "the combined code has two percentage lines");
+        assert_eq!(
+            st.rows(7, model::VAT_PERCENTAGES).count(),
+            5,
+            "the combined code has two percentage lines"
+        );
         assert!(st.gl_by_type(7, 20).is_some());
     }
 
@@ -1495,10 +1978,30 @@ mod tests {
         let mut body = Map::new();
         body.insert("Name".into(), json!("A"));
         body.insert("Code".into(), json!("41"));
-        st.create(7, def_of(model::ACCOUNTS), &body, Uuid::nil(), Utc::now(), false).unwrap();
+        st.create(
+            7,
+            def_of(model::ACCOUNTS),
+            &body,
+            Uuid::nil(),
+            Utc::now(),
+            false,
+        )
+        .unwrap();
         body.remove("Code");
-        let (k, _) = st.create(7, def_of(model::ACCOUNTS), &body, Uuid::nil(), Utc::now(), false).unwrap();
-        assert_eq!(st.get(7, model::ACCOUNTS, &k).unwrap().data["Code"], json!(format!("{:>18}", "42")));
+        let (k, _) = st
+            .create(
+                7,
+                def_of(model::ACCOUNTS),
+                &body,
+                Uuid::nil(),
+                Utc::now(),
+                false,
+            )
+            .unwrap();
+        assert_eq!(
+            st.get(7, model::ACCOUNTS, &k).unwrap().data["Code"],
+            json!(format!("{:>18}", "42"))
+        );
     }
 
     #[test]

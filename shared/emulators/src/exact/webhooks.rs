@@ -98,14 +98,23 @@ pub(crate) fn event_time(now: DateTime<Utc>) -> String {
 pub(crate) fn callback_allowed(url: &str) -> bool {
     match url::Url::parse(url) {
         Ok(u) if u.scheme() == "https" => true,
-        Ok(u) if u.scheme() == "http" => matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]" | "::1")),
+        Ok(u) if u.scheme() == "http" => matches!(
+            u.host_str(),
+            Some("127.0.0.1" | "localhost" | "[::1]" | "::1")
+        ),
         _ => false,
     }
 }
 
 /// The validation POST: `Ok(())` on 2xx, otherwise the message for the failed subscription.
 pub(crate) async fn validate_callback(http: &reqwest::Client, url: &str) -> Result<(), String> {
-    let sent = http.post(url).header("content-length", "0").body(Vec::<u8>::new()).timeout(Duration::from_secs(10)).send().await;
+    let sent = http
+        .post(url)
+        .header("content-length", "0")
+        .body(Vec::<u8>::new())
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await;
     match sent {
         Ok(r) if r.status().is_success() => Ok(()),
         Ok(r) => Err(format!(
@@ -150,7 +159,9 @@ impl Dispatcher {
 
     /// Deliveries queued and not yet attempted.
     pub fn pending(&self) -> u64 {
-        self.queued.load(Ordering::SeqCst).saturating_sub(self.done.load(Ordering::SeqCst))
+        self.queued
+            .load(Ordering::SeqCst)
+            .saturating_sub(self.done.load(Ordering::SeqCst))
     }
 
     /// Queues deliveries; starts the worker on first use (needs a Tokio runtime, which every caller has).
@@ -164,12 +175,22 @@ impl Dispatcher {
                 // No runtime: record the deliveries as failed rather than dropping them silently.
                 let mut log = self.log.lock();
                 for d in deliveries {
-                    log.push(record(&d, None, Some("no async runtime to deliver on".into())));
+                    log.push(record(
+                        &d,
+                        None,
+                        Some("no async runtime to deliver on".into()),
+                    ));
                 }
                 return;
             };
             let (tx, rx) = mpsc::unbounded_channel();
-            handle.spawn(worker(rx, self.http.clone(), self.log.clone(), self.duplicate.clone(), self.done.clone()));
+            handle.spawn(worker(
+                rx,
+                self.http.clone(),
+                self.log.clone(),
+                self.duplicate.clone(),
+                self.done.clone(),
+            ));
             *guard = Some(tx);
         }
         if let Some(tx) = guard.as_ref() {
@@ -204,7 +225,11 @@ async fn worker(
     done: Arc<AtomicU64>,
 ) {
     while let Some(d) = rx.recv().await {
-        let times = if duplicate.load(Ordering::SeqCst) { 2 } else { 1 };
+        let times = if duplicate.load(Ordering::SeqCst) {
+            2
+        } else {
+            1
+        };
         for _ in 0..times {
             let sent = http
                 .post(&d.url)
@@ -239,8 +264,14 @@ mod tests {
             event_created_on: "2023-01-17T22:56:23.087".into(),
         };
         let body = sign_delivery(&content, "secret");
-        let inner = body.strip_prefix(r#"{"Content":"#).and_then(|b| b.split(r#","HashCode":""#).next()).unwrap_or_default();
-        assert!(inner.starts_with(r#"{"Topic":"BankEntries","ClientId":"#), "{inner}");
+        let inner = body
+            .strip_prefix(r#"{"Content":"#)
+            .and_then(|b| b.split(r#","HashCode":""#).next())
+            .unwrap_or_default();
+        assert!(
+            inner.starts_with(r#"{"Topic":"BankEntries","ClientId":"#),
+            "{inner}"
+        );
         let expected = hmac_upper_hex(b"secret", inner.as_bytes());
         assert!(body.ends_with(&format!(r#""HashCode":"{expected}"}}"#)));
         assert_eq!(expected, expected.to_uppercase());

@@ -27,7 +27,9 @@ pub struct Env {
 }
 
 pub fn start_instant() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-06-15T10:00:00Z").unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339("2026-06-15T10:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 pub async fn spawn() -> Env {
@@ -36,7 +38,10 @@ pub async fn spawn() -> Env {
 
 pub async fn spawn_with(tweak: impl FnOnce(&mut ExactConfig)) -> Env {
     let clock = ManualClock::new(start_instant());
-    let mut config = ExactConfig { clock: clock.shared(), ..ExactConfig::default() };
+    let mut config = ExactConfig {
+        clock: clock.shared(),
+        ..ExactConfig::default()
+    };
     tweak(&mut config);
     let emu = ExactEmulator::new(config);
     emu.create_app(AppRegistration {
@@ -48,12 +53,28 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut ExactConfig)) -> Env {
     });
     emu.create_division(DIVISION, "Test BV");
     emu.create_division(OTHER_DIVISION, "Not yours BV");
-    emu.create_user(UserSpec { id: None, full_name: "Test User".into(), email: "t@example.invalid".into(), divisions: vec![DIVISION] });
+    emu.create_user(UserSpec {
+        id: None,
+        full_name: "Test User".into(),
+        email: "t@example.invalid".into(),
+        divisions: vec![DIVISION],
+    });
     let server = emu.spawn().await.unwrap();
     let base = server.base_url();
-    let http = reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let token = emu.issue_tokens(CLIENT_ID, None).unwrap().access_token;
-    Env { emu, _server: server, clock, base, http, token }
+    Env {
+        emu,
+        _server: server,
+        clock,
+        base,
+        http,
+        token,
+    }
 }
 
 impl Env {
@@ -92,14 +113,30 @@ impl Env {
         let r = self
             .http
             .get(format!("{}/api/oauth2/auth", self.base))
-            .query(&[("client_id", CLIENT_ID), ("redirect_uri", REDIRECT), ("response_type", "code"), ("state", "xyz")])
+            .query(&[
+                ("client_id", CLIENT_ID),
+                ("redirect_uri", REDIRECT),
+                ("response_type", "code"),
+                ("state", "xyz"),
+            ])
             .send()
             .await
             .unwrap();
         assert_eq!(r.status().as_u16(), 302);
         let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
-        let code = location.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
-        let (status, body) = self.token_call(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT)]).await;
+        let code = location
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned();
+        let (status, body) = self
+            .token_call(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+            ])
+            .await;
         assert_eq!(status, 200, "{body}");
         body
     }
@@ -109,10 +146,20 @@ impl Env {
         (status, body)
     }
 
-    pub async fn token_call_full(&self, extra: &[(&str, &str)]) -> (u16, reqwest::header::HeaderMap, Value) {
-        let mut form: Vec<(&str, &str)> = vec![("client_id", CLIENT_ID), ("client_secret", CLIENT_SECRET)];
+    pub async fn token_call_full(
+        &self,
+        extra: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let mut form: Vec<(&str, &str)> =
+            vec![("client_id", CLIENT_ID), ("client_secret", CLIENT_SECRET)];
         form.extend_from_slice(extra);
-        let r = self.http.post(format!("{}/api/oauth2/token", self.base)).form(&form).send().await.unwrap();
+        let r = self
+            .http
+            .post(format!("{}/api/oauth2/token", self.base))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let body = r.json().await.unwrap_or(Value::Null);
@@ -121,11 +168,23 @@ impl Env {
 
     /// Seeds a customer account and returns its ID.
     pub fn customer(&self, name: &str) -> String {
-        self.emu.seed(DIVISION, "crm/Accounts", serde_json::json!({"Name": name, "Status": "C"})).unwrap()
+        self.emu
+            .seed(
+                DIVISION,
+                "crm/Accounts",
+                serde_json::json!({"Name": name, "Status": "C"}),
+            )
+            .unwrap()
     }
 
     pub fn supplier(&self, name: &str) -> String {
-        self.emu.seed(DIVISION, "crm/Accounts", serde_json::json!({"Name": name, "IsSupplier": true})).unwrap()
+        self.emu
+            .seed(
+                DIVISION,
+                "crm/Accounts",
+                serde_json::json!({"Name": name, "IsSupplier": true}),
+            )
+            .unwrap()
     }
 
     /// ID of the GL account with this code (from the division template).
@@ -151,12 +210,18 @@ impl Env {
 pub async fn status_json(r: Response) -> (u16, Value) {
     let status = r.status().as_u16();
     let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 /// The `error.message.value` of an Exact error envelope.
 pub fn error_message(body: &Value) -> String {
-    body["error"]["message"]["value"].as_str().unwrap_or_default().to_owned()
+    body["error"]["message"]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Follows `__next` links, returning each page's result count.
@@ -165,7 +230,14 @@ pub async fn page_sizes(env: &Env, first: &str) -> (Vec<usize>, Vec<String>) {
     let mut nexts = Vec::new();
     let mut url = format!("{}/api/v1/{DIVISION}/{first}", env.base);
     loop {
-        let r = env.http.get(&url).bearer_auth(&env.token).header("accept", "application/json").send().await.unwrap();
+        let r = env
+            .http
+            .get(&url)
+            .bearer_auth(&env.token)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap();
         let (status, body) = status_json(r).await;
         assert_eq!(status, 200, "{body}");
         sizes.push(body["d"]["results"].as_array().unwrap().len());

@@ -10,18 +10,34 @@ async fn authorize_redirects_with_a_url_encoded_code_containing_a_bang_and_the_s
     let r = env
         .http
         .get(format!("{}/api/oauth2/auth", env.base))
-        .query(&[("client_id", CLIENT_ID), ("redirect_uri", REDIRECT), ("response_type", "code"), ("state", "s-1")])
+        .query(&[
+            ("client_id", CLIENT_ID),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("state", "s-1"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 302);
     let location = r.headers()["location"].to_str().unwrap().to_owned();
     assert!(location.starts_with(REDIRECT), "{location}");
-    assert!(location.contains("%21"), "the ! in the code is percent-encoded: {location}");
+    assert!(
+        location.contains("%21"),
+        "the ! in the code is percent-encoded: {location}"
+    );
     let url = url::Url::parse(&location).unwrap();
-    let code = url.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    let code = url
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
     assert!(code.contains('!'));
-    assert_eq!(url.query_pairs().find(|(k, _)| k == "state").unwrap().1, "s-1");
+    assert_eq!(
+        url.query_pairs().find(|(k, _)| k == "state").unwrap().1,
+        "s-1"
+    );
 }
 
 #[tokio::test]
@@ -30,7 +46,11 @@ async fn authorize_rejects_a_redirect_uri_that_is_not_registered() {
     let r = env
         .http
         .get(format!("{}/api/oauth2/auth", env.base))
-        .query(&[("client_id", CLIENT_ID), ("redirect_uri", "https://evil.example/cb"), ("response_type", "code")])
+        .query(&[
+            ("client_id", CLIENT_ID),
+            ("redirect_uri", "https://evil.example/cb"),
+            ("response_type", "code"),
+        ])
         .send()
         .await
         .unwrap();
@@ -43,21 +63,47 @@ async fn the_code_exchange_returns_expires_in_as_the_string_600_and_the_code_is_
     let r = env
         .http
         .get(format!("{}/api/oauth2/auth", env.base))
-        .query(&[("client_id", CLIENT_ID), ("redirect_uri", REDIRECT), ("response_type", "code")])
+        .query(&[
+            ("client_id", CLIENT_ID),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+        ])
         .send()
         .await
         .unwrap();
     let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
-    let code = location.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
 
-    let (status, body) = env.token_call(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT)]).await;
+    let (status, body) = env
+        .token_call(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+        ])
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["expires_in"], "600");
-    assert!(body["token_type"].as_str().unwrap().eq_ignore_ascii_case("bearer"));
+    assert!(
+        body["token_type"]
+            .as_str()
+            .unwrap()
+            .eq_ignore_ascii_case("bearer")
+    );
     assert!(body["refresh_token"].as_str().unwrap().contains('!'));
     assert!(!body["access_token"].as_str().unwrap().is_empty());
 
-    let (again, body) = env.token_call(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT)]).await;
+    let (again, body) = env
+        .token_call(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+        ])
+        .await;
     assert_eq!(again, 400);
     assert_eq!(body["error"], "invalid_grant");
 }
@@ -67,7 +113,13 @@ async fn an_authorization_code_older_than_three_minutes_is_refused() {
     let env = spawn().await;
     let code = env.emu.authorization_code(CLIENT_ID, None).unwrap();
     env.advance(181);
-    let (status, body) = env.token_call(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT)]).await;
+    let (status, body) = env
+        .token_call(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+        ])
+        .await;
     assert_eq!(status, 400);
     assert_eq!(body["error"], "invalid_grant");
 }
@@ -91,7 +143,12 @@ async fn a_wrong_client_secret_is_refused() {
     let r = env
         .http
         .post(format!("{}/api/oauth2/token", env.base))
-        .form(&[("grant_type", "refresh_token"), ("client_id", CLIENT_ID), ("client_secret", "nope"), ("refresh_token", "x")])
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", CLIENT_ID),
+            ("client_secret", "nope"),
+            ("refresh_token", "x"),
+        ])
         .send()
         .await
         .unwrap();
@@ -103,11 +160,24 @@ async fn refreshing_before_570_seconds_is_refused_with_access_denied_and_the_rea
     let env = spawn().await;
     let tokens = env.oauth_tokens().await;
     env.advance(569);
-    let (status, headers, body) = env.token_call_full(&[("grant_type", "refresh_token"), ("refresh_token", tokens["refresh_token"].as_str().unwrap())]).await;
+    let (status, headers, body) = env
+        .token_call_full(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ])
+        .await;
     assert_eq!(status, 400);
     assert_eq!(body["error"], "access_denied");
-    assert_eq!(body["error_description"], "Rate limit exceeded: access_token not expired");
-    assert!(headers["reason"].to_str().unwrap().starts_with("TooEarlyToRefreshTokens"));
+    assert_eq!(
+        body["error_description"],
+        "Rate limit exceeded: access_token not expired"
+    );
+    assert!(
+        headers["reason"]
+            .to_str()
+            .unwrap()
+            .starts_with("TooEarlyToRefreshTokens")
+    );
     assert_eq!(env.emu.token_refreshes(CLIENT_ID), 0);
 }
 
@@ -115,7 +185,12 @@ async fn refreshing_before_570_seconds_is_refused_with_access_denied_and_the_rea
 async fn the_too_early_status_can_be_configured_to_401() {
     let env = spawn_with(|c| c.too_early_status = 401).await;
     let tokens = env.oauth_tokens().await;
-    let (status, body) = env.token_call(&[("grant_type", "refresh_token"), ("refresh_token", tokens["refresh_token"].as_str().unwrap())]).await;
+    let (status, body) = env
+        .token_call(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ])
+        .await;
     assert_eq!(status, 401);
     assert_eq!(body["error"], "access_denied");
 }
@@ -127,15 +202,26 @@ async fn a_refresh_rotates_the_refresh_token_and_the_old_one_is_refused_afterwar
     let old = first["refresh_token"].as_str().unwrap().to_owned();
     env.advance(571);
 
-    let (status, second) = env.token_call(&[("grant_type", "refresh_token"), ("refresh_token", &old)]).await;
+    let (status, second) = env
+        .token_call(&[("grant_type", "refresh_token"), ("refresh_token", &old)])
+        .await;
     assert_eq!(status, 200, "{second}");
     assert_ne!(second["refresh_token"].as_str().unwrap(), old);
-    assert_eq!(env.emu.token_refreshes(CLIENT_ID), 1, "exactly one refresh counted");
+    assert_eq!(
+        env.emu.token_refreshes(CLIENT_ID),
+        1,
+        "exactly one refresh counted"
+    );
 
     env.advance(600);
-    let (status, body) = env.token_call(&[("grant_type", "refresh_token"), ("refresh_token", &old)]).await;
+    let (status, body) = env
+        .token_call(&[("grant_type", "refresh_token"), ("refresh_token", &old)])
+        .await;
     assert_eq!(status, 401);
-    assert_eq!(body, serde_json::json!({"error": "unauthorized_client", "error_description": "Old refresh token used."}));
+    assert_eq!(
+        body,
+        serde_json::json!({"error": "unauthorized_client", "error_description": "Old refresh token used."})
+    );
     assert_eq!(env.emu.token_refreshes(CLIENT_ID), 1);
 }
 
@@ -144,10 +230,21 @@ async fn a_refresh_token_unused_for_thirty_days_has_expired() {
     let env = spawn().await;
     let tokens = env.oauth_tokens().await;
     env.advance(31 * 24 * 3600);
-    let (status, body) = env.token_call(&[("grant_type", "refresh_token"), ("refresh_token", tokens["refresh_token"].as_str().unwrap())]).await;
+    let (status, body) = env
+        .token_call(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ])
+        .await;
     assert_eq!(status, 400);
     assert_eq!(body["error"], "invalid_request");
-    assert!(body["error_description"].as_str().unwrap().starts_with("The refresh token expired at "), "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("The refresh token expired at "),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -155,23 +252,57 @@ async fn an_access_token_works_for_600_seconds_and_then_gets_401() {
     let mut env = spawn().await;
     let tokens = env.oauth_tokens().await;
     env.token = tokens["access_token"].as_str().unwrap().to_owned();
-    let ok = env.api(Method::GET, "financial/GLAccounts?$top=1").send().await.unwrap();
+    let ok = env
+        .api(Method::GET, "financial/GLAccounts?$top=1")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status().as_u16(), 200);
     env.advance(600);
-    let expired = env.api(Method::GET, "financial/GLAccounts?$top=1").send().await.unwrap();
+    let expired = env
+        .api(Method::GET, "financial/GLAccounts?$top=1")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(expired.status().as_u16(), 401);
-    assert!(expired.headers()["www-authenticate"].to_str().unwrap().contains("access token expired"));
+    assert!(
+        expired.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("access token expired")
+    );
 }
 
 #[tokio::test]
 async fn me_lists_the_current_division_without_rate_limit_headers() {
     let env = spawn().await;
-    let r = env.http.get(format!("{}/api/v1/current/Me", env.base)).bearer_auth(&env.token).header("accept", "application/json").send().await.unwrap();
+    let r = env
+        .http
+        .get(format!("{}/api/v1/current/Me", env.base))
+        .bearer_auth(&env.token)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert!(r.headers().get("x-ratelimit-remaining").is_none());
     let body: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(body["d"]["results"][0]["CurrentDivision"], crate::helpers::DIVISION);
-    assert!(body["d"]["results"][0]["__metadata"]["uri"].as_str().unwrap().contains("/api/v1/current/Me(guid'"));
-    let anonymous = env.http.get(format!("{}/api/v1/current/Me", env.base)).header("accept", "application/json").send().await.unwrap();
+    assert_eq!(
+        body["d"]["results"][0]["CurrentDivision"],
+        crate::helpers::DIVISION
+    );
+    assert!(
+        body["d"]["results"][0]["__metadata"]["uri"]
+            .as_str()
+            .unwrap()
+            .contains("/api/v1/current/Me(guid'")
+    );
+    let anonymous = env
+        .http
+        .get(format!("{}/api/v1/current/Me", env.base))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anonymous.status().as_u16(), 401);
 }

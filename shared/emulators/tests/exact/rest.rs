@@ -8,10 +8,28 @@ use crate::helpers::{DIVISION, error_message, page_sizes, spawn, spawn_with};
 #[tokio::test]
 async fn a_request_without_accept_json_gets_406_except_for_count() {
     let env = spawn().await;
-    let url = format!("{}/api/v1/{DIVISION}/financial/GLAccounts?$select=ID", env.base);
-    let r = env.http.get(&url).bearer_auth(&env.token).send().await.unwrap();
+    let url = format!(
+        "{}/api/v1/{DIVISION}/financial/GLAccounts?$select=ID",
+        env.base
+    );
+    let r = env
+        .http
+        .get(&url)
+        .bearer_auth(&env.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 406);
-    let count = env.http.get(format!("{}/api/v1/{DIVISION}/financial/GLAccounts/$count", env.base)).bearer_auth(&env.token).send().await.unwrap();
+    let count = env
+        .http
+        .get(format!(
+            "{}/api/v1/{DIVISION}/financial/GLAccounts/$count",
+            env.base
+        ))
+        .bearer_auth(&env.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(count.status().as_u16(), 200);
     let n: usize = count.text().await.unwrap().parse().unwrap();
     assert_eq!(n, 9, "the division template has nine GL accounts");
@@ -22,34 +40,64 @@ async fn accounts_without_a_filter_are_refused_with_the_mandatory_filtering_mess
     let env = spawn().await;
     let (status, body) = env.get_json("crm/Accounts?$select=ID").await;
     assert_eq!(status, 400);
-    assert!(error_message(&body).starts_with("This endpoint has mandatory filtering applied."), "{body}");
-    let (status, _) = env.get_json("crm/Accounts?$select=ID&$filter=Name eq 'DOES_NOT_EXIST'").await;
+    assert!(
+        error_message(&body).starts_with("This endpoint has mandatory filtering applied."),
+        "{body}"
+    );
+    let (status, _) = env
+        .get_json("crm/Accounts?$select=ID&$filter=Name eq 'DOES_NOT_EXIST'")
+        .await;
     assert_eq!(status, 200);
 }
 
 #[tokio::test]
 async fn account_codes_are_padded_so_an_unpadded_filter_finds_nothing_but_trim_does() {
     let env = spawn().await;
-    env.emu.seed(DIVISION, "crm/Accounts", json!({"Name": "Acme", "Code": "25", "Status": "C", "Country": "NL"})).unwrap();
+    env.emu
+        .seed(
+            DIVISION,
+            "crm/Accounts",
+            json!({"Name": "Acme", "Code": "25", "Status": "C", "Country": "NL"}),
+        )
+        .unwrap();
     let (_, body) = env.get_json("crm/Accounts?$filter=Code eq '25'").await;
     assert_eq!(body["d"]["results"].as_array().unwrap().len(), 0);
-    let (_, body) = env.get_json("crm/Accounts?$filter=Code eq '                25'").await;
+    let (_, body) = env
+        .get_json("crm/Accounts?$filter=Code eq '                25'")
+        .await;
     assert_eq!(body["d"]["results"][0]["Code"], "                25");
     assert_eq!(body["d"]["results"][0]["Country"], "NL ");
-    let (_, body) = env.get_json("crm/Accounts?$filter=trim(Code) eq '25'").await;
+    let (_, body) = env
+        .get_json("crm/Accounts?$filter=trim(Code) eq '25'")
+        .await;
     assert_eq!(body["d"]["results"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]
-async fn collections_and_key_gets_use_the_verbose_envelopes_with_metadata_deferred_navigations_and_dates() {
+async fn collections_and_key_gets_use_the_verbose_envelopes_with_metadata_deferred_navigations_and_dates()
+ {
     let env = spawn().await;
     let id = env.customer("Acme BV");
-    let (status, list) = env.get_json(&format!("crm/Accounts?$filter=ID eq guid'{}'", id.to_uppercase())).await;
+    let (status, list) = env
+        .get_json(&format!(
+            "crm/Accounts?$filter=ID eq guid'{}'",
+            id.to_uppercase()
+        ))
+        .await;
     assert_eq!(status, 200);
     let row = &list["d"]["results"][0];
     assert_eq!(row["__metadata"]["type"], "Exact.Web.Api.Models.Account");
-    assert_eq!(row["__metadata"]["uri"], format!("{}/api/v1/{DIVISION}/crm/Accounts(guid'{id}')", env.base));
-    assert_eq!(row["BankAccounts"]["__deferred"]["uri"], format!("{}/api/v1/{DIVISION}/crm/Accounts(guid'{id}')/BankAccounts", env.base));
+    assert_eq!(
+        row["__metadata"]["uri"],
+        format!("{}/api/v1/{DIVISION}/crm/Accounts(guid'{id}')", env.base)
+    );
+    assert_eq!(
+        row["BankAccounts"]["__deferred"]["uri"],
+        format!(
+            "{}/api/v1/{DIVISION}/crm/Accounts(guid'{id}')/BankAccounts",
+            env.base
+        )
+    );
     assert!(row["Created"].as_str().unwrap().starts_with("/Date("));
     assert!(list["d"].get("__next").is_none());
 
@@ -58,7 +106,9 @@ async fn collections_and_key_gets_use_the_verbose_envelopes_with_metadata_deferr
     assert_eq!(one["d"]["ID"], id);
     assert!(one["d"].get("results").is_none());
 
-    let (status, _) = env.get_json("crm/Accounts(guid'00000000-0000-0000-0000-000000000009')").await;
+    let (status, _) = env
+        .get_json("crm/Accounts(guid'00000000-0000-0000-0000-000000000009')")
+        .await;
     assert_eq!(status, 404);
 }
 
@@ -70,22 +120,42 @@ async fn service_segments_are_case_insensitive_and_currencies_are_keyed_by_code(
     let (status, body) = env.get_json("general/Currencies('EUR')").await;
     assert_eq!(status, 200);
     assert_eq!(body["d"]["Code"], "EUR");
-    assert_eq!(body["d"]["__metadata"]["uri"], format!("{}/api/v1/{DIVISION}/general/Currencies('EUR')", env.base));
+    assert_eq!(
+        body["d"]["__metadata"]["uri"],
+        format!("{}/api/v1/{DIVISION}/general/Currencies('EUR')", env.base)
+    );
 }
 
 #[tokio::test]
 async fn paging_gives_60_rows_per_page_and_an_extra_empty_page_on_an_exact_multiple() {
     let env = spawn().await;
     for i in 0..120 {
-        env.emu.seed(DIVISION, "crm/Accounts", json!({"Name": format!("Customer {i:03}"), "Status": "C"})).unwrap();
+        env.emu
+            .seed(
+                DIVISION,
+                "crm/Accounts",
+                json!({"Name": format!("Customer {i:03}"), "Status": "C"}),
+            )
+            .unwrap();
     }
-    let (sizes, nexts) = page_sizes(&env, "crm/Accounts?$select=ID,Name&$filter=Status eq 'C'").await;
+    let (sizes, nexts) =
+        page_sizes(&env, "crm/Accounts?$select=ID,Name&$filter=Status eq 'C'").await;
     assert_eq!(sizes, vec![60, 60, 0]);
     assert!(nexts[0].contains("$skiptoken=guid'"), "{}", nexts[0]);
     assert!(nexts[0].contains("$select=ID,Name"), "{}", nexts[0]);
-    assert!(nexts[0].contains("$filter=Status%20eq%20'C'"), "{}", nexts[0]);
+    assert!(
+        nexts[0].contains("$filter=Status%20eq%20'C'"),
+        "{}",
+        nexts[0]
+    );
 
-    env.emu.seed(DIVISION, "crm/Accounts", json!({"Name": "One more", "Status": "C"})).unwrap();
+    env.emu
+        .seed(
+            DIVISION,
+            "crm/Accounts",
+            json!({"Name": "One more", "Status": "C"}),
+        )
+        .unwrap();
     let (sizes, _) = page_sizes(&env, "crm/Accounts?$select=ID&$filter=Status eq 'C'").await;
     assert_eq!(sizes, vec![60, 60, 1]);
 }
@@ -94,14 +164,36 @@ async fn paging_gives_60_rows_per_page_and_an_extra_empty_page_on_an_exact_multi
 async fn paging_returns_every_row_exactly_once() {
     let env = spawn().await;
     for i in 0..75 {
-        env.emu.seed(DIVISION, "crm/Accounts", json!({"Name": format!("C{i}"), "Status": "C"})).unwrap();
+        env.emu
+            .seed(
+                DIVISION,
+                "crm/Accounts",
+                json!({"Name": format!("C{i}"), "Status": "C"}),
+            )
+            .unwrap();
     }
     let mut seen = std::collections::BTreeSet::new();
-    let mut url = format!("{}/api/v1/{DIVISION}/crm/Accounts?$select=ID&$filter=Status eq 'C'", env.base);
+    let mut url = format!(
+        "{}/api/v1/{DIVISION}/crm/Accounts?$select=ID&$filter=Status eq 'C'",
+        env.base
+    );
     loop {
-        let body: Value = env.http.get(&url).bearer_auth(&env.token).header("accept", "application/json").send().await.unwrap().json().await.unwrap();
+        let body: Value = env
+            .http
+            .get(&url)
+            .bearer_auth(&env.token)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         for r in body["d"]["results"].as_array().unwrap() {
-            assert!(seen.insert(r["ID"].as_str().unwrap().to_owned()), "duplicate row");
+            assert!(
+                seen.insert(r["ID"].as_str().unwrap().to_owned()),
+                "duplicate row"
+            );
         }
         match body["d"]["__next"].as_str() {
             Some(n) => url = n.to_owned(),
@@ -115,34 +207,82 @@ async fn paging_returns_every_row_exactly_once() {
 async fn top_inlinecount_orderby_and_count_behave_like_odata_v2() {
     let env = spawn().await;
     for (name, code) in [("Bravo", "2"), ("Alpha", "3"), ("Charlie", "1")] {
-        env.emu.seed(DIVISION, "crm/Accounts", json!({"Name": name, "Code": code, "Status": "C"})).unwrap();
+        env.emu
+            .seed(
+                DIVISION,
+                "crm/Accounts",
+                json!({"Name": name, "Code": code, "Status": "C"}),
+            )
+            .unwrap();
     }
     let (_, body) = env.get_json("crm/Accounts?$filter=Status eq 'C'&$orderby=Name desc&$top=2&$inlinecount=allpages&$select=Name").await;
-    let names: Vec<&str> = body["d"]["results"].as_array().unwrap().iter().map(|r| r["Name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = body["d"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["Name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, vec!["Charlie", "Bravo"]);
     assert_eq!(body["d"]["__count"], "3");
-    assert!(body["d"]["results"][0].get("Code").is_none(), "$select limits the properties");
-    let r = env.http.get(format!("{}/api/v1/{DIVISION}/crm/Accounts/$count?$filter=Name ne 'Alpha'", env.base)).bearer_auth(&env.token).send().await.unwrap();
+    assert!(
+        body["d"]["results"][0].get("Code").is_none(),
+        "$select limits the properties"
+    );
+    let r = env
+        .http
+        .get(format!(
+            "{}/api/v1/{DIVISION}/crm/Accounts/$count?$filter=Name ne 'Alpha'",
+            env.base
+        ))
+        .bearer_auth(&env.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.text().await.unwrap(), "2");
 }
 
 #[tokio::test]
 async fn the_filter_subset_clients_use_works_over_http() {
     let env = spawn().await;
-    let id = env.emu.seed(DIVISION, "crm/Accounts", json!({"Name": "O'Brien Holding", "Status": "C", "City": "Delft"})).unwrap();
-    env.emu.seed(DIVISION, "crm/Accounts", json!({"Name": "Other", "Status": "P", "City": "Delft"})).unwrap();
+    let id = env
+        .emu
+        .seed(
+            DIVISION,
+            "crm/Accounts",
+            json!({"Name": "O'Brien Holding", "Status": "C", "City": "Delft"}),
+        )
+        .unwrap();
+    env.emu
+        .seed(
+            DIVISION,
+            "crm/Accounts",
+            json!({"Name": "Other", "Status": "P", "City": "Delft"}),
+        )
+        .unwrap();
     for (filter, expected) in [
         ("Name eq 'O''Brien Holding'", 1),
         ("substringof('brien',Name) eq true", 1),
         ("(Status eq 'C' or Status eq 'P') and City eq 'Delft'", 2),
         ("Status ne 'C' and City eq 'Delft'", 1),
-        ("Created ge datetime'2026-06-15T00:00:00' and Created lt datetime'2026-06-16T00:00:00'", 2),
+        (
+            "Created ge datetime'2026-06-15T00:00:00' and Created lt datetime'2026-06-16T00:00:00'",
+            2,
+        ),
         (&format!("ID eq guid'{id}'"), 1),
         ("Blocked eq false and Name eq 'Other'", 1),
     ] {
-        let (status, body) = env.get_json(&format!("crm/Accounts?$select=ID&$filter={}", urlencode(filter))).await;
+        let (status, body) = env
+            .get_json(&format!(
+                "crm/Accounts?$select=ID&$filter={}",
+                urlencode(filter)
+            ))
+            .await;
         assert_eq!(status, 200, "{filter}: {body}");
-        assert_eq!(body["d"]["results"].as_array().unwrap().len(), expected, "{filter}");
+        assert_eq!(
+            body["d"]["results"].as_array().unwrap().len(),
+            expected,
+            "{filter}"
+        );
     }
     let (status, body) = env.get_json("crm/Accounts?$filter=NoSuchField eq 1").await;
     assert_eq!(status, 400);
@@ -156,39 +296,84 @@ fn urlencode(s: &str) -> String {
 #[tokio::test]
 async fn general_journal_entries_need_a_select_or_top_1_and_bulk_needs_a_select() {
     let env = spawn().await;
-    let (status, body) = env.get_json("generaljournalentry/GeneralJournalEntries").await;
+    let (status, body) = env
+        .get_json("generaljournalentry/GeneralJournalEntries")
+        .await;
     assert_eq!(status, 400);
-    assert_eq!(error_message(&body), "Please add a $select or a $top=1 statement to the query string.");
-    assert_eq!(env.get_json("generaljournalentry/GeneralJournalEntries?$top=1").await.0, 200);
-    assert_eq!(env.get_json("generaljournalentry/GeneralJournalEntries?$select=EntryID").await.0, 200);
+    assert_eq!(
+        error_message(&body),
+        "Please add a $select or a $top=1 statement to the query string."
+    );
+    assert_eq!(
+        env.get_json("generaljournalentry/GeneralJournalEntries?$top=1")
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        env.get_json("generaljournalentry/GeneralJournalEntries?$select=EntryID")
+            .await
+            .0,
+        200
+    );
     assert_eq!(env.get_json("bulk/Financial/GLAccounts").await.0, 400);
-    assert_eq!(env.get_json("bulk/Financial/GLAccounts?$select=ID,Code").await.0, 200);
+    assert_eq!(
+        env.get_json("bulk/Financial/GLAccounts?$select=ID,Code")
+            .await
+            .0,
+        200
+    );
 }
 
 #[tokio::test]
 async fn bulk_endpoints_page_by_1000() {
     let env = spawn().await;
     for i in 0..1000 {
-        env.emu.seed(DIVISION, "financial/GLAccounts", json!({"Code": format!("9{i:04}"), "Description": "x", "Type": 121})).unwrap();
+        env.emu
+            .seed(
+                DIVISION,
+                "financial/GLAccounts",
+                json!({"Code": format!("9{i:04}"), "Description": "x", "Type": 121}),
+            )
+            .unwrap();
     }
     // 9 template accounts + 1000.
     let (sizes, nexts) = page_sizes(&env, "bulk/Financial/GLAccounts?$select=ID").await;
     assert_eq!(sizes, vec![1000, 9]);
-    assert!(nexts[0].contains("/bulk/Financial/GLAccounts?$select=ID&$skiptoken=guid'"), "{}", nexts[0]);
+    assert!(
+        nexts[0].contains("/bulk/Financial/GLAccounts?$select=ID&$skiptoken=guid'"),
+        "{}",
+        nexts[0]
+    );
 }
 
 #[tokio::test]
 async fn post_without_prefer_returns_201_with_the_key_and_nulls_and_with_prefer_the_full_entity() {
     let env = spawn().await;
-    let (status, minimal) = env.post_json("crm/Accounts", json!({"Name": "Minimal BV", "Status": "C"}), false).await;
+    let (status, minimal) = env
+        .post_json(
+            "crm/Accounts",
+            json!({"Name": "Minimal BV", "Status": "C"}),
+            false,
+        )
+        .await;
     assert_eq!(status, 201);
     assert!(minimal["d"]["ID"].as_str().is_some());
     assert_eq!(minimal["d"]["Name"], Value::Null);
 
-    let (status, full) = env.post_json("crm/Accounts", json!({"Name": "Full BV", "Status": "C", "IsSales": false}), true).await;
+    let (status, full) = env
+        .post_json(
+            "crm/Accounts",
+            json!({"Name": "Full BV", "Status": "C", "IsSales": false}),
+            true,
+        )
+        .await;
     assert_eq!(status, 201);
     assert_eq!(full["d"]["Name"], "Full BV");
-    assert_eq!(full["d"]["IsSales"], true, "read-only IsSales is derived, the sent value ignored");
+    assert_eq!(
+        full["d"]["IsSales"], true,
+        "read-only IsSales is derived, the sent value ignored"
+    );
     let n1: i64 = minimal_code(&env, minimal["d"]["ID"].as_str().unwrap()).await;
     let n2: i64 = full["d"]["Code"].as_str().unwrap().trim().parse().unwrap();
     assert_eq!(n2, n1 + 1, "codes auto-increment");
@@ -204,7 +389,12 @@ async fn minimal_code(env: &crate::helpers::Env, id: &str) -> i64 {
 async fn put_merges_writable_fields_ignores_read_only_ones_and_delete_answers_204() {
     let env = spawn().await;
     let id = env.customer("Before BV");
-    let r = env.api(Method::PUT, &format!("crm/Accounts(guid'{id}')")).json(&json!({"City": "Utrecht", "Type": "D", "Created": "2001-01-01"})).send().await.unwrap();
+    let r = env
+        .api(Method::PUT, &format!("crm/Accounts(guid'{id}')"))
+        .json(&json!({"City": "Utrecht", "Type": "D", "Created": "2001-01-01"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 204);
     assert!(r.text().await.unwrap().is_empty());
     let (_, b) = env.get_json(&format!("crm/Accounts(guid'{id}')")).await;
@@ -212,15 +402,24 @@ async fn put_merges_writable_fields_ignores_read_only_ones_and_delete_answers_20
     assert_eq!(b["d"]["Name"], "Before BV", "PUT is a merge");
     assert_eq!(b["d"]["Type"], "A", "read-only Type ignored");
 
-    let r = env.api(Method::DELETE, &format!("crm/Accounts(guid'{id}')")).send().await.unwrap();
+    let r = env
+        .api(Method::DELETE, &format!("crm/Accounts(guid'{id}')"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 204);
-    assert_eq!(env.get_json(&format!("crm/Accounts(guid'{id}')")).await.0, 404);
+    assert_eq!(
+        env.get_json(&format!("crm/Accounts(guid'{id}')")).await.0,
+        404
+    );
 }
 
 #[tokio::test]
 async fn an_unknown_property_in_a_post_is_a_400() {
     let env = spawn().await;
-    let (status, body) = env.post_json("crm/Accounts", json!({"Name": "X", "Nonsense": 1}), false).await;
+    let (status, body) = env
+        .post_json("crm/Accounts", json!({"Name": "X", "Nonsense": 1}), false)
+        .await;
     assert_eq!(status, 400);
     assert!(error_message(&body).contains("Nonsense"));
 }
@@ -228,10 +427,19 @@ async fn an_unknown_property_in_a_post_is_a_400() {
 #[tokio::test]
 async fn validation_errors_are_http_500_with_messages_joined_by_crlf() {
     let env = spawn().await;
-    let (status, body) = env.post_json("salesentry/SalesEntries", json!({"Description": "nothing else"}), false).await;
+    let (status, body) = env
+        .post_json(
+            "salesentry/SalesEntries",
+            json!({"Description": "nothing else"}),
+            false,
+        )
+        .await;
     assert_eq!(status, 500);
     let msg = error_message(&body);
-    assert!(msg.contains("Mandatory: Journal\r\nMandatory: Customer"), "{msg:?}");
+    assert!(
+        msg.contains("Mandatory: Journal\r\nMandatory: Customer"),
+        "{msg:?}"
+    );
     assert!(msg.contains("\r\nMandatory: SalesEntryLines"), "{msg:?}");
     assert_eq!(body["error"]["code"], "");
     assert_eq!(body["error"]["message"]["lang"], "");
@@ -240,7 +448,9 @@ async fn validation_errors_are_http_500_with_messages_joined_by_crlf() {
 #[tokio::test]
 async fn the_validation_status_can_be_configured_to_400() {
     let env = spawn_with(|c| c.validation_status = 400).await;
-    let (status, _) = env.post_json("salesentry/SalesEntries", json!({}), false).await;
+    let (status, _) = env
+        .post_json("salesentry/SalesEntries", json!({}), false)
+        .await;
     assert_eq!(status, 400);
 }
 
@@ -248,22 +458,43 @@ async fn the_validation_status_can_be_configured_to_400() {
 async fn a_sales_entry_needs_a_known_customer_account_that_is_a_customer() {
     let env = spawn().await;
     let unknown = "3734121e-1544-4b77-9ae2-7203e9bd6046";
-    let (status, body) = env.post_json("salesentry/SalesEntries", env.sales_entry_body(unknown, "INV-1", "100.00"), false).await;
+    let (status, body) = env
+        .post_json(
+            "salesentry/SalesEntries",
+            env.sales_entry_body(unknown, "INV-1", "100.00"),
+            false,
+        )
+        .await;
     assert_eq!(status, 500);
     assert_eq!(error_message(&body), "Invalid reference: Customer");
 
     let supplier = env.supplier("Only A Supplier");
-    let (status, body) = env.post_json("salesentry/SalesEntries", env.sales_entry_body(&supplier, "INV-1", "100.00"), false).await;
+    let (status, body) = env
+        .post_json(
+            "salesentry/SalesEntries",
+            env.sales_entry_body(&supplier, "INV-1", "100.00"),
+            false,
+        )
+        .await;
     assert_eq!(status, 500);
     assert_eq!(error_message(&body), "Invalid: Customer (Type)");
-    assert_eq!(env.emu.count_sales_entries_with_your_ref(DIVISION, "INV-1"), 0);
+    assert_eq!(
+        env.emu.count_sales_entries_with_your_ref(DIVISION, "INV-1"),
+        0
+    );
 }
 
 #[tokio::test]
 async fn a_sales_entry_computes_amounts_type_and_status_and_stores_your_ref() {
     let env = spawn().await;
     let customer = env.customer("Acme BV");
-    let (status, body) = env.post_json("salesentry/SalesEntries", env.sales_entry_body(&customer, "INV-2024-0001", "100.00"), true).await;
+    let (status, body) = env
+        .post_json(
+            "salesentry/SalesEntries",
+            env.sales_entry_body(&customer, "INV-2024-0001", "100.00"),
+            true,
+        )
+        .await;
     assert_eq!(status, 201, "{body}");
     let d = &body["d"];
     assert_eq!(d["AmountFC"], json!(121));
@@ -276,20 +507,37 @@ async fn a_sales_entry_computes_amounts_type_and_status_and_stores_your_ref() {
     assert_eq!(d["ReportingPeriod"], 5);
     assert_eq!(d["EntryDate"], "/Date(1778630400000)/");
     assert_eq!(d["SalesEntryLines"]["results"][0]["VATCode"], "2  ");
-    assert_eq!(env.emu.count_sales_entries_with_your_ref(DIVISION, "INV-2024-0001"), 1);
+    assert_eq!(
+        env.emu
+            .count_sales_entries_with_your_ref(DIVISION, "INV-2024-0001"),
+        1
+    );
 
     let id = d["EntryID"].as_str().unwrap();
-    let (_, lines) = env.get_json(&format!("salesentry/SalesEntries(guid'{id}')/SalesEntryLines")).await;
+    let (_, lines) = env
+        .get_json(&format!(
+            "salesentry/SalesEntries(guid'{id}')/SalesEntryLines"
+        ))
+        .await;
     assert_eq!(lines["d"]["results"].as_array().unwrap().len(), 1);
-    let (_, expanded) = env.get_json(&format!("salesentry/SalesEntries?$filter=YourRef eq 'INV-2024-0001'&$expand=SalesEntryLines&$select=EntryID,SalesEntryLines/AmountFC")).await;
-    assert_eq!(expanded["d"]["results"][0]["SalesEntryLines"]["results"][0]["AmountFC"], json!(100));
+    let (_, expanded) = env.get_json("salesentry/SalesEntries?$filter=YourRef eq 'INV-2024-0001'&$expand=SalesEntryLines&$select=EntryID,SalesEntryLines/AmountFC").await;
+    assert_eq!(
+        expanded["d"]["results"][0]["SalesEntryLines"]["results"][0]["AmountFC"],
+        json!(100)
+    );
 }
 
 #[tokio::test]
 async fn a_negative_sales_entry_is_a_credit_note() {
     let env = spawn().await;
     let customer = env.customer("Acme BV");
-    let (status, body) = env.post_json("salesentry/SalesEntries", env.sales_entry_body(&customer, "CN-1", "-50"), true).await;
+    let (status, body) = env
+        .post_json(
+            "salesentry/SalesEntries",
+            env.sales_entry_body(&customer, "CN-1", "-50"),
+            true,
+        )
+        .await;
     assert_eq!(status, 201);
     assert_eq!(body["d"]["Type"], 21);
     assert_eq!(body["d"]["AmountFC"], json!(-60.5));
@@ -314,14 +562,22 @@ async fn a_purchase_entry_needs_a_supplier_account() {
         json!({"Journal": "60", "Supplier": party, "YourRef": "SUP-1",
                "PurchaseEntryLines": [{"GLAccount": env.gl("4000"), "AmountFC": 10}]})
     };
-    let (status, resp) = env.post_json("purchaseentry/PurchaseEntries", body(&customer), false).await;
+    let (status, resp) = env
+        .post_json("purchaseentry/PurchaseEntries", body(&customer), false)
+        .await;
     assert_eq!(status, 500);
     assert_eq!(error_message(&resp), "Invalid: Supplier (Type)");
     let supplier = env.supplier("Real Supplier");
-    let (status, resp) = env.post_json("purchaseentry/PurchaseEntries", body(&supplier), true).await;
+    let (status, resp) = env
+        .post_json("purchaseentry/PurchaseEntries", body(&supplier), true)
+        .await;
     assert_eq!(status, 201, "{resp}");
     assert_eq!(resp["d"]["Type"], 30);
-    assert_eq!(env.emu.count_purchase_entries_with_your_ref(DIVISION, "SUP-1"), 1);
+    assert_eq!(
+        env.emu
+            .count_purchase_entries_with_your_ref(DIVISION, "SUP-1"),
+        1
+    );
 }
 
 #[tokio::test]
@@ -331,13 +587,33 @@ async fn general_journal_entries_must_balance_and_cannot_be_put() {
         json!({"JournalCode": "90", "GeneralJournalEntryLines": [
             {"GLAccount": env.gl("4000"), "AmountFC": a}, {"GLAccount": env.gl("1100"), "AmountFC": b}]})
     };
-    let (status, body) = env.post_json("generaljournalentry/GeneralJournalEntries", lines("100", "-90"), false).await;
+    let (status, body) = env
+        .post_json(
+            "generaljournalentry/GeneralJournalEntries",
+            lines("100", "-90"),
+            false,
+        )
+        .await;
     assert_eq!(status, 500);
     assert!(error_message(&body).contains("not in balance"));
-    let (status, body) = env.post_json("generaljournalentry/GeneralJournalEntries", lines("100", "-100"), false).await;
+    let (status, body) = env
+        .post_json(
+            "generaljournalentry/GeneralJournalEntries",
+            lines("100", "-100"),
+            false,
+        )
+        .await;
     assert_eq!(status, 201);
     let id = body["d"]["EntryID"].as_str().unwrap();
-    let r = env.api(Method::PUT, &format!("generaljournalentry/GeneralJournalEntries(guid'{id}')")).json(&json!({"EntryNumber": 5})).send().await.unwrap();
+    let r = env
+        .api(
+            Method::PUT,
+            &format!("generaljournalentry/GeneralJournalEntries(guid'{id}')"),
+        )
+        .json(&json!({"EntryNumber": 5}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 405);
 }
 
@@ -350,8 +626,17 @@ async fn posting_an_identical_address_returns_the_existing_one() {
     let (s2, b) = env.post_json("crm/Addresses", address, false).await;
     assert_eq!((s1, s2), (201, 201));
     assert_eq!(a["d"]["ID"], b["d"]["ID"]);
-    assert_eq!(env.emu.entities(DIVISION, "crm/Addresses").unwrap().len(), 1);
-    let (status, body) = env.post_json("crm/Addresses", json!({"Account": account, "Type": 7}), false).await;
+    assert_eq!(
+        env.emu.entities(DIVISION, "crm/Addresses").unwrap().len(),
+        1
+    );
+    let (status, body) = env
+        .post_json(
+            "crm/Addresses",
+            json!({"Account": account, "Type": 7}),
+            false,
+        )
+        .await;
     assert_eq!(status, 500);
     assert_eq!(error_message(&body), "Invalid: Type");
 }
@@ -360,10 +645,21 @@ async fn posting_an_identical_address_returns_the_existing_one() {
 async fn contacts_need_an_account_and_a_first_or_last_name() {
     let env = spawn().await;
     let account = env.customer("Acme BV");
-    let (status, body) = env.post_json("crm/Contacts", json!({"Account": account}), false).await;
+    let (status, body) = env
+        .post_json("crm/Contacts", json!({"Account": account}), false)
+        .await;
     assert_eq!(status, 500);
-    assert_eq!(error_message(&body), "Provide at least first name or last name");
-    let (status, body) = env.post_json("crm/Contacts", json!({"Account": account, "FirstName": "Ada", "LastName": "Lovelace"}), true).await;
+    assert_eq!(
+        error_message(&body),
+        "Provide at least first name or last name"
+    );
+    let (status, body) = env
+        .post_json(
+            "crm/Contacts",
+            json!({"Account": account, "FirstName": "Ada", "LastName": "Lovelace"}),
+            true,
+        )
+        .await;
     assert_eq!(status, 201);
     assert_eq!(body["d"]["FullName"], "Ada Lovelace");
     assert_eq!(body["d"]["AccountIsCustomer"], true);
@@ -372,21 +668,35 @@ async fn contacts_need_an_account_and_a_first_or_last_name() {
 #[tokio::test]
 async fn vat_codes_carry_percentages_and_a_combined_code_exists() {
     let env = spawn().await;
-    let (_, body) = env.get_json("vat/VATCodes?$select=ID,Code,Percentage").await;
+    let (_, body) = env
+        .get_json("vat/VATCodes?$select=ID,Code,Percentage")
+        .await;
     let rows = body["d"]["results"].as_array().unwrap();
     let find = |c: &str| rows.iter().find(|r| r["Code"] == c).unwrap().clone();
     assert_eq!(find("2  ")["Percentage"], json!(0.21));
     let combined = find("5  ");
-    let (_, pct) = env.get_json(&format!("vat/VATCodes(guid'{}')/VATPercentages", combined["ID"].as_str().unwrap())).await;
+    let (_, pct) = env
+        .get_json(&format!(
+            "vat/VATCodes(guid'{}')/VATPercentages",
+            combined["ID"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(pct["d"]["results"].as_array().unwrap().len(), 2);
 }
 
 #[tokio::test]
 async fn divisions_are_listed_for_the_user() {
     let env = spawn().await;
-    let (status, body) = env.get_json("system/Divisions?$select=Code,Description").await;
+    let (status, body) = env
+        .get_json("system/Divisions?$select=Code,Description")
+        .await;
     assert_eq!(status, 200);
-    let codes: Vec<i64> = body["d"]["results"].as_array().unwrap().iter().map(|r| r["Code"].as_i64().unwrap()).collect();
+    let codes: Vec<i64> = body["d"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["Code"].as_i64().unwrap())
+        .collect();
     assert_eq!(codes, vec![DIVISION as i64]);
     let (_, all) = env.get_json("hrm/Divisions?$select=Code,Description").await;
     assert_eq!(all["d"]["results"].as_array().unwrap().len(), 2);

@@ -14,7 +14,9 @@ async fn sync_rows(env: &Env, path: &str) -> Vec<Value> {
 }
 
 fn timestamps(rows: &[Value]) -> Vec<i64> {
-    rows.iter().map(|r| r["Timestamp"].as_i64().unwrap()).collect()
+    rows.iter()
+        .map(|r| r["Timestamp"].as_i64().unwrap())
+        .collect()
 }
 
 #[tokio::test]
@@ -22,15 +24,31 @@ async fn sync_accounts_come_in_timestamp_order_and_an_update_moves_a_row_past_th
     let env = spawn().await;
     let a = env.customer("A");
     let _b = env.customer("B");
-    let rows = sync_rows(&env, "sync/CRM/Accounts?$select=ID,Name,Timestamp&$filter=Timestamp gt 1L").await;
+    let rows = sync_rows(
+        &env,
+        "sync/CRM/Accounts?$select=ID,Name,Timestamp&$filter=Timestamp gt 1L",
+    )
+    .await;
     let ts = timestamps(&rows);
     assert_eq!(ts.len(), 2);
     assert!(ts[0] < ts[1]);
     let cursor = ts[1];
-    assert_eq!(rows[0]["__metadata"]["uri"], format!("{}/api/v1/{DIVISION}/sync/CRM/Accounts({}L)", env.base, ts[0]));
+    assert_eq!(
+        rows[0]["__metadata"]["uri"],
+        format!(
+            "{}/api/v1/{DIVISION}/sync/CRM/Accounts({}L)",
+            env.base, ts[0]
+        )
+    );
 
-    env.emu.update(DIVISION, "crm/Accounts", &a, json!({"City": "Delft"})).unwrap();
-    let rows = sync_rows(&env, &format!("sync/CRM/Accounts?$select=ID,City,Timestamp&$filter=Timestamp gt {cursor}L")).await;
+    env.emu
+        .update(DIVISION, "crm/Accounts", &a, json!({"City": "Delft"}))
+        .unwrap();
+    let rows = sync_rows(
+        &env,
+        &format!("sync/CRM/Accounts?$select=ID,City,Timestamp&$filter=Timestamp gt {cursor}L"),
+    )
+    .await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["ID"], a);
     assert!(rows[0]["Timestamp"].as_i64().unwrap() > cursor);
@@ -39,12 +57,23 @@ async fn sync_accounts_come_in_timestamp_order_and_an_update_moves_a_row_past_th
 #[tokio::test]
 async fn sync_endpoints_need_a_select_and_filter_only_on_timestamp() {
     let env = spawn().await;
-    let (status, _) = env.get_json("sync/Financial/GLAccounts?$filter=Timestamp gt 1L").await;
+    let (status, _) = env
+        .get_json("sync/Financial/GLAccounts?$filter=Timestamp gt 1L")
+        .await;
     assert_eq!(status, 400);
-    let (status, body) = env.get_json("sync/Financial/GLAccounts?$select=ID&$filter=Code eq '1100'").await;
+    let (status, body) = env
+        .get_json("sync/Financial/GLAccounts?$select=ID&$filter=Code eq '1100'")
+        .await;
     assert_eq!(status, 400);
-    assert_eq!(error_message(&body), "Filtering on these fields is not supported: Code");
-    let rows = sync_rows(&env, "sync/Financial/GLAccounts?$select=ID,Code,Timestamp&$filter=Timestamp gt 1L").await;
+    assert_eq!(
+        error_message(&body),
+        "Filtering on these fields is not supported: Code"
+    );
+    let rows = sync_rows(
+        &env,
+        "sync/Financial/GLAccounts?$select=ID,Code,Timestamp&$filter=Timestamp gt 1L",
+    )
+    .await;
     assert_eq!(rows.len(), 9);
 }
 
@@ -52,9 +81,17 @@ async fn sync_endpoints_need_a_select_and_filter_only_on_timestamp() {
 async fn deleted_records_are_logged_in_sync_deleted_with_their_entity_type() {
     let env = spawn().await;
     let a = env.customer("Gone BV");
-    let r = env.api(reqwest::Method::DELETE, &format!("crm/Accounts(guid'{a}')")).send().await.unwrap();
+    let r = env
+        .api(reqwest::Method::DELETE, &format!("crm/Accounts(guid'{a}')"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 204);
-    let rows = sync_rows(&env, "sync/Deleted?$select=EntityKey,EntityType,Timestamp&$filter=Timestamp gt 1L").await;
+    let rows = sync_rows(
+        &env,
+        "sync/Deleted?$select=EntityKey,EntityType,Timestamp&$filter=Timestamp gt 1L",
+    )
+    .await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["EntityKey"], a);
     assert_eq!(rows[0]["EntityType"], 2);
@@ -62,7 +99,13 @@ async fn deleted_records_are_logged_in_sync_deleted_with_their_entity_type() {
 
 async fn book_invoice(env: &Env, your_ref: &str, amount: &str) -> String {
     let customer = env.customer(&format!("Customer of {your_ref}"));
-    let (status, body) = env.post_json("salesentry/SalesEntries", env.sales_entry_body(&customer, your_ref, amount), false).await;
+    let (status, body) = env
+        .post_json(
+            "salesentry/SalesEntries",
+            env.sales_entry_body(&customer, your_ref, amount),
+            false,
+        )
+        .await;
     assert_eq!(status, 201, "{body}");
     body["d"]["EntryID"].as_str().unwrap().to_owned()
 }
@@ -71,7 +114,11 @@ async fn book_invoice(env: &Env, your_ref: &str, amount: &str) -> String {
 async fn a_sales_entry_opens_a_receivable_and_a_receipt_payment_term() {
     let env = spawn().await;
     let entry = book_invoice(&env, "INV-9", "100").await;
-    let (_, body) = env.get_json(&format!("cashflow/Receivables?$filter=EntryID eq guid'{entry}'")).await;
+    let (_, body) = env
+        .get_json(&format!(
+            "cashflow/Receivables?$filter=EntryID eq guid'{entry}'"
+        ))
+        .await;
     let r = &body["d"]["results"][0];
     assert_eq!(r["AmountDC"], json!(121));
     assert_eq!(r["IsFullyPaid"], false);
@@ -87,17 +134,38 @@ async fn a_full_payment_marks_the_receivable_paid_with_newer_timestamps() {
     let env = spawn().await;
     let entry = book_invoice(&env, "INV-10", "100").await;
     let before = env.emu.current_timestamp();
-    let paid = env.emu.register_payment(PaymentSpec { division: DIVISION, entry_id: entry.clone(), amount: None, date: None, employee: false }).unwrap();
+    let paid = env
+        .emu
+        .register_payment(PaymentSpec {
+            division: DIVISION,
+            entry_id: entry.clone(),
+            amount: None,
+            date: None,
+            employee: false,
+        })
+        .unwrap();
     assert!(paid.fully_paid);
     assert_eq!(paid.amount, Decimal::new(121, 0));
 
-    let (_, body) = env.get_json(&format!("cashflow/Receivables?$filter=EntryID eq guid'{entry}'")).await;
+    let (_, body) = env
+        .get_json(&format!(
+            "cashflow/Receivables?$filter=EntryID eq guid'{entry}'"
+        ))
+        .await;
     assert_eq!(body["d"]["results"][0]["IsFullyPaid"], true);
     assert_eq!(body["d"]["results"][0]["Status"], 50);
 
     let changed = sync_rows(&env, &format!("sync/Cashflow/PaymentTerms?$select=EntryID,TransactionEntryID,LineType,Status,AmountDC,Timestamp&$filter=Timestamp gt {before}L")).await;
-    assert_eq!(changed.len(), 2, "the invoice's term updated and the receipt's term added: {changed:?}");
-    assert!(changed.iter().all(|t| t["TransactionEntryID"] == entry.as_str()));
+    assert_eq!(
+        changed.len(),
+        2,
+        "the invoice's term updated and the receipt's term added: {changed:?}"
+    );
+    assert!(
+        changed
+            .iter()
+            .all(|t| t["TransactionEntryID"] == entry.as_str())
+    );
     assert!(changed.iter().all(|t| t["Status"] == 50));
 
     let (_, list) = env.get_json("read/financial/ReceivablesList").await;
@@ -110,16 +178,32 @@ async fn a_partial_payment_leaves_the_rest_open() {
     let entry = book_invoice(&env, "INV-11", "100").await;
     let paid = env
         .emu
-        .register_payment(PaymentSpec { division: DIVISION, entry_id: entry.clone(), amount: Some(Decimal::new(2100, 2)), date: None, employee: false })
+        .register_payment(PaymentSpec {
+            division: DIVISION,
+            entry_id: entry.clone(),
+            amount: Some(Decimal::new(2100, 2)),
+            date: None,
+            employee: false,
+        })
         .unwrap();
     assert!(!paid.fully_paid);
     assert_eq!(paid.remaining, Decimal::new(100, 0));
     let (_, list) = env.get_json("read/financial/ReceivablesList").await;
     assert_eq!(list["d"]["results"][0]["Amount"], json!(100));
     assert_eq!(list["d"]["results"][0]["YourRef"], "INV-11");
-    let (_, body) = env.get_json(&format!("cashflow/Receivables?$filter=EntryID eq guid'{entry}'")).await;
+    let (_, body) = env
+        .get_json(&format!(
+            "cashflow/Receivables?$filter=EntryID eq guid'{entry}'"
+        ))
+        .await;
     assert_eq!(body["d"]["results"][0]["IsFullyPaid"], false);
-    let too_much = env.emu.register_payment(PaymentSpec { division: DIVISION, entry_id: entry, amount: Some(Decimal::new(101, 0)), date: None, employee: false });
+    let too_much = env.emu.register_payment(PaymentSpec {
+        division: DIVISION,
+        entry_id: entry,
+        amount: Some(Decimal::new(101, 0)),
+        date: None,
+        employee: false,
+    });
     assert!(too_much.is_err());
 }
 
@@ -132,11 +216,27 @@ async fn supplier_payments_show_as_payment_terms_of_line_type_22() {
         .await;
     assert_eq!(status, 201, "{body}");
     let entry = body["d"]["EntryID"].as_str().unwrap().to_owned();
-    env.emu.register_payment(PaymentSpec { division: DIVISION, entry_id: entry.clone(), amount: None, date: None, employee: true }).unwrap();
-    let terms = sync_rows(&env, "sync/Cashflow/PaymentTerms?$select=LineType,Status,Timestamp&$filter=Timestamp gt 1L").await;
+    env.emu
+        .register_payment(PaymentSpec {
+            division: DIVISION,
+            entry_id: entry.clone(),
+            amount: None,
+            date: None,
+            employee: true,
+        })
+        .unwrap();
+    let terms = sync_rows(
+        &env,
+        "sync/Cashflow/PaymentTerms?$select=LineType,Status,Timestamp&$filter=Timestamp gt 1L",
+    )
+    .await;
     assert!(!terms.is_empty());
     assert!(terms.iter().all(|t| t["LineType"] == 22));
-    let (_, p) = env.get_json(&format!("cashflow/Payments?$filter=EntryID eq guid'{entry}'")).await;
+    let (_, p) = env
+        .get_json(&format!(
+            "cashflow/Payments?$filter=EntryID eq guid'{entry}'"
+        ))
+        .await;
     assert_eq!(p["d"]["results"][0]["IsFullyPaid"], true);
 }
 
@@ -144,13 +244,29 @@ async fn supplier_payments_show_as_payment_terms_of_line_type_22() {
 async fn receivables_accept_put_of_description_but_not_post() {
     let env = spawn().await;
     let entry = book_invoice(&env, "INV-12", "10").await;
-    let (_, body) = env.get_json(&format!("cashflow/Receivables?$filter=EntryID eq guid'{entry}'")).await;
+    let (_, body) = env
+        .get_json(&format!(
+            "cashflow/Receivables?$filter=EntryID eq guid'{entry}'"
+        ))
+        .await;
     let id = body["d"]["results"][0]["ID"].as_str().unwrap().to_owned();
-    let r = env.api(reqwest::Method::PUT, &format!("cashflow/Receivables(guid'{id}')")).json(&json!({"Description": "chased", "AmountDC": 1})).send().await.unwrap();
+    let r = env
+        .api(
+            reqwest::Method::PUT,
+            &format!("cashflow/Receivables(guid'{id}')"),
+        )
+        .json(&json!({"Description": "chased", "AmountDC": 1}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 204);
-    let (_, body) = env.get_json(&format!("cashflow/Receivables(guid'{id}')")).await;
+    let (_, body) = env
+        .get_json(&format!("cashflow/Receivables(guid'{id}')"))
+        .await;
     assert_eq!(body["d"]["Description"], "chased");
     assert_eq!(body["d"]["AmountDC"], json!(12.1));
-    let (status, _) = env.post_json("cashflow/Receivables", json!({"Description": "x"}), false).await;
+    let (status, _) = env
+        .post_json("cashflow/Receivables", json!({"Description": "x"}), false)
+        .await;
     assert_eq!(status, 405);
 }

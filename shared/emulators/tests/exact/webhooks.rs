@@ -30,15 +30,21 @@ async fn receive(State(rx): State<Receiver>, body: Bytes) -> StatusCode {
 async fn receiver(status: u16) -> (Receiver, RunningServer) {
     let rx = Receiver::default();
     rx.status.store(status, Ordering::SeqCst);
-    let app = Router::new().route("/hook", post(receive)).with_state(rx.clone());
+    let app = Router::new()
+        .route("/hook", post(receive))
+        .with_state(rx.clone());
     let server = serve(app, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     (rx, server)
 }
 
 /// Verifies a delivery the way picqer does: the bytes between `{"Content":` and `,"HashCode":`.
 fn verify(body: &str, secret: &str) -> bool {
-    let Some(rest) = body.strip_prefix(r#"{"Content":"#) else { return false };
-    let Some((content, hash)) = rest.rsplit_once(r#","HashCode":""#) else { return false };
+    let Some(rest) = body.strip_prefix(r#"{"Content":"#) else {
+        return false;
+    };
+    let Some((content, hash)) = rest.rsplit_once(r#","HashCode":""#) else {
+        return false;
+    };
     let hash = hash.trim_end_matches("\"}");
     hmac_upper_hex(secret.as_bytes(), content.as_bytes()) == hash
 }
@@ -48,14 +54,29 @@ async fn subscribing_sends_an_empty_validation_post_and_stores_the_subscription(
     let env = spawn().await;
     let (rx, hook) = receiver(200).await;
     let url = format!("{}/hook", hook.base_url());
-    let (status, body) = env.post_json("webhooks/WebhookSubscriptions", json!({"CallbackURL": url, "Topic": "SalesEntries"}), true).await;
+    let (status, body) = env
+        .post_json(
+            "webhooks/WebhookSubscriptions",
+            json!({"CallbackURL": url, "Topic": "SalesEntries"}),
+            true,
+        )
+        .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["d"]["Topic"], "SalesEntries");
     assert_eq!(rx.bodies.lock().len(), 1);
-    assert!(rx.bodies.lock()[0].is_empty(), "the validation POST has an empty body");
+    assert!(
+        rx.bodies.lock()[0].is_empty(),
+        "the validation POST has an empty body"
+    );
     let (_, list) = env.get_json("webhooks/WebhookSubscriptions").await;
     assert_eq!(list["d"]["results"].as_array().unwrap().len(), 1);
-    let (status, _) = env.post_json("webhooks/WebhookSubscriptions", json!({"CallbackURL": url, "Topic": "SalesEntries"}), false).await;
+    let (status, _) = env
+        .post_json(
+            "webhooks/WebhookSubscriptions",
+            json!({"CallbackURL": url, "Topic": "SalesEntries"}),
+            false,
+        )
+        .await;
     assert_eq!(status, 500, "one subscription per topic");
 }
 
@@ -63,13 +84,28 @@ async fn subscribing_sends_an_empty_validation_post_and_stores_the_subscription(
 async fn a_callback_that_does_not_answer_2xx_fails_the_subscription_with_500() {
     let env = spawn().await;
     let (_rx, hook) = receiver(503).await;
-    let (status, body) = env.post_json("webhooks/WebhookSubscriptions", json!({"CallbackURL": format!("{}/hook", hook.base_url()), "Topic": "Accounts"}), false).await;
+    let (status, body) = env
+        .post_json(
+            "webhooks/WebhookSubscriptions",
+            json!({"CallbackURL": format!("{}/hook", hook.base_url()), "Topic": "Accounts"}),
+            false,
+        )
+        .await;
     assert_eq!(status, 500);
-    assert_eq!(error_message(&body), "Invalid: Post to callback URL endpoint returns 503 Service Unavailable");
+    assert_eq!(
+        error_message(&body),
+        "Invalid: Post to callback URL endpoint returns 503 Service Unavailable"
+    );
     let (_, list) = env.get_json("webhooks/WebhookSubscriptions").await;
     assert!(list["d"]["results"].as_array().unwrap().is_empty());
 
-    let (status, body) = env.post_json("webhooks/WebhookSubscriptions", json!({"CallbackURL": "http://example.com/hook", "Topic": "Accounts"}), false).await;
+    let (status, body) = env
+        .post_json(
+            "webhooks/WebhookSubscriptions",
+            json!({"CallbackURL": "http://example.com/hook", "Topic": "Accounts"}),
+            false,
+        )
+        .await;
     assert_eq!(status, 500);
     assert!(error_message(&body).contains("https"), "{body}");
 }
@@ -78,10 +114,22 @@ async fn a_callback_that_does_not_answer_2xx_fails_the_subscription_with_500() {
 async fn creating_a_sales_entry_delivers_a_signed_create_event() {
     let env = spawn().await;
     let (rx, hook) = receiver(200).await;
-    let (status, _) = env.post_json("webhooks/WebhookSubscriptions", json!({"CallbackURL": format!("{}/hook", hook.base_url()), "Topic": "SalesEntries"}), false).await;
+    let (status, _) = env
+        .post_json(
+            "webhooks/WebhookSubscriptions",
+            json!({"CallbackURL": format!("{}/hook", hook.base_url()), "Topic": "SalesEntries"}),
+            false,
+        )
+        .await;
     assert_eq!(status, 201);
     let customer = env.customer("Acme");
-    let (status, body) = env.post_json("salesentry/SalesEntries", env.sales_entry_body(&customer, "INV-W1", "10"), false).await;
+    let (status, body) = env
+        .post_json(
+            "salesentry/SalesEntries",
+            env.sales_entry_body(&customer, "INV-W1", "10"),
+            false,
+        )
+        .await;
     assert_eq!(status, 201);
     let entry = body["d"]["EntryID"].as_str().unwrap().to_owned();
 
@@ -99,7 +147,13 @@ async fn creating_a_sales_entry_delivers_a_signed_create_event() {
     assert_eq!(c["Key"], entry);
     assert_eq!(c["Division"], DIVISION);
     assert_eq!(c["ClientId"], crate::helpers::CLIENT_ID);
-    assert_eq!(c["ExactOnlineEndpoint"], format!("{}/api/v1/{DIVISION}/salesentry/SalesEntries(guid'{entry}')", env.base));
+    assert_eq!(
+        c["ExactOnlineEndpoint"],
+        format!(
+            "{}/api/v1/{DIVISION}/salesentry/SalesEntries(guid'{entry}')",
+            env.base
+        )
+    );
     assert_eq!(c["EventCreatedOn"], "2026-06-15T10:00:00.000");
     let keys: Vec<&str> = c.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys.len(), 7);
@@ -111,19 +165,52 @@ async fn updates_deletes_and_payments_fire_their_topics() {
     let env = spawn().await;
     let (_rx, hook) = receiver(200).await;
     for topic in ["Accounts", "BankEntries"] {
-        let (status, _) = env.post_json("webhooks/WebhookSubscriptions", json!({"CallbackURL": format!("{}/hook", hook.base_url()), "Topic": topic}), false).await;
+        let (status, _) = env
+            .post_json(
+                "webhooks/WebhookSubscriptions",
+                json!({"CallbackURL": format!("{}/hook", hook.base_url()), "Topic": topic}),
+                false,
+            )
+            .await;
         assert_eq!(status, 201);
     }
     let customer = env.customer("Acme");
-    env.emu.update(DIVISION, "crm/Accounts", &customer, json!({"City": "Delft"})).unwrap();
-    let (status, body) = env.post_json("salesentry/SalesEntries", env.sales_entry_body(&customer, "INV-W2", "10"), false).await;
+    env.emu
+        .update(
+            DIVISION,
+            "crm/Accounts",
+            &customer,
+            json!({"City": "Delft"}),
+        )
+        .unwrap();
+    let (status, body) = env
+        .post_json(
+            "salesentry/SalesEntries",
+            env.sales_entry_body(&customer, "INV-W2", "10"),
+            false,
+        )
+        .await;
     assert_eq!(status, 201);
     let entry = body["d"]["EntryID"].as_str().unwrap().to_owned();
-    let paid = env.emu.register_payment(PaymentSpec { division: DIVISION, entry_id: entry, amount: None, date: None, employee: false }).unwrap();
-    env.emu.delete(DIVISION, "crm/Accounts", &env.customer("Temp")).unwrap();
+    let paid = env
+        .emu
+        .register_payment(PaymentSpec {
+            division: DIVISION,
+            entry_id: entry,
+            amount: None,
+            date: None,
+            employee: false,
+        })
+        .unwrap();
+    env.emu
+        .delete(DIVISION, "crm/Accounts", &env.customer("Temp"))
+        .unwrap();
 
     let log = env.emu.wait_for_deliveries(5, Duration::from_secs(5)).await;
-    let seen: Vec<(String, String)> = log.iter().map(|d| (d.topic.clone(), d.action.clone())).collect();
+    let seen: Vec<(String, String)> = log
+        .iter()
+        .map(|d| (d.topic.clone(), d.action.clone()))
+        .collect();
     assert_eq!(
         seen,
         vec![
@@ -141,21 +228,35 @@ async fn updates_deletes_and_payments_fire_their_topics() {
 async fn the_duplicate_delivery_fault_sends_each_event_twice() {
     let env = spawn().await;
     let (rx, hook) = receiver(200).await;
-    env.post_json("webhooks/WebhookSubscriptions", json!({"CallbackURL": format!("{}/hook", hook.base_url()), "Topic": "Accounts"}), false).await;
+    env.post_json(
+        "webhooks/WebhookSubscriptions",
+        json!({"CallbackURL": format!("{}/hook", hook.base_url()), "Topic": "Accounts"}),
+        false,
+    )
+    .await;
     env.emu.set_duplicate_webhook_delivery(true);
     env.customer("Twice");
     let log = env.emu.wait_for_deliveries(2, Duration::from_secs(5)).await;
     assert_eq!(log.len(), 2);
     assert_eq!(log[0].body, log[1].body);
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(rx.bodies.lock().len(), 3, "validation + two identical deliveries");
+    assert_eq!(
+        rx.bodies.lock().len(),
+        3,
+        "validation + two identical deliveries"
+    );
 }
 
 #[tokio::test]
 async fn an_app_does_not_see_another_apps_subscriptions() {
     let env = spawn().await;
     let (_rx, hook) = receiver(200).await;
-    env.post_json("webhooks/WebhookSubscriptions", json!({"CallbackURL": format!("{}/hook", hook.base_url()), "Topic": "Accounts"}), false).await;
+    env.post_json(
+        "webhooks/WebhookSubscriptions",
+        json!({"CallbackURL": format!("{}/hook", hook.base_url()), "Topic": "Accounts"}),
+        false,
+    )
+    .await;
     env.emu.create_app(AppRegistration {
         client_id: "11111111-2222-3333-4444-555555555555".into(),
         client_secret: "other".into(),
@@ -163,10 +264,16 @@ async fn an_app_does_not_see_another_apps_subscriptions() {
         redirect_uri: "https://other.example/cb".into(),
         name: "Other".into(),
     });
-    let other = env.emu.issue_tokens("11111111-2222-3333-4444-555555555555", None).unwrap();
+    let other = env
+        .emu
+        .issue_tokens("11111111-2222-3333-4444-555555555555", None)
+        .unwrap();
     let r = env
         .http
-        .get(format!("{}/api/v1/{DIVISION}/webhooks/WebhookSubscriptions", env.base))
+        .get(format!(
+            "{}/api/v1/{DIVISION}/webhooks/WebhookSubscriptions",
+            env.base
+        ))
         .bearer_auth(&other.access_token)
         .header("accept", "application/json")
         .send()
