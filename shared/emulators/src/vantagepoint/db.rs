@@ -1600,7 +1600,7 @@ impl Db {
             "Batch": posting.batch, "MasterPKey": seed.voucher, "Vendor": seed.vendor, "VendorName": str_ci(&firm, "Name"),
             "Voucher": seed.voucher, "Invoice": seed.invoice, "InvoiceDate": vp_date(invoice_date),
             "TransDate": vp_date(trans_date), "PayDate": vp_date(seed.pay_date.unwrap_or(invoice_date + chrono::Duration::days(30))),
-            "PayTerms": "30", "LiabCode": seed.liab_code, "BankCode": seed.bank_code, "Address": "<Default>",
+            "PayTerms": "30", "AmountPaid": 0, "PaidStatus": "N", "LiabCode": seed.liab_code, "BankCode": seed.bank_code, "Address": "<Default>",
             "CurrencyCode": currency, "PaymentCurrencyCode": currency, "Posted": "Y", "Seq": 1, "Status": "A",
             "Period": period, "PostSeq": posting.post_seq, "Total": money(total),
         }));
@@ -1708,7 +1708,7 @@ impl Db {
             "Batch": posting.batch, "MasterPKey": seed.voucher, "Employee": seed.employee, "EmplName": name,
             "ReportDate": vp_date(report_date), "ReportName": seed.report_name, "Voucher": seed.voucher,
             "AdvanceAmount": 0, "TotalDue": money(total), "PaymentCurrencyCode": currency, "Status": "A",
-            "PaidStatus": "N", "Posted": "Y", "Period": period, "PostSeq": posting.post_seq,
+            "PaidStatus": "N", "AmountPaid": 0, "Posted": "Y", "Period": period, "PostSeq": posting.post_seq,
         }));
         let control = Self::control_row(
             "EX",
@@ -2465,6 +2465,19 @@ impl Db {
             {
                 v.outstanding -= amount;
             }
+            let fully_paid = self
+                .vouchers
+                .get(&(vendor.to_ascii_uppercase(), voucher.clone()))
+                .is_some_and(|v| v.outstanding <= Decimal::ZERO);
+            self.record_master_payment(
+                "ap",
+                "Vendor",
+                &vendor,
+                &voucher,
+                amount,
+                fully_paid,
+                (period, post_seq),
+            );
             total += amount;
             let mut e = c.clone();
             merge_patch(
@@ -2616,21 +2629,15 @@ impl Db {
                 r.paid = r.outstanding <= Decimal::ZERO;
                 fully_paid = r.paid;
             }
-            if fully_paid {
-                for b in self.batches.iter_mut().filter(|b| b.tt == "ex") {
-                    for m in b.masters.iter_mut().filter(|m| {
-                        str_ci(m, "Employee").eq_ignore_ascii_case(&employee)
-                            && str_ci(m, "Voucher") == voucher
-                    }) {
-                        merge_patch(
-                            m,
-                            &obj(
-                                json!({"PaidStatus": "Y", "Status": "P", "PaidPeriod": period, "PaidPostSeq": post_seq}),
-                            ),
-                        );
-                    }
-                }
-            }
+            self.record_master_payment(
+                "ex",
+                "Employee",
+                &employee,
+                &voucher,
+                amount,
+                fully_paid,
+                (period, post_seq),
+            );
             total += amount;
             let mut e = c.clone();
             merge_patch(&mut e, &obj(json!({"Period": period, "PostSeq": post_seq})));
@@ -2662,6 +2669,37 @@ impl Db {
         );
         out.insert("EXCHECKS".into(), Value::Array(echoed));
         Ok(out)
+    }
+
+    /// Keeps `AmountPaid` / `PaidStatus` of the voucher's or expense report's DataEntry master current.
+    #[allow(clippy::too_many_arguments)]
+    fn record_master_payment(
+        &mut self,
+        tt: &str,
+        payee_column: &str,
+        payee: &str,
+        voucher: &str,
+        amount: Decimal,
+        fully_paid: bool,
+        (period, post_seq): (i32, u32),
+    ) {
+        for b in self.batches.iter_mut().filter(|b| b.tt == tt) {
+            for m in b.masters.iter_mut().filter(|m| {
+                str_ci(m, payee_column).eq_ignore_ascii_case(payee)
+                    && str_ci(m, "Voucher") == voucher
+            }) {
+                let paid = m.get("AmountPaid").and_then(decimal_of).unwrap_or_default() + amount;
+                merge_patch(
+                    m,
+                    &obj(
+                        json!({"AmountPaid": money(paid), "PaidPeriod": period, "PaidPostSeq": post_seq}),
+                    ),
+                );
+                if fully_paid {
+                    merge_patch(m, &obj(json!({"PaidStatus": "Y", "Status": "P"})));
+                }
+            }
+        }
     }
 
     // ------------------------------------------------------------------ reads

@@ -181,6 +181,13 @@ async fn an_expense_report_gets_its_paid_status_only_once_fully_paid() {
         )
         .await;
     assert_eq!(master[0]["PaidStatus"], "Y");
+    assert_eq!(
+        master[0]["AmountPaid"]
+            .to_string()
+            .parse::<Decimal>()
+            .unwrap(),
+        total
+    );
     let (_, ledger) = vp
         .get(
             &token,
