@@ -137,3 +137,53 @@ mod tests {
         assert!(VatCode::parse("1234").is_err());
     }
 }
+
+/// Serde helper for an optional Exact account code: `null`, `""` and all-blank read as `None`.
+/// Use with `#[serde(default, with = "account_code_opt", skip_serializing_if = "Option::is_none")]`.
+pub mod account_code_opt {
+    use super::*;
+    pub fn serialize<S: Serializer>(
+        value: &Option<ExactAccountCode>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(code) => serializer.serialize_str(&code.padded()),
+            None => serializer.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<ExactAccountCode>, D::Error> {
+        match Option::<String>::deserialize(deserializer)? {
+            Some(text) if !text.trim().is_empty() => ExactAccountCode::parse(&text)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Serde helper for an optional Exact VAT code: `null`, `""` and all-blank read as `None`.
+/// Use with `#[serde(default, with = "vat_code_opt", skip_serializing_if = "Option::is_none")]`.
+pub mod vat_code_opt {
+    use super::*;
+    pub fn serialize<S: Serializer>(
+        value: &Option<VatCode>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(code) => serializer.serialize_str(&code.padded()),
+            None => serializer.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<VatCode>, D::Error> {
+        match Option::<String>::deserialize(deserializer)? {
+            Some(text) if !text.trim().is_empty() => VatCode::parse(&text)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
+            _ => Ok(None),
+        }
+    }
+}

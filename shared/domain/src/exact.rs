@@ -15,7 +15,7 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 use uuid::Uuid;
 
-use crate::codes::{ExactAccountCode, VatCode};
+use crate::codes::{ExactAccountCode, VatCode, account_code_opt, vat_code_opt};
 use crate::lenient::{decimal_opt, int_opt};
 use crate::money::CurrencyCode;
 use crate::period::{exact_date, exact_date_opt};
@@ -69,7 +69,12 @@ pub struct Account {
     #[serde(rename = "Name")]
     pub name: String,
     /// Right-aligned in 18 characters on the wire.
-    #[serde(rename = "Code", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Code",
+        default,
+        with = "account_code_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub code: Option<ExactAccountCode>,
     #[serde(
         rename = "SearchCode",
@@ -457,7 +462,12 @@ pub struct SalesEntryLine {
     pub gl_account: Uuid,
     #[serde(rename = "AmountFC")]
     pub amount_fc: Decimal,
-    #[serde(rename = "VATCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "VATCode",
+        default,
+        with = "vat_code_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub vat_code: Option<VatCode>,
     #[serde(
         rename = "VATAmountFC",
@@ -529,7 +539,12 @@ pub struct PurchaseEntryLine {
     pub gl_account: Uuid,
     #[serde(rename = "AmountFC")]
     pub amount_fc: Decimal,
-    #[serde(rename = "VATCode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "VATCode",
+        default,
+        with = "vat_code_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub vat_code: Option<VatCode>,
     #[serde(
         rename = "VATAmountFC",
@@ -632,6 +647,7 @@ pub struct CashflowTerm {
     #[serde(
         rename = "AccountCode",
         default,
+        with = "account_code_opt",
         skip_serializing_if = "Option::is_none"
     )]
     pub account_code: Option<ExactAccountCode>,
@@ -822,6 +838,18 @@ mod tests {
             Some("2")
         );
         assert_eq!(entry.amount_fc, Some(Decimal::new(121, 0)));
+    }
+
+    #[test]
+    fn blank_codes_in_responses_read_as_absent() {
+        let json = r#"{"Name":"Acme","Code":"","Status":""}"#;
+        let account: Account = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(account.code, None);
+        let line: SalesEntryLine = serde_json::from_str(
+            r#"{"GLAccount":"4eae751d-fc91-4c99-b1e6-646fe3401a12","AmountFC":1,"VATCode":"   "}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(line.vat_code, None);
     }
 
     #[test]
