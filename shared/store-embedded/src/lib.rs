@@ -63,6 +63,33 @@ impl EmbeddedStore {
         })
     }
 
+    /// Deletes what has expired by `now`: idempotency records past their TTL or lease, and dead letters
+    /// older than `keep_dead_letters`. The ports already treat expired records as absent; this only keeps
+    /// the file from growing (the local stack calls it on a schedule, like DynamoDB's TTL sweeper).
+    /// Returns how many rows were removed.
+    pub async fn purge_expired(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        keep_dead_letters: std::time::Duration,
+    ) -> StoreResult<u64> {
+        self.db
+            .write(move |tx| {
+                let now_ns = db::nanos(now)?;
+                let dead_before = now_ns.saturating_sub(db::duration_nanos(keep_dead_letters)?);
+                let idempotency = tx.execute(
+                    "DELETE FROM idempotency WHERE (state = 'completed' AND expires_at <= ?1)
+                        OR (state = 'in-progress' AND lease_until <= ?1)",
+                    rusqlite::params![now_ns],
+                )?;
+                let dead = tx.execute(
+                    "DELETE FROM queue_dead_letters WHERE dead_at < ?1",
+                    rusqlite::params![dead_before],
+                )?;
+                Ok(u64::try_from(idempotency + dead).unwrap_or(u64::MAX))
+            })
+            .await
+    }
+
     /// Every state port, as the flows receive them.
     pub fn state_stores(&self) -> StateStores {
         StateStores {

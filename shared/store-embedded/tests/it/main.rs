@@ -10,6 +10,7 @@ mod integrations;
 mod jobs;
 mod links;
 mod lookups;
+mod maintenance;
 mod notifications;
 mod processes;
 mod queue;
