@@ -30,7 +30,10 @@ const LEDGER_TYPES: [&str; 16] = [
 pub(crate) fn routes(app: &App) -> (Router, HashMap<String, String>) {
     let common: Vec<(&str, MethodRouter<App>)> = vec![
         ("/firm", get(firm_list).post(firm_create)),
-        ("/firm/{id}", get(firm_get).put(firm_update)),
+        (
+            "/firm/{id}",
+            get(firm_get).put(firm_update).delete(firm_delete),
+        ),
         ("/firm/{id}/address", get(address_list).post(address_create)),
         (
             "/firm/{id}/address/{address}",
@@ -41,9 +44,17 @@ pub(crate) fn routes(app: &App) -> (Router, HashMap<String, String>) {
             get(vendor_accounting_list),
         ),
         ("/employee", get(employee_list).post(employee_create)),
-        ("/employee/{key}", get(employee_get).put(employee_update)),
+        (
+            "/employee/{key}",
+            get(employee_get)
+                .put(employee_update)
+                .delete(employee_delete),
+        ),
         ("/project", get(project_list).post(project_create)),
-        ("/project/{key}", get(project_get).put(project_update)),
+        (
+            "/project/{key}",
+            get(project_get).put(project_update).delete(project_delete),
+        ),
         ("/contact", get(contact_list).post(contact_create)),
         ("/contact/{id}", get(contact_get).put(contact_update)),
         ("/organization", get(organization_list)),
@@ -256,6 +267,24 @@ async fn firm_update(
     let (row, event) = app.db.lock().update_firm(&id, &body, &user, now)?;
     app.dispatch(vec![event]);
     Ok(app.render(trim_fields(vec![row], q.as_deref())?, StatusCode::OK))
+}
+
+async fn firm_delete(State(app): State<App>, Path(id): Path<String>) -> Reply {
+    let event = app.db.lock().delete_firm(&id)?;
+    app.dispatch(vec![event]);
+    Ok(app.render(Vec::new(), StatusCode::OK))
+}
+
+async fn employee_delete(State(app): State<App>, Path(key): Path<String>) -> Reply {
+    let event = app.db.lock().delete_employee(&employee_key(&key))?;
+    app.dispatch(vec![event]);
+    Ok(app.render(Vec::new(), StatusCode::OK))
+}
+
+async fn project_delete(State(app): State<App>, Path(key): Path<String>) -> Reply {
+    let event = app.db.lock().delete_project(&key)?;
+    app.dispatch(vec![event]);
+    Ok(app.render(Vec::new(), StatusCode::OK))
 }
 
 async fn address_list(

@@ -42,11 +42,29 @@ impl Hub {
     }
 }
 
-/// An insert or change of a hub record, for workflow webhooks.
+/// What happened to a hub record (a workflow's `EventType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EventKind {
+    Insert,
+    Change,
+    Delete,
+}
+
+impl EventKind {
+    pub(crate) fn event_type(self) -> &'static str {
+        match self {
+            EventKind::Insert => "insert",
+            EventKind::Change => "change",
+            EventKind::Delete => "delete",
+        }
+    }
+}
+
+/// An insert, change or delete of a hub record, for workflow webhooks.
 #[derive(Debug, Clone)]
 pub(crate) struct RecordEvent {
     pub hub: Hub,
-    pub insert: bool,
+    pub kind: EventKind,
     pub old: Option<Row>,
     pub new: Row,
 }
@@ -592,7 +610,7 @@ impl Db {
             row.clone(),
             RecordEvent {
                 hub: Hub::Firm,
-                insert: true,
+                kind: EventKind::Insert,
                 old: None,
                 new: row,
             },
@@ -656,7 +674,7 @@ impl Db {
             new.clone(),
             RecordEvent {
                 hub: Hub::Firm,
-                insert: false,
+                kind: EventKind::Change,
                 old: Some(old),
                 new,
             },
@@ -837,7 +855,7 @@ impl Db {
                     row.clone(),
                     RecordEvent {
                         hub: Hub::Employee,
-                        insert: true,
+                        kind: EventKind::Insert,
                         old: None,
                         new: row,
                     },
@@ -857,7 +875,7 @@ impl Db {
                     new.clone(),
                     RecordEvent {
                         hub: Hub::Employee,
-                        insert: false,
+                        kind: EventKind::Change,
                         old: Some(old),
                         new,
                     },
@@ -942,7 +960,7 @@ impl Db {
                     row.clone(),
                     RecordEvent {
                         hub: Hub::Project,
-                        insert: true,
+                        kind: EventKind::Insert,
                         old: None,
                         new: row,
                     },
@@ -966,7 +984,7 @@ impl Db {
                     new.clone(),
                     RecordEvent {
                         hub: Hub::Project,
-                        insert: false,
+                        kind: EventKind::Change,
                         old: Some(old),
                         new,
                     },
@@ -988,6 +1006,101 @@ impl Db {
         }));
         merge_patch(&mut row, &seed.extra);
         row
+    }
+
+    /// `DELETE /firm/{ClientID}`: refused while projects or posted transactions reference the firm.
+    pub(crate) fn delete_firm(&mut self, client_id: &str) -> Result<RecordEvent, VpError> {
+        let index = self
+            .firms
+            .iter()
+            .position(|f| str_ci(f, "ClientID").eq_ignore_ascii_case(client_id))
+            .ok_or_else(VpError::records_not_found)?;
+        let id = str_ci(&self.firms[index], "ClientID");
+        let vendor = str_ci(&self.firms[index], "Vendor");
+        let in_use = self
+            .projects
+            .iter()
+            .any(|p| str_ci(p, "ClientID") == id || str_ci(p, "BillingClientID") == id)
+            || (!vendor.is_empty()
+                && self
+                    .ledger
+                    .iter()
+                    .any(|r| str_ci(r, "Vendor").eq_ignore_ascii_case(&vendor)));
+        if in_use {
+            return Err(VpError::bad_request(
+                "The firm cannot be deleted because it is referenced by projects or transactions.",
+            ));
+        }
+        let old = self.firms.remove(index);
+        self.addresses.retain(|a| str_ci(a, "ClientID") != id);
+        self.vendor_accounting
+            .retain(|a| str_ci(a, "ClientID") != id);
+        Ok(RecordEvent {
+            hub: Hub::Firm,
+            kind: EventKind::Delete,
+            old: Some(old.clone()),
+            new: old,
+        })
+    }
+
+    /// `DELETE /employee/{Employee}`: refused while posted transactions reference the employee.
+    pub(crate) fn delete_employee(&mut self, employee: &str) -> Result<RecordEvent, VpError> {
+        let index = self
+            .employees
+            .iter()
+            .position(|e| str_ci(e, "Employee").eq_ignore_ascii_case(employee))
+            .ok_or_else(VpError::records_not_found)?;
+        if self
+            .ledger
+            .iter()
+            .any(|r| str_ci(r, "Employee").eq_ignore_ascii_case(employee))
+        {
+            return Err(VpError::bad_request(
+                "The employee cannot be deleted because transactions reference it.",
+            ));
+        }
+        let old = self.employees.remove(index);
+        Ok(RecordEvent {
+            hub: Hub::Employee,
+            kind: EventKind::Delete,
+            old: Some(old.clone()),
+            new: old,
+        })
+    }
+
+    /// `DELETE /project/{wbskey}`: refused while posted transactions reference the project.
+    pub(crate) fn delete_project(&mut self, key: &str) -> Result<RecordEvent, VpError> {
+        let mut parts = key.split('|');
+        let (w1, w2, w3) = (
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+        );
+        let index = self
+            .projects
+            .iter()
+            .position(|p| {
+                str_ci(p, "WBS1").eq_ignore_ascii_case(w1.trim())
+                    && str_ci(p, "WBS2").eq_ignore_ascii_case(w2.trim())
+                    && str_ci(p, "WBS3").eq_ignore_ascii_case(w3.trim())
+            })
+            .ok_or_else(VpError::records_not_found)?;
+        if self
+            .ledger
+            .iter()
+            .any(|r| str_ci(r, "WBS1").eq_ignore_ascii_case(w1.trim()))
+        {
+            return Err(VpError::bad_request(
+                "The project cannot be deleted because transactions reference it.",
+            ));
+        }
+        let old = self.projects.remove(index);
+        Ok(RecordEvent {
+            hub: Hub::Project,
+            kind: EventKind::Delete,
+            old: Some(old.clone()),
+            new: old,
+        })
     }
 
     /// `POST /Accounts`: VP's handler refuses bodies that lack the blank columns.

@@ -46,7 +46,7 @@ impl std::fmt::Debug for PlannedDelivery {
 impl Workflow {
     /// The webhook actions to run for `event`, with their argument payloads evaluated.
     pub(crate) fn plan(&self, event: &RecordEvent) -> Vec<(Row, Value, String, String)> {
-        let wanted = if event.insert { "insert" } else { "change" };
+        let wanted = event.kind.event_type();
         let mut out = Vec::new();
         for ev in &self.events {
             let app = str_ci(ev, "ApplicationName");
@@ -253,14 +253,14 @@ fn obj(v: Value) -> Row {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vantagepoint::db::Hub;
+    use crate::vantagepoint::db::{EventKind, Hub};
 
     fn event() -> RecordEvent {
         let old = obj(json!({"WBS1": "2026-001", "Status": "I"}));
         let new = obj(json!({"WBS1": "2026-001", "Status": "A", "Name": "New HQ"}));
         RecordEvent {
             hub: Hub::Project,
-            insert: false,
+            kind: EventKind::Change,
             old: Some(old),
             new,
         }

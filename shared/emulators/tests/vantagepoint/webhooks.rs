@@ -202,3 +202,52 @@ async fn webhook_registration_validates_retries_and_timeout() {
         )
     );
 }
+
+#[tokio::test]
+async fn deleting_an_unused_project_fires_delete_workflows_and_a_used_one_cannot_be_deleted() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+    let (hook_server, received) = receiver(0).await;
+    let url = format!("{}/hook", hook_server.base_url());
+    let id = register(&vp, &token, &url, "ProjectICBO", "Delete", 0).await;
+    for (order, (name, expression)) in [("WBS1", "'[:PR.WBS1]'"), ("Action", "'DELETE'")]
+        .iter()
+        .enumerate()
+    {
+        vp.post(&token, "/Workflow/dlgWorkflowActionWebhookArgs", &json!({"ActionID": id, "ArgName": name, "SQLExpression": expression, "ArgOrder": order + 1}))
+            .await;
+    }
+    let (created, _) = vp
+        .post(
+            &token,
+            "/project",
+            &json!({"WBS1": "2026-900", "Name": "Short-lived", "ClientID": vp.demo.client_ids[0]}),
+        )
+        .await;
+
+    let (deleted, _) = vp
+        .send(
+            vp.http
+                .delete(format!("{}/project/2026-900", vp.base))
+                .bearer_auth(&token),
+        )
+        .await;
+    let (in_use, _) = vp
+        .send(
+            vp.http
+                .delete(format!("{}/project/2026-001", vp.base))
+                .bearer_auth(&token),
+        )
+        .await;
+    wait_for(&vp, |d| d.len() == 1 && d[0].delivered).await;
+
+    assert_eq!(created, StatusCode::CREATED);
+    assert_eq!(deleted, StatusCode::OK);
+    assert_eq!(in_use, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        received.lock().bodies[0],
+        json!({"WBS1": "2026-900", "Action": "DELETE"})
+    );
+    let (gone, _) = vp.get(&token, "/project/2026-900").await;
+    assert_eq!(gone, StatusCode::NOT_FOUND);
+}
