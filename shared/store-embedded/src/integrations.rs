@@ -19,6 +19,32 @@ impl SqliteIntegrations {
     pub(crate) fn new(db: Db) -> Self {
         Self { db }
     }
+
+    /// Every run recorded for an integration in `period`, oldest first (the period's audit trail; the port's
+    /// `runs` shows only the latest state of each task).
+    pub async fn run_history(
+        &self,
+        tenant: &TenantId,
+        integration_id: &str,
+        period: u32,
+    ) -> StoreResult<Vec<TaskRun>> {
+        let (tenant, integration_id) = (tenant.clone(), integration_id.to_owned());
+        self.db
+            .read(move |conn| {
+                let mut statement = conn.prepare_cached(
+                    "SELECT body FROM task_run_history WHERE tenant = ?1 AND integration_id = ?2 AND period = ?3
+                     ORDER BY seq",
+                )?;
+                let rows =
+                    statement.query_map(params![tenant.as_str(), integration_id, period], |row| row.get::<_, String>(0))?;
+                let mut runs = Vec::new();
+                for body in rows {
+                    runs.push(decode(&body?)?);
+                }
+                Ok(runs)
+            })
+            .await
+    }
 }
 
 #[async_trait]

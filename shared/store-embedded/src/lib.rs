@@ -56,7 +56,8 @@ pub struct EmbeddedStore {
 }
 
 impl EmbeddedStore {
-    /// Opens (creating if needed) the database at `path` and migrates its schema.
+    /// Opens (creating if needed) the database at `path` and migrates its schema. `":memory:"` opens a
+    /// private in-memory database (one per call), handy in other crates' tests.
     pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
         Ok(Self {
             db: db::Db::open(path.as_ref())?,

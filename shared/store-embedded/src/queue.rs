@@ -42,6 +42,23 @@ impl SqliteQueue {
     pub fn max_receives(&self) -> u32 {
         self.max_receives
     }
+
+    /// Moves every dead letter of `queue` back onto it with a fresh receive count (the operator fixed the
+    /// cause); returns how many moved. The local stack's counterpart of an SQS redrive.
+    pub async fn redrive(&self, queue: QueueName) -> StoreResult<u64> {
+        let now = self.clock.now();
+        self.db
+            .write(move |tx| {
+                let moved = tx.execute(
+                    "INSERT INTO queue_messages (id, queue, body, visible_at, receive_count, receipt)
+                     SELECT id, queue, body, ?2, 0, NULL FROM queue_dead_letters WHERE queue = ?1 ORDER BY seq",
+                    params![queue.as_str(), nanos(now)?],
+                )?;
+                tx.execute("DELETE FROM queue_dead_letters WHERE queue = ?1", params![queue.as_str()])?;
+                Ok(u64::try_from(moved).unwrap_or(u64::MAX))
+            })
+            .await
+    }
 }
 
 struct Candidate {

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod bundle;
 mod cursors;
 mod helpers;
 mod idempotency;

@@ -209,3 +209,45 @@ async fn retry_later_with_an_unknown_receipt_is_not_found() {
         "got {result:?}"
     );
 }
+
+#[tokio::test]
+async fn redrive_returns_dead_letters_to_the_queue_with_a_fresh_receive_count() {
+    let clock = ManualClock::fixed();
+    let fresh = spawn_store();
+    let queue = fresh.store.queue_with_max_receives(clock.shared(), 1);
+    let poison = message("FIXED-LATER");
+    queue
+        .send(FLOW, std::slice::from_ref(&poison))
+        .await
+        .unwrap();
+    queue
+        .receive(FLOW, 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(31));
+    assert!(
+        queue
+            .receive(FLOW, 10, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let moved = queue.redrive(FLOW).await.unwrap();
+    let received = queue
+        .receive(FLOW, 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+
+    assert_eq!(moved, 1);
+    assert!(
+        queue.dead_letters(FLOW, 10).await.unwrap().is_empty(),
+        "the dead-letter queue must be empty"
+    );
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].message, poison);
+    assert_eq!(
+        received[0].receive_count, 1,
+        "a redriven message starts counting again"
+    );
+}
