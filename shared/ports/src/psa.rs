@@ -182,6 +182,8 @@ pub struct PaymentPosting {
     pub batch: Option<String>,
     pub period: Option<Period>,
     pub post_seq: Option<u32>,
+    /// False when a payment with the same check number was already posted and was only found.
+    pub created: bool,
 }
 
 /// The record event that fires a VP workflow webhook.
@@ -252,7 +254,7 @@ impl Debug for WebhookRegistration {
 pub struct RegisteredWebhook {
     pub event_id: String,
     pub action_id: String,
-    /// False when an existing registration was found and reused.
+    /// False when every part (workflow, Webhook action, arguments) already existed and was reused.
     pub created: bool,
 }
 
@@ -313,9 +315,10 @@ pub trait Psa: Send + Sync + Debug {
     async fn find_cash_receipt(&self, batch: &str) -> PsaResult<Option<CashReceiptState>>;
     /// Creates the batch (unless it exists) and posts it (unless posted). Idempotent on `receipt.batch`.
     async fn record_cash_receipt(&self, receipt: &CrControl) -> PsaResult<CashReceiptPosting>;
-    /// A vendor payment of AP vouchers (`PP`).
+    /// A vendor payment of AP vouchers (`PP`). Idempotent on the check number (the ledger's payment id) when
+    /// every row carries the same one.
     async fn post_vendor_payment(&self, payment: &ApPayment) -> PsaResult<PaymentPosting>;
-    /// An employee expense payment (`EP`).
+    /// An employee expense payment (`EP`), idempotent on the check number like vendor payments.
     async fn post_employee_payment(&self, payment: &EmPayment) -> PsaResult<PaymentPosting>;
 
     // --- webhooks ------------------------------------------------------------------------------------

@@ -264,25 +264,101 @@ impl VantagepointClient {
         }
     }
 
-    /// A vendor payment of AP vouchers (`POST /vision/ledger/PP`).
+    /// A vendor payment of AP vouchers (`POST /vision/ledger/PP`). Idempotent on the check number: when
+    /// every `APPPCHECKS` row carries the same `CheckNo` (the ledger's payment id), a payment already posted
+    /// under it is returned instead of paying twice, and a lost answer is resolved by the same lookup.
     pub async fn post_vendor_payment(
         &self,
         payment: &ApPayment,
     ) -> Result<PaymentPosting, VpError> {
         let body = serde_json::to_value(payment).map_err(|e| VpError::decode("PP body", e))?;
-        let answer = self.post(Root::Vision, &["ledger", "PP"], &body).await?;
-        Ok(payment_posting(answer))
+        let check_no = common_check_no(payment.checks.iter().map(|c| c.check_no.as_deref()));
+        self.post_payment("PP", &body, check_no.as_deref()).await
     }
 
-    /// An employee expense payment (`POST /vision/ledger/EP`).
+    /// An employee expense payment (`POST /vision/ledger/EP`), idempotent on the check number like
+    /// [`Self::post_vendor_payment`].
     pub async fn post_employee_payment(
         &self,
         payment: &EmPayment,
     ) -> Result<PaymentPosting, VpError> {
         let body = serde_json::to_value(payment).map_err(|e| VpError::decode("EP body", e))?;
-        let answer = self.post(Root::Vision, &["ledger", "EP"], &body).await?;
-        Ok(payment_posting(answer))
+        let check_no = common_check_no(payment.checks.iter().map(|c| c.check_no.as_deref()));
+        self.post_payment("EP", &body, check_no.as_deref()).await
     }
+
+    /// The posted payment (`PSALedger/PP` or `/EP`) whose rows carry `check_no` as `RefNo`.
+    pub async fn find_payment(
+        &self,
+        trans_type: &str,
+        check_no: &str,
+    ) -> Result<Option<PaymentPosting>, VpError> {
+        let rows = self
+            .ledger_rows(trans_type, FilterHash::new().eq("RefNo", check_no))
+            .await?;
+        Ok(rows.first().map(|r| PaymentPosting {
+            batch: r.row.batch.clone(),
+            period: r.row.period,
+            post_seq: Some(r.row.post_seq).filter(|s| *s > 0),
+            created: false,
+        }))
+    }
+
+    async fn post_payment(
+        &self,
+        trans_type: &str,
+        body: &Value,
+        check_no: Option<&str>,
+    ) -> Result<PaymentPosting, VpError> {
+        if let Some(no) = check_no
+            && let Some(found) = self.find_payment(trans_type, no).await?
+        {
+            tracing::info!(
+                trans_type,
+                check_no = no,
+                "payment already posted; not posting again"
+            );
+            return Ok(found);
+        }
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            match self.post(Root::Vision, &["ledger", trans_type], body).await {
+                Ok(answer) => {
+                    return Ok(PaymentPosting {
+                        created: true,
+                        ..payment_posting(answer)
+                    });
+                }
+                Err(e @ VpError::OutcomeUnknown { .. }) => {
+                    let Some(no) = check_no else { return Err(e) };
+                    if let Some(found) = self.find_payment(trans_type, no).await? {
+                        return Ok(PaymentPosting {
+                            created: true,
+                            ..found
+                        });
+                    }
+                    if rounds >= MAX_RESOLVE_ROUNDS {
+                        return Err(e);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// The check number shared by every row, when there is exactly one.
+fn common_check_no<'a>(numbers: impl Iterator<Item = Option<&'a str>>) -> Option<String> {
+    let mut found: Option<&str> = None;
+    for n in numbers {
+        let n = n.map(str::trim).filter(|n| !n.is_empty())?;
+        match found {
+            Some(f) if f != n => return None,
+            _ => found = Some(n),
+        }
+    }
+    found.map(str::to_owned)
 }
 
 fn finished(
@@ -316,6 +392,7 @@ fn payment_posting(answer: Value) -> PaymentPosting {
         batch: text_of(&row, "Batch"),
         period,
         post_seq,
+        created: false,
     }
 }
 
@@ -340,8 +417,23 @@ mod tests {
             PaymentPosting {
                 batch: None,
                 period: None,
-                post_seq: None
+                post_seq: None,
+                created: false
             }
         );
+    }
+
+    #[test]
+    fn a_payment_is_keyed_by_its_check_number_only_when_every_row_shares_it() {
+        assert_eq!(
+            common_check_no([Some("CHK1"), Some("CHK1")].into_iter()),
+            Some("CHK1".into())
+        );
+        assert_eq!(
+            common_check_no([Some("CHK1"), Some("CHK2")].into_iter()),
+            None
+        );
+        assert_eq!(common_check_no([Some("CHK1"), None].into_iter()), None);
+        assert_eq!(common_check_no(std::iter::empty()), None);
     }
 }

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use ledgerlink_domain::CurrencyCode;
 use ledgerlink_domain::period::Period;
 use ledgerlink_domain::vantagepoint::{
-    Account, BankCode, BillingGroup, Currency, Employee, Firm, FirmAddress, TaxCode,
+    Account, BankCode, BillingGroup, Currency, Employee, Firm, FirmAddress, FirmStatus, TaxCode,
 };
 use ledgerlink_ports::psa::{AccountingPeriod, AutoPostingAccounts, FirmRole, Project, TimeWindow};
 use reqwest::Method;
@@ -94,9 +94,11 @@ impl VantagepointClient {
         }
     }
 
-    /// Creates a firm and returns it as stored (re-read: autonumbered fields may be missing from the POST
-    /// answer). The spec's defaults for firms coming from Exact are applied where the caller left a blank:
-    /// organization = the first org; the addresses on `firm` are created one by one afterwards.
+    /// Creates a firm coming from Exact and returns it as stored (re-read: autonumbered fields may be
+    /// missing from the POST answer). The spec's fixed defaults for such firms are applied: status Active,
+    /// client and vendor type blank, prior work / recommended / competitor false, available for CRM No,
+    /// available to accounting users Yes, ready for processing (and for company) No; organization = the
+    /// first org when blank; sort name = name when blank. The addresses on `firm` are created afterwards.
     ///
     /// When VP refuses the client/vendor number because autonumbering is on, the firm is created again
     /// without the numbers, letting VP assign them.
@@ -104,6 +106,16 @@ impl VantagepointClient {
         let mut body = firm.clone();
         body.client_id = None;
         body.addresses = Vec::new();
+        body.status = FirmStatus::Active;
+        body.client_type = None;
+        body.vendor_type = None;
+        body.prior_work = false;
+        body.recommend = false;
+        body.competitor = false;
+        body.available_for_crm = false;
+        body.available_to_accounting_users = true;
+        body.ready_for_processing = false;
+        body.ready_for_processing_company = false;
         if body.org.is_none() {
             body.org = self.first_org().await?;
         }

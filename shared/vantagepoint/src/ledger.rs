@@ -70,12 +70,18 @@ fn blank(s: &Option<String>) -> bool {
     s.as_deref().is_none_or(|v| v.trim().is_empty())
 }
 
-/// Decodes PSALedger rows.
+/// Decodes PSALedger rows. Blank strings are dropped first: VP writes `""` for absent values of typed
+/// columns (e.g. `TransactionCurrencyCode` on GL offset and payment rows), which the domain row reads as
+/// absent only when the column is missing.
 pub fn posted_rows(rows: Vec<Value>, context: &str) -> Result<Vec<PostedRow>, VpError> {
     rows.into_iter()
         .map(|raw| {
+            let mut cleaned = raw.clone();
+            if let Value::Object(map) = &mut cleaned {
+                map.retain(|_, v| !v.as_str().is_some_and(|s| s.trim().is_empty()));
+            }
             let row: LedgerRow =
-                serde_json::from_value(raw.clone()).map_err(|e| VpError::decode(context, e))?;
+                serde_json::from_value(cleaned).map_err(|e| VpError::decode(context, e))?;
             let post_date = raw.get("PostDate").and_then(decode::datetime);
             let desc2 = text_of(&raw, "Desc2");
             Ok(PostedRow {
@@ -952,6 +958,16 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         decode::parse_datetime(s).unwrap()
+    }
+
+    #[test]
+    fn blank_typed_columns_of_offset_rows_decode_as_absent() {
+        let mut offset = row("", "", "Y", "2026-06-15T10:00:00.000", 181.5, "");
+        offset["TransactionCurrencyCode"] = json!("");
+        offset["WBS2"] = json!(" ");
+        let rows = posted_rows(vec![offset], "t").unwrap();
+        assert_eq!(rows[0].row.transaction_currency, None);
+        assert!(rows[0].row.auto_entry);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use url::Url;
 
 use crate::config::VantagepointConfig;
 use crate::error::VpError;
-use crate::http::{RawResponse, exchange, with_retries};
+use crate::http::{RawResponse, exchange};
 
 /// Renew this long before the announced expiry.
 pub const EARLY_RENEWAL: Duration = Duration::from_secs(60);
@@ -267,20 +267,14 @@ impl TokenManager {
     }
 
     async fn grant(&self, form: &[(&str, &str)], operation: &str) -> Result<Grant, VpError> {
-        // Asking for a token twice is harmless, so a lost answer is retried like a read.
-        let raw = with_retries(self.config.retry, &self.clock, operation, || async {
-            let request = self
-                .http
-                .post(self.token_url.clone())
-                .form(form)
-                .timeout(self.config.request_timeout);
-            let raw = exchange(request, operation, true).await?;
-            if raw.status.is_server_error() || raw.status.as_u16() == 429 {
-                return Err(crate::http::classify(&raw, operation, true));
-            }
-            Ok(raw)
-        })
-        .await?;
+        // One attempt: a transient failure surfaces as `Transient`, and the API call that needed the token
+        // retries as a whole (with its backoff), so retries do not multiply.
+        let request = self
+            .http
+            .post(self.token_url.clone())
+            .form(form)
+            .timeout(self.config.request_timeout);
+        let raw = exchange(request, operation, true).await?;
         parse_grant(&raw, operation)
     }
 }

@@ -32,25 +32,14 @@ impl VantagepointClient {
                 message: "retry count must be 0..=10 and timeout 1..=60 seconds".into(),
             });
         }
-        let existing = self
-            .call(
-                Method::GET,
-                Root::Api,
-                &["Workflow", "WorkflowEvents", &reg.application],
-                &[
-                    ("WorkflowAPP".into(), "I".into()),
-                    ("ApplicationName".into(), reg.application.clone()),
-                ],
-                None,
-                Idempotency::Idempotent,
-            )
-            .await;
-        let existing = match existing {
-            Ok(v) => decode::rows(v),
-            Err(VpError::NotFound { .. }) => Vec::new(),
-            Err(e) => return Err(e),
-        };
-        let found = existing.iter().find(|row| {
+        let query = [
+            ("WorkflowAPP".to_owned(), "I".to_owned()),
+            ("ApplicationName".to_owned(), reg.application.clone()),
+        ];
+        let events = self
+            .rows_or_empty(&["Workflow", "WorkflowEvents", &reg.application], &query)
+            .await?;
+        let existing = events.iter().find_map(|row| {
             let desc = row
                 .get("Description")
                 .and_then(decode::text)
@@ -59,66 +48,75 @@ impl VantagepointClient {
                 .get("EventType")
                 .and_then(decode::text)
                 .unwrap_or_default();
-            desc == reg.description && kind.eq_ignore_ascii_case(reg.event.as_str())
+            (desc == reg.description && kind.eq_ignore_ascii_case(reg.event.as_str()))
+                .then(|| row.get("EventID").and_then(decode::text))
+                .flatten()
+                .filter(|id| !id.is_empty())
         });
-        if let Some(row) = found {
-            let event_id = row
-                .get("EventID")
+        let mut created = false;
+        let event_id = match existing {
+            Some(id) => id,
+            None => {
+                let answer = self
+                    .post(
+                        Root::Api,
+                        &["Workflow", "Workflow"],
+                        &json!({
+                            "ApplicationName": reg.application,
+                            "EventType": reg.event.as_str(),
+                            "Active": "Y",
+                            "PRLevel": 0,
+                            "Description": reg.description,
+                        }),
+                    )
+                    .await?;
+                created = true;
+                first_text(answer, "EventID").ok_or_else(|| {
+                    VpError::decode_msg("POST Workflow/Workflow", "no EventID in the answer")
+                })?
+            }
+        };
+
+        // The Webhook action: reuse one an earlier (possibly interrupted) registration left behind.
+        let hooks = self
+            .rows_or_empty(&["Workflow", "dlgWorkflowActionWebhook"], &[])
+            .await?;
+        let existing_action = hooks.iter().find_map(|row| {
+            let action = row.get("ActionID").and_then(decode::text)?;
+            let url = row
+                .get("WebhookURL")
                 .and_then(decode::text)
                 .unwrap_or_default();
-            if !event_id.is_empty() {
-                return Ok(RegisteredWebhook {
-                    action_id: event_id.clone(),
-                    event_id,
-                    created: false,
-                });
+            (action == event_id && url == reg.url).then_some(action)
+        });
+        let action_id = match existing_action {
+            Some(id) => id,
+            None => {
+                let (user, password) = match &reg.basic_auth {
+                    Some((u, p)) => (u.clone(), p.clone()),
+                    None => (String::new(), String::new()),
+                };
+                let answer = self
+                    .post(
+                        Root::Api,
+                        &["Workflow", "dlgWorkflowActionWebhook"],
+                        &json!({
+                            "ActionID": event_id,
+                            "WebhookURL": reg.url,
+                            "AuthUsername": user,
+                            "AuthPassword": password,
+                            "RetryCount": reg.retry_count,
+                            "Timeout": reg.timeout_secs,
+                            "RunAfterSave": "Y",
+                        }),
+                    )
+                    .await?;
+                created = true;
+                first_text(answer, "ActionID").unwrap_or_else(|| event_id.clone())
             }
-        }
-
-        let created = self
-            .call(
-                Method::POST,
-                Root::Api,
-                &["Workflow", "Workflow"],
-                &[],
-                Some(&json!({
-                    "ApplicationName": reg.application,
-                    "EventType": reg.event.as_str(),
-                    "Active": "Y",
-                    "PRLevel": 0,
-                    "Description": reg.description,
-                })),
-                Idempotency::NonIdempotent,
-            )
-            .await?;
-        let event_id = first_text(created, "EventID").ok_or_else(|| {
-            VpError::decode_msg("POST Workflow/Workflow", "no EventID in the answer")
-        })?;
-
-        let (user, password) = match &reg.basic_auth {
-            Some((u, p)) => (u.clone(), p.clone()),
-            None => (String::new(), String::new()),
         };
-        let action = self
-            .call(
-                Method::POST,
-                Root::Api,
-                &["Workflow", "dlgWorkflowActionWebhook"],
-                &[],
-                Some(&json!({
-                    "ActionID": event_id,
-                    "WebhookURL": reg.url,
-                    "AuthUsername": user,
-                    "AuthPassword": password,
-                    "RetryCount": reg.retry_count,
-                    "Timeout": reg.timeout_secs,
-                    "RunAfterSave": "Y",
-                })),
-                Idempotency::NonIdempotent,
-            )
-            .await?;
-        let action_id = first_text(action, "ActionID").unwrap_or_else(|| event_id.clone());
 
+        // Linking is a PUT of the same row: idempotent, so it is always (re)sent.
         self.call(
             Method::PUT,
             Root::Api,
@@ -136,27 +134,59 @@ impl VantagepointClient {
         )
         .await?;
 
+        let args = self
+            .rows_or_empty(&["Workflow", "dlgWorkflowActionWebhookArgs"], &[])
+            .await?;
         for (i, arg) in reg.arguments.iter().enumerate() {
-            self.call(
-                Method::POST,
+            let present = args.iter().any(|row| {
+                row.get("ActionID").and_then(decode::text).as_deref() == Some(action_id.as_str())
+                    && row.get("ArgName").and_then(decode::text).as_deref()
+                        == Some(arg.name.as_str())
+            });
+            if present {
+                continue;
+            }
+            self.post(
                 Root::Api,
                 &["Workflow", "dlgWorkflowActionWebhookArgs"],
-                &[],
-                Some(&json!({
+                &json!({
                     "ActionID": action_id,
                     "ArgName": arg.name,
                     "SQLExpression": arg.sql_expression,
                     "ArgOrder": i + 1,
-                })),
-                Idempotency::NonIdempotent,
+                }),
             )
             .await?;
+            created = true;
         }
         Ok(RegisteredWebhook {
             event_id,
             action_id,
-            created: true,
+            created,
         })
+    }
+
+    /// The rows of a GET, or none when VP answers 404.
+    async fn rows_or_empty(
+        &self,
+        segments: &[&str],
+        query: &[(String, String)],
+    ) -> Result<Vec<Value>, VpError> {
+        match self
+            .call(
+                Method::GET,
+                Root::Api,
+                segments,
+                query,
+                None,
+                Idempotency::Idempotent,
+            )
+            .await
+        {
+            Ok(v) => Ok(decode::rows(v)),
+            Err(VpError::NotFound { .. }) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
     }
 }
 

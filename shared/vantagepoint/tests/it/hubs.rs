@@ -94,6 +94,19 @@ async fn a_firm_created_from_exact_is_read_back_with_its_autonumbered_client_num
         "organization defaults to the first org"
     );
     assert!(!created.ready_for_processing);
+    assert!(
+        created.available_to_accounting_users,
+        "spec default: available to accounting users = Yes"
+    );
+    assert!(
+        !created.available_for_crm,
+        "spec default: available for CRM = No"
+    );
+    assert_ne!(
+        created.client.as_deref(),
+        Some("EX1001"),
+        "autonumbering refused our number; VP assigned one"
+    );
     assert_eq!(created.addresses.len(), 1);
     assert!(created.addresses[0].billing);
     assert!(vp.emulator.firm(&id).is_some());

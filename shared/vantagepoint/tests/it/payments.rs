@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 use ledgerlink_domain::Period;
 use ledgerlink_domain::vantagepoint::{ApPayment, ApPaymentCheck, EmPayment, EmPaymentCheck};
+use ledgerlink_emulators::FaultRule;
 use ledgerlink_emulators::vantagepoint::{ExpenseLineSeed, ExpenseReportSeed, VoucherSeed};
 use ledgerlink_ports::psa::{Psa, PsaError};
 use rust_decimal_macros::dec;
@@ -171,4 +172,68 @@ async fn an_employee_payment_settles_the_expense_report() {
     let report = vp.emulator.expense_report(&employee, "EX-8001").unwrap();
     assert!(report.paid);
     assert_eq!(report.outstanding, dec!(0));
+}
+
+fn post_rent_voucher(vp: &TestVp, voucher: &str) -> String {
+    let vendor = vp.demo.vendors[0].clone();
+    vp.emulator
+        .post_voucher(&VoucherSeed {
+            voucher: voucher.into(),
+            vendor: vendor.clone(),
+            lines: vec![ExpenseLineSeed {
+                account: "60100".into(),
+                amount: dec!(400.00),
+                ..ExpenseLineSeed::default()
+            }],
+            ..VoucherSeed::default()
+        })
+        .unwrap();
+    vendor
+}
+
+#[tokio::test]
+async fn posting_the_same_vendor_payment_twice_pays_once() {
+    let vp = spawn().await;
+    let vendor = post_rent_voucher(&vp, "V-7003");
+    let payment = vendor_payment(&vp, &vendor, "V-7003", dec!(100.00));
+
+    let first = vp.psa().post_vendor_payment(&payment).await.unwrap();
+    let second = vp.psa().post_vendor_payment(&payment).await.unwrap();
+
+    assert!(first.created && !second.created);
+    assert_eq!(
+        (first.period, first.post_seq),
+        (second.period, second.post_seq)
+    );
+    assert_eq!(vp.emulator.payments().len(), 1);
+    assert_eq!(
+        vp.emulator.voucher_outstanding(&vendor, "V-7003"),
+        Some(dec!(300.00))
+    );
+}
+
+#[tokio::test]
+async fn a_vendor_payment_whose_answer_is_lost_is_found_by_check_number_and_paid_once() {
+    let vp = spawn().await;
+    let vendor = post_rent_voucher(&vp, "V-7004");
+    vp.emulator.faults().add_rule(FaultRule {
+        method: Some("POST".into()),
+        path_prefix: "/vantagepoint/vision/ledger/PP".into(),
+        commit_then_drop_per_mille: 1000,
+        ..FaultRule::default()
+    });
+
+    let posting = vp
+        .psa()
+        .post_vendor_payment(&vendor_payment(&vp, &vendor, "V-7004", dec!(400.00)))
+        .await
+        .unwrap();
+
+    assert!(posting.created);
+    assert!(posting.post_seq.is_some());
+    assert_eq!(vp.emulator.payments().len(), 1);
+    assert_eq!(
+        vp.emulator.voucher_outstanding(&vendor, "V-7004"),
+        Some(dec!(0.00))
+    );
 }

@@ -119,3 +119,61 @@ async fn out_of_range_webhook_settings_are_refused_before_calling_vp() {
     ));
     assert_eq!(vp.emulator.counters().count_matching("Workflow"), 0);
 }
+
+#[tokio::test]
+async fn a_registration_interrupted_after_the_workflow_was_created_is_completed_not_duplicated() {
+    let vp = spawn().await;
+    let reg = registration("http://127.0.0.1:9/vp/firm".into());
+    vp.client
+        .call(
+            reqwest::Method::POST,
+            ledgerlink_vantagepoint::Root::Api,
+            &["Workflow", "Workflow"],
+            &[],
+            Some(&serde_json::json!({"ApplicationName": "FirmICBO", "EventType": "Change", "Active": "Y", "PRLevel": 0,
+                "Description": reg.description})),
+            ledgerlink_vantagepoint::Idempotency::NonIdempotent,
+        )
+        .await
+        .unwrap();
+
+    let done = vp.psa().register_webhook(&reg).await.unwrap();
+    let hooks = vp
+        .client
+        .call(
+            reqwest::Method::GET,
+            ledgerlink_vantagepoint::Root::Api,
+            &["Workflow", "dlgWorkflowActionWebhook"],
+            &[],
+            None,
+            ledgerlink_vantagepoint::Idempotency::Idempotent,
+        )
+        .await
+        .unwrap();
+    let events = vp
+        .client
+        .call(
+            reqwest::Method::GET,
+            ledgerlink_vantagepoint::Root::Api,
+            &["Workflow", "Workflow"],
+            &[],
+            None,
+            ledgerlink_vantagepoint::Idempotency::Idempotent,
+        )
+        .await
+        .unwrap();
+
+    assert!(done.created, "the missing Webhook action was created");
+    assert_eq!(
+        events.as_array().map(Vec::len),
+        Some(1),
+        "the workflow was reused, not created twice"
+    );
+    let hooks = hooks.as_array().unwrap();
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(hooks[0]["WebhookURL"], "http://127.0.0.1:9/vp/firm");
+    assert_ne!(
+        hooks[0]["AuthPassword"], "hook-password",
+        "VP does not echo the password"
+    );
+}
