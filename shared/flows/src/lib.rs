@@ -1,1 +1,39 @@
-//! placeholder
+//! The sync flows of Ledgerlink as use cases, called the same way by the Lambdas (`functions/*`), the
+//! local stack and the tests.
+//!
+//! One pattern for every flow:
+//! - **DISCOVER** (a schedule, a webhook or an operator action) finds work since the flow's cursor and
+//!   enqueues ONE message per object (batches of 10), recording each object Pending; the cursor advances
+//!   only after the messages it covers are sent ([`posted`], [`payment_in`], [`firm_sync`]).
+//! - **PROCESS** handles one object per message and records its status, versions, target id, last message
+//!   and attempts; a batch reports exactly the failed message ids ([`runner::process_batch`]).
+//! - **Idempotency** on every write: a business key (tenant / division / object type / source id / source
+//!   version) through the `IdempotencyStore` ([`context::FlowContext::once`]); after an unknown outcome the
+//!   object is recorded OutcomeUnknown and the next attempt looks the document up by our reference first.
+//!
+//! Modules: [`context`] (ports, status recording, idempotency, pause, notifications), [`common`]-style
+//! gating and failure handling, [`settings`] (tenant settings: source of truth, filters, integration level),
+//! [`lookups`] (the mapping's lookups from the stores), [`finance`] (invoice-out and voucher-out PROCESS),
+//! [`payment_in`], [`firm_sync`], [`operator`] (the Integration page's actions), [`connections`] (ledger
+//! and PSA per tenant, secrets), [`runner`] (entry points).
+
+mod common;
+pub mod connections;
+pub mod context;
+pub mod error;
+pub mod finance;
+pub mod firm_sync;
+pub mod lookups;
+pub mod operator;
+pub mod payment_in;
+pub mod posted;
+pub mod runner;
+pub mod settings;
+
+pub use connections::{
+    ClientTuning, Connection, ConnectionProvider, ErpConnections, ExtensionSecrets, LocalSecrets, SecretResolver, SecretValue,
+};
+pub use context::{FlowContext, MessageOutcome};
+pub use error::{FlowError, FlowResult};
+pub use runner::{BatchItem, DiscoverSummary, DrainReport, discover, discover_all, drain, process_batch, process_message};
+pub use settings::{FlowSettings, TenantSettings};

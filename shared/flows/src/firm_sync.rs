@@ -1,0 +1,426 @@
+//! FIRM-SYNC: master data between the two systems, each entity from its configured source of truth
+//! (defaults: firms, employees and currencies from Vantagepoint; the chart of accounts and tax codes from
+//! Exact Online), with the default Active filter and the tenant's custom filters (seed 004).
+//!
+//! - Firms (VP → Exact accounts + addresses): only firms "Available to: Accounting Users"; deselecting it
+//!   stops the sync — the object becomes Desynchronized (Not integrated when never linked) with a message
+//!   and the link is kept. The vendor code is linked too (vouchers name vendors).
+//! - Employees (VP → Exact supplier account + contact), likewise only "available to accounting users";
+//!   the link feeds expense reports and their payments.
+//! - Chart of accounts (Exact → VP): accounts missing in VP are created with the spec's defaults; every
+//!   matching account number lands in the `gl-accounts` lookup table.
+//! - Tax codes (Exact → VP, the initial pull): each Exact VAT code gets a generated unique VP code in the
+//!   `tax-codes` lookup table, and the VP tax code is created.
+//! - Currencies (VP → Exact): Exact's currencies cannot be created through the API, so each VP currency is
+//!   checked against Exact's list: enabled ones land in the `currencies` lookup table, others are in Error
+//!   with what to do.
+//!
+//! Firms and employees go through the queue (one message per record, changed records found by `ModDate`
+//! windows from a cursor); the three setup lists are small and settled inside DISCOVER.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use ledgerlink_domain::vantagepoint::{EmployeeStatus, FirmStatus};
+use ledgerlink_domain::{Flow, ObjectType, SyncStatus, VatCode};
+use ledgerlink_mapping::{Outcome, SkipReason};
+use ledgerlink_ports::psa::{FirmRole, TimeWindow};
+use ledgerlink_ports::{Cursor, IdLink, LookupEntry, LookupTable, ObjectRef, StoreError, WorkAction, WorkMessage};
+
+use crate::common::{Gate, busy, gate, key, ledger_failed, mapping_failed, mismatch, object_of, psa_failed, whole_seconds, windows};
+use crate::context::{FlowContext, MessageOutcome, Once, TenantWork, business_key, hash_of};
+use crate::error::{FlowError, FlowResult};
+use crate::lookups::{self, vendor_link_key};
+use crate::posted::DiscoverReport;
+use crate::settings::SourceOfTruth;
+
+const FIRMS_CURSOR: &str = "Firms/ModDate";
+const EMPLOYEES_CURSOR: &str = "Employees/ModDate";
+
+/// What one master-data discovery did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FirmSyncReport {
+    pub changed: DiscoverReport,
+    pub gl_accounts_created: usize,
+    pub gl_accounts_linked: usize,
+    pub tax_codes_created: usize,
+    pub currencies_checked: usize,
+}
+
+/// DISCOVER for one tenant.
+pub async fn discover(ctx: &FlowContext, work: &TenantWork) -> FlowResult<FirmSyncReport> {
+    let mut report = FirmSyncReport::default();
+    if work.settings.source_of_truth(ObjectType::Firm) == SourceOfTruth::Vantagepoint {
+        report.changed.add(&discover_changed(ctx, work, ObjectType::Firm).await?);
+    }
+    if work.settings.source_of_truth(ObjectType::Employee) == SourceOfTruth::Vantagepoint {
+        report.changed.add(&discover_changed(ctx, work, ObjectType::Employee).await?);
+    }
+    if work.settings.source_of_truth(ObjectType::TaxCode) == SourceOfTruth::Exact {
+        report.tax_codes_created = pull_tax_codes(ctx, work).await?;
+    }
+    if work.settings.source_of_truth(ObjectType::GlAccount) == SourceOfTruth::Exact {
+        let (created, linked) = pull_gl_accounts(ctx, work).await?;
+        report.gl_accounts_created = created;
+        report.gl_accounts_linked = linked;
+    }
+    if work.settings.source_of_truth(ObjectType::Currency) == SourceOfTruth::Vantagepoint {
+        report.currencies_checked = check_currencies(ctx, work).await?;
+    }
+    Ok(report)
+}
+
+async fn discover_changed(ctx: &FlowContext, work: &TenantWork, object_type: ObjectType) -> FlowResult<DiscoverReport> {
+    let tenant = &work.tenant.id;
+    let division = work.tenant.exact_division;
+    let name = if object_type == ObjectType::Firm { FIRMS_CURSOR } else { EMPLOYEES_CURSOR };
+    let until = whole_seconds(ctx.now() - chrono::Duration::from_std(ctx.settings.discover_lag).unwrap_or_default());
+    let mut cursor = ctx.stores.cursors.get(tenant, Flow::FirmSync, name, division).await?;
+    // Master data has no useful lower bound on the first run: every record counts.
+    let from = cursor
+        .as_ref()
+        .and_then(|c| DateTime::parse_from_rfc3339(&c.value).ok().map(|d| d.with_timezone(&Utc)))
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    let mut report = DiscoverReport::default();
+    // One window from the cursor: ModDate reads are not size-bounded like the posted ledger.
+    for window in windows(from, until, std::time::Duration::from_secs(u64::MAX / 4), 1) {
+        let keys = changed_keys(work, object_type, window).await?;
+        let mut messages = Vec::new();
+        for k in &keys {
+            let object = ObjectRef { tenant: tenant.clone(), object_type, key: key(k)? };
+            ctx.update_status(&object, |s| {
+                if s.status != SyncStatus::OutcomeUnknown {
+                    s.status = SyncStatus::Pending;
+                }
+                s.source_version = Some(window.to.to_rfc3339());
+                s.last_message = Some("Changed in Vantagepoint; waiting to be synchronised".into());
+            })
+            .await?;
+            messages.push(ctx.message(tenant, object_type, &object.key, WorkAction::Sync));
+        }
+        ctx.send(Flow::FirmSync, &messages).await?;
+        report.found += keys.len();
+        report.enqueued += messages.len();
+        report.windows += 1;
+        let next = Cursor {
+            tenant: tenant.clone(),
+            flow: Flow::FirmSync,
+            name: name.to_owned(),
+            division,
+            value: window.to.to_rfc3339(),
+            version: cursor.as_ref().map(|c| c.version).unwrap_or(0),
+            updated_at: ctx.now(),
+        };
+        match ctx.stores.cursors.put(&next, cursor.as_ref().map(|c| c.version)).await {
+            Ok(stored) => cursor = Some(stored),
+            Err(StoreError::Conflict { .. }) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(report)
+}
+
+async fn changed_keys(work: &TenantWork, object_type: ObjectType, window: TimeWindow) -> FlowResult<Vec<String>> {
+    let filter = work.settings.filter(object_type);
+    Ok(if object_type == ObjectType::Firm {
+        work.conn
+            .psa
+            .changed_firms(window, FirmRole::Any)
+            .await?
+            .into_iter()
+            .filter_map(|f| f.client_id.clone())
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect()
+    } else {
+        work.conn
+            .psa
+            .changed_employees(window)
+            .await?
+            .into_iter()
+            .filter(|e| filter.rules.is_empty() || filter.accepts(true, |f| if f == "org" { e.org.as_deref() } else { None }))
+            .map(|e| e.employee)
+            .collect()
+    })
+}
+
+async fn linked(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef) -> FlowResult<Option<String>> {
+    Ok(ctx.stores.links.exact_id(&work.tenant.id, object.object_type, object.key.as_str()).await?)
+}
+
+/// The sync of a record was switched off (deselected or filtered out): Desynchronized when it was linked
+/// (the link is kept), Not integrated otherwise.
+async fn switched_off(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef, why: &str) -> FlowResult<MessageOutcome> {
+    let was_linked = linked(ctx, work, object).await?.is_some();
+    let (status, message) = if was_linked {
+        (SyncStatus::Desynchronized, format!("{why}: synchronisation stopped; the link to Exact Online is kept"))
+    } else {
+        (SyncStatus::NotIntegrated, format!("{why}: not synchronised"))
+    };
+    ctx.record(object, status, Some(message), None).await?;
+    Ok(MessageOutcome::Handled)
+}
+
+fn firm_field<'a>(firm: &'a ledgerlink_domain::vantagepoint::Firm, field: &str) -> Option<&'a str> {
+    match field {
+        "org" => firm.org.as_deref(),
+        "name" => Some(firm.name.as_str()),
+        "client_type" => firm.client_type.as_deref(),
+        "vendor_type" => firm.vendor_type.as_deref(),
+        "client" => firm.client.as_deref(),
+        "vendor" => firm.vendor.as_deref(),
+        _ => None,
+    }
+}
+
+/// PROCESS one firm or employee (or a Discover message of this flow).
+pub async fn process(ctx: &FlowContext, message: &WorkMessage) -> FlowResult<MessageOutcome> {
+    if message.action == WorkAction::Discover {
+        let tenant = ctx.tenant(&message.tenant).await?;
+        if tenant.state == ledgerlink_ports::ConnectionState::Paused {
+            return Ok(MessageOutcome::Handled);
+        }
+        let work = ctx.work(tenant).await?;
+        discover(ctx, &work).await?;
+        return Ok(MessageOutcome::Handled);
+    }
+    let object = object_of(message)?;
+    let tenant = ctx.tenant(&message.tenant).await?;
+    match gate(ctx, &tenant, &object, message.action).await? {
+        Gate::Go { .. } => {}
+        Gate::Skip(outcome) => return Ok(outcome),
+    }
+    let work = ctx.work(tenant).await?;
+    match object.object_type {
+        ObjectType::Firm => firm(ctx, &work, &object).await,
+        ObjectType::Employee => employee(ctx, &work, &object).await,
+        other => Err(FlowError::Invalid(format!("firm-sync does not process {other} messages; they are settled in discovery"))),
+    }
+}
+
+async fn firm(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef) -> FlowResult<MessageOutcome> {
+    let tenant = &work.tenant;
+    let firm = match work.conn.psa.firm(object.key.as_str()).await {
+        Ok(Some(f)) => f,
+        Ok(None) => return switched_off(ctx, work, object, "The firm no longer exists in Vantagepoint").await,
+        Err(e) => return psa_failed(ctx, tenant, object, e).await,
+    };
+    let filter = work.settings.filter(ObjectType::Firm);
+    if !filter.accepts(firm.status == FirmStatus::Active, |f| firm_field(&firm, f)) {
+        return switched_off(ctx, work, object, "The firm is excluded by the tenant's filter (Active only by default)").await;
+    }
+    let account = match ledgerlink_mapping::firms::firm_to_exact(&firm, &work.settings.mapping) {
+        Ok(Outcome::Mapped(a)) => a,
+        Ok(Outcome::Skipped(SkipReason::NotAvailableToAccountingUsers)) => {
+            return switched_off(ctx, work, object, "\"Available to: Accounting Users\" is not selected on the firm").await;
+        }
+        Ok(Outcome::Skipped(other)) => return switched_off(ctx, work, object, &format!("{other:?}")).await,
+        Err(e) => return mapping_failed(ctx, object, e).await,
+    };
+    let hash = hash_of(&(&account, &firm.addresses.len()));
+    let bkey = business_key(tenant, ObjectType::Firm, object.key.as_str(), hash.get(..16).unwrap_or(&hash));
+    let ledger = work.conn.ledger.clone();
+    let upserted = ctx.once(&bkey, &hash, || async { ledger.upsert_account(&account).await }).await?;
+    let posted = match upserted {
+        Ok(Once::Done(p) | Once::AlreadyDone(p)) => p,
+        Ok(Once::Busy) => return busy(ctx, object).await,
+        Ok(Once::Mismatch) => return mismatch(ctx, object).await,
+        Err(e) => return ledger_failed(ctx, tenant, object, e).await,
+    };
+    let Ok(account_id) = posted.target_id.parse::<uuid::Uuid>() else {
+        return Err(FlowError::Invalid(format!("the ledger returned an account id that is not a GUID: {}", posted.target_id)));
+    };
+    for address in ledgerlink_mapping::firms::firm_addresses_to_exact(&firm, account_id) {
+        if let Err(e) = ledger.upsert_address(&address).await {
+            return ledger_failed(ctx, tenant, object, e).await;
+        }
+    }
+    let mut keys = vec![object.key.to_string()];
+    if let Some(vendor) = firm.vendor.as_deref().filter(|v| firm.vendor_ind && !v.trim().is_empty()) {
+        keys.push(vendor_link_key(vendor));
+    }
+    for vp_key in keys {
+        ctx.stores
+            .links
+            .link(&IdLink {
+                tenant: tenant.id.clone(),
+                object_type: ObjectType::Firm,
+                vp_key,
+                exact_id: posted.target_id.clone(),
+                created_at: ctx.now(),
+            })
+            .await?;
+    }
+    let message = format!("Synchronised to Exact Online account {}", posted.target_id);
+    ctx.update_status(object, |s| {
+        s.status = SyncStatus::Success;
+        s.target_id = Some(posted.target_id.clone());
+        s.source_hash = Some(hash.clone());
+        s.last_message = Some(message.clone());
+    })
+    .await?;
+    Ok(MessageOutcome::Handled)
+}
+
+async fn employee(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef) -> FlowResult<MessageOutcome> {
+    let tenant = &work.tenant;
+    let employee = match work.conn.psa.employee(object.key.as_str()).await {
+        Ok(Some(e)) => e,
+        Ok(None) => return switched_off(ctx, work, object, "The employee no longer exists in Vantagepoint").await,
+        Err(e) => return psa_failed(ctx, tenant, object, e).await,
+    };
+    let filter = work.settings.filter(ObjectType::Employee);
+    if !filter.accepts(employee.status == EmployeeStatus::Active, |f| if f == "org" { employee.org.as_deref() } else { None }) {
+        return switched_off(ctx, work, object, "The employee is excluded by the tenant's filter (Active only by default)").await;
+    }
+    let mapped = match ledgerlink_mapping::employees::employee_to_exact(&employee) {
+        Ok(Outcome::Mapped(m)) => m,
+        Ok(Outcome::Skipped(SkipReason::NotAvailableToAccountingUsers)) => {
+            return switched_off(ctx, work, object, "\"Available to: Accounting Users\" is not selected on the employee").await;
+        }
+        Ok(Outcome::Skipped(other)) => return switched_off(ctx, work, object, &format!("{other:?}")).await,
+        Err(e) => return mapping_failed(ctx, object, e).await,
+    };
+    let hash = hash_of(&(&mapped.account, &mapped.contact));
+    let bkey = business_key(tenant, ObjectType::Employee, object.key.as_str(), hash.get(..16).unwrap_or(&hash));
+    let ledger = work.conn.ledger.clone();
+    let upserted = ctx.once(&bkey, &hash, || async { ledger.upsert_account(&mapped.account).await }).await?;
+    let posted = match upserted {
+        Ok(Once::Done(p) | Once::AlreadyDone(p)) => p,
+        Ok(Once::Busy) => return busy(ctx, object).await,
+        Ok(Once::Mismatch) => return mismatch(ctx, object).await,
+        Err(e) => return ledger_failed(ctx, tenant, object, e).await,
+    };
+    let mut contact = mapped.contact.clone();
+    contact.account = posted.target_id.parse().ok();
+    if let Err(e) = ledger.upsert_contact(&contact).await {
+        return ledger_failed(ctx, tenant, object, e).await;
+    }
+    ctx.stores
+        .links
+        .link(&IdLink {
+            tenant: tenant.id.clone(),
+            object_type: ObjectType::Employee,
+            vp_key: object.key.to_string(),
+            exact_id: posted.target_id.clone(),
+            created_at: ctx.now(),
+        })
+        .await?;
+    let message = format!("Synchronised to Exact Online as supplier account {} with a contact", posted.target_id);
+    ctx.update_status(object, |s| {
+        s.status = SyncStatus::Success;
+        s.target_id = Some(posted.target_id.clone());
+        s.source_hash = Some(hash.clone());
+        s.last_message = Some(message.clone());
+    })
+    .await?;
+    Ok(MessageOutcome::Handled)
+}
+
+fn entry(key: String, columns: BTreeMap<String, String>, now: DateTime<Utc>) -> LookupEntry {
+    LookupEntry { key, columns, version: 0, updated_at: now, updated_by: "firm-sync".into() }
+}
+
+/// Writes a lookup row when it is absent (operators may have edited existing rows: theirs win).
+async fn put_if_absent(ctx: &FlowContext, work: &TenantWork, table: LookupTable, row: LookupEntry) -> FlowResult<bool> {
+    if ctx.stores.lookups.get(&work.tenant.id, table, &row.key).await?.is_some() {
+        return Ok(false);
+    }
+    match ctx.stores.lookups.put(&work.tenant.id, table, &row, None).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::Conflict { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn settle(ctx: &FlowContext, work: &TenantWork, object_type: ObjectType, key_text: &str, status: SyncStatus, message: String, target: Option<String>) -> FlowResult<()> {
+    let object = ObjectRef { tenant: work.tenant.id.clone(), object_type, key: key(key_text)? };
+    ctx.record(&object, status, Some(message), target).await?;
+    Ok(())
+}
+
+/// The initial tax-code pull: every Exact VAT code gets a unique VP code in the lookup table.
+async fn pull_tax_codes(ctx: &FlowContext, work: &TenantWork) -> FlowResult<usize> {
+    let exact_codes = work.conn.ledger.tax_codes().await?;
+    let existing: BTreeMap<VatCode, String> = lookups::table(ctx, work, LookupTable::TaxCodes)
+        .await?
+        .into_iter()
+        .filter_map(|e| Some((VatCode::parse(&e.key).ok()?, e.columns.get("vp_code")?.clone())))
+        .collect();
+    if exact_codes.iter().all(|c| existing.contains_key(&c.code)) {
+        return Ok(0);
+    }
+    let table = ledgerlink_mapping::ledger_setup::tax_code_table(&exact_codes, &existing);
+    let vp_existing: BTreeSet<String> = work.conn.psa.tax_codes().await?.into_iter().map(|t| t.code).collect();
+    let mut created = 0;
+    for vp in &table.created {
+        let Some((exact_code, _)) = table.links.iter().find(|(_, v)| **v == vp.code) else { continue };
+        if !vp_existing.contains(&vp.code)
+            && let Err(e) = work.conn.psa.create_tax_code(vp).await
+        {
+            settle(ctx, work, ObjectType::TaxCode, exact_code.as_str(), SyncStatus::Error, e.to_string(), None).await?;
+            continue;
+        }
+        let columns = BTreeMap::from([
+            ("vp_code".to_owned(), vp.code.clone()),
+            ("rate".to_owned(), vp.rate.normalize().to_string()),
+            ("description".to_owned(), vp.description.clone().unwrap_or_default()),
+        ]);
+        put_if_absent(ctx, work, LookupTable::TaxCodes, entry(exact_code.as_str().to_owned(), columns, ctx.now())).await?;
+        settle(ctx, work, ObjectType::TaxCode, exact_code.as_str(), SyncStatus::Success, format!("Created in Vantagepoint as tax code {}", vp.code), Some(vp.code.clone())).await?;
+        created += 1;
+    }
+    Ok(created)
+}
+
+/// Exact's chart of accounts into VP and the G/L lookup table.
+async fn pull_gl_accounts(ctx: &FlowContext, work: &TenantWork) -> FlowResult<(usize, usize)> {
+    let exact = work.conn.ledger.gl_accounts().await?;
+    let vp: BTreeSet<String> = work.conn.psa.accounts().await?.into_iter().map(|a| a.account).collect();
+    let known: BTreeSet<String> = lookups::table(ctx, work, LookupTable::GlAccounts).await?.into_iter().map(|e| e.key).collect();
+    let (mut created, mut linked) = (0, 0);
+    for account in &exact {
+        let code = account.code.trim().to_owned();
+        let Some(id) = account.id else { continue };
+        if code.is_empty() || known.contains(&code) {
+            continue;
+        }
+        if !vp.contains(&code) {
+            let mapped = match ledgerlink_mapping::ledger_setup::gl_account_to_vp(account, &work.settings.account_types) {
+                Ok(m) => m,
+                Err(e) => {
+                    settle(ctx, work, ObjectType::GlAccount, &code, SyncStatus::Error, e.to_string(), None).await?;
+                    continue;
+                }
+            };
+            if let Err(e) = work.conn.psa.create_account(&mapped).await {
+                settle(ctx, work, ObjectType::GlAccount, &code, SyncStatus::Error, e.to_string(), None).await?;
+                continue;
+            }
+            created += 1;
+        }
+        let columns = BTreeMap::from([("exact_id".to_owned(), id.to_string())]);
+        put_if_absent(ctx, work, LookupTable::GlAccounts, entry(code.clone(), columns, ctx.now())).await?;
+        settle(ctx, work, ObjectType::GlAccount, &code, SyncStatus::Success, "In both charts of accounts".into(), Some(id.to_string())).await?;
+        linked += 1;
+    }
+    Ok((created, linked))
+}
+
+/// VP's currencies must be enabled in Exact (the API cannot create them there).
+async fn check_currencies(ctx: &FlowContext, work: &TenantWork) -> FlowResult<usize> {
+    let exact: BTreeSet<_> = work.conn.ledger.currencies().await?.into_iter().map(|c| c.code).collect();
+    let vp = work.conn.psa.currencies().await?;
+    for currency in &vp {
+        let code = currency.code.as_str().to_owned();
+        if exact.contains(&currency.code) {
+            let columns = BTreeMap::from([("description".to_owned(), currency.description.clone().unwrap_or_default())]);
+            put_if_absent(ctx, work, LookupTable::Currencies, entry(code.clone(), columns, ctx.now())).await?;
+            settle(ctx, work, ObjectType::Currency, &code, SyncStatus::Success, "Enabled in both systems".into(), Some(code.clone())).await?;
+        } else {
+            let message = format!("Currency {code} is used in Vantagepoint but not enabled in Exact Online; enable it in Exact Online");
+            settle(ctx, work, ObjectType::Currency, &code, SyncStatus::Error, message, None).await?;
+        }
+    }
+    Ok(vp.len())
+}

@@ -1,0 +1,522 @@
+//! PAYMENT-IN: money recorded in Exact Online flows back into Vantagepoint.
+//!
+//! DISCOVER runs every five minutes and on Exact webhooks: an incremental read of the ledger's payments
+//! since the stored cursor (never a full re-read), one message per payment of one of OUR documents (found
+//! through the links invoice-out / voucher-out wrote), the cursor stored after the messages are sent. Each
+//! payment object keeps the cursor it was read after as its source version, so PROCESS re-reads it from
+//! there. Deletions in the ledger (checked at most every `deletion_check_every`, so an idle poll costs one
+//! call) are not synced back: the linked object is flagged Desynchronized with a message.
+//!
+//! PROCESS: customer receipts → VP cash receipts (batch `"Exact" + payment id`, allocated across the
+//! invoice's lines by the mapping crate, bank code from the bank-codes lookup, period = VP's active
+//! period); supplier payments → AP payments (`PP`); employee payments → expense payments (`EP`), keyed by
+//! the expense report, posted only once the report is fully paid (until then it stays Pending with a
+//! message).
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use ledgerlink_domain::exact::PaymentTerm;
+use ledgerlink_domain::{CurrencyCode, Flow, Money, ObjectType, Period, SyncStatus, TenantId};
+use ledgerlink_mapping::payments::{InvoiceOutstanding, OutstandingLine, PaymentEvent};
+use ledgerlink_mapping::{Outcome, PostingContext, SkipReason};
+use ledgerlink_ports::ledger::{LedgerError, LedgerResult};
+use ledgerlink_ports::psa::PsaError;
+use ledgerlink_ports::{Cursor, ObjectRef, StoreError, WorkAction, WorkMessage};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::common::{Gate, busy, gate, key, ledger_failed, mapping_failed, mismatch, object_of, parse_window, psa_failed};
+use crate::context::{FlowContext, MessageOutcome, Once, TenantWork, business_key, hash_of};
+use crate::error::{FlowError, FlowResult};
+use crate::lookups;
+use crate::posted::{PostedDoc, reread};
+
+/// The cursor of the payments feed.
+pub const PAYMENTS_CURSOR: &str = "sync/Cashflow/PaymentTerms";
+/// The cursor of the deletions feed.
+pub const DELETIONS_CURSOR: &str = "sync/Deleted";
+/// How many pages PROCESS reads at most to find its payment again.
+const MAX_REREAD_PAGES: u32 = 50;
+
+/// A payment id short enough for VP's 32-character batch (`"Exact"` + 25): the payment GUID in base 36.
+pub fn payment_key(id: Uuid) -> String {
+    let mut n = id.as_u128();
+    let mut out = Vec::with_capacity(25);
+    loop {
+        let digit = (n % 36) as u8;
+        out.push(if digit < 10 { b'0' + digit } else { b'A' + digit - 10 });
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    while out.len() < 25 {
+        out.push(b'0');
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Whether a feed row is a payment (a bank entry settling an entry) rather than the entry's open item.
+fn is_payment(row: &PaymentTerm) -> bool {
+    row.id.is_some() && row.transaction_entry_id.is_some() && row.entry_id != row.transaction_entry_id
+}
+
+/// What one payment discovery did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PaymentDiscovery {
+    pub ledger_calls: u32,
+    pub rows: usize,
+    pub enqueued: usize,
+    pub desynchronized: usize,
+}
+
+/// The VP object a ledger entry was posted from, found through the links.
+async fn source_of(ctx: &FlowContext, tenant: &TenantId, entry: &str, types: &[ObjectType]) -> FlowResult<Option<(ObjectType, String)>> {
+    for t in types {
+        if let Some(vp_key) = ctx.stores.links.vp_key(tenant, *t, entry).await? {
+            return Ok(Some((*t, vp_key)));
+        }
+    }
+    Ok(None)
+}
+
+/// DISCOVER for one tenant: new payments since the cursor, and (when due) deletions.
+pub async fn discover(ctx: &FlowContext, work: &TenantWork) -> FlowResult<PaymentDiscovery> {
+    let tenant = &work.tenant.id;
+    let division = work.tenant.exact_division;
+    let mut report = PaymentDiscovery::default();
+    let mut cursor = ctx.stores.cursors.get(tenant, Flow::PaymentIn, PAYMENTS_CURSOR, division).await?;
+    loop {
+        let read_after = cursor.as_ref().map(|c| c.value.clone());
+        report.ledger_calls += 1;
+        let batch = match work.conn.ledger.payments_since(read_after.as_deref()).await {
+            Ok(b) => b,
+            Err(e) => return ledger_discovery_failed(ctx, work, e).await.map(|()| report),
+        };
+        report.rows += batch.items.len();
+        let version = read_after.clone().unwrap_or_else(|| "start".to_owned());
+        let mut statuses = Vec::new();
+        let mut messages = Vec::new();
+        for row in batch.items.iter().filter(|r| is_payment(r)) {
+            let (Some(id), Some(entry)) = (row.id, row.transaction_entry_id) else { continue };
+            let entry = entry.to_string();
+            let line_type = row.line_type.unwrap_or(PaymentTerm::LINE_TYPE_RECEIPT);
+            let types: &[ObjectType] = if line_type == PaymentTerm::LINE_TYPE_RECEIPT {
+                &[ObjectType::Invoice]
+            } else {
+                &[ObjectType::ApVoucher, ObjectType::ExpenseReport]
+            };
+            let Some((source_type, source_key)) = source_of(ctx, tenant, &entry, types).await? else { continue };
+            let (object_type, object_key) = match source_type {
+                ObjectType::Invoice => (ObjectType::CashReceipt, payment_key(id)),
+                ObjectType::ApVoucher => (ObjectType::ApPayment, payment_key(id)),
+                // Expense payments are one object per report: partial payments wait for the last one.
+                _ => (ObjectType::ExpensePayment, source_key),
+            };
+            let object = ObjectRef { tenant: tenant.clone(), object_type, key: key(&object_key)? };
+            let mut status = ctx.new_status(object.clone(), SyncStatus::Pending);
+            status.source_version = Some(version.clone());
+            status.last_message = Some("Payment found in Exact Online; waiting to be recorded".into());
+            statuses.push(status);
+            messages.push(ctx.message(tenant, object_type, &object.key, WorkAction::Sync));
+        }
+        ctx.stores.statuses.create_missing(&statuses).await?;
+        ctx.send(Flow::PaymentIn, &messages).await?;
+        report.enqueued += messages.len();
+        if read_after.as_deref() == Some(batch.next_cursor.as_str()) {
+            break;
+        }
+        let next = Cursor {
+            tenant: tenant.clone(),
+            flow: Flow::PaymentIn,
+            name: PAYMENTS_CURSOR.into(),
+            division,
+            value: batch.next_cursor.clone(),
+            version: cursor.as_ref().map(|c| c.version).unwrap_or(0),
+            updated_at: ctx.now(),
+        };
+        match ctx.stores.cursors.put(&next, cursor.as_ref().map(|c| c.version)).await {
+            Ok(stored) => cursor = Some(stored),
+            Err(StoreError::Conflict { .. }) => break,
+            Err(e) => return Err(e.into()),
+        }
+        if !batch.more {
+            break;
+        }
+    }
+    check_deletions(ctx, work, &mut report).await?;
+    Ok(report)
+}
+
+async fn ledger_discovery_failed(ctx: &FlowContext, work: &TenantWork, error: LedgerError) -> FlowResult<()> {
+    match error {
+        LedgerError::ReconnectNeeded { reason, .. } => {
+            ctx.pause(&work.tenant.id, &format!("Exact Online must be reconnected: {reason}")).await
+        }
+        other => Err(FlowError::Ledger(other)),
+    }
+}
+
+async fn check_deletions(ctx: &FlowContext, work: &TenantWork, report: &mut PaymentDiscovery) -> FlowResult<()> {
+    let tenant = &work.tenant.id;
+    let division = work.tenant.exact_division;
+    let cursor = ctx.stores.cursors.get(tenant, Flow::PaymentIn, DELETIONS_CURSOR, division).await?;
+    let every = chrono::Duration::from_std(ctx.settings.deletion_check_every).unwrap_or(chrono::Duration::hours(1));
+    if cursor.as_ref().is_some_and(|c| ctx.now() - c.updated_at < every) {
+        return Ok(());
+    }
+    report.ledger_calls += 1;
+    let batch = match work.conn.ledger.deletions_since(cursor.as_ref().map(|c| c.value.as_str())).await {
+        Ok(b) => b,
+        Err(e) => return ledger_discovery_failed(ctx, work, e).await,
+    };
+    for deleted in &batch.items {
+        let types = [ObjectType::Invoice, ObjectType::CreditMemo, ObjectType::ApVoucher, ObjectType::ExpenseReport, ObjectType::JournalEntry];
+        let Some((object_type, vp_key)) = source_of(ctx, tenant, &deleted.key.to_ascii_lowercase(), &types).await? else { continue };
+        let object = ObjectRef { tenant: tenant.clone(), object_type, key: key(&vp_key)? };
+        let when = deleted.deleted_at.map(|d| format!(" on {}", d.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
+        let message = format!(
+            "Deleted in Exact Online{when}. Deletions are not synced back: unpost or delete it in Vantagepoint, or Synchronize to post it again"
+        );
+        ctx.record(&object, SyncStatus::Desynchronized, Some(message), None).await?;
+        report.desynchronized += 1;
+    }
+    let next = Cursor {
+        tenant: tenant.clone(),
+        flow: Flow::PaymentIn,
+        name: DELETIONS_CURSOR.into(),
+        division,
+        value: batch.next_cursor.clone(),
+        version: cursor.as_ref().map(|c| c.version).unwrap_or(0),
+        updated_at: ctx.now(),
+    };
+    match ctx.stores.cursors.put(&next, cursor.as_ref().map(|c| c.version)).await {
+        Ok(_) | Err(StoreError::Conflict { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Re-reads the payment rows after `version` (the cursor they were discovered after).
+async fn reread_rows(work: &TenantWork, version: &str) -> LedgerResult<Vec<PaymentTerm>> {
+    let mut cursor = (version != "start").then(|| version.to_owned());
+    let mut rows = Vec::new();
+    for _ in 0..MAX_REREAD_PAGES {
+        let batch = work.conn.ledger.payments_since(cursor.as_deref()).await?;
+        rows.extend(batch.items.into_iter().filter(is_payment));
+        if !batch.more || cursor.as_deref() == Some(batch.next_cursor.as_str()) {
+            break;
+        }
+        cursor = Some(batch.next_cursor);
+    }
+    Ok(rows)
+}
+
+fn event_of(row: &PaymentTerm, amount: Decimal, fallback_currency: CurrencyCode) -> Option<PaymentEvent> {
+    let id = row.id?;
+    let date: NaiveDate = row.entry_date.or(row.date_fallback())?;
+    Some(PaymentEvent {
+        payment_id: payment_key(id),
+        date,
+        amount: Money::new(amount, row.currency.unwrap_or(fallback_currency)),
+        bank_account: row.journal.clone().unwrap_or_default().trim().to_owned(),
+        reference: row.payment_reference.clone().filter(|r| !r.trim().is_empty()),
+    })
+}
+
+trait DateFallback {
+    fn date_fallback(&self) -> Option<NaiveDate>;
+}
+impl DateFallback for PaymentTerm {
+    fn date_fallback(&self) -> Option<NaiveDate> {
+        self.last_payment_date.or(self.invoice_date)
+    }
+}
+
+/// Where a VP posting landed (stored as the write's idempotent result).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct VpPosted {
+    batch: Option<String>,
+    period: Option<u32>,
+    post_seq: Option<u32>,
+}
+
+/// `"{Invoice}.{Period}.{PostSeq}"` (optionally `.{WBS1}`) back into its parts.
+pub fn parse_invoice_key(text: &str) -> Option<(String, Period, u32)> {
+    let parts: Vec<&str> = text.split('.').collect();
+    (1..parts.len().saturating_sub(1)).find_map(|i| {
+        let period = parts[i];
+        let seq = parts[i + 1];
+        if period.len() == 6 && period.chars().all(|c| c.is_ascii_digit()) && !seq.is_empty() && seq.chars().all(|c| c.is_ascii_digit()) {
+            let period = Period::parse(period).ok()?;
+            Some((parts[..i].join("."), period, seq.parse().ok()?))
+        } else {
+            None
+        }
+    })
+}
+
+async fn source_doc(ctx: &FlowContext, work: &TenantWork, object_type: ObjectType, key_text: &str) -> FlowResult<Result<Option<PostedDoc>, PsaError>> {
+    let object = ObjectRef { tenant: work.tenant.id.clone(), object_type, key: key(key_text)? };
+    let Some(window) = ctx.stores.statuses.get(&object).await?.and_then(|s| s.source_version).as_deref().and_then(parse_window) else {
+        return Ok(Ok(None));
+    };
+    Ok(reread(work.conn.psa.as_ref(), &object, window).await)
+}
+
+/// PROCESS one payment object.
+pub async fn process(ctx: &FlowContext, message: &WorkMessage) -> FlowResult<MessageOutcome> {
+    if message.action == WorkAction::Discover {
+        let tenant = ctx.tenant(&message.tenant).await?;
+        if tenant.state == ledgerlink_ports::ConnectionState::Paused {
+            return Ok(MessageOutcome::Handled);
+        }
+        let work = ctx.work(tenant).await?;
+        discover(ctx, &work).await?;
+        return Ok(MessageOutcome::Handled);
+    }
+    let object = object_of(message)?;
+    let tenant = ctx.tenant(&message.tenant).await?;
+    let previous = match gate(ctx, &tenant, &object, message.action).await? {
+        Gate::Go { previous, .. } => previous,
+        Gate::Skip(outcome) => return Ok(outcome),
+    };
+    let work = ctx.work(tenant).await?;
+    let version = previous.and_then(|p| p.source_version).unwrap_or_else(|| "start".to_owned());
+    let rows = match reread_rows(&work, &version).await {
+        Ok(rows) => rows,
+        Err(e) => return ledger_failed(ctx, &work.tenant, &object, e).await,
+    };
+    match object.object_type {
+        ObjectType::CashReceipt | ObjectType::ApPayment => {
+            let Some(row) = rows.iter().find(|r| r.id.map(payment_key).as_deref() == Some(object.key.as_str())) else {
+                return not_found(ctx, &object).await;
+            };
+            if object.object_type == ObjectType::CashReceipt {
+                cash_receipt(ctx, &work, &object, row).await
+            } else {
+                ap_payment(ctx, &work, &object, row).await
+            }
+        }
+        ObjectType::ExpensePayment => expense_payment(ctx, &work, &object, &rows).await,
+        other => Err(FlowError::Invalid(format!("payment-in does not process {other} objects"))),
+    }
+}
+
+async fn not_found(ctx: &FlowContext, object: &ObjectRef) -> FlowResult<MessageOutcome> {
+    let text = "The payment is no longer in Exact Online's payment feed (deleted?)".to_owned();
+    ctx.record(object, SyncStatus::Error, Some(text.clone()), None).await?;
+    ctx.notify_error(object, &text).await?;
+    Ok(MessageOutcome::Handled)
+}
+
+async fn posting_context(work: &TenantWork, company: Option<String>) -> Result<PostingContext, PsaError> {
+    let active_period = work.conn.psa.active_period().await?;
+    Ok(PostingContext { active_period, company: company.unwrap_or_else(|| work.settings.company.clone()) })
+}
+
+async fn cash_receipt(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef, row: &PaymentTerm) -> FlowResult<MessageOutcome> {
+    let tenant = &work.tenant;
+    let Some(entry) = row.transaction_entry_id.map(|e| e.to_string()) else { return not_found(ctx, object).await };
+    let Some(doc_key) = ctx.stores.links.vp_key(&tenant.id, ObjectType::Invoice, &entry).await? else {
+        return not_found(ctx, object).await;
+    };
+    let Some((invoice, period, post_seq)) = parse_invoice_key(&doc_key) else {
+        return Err(FlowError::Invalid(format!("invoice key {doc_key:?} cannot be read")));
+    };
+    let psa = work.conn.psa.clone();
+    let rows = match psa.invoice_rows(&invoice, period, post_seq).await {
+        Ok(r) => r,
+        Err(e) => return psa_failed(ctx, tenant, object, e).await,
+    };
+    let auto = match psa.auto_posting_accounts(None).await {
+        Ok(a) => a,
+        Err(e) => return psa_failed(ctx, tenant, object, e).await,
+    };
+    let pctx = match posting_context(work, auto.company.clone()).await {
+        Ok(c) => c,
+        Err(e) => return psa_failed(ctx, tenant, object, e).await,
+    };
+    let paid = row.amount_fc.unwrap_or_default().abs();
+    let Some(currency) = rows.iter().find_map(|r| r.transaction_currency).or(row.currency) else {
+        let text = "Neither the payment nor the invoice names a currency".to_owned();
+        ctx.record(object, SyncStatus::Error, Some(text.clone()), None).await?;
+        ctx.notify_error(object, &text).await?;
+        return Ok(MessageOutcome::Handled);
+    };
+    let Some(event) = event_of(row, paid, currency) else { return not_found(ctx, object).await };
+    // The receipt pays the gross invoice (VAT included); VP's rows are net. Lines are weighted by their net
+    // amounts and scaled to the gross total, the last line taking the remainder so the sum is exact.
+    let gross = row.transaction_amount_fc.map(|t| t.abs()).filter(|t| *t >= paid).unwrap_or(paid);
+    let net: Decimal = rows.iter().map(|r| r.amount.abs()).sum();
+    let mut lines: Vec<OutstandingLine> = Vec::with_capacity(rows.len());
+    let mut given = Decimal::ZERO;
+    for (i, r) in rows.iter().enumerate() {
+        let share = if i + 1 == rows.len() {
+            gross - given
+        } else if net.is_zero() {
+            Decimal::ZERO
+        } else {
+            r.amount.abs() * gross / net
+        };
+        given += share;
+        lines.push(OutstandingLine { wbs1: r.wbs1.clone(), wbs2: r.wbs2.clone(), wbs3: r.wbs3.clone(), org: r.org.clone(), outstanding: share });
+    }
+    let outstanding = InvoiceOutstanding {
+        invoice: invoice.clone(),
+        currency,
+        ar_account: auto.accounts_receivable.clone().unwrap_or_default(),
+        lines,
+    };
+    let lk = lookups::base(ctx, work).await?;
+    let control = match ledgerlink_mapping::payments::cash_receipt_to_vp(&event, &outstanding, &pctx, &lk) {
+        Ok(c) => c,
+        Err(e) => return mapping_failed(ctx, object, e).await,
+    };
+    let bkey = business_key(tenant, object.object_type, object.key.as_str(), "1");
+    let result = ctx
+        .once(&bkey, &hash_of(&control), || async {
+            psa.record_cash_receipt(&control).await.map(|p| VpPosted {
+                batch: Some(p.batch),
+                period: Some(p.period.as_yyyypp()),
+                post_seq: Some(p.post_seq),
+            })
+        })
+        .await?;
+    finish_vp(ctx, tenant, object, result, format!("Cash receipt for invoice {invoice}")).await
+}
+
+async fn finish_vp(
+    ctx: &FlowContext,
+    tenant: &ledgerlink_ports::Tenant,
+    object: &ObjectRef,
+    result: Result<Once<VpPosted>, PsaError>,
+    what: String,
+) -> FlowResult<MessageOutcome> {
+    match result {
+        Ok(Once::Done(p) | Once::AlreadyDone(p)) => {
+            let target = p.batch.clone().unwrap_or_else(|| object.key.to_string());
+            let period = p.period.map(|x| format!(" in period {x}")).unwrap_or_default();
+            ctx.record(object, SyncStatus::Success, Some(format!("{what} posted in Vantagepoint as batch {target}{period}")), Some(target))
+                .await?;
+            Ok(MessageOutcome::Handled)
+        }
+        Ok(Once::Busy) => busy(ctx, object).await,
+        Ok(Once::Mismatch) => mismatch(ctx, object).await,
+        Err(e) => psa_failed(ctx, tenant, object, e).await,
+    }
+}
+
+async fn ap_payment(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef, row: &PaymentTerm) -> FlowResult<MessageOutcome> {
+    let tenant = &work.tenant;
+    let Some(entry) = row.transaction_entry_id.map(|e| e.to_string()) else { return not_found(ctx, object).await };
+    let Some(voucher_key) = ctx.stores.links.vp_key(&tenant.id, ObjectType::ApVoucher, &entry).await? else {
+        return not_found(ctx, object).await;
+    };
+    let voucher = match source_doc(ctx, work, ObjectType::ApVoucher, &voucher_key).await? {
+        Ok(Some(PostedDoc::Voucher(v))) => v,
+        Ok(_) => return not_found(ctx, object).await,
+        Err(e) => return psa_failed(ctx, tenant, object, e).await,
+    };
+    let pctx = match posting_context(work, voucher.company.clone()).await {
+        Ok(c) => c,
+        Err(e) => return psa_failed(ctx, tenant, object, e).await,
+    };
+    let currency = voucher.payment_currency.unwrap_or(voucher.currency);
+    let Some(event) = event_of(row, row.amount_fc.unwrap_or_default().abs(), currency) else { return not_found(ctx, object).await };
+    let lk = lookups::base(ctx, work).await?;
+    let payment = match ledgerlink_mapping::payments::ap_payment_to_vp(&event, &voucher, &pctx, &lk) {
+        Ok(p) => p,
+        Err(e) => return mapping_failed(ctx, object, e).await,
+    };
+    let psa = work.conn.psa.clone();
+    let bkey = business_key(tenant, object.object_type, object.key.as_str(), "1");
+    let result = ctx
+        .once(&bkey, &hash_of(&payment), || async {
+            psa.post_vendor_payment(&payment).await.map(|p| VpPosted {
+                batch: p.batch,
+                period: p.period.map(|x| x.as_yyyypp()),
+                post_seq: p.post_seq,
+            })
+        })
+        .await?;
+    finish_vp(ctx, tenant, object, result, format!("AP payment of voucher {voucher_key}")).await
+}
+
+async fn expense_payment(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef, rows: &[PaymentTerm]) -> FlowResult<MessageOutcome> {
+    let tenant = &work.tenant;
+    let report = match source_doc(ctx, work, ObjectType::ExpenseReport, object.key.as_str()).await? {
+        Ok(Some(PostedDoc::Expense(r))) => r,
+        Ok(_) => return not_found(ctx, object).await,
+        Err(e) => return psa_failed(ctx, tenant, object, e).await,
+    };
+    let report_object = ObjectRef { tenant: tenant.id.clone(), object_type: ObjectType::ExpenseReport, key: object.key.clone() };
+    let entry = ctx.stores.links.exact_id(&tenant.id, ObjectType::ExpenseReport, object.key.as_str()).await?;
+    let _ = report_object;
+    let mut payments: BTreeMap<String, &PaymentTerm> = BTreeMap::new();
+    for row in rows.iter().filter(|r| r.transaction_entry_id.map(|e| e.to_string()) == entry) {
+        if let Some(id) = row.id {
+            payments.insert(payment_key(id), row);
+        }
+    }
+    let paid: Decimal = payments.values().map(|r| r.amount_fc.unwrap_or_default().abs()).sum();
+    let Some(last) = payments.values().max_by_key(|r| r.timestamp.unwrap_or_default()) else { return not_found(ctx, object).await };
+    let Some(event) = event_of(last, paid, report.payment_currency) else { return not_found(ctx, object).await };
+    let pctx = match posting_context(work, report.company.clone()).await {
+        Ok(c) => c,
+        Err(e) => return psa_failed(ctx, tenant, object, e).await,
+    };
+    let lk = lookups::base(ctx, work).await?;
+    let payment = match ledgerlink_mapping::payments::em_payment_to_vp(&event, &report, Decimal::ZERO, &pctx, &lk) {
+        Ok(Outcome::Mapped(p)) => p,
+        Ok(Outcome::Skipped(SkipReason::NotFullyPaid { paid, total })) => {
+            let text = format!("Partially paid in Exact Online ({paid} of {total}); recorded in Vantagepoint once fully paid");
+            ctx.record(object, SyncStatus::Pending, Some(text), None).await?;
+            return Ok(MessageOutcome::Handled);
+        }
+        Ok(Outcome::Skipped(other)) => {
+            ctx.record(object, SyncStatus::NotIntegrated, Some(format!("Not synchronised: {other:?}")), None).await?;
+            return Ok(MessageOutcome::Handled);
+        }
+        Err(e) => return mapping_failed(ctx, object, e).await,
+    };
+    let psa = work.conn.psa.clone();
+    let bkey = business_key(tenant, object.object_type, object.key.as_str(), "paid");
+    let result = ctx
+        .once(&bkey, &hash_of(&payment), || async {
+            psa.post_employee_payment(&payment).await.map(|p| VpPosted {
+                batch: p.batch,
+                period: p.period.map(|x| x.as_yyyypp()),
+                post_seq: p.post_seq,
+            })
+        })
+        .await?;
+    finish_vp(ctx, tenant, object, result, format!("Expense payment of report {}", object.key)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payment_keys_fit_a_vp_batch_and_differ_per_payment() {
+        let a = payment_key(Uuid::from_u128(u128::MAX));
+        let b = payment_key(Uuid::from_u128(1));
+        assert_eq!(a.len(), 25);
+        assert_eq!(b.len(), 25);
+        assert_ne!(a, b);
+        assert!(format!("Exact{a}").len() <= 32);
+    }
+
+    #[test]
+    fn invoice_keys_read_back_with_or_without_a_project_suffix() {
+        let (inv, period, seq) = parse_invoice_key("0001.23.202606.7.P100").unwrap_or_else(|| panic!("parse"));
+        assert_eq!(inv, "0001.23");
+        assert_eq!(period.as_yyyypp(), 202606);
+        assert_eq!(seq, 7);
+        assert!(parse_invoice_key("INV-9.202601.1").is_some());
+        assert!(parse_invoice_key("garbage").is_none());
+    }
+}

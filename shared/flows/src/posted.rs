@@ -1,0 +1,188 @@
+//! Discovery of posted Vantagepoint documents (invoice-out, voucher-out): VP has no "posted" event, so a
+//! schedule walks `PostDate` windows from the flow's cursor, records each document Pending and enqueues one
+//! message per document; the cursor moves past a window only after its messages are sent. The window a
+//! document was found in is kept as its source version, so PROCESS re-reads exactly that window.
+
+use chrono::{DateTime, Utc};
+use ledgerlink_domain::{Flow, ObjectType, SyncStatus, TenantId};
+use ledgerlink_ports::psa::{PostedArDocument, Psa, PsaResult, TimeWindow};
+use ledgerlink_ports::{Cursor, ObjectRef, StoreError, WorkAction};
+use ledgerlink_domain::vantagepoint::{ApVoucher, ExpenseReport, JournalEntry};
+
+use crate::common::{key, whole_seconds, window_text, windows};
+use crate::context::{FlowContext, TenantWork};
+use crate::error::{FlowError, FlowResult};
+
+/// The kinds of posted document a discovery reads; each has its own cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostedKind {
+    ArDocuments,
+    Vouchers,
+    ExpenseReports,
+    JournalEntries,
+}
+
+impl PostedKind {
+    pub fn cursor_name(self) -> &'static str {
+        match self {
+            Self::ArDocuments => "PSALedger/IN",
+            Self::Vouchers => "PSALedger/AP",
+            Self::ExpenseReports => "PSALedger/EX",
+            Self::JournalEntries => "PSALedger/JE",
+        }
+    }
+    pub fn flow(self) -> Flow {
+        match self {
+            Self::ArDocuments => Flow::InvoiceOut,
+            _ => Flow::VoucherOut,
+        }
+    }
+}
+
+/// One posted document, as read from VP.
+#[derive(Debug, Clone)]
+pub enum PostedDoc {
+    Ar(PostedArDocument),
+    Voucher(ApVoucher),
+    Expense(ExpenseReport),
+    Journal(JournalEntry),
+}
+
+/// The object key of an AP voucher: vendor and voucher number, or (no number) vendor, period and post seq.
+pub fn voucher_key(voucher: &ApVoucher) -> String {
+    match voucher.voucher.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        Some(number) => format!("{}.{}", voucher.vendor, number),
+        None => format!("{}.{}.{}.no-voucher", voucher.vendor, voucher.period, voucher.post_seq),
+    }
+}
+
+pub fn expense_key(report: &ExpenseReport) -> String {
+    format!("{}.{}", report.employee, report.ref_no)
+}
+
+impl PostedDoc {
+    pub fn object_type(&self) -> ObjectType {
+        match self {
+            Self::Ar(PostedArDocument::Invoice(_)) => ObjectType::Invoice,
+            Self::Ar(PostedArDocument::CreditMemo(_)) => ObjectType::CreditMemo,
+            Self::Voucher(_) => ObjectType::ApVoucher,
+            Self::Expense(_) => ObjectType::ExpenseReport,
+            Self::Journal(_) => ObjectType::JournalEntry,
+        }
+    }
+    pub fn key(&self) -> String {
+        match self {
+            Self::Ar(doc) => doc.external_key(),
+            Self::Voucher(v) => voucher_key(v),
+            Self::Expense(e) => expense_key(e),
+            Self::Journal(j) => j.external_key(),
+        }
+    }
+}
+
+/// Reads the posted documents of one kind in one window.
+pub async fn read(psa: &dyn Psa, kind: PostedKind, window: TimeWindow) -> PsaResult<Vec<PostedDoc>> {
+    Ok(match kind {
+        PostedKind::ArDocuments => psa.posted_ar_documents(window).await?.into_iter().map(PostedDoc::Ar).collect(),
+        PostedKind::Vouchers => psa.posted_vouchers(window).await?.into_iter().map(PostedDoc::Voucher).collect(),
+        PostedKind::ExpenseReports => {
+            psa.posted_expense_reports(window).await?.into_iter().map(PostedDoc::Expense).collect()
+        }
+        PostedKind::JournalEntries => {
+            psa.posted_journal_entries(window).await?.into_iter().map(PostedDoc::Journal).collect()
+        }
+    })
+}
+
+/// The kind that holds documents of an object type.
+pub fn kind_of(object_type: ObjectType) -> Option<PostedKind> {
+    match object_type {
+        ObjectType::Invoice | ObjectType::CreditMemo => Some(PostedKind::ArDocuments),
+        ObjectType::ApVoucher => Some(PostedKind::Vouchers),
+        ObjectType::ExpenseReport => Some(PostedKind::ExpenseReports),
+        ObjectType::JournalEntry => Some(PostedKind::JournalEntries),
+        _ => None,
+    }
+}
+
+/// What one discovery did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DiscoverReport {
+    pub windows: u32,
+    pub found: usize,
+    pub created: usize,
+    pub enqueued: usize,
+}
+
+impl DiscoverReport {
+    pub fn add(&mut self, other: &DiscoverReport) {
+        self.windows += other.windows;
+        self.found += other.found;
+        self.created += other.created;
+        self.enqueued += other.enqueued;
+    }
+}
+
+fn start_of(ctx: &FlowContext, work: &TenantWork, cursor: Option<&Cursor>, until: DateTime<Utc>) -> DateTime<Utc> {
+    cursor
+        .and_then(|c| DateTime::parse_from_rfc3339(&c.value).ok().map(|d| d.with_timezone(&Utc)))
+        .or(work.settings.sync_start)
+        .unwrap_or_else(|| until - chrono::Duration::from_std(ctx.settings.initial_lookback).unwrap_or(chrono::Duration::days(30)))
+}
+
+/// Walks the windows of one kind from its cursor and enqueues what it finds.
+pub async fn discover_kind(ctx: &FlowContext, work: &TenantWork, kind: PostedKind) -> FlowResult<DiscoverReport> {
+    let tenant: &TenantId = &work.tenant.id;
+    let division = work.tenant.exact_division;
+    let flow = kind.flow();
+    let lag = chrono::Duration::from_std(ctx.settings.discover_lag).unwrap_or(chrono::Duration::minutes(1));
+    let until = whole_seconds(ctx.now() - lag);
+    let mut cursor = ctx.stores.cursors.get(tenant, flow, kind.cursor_name(), division).await?;
+    let from = start_of(ctx, work, cursor.as_ref(), until);
+    let mut report = DiscoverReport::default();
+    for window in windows(from, until, ctx.settings.max_window, ctx.settings.max_windows_per_run) {
+        let docs = read(work.conn.psa.as_ref(), kind, window).await?;
+        let version = window_text(&window);
+        let mut statuses = Vec::with_capacity(docs.len());
+        let mut messages = Vec::with_capacity(docs.len());
+        for doc in &docs {
+            let object = ObjectRef { tenant: tenant.clone(), object_type: doc.object_type(), key: key(&doc.key())? };
+            let mut status = ctx.new_status(object.clone(), SyncStatus::Pending);
+            status.source_version = Some(version.clone());
+            status.last_message = Some("Discovered; waiting to be synchronised".into());
+            statuses.push(status);
+            messages.push(ctx.message(tenant, object.object_type, &object.key, WorkAction::Sync));
+        }
+        report.created += ctx.stores.statuses.create_missing(&statuses).await?;
+        ctx.send(flow, &messages).await?;
+        report.found += docs.len();
+        report.enqueued += messages.len();
+        report.windows += 1;
+        let next = Cursor {
+            tenant: tenant.clone(),
+            flow,
+            name: kind.cursor_name().to_owned(),
+            division,
+            value: window.to.to_rfc3339(),
+            version: cursor.as_ref().map(|c| c.version).unwrap_or(0),
+            updated_at: ctx.now(),
+        };
+        match ctx.stores.cursors.put(&next, cursor.as_ref().map(|c| c.version)).await {
+            Ok(stored) => cursor = Some(stored),
+            // Another discovery moved the cursor meanwhile: it owns the walk from here; our messages were
+            // duplicates at worst, which processing absorbs.
+            Err(StoreError::Conflict { .. }) => break,
+            Err(e) => return Err(FlowError::Store(e)),
+        }
+    }
+    Ok(report)
+}
+
+/// Re-reads one document from the window recorded at discovery.
+pub async fn reread(psa: &dyn Psa, object: &ObjectRef, window: TimeWindow) -> PsaResult<Option<PostedDoc>> {
+    let Some(kind) = kind_of(object.object_type) else { return Ok(None) };
+    Ok(read(psa, kind, window)
+        .await?
+        .into_iter()
+        .find(|d| d.object_type() == object.object_type && d.key() == object.key.as_str()))
+}
