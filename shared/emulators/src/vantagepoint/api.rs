@@ -70,6 +70,9 @@ pub(crate) fn routes(app: &App) -> (Router, HashMap<String, String>) {
         ("/Settings/Company", get(companies)),
         ("/Settings/ActiveCompany", get(active_company)),
         ("/Settings/ActiveCompany/{company}", put(set_active_company)),
+        ("/Settings/General", get(general_settings)),
+        ("/metadata/codeTable/{table}", get(metadata_code_table)),
+        ("/metadata/{table}", get(metadata)),
         ("/KeyCvt/CFGFormat", get(key_format)),
         ("/KeyCvt/CFGFormatOrg", get(key_format_org)),
         (
@@ -930,6 +933,178 @@ async fn key_format_org(State(app): State<App>) -> Reply {
         })
         .collect();
     Ok(app.render(rows, StatusCode::OK))
+}
+
+async fn general_settings(State(app): State<App>) -> Reply {
+    let row = {
+        let db = app.db.lock();
+        let company = db.companies.first().cloned().unwrap_or_default();
+        let mut row = Row::new();
+        for key in ["Company", "FirmName", "Country"] {
+            row.insert(key.into(), Value::String(str_ci(&company, key)));
+        }
+        for key in [
+            "Byline",
+            "Address1",
+            "Address2",
+            "Address3",
+            "Address4",
+            "FirmEmail",
+            "FirmPhone",
+        ] {
+            row.insert(key.into(), Value::String(String::new()));
+        }
+        row
+    };
+    Ok(app.render(vec![row], StatusCode::OK))
+}
+
+/// Columns VP requires on insert, per table (what `metadata` reports as `IsRequired`).
+fn required_columns(table: &str) -> &'static [&'static str] {
+    match table {
+        "firm" => &["Name"],
+        "employee" => &["Employee", "LastName"],
+        "project" => &["WBS1", "Name"],
+        "contact" => &["LastName"],
+        "accounts" => &[
+            "Account",
+            "Name",
+            "Type",
+            "CashBasisAccount",
+            "UnrealizedLossAccount",
+            "UnrealizedGainAccount",
+            "CashBasisRevaluation",
+        ],
+        "crentry" => &[
+            "Batch",
+            "Total",
+            "RefNo",
+            "TransDate",
+            "BankCode",
+            "Account",
+            "Amount",
+        ],
+        _ => &[],
+    }
+}
+
+fn field_metadata(table_name: &str, rows: &[Row], required: &[&str], key_format: &Row) -> Value {
+    let mut columns: Vec<(String, &Value)> = Vec::new();
+    for row in rows {
+        for (k, v) in row {
+            if !columns.iter().any(|(c, _)| c == k) && !v.is_array() && !v.is_object() {
+                columns.push((k.clone(), v));
+            }
+        }
+    }
+    for r in required {
+        if !columns.iter().any(|(c, _)| c.eq_ignore_ascii_case(r)) {
+            columns.push(((*r).to_owned(), &Value::Null));
+        }
+    }
+    let fields: Vec<Value> = columns
+        .iter()
+        .map(|(name, value)| {
+            let field_type = match value {
+                Value::Number(_) => "numeric",
+                Value::String(t)
+                    if name.contains("Date")
+                        && (t.is_empty() || parse_vp_datetime(t).is_some()) =>
+                {
+                    "datetime"
+                }
+                Value::String(t) if t == "Y" || t == "N" => "flag",
+                _ => "string",
+            };
+            let max_length = match name.as_str() {
+                "Client" => key_format
+                    .get("ClientLength")
+                    .and_then(int_of)
+                    .unwrap_or(20),
+                "Vendor" => key_format
+                    .get("VendorLength")
+                    .and_then(int_of)
+                    .unwrap_or(20),
+                "Account" => key_format
+                    .get("AccountLength")
+                    .and_then(int_of)
+                    .unwrap_or(10),
+                "WBS1" => key_format.get("WBS1Length").and_then(int_of).unwrap_or(12),
+                "Batch" | "ClientID" | "PKey" => 32,
+                _ => 0,
+            };
+            let mut field = Row::new();
+            field.insert("FieldName".into(), Value::String(name.clone()));
+            field.insert("FieldType".into(), Value::String(field_type.into()));
+            if max_length > 0 {
+                field.insert("MaxLength".into(), Value::from(max_length));
+            }
+            field.insert(
+                "IsRequired".into(),
+                Value::Bool(required.iter().any(|r| r.eq_ignore_ascii_case(name))),
+            );
+            let read_only = [
+                "ClientID",
+                "CreateDate",
+                "CreateUser",
+                "ModDate",
+                "ModUser",
+                "PostSeq",
+                "PostDate",
+            ]
+            .contains(&name.as_str());
+            field.insert("IsReadOnly".into(), Value::Bool(read_only));
+            Value::Object(field)
+        })
+        .collect();
+    let mut meta = Row::new();
+    meta.insert("TableName".into(), Value::String(table_name.to_owned()));
+    meta.insert("Fields".into(), Value::Array(fields));
+    Value::Object(meta)
+}
+
+/// `GET /metadata/{table}`: one object `{TableName, Fields: [...]}` (not an array).
+async fn metadata(State(app): State<App>, Path(table): Path<String>) -> Reply {
+    let lower = table.to_ascii_lowercase();
+    let meta = {
+        let db = app.db.lock();
+        let rows: Vec<Row> = match lower.as_str() {
+            "firm" => db.firms.clone(),
+            "employee" => db.employees.clone(),
+            "project" => db.projects.clone(),
+            "contact" => db.contacts.clone(),
+            "organization" => db.organizations.clone(),
+            "accounts" => db.accounts.clone(),
+            t if t.len() == 7 && t.ends_with("entry") => {
+                let tt = &t[..2];
+                db.batches
+                    .iter()
+                    .filter(|b| b.tt == tt)
+                    .flat_map(|b| {
+                        [b.control.clone()]
+                            .into_iter()
+                            .chain(b.masters.clone())
+                            .chain(b.details.clone())
+                    })
+                    .collect()
+            }
+            _ => return Err(VpError::NotFound(format!("No metadata for {table}."))),
+        };
+        field_metadata(&table, &rows, required_columns(&lower), &db.key_format)
+    };
+    Ok((StatusCode::OK, axum::Json(meta)).into_response())
+}
+
+async fn metadata_code_table(State(app): State<App>, Path(table): Path<String>) -> Reply {
+    let meta = {
+        let db = app.db.lock();
+        let rows = db
+            .code_table(&table)
+            .cloned()
+            .ok_or_else(|| VpError::NotFound(format!("Code table {table} does not exist.")))?;
+        field_metadata(&table, &rows, &["Code", "Description"], &db.key_format)
+    };
+    Ok((StatusCode::OK, axum::Json(meta)).into_response())
 }
 
 // ------------------------------------------------------------------ DataEntry

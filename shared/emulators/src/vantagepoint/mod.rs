@@ -125,9 +125,13 @@ impl Shared {
                 }
             }
         }
+        // Deliveries need a Tokio runtime; seeding from plain code (no runtime) records them as undelivered.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         for plan in plans {
             let shared = Arc::clone(self);
-            tokio::spawn(async move {
+            runtime.spawn(async move {
                 let (attempts, delivered, status) = workflow::send(&shared.http, &plan).await;
                 if let Some(d) = shared.db.lock().deliveries.get_mut(plan.index) {
                     d.attempts = attempts;

@@ -370,3 +370,31 @@ async fn demo_data_is_deterministic_for_a_seed() {
     assert_eq!(a.emulator.ledger_rows("IN"), b.emulator.ledger_rows("IN"));
     assert!(a.demo.syncable_client_ids.len() < a.demo.client_ids.len());
 }
+
+#[tokio::test]
+async fn metadata_describes_a_hub_as_one_object_with_required_fields() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+
+    let (status, firm) = vp.get(&token, "/metadata/firm").await;
+    let (_, accounts) = vp.get(&token, "/metadata/Accounts").await;
+    let (missing, _) = vp.get(&token, "/metadata/nothing").await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(firm["TableName"], "firm");
+    let name = firm["Fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["FieldName"] == "Name")
+        .unwrap();
+    assert_eq!(name["IsRequired"], true);
+    let blank = accounts["Fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["FieldName"] == "CashBasisAccount")
+        .unwrap();
+    assert_eq!(blank["IsRequired"], true);
+    assert_eq!(missing, StatusCode::NOT_FOUND);
+}
