@@ -727,8 +727,17 @@ async fn handle(
         (Method::GET, Target::Deleted) => {
             let def = def_of(model::DELETED);
             let st = sh.store.lock();
+            // "The log of records deleted is saved for 2 months."
+            let horizon = (now - Duration::days(61)).timestamp_millis();
             let rows = st
                 .rows(division, model::DELETED)
+                .filter(|r| {
+                    r.data
+                        .get("DeletedDate")
+                        .and_then(Value::as_str)
+                        .and_then(model::parse_date_ms)
+                        .is_some_and(|ms| ms >= horizon)
+                })
                 .map(|r| (r.ts.to_string(), r.clone()))
                 .collect();
             let ctx = QueryCtx {

@@ -300,7 +300,34 @@ impl ExactEmulator {
     /// The routes, wrapped in the fault/counter middleware.
     pub fn router(&self) -> Router {
         let sh = self.shared.clone();
-        Router::new()
+        // Canonical collection paths get their own routes so the request counters read per endpoint
+        // (`POST /api/v1/{division}/salesentry/SalesEntries`); keyed paths, other casings and the rest go through
+        // the catch-all. Both reach the same handler, which parses the raw path.
+        let mut router = Router::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for def in model::sets() {
+            let mut paths = Vec::new();
+            if def.regular && def.path != model::ME {
+                paths.push(def.path.to_owned());
+            }
+            if let Some(p) = def.sync {
+                paths.push(format!("sync/{p}"));
+            }
+            if let Some(p) = def.bulk {
+                paths.push(format!("bulk/{p}"));
+            }
+            for p in paths {
+                if seen.insert(p.clone()) {
+                    router = router.route(&format!("/api/v1/{{division}}/{p}"), any(api::v1));
+                }
+            }
+        }
+        router
+            .route("/api/v1/{division}/sync/Deleted", any(api::v1))
+            .route(
+                "/api/v1/{division}/read/financial/ReceivablesList",
+                any(api::v1),
+            )
             .route("/api/oauth2/auth", get(oauth::authorize))
             .route("/api/oauth2/token", any(oauth::token))
             .route("/api/v1/current/Me", any(api::me))

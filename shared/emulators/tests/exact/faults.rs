@@ -169,3 +169,28 @@ async fn request_counters_and_the_admin_endpoints_work_over_http() {
         1
     );
 }
+
+#[tokio::test]
+async fn request_counters_name_the_entity_endpoint() {
+    let env = spawn().await;
+    let customer = env.customer("Acme");
+    let (status, _) = env
+        .post_json(
+            "salesentry/SalesEntries",
+            env.sales_entry_body(&customer, "INV-C", "1"),
+            false,
+        )
+        .await;
+    assert_eq!(status, 201);
+    let counters = env.emu.counters();
+    assert_eq!(
+        counters
+            .snapshot()
+            .get("POST /api/v1/{division}/salesentry/SalesEntries"),
+        Some(&1)
+    );
+    assert_eq!(
+        counters.count_matching("POST /api/v1/{division}/salesentry/SalesEntries"),
+        1
+    );
+}

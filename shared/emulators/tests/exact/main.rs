@@ -7,6 +7,7 @@ mod helpers;
 mod oauth;
 mod rate;
 mod rest;
+mod standalone;
 mod sync_and_payments;
 mod third_party;
 mod webhooks;

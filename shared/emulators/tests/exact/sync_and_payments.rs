@@ -270,3 +270,18 @@ async fn receivables_accept_put_of_description_but_not_post() {
         .await;
     assert_eq!(status, 405);
 }
+
+#[tokio::test]
+async fn the_deleted_log_keeps_two_months() {
+    let mut env = spawn().await;
+    let a = env.customer("Old BV");
+    env.emu.delete(DIVISION, "crm/Accounts", &a).unwrap();
+    env.advance(62 * 24 * 3600);
+    env.renew_token();
+    let rows = sync_rows(
+        &env,
+        "sync/Deleted?$select=EntityKey,Timestamp&$filter=Timestamp gt 1L",
+    )
+    .await;
+    assert!(rows.is_empty());
+}
