@@ -1011,7 +1011,7 @@ pub struct ExpenseReport {
     #[serde(rename = "PaymentCurrencyCode")]
     pub payment_currency: CurrencyCode,
     /// Whether VP shows the report as paid.
-    #[serde(rename = "Paid", default, with = "yn")]
+    #[serde(rename = "PaidStatus", alias = "Paid", default, with = "yn")]
     pub paid: bool,
     #[serde(rename = "AmountPaid", default, with = "decimal")]
     pub amount_paid: Decimal,
@@ -1664,6 +1664,49 @@ mod tests {
         assert!(
             firm.addresses[0].primary && firm.addresses[0].billing && !firm.addresses[0].payment
         );
+    }
+
+    #[test]
+    fn the_reference_cash_receipt_example_parses() {
+        let json = r#"{"Batch":"CRBatch00001","Description":"Cash Receipts API Test 1","Recurring":"N","EndDate":"2017-12-31T00:00:00.000",
+ "Total":120,"DefaultBank":"101.10","Selected":"N","Posted":"N","Creator":"ADMIN","Period":201305,"Company":"A0",
+ "crMaster":[{"Batch":"CRBatch00001","RefNo":"00REFFEFERR","TransDate":"2017-12-23T00:00:00.000","TransComment":"...",
+   "Posted":"N","BankCode":"101.10","Seq":1,"CurrencyCode":"USD","CurrencyExchangeOverrideMethod":"N",
+   "CurrencyExchangeOverrideDate":"","CurrencyExchangeOverrideRate":0,"Status":"N","AuthorizedBy":"","RejectReason":"",
+   "ModUser":"","ModDate":"2014-06-23T14:37:27.083","Diary":"D1","DiaryNo":0}],
+ "crDetail":[{"Batch":"CRBatch00001","RefNo":"00REFFEFERR","PKey":"PKEY000ABC1","Seq":1,"Description":"test1",
+   "WBS1":"0A199900.900","WBS2":"A000","WBS3":" ","Account":"11100","Amount":120,"Interest":"N","TaxCode":"","TaxBasis":0,
+   "Retainer":"N","CurrencyExchangeOverrideRate":0,"SourceCurrencyCode":"","SourceBalance":"","SourceAmount":0,
+   "SourceExchangeInfo":"","LinkCompany":"","PreInvoice":""}]}"#;
+        let control: CrControl = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(control.period.as_yyyypp(), 201305);
+        assert_eq!(control.masters[0].currency.as_str(), "USD");
+        assert_eq!(control.details[0].amount, Decimal::new(120, 0));
+        assert_eq!(control.details[0].wbs3, None);
+        assert_eq!(
+            control.total,
+            control.details.iter().map(|d| d.amount).sum::<Decimal>()
+        );
+    }
+
+    #[test]
+    fn the_reference_ap_payment_example_parses() {
+        let json = r#"{"Period":201305,"PostSeq":0,"UserName":"ADMIN","TransType":"PP","Completed":"N","PaymentDate":"2017-02-09T00:00:00.000",
+ "CheckDate":"2017-02-09T00:00:00.000","Company":"0A",
+ "APPPCHECKS":[{"Period":"201305","Seq":"1","Vendor":"00000001.01","Voucher":"000000000DPA","Invoice":"DP1",
+   "InvoiceDate":"2017-02-08T00:00:00.000","LiabCode":"Aconsultan","DiscCode":"US","Address":"Default","Line":"1",
+   "WBS1":"0A199900.900","WBS2":"A001","WBS3":"","Account":"54500","Org":"0A","Amount":"200.00","Discount":"0",
+   "PrevPay":"0","Payment":"200.00","PayTerms":"30","BankCode":"ABOSTON","CheckNo":"2147483779",
+   "CheckDate":"2017-02-08T00:00:00.000","CheckNoRef":"002147483779"}],
+ "APPPCHECKSTAX":[{"Seq":"1","Vendor":"00000001.01","CheckSeq":"1","TaxCode":"NOLABORTAX","TaxPayment":5.08,"TaxDiscount":0}]}"#;
+        let payment: ApPayment = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(payment.checks[0].seq, 1);
+        assert_eq!(payment.checks[0].period.as_yyyypp(), 201305);
+        assert_eq!(payment.checks[0].payment, Decimal::new(20000, 2));
+        assert_eq!(payment.checks[0].check_no.as_deref(), Some("2147483779"));
+        let out = serde_json::to_value(&payment).unwrap_or_default();
+        assert_eq!(out["APPPCHECKS"][0]["WBS3"], " ");
+        assert_eq!(out["Completed"], "N");
     }
 
     #[test]
