@@ -70,16 +70,28 @@ struct Inner {
 impl ExactClient {
     /// Builds the client (rustls, no redirects: Exact never redirects API calls, and a redirect must not carry
     /// the bearer token elsewhere).
-    pub fn new(config: ExactConfig, ports: ClientPorts, hook: Option<Arc<dyn ReconnectHook>>) -> ExactResult<Self> {
+    pub fn new(
+        config: ExactConfig,
+        ports: ClientPorts,
+        hook: Option<Arc<dyn ReconnectHook>>,
+    ) -> ExactResult<Self> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(15))
             .pool_idle_timeout(Duration::from_secs(50))
             .user_agent(concat!("ledgerlink-exact/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| ExactError::config("could not build the HTTP client", Some(Box::new(e))))?;
+            .map_err(|e| {
+                ExactError::config("could not build the HTTP client", Some(Box::new(e)))
+            })?;
         let config = Arc::new(config);
-        let tokens = TokenManager::new(config.clone(), ports.tokens, ports.clock.clone(), http.clone(), hook);
+        let tokens = TokenManager::new(
+            config.clone(),
+            ports.tokens,
+            ports.clock.clone(),
+            http.clone(),
+            hook,
+        );
         let limiter = RateLimiter::new(
             ports.rate,
             ports.clock.clone(),
@@ -87,7 +99,15 @@ impl ExactClient {
             config.minute_reserve,
             config.max_rate_wait,
         );
-        Ok(Self { inner: Arc::new(Inner { config, http, tokens, limiter, clock: ports.clock }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                http,
+                tokens,
+                limiter,
+                clock: ports.clock,
+            }),
+        })
     }
 
     pub fn config(&self) -> &ExactConfig {
@@ -108,20 +128,31 @@ impl ExactClient {
     // -----------------------------------------------------------------------------------------------------
 
     /// One page of a division-scoped list.
-    pub async fn list_page<T: DeserializeOwned>(&self, path: &str, query: &Query) -> ExactResult<ListPage<T>> {
+    pub async fn list_page<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &Query,
+    ) -> ExactResult<ListPage<T>> {
         let url = query.apply(&self.inner.config.division_url(path));
         self.page_at(&url).await
     }
 
     /// Every row of a division-scoped list, following `__next` (the full URL, sequentially) until a page has
     /// none. An empty trailing page (Exact sends one when the count is a multiple of the page size) ends it.
-    pub async fn list_all<T: DeserializeOwned>(&self, path: &str, query: &Query) -> ExactResult<Vec<T>> {
+    pub async fn list_all<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &Query,
+    ) -> ExactResult<Vec<T>> {
         let mut url = query.apply(&self.inner.config.division_url(path));
         let mut rows = Vec::new();
         let mut seen = std::collections::HashSet::new();
         loop {
             if !seen.insert(url.clone()) {
-                return Err(ExactError::decode(format!("paging loops back to {url}"), None));
+                return Err(ExactError::decode(
+                    format!("paging loops back to {url}"),
+                    None,
+                ));
             }
             let page: ListPage<T> = self.page_at(&url).await?;
             let empty = page.items.is_empty();
@@ -135,58 +166,95 @@ impl ExactClient {
 
     /// One page at a full URL (a `__next` link). Only links on our own site are followed.
     pub async fn page_at<T: DeserializeOwned>(&self, url: &str) -> ExactResult<ListPage<T>> {
-        let parsed = Url::parse(url).map_err(|e| ExactError::decode(format!("bad page URL {url}"), Some(Box::new(e))))?;
+        let parsed = Url::parse(url)
+            .map_err(|e| ExactError::decode(format!("bad page URL {url}"), Some(Box::new(e))))?;
         if !self.inner.config.is_same_site(&parsed) {
-            return Err(ExactError::decode(format!("refusing to follow a link off the Exact site: {url}"), None));
+            return Err(ExactError::decode(
+                format!("refusing to follow a link off the Exact site: {url}"),
+                None,
+            ));
         }
-        let reply = self.send(Method::GET, url.to_owned(), None, Scope::Division, true).await?;
+        let reply = self
+            .send(Method::GET, url.to_owned(), None, Scope::Division, true)
+            .await?;
         odata::decode_list(parse_json(&reply.body)?)
     }
 
     /// The first row matching `query` (sent with `$top=1`).
-    pub async fn find_one<T: DeserializeOwned>(&self, path: &str, query: Query) -> ExactResult<Option<T>> {
+    pub async fn find_one<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: Query,
+    ) -> ExactResult<Option<T>> {
         let page: ListPage<T> = self.list_page(path, &query.top(1)).await?;
         Ok(page.items.into_iter().next())
     }
 
     /// POSTs `body` and returns the created entity (`Prefer: return=representation`).
-    pub async fn create<B: Serialize + ?Sized, T: DeserializeOwned>(&self, path: &str, body: &B) -> ExactResult<T> {
-        let body = serde_json::to_value(body).map_err(|e| ExactError::config("entity does not serialise", Some(Box::new(e))))?;
+    pub async fn create<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> ExactResult<T> {
+        let body = serde_json::to_value(body)
+            .map_err(|e| ExactError::config("entity does not serialise", Some(Box::new(e))))?;
         let url = self.inner.config.division_url(path);
-        let reply = self.send(Method::POST, url, Some(body), Scope::Division, true).await?;
+        let reply = self
+            .send(Method::POST, url, Some(body), Scope::Division, true)
+            .await?;
         // The POST committed: a body we cannot read must not make anyone post again.
         let value = parse_json(&reply.body).map_err(|e| ExactError::OutcomeUnknown {
             message: "created, but the response could not be decoded".to_owned(),
             source: Some(Box::new(e)),
         })?;
-        odata::decode_single(value)?
-            .ok_or_else(|| ExactError::OutcomeUnknown { message: "created, but the response was empty".to_owned(), source: None })
+        odata::decode_single(value)?.ok_or_else(|| ExactError::OutcomeUnknown {
+            message: "created, but the response was empty".to_owned(),
+            source: None,
+        })
     }
 
     /// PUTs a partial update to `path` (an entity key path such as `crm/Accounts(guid'…')`).
     pub async fn update<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> ExactResult<()> {
-        let body = serde_json::to_value(body).map_err(|e| ExactError::config("entity does not serialise", Some(Box::new(e))))?;
+        let body = serde_json::to_value(body)
+            .map_err(|e| ExactError::config("entity does not serialise", Some(Box::new(e))))?;
         let url = self.inner.config.division_url(path);
-        self.send(Method::PUT, url, Some(body), Scope::Division, true).await.map(|_| ())
+        self.send(Method::PUT, url, Some(body), Scope::Division, true)
+            .await
+            .map(|_| ())
     }
 
     /// DELETEs an entity key path.
     pub async fn delete(&self, path: &str) -> ExactResult<()> {
         let url = self.inner.config.division_url(path);
-        self.send(Method::DELETE, url, None, Scope::Division, true).await.map(|_| ())
+        self.send(Method::DELETE, url, None, Scope::Division, true)
+            .await
+            .map(|_| ())
     }
 
     /// `GET …/$count` (plain text; sent without `Accept: application/json`, as Exact requires).
     pub async fn count(&self, path: &str, query: &Query) -> ExactResult<u64> {
         let url = query.apply(&format!("{}/$count", self.inner.config.division_url(path)));
-        let reply = self.send(Method::GET, url, None, Scope::Division, false).await?;
-        reply.body.trim().parse().map_err(|e| ExactError::decode(format!("$count is not a number: {:?}", reply.body), Some(Box::new(e))))
+        let reply = self
+            .send(Method::GET, url, None, Scope::Division, false)
+            .await?;
+        reply.body.trim().parse().map_err(|e| {
+            ExactError::decode(
+                format!("$count is not a number: {:?}", reply.body),
+                Some(Box::new(e)),
+            )
+        })
     }
 
     /// A call without a division (e.g. `current/Me`): not charged to the division's budget.
-    pub async fn get_global<T: DeserializeOwned>(&self, path: &str, query: &Query) -> ExactResult<Option<T>> {
+    pub async fn get_global<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &Query,
+    ) -> ExactResult<Option<T>> {
         let url = query.apply(&self.inner.config.api_url(path));
-        let reply = self.send(Method::GET, url, None, Scope::Global, true).await?;
+        let reply = self
+            .send(Method::GET, url, None, Scope::Global, true)
+            .await?;
         odata::decode_single(parse_json(&reply.body)?)
     }
 
@@ -194,7 +262,14 @@ impl ExactClient {
     // The core
     // -----------------------------------------------------------------------------------------------------
 
-    async fn send(&self, method: Method, url: String, body: Option<Value>, scope: Scope, json: bool) -> ExactResult<Reply> {
+    async fn send(
+        &self,
+        method: Method,
+        url: String,
+        body: Option<Value>,
+        scope: Scope,
+        json: bool,
+    ) -> ExactResult<Reply> {
         let inner = &self.inner;
         let policy = inner.config.retry;
         let idempotent = method != Method::POST;
@@ -207,13 +282,21 @@ impl ExactClient {
             if scope == Scope::Division {
                 inner.limiter.acquire().await?;
             }
-            let outcome = self.send_once(&method, &url, body.as_ref(), &token, json).await;
+            let outcome = self
+                .send_once(&method, &url, body.as_ref(), &token, json)
+                .await;
             let (status, headers, text) = match outcome {
                 Ok(parts) => parts,
-                Err(Lost { error, may_have_arrived }) => {
+                Err(Lost {
+                    error,
+                    may_have_arrived,
+                }) => {
                     if !idempotent && may_have_arrived {
                         return Err(ExactError::OutcomeUnknown {
-                            message: format!("{method} {} sent but its response was lost", redact_query(&url)),
+                            message: format!(
+                                "{method} {} sent but its response was lost",
+                                redact_query(&url)
+                            ),
                             source: Some(Box::new(error)),
                         });
                     }
@@ -223,7 +306,10 @@ impl ExactClient {
                         continue;
                     }
                     return Err(ExactError::transient(
-                        format!("{method} {} failed after {attempt} attempts", redact_query(&url)),
+                        format!(
+                            "{method} {} failed after {attempt} attempts",
+                            redact_query(&url)
+                        ),
                         Some(Box::new(error)),
                     ));
                 }
@@ -241,7 +327,9 @@ impl ExactClient {
                 Verdict::Fail(e) => return Err(e),
                 Verdict::Reauthenticate => {
                     if reauthenticated {
-                        return Err(ExactError::Unauthorized { reason: "access token refused twice in a row".to_owned() });
+                        return Err(ExactError::Unauthorized {
+                            reason: "access token refused twice in a row".to_owned(),
+                        });
                     }
                     reauthenticated = true;
                     token = inner.tokens.after_unauthorized(&token).await?;
@@ -255,7 +343,10 @@ impl ExactClient {
                     waits_429 += 1;
                     if waits_429 > policy.max_429_waits {
                         let until = reset.unwrap_or_else(|| next_minute(inner.clock.now()));
-                        return Err(ExactError::RateLimited { until, daily: false });
+                        return Err(ExactError::RateLimited {
+                            until,
+                            daily: false,
+                        });
                     }
                     tracing::debug!(url = %redact_query(&url), "minutely 429; waiting for the reset");
                     inner.limiter.wait_minute_reset(reset).await?;
@@ -298,17 +389,30 @@ impl ExactClient {
         let response = request.send().await.map_err(|error| {
             // A connect error means nothing was sent; anything later (reset, timeout) may have arrived.
             let may_have_arrived = !(error.is_connect() || error.is_builder());
-            Lost { error, may_have_arrived }
+            Lost {
+                error,
+                may_have_arrived,
+            }
         })?;
         let status = response.status();
         let headers = response.headers().clone();
-        let text = response.text().await.map_err(|error| Lost { error, may_have_arrived: true })?;
+        let text = response.text().await.map_err(|error| Lost {
+            error,
+            may_have_arrived: true,
+        })?;
         Ok((status, headers, text))
     }
 
     async fn backoff(&self, attempt: u32) {
         let policy = self.inner.config.retry;
-        self.inner.clock.sleep(jittered_backoff(policy.base_delay, policy.max_delay, attempt)).await;
+        self.inner
+            .clock
+            .sleep(jittered_backoff(
+                policy.base_delay,
+                policy.max_delay,
+                attempt,
+            ))
+            .await;
     }
 }
 
@@ -330,28 +434,56 @@ enum Verdict {
 
 fn classify(status: StatusCode, headers: &HeaderMap, body: &str, idempotent: bool) -> Verdict {
     let messages = odata::error_messages(body);
-    let reason_header = headers.get("Reason").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let reason_header = headers
+        .get("Reason")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let snippet = || body.trim().chars().take(200).collect::<String>();
     match status.as_u16() {
         401 => Verdict::Reauthenticate,
         403 => Verdict::Fail(ExactError::Forbidden {
-            reason: reason_header.or_else(|| messages.map(|m| m.join("; "))).unwrap_or_else(snippet),
+            reason: reason_header
+                .or_else(|| messages.map(|m| m.join("; ")))
+                .unwrap_or_else(snippet),
         }),
-        404 => Verdict::Fail(ExactError::NotFound { what: messages.map(|m| m.join("; ")).unwrap_or_else(snippet) }),
+        404 => Verdict::Fail(ExactError::NotFound {
+            what: messages.map(|m| m.join("; ")).unwrap_or_else(snippet),
+        }),
         429 => {
             let rate = parse_rate_headers(headers).observation;
-            let daily = rate.day_remaining == Some(0) && rate.minute_remaining.is_none_or(|m| m > 0);
-            if daily { Verdict::RateLimitedDaily(rate.day_reset) } else { Verdict::RateLimitedMinute(rate.minute_reset) }
+            let daily =
+                rate.day_remaining == Some(0) && rate.minute_remaining.is_none_or(|m| m > 0);
+            if daily {
+                Verdict::RateLimitedDaily(rate.day_reset)
+            } else {
+                Verdict::RateLimitedMinute(rate.minute_reset)
+            }
         }
-        400 => Verdict::Fail(ExactError::Validation { messages: messages.unwrap_or_else(|| vec![format!("HTTP 400: {}", snippet())]) }),
-        500 if messages.is_some() => Verdict::Fail(ExactError::Validation { messages: messages.unwrap_or_default() }),
-        503 => Verdict::Retry(ExactError::transient(format!("HTTP 503: {}", snippet()), None)),
-        s if s >= 500 && idempotent => Verdict::Retry(ExactError::transient(format!("HTTP {s}: {}", snippet()), None)),
+        400 => Verdict::Fail(ExactError::Validation {
+            messages: messages.unwrap_or_else(|| vec![format!("HTTP 400: {}", snippet())]),
+        }),
+        500 if messages.is_some() => Verdict::Fail(ExactError::Validation {
+            messages: messages.unwrap_or_default(),
+        }),
+        503 => Verdict::Retry(ExactError::transient(
+            format!("HTTP 503: {}", snippet()),
+            None,
+        )),
+        s if s >= 500 && idempotent => Verdict::Retry(ExactError::transient(
+            format!("HTTP {s}: {}", snippet()),
+            None,
+        )),
         s if s >= 500 => Verdict::Fail(ExactError::OutcomeUnknown {
-            message: format!("HTTP {s} on a POST: Exact may have committed it ({})", snippet()),
+            message: format!(
+                "HTTP {s} on a POST: Exact may have committed it ({})",
+                snippet()
+            ),
             source: None,
         }),
-        s => Verdict::Fail(ExactError::decode(format!("unexpected HTTP {s}: {}", snippet()), None)),
+        s => Verdict::Fail(ExactError::decode(
+            format!("unexpected HTTP {s}: {}", snippet()),
+            None,
+        )),
     }
 }
 
@@ -365,11 +497,19 @@ fn jittered_backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
 
 fn next_utc_midnight(now: DateTime<Utc>) -> DateTime<Utc> {
     let tomorrow = now.date_naive().succ_opt().unwrap_or(now.date_naive());
-    tomorrow.and_hms_opt(0, 0, 0).map(|d| d.and_utc()).unwrap_or(now + chrono::Duration::days(1))
+    tomorrow
+        .and_hms_opt(0, 0, 0)
+        .map(|d| d.and_utc())
+        .unwrap_or(now + chrono::Duration::days(1))
 }
 
 fn parse_json(body: &str) -> ExactResult<Value> {
-    serde_json::from_str(body).map_err(|e| ExactError::decode("response is not JSON (was Accept: application/json honoured?)", Some(Box::new(e))))
+    serde_json::from_str(body).map_err(|e| {
+        ExactError::decode(
+            "response is not JSON (was Accept: application/json honoured?)",
+            Some(Box::new(e)),
+        )
+    })
 }
 
 /// A URL for logs: the path only (filters can hold customer data such as names).
@@ -385,9 +525,17 @@ mod tests {
     #[test]
     fn a_validation_500_is_permanent_with_split_messages() {
         let body = r#"{"error":{"code":"","message":{"lang":"","value":"Mandatory: Relationship\r\nInvalid reference: Cost unit"}}}"#;
-        match classify(StatusCode::INTERNAL_SERVER_ERROR, &HeaderMap::new(), body, false) {
+        match classify(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &HeaderMap::new(),
+            body,
+            false,
+        ) {
             Verdict::Fail(ExactError::Validation { messages }) => {
-                assert_eq!(messages, vec!["Mandatory: Relationship", "Invalid reference: Cost unit"]);
+                assert_eq!(
+                    messages,
+                    vec!["Mandatory: Relationship", "Invalid reference: Cost unit"]
+                );
             }
             other => panic!("expected validation, got {other:?}"),
         }
@@ -395,10 +543,31 @@ mod tests {
 
     #[test]
     fn a_503_is_retried_and_a_bare_500_on_a_post_is_outcome_unknown() {
-        assert!(matches!(classify(StatusCode::SERVICE_UNAVAILABLE, &HeaderMap::new(), "down", false), Verdict::Retry(_)));
-        assert!(matches!(classify(StatusCode::INTERNAL_SERVER_ERROR, &HeaderMap::new(), "", true), Verdict::Retry(_)));
         assert!(matches!(
-            classify(StatusCode::INTERNAL_SERVER_ERROR, &HeaderMap::new(), "", false),
+            classify(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &HeaderMap::new(),
+                "down",
+                false
+            ),
+            Verdict::Retry(_)
+        ));
+        assert!(matches!(
+            classify(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &HeaderMap::new(),
+                "",
+                true
+            ),
+            Verdict::Retry(_)
+        ));
+        assert!(matches!(
+            classify(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &HeaderMap::new(),
+                "",
+                false
+            ),
             Verdict::Fail(ExactError::OutcomeUnknown { .. })
         ));
     }
@@ -406,25 +575,54 @@ mod tests {
     #[test]
     fn client_errors_that_count_toward_the_error_budget_are_never_retried() {
         let h = HeaderMap::new();
-        assert!(matches!(classify(StatusCode::NOT_FOUND, &h, "", true), Verdict::Fail(ExactError::NotFound { .. })));
-        assert!(matches!(classify(StatusCode::BAD_REQUEST, &h, "Please add a $select", true), Verdict::Fail(ExactError::Validation { .. })));
+        assert!(matches!(
+            classify(StatusCode::NOT_FOUND, &h, "", true),
+            Verdict::Fail(ExactError::NotFound { .. })
+        ));
+        assert!(matches!(
+            classify(StatusCode::BAD_REQUEST, &h, "Please add a $select", true),
+            Verdict::Fail(ExactError::Validation { .. })
+        ));
         let mut h = HeaderMap::new();
         h.insert("Reason", HeaderValue::from_static("NoDivisionAccess"));
-        assert!(matches!(classify(StatusCode::FORBIDDEN, &h, "", true), Verdict::Fail(ExactError::Forbidden { ref reason }) if reason == "NoDivisionAccess"));
-        assert!(matches!(classify(StatusCode::UNAUTHORIZED, &HeaderMap::new(), "", true), Verdict::Reauthenticate));
+        assert!(
+            matches!(classify(StatusCode::FORBIDDEN, &h, "", true), Verdict::Fail(ExactError::Forbidden { ref reason }) if reason == "NoDivisionAccess")
+        );
+        assert!(matches!(
+            classify(StatusCode::UNAUTHORIZED, &HeaderMap::new(), "", true),
+            Verdict::Reauthenticate
+        ));
     }
 
     #[test]
     fn a_429_with_only_daily_headers_is_daily_and_one_without_headers_is_minutely() {
         let mut h = HeaderMap::new();
         h.insert("X-RateLimit-Remaining", HeaderValue::from_static("0"));
-        h.insert("X-RateLimit-Reset", HeaderValue::from_static("1638489600000"));
-        assert!(matches!(classify(StatusCode::TOO_MANY_REQUESTS, &h, "", true), Verdict::RateLimitedDaily(Some(_))));
-        assert!(matches!(classify(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new(), "", true), Verdict::RateLimitedMinute(None)));
+        h.insert(
+            "X-RateLimit-Reset",
+            HeaderValue::from_static("1638489600000"),
+        );
+        assert!(matches!(
+            classify(StatusCode::TOO_MANY_REQUESTS, &h, "", true),
+            Verdict::RateLimitedDaily(Some(_))
+        ));
+        assert!(matches!(
+            classify(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new(), "", true),
+            Verdict::RateLimitedMinute(None)
+        ));
         let mut h = HeaderMap::new();
-        h.insert("X-RateLimit-Minutely-Remaining", HeaderValue::from_static("0"));
-        h.insert("X-RateLimit-Minutely-Reset", HeaderValue::from_static("1638447360000"));
-        assert!(matches!(classify(StatusCode::TOO_MANY_REQUESTS, &h, "", true), Verdict::RateLimitedMinute(Some(_))));
+        h.insert(
+            "X-RateLimit-Minutely-Remaining",
+            HeaderValue::from_static("0"),
+        );
+        h.insert(
+            "X-RateLimit-Minutely-Reset",
+            HeaderValue::from_static("1638447360000"),
+        );
+        assert!(matches!(
+            classify(StatusCode::TOO_MANY_REQUESTS, &h, "", true),
+            Verdict::RateLimitedMinute(Some(_))
+        ));
     }
 
     #[test]
@@ -438,12 +636,20 @@ mod tests {
 
     #[test]
     fn the_daily_reset_defaults_to_the_next_utc_midnight() {
-        let now = DateTime::parse_from_rfc3339("2026-06-15T10:00:00Z").map(|d| d.with_timezone(&Utc)).unwrap_or_default();
-        assert_eq!(next_utc_midnight(now).to_rfc3339(), "2026-06-16T00:00:00+00:00");
+        let now = DateTime::parse_from_rfc3339("2026-06-15T10:00:00Z")
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_default();
+        assert_eq!(
+            next_utc_midnight(now).to_rfc3339(),
+            "2026-06-16T00:00:00+00:00"
+        );
     }
 
     #[test]
     fn logged_urls_drop_their_query() {
-        assert_eq!(redact_query("http://x/api/v1/1/crm/Accounts?$filter=Name eq 'secret'"), "http://x/api/v1/1/crm/Accounts");
+        assert_eq!(
+            redact_query("http://x/api/v1/1/crm/Accounts?$filter=Name eq 'secret'"),
+            "http://x/api/v1/1/crm/Accounts"
+        );
     }
 }

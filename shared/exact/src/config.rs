@@ -99,10 +99,17 @@ impl ExactConfig {
         redirect_uri: impl Into<String>,
         tenant: &TenantId,
     ) -> ExactResult<Self> {
-        let mut base_url = Url::parse(base_url)
-            .map_err(|e| ExactError::config(format!("invalid Exact base URL {base_url:?}"), Some(Box::new(e))))?;
+        let mut base_url = Url::parse(base_url).map_err(|e| {
+            ExactError::config(
+                format!("invalid Exact base URL {base_url:?}"),
+                Some(Box::new(e)),
+            )
+        })?;
         if !matches!(base_url.scheme(), "http" | "https") || base_url.cannot_be_a_base() {
-            return Err(ExactError::config(format!("Exact base URL must be http(s): {base_url}"), None));
+            return Err(ExactError::config(
+                format!("Exact base URL must be http(s): {base_url}"),
+                None,
+            ));
         }
         base_url.set_query(None);
         base_url.set_fragment(None);
@@ -127,12 +134,21 @@ impl ExactConfig {
 
     /// `{base}/api/v1/{division}/{path}`.
     pub(crate) fn division_url(&self, path: &str) -> String {
-        format!("{}/api/v1/{}/{}", self.base_str(), self.division, path.trim_start_matches('/'))
+        format!(
+            "{}/api/v1/{}/{}",
+            self.base_str(),
+            self.division,
+            path.trim_start_matches('/')
+        )
     }
 
     /// `{base}/api/v1/{path}` for calls without a division (e.g. `current/Me`).
     pub(crate) fn api_url(&self, path: &str) -> String {
-        format!("{}/api/v1/{}", self.base_str(), path.trim_start_matches('/'))
+        format!(
+            "{}/api/v1/{}",
+            self.base_str(),
+            path.trim_start_matches('/')
+        )
     }
 
     pub(crate) fn token_url(&self) -> String {
@@ -200,17 +216,31 @@ mod tests {
     #[test]
     fn urls_are_built_under_the_site_with_the_division() {
         let c = config();
-        assert_eq!(c.division_url("crm/Accounts"), "https://start.exactonline.nl/api/v1/499156/crm/Accounts");
-        assert_eq!(c.api_url("current/Me"), "https://start.exactonline.nl/api/v1/current/Me");
-        assert_eq!(c.token_url(), "https://start.exactonline.nl/api/oauth2/token");
+        assert_eq!(
+            c.division_url("crm/Accounts"),
+            "https://start.exactonline.nl/api/v1/499156/crm/Accounts"
+        );
+        assert_eq!(
+            c.api_url("current/Me"),
+            "https://start.exactonline.nl/api/v1/current/Me"
+        );
+        assert_eq!(
+            c.token_url(),
+            "https://start.exactonline.nl/api/oauth2/token"
+        );
         assert_eq!(c.connection, "exact:acme");
-        assert_eq!(c.rate_key(), "exact:b81cc4de-d192-400e-bcb4-09254394c52a:499156");
+        assert_eq!(
+            c.rate_key(),
+            "exact:b81cc4de-d192-400e-bcb4-09254394c52a:499156"
+        );
     }
 
     #[test]
     fn next_links_to_another_host_are_not_the_same_site() {
         let c = config();
-        assert!(c.is_same_site(&Url::parse("https://start.exactonline.nl/api/v1/1/x?$skiptoken=1").unwrap()));
+        assert!(c.is_same_site(
+            &Url::parse("https://start.exactonline.nl/api/v1/1/x?$skiptoken=1").unwrap()
+        ));
         assert!(!c.is_same_site(&Url::parse("https://evil.example.com/api/v1/1/x").unwrap()));
         assert!(!c.is_same_site(&Url::parse("http://start.exactonline.nl/api/v1/1/x").unwrap()));
     }

@@ -40,11 +40,13 @@ pub const CURRENCIES: EntitySet = EntitySet::new("general/Currencies", "Code");
 pub const SALES_ENTRIES: EntitySet = EntitySet::new("salesentry/SalesEntries", "EntryID");
 pub const SALES_ENTRY_LINES: EntitySet = EntitySet::new("salesentry/SalesEntryLines", "ID");
 pub const PURCHASE_ENTRIES: EntitySet = EntitySet::new("purchaseentry/PurchaseEntries", "EntryID");
-pub const GENERAL_JOURNAL_ENTRIES: EntitySet = EntitySet::new("generaljournalentry/GeneralJournalEntries", "EntryID");
+pub const GENERAL_JOURNAL_ENTRIES: EntitySet =
+    EntitySet::new("generaljournalentry/GeneralJournalEntries", "EntryID");
 pub const GENERAL_JOURNAL_ENTRY_LINES: EntitySet =
     EntitySet::new("generaljournalentry/GeneralJournalEntryLines", "ID");
 pub const RECEIVABLES: EntitySet = EntitySet::new("cashflow/Receivables", "ID");
 pub const PAYMENTS: EntitySet = EntitySet::new("cashflow/Payments", "ID");
+pub const WEBHOOK_SUBSCRIPTIONS: EntitySet = EntitySet::new("webhooks/WebhookSubscriptions", "ID");
 
 /// The sync endpoints we read (1,000 rows a page, `Timestamp` cursor, `$select` required).
 pub mod sync {
@@ -65,8 +67,16 @@ pub struct SyncBatch<T> {
 
 impl ExactClient {
     /// The entity with this GUID key, or `None`.
-    pub async fn get_by_id<T: DeserializeOwned>(&self, set: EntitySet, id: Uuid) -> ExactResult<Option<T>> {
-        self.find_one(set.path, Query::new().filter(Filter::eq(set.key, Literal::Guid(id)))).await
+    pub async fn get_by_id<T: DeserializeOwned>(
+        &self,
+        set: EntitySet,
+        id: Uuid,
+    ) -> ExactResult<Option<T>> {
+        self.find_one(
+            set.path,
+            Query::new().filter(Filter::eq(set.key, Literal::Guid(id))),
+        )
+        .await
     }
 
     /// The first entity matching `filter`.
@@ -84,7 +94,11 @@ impl ExactClient {
     }
 
     /// Every entity matching `query`, all pages.
-    pub async fn list<T: DeserializeOwned>(&self, set: EntitySet, query: &Query) -> ExactResult<Vec<T>> {
+    pub async fn list<T: DeserializeOwned>(
+        &self,
+        set: EntitySet,
+        query: &Query,
+    ) -> ExactResult<Vec<T>> {
         self.list_all(set.path, query).await
     }
 
@@ -98,7 +112,12 @@ impl ExactClient {
     }
 
     /// Partially updates the entity with GUID key `id` (Exact's PUT merges the fields sent).
-    pub async fn update_in<B: Serialize + ?Sized>(&self, set: EntitySet, id: Uuid, body: &B) -> ExactResult<()> {
+    pub async fn update_in<B: Serialize + ?Sized>(
+        &self,
+        set: EntitySet,
+        id: Uuid,
+        body: &B,
+    ) -> ExactResult<()> {
         self.update(&set.key_path(id), body).await
     }
 
@@ -116,29 +135,39 @@ impl ExactClient {
         since: i64,
     ) -> ExactResult<SyncBatch<T>> {
         if select.is_empty() {
-            return Err(ExactError::config(format!("{endpoint}: sync endpoints require $select"), None));
+            return Err(ExactError::config(
+                format!("{endpoint}: sync endpoints require $select"),
+                None,
+            ));
         }
         let mut fields: Vec<&str> = select.to_vec();
         if !fields.contains(&"Timestamp") {
             fields.push("Timestamp");
         }
-        let query = Query::new().select(&fields).filter(Filter::gt("Timestamp", Literal::Int64(since)));
+        let query = Query::new()
+            .select(&fields)
+            .filter(Filter::gt("Timestamp", Literal::Int64(since)));
         let page: ListPage<Value> = self.list_page(endpoint, &query).await?;
         let mut cursor = since;
         let mut items = Vec::with_capacity(page.items.len());
         for row in page.items {
-            let stamp = row
-                .get("Timestamp")
-                .and_then(odata::int64)
-                .ok_or_else(|| ExactError::decode(format!("{endpoint}: a row has no Timestamp"), None))?;
+            let stamp = row.get("Timestamp").and_then(odata::int64).ok_or_else(|| {
+                ExactError::decode(format!("{endpoint}: a row has no Timestamp"), None)
+            })?;
             cursor = cursor.max(stamp);
-            items.push(
-                serde_json::from_value(row)
-                    .map_err(|e| ExactError::decode(format!("{endpoint}: unexpected row: {e}"), Some(Box::new(e))))?,
-            );
+            items.push(serde_json::from_value(row).map_err(|e| {
+                ExactError::decode(
+                    format!("{endpoint}: unexpected row: {e}"),
+                    Some(Box::new(e)),
+                )
+            })?);
         }
         let more = page.next.is_some() && !items.is_empty();
-        Ok(SyncBatch { items, cursor, more })
+        Ok(SyncBatch {
+            items,
+            cursor,
+            more,
+        })
     }
 }
 
@@ -150,6 +179,9 @@ mod tests {
     #[test]
     fn key_paths_use_the_guid_literal() {
         let id = Uuid::parse_str("3734121e-1544-4b77-9ae2-7203e9bd6046").unwrap();
-        assert_eq!(SALES_ENTRIES.key_path(id), "salesentry/SalesEntries(guid'3734121e-1544-4b77-9ae2-7203e9bd6046')");
+        assert_eq!(
+            SALES_ENTRIES.key_path(id),
+            "salesentry/SalesEntries(guid'3734121e-1544-4b77-9ae2-7203e9bd6046')"
+        );
     }
 }

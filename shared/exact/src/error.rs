@@ -74,15 +74,24 @@ impl ExactError {
     }
 
     pub(crate) fn transient(message: impl Into<String>, source: Option<BoxError>) -> Self {
-        Self::Transient { message: message.into(), source }
+        Self::Transient {
+            message: message.into(),
+            source,
+        }
     }
 
     pub(crate) fn decode(message: impl Into<String>, source: Option<BoxError>) -> Self {
-        Self::Decode { message: message.into(), source }
+        Self::Decode {
+            message: message.into(),
+            source,
+        }
     }
 
     pub(crate) fn config(message: impl Into<String>, source: Option<BoxError>) -> Self {
-        Self::Config { message: message.into(), source }
+        Self::Config {
+            message: message.into(),
+            source,
+        }
     }
 
     /// Maps a state-store failure: transient store problems stay transient, the rest is configuration.

@@ -15,11 +15,12 @@ use async_trait::async_trait;
 use chrono::{NaiveDateTime, TimeZone, Utc};
 use ledgerlink_domain::ExactAccountCode;
 use ledgerlink_domain::exact::{
-    Account, Address, Contact, Currency, GeneralJournalEntry, GlAccount, PaymentTerm, PurchaseEntry, SalesEntry,
-    VatCodeRecord,
+    Account, Address, Contact, Currency, GeneralJournalEntry, GlAccount, PaymentTerm,
+    PurchaseEntry, SalesEntry, VatCodeRecord,
 };
 use ledgerlink_ports::ledger::{
-    ChangeBatch, DeletedRecord, DocumentKind, Ledger, LedgerError, LedgerResult, Posted, SalesDocumentKind,
+    ChangeBatch, DeletedRecord, DocumentKind, Ledger, LedgerError, LedgerResult, Posted,
+    SalesDocumentKind,
 };
 use uuid::Uuid;
 
@@ -36,14 +37,24 @@ impl From<ExactError> for LedgerError {
             ExactError::Validation { messages } => Self::Validation { messages },
             ExactError::NotFound { what } => Self::NotFound { what },
             ExactError::RateLimited { until, daily } => Self::RateLimited { until, daily },
-            ExactError::ReconnectNeeded { connection, reason } => Self::ReconnectNeeded { connection, reason },
-            // A 401 before the refresh window: a later attempt (after 570 s) gets a fresh token.
-            e @ ExactError::Unauthorized { .. } => Self::Transient { message: e.to_string(), source: Some(Box::new(e)) },
-            ExactError::Transient { message, source } => Self::Transient { message, source },
-            ExactError::OutcomeUnknown { message, source } => Self::OutcomeUnknown { message, source },
-            e @ (ExactError::Forbidden { .. } | ExactError::Decode { .. } | ExactError::Config { .. }) => {
-                Self::Permanent { message: e.to_string(), source: Some(Box::new(e)) }
+            ExactError::ReconnectNeeded { connection, reason } => {
+                Self::ReconnectNeeded { connection, reason }
             }
+            // A 401 before the refresh window: a later attempt (after 570 s) gets a fresh token.
+            e @ ExactError::Unauthorized { .. } => Self::Transient {
+                message: e.to_string(),
+                source: Some(Box::new(e)),
+            },
+            ExactError::Transient { message, source } => Self::Transient { message, source },
+            ExactError::OutcomeUnknown { message, source } => {
+                Self::OutcomeUnknown { message, source }
+            }
+            e @ (ExactError::Forbidden { .. }
+            | ExactError::Decode { .. }
+            | ExactError::Config { .. }) => Self::Permanent {
+                message: e.to_string(),
+                source: Some(Box::new(e)),
+            },
         }
     }
 }
@@ -64,27 +75,46 @@ impl ExactLedger {
 }
 
 fn lookup(find_existing_first: bool) -> LookupFirst {
-    if find_existing_first { LookupFirst::Always } else { LookupFirst::AfterUnknownOutcome { previous_outcome_unknown: false } }
+    if find_existing_first {
+        LookupFirst::Always
+    } else {
+        LookupFirst::AfterUnknownOutcome {
+            previous_outcome_unknown: false,
+        }
+    }
 }
 
 fn id_of(id: Option<Uuid>, what: &str) -> LedgerResult<String> {
     id.map(|i| i.to_string())
-        .ok_or_else(|| LedgerError::Permanent { message: format!("Exact returned a {what} without its key"), source: None })
+        .ok_or_else(|| LedgerError::Permanent {
+            message: format!("Exact returned a {what} without its key"),
+            source: None,
+        })
 }
 
-fn posted<T>(outcome: CreateOnce<T>, key: impl Fn(&T) -> Option<Uuid>, what: &str) -> LedgerResult<Posted> {
+fn posted<T>(
+    outcome: CreateOnce<T>,
+    key: impl Fn(&T) -> Option<Uuid>,
+    what: &str,
+) -> LedgerResult<Posted> {
     let created = outcome.was_created();
     let entity = outcome.into_inner();
-    Ok(Posted { target_id: id_of(key(&entity), what)?, created })
+    Ok(Posted {
+        target_id: id_of(key(&entity), what)?,
+        created,
+    })
 }
 
 fn parse_cursor(cursor: Option<&str>) -> LedgerResult<i64> {
     match cursor {
         None => Ok(FIRST_CURSOR),
-        Some(text) => text.trim().parse::<i64>().map_err(|_| LedgerError::Permanent {
-            message: format!("not an Exact sync cursor: {text:?}"),
-            source: None,
-        }),
+        Some(text) => text
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| LedgerError::Permanent {
+                message: format!("not an Exact sync cursor: {text:?}"),
+                source: None,
+            }),
     }
 }
 
@@ -101,11 +131,19 @@ pub fn credit_note_wire(entry: &SalesEntry) -> SalesEntry {
 /// Reads `sync/Deleted`'s `DeletedDate` (`/Date(ms)/` or ISO without zone, taken as UTC).
 fn deleted_at(text: Option<&str>) -> Option<chrono::DateTime<Utc>> {
     let text = text?.trim();
-    if let Some(ms) = text.strip_prefix("/Date(").and_then(|r| r.strip_suffix(")/")) {
-        let digits: String = ms.chars().take_while(|c| c.is_ascii_digit() || *c == '-').collect();
+    if let Some(ms) = text
+        .strip_prefix("/Date(")
+        .and_then(|r| r.strip_suffix(")/"))
+    {
+        let digits: String = ms
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '-')
+            .collect();
         return Utc.timestamp_millis_opt(digits.parse().ok()?).single();
     }
-    NaiveDateTime::parse_from_str(text.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f").ok().map(|d| d.and_utc())
+    NaiveDateTime::parse_from_str(text.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|d| d.and_utc())
 }
 
 #[async_trait]
@@ -117,12 +155,21 @@ impl Ledger for ExactLedger {
             (None, None) => None,
         };
         if let Some(existing) = existing {
-            let id = existing.id.ok_or_else(|| LedgerError::Permanent { message: "account without ID".into(), source: None })?;
+            let id = existing.id.ok_or_else(|| LedgerError::Permanent {
+                message: "account without ID".into(),
+                source: None,
+            })?;
             self.client.update_account(id, account).await?;
-            return Ok(Posted { target_id: id.to_string(), created: false });
+            return Ok(Posted {
+                target_id: id.to_string(),
+                created: false,
+            });
         }
         // Just looked it up: only an unknown outcome warrants another lookup.
-        let outcome = self.client.create_account_once(account, lookup(false)).await?;
+        let outcome = self
+            .client
+            .create_account_once(account, lookup(false))
+            .await?;
         posted(outcome, |a| a.id, "account")
     }
 
@@ -135,25 +182,41 @@ impl Ledger for ExactLedger {
             if let Some(uuid) = existing.id {
                 self.client.update_address(uuid, address).await?;
             }
-            return Ok(Posted { target_id: id, created: false });
+            return Ok(Posted {
+                target_id: id,
+                created: false,
+            });
         }
         // Exact's address POST returns the existing address when it already exists, so a retry is safe.
         let created = self.client.create_address(address).await?;
-        Ok(Posted { target_id: id_of(created.id, "address")?, created: true })
+        Ok(Posted {
+            target_id: id_of(created.id, "address")?,
+            created: true,
+        })
     }
 
     async fn upsert_contact(&self, contact: &Contact) -> LedgerResult<Posted> {
         if contact.account.is_none() {
-            return Err(LedgerError::Validation { messages: vec!["a contact needs the account it belongs to".into()] });
+            return Err(LedgerError::Validation {
+                messages: vec!["a contact needs the account it belongs to".into()],
+            });
         }
         if let Some(existing) = self.client.find_contact(contact).await? {
-            let id = existing.id.ok_or_else(|| LedgerError::Permanent { message: "contact without ID".into(), source: None })?;
+            let id = existing.id.ok_or_else(|| LedgerError::Permanent {
+                message: "contact without ID".into(),
+                source: None,
+            })?;
             self.client.update_contact(id, contact).await?;
-            return Ok(Posted { target_id: id.to_string(), created: false });
+            return Ok(Posted {
+                target_id: id.to_string(),
+                created: false,
+            });
         }
         let client = &self.client;
         let outcome = client
-            .create_once(crate::entities::CONTACTS, contact, lookup(false), || client.find_contact(contact))
+            .create_once(crate::entities::CONTACTS, contact, lookup(false), || {
+                client.find_contact(contact)
+            })
             .await?;
         posted(outcome, |c| c.id, "contact")
     }
@@ -168,12 +231,22 @@ impl Ledger for ExactLedger {
             SalesDocumentKind::Invoice => entry.clone(),
             SalesDocumentKind::CreditNote => credit_note_wire(entry),
         };
-        let outcome = self.client.create_sales_entry_once(&wire, lookup(find_existing_first)).await?;
+        let outcome = self
+            .client
+            .create_sales_entry_once(&wire, lookup(find_existing_first))
+            .await?;
         posted(outcome, |e| e.entry_id, "sales entry")
     }
 
-    async fn post_purchase_document(&self, entry: &PurchaseEntry, find_existing_first: bool) -> LedgerResult<Posted> {
-        let outcome = self.client.create_purchase_entry_once(entry, lookup(find_existing_first)).await?;
+    async fn post_purchase_document(
+        &self,
+        entry: &PurchaseEntry,
+        find_existing_first: bool,
+    ) -> LedgerResult<Posted> {
+        let outcome = self
+            .client
+            .create_purchase_entry_once(entry, lookup(find_existing_first))
+            .await?;
         posted(outcome, |e| e.entry_id, "purchase entry")
     }
 
@@ -183,33 +256,61 @@ impl Ledger for ExactLedger {
         entry: &GeneralJournalEntry,
         find_existing_first: bool,
     ) -> LedgerResult<Posted> {
-        let outcome = self.client.create_journal_once(reference, entry, lookup(find_existing_first)).await?;
+        let outcome = self
+            .client
+            .create_journal_once(reference, entry, lookup(find_existing_first))
+            .await?;
         posted(outcome, |e| e.entry_id, "journal entry")
     }
 
-    async fn find_document(&self, kind: DocumentKind, reference: &str) -> LedgerResult<Option<String>> {
+    async fn find_document(
+        &self,
+        kind: DocumentKind,
+        reference: &str,
+    ) -> LedgerResult<Option<String>> {
         let id = match kind {
-            DocumentKind::Sales => self.client.find_sales_entry_by_your_ref(reference).await?.and_then(|e| e.entry_id),
-            DocumentKind::Purchase => {
-                self.client.find_purchase_entry_by_your_ref(reference).await?.and_then(|e| e.entry_id)
-            }
-            DocumentKind::Journal => self.client.find_journal_by_reference(reference).await?.and_then(|e| e.entry_id),
+            DocumentKind::Sales => self
+                .client
+                .find_sales_entry_by_your_ref(reference)
+                .await?
+                .and_then(|e| e.entry_id),
+            DocumentKind::Purchase => self
+                .client
+                .find_purchase_entry_by_your_ref(reference)
+                .await?
+                .and_then(|e| e.entry_id),
+            DocumentKind::Journal => self
+                .client
+                .find_journal_by_reference(reference)
+                .await?
+                .and_then(|e| e.entry_id),
         };
         Ok(id.map(|i| i.to_string()))
     }
 
     async fn find_account(&self, code: &str) -> LedgerResult<Option<Account>> {
-        let code = ExactAccountCode::parse(code)
-            .map_err(|e| LedgerError::Validation { messages: vec![e.to_string()] })?;
+        let code = ExactAccountCode::parse(code).map_err(|e| LedgerError::Validation {
+            messages: vec![e.to_string()],
+        })?;
         Ok(self.client.find_account_by_code(&code).await?)
     }
 
     async fn payments_since(&self, cursor: Option<&str>) -> LedgerResult<ChangeBatch<PaymentTerm>> {
-        let batch = self.client.sync_payment_terms(parse_cursor(cursor)?).await?;
-        Ok(ChangeBatch { items: batch.items, next_cursor: batch.cursor.to_string(), more: batch.more })
+        let batch = self
+            .client
+            .sync_payment_terms(parse_cursor(cursor)?)
+            .await?;
+        Ok(ChangeBatch {
+            items: batch.items,
+            next_cursor: batch.cursor.to_string(),
+            more: batch.more,
+        })
     }
 
-    async fn deletions_since(&self, cursor: Option<&str>) -> LedgerResult<ChangeBatch<DeletedRecord>> {
+    async fn deletions_since(
+        &self,
+        cursor: Option<&str>,
+    ) -> LedgerResult<ChangeBatch<DeletedRecord>> {
         let batch = self.client.sync_deleted(parse_cursor(cursor)?).await?;
         let items = batch
             .items
@@ -220,7 +321,11 @@ impl Ledger for ExactLedger {
                 deleted_at: deleted_at(row.deleted_date.as_deref()),
             })
             .collect();
-        Ok(ChangeBatch { items, next_cursor: batch.cursor.to_string(), more: batch.more })
+        Ok(ChangeBatch {
+            items,
+            next_cursor: batch.cursor.to_string(),
+            more: batch.more,
+        })
     }
 
     async fn gl_accounts(&self) -> LedgerResult<Vec<GlAccount>> {
@@ -270,19 +375,39 @@ mod tests {
         let wire = credit_note_wire(&e);
         assert_eq!(wire.lines[0].amount_fc, Decimal::new(-10000, 2));
         assert_eq!(wire.lines[0].vat_amount_fc, Some(Decimal::new(-2100, 2)));
-        assert_eq!(e.lines[0].amount_fc, Decimal::new(10000, 2), "the mapped entry is left alone");
-        assert_eq!(wire.entry_date, NaiveDate::from_ymd_opt(2024, 5, 13).unwrap());
+        assert_eq!(
+            e.lines[0].amount_fc,
+            Decimal::new(10000, 2),
+            "the mapped entry is left alone"
+        );
+        assert_eq!(
+            wire.entry_date,
+            NaiveDate::from_ymd_opt(2024, 5, 13).unwrap()
+        );
     }
 
     #[test]
     fn exact_errors_map_to_ledger_errors_a_flow_can_act_on() {
-        let v: LedgerError = ExactError::Validation { messages: vec!["a".into(), "b".into()] }.into();
+        let v: LedgerError = ExactError::Validation {
+            messages: vec!["a".into(), "b".into()],
+        }
+        .into();
         assert!(matches!(v, LedgerError::Validation { ref messages } if messages.len() == 2));
-        let u: LedgerError = ExactError::OutcomeUnknown { message: "lost".into(), source: None }.into();
+        let u: LedgerError = ExactError::OutcomeUnknown {
+            message: "lost".into(),
+            source: None,
+        }
+        .into();
         assert!(matches!(u, LedgerError::OutcomeUnknown { .. }) && !u.is_retryable());
-        let f: LedgerError = ExactError::Forbidden { reason: "NoDivisionAccess".into() }.into();
+        let f: LedgerError = ExactError::Forbidden {
+            reason: "NoDivisionAccess".into(),
+        }
+        .into();
         assert!(matches!(f, LedgerError::Permanent { .. }));
-        let t: LedgerError = ExactError::Unauthorized { reason: "early".into() }.into();
+        let t: LedgerError = ExactError::Unauthorized {
+            reason: "early".into(),
+        }
+        .into();
         assert!(t.is_retryable());
     }
 
@@ -295,8 +420,18 @@ mod tests {
 
     #[test]
     fn deleted_dates_read_in_both_wire_forms() {
-        assert_eq!(deleted_at(Some("/Date(1382667872203)/")).unwrap().timestamp_millis(), 1_382_667_872_203);
-        assert_eq!(deleted_at(Some("2024-05-13T10:00:00")).unwrap().to_rfc3339(), "2024-05-13T10:00:00+00:00");
+        assert_eq!(
+            deleted_at(Some("/Date(1382667872203)/"))
+                .unwrap()
+                .timestamp_millis(),
+            1_382_667_872_203
+        );
+        assert_eq!(
+            deleted_at(Some("2024-05-13T10:00:00"))
+                .unwrap()
+                .to_rfc3339(),
+            "2024-05-13T10:00:00+00:00"
+        );
         assert_eq!(deleted_at(None), None);
     }
 }

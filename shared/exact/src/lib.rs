@@ -28,11 +28,13 @@ pub mod webhook;
 
 pub use client::{ClientPorts, ExactClient};
 pub use config::{ExactConfig, RetryPolicy, Secret, connection_name};
-pub use error::{ExactError, ExactResult};
-pub use odata::{Filter, ListPage, Literal, Query};
-pub use token::{AccessToken, ReconnectHook, TokenManager};
-pub use webhook::{WebhookAction, WebhookContent, WebhookError, WebhookVerification, verify_webhook};
 pub use entities::{EntitySet, SyncBatch};
-pub use once::{CreateOnce, LookupFirst};
+pub use error::{ExactError, ExactResult};
 pub use ledger::ExactLedger;
+pub use odata::{Filter, ListPage, Literal, Query};
+pub use once::{CreateOnce, LookupFirst};
 pub use ops::{DeletedRow, Me};
+pub use token::{AccessToken, ReconnectHook, TokenManager};
+pub use webhook::{
+    WebhookAction, WebhookContent, WebhookError, WebhookVerification, verify_webhook,
+};

@@ -170,7 +170,11 @@ impl Query {
     /// `url` with this query appended.
     pub fn apply(&self, url: &str) -> String {
         let q = self.encode();
-        if q.is_empty() { url.to_owned() } else { format!("{url}?{q}") }
+        if q.is_empty() {
+            url.to_owned()
+        } else {
+            format!("{url}?{q}")
+        }
     }
 }
 
@@ -195,11 +199,13 @@ pub struct ListPage<T> {
 }
 
 fn envelope_d(body: &Value) -> ExactResult<&Value> {
-    body.get("d").ok_or_else(|| ExactError::decode("response has no `d` envelope", None))
+    body.get("d")
+        .ok_or_else(|| ExactError::decode("response has no `d` envelope", None))
 }
 
 fn decode_value<T: DeserializeOwned>(value: Value) -> ExactResult<T> {
-    serde_json::from_value(value).map_err(|e| ExactError::decode(format!("unexpected entity shape: {e}"), Some(Box::new(e))))
+    serde_json::from_value(value)
+        .map_err(|e| ExactError::decode(format!("unexpected entity shape: {e}"), Some(Box::new(e))))
 }
 
 /// Decodes a list response: `d.results` (+ `d.__next`), or `d` as a bare array, or `d` as one object.
@@ -207,22 +213,46 @@ pub fn decode_list<T: DeserializeOwned>(body: Value) -> ExactResult<ListPage<T>>
     let mut body = body;
     let d = envelope_d(&body)?;
     let (rows, next) = match d {
-        Value::Array(_) => (body.get_mut("d").map(Value::take).unwrap_or(Value::Null), None),
+        Value::Array(_) => (
+            body.get_mut("d").map(Value::take).unwrap_or(Value::Null),
+            None,
+        ),
         Value::Object(map) => {
-            let next = map.get("__next").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
+            let next = map
+                .get("__next")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned);
             if map.contains_key("results") {
-                let rows = body.get_mut("d").and_then(|d| d.get_mut("results")).map(Value::take).unwrap_or(Value::Null);
+                let rows = body
+                    .get_mut("d")
+                    .and_then(|d| d.get_mut("results"))
+                    .map(Value::take)
+                    .unwrap_or(Value::Null);
                 (rows, next)
             } else {
-                (Value::Array(vec![body.get_mut("d").map(Value::take).unwrap_or(Value::Null)]), next)
+                (
+                    Value::Array(vec![
+                        body.get_mut("d").map(Value::take).unwrap_or(Value::Null),
+                    ]),
+                    next,
+                )
             }
         }
-        other => return Err(ExactError::decode(format!("`d` is neither a list nor an object: {}", kind(other)), None)),
+        other => {
+            return Err(ExactError::decode(
+                format!("`d` is neither a list nor an object: {}", kind(other)),
+                None,
+            ));
+        }
     };
     let Value::Array(rows) = rows else {
         return Err(ExactError::decode("`d.results` is not an array", None));
     };
-    let items = rows.into_iter().map(decode_value).collect::<ExactResult<Vec<T>>>()?;
+    let items = rows
+        .into_iter()
+        .map(decode_value)
+        .collect::<ExactResult<Vec<T>>>()?;
     Ok(ListPage { items, next })
 }
 
@@ -260,9 +290,17 @@ pub fn error_messages(body: &str) -> Option<Vec<String>> {
         Value::String(s) => s.clone(),
         other => other.get("value")?.as_str()?.to_owned(),
     };
-    let messages: Vec<String> =
-        text.split(['\r', '\n']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
-    if messages.is_empty() { None } else { Some(messages) }
+    let messages: Vec<String> = text
+        .split(['\r', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if messages.is_empty() {
+        None
+    } else {
+        Some(messages)
+    }
 }
 
 /// Reads an Int64 that may be a JSON number or a numeric string (OData v2 serialises Int64 as a string;
@@ -297,17 +335,32 @@ mod tests {
     #[test]
     fn guid_datetime_and_int64_literals_use_odata_v2_syntax() {
         let g = Uuid::parse_str("71B961DE-B9F3-49FE-883D-0F46C7E0E89B").unwrap();
-        assert_eq!(Filter::eq("ID", Literal::Guid(g)).as_str(), "ID eq guid'71b961de-b9f3-49fe-883d-0f46c7e0e89b'");
+        assert_eq!(
+            Filter::eq("ID", Literal::Guid(g)).as_str(),
+            "ID eq guid'71b961de-b9f3-49fe-883d-0f46c7e0e89b'"
+        );
         let d = NaiveDateTime::parse_from_str("2017-05-31 00:00:00", "%Y-%m-%d %H:%M:%S").unwrap();
-        assert_eq!(Filter::ge("Modified", Literal::DateTime(d)).as_str(), "Modified ge datetime'2017-05-31T00:00:00'");
-        assert_eq!(Filter::gt("Timestamp", Literal::Int64(123)).as_str(), "Timestamp gt 123L");
+        assert_eq!(
+            Filter::ge("Modified", Literal::DateTime(d)).as_str(),
+            "Modified ge datetime'2017-05-31T00:00:00'"
+        );
+        assert_eq!(
+            Filter::gt("Timestamp", Literal::Int64(123)).as_str(),
+            "Timestamp gt 123L"
+        );
     }
 
     #[test]
     fn account_codes_are_right_aligned_to_eighteen_characters() {
         assert_eq!(pad_account_code("25"), "                25");
-        assert_eq!(Filter::account_code_eq(" 25").as_str(), "Code eq '                25'");
-        assert_eq!(Filter::trimmed_eq("Code", "25 ").as_str(), "trim(Code) eq '25'");
+        assert_eq!(
+            Filter::account_code_eq(" 25").as_str(),
+            "Code eq '                25'"
+        );
+        assert_eq!(
+            Filter::trimmed_eq("Code", "25 ").as_str(),
+            "trim(Code) eq '25'"
+        );
     }
 
     #[test]
@@ -316,14 +369,18 @@ mod tests {
             .select(&["ID", "Code"])
             .filter(Filter::eq("Name", Literal::str("A&B = C+D")))
             .top(1);
-        assert_eq!(q.encode(), "$select=ID,Code&$filter=Name%20eq%20'A%26B%20%3D%20C%2BD'&$top=1");
+        assert_eq!(
+            q.encode(),
+            "$select=ID,Code&$filter=Name%20eq%20'A%26B%20%3D%20C%2BD'&$top=1"
+        );
         assert_eq!(Query::new().apply("http://x/y"), "http://x/y");
     }
 
     #[test]
     fn a_list_envelope_decodes_rows_and_the_next_link() {
         let page: ListPage<Row> =
-            decode_list(json!({"d":{"results":[{"ID":"a"},{"ID":"b"}],"__next":"http://x/next"}})).unwrap();
+            decode_list(json!({"d":{"results":[{"ID":"a"},{"ID":"b"}],"__next":"http://x/next"}}))
+                .unwrap();
         assert_eq!(page.items.len(), 2);
         assert_eq!(page.next.as_deref(), Some("http://x/next"));
     }
@@ -358,10 +415,16 @@ mod tests {
         let body = r#"{"error":{"code":"","message":{"lang":"","value":"Verplicht: Factuur voor\r\nVerplicht: Besteld door"}}}"#;
         assert_eq!(
             error_messages(body).unwrap(),
-            vec!["Verplicht: Factuur voor".to_owned(), "Verplicht: Besteld door".to_owned()]
+            vec![
+                "Verplicht: Factuur voor".to_owned(),
+                "Verplicht: Besteld door".to_owned()
+            ]
         );
         assert_eq!(error_messages("Service Temporarily Unavailable"), None);
-        assert_eq!(error_messages(r#"{"error":{"code":"","message":{"lang":"","value":""}}}"#), None);
+        assert_eq!(
+            error_messages(r#"{"error":{"code":"","message":{"lang":"","value":""}}}"#),
+            None
+        );
     }
 
     #[test]

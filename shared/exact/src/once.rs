@@ -50,7 +50,9 @@ impl LookupFirst {
     fn wanted(self) -> bool {
         match self {
             Self::Always => true,
-            Self::AfterUnknownOutcome { previous_outcome_unknown } => previous_outcome_unknown,
+            Self::AfterUnknownOutcome {
+                previous_outcome_unknown,
+            } => previous_outcome_unknown,
         }
     }
 }
@@ -82,7 +84,11 @@ impl ExactClient {
                 Ok(created) => return Ok(CreateOnce::Created(created)),
                 Err(ExactError::OutcomeUnknown { message, source }) => {
                     unknown += 1;
-                    tracing::warn!(entity = set.path, attempt = unknown, "POST outcome unknown; looking it up");
+                    tracing::warn!(
+                        entity = set.path,
+                        attempt = unknown,
+                        "POST outcome unknown; looking it up"
+                    );
                     self.clock().sleep(self.config().outcome_settle).await;
                     match lookup().await {
                         Ok(Some(found)) => return Ok(CreateOnce::Existing(found)),
@@ -90,7 +96,9 @@ impl ExactClient {
                         Ok(None) => return Err(ExactError::OutcomeUnknown { message, source }),
                         Err(lookup_error) => {
                             return Err(ExactError::OutcomeUnknown {
-                                message: format!("{message}; the lookup that would settle it failed"),
+                                message: format!(
+                                    "{message}; the lookup that would settle it failed"
+                                ),
                                 source: Some(Box::new(lookup_error)),
                             });
                         }

@@ -11,12 +11,12 @@
 //! Lookups ask for two rows so two documents under one reference surface as a conflict instead of one of
 //! them being picked silently.
 
-use ledgerlink_domain::exact::{
-    Account, Address, Contact, Currency, GeneralJournalEntry, GlAccount, PaymentTerm, PurchaseEntry, Receivable,
-    SalesEntry, VatCodeRecord,
-};
 use ledgerlink_domain::ExactAccountCode;
 use ledgerlink_domain::exact::Payment;
+use ledgerlink_domain::exact::{
+    Account, Address, Contact, Currency, GeneralJournalEntry, GlAccount, PaymentTerm,
+    PurchaseEntry, Receivable, SalesEntry, VatCodeRecord,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -79,7 +79,15 @@ pub const ACCOUNT_FIELDS: &[&str] = &[
 ];
 
 /// Fields read from `financial/GLAccounts` and `sync/Financial/GLAccounts`.
-pub const GL_ACCOUNT_FIELDS: &[&str] = &["ID", "Code", "Description", "Type", "BalanceSide", "BalanceType", "IsBlocked"];
+pub const GL_ACCOUNT_FIELDS: &[&str] = &[
+    "ID",
+    "Code",
+    "Description",
+    "Type",
+    "BalanceSide",
+    "BalanceType",
+    "IsBlocked",
+];
 
 /// Fields read from `sync/Deleted`.
 pub const DELETED_FIELDS: &[&str] = &["Timestamp", "ID", "EntityKey", "EntityType", "DeletedDate"];
@@ -151,14 +159,23 @@ fn at_most_one<T>(mut rows: Vec<T>, what: &str, reference: &str) -> ExactResult<
         0 => Ok(None),
         1 => Ok(rows.pop()),
         n => Err(ExactError::Validation {
-            messages: vec![format!("{n} {what} carry our reference {reference:?}; resolve the duplicate in Exact")],
+            messages: vec![format!(
+                "{n} {what} carry our reference {reference:?}; resolve the duplicate in Exact"
+            )],
         }),
     }
 }
 
 /// Two-row lookups: detecting a duplicate needs one more row than the answer.
-async fn lookup_two<T: DeserializeOwned>(client: &ExactClient, set: EntitySet, filter: Filter) -> ExactResult<Vec<T>> {
-    Ok(client.list_page(set.path, &Query::new().filter(filter).top(2)).await?.items)
+async fn lookup_two<T: DeserializeOwned>(
+    client: &ExactClient,
+    set: EntitySet,
+    filter: Filter,
+) -> ExactResult<Vec<T>> {
+    Ok(client
+        .list_page(set.path, &Query::new().filter(filter).top(2))
+        .await?
+        .items)
 }
 
 impl ExactClient {
@@ -166,9 +183,12 @@ impl ExactClient {
 
     /// `current/Me` (not charged to the division's budget).
     pub async fn me(&self) -> ExactResult<Me> {
-        self.get_global("current/Me", &Query::new().select(&["UserID", "CurrentDivision", "FullName"]))
-            .await?
-            .ok_or_else(|| ExactError::decode("current/Me returned no row", None))
+        self.get_global(
+            "current/Me",
+            &Query::new().select(&["UserID", "CurrentDivision", "FullName"]),
+        )
+        .await?
+        .ok_or_else(|| ExactError::decode("current/Me returned no row", None))
     }
 
     // ---- accounts ---------------------------------------------------------------------------------------
@@ -178,13 +198,29 @@ impl ExactClient {
     }
 
     /// The account with this code (padded to Exact's 18 characters in the filter).
-    pub async fn find_account_by_code(&self, code: &ExactAccountCode) -> ExactResult<Option<Account>> {
-        let rows = lookup_two(self, entities::ACCOUNTS, Filter::account_code_eq(code.as_str())).await?;
+    pub async fn find_account_by_code(
+        &self,
+        code: &ExactAccountCode,
+    ) -> ExactResult<Option<Account>> {
+        let rows = lookup_two(
+            self,
+            entities::ACCOUNTS,
+            Filter::account_code_eq(code.as_str()),
+        )
+        .await?;
         at_most_one(rows, "accounts", code.as_str())
     }
 
-    pub async fn find_account_by_search_code(&self, search_code: &str) -> ExactResult<Option<Account>> {
-        let rows = lookup_two(self, entities::ACCOUNTS, Filter::eq("SearchCode", Literal::str(search_code))).await?;
+    pub async fn find_account_by_search_code(
+        &self,
+        search_code: &str,
+    ) -> ExactResult<Option<Account>> {
+        let rows = lookup_two(
+            self,
+            entities::ACCOUNTS,
+            Filter::eq("SearchCode", Literal::str(search_code)),
+        )
+        .await?;
         at_most_one(rows, "accounts", search_code)
     }
 
@@ -193,7 +229,11 @@ impl ExactClient {
     }
 
     /// Creates the account unless one with its code (else search code) exists.
-    pub async fn create_account_once(&self, account: &Account, lookup: LookupFirst) -> ExactResult<CreateOnce<Account>> {
+    pub async fn create_account_once(
+        &self,
+        account: &Account,
+        lookup: LookupFirst,
+    ) -> ExactResult<CreateOnce<Account>> {
         let code = account.code.clone();
         let search = account.search_code.clone();
         self.create_once(entities::ACCOUNTS, account, lookup, || {
@@ -217,10 +257,18 @@ impl ExactClient {
     // ---- addresses and contacts -------------------------------------------------------------------------
 
     /// The address of `account` of one type (the main one when there are several).
-    pub async fn find_address(&self, account: Uuid, address: &Address) -> ExactResult<Option<Address>> {
-        let filter = Filter::eq("Account", Literal::Guid(account))
-            .and(Filter::eq("Type", Literal::Int(i64::from(address.address_type.code()))));
-        let rows: Vec<Address> = self.list(entities::ADDRESSES, &Query::new().filter(filter)).await?;
+    pub async fn find_address(
+        &self,
+        account: Uuid,
+        address: &Address,
+    ) -> ExactResult<Option<Address>> {
+        let filter = Filter::eq("Account", Literal::Guid(account)).and(Filter::eq(
+            "Type",
+            Literal::Int(i64::from(address.address_type.code())),
+        ));
+        let rows: Vec<Address> = self
+            .list(entities::ADDRESSES, &Query::new().filter(filter))
+            .await?;
         let main = rows.iter().position(|a| a.main == Some(true));
         Ok(match main {
             Some(i) => rows.into_iter().nth(i),
@@ -249,7 +297,11 @@ impl ExactClient {
             filter = filter.and(Filter::eq("LastName", Literal::str(last.clone())));
         }
         let rows = lookup_two(self, entities::CONTACTS, filter).await?;
-        at_most_one(rows, "contacts", contact.full_name.as_deref().unwrap_or("(contact)"))
+        at_most_one(
+            rows,
+            "contacts",
+            contact.full_name.as_deref().unwrap_or("(contact)"),
+        )
     }
 
     pub async fn create_contact(&self, contact: &Contact) -> ExactResult<Contact> {
@@ -263,7 +315,11 @@ impl ExactClient {
     // ---- lists ------------------------------------------------------------------------------------------
 
     pub async fn gl_accounts(&self) -> ExactResult<Vec<GlAccount>> {
-        self.list(entities::GL_ACCOUNTS, &Query::new().select(GL_ACCOUNT_FIELDS)).await
+        self.list(
+            entities::GL_ACCOUNTS,
+            &Query::new().select(GL_ACCOUNT_FIELDS),
+        )
+        .await
     }
 
     pub async fn vat_codes(&self) -> ExactResult<Vec<VatCodeRecord>> {
@@ -271,18 +327,23 @@ impl ExactClient {
     }
 
     pub async fn currencies(&self) -> ExactResult<Vec<Currency>> {
-        self.list(entities::CURRENCIES, &Query::new().select(&["Code", "Description", "AmountPrecision"]))
-            .await
+        self.list(
+            entities::CURRENCIES,
+            &Query::new().select(&["Code", "Description", "AmountPrecision"]),
+        )
+        .await
     }
 
     /// Open and processed receivables matching `filter` (e.g. `YourRef eq '…'`), all pages.
     pub async fn receivables(&self, filter: Filter) -> ExactResult<Vec<Receivable>> {
-        self.list(entities::RECEIVABLES, &Query::new().filter(filter)).await
+        self.list(entities::RECEIVABLES, &Query::new().filter(filter))
+            .await
     }
 
     /// Payments (to suppliers) matching `filter`, all pages.
     pub async fn payments(&self, filter: Filter) -> ExactResult<Vec<Payment>> {
-        self.list(entities::PAYMENTS, &Query::new().filter(filter)).await
+        self.list(entities::PAYMENTS, &Query::new().filter(filter))
+            .await
     }
 
     // ---- sales entries ----------------------------------------------------------------------------------
@@ -291,8 +352,16 @@ impl ExactClient {
         self.get_by_id(entities::SALES_ENTRIES, id).await
     }
 
-    pub async fn find_sales_entry_by_your_ref(&self, your_ref: &str) -> ExactResult<Option<SalesEntry>> {
-        let rows = lookup_two(self, entities::SALES_ENTRIES, Filter::eq("YourRef", Literal::str(your_ref))).await?;
+    pub async fn find_sales_entry_by_your_ref(
+        &self,
+        your_ref: &str,
+    ) -> ExactResult<Option<SalesEntry>> {
+        let rows = lookup_two(
+            self,
+            entities::SALES_ENTRIES,
+            Filter::eq("YourRef", Literal::str(your_ref)),
+        )
+        .await?;
         at_most_one(rows, "sales entries", your_ref)
     }
 
@@ -308,8 +377,10 @@ impl ExactClient {
         lookup: LookupFirst,
     ) -> ExactResult<CreateOnce<SalesEntry>> {
         let reference = required_ref(entry.your_ref.as_deref(), "sales entry")?;
-        self.create_once(entities::SALES_ENTRIES, entry, lookup, || self.find_sales_entry_by_your_ref(reference))
-            .await
+        self.create_once(entities::SALES_ENTRIES, entry, lookup, || {
+            self.find_sales_entry_by_your_ref(reference)
+        })
+        .await
     }
 
     // ---- purchase entries -------------------------------------------------------------------------------
@@ -318,8 +389,16 @@ impl ExactClient {
         self.get_by_id(entities::PURCHASE_ENTRIES, id).await
     }
 
-    pub async fn find_purchase_entry_by_your_ref(&self, your_ref: &str) -> ExactResult<Option<PurchaseEntry>> {
-        let rows = lookup_two(self, entities::PURCHASE_ENTRIES, Filter::eq("YourRef", Literal::str(your_ref))).await?;
+    pub async fn find_purchase_entry_by_your_ref(
+        &self,
+        your_ref: &str,
+    ) -> ExactResult<Option<PurchaseEntry>> {
+        let rows = lookup_two(
+            self,
+            entities::PURCHASE_ENTRIES,
+            Filter::eq("YourRef", Literal::str(your_ref)),
+        )
+        .await?;
         at_most_one(rows, "purchase entries", your_ref)
     }
 
@@ -334,23 +413,35 @@ impl ExactClient {
         lookup: LookupFirst,
     ) -> ExactResult<CreateOnce<PurchaseEntry>> {
         let reference = required_ref(entry.your_ref.as_deref(), "purchase entry")?;
-        self.create_once(entities::PURCHASE_ENTRIES, entry, lookup, || self.find_purchase_entry_by_your_ref(reference))
-            .await
+        self.create_once(entities::PURCHASE_ENTRIES, entry, lookup, || {
+            self.find_purchase_entry_by_your_ref(reference)
+        })
+        .await
     }
 
     // ---- general journal entries ------------------------------------------------------------------------
 
     /// The journal entry posted under our `reference` (kept in `Notes` on its lines).
-    pub async fn find_journal_by_reference(&self, reference: &str) -> ExactResult<Option<GeneralJournalEntry>> {
-        let query = Query::new().select(&["EntryID"]).filter(Filter::eq("Notes", Literal::str(reference)));
-        let rows: Vec<EntryIdRow> = self.list(entities::GENERAL_JOURNAL_ENTRY_LINES, &query).await?;
+    pub async fn find_journal_by_reference(
+        &self,
+        reference: &str,
+    ) -> ExactResult<Option<GeneralJournalEntry>> {
+        let query = Query::new()
+            .select(&["EntryID"])
+            .filter(Filter::eq("Notes", Literal::str(reference)));
+        let rows: Vec<EntryIdRow> = self
+            .list(entities::GENERAL_JOURNAL_ENTRY_LINES, &query)
+            .await?;
         let mut ids: Vec<Uuid> = rows.into_iter().map(|r| r.entry_id).collect();
         ids.sort_unstable();
         ids.dedup();
         let Some(id) = at_most_one(ids, "journal entries", reference)? else {
             return Ok(None);
         };
-        match self.get_by_id::<GeneralJournalEntry>(entities::GENERAL_JOURNAL_ENTRIES, id).await? {
+        match self
+            .get_by_id::<GeneralJournalEntry>(entities::GENERAL_JOURNAL_ENTRIES, id)
+            .await?
+        {
             Some(entry) => Ok(Some(entry)),
             // The lines exist, so the entry does; a header read that comes back empty still settles it.
             None => Ok(Some(GeneralJournalEntry {
@@ -373,15 +464,31 @@ impl ExactClient {
     ) -> ExactResult<CreateOnce<GeneralJournalEntry>> {
         let reference = required_ref(Some(reference), "journal entry")?;
         let body = journal_body_with_reference(entry, reference)?;
-        self.create_once(entities::GENERAL_JOURNAL_ENTRIES, &body, lookup, || self.find_journal_by_reference(reference))
-            .await
+        self.create_once(entities::GENERAL_JOURNAL_ENTRIES, &body, lookup, || {
+            self.find_journal_by_reference(reference)
+        })
+        .await
+    }
+
+    // ---- webhooks ---------------------------------------------------------------------------------------
+
+    /// Subscribes `callback_url` to `topic` (e.g. `SalesEntries`). Exact first POSTs an empty body to the
+    /// callback and fails the subscription unless it answers 2xx (see [`crate::webhook`]). Returns the
+    /// subscription id.
+    pub async fn subscribe_webhook(&self, topic: &str, callback_url: &str) -> ExactResult<Uuid> {
+        let body = serde_json::json!({ "CallbackURL": callback_url, "Topic": topic });
+        let created: IdRow = self
+            .create_in(entities::WEBHOOK_SUBSCRIPTIONS, &body)
+            .await?;
+        Ok(created.id)
     }
 
     // ---- sync endpoints ---------------------------------------------------------------------------------
 
     /// Payments and receipts changed after `since` (`sync/Cashflow/PaymentTerms`; `LineType` tells them apart).
     pub async fn sync_payment_terms(&self, since: i64) -> ExactResult<SyncBatch<PaymentTerm>> {
-        self.sync_batch(sync::PAYMENT_TERMS, PAYMENT_TERM_FIELDS, since).await
+        self.sync_batch(sync::PAYMENT_TERMS, PAYMENT_TERM_FIELDS, since)
+            .await
     }
 
     pub async fn sync_accounts(&self, since: i64) -> ExactResult<SyncBatch<Account>> {
@@ -400,7 +507,9 @@ impl ExactClient {
 
     /// The ids of `set` rows matching `filter` (a cheap existence check).
     pub async fn ids_matching(&self, set: EntitySet, filter: Filter) -> ExactResult<Vec<Uuid>> {
-        let rows: Vec<IdRow> = self.list(set, &Query::new().select(&[set.key]).filter(filter)).await?;
+        let rows: Vec<IdRow> = self
+            .list(set, &Query::new().select(&[set.key]).filter(filter))
+            .await?;
         Ok(rows.into_iter().map(|r| r.id).collect())
     }
 }
@@ -408,14 +517,22 @@ impl ExactClient {
 fn required_ref<'a>(reference: Option<&'a str>, what: &str) -> ExactResult<&'a str> {
     match reference.map(str::trim) {
         Some(r) if !r.is_empty() => Ok(r),
-        _ => Err(ExactError::Validation { messages: vec![format!("a {what} needs our reference (YourRef) to be posted once")] }),
+        _ => Err(ExactError::Validation {
+            messages: vec![format!(
+                "a {what} needs our reference (YourRef) to be posted once"
+            )],
+        }),
     }
 }
 
 /// The journal's POST body with our reference in `Notes` on every line.
 fn journal_body_with_reference(entry: &GeneralJournalEntry, reference: &str) -> ExactResult<Value> {
-    let mut body = serde_json::to_value(entry).map_err(|e| ExactError::config("journal entry does not serialise", Some(Box::new(e))))?;
-    if let Some(lines) = body.get_mut("GeneralJournalEntryLines").and_then(Value::as_array_mut) {
+    let mut body = serde_json::to_value(entry)
+        .map_err(|e| ExactError::config("journal entry does not serialise", Some(Box::new(e))))?;
+    if let Some(lines) = body
+        .get_mut("GeneralJournalEntryLines")
+        .and_then(Value::as_array_mut)
+    {
         for line in lines {
             if let Some(obj) = line.as_object_mut() {
                 obj.insert("Notes".to_owned(), Value::String(reference.to_owned()));
@@ -429,8 +546,8 @@ fn journal_body_with_reference(entry: &GeneralJournalEntry, reference: &str) -> 
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use rust_decimal::Decimal;
     use ledgerlink_domain::exact::GeneralJournalEntryLine;
+    use rust_decimal::Decimal;
 
     #[test]
     fn every_journal_line_carries_our_reference_in_notes() {
@@ -448,7 +565,13 @@ mod tests {
             currency: None,
             financial_year: None,
             financial_period: None,
-            lines: vec![line.clone(), GeneralJournalEntryLine { amount_fc: Decimal::new(-1000, 2), ..line }],
+            lines: vec![
+                line.clone(),
+                GeneralJournalEntryLine {
+                    amount_fc: Decimal::new(-1000, 2),
+                    ..line
+                },
+            ],
         };
         let body = journal_body_with_reference(&entry, "JE-2024-7").unwrap();
         let lines = body["GeneralJournalEntryLines"].as_array().unwrap();
@@ -459,22 +582,48 @@ mod tests {
 
     #[test]
     fn a_document_without_our_reference_cannot_be_posted_once() {
-        assert!(matches!(required_ref(None, "sales entry"), Err(ExactError::Validation { .. })));
-        assert!(matches!(required_ref(Some("  "), "sales entry"), Err(ExactError::Validation { .. })));
-        assert_eq!(required_ref(Some(" INV-1 "), "sales entry").unwrap(), "INV-1");
+        assert!(matches!(
+            required_ref(None, "sales entry"),
+            Err(ExactError::Validation { .. })
+        ));
+        assert!(matches!(
+            required_ref(Some("  "), "sales entry"),
+            Err(ExactError::Validation { .. })
+        ));
+        assert_eq!(
+            required_ref(Some(" INV-1 "), "sales entry").unwrap(),
+            "INV-1"
+        );
     }
 
     #[test]
     fn two_documents_under_one_reference_are_reported_not_picked() {
         assert!(at_most_one(vec![1, 2], "sales entries", "INV-1").is_err());
-        assert_eq!(at_most_one(vec![1], "sales entries", "INV-1").unwrap(), Some(1));
-        assert_eq!(at_most_one(Vec::<i32>::new(), "sales entries", "INV-1").unwrap(), None);
+        assert_eq!(
+            at_most_one(vec![1], "sales entries", "INV-1").unwrap(),
+            Some(1)
+        );
+        assert_eq!(
+            at_most_one(Vec::<i32>::new(), "sales entries", "INV-1").unwrap(),
+            None
+        );
     }
 
     #[test]
     fn deleted_entity_types_have_names() {
-        let row = DeletedRow { entity_key: Uuid::nil(), entity_type: 2, deleted_date: None };
+        let row = DeletedRow {
+            entity_key: Uuid::nil(),
+            entity_type: 2,
+            deleted_date: None,
+        };
         assert_eq!(row.entity_name(), "Accounts");
-        assert_eq!(DeletedRow { entity_type: 99, ..row }.entity_name(), "EntityType99");
+        assert_eq!(
+            DeletedRow {
+                entity_type: 99,
+                ..row
+            }
+            .entity_name(),
+            "EntityType99"
+        );
     }
 }

@@ -18,7 +18,10 @@ use reqwest::header::HeaderMap;
 use crate::error::{ExactError, ExactResult};
 
 /// Exact's documented defaults, used until a response announces the app's real limits.
-pub const DEFAULT_LIMITS: RateLimits = RateLimits { per_minute: 60, per_day: 5000 };
+pub const DEFAULT_LIMITS: RateLimits = RateLimits {
+    per_minute: 60,
+    per_day: 5000,
+};
 
 /// What one response's `X-RateLimit-*` headers said, limits included.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -30,7 +33,9 @@ pub struct RateHeaders {
 
 impl RateHeaders {
     pub fn is_empty(&self) -> bool {
-        self.observation == RateObservation::default() && self.minute_limit.is_none() && self.day_limit.is_none()
+        self.observation == RateObservation::default()
+            && self.minute_limit.is_none()
+            && self.day_limit.is_none()
     }
 }
 
@@ -61,7 +66,9 @@ pub fn parse_rate_headers(headers: &HeaderMap) -> RateHeaders {
 /// The start of the next calendar minute after `now` (Exact's windows are fixed calendar minutes).
 pub fn next_minute(now: DateTime<Utc>) -> DateTime<Utc> {
     let secs = now.timestamp().div_euclid(60) * 60 + 60;
-    Utc.timestamp_opt(secs, 0).single().unwrap_or(now + chrono::Duration::seconds(60))
+    Utc.timestamp_opt(secs, 0)
+        .single()
+        .unwrap_or(now + chrono::Duration::seconds(60))
 }
 
 /// The limiter of one (app, division).
@@ -76,8 +83,21 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
-    pub fn new(budget: Arc<dyn RateBudget>, clock: SharedClock, key: String, minute_reserve: u32, max_wait: Duration) -> Self {
-        Self { budget, clock, key, limits: Mutex::new(DEFAULT_LIMITS), minute_reserve, max_wait }
+    pub fn new(
+        budget: Arc<dyn RateBudget>,
+        clock: SharedClock,
+        key: String,
+        minute_reserve: u32,
+        max_wait: Duration,
+    ) -> Self {
+        Self {
+            budget,
+            clock,
+            key,
+            limits: Mutex::new(DEFAULT_LIMITS),
+            minute_reserve,
+            max_wait,
+        }
     }
 
     /// The limits currently believed (the last announced by Exact).
@@ -87,13 +107,17 @@ impl RateLimiter {
 
     fn effective_limits(&self) -> RateLimits {
         let l = self.limits();
-        RateLimits { per_minute: l.per_minute.saturating_sub(self.minute_reserve).max(1), per_day: l.per_day }
+        RateLimits {
+            per_minute: l.per_minute.saturating_sub(self.minute_reserve).max(1),
+            per_day: l.per_day,
+        }
     }
 
     /// Takes one call from the shared budget, sleeping (on the clock) through minute waits up to `max_wait`.
     pub async fn acquire(&self) -> ExactResult<()> {
         let started = self.clock.now();
-        let max_wait = chrono::Duration::from_std(self.max_wait).unwrap_or(chrono::Duration::minutes(2));
+        let max_wait =
+            chrono::Duration::from_std(self.max_wait).unwrap_or(chrono::Duration::minutes(2));
         loop {
             let now = self.clock.now();
             let decision = self
@@ -103,10 +127,18 @@ impl RateLimiter {
                 .map_err(|e| ExactError::store("taking from the rate budget", e))?;
             match decision {
                 RateDecision::Granted => return Ok(()),
-                RateDecision::WaitUntil { until, daily: true } => return Err(ExactError::RateLimited { until, daily: true }),
-                RateDecision::WaitUntil { until, daily: false } => {
+                RateDecision::WaitUntil { until, daily: true } => {
+                    return Err(ExactError::RateLimited { until, daily: true });
+                }
+                RateDecision::WaitUntil {
+                    until,
+                    daily: false,
+                } => {
                     if until - started > max_wait {
-                        return Err(ExactError::RateLimited { until, daily: false });
+                        return Err(ExactError::RateLimited {
+                            until,
+                            daily: false,
+                        });
                     }
                     tracing::debug!(key = %self.key, %until, "minute budget spent; waiting");
                     self.clock.sleep_until(until.max(now)).await;
@@ -131,9 +163,16 @@ impl RateLimiter {
         }
         let mut observation = headers.observation;
         // Keep the reserve in the shared counters too: Exact's "remaining" minus what we hold back.
-        observation.minute_remaining = observation.minute_remaining.map(|r| r.saturating_sub(self.minute_reserve));
+        observation.minute_remaining = observation
+            .minute_remaining
+            .map(|r| r.saturating_sub(self.minute_reserve));
         self.budget
-            .observe(&self.key, self.effective_limits(), observation, self.clock.now())
+            .observe(
+                &self.key,
+                self.effective_limits(),
+                observation,
+                self.clock.now(),
+            )
             .await
             .map_err(|e| ExactError::store("updating the rate budget", e))
     }
@@ -142,9 +181,16 @@ impl RateLimiter {
     /// is further away than `max_wait`.
     pub async fn wait_minute_reset(&self, reset: Option<DateTime<Utc>>) -> ExactResult<()> {
         let now = self.clock.now();
-        let until = reset.filter(|r| *r > now).unwrap_or_else(|| next_minute(now));
-        if until - now > chrono::Duration::from_std(self.max_wait).unwrap_or(chrono::Duration::minutes(2)) {
-            return Err(ExactError::RateLimited { until, daily: false });
+        let until = reset
+            .filter(|r| *r > now)
+            .unwrap_or_else(|| next_minute(now));
+        if until - now
+            > chrono::Duration::from_std(self.max_wait).unwrap_or(chrono::Duration::minutes(2))
+        {
+            return Err(ExactError::RateLimited {
+                until,
+                daily: false,
+            });
         }
         self.clock.sleep_until(until).await;
         Ok(())
@@ -162,23 +208,41 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("X-RateLimit-Limit", HeaderValue::from_static("5000"));
         h.insert("X-RateLimit-Remaining", HeaderValue::from_static("4980"));
-        h.insert("X-RateLimit-Reset", HeaderValue::from_static("1638489600000"));
+        h.insert(
+            "X-RateLimit-Reset",
+            HeaderValue::from_static("1638489600000"),
+        );
         h.insert("X-RateLimit-Minutely-Limit", HeaderValue::from_static("60"));
-        h.insert("X-RateLimit-Minutely-Remaining", HeaderValue::from_static("49"));
-        h.insert("X-RateLimit-Minutely-Reset", HeaderValue::from_static("1638447360000"));
+        h.insert(
+            "X-RateLimit-Minutely-Remaining",
+            HeaderValue::from_static("49"),
+        );
+        h.insert(
+            "X-RateLimit-Minutely-Reset",
+            HeaderValue::from_static("1638447360000"),
+        );
         let r = parse_rate_headers(&h);
         assert_eq!(r.day_limit, Some(5000));
         assert_eq!(r.minute_limit, Some(60));
         assert_eq!(r.observation.day_remaining, Some(4980));
         assert_eq!(r.observation.minute_remaining, Some(49));
-        assert_eq!(r.observation.day_reset.unwrap().to_rfc3339(), "2021-12-03T00:00:00+00:00");
-        assert_eq!(r.observation.minute_reset.unwrap().to_rfc3339(), "2021-12-02T12:16:00+00:00");
+        assert_eq!(
+            r.observation.day_reset.unwrap().to_rfc3339(),
+            "2021-12-03T00:00:00+00:00"
+        );
+        assert_eq!(
+            r.observation.minute_reset.unwrap().to_rfc3339(),
+            "2021-12-02T12:16:00+00:00"
+        );
     }
 
     #[test]
     fn a_minutely_429_carries_only_the_minutely_family() {
         let mut h = HeaderMap::new();
-        h.insert("X-RateLimit-Minutely-Remaining", HeaderValue::from_static("0"));
+        h.insert(
+            "X-RateLimit-Minutely-Remaining",
+            HeaderValue::from_static("0"),
+        );
         let r = parse_rate_headers(&h);
         assert_eq!(r.observation.minute_remaining, Some(0));
         assert_eq!(r.observation.day_remaining, None);
@@ -187,9 +251,13 @@ mod tests {
 
     #[test]
     fn the_next_minute_is_the_next_calendar_minute() {
-        let t = DateTime::parse_from_rfc3339("2026-06-15T10:00:40.5Z").unwrap().with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2026-06-15T10:00:40.5Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(next_minute(t).to_rfc3339(), "2026-06-15T10:01:00+00:00");
-        let t = DateTime::parse_from_rfc3339("2026-06-15T10:01:00Z").unwrap().with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2026-06-15T10:01:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(next_minute(t).to_rfc3339(), "2026-06-15T10:02:00+00:00");
     }
 }

@@ -54,7 +54,11 @@ pub struct AccessToken {
 
 impl AccessToken {
     fn from_record(r: &TokenRecord) -> Self {
-        Self { value: Secret::new(r.access_token.clone()), generation: r.generation, issued_at: r.issued_at }
+        Self {
+            value: Secret::new(r.access_token.clone()),
+            generation: r.generation,
+            issued_at: r.issued_at,
+        }
     }
 }
 
@@ -106,7 +110,14 @@ impl TokenManager {
         hook: Option<Arc<dyn ReconnectHook>>,
     ) -> Self {
         let holder = format!("exact-client-{}", uuid::Uuid::new_v4());
-        Self { config, store, clock, http, holder, hook }
+        Self {
+            config,
+            store,
+            clock,
+            http,
+            holder,
+            hook,
+        }
     }
 
     fn connection(&self) -> &str {
@@ -128,7 +139,8 @@ impl TokenManager {
             Ok(Some(r)) => Ok(r),
             Ok(None) => Err(ExactError::ReconnectNeeded {
                 connection: self.connection().to_owned(),
-                reason: "no tokens stored for this connection; a user must consent first".to_owned(),
+                reason: "no tokens stored for this connection; a user must consent first"
+                    .to_owned(),
             }),
             Err(e) => Err(ExactError::store("loading tokens", e)),
         }
@@ -189,7 +201,8 @@ impl TokenManager {
                 }
                 if not_before > deadline {
                     return Err(ExactError::Unauthorized {
-                        reason: "access token expired and Exact refuses a refresh this early".to_owned(),
+                        reason: "access token expired and Exact refuses a refresh this early"
+                            .to_owned(),
                     });
                 }
                 self.clock.sleep_until(not_before).await;
@@ -197,7 +210,12 @@ impl TokenManager {
             }
             let lease = self
                 .store
-                .try_lease(self.connection(), &self.holder, self.config.refresh_lease, now)
+                .try_lease(
+                    self.connection(),
+                    &self.holder,
+                    self.config.refresh_lease,
+                    now,
+                )
                 .await
                 .map_err(|e| ExactError::store("taking the refresh lease", e))?;
             match lease {
@@ -205,12 +223,18 @@ impl TokenManager {
                 LeaseOutcome::HeldByOther { until } => {
                     if now >= deadline {
                         return Err(ExactError::transient(
-                            format!("another worker has held the refresh lease of {} too long", self.connection()),
+                            format!(
+                                "another worker has held the refresh lease of {} too long",
+                                self.connection()
+                            ),
                             None,
                         ));
                     }
-                    let step = chrono::Duration::from_std(poll).unwrap_or(chrono::Duration::milliseconds(250));
-                    self.clock.sleep_until((now + step).min(until.max(now))).await;
+                    let step = chrono::Duration::from_std(poll)
+                        .unwrap_or(chrono::Duration::milliseconds(250));
+                    self.clock
+                        .sleep_until((now + step).min(until.max(now)))
+                        .await;
                     tokio::task::yield_now().await;
                     poll = (poll * 2).min(POLL_MAX);
                 }
@@ -242,7 +266,9 @@ impl TokenManager {
             return if self.usable(&record) {
                 Ok(AccessToken::from_record(&record))
             } else {
-                Err(ExactError::Unauthorized { reason: "access token expired; refresh not yet allowed".to_owned() })
+                Err(ExactError::Unauthorized {
+                    reason: "access token expired; refresh not yet allowed".to_owned(),
+                })
             };
         }
         let form = [
@@ -271,7 +297,10 @@ impl TokenManager {
                 // Our lease lapsed while the token call ran. The tokens we hold are the only live ones (the
                 // refresh rotated the old refresh token), so they must be stored regardless.
                 tracing::warn!(connection = %self.connection(), "refresh lease lapsed during the token call; storing anyway");
-                self.store.save_initial(&fresh).await.map_err(|e| ExactError::store("saving refreshed tokens", e))?
+                self.store
+                    .save_initial(&fresh)
+                    .await
+                    .map_err(|e| ExactError::store("saving refreshed tokens", e))?
             }
             Err(e) => {
                 tracing::error!(connection = %self.connection(), error = %e, "refreshed tokens could not be saved");
@@ -307,7 +336,10 @@ impl TokenManager {
         ];
         let response = self.call_token_endpoint(&form).await?;
         let record = self.record_from(response, 0);
-        self.store.save_initial(&record).await.map_err(|e| ExactError::store("saving first tokens", e))
+        self.store
+            .save_initial(&record)
+            .await
+            .map_err(|e| ExactError::store("saving first tokens", e))
     }
 
     async fn call_token_endpoint(&self, form: &[(&str, &str)]) -> ExactResult<TokenResponse> {
@@ -324,7 +356,10 @@ impl TokenManager {
             Err(e) => {
                 // The URL has no secrets in it; the form body is never part of reqwest's error text.
                 return Err(ExactError::transient(
-                    format!("token endpoint unreachable or response lost (timeout: {})", e.is_timeout()),
+                    format!(
+                        "token endpoint unreachable or response lost (timeout: {})",
+                        e.is_timeout()
+                    ),
                     Some(Box::new(e)),
                 ));
             }
@@ -341,12 +376,21 @@ impl TokenManager {
             .await
             .map_err(|e| ExactError::transient("token response body lost", Some(Box::new(e))))?;
         if status.is_success() {
-            return serde_json::from_str::<TokenResponse>(&body)
-                .map_err(|e| ExactError::decode("token response is not the expected JSON", Some(Box::new(e))));
+            return serde_json::from_str::<TokenResponse>(&body).map_err(|e| {
+                ExactError::decode("token response is not the expected JSON", Some(Box::new(e)))
+            });
         }
-        let err: TokenErrorBody =
-            serde_json::from_str(&body).unwrap_or(TokenErrorBody { error: String::new(), error_description: String::new() });
-        Err(classify_token_error(self.connection(), status.as_u16(), &err.error, &err.error_description, &reason_header))
+        let err: TokenErrorBody = serde_json::from_str(&body).unwrap_or(TokenErrorBody {
+            error: String::new(),
+            error_description: String::new(),
+        });
+        Err(classify_token_error(
+            self.connection(),
+            status.as_u16(),
+            &err.error,
+            &err.error_description,
+            &reason_header,
+        ))
     }
 }
 
@@ -356,11 +400,19 @@ fn not_before() -> chrono::Duration {
 
 /// Classifies a token-endpoint failure. Dead refresh tokens become `ReconnectNeeded`; "too early" is
 /// `Unauthorized` (the existing token stays in use); server trouble is transient.
-fn classify_token_error(connection: &str, status: u16, error: &str, description: &str, reason: &str) -> ExactError {
+fn classify_token_error(
+    connection: &str,
+    status: u16,
+    error: &str,
+    description: &str,
+    reason: &str,
+) -> ExactError {
     let text = format!("{error}: {description}").to_ascii_lowercase();
     let too_early = reason.contains("TooEarlyToRefreshTokens") || text.contains("not expired");
     if too_early {
-        return ExactError::Unauthorized { reason: format!("token endpoint: refresh too early ({description})") };
+        return ExactError::Unauthorized {
+            reason: format!("token endpoint: refresh too early ({description})"),
+        };
     }
     if status == 429 {
         return ExactError::transient("token endpoint rate limited", None);
@@ -369,19 +421,31 @@ fn classify_token_error(connection: &str, status: u16, error: &str, description:
         return ExactError::transient(format!("token endpoint answered {status}"), None);
     }
     if error == "invalid_client" {
-        return ExactError::config(format!("token endpoint refused the client credentials: {description}"), None);
+        return ExactError::config(
+            format!("token endpoint refused the client credentials: {description}"),
+            None,
+        );
     }
-    let dead = matches!(error, "invalid_grant" | "unauthorized_client" | "invalid_request")
-        || text.contains("old refresh token")
+    let dead = matches!(
+        error,
+        "invalid_grant" | "unauthorized_client" | "invalid_request"
+    ) || text.contains("old refresh token")
         || text.contains("expired")
         || status == 401;
     if dead {
         return ExactError::ReconnectNeeded {
             connection: connection.to_owned(),
-            reason: if description.is_empty() { format!("token endpoint answered {status} {error}") } else { description.to_owned() },
+            reason: if description.is_empty() {
+                format!("token endpoint answered {status} {error}")
+            } else {
+                description.to_owned()
+            },
         };
     }
-    ExactError::decode(format!("token endpoint answered {status} {error}: {description}"), None)
+    ExactError::decode(
+        format!("token endpoint answered {status} {error}: {description}"),
+        None,
+    )
 }
 
 #[cfg(test)]
@@ -400,13 +464,27 @@ mod tests {
 
     #[test]
     fn a_rotated_refresh_token_means_reconnect() {
-        let e = classify_token_error("exact:t", 401, "unauthorized_client", "Old refresh token used.", "");
-        assert!(matches!(e, ExactError::ReconnectNeeded { ref reason, .. } if reason == "Old refresh token used."));
+        let e = classify_token_error(
+            "exact:t",
+            401,
+            "unauthorized_client",
+            "Old refresh token used.",
+            "",
+        );
+        assert!(
+            matches!(e, ExactError::ReconnectNeeded { ref reason, .. } if reason == "Old refresh token used.")
+        );
     }
 
     #[test]
     fn an_expired_refresh_token_and_invalid_grant_mean_reconnect() {
-        let e = classify_token_error("c", 400, "invalid_request", "The refresh token expired at 11/3/2021", "");
+        let e = classify_token_error(
+            "c",
+            400,
+            "invalid_request",
+            "The refresh token expired at 11/3/2021",
+            "",
+        );
         assert!(matches!(e, ExactError::ReconnectNeeded { .. }));
         let e = classify_token_error("c", 400, "invalid_grant", "invalid or empty chainId", "");
         assert!(matches!(e, ExactError::ReconnectNeeded { .. }));
@@ -427,12 +505,17 @@ mod tests {
     #[test]
     fn token_endpoint_server_errors_are_transient() {
         assert!(classify_token_error("c", 503, "", "", "").is_retryable());
-        assert!(matches!(classify_token_error("c", 400, "invalid_client", "bad secret", ""), ExactError::Config { .. }));
+        assert!(matches!(
+            classify_token_error("c", 400, "invalid_client", "bad secret", ""),
+            ExactError::Config { .. }
+        ));
     }
 
     #[test]
     fn refresh_is_due_thirty_seconds_before_expiry_but_never_before_570_seconds() {
-        let t0 = DateTime::parse_from_rfc3339("2026-06-15T10:00:00Z").map(|d| d.with_timezone(&Utc)).unwrap_or_default();
+        let t0 = DateTime::parse_from_rfc3339("2026-06-15T10:00:00Z")
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_default();
         let mut r = TokenRecord {
             connection: "c".into(),
             access_token: "a".into(),
@@ -441,10 +524,19 @@ mod tests {
             issued_at: t0,
             generation: 1,
         };
-        assert_eq!(TokenManager::refresh_due(&r), t0 + chrono::Duration::seconds(570));
+        assert_eq!(
+            TokenManager::refresh_due(&r),
+            t0 + chrono::Duration::seconds(570)
+        );
         r.access_expires_at = t0 + chrono::Duration::seconds(300);
-        assert_eq!(TokenManager::refresh_due(&r), t0 + chrono::Duration::seconds(570));
+        assert_eq!(
+            TokenManager::refresh_due(&r),
+            t0 + chrono::Duration::seconds(570)
+        );
         r.access_expires_at = t0 + chrono::Duration::seconds(3600);
-        assert_eq!(TokenManager::refresh_due(&r), t0 + chrono::Duration::seconds(3570));
+        assert_eq!(
+            TokenManager::refresh_due(&r),
+            t0 + chrono::Duration::seconds(3570)
+        );
     }
 }

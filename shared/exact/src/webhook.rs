@@ -81,7 +81,8 @@ pub fn verify_webhook(body: &[u8], secret: &Secret) -> Result<WebhookVerificatio
     if hash.len() != expected.len() || !bool::from(hash.ct_eq(expected.as_bytes())) {
         return Err(WebhookError::BadSignature);
     }
-    let content: WebhookContent = serde_json::from_slice(content).map_err(|e| WebhookError::BadContent(e.to_string()))?;
+    let content: WebhookContent =
+        serde_json::from_slice(content).map_err(|e| WebhookError::BadContent(e.to_string()))?;
     Ok(WebhookVerification::Verified(content))
 }
 
@@ -96,8 +97,14 @@ pub fn sign(content: &[u8], secret: &Secret) -> String {
 }
 
 fn trim_ascii(body: &[u8]) -> &[u8] {
-    let start = body.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(body.len());
-    let end = body.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(body.len());
+    let end = body
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &body[start..end]
 }
 
@@ -106,7 +113,9 @@ fn trim_ascii(body: &[u8]) -> &[u8] {
 fn split_body(body: &[u8]) -> Option<(&[u8], &[u8])> {
     let rest = body.strip_prefix(CONTENT_PREFIX)?;
     let rest_without_suffix = rest.strip_suffix(BODY_SUFFIX)?;
-    let marker_at = rest_without_suffix.windows(HASH_MARKER.len()).rposition(|w| w == HASH_MARKER)?;
+    let marker_at = rest_without_suffix
+        .windows(HASH_MARKER.len())
+        .rposition(|w| w == HASH_MARKER)?;
     let content = &rest_without_suffix[..marker_at];
     let hash = &rest_without_suffix[marker_at + HASH_MARKER.len()..];
     if content.is_empty() || hash.is_empty() {
@@ -147,9 +156,15 @@ mod tests {
     fn a_lower_case_or_foreign_signature_is_refused() {
         let secret = Secret::new("webhook-secret");
         let lower = sign(CONTENT.as_bytes(), &secret).to_lowercase();
-        assert_eq!(verify_webhook(&body(CONTENT, &lower), &secret), Err(WebhookError::BadSignature));
+        assert_eq!(
+            verify_webhook(&body(CONTENT, &lower), &secret),
+            Err(WebhookError::BadSignature)
+        );
         let other = sign(CONTENT.as_bytes(), &Secret::new("someone-else"));
-        assert_eq!(verify_webhook(&body(CONTENT, &other), &secret), Err(WebhookError::BadSignature));
+        assert_eq!(
+            verify_webhook(&body(CONTENT, &other), &secret),
+            Err(WebhookError::BadSignature)
+        );
     }
 
     #[test]
@@ -157,20 +172,35 @@ mod tests {
         let secret = Secret::new("s");
         let hash = sign(CONTENT.as_bytes(), &secret);
         let tampered = CONTENT.replace("Update", "Delete");
-        assert_eq!(verify_webhook(&body(&tampered, &hash), &secret), Err(WebhookError::BadSignature));
+        assert_eq!(
+            verify_webhook(&body(&tampered, &hash), &secret),
+            Err(WebhookError::BadSignature)
+        );
     }
 
     #[test]
     fn the_empty_validation_post_is_its_own_outcome() {
-        assert_eq!(verify_webhook(b"", &Secret::new("s")), Ok(WebhookVerification::ValidationRequest));
-        assert_eq!(verify_webhook(b"  \r\n", &Secret::new("s")), Ok(WebhookVerification::ValidationRequest));
+        assert_eq!(
+            verify_webhook(b"", &Secret::new("s")),
+            Ok(WebhookVerification::ValidationRequest)
+        );
+        assert_eq!(
+            verify_webhook(b"  \r\n", &Secret::new("s")),
+            Ok(WebhookVerification::ValidationRequest)
+        );
     }
 
     #[test]
     fn a_body_of_another_shape_is_malformed() {
         let s = Secret::new("s");
-        assert_eq!(verify_webhook(br#"{"HashCode":"AB","Content":{}}"#, &s), Err(WebhookError::Malformed));
-        assert_eq!(verify_webhook(b"not json", &s), Err(WebhookError::Malformed));
+        assert_eq!(
+            verify_webhook(br#"{"HashCode":"AB","Content":{}}"#, &s),
+            Err(WebhookError::Malformed)
+        );
+        assert_eq!(
+            verify_webhook(b"not json", &s),
+            Err(WebhookError::Malformed)
+        );
     }
 
     #[test]
@@ -178,6 +208,9 @@ mod tests {
         let s = Secret::new("s");
         let content = r#"{"Topic":"Accounts"}"#;
         let hash = sign(content.as_bytes(), &s);
-        assert!(matches!(verify_webhook(&body(content, &hash), &s), Err(WebhookError::BadContent(_))));
+        assert!(matches!(
+            verify_webhook(&body(content, &hash), &s),
+            Err(WebhookError::BadContent(_))
+        ));
     }
 }

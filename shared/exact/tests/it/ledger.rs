@@ -1,0 +1,283 @@
+//! The ledger port on Exact (`ExactLedger`) against the emulator.
+
+use ledgerlink_domain::exact::{Account, GeneralJournalEntry};
+use ledgerlink_emulators::exact::PaymentSpec;
+use ledgerlink_exact::ExactLedger;
+use ledgerlink_ports::ledger::{DocumentKind, Ledger, LedgerError, SalesDocumentKind};
+use rust_decimal::Decimal;
+
+use crate::helpers::{purchase_entry, sales_entry, spawn};
+
+fn account(code: &str, name: &str) -> Account {
+    serde_json::from_value(
+        serde_json::json!({"Name": name, "Code": code, "SearchCode": code, "Status": "C"}),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn upserting_an_account_twice_creates_it_once_and_then_updates_it() {
+    let env = spawn().await;
+    let ledger = ExactLedger::new(env.connect().await);
+
+    let first = ledger
+        .upsert_account(&account("CL-42", "Client 42"))
+        .await
+        .unwrap();
+    let second = ledger
+        .upsert_account(&account("CL-42", "Client 42 renamed"))
+        .await
+        .unwrap();
+
+    assert!(first.created && !second.created);
+    assert_eq!(first.target_id, second.target_id);
+    let stored = env
+        .emulator
+        .entity(env.division(), "crm/Accounts", &first.target_id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored["Name"], "Client 42 renamed");
+    assert_eq!(
+        ledger
+            .find_account("CL-42")
+            .await
+            .unwrap()
+            .map(|a| a.name)
+            .as_deref(),
+        Some("Client 42 renamed")
+    );
+}
+
+#[tokio::test]
+async fn an_invoice_posted_twice_with_lookup_exists_once() {
+    let env = spawn().await;
+    let ledger = ExactLedger::new(env.connect().await);
+    let books = env.books();
+    let invoice = sales_entry(&books, "INV-200", "100.00");
+
+    let first = ledger
+        .post_sales_document(SalesDocumentKind::Invoice, &invoice, false)
+        .await
+        .unwrap();
+    let again = ledger
+        .post_sales_document(SalesDocumentKind::Invoice, &invoice, true)
+        .await
+        .unwrap();
+
+    assert!(first.created && !again.created);
+    assert_eq!(first.target_id, again.target_id);
+    assert_eq!(
+        env.emulator
+            .count_sales_entries_with_your_ref(env.division(), "INV-200"),
+        1
+    );
+    assert_eq!(
+        ledger
+            .find_document(DocumentKind::Sales, "INV-200")
+            .await
+            .unwrap(),
+        Some(first.target_id)
+    );
+}
+
+#[tokio::test]
+async fn a_credit_note_mapped_with_positive_amounts_is_booked_as_a_negative_sales_entry() {
+    let env = spawn().await;
+    let ledger = ExactLedger::new(env.connect().await);
+    let books = env.books();
+
+    let posted = ledger
+        .post_sales_document(
+            SalesDocumentKind::CreditNote,
+            &sales_entry(&books, "CM-1", "40.00"),
+            true,
+        )
+        .await
+        .unwrap();
+
+    let stored = ledger
+        .client()
+        .sales_entry(posted.target_id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        stored.amount_fc.unwrap() < Decimal::ZERO,
+        "booked negative: {:?}",
+        stored.amount_fc
+    );
+    assert_eq!(stored.entry_type, Some(21), "a sales credit note");
+}
+
+#[tokio::test]
+async fn a_purchase_document_is_posted_once_by_its_reference() {
+    let env = spawn().await;
+    let ledger = ExactLedger::new(env.connect().await);
+    let books = env.books();
+    let voucher = purchase_entry(&books, "V-0001", "60.00");
+
+    let first = ledger.post_purchase_document(&voucher, true).await.unwrap();
+    let again = ledger.post_purchase_document(&voucher, true).await.unwrap();
+
+    assert!(first.created && !again.created);
+    assert_eq!(
+        env.emulator
+            .count_purchase_entries_with_your_ref(env.division(), "V-0001"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_journal_is_posted_once_under_our_reference_kept_in_the_line_notes() {
+    let env = spawn().await;
+    let ledger = ExactLedger::new(env.connect().await);
+    let books = env.books();
+    let journal: GeneralJournalEntry = serde_json::from_value(serde_json::json!({
+        "JournalCode": "90",
+        "GeneralJournalEntryLines": [
+            {"GLAccount": books.expense, "AmountFC": "125.00", "Description": "Revenue generation"},
+            {"GLAccount": books.revenue, "AmountFC": "-125.00", "Description": "Revenue generation"}
+        ]
+    }))
+    .unwrap();
+
+    let first = ledger
+        .post_journal("JE-2026-06-1", &journal, true)
+        .await
+        .unwrap();
+    let again = ledger
+        .post_journal("JE-2026-06-1", &journal, true)
+        .await
+        .unwrap();
+
+    assert!(first.created && !again.created);
+    assert_eq!(first.target_id, again.target_id);
+    assert_eq!(
+        ledger
+            .find_document(DocumentKind::Journal, "JE-2026-06-1")
+            .await
+            .unwrap(),
+        Some(first.target_id)
+    );
+    assert_eq!(
+        ledger
+            .find_document(DocumentKind::Journal, "JE-OTHER")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_receipt_registered_in_exact_is_read_since_the_cursor_once() {
+    // Arrange: an invoice, then its payment in Exact.
+    let env = spawn().await;
+    let ledger = ExactLedger::new(env.connect().await);
+    let books = env.books();
+    let start = ledger.payments_since(None).await.unwrap();
+    let posted = ledger
+        .post_sales_document(
+            SalesDocumentKind::Invoice,
+            &sales_entry(&books, "INV-300", "100.00"),
+            true,
+        )
+        .await
+        .unwrap();
+    env.emulator
+        .register_payment(PaymentSpec {
+            division: env.division(),
+            entry_id: posted.target_id.clone(),
+            amount: None,
+            date: None,
+            employee: false,
+        })
+        .unwrap();
+
+    // Act
+    let batch = ledger
+        .payments_since(Some(&start.next_cursor))
+        .await
+        .unwrap();
+    let after = ledger
+        .payments_since(Some(&batch.next_cursor))
+        .await
+        .unwrap();
+
+    // Assert
+    assert!(
+        batch
+            .items
+            .iter()
+            .any(|t| t.your_ref.as_deref() == Some("INV-300")),
+        "the receipt of INV-300 is in the batch: {:?}",
+        batch.items
+    );
+    assert!(batch.next_cursor.parse::<i64>().unwrap() > start.next_cursor.parse::<i64>().unwrap());
+    assert!(after.items.is_empty(), "nothing new after the cursor");
+}
+
+#[tokio::test]
+async fn a_deletion_in_exact_is_read_since_the_cursor() {
+    let env = spawn().await;
+    let ledger = ExactLedger::new(env.connect().await);
+    let start = ledger.deletions_since(None).await.unwrap();
+    let id = env
+        .emulator
+        .seed(
+            env.division(),
+            "crm/Accounts",
+            serde_json::json!({"Name": "Gone BV", "Code": "8888"}),
+        )
+        .unwrap();
+    env.emulator
+        .delete(env.division(), "crm/Accounts", &id)
+        .unwrap();
+
+    let batch = ledger
+        .deletions_since(Some(&start.next_cursor))
+        .await
+        .unwrap();
+
+    assert!(
+        batch
+            .items
+            .iter()
+            .any(|d| d.key == id && d.entity == "Accounts"),
+        "got {:?}",
+        batch.items
+    );
+}
+
+#[tokio::test]
+async fn lookup_lists_come_from_the_division_template() {
+    let env = spawn().await;
+    let ledger = ExactLedger::new(env.connect().await);
+
+    let gl = ledger.gl_accounts().await.unwrap();
+    let vat = ledger.tax_codes().await.unwrap();
+    let currencies = ledger.currencies().await.unwrap();
+
+    assert!(gl.iter().any(|a| a.code.trim() == "8000"));
+    assert!(vat.iter().any(|v| v.code.as_str() == "2"));
+    assert!(currencies.iter().any(|c| c.code.as_str() == "EUR"));
+}
+
+#[tokio::test]
+async fn a_sales_document_without_our_reference_is_a_validation_error_before_any_call() {
+    let env = spawn().await;
+    let ledger = ExactLedger::new(env.connect().await);
+    let books = env.books();
+    let mut entry = sales_entry(&books, "x", "1.00");
+    entry.your_ref = None;
+    let posts_before = env.requests("POST /api/v1/{division}");
+
+    let result = ledger
+        .post_sales_document(SalesDocumentKind::Invoice, &entry, true)
+        .await;
+
+    assert!(
+        matches!(result, Err(LedgerError::Validation { .. })),
+        "got {result:?}"
+    );
+    assert_eq!(env.requests("POST /api/v1/{division}"), posts_before);
+}
