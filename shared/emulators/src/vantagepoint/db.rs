@@ -2234,7 +2234,10 @@ impl Db {
                 PaymentKind::Employee
             };
             return match self.payments.iter().rev().find(|p| {
-                p.kind == kind && (p.batch.eq_ignore_ascii_case(batch) || batch.is_empty())
+                p.kind == kind
+                    && (p.batch.eq_ignore_ascii_case(batch)
+                        || p.check_no.eq_ignore_ascii_case(batch)
+                        || batch.is_empty())
             }) {
                 Some(p) => PostOutcome {
                     tt: tt.to_ascii_uppercase(),
@@ -2451,6 +2454,30 @@ impl Db {
         Ok((period, check_date, company))
     }
 
+    /// A caller-chosen payment `Batch` (e.g. the accounting system's payment id), unique among payments.
+    fn payment_batch(&self, body: &Row) -> Result<Option<String>, VpError> {
+        let batch = str_ci(body, "Batch");
+        if batch.is_empty() {
+            return Ok(None);
+        }
+        if batch.chars().count() > 32 {
+            return Err(VpError::field(
+                "Batch",
+                "Batch exceeds the maximum length of 32.",
+            ));
+        }
+        if self
+            .payments
+            .iter()
+            .any(|p| p.batch.eq_ignore_ascii_case(&batch))
+        {
+            return Err(VpError::Conflict(format!(
+                "Batch '{batch}' already exists."
+            )));
+        }
+        Ok(Some(batch))
+    }
+
     /// `POST /ledger/PP`: pays voucher lines and posts at once.
     pub(crate) fn post_vendor_payment(
         &mut self,
@@ -2531,9 +2558,10 @@ impl Db {
                 ));
             }
         }
+        let given_batch = self.payment_batch(body)?;
         let post_seq = self.next_post_seq(period);
         let post_date = vp_datetime(now);
-        let batch = format!("PP{period}{post_seq:04}");
+        let batch = given_batch.unwrap_or_else(|| format!("PP{period}{post_seq:04}"));
         let check_no = lines
             .first()
             .map(|l| str_ci(&l.0, "CheckNo"))
@@ -2698,9 +2726,10 @@ impl Db {
                 ));
             }
         }
+        let given_batch = self.payment_batch(body)?;
         let post_seq = self.next_post_seq(period);
         let post_date = vp_datetime(now);
-        let batch = format!("EP{period}{post_seq:04}");
+        let batch = given_batch.unwrap_or_else(|| format!("EP{period}{post_seq:04}"));
         let check_no = lines
             .first()
             .map(|l| str_ci(&l.0, "CheckNo"))

@@ -199,3 +199,36 @@ async fn an_expense_report_gets_its_paid_status_only_once_fully_paid() {
         .await;
     assert!(rows(&ledger).len() >= 2);
 }
+
+#[tokio::test]
+async fn a_caller_chosen_payment_batch_is_kept_and_cannot_be_reused() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+    let vendor = vp.demo.vendors[0].clone();
+    let mut body = pp_body(&vendor, "V0001", Decimal::ONE, "EXACT-PAY-9");
+    body["Batch"] = json!("ExactPay9");
+
+    let (first, created) = vp.post(&token, "/ledger/PP", &body).await;
+    let (again, message) = vp.post(&token, "/ledger/PP", &body).await;
+    let (_, ledger) = vp
+        .get(
+            &token,
+            &format!(
+                "/PSALedger/PP?{}",
+                term(0, "Batch", "=", "ExactPay9", "string")
+            ),
+        )
+        .await;
+
+    assert_eq!(first, StatusCode::CREATED);
+    assert_eq!(created[0]["Batch"], "ExactPay9");
+    assert_eq!(again, StatusCode::BAD_REQUEST);
+    assert!(
+        message["Message"]
+            .as_str()
+            .unwrap()
+            .contains("already exists")
+    );
+    assert!(!rows(&ledger).is_empty());
+    assert_eq!(vp.emulator.payments().len(), 1);
+}
