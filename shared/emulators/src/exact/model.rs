@@ -452,6 +452,7 @@ static SETS: LazyLock<Vec<SetDef>> = LazyLock::new(|| {
                 fd("IsMainContact", Ty::Bool, RO),
                 fd("IsMailingExcluded", Ty::Bool, W),
                 fd("BirthDate", Ty::Date, W),
+                fd("HID", Ty::Int, W),
             ]),
         )
         .topic("Contacts")
@@ -516,6 +517,7 @@ static SETS: LazyLock<Vec<SetDef>> = LazyLock::new(|| {
                 fd("Charged", Ty::Bool, W),
                 fd("EUSalesListing", Ty::Str, W),
                 fd("IsBlocked", Ty::Bool, W),
+                fd("CalculationBasis", Ty::Int, W),
             ]),
         )
         .nav("VATPercentages", VAT_PERCENTAGES, "VATCodeID")

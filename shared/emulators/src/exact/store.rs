@@ -1252,7 +1252,11 @@ impl Store {
             .unwrap_or_default()
             .trim()
             .to_owned();
-        let wanted = data.get("EntryNumber").and_then(Value::as_i64);
+        // For sales entries the entry number is the invoice number; either may be sent as a wish.
+        let wanted = data
+            .get("EntryNumber")
+            .and_then(Value::as_i64)
+            .or_else(|| data.get("InvoiceNumber").and_then(Value::as_i64));
         let number = self.next_entry_number(division, def.path, "Journal", &journal, wanted);
         data.insert("EntryNumber".into(), json!(number));
         if data.get("InvoiceNumber").is_none_or(Value::is_null) || sales {
