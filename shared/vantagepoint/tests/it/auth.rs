@@ -128,3 +128,17 @@ async fn a_second_worker_reuses_the_stored_token_without_a_grant() {
     let stats = vp.emulator.token_stats();
     assert_eq!(stats.password_grants + stats.refresh_grants, 1);
 }
+
+#[tokio::test]
+async fn debug_output_of_a_working_client_shows_no_credentials_or_tokens() {
+    let vp = spawn().await;
+    vp.client.periods().await.unwrap();
+    let stored = vp.tokens.load("vantagepoint:acme").await.unwrap().unwrap();
+
+    let text = format!("{:?} {:?}", vp.client, vp.psa());
+
+    assert!(!text.contains(crate::helpers::PASSWORD));
+    assert!(!text.contains(&vp.emulator.config().client_secret));
+    assert!(!text.contains(&stored.access_token));
+    assert!(!text.contains(&stored.refresh_token));
+}

@@ -323,3 +323,45 @@ async fn posting_into_a_closed_period_is_a_business_rule() {
     );
     assert!(!err.is_retryable());
 }
+
+#[tokio::test]
+async fn posting_a_batch_vp_does_not_know_reports_vp_s_failure_message() {
+    let vp = spawn().await;
+    let period = Period::from_yyyypp(i64::from(vp.demo.active_period)).unwrap();
+
+    let err = vp
+        .client
+        .post_batch("CR", "NO-SUCH-BATCH", period, Some("A0"), "nothing")
+        .await
+        .unwrap_err();
+
+    match err {
+        VpError::BusinessRule { message, .. } => assert!(!message.is_empty()),
+        other => panic!("expected a business rule error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn posting_reports_the_period_and_sequence_vp_assigned() {
+    let vp = spawn().await;
+    let receipt = receipt_for_new_invoice(&vp, "EXACT-PAY-10", dec!(1210.00), dec!(1210.00));
+    vp.client.create_cash_receipt_batch(&receipt).await.unwrap();
+
+    let report = vp
+        .client
+        .post_batch("CR", "EXACT-PAY-10", receipt.period, Some("A0"), "post")
+        .await
+        .unwrap();
+
+    let entry = report.for_batch("EXACT-PAY-10").unwrap();
+    assert!(entry.succeeded);
+    assert_eq!(entry.period, Some(i64::from(vp.demo.active_period)));
+    let found = vp
+        .client
+        .find_cash_receipt("EXACT-PAY-10")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(found.posted);
+    assert_eq!(found.post_seq.map(i64::from), entry.post_seq);
+}

@@ -160,3 +160,60 @@ async fn not_found_forbidden_style_and_validation_errors_are_not_retried() {
     );
     assert!(!invalid.is_retryable());
 }
+
+#[tokio::test]
+async fn a_slow_read_that_times_out_is_retried_and_reported_as_transient() {
+    let vp = spawn().await;
+    let mut config = vp.config();
+    config.request_timeout = std::time::Duration::from_millis(150);
+    let impatient = ledgerlink_vantagepoint::VantagepointClient::new(
+        config,
+        vp.tokens.clone(),
+        vp.clock.shared(),
+    )
+    .unwrap();
+    impatient.periods().await.unwrap();
+    vp.emulator.faults().add_rule(FaultRule {
+        latency_ms: 600,
+        ..rule("GET", "Settings/Period")
+    });
+    vp.emulator.counters().reset();
+
+    let err = impatient.periods().await.unwrap_err();
+
+    assert!(matches!(err, VpError::Transient { .. }), "{err:?}");
+    assert_eq!(vp.emulator.counters().count_matching("Settings/Period"), 4);
+}
+
+#[tokio::test]
+async fn a_create_that_times_out_is_outcome_unknown_and_is_not_repeated() {
+    let vp = spawn().await;
+    let receipt = receipt_for_new_invoice(&vp, "EXACT-F-4", dec!(1210.00), dec!(1210.00));
+    let mut config = vp.config();
+    config.request_timeout = std::time::Duration::from_millis(150);
+    let impatient = ledgerlink_vantagepoint::VantagepointClient::new(
+        config,
+        vp.tokens.clone(),
+        vp.clock.shared(),
+    )
+    .unwrap();
+    impatient.periods().await.unwrap();
+    vp.emulator.faults().add_rule(FaultRule {
+        latency_ms: 600,
+        ..rule("POST", "DataEntry/crControl")
+    });
+    vp.emulator.counters().reset();
+
+    let err = impatient
+        .create_cash_receipt_batch(&receipt)
+        .await
+        .unwrap_err();
+
+    assert!(matches!(err, VpError::OutcomeUnknown { .. }), "{err:?}");
+    assert_eq!(
+        vp.emulator
+            .counters()
+            .count_matching("POST /vantagepoint/api/DataEntry"),
+        1
+    );
+}

@@ -9,5 +9,6 @@ mod faults;
 mod helpers;
 mod hubs;
 mod ledger;
+mod paging;
 mod payments;
 mod webhooks;
