@@ -114,3 +114,46 @@ impl VantagepointConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vantagepoint::model::UserSeed;
+
+    #[test]
+    fn debug_output_never_shows_secrets_or_passwords() {
+        let config = VantagepointConfig {
+            client_secret: "top-secret-value".into(),
+            ..VantagepointConfig::default()
+        };
+        let user = UserSeed {
+            username: "u".into(),
+            password: "hunter2-password".into(),
+            ..UserSeed::default()
+        };
+        let emulator = crate::vantagepoint::VantagepointEmulator::new(config.clone());
+        emulator.add_user(user.clone());
+
+        let printed = format!("{config:?} {user:?} {emulator:?}");
+
+        assert!(!printed.contains("top-secret-value"));
+        assert!(!printed.contains("hunter2-password"));
+    }
+
+    #[test]
+    fn the_instance_segment_is_normalised() {
+        let config = VantagepointConfig {
+            instance_path: "Pennoni/".into(),
+            ..VantagepointConfig::default()
+        };
+        assert_eq!(config.instance(), "/Pennoni");
+        assert_eq!(
+            VantagepointConfig {
+                instance_path: "/".into(),
+                ..VantagepointConfig::default()
+            }
+            .instance(),
+            ""
+        );
+    }
+}

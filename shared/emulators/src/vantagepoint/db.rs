@@ -69,7 +69,7 @@ pub(crate) struct RecordEvent {
     pub new: Row,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct User {
     pub username: String,
     pub password: String,
@@ -113,7 +113,6 @@ pub(crate) struct PostOutcome {
     pub msg: String,
 }
 
-#[derive(Debug)]
 pub(crate) struct Db {
     pub config: VantagepointConfig,
     pub rng: StdRng,
@@ -151,6 +150,36 @@ pub(crate) struct Db {
 
 /// Ledger rows, DataEntry detail rows, tax rows and the document total of posted expense lines.
 type PostedLines = (Vec<Row>, Vec<Row>, Vec<Row>, Decimal);
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("active_period", &self.active_period)
+            .field("active_company", &self.active_company)
+            .field("disabled", &self.disabled)
+            .finish()
+    }
+}
+
+/// Sizes only: the database holds passwords, bearer tokens and webhook credentials.
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("config", &self.config)
+            .field("users", &self.users.len())
+            .field("tokens", &self.tokens.len())
+            .field("firms", &self.firms.len())
+            .field("employees", &self.employees.len())
+            .field("projects", &self.projects.len())
+            .field("batches", &self.batches.len())
+            .field("ledger_rows", &self.ledger.len())
+            .field("payments", &self.payments.len())
+            .field("webhooks", &self.workflow.webhooks.len())
+            .finish_non_exhaustive()
+    }
+}
 
 fn s(v: impl Into<String>) -> Value {
     Value::String(v.into())

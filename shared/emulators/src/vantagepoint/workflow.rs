@@ -10,12 +10,24 @@ use super::db::RecordEvent;
 use super::model::{Row, WebhookDelivery, flag_of, get_ci, int_of, str_ci, text_of};
 
 /// Registered workflows, webhook actions, their arguments and event→action links.
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub(crate) struct Workflow {
     pub events: Vec<Row>,
     pub webhooks: Vec<Row>,
     pub args: Vec<Row>,
     pub links: Vec<Row>,
+}
+
+/// Counts only: webhook rows carry `AuthPassword`.
+impl std::fmt::Debug for Workflow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workflow")
+            .field("events", &self.events.len())
+            .field("webhooks", &self.webhooks.len())
+            .field("args", &self.args.len())
+            .field("links", &self.links.len())
+            .finish()
+    }
 }
 
 /// One delivery to make (all data copied out of the database so no lock is held while sending).
