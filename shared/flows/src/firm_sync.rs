@@ -30,7 +30,7 @@ use ledgerlink_ports::{Cursor, IdLink, LookupEntry, LookupTable, ObjectRef, Stor
 use crate::common::{Gate, busy, gate, key, ledger_failed, mapping_failed, mismatch, object_of, psa_failed, whole_seconds, windows};
 use crate::context::{FlowContext, MessageOutcome, Once, TenantWork, business_key, hash_of};
 use crate::error::{FlowError, FlowResult};
-use crate::lookups::{self, vendor_link_key};
+use crate::lookups;
 use crate::posted::DiscoverReport;
 use crate::settings::SourceOfTruth;
 
@@ -235,21 +235,26 @@ async fn firm(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef) -> FlowR
             return ledger_failed(ctx, tenant, object, e).await;
         }
     }
-    let mut keys = vec![object.key.to_string()];
+    ctx.stores
+        .links
+        .link(&IdLink {
+            tenant: tenant.id.clone(),
+            object_type: ObjectType::Firm,
+            vp_key: object.key.to_string(),
+            exact_id: posted.target_id.clone(),
+            created_at: ctx.now(),
+        })
+        .await?;
+    // Vouchers name the vendor code; links are 1:1 by ClientID, so the vendor code goes to the firms table.
     if let Some(vendor) = firm.vendor.as_deref().filter(|v| firm.vendor_ind && !v.trim().is_empty()) {
-        keys.push(vendor_link_key(vendor));
-    }
-    for vp_key in keys {
-        ctx.stores
-            .links
-            .link(&IdLink {
-                tenant: tenant.id.clone(),
-                object_type: ObjectType::Firm,
-                vp_key,
-                exact_id: posted.target_id.clone(),
-                created_at: ctx.now(),
-            })
-            .await?;
+        let row = LookupEntry {
+            key: vendor.trim().to_owned(),
+            columns: BTreeMap::from([("exact_id".to_owned(), posted.target_id.clone()), ("client_id".to_owned(), object.key.to_string())]),
+            version: 0,
+            updated_at: ctx.now(),
+            updated_by: "firm-sync".into(),
+        };
+        upsert_row(ctx, work, LookupTable::Firms, row).await?;
     }
     let message = format!("Synchronised to Exact Online account {}", posted.target_id);
     ctx.update_status(object, |s| {
@@ -331,6 +336,23 @@ async fn put_if_absent(ctx: &FlowContext, work: &TenantWork, table: LookupTable,
         Err(StoreError::Conflict { .. }) => Ok(false),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Writes a lookup row, replacing what firm-sync wrote before.
+async fn upsert_row(ctx: &FlowContext, work: &TenantWork, table: LookupTable, mut row: LookupEntry) -> FlowResult<()> {
+    for _ in 0..=ctx.settings.status_conflict_retries {
+        let current = ctx.stores.lookups.get(&work.tenant.id, table, &row.key).await?;
+        if current.as_ref().is_some_and(|c| c.columns == row.columns) {
+            return Ok(());
+        }
+        row.version = current.as_ref().map(|c| c.version).unwrap_or(0);
+        match ctx.stores.lookups.put(&work.tenant.id, table, &row, current.map(|c| c.version)).await {
+            Ok(_) => return Ok(()),
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(FlowError::Deferred(format!("lookup row {} kept changing", row.key)))
 }
 
 async fn settle(ctx: &FlowContext, work: &TenantWork, object_type: ObjectType, key_text: &str, status: SyncStatus, message: String, target: Option<String>) -> FlowResult<()> {

@@ -9,6 +9,7 @@
 //! | `bank-codes` | Exact bank journal code (the bank account a payment went through) | `vp_bank_code` |
 //! | `currencies` | currency code | `description` |
 //! | `employees` | VP employee code | `exact_id` (the employee's supplier account) |
+//! | `firms` | VP vendor code | `exact_id` (the vendor's supplier account; links are 1:1 by `ClientID`) |
 //!
 //! Firm, vendor and employee accounts come from the [`LinkStore`](ledgerlink_ports::LinkStore): only the
 //! parties a document names are read, never the whole table.
@@ -24,10 +25,6 @@ use uuid::Uuid;
 use crate::context::{FlowContext, TenantWork};
 use crate::error::FlowResult;
 
-/// The link key of a firm used as a vendor (vouchers name the vendor code, not the `ClientID`).
-pub fn vendor_link_key(vendor: &str) -> String {
-    format!("vendor:{vendor}")
-}
 
 pub(crate) async fn table(ctx: &FlowContext, work: &TenantWork, table: LookupTable) -> FlowResult<Vec<LookupEntry>> {
     let mut out = Vec::new();
@@ -110,9 +107,10 @@ pub(crate) async fn add_firm(ctx: &FlowContext, work: &TenantWork, lookups: &mut
     Ok(())
 }
 
-/// Adds the Exact account of a vendor (by vendor code), when linked.
+/// Adds the Exact account of a vendor (by vendor code, from the `firms` lookup table), when known.
 pub(crate) async fn add_vendor(ctx: &FlowContext, work: &TenantWork, lookups: &mut Lookups, vendor: &str) -> FlowResult<()> {
-    if let Some(id) = linked(ctx, work, ObjectType::Firm, &vendor_link_key(vendor)).await? {
+    let row = ctx.stores.lookups.get(&work.tenant.id, LookupTable::Firms, vendor).await?;
+    if let Some(id) = row.and_then(|e| column(&e, "exact_id").and_then(|v| v.parse::<Uuid>().ok())) {
         lookups.vendors.insert(vendor.to_owned(), id);
     }
     Ok(())

@@ -1,1 +1,6 @@
-//! Integration tests of the flows.
+//! Integration tests of the flows: both emulators in-process, the embedded store in a temp dir, the flows
+//! driven through the embedded work queue exactly as the local stack drives them.
+#![allow(clippy::unwrap_used)]
+
+mod helpers;
+mod invoice_out;

@@ -1,0 +1,305 @@
+//! Spawns everything a flow test needs, in-process: both emulators on 127.0.0.1:0 (sharing one manual
+//! clock with the flows), an embedded store in a temp dir, and a fresh tenant (its own Exact division,
+//! tokens, links and lookup rows) per call to [`World::tenant`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use ledgerlink_clock::{Clock, ManualClock};
+use ledgerlink_domain::{Division, Flow, ObjectKey, ObjectType, TenantId};
+use ledgerlink_emulators::exact::{AppRegistration, ExactConfig as ExactEmuConfig, ExactEmulator, UserSpec};
+use ledgerlink_emulators::server::RunningServer;
+use ledgerlink_emulators::vantagepoint::demo::{DemoOptions, DemoSummary};
+use ledgerlink_emulators::vantagepoint::{InvoiceLineSeed, InvoiceSeed, Posting, VantagepointConfig as VpEmuConfig, VantagepointEmulator};
+use ledgerlink_flows::connections::{ClientTuning, ErpConnections, LocalSecrets};
+use ledgerlink_flows::{DrainReport, FlowContext, FlowSettings};
+use ledgerlink_ports::{
+    ConnectionState, IdLink, LookupEntry, LookupTable, ObjectRef, ObjectStatus, SecretRef, Tenant, TokenRecord,
+};
+use ledgerlink_store_embedded::EmbeddedStore;
+use rust_decimal::Decimal;
+use serde_json::json;
+use uuid::Uuid;
+
+pub const VP_USER: &str = "integration";
+pub const VP_PASSWORD: &str = "integration-password";
+
+pub struct World {
+    pub clock: ManualClock,
+    pub exact: ExactEmulator,
+    pub exact_server: RunningServer,
+    pub vp: VantagepointEmulator,
+    pub vp_server: RunningServer,
+    pub demo: DemoSummary,
+    pub store: EmbeddedStore,
+    pub ctx: FlowContext,
+    pub app: AppRegistration,
+    pub user: Uuid,
+    next_division: AtomicI32,
+    _dir: tempfile::TempDir,
+}
+
+pub struct TenantFixture {
+    pub id: TenantId,
+    pub division: i32,
+    pub customer: String,
+    pub supplier: String,
+}
+
+fn division_path(division: i32) -> String {
+    format!("/api/v1/{division}/")
+}
+
+impl World {
+    pub async fn spawn() -> World {
+        let clock = ManualClock::fixed();
+        let exact = ExactEmulator::new(ExactEmuConfig { clock: clock.shared(), ..ExactEmuConfig::default() });
+        let exact_server = exact.spawn().await.unwrap();
+        let app = AppRegistration {
+            client_id: Uuid::from_u128(0x1ed9_e71c).to_string(),
+            client_secret: "exact-app-secret".into(),
+            webhook_secret: "exact-webhook-secret".into(),
+            redirect_uri: "http://127.0.0.1/oauth/exact/callback".into(),
+            name: "Ledgerlink tests".into(),
+        };
+        exact.create_app(app.clone());
+        let user = exact.create_user(UserSpec { id: None, full_name: "Integration".into(), email: String::new(), divisions: vec![] });
+
+        let vp = VantagepointEmulator::with_clock(VpEmuConfig::default(), clock.shared());
+        let vp_server = vp.spawn().await.unwrap();
+        let today = clock.now().date_naive();
+        let demo = vp
+            .load_demo(&DemoOptions { today: Some(today), ..DemoOptions::default() })
+            .unwrap();
+        // The demo's own postings are before every tenant's `sync_start`.
+        clock.advance(Duration::from_secs(5));
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path().join("state.db")).unwrap();
+        let secrets = Arc::new(LocalSecrets::new());
+        secrets.set("exact-client-secret", app.client_secret.clone());
+        secrets.set("exact-webhook-secret", app.webhook_secret.clone());
+        secrets.set("vp-client-secret", vp.config().client_secret.clone());
+        secrets.set("vp-password", VP_PASSWORD);
+        let stores = store.state_stores();
+        let connections = ErpConnections::new(
+            secrets,
+            stores.tokens.clone(),
+            stores.rate.clone(),
+            clock.shared(),
+            app.redirect_uri.clone(),
+        )
+        .with_tuning(ClientTuning {
+            exact_outcome_settle: Some(Duration::from_secs(1)),
+            request_timeout: Some(Duration::from_secs(20)),
+            ..ClientTuning::default()
+        });
+        let ctx = FlowContext {
+            stores,
+            queue: store.queue_with_max_receives(clock.shared(), 10_000),
+            connections: Arc::new(connections),
+            clock: clock.shared(),
+            settings: FlowSettings { discover_lag: Duration::from_secs(1), ..FlowSettings::default() },
+        };
+        World {
+            clock,
+            exact,
+            exact_server,
+            vp,
+            vp_server,
+            demo,
+            store,
+            ctx,
+            app,
+            user,
+            next_division: AtomicI32::new(100_000),
+            _dir: dir,
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn today(&self) -> NaiveDate {
+        self.now().date_naive()
+    }
+
+    /// A fresh tenant: its own Exact division (template data, a customer and a supplier account), tokens,
+    /// links of every demo firm / vendor / employee to those accounts, and the lookup rows the demo needs.
+    /// Discovery starts now (earlier tenants' documents are not seen).
+    pub async fn tenant(&self, name: &str) -> TenantFixture {
+        let division = self.next_division.fetch_add(1, Ordering::SeqCst);
+        self.exact.create_division(division, name);
+        self.exact.set_division_access(self.user, division, true).unwrap();
+        let id = TenantId::parse(&format!("{name}-{division}")).unwrap();
+        let pair = self.exact.issue_tokens(&self.app.client_id, Some(self.user)).unwrap();
+        let now = self.now();
+        self.ctx
+            .stores
+            .tokens
+            .save_initial(&TokenRecord {
+                connection: format!("exact:{id}"),
+                access_token: pair.access_token.clone(),
+                refresh_token: pair.refresh_token.clone(),
+                access_expires_at: now + chrono::Duration::seconds(600),
+                issued_at: now,
+                generation: 0,
+            })
+            .await
+            .unwrap();
+        let account = |code: usize, name: &str, supplier: bool| {
+            let fields = if supplier {
+                json!({"Name": name, "Code": code.to_string(), "IsSupplier": true})
+            } else {
+                json!({"Name": name, "Code": code.to_string(), "Status": "C"})
+            };
+            self.exact.seed(division, "crm/Accounts", fields).unwrap()
+        };
+        let customer = account(100, "Demo customer", false);
+        let supplier = account(200, "Demo supplier", true);
+        let links = &self.ctx.stores.links;
+        let link = |object_type: ObjectType, vp_key: String, exact_id: &str| IdLink {
+            tenant: id.clone(),
+            object_type,
+            vp_key,
+            exact_id: exact_id.to_owned(),
+            created_at: now,
+        };
+        // Links are 1:1: one Exact account per demo firm and employee (the first client is `customer`).
+        for (i, client) in self.demo.client_ids.iter().enumerate() {
+            let exact_id = if i == 0 { customer.clone() } else { account(100 + i, client, false) };
+            links.link(&link(ObjectType::Firm, client.clone(), &exact_id)).await.unwrap();
+        }
+        for (i, employee) in self.demo.employees.iter().enumerate() {
+            let exact_id = if i == 0 { supplier.clone() } else { account(300 + i, employee, true) };
+            links.link(&link(ObjectType::Employee, employee.clone(), &exact_id)).await.unwrap();
+        }
+        let gl = self.exact.entities(division, "financial/GLAccounts").unwrap();
+        let gl_id = |code: &str| {
+            gl.iter()
+                .find(|r| r.get("Code").and_then(|c| c.as_str()).map(str::trim) == Some(code))
+                .and_then(|r| r.get("ID").and_then(|v| v.as_str()).map(str::to_owned))
+                .unwrap()
+        };
+        let (revenue, expense) = (gl_id("8000"), gl_id("4000"));
+        let put = |table: LookupTable, key: &str, columns: &[(&str, &str)]| {
+            let entry = LookupEntry {
+                key: key.to_owned(),
+                columns: columns.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+                version: 0,
+                updated_at: now,
+                updated_by: "test".into(),
+            };
+            let lookups = self.ctx.stores.lookups.clone();
+            let id = id.clone();
+            async move { lookups.put(&id, table, &entry, None).await.unwrap() }
+        };
+        for account in ["40100", "40200", "40300"] {
+            put(LookupTable::GlAccounts, account, &[("exact_id", &revenue)]).await;
+        }
+        for account in ["11100", "12100", "12500", "12510", "21000", "21500", "52100", "60100", "65100"] {
+            put(LookupTable::GlAccounts, account, &[("exact_id", &expense)]).await;
+        }
+        for (exact_code, vp_code, rate) in [("2", "V21", "21"), ("1", "V9", "9"), ("0", "V0", "0")] {
+            put(LookupTable::TaxCodes, exact_code, &[("vp_code", vp_code), ("rate", rate)]).await;
+        }
+        put(LookupTable::BankCodes, "20", &[("vp_bank_code", "EURBANK")]).await;
+        for (i, vendor) in self.demo.vendors.iter().enumerate() {
+            let exact_id = account(200 + i + 50, vendor, true);
+            put(LookupTable::Firms, vendor, &[("exact_id", &exact_id)]).await;
+        }
+
+        let start = DateTime::from_timestamp(now.timestamp(), 0).unwrap();
+        let settings: BTreeMap<String, serde_json::Value> = BTreeMap::from([
+            ("sync_start".to_owned(), json!(start.to_rfc3339())),
+            ("company".to_owned(), json!(self.demo.company)),
+        ]);
+        let tenant = Tenant {
+            id: id.clone(),
+            name: format!("Tenant {name}"),
+            vp_base_url: format!("{}/vantagepoint", self.vp_server.base_url()),
+            vp_database: self.vp.config().database.clone(),
+            vp_culture: "en-US".into(),
+            vp_client_id: self.vp.config().client_id.clone(),
+            vp_client_secret: SecretRef::Local("vp-client-secret".into()),
+            vp_username: VP_USER.into(),
+            vp_password: SecretRef::Local("vp-password".into()),
+            exact_base_url: self.exact_server.base_url(),
+            exact_division: Division(u32::try_from(division).unwrap()),
+            exact_client_id: self.app.client_id.clone(),
+            exact_client_secret: SecretRef::Local("exact-client-secret".into()),
+            exact_webhook_secret: SecretRef::Local("exact-webhook-secret".into()),
+            state: ConnectionState::Active,
+            paused_reason: None,
+            settings,
+            version: 0,
+            updated_at: now,
+        };
+        self.ctx.stores.tenants.put(&tenant, None).await.unwrap();
+        // Documents posted from here on are after `sync_start`.
+        self.clock.advance(Duration::from_secs(1));
+        TenantFixture { id, division, customer, supplier }
+    }
+
+    /// Posts an invoice of one fee line per amount (tax V21) on the demo's first project.
+    pub fn post_invoice(&self, number: &str, amounts: &[Decimal]) -> Posting {
+        let seed = InvoiceSeed {
+            invoice: number.to_owned(),
+            wbs1: self.demo.projects[0].clone(),
+            wbs2: "01".into(),
+            trans_date: Some(self.today()),
+            period: Some(self.demo.active_period),
+            description: format!("Invoice {number}"),
+            lines: amounts
+                .iter()
+                .map(|a| InvoiceLineSeed {
+                    section: "F".into(),
+                    description: "Professional fees".into(),
+                    account: "40100".into(),
+                    amount: *a,
+                    tax_codes: vec!["V21".into()],
+                    wbs2: None,
+                    wbs3: None,
+                })
+                .collect(),
+            ..InvoiceSeed::default()
+        };
+        self.vp.post_invoice(&seed).unwrap()
+    }
+
+    /// Lets discovery windows close over what was just posted.
+    pub fn tick(&self) {
+        self.clock.advance(Duration::from_secs(2));
+    }
+
+    pub async fn drain(&self, flow: Flow) -> DrainReport {
+        ledgerlink_flows::drain(&self.ctx, flow, 10_000, Duration::from_secs(60), Duration::from_secs(1)).await.unwrap()
+    }
+
+    pub async fn status(&self, tenant: &TenantId, object_type: ObjectType, key: &str) -> Option<ObjectStatus> {
+        let object = ObjectRef { tenant: tenant.clone(), object_type, key: ObjectKey::parse(key).unwrap() };
+        self.ctx.stores.statuses.get(&object).await.unwrap()
+    }
+
+    pub fn division_prefix(&self, division: i32) -> String {
+        division_path(division)
+    }
+
+    /// The sales entry of an invoice in Exact, by our reference.
+    pub fn sales_entries(&self, division: i32, your_ref: &str) -> usize {
+        self.exact.count_sales_entries_with_your_ref(division, your_ref)
+    }
+}
+
+pub fn object(tenant: &TenantId, object_type: ObjectType, key: &str) -> ObjectRef {
+    ObjectRef { tenant: tenant.clone(), object_type, key: ObjectKey::parse(key).unwrap() }
+}
+
+/// `"{invoice}.{period}.{post_seq}"` of a posting.
+pub fn invoice_key(number: &str, posting: &Posting) -> String {
+    format!("{number}.{}.{}", posting.period, posting.post_seq)
+}
