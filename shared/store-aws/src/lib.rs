@@ -1,1 +1,55 @@
-//! placeholder
+//! AWS adapters of the ports: every state port on one DynamoDB table ([`DynamoState`]), export files in S3
+//! ([`S3ExportStorage`]), work queues in SQS ([`SqsWorkQueue`]).
+//!
+//! A process reads [`AwsSettings::from_env`] once, builds [`AwsClients`] once, and hands the adapters to its
+//! use cases as `Arc<dyn Port>` ([`AwsStores`]). The table design, with every access pattern, is in
+//! `infra/dynamodb-design.md`; its keys are code in [`keys`]. [`create_resources`] creates the table, bucket
+//! and queues for tests and the local runner (production creates them with the infrastructure templates).
+
+pub mod config;
+mod dynamo;
+mod error;
+pub mod keys;
+pub mod metrics;
+pub mod resources;
+mod s3;
+mod sqs;
+
+use std::sync::Arc;
+
+pub use config::{AwsClients, AwsSettings, ConfigError, QueueUrls, StaticCredentials};
+pub use dynamo::DynamoState;
+use ledgerlink_ports::{ExportStorage, StateStores, WorkQueue};
+pub use resources::{ResourcePlan, create_resources};
+pub use s3::{PART_SIZE, S3ExportStorage};
+pub use sqs::SqsWorkQueue;
+
+/// Every AWS-backed port of one process, built from one [`AwsSettings`] and one set of clients.
+#[derive(Debug, Clone)]
+pub struct AwsStores {
+    pub state: StateStores,
+    pub storage: Arc<dyn ExportStorage>,
+    pub queue: Arc<dyn WorkQueue>,
+}
+
+impl AwsStores {
+    pub fn new(clients: &AwsClients, settings: &AwsSettings) -> Self {
+        let state =
+            DynamoState::new(clients.dynamodb.clone(), settings.table_name.clone()).state_stores();
+        let storage = Arc::new(S3ExportStorage::new(
+            clients.s3.clone(),
+            settings.bucket_name.clone(),
+            settings.kms_key_id.clone(),
+        ));
+        let queue = Arc::new(SqsWorkQueue::new(
+            clients.sqs.clone(),
+            settings.queues.clone(),
+            settings.receive_wait,
+        ));
+        Self {
+            state,
+            storage,
+            queue,
+        }
+    }
+}

@@ -80,7 +80,10 @@ impl MotoServer {
                 }
             }
         }
-        Err(last.unwrap_or(MotoError::NotAnswering { addr: SocketAddr::from(([127, 0, 0, 1], 0)), timeout: STARTUP_TIMEOUT }))
+        Err(last.unwrap_or(MotoError::NotAnswering {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            timeout: STARTUP_TIMEOUT,
+        }))
     }
 
     /// `http://127.0.0.1:PORT` — an IP, not `localhost`, so no resolver picks IPv6 first.
@@ -133,7 +136,11 @@ pub fn unique_name(prefix: &str) -> String {
 /// The repository root: two levels above this crate's manifest directory (`shared/testkit`).
 pub fn repo_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.ancestors().nth(2).map(Path::to_path_buf).unwrap_or_else(|| manifest.to_path_buf())
+    manifest
+        .ancestors()
+        .nth(2)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| manifest.to_path_buf())
 }
 
 fn free_port() -> Result<u16, MotoError> {
@@ -143,12 +150,13 @@ fn free_port() -> Result<u16, MotoError> {
 }
 
 /// `sh` starts moto in the background (its stdin is /dev/null) and then blocks reading our pipe; EOF — we
-/// exited or dropped the server — kills moto.
+/// exited or dropped the server — kills moto. SIGKILL, because moto keeps nothing worth a clean shutdown and
+/// its SIGTERM handler can take a minute to finish exiting after a large test run.
 fn spawn_watched(binary: &Path, port: u16) -> Result<Child, MotoError> {
     const WATCHDOG: &str = r#""$0" -H 127.0.0.1 -p "$1" >/dev/null 2>&1 &
 moto=$!
 cat >/dev/null
-kill "$moto" 2>/dev/null
+kill -KILL "$moto" 2>/dev/null
 wait "$moto" 2>/dev/null"#;
     Command::new("sh")
         .arg("-c")
@@ -159,7 +167,10 @@ wait "$moto" 2>/dev/null"#;
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|source| MotoError::Spawn { path: binary.to_path_buf(), source })
+        .map_err(|source| MotoError::Spawn {
+            path: binary.to_path_buf(),
+            source,
+        })
 }
 
 fn stop(child: &mut Child) {
@@ -187,7 +198,10 @@ fn wait_until_answering(addr: SocketAddr, child: &mut Child) -> Result<(), MotoE
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Err(MotoError::NotAnswering { addr, timeout: STARTUP_TIMEOUT })
+    Err(MotoError::NotAnswering {
+        addr,
+        timeout: STARTUP_TIMEOUT,
+    })
 }
 
 /// True when something on `addr` answers an HTTP request (moto's own API lists its backends).
@@ -219,14 +233,23 @@ mod tests {
 
     #[test]
     fn the_repo_root_holds_the_workspace_manifest() {
-        assert!(repo_root().join("Cargo.toml").is_file(), "{}", repo_root().display());
+        assert!(
+            repo_root().join("Cargo.toml").is_file(),
+            "{}",
+            repo_root().display()
+        );
         assert!(repo_root().join("shared").join("testkit").is_dir());
     }
 
     #[test]
     fn a_started_server_answers_and_stops_when_dropped() {
         if !MotoServer::binary().is_file() {
-            panic!("{}", MotoError::Missing { path: MotoServer::binary() });
+            panic!(
+                "{}",
+                MotoError::Missing {
+                    path: MotoServer::binary()
+                }
+            );
         }
         let server = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
         let addr = server.addr();

@@ -1,0 +1,370 @@
+//! [`StatusStore`]: one partition per object holding its status item (`STATUS`) and its attempt history
+//! (`HIST#<version>`, with a TTL of [`HISTORY_RETENTION_DAYS`]).
+//!
+//! - `put` is one TransactWriteItems: the status put guarded by the version, plus the history entry.
+//! - `list` queries GSI2 (`TENANT#<t>#ST#<status>`) when a status is asked for, else GSI1 (`TENANT#<t>#OBJS`);
+//!   both sort by `updated_at` so the newest come first, and the other filters (category, object type, key
+//!   prefix, source version) are a FilterExpression on that partition. Pages stay exactly `limit` long.
+//! - `counts` is one `Select=COUNT` query per status on GSI2.
+//! - `create_missing` reads which objects exist (BatchGetItem, 100 keys a request) and creates the others
+//!   with conditional puts in transactions of [`TRANSACTION_ITEMS`]: a record created meanwhile by someone
+//!   else fails its condition and is left alone, never overwritten.
+
+use std::collections::{BTreeMap, HashSet};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem};
+use ledgerlink_domain::{SyncStatus, TenantId};
+use ledgerlink_ports::{
+    ObjectRef, ObjectStatus, Page, PageRequest, StatusAttempt, StatusFilter, StatusStore,
+    StoreError, StoreResult,
+};
+
+use super::{
+    DOC, DynamoState, Filter, Item, QuerySpec, SortCondition, VER, build, doc, epoch_secs,
+    from_doc, n, s, str_attr, version_condition, version_conflict,
+};
+use crate::error::from_sdk;
+use crate::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK, TTL};
+
+/// How long attempt history is kept before DynamoDB's TTL sweeper may remove it.
+pub const HISTORY_RETENTION_DAYS: i64 = 180;
+/// Items per TransactWriteItems in `create_missing`. DynamoDB accepts 100; moto (the test endpoint) 25.
+pub const TRANSACTION_ITEMS: usize = 25;
+/// Keys per BatchGetItem (the service limit).
+const BATCH_GET_KEYS: usize = 100;
+/// Rounds of retrying unprocessed keys / lost conditions before reporting a transient failure.
+const MAX_ROUNDS: u32 = 8;
+
+const CATEGORY: &str = "obj_category";
+const OBJECT_TYPE: &str = "obj_type";
+const OBJECT_KEY: &str = "obj_key";
+const STATUS: &str = "obj_status";
+const SOURCE_VERSION: &str = "obj_source_version";
+
+fn status_item(status: &ObjectStatus) -> StoreResult<Item> {
+    let object = &status.object;
+    let key = object.key.as_str();
+    let recency = keys::objects_recency_sk(status.updated_at, object.object_type, key);
+    let mut item = Item::from([
+        (
+            PK.to_owned(),
+            s(keys::object_pk(&object.tenant, object.object_type, key)),
+        ),
+        (SK.to_owned(), s(keys::STATUS_SK)),
+        (
+            GSI1PK.to_owned(),
+            s(keys::objects_by_tenant_pk(&object.tenant)),
+        ),
+        (GSI1SK.to_owned(), s(recency.clone())),
+        (
+            GSI2PK.to_owned(),
+            s(keys::objects_by_status_pk(&object.tenant, status.status)),
+        ),
+        (GSI2SK.to_owned(), s(recency)),
+        (VER.to_owned(), n(status.version)),
+        (CATEGORY.to_owned(), s(status.category.as_str())),
+        (OBJECT_TYPE.to_owned(), s(object.object_type.as_str())),
+        (OBJECT_KEY.to_owned(), s(key)),
+        (STATUS.to_owned(), s(status.status.as_str())),
+        (DOC.to_owned(), doc("object status", status)?),
+    ]);
+    if let Some(version) = &status.source_version {
+        item.insert(SOURCE_VERSION.to_owned(), s(version.clone()));
+    }
+    Ok(item)
+}
+
+fn history_item(status: &ObjectStatus) -> StoreResult<Item> {
+    let object = &status.object;
+    let attempt = StatusAttempt {
+        at: status.updated_at,
+        attempt: status.attempts,
+        status: status.status,
+        message: status.last_message.clone(),
+    };
+    Ok(Item::from([
+        (
+            PK.to_owned(),
+            s(keys::object_pk(
+                &object.tenant,
+                object.object_type,
+                object.key.as_str(),
+            )),
+        ),
+        (SK.to_owned(), s(keys::history_sk(status.version))),
+        (
+            TTL.to_owned(),
+            n(epoch_secs(
+                attempt.at + chrono::Duration::days(HISTORY_RETENTION_DAYS),
+            )),
+        ),
+        (DOC.to_owned(), doc("status attempt", &attempt)?),
+    ]))
+}
+
+fn describe(object: &ObjectRef) -> String {
+    format!(
+        "status of {} {} of {}",
+        object.object_type, object.key, object.tenant
+    )
+}
+
+impl DynamoState {
+    /// The PKs among `pks` whose status item exists (BatchGetItem, retrying unprocessed keys).
+    async fn existing_statuses(&self, pks: &[String]) -> StoreResult<HashSet<String>> {
+        let mut found = HashSet::new();
+        for chunk in pks.chunks(BATCH_GET_KEYS) {
+            let keys: Vec<Item> = chunk
+                .iter()
+                .map(|pk| {
+                    Item::from([
+                        (PK.to_owned(), s(pk.clone())),
+                        (SK.to_owned(), s(keys::STATUS_SK)),
+                    ])
+                })
+                .collect();
+            let mut request = Some(build(
+                "BatchGetItem",
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .projection_expression("#pk")
+                    .expression_attribute_names("#pk", PK)
+                    .consistent_read(true)
+                    .build(),
+            )?);
+            let mut round = 0;
+            while let Some(keys_and_attributes) = request.take() {
+                round += 1;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&*self.table, keys_and_attributes)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("BatchGetItem", e))?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&*self.table))
+                    .unwrap_or_default()
+                {
+                    if let Some(pk) = str_attr(&item, PK) {
+                        found.insert(pk.to_owned());
+                    }
+                }
+                request = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&*self.table))
+                    .filter(|k| !k.keys().is_empty());
+                if request.is_some() {
+                    if round >= MAX_ROUNDS {
+                        return Err(StoreError::Transient {
+                            message: "BatchGetItem kept leaving keys unprocessed".into(),
+                            source: None,
+                        });
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << round.min(6))).await;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Creates each status that does not exist; returns how many were created.
+    async fn create_absent(&self, statuses: &[&ObjectStatus]) -> StoreResult<usize> {
+        let mut pending: Vec<&ObjectStatus> = statuses.to_vec();
+        for round in 1..=MAX_ROUNDS {
+            let mut items = Vec::with_capacity(pending.len());
+            for status in &pending {
+                let put = Put::builder()
+                    .table_name(&*self.table)
+                    .set_item(Some(status_item(status)?))
+                    .condition_expression("attribute_not_exists(#pk)")
+                    .expression_attribute_names("#pk", PK)
+                    .build();
+                items.push(
+                    TransactWriteItem::builder()
+                        .put(build("create status", put)?)
+                        .build(),
+                );
+            }
+            match self.transact(items).await {
+                Ok(Ok(())) => return Ok(pending.len()),
+                // Somebody created some of them meanwhile: leave those alone and create the rest.
+                Ok(Err(reasons)) => {
+                    pending = pending
+                        .into_iter()
+                        .zip(
+                            reasons
+                                .iter()
+                                .map(Option::is_none)
+                                .chain(std::iter::repeat(true)),
+                        )
+                        .filter_map(|(status, fine)| fine.then_some(status))
+                        .collect();
+                    if pending.is_empty() {
+                        return Ok(0);
+                    }
+                }
+                Err(e @ StoreError::Transient { .. }) if round < MAX_ROUNDS => {
+                    tracing::debug!(error = %e, round, "create_missing transaction retried");
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << round.min(6))).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Transient {
+            message: "create_missing kept losing races".into(),
+            source: None,
+        })
+    }
+}
+
+#[async_trait]
+impl StatusStore for DynamoState {
+    async fn get(&self, object: &ObjectRef) -> StoreResult<Option<ObjectStatus>> {
+        let pk = keys::object_pk(&object.tenant, object.object_type, object.key.as_str());
+        let item = self.get_item(pk, keys::STATUS_SK).await?;
+        item.map(|item| from_doc("object status", &item))
+            .transpose()
+    }
+
+    async fn put(
+        &self,
+        status: &ObjectStatus,
+        expected_version: Option<u64>,
+    ) -> StoreResult<ObjectStatus> {
+        let mut stored = status.clone();
+        stored.version = expected_version.map_or(1, |v| v + 1);
+        let condition = version_condition(expected_version);
+        let put_status = Put::builder()
+            .table_name(&*self.table)
+            .set_item(Some(status_item(&stored)?))
+            .condition_expression(condition.expression)
+            .set_expression_attribute_names(Some(condition.names))
+            .set_expression_attribute_values(condition.values)
+            .build();
+        let put_history = Put::builder()
+            .table_name(&*self.table)
+            .set_item(Some(history_item(&stored)?))
+            .build();
+        let items = vec![
+            TransactWriteItem::builder()
+                .put(build("status", put_status)?)
+                .build(),
+            TransactWriteItem::builder()
+                .put(build("status history", put_history)?)
+                .build(),
+        ];
+        match self.transact(items).await? {
+            Ok(()) => Ok(stored),
+            Err(_) => Err(version_conflict(
+                &describe(&status.object),
+                expected_version,
+            )),
+        }
+    }
+
+    async fn create_missing(&self, statuses: &[ObjectStatus]) -> StoreResult<usize> {
+        // One entry per object (the first wins), as the caller would expect from "create when absent".
+        let mut seen = HashSet::new();
+        let unique: Vec<&ObjectStatus> = statuses
+            .iter()
+            .filter(|st| seen.insert(st.object.clone()))
+            .collect();
+        let pks: Vec<String> = unique
+            .iter()
+            .map(|st| {
+                keys::object_pk(
+                    &st.object.tenant,
+                    st.object.object_type,
+                    st.object.key.as_str(),
+                )
+            })
+            .collect();
+        let existing = self.existing_statuses(&pks).await?;
+        let absent: Vec<&ObjectStatus> = unique
+            .into_iter()
+            .zip(&pks)
+            .filter(|(_, pk)| !existing.contains(*pk))
+            .map(|(st, _)| st)
+            .collect();
+        let mut created = 0;
+        for chunk in absent.chunks(TRANSACTION_ITEMS) {
+            created += self.create_absent(chunk).await?;
+        }
+        Ok(created)
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        filter: &StatusFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<ObjectStatus>> {
+        let mut spec = match filter.status {
+            Some(status) => QuerySpec::on_index(
+                GSI2,
+                GSI2PK,
+                GSI2SK,
+                keys::objects_by_status_pk(tenant, status),
+            ),
+            None => QuerySpec::on_index(GSI1, GSI1PK, GSI1SK, keys::objects_by_tenant_pk(tenant)),
+        };
+        spec.newest_first = true;
+        let mut rest = Filter::default();
+        if let Some(category) = filter.category {
+            rest.equals(CATEGORY, s(category.as_str()));
+        }
+        if let Some(object_type) = filter.object_type {
+            rest.equals(OBJECT_TYPE, s(object_type.as_str()));
+        }
+        if let Some(prefix) = filter.key_prefix.as_deref().filter(|p| !p.is_empty()) {
+            rest.begins_with(OBJECT_KEY, prefix);
+        }
+        if let Some(version) = &filter.source_version {
+            rest.equals(SOURCE_VERSION, s(version.clone()));
+        }
+        if !rest.expression.is_empty() {
+            spec.filter = Some(rest);
+        }
+        let (items, next_cursor) = self.query_page(&spec, &page).await?;
+        let items = items
+            .iter()
+            .map(|item| from_doc("object status", item))
+            .collect::<StoreResult<_>>()?;
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn history(&self, object: &ObjectRef, limit: u32) -> StoreResult<Vec<StatusAttempt>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut spec = QuerySpec::partition(keys::object_pk(
+            &object.tenant,
+            object.object_type,
+            object.key.as_str(),
+        ));
+        spec.sk = SortCondition::BeginsWith(keys::HISTORY_PREFIX.to_owned());
+        spec.newest_first = true;
+        let items = self.query_all(&spec, limit.min(1000) as usize).await?;
+        items
+            .iter()
+            .map(|item| from_doc("status attempt", item))
+            .collect()
+    }
+
+    async fn counts(&self, tenant: &TenantId) -> StoreResult<BTreeMap<SyncStatus, u64>> {
+        let queries = SyncStatus::ALL.iter().map(|status| {
+            let spec = QuerySpec::on_index(
+                GSI2,
+                GSI2PK,
+                GSI2SK,
+                keys::objects_by_status_pk(tenant, *status),
+            );
+            async move { self.query_count(&spec).await.map(|count| (*status, count)) }
+        });
+        let counts = futures::future::try_join_all(queries).await?;
+        Ok(counts.into_iter().filter(|(_, count)| *count > 0).collect())
+    }
+}
