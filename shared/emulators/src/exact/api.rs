@@ -379,7 +379,15 @@ fn base_url(sh: &Shared, headers: &HeaderMap) -> String {
         return b.trim_end_matches('/').to_owned();
     }
     match headers.get("host").and_then(|h| h.to_str().ok()) {
-        Some(host) => format!("http://{host}"),
+        Some(host) => {
+            let base = format!("http://{host}");
+            // A router mounted without `spawn` learns its address here, for webhook endpoints.
+            let mut public = sh.public_base.lock();
+            if public.is_none() {
+                *public = Some(base.clone());
+            }
+            base
+        }
         None => sh.base(),
     }
 }

@@ -701,3 +701,33 @@ async fn divisions_are_listed_for_the_user() {
     let (_, all) = env.get_json("hrm/Divisions?$select=Code,Description").await;
     assert_eq!(all["d"]["results"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn beta_paths_and_bulk_filters_reach_the_same_data() {
+    let env = spawn().await;
+    env.customer("Beta BV");
+    let r = env
+        .http
+        .get(format!(
+            "{}/api/v1/beta/{DIVISION}/crm/Accounts?$filter=Name eq 'Beta BV'&$select=ID",
+            env.base
+        ))
+        .bearer_auth(&env.token)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["d"]["results"].as_array().unwrap().len(), 1);
+    let (status, body) = env
+        .get_json("bulk/CRM/Accounts?$select=ID,Name&$filter=Name eq 'Beta BV'")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["d"]["results"][0]["Name"], "Beta BV");
+    assert!(
+        body["d"]["results"][0]["__metadata"]["uri"]
+            .as_str()
+            .unwrap()
+            .contains("/bulk/CRM/Accounts(guid'")
+    );
+}
