@@ -289,3 +289,81 @@ async fn a_missing_entity_is_none_without_a_404_and_a_missing_key_path_is_not_fo
         "got {by_key:?}"
     );
 }
+
+#[tokio::test]
+async fn a_division_outside_the_users_scope_is_forbidden_with_exacts_reason() {
+    let env = spawn().await;
+    let client = env.connect().await;
+    env.emulator
+        .set_division_access(env.user, env.division(), false)
+        .unwrap();
+
+    let result = client
+        .list_page::<serde_json::Value>("financial/GLAccounts", &Query::new().top(1))
+        .await;
+
+    assert!(
+        matches!(&result, Err(ExactError::Forbidden { reason }) if reason.contains("NoDivisionAccess")),
+        "got {result:?}"
+    );
+    assert_eq!(env.requests("GET /api/v1/{division}"), 1, "not retried");
+}
+
+#[tokio::test]
+async fn a_post_that_times_out_after_it_was_sent_is_outcome_unknown_and_a_slow_read_is_transient() {
+    let env = spawn().await;
+    let client = env.client_with(
+        |c| {
+            c.request_timeout = std::time::Duration::from_millis(150);
+            c.retry.max_attempts = 2;
+        },
+        None,
+    );
+    env.connect().await;
+    let books = env.books();
+    env.emulator.faults().set_rules(vec![
+        FaultRule {
+            latency_ms: 1000,
+            ..rule("POST", SALES_PATH)
+        },
+        FaultRule {
+            latency_ms: 1000,
+            ..rule("GET", GL_PATH)
+        },
+    ]);
+
+    let post = client
+        .create_sales_entry(&sales_entry(&books, "INV-103", "10.00"))
+        .await;
+    let read = client
+        .list_page::<serde_json::Value>("financial/GLAccounts", &Query::new().top(1))
+        .await;
+
+    assert!(
+        matches!(post, Err(ExactError::OutcomeUnknown { .. })),
+        "got {post:?}"
+    );
+    assert!(
+        matches!(read, Err(ExactError::Transient { .. })),
+        "got {read:?}"
+    );
+}
+
+#[tokio::test]
+async fn count_is_read_as_plain_text() {
+    let env = spawn().await;
+    let client = env.connect().await;
+
+    let n = client
+        .count("financial/GLAccounts", &Query::new())
+        .await
+        .unwrap();
+
+    assert_eq!(
+        usize::try_from(n).unwrap(),
+        env.emulator
+            .entities(env.division(), "financial/GLAccounts")
+            .unwrap()
+            .len()
+    );
+}

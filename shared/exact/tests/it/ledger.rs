@@ -281,3 +281,36 @@ async fn a_sales_document_without_our_reference_is_a_validation_error_before_any
     );
     assert_eq!(env.requests("POST /api/v1/{division}"), posts_before);
 }
+
+#[tokio::test]
+async fn an_address_and_a_contact_are_upserted_once_per_account() {
+    let env = spawn().await;
+    let ledger = ExactLedger::new(env.connect().await);
+    let books = env.books();
+    let address: ledgerlink_domain::exact::Address = serde_json::from_value(serde_json::json!({
+        "Account": books.customer, "Type": 3, "AddressLine1": "Stationsplein 1", "City": "Utrecht", "Country": "NL"
+    }))
+    .unwrap();
+    let contact: ledgerlink_domain::exact::Contact = serde_json::from_value(serde_json::json!({
+        "Account": books.supplier, "FirstName": "Ada", "LastName": "Lovelace", "Email": "ada@example.com"
+    }))
+    .unwrap();
+
+    let a1 = ledger.upsert_address(&address).await.unwrap();
+    let a2 = ledger.upsert_address(&address).await.unwrap();
+    let c1 = ledger.upsert_contact(&contact).await.unwrap();
+    let c2 = ledger.upsert_contact(&contact).await.unwrap();
+
+    assert!(a1.created && !a2.created && a1.target_id == a2.target_id);
+    assert!(c1.created && !c2.created && c1.target_id == c2.target_id);
+    let contacts = env
+        .emulator
+        .count_where(
+            env.division(),
+            "crm/Contacts",
+            "LastName",
+            &serde_json::json!("Lovelace"),
+        )
+        .unwrap();
+    assert_eq!(contacts, 1);
+}

@@ -184,3 +184,97 @@ async fn a_spent_daily_budget_is_returned_as_daily_rate_limited_without_waiting(
     }
     assert_eq!(env.clock_now(), before, "no virtual time was slept");
 }
+
+/// A budget that always grants and ignores observations: the client then meets Exact's own 429s.
+#[derive(Debug)]
+struct NoBudget;
+
+#[async_trait]
+impl RateBudget for NoBudget {
+    async fn acquire(
+        &self,
+        _key: &str,
+        _limits: RateLimits,
+        _now: DateTime<Utc>,
+    ) -> StoreResult<RateDecision> {
+        Ok(RateDecision::Granted)
+    }
+    async fn observe(
+        &self,
+        _: &str,
+        _: RateLimits,
+        _: RateObservation,
+        _: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        Ok(())
+    }
+}
+
+fn unlimited_client(env: &crate::helpers::TestEnv) -> ExactClient {
+    let ports = ClientPorts {
+        tokens: env.store.tokens(),
+        rate: Arc::new(NoBudget),
+        clock: env.clock.shared(),
+    };
+    ExactClient::new(env.config(), ports, None).unwrap()
+}
+
+#[tokio::test]
+async fn a_minutely_429_from_exact_is_waited_out_until_its_reset_header_and_retried() {
+    // Arrange: Exact allows 5 calls a minute; the client's budget does not know it.
+    let env = crate::helpers::spawn_with(|c| c.minutely_limit = 5).await;
+    env.connect().await;
+    let client = unlimited_client(&env);
+    let start = env.clock_now();
+
+    // Act
+    for _ in 0..12 {
+        client
+            .list_page::<serde_json::Value>("financial/GLAccounts", &Query::new().top(1))
+            .await
+            .unwrap();
+    }
+
+    // Assert: 12 answers over three minute windows, each 429 followed by a wait to the minute's reset.
+    let sent = env.requests("GET /api/v1/{division}");
+    assert!(sent > 12, "some calls met a 429 first ({sent} requests)");
+    assert!(env.clock_now() - start >= chrono::Duration::minutes(2));
+    assert_eq!(
+        env.clock_now().timestamp() % 60,
+        0,
+        "woke exactly at a minute reset"
+    );
+}
+
+#[tokio::test]
+async fn a_daily_429_from_exact_is_returned_at_once_with_its_reset() {
+    // Arrange: the day's 3 calls are spent by a client that does not track the budget.
+    let env = crate::helpers::spawn_with(|c| c.daily_limit = 3).await;
+    env.connect().await;
+    let client = unlimited_client(&env);
+    for _ in 0..3 {
+        client
+            .list_page::<serde_json::Value>("financial/GLAccounts", &Query::new().top(1))
+            .await
+            .unwrap();
+    }
+    let before = env.clock_now();
+    let sent_before = env.requests("GET /api/v1/{division}");
+
+    // Act
+    let result = client
+        .list_page::<serde_json::Value>("financial/GLAccounts", &Query::new().top(1))
+        .await;
+
+    // Assert
+    assert!(
+        matches!(&result, Err(ExactError::RateLimited { daily: true, until }) if until.to_rfc3339() == "2026-06-16T00:00:00+00:00"),
+        "got {result:?}"
+    );
+    assert_eq!(
+        env.requests("GET /api/v1/{division}") - sent_before,
+        1,
+        "not retried"
+    );
+    assert_eq!(env.clock_now(), before, "no waiting for the daily reset");
+}

@@ -189,3 +189,122 @@ async fn a_reused_authorization_code_is_refused_as_reconnect_needed() {
         "got {again:?}"
     );
 }
+
+/// A token store whose saves fail, to show the client never uses tokens it could not persist.
+#[derive(Debug)]
+struct FailingSaves(Arc<dyn TokenStore>);
+
+#[async_trait]
+impl TokenStore for FailingSaves {
+    async fn load(
+        &self,
+        connection: &str,
+    ) -> ledgerlink_ports::StoreResult<Option<ledgerlink_ports::TokenRecord>> {
+        self.0.load(connection).await
+    }
+    async fn try_lease(
+        &self,
+        connection: &str,
+        holder: &str,
+        duration: Duration,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> ledgerlink_ports::StoreResult<ledgerlink_ports::LeaseOutcome> {
+        self.0.try_lease(connection, holder, duration, now).await
+    }
+    async fn save_and_release(
+        &self,
+        _record: &ledgerlink_ports::TokenRecord,
+        _holder: &str,
+    ) -> ledgerlink_ports::StoreResult<ledgerlink_ports::TokenRecord> {
+        Err(ledgerlink_ports::StoreError::Transient {
+            message: "database busy".into(),
+            source: None,
+        })
+    }
+    async fn save_initial(
+        &self,
+        record: &ledgerlink_ports::TokenRecord,
+    ) -> ledgerlink_ports::StoreResult<ledgerlink_ports::TokenRecord> {
+        self.0.save_initial(record).await
+    }
+    async fn release(&self, connection: &str, holder: &str) -> ledgerlink_ports::StoreResult<()> {
+        self.0.release(connection, holder).await
+    }
+}
+
+#[tokio::test]
+async fn refreshed_tokens_that_cannot_be_persisted_are_never_used() {
+    // Arrange
+    let env = spawn().await;
+    env.connect().await;
+    let ports = ledgerlink_exact::ClientPorts {
+        tokens: Arc::new(FailingSaves(env.store.tokens())),
+        rate: env.store.rate(),
+        clock: env.clock.shared(),
+    };
+    let client = ledgerlink_exact::ExactClient::new(env.config(), ports, None).unwrap();
+    client.me().await.unwrap();
+    env.clock.advance(Duration::from_secs(601));
+    let api_calls_before = env.requests("/api/v1/current/Me");
+    assert_eq!(api_calls_before, 1, "the counter sees calls to current/Me");
+
+    // Act
+    let result = client.me().await;
+
+    // Assert: the refresh happened at Exact, but the API was not called with the unsaved access token.
+    assert!(
+        matches!(result, Err(ExactError::Transient { .. })),
+        "got {result:?}"
+    );
+    assert_eq!(env.emulator.token_refreshes(CLIENT_ID), 1);
+    assert_eq!(
+        env.requests("/api/v1/current/Me"),
+        api_calls_before,
+        "the new access token was not used"
+    );
+}
+
+/// Makes the stored record claim a longer life than Exact gave the token, so the API's 401 comes first.
+async fn pretend_token_lives_long(env: &crate::helpers::TestEnv, issued_ago: i64) {
+    let tokens = env.store.tokens();
+    let connection = env.config().connection;
+    let mut record = tokens.load(&connection).await.unwrap().unwrap();
+    let now = env.clock_now();
+    record.issued_at = now - chrono::Duration::seconds(issued_ago);
+    record.access_expires_at = now + chrono::Duration::hours(1);
+    tokens.save_initial(&record).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_401_after_570_seconds_refreshes_once_and_the_call_succeeds() {
+    let env = spawn().await;
+    let client = env.connect().await;
+    env.clock.advance(Duration::from_secs(601));
+    pretend_token_lives_long(&env, 601).await;
+
+    let me = client.me().await;
+
+    assert!(me.is_ok(), "got {me:?}");
+    assert_eq!(env.emulator.token_refreshes(CLIENT_ID), 1);
+}
+
+#[tokio::test]
+async fn a_401_before_570_seconds_is_unauthorized_without_calling_the_token_endpoint() {
+    // Arrange: the access token is dead at Exact (issued long ago), but the record says it was issued 100 s
+    // ago: the client must not ask for a refresh Exact would refuse.
+    let env = spawn().await;
+    let client = env.connect().await;
+    env.clock.advance(Duration::from_secs(601));
+    pretend_token_lives_long(&env, 100).await;
+    let token_calls = env.emulator.token_calls(CLIENT_ID);
+
+    // Act
+    let me = client.me().await;
+
+    // Assert
+    assert!(
+        matches!(me, Err(ExactError::Unauthorized { .. })),
+        "got {me:?}"
+    );
+    assert_eq!(env.emulator.token_calls(CLIENT_ID), token_calls);
+}
