@@ -135,6 +135,12 @@ pub(crate) fn routes(app: &App) -> (Router, HashMap<String, String>) {
     let token_path = format!("{instance}/api/token");
     add_literals(&token_path);
     router = router.route(&token_path, post(auth::token));
+    let authorize_path = format!("{instance}/api/authorize");
+    add_literals(&authorize_path);
+    router = router.route(
+        &authorize_path,
+        get(auth::authorize_page).post(auth::authorize_submit),
+    );
     router = router.fallback(|| async {
         VpError::NotFound("No HTTP resource was found that matches the request URI.".into())
     });

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Request, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -144,16 +144,32 @@ pub(crate) async fn token(State(app): State<App>, body: Bytes) -> Response {
                 ),
             }
         }
+        "authorization_code" => {
+            let code = get("code");
+            match db.auth_codes.remove(&code) {
+                Some((g, redirect))
+                    if g.expires_at > now
+                        && (get("redirect_uri").is_empty() || get("redirect_uri") == redirect) =>
+                {
+                    g.username
+                }
+                _ => fail!(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "The authorization code is invalid, expired or already used."
+                ),
+            }
+        }
         _ => fail!(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
             "The grant type is not supported."
         ),
     };
-    if grant_type.eq_ignore_ascii_case("password") {
-        db.token_stats.password_grants += 1;
-    } else {
-        db.token_stats.refresh_grants += 1;
+    match grant_type.to_ascii_lowercase().as_str() {
+        "password" => db.token_stats.password_grants += 1,
+        "refresh_token" => db.token_stats.refresh_grants += 1,
+        _ => db.token_stats.authorization_code_grants += 1,
     }
     let access = random_token(48);
     let refresh = random_token(24);
@@ -186,6 +202,84 @@ pub(crate) async fn token(State(app): State<App>, body: Bytes) -> Response {
         axum::http::HeaderValue::from_static("no-store"),
     );
     response
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// `GET {root}/api/authorize` [I: path not documented]: the login page of the authorization-code flow.
+pub(crate) async fn authorize_page(RawQuery(query): RawQuery) -> Response {
+    let params: HashMap<String, String> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.into_owned()))
+            .collect();
+    let hidden: String = ["client_id", "redirect_uri", "state", "response_type"]
+        .iter()
+        .map(|k| {
+            let value = params.get(*k).map(String::as_str).unwrap_or_default();
+            format!(
+                "<input type=\"hidden\" name=\"{k}\" value=\"{}\">",
+                html_escape(value)
+            )
+        })
+        .collect();
+    let page = format!(
+        "<!doctype html><html><body><h1>Vantagepoint emulator sign-in</h1><form method=\"post\">{hidden}\
+         <label>Username <input name=\"username\"></label><label>Password <input type=\"password\" name=\"password\"></label>\
+         <button type=\"submit\">Sign in</button></form></body></html>"
+    );
+    axum::response::Html(page).into_response()
+}
+
+/// `POST {root}/api/authorize`: checks the login and redirects to `redirect_uri?code=...&state=...`.
+pub(crate) async fn authorize_submit(State(app): State<App>, body: Bytes) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body)
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.into_owned()))
+        .collect();
+    let get = |k: &str| form.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
+    let redirect = get("redirect_uri");
+    let parsed = url::Url::parse(&redirect);
+    let (true, Ok(mut location)) = (
+        same_secret(&get("client_id"), &app.config.client_id),
+        parsed,
+    ) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "Unknown client or invalid redirect_uri.",
+        )
+            .into_response();
+    };
+    let now = app.now();
+    let code = random_token(24);
+    {
+        let mut db = app.db.lock();
+        let user = db.users.get(&get("username").to_lowercase()).cloned();
+        let password = form.get("password").cloned().unwrap_or_default();
+        let Some(user) = user.filter(|u| !u.disabled && same_secret(&password, &u.password)) else {
+            db.token_stats.failed_grants += 1;
+            return (
+                StatusCode::UNAUTHORIZED,
+                "The user name or password is incorrect.",
+            )
+                .into_response();
+        };
+        let grant = Grant {
+            username: user.username,
+            expires_at: now + Duration::minutes(10),
+        };
+        db.auth_codes
+            .insert(code.clone(), (grant, redirect.clone()));
+    }
+    location.query_pairs_mut().append_pair("code", &code);
+    let state = get("state");
+    if !state.is_empty() {
+        location.query_pairs_mut().append_pair("state", &state);
+    }
+    axum::response::Redirect::to(location.as_str()).into_response()
 }
 
 /// Middleware: refuses calls without a valid, unexpired bearer token (401), else records the user.

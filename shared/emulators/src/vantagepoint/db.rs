@@ -119,6 +119,8 @@ pub(crate) struct Db {
     pub users: BTreeMap<String, User>,
     pub tokens: HashMap<String, Grant>,
     pub refresh_tokens: HashMap<String, Grant>,
+    /// One-time authorization codes: code → (grant, redirect URI).
+    pub auth_codes: HashMap<String, (Grant, String)>,
     pub token_stats: TokenStats,
     pub companies: Vec<Row>,
     pub organizations: Vec<Row>,
@@ -214,6 +216,7 @@ impl Db {
             users: BTreeMap::new(),
             tokens: HashMap::new(),
             refresh_tokens: HashMap::new(),
+            auth_codes: HashMap::new(),
             token_stats: TokenStats::default(),
             companies: Vec::new(),
             organizations: Vec::new(),

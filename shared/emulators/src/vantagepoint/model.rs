@@ -562,6 +562,7 @@ pub struct ExpenseReportState {
 pub struct TokenStats {
     pub password_grants: u64,
     pub refresh_grants: u64,
+    pub authorization_code_grants: u64,
     pub failed_grants: u64,
     /// API calls refused with 401.
     pub unauthorized_calls: u64,

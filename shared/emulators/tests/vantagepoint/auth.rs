@@ -130,3 +130,77 @@ async fn a_call_without_or_with_an_unknown_bearer_is_refused_with_401() {
     assert_eq!(unknown, StatusCode::UNAUTHORIZED);
     assert_eq!(vp.emulator.token_stats().unauthorized_calls, 2);
 }
+
+#[tokio::test]
+async fn the_authorization_code_flow_redirects_with_a_one_time_code() {
+    let vp = spawn().await;
+    let c = vp.emulator.config().clone();
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let callback = "https://app.example.com/callback";
+
+    let (page, _) = vp
+        .send(vp.http.get(format!(
+            "{}/authorize?client_id={}&state=s1",
+            vp.base, c.client_id
+        )))
+        .await;
+    let login = no_redirects
+        .post(format!("{}/authorize", vp.base))
+        .form(&[
+            ("client_id", c.client_id.as_str()),
+            ("redirect_uri", callback),
+            ("state", "s1"),
+            ("username", USER),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let location = url::Url::parse(login.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let form = vec![
+        ("grant_type", "authorization_code".to_owned()),
+        ("code", code),
+        ("redirect_uri", callback.to_owned()),
+        ("client_id", c.client_id.clone()),
+        ("client_secret", c.client_secret.clone()),
+    ];
+    let (status, token) = vp.token_response(&form).await;
+    let (replay, _) = vp.token_response(&form).await;
+
+    assert_eq!(page, StatusCode::OK);
+    assert!(login.status().is_redirection());
+    assert!(location.as_str().starts_with(callback));
+    assert!(
+        location
+            .query_pairs()
+            .any(|(k, v)| k == "state" && v == "s1")
+    );
+    assert_eq!(status, StatusCode::OK, "{token}");
+    assert_eq!(token["token_type"], "bearer");
+    assert_eq!(replay, StatusCode::BAD_REQUEST);
+    assert_eq!(vp.emulator.token_stats().authorization_code_grants, 1);
+}
+
+#[tokio::test]
+async fn instance_paths_are_configurable() {
+    let vp = spawn_with(ledgerlink_emulators::vantagepoint::VantagepointConfig {
+        instance_path: "Pennoni".into(),
+        ..Default::default()
+    })
+    .await;
+
+    let token = vp.token().await;
+    let (status, _) = vp.get(&token, "/firm").await;
+
+    assert!(vp.base.ends_with("/Pennoni/api"));
+    assert_eq!(status, StatusCode::OK);
+}
