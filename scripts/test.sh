@@ -5,7 +5,8 @@
 #
 # Installs (idempotently): a Python virtualenv in .venv with moto's server (the local AWS emulator the AWS
 # adapters are contract-tested against) and the other pinned Python tools in scripts/requirements-*.txt.
-# Runs: rustfmt check, clippy (warnings are errors), and `cargo test` over the whole workspace.
+# Also a second virtualenv, .venv-infra, with the SAM CLI and cfn-lint for the template.
+# Runs: sam validate --lint and cfn-lint on template.yaml, rustfmt check, clippy (warnings are errors), and `cargo test` over the whole workspace.
 # Honours CARGO_TARGET_DIR (CI may point it at a persistent cache folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,16 @@ if [ ${#reqs[@]} -gt 0 ]; then
   .venv/bin/pip install --quiet --disable-pip-version-check "${args[@]}"
 fi
 export LEDGERLINK_MOTO_SERVER="$root/.venv/bin/moto_server"
+
+step "Infrastructure tools into .venv-infra (SAM CLI and cfn-lint pin their own boto versions)"
+if [ ! -x .venv-infra/bin/python ]; then
+  python3 -m venv .venv-infra
+fi
+.venv-infra/bin/pip install --quiet --disable-pip-version-check -r scripts/infra-requirements.txt
+
+step "SAM template (sam validate --lint, cfn-lint)"
+SAM_CLI_TELEMETRY=0 .venv-infra/bin/sam validate --lint --template template.yaml
+.venv-infra/bin/cfn-lint template.yaml
 
 step "Formatting (cargo fmt --check)"
 cargo fmt --all -- --check
