@@ -23,6 +23,8 @@ pub mod context;
 pub mod error;
 pub mod finance;
 pub mod firm_sync;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod lookups;
 pub mod operator;
 pub mod payment_in;

@@ -28,6 +28,8 @@ pub const VP_USER: &str = "integration";
 pub const VP_PASSWORD: &str = "integration-password";
 
 pub struct World {
+    /// When the world was created: before the demo's postings.
+    pub started: DateTime<Utc>,
     pub clock: ManualClock,
     pub exact: ExactEmulator,
     pub exact_server: RunningServer,
@@ -49,13 +51,10 @@ pub struct TenantFixture {
     pub supplier: String,
 }
 
-fn division_path(division: i32) -> String {
-    format!("/api/v1/{division}/")
-}
-
 impl World {
     pub async fn spawn() -> World {
         let clock = ManualClock::fixed();
+        let started = clock.now() - chrono::Duration::seconds(1);
         let exact = ExactEmulator::new(ExactEmuConfig { clock: clock.shared(), ..ExactEmuConfig::default() });
         let exact_server = exact.spawn().await.unwrap();
         let app = AppRegistration {
@@ -105,6 +104,7 @@ impl World {
             settings: FlowSettings { discover_lag: Duration::from_secs(1), ..FlowSettings::default() },
         };
         World {
+            started,
             clock,
             exact,
             exact_server,
@@ -132,6 +132,11 @@ impl World {
     /// links of every demo firm / vendor / employee to those accounts, and the lookup rows the demo needs.
     /// Discovery starts now (earlier tenants' documents are not seen).
     pub async fn tenant(&self, name: &str) -> TenantFixture {
+        self.tenant_since(name, None).await
+    }
+
+    /// A fresh tenant whose discovery starts at `since` (default: now).
+    pub async fn tenant_since(&self, name: &str, since: Option<DateTime<Utc>>) -> TenantFixture {
         let division = self.next_division.fetch_add(1, Ordering::SeqCst);
         self.exact.create_division(division, name);
         self.exact.set_division_access(self.user, division, true).unwrap();
@@ -213,7 +218,7 @@ impl World {
             put(LookupTable::Firms, vendor, &[("exact_id", &exact_id)]).await;
         }
 
-        let start = DateTime::from_timestamp(now.timestamp(), 0).unwrap();
+        let start = since.unwrap_or_else(|| DateTime::from_timestamp(now.timestamp(), 0).unwrap());
         let settings: BTreeMap<String, serde_json::Value> = BTreeMap::from([
             ("sync_start".to_owned(), json!(start.to_rfc3339())),
             ("company".to_owned(), json!(self.demo.company)),
@@ -283,10 +288,6 @@ impl World {
     pub async fn status(&self, tenant: &TenantId, object_type: ObjectType, key: &str) -> Option<ObjectStatus> {
         let object = ObjectRef { tenant: tenant.clone(), object_type, key: ObjectKey::parse(key).unwrap() };
         self.ctx.stores.statuses.get(&object).await.unwrap()
-    }
-
-    pub fn division_prefix(&self, division: i32) -> String {
-        division_path(division)
     }
 
     /// The sales entry of an invoice in Exact, by our reference.

@@ -2,5 +2,8 @@
 //! driven through the embedded work queue exactly as the local stack drives them.
 #![allow(clippy::unwrap_used)]
 
+mod faults;
 mod helpers;
 mod invoice_out;
+mod operator;
+mod payment_in;

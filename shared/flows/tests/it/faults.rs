@@ -1,0 +1,297 @@
+//! The fault-injection suite: randomised runs mixing 5xx, 429 storms, resets, commit-then-drop, duplicate
+//! schedules and webhooks, duplicate SQS deliveries, workers killed mid-message and concurrent workers on
+//! the same objects. Every run must end with ZERO duplicate documents in Exact, ZERO lost or duplicated
+//! payments in VP, and every object in the right status.
+//!
+//! Runs share the emulators and the store (each run has its own tenant, division and data). The suite
+//! prints its seed; a failing run prints its own seed, and `LEDGERLINK_FAULT_SEED=<seed>
+//! LEDGERLINK_FAULT_RUNS=1` replays it. `LEDGERLINK_FAULT_RUNS` sets the number of runs (default 1000).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use ledgerlink_domain::{Flow, ObjectType, SyncStatus};
+use ledgerlink_emulators::FaultRule;
+use ledgerlink_emulators::exact::PaymentSpec;
+use ledgerlink_flows::{MessageOutcome, discover, process_message};
+use ledgerlink_ports::{ObjectRef, PageRequest, StatusFilter, WorkAction};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rust_decimal::Decimal;
+
+use crate::helpers::{TenantFixture, World, invoice_key, object};
+
+const VISIBILITY: Duration = Duration::from_secs(60);
+const RETRY: Duration = Duration::from_secs(20);
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn randomised_faults_never_duplicate_a_document_nor_lose_a_payment() {
+    let runs = env_u64("LEDGERLINK_FAULT_RUNS").unwrap_or(1000);
+    let seed = env_u64("LEDGERLINK_FAULT_SEED").unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(7)
+    });
+    println!("fault suite: {runs} runs, seed {seed} (replay one run: LEDGERLINK_FAULT_SEED=<run seed> LEDGERLINK_FAULT_RUNS=1)");
+    let world = World::spawn().await;
+    let mut totals: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let wall = std::time::Instant::now();
+    for run in 0..runs {
+        let run_seed = seed.wrapping_add(run.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        match one_run(&world, run, run_seed).await {
+            Ok(counts) => {
+                for (k, v) in counts {
+                    *totals.entry(k).or_default() += v;
+                }
+            }
+            Err(message) => panic!(
+                "fault run {run} failed (run seed {run_seed}; replay with LEDGERLINK_FAULT_SEED={run_seed} LEDGERLINK_FAULT_RUNS=1): {message}"
+            ),
+        }
+    }
+    println!("fault suite: {runs} runs green in {:.1?}; {totals:?}", wall.elapsed());
+    println!("faults injected by Exact: {:?}", world.exact.faults().injected());
+    println!("faults injected by VP: {:?}", world.vp.faults().injected());
+}
+
+async fn discover_until_ok(world: &World, flow: Flow, t: &TenantFixture) -> Result<(), String> {
+    for _ in 0..50 {
+        match discover(&world.ctx, flow, &t.id).await {
+            Ok(_) => return Ok(()),
+            Err(e) if e.is_retryable() => world.clock.advance(Duration::from_secs(5)),
+            Err(e) => return Err(format!("discovery failed permanently: {e}")),
+        }
+    }
+    Err("discovery kept failing".into())
+}
+
+/// A worker: receives, processes, acks; sometimes "killed" (its processing future dropped mid-flight, the
+/// message abandoned so it becomes visible again), sometimes re-sends what it received (a duplicate
+/// delivery).
+async fn worker(world: &World, flow: Flow, seed: u64, kill_per_mille: u32, dup_per_mille: u32) -> Result<(), String> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    for _ in 0..400 {
+        let max = rng.random_range(1..=10);
+        let got = world.ctx.queue.receive(flow, max, VISIBILITY).await.map_err(|e| e.to_string())?;
+        if got.is_empty() {
+            return Ok(());
+        }
+        for m in got {
+            if rng.random_range(0..1000) < dup_per_mille {
+                world.ctx.send(flow, std::slice::from_ref(&m.message)).await.map_err(|e| e.to_string())?;
+            }
+            if rng.random_range(0..1000) < kill_per_mille {
+                let budget = Duration::from_micros(rng.random_range(0..4000));
+                let _ = tokio::time::timeout(budget, process_message(&world.ctx, flow, &m.message)).await;
+                continue;
+            }
+            match process_message(&world.ctx, flow, &m.message).await {
+                Ok(MessageOutcome::Handled) => world.ctx.queue.ack(flow, &m.receipt).await.map_err(|e| e.to_string())?,
+                Err(e) if !e.is_retryable() => return Err(format!("permanent failure of {:?}: {e}", m.message)),
+                Ok(MessageOutcome::RetryLater(_)) | Err(_) => {
+                    world.ctx.queue.retry_later(flow, &m.receipt, RETRY).await.map_err(|e| e.to_string())?
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn workers(world: &World, flow: Flow, rng: &mut StdRng, kill: u32, dup: u32) -> Result<(), String> {
+    let (a, b) = (rng.random(), rng.random());
+    if rng.random_bool(0.5) {
+        let (ra, rb) = futures::join!(worker(world, flow, a, kill, dup), worker(world, flow, b, kill, dup));
+        ra.and(rb)
+    } else {
+        worker(world, flow, a, kill, dup).await
+    }
+}
+
+fn is_final(status: Option<SyncStatus>) -> bool {
+    matches!(status, Some(SyncStatus::Success | SyncStatus::Error))
+}
+
+/// Runs workers until every object is final: invisible messages (abandoned by killed workers) and
+/// idempotency leases of killed writes expire as the clock moves on.
+async fn settle(world: &World, flow: Flow, objects: &[ObjectRef], rng: &mut StdRng, kill: u32, dup: u32) -> Result<(), String> {
+    for round in 0..60 {
+        workers(world, flow, rng, if round < 2 { kill } else { 0 }, if round < 2 { dup } else { 0 }).await?;
+        let mut open = Vec::new();
+        for o in objects {
+            let s = world.ctx.stores.statuses.get(o).await.map_err(|e| e.to_string())?;
+            let waiting_partial = o.object_type == ObjectType::ExpensePayment
+                && s.as_ref().is_some_and(|s| s.status == SyncStatus::Pending && s.last_message.as_deref().unwrap_or("").contains("Partially"));
+            if !is_final(s.as_ref().map(|s| s.status)) && !waiting_partial {
+                open.push((o.key.to_string(), s.map(|s| (s.status, s.last_message))));
+            }
+        }
+        if open.is_empty() {
+            return Ok(());
+        }
+        if round == 40 {
+            world.exact.faults().clear();
+            world.vp.faults().clear();
+        }
+        world.clock.advance(VISIBILITY + Duration::from_secs(301));
+        if round > 50 {
+            return Err(format!("objects never settled: {open:?}"));
+        }
+    }
+    Ok(())
+}
+
+async fn one_run(world: &World, run: u64, seed: u64) -> Result<BTreeMap<&'static str, u64>, String> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut counts = BTreeMap::new();
+    let t = world.tenant(&format!("f{run}")).await;
+    let div = t.division;
+
+    // Data: 1-3 invoices, sometimes a negative one.
+    let count = rng.random_range(1..=3);
+    let mut good = Vec::new();
+    for k in 0..count {
+        let number = format!("F{run:05}{k}");
+        let amounts: Vec<Decimal> = (0..rng.random_range(1..=3)).map(|_| Decimal::new(rng.random_range(1_000..500_000), 2)).collect();
+        let posting = world.post_invoice(&number, &amounts);
+        good.push(invoice_key(&number, &posting));
+    }
+    let negative = if rng.random_bool(0.2) {
+        let number = format!("F{run:05}N");
+        let posting = world.post_invoice(&number, &[Decimal::new(-rng.random_range(100..10_000), 2)]);
+        Some(invoice_key(&number, &posting))
+    } else {
+        None
+    };
+    world.tick();
+
+    // Faults.
+    let exact_rule = FaultRule {
+        method: None,
+        path_prefix: format!("/api/v1/{div}/"),
+        latency_ms: 0,
+        error_5xx_per_mille: rng.random_range(0..250),
+        storm_429_remaining: rng.random_range(0..=2),
+        reset_before_per_mille: rng.random_range(0..100),
+        commit_then_drop_per_mille: rng.random_range(0..300),
+    };
+    let vp_rule = FaultRule {
+        method: None,
+        path_prefix: "/vantagepoint/api/".into(),
+        latency_ms: 0,
+        error_5xx_per_mille: rng.random_range(0..150),
+        storm_429_remaining: 0,
+        reset_before_per_mille: rng.random_range(0..60),
+        commit_then_drop_per_mille: rng.random_range(0..200),
+    };
+    world.exact.faults().set_rules(vec![exact_rule]);
+    world.vp.faults().set_rules(vec![vp_rule]);
+    let kill = rng.random_range(0..150);
+    let dup = rng.random_range(0..200);
+
+    // INVOICE-OUT: one or two discoveries (a duplicate schedule), duplicate deliveries, workers.
+    for _ in 0..rng.random_range(1..=2) {
+        discover_until_ok(world, Flow::InvoiceOut, &t).await?;
+    }
+    let mut invoices: Vec<ObjectRef> = good.iter().map(|k| object(&t.id, ObjectType::Invoice, k)).collect();
+    if let Some(n) = &negative {
+        invoices.push(object(&t.id, ObjectType::Invoice, n));
+    }
+    for o in &invoices {
+        if rng.random_bool(0.3) {
+            let m = world.ctx.message(&t.id, o.object_type, &o.key, WorkAction::Sync);
+            world.ctx.send(Flow::InvoiceOut, &[m.clone(), m]).await.map_err(|e| e.to_string())?;
+        }
+    }
+    settle(world, Flow::InvoiceOut, &invoices, &mut rng, kill, dup).await?;
+
+    // Assert invoices.
+    for k in &good {
+        let entries = world.sales_entries(div, k);
+        if entries != 1 {
+            return Err(format!("invoice {k}: {entries} sales entries in Exact"));
+        }
+        let s = world.status(&t.id, ObjectType::Invoice, k).await;
+        if s.as_ref().map(|s| s.status) != Some(SyncStatus::Success) {
+            return Err(format!("invoice {k}: status {:?}", s.map(|s| (s.status, s.last_message))));
+        }
+    }
+    if let Some(n) = &negative {
+        if world.sales_entries(div, n) != 0 {
+            return Err(format!("negative invoice {n} reached Exact"));
+        }
+        let s = world.status(&t.id, ObjectType::Invoice, n).await;
+        if s.as_ref().map(|s| s.status) != Some(SyncStatus::Error) {
+            return Err(format!("negative invoice {n}: status {:?}", s.map(|s| s.status)));
+        }
+    }
+    *counts.entry("invoices").or_default() += good.len() as u64;
+
+    // PAYMENT-IN: pay some invoices (full or partial) in Exact, poll 1-3 times (webhooks + schedule).
+    world.exact.faults().clear();
+    let mut paid: Vec<Decimal> = Vec::new();
+    for k in &good {
+        if !rng.random_bool(0.7) {
+            continue;
+        }
+        let Some(entry) = world.status(&t.id, ObjectType::Invoice, k).await.and_then(|s| s.target_id) else { continue };
+        let amount = if rng.random_bool(0.3) { Some(Decimal::new(rng.random_range(100..1_000), 2)) } else { None };
+        let recorded = world
+            .exact
+            .register_payment(PaymentSpec { division: div, entry_id: entry, amount, date: None, employee: false })
+            .map_err(|e| e.to_string())?;
+        paid.push(recorded.amount);
+    }
+    let exact_rule = FaultRule {
+        method: None,
+        path_prefix: format!("/api/v1/{div}/"),
+        latency_ms: 0,
+        error_5xx_per_mille: rng.random_range(0..200),
+        storm_429_remaining: 0,
+        reset_before_per_mille: rng.random_range(0..60),
+        commit_then_drop_per_mille: 0,
+    };
+    world.exact.faults().set_rules(vec![exact_rule]);
+    world.tick();
+    for _ in 0..rng.random_range(1..=3) {
+        discover_until_ok(world, Flow::PaymentIn, &t).await?;
+    }
+    let receipts = world
+        .ctx
+        .stores
+        .statuses
+        .list(&t.id, &StatusFilter { object_type: Some(ObjectType::CashReceipt), ..Default::default() }, PageRequest::first(50))
+        .await
+        .map_err(|e| e.to_string())?;
+    if receipts.items.len() != paid.len() {
+        return Err(format!("{} payments registered, {} discovered", paid.len(), receipts.items.len()));
+    }
+    let receipt_objects: Vec<ObjectRef> = receipts.items.iter().map(|s| s.object.clone()).collect();
+    settle(world, Flow::PaymentIn, &receipt_objects, &mut rng, kill, dup).await?;
+    world.exact.faults().clear();
+    world.vp.faults().clear();
+
+    // Assert payments: each exactly once in VP, posted, with the paid amount; statuses Success.
+    let in_vp = world.vp.cash_receipts();
+    let mut totals: Vec<Decimal> = Vec::new();
+    for o in &receipt_objects {
+        let batch = format!("Exact{}", o.key);
+        let found: Vec<_> = in_vp.iter().filter(|c| c.batch == batch).collect();
+        if found.len() != 1 || !found[0].posted {
+            return Err(format!("payment {}: {} batches in VP (posted: {:?})", o.key, found.len(), found.first().map(|c| c.posted)));
+        }
+        totals.push(found[0].total);
+        let s = world.ctx.stores.statuses.get(o).await.map_err(|e| e.to_string())?;
+        if s.as_ref().map(|s| s.status) != Some(SyncStatus::Success) {
+            return Err(format!("payment {}: status {:?}", o.key, s.map(|s| (s.status, s.last_message))));
+        }
+    }
+    totals.sort();
+    paid.sort();
+    if totals != paid {
+        return Err(format!("amounts in VP {totals:?} differ from the payments {paid:?}"));
+    }
+    *counts.entry("payments").or_default() += paid.len() as u64;
+    Ok(counts)
+}

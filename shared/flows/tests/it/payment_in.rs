@@ -1,0 +1,104 @@
+//! PAYMENT-IN end to end: receipts and payments registered in Exact land in VP once, partial expense
+//! payments wait, and idle polls read incrementally.
+
+use ledgerlink_domain::{Flow, ObjectType, SyncStatus};
+use ledgerlink_emulators::exact::PaymentSpec;
+use ledgerlink_flows::discover;
+use ledgerlink_ports::{PageRequest, StatusFilter};
+use rust_decimal_macros::dec;
+
+use crate::helpers::{World, invoice_key};
+
+#[tokio::test]
+async fn a_customer_receipt_in_exact_becomes_one_posted_cash_receipt_in_vp() {
+    // Arrange: an invoice synced to Exact and paid there in full.
+    let world = World::spawn().await;
+    let t = world.tenant("receipts").await;
+    let posting = world.post_invoice("910001", &[dec!(400.00), dec!(600.00)]);
+    let key = invoice_key("910001", &posting);
+    world.tick();
+    discover(&world.ctx, Flow::InvoiceOut, &t.id).await.unwrap();
+    world.drain(Flow::InvoiceOut).await;
+    let entry = world.status(&t.id, ObjectType::Invoice, &key).await.unwrap().target_id.unwrap();
+    let paid = world
+        .exact
+        .register_payment(PaymentSpec { division: t.division, entry_id: entry, amount: None, date: None, employee: false })
+        .unwrap();
+
+    // Act: two polls (a webhook and the schedule) and a drain.
+    discover(&world.ctx, Flow::PaymentIn, &t.id).await.unwrap();
+    discover(&world.ctx, Flow::PaymentIn, &t.id).await.unwrap();
+    world.drain(Flow::PaymentIn).await;
+
+    // Assert
+    let receipts = world.ctx.stores.statuses.list(&t.id, &StatusFilter { object_type: Some(ObjectType::CashReceipt), ..Default::default() }, PageRequest::first(10)).await.unwrap();
+    assert_eq!(receipts.items.len(), 1);
+    let receipt = &receipts.items[0];
+    assert_eq!(receipt.status, SyncStatus::Success, "{:?}", receipt.last_message);
+    let batch = format!("Exact{}", receipt.object.key);
+    let in_vp: Vec<_> = world.vp.cash_receipts().into_iter().filter(|c| c.batch == batch).collect();
+    assert_eq!(in_vp.len(), 1, "exactly one cash receipt batch");
+    assert!(in_vp[0].posted);
+    assert_eq!(in_vp[0].total, paid.amount);
+    assert_eq!(in_vp[0].bank_code, "EURBANK");
+    let allocated: rust_decimal::Decimal = in_vp[0].lines.iter().map(|l| l.amount).sum();
+    assert_eq!(allocated, paid.amount, "the receipt is allocated across the invoice lines");
+}
+
+#[tokio::test]
+async fn an_idle_poll_reads_the_payments_feed_once_from_the_stored_cursor() {
+    // Arrange
+    let world = World::spawn().await;
+    let t = world.tenant("idle").await;
+    discover(&world.ctx, Flow::PaymentIn, &t.id).await.unwrap();
+
+    // Act
+    let summary = discover(&world.ctx, Flow::PaymentIn, &t.id).await.unwrap();
+
+    // Assert: one call, nothing enqueued (deletions are checked at most hourly).
+    assert_eq!(summary.ledger_calls, 1);
+    assert_eq!(summary.enqueued, 0);
+}
+
+#[tokio::test]
+async fn a_partially_paid_expense_report_waits_until_fully_paid() {
+    // Arrange: the demo's expense reports synced to Exact.
+    let world = World::spawn().await;
+    let t = world.tenant_since("expenses", Some(world.started)).await;
+    world.tick();
+    discover(&world.ctx, Flow::VoucherOut, &t.id).await.unwrap();
+    world.drain(Flow::VoucherOut).await;
+    let reports = world.ctx.stores.statuses.list(&t.id, &StatusFilter { object_type: Some(ObjectType::ExpenseReport), ..Default::default() }, PageRequest::first(10)).await.unwrap();
+    let report = reports.items.iter().find(|r| r.status == SyncStatus::Success).unwrap();
+    let entry = report.target_id.clone().unwrap();
+    let key = report.object.key.to_string();
+    let payments_before = world.vp.payments().len();
+
+    // Act 1: a partial payment.
+    world
+        .exact
+        .register_payment(PaymentSpec { division: t.division, entry_id: entry.clone(), amount: Some(dec!(10.00)), date: None, employee: true })
+        .unwrap();
+    discover(&world.ctx, Flow::PaymentIn, &t.id).await.unwrap();
+    world.drain(Flow::PaymentIn).await;
+
+    // Assert 1: Pending with a message, nothing in VP.
+    let status = world.status(&t.id, ObjectType::ExpensePayment, &key).await.unwrap();
+    assert_eq!(status.status, SyncStatus::Pending);
+    assert!(status.last_message.as_deref().unwrap_or("").contains("Partially paid"), "{:?}", status.last_message);
+    assert_eq!(world.vp.payments().len(), payments_before);
+
+    // Act 2: the rest.
+    world
+        .exact
+        .register_payment(PaymentSpec { division: t.division, entry_id: entry, amount: None, date: None, employee: true })
+        .unwrap();
+    world.tick();
+    discover(&world.ctx, Flow::PaymentIn, &t.id).await.unwrap();
+    world.drain(Flow::PaymentIn).await;
+
+    // Assert 2: one EP payment, the object succeeded.
+    let status = world.status(&t.id, ObjectType::ExpensePayment, &key).await.unwrap();
+    assert_eq!(status.status, SyncStatus::Success, "{:?}", status.last_message);
+    assert_eq!(world.vp.payments().len(), payments_before + 1);
+}
