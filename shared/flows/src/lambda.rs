@@ -222,6 +222,23 @@ mod tests {
     }
 
     #[test]
+    fn every_sample_event_of_the_repository_decodes() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
+        let mut seen = 0;
+        for flow in ["invoice-out", "voucher-out", "payment-in", "firm-sync"] {
+            let read = |kind: &str| {
+                let text = std::fs::read_to_string(dir.join(format!("{flow}-{kind}.json"))).unwrap_or_default();
+                serde_json::from_str::<Value>(&text).unwrap_or(Value::Null)
+            };
+            let Ok(Command::Batch { items, unreadable }) = decode(read("sqs")) else { panic!("{flow}-sqs.json") };
+            assert!(items.len() >= 2 && unreadable.is_empty(), "{flow}-sqs.json");
+            assert!(matches!(decode(read("schedule")), Ok(Command::DiscoverAll)), "{flow}-schedule.json");
+            seen += 1;
+        }
+        assert_eq!(seen, 4);
+    }
+
+    #[test]
     fn failures_become_retryable_or_permanent_diagnostics() {
         let d: Diagnostic = HandlerError(FlowError::Deferred("busy".into())).into();
         assert_eq!(d.error_type, "Retryable");
