@@ -1,0 +1,249 @@
+//! Writing an export file to storage in constant memory.
+//!
+//! - CSV rows go into a buffer that is handed to the [`UploadSink`] whenever it reaches the chunk size (the
+//!   S3 sink turns chunks into multipart parts), so memory is one chunk whatever the row count.
+//! - XLSX is written by `rust_xlsxwriter` in constant-memory mode on a blocking thread (rows arrive through
+//!   a small bounded channel), saved to a temporary file, and that file is streamed up in chunks.
+//!
+//! Cells are written as text: references such as `00123` must keep their leading zeros.
+
+use bytes::Bytes;
+use ledgerlink_domain::TenantId;
+use ledgerlink_ports::{ExportStorage, StoredObject, UploadSink};
+use tokio::io::AsyncReadExt;
+use tokio::sync::mpsc;
+
+use crate::definitions::ExportFormat;
+use crate::{JobError, JobResult};
+
+/// Rows sent to the XLSX thread at a time, and batches in flight (bounds memory).
+const XLSX_BATCH: usize = 1000;
+const XLSX_IN_FLIGHT: usize = 4;
+/// Rows an XLSX worksheet holds, header included.
+pub const XLSX_MAX_ROWS: u64 = 1_048_576;
+/// Name of the data sheet of exports.
+const SHEET: &str = "Export";
+
+type Batch = Vec<Vec<String>>;
+
+#[derive(Debug)]
+enum Inner {
+    Csv {
+        writer: csv::Writer<Vec<u8>>,
+    },
+    Xlsx {
+        tx: Option<mpsc::Sender<Batch>>,
+        batch: Batch,
+        thread: tokio::task::JoinHandle<JobResult<()>>,
+        /// Holds the temporary folder (deleted on drop) and the workbook's path in it.
+        dir: tempfile::TempDir,
+        rows: u64,
+    },
+}
+
+/// An export file being written to storage.
+#[derive(Debug)]
+pub struct FileWriter {
+    inner: Inner,
+    sink: Box<dyn UploadSink>,
+    chunk: usize,
+}
+
+fn xlsx_path(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    dir.path().join("export.xlsx")
+}
+
+fn xlsx_thread(path: std::path::PathBuf, headers: Vec<String>, mut rx: mpsc::Receiver<Batch>) -> JobResult<()> {
+    let xlsx = |e: rust_xlsxwriter::XlsxError| JobError::file("XLSX writing failed", e);
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    let sheet = workbook.add_worksheet_with_constant_memory();
+    sheet.set_name(SHEET).map_err(xlsx)?;
+    for (col, header) in headers.iter().enumerate() {
+        sheet
+            .write_string_with_format(0, col_index(col)?, header, &bold)
+            .map_err(xlsx)?;
+    }
+    let mut row: u32 = 1;
+    while let Some(batch) = rx.blocking_recv() {
+        for values in batch {
+            for (col, value) in values.iter().enumerate() {
+                if !value.is_empty() {
+                    sheet.write_string(row, col_index(col)?, value).map_err(xlsx)?;
+                }
+            }
+            row = row.saturating_add(1);
+        }
+    }
+    workbook.save(&path).map_err(xlsx)
+}
+
+fn col_index(col: usize) -> JobResult<u16> {
+    u16::try_from(col).map_err(|_| JobError::invalid("columns", "too many columns for XLSX"))
+}
+
+impl FileWriter {
+    /// Starts the upload of `key` and writes the header row.
+    pub async fn begin(
+        storage: &dyn ExportStorage,
+        tenant: &TenantId,
+        key: &str,
+        format: ExportFormat,
+        headers: &[String],
+        chunk: usize,
+    ) -> JobResult<Self> {
+        let sink = storage.begin_upload(tenant, key, format.content_type()).await?;
+        let inner = match format {
+            ExportFormat::Csv => {
+                let mut writer = csv::WriterBuilder::new().from_writer(Vec::with_capacity(chunk));
+                writer
+                    .write_record(headers)
+                    .map_err(|e| JobError::file("CSV writing failed", e))?;
+                Inner::Csv { writer }
+            }
+            ExportFormat::Xlsx => {
+                let dir = tempfile::tempdir().map_err(|e| JobError::file("no temporary folder for the XLSX file", e))?;
+                let (tx, rx) = mpsc::channel(XLSX_IN_FLIGHT);
+                let path = xlsx_path(&dir);
+                let headers = headers.to_vec();
+                let thread = tokio::task::spawn_blocking(move || xlsx_thread(path, headers, rx));
+                Inner::Xlsx {
+                    tx: Some(tx),
+                    batch: Vec::with_capacity(XLSX_BATCH),
+                    thread,
+                    dir,
+                    rows: 1,
+                }
+            }
+        };
+        Ok(Self { inner, sink, chunk })
+    }
+
+    /// Appends one row (values in column order).
+    pub async fn write_row(&mut self, values: Vec<String>) -> JobResult<()> {
+        match &mut self.inner {
+            Inner::Csv { writer } => {
+                writer
+                    .write_record(&values)
+                    .map_err(|e| JobError::file("CSV writing failed", e))?;
+                if writer.get_ref().len() >= self.chunk {
+                    let chunk = take_csv(writer, self.chunk)?;
+                    self.sink.write(chunk).await?;
+                }
+            }
+            Inner::Xlsx { tx, batch, rows, .. } => {
+                *rows += 1;
+                if *rows > XLSX_MAX_ROWS {
+                    return Err(JobError::invalid(
+                        "format",
+                        "an XLSX sheet holds at most 1,048,575 rows: export this data as CSV",
+                    ));
+                }
+                batch.push(values);
+                if batch.len() >= XLSX_BATCH {
+                    let full = std::mem::replace(batch, Vec::with_capacity(XLSX_BATCH));
+                    send(tx, full).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Completes the file and the upload; the object becomes visible now.
+    pub async fn finish(mut self) -> JobResult<StoredObject> {
+        let result = self.complete().await;
+        match result {
+            Ok(()) => Ok(self.sink.finish().await?),
+            Err(e) => {
+                if let Err(abort) = self.sink.abort().await {
+                    tracing::warn!(error = %abort, "aborting a failed upload failed");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn complete(&mut self) -> JobResult<()> {
+        match &mut self.inner {
+            Inner::Csv { writer } => {
+                let rest = take_csv(writer, 0)?;
+                if !rest.is_empty() {
+                    self.sink.write(rest).await?;
+                }
+                Ok(())
+            }
+            Inner::Xlsx {
+                tx,
+                batch,
+                thread,
+                dir,
+                ..
+            } => {
+                if !batch.is_empty() {
+                    send(tx, std::mem::take(batch)).await?;
+                }
+                tx.take();
+                thread
+                    .await
+                    .map_err(|e| JobError::file("the XLSX writer stopped", e))??;
+                let mut file = tokio::fs::File::open(xlsx_path(dir))
+                    .await
+                    .map_err(|e| JobError::file("the XLSX file cannot be read", e))?;
+                loop {
+                    let mut buf = vec![0u8; self.chunk];
+                    let mut filled = 0;
+                    while filled < buf.len() {
+                        let n = file
+                            .read(&mut buf[filled..])
+                            .await
+                            .map_err(|e| JobError::file("the XLSX file cannot be read", e))?;
+                        if n == 0 {
+                            break;
+                        }
+                        filled += n;
+                    }
+                    if filled == 0 {
+                        return Ok(());
+                    }
+                    buf.truncate(filled);
+                    self.sink.write(Bytes::from(buf)).await?;
+                }
+            }
+        }
+    }
+
+    /// Abandons the file and the upload: nothing becomes visible.
+    pub async fn abort(mut self) -> JobResult<()> {
+        if let Inner::Xlsx { tx, thread, .. } = &mut self.inner {
+            tx.take();
+            // The thread ends when the channel closes; its result no longer matters.
+            let _ended = thread.await;
+        }
+        Ok(self.sink.abort().await?)
+    }
+}
+
+async fn send(tx: &mut Option<mpsc::Sender<Batch>>, batch: Batch) -> JobResult<()> {
+    match tx {
+        Some(sender) => sender
+            .send(batch)
+            .await
+            .map_err(|_| JobError::File {
+                message: "the XLSX writer stopped early".into(),
+                source: None,
+            }),
+        None => Err(JobError::File {
+            message: "the XLSX file is already complete".into(),
+            source: None,
+        }),
+    }
+}
+
+/// Takes what the writer holds so far, leaving a fresh writer with an empty buffer of `capacity`.
+fn take_csv(writer: &mut csv::Writer<Vec<u8>>, capacity: usize) -> JobResult<Bytes> {
+    let fresh = csv::WriterBuilder::new().from_writer(Vec::with_capacity(capacity));
+    let full = std::mem::replace(writer, fresh)
+        .into_inner()
+        .map_err(|e| JobError::file("CSV writing failed", e.into_error()))?;
+    Ok(Bytes::from(full))
+}
