@@ -235,16 +235,9 @@ async fn firm(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef) -> FlowR
             return ledger_failed(ctx, tenant, object, e).await;
         }
     }
-    ctx.stores
-        .links
-        .link(&IdLink {
-            tenant: tenant.id.clone(),
-            object_type: ObjectType::Firm,
-            vp_key: object.key.to_string(),
-            exact_id: posted.target_id.clone(),
-            created_at: ctx.now(),
-        })
-        .await?;
+    if let Some(outcome) = link_or_refuse(ctx, work, object, &posted.target_id).await? {
+        return Ok(outcome);
+    }
     // Vouchers name the vendor code; links are 1:1 by ClientID, so the vendor code goes to the firms table.
     if let Some(vendor) = firm.vendor.as_deref().filter(|v| firm.vendor_ind && !v.trim().is_empty()) {
         let row = LookupEntry {
@@ -301,16 +294,9 @@ async fn employee(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef) -> F
     if let Err(e) = ledger.upsert_contact(&contact).await {
         return ledger_failed(ctx, tenant, object, e).await;
     }
-    ctx.stores
-        .links
-        .link(&IdLink {
-            tenant: tenant.id.clone(),
-            object_type: ObjectType::Employee,
-            vp_key: object.key.to_string(),
-            exact_id: posted.target_id.clone(),
-            created_at: ctx.now(),
-        })
-        .await?;
+    if let Some(outcome) = link_or_refuse(ctx, work, object, &posted.target_id).await? {
+        return Ok(outcome);
+    }
     let message = format!("Synchronised to Exact Online as supplier account {} with a contact", posted.target_id);
     ctx.update_status(object, |s| {
         s.status = SyncStatus::Success;
@@ -320,6 +306,33 @@ async fn employee(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef) -> F
     })
     .await?;
     Ok(MessageOutcome::Handled)
+}
+
+/// Links the record to the account the ledger answered with. A record already linked to ANOTHER account
+/// (the ledger found a different account by code) is an Error for an operator to settle: relinking silently
+/// would move every document of the party.
+async fn link_or_refuse(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef, exact_id: &str) -> FlowResult<Option<MessageOutcome>> {
+    let link = IdLink {
+        tenant: work.tenant.id.clone(),
+        object_type: object.object_type,
+        vp_key: object.key.to_string(),
+        exact_id: exact_id.to_owned(),
+        created_at: ctx.now(),
+    };
+    match ctx.stores.links.link(&link).await {
+        Ok(()) => Ok(None),
+        Err(StoreError::Conflict { detail, .. }) => {
+            let current = linked(ctx, work, object).await?.unwrap_or_default();
+            let text = format!(
+                "Linked to Exact Online account {current}, but Exact Online matched account {exact_id} by code ({detail}); \
+                 correct the link or the code, then Force synchronize"
+            );
+            ctx.record(object, SyncStatus::Error, Some(text.clone()), None).await?;
+            ctx.notify_error(object, &text).await?;
+            Ok(Some(MessageOutcome::Handled))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn entry(key: String, columns: BTreeMap<String, String>, now: DateTime<Utc>) -> LookupEntry {

@@ -137,6 +137,12 @@ impl World {
 
     /// A fresh tenant whose discovery starts at `since` (default: now).
     pub async fn tenant_since(&self, name: &str, since: Option<DateTime<Utc>>) -> TenantFixture {
+        self.tenant_with(name, since, true).await
+    }
+
+    /// A fresh tenant; `prelink`: link every demo firm and employee to a pre-made Exact account (as if
+    /// firm-sync had run), else leave master data to firm-sync.
+    pub async fn tenant_with(&self, name: &str, since: Option<DateTime<Utc>>, prelink: bool) -> TenantFixture {
         let division = self.next_division.fetch_add(1, Ordering::SeqCst);
         self.exact.create_division(division, name);
         self.exact.set_division_access(self.user, division, true).unwrap();
@@ -175,11 +181,11 @@ impl World {
             created_at: now,
         };
         // Links are 1:1: one Exact account per demo firm and employee (the first client is `customer`).
-        for (i, client) in self.demo.client_ids.iter().enumerate() {
+        for (i, client) in self.demo.client_ids.iter().enumerate().filter(|_| prelink) {
             let exact_id = if i == 0 { customer.clone() } else { account(100 + i, client, false) };
             links.link(&link(ObjectType::Firm, client.clone(), &exact_id)).await.unwrap();
         }
-        for (i, employee) in self.demo.employees.iter().enumerate() {
+        for (i, employee) in self.demo.employees.iter().enumerate().filter(|_| prelink) {
             let exact_id = if i == 0 { supplier.clone() } else { account(300 + i, employee, true) };
             links.link(&link(ObjectType::Employee, employee.clone(), &exact_id)).await.unwrap();
         }
@@ -213,7 +219,7 @@ impl World {
             put(LookupTable::TaxCodes, exact_code, &[("vp_code", vp_code), ("rate", rate)]).await;
         }
         put(LookupTable::BankCodes, "20", &[("vp_bank_code", "EURBANK")]).await;
-        for (i, vendor) in self.demo.vendors.iter().enumerate() {
+        for (i, vendor) in self.demo.vendors.iter().enumerate().filter(|_| prelink) {
             let exact_id = account(200 + i + 50, vendor, true);
             put(LookupTable::Firms, vendor, &[("exact_id", &exact_id)]).await;
         }

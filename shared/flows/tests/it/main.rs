@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod faults;
+mod figures;
+mod firm_sync;
 mod helpers;
 mod invoice_out;
 mod operator;
