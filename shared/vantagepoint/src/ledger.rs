@@ -260,6 +260,22 @@ impl VantagepointClient {
         Ok(extras)
     }
 
+    /// [`Self::ledger_tax`], read once per posting.
+    async fn ledger_tax_cached(
+        &self,
+        cache: &mut HashMap<(Period, u32), TaxByPkey>,
+        tt: &str,
+        period: Period,
+        post_seq: u32,
+    ) -> Result<TaxByPkey, VpError> {
+        if let Some(hit) = cache.get(&(period, post_seq)) {
+            return Ok(hit.clone());
+        }
+        let fetched = self.ledger_tax(tt, period, post_seq).await?;
+        cache.insert((period, post_seq), fetched.clone());
+        Ok(fetched)
+    }
+
     async fn ledger_tax(
         &self,
         tt: &str,
@@ -435,8 +451,11 @@ impl VantagepointClient {
                 continue;
             }
             let extras = self.batch_extras("ap", &batch).await?;
+            let mut taxes = HashMap::new();
             for ((vendor, voucher, period, post_seq), (lines, _)) in groups {
-                let tax = self.ledger_tax("AP", period, post_seq).await?;
+                let tax = self
+                    .ledger_tax_cached(&mut taxes, "AP", period, post_seq)
+                    .await?;
                 let master = extras.masters.iter().find(|m| {
                     text_of(m, "Vendor").as_deref() == Some(vendor.as_str())
                         && text_of(m, "Voucher").unwrap_or_default() == voucher
@@ -479,8 +498,11 @@ impl VantagepointClient {
                 continue;
             }
             let extras = self.batch_extras("ex", &batch).await?;
+            let mut taxes = HashMap::new();
             for ((employee, reference, period, post_seq), (lines, _)) in groups {
-                let tax = self.ledger_tax("EX", period, post_seq).await?;
+                let tax = self
+                    .ledger_tax_cached(&mut taxes, "EX", period, post_seq)
+                    .await?;
                 let master = extras.masters.iter().find(|m| {
                     text_of(m, "Employee").as_deref() == Some(employee.as_str())
                         && (text_of(m, "Voucher").as_deref() == Some(reference.as_str())
