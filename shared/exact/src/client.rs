@@ -273,7 +273,7 @@ impl ExactClient {
         let inner = &self.inner;
         let policy = inner.config.retry;
         let idempotent = method != Method::POST;
-        let mut token = inner.tokens.access_token().await?;
+        let mut renewed: Option<AccessToken> = None;
         let mut attempt: u32 = 0;
         let mut waits_429: u32 = 0;
         let mut reauthenticated = false;
@@ -282,6 +282,11 @@ impl ExactClient {
             if scope == Scope::Division {
                 inner.limiter.acquire().await?;
             }
+            // Read per attempt: waits can outlast a token, and other workers may have refreshed meanwhile.
+            let token = match renewed.take() {
+                Some(token) => token,
+                None => inner.tokens.access_token().await?,
+            };
             let outcome = self
                 .send_once(&method, &url, body.as_ref(), &token, json)
                 .await;
@@ -332,7 +337,7 @@ impl ExactClient {
                         });
                     }
                     reauthenticated = true;
-                    token = inner.tokens.after_unauthorized(&token).await?;
+                    renewed = Some(inner.tokens.after_unauthorized(&token).await?);
                     attempt -= 1;
                 }
                 Verdict::RateLimitedDaily(until) => {
@@ -387,6 +392,8 @@ impl ExactClient {
             request = request.header(CONTENT_TYPE, "application/json").json(body);
         }
         let response = request.send().await.map_err(|error| {
+            // The URL's query can hold customer data (filters); keep it out of error chains.
+            let error = error.without_url();
             // A connect error means nothing was sent; anything later (reset, timeout) may have arrived.
             let may_have_arrived = !(error.is_connect() || error.is_builder());
             Lost {
@@ -397,7 +404,7 @@ impl ExactClient {
         let status = response.status();
         let headers = response.headers().clone();
         let text = response.text().await.map_err(|error| Lost {
-            error,
+            error: error.without_url(),
             may_have_arrived: true,
         })?;
         Ok((status, headers, text))

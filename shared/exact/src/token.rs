@@ -99,7 +99,13 @@ pub struct TokenManager {
     /// This process's name as lease holder.
     holder: String,
     hook: Option<Arc<dyn ReconnectHook>>,
+    /// After Exact refused a refresh as too early, no new attempt before this instant (while the current
+    /// token is still usable): every attempt is one more token call and one more error on Exact's side.
+    refused_until: parking_lot::Mutex<Option<DateTime<Utc>>>,
 }
+
+/// How long to hold off after Exact called a refresh too early.
+const TOO_EARLY_HOLD_OFF: chrono::Duration = chrono::Duration::seconds(10);
 
 impl TokenManager {
     pub fn new(
@@ -117,6 +123,7 @@ impl TokenManager {
             http,
             holder,
             hook,
+            refused_until: parking_lot::Mutex::new(None),
         }
     }
 
@@ -149,7 +156,9 @@ impl TokenManager {
     /// A usable access token, refreshing (single-flight) when the stored one is due.
     pub async fn access_token(&self) -> ExactResult<AccessToken> {
         let record = self.load().await?;
-        if self.clock.now() < Self::refresh_due(&record) {
+        let now = self.clock.now();
+        let held_off = (*self.refused_until.lock()).is_some_and(|until| now < until);
+        if now < Self::refresh_due(&record) || (held_off && self.usable(&record)) {
             return Ok(AccessToken::from_record(&record));
         }
         self.refresh(record.generation, false).await
@@ -285,6 +294,12 @@ impl TokenManager {
                     && let Some(hook) = &self.hook
                 {
                     hook.reconnect_needed(self.connection(), reason).await;
+                }
+                // "Too early" by Exact's clock (ours runs a little ahead): the current token still works.
+                if matches!(e, ExactError::Unauthorized { .. }) && !forced && self.usable(&record) {
+                    *self.refused_until.lock() = Some(self.clock.now() + TOO_EARLY_HOLD_OFF);
+                    tracing::warn!(connection = %self.connection(), "Exact refused the refresh as too early; keeping the current token");
+                    return Ok(AccessToken::from_record(&record));
                 }
                 return Err(e);
             }

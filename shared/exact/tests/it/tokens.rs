@@ -308,3 +308,41 @@ async fn a_401_before_570_seconds_is_unauthorized_without_calling_the_token_endp
     );
     assert_eq!(env.emulator.token_calls(CLIENT_ID), token_calls);
 }
+
+#[tokio::test]
+async fn a_refresh_token_unused_for_thirty_days_means_reconnect_needed() {
+    let env = spawn().await;
+    let client = env.connect().await;
+    env.clock.advance(Duration::from_secs(31 * 24 * 3600));
+
+    let result = client.me().await;
+
+    assert!(
+        matches!(&result, Err(ExactError::ReconnectNeeded { reason, .. }) if reason.contains("expired")),
+        "got {result:?}"
+    );
+}
+
+#[tokio::test]
+async fn when_exacts_clock_says_too_early_the_still_valid_token_keeps_being_used() {
+    // Arrange: Exact refuses refreshes until 590 s (its clock runs behind ours); we refresh at 570 s.
+    let env = crate::helpers::spawn_with(|c| c.refresh_min_age_secs = 590).await;
+    let client = env.connect().await;
+    env.clock.advance(Duration::from_secs(575));
+
+    // Act: several calls in the next seconds.
+    let mut results = Vec::new();
+    for _ in 0..5 {
+        results.push(client.me().await);
+        env.clock.advance(Duration::from_secs(1));
+    }
+
+    // Assert
+    assert!(results.iter().all(Result::is_ok), "got {results:?}");
+    assert_eq!(env.emulator.token_refreshes(CLIENT_ID), 0);
+    assert_eq!(
+        env.emulator.token_calls(CLIENT_ID),
+        2,
+        "the code exchange and ONE refused refresh, not one per call"
+    );
+}
