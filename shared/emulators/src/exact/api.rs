@@ -91,7 +91,7 @@ enum Auth {
     Missing,
 }
 
-fn authenticate(st: &Store, headers: &HeaderMap, now: DateTime<Utc>) -> Auth {
+fn authenticate(st: &mut Store, headers: &HeaderMap, now: DateTime<Utc>) -> Auth {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -100,13 +100,18 @@ fn authenticate(st: &Store, headers: &HeaderMap, now: DateTime<Utc>) -> Auth {
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(str::trim);
-    let Some(grant) = token.and_then(|t| st.access.get(t)) else {
+    let Some(grant) = token.and_then(|t| st.access.get(t)).cloned() else {
         return Auth::Missing;
     };
     let caller = Caller {
         client_id: grant.client_id.clone(),
         user: grant.user,
     };
+    if grant.expires_at > now
+        && let Some(r) = st.refresh.get_mut(&grant.refresh)
+    {
+        r.used = true;
+    }
     if grant.expires_at <= now {
         Auth::Expired(caller)
     } else {
@@ -410,8 +415,8 @@ pub(crate) async fn me(
         .into_response();
     }
     let now = sh.now();
-    let st = sh.store.lock();
-    let caller = match authenticate(&st, &headers, now) {
+    let mut st = sh.store.lock();
+    let caller = match authenticate(&mut st, &headers, now) {
         Auth::Valid(c) => c,
         Auth::Expired(_) => return unauthorized(true).into_response(),
         Auth::Missing => return unauthorized(false).into_response(),
@@ -495,7 +500,7 @@ pub(crate) async fn v1(
     // Authentication, block, rate limit — in that order, under one lock.
     let (caller, rate) = {
         let mut st = sh.store.lock();
-        let caller = match authenticate(&st, &headers, now) {
+        let caller = match authenticate(&mut st, &headers, now) {
             Auth::Valid(c) => c,
             Auth::Expired(c) => {
                 record_error(&sh, &mut st, &c, division, &endpoint, now);

@@ -74,6 +74,9 @@ pub struct ExactConfig {
     pub code_ttl_secs: i64,
     /// A refresh token unused for this many days has expired.
     pub refresh_idle_days: i64,
+    /// Grace mode for rotated refresh tokens: the previous token keeps working until the token it was
+    /// exchanged for is used (some apps get this from Exact). Off: strict rotation.
+    pub refresh_grace: bool,
     /// Base URL written into `__metadata`, `__next` and webhook endpoints; default: the request's Host.
     pub base_url: Option<String>,
     /// The clock every time-based rule reads.
@@ -95,6 +98,7 @@ impl Default for ExactConfig {
             refresh_min_age_secs: 570,
             code_ttl_secs: 180,
             refresh_idle_days: 30,
+            refresh_grace: false,
             base_url: None,
             clock: SystemClock::shared(),
         }

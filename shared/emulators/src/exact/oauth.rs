@@ -79,6 +79,7 @@ pub(crate) fn issue_pair(
             client_id: client_id.to_owned(),
             user,
             expires_at: now + Duration::seconds(ttl_secs),
+            refresh: refresh.clone(),
         },
     );
     st.refresh.insert(
@@ -88,6 +89,8 @@ pub(crate) fn issue_pair(
             user,
             issued_at: now,
             superseded: false,
+            successor: None,
+            used: false,
         },
     );
     TokenPair {
@@ -286,7 +289,16 @@ pub(crate) async fn token(
                     "The refresh token was not issued to this client.",
                 );
             }
-            if grant.superseded {
+            // Grace mode (off by default): a superseded token still works while the token it was exchanged
+            // for has not been used — the "lost token response" case some apps are allowed.
+            let in_grace = grant.superseded
+                && cfg.refresh_grace
+                && grant
+                    .successor
+                    .as_ref()
+                    .and_then(|s| st.refresh.get(s))
+                    .is_some_and(|s| !s.used && !s.superseded);
+            if grant.superseded && !in_grace {
                 return oauth_error(
                     StatusCode::UNAUTHORIZED,
                     "unauthorized_client",
@@ -322,8 +334,10 @@ pub(crate) async fn token(
                 );
                 return r;
             }
-            if let Some(g) = st.refresh.get_mut(&rt) {
-                g.superseded = true;
+            if in_grace
+                && let Some(previous) = grant.successor.as_ref().and_then(|s| st.refresh.get_mut(s))
+            {
+                previous.superseded = true;
             }
             *st.refresh_counts.entry(client_id.clone()).or_default() += 1;
             let pair = issue_pair(
@@ -333,6 +347,10 @@ pub(crate) async fn token(
                 now,
                 cfg.access_token_ttl_secs,
             );
+            if let Some(g) = st.refresh.get_mut(&rt) {
+                g.superseded = true;
+                g.successor = Some(pair.refresh_token.clone());
+            }
             token_response(&pair, cfg.access_token_ttl_secs)
         }
         _ => oauth_error(

@@ -71,6 +71,8 @@ pub(crate) struct AccessGrant {
     pub client_id: String,
     pub user: Uuid,
     pub expires_at: DateTime<Utc>,
+    /// The refresh token issued together with this access token.
+    pub refresh: String,
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +82,10 @@ pub(crate) struct RefreshGrant {
     /// When the access token issued with this refresh token was issued (the 570-second rule counts from here).
     pub issued_at: DateTime<Utc>,
     pub superseded: bool,
+    /// The refresh token this one was exchanged for.
+    pub successor: Option<String>,
+    /// Whether the access token issued with this refresh token has been used on the API.
+    pub used: bool,
 }
 
 #[derive(Debug, Clone, Default)]

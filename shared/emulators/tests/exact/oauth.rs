@@ -306,3 +306,44 @@ async fn me_lists_the_current_division_without_rate_limit_headers() {
         .unwrap();
     assert_eq!(anonymous.status().as_u16(), 401);
 }
+
+#[tokio::test]
+async fn in_grace_mode_the_previous_refresh_token_works_until_its_successor_is_used() {
+    let mut env = spawn_with(|c| c.refresh_grace = true).await;
+    let first = env.oauth_tokens().await;
+    let old = first["refresh_token"].as_str().unwrap().to_owned();
+    env.advance(571);
+    // The response to this refresh is "lost": the client retries with the old token.
+    let (status, lost) = env
+        .token_call(&[("grant_type", "refresh_token"), ("refresh_token", &old)])
+        .await;
+    assert_eq!(status, 200);
+    let (status, retried) = env
+        .token_call(&[("grant_type", "refresh_token"), ("refresh_token", &old)])
+        .await;
+    assert_eq!(status, 200, "{retried}");
+    let (status, body) = env
+        .token_call(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", lost["refresh_token"].as_str().unwrap()),
+        ])
+        .await;
+    assert_eq!(status, 401, "the lost pair was replaced: {body}");
+
+    // Once the newest access token is used, the old refresh token is dead for good.
+    env.token = retried["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        env.api(Method::GET, "financial/GLAccounts?$top=1")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    let (status, body) = env
+        .token_call(&[("grant_type", "refresh_token"), ("refresh_token", &old)])
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error_description"], "Old refresh token used.");
+}
