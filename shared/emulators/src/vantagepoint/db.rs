@@ -183,6 +183,39 @@ impl std::fmt::Debug for Db {
     }
 }
 
+/// VP stores flags as `Y`/`N`: JSON booleans (and `"true"`/`"false"` in known flag columns) are converted
+/// on write, as RAIL's bodies with `"ExportInd": false` end up as `"N"`.
+fn flags_to_yn(row: &mut Row) {
+    const FLAG_COLUMNS: [&str; 14] = [
+        "ClientInd",
+        "VendorInd",
+        "AvailableForCRM",
+        "AvailableToAccountingUsers",
+        "ReadyForProcessing",
+        "ReadyForProcessingCompany",
+        "ReadyForApproval",
+        "ExportInd",
+        "PriorWork",
+        "Recommend",
+        "Competitor",
+        "GovernmentAgency",
+        "SubLevel",
+        "ConsolidatePosting",
+    ];
+    for (key, value) in row.iter_mut() {
+        let is_flag_column = FLAG_COLUMNS.iter().any(|c| c.eq_ignore_ascii_case(key));
+        match value {
+            Value::Bool(b) => *value = yn(*b),
+            Value::String(t) if is_flag_column => {
+                if let Some(flag) = flag_of(&Value::String(t.clone())) {
+                    *value = yn(flag);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 fn s(v: impl Into<String>) -> Value {
     Value::String(v.into())
 }
@@ -550,8 +583,11 @@ impl Db {
             let flag = get_ci(&row, key).and_then(flag_of).unwrap_or(false);
             merge_patch(&mut row, &obj(json!({ key: yn(flag) })));
         }
-        if get_ci(&row, "AvailableForAccounting").is_none() {
-            row.insert("AvailableForAccounting".into(), yn(true));
+        if get_ci(&row, "AvailableToAccountingUsers").is_none() {
+            row.insert("AvailableToAccountingUsers".into(), yn(true));
+        }
+        if get_ci(&row, "ReadyForProcessingCompany").is_none() {
+            row.insert("ReadyForProcessingCompany".into(), yn(false));
         }
         let is_client = get_ci(&row, "ClientInd").and_then(flag_of).unwrap_or(false);
         let is_vendor = get_ci(&row, "VendorInd").and_then(flag_of).unwrap_or(false);
@@ -637,6 +673,7 @@ impl Db {
                 "CreateUser": user, "CreateDate": stamp, "ModUser": user, "ModDate": stamp,
             })),
         );
+        flags_to_yn(&mut row);
         self.firms.push(row.clone());
         Ok((
             row.clone(),
@@ -693,12 +730,13 @@ impl Db {
             "VendorInd",
             "AvailableForCRM",
             "ReadyForProcessing",
-            "AvailableForAccounting",
+            "AvailableToAccountingUsers",
         ] {
             if let Some(flag) = get_ci(firm, key).and_then(flag_of) {
                 merge_patch(firm, &obj(json!({ key: yn(flag) })));
             }
         }
+        flags_to_yn(firm);
         firm.insert("ModUser".into(), s(user));
         firm.insert("ModDate".into(), s(vp_datetime(now)));
         let new = firm.clone();
@@ -815,7 +853,7 @@ impl Db {
         let mut row = obj(json!({
             "Name": seed.name, "ClientInd": yn(seed.is_client), "VendorInd": yn(seed.is_vendor),
             "Status": if seed.status.is_empty() { "A" } else { seed.status.as_str() },
-            "AvailableForAccounting": yn(seed.available_to_accounting), "ReadyForProcessing": yn(seed.ready_for_processing),
+            "AvailableToAccountingUsers": yn(seed.available_to_accounting), "ReadyForProcessing": yn(seed.ready_for_processing),
             "AvailableForCRM": "N", "Org": seed.org, "CustomCurrencyCode": seed.currency.clone().unwrap_or_default(),
             "PrimaryEmail": seed.email, "PrimaryPhone": seed.phone, "WebSite": seed.website, "Type": "", "Category": "",
         }));
@@ -877,11 +915,12 @@ impl Db {
                 }
                 let mut row = obj(json!({
                     "Employee": id, "Status": "A", "EmployeeCompany": self.default_company(),
-                    "HomeCompany": self.default_company(), "AvailableForAccounting": "Y",
+                    "HomeCompany": self.default_company(), "AvailableToAccountingUsers": "Y",
                     "CreateUser": user, "CreateDate": stamp,
                 }));
                 merge_patch(&mut row, body);
                 merge_patch(&mut row, &obj(json!({"ModUser": user, "ModDate": stamp})));
+                flags_to_yn(&mut row);
                 self.employees.push(row.clone());
                 Ok((
                     row.clone(),
@@ -898,6 +937,7 @@ impl Db {
                 let mut patch = body.clone();
                 patch.retain(|k, _| !k.eq_ignore_ascii_case("Employee"));
                 merge_patch(&mut self.employees[i], &patch);
+                flags_to_yn(&mut self.employees[i]);
                 merge_patch(
                     &mut self.employees[i],
                     &obj(json!({"ModUser": user, "ModDate": stamp})),
@@ -921,7 +961,7 @@ impl Db {
             "Employee": seed.employee, "FirstName": seed.first_name, "LastName": seed.last_name,
             "Title": seed.title, "EMail": seed.email, "Org": seed.org,
             "Status": if seed.status.is_empty() { "A" } else { seed.status.as_str() },
-            "Vendor": seed.vendor.clone().unwrap_or_default(), "AvailableForAccounting": yn(seed.available_to_accounting),
+            "Vendor": seed.vendor.clone().unwrap_or_default(), "AvailableToAccountingUsers": yn(seed.available_to_accounting),
             "Address1": seed.address1, "Address2": seed.address2, "Address3": seed.address3, "City": seed.city,
             "State": seed.state, "ZIP": seed.zip, "Country": seed.country, "WorkPhone": seed.work_phone,
             "MobilePhone": seed.mobile_phone, "Type": "E",
@@ -987,6 +1027,7 @@ impl Db {
                 }));
                 merge_patch(&mut row, body);
                 merge_patch(&mut row, &obj(json!({"ModUser": user, "ModDate": stamp})));
+                flags_to_yn(&mut row);
                 self.projects.push(row.clone());
                 Ok((
                     row.clone(),
@@ -1007,6 +1048,7 @@ impl Db {
                         .any(|w| k.eq_ignore_ascii_case(w))
                 });
                 merge_patch(&mut self.projects[i], &patch);
+                flags_to_yn(&mut self.projects[i]);
                 merge_patch(
                     &mut self.projects[i],
                     &obj(json!({"ModUser": user, "ModDate": stamp})),

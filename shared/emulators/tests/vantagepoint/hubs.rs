@@ -128,11 +128,14 @@ async fn a_created_firm_is_echoed_as_an_array_without_its_autonumber_which_a_get
         .post(
             &token,
             "/firm",
-            &json!({"Name": "New Co", "ClientInd": "Y", "VendorInd": "N"}),
+            &json!({"Name": "New Co", "ClientInd": "Y", "VendorInd": "N", "ExportInd": false, "PriorWork": "false"}),
         )
         .await;
 
     assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(body[0]["ExportInd"], "N");
+    assert_eq!(body[0]["PriorWork"], "N");
+    assert_eq!(body[0]["AvailableToAccountingUsers"], "Y");
     let id = body[0]["ClientID"].as_str().unwrap().to_owned();
     assert_eq!(body[0]["Client"], "");
     let (_, fetched) = vp.get(&token, &format!("/firm/{id}")).await;
