@@ -1,1 +1,212 @@
-//! placeholder
+//! The HTTP API of Ledgerlink and its operator page: ONE axum [`Router`] that the `api` Lambda runs behind
+//! API Gateway (HTTP API, payload format 2.0, through `lambda_http`) and the local stack serves directly.
+//!
+//! What it owns:
+//! - [`auth`]: per-tenant API keys (`Authorization: Bearer llk_<tenant>_<secret>`, SHA-256 hashes stored with
+//!   the tenant, compared in constant time). The tenant of every data access comes from the key only.
+//! - [`webhooks`]: Exact Online (HashCode over the raw `Content` bytes) and Vantagepoint workflow webhooks
+//!   (Basic auth or a shared secret). Both only ENQUEUE work (a Discover message for the right flow and
+//!   tenant); the flows do the work.
+//! - [`objects`]: the Integration page (seed 002): the per-object status list with its filters and cursor
+//!   pagination, object detail with attempt history, Synchronize / Force synchronize with a per-object
+//!   result, counts per status, and the sync-health aggregate.
+//! - [`jobs`]: export history (seed 003: every column, download links on request, Reset task, Mark task as
+//!   failed) and the Integrations Manager (seed 000) over the ports.
+//! - [`lookups`], [`connections`] (secrets are write-only), [`notifications`].
+//! - [`page`]: the operator page (static HTML/JS/CSS compiled in) and the OpenAPI document.
+//! - [`error`]: every failure as `application/problem+json`, with size limits (413) and typed extractors.
+//!
+//! Public without a key: the page's static files, `GET /openapi.yaml`, `GET /healthz`, the webhooks (they
+//! are authenticated by their signature instead) and, in the local stack, signed file links. Everything
+//! under `/api/` requires a key.
+
+pub mod auth;
+pub mod connections;
+pub mod error;
+#[cfg(feature = "local")]
+pub mod files;
+pub mod lookups;
+pub mod notifications;
+pub mod objects;
+pub mod page;
+pub mod secrets;
+pub mod webhooks;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, put};
+use ledgerlink_flows::{FlowContext, SecretResolver};
+use ledgerlink_ports::{ExportStorage, StateStores};
+
+pub use auth::{Caller, IssuedApiKey, StoredApiKey, add_api_key, hash_api_key, issue_api_key};
+pub use error::{ApiError, ApiResult};
+pub use secrets::{LocalSecretWriter, SecretWriter};
+
+/// Request-size limits. JSON bodies are small; imports are files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest JSON (and webhook) body, bytes.
+    pub json_body: usize,
+    /// Largest uploaded import file, bytes.
+    pub import_body: usize,
+    /// Most objects one Synchronize / Force synchronize may name.
+    pub max_selection: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            json_body: 1024 * 1024,
+            import_body: 20 * 1024 * 1024,
+            max_selection: 500,
+        }
+    }
+}
+
+/// Everything the handlers need, built once per process (a Lambda's cold start, the local stack's start).
+#[derive(Debug)]
+pub struct ApiState {
+    /// The flows' context: state ports, work queue, connection provider and clock.
+    pub flows: FlowContext,
+    /// Export files and the presigned links to them.
+    pub storage: Arc<dyn ExportStorage>,
+    /// Reads the secrets tenant records refer to (webhook secrets); values are never logged.
+    pub secrets: Arc<dyn SecretResolver>,
+    /// Stores secret values given to the connections API; `None` where this deployment only accepts
+    /// references to secrets managed elsewhere.
+    pub secret_writer: Option<Arc<dyn SecretWriter>>,
+    /// The local stack's folder storage, whose signed links `/files/...` serves.
+    #[cfg(feature = "local")]
+    pub local_files: Option<ledgerlink_store_embedded::FolderStorage>,
+    pub limits: Limits,
+}
+
+impl ApiState {
+    pub fn new(
+        flows: FlowContext,
+        storage: Arc<dyn ExportStorage>,
+        secrets: Arc<dyn SecretResolver>,
+    ) -> Self {
+        Self {
+            flows,
+            storage,
+            secrets,
+            secret_writer: None,
+            #[cfg(feature = "local")]
+            local_files: None,
+            limits: Limits::default(),
+        }
+    }
+
+    pub fn with_secret_writer(mut self, writer: Arc<dyn SecretWriter>) -> Self {
+        self.secret_writer = Some(writer);
+        self
+    }
+
+    #[cfg(feature = "local")]
+    pub fn with_local_files(mut self, files: ledgerlink_store_embedded::FolderStorage) -> Self {
+        self.local_files = Some(files);
+        self
+    }
+
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn stores(&self) -> &StateStores {
+        &self.flows.stores
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.flows.clock.now()
+    }
+}
+
+/// Every route of the router as (method, OpenAPI path). The OpenAPI document must list each one (a test
+/// checks both directions), and every `/api/` route must refuse a request without a key.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("GET", "/app.js"),
+    ("GET", "/app.css"),
+    ("GET", "/openapi.yaml"),
+    ("GET", "/healthz"),
+    ("POST", "/webhooks/exact/{tenant}"),
+    ("POST", "/webhooks/vantagepoint/{tenant}"),
+    ("GET", "/api/me"),
+    ("GET", "/api/objects"),
+    ("GET", "/api/objects/counts"),
+    ("GET", "/api/objects/{type}/{key}"),
+    ("POST", "/api/objects/synchronize"),
+    ("POST", "/api/objects/force-synchronize"),
+    ("GET", "/api/health/sync"),
+    ("GET", "/api/jobs"),
+    ("GET", "/api/jobs/{id}"),
+    ("POST", "/api/jobs/{id}/download"),
+    ("POST", "/api/jobs/{id}/reset"),
+    ("POST", "/api/jobs/{id}/mark-failed"),
+    ("GET", "/api/integrations"),
+    ("POST", "/api/integrations"),
+    ("GET", "/api/integrations/{id}"),
+    ("PUT", "/api/integrations/{id}"),
+    ("DELETE", "/api/integrations/{id}"),
+    ("GET", "/api/integrations/{id}/periods/{period}"),
+    ("GET", "/api/lookups"),
+    ("GET", "/api/lookups/{table}"),
+    ("PUT", "/api/lookups/{table}/{key}"),
+    ("DELETE", "/api/lookups/{table}/{key}"),
+    ("GET", "/api/connections"),
+    ("PUT", "/api/connections/{system}"),
+    ("POST", "/api/connections/{system}/test"),
+    ("POST", "/api/connections/pause"),
+    ("POST", "/api/connections/resume"),
+    ("GET", "/api/notifications"),
+    ("POST", "/api/notifications/{id}/read"),
+];
+
+/// The router of the API and the page. The same value serves the Lambda and the local stack.
+pub fn router(state: ApiState) -> Router {
+    let json_limit = state.limits.json_body;
+    let state = Arc::new(state);
+    let api = Router::new()
+        .route("/api/me", get(connections::me))
+        .route("/api/objects", get(objects::list))
+        .route("/api/objects/counts", get(objects::counts))
+        .route("/api/objects/{type}/{*key}", get(objects::detail))
+        .route("/api/objects/synchronize", post(objects::synchronize))
+        .route("/api/objects/force-synchronize", post(objects::force_synchronize))
+        .route("/api/health/sync", get(objects::health))
+        .route("/api/lookups", get(lookups::tables))
+        .route("/api/lookups/{table}", get(lookups::list))
+        .route(
+            "/api/lookups/{table}/{key}",
+            put(lookups::put).delete(lookups::delete),
+        )
+        .route("/api/connections", get(connections::list))
+        .route("/api/connections/pause", post(connections::pause))
+        .route("/api/connections/resume", post(connections::resume))
+        .route("/api/connections/{system}", put(connections::update))
+        .route("/api/connections/{system}/test", post(connections::test))
+        .route("/api/notifications", get(notifications::list))
+        .route("/api/notifications/{id}/read", post(notifications::read));
+
+    let public = Router::new()
+        .route("/", get(page::index))
+        .route("/app.js", get(page::script))
+        .route("/app.css", get(page::style))
+        .route("/openapi.yaml", get(page::openapi))
+        .route("/healthz", get(page::healthz))
+        .route("/webhooks/exact/{tenant}", post(webhooks::exact))
+        .route("/webhooks/vantagepoint/{tenant}", post(webhooks::vantagepoint));
+
+    #[cfg(feature = "local")]
+    let public = public.route("/files/{tenant}/{*key}", get(files::download));
+
+    api.merge(public)
+        .fallback(page::not_found)
+        .method_not_allowed_fallback(page::method_not_allowed)
+        .layer(DefaultBodyLimit::max(json_limit))
+        .with_state(state)
+}

@@ -1,0 +1,3 @@
+//! Browser-test fixture (being written).
+
+fn main() {}

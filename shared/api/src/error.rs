@@ -1,0 +1,365 @@
+//! Errors of the API as RFC 9457 `application/problem+json` (type, title, status, detail), and the
+//! extractors that turn every bad input (invalid JSON, unknown enum values, oversized bodies, bad paths and
+//! queries) into such a problem instead of axum's plain-text rejections.
+//!
+//! A problem's `detail` is written for the operator: specific ("status `bogus` is not one of …"), but it
+//! never carries internals — no `Debug` of an error, no SQL, no store keys, no secrets. The underlying
+//! error is logged (its `Display`, which the ports keep free of secrets) and only a safe text is returned.
+
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ledgerlink_flows::FlowError;
+use ledgerlink_ports::StoreError;
+use serde::de::DeserializeOwned;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Why a request failed, as the caller can act on it. Each variant is one HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No credential, a malformed one, or one that does not match (401).
+    #[error("authentication required: {0}")]
+    Unauthenticated(&'static str),
+    /// The resource does not exist for the caller's tenant (404). Other tenants' resources look the same.
+    #[error("{0}")]
+    NotFound(String),
+    /// An input is not acceptable; `field` names it (400).
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: String, reason: String },
+    /// The body is not well-formed JSON of the expected shape (400/422 as axum classified it).
+    #[error("{detail}")]
+    Body { status: StatusCode, detail: String },
+    /// The body is larger than the route accepts (413).
+    #[error("{0}")]
+    TooLarge(String),
+    /// A record changed since it was read (optimistic version) (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// The action is not possible in the resource's current state (409).
+    #[error("{0}")]
+    WrongState(String),
+    /// The webhook's signature or credentials do not match (401); nothing was done.
+    #[error("{0}")]
+    BadSignature(&'static str),
+    /// A dependency is temporarily unavailable; the same request may succeed later (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// This deployment cannot do what was asked (501), e.g. writing secret values where no writer exists.
+    #[error("{0}")]
+    NotSupported(String),
+    /// Anything else (500). The detail is fixed; the cause is only logged.
+    #[error("internal failure")]
+    Internal,
+}
+
+impl ApiError {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::NotFound(what.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthenticated(_) | Self::BadSignature(_) => StatusCode::UNAUTHORIZED,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Invalid { .. } => StatusCode::BAD_REQUEST,
+            Self::Body { status, .. } => *status,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Conflict(_) | Self::WrongState(_) => StatusCode::CONFLICT,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NotSupported(_) => StatusCode::NOT_IMPLEMENTED,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The short, stable name of the problem (the last part of its `type`).
+    pub fn slug(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated(_) => "unauthenticated",
+            Self::BadSignature(_) => "bad-signature",
+            Self::NotFound(_) => "not-found",
+            Self::Invalid { .. } => "invalid-input",
+            Self::Body { .. } => "invalid-body",
+            Self::TooLarge(_) => "payload-too-large",
+            Self::Conflict(_) => "version-conflict",
+            Self::WrongState(_) => "wrong-state",
+            Self::Unavailable(_) => "temporarily-unavailable",
+            Self::NotSupported(_) => "not-supported",
+            Self::Internal => "internal",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated(_) => "Authentication required",
+            Self::BadSignature(_) => "Webhook signature refused",
+            Self::NotFound(_) => "Not found",
+            Self::Invalid { .. } => "Invalid input",
+            Self::Body { .. } => "Invalid request body",
+            Self::TooLarge(_) => "Request body too large",
+            Self::Conflict(_) => "Version conflict",
+            Self::WrongState(_) => "Action not possible in this state",
+            Self::Unavailable(_) => "Temporarily unavailable",
+            Self::NotSupported(_) => "Not supported here",
+            Self::Internal => "Internal error",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Self::Unauthenticated(why) | Self::BadSignature(why) => (*why).to_owned(),
+            Self::Invalid { field, reason } => format!("{field}: {reason}"),
+            Self::Internal => "The request could not be completed; it was logged.".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Maps a store failure to what the caller may know about it, logging the cause.
+    pub fn from_store(error: StoreError, what: &str) -> Self {
+        match error {
+            StoreError::NotFound { .. } => Self::NotFound(format!("{what} does not exist")),
+            StoreError::Conflict { .. } => Self::Conflict(format!(
+                "{what} changed since it was read; reload it and try again"
+            )),
+            StoreError::Invalid(message) => {
+                tracing::info!(%message, "store refused a request as invalid");
+                Self::invalid(what.to_owned(), "the store refused the request as invalid")
+            }
+            StoreError::Transient { .. } => {
+                tracing::warn!(error = %error, "store temporarily unavailable");
+                Self::Unavailable("The state store is temporarily unavailable; try again.".into())
+            }
+            StoreError::Permanent { .. } => {
+                tracing::error!(error = %error, "store failure");
+                Self::Internal
+            }
+        }
+    }
+
+    /// Maps a list failure: a cursor the store did not issue is the caller's mistake.
+    pub fn from_list(error: StoreError, what: &str) -> Self {
+        match error {
+            StoreError::Invalid(_) => {
+                Self::invalid("cursor", "the cursor is not one this API issued for this list")
+            }
+            other => Self::from_store(other, what),
+        }
+    }
+
+    /// Maps a use-case failure of the flows crate.
+    pub fn from_flow(error: FlowError) -> Self {
+        match error {
+            FlowError::Store(e) => Self::from_store(e, "the record"),
+            FlowError::Invalid(message) => {
+                tracing::info!(%message, "flow refused the request");
+                Self::WrongState("The integration refused the request for this tenant.".into())
+            }
+            FlowError::Deferred(_) => {
+                Self::Unavailable("The work is busy elsewhere; try again shortly.".into())
+            }
+            other if other.is_retryable() => {
+                tracing::warn!(error = %other, "flow failed (retryable)");
+                Self::Unavailable("A connected system is temporarily unavailable; try again.".into())
+            }
+            other => {
+                tracing::error!(error = %other, "flow failed");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        Self::from_store(error, "the record")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = serde_json::json!({
+            "type": format!("urn:ledgerlink:problem:{}", self.slug()),
+            "title": self.title(),
+            "status": status.as_u16(),
+            "detail": self.detail(),
+        });
+        let mut response = (status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if matches!(self, Self::Unauthenticated(_)) {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"ledgerlink\""),
+            );
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+fn body_status_is_size(status: StatusCode) -> bool {
+    status == StatusCode::PAYLOAD_TOO_LARGE
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let status = rejection.status();
+        if body_status_is_size(status) {
+            return Self::TooLarge("The request body is larger than this route accepts.".into());
+        }
+        let detail = match &rejection {
+            JsonRejection::MissingJsonContentType(_) => {
+                "The body must be JSON with `Content-Type: application/json`.".to_owned()
+            }
+            // serde's message names the field and the expected values (e.g. an unknown enum variant),
+            // never anything internal.
+            JsonRejection::JsonDataError(e) => format!("The JSON does not have the expected shape: {}", inner_text(e)),
+            JsonRejection::JsonSyntaxError(e) => format!("The body is not valid JSON: {}", inner_text(e)),
+            _ => "The body could not be read.".to_owned(),
+        };
+        let status = if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+            status
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        Self::Body { status, detail }
+    }
+}
+
+/// The innermost error text of a rejection (serde's message), without axum's wrapper text.
+fn inner_text(error: &dyn std::error::Error) -> String {
+    let mut current: &dyn std::error::Error = error;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    let text = current.to_string();
+    text.chars().take(300).collect()
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        if body_status_is_size(rejection.status()) {
+            Self::TooLarge("The request body is larger than this route accepts.".into())
+        } else {
+            Self::Body {
+                status: StatusCode::BAD_REQUEST,
+                detail: "The body could not be read.".into(),
+            }
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::invalid("query", inner_text(&rejection))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::invalid("path", inner_text(&rejection))
+    }
+}
+
+/// `Json<T>` whose rejections are problems.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// `Query<T>` whose rejections are problems.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Query(value) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// `Path<T>` whose rejections are problems.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(value) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// The raw body as bytes, with size rejections as 413 problems.
+#[derive(Debug, Clone, Default)]
+pub struct RawBody(pub bytes::Bytes);
+
+impl<S> FromRequest<S> for RawBody
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = bytes::Bytes::from_request(req, state).await?;
+        Ok(Self(bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_permanent_store_failure_hides_its_cause() {
+        let error = ApiError::from_store(
+            StoreError::permanent("SELECT * FROM statuses failed", std::io::Error::other("disk")),
+            "the object",
+        );
+        assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!error.detail().contains("SELECT"));
+    }
+
+    #[test]
+    fn a_bad_cursor_is_the_callers_mistake() {
+        let error = ApiError::from_list(StoreError::Invalid("cursor x".into()), "statuses");
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+        assert!(error.detail().starts_with("cursor:"));
+    }
+}

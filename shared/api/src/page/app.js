@@ -1,0 +1,687 @@
+// Ledgerlink operator page: vanilla JS over the JSON API. The API key lives in sessionStorage (this tab
+// only); the local stack may hand it over in the URL fragment (#key=llk_...), which never reaches a server.
+"use strict";
+
+const KEY_STORAGE = "ledgerlink.apiKey";
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+const state = {
+  key: null,
+  tab: "integration",
+  category: "",
+  objects: [],
+  objectsCursor: null,
+  selected: new Map(),
+  exportsCursor: null,
+  lookupCursor: null,
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------------
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "class") node.className = value;
+    else if (name === "text") node.textContent = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+  for (const child of children) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function fmtTime(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${pad(d.getDate())}/${pad(d.getMonth() + 1)}/${String(d.getFullYear()).slice(2)} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+function flash(message, bad = false) {
+  const node = $("#flash");
+  node.textContent = message;
+  node.classList.toggle("bad", bad);
+  node.hidden = false;
+  clearTimeout(flash.timer);
+  flash.timer = setTimeout(() => { node.hidden = true; }, 6000);
+}
+
+class ApiFailure extends Error {
+  constructor(status, problem) {
+    super(problem && problem.detail ? problem.detail : `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+async function api(method, path, body, raw = false) {
+  const headers = { Authorization: `Bearer ${state.key}` };
+  let payload;
+  if (body instanceof Blob || body instanceof ArrayBuffer) {
+    payload = body;
+  } else if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
+  const response = await fetch(path, { method, headers, body: payload });
+  if (response.status === 401) {
+    signOut("The API key was refused; enter it again.");
+    throw new ApiFailure(401, null);
+  }
+  if (!response.ok) {
+    let problem = null;
+    try { problem = await response.json(); } catch (_) { /* not JSON */ }
+    throw new ApiFailure(response.status, problem);
+  }
+  if (raw) return response;
+  if (response.status === 204) return null;
+  return response.json();
+}
+
+function guard(fn) {
+  return async (...args) => {
+    try { await fn(...args); } catch (e) {
+      if (e instanceof ApiFailure && e.status === 401) return;
+      flash(e.message || String(e), true);
+    }
+  };
+}
+
+function statusCell(status, label) {
+  return el("span", { class: `status ${status}`, "data-status": status, text: label || status });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Sign in
+// ---------------------------------------------------------------------------------------------------
+
+function readKey() {
+  const hash = new URLSearchParams(location.hash.slice(1));
+  const fromHash = hash.get("key");
+  if (fromHash) {
+    sessionStorage.setItem(KEY_STORAGE, fromHash);
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  return sessionStorage.getItem(KEY_STORAGE);
+}
+
+function signOut(message) {
+  sessionStorage.removeItem(KEY_STORAGE);
+  state.key = null;
+  $("#tabs").hidden = true;
+  $$(".tab").forEach((t) => { t.hidden = true; });
+  $("#forget-key").hidden = true;
+  $("#who").textContent = "";
+  $("#login").hidden = false;
+  $("#login-error").textContent = message || "";
+}
+
+async function signIn(key) {
+  state.key = key;
+  const me = await api("GET", "/api/me");
+  sessionStorage.setItem(KEY_STORAGE, key);
+  $("#who").textContent = `${me.tenant_name} (${me.tenant}) — ${me.user}`;
+  $("#login").hidden = true;
+  $("#tabs").hidden = false;
+  $("#forget-key").hidden = false;
+  showTab(state.tab);
+  refreshUnread();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Tabs
+// ---------------------------------------------------------------------------------------------------
+
+const loaders = {
+  integration: () => loadObjects(true),
+  exports: () => loadExports(true),
+  imports: () => loadImports(),
+  manager: () => loadManager(),
+  lookups: () => loadLookups(true),
+  notifications: () => loadNotifications(),
+  health: () => loadHealth(),
+  connections: () => loadConnections(),
+};
+
+function showTab(name) {
+  state.tab = name;
+  $$("#tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
+  $$(".tab").forEach((t) => { t.hidden = t.id !== `tab-${name}`; });
+  guard(loaders[name])();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Integration page
+// ---------------------------------------------------------------------------------------------------
+
+const TYPES = {
+  "finance": ["invoice", "credit-memo", "ap-voucher", "expense-report", "journal-entry", "cash-receipt", "ap-payment", "expense-payment"],
+  "master-data": ["firm", "employee", "gl-account", "currency", "tax-code"],
+};
+
+function fillTypes() {
+  const select = $("#type-filter");
+  const current = select.value;
+  select.replaceChildren(el("option", { value: "", text: "Any" }));
+  const types = state.category ? TYPES[state.category] : [...TYPES["finance"], ...TYPES["master-data"]];
+  for (const t of types) select.append(el("option", { value: t, text: t }));
+  select.value = types.includes(current) ? current : "";
+}
+
+function objectQuery() {
+  const params = new URLSearchParams();
+  if (state.category) params.set("category", state.category);
+  const pairs = [["key_prefix", "#key-prefix"], ["status", "#status-filter"], ["version", "#version-filter"], ["type", "#type-filter"]];
+  for (const [name, sel] of pairs) {
+    const value = $(sel).value.trim();
+    if (value) params.set(name, value);
+  }
+  params.set("limit", "100");
+  return params;
+}
+
+const selectionId = (o) => `${o.type}\u0000${o.key}`;
+
+async function loadObjects(reset) {
+  const params = objectQuery();
+  if (!reset && state.objectsCursor) params.set("cursor", state.objectsCursor);
+  const [page, counts] = await Promise.all([
+    api("GET", `/api/objects?${params}`),
+    reset ? api("GET", "/api/objects/counts") : Promise.resolve(null),
+  ]);
+  state.objects = reset ? page.items : state.objects.concat(page.items);
+  state.objectsCursor = page.next_cursor;
+  if (counts) renderCounts(counts);
+  renderObjects();
+}
+
+function renderCounts(counts) {
+  const labels = { "desynchronized": "Desynchronized", "error": "Error", "not-integrated": "Not integrated", "pending": "Pending", "outcome-unknown": "Pending (unknown outcome)", "success": "Success" };
+  const node = $("#counts");
+  node.replaceChildren(el("span", { text: `Total ${counts.total}` }));
+  for (const [status, n] of Object.entries(counts.counts)) {
+    node.append(el("span", {}, statusCell(status, labels[status] || status), ` ${n}`));
+  }
+}
+
+function renderObjects() {
+  const body = $("#objects tbody");
+  body.replaceChildren();
+  if (state.objects.length === 0) {
+    body.append(el("tr", {}, el("td", { colspan: "9", class: "hint", text: "No objects match the filters." })));
+  }
+  for (const o of state.objects) {
+    const id = selectionId(o);
+    const checked = state.selected.has(id);
+    const box = el("input", { type: "checkbox", class: "select", "aria-label": `Select ${o.key}`, checked });
+    box.addEventListener("change", () => {
+      if (box.checked) state.selected.set(id, { type: o.type, key: o.key });
+      else state.selected.delete(id);
+      row.classList.toggle("selected", box.checked);
+      renderSelection();
+    });
+    const message = o.last_message || "";
+    const row = el("tr", { "data-key": o.key, "data-type": o.type, class: checked ? "selected" : null },
+      el("td", {}, box),
+      el("td", {}, el("button", { type: "button", class: "link", text: o.key, onclick: guard(() => showDetail(o)) })),
+      el("td", { text: o.type }),
+      el("td", {}, statusCell(o.status, o.status_label)),
+      el("td", { text: o.version || "" }),
+      el("td", { class: "message", title: message, text: message }),
+      el("td", { text: o.attempts }),
+      el("td", { text: fmtTime(o.updated_at) }),
+      el("td", {}, el("button", { type: "button", class: "info", title: message || "No message", "aria-label": "Message", text: "i", onclick: () => flash(message || "No message for this object.", o.status === "error") })),
+    );
+    body.append(row);
+  }
+  $("#more-objects").hidden = !state.objectsCursor;
+  $("#select-all").checked = state.objects.length > 0 && state.objects.every((o) => state.selected.has(selectionId(o)));
+  renderSelection();
+}
+
+function renderSelection() {
+  const n = state.selected.size;
+  $("#selection-bar").hidden = n === 0;
+  $("#selection-count").textContent = `${n} selected`;
+}
+
+async function act(path, label) {
+  const objects = Array.from(state.selected.values());
+  if (objects.length === 0) return;
+  const answer = await api("POST", path, { objects });
+  const list = $("#action-results");
+  list.replaceChildren();
+  let accepted = 0;
+  for (const r of answer.results) {
+    if (r.result === "accepted") accepted += 1;
+    list.append(el("li", { class: r.result, "data-key": r.key },
+      `${r.key} (${r.type}): ${r.result}${r.reason ? ` — ${r.reason}` : ""}`));
+  }
+  flash(`${label}: ${accepted} of ${answer.results.length} accepted.`, accepted === 0);
+  state.selected.clear();
+  await loadObjects(true);
+  // The grid updates when the requests complete: poll a few times while selected objects are pending.
+  pollPending(10);
+}
+
+function pollPending(rounds) {
+  if (rounds <= 0 || state.tab !== "integration") return;
+  if (!state.objects.some((o) => o.status === "pending" || o.status === "outcome-unknown")) return;
+  setTimeout(guard(async () => { await loadObjects(true); pollPending(rounds - 1); }), 1000);
+}
+
+async function showDetail(o) {
+  const detail = await api("GET", `/api/objects/${encodeURIComponent(o.type)}/${o.key.split("/").map(encodeURIComponent).join("/")}`);
+  const v = detail.object;
+  $("#detail-title").textContent = `${v.type} ${v.key}`;
+  const fields = [["Status", statusCell(v.status, v.status_label)], ["Category", v.category], ["Version", v.version || ""], ["Target id", v.target_id || ""], ["Last message", v.last_message || ""], ["Attempts", v.attempts], ["Created", fmtTime(v.created_at)], ["Updated", fmtTime(v.updated_at)]];
+  $("#detail-fields").replaceChildren(...fields.flatMap(([k, val]) => [el("dt", { text: k }), el("dd", {}, val)]));
+  $("#detail-history").replaceChildren(...detail.history.map((a) => el("tr", {},
+    el("td", { text: a.attempt }), el("td", { text: fmtTime(a.at) }), el("td", {}, statusCell(a.status, a.status_label)), el("td", { text: a.message || "" }))));
+  $("#detail").hidden = false;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Export history
+// ---------------------------------------------------------------------------------------------------
+
+async function loadExports(reset) {
+  const params = new URLSearchParams({ kind: "export", limit: "50" });
+  if (!reset && state.exportsCursor) params.set("cursor", state.exportsCursor);
+  const [page, definitions] = await Promise.all([
+    api("GET", `/api/jobs?${params}`),
+    reset ? api("GET", "/api/export-definitions").catch(() => null) : Promise.resolve(null),
+  ]);
+  if (definitions) {
+    const select = $("#definition-select");
+    select.replaceChildren(...definitions.items.map((d) => el("option", { value: d.id, text: d.name })));
+    $("#run-export").disabled = definitions.items.length === 0;
+  }
+  const body = $("#exports tbody");
+  if (reset) body.replaceChildren();
+  for (const job of page.items) body.append(exportRow(job));
+  state.exportsCursor = page.next_cursor;
+  $("#more-exports").hidden = !state.exportsCursor;
+}
+
+function taskAction(job, reload) {
+  if (!job.actions || job.actions.length === 0) return "";
+  const select = el("select", { "aria-label": `Task action for ${job.id}` },
+    el("option", { value: "", text: "—" }),
+    job.actions.includes("mark-failed") ? el("option", { value: "mark-failed", text: "Mark task as failed" }) : null,
+    job.actions.includes("reset") ? el("option", { value: "reset", text: "Reset Task" }) : null);
+  select.addEventListener("change", guard(async () => {
+    const action = select.value;
+    select.value = "";
+    if (action === "mark-failed") {
+      const reason = prompt("Why is the task marked as failed?", "no longer progressing");
+      if (reason === null) return;
+      await api("POST", `/api/jobs/${job.id}/mark-failed`, { reason });
+      flash(`Task ${job.id} marked as failed.`);
+    } else if (action === "reset") {
+      const next = await api("POST", `/api/jobs/${job.id}/reset`);
+      flash(`Task ${job.id} reset: new task ${next.id} queued.`);
+    }
+    await reload();
+  }));
+  return select;
+}
+
+function exportRow(job) {
+  const progress = `${job.processed} / ${job.total === null || job.total === undefined ? "?" : job.total}`;
+  const download = job.downloadable
+    ? el("button", { type: "button", class: "link", text: "Download", onclick: guard(async () => {
+      const link = await api("POST", `/api/jobs/${job.id}/download`);
+      window.location.assign(link.url);
+    }) })
+    : "";
+  return el("tr", { "data-job": job.id },
+    el("td", { text: job.id }), el("td", { text: job.description }), el("td", { text: job.created_by }),
+    el("td", { text: progress }), el("td", {}, statusCell(job.status, job.status)),
+    el("td", { text: fmtTime(job.started_at) }), el("td", { text: fmtTime(job.finished_at) }),
+    el("td", { text: fmtTime(job.failed_at), title: job.fail_reason || "" }),
+    el("td", {}, download), el("td", {}, taskAction(job, () => loadExports(true))));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Imports
+// ---------------------------------------------------------------------------------------------------
+
+async function loadImports() {
+  const [templates, page] = await Promise.all([
+    api("GET", "/api/imports/templates"),
+    api("GET", "/api/jobs?kind=import&limit=50"),
+  ]);
+  const body = $("#templates tbody");
+  body.replaceChildren(...templates.items.map((t) => {
+    const file = el("input", { type: "file", accept: ".csv,.xlsx", "aria-label": `File for ${t.title}` });
+    const upload = el("button", { type: "button", text: "Upload", onclick: guard(async () => {
+      const chosen = file.files[0];
+      if (!chosen) { flash("Choose a file first.", true); return; }
+      const format = chosen.name.toLowerCase().endsWith(".xlsx") ? "xlsx" : "csv";
+      const partial = $("#import-partial").checked;
+      const job = await api("POST", `/api/imports?template=${encodeURIComponent(t.name)}&format=${format}&partial=${partial}`, chosen);
+      flash(`Import ${job.id} queued.`);
+      await loadImports();
+    }) });
+    const downloads = ["xlsx", "csv"].map((format) => el("button", { type: "button", class: "link", text: format.toUpperCase(), onclick: guard(async () => {
+      const response = await api("GET", `/api/imports/templates/${encodeURIComponent(t.name)}?format=${format}`, undefined, true);
+      const blob = await response.blob();
+      const url = URL.createObjectURL(blob);
+      const a = el("a", { href: url, download: `${t.name}.${format}` });
+      document.body.append(a); a.click(); a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 1000);
+    }) }));
+    return el("tr", {}, el("td", { text: t.title }), el("td", {}, "Download ", ...downloads), el("td", {}, file, " ", upload));
+  }));
+  const history = $("#imports tbody");
+  history.replaceChildren(...page.items.map((job) => el("tr", { "data-job": job.id },
+    el("td", { text: job.id }), el("td", { text: job.description }), el("td", { text: job.created_by }),
+    el("td", {}, statusCell(job.status, job.status)), el("td", { text: fmtTime(job.started_at) }),
+    el("td", { text: fmtTime(job.finished_at || job.failed_at) }),
+    el("td", {}, job.summary_text ? el("button", { type: "button", class: "link", text: job.summary_text, onclick: () => showSummary(job) }) : (job.fail_reason || "")),
+    el("td", {}, taskAction(job, loadImports)))));
+}
+
+function showSummary(job) {
+  const node = $("#import-summary");
+  const s = job.summary || {};
+  node.replaceChildren(el("strong", { text: `Import ${job.id}: ${job.summary_text}` }));
+  const errors = (s.errors || []).map((e) => el("li", { text: `${e.row ? `Row ${e.row}` : "File"}${e.column ? `, ${e.column}` : ""}: ${e.message}` }));
+  const skipped = (s.skipped || []).map((r) => el("li", { text: `Row ${r.row} skipped: ${r.reason}` }));
+  if (errors.length || skipped.length) node.append(el("ul", {}, errors, skipped));
+  node.classList.toggle("bad", errors.length > 0);
+  node.hidden = false;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Integrations Manager
+// ---------------------------------------------------------------------------------------------------
+
+async function loadManager() {
+  const list = await api("GET", "/api/integrations");
+  const period = $("#period").value.trim();
+  const root = $("#integrations");
+  root.replaceChildren();
+  if (list.items.length === 0) root.append(el("p", { class: "hint", text: "No integrations yet." }));
+  for (const integration of list.items) {
+    const card = el("div", { class: "integration", "data-integration": integration.id },
+      el("h3", { text: `${integration.name} (${integration.id})` }), el("p", { class: "hint", text: integration.description }));
+    root.append(card);
+    try {
+      const q = period ? `?period=${encodeURIComponent(period)}` : "";
+      const overview = await api("GET", `/api/integrations/${encodeURIComponent(integration.id)}/periods/current${q}`);
+      const rows = [...overview.import_tasks, ...overview.export_tasks].map((t) => el("tr", {},
+        el("td", { text: t.task }), el("td", {}, statusCell(t.state === "run" ? "finished" : t.state === "failed" ? "failed" : "not-integrated", t.state.replace("-", " "))),
+        el("td", { text: t.job_id || "" }), el("td", { text: t.message || "" }), el("td", { text: fmtTime(t.at) }),
+        el("td", {}, t.task.startsWith("export:") ? el("button", { type: "button", text: "Run", onclick: guard(async () => {
+          await api("POST", `/api/integrations/${encodeURIComponent(integration.id)}/run`, { definitions: [t.task.slice(7)], period: period || null });
+          flash(`Export ${t.task.slice(7)} queued.`);
+          await loadManager();
+        }) }) : "")));
+      card.append(el("p", { text: `Period ${overview.period}` }),
+        el("table", { class: "grid small" }, el("thead", {}, el("tr", {}, ["Task", "State", "Job", "Message", "At", ""].map((h) => el("th", { text: h })))), el("tbody", {}, rows)),
+        el("button", { type: "button", text: "Run all export tasks", onclick: guard(async () => {
+          const jobs = await api("POST", `/api/integrations/${encodeURIComponent(integration.id)}/run`, { period: period || null });
+          flash(`${jobs.items.length} export task(s) queued.`);
+          await loadManager();
+        }) }),
+        el("button", { type: "button", class: "link", text: "Delete", onclick: guard(async () => {
+          if (!confirm(`Delete integration ${integration.name}?`)) return;
+          await api("DELETE", `/api/integrations/${encodeURIComponent(integration.id)}`);
+          await loadManager();
+        }) }));
+    } catch (e) {
+      card.append(el("p", { class: "error", text: e.message }));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Lookup tables
+// ---------------------------------------------------------------------------------------------------
+
+async function loadLookups(reset) {
+  const select = $("#lookup-table");
+  if (select.options.length === 0) {
+    const tables = await api("GET", "/api/lookups");
+    select.replaceChildren(...tables.tables.map((t) => el("option", { value: t, text: t })));
+  }
+  const params = new URLSearchParams({ limit: "100" });
+  if (!reset && state.lookupCursor) params.set("cursor", state.lookupCursor);
+  const page = await api("GET", `/api/lookups/${select.value}?${params}`);
+  const body = $("#lookup-rows tbody");
+  if (reset) body.replaceChildren();
+  for (const row of page.items) {
+    body.append(el("tr", { "data-key": row.key },
+      el("td", { text: row.key }),
+      el("td", { text: Object.entries(row.columns).map(([k, v]) => `${k}=${v}`).join(", ") }),
+      el("td", { text: row.version }), el("td", { text: fmtTime(row.updated_at) }), el("td", { text: row.updated_by }),
+      el("td", {}, el("button", { type: "button", class: "link", text: "Edit", onclick: () => editLookup(row) }),
+        el("button", { type: "button", class: "link", text: "Delete", onclick: guard(async () => {
+          if (!confirm(`Delete ${row.key}?`)) return;
+          await api("DELETE", `/api/lookups/${select.value}/${encodeURIComponent(row.key)}`);
+          await loadLookups(true);
+        }) }))));
+  }
+  state.lookupCursor = page.next_cursor;
+  $("#more-lookups").hidden = !state.lookupCursor;
+}
+
+function editLookup(row) {
+  $("#lookup-form-title").textContent = row ? `Edit ${row.key} (version ${row.version})` : "Add a row";
+  $("#lookup-key").value = row ? row.key : "";
+  $("#lookup-key").readOnly = Boolean(row);
+  $("#lookup-columns").value = row ? Object.entries(row.columns).map(([k, v]) => `${k}=${v}`).join("\n") : "";
+  $("#lookup-version").value = row ? row.version : "";
+}
+
+async function saveLookup(event) {
+  event.preventDefault();
+  const columns = {};
+  for (const line of $("#lookup-columns").value.split("\n")) {
+    if (!line.trim()) continue;
+    const at = line.indexOf("=");
+    if (at <= 0) { flash(`"${line}" is not name=value`, true); return; }
+    columns[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  }
+  const version = $("#lookup-version").value ? Number($("#lookup-version").value) : null;
+  const key = $("#lookup-key").value.trim();
+  try {
+    await api("PUT", `/api/lookups/${$("#lookup-table").value}/${encodeURIComponent(key)}`, { columns, version });
+  } catch (e) {
+    if (e instanceof ApiFailure && e.status === 409) { flash(`${e.message} The table was reloaded.`, true); await loadLookups(true); return; }
+    throw e;
+  }
+  flash(`Row ${key} saved.`);
+  editLookup(null);
+  await loadLookups(true);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Notifications
+// ---------------------------------------------------------------------------------------------------
+
+async function refreshUnread() {
+  try {
+    const page = await api("GET", "/api/notifications?limit=100");
+    const unread = page.items.filter((n) => !n.read_at).length;
+    $("#unread").textContent = unread ? String(unread) : "";
+  } catch (_) { /* shown elsewhere */ }
+}
+
+async function loadNotifications() {
+  const page = await api("GET", "/api/notifications?limit=100");
+  const list = $("#notification-list");
+  list.replaceChildren();
+  if (page.items.length === 0) list.append(el("li", { class: "hint", text: "No notifications." }));
+  for (const n of page.items) {
+    list.append(el("li", { class: n.read_at ? "" : "unread" },
+      el("strong", { text: n.subject }), el("div", { text: n.body }),
+      el("div", { class: "meta", text: `${n.kind} · to ${n.recipient} · ${fmtTime(n.created_at)}` }),
+      n.read_at ? null : el("button", { type: "button", class: "link", text: "Mark as read", onclick: guard(async () => {
+        await api("POST", `/api/notifications/${encodeURIComponent(n.id)}/read`);
+        await loadNotifications();
+      }) })));
+  }
+  $("#unread").textContent = page.items.filter((n) => !n.read_at).length || "";
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Sync health chart (inline SVG)
+// ---------------------------------------------------------------------------------------------------
+
+async function loadHealth() {
+  const hours = $("#health-hours").value;
+  const health = await api("GET", `/api/health/sync?hours=${hours}`);
+  const root = $("#health-charts");
+  root.replaceChildren();
+  for (const flow of health.flows) root.append(chart(flow));
+  if (health.truncated) root.append(el("p", { class: "hint", text: `Only the ${health.objects_read} most recently updated objects were read.` }));
+}
+
+function chart(flow) {
+  const W = 440, H = 170, left = 34, bottom = 22, top = 8;
+  const n = flow.buckets.length;
+  const max = Math.max(1, ...flow.buckets.map((b) => Math.max(b.success, b.error)));
+  const plotW = W - left - 6, plotH = H - top - bottom;
+  const bw = plotW / n;
+  const y = (v) => top + plotH - (v / max) * plotH;
+  const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: String(W), height: String(H), role: "img", "aria-label": `${flow.flow}: ${flow.success} successes, ${flow.error} errors` });
+  for (const frac of [0, 0.5, 1]) {
+    const v = Math.round(max * frac);
+    root.append(svg("line", { x1: left, x2: W - 6, y1: y(v), y2: y(v), stroke: "#e3e7ee" }),
+      svg("text", { x: left - 4, y: y(v) + 4, "text-anchor": "end", "font-size": "10", fill: "#5d6778" }, v));
+  }
+  flow.buckets.forEach((b, i) => {
+    const x = left + i * bw;
+    const half = Math.max(1, bw / 2 - 1);
+    const ok = svg("rect", { x: x + 0.5, y: y(b.success), width: half, height: top + plotH - y(b.success), fill: "#1e8a4c" });
+    ok.append(svg("title", {}, `${fmtTime(b.start)}: ${b.success} successes`));
+    const ko = svg("rect", { x: x + 0.5 + half, y: y(b.error), width: half, height: top + plotH - y(b.error), fill: "#c0392b" });
+    ko.append(svg("title", {}, `${fmtTime(b.start)}: ${b.error} errors`));
+    root.append(ok, ko);
+    const every = Math.max(1, Math.ceil(n / 6));
+    if (i % every === 0) {
+      const d = new Date(b.start);
+      root.append(svg("text", { x: x + bw / 2, y: H - 6, "text-anchor": "middle", "font-size": "10", fill: "#5d6778" }, `${String(d.getHours()).padStart(2, "0")}:00`));
+    }
+  });
+  root.append(svg("line", { x1: left, x2: W - 6, y1: top + plotH, y2: top + plotH, stroke: "#9aa3b2" }));
+  return el("div", { class: "chart", "data-flow": flow.flow },
+    el("h3", { text: flow.flow }), el("div", { class: "totals", text: `${flow.success} successes · ${flow.error} errors` }), root);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Connections
+// ---------------------------------------------------------------------------------------------------
+
+function describe(node, fields) {
+  node.replaceChildren(...fields.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
+}
+
+async function loadConnections() {
+  const c = await api("GET", "/api/connections");
+  $("#connection-state").replaceChildren(el("p", {}, "State: ", statusCell(c.state === "active" ? "success" : "error", c.state), c.paused_reason ? ` — ${c.paused_reason}` : ""));
+  const yes = (b) => (b ? "configured" : "missing");
+  describe($("#exact-connection"), [["Exact Online", ""], ["URL", c.exact.base_url], ["Division", c.exact.division], ["Client id", c.exact.client_id], ["Client secret", yes(c.exact.client_secret_configured)], ["Webhook secret", yes(c.exact.webhook_secret_configured)]]);
+  describe($("#vp-connection"), [["Vantagepoint", ""], ["URL", c.vantagepoint.base_url], ["Database", c.vantagepoint.database], ["Culture", c.vantagepoint.culture], ["Client id", c.vantagepoint.client_id], ["User", c.vantagepoint.username], ["Client secret", yes(c.vantagepoint.client_secret_configured)], ["Password", yes(c.vantagepoint.password_configured)]]);
+}
+
+async function testConnection(system) {
+  const result = await api("POST", `/api/connections/${system}/test`);
+  flash(result.message, !result.ok);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Wiring
+// ---------------------------------------------------------------------------------------------------
+
+function wire() {
+  $("#login-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    signIn($("#api-key").value.trim()).catch(() => signOut("The API key was refused."));
+  });
+  $("#forget-key").addEventListener("click", () => signOut(""));
+  $$("#tabs button").forEach((b) => b.addEventListener("click", () => showTab(b.dataset.tab)));
+  $$("#category button").forEach((b) => b.addEventListener("click", () => {
+    state.category = b.dataset.category;
+    $$("#category button").forEach((x) => x.classList.toggle("active", x === b));
+    fillTypes();
+    guard(loadObjects)(true);
+  }));
+  for (const sel of ["#status-filter", "#type-filter"]) $(sel).addEventListener("change", () => guard(loadObjects)(true));
+  for (const sel of ["#key-prefix", "#version-filter"]) $(sel).addEventListener("keydown", (e) => { if (e.key === "Enter") guard(loadObjects)(true); });
+  $("#refresh").addEventListener("click", () => guard(loadObjects)(true));
+  $("#more-objects").addEventListener("click", () => guard(loadObjects)(false));
+  $("#select-all").addEventListener("change", (e) => {
+    for (const o of state.objects) {
+      if (e.target.checked) state.selected.set(selectionId(o), { type: o.type, key: o.key });
+      else state.selected.delete(selectionId(o));
+    }
+    renderObjects();
+  });
+  $("#clear-selection").addEventListener("click", () => { state.selected.clear(); renderObjects(); });
+  $("#synchronize").addEventListener("click", guard(() => act("/api/objects/synchronize", "Synchronize")));
+  $("#force-sync").addEventListener("click", guard(() => act("/api/objects/force-synchronize", "Force synchronize")));
+  $("#close-detail").addEventListener("click", () => { $("#detail").hidden = true; });
+  $("#refresh-exports").addEventListener("click", () => guard(loadExports)(true));
+  $("#more-exports").addEventListener("click", () => guard(loadExports)(false));
+  $("#run-export").addEventListener("click", guard(async () => {
+    const id = $("#definition-select").value;
+    if (!id) return;
+    const job = await api("POST", `/api/export-definitions/${encodeURIComponent(id)}/run`);
+    flash(`Export ${job.id} started.`);
+    await loadExports(true);
+  }));
+  $("#refresh-manager").addEventListener("click", guard(loadManager));
+  $("#integration-form").addEventListener("submit", guard(async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const split = (v) => v.split(",").map((s) => s.trim()).filter(Boolean);
+    await api("POST", "/api/integrations", {
+      id: form.id.value.trim(), name: form.name.value.trim(), description: form.description.value.trim(),
+      import_tasks: split(form.imports.value), export_tasks: split(form.exports.value),
+    });
+    form.reset();
+    flash("Integration saved.");
+    await loadManager();
+  }));
+  $("#lookup-table").addEventListener("change", () => { editLookup(null); guard(loadLookups)(true); });
+  $("#refresh-lookups").addEventListener("click", () => guard(loadLookups)(true));
+  $("#more-lookups").addEventListener("click", () => guard(loadLookups)(false));
+  $("#lookup-form").addEventListener("submit", guard(saveLookup));
+  $("#lookup-new").addEventListener("click", () => editLookup(null));
+  $("#health-hours").addEventListener("change", guard(loadHealth));
+  $("#refresh-health").addEventListener("click", guard(loadHealth));
+  $("#test-exact").addEventListener("click", guard(() => testConnection("exact")));
+  $("#test-vantagepoint").addEventListener("click", guard(() => testConnection("vantagepoint")));
+  $("#pause").addEventListener("click", guard(async () => { await api("POST", "/api/connections/pause", { reason: "Paused from the operator page" }); await loadConnections(); }));
+  $("#resume").addEventListener("click", guard(async () => { await api("POST", "/api/connections/resume"); await loadConnections(); }));
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  wire();
+  fillTypes();
+  const key = readKey();
+  if (key) signIn(key).catch(() => signOut("The stored API key was refused."));
+  else signOut("");
+});
