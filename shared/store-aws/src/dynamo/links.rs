@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 use ledgerlink_domain::{ObjectType, TenantId};
 use ledgerlink_ports::{IdLink, LinkStore, StoreError, StoreResult};
 
-use super::{DOC, DynamoState, Item, build, doc, s, str_attr};
+use super::{DOC, DynamoState, Item, build, doc, is_condition_reason, s, str_attr};
 use crate::keys::{self, PK, SK};
 
 const EXACT_ID: &str = "exact_id";
@@ -65,7 +65,10 @@ impl LinkStore for DynamoState {
         match self.transact(items).await? {
             Ok(()) => Ok(()),
             Err(reasons) => {
-                let side = if reasons.first().is_some_and(Option::is_some) {
+                let side = if reasons
+                    .first()
+                    .is_some_and(|r| is_condition_reason(r.as_deref()))
+                {
                     format!(
                         "Vantagepoint key {} is linked to another Exact id",
                         link.vp_key

@@ -120,56 +120,72 @@ impl DynamoState {
         }
     }
 
-    /// Sends a transaction; a cancelled one comes back as the per-item reason codes (`None` = that item was
-    /// fine) so the caller can tell which condition failed.
+    /// Sends a transaction. When a condition failed, the transaction comes back as the per-item reason codes
+    /// (`None` = that item was fine; see [`is_condition_reason`]) so the caller can tell which one.
+    ///
+    /// A transaction cancelled only because another transaction was touching the same items
+    /// (`TransactionConflict`, frequent when workers race on real DynamoDB) applied nothing, so sending it
+    /// again is safe: it is retried with backoff, and its conditions then decide.
     pub(crate) async fn transact(
         &self,
         items: Vec<TransactWriteItem>,
     ) -> StoreResult<Result<(), Vec<Option<String>>>> {
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Ok(())),
-            Err(SdkError::ServiceError(service)) => match service.err() {
-                TransactWriteItemsError::TransactionCanceledException(cancelled) => {
-                    let reasons: Vec<Option<String>> = cancelled
-                        .cancellation_reasons()
-                        .iter()
-                        .map(|r| r.code().filter(|c| *c != "None").map(str::to_owned))
-                        .collect();
-                    if reasons
-                        .iter()
-                        .flatten()
-                        .all(|code| code == "ConditionalCheckFailed")
-                        && !reasons.is_empty()
-                    {
-                        Ok(Err(reasons))
-                    } else {
-                        let detail = format!("TransactWriteItems cancelled: {reasons:?}");
-                        let conflict = reasons
-                            .iter()
-                            .flatten()
-                            .any(|c| c == "TransactionConflict" || c == "ThrottlingError");
-                        let err = SdkError::ServiceError(service);
-                        if conflict {
-                            Err(StoreError::transient(detail, err))
-                        } else {
-                            Err(StoreError::permanent(detail, err))
-                        }
-                    }
-                }
-                _ => Err(from_sdk(
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let service = match result {
+                Ok(_) => return Ok(Ok(())),
+                Err(SdkError::ServiceError(service)) => service,
+                Err(e) => return Err(from_sdk("TransactWriteItems", e)),
+            };
+            let TransactWriteItemsError::TransactionCanceledException(cancelled) = service.err()
+            else {
+                return Err(from_sdk(
                     "TransactWriteItems",
                     SdkError::ServiceError(service),
-                )),
-            },
-            Err(e) => Err(from_sdk("TransactWriteItems", e)),
+                ));
+            };
+            let reasons: Vec<Option<String>> = cancelled
+                .cancellation_reasons()
+                .iter()
+                .map(|r| r.code().filter(|c| *c != "None").map(str::to_owned))
+                .collect();
+            if reasons.iter().any(|r| is_condition_reason(r.as_deref())) {
+                return Ok(Err(reasons));
+            }
+            let detail = format!("TransactWriteItems cancelled: {reasons:?}");
+            let contention = reasons.iter().flatten().any(|c| {
+                c == "TransactionConflict"
+                    || c == "ThrottlingError"
+                    || c == "ProvisionedThroughputExceeded"
+            });
+            if contention && attempt < MAX_TRANSACTION_ATTEMPTS {
+                tracing::debug!(attempt, %detail, "transaction retried");
+                tokio::time::sleep(std::time::Duration::from_millis(10 << attempt.min(6))).await;
+                continue;
+            }
+            let err = SdkError::ServiceError(service);
+            return Err(if contention {
+                StoreError::transient(detail, err)
+            } else {
+                StoreError::permanent(detail, err)
+            });
         }
     }
+}
+
+/// Sends of one transaction when other transactions keep conflicting with it.
+const MAX_TRANSACTION_ATTEMPTS: u32 = 6;
+
+/// Whether a cancellation reason is this item's condition failing.
+pub(crate) fn is_condition_reason(code: Option<&str>) -> bool {
+    code == Some("ConditionalCheckFailed")
 }
 
 // ---------------------------------------------------------------------------------------------------------

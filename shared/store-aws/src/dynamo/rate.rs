@@ -8,17 +8,13 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::{DateTime, Duration, DurationRound, NaiveTime, Utc};
-use ledgerlink_ports::{
-    RateBudget, RateDecision, RateLimits, RateObservation, StoreError, StoreResult,
-};
+use ledgerlink_ports::{RateBudget, RateDecision, RateLimits, RateObservation, StoreResult};
 
-use super::{DynamoState, build, epoch_secs, is_condition_failed, n, s};
+use super::{DynamoState, build, epoch_secs, is_condition_failed, is_condition_reason, n, s};
 use crate::error::from_sdk;
 use crate::keys::{self, PK, SK, TTL};
 
 const COUNT: &str = "count";
-/// Transaction conflicts (real DynamoDB, racing callers) are retried this many times.
-const MAX_ATTEMPTS: u32 = 8;
 
 fn minute_start(now: DateTime<Utc>) -> DateTime<Utc> {
     now.duration_trunc(Duration::minutes(1)).unwrap_or(now)
@@ -95,45 +91,37 @@ impl RateBudget for DynamoState {
         let day = day_start(now);
         let next_minute = minute + Duration::minutes(1);
         let next_day = day + Duration::days(1);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let items = vec![
-                self.take_one(
-                    key,
-                    keys::rate_minute_sk(minute),
-                    limits.per_minute,
-                    next_minute + Duration::minutes(5),
-                )?,
-                self.take_one(
-                    key,
-                    keys::rate_day_sk(day),
-                    limits.per_day,
-                    next_day + Duration::days(1),
-                )?,
-            ];
-            match self.transact(items).await {
-                Ok(Ok(())) => return Ok(RateDecision::Granted),
-                Ok(Err(reasons)) => {
-                    let day_spent = reasons.get(1).is_some_and(Option::is_some);
-                    return Ok(if day_spent {
-                        RateDecision::WaitUntil {
-                            until: next_day,
-                            daily: true,
-                        }
-                    } else {
-                        RateDecision::WaitUntil {
-                            until: next_minute,
-                            daily: false,
-                        }
-                    });
-                }
-                Err(e @ StoreError::Transient { .. }) if attempt < MAX_ATTEMPTS => {
-                    tracing::debug!(error = %e, attempt, "rate budget transaction retried");
-                    tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt)))
-                        .await;
-                }
-                Err(e) => return Err(e),
+        let items = vec![
+            self.take_one(
+                key,
+                keys::rate_minute_sk(minute),
+                limits.per_minute,
+                next_minute + Duration::minutes(5),
+            )?,
+            self.take_one(
+                key,
+                keys::rate_day_sk(day),
+                limits.per_day,
+                next_day + Duration::days(1),
+            )?,
+        ];
+        match self.transact(items).await? {
+            Ok(()) => Ok(RateDecision::Granted),
+            Err(reasons) => {
+                let day_spent = reasons
+                    .get(1)
+                    .is_some_and(|r| is_condition_reason(r.as_deref()));
+                Ok(if day_spent {
+                    RateDecision::WaitUntil {
+                        until: next_day,
+                        daily: true,
+                    }
+                } else {
+                    RateDecision::WaitUntil {
+                        until: next_minute,
+                        daily: false,
+                    }
+                })
             }
         }
     }

@@ -22,7 +22,7 @@ use ledgerlink_ports::{
 
 use super::{
     DOC, DynamoState, Filter, Item, QuerySpec, SortCondition, VER, build, doc, epoch_secs,
-    from_doc, n, s, str_attr, version_condition, version_conflict,
+    from_doc, is_condition_reason, n, s, str_attr, version_condition, version_conflict,
 };
 use crate::error::from_sdk;
 use crate::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK, TTL};
@@ -197,7 +197,7 @@ impl DynamoState {
                         .zip(
                             reasons
                                 .iter()
-                                .map(Option::is_none)
+                                .map(|r| !is_condition_reason(r.as_deref()))
                                 .chain(std::iter::repeat(true)),
                         )
                         .filter_map(|(status, fine)| fine.then_some(status))

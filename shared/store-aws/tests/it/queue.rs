@@ -180,3 +180,31 @@ async fn reading_dead_letters_does_not_consume_them() {
         "dead letters must still be there after being read"
     );
 }
+
+#[tokio::test]
+async fn a_refused_batch_is_reported_with_the_messages_that_were_not_sent() {
+    let aws = spawn_aws(&[Flow::InvoiceOut], 3).await;
+    // Batch 1 (#0..#9) is small; batch 2 (#10..#19) is over the 1 MiB a request may carry and is refused whole.
+    let messages: Vec<WorkMessage> = (0..25)
+        .map(|i| {
+            let mut m = message(i);
+            if (10..20).contains(&i) {
+                m.trace_id = "x".repeat(120 * 1024);
+            }
+            m
+        })
+        .collect();
+
+    let result = aws.queue.send(Flow::InvoiceOut, &messages).await;
+
+    let err = result.expect_err("a refused batch must not be reported as sent");
+    assert!(
+        err.to_string().contains("15 of 25 messages") && err.to_string().contains("from #10"),
+        "{err}"
+    );
+    assert_eq!(
+        aws.queue.depth(Flow::InvoiceOut).await.unwrap(),
+        10,
+        "only the first batch went out"
+    );
+}
