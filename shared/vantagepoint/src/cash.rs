@@ -24,18 +24,6 @@ use crate::query::FilterHash;
 /// How many times an unknown outcome is resolved by lookup and retried before giving up.
 const MAX_RESOLVE_ROUNDS: u32 = 3;
 
-fn text_of(row: &Value, key: &str) -> Option<String> {
-    let map = row.as_object()?;
-    let v = map.get(key).or_else(|| {
-        map.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })?;
-    decode::text(v)
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-}
-
 fn period_and_seq(row: &Value) -> (Option<Period>, Option<u32>) {
     let period = row
         .get("Period")
@@ -83,7 +71,7 @@ impl VantagepointClient {
         };
         let Some(control) = rows
             .into_iter()
-            .find(|r| text_of(r, "Batch").is_none_or(|b| b.eq_ignore_ascii_case(batch)))
+            .find(|r| decode::field_text(r, "Batch").is_none_or(|b| b.eq_ignore_ascii_case(batch)))
         else {
             return Ok(None);
         };
@@ -389,7 +377,7 @@ fn payment_posting(answer: Value) -> PaymentPosting {
         .unwrap_or(Value::Null);
     let (period, post_seq) = period_and_seq(&row);
     PaymentPosting {
-        batch: text_of(&row, "Batch"),
+        batch: decode::field_text(&row, "Batch"),
         period,
         post_seq,
         created: false,

@@ -200,6 +200,34 @@ pub fn format_datetime(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.3f").to_string()
 }
 
+/// A column of a row, matched exactly first and then case-insensitively (VP's JSON binder ignores case).
+pub fn field<'a>(row: &'a Value, key: &str) -> Option<&'a Value> {
+    let map = row.as_object()?;
+    map.get(key).or_else(|| {
+        map.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}
+
+/// A column as trimmed text; blank is `None`.
+pub fn field_text(row: &Value, key: &str) -> Option<String> {
+    field(row, key)
+        .and_then(text)
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+/// A column as an amount.
+pub fn field_decimal(row: &Value, key: &str) -> Option<Decimal> {
+    field(row, key).and_then(decimal)
+}
+
+/// A column as a date (the date part of a VP timestamp).
+pub fn field_date(row: &Value, key: &str) -> Option<NaiveDate> {
+    field(row, key).and_then(datetime).map(|d| d.date_naive())
+}
+
 // ------------------------------------------------------------------------------------------------------
 // serde adapters (for `#[serde(deserialize_with = ...)]`)
 // ------------------------------------------------------------------------------------------------------

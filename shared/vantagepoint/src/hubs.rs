@@ -19,18 +19,6 @@ use crate::error::VpError;
 use crate::http::Root;
 use crate::query::{FilterHash, ListQuery, Paging};
 
-fn text_of(row: &Value, key: &str) -> Option<String> {
-    let map = row.as_object()?;
-    let v = map.get(key).or_else(|| {
-        map.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })?;
-    decode::text(v)
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-}
-
 impl VantagepointClient {
     // ------------------------------------------------------------------------------------------- firms
 
@@ -140,7 +128,7 @@ impl VantagepointClient {
         };
         let client_id = decode::rows(created)
             .into_iter()
-            .find_map(|row| text_of(&row, "ClientID"))
+            .find_map(|row| decode::field_text(&row, "ClientID"))
             .ok_or_else(|| VpError::decode_msg("POST firm", "no ClientID in the answer"))?;
         for address in &firm.addresses {
             self.create_firm_address(&client_id, address).await?;
@@ -191,7 +179,7 @@ impl VantagepointClient {
         match answer {
             Ok(v) => Ok(decode::rows(v)
                 .into_iter()
-                .find_map(|row| text_of(&row, "Org"))),
+                .find_map(|row| decode::field_text(&row, "Org"))),
             Err(VpError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
@@ -254,7 +242,10 @@ impl VantagepointClient {
         let rows = decode::rows(answer);
         let row = rows
             .iter()
-            .find(|r| text_of(r, "WBS2").is_none() && text_of(r, "WBS1").as_deref() == Some(wbs1))
+            .find(|r| {
+                decode::field_text(r, "WBS2").is_none()
+                    && decode::field_text(r, "WBS1").as_deref() == Some(wbs1)
+            })
             .or_else(|| rows.first());
         Ok(row.map(project_from_row))
     }
@@ -327,10 +318,10 @@ impl VantagepointClient {
         Ok(rows
             .into_iter()
             .filter_map(|row| {
-                let code = CurrencyCode::parse(&text_of(&row, "Code")?).ok()?;
+                let code = CurrencyCode::parse(&decode::field_text(&row, "Code")?).ok()?;
                 Some(Currency {
                     code,
-                    description: text_of(&row, "Description"),
+                    description: decode::field_text(&row, "Description"),
                 })
             })
             .collect())
@@ -391,7 +382,7 @@ impl VantagepointClient {
         let rows = decode::rows(answer);
         let row = rows
             .iter()
-            .find(|r| company.is_none() || text_of(r, "Company").as_deref() == company)
+            .find(|r| company.is_none() || decode::field_text(r, "Company").as_deref() == company)
             .or_else(|| rows.first())
             .cloned()
             .unwrap_or(Value::Null);
@@ -407,7 +398,7 @@ impl VantagepointClient {
             }
         }
         Ok(AutoPostingAccounts {
-            company: text_of(&row, "Company").or_else(|| company.map(str::to_owned)),
+            company: decode::field_text(&row, "Company").or_else(|| company.map(str::to_owned)),
             accounts_receivable: all.get("AcctsReceivable").cloned(),
             uninvoiced_revenue: all.get("UninvoicedRevenue").cloned(),
             unbilled_services: all.get("UnbilledServices").cloned(),
@@ -507,19 +498,20 @@ fn period_of(row: &Value) -> Option<Period> {
 }
 
 fn project_from_row(row: &Value) -> Project {
-    let main = text_of(row, "MainWBS1").or_else(|| text_of(row, "BillingGroupMainWBS1"));
+    let main = decode::field_text(row, "MainWBS1")
+        .or_else(|| decode::field_text(row, "BillingGroupMainWBS1"));
     let consolidated = ["ConsolidatePosting", "Consolidated", "ConsolidateBilling"]
         .iter()
         .any(|k| row.get(*k).and_then(decode::flag).unwrap_or(false));
-    let client_id = text_of(row, "ClientID");
+    let client_id = decode::field_text(row, "ClientID");
     Project {
-        wbs1: text_of(row, "WBS1").unwrap_or_default(),
-        name: text_of(row, "Name"),
-        billing_client_id: text_of(row, "BillingClientID").or_else(|| client_id.clone()),
+        wbs1: decode::field_text(row, "WBS1").unwrap_or_default(),
+        name: decode::field_text(row, "Name"),
+        billing_client_id: decode::field_text(row, "BillingClientID").or_else(|| client_id.clone()),
         client_id,
-        org: text_of(row, "Org"),
-        billing_currency: text_of(row, "BillingCurrencyCode")
-            .or_else(|| text_of(row, "ProjectCurrencyCode"))
+        org: decode::field_text(row, "Org"),
+        billing_currency: decode::field_text(row, "BillingCurrencyCode")
+            .or_else(|| decode::field_text(row, "ProjectCurrencyCode"))
             .and_then(|c| CurrencyCode::parse(&c).ok()),
         billing_group: main.map(|main_wbs1| BillingGroup {
             main_wbs1,

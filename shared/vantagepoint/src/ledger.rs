@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use ledgerlink_domain::CurrencyCode;
 use ledgerlink_domain::period::Period;
 use ledgerlink_domain::vantagepoint::{
@@ -39,33 +39,6 @@ pub struct PostedRow {
     pub raw: Value,
 }
 
-fn text_of(row: &Value, key: &str) -> Option<String> {
-    let map = row.as_object()?;
-    let v = map.get(key).or_else(|| {
-        map.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })?;
-    decode::text(v)
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-}
-
-fn decimal_of(row: &Value, key: &str) -> Option<Decimal> {
-    row.as_object()?
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .and_then(|(_, v)| decode::decimal(v))
-}
-
-fn date_of(row: &Value, key: &str) -> Option<NaiveDate> {
-    row.as_object()?
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .and_then(|(_, v)| decode::datetime(v))
-        .map(|d| d.date_naive())
-}
-
 fn blank(s: &Option<String>) -> bool {
     s.as_deref().is_none_or(|v| v.trim().is_empty())
 }
@@ -83,7 +56,7 @@ pub fn posted_rows(rows: Vec<Value>, context: &str) -> Result<Vec<PostedRow>, Vp
             let row: LedgerRow =
                 serde_json::from_value(cleaned).map_err(|e| VpError::decode(context, e))?;
             let post_date = raw.get("PostDate").and_then(decode::datetime);
-            let desc2 = text_of(&raw, "Desc2");
+            let desc2 = decode::field_text(&raw, "Desc2");
             Ok(PostedRow {
                 row,
                 post_date,
@@ -300,11 +273,14 @@ impl VantagepointClient {
         };
         let mut out: TaxByPkey = HashMap::new();
         for row in rows {
-            let (Some(pkey), Some(code)) = (text_of(&row, "PKey"), text_of(&row, "TaxCode")) else {
+            let (Some(pkey), Some(code)) = (
+                decode::field_text(&row, "PKey"),
+                decode::field_text(&row, "TaxCode"),
+            ) else {
                 continue;
             };
-            let amount = decimal_of(&row, "TransactionTaxAmount")
-                .or_else(|| decimal_of(&row, "TaxAmount"))
+            let amount = decode::field_decimal(&row, "TransactionTaxAmount")
+                .or_else(|| decode::field_decimal(&row, "TaxAmount"))
                 .unwrap_or_default();
             out.entry(pkey).or_default().push((code, amount));
         }
@@ -338,12 +314,11 @@ impl VantagepointClient {
                 {
                     slot.insert(self.ledger_tax("IN", key.period, key.post_seq).await?);
                 }
-                let master = extras
-                    .masters
-                    .iter()
-                    .find(|m| text_of(m, "Invoice").as_deref() == Some(key.invoice.as_str()));
+                let master = extras.masters.iter().find(|m| {
+                    decode::field_text(m, "Invoice").as_deref() == Some(key.invoice.as_str())
+                });
                 let wbs1 = master
-                    .and_then(|m| text_of(m, "WBS1"))
+                    .and_then(|m| decode::field_text(m, "WBS1"))
                     .or_else(|| {
                         lines
                             .iter()
@@ -356,7 +331,7 @@ impl VantagepointClient {
                 }
                 let project = projects.get(&wbs1).cloned().flatten();
                 let billing_client_id = master
-                    .and_then(|m| text_of(m, "BillingClientID"))
+                    .and_then(|m| decode::field_text(m, "BillingClientID"))
                     .or_else(|| project.as_ref().and_then(|p| p.billing_client_id.clone()))
                     .ok_or_else(|| {
                         VpError::decode_msg(
@@ -365,7 +340,7 @@ impl VantagepointClient {
                         )
                     })?;
                 let primary_client_id = master
-                    .and_then(|m| text_of(m, "ClientID"))
+                    .and_then(|m| decode::field_text(m, "ClientID"))
                     .or_else(|| project.as_ref().and_then(|p| p.client_id.clone()));
                 for id in [Some(&billing_client_id), primary_client_id.as_ref()]
                     .into_iter()
@@ -375,7 +350,7 @@ impl VantagepointClient {
                         let name = self
                             .get_one::<Value>(Root::Api, &["firm", id])
                             .await?
-                            .and_then(|f| text_of(&f, "Name"));
+                            .and_then(|f| decode::field_text(&f, "Name"));
                         firm_names.insert(id.clone(), name);
                     }
                 }
@@ -397,7 +372,10 @@ impl VantagepointClient {
                         .and_then(|id| firm_names.get(id).cloned().flatten()),
                     primary_client_id,
                     wbs1,
-                    company: extras.control.as_ref().and_then(|c| text_of(c, "Company")),
+                    company: extras
+                        .control
+                        .as_ref()
+                        .and_then(|c| decode::field_text(c, "Company")),
                 })?;
                 out.push(doc);
             }
@@ -423,6 +401,26 @@ impl VantagepointClient {
             .map(|r| r.row)
             .filter(is_invoice_line)
             .collect())
+    }
+
+    /// The open balance of a posted invoice (`GET /ARReview/ARBalance`, summed over its projects); `None`
+    /// when VP lists no balance for it. A receipt's `SourceBalance` and partial-payment checks use it.
+    pub async fn invoice_balance(&self, invoice: &str) -> Result<Option<Decimal>, VpError> {
+        let query = ListQuery::filtered(FilterHash::new().eq("Invoice", invoice));
+        let rows = self
+            .list_rows(
+                Root::Api,
+                &["ARReview", "ARBalance"],
+                &query,
+                self.hub_paging(),
+            )
+            .await?;
+        let balances: Vec<Decimal> = rows
+            .iter()
+            .filter(|r| decode::field_text(r, "Invoice").as_deref() == Some(invoice))
+            .filter_map(|r| decode::field_decimal(r, "Balance"))
+            .collect();
+        Ok((!balances.is_empty()).then(|| balances.iter().copied().sum()))
     }
 
     // --------------------------------------------------------------------------------------- vouchers
@@ -457,8 +455,8 @@ impl VantagepointClient {
                     .ledger_tax_cached(&mut taxes, "AP", period, post_seq)
                     .await?;
                 let master = extras.masters.iter().find(|m| {
-                    text_of(m, "Vendor").as_deref() == Some(vendor.as_str())
-                        && text_of(m, "Voucher").unwrap_or_default() == voucher
+                    decode::field_text(m, "Vendor").as_deref() == Some(vendor.as_str())
+                        && decode::field_text(m, "Voucher").unwrap_or_default() == voucher
                 });
                 out.push(assemble_voucher(
                     &vendor, &voucher, period, post_seq, &lines, master, &extras, &tax,
@@ -504,9 +502,10 @@ impl VantagepointClient {
                     .ledger_tax_cached(&mut taxes, "EX", period, post_seq)
                     .await?;
                 let master = extras.masters.iter().find(|m| {
-                    text_of(m, "Employee").as_deref() == Some(employee.as_str())
-                        && (text_of(m, "Voucher").as_deref() == Some(reference.as_str())
-                            || text_of(m, "MasterPKey").as_deref() == Some(reference.as_str()))
+                    decode::field_text(m, "Employee").as_deref() == Some(employee.as_str())
+                        && (decode::field_text(m, "Voucher").as_deref() == Some(reference.as_str())
+                            || decode::field_text(m, "MasterPKey").as_deref()
+                                == Some(reference.as_str()))
                 });
                 out.push(assemble_expense(
                     &employee, &reference, period, post_seq, &lines, master, &extras, &tax,
@@ -547,7 +546,7 @@ impl VantagepointClient {
                 let master = extras
                     .masters
                     .iter()
-                    .find(|m| text_of(m, "RefNo").unwrap_or_default() == ref_no);
+                    .find(|m| decode::field_text(m, "RefNo").unwrap_or_default() == ref_no);
                 out.push(assemble_journal(
                     &batch, &ref_no, period, post_seq, &lines, master, &extras,
                 )?);
@@ -575,7 +574,7 @@ fn currency(
 }
 
 fn currency_of(row: Option<&Value>, key: &str) -> Option<CurrencyCode> {
-    row.and_then(|r| text_of(r, key))
+    row.and_then(|r| decode::field_text(r, key))
         .and_then(|c| CurrencyCode::parse(&c).ok())
 }
 
@@ -583,7 +582,7 @@ fn company_of(extras: &BatchExtras, lines: &[PostedRow]) -> Option<String> {
     extras
         .control
         .as_ref()
-        .and_then(|c| text_of(c, "Company"))
+        .and_then(|c| decode::field_text(c, "Company"))
         .or_else(|| {
             lines.iter().find_map(|l| {
                 l.row
@@ -622,10 +621,10 @@ fn assemble_ar(a: AssembleAr<'_>) -> Result<PostedArDocument, VpError> {
         let detail = pkey.as_ref().and_then(|p| {
             a.details
                 .iter()
-                .find(|d| text_of(d, "PKey").as_deref() == Some(p.as_str()))
+                .find(|d| decode::field_text(d, "PKey").as_deref() == Some(p.as_str()))
         });
         let amount = detail
-            .and_then(|d| decimal_of(d, "Amount"))
+            .and_then(|d| decode::field_decimal(d, "Amount"))
             .unwrap_or_else(|| -r.transaction_amount.unwrap_or(r.amount));
         let additional = pkey
             .as_ref()
@@ -657,7 +656,7 @@ fn assemble_ar(a: AssembleAr<'_>) -> Result<PostedArDocument, VpError> {
             tax_code,
             additional_tax_codes: additional,
             description: detail
-                .and_then(|d| text_of(d, "Description"))
+                .and_then(|d| decode::field_text(d, "Description"))
                 .or_else(|| l.desc2.clone()),
             credit_memo_ref_no: r
                 .credit_memo_ref_no
@@ -668,7 +667,7 @@ fn assemble_ar(a: AssembleAr<'_>) -> Result<PostedArDocument, VpError> {
     let first = a.lines.first().map(|l| &l.row);
     let trans_date = a
         .master
-        .and_then(|m| date_of(m, "TransDate"))
+        .and_then(|m| decode::field_date(m, "TransDate"))
         .or_else(|| first.and_then(|r| r.trans_date))
         .ok_or_else(|| VpError::decode_msg(context.clone(), "no transaction date"))?;
     let currency = currency(
@@ -681,13 +680,16 @@ fn assemble_ar(a: AssembleAr<'_>) -> Result<PostedArDocument, VpError> {
     )?;
     let billing_currency = currency_of(a.master, "BillingCurrencyCode")
         .or_else(|| a.project.and_then(|p| p.billing_currency));
-    let description = a
-        .master
-        .and_then(|m| text_of(m, "Description").or_else(|| text_of(m, "TransComment")));
+    let description = a.master.and_then(|m| {
+        decode::field_text(m, "Description").or_else(|| decode::field_text(m, "TransComment"))
+    });
     let credit_ref = lines
         .iter()
         .find_map(|l| l.credit_memo_ref_no.clone())
-        .or_else(|| a.master.and_then(|m| text_of(m, "CreditMemoRefNo")));
+        .or_else(|| {
+            a.master
+                .and_then(|m| decode::field_text(m, "CreditMemoRefNo"))
+        });
     Ok(match credit_ref {
         Some(credit_memo_ref_no) => PostedArDocument::CreditMemo(CreditMemo {
             invoice: a.key.invoice.clone(),
@@ -710,7 +712,7 @@ fn assemble_ar(a: AssembleAr<'_>) -> Result<PostedArDocument, VpError> {
             period: a.key.period,
             post_seq: a.key.post_seq,
             trans_date,
-            due_date: a.master.and_then(|m| date_of(m, "DueDate")),
+            due_date: a.master.and_then(|m| decode::field_date(m, "DueDate")),
             description,
             billing_client_id: a.billing_client_id,
             billing_client_name: a.billing_client_name,
@@ -746,7 +748,7 @@ fn assemble_voucher(
             extras
                 .details
                 .iter()
-                .find(|d| text_of(d, "PKey").as_deref() == Some(p.as_str()))
+                .find(|d| decode::field_text(d, "PKey").as_deref() == Some(p.as_str()))
         });
         let ledger_tax: Decimal = r
             .pkey
@@ -757,7 +759,7 @@ fn assemble_voucher(
         out_lines.push(ApVoucherLine {
             pkey: r.pkey.clone(),
             description: detail
-                .and_then(|d| text_of(d, "Description"))
+                .and_then(|d| decode::field_text(d, "Description"))
                 .or_else(|| l.desc2.clone()),
             wbs1: r.wbs1.clone().filter(|w| !w.trim().is_empty()),
             wbs2: r.wbs2.clone(),
@@ -765,32 +767,32 @@ fn assemble_voucher(
             account: decode::account_number(r.account.as_deref().unwrap_or_default()),
             org: r.org.clone(),
             net_amount: detail
-                .and_then(|d| decimal_of(d, "NetAmount"))
+                .and_then(|d| decode::field_decimal(d, "NetAmount"))
                 .unwrap_or_else(|| r.transaction_amount.unwrap_or(r.amount)),
             tax_code: r.tax_code.clone(),
             total_tax: detail
-                .and_then(|d| decimal_of(d, "TotalTax"))
+                .and_then(|d| decode::field_decimal(d, "TotalTax"))
                 .unwrap_or(ledger_tax),
         });
     }
     let invoice_date = master
-        .and_then(|m| date_of(m, "InvoiceDate"))
+        .and_then(|m| decode::field_date(m, "InvoiceDate"))
         .or_else(|| first.and_then(|r| r.trans_date))
         .ok_or_else(|| VpError::decode_msg(context.clone(), "no invoice date"))?;
     Ok(ApVoucher {
         vendor: vendor.to_owned(),
         vendor_name: master
-            .and_then(|m| text_of(m, "VendorName"))
+            .and_then(|m| decode::field_text(m, "VendorName"))
             .or_else(|| first.and_then(|r| r.desc1.clone())),
         voucher: Some(voucher.to_owned()).filter(|v| !v.is_empty()),
         invoice: master
-            .and_then(|m| text_of(m, "Invoice"))
+            .and_then(|m| decode::field_text(m, "Invoice"))
             .or_else(|| first.and_then(|r| r.invoice.clone())),
         invoice_date,
         trans_date: master
-            .and_then(|m| date_of(m, "TransDate"))
+            .and_then(|m| decode::field_date(m, "TransDate"))
             .or_else(|| first.and_then(|r| r.trans_date)),
-        due_date: master.and_then(|m| date_of(m, "PayDate")),
+        due_date: master.and_then(|m| decode::field_date(m, "PayDate")),
         period,
         post_seq,
         company: company_of(extras, lines),
@@ -802,10 +804,10 @@ fn assemble_voucher(
             ],
         )?,
         payment_currency: currency_of(master, "PaymentCurrencyCode"),
-        liab_code: master.and_then(|m| text_of(m, "LiabCode")),
-        bank_code: master.and_then(|m| text_of(m, "BankCode")),
-        pay_terms: master.and_then(|m| text_of(m, "PayTerms")),
-        description: master.and_then(|m| text_of(m, "Description")),
+        liab_code: master.and_then(|m| decode::field_text(m, "LiabCode")),
+        bank_code: master.and_then(|m| decode::field_text(m, "BankCode")),
+        pay_terms: master.and_then(|m| decode::field_text(m, "PayTerms")),
+        description: master.and_then(|m| decode::field_text(m, "Description")),
         lines: out_lines,
     })
 }
@@ -830,7 +832,7 @@ fn assemble_expense(
             extras
                 .details
                 .iter()
-                .find(|d| text_of(d, "PKey").as_deref() == Some(p.as_str()))
+                .find(|d| decode::field_text(d, "PKey").as_deref() == Some(p.as_str()))
         });
         let ledger_tax: Decimal = r
             .pkey
@@ -839,18 +841,18 @@ fn assemble_expense(
             .map(|t| t.iter().map(|(_, a)| *a).sum())
             .unwrap_or_default();
         let net = detail
-            .and_then(|d| decimal_of(d, "NetAmount"))
+            .and_then(|d| decode::field_decimal(d, "NetAmount"))
             .unwrap_or_else(|| r.transaction_amount.unwrap_or(r.amount));
         let total_tax = detail
-            .and_then(|d| decimal_of(d, "TotalTax"))
+            .and_then(|d| decode::field_decimal(d, "TotalTax"))
             .unwrap_or(ledger_tax);
         out_lines.push(ExpenseLine {
             pkey: r.pkey.clone(),
             trans_date: detail
-                .and_then(|d| date_of(d, "TransDate"))
+                .and_then(|d| decode::field_date(d, "TransDate"))
                 .or(r.trans_date),
             description: detail
-                .and_then(|d| text_of(d, "Description"))
+                .and_then(|d| decode::field_text(d, "Description"))
                 .or_else(|| l.desc2.clone()),
             wbs1: r.wbs1.clone().filter(|w| !w.trim().is_empty()),
             wbs2: r.wbs2.clone(),
@@ -859,16 +861,16 @@ fn assemble_expense(
             org: r.org.clone(),
             currency: r.transaction_currency,
             amount: detail
-                .and_then(|d| decimal_of(d, "Amount"))
+                .and_then(|d| decode::field_decimal(d, "Amount"))
                 .unwrap_or(net + total_tax),
             net_amount: net,
             total_tax,
-            payment_amount: detail.and_then(|d| decimal_of(d, "PaymentAmount")),
+            payment_amount: detail.and_then(|d| decode::field_decimal(d, "PaymentAmount")),
             tax_code: r.tax_code.clone(),
         });
     }
     let report_date = master
-        .and_then(|m| date_of(m, "ReportDate"))
+        .and_then(|m| decode::field_date(m, "ReportDate"))
         .or_else(|| first.and_then(|r| r.trans_date))
         .ok_or_else(|| VpError::decode_msg(context.clone(), "no report date"))?;
     let paid = master
@@ -877,13 +879,13 @@ fn assemble_expense(
         .unwrap_or(false);
     Ok(ExpenseReport {
         employee: employee.to_owned(),
-        employee_name: master.and_then(|m| text_of(m, "EmplName")),
+        employee_name: master.and_then(|m| decode::field_text(m, "EmplName")),
         report_name: master
-            .and_then(|m| text_of(m, "ReportName"))
+            .and_then(|m| decode::field_text(m, "ReportName"))
             .or_else(|| first.and_then(|r| r.desc1.clone())),
         ref_no: reference.to_owned(),
         report_date,
-        due_date: master.and_then(|m| date_of(m, "DueDate")),
+        due_date: master.and_then(|m| decode::field_date(m, "DueDate")),
         period,
         post_seq,
         company: company_of(extras, lines),
@@ -897,7 +899,7 @@ fn assemble_expense(
         )?,
         paid,
         amount_paid: master
-            .and_then(|m| decimal_of(m, "AmountPaid"))
+            .and_then(|m| decode::field_decimal(m, "AmountPaid"))
             .unwrap_or_default(),
         lines: out_lines,
     })
@@ -937,10 +939,10 @@ fn assemble_journal(
         batch: Some(batch.to_owned()),
         ref_no: ref_no.to_owned(),
         description: master
-            .and_then(|m| text_of(m, "Description"))
+            .and_then(|m| decode::field_text(m, "Description"))
             .or_else(|| first.and_then(|r| r.desc1.clone())),
         trans_date: master
-            .and_then(|m| date_of(m, "TransDate"))
+            .and_then(|m| decode::field_date(m, "TransDate"))
             .or_else(|| first.and_then(|r| r.trans_date))
             .ok_or_else(|| VpError::decode_msg(context.clone(), "no transaction date"))?,
         period,

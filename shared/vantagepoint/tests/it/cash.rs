@@ -365,3 +365,20 @@ async fn posting_reports_the_period_and_sequence_vp_assigned() {
     assert!(found.posted);
     assert_eq!(found.post_seq.map(i64::from), entry.post_seq);
 }
+
+#[tokio::test]
+async fn a_posted_receipt_reduces_the_invoice_balance_vp_reports() {
+    let vp = spawn().await;
+    let receipt = receipt_for_new_invoice(&vp, "EXACT-PAY-11", dec!(210.00), dec!(210.00));
+    let before = vp.client.invoice_balance("INV-EXACT-PAY-11").await.unwrap();
+
+    vp.psa().record_cash_receipt(&receipt).await.unwrap();
+    let after = vp.client.invoice_balance("INV-EXACT-PAY-11").await.unwrap();
+
+    assert_eq!(before, Some(dec!(1210.00)));
+    assert_eq!(after, Some(dec!(1000.00)));
+    assert_eq!(
+        vp.client.invoice_balance("NO-SUCH-INVOICE").await.unwrap(),
+        None
+    );
+}
