@@ -13,7 +13,7 @@ use axum::{Extension, middleware};
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::auth::{self, AuthUser};
+use super::auth::{self, AuthUser, CultureMismatch};
 use super::db::{Hub, RecordEvent, rows_of};
 use super::error::VpError;
 use super::model::*;
@@ -713,8 +713,29 @@ async fn code_create(State(app): State<App>, Path(table): Path<String>, body: By
 
 // ------------------------------------------------------------------ accounts, tax, banks, auto-posting
 
-async fn account_list(State(app): State<App>, RawQuery(q): RawQuery) -> Reply {
-    let rows = app.db.lock().accounts.clone();
+/// "Text not translated" in the name columns when the session's culture is not the database's.
+fn translated(rows: Vec<Row>, culture: CultureMismatch) -> Vec<Row> {
+    if !culture.0 {
+        return rows;
+    }
+    rows.into_iter()
+        .map(|mut r| {
+            for key in ["Name", "Description"] {
+                if let Some(v) = r.get_mut(key) {
+                    *v = Value::String("Text not translated".into());
+                }
+            }
+            r
+        })
+        .collect()
+}
+
+async fn account_list(
+    State(app): State<App>,
+    Extension(culture): Extension<CultureMismatch>,
+    RawQuery(q): RawQuery,
+) -> Reply {
+    let rows = translated(app.db.lock().accounts.clone(), culture);
     list(&app, rows, q.as_deref(), LimitPolicy::Accept)
 }
 
@@ -752,8 +773,12 @@ async fn account_update(State(app): State<App>, Path(account): Path<String>, bod
     Ok(app.render(vec![row], StatusCode::OK))
 }
 
-async fn tax_list(State(app): State<App>, RawQuery(q): RawQuery) -> Reply {
-    let rows = app.db.lock().tax_codes.clone();
+async fn tax_list(
+    State(app): State<App>,
+    Extension(culture): Extension<CultureMismatch>,
+    RawQuery(q): RawQuery,
+) -> Reply {
+    let rows = translated(app.db.lock().tax_codes.clone(), culture);
     list(&app, rows, q.as_deref(), LimitPolicy::Accept)
 }
 
@@ -1232,9 +1257,9 @@ async fn entry_create(
 async fn entry_delete(State(app): State<App>, Path((table, key)): Path<(String, String)>) -> Reply {
     let (tt, kind) = entry_table(&table)?;
     if kind != "control" {
-        return Err(VpError::bad_request(
-            "Only whole files ({tt}Control) can be deleted.",
-        ));
+        return Err(VpError::bad_request(format!(
+            "Only whole files ({tt}Control) can be deleted, not {table}."
+        )));
     }
     app.db.lock().delete_batch(&tt, &key)?;
     Ok(app.render(Vec::new(), StatusCode::OK))
@@ -1249,7 +1274,7 @@ async fn post_trans_file(
 ) -> Reply {
     if !table.eq_ignore_ascii_case("PostTransFile") {
         return Err(VpError::NotFound(format!(
-            "PUT {table} is not supported; use PUT /DataEntry/{table}/{{Batch}}."
+            "PUT /DataEntry/{table} is not supported."
         )));
     }
     let body = body_row(&body)?;

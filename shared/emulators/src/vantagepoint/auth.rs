@@ -17,6 +17,11 @@ use super::App;
 use super::db::Grant;
 use super::error::VpError;
 
+/// Whether the session's `culture` differs from the database language: VP then shows "Text not translated"
+/// for tax-code and account names (a documented Unionpoint pitfall).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CultureMismatch(pub bool);
+
 /// The user a bearer token belongs to, for handlers (the active period is per user).
 #[derive(Debug, Clone)]
 pub(crate) struct AuthUser(pub String);
@@ -85,7 +90,7 @@ pub(crate) async fn token(State(app): State<App>, body: Bytes) -> Response {
             "The database is invalid."
         );
     }
-    let username = match grant_type.to_ascii_lowercase().as_str() {
+    let (username, inherited_culture) = match grant_type.to_ascii_lowercase().as_str() {
         "password" => {
             if !config.allow_password_grant {
                 fail!(
@@ -112,7 +117,7 @@ pub(crate) async fn token(State(app): State<App>, body: Bytes) -> Response {
             let password = form.get("password").cloned().unwrap_or_default();
             let user = db.users.get(&username.to_lowercase()).cloned();
             match user {
-                Some(u) if same_secret(&password, &u.password) && !u.disabled => u.username,
+                Some(u) if same_secret(&password, &u.password) && !u.disabled => (u.username, None),
                 Some(u) if u.disabled && same_secret(&password, &u.password) => {
                     fail!(
                         StatusCode::BAD_REQUEST,
@@ -135,7 +140,7 @@ pub(crate) async fn token(State(app): State<App>, body: Bytes) -> Response {
                     if config.rotate_refresh_tokens {
                         db.refresh_tokens.remove(&presented);
                     }
-                    g.username
+                    (g.username, g.culture)
                 }
                 _ => fail!(
                     StatusCode::BAD_REQUEST,
@@ -151,7 +156,7 @@ pub(crate) async fn token(State(app): State<App>, body: Bytes) -> Response {
                     if g.expires_at > now
                         && (get("redirect_uri").is_empty() || get("redirect_uri") == redirect) =>
                 {
-                    g.username
+                    (g.username, g.culture)
                 }
                 _ => fail!(
                     StatusCode::BAD_REQUEST,
@@ -171,6 +176,9 @@ pub(crate) async fn token(State(app): State<App>, body: Bytes) -> Response {
         "refresh_token" => db.token_stats.refresh_grants += 1,
         _ => db.token_stats.authorization_code_grants += 1,
     }
+    let culture = Some(get("culture"))
+        .filter(|c| !c.is_empty())
+        .or(inherited_culture);
     let access = random_token(48);
     let refresh = random_token(24);
     let lifetime = i64::from(config.token_lifetime_secs);
@@ -179,6 +187,7 @@ pub(crate) async fn token(State(app): State<App>, body: Bytes) -> Response {
         Grant {
             username: username.clone(),
             expires_at: now + Duration::seconds(lifetime),
+            culture: culture.clone(),
         },
     );
     let is_refresh = grant_type.eq_ignore_ascii_case("refresh_token");
@@ -191,6 +200,7 @@ pub(crate) async fn token(State(app): State<App>, body: Bytes) -> Response {
             Grant {
                 username,
                 expires_at,
+                culture,
             },
         );
         refresh
@@ -270,6 +280,7 @@ pub(crate) async fn authorize_submit(State(app): State<App>, body: Bytes) -> Res
         let grant = Grant {
             username: user.username,
             expires_at: now + Duration::minutes(10),
+            culture: Some(get("culture")).filter(|c| !c.is_empty()),
         };
         db.auth_codes
             .insert(code.clone(), (grant, redirect.clone()));
@@ -302,7 +313,7 @@ pub(crate) async fn require_bearer(
             db.tokens
                 .get(&t)
                 .filter(|g| g.expires_at > now)
-                .map(|g| g.username.clone())
+                .map(|g| (g.username.clone(), g.culture.clone()))
         });
         if user.is_none() {
             db.token_stats.unauthorized_calls += 1;
@@ -310,8 +321,10 @@ pub(crate) async fn require_bearer(
         user
     };
     match user {
-        Some(user) => {
+        Some((user, culture)) => {
+            let mismatched = culture.is_some_and(|c| !c.eq_ignore_ascii_case(&app.config.culture));
             request.extensions_mut().insert(AuthUser(user));
+            request.extensions_mut().insert(CultureMismatch(mismatched));
             next.run(request).await
         }
         None => VpError::Unauthorized.into_response(),

@@ -46,6 +46,9 @@ pub struct VantagepointConfig {
     pub omit_autonumbers_in_post_response: bool,
     /// `POST /Accounts` refuses bodies that lack the blank columns `CashBasisAccount`, ... (as VP does).
     pub accounts_require_blank_columns: bool,
+    /// Language of the database; a token requested with another `culture` sees "Text not translated" as
+    /// tax-code and account names.
+    pub culture: String,
     /// Seed of the emulator's id generator and fault injector.
     pub seed: u64,
 }
@@ -68,6 +71,7 @@ impl Default for VantagepointConfig {
             },
             omit_autonumbers_in_post_response: true,
             accounts_require_blank_columns: true,
+            culture: "en-US".to_owned(),
             seed: 0,
         }
     }
@@ -98,6 +102,7 @@ impl std::fmt::Debug for VantagepointConfig {
                 "accounts_require_blank_columns",
                 &self.accounts_require_blank_columns,
             )
+            .field("culture", &self.culture)
             .field("seed", &self.seed)
             .finish()
     }

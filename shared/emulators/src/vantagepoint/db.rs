@@ -82,6 +82,8 @@ pub(crate) struct User {
 pub(crate) struct Grant {
     pub username: String,
     pub expires_at: NaiveDateTime,
+    /// The `culture` the session was opened with (`None` = the database's own language).
+    pub culture: Option<String>,
 }
 
 /// A transaction-entry batch (`{tt}Control` with its masters and details).

@@ -401,3 +401,35 @@ async fn metadata_describes_a_hub_as_one_object_with_required_fields() {
     assert_eq!(blank["IsRequired"], true);
     assert_eq!(missing, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_session_in_another_culture_sees_text_not_translated_for_tax_and_account_names() {
+    let vp = spawn().await;
+    let mut form = vp.grant_form(PASSWORD);
+    form.push(("culture", "nl-NL".into()));
+    let (_, other) = vp.token_response(&form).await;
+    let other = other["access_token"].as_str().unwrap().to_owned();
+    let same = vp.token().await;
+
+    let (_, mismatched) = vp.get(&other, "/Accounts").await;
+    let (_, taxes) = vp
+        .get(&other, &format!("{}/TaxCodeEntity/", vp.vision()))
+        .await;
+    let (_, matched) = vp.get(&same, "/Accounts").await;
+
+    assert!(
+        rows(&mismatched)
+            .iter()
+            .all(|a| a["Name"] == "Text not translated")
+    );
+    assert!(
+        rows(&taxes)
+            .iter()
+            .all(|t| t["Description"] == "Text not translated")
+    );
+    assert!(
+        rows(&matched)
+            .iter()
+            .any(|a| a["Name"] == "Accounts Receivable")
+    );
+}
