@@ -96,7 +96,14 @@ async fn main() -> std::process::ExitCode {
             }
         }
     }
-    println!("{info}");
+    // One JSON line a parent process can read; a closed stdout (the reader went away) is not a crash.
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{info}");
+        let _ = out.flush();
+    }
+    eprintln!("Exact Online emulator listening on {base} (admin: {base}/__emulator/counters)");
     let stop = async {
         if args.stdin_watchdog {
             // Blocking read on a thread: returns when the parent closes our stdin (or dies).

@@ -8,7 +8,8 @@
 //! - Requests without `Accept: application/json` get **406** (the real service answers Atom/XML, which no
 //!   Ledgerlink client reads); `/$count` and the admin endpoints need no Accept header.
 //! - Too-early refresh answers 400 `access_denied` (configurable to 401); validation errors answer 500
-//!   (configurable to 400).
+//!   (configurable to 400). Refresh tokens rotate strictly; `refresh_grace` keeps the previous one valid
+//!   until its successor is used. The 200-token-calls-per-day rule is not enforced (calls are counted).
 //! - The error-budget block (10 × 400/401/403/404 per client, user, division, endpoint and hour) answers
 //!   **429** with the error envelope and no `X-RateLimit-*` headers, for one hour.
 //! - `crm/Accounts` requires a `$filter` naming one of [`model::ACCOUNT_FILTER_FIELDS`]; bulk and sync
