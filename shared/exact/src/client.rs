@@ -340,6 +340,14 @@ impl ExactClient {
                     renewed = Some(inner.tokens.after_unauthorized(&token).await?);
                     attempt -= 1;
                 }
+                Verdict::Blocked => {
+                    let until = inner.clock.now() + chrono::Duration::hours(1);
+                    tracing::warn!(url = %redact_query(&url), %until, "Exact blocked this endpoint for too many errors");
+                    return Err(ExactError::RateLimited {
+                        until,
+                        daily: false,
+                    });
+                }
                 Verdict::RateLimitedDaily(until) => {
                     let until = until.unwrap_or_else(|| next_utc_midnight(inner.clock.now()));
                     return Err(ExactError::RateLimited { until, daily: true });
@@ -437,6 +445,8 @@ enum Verdict {
     Reauthenticate,
     RateLimitedMinute(Option<DateTime<Utc>>),
     RateLimitedDaily(Option<DateTime<Utc>>),
+    /// The hourly error-budget block.
+    Blocked,
 }
 
 fn classify(status: StatusCode, headers: &HeaderMap, body: &str, idempotent: bool) -> Verdict {
@@ -457,10 +467,19 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: &str, idempotent: boo
             what: messages.map(|m| m.join("; ")).unwrap_or_else(snippet),
         }),
         429 => {
-            let rate = parse_rate_headers(headers).observation;
+            let parsed = parse_rate_headers(headers);
+            let rate = parsed.observation;
             let daily =
                 rate.day_remaining == Some(0) && rate.minute_remaining.is_none_or(|m| m > 0);
-            if daily {
+            // Exact's error-budget block (10 × 400/401/403/404 per endpoint and hour) is a 429 without rate
+            // headers whose message speaks of errors; retrying within the hour only extends it.
+            let blocked = parsed.is_empty()
+                && messages
+                    .as_ref()
+                    .is_some_and(|m| m.iter().any(|t| t.to_ascii_lowercase().contains("error")));
+            if blocked {
+                Verdict::Blocked
+            } else if daily {
                 Verdict::RateLimitedDaily(rate.day_reset)
             } else {
                 Verdict::RateLimitedMinute(rate.minute_reset)
@@ -629,6 +648,26 @@ mod tests {
         assert!(matches!(
             classify(StatusCode::TOO_MANY_REQUESTS, &h, "", true),
             Verdict::RateLimitedMinute(Some(_))
+        ));
+    }
+
+    #[test]
+    fn a_429_without_rate_headers_that_speaks_of_errors_is_the_error_budget_block() {
+        let body = r#"{"error":{"code":"","message":{"lang":"","value":"API rate limit exceeded: more than 10 errors (400, 401, 403, 404) on this endpoint within an hour"}}}"#;
+        assert!(matches!(
+            classify(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new(), body, true),
+            Verdict::Blocked
+        ));
+        let plain =
+            r#"{"error":{"code":"","message":{"lang":"","value":"API rate limit exceeded."}}}"#;
+        assert!(matches!(
+            classify(
+                StatusCode::TOO_MANY_REQUESTS,
+                &HeaderMap::new(),
+                plain,
+                true
+            ),
+            Verdict::RateLimitedMinute(None)
         ));
     }
 

@@ -367,3 +367,43 @@ async fn count_is_read_as_plain_text() {
             .len()
     );
 }
+
+#[tokio::test]
+async fn exacts_hourly_error_block_is_rate_limited_for_an_hour_and_not_retried() {
+    // Arrange: Exact blocks an endpoint after 2 errors (10 in production); two deletes of missing entries.
+    let env = crate::helpers::spawn_with(|c| c.errors_per_hour = 2).await;
+    let client = env.connect().await;
+    for _ in 0..2 {
+        let gone = client
+            .delete_in(
+                ledgerlink_exact::entities::SALES_ENTRIES,
+                uuid::Uuid::new_v4(),
+            )
+            .await;
+        assert!(
+            matches!(gone, Err(ExactError::NotFound { .. })),
+            "got {gone:?}"
+        );
+    }
+    let before = env.requests("/api/v1/{division}");
+    let now = env.clock_now();
+
+    // Act
+    let result = client
+        .delete_in(
+            ledgerlink_exact::entities::SALES_ENTRIES,
+            uuid::Uuid::new_v4(),
+        )
+        .await;
+
+    // Assert
+    assert!(
+        matches!(&result, Err(ExactError::RateLimited { until, daily: false }) if *until - now >= chrono::Duration::minutes(59)),
+        "got {result:?}"
+    );
+    assert_eq!(
+        env.requests("/api/v1/{division}") - before,
+        1,
+        "one call, no retries into the block"
+    );
+}
