@@ -346,3 +346,24 @@ async fn when_exacts_clock_says_too_early_the_still_valid_token_keeps_being_used
         "the code exchange and ONE refused refresh, not one per call"
     );
 }
+
+#[tokio::test]
+async fn debug_output_of_a_connected_client_shows_no_secret_or_token() {
+    let env = spawn().await;
+    let client = env.connect().await;
+    let record = env
+        .store
+        .tokens()
+        .load(&env.config().connection)
+        .await
+        .unwrap()
+        .unwrap();
+    let token = client.tokens().access_token().await.unwrap();
+
+    let text = format!("{client:?} {token:?} {record:?}");
+
+    assert!(!text.contains(crate::helpers::CLIENT_SECRET));
+    assert!(!text.contains(&record.access_token));
+    assert!(!text.contains(&record.refresh_token));
+    assert!(text.contains("<redacted>"));
+}
