@@ -147,20 +147,42 @@ impl ExactClient {
         let query = Query::new()
             .select(&fields)
             .filter(Filter::gt("Timestamp", Literal::Int64(since)));
-        let page: ListPage<Value> = self.list_page(endpoint, &query).await?;
+        let mut page: ListPage<Value> = self.list_page(endpoint, &query).await?;
         let mut cursor = since;
         let mut items = Vec::with_capacity(page.items.len());
-        for row in page.items {
-            let stamp = row.get("Timestamp").and_then(odata::int64).ok_or_else(|| {
-                ExactError::decode(format!("{endpoint}: a row has no Timestamp"), None)
-            })?;
-            cursor = cursor.max(stamp);
-            items.push(serde_json::from_value(row).map_err(|e| {
-                ExactError::decode(
-                    format!("{endpoint}: unexpected row: {e}"),
-                    Some(Box::new(e)),
-                )
-            })?);
+        let mut ascending = true;
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            for row in std::mem::take(&mut page.items) {
+                let stamp = row.get("Timestamp").and_then(odata::int64).ok_or_else(|| {
+                    ExactError::decode(format!("{endpoint}: a row has no Timestamp"), None)
+                })?;
+                ascending &= stamp >= cursor;
+                cursor = cursor.max(stamp);
+                items.push(serde_json::from_value(row).map_err(|e| {
+                    ExactError::decode(
+                        format!("{endpoint}: unexpected row: {e}"),
+                        Some(Box::new(e)),
+                    )
+                })?);
+            }
+            // The highest Timestamp is a safe cursor only if rows came in Timestamp order; otherwise a later
+            // page may still hold lower ones, so read the remaining pages before moving the cursor.
+            match page.next.take() {
+                Some(next) if !ascending => {
+                    if !seen.insert(next.clone()) {
+                        return Err(ExactError::decode(
+                            format!("{endpoint}: paging loops"),
+                            None,
+                        ));
+                    }
+                    page = self.page_at(&next).await?;
+                }
+                next => {
+                    page.next = next;
+                    break;
+                }
+            }
         }
         let more = page.next.is_some() && !items.is_empty();
         Ok(SyncBatch {

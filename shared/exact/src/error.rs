@@ -27,6 +27,10 @@ pub enum ExactError {
     /// The caller pauses the connection.
     #[error("reconnect needed for {connection}: {reason}")]
     ReconnectNeeded { connection: String, reason: String },
+    /// Exact holds something that contradicts the operation: two documents carry our one reference.
+    /// Needs a human; never resolved by retrying.
+    #[error("conflict on {what}: {detail}")]
+    Conflict { what: String, detail: String },
     /// No rights, licence, or division scope (HTTP 403); `reason` carries Exact's `Reason` header when sent.
     #[error("forbidden: {reason}")]
     Forbidden { reason: String },

@@ -36,6 +36,7 @@ impl From<ExactError> for LedgerError {
         match e {
             ExactError::Validation { messages } => Self::Validation { messages },
             ExactError::NotFound { what } => Self::NotFound { what },
+            ExactError::Conflict { what, detail } => Self::Conflict { what, detail },
             ExactError::RateLimited { until, daily } => Self::RateLimited { until, daily },
             ExactError::ReconnectNeeded { connection, reason } => {
                 Self::ReconnectNeeded { connection, reason }

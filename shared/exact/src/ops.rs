@@ -158,10 +158,9 @@ fn at_most_one<T>(mut rows: Vec<T>, what: &str, reference: &str) -> ExactResult<
     match rows.len() {
         0 => Ok(None),
         1 => Ok(rows.pop()),
-        n => Err(ExactError::Validation {
-            messages: vec![format!(
-                "{n} {what} carry our reference {reference:?}; resolve the duplicate in Exact"
-            )],
+        n => Err(ExactError::Conflict {
+            what: format!("{what} with reference {reference:?}"),
+            detail: format!("{n} found; resolve the duplicate in Exact"),
         }),
     }
 }
@@ -598,7 +597,10 @@ mod tests {
 
     #[test]
     fn two_documents_under_one_reference_are_reported_not_picked() {
-        assert!(at_most_one(vec![1, 2], "sales entries", "INV-1").is_err());
+        assert!(matches!(
+            at_most_one(vec![1, 2], "sales entries", "INV-1"),
+            Err(ExactError::Conflict { .. })
+        ));
         assert_eq!(
             at_most_one(vec![1], "sales entries", "INV-1").unwrap(),
             Some(1)

@@ -314,3 +314,27 @@ async fn an_address_and_a_contact_are_upserted_once_per_account() {
         .unwrap();
     assert_eq!(contacts, 1);
 }
+
+#[tokio::test]
+async fn two_documents_under_one_reference_are_a_conflict_not_a_third_post() {
+    let env = spawn().await;
+    let ledger = ExactLedger::new(env.connect().await);
+    let books = env.books();
+    let invoice = sales_entry(&books, "INV-DUP", "10.00");
+    ledger.client().create_sales_entry(&invoice).await.unwrap();
+    ledger.client().create_sales_entry(&invoice).await.unwrap();
+
+    let result = ledger
+        .post_sales_document(SalesDocumentKind::Invoice, &invoice, true)
+        .await;
+
+    assert!(
+        matches!(result, Err(LedgerError::Conflict { .. })),
+        "got {result:?}"
+    );
+    assert_eq!(
+        env.emulator
+            .count_sales_entries_with_your_ref(env.division(), "INV-DUP"),
+        2
+    );
+}
