@@ -142,3 +142,21 @@ async fn debug_output_of_a_working_client_shows_no_credentials_or_tokens() {
     assert!(!text.contains(&stored.access_token));
     assert!(!text.contains(&stored.refresh_token));
 }
+
+#[tokio::test]
+async fn concurrent_workers_at_expiry_refresh_the_shared_token_once() {
+    let vp = spawn().await;
+    vp.client.periods().await.unwrap();
+    let clients: Vec<VantagepointClient> = (0..6).map(|_| vp.second_client()).collect();
+    vp.clock.advance(Duration::from_secs(1799));
+
+    let results = futures::future::join_all(clients.iter().map(|c| c.active_period())).await;
+
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let stats = vp.emulator.token_stats();
+    assert_eq!(stats.password_grants, 1);
+    assert_eq!(
+        stats.refresh_grants, 1,
+        "one worker refreshed; the others re-read the store"
+    );
+}
