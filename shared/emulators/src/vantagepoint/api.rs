@@ -372,6 +372,43 @@ async fn vendor_accounting_list(
     list(&app, rows, q.as_deref(), LimitPolicy::Accept)
 }
 
+async fn firm_projects(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Reply {
+    let rows = {
+        let db = app.db.lock();
+        if db.firm_by_id(&id).is_none() {
+            return Err(VpError::records_not_found());
+        }
+        db.projects
+            .iter()
+            .filter(|p| str_ci(p, "WBS2").is_empty())
+            .filter(|p| {
+                str_ci(p, "ClientID").eq_ignore_ascii_case(&id)
+                    || str_ci(p, "BillingClientID").eq_ignore_ascii_case(&id)
+            })
+            .map(|p| {
+                let mut row = Row::new();
+                row.insert("ClientID".into(), Value::String(id.clone()));
+                row.insert("WBS1".into(), Value::String(str_ci(p, "WBS1")));
+                row.insert("PRName".into(), Value::String(str_ci(p, "Name")));
+                row.insert("PRClientID".into(), Value::String(str_ci(p, "ClientID")));
+                row.insert("PRStatus".into(), Value::String(str_ci(p, "Status")));
+                let role = if str_ci(p, "ClientID").eq_ignore_ascii_case(&id) {
+                    "Client"
+                } else {
+                    "Billing"
+                };
+                row.insert("Role".into(), Value::String(role.into()));
+                row
+            })
+            .collect()
+    };
+    list(&app, rows, q.as_deref(), LimitPolicy::Accept)
+}
+
 async fn vendor_accounting_create(State(app): State<App>, body: Bytes) -> Reply {
     let bodies = body_rows(&body)?;
     let mut out = Vec::new();

@@ -74,7 +74,7 @@ pub(crate) async fn token(State(app): State<App>, body: Bytes) -> Response {
         );
     }
     if !same_secret(&get("client_id"), &config.client_id)
-        || !same_secret(&get("client_secret"), &config.client_secret)
+        || !same_secret(&get("client_secret"), &db.client_secret)
     {
         fail!(
             StatusCode::BAD_REQUEST,

@@ -121,6 +121,8 @@ pub(crate) struct Db {
     pub users: BTreeMap<String, User>,
     pub tokens: HashMap<String, Grant>,
     pub refresh_tokens: HashMap<String, Grant>,
+    /// The API authorization's current secret (starts as the configured one; "Generate Secret" replaces it).
+    pub client_secret: String,
     /// One-time authorization codes: code → (grant, redirect URI).
     pub auth_codes: HashMap<String, (Grant, String)>,
     pub token_stats: TokenStats,
@@ -247,6 +249,7 @@ impl Db {
         }));
         Self {
             rng: StdRng::seed_from_u64(config.seed),
+            client_secret: config.client_secret.clone(),
             config,
             users: BTreeMap::new(),
             tokens: HashMap::new(),

@@ -443,6 +443,17 @@ impl VantagepointEmulator {
             .insert(column.to_owned(), value);
     }
 
+    /// "Generate Secret" on the API Authorization form: a new client secret, and every issued access and
+    /// refresh token stops working (integrations are broken until they sign in again with the new secret).
+    pub fn regenerate_client_secret(&self) -> String {
+        let mut db = self.shared.db.lock();
+        let secret = format!("{}{}", db.new_key(), db.new_key()).to_lowercase();
+        db.client_secret = secret.clone();
+        db.tokens.clear();
+        db.refresh_tokens.clear();
+        secret
+    }
+
     /// Loads the deterministic demo data set (see [`demo`]).
     pub fn load_demo(&self, options: &demo::DemoOptions) -> Result<demo::DemoSummary, VpError> {
         demo::load(self, options)

@@ -204,3 +204,21 @@ async fn instance_paths_are_configurable() {
     assert!(vp.base.ends_with("/Pennoni/api"));
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn regenerating_the_client_secret_breaks_issued_tokens_and_the_old_secret() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+
+    let secret = vp.emulator.regenerate_client_secret();
+    let (old_token, _) = vp.get(&token, "/firm").await;
+    let (old_secret, _) = vp.token_response(&vp.grant_form(PASSWORD)).await;
+    let mut form = vp.grant_form(PASSWORD);
+    form.retain(|(k, _)| *k != "client_secret");
+    form.push(("client_secret", secret));
+    let (new_secret, _) = vp.token_response(&form).await;
+
+    assert_eq!(old_token, StatusCode::UNAUTHORIZED);
+    assert_eq!(old_secret, StatusCode::BAD_REQUEST);
+    assert_eq!(new_secret, StatusCode::OK);
+}

@@ -433,3 +433,22 @@ async fn a_session_in_another_culture_sees_text_not_translated_for_tax_and_accou
             .any(|a| a["Name"] == "Accounts Receivable")
     );
 }
+
+#[tokio::test]
+async fn a_firm_lists_the_projects_it_is_client_or_billing_client_of() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+    let (_, project) = vp.get(&token, "/project/2026-002").await;
+    let billing_client = project[0]["BillingClientID"].as_str().unwrap().to_owned();
+
+    let (status, body) = vp
+        .get(&token, &format!("/firm/{billing_client}/project"))
+        .await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        rows(&body)
+            .iter()
+            .any(|p| p["WBS1"] == "2026-002" && p["Role"] == "Billing")
+    );
+}
