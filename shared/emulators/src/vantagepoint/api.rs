@@ -42,6 +42,7 @@ pub(crate) fn routes(app: &App) -> (Router, HashMap<String, String>) {
         (
             "/firm/{id}/vendorAccountingInfo",
             get(vendor_accounting_list),
+            ("/firm/{id}/project", get(firm_projects)),
         ),
         ("/employee", get(employee_list).post(employee_create)),
         (
