@@ -27,7 +27,7 @@ use ledgerlink_mapping::{Outcome, SkipReason};
 use ledgerlink_ports::psa::{FirmRole, TimeWindow};
 use ledgerlink_ports::{Cursor, IdLink, LookupEntry, LookupTable, ObjectRef, StoreError, WorkAction, WorkMessage};
 
-use crate::common::{Gate, busy, gate, key, ledger_failed, mapping_failed, mismatch, object_of, psa_failed, whole_seconds, windows};
+use crate::common::{Gate, busy, gate, key, ledger_failed, mapping_failed, mismatch, object_of, psa_failed, whole_seconds};
 use crate::context::{FlowContext, MessageOutcome, Once, TenantWork, business_key, hash_of};
 use crate::error::{FlowError, FlowResult};
 use crate::lookups;
@@ -75,7 +75,7 @@ async fn discover_changed(ctx: &FlowContext, work: &TenantWork, object_type: Obj
     let division = work.tenant.exact_division;
     let name = if object_type == ObjectType::Firm { FIRMS_CURSOR } else { EMPLOYEES_CURSOR };
     let until = whole_seconds(ctx.now() - chrono::Duration::from_std(ctx.settings.discover_lag).unwrap_or_default());
-    let mut cursor = ctx.stores.cursors.get(tenant, Flow::FirmSync, name, division).await?;
+    let cursor = ctx.stores.cursors.get(tenant, Flow::FirmSync, name, division).await?;
     // Master data has no useful lower bound on the first run: every record counts.
     let from = cursor
         .as_ref()
@@ -83,7 +83,8 @@ async fn discover_changed(ctx: &FlowContext, work: &TenantWork, object_type: Obj
         .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
     let mut report = DiscoverReport::default();
     // One window from the cursor: ModDate reads are not size-bounded like the posted ledger.
-    for window in windows(from, until, std::time::Duration::from_secs(u64::MAX / 4), 1) {
+    if from < until {
+        let window = TimeWindow::new(from, until);
         let keys = changed_keys(work, object_type, window).await?;
         let mut messages = Vec::new();
         for k in &keys {
@@ -112,8 +113,7 @@ async fn discover_changed(ctx: &FlowContext, work: &TenantWork, object_type: Obj
             updated_at: ctx.now(),
         };
         match ctx.stores.cursors.put(&next, cursor.as_ref().map(|c| c.version)).await {
-            Ok(stored) => cursor = Some(stored),
-            Err(StoreError::Conflict { .. }) => break,
+            Ok(_) | Err(StoreError::Conflict { .. }) => {}
             Err(e) => return Err(e.into()),
         }
     }

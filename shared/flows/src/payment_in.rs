@@ -348,7 +348,8 @@ async fn cash_receipt(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef, 
     };
     let Some(event) = event_of(row, paid, currency) else { return not_found(ctx, object).await };
     // The receipt pays the gross invoice (VAT included); VP's rows are net. Lines are weighted by their net
-    // amounts and scaled to the gross total, the last line taking the remainder so the sum is exact.
+    // amounts and scaled to the gross total in whole cents, the last line taking the remainder so the sum
+    // is exact.
     let gross = row.transaction_amount_fc.map(|t| t.abs()).filter(|t| *t >= paid).unwrap_or(paid);
     let net: Decimal = rows.iter().map(|r| r.amount.abs()).sum();
     let mut lines: Vec<OutstandingLine> = Vec::with_capacity(rows.len());
@@ -359,7 +360,8 @@ async fn cash_receipt(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef, 
         } else if net.is_zero() {
             Decimal::ZERO
         } else {
-            r.amount.abs() * gross / net
+            // Cent-aligned shares: the allocation hands out whole cents and never exceeds a line's share.
+            (r.amount.abs() * gross / net).round_dp(2)
         };
         given += share;
         lines.push(OutstandingLine { wbs1: r.wbs1.clone(), wbs2: r.wbs2.clone(), wbs3: r.wbs3.clone(), org: r.org.clone(), outstanding: share });

@@ -156,19 +156,25 @@ pub async fn drain(ctx: &FlowContext, flow: Flow, max_rounds: usize, visibility:
         }
         for received in got {
             report.received += 1;
-            match process_message(ctx, flow, &received.message).await {
+            let settled = match process_message(ctx, flow, &received.message).await {
                 Ok(MessageOutcome::Handled) => {
-                    ctx.queue.ack(flow, &received.receipt).await?;
                     report.handled += 1;
+                    ctx.queue.ack(flow, &received.receipt).await
                 }
                 Err(e) if !e.is_retryable() => {
                     tracing::error!(error = %e, "message failed permanently; dropped");
-                    ctx.queue.ack(flow, &received.receipt).await?;
+                    ctx.queue.ack(flow, &received.receipt).await
                 }
                 Ok(MessageOutcome::RetryLater(_)) | Err(_) => {
-                    ctx.queue.retry_later(flow, &received.receipt, retry_delay).await?;
                     report.retried += 1;
+                    ctx.queue.retry_later(flow, &received.receipt, retry_delay).await
                 }
+            };
+            match settled {
+                // The message became visible again while we worked and another worker holds it now: its
+                // receipt is stale, which is harmless (the work is idempotent).
+                Ok(()) | Err(ledgerlink_ports::StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
             }
         }
     }

@@ -87,12 +87,15 @@ async fn worker(world: &World, flow: Flow, seed: u64, kill_per_mille: u32, dup_p
                 let _ = tokio::time::timeout(budget, process_message(&world.ctx, flow, &m.message)).await;
                 continue;
             }
-            match process_message(&world.ctx, flow, &m.message).await {
-                Ok(MessageOutcome::Handled) => world.ctx.queue.ack(flow, &m.receipt).await.map_err(|e| e.to_string())?,
+            let settled = match process_message(&world.ctx, flow, &m.message).await {
+                Ok(MessageOutcome::Handled) => world.ctx.queue.ack(flow, &m.receipt).await,
                 Err(e) if !e.is_retryable() => return Err(format!("permanent failure of {:?}: {e}", m.message)),
-                Ok(MessageOutcome::RetryLater(_)) | Err(_) => {
-                    world.ctx.queue.retry_later(flow, &m.receipt, RETRY).await.map_err(|e| e.to_string())?
-                }
+                Ok(MessageOutcome::RetryLater(_)) | Err(_) => world.ctx.queue.retry_later(flow, &m.receipt, RETRY).await,
+            };
+            match settled {
+                // Redelivered to another worker meanwhile (stale receipt): harmless.
+                Ok(()) | Err(ledgerlink_ports::StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e.to_string()),
             }
         }
     }
@@ -279,7 +282,14 @@ async fn one_run(world: &World, run: u64, seed: u64) -> Result<BTreeMap<&'static
         let batch = format!("Exact{}", o.key);
         let found: Vec<_> = in_vp.iter().filter(|c| c.batch == batch).collect();
         if found.len() != 1 || !found[0].posted {
-            return Err(format!("payment {}: {} batches in VP (posted: {:?})", o.key, found.len(), found.first().map(|c| c.posted)));
+            let s = world.ctx.stores.statuses.get(o).await.map_err(|e| e.to_string())?;
+            return Err(format!(
+                "payment {}: {} batches in VP (posted: {:?}); status {:?}",
+                o.key,
+                found.len(),
+                found.first().map(|c| c.posted),
+                s.map(|s| (s.status, s.last_message))
+            ));
         }
         totals.push(found[0].total);
         let s = world.ctx.stores.statuses.get(o).await.map_err(|e| e.to_string())?;

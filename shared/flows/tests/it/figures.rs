@@ -26,7 +26,7 @@ async fn steady_state_costs_about_one_exact_call_per_invoice_and_one_per_idle_po
     counters.reset();
     let mut keys = Vec::new();
     for i in 0..n {
-        let number = format!("93{i:04}");
+        let number = format!("94{i:04}");
         let posting = world.post_invoice(&number, &[Decimal::new(i64::from(i) * 100 + 1_000, 2)]);
         keys.push(invoice_key(&number, &posting));
     }

@@ -16,8 +16,9 @@ async fn available_firms_become_exact_accounts_and_deselecting_one_desynchronize
     world.tick();
 
     // Act
-    discover(&world.ctx, Flow::FirmSync, &t.id).await.unwrap();
+    let found = discover(&world.ctx, Flow::FirmSync, &t.id).await.unwrap();
     world.drain(Flow::FirmSync).await;
+    assert!(found.enqueued >= world.demo.client_ids.len(), "{found:?}");
 
     // Assert: every syncable client is linked to an Exact account; the others are not integrated.
     for client in &world.demo.syncable_client_ids {
@@ -26,7 +27,14 @@ async fn available_firms_become_exact_accounts_and_deselecting_one_desynchronize
         let account = world.ctx.stores.links.exact_id(&t.id, ObjectType::Firm, client).await.unwrap().unwrap();
         assert!(world.exact.entity(t.division, "crm/Accounts", &account).unwrap().is_some());
     }
-    let skipped: Vec<_> = world.demo.client_ids.iter().filter(|c| !world.demo.syncable_client_ids.contains(c)).collect();
+    let skipped: Vec<String> = world
+        .vp
+        .firms()
+        .iter()
+        .filter(|f| f.get("AvailableToAccountingUsers").and_then(|v| v.as_str()) == Some("N"))
+        .filter_map(|f| f.get("ClientID").and_then(|v| v.as_str()).map(str::to_owned))
+        .collect();
+    assert!(!skipped.is_empty(), "the demo has firms not available to accounting users");
     for client in &skipped {
         let status = world.status(&t.id, ObjectType::Firm, client).await.unwrap();
         assert_eq!(status.status, SyncStatus::NotIntegrated, "{client}: {:?}", status.last_message);
