@@ -9,7 +9,7 @@
 //! neighbour's key range.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use ledgerlink_domain::{Division, Flow, ObjectType, SyncStatus, TenantId};
+use ledgerlink_domain::{Category, Division, Flow, ObjectType, SyncStatus, TenantId};
 use ledgerlink_ports::{JobKind, LookupTable, StoreError, StoreResult};
 
 pub const PK: &str = "PK";
@@ -88,9 +88,10 @@ pub const HISTORY_PREFIX: &str = "HIST#";
 pub fn history_sk(version: u64) -> String {
     format!("{HISTORY_PREFIX}{version:020}")
 }
-/// GSI1: every object of a tenant, most recently updated first.
-pub fn objects_by_tenant_pk(t: &TenantId) -> String {
-    format!("{}#OBJS", tenant(t))
+/// GSI1: the tenant's objects of one category (finance documents / master data), most recently updated
+/// first. The unfiltered list merges the two category partitions.
+pub fn objects_by_category_pk(t: &TenantId, category: Category) -> String {
+    format!("{}#CAT#{category}", tenant(t))
 }
 /// GSI2: the tenant's objects in one status, most recently updated first.
 pub fn objects_by_status_pk(t: &TenantId, status: SyncStatus) -> String {

@@ -423,7 +423,11 @@ impl DynamoState {
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            let want = max.saturating_sub(items.len()).clamp(1, 1000);
+            let mut want = max.saturating_sub(items.len()).clamp(1, 1000);
+            if spec.filter.is_some() {
+                // A filter drops items after Limit counted them: read more per request.
+                want = want.max(100);
+            }
             let out = self
                 .query_request(spec, i32::try_from(want).unwrap_or(1000), start.take())
                 .send()

@@ -14,7 +14,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem};
-use ledgerlink_domain::{SyncStatus, TenantId};
+use base64::Engine as _;
+use ledgerlink_domain::{Category, ObjectType, SyncStatus, TenantId};
 use ledgerlink_ports::{
     ObjectRef, ObjectStatus, Page, PageRequest, StatusAttempt, StatusFilter, StatusStore,
     StoreError, StoreResult,
@@ -54,7 +55,10 @@ fn status_item(status: &ObjectStatus) -> StoreResult<Item> {
         (SK.to_owned(), s(keys::STATUS_SK)),
         (
             GSI1PK.to_owned(),
-            s(keys::objects_by_tenant_pk(&object.tenant)),
+            s(keys::objects_by_category_pk(
+                &object.tenant,
+                status.category,
+            )),
         ),
         (GSI1SK.to_owned(), s(recency.clone())),
         (
@@ -101,6 +105,34 @@ fn history_item(status: &ObjectStatus) -> StoreResult<Item> {
         ),
         (DOC.to_owned(), doc("status attempt", &attempt)?),
     ]))
+}
+
+/// The status list's page cursor: the recency sort key of the last item returned, and whose list it is.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Position {
+    tenant: String,
+    after: String,
+}
+
+fn encode_position(tenant: &TenantId, after: &str) -> String {
+    let position = Position {
+        tenant: tenant.to_string(),
+        after: after.to_owned(),
+    };
+    let json = serde_json::to_vec(&position).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+}
+
+fn decode_position(cursor: &str, tenant: &TenantId) -> StoreResult<String> {
+    let invalid = || StoreError::Invalid("the page cursor does not belong to this list".to_owned());
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| invalid())?;
+    let position: Position = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if position.tenant != tenant.as_str() {
+        return Err(invalid());
+    }
+    Ok(position.after)
 }
 
 fn describe(object: &ObjectRef) -> String {
@@ -302,20 +334,44 @@ impl StatusStore for DynamoState {
         filter: &StatusFilter,
         page: PageRequest,
     ) -> StoreResult<Page<ObjectStatus>> {
-        let mut spec = match filter.status {
-            Some(status) => QuerySpec::on_index(
-                GSI2,
-                GSI2PK,
-                GSI2SK,
-                keys::objects_by_status_pk(tenant, status),
-            ),
-            None => QuerySpec::on_index(GSI1, GSI1PK, GSI1SK, keys::objects_by_tenant_pk(tenant)),
+        // The object type decides the category, so a type filter narrows to one category partition too.
+        let category = match (
+            filter.category,
+            filter.object_type.map(ObjectType::category),
+        ) {
+            (Some(asked), Some(of_type)) if asked != of_type => {
+                return Ok(Page {
+                    items: Vec::new(),
+                    next_cursor: None,
+                });
+            }
+            (asked, of_type) => asked.or(of_type),
         };
-        spec.newest_first = true;
         let mut rest = Filter::default();
-        if let Some(category) = filter.category {
-            rest.equals(CATEGORY, s(category.as_str()));
-        }
+        let (index, pk_attr, sk_attr, partitions) = match filter.status {
+            Some(status) => {
+                if let Some(category) = category {
+                    rest.equals(CATEGORY, s(category.as_str()));
+                }
+                (
+                    GSI2,
+                    GSI2PK,
+                    GSI2SK,
+                    vec![keys::objects_by_status_pk(tenant, status)],
+                )
+            }
+            None => {
+                let categories = match category {
+                    Some(category) => vec![category],
+                    None => Category::ALL.to_vec(),
+                };
+                let partitions = categories
+                    .into_iter()
+                    .map(|c| keys::objects_by_category_pk(tenant, c))
+                    .collect();
+                (GSI1, GSI1PK, GSI1SK, partitions)
+            }
+        };
         if let Some(object_type) = filter.object_type {
             rest.equals(OBJECT_TYPE, s(object_type.as_str()));
         }
@@ -325,10 +381,33 @@ impl StatusStore for DynamoState {
         if let Some(version) = &filter.source_version {
             rest.equals(SOURCE_VERSION, s(version.clone()));
         }
-        if !rest.expression.is_empty() {
-            spec.filter = Some(rest);
+        let limit = page.effective_limit() as usize;
+        let after = page
+            .cursor
+            .as_deref()
+            .map(|c| decode_position(c, tenant))
+            .transpose()?;
+        // Newest first from each partition, strictly after the previous page's last item, merged by recency.
+        let mut items = Vec::new();
+        for pk in partitions {
+            let mut spec = QuerySpec::on_index(index, pk_attr, sk_attr, pk);
+            spec.newest_first = true;
+            spec.sk = after
+                .clone()
+                .map_or(SortCondition::Any, SortCondition::Below);
+            spec.filter = (!rest.expression.is_empty()).then(|| rest.clone());
+            items.extend(self.query_all(&spec, limit + 1).await?);
         }
-        let (items, next_cursor) = self.query_page(&spec, &page).await?;
+        items.sort_by(|a, b| str_attr(b, sk_attr).cmp(&str_attr(a, sk_attr)));
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items
+                .last()
+                .and_then(|last| str_attr(last, sk_attr))
+                .map(|sk| encode_position(tenant, sk))
+        } else {
+            None
+        };
         let items = items
             .iter()
             .map(|item| from_doc("object status", item))

@@ -351,3 +351,56 @@ async fn the_assembled_stores_all_use_the_configured_table_bucket_and_queues() {
         0
     );
 }
+
+#[tokio::test]
+async fn the_unfiltered_list_merges_both_categories_newest_first_across_pages() {
+    let aws = spawn_state().await;
+    let t = tenant("t");
+    let mut expected = Vec::new();
+    for i in 0..11_i64 {
+        let mut record = status(&t, &format!("K-{i:02}"), SyncStatus::Success, i);
+        if i % 3 == 0 {
+            record.object.object_type = ObjectType::Firm;
+            record.category = ObjectType::Firm.category();
+        }
+        StatusStore::put(&aws.state, &record, None).await.unwrap();
+        expected.insert(0, format!("{}/K-{i:02}", record.object.object_type));
+    }
+    aws.counter.reset();
+
+    let mut seen = Vec::new();
+    let mut page = PageRequest::first(3);
+    loop {
+        let listed = StatusStore::list(&aws.state, &t, &StatusFilter::default(), page.clone())
+            .await
+            .unwrap();
+        seen.extend(
+            listed
+                .items
+                .iter()
+                .map(|s| format!("{}/{}", s.object.object_type, s.object.key)),
+        );
+        match listed.next_cursor {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    let master_data = StatusStore::list(
+        &aws.state,
+        &t,
+        &StatusFilter {
+            object_type: Some(ObjectType::Firm),
+            ..Default::default()
+        },
+        PageRequest::first(10),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(
+        seen, expected,
+        "every object once, newest first, across both category partitions"
+    );
+    assert_eq!(master_data.items.len(), 4);
+    assert!(!aws.counter.snapshot().contains_key("Scan"));
+}
