@@ -42,8 +42,8 @@ pub(crate) fn routes(app: &App) -> (Router, HashMap<String, String>) {
         (
             "/firm/{id}/vendorAccountingInfo",
             get(vendor_accounting_list),
-            ("/firm/{id}/project", get(firm_projects)),
         ),
+        ("/firm/{id}/project", get(firm_projects)),
         ("/employee", get(employee_list).post(employee_create)),
         (
             "/employee/{key}",
