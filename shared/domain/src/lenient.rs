@@ -264,6 +264,33 @@ pub mod blank_opt {
     }
 }
 
+/// An optional currency code where VP writes "no currency" as `""` (GL-offset and payment ledger rows do).
+/// Use with `#[serde(default, with = "currency_opt")]`; a non-blank value must be a valid code.
+pub mod currency_opt {
+    use super::*;
+    use crate::money::CurrencyCode;
+    pub fn serialize<S: Serializer>(
+        value: &Option<CurrencyCode>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(code) => serializer.serialize_str(code.as_str()),
+            None => serializer.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<CurrencyCode>, D::Error> {
+        let text = <Option<String> as serde::Deserialize>::deserialize(deserializer)?;
+        match text.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(code) => CurrencyCode::parse(code)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
 /// Reads a decimal written as a string by [`decimal`] back; exposed for clients that need it.
 pub fn parse_decimal(text: &str) -> Option<Decimal> {
     let trimmed = text.trim();
@@ -320,5 +347,29 @@ mod tests {
     fn codes_accept_numbers_and_blank_reads_as_none() {
         assert_eq!(probe(r#"{"code":9}"#).code.as_deref(), Some("9"));
         assert_eq!(probe(r#"{"code":" "}"#).code, None);
+    }
+}
+
+#[cfg(test)]
+mod currency_opt_tests {
+    use crate::money::CurrencyCode;
+
+    #[derive(serde::Deserialize)]
+    struct Row {
+        #[serde(default, with = "super::currency_opt")]
+        currency: Option<CurrencyCode>,
+    }
+
+    #[test]
+    fn a_blank_currency_reads_as_none_and_a_bad_one_is_refused() {
+        let blank: Row =
+            serde_json::from_str(r#"{"currency":""}"#).unwrap_or(Row { currency: None });
+        assert_eq!(blank.currency, None);
+        let eur: Option<Row> = serde_json::from_str(r#"{"currency":"EUR"}"#).ok();
+        assert_eq!(
+            eur.and_then(|r| r.currency).map(|c| c.as_str().to_owned()),
+            Some("EUR".to_owned())
+        );
+        assert!(serde_json::from_str::<Row>(r#"{"currency":"euro"}"#).is_err());
     }
 }

@@ -11,7 +11,9 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::lenient::{blank_opt, decimal, decimal_opt, flag_bool, text, text_opt, uint, yn};
+use crate::lenient::{
+    blank_opt, currency_opt, decimal, decimal_opt, flag_bool, text, text_opt, uint, yn,
+};
 use crate::money::CurrencyCode;
 use crate::period::{Period, vp_date, vp_date_opt};
 
@@ -558,6 +560,7 @@ pub struct BankCode {
     )]
     pub account: Option<String>,
     #[serde(
+        with = "currency_opt",
         rename = "CurrencyCode",
         alias = "BankCurrencyCode",
         default,
@@ -636,6 +639,7 @@ pub struct ArInvoice {
     pub currency: CurrencyCode,
     /// Billing currency (multicurrency databases).
     #[serde(
+        with = "currency_opt",
         rename = "BillingCurrencyCode",
         default,
         skip_serializing_if = "Option::is_none"
@@ -809,6 +813,7 @@ pub struct CreditMemo {
     #[serde(rename = "CurrencyCode")]
     pub currency: CurrencyCode,
     #[serde(
+        with = "currency_opt",
         rename = "BillingCurrencyCode",
         default,
         skip_serializing_if = "Option::is_none"
@@ -876,6 +881,7 @@ pub struct ApVoucher {
     #[serde(rename = "CurrencyCode")]
     pub currency: CurrencyCode,
     #[serde(
+        with = "currency_opt",
         rename = "PaymentCurrencyCode",
         default,
         skip_serializing_if = "Option::is_none"
@@ -1060,6 +1066,7 @@ pub struct ExpenseLine {
     )]
     pub org: Option<String>,
     #[serde(
+        with = "currency_opt",
         rename = "CurrencyCode",
         default,
         skip_serializing_if = "Option::is_none"
@@ -1279,6 +1286,7 @@ pub struct LedgerRow {
     )]
     pub transaction_amount: Option<Decimal>,
     #[serde(
+        with = "currency_opt",
         rename = "TransactionCurrencyCode",
         default,
         skip_serializing_if = "Option::is_none"
