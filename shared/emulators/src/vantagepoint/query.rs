@@ -287,8 +287,14 @@ fn term_matches(term: &Term, row: &Row) -> bool {
         return false;
     };
     let cell_text = text_of(cell);
+    // Without a `type`, numbers compare as numbers and date columns as dates (as SQL Server would convert).
     let kind = term.kind.unwrap_or(if cell.is_number() {
         Kind::Int
+    } else if term.name.to_ascii_lowercase().contains("date")
+        && parse_vp_datetime(&cell_text).is_some()
+        && parse_vp_datetime(&term.value).is_some()
+    {
+        Kind::DateTime
     } else {
         Kind::String
     });
@@ -419,6 +425,12 @@ mod tests {
             batches("q.maxrows=2&offset=1", LimitPolicy::Reject500),
             vec!["B2", "B3"]
         );
+    }
+
+    #[test]
+    fn date_columns_compare_as_dates_even_without_a_type() {
+        let q = "filterHash[0][name]=PostDate&filterHash[0][value]=2026-05-02T10:00:00Z&filterHash[0][opp]=%3E%3D";
+        assert_eq!(batches(q, LimitPolicy::Accept), vec!["B2", "B3"]);
     }
 
     #[test]
