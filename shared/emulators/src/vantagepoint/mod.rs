@@ -11,6 +11,21 @@
 //! types), `db` (records and business rules), `query` (list parameters and `filterHash`), `api` and `auth`
 //! (the REST surface), `workflow` (webhooks), `admin` (the `/__emulator` surface), [`demo`] (deterministic
 //! demo data).
+//!
+//! Choices where the reference is unconfirmed ([I]), so clients know what they are tested against:
+//! - REST errors are `{"Message": "..."}` with 400 (validation, conflict, closed period), 404, 401 or 500;
+//!   `/token` errors are OAuth-style `{"error","error_description"}`.
+//! - Column names: "Available To: Accounting Users" is `AvailableToAccountingUsers`, the multi-company flag
+//!   `ReadyForProcessingCompany`, billing groups are `MainWBS1` + `ConsolidatePosting` on the project, paid
+//!   state of vouchers/expense reports is `AmountPaid` + `PaidStatus` on their DataEntry master.
+//! - Posted rows: `Amount` is the functional GL amount (debit +, credit −, so invoice revenue is negative),
+//!   `TransactionAmount` the same in the document currency; GL offsets (AR, liabilities, bank) are
+//!   `AutoEntry = 'Y'` rows with a blank `Invoice`. DataEntry rows keep the natural sign.
+//! - `PostTransFile` answers a JSON string containing valid JSON; `retList` is `1`/`0` per batch; a failed batch
+//!   (unknown, already posted, closed period) is a `0` with the reason in `msg`, not an HTTP error.
+//! - `/ledger/PP|EP` post at once; a later `PostTransFile` with `transtype PP|EP` answers `1` without posting
+//!   again. An optional `Batch` on the body is kept (and must be unique); `CheckNo` is not unique (as in VP).
+//! - The authorization-code flow's login page is `{instance}/api/authorize`.
 
 mod admin;
 mod api;
