@@ -5,6 +5,16 @@
 //! use cases as `Arc<dyn Port>` ([`AwsStores`]). The table design, with every access pattern, is in
 //! `infra/dynamodb-design.md`; its keys are code in [`keys`]. [`create_resources`] creates the table, bucket
 //! and queues for tests and the local runner (production creates them with the infrastructure templates).
+//!
+//! ```no_run
+//! # async fn lambda_main() -> Result<(), ledgerlink_store_aws::ConfigError> {
+//! // In a Lambda's main: settings from the environment, clients once, ports for the handler.
+//! let stores = ledgerlink_store_aws::AwsStores::from_env().await?;
+//! # let _ = stores; Ok(()) }
+//! ```
+//!
+//! Against moto (tests, the local runner): [`AwsSettings::local`] with the endpoint, then
+//! [`create_resources`] with random or configured names, and put the returned queue URLs into the settings.
 
 pub mod config;
 mod dynamo;
@@ -33,6 +43,13 @@ pub struct AwsStores {
 }
 
 impl AwsStores {
+    /// Reads [`AwsSettings::from_env`], builds the clients once and the adapters on them.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let settings = AwsSettings::from_env()?;
+        let clients = AwsClients::build(&settings).await;
+        Ok(Self::new(&clients, &settings))
+    }
+
     pub fn new(clients: &AwsClients, settings: &AwsSettings) -> Self {
         let state =
             DynamoState::new(clients.dynamodb.clone(), settings.table_name.clone()).state_stores();

@@ -259,7 +259,6 @@ impl ExportStorage for S3ExportStorage {
 }
 
 /// A streaming upload: one part in memory at a time.
-#[derive(Debug)]
 struct S3Upload {
     client: Client,
     bucket: Arc<str>,
@@ -272,6 +271,20 @@ struct S3Upload {
     upload_id: Option<String>,
     parts: Vec<CompletedPart>,
     size: u64,
+}
+
+/// Debug shows where the upload goes and how far it got, never the buffered file content.
+impl std::fmt::Debug for S3Upload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Upload")
+            .field("bucket", &self.bucket)
+            .field("key", &self.full_key)
+            .field("upload_id", &self.upload_id)
+            .field("parts", &self.parts.len())
+            .field("buffered", &self.buffer.len())
+            .field("size", &self.size)
+            .finish()
+    }
 }
 
 impl S3Upload {

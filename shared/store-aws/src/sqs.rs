@@ -21,6 +21,8 @@ use crate::error::from_sdk;
 
 /// SQS's batch limit (SendMessageBatch, ReceiveMessage, ChangeMessageVisibilityBatch).
 const BATCH: usize = 10;
+/// SQS's longest visibility timeout (12 hours).
+const MAX_VISIBILITY_SECS: i32 = 43_200;
 /// How long `dead_letters` hides the messages it is reading, so one listing sees each message once.
 const PEEK_VISIBILITY_SECS: i32 = 5;
 
@@ -215,7 +217,7 @@ impl WorkQueue for SqsWorkQueue {
             .receive_message()
             .queue_url(self.url(queue)?)
             .max_number_of_messages(i32::try_from(max.clamp(1, BATCH as u32)).unwrap_or(1))
-            .visibility_timeout(secs(visibility))
+            .visibility_timeout(secs(visibility).min(MAX_VISIBILITY_SECS))
             .wait_time_seconds(secs(self.receive_wait))
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
@@ -272,7 +274,7 @@ impl WorkQueue for SqsWorkQueue {
             .change_message_visibility()
             .queue_url(self.url(queue)?)
             .receipt_handle(receipt)
-            .visibility_timeout(secs(delay).min(43_200))
+            .visibility_timeout(secs(delay).min(MAX_VISIBILITY_SECS))
             .send()
             .await
             .map_err(|e| from_sdk("ChangeMessageVisibility", e))?;
