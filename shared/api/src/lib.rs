@@ -25,6 +25,7 @@ pub mod connections;
 pub mod error;
 #[cfg(feature = "local")]
 pub mod files;
+pub mod jobs;
 pub mod lookups;
 pub mod notifications;
 pub mod objects;
@@ -38,6 +39,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 use ledgerlink_flows::{FlowContext, SecretResolver};
+use ledgerlink_jobs::{JobSettings, JobsContext};
 use ledgerlink_ports::{ExportStorage, StateStores};
 
 pub use auth::{Caller, IssuedApiKey, StoredApiKey, add_api_key, hash_api_key, issue_api_key};
@@ -80,6 +82,8 @@ pub struct ApiState {
     /// The local stack's folder storage, whose signed links `/files/...` serves.
     #[cfg(feature = "local")]
     pub local_files: Option<ledgerlink_store_embedded::FolderStorage>,
+    /// The jobs crate's context (same ports), for exports, imports and the Integrations Manager.
+    pub jobs: JobsContext,
     pub limits: Limits,
 }
 
@@ -89,7 +93,14 @@ impl ApiState {
         storage: Arc<dyn ExportStorage>,
         secrets: Arc<dyn SecretResolver>,
     ) -> Self {
+        let jobs = JobsContext::new(
+            flows.stores.clone(),
+            storage.clone(),
+            flows.queue.clone(),
+            flows.clock.clone(),
+        );
         Self {
+            jobs,
             flows,
             storage,
             secrets,
@@ -108,6 +119,11 @@ impl ApiState {
     #[cfg(feature = "local")]
     pub fn with_local_files(mut self, files: ledgerlink_store_embedded::FolderStorage) -> Self {
         self.local_files = Some(files);
+        self
+    }
+
+    pub fn with_job_settings(mut self, settings: JobSettings) -> Self {
+        self.jobs = self.jobs.with_settings(settings);
         self
     }
 
@@ -147,12 +163,23 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/jobs/{id}/download"),
     ("POST", "/api/jobs/{id}/reset"),
     ("POST", "/api/jobs/{id}/mark-failed"),
+    ("GET", "/api/export-definitions"),
+    ("POST", "/api/export-definitions"),
+    ("GET", "/api/export-definitions/{id}"),
+    ("PUT", "/api/export-definitions/{id}"),
+    ("DELETE", "/api/export-definitions/{id}"),
+    ("POST", "/api/export-definitions/{id}/run"),
+    ("GET", "/api/imports/templates"),
+    ("GET", "/api/imports/templates/{name}"),
+    ("POST", "/api/imports"),
+    ("GET", "/api/imports/{id}/summary"),
     ("GET", "/api/integrations"),
     ("POST", "/api/integrations"),
     ("GET", "/api/integrations/{id}"),
     ("PUT", "/api/integrations/{id}"),
     ("DELETE", "/api/integrations/{id}"),
     ("GET", "/api/integrations/{id}/periods/{period}"),
+    ("POST", "/api/integrations/{id}/run"),
     ("GET", "/api/lookups"),
     ("GET", "/api/lookups/{table}"),
     ("PUT", "/api/lookups/{table}/{key}"),
@@ -169,6 +196,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 /// The router of the API and the page. The same value serves the Lambda and the local stack.
 pub fn router(state: ApiState) -> Router {
     let json_limit = state.limits.json_body;
+    let import_limit = state.limits.import_body;
     let state = Arc::new(state);
     let api = Router::new()
         .route("/api/me", get(connections::me))
@@ -178,6 +206,38 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/objects/synchronize", post(objects::synchronize))
         .route("/api/objects/force-synchronize", post(objects::force_synchronize))
         .route("/api/health/sync", get(objects::health))
+        .route("/api/jobs", get(jobs::list))
+        .route("/api/jobs/{id}", get(jobs::detail))
+        .route("/api/jobs/{id}/download", post(jobs::download))
+        .route("/api/jobs/{id}/reset", post(jobs::reset))
+        .route("/api/jobs/{id}/mark-failed", post(jobs::mark_failed))
+        .route(
+            "/api/export-definitions",
+            get(jobs::definitions).post(jobs::create_definition),
+        )
+        .route(
+            "/api/export-definitions/{id}",
+            get(jobs::definition)
+                .put(jobs::update_definition)
+                .delete(jobs::delete_definition),
+        )
+        .route("/api/export-definitions/{id}/run", post(jobs::run_definition))
+        .route("/api/imports/templates", get(jobs::templates))
+        .route("/api/imports/templates/{name}", get(jobs::template_file))
+        .route(
+            "/api/imports",
+            post(jobs::upload).layer(DefaultBodyLimit::max(import_limit)),
+        )
+        .route("/api/imports/{id}/summary", get(jobs::import_summary))
+        .route("/api/integrations", get(jobs::list_integrations).post(jobs::create_integration))
+        .route(
+            "/api/integrations/{id}",
+            get(jobs::integration)
+                .put(jobs::update_integration)
+                .delete(jobs::delete_integration),
+        )
+        .route("/api/integrations/{id}/periods/{period}", get(jobs::period_states))
+        .route("/api/integrations/{id}/run", post(jobs::run_integration))
         .route("/api/lookups", get(lookups::tables))
         .route("/api/lookups/{table}", get(lookups::list))
         .route(

@@ -114,6 +114,17 @@ pub async fn put(
         check_text(&format!("columns.{name}"), name)?;
         check_text(&format!("columns.{name}"), value)?;
     }
+    if write.version.is_some()
+        && state
+            .stores()
+            .lookups
+            .get(&caller.tenant, table, &key)
+            .await
+            .map_err(|e| ApiError::from_store(e, "the lookup row"))?
+            .is_none()
+    {
+        return Err(ApiError::not_found(format!("The row `{key}` does not exist.")));
+    }
     let entry = LookupEntry {
         key: key.clone(),
         columns: write.columns,

@@ -427,8 +427,7 @@ async function loadManager() {
       el("h3", { text: `${integration.name} (${integration.id})` }), el("p", { class: "hint", text: integration.description }));
     root.append(card);
     try {
-      const q = period ? `?period=${encodeURIComponent(period)}` : "";
-      const overview = await api("GET", `/api/integrations/${encodeURIComponent(integration.id)}/periods/current${q}`);
+      const overview = await api("GET", `/api/integrations/${encodeURIComponent(integration.id)}/periods/${encodeURIComponent(period || "current")}`);
       const rows = [...overview.import_tasks, ...overview.export_tasks].map((t) => el("tr", {},
         el("td", { text: t.task }), el("td", {}, statusCell(t.state === "run" ? "finished" : t.state === "failed" ? "failed" : "not-integrated", t.state.replace("-", " "))),
         el("td", { text: t.job_id || "" }), el("td", { text: t.message || "" }), el("td", { text: fmtTime(t.at) }),

@@ -1,1 +1,12 @@
-//! Router tests.
+//! Router tests: the axum Router driven with `tower::ServiceExt::oneshot` over an embedded store in a temp
+//! dir (no network). Modules by area; helpers spawn the app with two tenants.
+#![allow(clippy::unwrap_used)]
+
+mod auth;
+mod errors;
+mod helpers;
+mod jobs;
+mod objects;
+mod openapi;
+mod settings;
+mod webhooks;

@@ -1,0 +1,205 @@
+//! The Integration page: filters, pagination, detail, Synchronize / Force synchronize rules, counts, health.
+
+use axum::http::StatusCode;
+use chrono::Duration;
+use ledgerlink_domain::{Flow, ObjectType, SyncStatus};
+use ledgerlink_ports::WorkAction;
+use serde_json::json;
+
+use crate::helpers::{TestApp, now};
+
+async fn seeded() -> TestApp {
+    let app = TestApp::spawn().await;
+    let t = app.acme.id.clone();
+    let at = now();
+    app.seed_object(&t, ObjectType::Invoice, "INV-100", SyncStatus::Error, Some("VAT code 99 unknown"), at).await;
+    app.seed_object(&t, ObjectType::Invoice, "INV-101", SyncStatus::Success, None, at).await;
+    app.seed_object(&t, ObjectType::Invoice, "INV-102", SyncStatus::Pending, None, at).await;
+    app.seed_object(&t, ObjectType::ApVoucher, "V-1", SyncStatus::Desynchronized, None, at).await;
+    app.seed_object(&t, ObjectType::Firm, "CLIENT-1", SyncStatus::NotIntegrated, None, at).await;
+    app.seed_object(&t, ObjectType::Firm, "CLIENT-2", SyncStatus::Error, Some("address missing"), at).await;
+    app
+}
+
+fn keys(answer: &crate::helpers::Answer) -> Vec<String> {
+    let mut keys: Vec<String> =
+        answer.json["items"].as_array().unwrap().iter().map(|i| i["key"].as_str().unwrap().to_owned()).collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn the_list_filters_by_status_category_type_key_prefix_and_version() {
+    let app = seeded().await;
+    let key = app.acme.key.clone();
+
+    let errors = app.get("/api/objects?status=error", &key).await;
+    let finance = app.get("/api/objects?category=finance", &key).await;
+    let master_errors = app.get("/api/objects?category=master-data&status=error", &key).await;
+    let vouchers = app.get("/api/objects?type=ap-voucher", &key).await;
+    let prefix = app.get("/api/objects?key_prefix=INV-10", &key).await;
+    let version = app.get("/api/objects?version=v2", &key).await;
+
+    assert_eq!(keys(&errors), ["CLIENT-2", "INV-100"]);
+    assert_eq!(keys(&finance), ["INV-100", "INV-101", "INV-102", "V-1"]);
+    assert_eq!(keys(&master_errors), ["CLIENT-2"]);
+    assert_eq!(keys(&vouchers), ["V-1"]);
+    assert_eq!(keys(&prefix), ["INV-100", "INV-101", "INV-102"]);
+    assert_eq!(keys(&version), Vec::<String>::new());
+    let error_line = &errors.json["items"].as_array().unwrap().iter().find(|i| i["key"] == "INV-100").unwrap();
+    assert_eq!(error_line["last_message"], "VAT code 99 unknown");
+    assert_eq!(error_line["status_label"], "Error");
+}
+
+#[tokio::test]
+async fn the_list_pages_with_a_cursor_without_repeating_an_object() {
+    let app = seeded().await;
+    let mut seen = Vec::new();
+    let mut path = "/api/objects?limit=4".to_owned();
+    loop {
+        let page = app.get(&path, &app.acme.key).await;
+        assert_eq!(page.status, StatusCode::OK);
+        seen.extend(keys(&page));
+        match page.json["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/objects?limit=4&cursor={cursor}"),
+            None => break,
+        }
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 6);
+}
+
+#[tokio::test]
+async fn bad_list_inputs_are_4xx_problems() {
+    let app = seeded().await;
+    for path in [
+        "/api/objects?status=bogus",
+        "/api/objects?category=both",
+        "/api/objects?type=spaceship",
+        "/api/objects?limit=501",
+        "/api/objects?limit=0",
+        "/api/objects?limit=many",
+        "/api/objects?cursor=not-a-cursor",
+        "/api/objects?colour=blue",
+        "/api/health/sync?hours=1000",
+    ] {
+        let answer = app.get(path, &app.acme.key).await;
+        answer.assert_problem(StatusCode::BAD_REQUEST);
+    }
+    let unknown = app.get("/api/objects?status=bogus", &app.acme.key).await;
+    assert!(unknown.json["detail"].as_str().unwrap().contains("bogus"), "{}", unknown.text());
+}
+
+#[tokio::test]
+async fn object_detail_shows_the_attempt_history() {
+    let app = seeded().await;
+    let answer = app.get("/api/objects/invoice/INV-100", &app.acme.key).await;
+    let missing = app.get("/api/objects/invoice/INV-999", &app.acme.key).await;
+    let bad_type = app.get("/api/objects/spaceship/INV-100", &app.acme.key).await;
+
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.json["object"]["status"], "error");
+    assert_eq!(answer.json["history"][0]["message"], "VAT code 99 unknown");
+    missing.assert_problem(StatusCode::NOT_FOUND);
+    bad_type.assert_problem(StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn force_synchronize_accepts_errors_and_refuses_pending_and_others_with_reasons() {
+    let app = seeded().await;
+    let selection = json!({"objects": [
+        {"type": "invoice", "key": "INV-100"},
+        {"type": "invoice", "key": "INV-102"},
+        {"type": "invoice", "key": "INV-101"},
+        {"type": "invoice", "key": "INV-404"},
+    ]});
+
+    let answer = app.post("/api/objects/force-synchronize", &app.acme.key, selection).await;
+
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let results = answer.json["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    assert_eq!(results[0]["result"], "accepted");
+    assert_eq!(results[1]["result"], "refused");
+    assert!(results[1]["reason"].as_str().unwrap().contains("Pending"));
+    assert_eq!(results[2]["result"], "refused");
+    assert_eq!(results[3]["result"], "refused");
+    let messages = app.drain(Flow::InvoiceOut).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].action, WorkAction::ForceSync);
+    assert_eq!(messages[0].key.as_ref().unwrap().as_str(), "INV-100");
+    let now_pending = app.get("/api/objects/invoice/INV-100", &app.acme.key).await;
+    assert_eq!(now_pending.json["object"]["status"], "pending");
+}
+
+#[tokio::test]
+async fn synchronize_takes_not_integrated_and_desynchronized_objects_and_refuses_errors() {
+    let app = seeded().await;
+    let selection = json!({"objects": [
+        {"type": "firm", "key": "CLIENT-1"},
+        {"type": "ap-voucher", "key": "V-1"},
+        {"type": "firm", "key": "CLIENT-2"},
+    ]});
+
+    let answer = app.post("/api/objects/synchronize", &app.acme.key, selection).await;
+
+    let results = answer.json["results"].as_array().unwrap();
+    assert_eq!(results[0]["result"], "accepted");
+    assert_eq!(results[1]["result"], "accepted");
+    assert_eq!(results[2]["result"], "refused");
+    assert!(results[2]["reason"].as_str().unwrap().contains("Force synchronize"));
+    assert_eq!(app.drain(Flow::FirmSync).await.len(), 1);
+    assert_eq!(app.drain(Flow::VoucherOut).await[0].action, WorkAction::Sync);
+}
+
+#[tokio::test]
+async fn a_selection_must_be_non_empty_and_bounded() {
+    let app = seeded().await;
+    let too_many: Vec<_> = (0..501).map(|i| json!({"type": "invoice", "key": format!("K{i}")})).collect();
+
+    let empty = app.post("/api/objects/synchronize", &app.acme.key, json!({"objects": []})).await;
+    let large = app.post("/api/objects/synchronize", &app.acme.key, json!({"objects": too_many})).await;
+    let unknown_type = app
+        .post("/api/objects/synchronize", &app.acme.key, json!({"objects": [{"type": "ufo", "key": "1"}]}))
+        .await;
+
+    empty.assert_problem(StatusCode::BAD_REQUEST);
+    large.assert_problem(StatusCode::BAD_REQUEST);
+    unknown_type.assert_problem(StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn counts_are_per_status() {
+    let app = seeded().await;
+
+    let answer = app.get("/api/objects/counts", &app.acme.key).await;
+
+    assert_eq!(answer.json["total"], 6);
+    assert_eq!(answer.json["counts"]["error"], 2);
+    assert_eq!(answer.json["counts"]["success"], 1);
+}
+
+#[tokio::test]
+async fn sync_health_counts_successes_and_errors_per_flow_and_hour() {
+    let app = TestApp::spawn().await;
+    let t = app.acme.id.clone();
+    let earlier = now() - Duration::hours(3);
+    app.seed_object(&t, ObjectType::Invoice, "A", SyncStatus::Success, None, now()).await;
+    app.seed_object(&t, ObjectType::Invoice, "B", SyncStatus::Error, Some("x"), earlier).await;
+    app.seed_object(&t, ObjectType::Firm, "F", SyncStatus::Success, None, earlier).await;
+    app.seed_object(&t, ObjectType::Firm, "OLD", SyncStatus::Error, None, now() - Duration::hours(30)).await;
+
+    let answer = app.get("/api/health/sync?hours=24", &app.acme.key).await;
+
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let flows = answer.json["flows"].as_array().unwrap();
+    let of = |name: &str| flows.iter().find(|f| f["flow"] == name).unwrap().clone();
+    assert_eq!(of("invoice-out")["success"], 1);
+    assert_eq!(of("invoice-out")["error"], 1);
+    assert_eq!(of("firm-sync")["success"], 1);
+    assert_eq!(of("firm-sync")["error"], 0, "an attempt outside the window is not counted");
+    assert_eq!(of("invoice-out")["buckets"].as_array().unwrap().len(), 24);
+    let last = of("invoice-out")["buckets"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["success"], 1);
+}

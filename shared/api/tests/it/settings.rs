@@ -1,0 +1,129 @@
+//! Lookup tables (optimistic versions), connections (secrets write-only), notifications.
+
+use axum::http::StatusCode;
+use ledgerlink_ports::{ConnectionState, Notification, NotificationKind, SecretRef};
+use serde_json::json;
+
+use crate::helpers::{TestApp, now};
+
+#[tokio::test]
+async fn lookup_rows_are_created_edited_with_their_version_and_stale_edits_conflict() {
+    let app = TestApp::spawn().await;
+    let key = app.acme.key.clone();
+
+    let created = app.call("PUT", "/api/lookups/tax-codes/21", Some(&key), Some(json!({"columns": {"vp": "S"}, "version": null}))).await;
+    let duplicate = app.call("PUT", "/api/lookups/tax-codes/21", Some(&key), Some(json!({"columns": {"vp": "S"}, "version": null}))).await;
+    let edited = app.call("PUT", "/api/lookups/tax-codes/21", Some(&key), Some(json!({"columns": {"vp": "L"}, "version": 1}))).await;
+    let stale = app.call("PUT", "/api/lookups/tax-codes/21", Some(&key), Some(json!({"columns": {"vp": "X"}, "version": 1}))).await;
+    let listed = app.get("/api/lookups/tax-codes", &key).await;
+    let unknown_table = app.get("/api/lookups/planets", &key).await;
+    let deleted = app.call("DELETE", "/api/lookups/tax-codes/21", Some(&key), None).await;
+    let deleted_again = app.call("DELETE", "/api/lookups/tax-codes/21", Some(&key), None).await;
+
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    assert_eq!(created.json["updated_by"], "acme-user");
+    duplicate.assert_problem(StatusCode::CONFLICT);
+    assert_eq!(edited.status, StatusCode::OK, "{}", edited.text());
+    assert_eq!(edited.json["version"], 2);
+    stale.assert_problem(StatusCode::CONFLICT);
+    assert_eq!(listed.json["items"][0]["columns"]["vp"], "L");
+    unknown_table.assert_problem(StatusCode::BAD_REQUEST);
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    deleted_again.assert_problem(StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn connection_secrets_are_accepted_but_never_returned() {
+    let app = TestApp::spawn().await;
+    let key = app.acme.key.clone();
+    let secret = "s3cr3t-client-value-123";
+
+    let updated = app
+        .call(
+            "PUT",
+            "/api/connections/exact",
+            Some(&key),
+            Some(json!({"client_secret": secret, "webhook_secret": "hook-value-456", "division": 555, "base_url": "https://start.exactonline.nl"})),
+        )
+        .await;
+    let vp = app
+        .call("PUT", "/api/connections/vantagepoint", Some(&key), Some(json!({"password": "pw-value-789", "username": "sync"})))
+        .await;
+    let misplaced = app.call("PUT", "/api/connections/vantagepoint", Some(&key), Some(json!({"division": 1}))).await;
+    let both = app
+        .call(
+            "PUT",
+            "/api/connections/exact",
+            Some(&key),
+            Some(json!({"client_secret": "a", "client_secret_ref": {"kind": "ssm", "name": "/x"}})),
+        )
+        .await;
+    let viewed = app.get("/api/connections", &key).await;
+
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.text());
+    assert_eq!(vp.status, StatusCode::OK, "{}", vp.text());
+    misplaced.assert_problem(StatusCode::BAD_REQUEST);
+    both.assert_problem(StatusCode::BAD_REQUEST);
+    for answer in [&updated, &vp, &viewed] {
+        let text = answer.text();
+        for value in [secret, "hook-value-456", "pw-value-789", "acme/exact", "acme/vp"] {
+            assert!(!text.contains(value), "{value} returned in {text}");
+        }
+    }
+    assert_eq!(viewed.json["exact"]["division"], 555);
+    assert_eq!(viewed.json["exact"]["client_secret_configured"], true);
+    assert_eq!(viewed.json["vantagepoint"]["username"], "sync");
+    // The value went to the secret store; the record keeps only the reference.
+    let record = app.stores.tenants.get(&app.acme.id).await.unwrap().unwrap();
+    let SecretRef::Local(name) = &record.exact_client_secret else { panic!("expected a local reference") };
+    let stored = ledgerlink_flows::SecretResolver::resolve(&*app.secrets, &SecretRef::Local(name.clone())).await.unwrap();
+    assert_eq!(stored.expose(), secret);
+    assert!(!serde_json::to_string(&record).unwrap().contains(secret));
+}
+
+#[tokio::test]
+async fn a_connection_can_be_paused_and_resumed() {
+    let app = TestApp::spawn().await;
+
+    let paused = app.post("/api/connections/pause", &app.acme.key, json!({"reason": "maintenance"})).await;
+    let resumed = app.post("/api/connections/resume", &app.acme.key, json!({})).await;
+
+    assert_eq!(paused.json["state"], "paused", "{}", paused.text());
+    assert_eq!(paused.json["paused_reason"], "maintenance");
+    assert_eq!(resumed.json["state"], "active");
+    let record = app.stores.tenants.get(&app.acme.id).await.unwrap().unwrap();
+    assert_eq!(record.state, ConnectionState::Active);
+}
+
+#[tokio::test]
+async fn the_outbox_shows_the_users_and_operators_notifications_and_marks_them_read() {
+    let app = TestApp::spawn().await;
+    for (id, recipient) in [("n-op", "operators"), ("n-me", "acme-user"), ("n-other", "someone-else")] {
+        app.stores
+            .notifications
+            .push(&Notification {
+                tenant: app.acme.id.clone(),
+                id: id.into(),
+                kind: NotificationKind::ExportFinished,
+                recipient: recipient.into(),
+                subject: format!("subject {id}"),
+                body: "body".into(),
+                link: None,
+                created_at: now(),
+                delivered_at: None,
+            })
+            .await
+            .unwrap();
+    }
+
+    let listed = app.get("/api/notifications", &app.acme.key).await;
+    let read = app.post("/api/notifications/n-me/read", &app.acme.key, json!({})).await;
+    let after = app.get("/api/notifications", &app.acme.key).await;
+
+    let mut ids: Vec<_> = listed.json["items"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_owned()).collect();
+    ids.sort();
+    assert_eq!(ids, ["n-me", "n-op"]);
+    assert_eq!(read.status, StatusCode::NO_CONTENT);
+    let me = after.json["items"].as_array().unwrap().iter().find(|n| n["id"] == "n-me").unwrap().clone();
+    assert!(me["read_at"].is_string());
+}

@@ -1,0 +1,170 @@
+//! ERP webhooks: verified, then only enqueued.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use base64::Engine;
+use ledgerlink_domain::Flow;
+use ledgerlink_exact::webhook::sign;
+use ledgerlink_ports::WorkAction;
+
+use crate::helpers::{TestApp, VP_PASSWORD, VP_SHARED, VP_USER};
+
+fn content(topic: &str, division: u32) -> String {
+    format!(
+        r#"{{"Topic":"{topic}","ClientId":"2781096d-a179-445f-bbf3-7b7e8bf244ae","Division":{division},"Action":"Update","Key":"a79d86b2-69c6-4ca7-a537-d9d27afcdaf5","ExactOnlineEndpoint":"https://start.exactonline.nl/api/v1/{division}/financialtransaction/BankEntries(guid'a79d86b2-69c6-4ca7-a537-d9d27afcdaf5')","EventCreatedOn":"2026-01-17T22:56:23.087"}}"#
+    )
+}
+
+fn delivery(content: &str, secret: &str) -> String {
+    let hash = sign(content.as_bytes(), &ledgerlink_exact::Secret::new(secret));
+    format!(r#"{{"Content":{content},"HashCode":"{hash}"}}"#)
+}
+
+async fn post_raw(app: &TestApp, path: &str, body: String, headers: &[(&str, String)]) -> crate::helpers::Answer {
+    let mut builder = Request::builder().method("POST").uri(path).header(header::CONTENT_TYPE, "application/json");
+    for (name, value) in headers {
+        builder = builder.header(*name, value);
+    }
+    app.send(builder.body(Body::from(body)).unwrap()).await
+}
+
+#[tokio::test]
+async fn the_empty_validation_post_of_exact_is_answered_200_and_enqueues_nothing() {
+    let app = TestApp::spawn().await;
+
+    let answer = post_raw(&app, "/webhooks/exact/acme", String::new(), &[]).await;
+
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.json["outcome"], "validated");
+    assert_eq!(app.depth(Flow::PaymentIn).await + app.depth(Flow::FirmSync).await, 0);
+}
+
+#[tokio::test]
+async fn a_signed_exact_delivery_enqueues_one_discovery_of_the_topics_flow() {
+    let app = TestApp::spawn().await;
+    let body = delivery(&content("BankEntries", app.acme.division), &app.acme.webhook_secret);
+
+    let answer = post_raw(&app, "/webhooks/exact/acme", body, &[]).await;
+
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.json["outcome"], "enqueued");
+    let messages = app.drain(Flow::PaymentIn).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].tenant.as_str(), "acme");
+    assert_eq!(messages[0].action, WorkAction::Discover);
+}
+
+#[tokio::test]
+async fn an_exact_delivery_with_a_bad_signature_is_401_and_enqueues_nothing() {
+    let app = TestApp::spawn().await;
+    let signed_by_other = delivery(&content("BankEntries", app.acme.division), "not-the-secret");
+    let tampered = delivery(&content("BankEntries", app.acme.division), &app.acme.webhook_secret)
+        .replace("Update", "Delete");
+
+    for body in [signed_by_other, tampered] {
+        let answer = post_raw(&app, "/webhooks/exact/acme", body, &[]).await;
+        answer.assert_problem(StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(app.depth(Flow::PaymentIn).await, 0);
+}
+
+#[tokio::test]
+async fn a_duplicate_exact_delivery_is_acknowledged_without_enqueueing_again() {
+    let app = TestApp::spawn().await;
+    let body = delivery(&content("Accounts", app.acme.division), &app.acme.webhook_secret);
+
+    let first = post_raw(&app, "/webhooks/exact/acme", body.clone(), &[]).await;
+    let second = post_raw(&app, "/webhooks/exact/acme", body, &[]).await;
+
+    assert_eq!(first.json["outcome"], "enqueued");
+    assert_eq!(second.status, StatusCode::OK);
+    assert_eq!(second.json["outcome"], "duplicate");
+    assert_eq!(app.drain(Flow::FirmSync).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_exact_delivery_for_another_division_or_tenant_is_refused() {
+    let app = TestApp::spawn().await;
+    // Signed with acme's secret but for globex's division: the secret alone does not prove the tenant.
+    let wrong_division = delivery(&content("BankEntries", app.globex.division), &app.acme.webhook_secret);
+    // Signed for acme, posted to globex's address.
+    let wrong_tenant = delivery(&content("BankEntries", app.acme.division), &app.acme.webhook_secret);
+
+    let a = post_raw(&app, "/webhooks/exact/acme", wrong_division, &[]).await;
+    let b = post_raw(&app, "/webhooks/exact/globex", wrong_tenant, &[]).await;
+    let c = post_raw(&app, "/webhooks/exact/nobody", String::new(), &[]).await;
+
+    a.assert_problem(StatusCode::BAD_REQUEST);
+    b.assert_problem(StatusCode::UNAUTHORIZED);
+    c.assert_problem(StatusCode::NOT_FOUND);
+    assert_eq!(app.depth(Flow::PaymentIn).await, 0);
+}
+
+#[tokio::test]
+async fn an_exact_topic_no_flow_uses_is_acknowledged_and_ignored() {
+    let app = TestApp::spawn().await;
+    let body = delivery(&content("Quotations", app.acme.division), &app.acme.webhook_secret);
+
+    let answer = post_raw(&app, "/webhooks/exact/acme", body, &[]).await;
+
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.json["outcome"], "ignored");
+}
+
+fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+}
+
+#[tokio::test]
+async fn a_vantagepoint_webhook_with_good_basic_credentials_enqueues_a_discovery() {
+    let app = TestApp::spawn().await;
+    let body = r#"{"WBS1":"2026-001","Name":"New HQ","Action":"UPDATE"}"#.to_owned();
+
+    let answer = post_raw(&app, "/webhooks/vantagepoint/acme", body, &[("authorization", basic(VP_USER, VP_PASSWORD))]).await;
+
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let messages = app.drain(Flow::FirmSync).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].tenant.as_str(), "acme");
+}
+
+#[tokio::test]
+async fn a_vantagepoint_webhook_with_bad_or_missing_credentials_is_401_and_enqueues_nothing() {
+    let app = TestApp::spawn().await;
+    let body = r#"{"WBS1":"2026-001"}"#.to_owned();
+
+    for headers in [
+        vec![("authorization", basic(VP_USER, "wrong"))],
+        vec![("authorization", basic("someone", VP_PASSWORD))],
+        vec![("x-ledgerlink-webhook-secret", "wrong".to_owned())],
+        vec![],
+    ] {
+        let answer = post_raw(&app, "/webhooks/vantagepoint/acme", body.clone(), &headers).await;
+        answer.assert_problem(StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(app.depth(Flow::FirmSync).await, 0);
+}
+
+#[tokio::test]
+async fn a_vantagepoint_webhook_may_name_its_flow_and_use_the_shared_secret() {
+    let app = TestApp::spawn().await;
+
+    let answer = post_raw(
+        &app,
+        "/webhooks/vantagepoint/acme?flow=invoice-out",
+        "{}".into(),
+        &[("x-ledgerlink-webhook-secret", VP_SHARED.to_owned())],
+    )
+    .await;
+    let not_a_sync_flow = post_raw(
+        &app,
+        "/webhooks/vantagepoint/acme?flow=export-job",
+        "{}".into(),
+        &[("x-ledgerlink-webhook-secret", VP_SHARED.to_owned())],
+    )
+    .await;
+
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(app.drain(Flow::InvoiceOut).await.len(), 1);
+    not_a_sync_flow.assert_problem(StatusCode::BAD_REQUEST);
+}
