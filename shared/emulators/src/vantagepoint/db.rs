@@ -2091,6 +2091,20 @@ impl Db {
                 format!("Invalid bank code '{default_bank}'."),
             ));
         }
+        let description = str_ci(body, "Description");
+        if description.chars().count() > 40 {
+            return Err(VpError::field(
+                "Description",
+                "String or binary data would be truncated. (Description, max 40)",
+            ));
+        }
+        let refno_length = usize::try_from(
+            self.key_format
+                .get("RefnoLength")
+                .and_then(int_of)
+                .unwrap_or(12),
+        )
+        .unwrap_or(12);
         let masters_in = rows_of(body, "crMaster");
         let details_in = rows_of(body, "crDetail");
         if masters_in.is_empty() {
@@ -2106,6 +2120,14 @@ impl Db {
                 return Err(VpError::field(
                     "RefNo",
                     "RefNo is required on every crMaster.",
+                ));
+            }
+            if ref_no.chars().count() > refno_length {
+                return Err(VpError::field(
+                    "RefNo",
+                    format!(
+                        "String or binary data would be truncated. (RefNo '{ref_no}', max {refno_length})"
+                    ),
                 ));
             }
             if masters

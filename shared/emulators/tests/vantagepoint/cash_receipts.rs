@@ -308,3 +308,33 @@ async fn an_unposted_batch_can_be_deleted_but_a_posted_one_cannot() {
         .collect();
     assert_eq!(batches, vec!["Exact701"]);
 }
+
+#[tokio::test]
+async fn over_long_batch_ref_no_or_description_are_refused_like_sql_server_truncation() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+    let long_batch = receipt(&vp, "Exact3f2504e04f8941d39a0c0305e82c3301", "10", "10");
+    let mut long_ref = receipt(&vp, "Exact800", "10", "10");
+    long_ref["crMaster"][0]["RefNo"] = json!("PAYMENT-REFERENCE-1");
+    long_ref["crDetail"][0]["RefNo"] = json!("PAYMENT-REFERENCE-1");
+    let mut long_description = receipt(&vp, "Exact801", "10", "10");
+    long_description["Description"] = json!("Payment invoice 000000010800 from Acme Infra B.V.");
+
+    let (batch, batch_body) = vp.post(&token, "/DataEntry/crControl", &long_batch).await;
+    let (refno, refno_body) = vp.post(&token, "/DataEntry/crControl", &long_ref).await;
+    let (description, _) = vp
+        .post(&token, "/DataEntry/crControl", &long_description)
+        .await;
+
+    assert_eq!(batch, StatusCode::BAD_REQUEST);
+    assert!(batch_body["Message"].as_str().unwrap().contains("32"));
+    assert_eq!(refno, StatusCode::BAD_REQUEST);
+    assert!(
+        refno_body["Message"]
+            .as_str()
+            .unwrap()
+            .contains("truncated")
+    );
+    assert_eq!(description, StatusCode::BAD_REQUEST);
+    assert!(vp.emulator.cash_receipts().is_empty());
+}
