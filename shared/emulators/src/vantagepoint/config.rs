@@ -46,6 +46,9 @@ pub struct VantagepointConfig {
     pub omit_autonumbers_in_post_response: bool,
     /// `POST /Accounts` refuses bodies that lack the blank columns `CashBasisAccount`, ... (as VP does).
     pub accounts_require_blank_columns: bool,
+    /// Column lengths are enforced like SQL Server does (`Batch` 32, `RefNo` = KeyCvt `RefnoLength`, CR
+    /// `Description` 40): an over-long value is refused, never silently cut.
+    pub enforce_column_lengths: bool,
     /// Language of the database; a token requested with another `culture` sees "Text not translated" as
     /// tax-code and account names.
     pub culture: String,
@@ -71,6 +74,7 @@ impl Default for VantagepointConfig {
             },
             omit_autonumbers_in_post_response: true,
             accounts_require_blank_columns: true,
+            enforce_column_lengths: true,
             culture: "en-US".to_owned(),
             seed: 0,
         }
@@ -102,6 +106,7 @@ impl std::fmt::Debug for VantagepointConfig {
                 "accounts_require_blank_columns",
                 &self.accounts_require_blank_columns,
             )
+            .field("enforce_column_lengths", &self.enforce_column_lengths)
             .field("culture", &self.culture)
             .field("seed", &self.seed)
             .finish()

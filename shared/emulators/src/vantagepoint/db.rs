@@ -1423,7 +1423,7 @@ impl Db {
                 self.post_seq.get(&period).copied().unwrap_or(0) + 1
             ),
         };
-        if batch.chars().count() > 32 {
+        if self.config.enforce_column_lengths && batch.chars().count() > 32 {
             return Err(VpError::field(
                 "Batch",
                 "Batch exceeds the maximum length of 32.",
@@ -2042,7 +2042,7 @@ impl Db {
         if batch.is_empty() {
             return Err(VpError::field("Batch", "Batch is required."));
         }
-        if batch.chars().count() > 32 {
+        if self.config.enforce_column_lengths && batch.chars().count() > 32 {
             return Err(VpError::field(
                 "Batch",
                 "Batch exceeds the maximum length of 32.",
@@ -2092,7 +2092,7 @@ impl Db {
             ));
         }
         let description = str_ci(body, "Description");
-        if description.chars().count() > 40 {
+        if self.config.enforce_column_lengths && description.chars().count() > 40 {
             return Err(VpError::field(
                 "Description",
                 "String or binary data would be truncated. (Description, max 40)",
@@ -2122,7 +2122,7 @@ impl Db {
                     "RefNo is required on every crMaster.",
                 ));
             }
-            if ref_no.chars().count() > refno_length {
+            if self.config.enforce_column_lengths && ref_no.chars().count() > refno_length {
                 return Err(VpError::field(
                     "RefNo",
                     format!(
@@ -2561,7 +2561,7 @@ impl Db {
         if batch.is_empty() {
             return Ok(None);
         }
-        if batch.chars().count() > 32 {
+        if self.config.enforce_column_lengths && batch.chars().count() > 32 {
             return Err(VpError::field(
                 "Batch",
                 "Batch exceeds the maximum length of 32.",
