@@ -20,7 +20,8 @@ pub trait Clock: Send + Sync + Debug {
     fn sleep_until(&self, until: DateTime<Utc>) -> SleepFuture;
     /// Completes after `duration`.
     fn sleep(&self, duration: Duration) -> SleepFuture {
-        let until = self.now() + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX);
+        let until =
+            self.now() + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX);
         self.sleep_until(until)
     }
 }
@@ -56,11 +57,15 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(start: DateTime<Utc>) -> Self {
-        Self { now: Arc::new(Mutex::new(start)) }
+        Self {
+            now: Arc::new(Mutex::new(start)),
+        }
     }
     /// A clock at 2026-06-15 10:00:00 UTC, a fixed instant so tests are reproducible.
     pub fn fixed() -> Self {
-        let start = DateTime::parse_from_rfc3339("2026-06-15T10:00:00Z").map(|d| d.with_timezone(&Utc)).unwrap_or_default();
+        let start = DateTime::parse_from_rfc3339("2026-06-15T10:00:00Z")
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_default();
         Self::new(start)
     }
     pub fn shared(&self) -> SharedClock {
@@ -108,7 +113,9 @@ mod tests {
     async fn sleeping_until_the_past_does_not_move_time_back() {
         let clock = ManualClock::fixed();
         let start = clock.now();
-        clock.sleep_until(start - chrono::Duration::seconds(10)).await;
+        clock
+            .sleep_until(start - chrono::Duration::seconds(10))
+            .await;
         assert_eq!(clock.now(), start);
     }
 }

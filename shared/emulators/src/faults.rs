@@ -69,7 +69,13 @@ enum Decision {
 
 impl FaultInjector {
     pub fn new(seed: u64) -> Self {
-        Self { inner: Arc::new(Mutex::new(Inner { rules: Vec::new(), rng: StdRng::seed_from_u64(seed), injected: BTreeMap::new() })) }
+        Self {
+            inner: Arc::new(Mutex::new(Inner {
+                rules: Vec::new(),
+                rng: StdRng::seed_from_u64(seed),
+                injected: BTreeMap::new(),
+            })),
+        }
     }
     /// Replaces every rule.
     pub fn set_rules(&self, rules: Vec<FaultRule>) {
@@ -91,9 +97,16 @@ impl FaultInjector {
 
     fn decide(&self, method: &str, path: &str) -> (u64, Decision) {
         let mut inner = self.inner.lock();
-        let Inner { rules, rng, injected } = &mut *inner;
+        let Inner {
+            rules,
+            rng,
+            injected,
+        } = &mut *inner;
         let Some(rule) = rules.iter_mut().find(|r| {
-            path.starts_with(&r.path_prefix) && r.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
+            path.starts_with(&r.path_prefix)
+                && r.method
+                    .as_deref()
+                    .is_none_or(|m| m.eq_ignore_ascii_case(method))
         }) else {
             return (0, Decision::Pass);
         };
@@ -102,7 +115,9 @@ impl FaultInjector {
         if latency > 0 {
             bump("latency");
         }
-        let roll = |rng: &mut StdRng, per_mille: u32| per_mille > 0 && rng.random_range(0..1000) < per_mille;
+        let roll = |rng: &mut StdRng, per_mille: u32| {
+            per_mille > 0 && rng.random_range(0..1000) < per_mille
+        };
         let decision = if roll(rng, rule.reset_before_per_mille) {
             bump("reset");
             Decision::Reset
@@ -135,7 +150,12 @@ impl RequestCounters {
     }
     /// Sum of the counters whose key contains `needle`.
     pub fn count_matching(&self, needle: &str) -> u64 {
-        self.inner.lock().iter().filter(|(k, _)| k.contains(needle)).map(|(_, v)| *v).sum()
+        self.inner
+            .lock()
+            .iter()
+            .filter(|(k, _)| k.contains(needle))
+            .map(|(_, v)| *v)
+            .sum()
     }
     pub fn total(&self) -> u64 {
         self.inner.lock().values().sum()
@@ -159,10 +179,18 @@ pub struct FaultLayerState {
 ///
 /// Use with `axum::middleware::from_fn_with_state(state, fault_middleware)` as the outermost layer of an
 /// emulator's router, and serve it with [`crate::serve`] so connection drops are real.
-pub async fn fault_middleware(State(state): State<FaultLayerState>, request: Request, next: Next) -> Response {
+pub async fn fault_middleware(
+    State(state): State<FaultLayerState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();
-    let pattern = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_else(|| path.clone());
+    let pattern = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| path.clone());
     state.counters.bump(format!("{method} {pattern}"));
     let control = request.extensions().get::<ConnectionControl>().cloned();
 
@@ -178,12 +206,18 @@ pub async fn fault_middleware(State(state): State<FaultLayerState>, request: Req
         },
         Decision::Storm429 => {
             let mut r = (StatusCode::TOO_MANY_REQUESTS, "").into_response();
-            r.headers_mut().insert("x-emulator-fault", HeaderValue::from_static("429-storm"));
+            r.headers_mut()
+                .insert("x-emulator-fault", HeaderValue::from_static("429-storm"));
             r
         }
         Decision::Error5xx => {
-            let mut r = (StatusCode::SERVICE_UNAVAILABLE, "Service Temporarily Unavailable").into_response();
-            r.headers_mut().insert("x-emulator-fault", HeaderValue::from_static("5xx"));
+            let mut r = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service Temporarily Unavailable",
+            )
+                .into_response();
+            r.headers_mut()
+                .insert("x-emulator-fault", HeaderValue::from_static("5xx"));
             r
         }
         Decision::DropAfter => {

@@ -65,20 +65,26 @@ pub async fn serve(router: Router, addr: SocketAddr) -> std::io::Result<RunningS
                 a = listener.accept() => a,
                 _ = stop.changed() => break,
             };
-            let Ok((stream, _peer)) = accepted else { continue };
+            let Ok((stream, _peer)) = accepted else {
+                continue;
+            };
             let _ = stream.set_nodelay(true);
             let router = router.clone();
             let mut stop_conn = stop.clone();
             tokio::spawn(async move {
                 let abort = Arc::new(Notify::new());
-                let control = ConnectionControl { abort: abort.clone() };
+                let control = ConnectionControl {
+                    abort: abort.clone(),
+                };
                 // Keep a handle to set SO_LINGER 0 before dropping, so the peer gets a reset, not a clean close.
                 let std_stream = match stream.into_std() {
                     Ok(s) => s,
                     Err(_) => return,
                 };
                 let linger_handle = std_stream.try_clone().ok();
-                let Ok(stream) = tokio::net::TcpStream::from_std(std_stream) else { return };
+                let Ok(stream) = tokio::net::TcpStream::from_std(std_stream) else {
+                    return;
+                };
                 let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
                     req.extensions_mut().insert(control.clone());
                     let router = router.clone();
@@ -98,5 +104,9 @@ pub async fn serve(router: Router, addr: SocketAddr) -> std::io::Result<RunningS
             });
         }
     });
-    Ok(RunningServer { addr, shutdown, task: Some(task) })
+    Ok(RunningServer {
+        addr,
+        shutdown,
+        task: Some(task),
+    })
 }

@@ -33,16 +33,25 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn conflict(what: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self::Conflict { what: what.into(), detail: detail.into() }
+        Self::Conflict {
+            what: what.into(),
+            detail: detail.into(),
+        }
     }
     pub fn not_found(what: impl Into<String>) -> Self {
         Self::NotFound { what: what.into() }
     }
     pub fn transient(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
-        Self::Transient { message: message.into(), source: Some(source.into()) }
+        Self::Transient {
+            message: message.into(),
+            source: Some(source.into()),
+        }
     }
     pub fn permanent(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
-        Self::Permanent { message: message.into(), source: Some(source.into()) }
+        Self::Permanent {
+            message: message.into(),
+            source: Some(source.into()),
+        }
     }
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Transient { .. })

@@ -25,7 +25,7 @@ pub mod contract;
 pub use error::{BoxError, StoreError, StoreResult};
 pub use queue::{QueueName, ReceivedMessage, WorkAction, WorkMessage, WorkQueue};
 pub use state::*;
-pub use storage::{ExportStorage, PresignedUrl, StoredObject, UploadSink, MAX_PRESIGN_EXPIRY};
+pub use storage::{ExportStorage, MAX_PRESIGN_EXPIRY, PresignedUrl, StoredObject, UploadSink};
 
 use serde::{Deserialize, Serialize};
 
@@ -39,7 +39,10 @@ pub struct PageRequest {
 
 impl PageRequest {
     pub fn first(limit: u32) -> Self {
-        Self { limit, cursor: None }
+        Self {
+            limit,
+            cursor: None,
+        }
     }
     /// The effective page size every adapter uses.
     pub fn effective_limit(&self) -> u32 {

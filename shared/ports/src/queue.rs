@@ -49,11 +49,21 @@ pub trait WorkQueue: Send + Sync + std::fmt::Debug {
     async fn send(&self, queue: QueueName, messages: &[WorkMessage]) -> StoreResult<()>;
     /// Receives up to `max` (1..=10) messages, hiding them for `visibility`. Messages received more than the
     /// queue's max-receive count go to its dead-letter queue instead.
-    async fn receive(&self, queue: QueueName, max: u32, visibility: Duration) -> StoreResult<Vec<ReceivedMessage>>;
+    async fn receive(
+        &self,
+        queue: QueueName,
+        max: u32,
+        visibility: Duration,
+    ) -> StoreResult<Vec<ReceivedMessage>>;
     /// Deletes a handled message.
     async fn ack(&self, queue: QueueName, receipt: &str) -> StoreResult<()>;
     /// Makes a message visible again after `delay` (a failed attempt).
-    async fn retry_later(&self, queue: QueueName, receipt: &str, delay: Duration) -> StoreResult<()>;
+    async fn retry_later(
+        &self,
+        queue: QueueName,
+        receipt: &str,
+        delay: Duration,
+    ) -> StoreResult<()>;
     /// Messages in the dead-letter queue of `queue` (operator view), at most `max`.
     async fn dead_letters(&self, queue: QueueName, max: u32) -> StoreResult<Vec<WorkMessage>>;
     /// Approximate number of visible messages (the local stack's progress, tests).

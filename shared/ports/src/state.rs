@@ -97,10 +97,25 @@ pub trait LinkStore: Send + Sync + std::fmt::Debug {
     /// Writes the link both ways. Linking a key that is already linked to a *different* id is a
     /// [`crate::StoreError::Conflict`]; writing the same link again is a no-op.
     async fn link(&self, link: &IdLink) -> StoreResult<()>;
-    async fn exact_id(&self, tenant: &TenantId, object_type: ObjectType, vp_key: &str) -> StoreResult<Option<String>>;
-    async fn vp_key(&self, tenant: &TenantId, object_type: ObjectType, exact_id: &str) -> StoreResult<Option<String>>;
+    async fn exact_id(
+        &self,
+        tenant: &TenantId,
+        object_type: ObjectType,
+        vp_key: &str,
+    ) -> StoreResult<Option<String>>;
+    async fn vp_key(
+        &self,
+        tenant: &TenantId,
+        object_type: ObjectType,
+        exact_id: &str,
+    ) -> StoreResult<Option<String>>;
     /// Removes both directions (e.g. a firm deselected from "Available to: Accounting Users").
-    async fn unlink(&self, tenant: &TenantId, object_type: ObjectType, vp_key: &str) -> StoreResult<()>;
+    async fn unlink(
+        &self,
+        tenant: &TenantId,
+        object_type: ObjectType,
+        vp_key: &str,
+    ) -> StoreResult<()>;
 }
 
 /// The operator-editable lookup tables of the integration.
@@ -154,7 +169,12 @@ pub struct LookupEntry {
 
 #[async_trait]
 pub trait LookupStore: Send + Sync + std::fmt::Debug {
-    async fn get(&self, tenant: &TenantId, table: LookupTable, key: &str) -> StoreResult<Option<LookupEntry>>;
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        table: LookupTable,
+        key: &str,
+    ) -> StoreResult<Option<LookupEntry>>;
     /// Creates (`expected_version: None`) or updates a row; returns it with its new version.
     async fn put(
         &self,
@@ -165,7 +185,12 @@ pub trait LookupStore: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<LookupEntry>;
     async fn delete(&self, tenant: &TenantId, table: LookupTable, key: &str) -> StoreResult<()>;
     /// Rows in key order.
-    async fn list(&self, tenant: &TenantId, table: LookupTable, page: PageRequest) -> StoreResult<Page<LookupEntry>>;
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        table: LookupTable,
+        page: PageRequest,
+    ) -> StoreResult<Page<LookupEntry>>;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -227,12 +252,21 @@ pub trait StatusStore: Send + Sync + std::fmt::Debug {
     /// Writes `status` if the stored version equals `expected_version` (`None` = must not exist), and appends
     /// one [`StatusAttempt`] (at `status.updated_at`, with `status.attempts`, `status.status`,
     /// `status.last_message`) to the history in the same write. Returns the record with `version` bumped.
-    async fn put(&self, status: &ObjectStatus, expected_version: Option<u64>) -> StoreResult<ObjectStatus>;
+    async fn put(
+        &self,
+        status: &ObjectStatus,
+        expected_version: Option<u64>,
+    ) -> StoreResult<ObjectStatus>;
     /// Records many objects at once (discovery): each is created as given when absent and left alone when it
     /// already exists. Returns how many were created. Adapters batch the writes.
     async fn create_missing(&self, statuses: &[ObjectStatus]) -> StoreResult<usize>;
     /// A tenant's objects matching `filter`, most recently updated first.
-    async fn list(&self, tenant: &TenantId, filter: &StatusFilter, page: PageRequest) -> StoreResult<Page<ObjectStatus>>;
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        filter: &StatusFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<ObjectStatus>>;
     /// The attempt history of one object, newest first, at most `limit` entries.
     async fn history(&self, object: &ObjectRef, limit: u32) -> StoreResult<Vec<StatusAttempt>>;
     /// Counts of a tenant's objects per status (for the page's header and the health view).
@@ -258,7 +292,13 @@ pub struct Cursor {
 
 #[async_trait]
 pub trait CursorStore: Send + Sync + std::fmt::Debug {
-    async fn get(&self, tenant: &TenantId, flow: Flow, name: &str, division: Division) -> StoreResult<Option<Cursor>>;
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        flow: Flow,
+        name: &str,
+        division: Division,
+    ) -> StoreResult<Option<Cursor>>;
     /// Advances the cursor only if nobody else moved it since it was read.
     async fn put(&self, cursor: &Cursor, expected_version: Option<u64>) -> StoreResult<Cursor>;
 }
@@ -320,7 +360,12 @@ pub trait JobStore: Send + Sync + std::fmt::Debug {
     async fn get(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<Job>>;
     async fn put(&self, job: &Job, expected_version: u64) -> StoreResult<Job>;
     /// A tenant's jobs of one kind, newest first.
-    async fn list(&self, tenant: &TenantId, kind: JobKind, page: PageRequest) -> StoreResult<Page<Job>>;
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        kind: JobKind,
+        page: PageRequest,
+    ) -> StoreResult<Page<Job>>;
     /// Started jobs (any tenant) whose lease expired before `now`, for the clean-up. Served by an index.
     async fn expired_leases(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Job>>;
 }
@@ -368,7 +413,11 @@ pub struct TaskRun {
 
 #[async_trait]
 pub trait IntegrationStore: Send + Sync + std::fmt::Debug {
-    async fn put(&self, integration: &Integration, expected_version: Option<u64>) -> StoreResult<Integration>;
+    async fn put(
+        &self,
+        integration: &Integration,
+        expected_version: Option<u64>,
+    ) -> StoreResult<Integration>;
     async fn get(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<Integration>>;
     async fn list(&self, tenant: &TenantId, page: PageRequest) -> StoreResult<Page<Integration>>;
     async fn delete(&self, tenant: &TenantId, id: &str) -> StoreResult<()>;
@@ -376,7 +425,12 @@ pub trait IntegrationStore: Send + Sync + std::fmt::Debug {
     /// and keeps it in the period's history).
     async fn record_run(&self, run: &TaskRun) -> StoreResult<()>;
     /// The latest state of every task that ran in `period`.
-    async fn runs(&self, tenant: &TenantId, integration_id: &str, period: u32) -> StoreResult<Vec<TaskRun>>;
+    async fn runs(
+        &self,
+        tenant: &TenantId,
+        integration_id: &str,
+        period: u32,
+    ) -> StoreResult<Vec<TaskRun>>;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -414,7 +468,12 @@ pub trait NotificationOutbox: Send + Sync + std::fmt::Debug {
     async fn push(&self, notification: &Notification) -> StoreResult<()>;
     /// A tenant's notifications, newest first.
     async fn list(&self, tenant: &TenantId, page: PageRequest) -> StoreResult<Page<Notification>>;
-    async fn mark_delivered(&self, tenant: &TenantId, id: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn mark_delivered(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -494,7 +553,9 @@ impl std::fmt::Debug for TokenRecord {
 pub enum LeaseOutcome {
     Acquired,
     /// Another holder has the lease until then.
-    HeldByOther { until: DateTime<Utc> },
+    HeldByOther {
+        until: DateTime<Utc>,
+    },
 }
 
 #[async_trait]
@@ -510,7 +571,11 @@ pub trait TokenStore: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<LeaseOutcome>;
     /// Saves new tokens (generation = previous + 1) only while `holder` holds the lease; clears the lease.
     /// Saving without holding the lease is a [`crate::StoreError::Conflict`].
-    async fn save_and_release(&self, record: &TokenRecord, holder: &str) -> StoreResult<TokenRecord>;
+    async fn save_and_release(
+        &self,
+        record: &TokenRecord,
+        holder: &str,
+    ) -> StoreResult<TokenRecord>;
     /// Saves tokens without a lease (first consent, operator re-connect); replaces whatever was there.
     async fn save_initial(&self, record: &TokenRecord) -> StoreResult<TokenRecord>;
     /// Gives up the lease without saving.
@@ -548,10 +613,20 @@ pub struct RateObservation {
 #[async_trait]
 pub trait RateBudget: Send + Sync + std::fmt::Debug {
     /// Takes one call from the minute and day windows of `key` (client id + division) if both have budget.
-    async fn acquire(&self, key: &str, limits: RateLimits, now: DateTime<Utc>) -> StoreResult<RateDecision>;
+    async fn acquire(
+        &self,
+        key: &str,
+        limits: RateLimits,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RateDecision>;
     /// Aligns the shared counters with what the server reported (never raises a count the server lowered).
-    async fn observe(&self, key: &str, limits: RateLimits, observation: RateObservation, now: DateTime<Utc>)
-    -> StoreResult<()>;
+    async fn observe(
+        &self,
+        key: &str,
+        limits: RateLimits,
+        observation: RateObservation,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
 }
 
 /// Every state port of one store, as the flows receive them.

@@ -43,17 +43,38 @@ pub trait UploadSink: Send + std::fmt::Debug {
 #[async_trait]
 pub trait ExportStorage: Send + Sync + std::fmt::Debug {
     /// Starts a streaming upload of `key` under the tenant's prefix (`content_type` e.g. `text/csv`).
-    async fn begin_upload(&self, tenant: &TenantId, key: &str, content_type: &str) -> StoreResult<Box<dyn UploadSink>>;
+    async fn begin_upload(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        content_type: &str,
+    ) -> StoreResult<Box<dyn UploadSink>>;
     /// Stores a small object in one call (templates, uploaded import files in the local stack).
-    async fn put(&self, tenant: &TenantId, key: &str, content_type: &str, body: Bytes) -> StoreResult<StoredObject>;
+    async fn put(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        content_type: &str,
+        body: Bytes,
+    ) -> StoreResult<StoredObject>;
     async fn get(&self, tenant: &TenantId, key: &str) -> StoreResult<Bytes>;
     async fn exists(&self, tenant: &TenantId, key: &str) -> StoreResult<bool>;
     async fn delete(&self, tenant: &TenantId, key: &str) -> StoreResult<()>;
     /// A GET URL for exactly this object. `expires_in` above [`MAX_PRESIGN_EXPIRY`] is refused
     /// ([`crate::StoreError::Invalid`]).
-    async fn presign_get(&self, tenant: &TenantId, key: &str, expires_in: Duration, now: DateTime<Utc>)
-    -> StoreResult<PresignedUrl>;
+    async fn presign_get(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        expires_in: Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<PresignedUrl>;
     /// A PUT URL for exactly this object (imports upload through it).
-    async fn presign_put(&self, tenant: &TenantId, key: &str, expires_in: Duration, now: DateTime<Utc>)
-    -> StoreResult<PresignedUrl>;
+    async fn presign_put(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        expires_in: Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<PresignedUrl>;
 }
