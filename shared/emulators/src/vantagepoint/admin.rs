@@ -30,6 +30,7 @@ fn ok(value: impl serde::Serialize) -> Reply {
 
 pub(crate) fn routes(app: &App) -> Router {
     Router::new()
+        .route("/__emulator", get(index))
         .route("/__emulator/counters", get(counters).delete(reset_counters))
         .route(
             "/__emulator/faults",
@@ -59,6 +60,24 @@ pub(crate) fn routes(app: &App) -> Router {
             get(expense_report),
         )
         .with_state(app.clone())
+}
+
+/// What the admin surface offers (fault `path_prefix`es include the instance, e.g. `/vantagepoint/api/...`).
+async fn index(State(app): State<App>) -> Reply {
+    let instance = app.config.instance();
+    ok(json!({
+        "api": format!("{instance}/api"),
+        "vision": format!("{instance}/vision"),
+        "endpoints": [
+            "GET /__emulator/counters", "DELETE /__emulator/counters",
+            "GET|PUT|DELETE /__emulator/faults (PUT a list of FaultRule)",
+            "GET /__emulator/cash-receipts", "GET /__emulator/payments", "GET /__emulator/webhook-deliveries",
+            "POST /__emulator/demo (DemoOptions)", "POST /__emulator/users|firms|employees|projects|accounts|tax-codes|banks|periods",
+            "PATCH /__emulator/firms/{ClientID}", "POST /__emulator/periods/{period}/close",
+            "POST /__emulator/post/invoice|voucher|expense-report|journal-entry",
+            "GET /__emulator/vouchers/{vendor}/{voucher}", "GET /__emulator/expense-reports/{employee}/{voucher}",
+        ],
+    }))
 }
 
 async fn counters(State(app): State<App>) -> Reply {
