@@ -370,3 +370,16 @@ impl WorkQueue for SqsWorkQueue {
         Ok(depth)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sub_second_visibility_rounds_up_to_a_whole_second() {
+        assert_eq!(secs(Duration::from_millis(300)), 1);
+        assert_eq!(secs(Duration::ZERO), 0);
+        assert_eq!(secs(Duration::from_secs(30)), 30);
+        assert_eq!(secs(Duration::from_millis(30_001)), 31);
+    }
+}

@@ -185,3 +185,70 @@ impl IdempotencyStore for DynamoState {
 fn is_condition_failed_put(err: &PutItemError) -> bool {
     matches!(err, PutItemError::ConditionalCheckFailedException(_))
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 6, 15, 10, 0, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    fn record(state: &str, hash: &str, until_secs: i64) -> Item {
+        let until = n(millis(now() + chrono::Duration::seconds(until_secs)));
+        Item::from([
+            (STATE.to_owned(), s(state)),
+            (HASH.to_owned(), s(hash)),
+            (LEASE_UNTIL.to_owned(), until.clone()),
+            (EXPIRES_AT.to_owned(), until),
+            (RESULT.to_owned(), s(r#"{"ok":true}"#)),
+        ])
+    }
+
+    #[test]
+    fn a_read_record_is_reported_by_state_hash_and_expiry() {
+        let live_done = record_state(&record(COMPLETED, "h", 10), "h", now())
+            .ok()
+            .flatten();
+        let live_lease = record_state(&record(IN_PROGRESS, "h", 10), "h", now())
+            .ok()
+            .flatten();
+        let other_hash = record_state(&record(COMPLETED, "h", 10), "x", now())
+            .ok()
+            .flatten();
+        let expired = record_state(&record(COMPLETED, "h", 0), "h", now())
+            .ok()
+            .flatten();
+        let lease_over = record_state(&record(IN_PROGRESS, "h", -1), "x", now())
+            .ok()
+            .flatten();
+
+        assert_eq!(
+            live_done,
+            Some(IdempotencyBegin::Completed {
+                result: serde_json::json!({"ok": true})
+            })
+        );
+        assert_eq!(
+            live_lease,
+            Some(IdempotencyBegin::InProgress {
+                lease_until: now() + chrono::Duration::seconds(10)
+            })
+        );
+        assert_eq!(
+            other_hash,
+            Some(IdempotencyBegin::PayloadMismatch {
+                stored_hash: "h".into()
+            })
+        );
+        assert_eq!(expired, None, "expired at exactly now: claim again");
+        assert_eq!(
+            lease_over, None,
+            "an ended lease is no record, whatever its hash"
+        );
+    }
+}

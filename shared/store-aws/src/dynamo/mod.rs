@@ -156,20 +156,18 @@ impl DynamoState {
                 .iter()
                 .map(|r| r.code().filter(|c| *c != "None").map(str::to_owned))
                 .collect();
-            if reasons.iter().any(|r| is_condition_reason(r.as_deref())) {
-                return Ok(Err(reasons));
-            }
             let detail = format!("TransactWriteItems cancelled: {reasons:?}");
-            let contention = reasons.iter().flatten().any(|c| {
-                c == "TransactionConflict"
-                    || c == "ThrottlingError"
-                    || c == "ProvisionedThroughputExceeded"
-            });
-            if contention && attempt < MAX_TRANSACTION_ATTEMPTS {
-                tracing::debug!(attempt, %detail, "transaction retried");
-                tokio::time::sleep(std::time::Duration::from_millis(10 << attempt.min(6))).await;
-                continue;
-            }
+            let contention = match classify(&reasons) {
+                Cancelled::Conditions => return Ok(Err(reasons)),
+                Cancelled::Contention if attempt < MAX_TRANSACTION_ATTEMPTS => {
+                    tracing::debug!(attempt, %detail, "transaction retried");
+                    tokio::time::sleep(std::time::Duration::from_millis(10 << attempt.min(6)))
+                        .await;
+                    continue;
+                }
+                Cancelled::Contention => true,
+                Cancelled::Other => false,
+            };
             let err = SdkError::ServiceError(service);
             return Err(if contention {
                 StoreError::transient(detail, err)
@@ -182,6 +180,29 @@ impl DynamoState {
 
 /// Sends of one transaction when other transactions keep conflicting with it.
 const MAX_TRANSACTION_ATTEMPTS: u32 = 6;
+
+/// Why a transaction was cancelled, as far as the caller is concerned.
+#[derive(Debug, PartialEq, Eq)]
+enum Cancelled {
+    /// At least one condition failed: the caller decides (conflict, already there, budget spent).
+    Conditions,
+    /// Only other transactions or throttling were in the way: nothing was applied, sending again is safe.
+    Contention,
+    /// Anything else (validation, item too large): not worth repeating.
+    Other,
+}
+
+fn classify(reasons: &[Option<String>]) -> Cancelled {
+    if reasons.iter().any(|r| is_condition_reason(r.as_deref())) {
+        Cancelled::Conditions
+    } else if reasons.iter().flatten().any(|c| {
+        c == "TransactionConflict" || c == "ThrottlingError" || c == "ProvisionedThroughputExceeded"
+    }) {
+        Cancelled::Contention
+    } else {
+        Cancelled::Other
+    }
+}
 
 /// Whether a cancellation reason is this item's condition failing.
 pub(crate) fn is_condition_reason(code: Option<&str>) -> bool {
@@ -540,6 +561,26 @@ fn decode_cursor(cursor: &str, key_attrs: &[&str], pk_attr: &str, pk: &str) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_condition_decides_and_contention_alone_is_retried() {
+        let code = |c: &str| Some(c.to_owned());
+
+        assert_eq!(
+            classify(&[None, code("ConditionalCheckFailed")]),
+            Cancelled::Conditions
+        );
+        assert_eq!(
+            classify(&[code("TransactionConflict"), code("ConditionalCheckFailed")]),
+            Cancelled::Conditions,
+            "a lost condition stays lost however often it is sent"
+        );
+        assert_eq!(
+            classify(&[code("TransactionConflict"), None]),
+            Cancelled::Contention
+        );
+        assert_eq!(classify(&[code("ValidationError")]), Cancelled::Other);
+    }
 
     #[test]
     fn a_cursor_round_trips_and_is_refused_by_another_partition() {

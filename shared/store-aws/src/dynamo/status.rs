@@ -447,3 +447,106 @@ impl StatusStore for DynamoState {
         Ok(counts.into_iter().filter(|(_, count)| *count > 0).collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::{TimeZone, Utc};
+    use ledgerlink_domain::ObjectKey;
+
+    use super::*;
+    use crate::config::{AwsClients, AwsSettings, StaticCredentials};
+
+    async fn state_on_moto() -> DynamoState {
+        let server = ledgerlink_testkit::moto();
+        let settings = AwsSettings::local(
+            &server.endpoint_url(),
+            ledgerlink_testkit::TEST_REGION,
+            StaticCredentials {
+                access_key_id: ledgerlink_testkit::TEST_ACCESS_KEY_ID.into(),
+                secret_access_key: ledgerlink_testkit::TEST_SECRET_ACCESS_KEY.into(),
+            },
+        );
+        let clients = AwsClients::build(&settings).await;
+        let table = ledgerlink_testkit::unique_name("ll-unit");
+        crate::resources::create_table(&clients.dynamodb, &table)
+            .await
+            .unwrap();
+        DynamoState::new(clients.dynamodb, table)
+    }
+
+    fn discovered(tenant: &TenantId, key: &str) -> ObjectStatus {
+        let at = Utc
+            .with_ymd_and_hms(2026, 6, 15, 10, 0, 0)
+            .single()
+            .unwrap();
+        ObjectStatus {
+            object: ObjectRef {
+                tenant: tenant.clone(),
+                object_type: ObjectType::Firm,
+                key: ObjectKey::parse(key).unwrap(),
+            },
+            category: Category::MasterData,
+            status: SyncStatus::NotIntegrated,
+            version: 1,
+            source_version: None,
+            source_hash: None,
+            target_id: None,
+            last_message: None,
+            attempts: 0,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    /// The window between create_missing's read and its write: a status created there by someone else must
+    /// survive, and the rest of the batch must still be created.
+    #[tokio::test]
+    async fn a_status_created_between_the_read_and_the_write_is_left_alone() {
+        let state = state_on_moto().await;
+        let tenant = TenantId::parse(&ledgerlink_testkit::unique_name("t")).unwrap();
+        let batch: Vec<ObjectStatus> = (0..5)
+            .map(|i| discovered(&tenant, &format!("F{i}")))
+            .collect();
+        let mut raced = batch[2].clone();
+        raced.status = SyncStatus::Success;
+        raced.target_id = Some("guid".into());
+        let raced = StatusStore::put(&state, &raced, None).await.unwrap();
+
+        let created = state
+            .create_absent(&batch.iter().collect::<Vec<_>>())
+            .await
+            .unwrap();
+
+        assert_eq!(created, 4, "the other four are created");
+        assert_eq!(
+            StatusStore::get(&state, &raced.object).await.unwrap(),
+            Some(raced)
+        );
+        assert_eq!(
+            StatusStore::get(&state, &batch[4].object).await.unwrap(),
+            Some(batch[4].clone())
+        );
+    }
+
+    #[test]
+    fn a_position_cursor_belongs_to_its_tenant() {
+        let a = TenantId::parse("a").unwrap();
+        let b = TenantId::parse("b").unwrap();
+        let cursor = encode_position(&a, "2026-06-15T10:00:00.000000Z#firm#F1");
+
+        assert_eq!(
+            decode_position(&cursor, &a).ok().as_deref(),
+            Some("2026-06-15T10:00:00.000000Z#firm#F1")
+        );
+        assert!(matches!(
+            decode_position(&cursor, &b),
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(matches!(
+            decode_position("%%%", &a),
+            Err(StoreError::Invalid(_))
+        ));
+    }
+}
