@@ -81,6 +81,7 @@ state_cases!(tokens {
     save_initial_round_trips_and_bumps_the_generation,
     lease_is_exclusive_until_it_expires,
     save_and_release_requires_holding_the_lease,
+    a_save_after_the_lease_was_taken_over_conflicts,
     release_frees_the_lease_only_for_its_holder,
     leases_of_different_connections_are_independent,
 } racing { concurrent_leases_are_granted_exactly_once });
@@ -92,6 +93,35 @@ state_cases!(rate {
     observe_lowers_the_budget_to_what_the_server_reports,
     observe_never_gives_back_spent_budget,
 } racing { concurrent_acquires_never_exceed_the_budget });
+
+/// Each suite's `run_all` as well: all cases in sequence on one store (how the suites are meant to share a
+/// store), and a guard that a case added to a suite later is run here even before it gets its own test.
+mod whole_suites {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn every_state_suite_passes_in_sequence_on_one_table() {
+        let aws = spawn_state().await;
+        let state = &aws.state;
+        contract::tenants::run_all(state).await;
+        contract::links::run_all(state).await;
+        contract::lookups::run_all(state).await;
+        contract::cursors::run_all(state).await;
+        contract::jobs::run_all(state).await;
+        contract::integrations::run_all(state).await;
+        contract::notifications::run_all(state).await;
+        contract::statuses::run_all(Arc::new(state.clone())).await;
+        contract::idempotency::run_all(Arc::new(state.clone())).await;
+        contract::tokens::run_all(Arc::new(state.clone())).await;
+        contract::rate::run_all(Arc::new(state.clone())).await;
+    }
+
+    #[tokio::test]
+    async fn the_storage_suite_passes_in_sequence_on_one_bucket() {
+        let aws = spawn_state().await;
+        contract::storage::run_all(&aws.storage).await;
+    }
+}
 
 mod storage {
     use super::*;
