@@ -2163,14 +2163,24 @@ impl Db {
             let bank_row = self.bank(&bank).ok_or_else(|| {
                 VpError::field("BankCode", format!("Invalid bank code '{bank}'."))
             })?;
+            let bank_currency = str_ci(bank_row, "CurrencyCode");
             let currency = {
                 let c = str_ci(m, "CurrencyCode");
                 if c.is_empty() {
-                    str_ci(bank_row, "CurrencyCode")
+                    bank_currency.clone()
                 } else {
                     c
                 }
             };
+            // A receipt is recorded in its bank's currency; overriding it is the documented mismatch.
+            if !bank_currency.is_empty() && !currency.eq_ignore_ascii_case(&bank_currency) {
+                return Err(VpError::field(
+                    "CurrencyCode",
+                    format!(
+                        "Currency {currency} of receipt '{ref_no}' does not match the currency {bank_currency} of bank {bank}."
+                    ),
+                ));
+            }
             let mut row = obj(json!({
                 "Batch": batch, "RefNo": ref_no, "Posted": "N", "Seq": i + 1, "CurrencyCode": currency,
                 "CurrencyExchangeOverrideMethod": "N", "CurrencyExchangeOverrideRate": 0, "Status": "N",
@@ -2210,6 +2220,19 @@ impl Db {
             let (w1, w2, w3) = (str_ci(d, "WBS1"), str_ci(d, "WBS2"), str_ci(d, "WBS3"));
             if !w1.is_empty() {
                 self.require_project(&w1, &w2, &w3)?;
+            }
+            let invoice = str_ci(d, "Invoice");
+            if !invoice.is_empty()
+                && !self.ledger.iter().any(|r| {
+                    str_ci(r, "TransType") == "IN"
+                        && str_ci(r, "Invoice") == invoice
+                        && (w1.is_empty() || str_ci(r, "WBS1").eq_ignore_ascii_case(&w1))
+                })
+            {
+                return Err(VpError::field(
+                    "Invoice",
+                    format!("Invoice {invoice} has not been posted for project '{w1}'."),
+                ));
             }
             let pkey = {
                 let p = str_ci(d, "PKey");

@@ -338,3 +338,35 @@ async fn over_long_batch_ref_no_or_description_are_refused_like_sql_server_trunc
     assert_eq!(description, StatusCode::BAD_REQUEST);
     assert!(vp.emulator.cash_receipts().is_empty());
 }
+
+#[tokio::test]
+async fn a_receipt_in_another_currency_than_its_bank_or_for_an_unknown_invoice_is_refused() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+    let mut usd_on_eur_bank = receipt(&vp, "Exact900", "10", "10");
+    usd_on_eur_bank["crMaster"][0]["CurrencyCode"] = json!("USD");
+    let mut unknown_invoice = receipt(&vp, "Exact901", "10", "10");
+    unknown_invoice["crDetail"][0]["Invoice"] = json!("999999999999");
+
+    let (currency, currency_body) = vp
+        .post(&token, "/DataEntry/crControl", &usd_on_eur_bank)
+        .await;
+    let (invoice, invoice_body) = vp
+        .post(&token, "/DataEntry/crControl", &unknown_invoice)
+        .await;
+
+    assert_eq!(currency, StatusCode::BAD_REQUEST);
+    assert!(
+        currency_body["Message"]
+            .as_str()
+            .unwrap()
+            .contains("EURBANK")
+    );
+    assert_eq!(invoice, StatusCode::BAD_REQUEST);
+    assert!(
+        invoice_body["Message"]
+            .as_str()
+            .unwrap()
+            .contains("999999999999")
+    );
+}
