@@ -37,6 +37,8 @@ use crate::posted::{PostedDoc, reread};
 pub const PAYMENTS_CURSOR: &str = "sync/Cashflow/PaymentTerms";
 /// The cursor of the deletions feed.
 pub const DELETIONS_CURSOR: &str = "sync/Deleted";
+/// The length of VP's cash-receipt `RefNo`.
+const VP_REF_NO_MAX: usize = 12;
 /// How many pages PROCESS reads at most to find its payment again.
 const MAX_REREAD_PAGES: u32 = 50;
 
@@ -222,8 +224,20 @@ fn event_of(row: &PaymentTerm, amount: Decimal, fallback_currency: CurrencyCode)
         date,
         amount: Money::new(amount, row.currency.unwrap_or(fallback_currency)),
         bank_account: row.journal.clone().unwrap_or_default().trim().to_owned(),
-        reference: row.payment_reference.clone().filter(|r| !r.trim().is_empty()),
+        reference: Some(reference_of(row, id)),
     })
+}
+
+/// VP's `RefNo` holds 12 characters: Exact's payment reference when it fits, else the bank entry number
+/// (the payment's number in Exact), else the start of the payment key.
+fn reference_of(row: &PaymentTerm, id: Uuid) -> String {
+    let fits = |r: &String| !r.trim().is_empty() && r.trim().chars().count() <= VP_REF_NO_MAX;
+    row.payment_reference
+        .clone()
+        .filter(fits)
+        .map(|r| r.trim().to_owned())
+        .or_else(|| row.entry_number.map(|n| n.to_string()).filter(fits))
+        .unwrap_or_else(|| payment_key(id).chars().take(VP_REF_NO_MAX).collect())
 }
 
 trait DateFallback {
