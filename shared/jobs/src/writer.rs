@@ -5,6 +5,9 @@
 //! - XLSX is written by `rust_xlsxwriter` in constant-memory mode on a blocking thread (rows arrive through
 //!   a small bounded channel), saved to a temporary file, and that file is streamed up in chunks.
 //!
+//! Chunks go to the sink through a background task and a small bounded channel ([`UPLOADS_IN_FLIGHT`]
+//! chunks), so rows keep being produced while a part uploads, and memory stays bounded.
+//!
 //! Cells are written as text: references such as `00123` must keep their leading zeros.
 
 use bytes::Bytes;
@@ -24,7 +27,100 @@ pub const XLSX_MAX_ROWS: u64 = 1_048_576;
 /// Name of the data sheet of exports.
 const SHEET: &str = "Export";
 
+/// Chunks queued for the upload task.
+const UPLOADS_IN_FLIGHT: usize = 4;
+
 type Batch = Vec<Vec<String>>;
+
+/// What the upload task is told.
+enum Upload {
+    Chunk(Bytes),
+    Finish,
+}
+
+/// The sink, owned by a task that writes chunks as they come: on `Finish` it completes the upload; when the
+/// channel closes without it (an abort, an error, a dropped writer) it aborts the upload.
+#[derive(Debug)]
+struct Uploader {
+    tx: mpsc::Sender<Upload>,
+    /// `None` once its result was taken (a finished task must not be awaited twice).
+    task: Option<tokio::task::JoinHandle<JobResult<Option<StoredObject>>>>,
+}
+
+impl Uploader {
+    fn spawn(mut sink: Box<dyn UploadSink>) -> Self {
+        let (tx, mut rx) = mpsc::channel::<Upload>(UPLOADS_IN_FLIGHT);
+        let task = tokio::spawn(async move {
+            while let Some(message) = rx.recv().await {
+                match message {
+                    Upload::Chunk(chunk) => {
+                        if let Err(e) = sink.write(chunk).await {
+                            if let Err(abort) = sink.abort().await {
+                                tracing::warn!(error = %abort, "aborting a failed upload failed");
+                            }
+                            return Err(e.into());
+                        }
+                    }
+                    Upload::Finish => return Ok(Some(sink.finish().await?)),
+                }
+            }
+            sink.abort().await?;
+            Ok(None)
+        });
+        Self {
+            tx,
+            task: Some(task),
+        }
+    }
+
+    /// The task's result (once).
+    async fn result(&mut self) -> JobResult<Option<StoredObject>> {
+        match self.task.take() {
+            Some(task) => task
+                .await
+                .map_err(|e| JobError::file("the upload task stopped", e))?,
+            None => Err(JobError::File {
+                message: "the upload already ended".into(),
+                source: None,
+            }),
+        }
+    }
+
+    /// Queues a chunk; when the task stopped (an upload error), returns that error.
+    async fn write(&mut self, chunk: Bytes) -> JobResult<()> {
+        if self.tx.send(Upload::Chunk(chunk)).await.is_err() {
+            return Err(match self.result().await {
+                Err(e) => e,
+                Ok(_) => JobError::File {
+                    message: "the upload ended early".into(),
+                    source: None,
+                },
+            });
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self) -> JobResult<StoredObject> {
+        // A closed channel means the task already ended; its result says why.
+        let _sent = self.tx.send(Upload::Finish).await;
+        match self.result().await? {
+            Some(stored) => Ok(stored),
+            None => Err(JobError::File {
+                message: "the upload was aborted".into(),
+                source: None,
+            }),
+        }
+    }
+
+    async fn abort(mut self) -> JobResult<()> {
+        let (closed, _) = mpsc::channel(1);
+        drop(std::mem::replace(&mut self.tx, closed));
+        if self.task.is_none() {
+            return Ok(());
+        }
+        self.result().await.map(|_| ())
+    }
+}
 
 #[derive(Debug)]
 enum Inner {
@@ -45,7 +141,7 @@ enum Inner {
 #[derive(Debug)]
 pub struct FileWriter {
     inner: Inner,
-    sink: Box<dyn UploadSink>,
+    sink: Uploader,
     chunk: usize,
 }
 
@@ -116,7 +212,11 @@ impl FileWriter {
                 }
             }
         };
-        Ok(Self { inner, sink, chunk })
+        Ok(Self {
+            inner,
+            sink: Uploader::spawn(sink),
+            chunk,
+        })
     }
 
     /// Appends one row (values in column order).
@@ -153,7 +253,7 @@ impl FileWriter {
     pub async fn finish(mut self) -> JobResult<StoredObject> {
         let result = self.complete().await;
         match result {
-            Ok(()) => Ok(self.sink.finish().await?),
+            Ok(()) => self.sink.finish().await,
             Err(e) => {
                 if let Err(abort) = self.sink.abort().await {
                     tracing::warn!(error = %abort, "aborting a failed upload failed");
@@ -219,7 +319,7 @@ impl FileWriter {
             // The thread ends when the channel closes; its result no longer matters.
             let _ended = thread.await;
         }
-        Ok(self.sink.abort().await?)
+        self.sink.abort().await
     }
 }
 
