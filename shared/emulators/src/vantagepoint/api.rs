@@ -108,7 +108,7 @@ pub(crate) fn routes(app: &App) -> (Router, HashMap<String, String>) {
         ("/TaxCodeEntity/{code}", get(tax_get).put(tax_update)),
         ("/BankCode/CFGBANKS", get(banks)),
         ("/AccountConfiguration/CFGAutoPosting", get(autoposting)),
-        ("/firm/VendorAccountingInfo", post(vendor_accounting_create)),
+        ("/firm/vendorAccountingInfo", post(vendor_accounting_create)),
     ];
     let instance = app.config.instance();
     let mut literals = HashMap::new();
@@ -117,7 +117,12 @@ pub(crate) fn routes(app: &App) -> (Router, HashMap<String, String>) {
             .split('/')
             .filter(|s| !s.is_empty() && !s.starts_with('{'))
         {
-            literals.insert(segment.to_ascii_lowercase(), segment.to_owned());
+            // One spelling per word: two casings of the same literal would make normalisation ambiguous.
+            let previous = literals.insert(segment.to_ascii_lowercase(), segment.to_owned());
+            debug_assert!(
+                previous.is_none_or(|p| p == segment),
+                "route literal {segment} has two casings"
+            );
         }
     };
     let mut router: Router<App> = Router::new();

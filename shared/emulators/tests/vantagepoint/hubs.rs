@@ -452,3 +452,40 @@ async fn a_firm_lists_the_projects_it_is_client_or_billing_client_of() {
             .any(|p| p["WBS1"] == "2026-002" && p["Role"] == "Billing")
     );
 }
+
+#[tokio::test]
+async fn vendor_accounting_is_created_under_vision_and_updated_through_the_firm() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+    let vendor = vp.demo.vendors[0].clone();
+    let client_id = vp
+        .emulator
+        .firms()
+        .into_iter()
+        .find(|f| f["Vendor"] == vendor.as_str())
+        .map(|f| f["ClientID"].as_str().unwrap().to_owned())
+        .unwrap();
+
+    let (created, _) = vp
+        .post(
+            &token,
+            &format!("{}/firm/VendorAccountingInfo/", vp.vision()),
+            &json!({"Vendor": vendor, "PayTerms": "14", "Req1099": "N"}),
+        )
+        .await;
+    let (updated, _) = vp
+        .put(
+            &token,
+            &format!("/firm/{client_id}"),
+            &json!({"VEAccounting": [{"PayTerms": "Next"}]}),
+        )
+        .await;
+    let (_, info) = vp
+        .get(&token, &format!("/firm/{client_id}/vendorAccountingInfo"))
+        .await;
+
+    assert_eq!(created, StatusCode::CREATED);
+    assert_eq!(updated, StatusCode::OK);
+    assert_eq!(rows(&info).len(), 1);
+    assert_eq!(info[0]["PayTerms"], "Next");
+}
