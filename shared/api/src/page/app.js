@@ -356,8 +356,8 @@ function exportRow(job) {
   return el("tr", { "data-job": job.id },
     el("td", { text: job.id }), el("td", { text: job.description }), el("td", { text: job.created_by }),
     el("td", { text: progress }), el("td", {}, statusCell(job.status, job.status)),
-    el("td", { text: fmtTime(job.started_at) }), el("td", { text: fmtTime(job.finished_at) }),
-    el("td", { text: fmtTime(job.failed_at), title: job.fail_reason || "" }),
+    el("td", { class: "time", text: fmtTime(job.started_at) }), el("td", { class: "time", text: fmtTime(job.finished_at) }),
+    el("td", { class: "time", text: fmtTime(job.failed_at), title: job.fail_reason || "" }),
     el("td", {}, download), el("td", {}, taskAction(job, () => loadExports(true))));
 }
 

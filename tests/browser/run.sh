@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Browser test of the operator page: installs the pinned npm deps, makes sure chromium exists, builds and
+# starts the Rust fixture (the real router over a seeded embedded store on 127.0.0.1:<free port>), runs the
+# Playwright test against it, and stops the fixture. Exit code: the test's.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/target}"
+chromium="${CHROMIUM:-/usr/bin/chromium}"
+
+if [ ! -x "$chromium" ]; then
+  if [ "$(id -u)" = "0" ]; then
+    apt-get update >/dev/null && apt-get install -y chromium >/dev/null
+  else
+    echo "chromium is missing at $chromium and this user cannot install it" >&2
+    exit 1
+  fi
+fi
+
+(cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+
+(cd "$repo" && cargo build -p ledgerlink-api --features local --example browser_fixture)
+fixture_bin="$CARGO_TARGET_DIR/debug/examples/browser_fixture"
+
+out="$(mktemp)"
+"$fixture_bin" >"$out" &
+fixture_pid=$!
+cleanup() {
+  kill "$fixture_pid" 2>/dev/null || true
+  wait "$fixture_pid" 2>/dev/null || true
+  rm -f "$out"
+}
+trap cleanup EXIT
+
+for _ in $(seq 1 100); do
+  grep -q '^FORCE_KEY=' "$out" && break
+  if ! kill -0 "$fixture_pid" 2>/dev/null; then
+    echo "the fixture exited early" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
+grep -q '^FORCE_KEY=' "$out" || { echo "the fixture did not start" >&2; exit 1; }
+
+BASE_URL="$(sed -n 's/^BASE_URL=//p' "$out")"
+API_KEY="$(sed -n 's/^API_KEY=//p' "$out")"
+FORCE_KEY="$(sed -n 's/^FORCE_KEY=//p' "$out")"
+export BASE_URL API_KEY FORCE_KEY CHROMIUM="$chromium"
+
+node "$here/test.mjs"
