@@ -119,10 +119,9 @@ pub(crate) fn routes(app: &App) -> (Router, HashMap<String, String>) {
         {
             // One spelling per word: two casings of the same literal would make normalisation ambiguous.
             let previous = literals.insert(segment.to_ascii_lowercase(), segment.to_owned());
-            debug_assert!(
-                previous.is_none_or(|p| p == segment),
-                "route literal {segment} has two casings"
-            );
+            if let Some(previous) = previous.filter(|p| p != segment) {
+                tracing::warn!(%previous, %segment, "route literal has two casings; requests are normalised to the latter");
+            }
         }
     };
     let mut router: Router<App> = Router::new();
