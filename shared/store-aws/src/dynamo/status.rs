@@ -30,8 +30,8 @@ use crate::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK, TTL}
 
 /// How long attempt history is kept before DynamoDB's TTL sweeper may remove it.
 pub const HISTORY_RETENTION_DAYS: i64 = 180;
-/// Items per TransactWriteItems in `create_missing`. DynamoDB accepts 100; moto (the test endpoint) 25.
-pub const TRANSACTION_ITEMS: usize = 25;
+/// Items per TransactWriteItems in `create_missing` (the service limit).
+pub const TRANSACTION_ITEMS: usize = 100;
 /// Keys per BatchGetItem (the service limit).
 const BATCH_GET_KEYS: usize = 100;
 /// Rounds of retrying unprocessed keys / lost conditions before reporting a transient failure.

@@ -152,11 +152,10 @@ async fn a_rate_budget_call_takes_both_windows_in_one_transaction_request() {
 }
 
 #[tokio::test]
-async fn discovery_of_sixty_objects_reads_in_one_batch_and_creates_in_transactions_of_twenty_five()
-{
+async fn discovery_of_150_objects_reads_and_creates_in_batches_of_a_hundred() {
     let aws = spawn_state().await;
     let t = tenant("t");
-    let found: Vec<ObjectStatus> = (0..60)
+    let found: Vec<ObjectStatus> = (0..150)
         .map(|i| status(&t, &format!("INV-{i:03}"), SyncStatus::NotIntegrated, i))
         .collect();
 
@@ -165,19 +164,19 @@ async fn discovery_of_sixty_objects_reads_in_one_batch_and_creates_in_transactio
     aws.counter.reset();
     let again = aws.state.create_missing(&found).await.unwrap();
 
-    assert_eq!(created, 60);
+    assert_eq!(created, 150);
     assert_eq!(
         first,
         [
-            ("BatchGetItem".to_owned(), 1),
-            ("TransactWriteItems".to_owned(), 3)
+            ("BatchGetItem".to_owned(), 2),
+            ("TransactWriteItems".to_owned(), 2)
         ]
         .into()
     );
     assert_eq!(again, 0);
     assert_eq!(
         aws.counter.snapshot(),
-        [("BatchGetItem".to_owned(), 1)].into(),
+        [("BatchGetItem".to_owned(), 2)].into(),
         "rediscovery only reads"
     );
 }
