@@ -1,6 +1,104 @@
-//! The main job. At this stage: maps the bundled sample of Vantagepoint records with the mapping crate and
-//! prints the Exact Online payloads it would send (and the records it refuses, with why).
+//! The main job: the whole Ledgerlink product on this machine — embedded store, both ERP emulators with demo
+//! data, the demo tenant, the HTTP API and operator page, the schedules and the queue workers. Wiring only;
+//! everything is in the library modules.
 
-fn main() {
-    print!("{}", ledgerlink_mapping::demo::render());
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use ledgerlink::{Options, Stack, logging, rounds};
+use tokio::sync::watch;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let options = Options::parse();
+    if options.reset
+        && let Err(e) = ledgerlink::stack::wipe(&options.data_dir)
+    {
+        eprintln!("ledgerlink: {e:#}");
+        return ExitCode::FAILURE;
+    }
+    let logs = match logging::init(&options.data_dir) {
+        Ok(where_to) => where_to,
+        Err(e) => {
+            eprintln!(
+                "ledgerlink: cannot write logs in {}: {e}",
+                options.data_dir.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(
+        Options {
+            reset: false,
+            ..options
+        },
+        &logs,
+    )
+    .await
+    {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "the local stack failed");
+            eprintln!("ledgerlink: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(options: Options, logs: &str) -> anyhow::Result<ExitCode> {
+    let once = options.once;
+    let interval = options.interval();
+    println!(
+        "Ledgerlink local stack — starting (data in {}, logs in {logs})",
+        options.data_dir.display()
+    );
+    let stack = Stack::start(options).await?;
+    if stack.resumed {
+        println!(
+            "  Continuing on an earlier run's state: the emulators start afresh with the same demo data, and what \
+             was synced before is not sent again (--reset starts a fresh demo)."
+        );
+    }
+    let (exact, vp) = stack.emulator_urls();
+    println!(
+        "  Exact Online emulator  {exact}  (division {})",
+        stack.division
+    );
+    println!("  Vantagepoint emulator  {vp}");
+    println!(
+        "  API                    {}/api  (Authorization: Bearer <the key in the link below>)",
+        stack.api_url
+    );
+    println!("  Operator page          {}", stack.page_url());
+    if once {
+        let report = rounds::round(&stack, 1, true).await;
+        stack.shutdown().await;
+        let report = report?;
+        return Ok(if report.failed() {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
+    println!(
+        "  Schedules: every flow every {} s (payment-in's five minutes unless --fast / --interval-secs)",
+        interval.as_secs()
+    );
+    let stack = Arc::new(stack);
+    let (stop, stopped) = watch::channel(false);
+    let ctrl_c = tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = stop.send(true);
+    });
+    let result = rounds::run_forever(stack.clone(), interval, stopped).await;
+    ctrl_c.abort();
+    println!("Stopping…");
+    match Arc::try_unwrap(stack) {
+        Ok(stack) => stack.shutdown().await,
+        Err(_) => tracing::warn!("a worker still held the stack; exiting without a graceful stop"),
+    }
+    result?;
+    println!("Stopped.");
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,389 @@
+//! The demo tenant of the local stack: its record (connections pointing at the in-process emulators), the
+//! secrets the local resolver holds for it, the first Exact consent (the emulator's auto-consent authorize
+//! endpoint, then the client's code exchange, which saves the tokens in the token store), the lookup rows
+//! the demo's documents need, the API key for the operator page, and the payments a bookkeeper registers
+//! in Exact after the first invoice round (so payment-in has work).
+//!
+//! Everything here is idempotent: a restart on the same data dir updates the tenant (the emulators listen
+//! on new ports), reconnects Exact (the emulators are in memory, so their tokens are new) and keeps what
+//! the store already holds.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow, bail};
+use chrono::{DateTime, Utc};
+use ledgerlink_clock::SharedClock;
+use ledgerlink_domain::{Division, ObjectType, SyncStatus, TenantId};
+use ledgerlink_emulators::exact::demo::DemoData;
+use ledgerlink_emulators::exact::{ExactEmulator, PaymentSpec};
+use ledgerlink_emulators::vantagepoint::VantagepointEmulator;
+use ledgerlink_emulators::vantagepoint::demo::{DemoOptions, DemoSummary};
+use ledgerlink_exact::{ClientPorts, ExactClient, ExactConfig, Secret};
+use ledgerlink_flows::{FlowContext, LocalSecrets};
+use ledgerlink_ports::{
+    ConnectionState, LookupEntry, LookupTable, PageRequest, SecretRef, StateStores, StatusFilter,
+    StoreError, Tenant,
+};
+use serde_json::json;
+
+/// The demo tenant's id (and the first part of its API key).
+pub const TENANT: &str = "demo";
+/// The user the demo API key acts as (the page's "Created by").
+pub const OPERATOR: &str = "demo-operator";
+
+/// Names of the secrets the local resolver holds for the demo tenant.
+pub const EXACT_CLIENT_SECRET: &str = "demo/exact-client-secret";
+pub const EXACT_WEBHOOK_SECRET: &str = "demo/exact-webhook-secret";
+pub const VP_CLIENT_SECRET: &str = "demo/vp-client-secret";
+pub const VP_PASSWORD: &str = "demo/vp-password";
+
+/// The demo tenant's id.
+pub fn tenant_id() -> TenantId {
+    TenantId::parse(TENANT).expect("\"demo\" is a valid tenant id")
+}
+
+/// Puts the emulators' demo credentials in the local resolver (they never leave the process).
+pub fn register_secrets(
+    secrets: &LocalSecrets,
+    exact: &DemoData,
+    vp: &VantagepointEmulator,
+    vp_demo: &DemoOptions,
+) {
+    secrets.set(EXACT_CLIENT_SECRET, exact.client_secret.clone());
+    secrets.set(EXACT_WEBHOOK_SECRET, exact.webhook_secret.clone());
+    secrets.set(VP_CLIENT_SECRET, vp.config().client_secret.clone());
+    secrets.set(VP_PASSWORD, vp_demo.password.clone());
+}
+
+/// Where the emulators listen this run.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub exact_base_url: String,
+    pub vp_base_url: String,
+}
+
+/// Creates the demo tenant, or points the existing one at this run's emulators (and resumes it: Exact is
+/// reconnected right after). `sync_start` (where discovery starts) is only used on creation. `api_key_hash` is
+/// added when missing.
+#[allow(clippy::too_many_arguments)]
+pub async fn ensure_tenant(
+    stores: &StateStores,
+    endpoints: &Endpoints,
+    exact: &DemoData,
+    vp: &VantagepointEmulator,
+    vp_options: &DemoOptions,
+    vp_demo: &DemoSummary,
+    api_key_hash: &str,
+    sync_start: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Tenant> {
+    let id = tenant_id();
+    let division =
+        u32::try_from(exact.division).context("the demo division is not a positive number")?;
+    let existing = stores
+        .tenants
+        .get(&id)
+        .await
+        .context("reading the demo tenant")?;
+    let expected = existing.as_ref().map(|t| t.version);
+    let mut tenant = existing.unwrap_or_else(|| {
+        let settings = BTreeMap::from([
+            (
+                "sync_start".to_owned(),
+                json!(sync_start.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            ),
+            ("company".to_owned(), json!(vp_demo.company)),
+        ]);
+        Tenant {
+            id: id.clone(),
+            name: "Ledgerlink Demo BV".into(),
+            vp_base_url: String::new(),
+            vp_database: String::new(),
+            vp_culture: "en-US".into(),
+            vp_client_id: String::new(),
+            vp_client_secret: SecretRef::Local(VP_CLIENT_SECRET.into()),
+            vp_username: String::new(),
+            vp_password: SecretRef::Local(VP_PASSWORD.into()),
+            exact_base_url: String::new(),
+            exact_division: Division(division),
+            exact_client_id: String::new(),
+            exact_client_secret: SecretRef::Local(EXACT_CLIENT_SECRET.into()),
+            exact_webhook_secret: SecretRef::Local(EXACT_WEBHOOK_SECRET.into()),
+            state: ConnectionState::Active,
+            paused_reason: None,
+            settings,
+            version: 0,
+            updated_at: now,
+        }
+    });
+    tenant.vp_base_url = endpoints.vp_base_url.clone();
+    tenant.vp_database = vp.config().database.clone();
+    tenant.vp_client_id = vp.config().client_id.clone();
+    tenant.vp_username = vp_options.username.clone();
+    tenant.exact_base_url = endpoints.exact_base_url.clone();
+    tenant.exact_division = Division(division);
+    tenant.exact_client_id = exact.client_id.clone();
+    tenant.state = ConnectionState::Active;
+    tenant.paused_reason = None;
+    tenant.updated_at = now;
+    let keys = tenant
+        .settings
+        .get(ledgerlink_api::auth::API_KEYS_SETTING)
+        .cloned()
+        .unwrap_or(json!([]));
+    let has_key = keys.as_array().is_some_and(|ks| {
+        ks.iter()
+            .any(|k| k.get("sha256").and_then(|h| h.as_str()) == Some(api_key_hash))
+    });
+    if !has_key {
+        ledgerlink_api::add_api_key(
+            &mut tenant,
+            &ledgerlink_api::StoredApiKey {
+                user: OPERATOR.into(),
+                sha256: api_key_hash.to_owned(),
+            },
+        );
+    }
+    stores
+        .tenants
+        .put(&tenant, expected)
+        .await
+        .context("saving the demo tenant")
+}
+
+/// First consent, as a user would give it once: open the authorize URL (the emulator consents at once and
+/// redirects with a code), then exchange the code through the Exact client, which saves the tokens in the
+/// token store under the tenant's connection.
+pub async fn connect_exact(
+    stores: &StateStores,
+    clock: SharedClock,
+    tenant: &Tenant,
+    exact: &DemoData,
+) -> anyhow::Result<()> {
+    let config = ExactConfig::new(
+        &tenant.exact_base_url,
+        tenant.exact_division,
+        exact.client_id.clone(),
+        Secret::new(exact.client_secret.clone()),
+        exact.redirect_uri.clone(),
+        &tenant.id,
+    )
+    .context("the Exact connection settings")?;
+    let consent_url = config.authorization_url("ledgerlink-local-stack");
+    let ports = ClientPorts {
+        tokens: stores.tokens.clone(),
+        rate: stores.rate.clone(),
+        clock,
+    };
+    let client = ExactClient::new(config, ports, None).context("building the Exact client")?;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .context("building an HTTP client")?;
+    let answer = http
+        .get(&consent_url)
+        .send()
+        .await
+        .context("opening the Exact consent page")?;
+    if !answer.status().is_redirection() {
+        bail!(
+            "the Exact consent page answered {} instead of redirecting back",
+            answer.status()
+        );
+    }
+    let location = answer
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| anyhow!("the Exact consent redirect has no Location"))?;
+    let back = url::Url::parse(location).context("the Exact consent redirect is not a URL")?;
+    let code = back
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .ok_or_else(|| anyhow!("the Exact consent redirect carries no code"))?;
+    client
+        .tokens()
+        .exchange_authorization_code(&code)
+        .await
+        .context("exchanging the Exact authorization code")?;
+    Ok(())
+}
+
+/// One lookup row: table, key, columns.
+type DemoRow<'a> = (LookupTable, &'a str, Vec<(&'a str, &'a str)>);
+
+/// The lookup rows the demo documents need that no flow fills: VP revenue/cost accounts → Exact G/L
+/// accounts, Exact VAT codes → VP tax codes, and Exact's bank journal → VP bank code. Rows already there
+/// (an earlier run, an operator's edit) are kept.
+pub async fn ensure_lookups(
+    stores: &StateStores,
+    exact: &ExactEmulator,
+    tenant: &Tenant,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let division = i32::try_from(tenant.exact_division.0).context("division out of range")?;
+    let gl = exact
+        .entities(division, "financial/GLAccounts")
+        .map_err(|e| anyhow!("reading the Exact chart of accounts: {e}"))?;
+    let gl_id = |code: &str| {
+        gl.iter()
+            .find(|r| r.get("Code").and_then(|c| c.as_str()).map(str::trim) == Some(code))
+            .and_then(|r| r.get("ID").and_then(|v| v.as_str()).map(str::to_owned))
+            .ok_or_else(|| anyhow!("the Exact demo division has no G/L account {code}"))
+    };
+    let (revenue, cost) = (gl_id("8000")?, gl_id("4000")?);
+    let mut rows: Vec<DemoRow<'_>> = Vec::new();
+    for account in ["40100", "40200", "40300"] {
+        rows.push((
+            LookupTable::GlAccounts,
+            account,
+            vec![("exact_id", revenue.as_str())],
+        ));
+    }
+    for account in [
+        "11100", "12100", "12500", "12510", "21000", "21500", "52100", "60100", "65100",
+    ] {
+        rows.push((
+            LookupTable::GlAccounts,
+            account,
+            vec![("exact_id", cost.as_str())],
+        ));
+    }
+    for (exact_code, vp_code, rate) in [("2", "V21", "21"), ("1", "V9", "9"), ("0", "V0", "0")] {
+        rows.push((
+            LookupTable::TaxCodes,
+            exact_code,
+            vec![("vp_code", vp_code), ("rate", rate)],
+        ));
+    }
+    rows.push((
+        LookupTable::BankCodes,
+        "20",
+        vec![("vp_bank_code", "EURBANK")],
+    ));
+    for (table, key, columns) in rows {
+        if stores.lookups.get(&tenant.id, table, key).await?.is_some() {
+            continue;
+        }
+        let entry = LookupEntry {
+            key: key.to_owned(),
+            columns: columns
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            version: 0,
+            updated_at: now,
+            updated_by: "local-stack".into(),
+        };
+        match stores.lookups.put(&tenant.id, table, &entry, None).await {
+            Ok(_) | Err(StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(e).context("saving a demo lookup row"),
+        }
+    }
+    Ok(())
+}
+
+/// Synced documents of one type (status Success with a target id), in key order.
+async fn synced(
+    stores: &StateStores,
+    tenant: &Tenant,
+    object_type: ObjectType,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let filter = StatusFilter {
+        object_type: Some(object_type),
+        status: Some(SyncStatus::Success),
+        ..StatusFilter::default()
+    };
+    let page = stores
+        .statuses
+        .list(&tenant.id, &filter, PageRequest::first(100))
+        .await?;
+    let mut out: Vec<(String, String)> = page
+        .items
+        .into_iter()
+        .filter_map(|s| Some((s.object.key.to_string(), s.target_id?)))
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// What a bookkeeper does in Exact after the first invoice round: registers customer receipts on up to
+/// three synced euro invoices, a supplier payment on one synced voucher and an employee payment on one synced
+/// expense report (each in full). Entries that this run's Exact emulator does not hold (an earlier run's)
+/// are left alone. Returns one line per registered payment.
+pub async fn register_payments(
+    ctx: &FlowContext,
+    exact: &ExactEmulator,
+    tenant: &Tenant,
+) -> anyhow::Result<Vec<String>> {
+    let division = i32::try_from(tenant.exact_division.0).context("division out of range")?;
+    let plan: [(ObjectType, &str, usize, bool); 3] = [
+        (ObjectType::Invoice, "salesentry/SalesEntries", 3, false),
+        (
+            ObjectType::ApVoucher,
+            "purchaseentry/PurchaseEntries",
+            1,
+            false,
+        ),
+        (
+            ObjectType::ExpenseReport,
+            "purchaseentry/PurchaseEntries",
+            1,
+            true,
+        ),
+    ];
+    let mut lines = Vec::new();
+    for (object_type, set, how_many, employee) in plan {
+        let mut paid = 0;
+        for (key, entry) in synced(&ctx.stores, tenant, object_type).await? {
+            if paid == how_many {
+                break;
+            }
+            // Only entries this run's Exact holds, in euros (the demo's bank journal is a euro account).
+            let in_euros = match exact.entity(division, set, &entry) {
+                Ok(Some(row)) => row
+                    .get("Currency")
+                    .and_then(|c| c.as_str())
+                    .is_none_or(|c| c == "EUR"),
+                _ => false,
+            };
+            if !in_euros {
+                continue;
+            }
+            let spec = PaymentSpec {
+                division,
+                entry_id: entry.clone(),
+                amount: None,
+                date: None,
+                employee,
+            };
+            match exact.register_payment(spec) {
+                Ok(recorded) => {
+                    paid += 1;
+                    lines.push(format!(
+                        "{object_type} {key}: {} paid in Exact",
+                        recorded.amount
+                    ));
+                }
+                // Already paid (e.g. by an earlier registration): nothing to add.
+                Err(e) => tracing::info!(object = %key, error = %e, "no payment registered"),
+            }
+        }
+    }
+    Ok(lines)
+}
+
+/// The demo options of the VP emulator for a seed.
+pub fn vp_options(seed: u64) -> DemoOptions {
+    DemoOptions {
+        seed,
+        ..DemoOptions::default()
+    }
+}
+
+/// Keeps the secrets resolver shareable with the API's secret writer.
+pub fn shared_secrets() -> Arc<LocalSecrets> {
+    Arc::new(LocalSecrets::new())
+}
