@@ -21,14 +21,17 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> Result<(), lambda_http::Error> {
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_current_span(false)
         .with_target(false)
         .without_time()
         .init();
 
     let settings = AwsSettings::from_env()?;
-    let redirect_uri = std::env::var("EXACT_REDIRECT_URI").map_err(|_| "EXACT_REDIRECT_URI is required")?;
+    let redirect_uri =
+        std::env::var("EXACT_REDIRECT_URI").map_err(|_| "EXACT_REDIRECT_URI is required")?;
     let clients = AwsClients::build(&settings).await;
     let aws = AwsStores::new(&clients, &settings);
     let clock = SystemClock::shared();

@@ -54,7 +54,13 @@ async fn fixture() -> Fixture {
         version: 0,
         updated_at: chrono::Utc::now(),
     };
-    add_api_key(&mut tenant, &StoredApiKey { user: "dolores".into(), sha256: hash_api_key(KEY) });
+    add_api_key(
+        &mut tenant,
+        &StoredApiKey {
+            user: "dolores".into(),
+            sha256: hash_api_key(KEY),
+        },
+    );
     tenant.settings.insert(
         "vp_webhook".into(),
         json!({"username": "vp-hook", "password": {"kind": "local", "name": "acme/vp/webhook"}}),
@@ -79,7 +85,9 @@ async fn fixture() -> Fixture {
         updated_at: now,
     };
     stores.statuses.put(&status, None).await.unwrap();
-    let storage = Arc::new(FolderStorage::new(dir.path().join("files"), "http://127.0.0.1:9", &[1_u8; 32]).unwrap());
+    let storage = Arc::new(
+        FolderStorage::new(dir.path().join("files"), "http://127.0.0.1:9", &[1_u8; 32]).unwrap(),
+    );
     let connections = Arc::new(ErpConnections::new(
         secrets.clone(),
         stores.tokens.clone(),
@@ -87,9 +95,19 @@ async fn fixture() -> Fixture {
         clock.clone(),
         "http://127.0.0.1:9/cb",
     ));
-    let flows = FlowContext { stores, queue: queue.clone(), connections, clock, settings: FlowSettings::default() };
+    let flows = FlowContext {
+        stores,
+        queue: queue.clone(),
+        connections,
+        clock,
+        settings: FlowSettings::default(),
+    };
     let state = ApiState::new(flows, storage, secrets);
-    Fixture { router: ledgerlink_api::router(state), queue, _dir: dir }
+    Fixture {
+        router: ledgerlink_api::router(state),
+        queue,
+        _dir: dir,
+    }
 }
 
 async fn replay(fixture: &Fixture, name: &str) -> (u16, serde_json::Value) {
@@ -99,7 +117,10 @@ async fn replay(fixture: &Fixture, name: &str) -> (u16, serde_json::Value) {
     let response = fixture.router.clone().oneshot(request).await.unwrap();
     let status = response.status().as_u16();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 #[tokio::test]
@@ -122,7 +143,11 @@ async fn the_sample_api_gateway_events_route_as_the_lambda_would_route_them() {
     assert_eq!(fixture.queue.depth(Flow::PaymentIn).await.unwrap(), 0);
 
     let (status, body) = replay(&fixture, "api-exact-webhook").await;
-    assert_eq!((status, body["outcome"].as_str()), (200, Some("enqueued")), "{body}");
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (200, Some("enqueued")),
+        "{body}"
+    );
     assert_eq!(fixture.queue.depth(Flow::PaymentIn).await.unwrap(), 1);
 
     let (status, body) = replay(&fixture, "api-vp-webhook").await;

@@ -23,12 +23,12 @@ use ledgerlink_flows::connections::{ErpConnections, LocalSecrets};
 use ledgerlink_flows::{FlowContext, FlowSettings};
 use ledgerlink_jobs::import::ImportRequest;
 use ledgerlink_jobs::{
-    ExportColumn, ExportDefinition, ExportFormat, ExportSource, Exporter, ImportFormat, ImportTemplate, Importer,
-    IntegrationsManager, JobsContext,
+    ExportColumn, ExportDefinition, ExportFormat, ExportSource, Exporter, ImportFormat,
+    ImportTemplate, Importer, IntegrationsManager, JobsContext,
 };
 use ledgerlink_ports::{
-    ConnectionState, Integration, LookupEntry, LookupTable, Notification, NotificationKind, ObjectRef, ObjectStatus,
-    SecretRef, StateStores, StatusFilter, Tenant, WorkAction, WorkQueue,
+    ConnectionState, Integration, LookupEntry, LookupTable, Notification, NotificationKind,
+    ObjectRef, ObjectStatus, SecretRef, StateStores, StatusFilter, Tenant, WorkAction, WorkQueue,
 };
 use ledgerlink_store_embedded::{EmbeddedStore, FolderStorage};
 
@@ -70,7 +70,11 @@ async fn object(
 ) -> Result<(), AnyError> {
     let mut version = None;
     let mut record = ObjectStatus {
-        object: ObjectRef { tenant: tenant.clone(), object_type, key: ObjectKey::parse(key)? },
+        object: ObjectRef {
+            tenant: tenant.clone(),
+            object_type,
+            key: ObjectKey::parse(key)?,
+        },
         category: object_type.category(),
         status: SyncStatus::NotIntegrated,
         version: 0,
@@ -97,21 +101,50 @@ async fn object(
     Ok(())
 }
 
-async fn seed_objects(stores: &StateStores, tenant: &TenantId, now: DateTime<Utc>) -> Result<(), AnyError> {
-    let h = |hours: i64| now - chrono::Duration::hours(hours) - chrono::Duration::minutes(hours * 7 % 50);
+async fn seed_objects(
+    stores: &StateStores,
+    tenant: &TenantId,
+    now: DateTime<Utc>,
+) -> Result<(), AnyError> {
+    let h = |hours: i64| {
+        now - chrono::Duration::hours(hours) - chrono::Duration::minutes(hours * 7 % 50)
+    };
     use SyncStatus::{Desynchronized, Error, NotIntegrated, Pending, Success};
-    object(stores, tenant, ObjectType::Invoice, FORCE_KEY, &[
-        (Error, Some("Exact Online refused the entry: VAT code 99 does not exist"), h(2)),
-    ])
+    object(
+        stores,
+        tenant,
+        ObjectType::Invoice,
+        FORCE_KEY,
+        &[(
+            Error,
+            Some("Exact Online refused the entry: VAT code 99 does not exist"),
+            h(2),
+        )],
+    )
     .await?;
-    object(stores, tenant, ObjectType::Firm, "CLIENT-0007", &[
-        (Error, Some("Vantagepoint refused the address: Country is required"), h(5)),
-    ])
+    object(
+        stores,
+        tenant,
+        ObjectType::Firm,
+        "CLIENT-0007",
+        &[(
+            Error,
+            Some("Vantagepoint refused the address: Country is required"),
+            h(5),
+        )],
+    )
     .await?;
     for i in 0..18_i64 {
         let key = format!("INV-2026-{:04}", i + 1);
         let attempts = if i % 5 == 0 {
-            vec![(Error, Some("Exact Online is temporarily unavailable (503)"), h(i + 3)), (Success, None, h(i + 1))]
+            vec![
+                (
+                    Error,
+                    Some("Exact Online is temporarily unavailable (503)"),
+                    h(i + 3),
+                ),
+                (Success, None, h(i + 1)),
+            ]
         } else {
             vec![(Success, None, h(i + 1))]
         };
@@ -121,21 +154,72 @@ async fn seed_objects(stores: &StateStores, tenant: &TenantId, now: DateTime<Utc
         let key = format!("V-{:05}", 300 + i);
         let status = if i == 3 { Error } else { Success };
         let message = (status == Error).then_some("GL account 4999 is blocked in Exact Online");
-        object(stores, tenant, ObjectType::ApVoucher, &key, &[(status, message, h(2 * i + 1))]).await?;
+        object(
+            stores,
+            tenant,
+            ObjectType::ApVoucher,
+            &key,
+            &[(status, message, h(2 * i + 1))],
+        )
+        .await?;
     }
     for i in 0..6_i64 {
-        object(stores, tenant, ObjectType::CashReceipt, &format!("BNK-{:04}", 90 + i), &[(Success, None, h(3 * i))])
-            .await?;
+        object(
+            stores,
+            tenant,
+            ObjectType::CashReceipt,
+            &format!("BNK-{:04}", 90 + i),
+            &[(Success, None, h(3 * i))],
+        )
+        .await?;
     }
-    object(stores, tenant, ObjectType::Invoice, "INV-2026-0050", &[(Pending, Some("Waiting in the queue"), h(0))]).await?;
-    object(stores, tenant, ObjectType::Firm, "CLIENT-0100", &[(NotIntegrated, None, h(20))]).await?;
-    object(stores, tenant, ObjectType::Firm, "CLIENT-0008", &[
-        (Success, None, h(30)),
-        (Desynchronized, Some("Changed in Vantagepoint since the last synchronisation"), h(4)),
-    ])
+    object(
+        stores,
+        tenant,
+        ObjectType::Invoice,
+        "INV-2026-0050",
+        &[(Pending, Some("Waiting in the queue"), h(0))],
+    )
     .await?;
-    object(stores, tenant, ObjectType::Employee, "EMP-0012", &[(Success, None, h(8))]).await?;
-    object(stores, tenant, ObjectType::TaxCode, "21", &[(Success, None, h(12))]).await?;
+    object(
+        stores,
+        tenant,
+        ObjectType::Firm,
+        "CLIENT-0100",
+        &[(NotIntegrated, None, h(20))],
+    )
+    .await?;
+    object(
+        stores,
+        tenant,
+        ObjectType::Firm,
+        "CLIENT-0008",
+        &[
+            (Success, None, h(30)),
+            (
+                Desynchronized,
+                Some("Changed in Vantagepoint since the last synchronisation"),
+                h(4),
+            ),
+        ],
+    )
+    .await?;
+    object(
+        stores,
+        tenant,
+        ObjectType::Employee,
+        "EMP-0012",
+        &[(Success, None, h(8))],
+    )
+    .await?;
+    object(
+        stores,
+        tenant,
+        ObjectType::TaxCode,
+        "21",
+        &[(Success, None, h(12))],
+    )
+    .await?;
     Ok(())
 }
 
@@ -145,7 +229,9 @@ async fn seed_jobs(jobs: &JobsContext, tenant: &TenantId) -> Result<(), AnyError
         id: "customer-summary".into(),
         name: "customer-summary".into(),
         description: "Every synced object with its status".into(),
-        source: ExportSource::Statuses { filter: StatusFilter::default() },
+        source: ExportSource::Statuses {
+            filter: StatusFilter::default(),
+        },
         columns: vec![
             ExportColumn::new("object_type", "Type"),
             ExportColumn::new("key", "Key"),
@@ -156,23 +242,43 @@ async fn seed_jobs(jobs: &JobsContext, tenant: &TenantId) -> Result<(), AnyError
         updated_by: String::new(),
         updated_at: None,
     };
-    exporter.definitions().save(tenant, &definition, "dolores_agency").await?;
+    exporter
+        .definitions()
+        .save(tenant, &definition, "dolores_agency")
+        .await?;
     let mut invoices = definition.clone();
     invoices.id = "invoice-export".into();
     invoices.name = "Invoice".into();
     invoices.source = ExportSource::Statuses {
-        filter: StatusFilter { object_type: Some(ObjectType::Invoice), ..StatusFilter::default() },
+        filter: StatusFilter {
+            object_type: Some(ObjectType::Invoice),
+            ..StatusFilter::default()
+        },
     };
     invoices.format = ExportFormat::Xlsx;
-    exporter.definitions().save(tenant, &invoices, "dolores_agency").await?;
+    exporter
+        .definitions()
+        .save(tenant, &invoices, "dolores_agency")
+        .await?;
 
     for id in ["customer-summary", "invoice-export", "customer-summary"] {
         let job = exporter.start(tenant, id, "dolores_agency").await?;
         exporter.run(tenant, &job.id).await?;
     }
-    let stuck = exporter.start(tenant, "invoice-export", "dolores_agency").await?;
-    let failed = exporter.start(tenant, "customer-summary", "dolores_agency").await?;
-    exporter.mark_failed(tenant, &failed.id, "dolores_agency", "the worker stopped responding").await?;
+    let stuck = exporter
+        .start(tenant, "invoice-export", "dolores_agency")
+        .await?;
+    let failed = exporter
+        .start(tenant, "customer-summary", "dolores_agency")
+        .await?;
+    exporter
+        .mark_failed(
+            tenant,
+            &failed.id,
+            "dolores_agency",
+            "the worker stopped responding",
+        )
+        .await?;
     let _ = stuck;
 
     let importer = Importer::new(jobs.clone());
@@ -183,7 +289,9 @@ async fn seed_jobs(jobs: &JobsContext, tenant: &TenantId) -> Result<(), AnyError
         integration: None,
     };
     let file = "Key,vp_code,rate,compound_on\n21,S,21,\n9,L,9,\n0,Z,0,\n,X,5,\n";
-    let job = importer.upload(tenant, &request, "dolores_agency", Bytes::from(file)).await?;
+    let job = importer
+        .upload(tenant, &request, "dolores_agency", Bytes::from(file))
+        .await?;
     importer.run(tenant, &job.id).await?;
 
     IntegrationsManager::new(jobs.clone())
@@ -204,7 +312,11 @@ async fn seed_jobs(jobs: &JobsContext, tenant: &TenantId) -> Result<(), AnyError
     Ok(())
 }
 
-async fn seed_rest(stores: &StateStores, tenant: &TenantId, now: DateTime<Utc>) -> Result<(), AnyError> {
+async fn seed_rest(
+    stores: &StateStores,
+    tenant: &TenantId,
+    now: DateTime<Utc>,
+) -> Result<(), AnyError> {
     for (key, vp) in [("BNK1", "1010"), ("BNK2", "1020")] {
         let entry = LookupEntry {
             key: key.into(),
@@ -213,11 +325,22 @@ async fn seed_rest(stores: &StateStores, tenant: &TenantId, now: DateTime<Utc>) 
             updated_at: now,
             updated_by: "dolores_agency".into(),
         };
-        stores.lookups.put(tenant, LookupTable::BankCodes, &entry, None).await?;
+        stores
+            .lookups
+            .put(tenant, LookupTable::BankCodes, &entry, None)
+            .await?;
     }
     for (id, kind, subject) in [
-        ("n-1", NotificationKind::SyncError, "Ledgerlink could not synchronise invoice INV-2026-0042"),
-        ("n-2", NotificationKind::ExportFinished, "Your customer-summary export is ready"),
+        (
+            "n-1",
+            NotificationKind::SyncError,
+            "Ledgerlink could not synchronise invoice INV-2026-0042",
+        ),
+        (
+            "n-2",
+            NotificationKind::ExportFinished,
+            "Your customer-summary export is ready",
+        ),
     ] {
         stores
             .notifications
@@ -241,23 +364,49 @@ async fn seed_rest(stores: &StateStores, tenant: &TenantId, now: DateTime<Utc>) 
 async fn worker(flows: FlowContext, jobs: JobsContext) {
     let visibility = Duration::from_secs(30);
     loop {
-        for flow in [Flow::InvoiceOut, Flow::VoucherOut, Flow::PaymentIn, Flow::FirmSync, Flow::ExportJob, Flow::ImportJob] {
-            let Ok(got) = flows.queue.receive(flow, 10, visibility).await else { continue };
+        for flow in [
+            Flow::InvoiceOut,
+            Flow::VoucherOut,
+            Flow::PaymentIn,
+            Flow::FirmSync,
+            Flow::ExportJob,
+            Flow::ImportJob,
+        ] {
+            let Ok(got) = flows.queue.receive(flow, 10, visibility).await else {
+                continue;
+            };
             for received in got {
                 let message = &received.message;
                 let outcome: Result<(), AnyError> = async {
                     match (flow, message.action, &message.object_type, &message.key) {
                         (Flow::ExportJob, _, _, Some(id)) => {
-                            Exporter::new(jobs.clone()).run(&message.tenant, id.as_str()).await?;
+                            Exporter::new(jobs.clone())
+                                .run(&message.tenant, id.as_str())
+                                .await?;
                         }
                         (Flow::ImportJob, _, _, Some(id)) => {
-                            Importer::new(jobs.clone()).run(&message.tenant, id.as_str()).await?;
+                            Importer::new(jobs.clone())
+                                .run(&message.tenant, id.as_str())
+                                .await?;
                         }
-                        (_, WorkAction::Sync | WorkAction::ForceSync, Some(object_type), Some(key)) => {
-                            let object =
-                                ObjectRef { tenant: message.tenant.clone(), object_type: *object_type, key: key.clone() };
+                        (
+                            _,
+                            WorkAction::Sync | WorkAction::ForceSync,
+                            Some(object_type),
+                            Some(key),
+                        ) => {
+                            let object = ObjectRef {
+                                tenant: message.tenant.clone(),
+                                object_type: *object_type,
+                                key: key.clone(),
+                            };
                             flows
-                                .record(&object, SyncStatus::Success, Some("Synchronised".into()), Some(format!("EXACT-{key}")))
+                                .record(
+                                    &object,
+                                    SyncStatus::Success,
+                                    Some("Synchronised".into()),
+                                    Some(format!("EXACT-{key}")),
+                                )
                                 .await?;
                         }
                         _ => {}

@@ -110,7 +110,9 @@ fn matching_user(keys: &[StoredApiKey], token: &str) -> Option<String> {
     let mut found = None;
     for key in keys {
         let stored = hex::decode(&key.sha256).unwrap_or_default();
-        if stored.len() == presented.len() && bool::from(stored.as_slice().ct_eq(presented.as_slice())) {
+        if stored.len() == presented.len()
+            && bool::from(stored.as_slice().ct_eq(presented.as_slice()))
+        {
             found = Some(key.user.clone());
         }
     }
@@ -127,7 +129,10 @@ pub struct Caller {
 }
 
 /// Verifies a bearer token against the tenant store.
-pub async fn authenticate(state: &ApiState, authorization: Option<&str>) -> Result<Caller, ApiError> {
+pub async fn authenticate(
+    state: &ApiState,
+    authorization: Option<&str>,
+) -> Result<Caller, ApiError> {
     let header = authorization.ok_or(ApiError::Unauthenticated(
         "Send `Authorization: Bearer llk_<tenant>_<secret>`.",
     ))?;
@@ -173,7 +178,10 @@ pub async fn authenticate(state: &ApiState, authorization: Option<&str>) -> Resu
 impl FromRequestParts<Arc<ApiState>> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<ApiState>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<ApiState>,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -192,7 +200,10 @@ mod tests {
         let issued = issue_api_key(&tenant, "dolores");
         assert_eq!(claimed_tenant(&issued.token), Some(tenant.clone()));
         let keys = vec![issued.stored.clone()];
-        assert_eq!(matching_user(&keys, &issued.token).as_deref(), Some("dolores"));
+        assert_eq!(
+            matching_user(&keys, &issued.token).as_deref(),
+            Some("dolores")
+        );
         let other = issue_api_key(&tenant, "dolores");
         assert_eq!(matching_user(&keys, &other.token), None);
         assert!(!format!("{issued:?}").contains(&issued.token));
@@ -200,7 +211,14 @@ mod tests {
 
     #[test]
     fn tokens_of_the_wrong_shape_claim_no_tenant() {
-        for token in ["", "llk_", "llk_acme", "llk_acme_short", "xyz_acme_00", "llk_ACME_0000"] {
+        for token in [
+            "",
+            "llk_",
+            "llk_acme",
+            "llk_acme_short",
+            "xyz_acme_00",
+            "llk_ACME_0000",
+        ] {
             assert_eq!(claimed_tenant(token), None, "{token:?}");
         }
     }

@@ -160,13 +160,22 @@ fn check_url(field: &str, url: &str) -> ApiResult<()> {
 }
 
 fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
-    if value.trim().is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
-        return Err(ApiError::invalid(field, format!("must be 1 to {max} printable characters")));
+    if value.trim().is_empty() || value.chars().count() > max || value.chars().any(char::is_control)
+    {
+        return Err(ApiError::invalid(
+            field,
+            format!("must be 1 to {max} printable characters"),
+        ));
     }
     Ok(())
 }
 
-async fn store_secret(state: &ApiState, tenant: &TenantId, system: System, field: SecretField<'_>) -> ApiResult<Option<SecretRef>> {
+async fn store_secret(
+    state: &ApiState,
+    tenant: &TenantId,
+    system: System,
+    field: SecretField<'_>,
+) -> ApiResult<Option<SecretRef>> {
     match (field.value, field.reference) {
         (Some(_), Some(_)) => Err(ApiError::invalid(
             field.name,
@@ -228,17 +237,26 @@ pub async fn update(
             ("database", update.database.is_some()),
             ("culture", update.culture.is_some()),
             ("username", update.username.is_some()),
-            ("password", update.password.is_some() || update.password_ref.is_some()),
+            (
+                "password",
+                update.password.is_some() || update.password_ref.is_some(),
+            ),
         ],
         System::Vantagepoint => [
             ("division", update.division.is_some()),
-            ("webhook_secret", update.webhook_secret.is_some() || update.webhook_secret_ref.is_some()),
+            (
+                "webhook_secret",
+                update.webhook_secret.is_some() || update.webhook_secret_ref.is_some(),
+            ),
             ("", false),
             ("", false),
         ],
     };
     if let Some((field, _)) = misplaced.iter().find(|(_, given)| *given) {
-        return Err(ApiError::invalid(*field, "does not belong to this connection"));
+        return Err(ApiError::invalid(
+            *field,
+            "does not belong to this connection",
+        ));
     }
     let client_secret = SecretField {
         name: "client_secret",
@@ -323,7 +341,9 @@ pub struct TestResult {
 
 fn ledger_problem(e: &LedgerError) -> &'static str {
     match e {
-        LedgerError::ReconnectNeeded { .. } => "Exact Online refused the authorisation: reconnect the app.",
+        LedgerError::ReconnectNeeded { .. } => {
+            "Exact Online refused the authorisation: reconnect the app."
+        }
         LedgerError::RateLimited { .. } => "Exact Online's rate limit is reached; try again later.",
         LedgerError::Transient { .. } | LedgerError::OutcomeUnknown { .. } => {
             "Exact Online could not be reached; try again later."
@@ -414,7 +434,10 @@ pub async fn pause(
     current(&state, &caller.tenant).await
 }
 
-pub async fn resume(State(state): State<Arc<ApiState>>, caller: Caller) -> ApiResult<Json<ConnectionsView>> {
+pub async fn resume(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+) -> ApiResult<Json<ConnectionsView>> {
     operator::resume(&state.flows, &caller.tenant)
         .await
         .map_err(ApiError::from_flow)?;

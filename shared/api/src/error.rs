@@ -149,9 +149,10 @@ impl ApiError {
     /// Maps a list failure: a cursor the store did not issue is the caller's mistake.
     pub fn from_list(error: StoreError, what: &str) -> Self {
         match error {
-            StoreError::Invalid(_) => {
-                Self::invalid("cursor", "the cursor is not one this API issued for this list")
-            }
+            StoreError::Invalid(_) => Self::invalid(
+                "cursor",
+                "the cursor is not one this API issued for this list",
+            ),
             other => Self::from_store(other, what),
         }
     }
@@ -169,7 +170,9 @@ impl ApiError {
             }
             other if other.is_retryable() => {
                 tracing::warn!(error = %other, "flow failed (retryable)");
-                Self::Unavailable("A connected system is temporarily unavailable; try again.".into())
+                Self::Unavailable(
+                    "A connected system is temporarily unavailable; try again.".into(),
+                )
             }
             other => {
                 tracing::error!(error = %other, "flow failed");
@@ -225,8 +228,13 @@ impl From<JsonRejection> for ApiError {
             }
             // serde's message names the field and the expected values (e.g. an unknown enum variant),
             // never anything internal.
-            JsonRejection::JsonDataError(e) => format!("The JSON does not have the expected shape: {}", inner_text(e)),
-            JsonRejection::JsonSyntaxError(e) => format!("The body is not valid JSON: {}", inner_text(e)),
+            JsonRejection::JsonDataError(e) => format!(
+                "The JSON does not have the expected shape: {}",
+                inner_text(e)
+            ),
+            JsonRejection::JsonSyntaxError(e) => {
+                format!("The body is not valid JSON: {}", inner_text(e))
+            }
             _ => "The body could not be read.".to_owned(),
         };
         let status = if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
@@ -349,7 +357,10 @@ mod tests {
     #[test]
     fn a_permanent_store_failure_hides_its_cause() {
         let error = ApiError::from_store(
-            StoreError::permanent("SELECT * FROM statuses failed", std::io::Error::other("disk")),
+            StoreError::permanent(
+                "SELECT * FROM statuses failed",
+                std::io::Error::other("disk"),
+            ),
             "the object",
         );
         assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);

@@ -37,16 +37,30 @@ pub async fn download(
         return Err(refused());
     }
     files
-        .verify("GET", &tenant, &key, signed.expires, &signed.sig, state.now())
+        .verify(
+            "GET",
+            &tenant,
+            &key,
+            signed.expires,
+            &signed.sig,
+            state.now(),
+        )
         .map_err(|_| refused())?;
     let body = files
         .get(&tenant, &key)
         .await
         .map_err(|e| ApiError::from_store(e, "the file"))?;
-    let name = key.rsplit('/').next().unwrap_or("download").replace('"', "");
+    let name = key
+        .rsplit('/')
+        .next()
+        .unwrap_or("download")
+        .replace('"', "");
     let mut response = body.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
     if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }

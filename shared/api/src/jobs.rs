@@ -19,8 +19,8 @@ use chrono::{DateTime, Utc};
 use ledgerlink_domain::Period;
 use ledgerlink_jobs::job::display_id;
 use ledgerlink_jobs::{
-    ExportDefinition, Exporter, ImportFormat, ImportSummary, ImportTemplate, Importer, IntegrationOverview,
-    IntegrationsManager, JobError, JobsContext,
+    ExportDefinition, Exporter, ImportFormat, ImportSummary, ImportTemplate, Importer,
+    IntegrationOverview, IntegrationsManager, JobError, JobsContext,
 };
 use ledgerlink_ports::{Integration, Job, JobKind, JobStatus, LookupTable, PresignedUrl};
 use serde::{Deserialize, Serialize};
@@ -36,13 +36,17 @@ pub fn job_error(error: JobError) -> ApiError {
         JobError::Store(e) => ApiError::from_store(e, "the job record"),
         JobError::NotFound { what } => ApiError::not_found(format!("The {what} does not exist.")),
         JobError::Invalid { field, reason } => ApiError::invalid(field, reason),
-        e @ (JobError::WrongState { .. } | JobError::Stopped { .. } | JobError::NotConfigured { .. }) => {
-            ApiError::WrongState(e.to_string())
+        e @ (JobError::WrongState { .. }
+        | JobError::Stopped { .. }
+        | JobError::NotConfigured { .. }) => ApiError::WrongState(e.to_string()),
+        JobError::Busy { .. } => {
+            ApiError::Unavailable("Another worker holds the job; try again shortly.".into())
         }
-        JobError::Busy { .. } => ApiError::Unavailable("Another worker holds the job; try again shortly.".into()),
         e if e.is_retryable() => {
             tracing::warn!(error = %e, "job use case failed (retryable)");
-            ApiError::Unavailable("A connected system is temporarily unavailable; try again.".into())
+            ApiError::Unavailable(
+                "A connected system is temporarily unavailable; try again.".into(),
+            )
         }
         e => {
             tracing::error!(error = %e, "job use case failed");
@@ -101,7 +105,9 @@ impl From<Job> for JobView {
             finished_at: job.finished_at,
             failed_at: job.failed_at,
             fail_reason: job.fail_reason,
-            downloadable: job.kind == JobKind::Export && job.status == JobStatus::Finished && job.file_key.is_some(),
+            downloadable: job.kind == JobKind::Export
+                && job.status == JobStatus::Finished
+                && job.file_key.is_some(),
             actions,
             attempt: job.attempt,
             original_id: job.original_id.as_deref().map(display_id),
@@ -116,8 +122,16 @@ fn exporter(state: &ApiState) -> Exporter {
 }
 
 fn check_id(field: &str, id: &str) -> ApiResult<()> {
-    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err(ApiError::invalid(field, "must be 1 to 64 letters, digits, `-` or `_`"));
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(ApiError::invalid(
+            field,
+            "must be 1 to 64 letters, digits, `-` or `_`",
+        ));
     }
     Ok(())
 }
@@ -154,7 +168,10 @@ pub async fn detail(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<JobView>> {
     check_id("id", &id)?;
-    let job = exporter(&state).job(&caller.tenant, &id).await.map_err(job_error)?;
+    let job = exporter(&state)
+        .job(&caller.tenant, &id)
+        .await
+        .map_err(job_error)?;
     Ok(Json(job.into()))
 }
 
@@ -205,9 +222,14 @@ pub async fn mark_failed(
             detail: format!("The body is not a mark-failed request: {e}"),
         })?
     };
-    let reason = request.reason.unwrap_or_else(|| "no longer progressing".to_owned());
+    let reason = request
+        .reason
+        .unwrap_or_else(|| "no longer progressing".to_owned());
     if reason.chars().count() > 500 || reason.chars().any(char::is_control) {
-        return Err(ApiError::invalid("reason", "at most 500 printable characters"));
+        return Err(ApiError::invalid(
+            "reason",
+            "at most 500 printable characters",
+        ));
     }
     let job = exporter(&state)
         .mark_failed(&caller.tenant, &id, &caller.user, &reason)
@@ -225,7 +247,10 @@ pub struct Definitions {
     pub items: Vec<ExportDefinition>,
 }
 
-pub async fn definitions(State(state): State<Arc<ApiState>>, caller: Caller) -> ApiResult<Json<Definitions>> {
+pub async fn definitions(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+) -> ApiResult<Json<Definitions>> {
     let items = exporter(&state)
         .definitions()
         .list(&caller.tenant)
@@ -282,11 +307,21 @@ pub async fn update_definition(
 ) -> ApiResult<Json<ExportDefinition>> {
     check_id("id", &id)?;
     if definition.id != id {
-        return Err(ApiError::invalid("id", "the body's id must be the one in the path"));
+        return Err(ApiError::invalid(
+            "id",
+            "the body's id must be the one in the path",
+        ));
     }
     let definitions = exporter(&state).definitions();
-    if definitions.get(&caller.tenant, &id).await.map_err(job_error)?.is_none() {
-        return Err(ApiError::not_found(format!("No export definition `{id}` exists.")));
+    if definitions
+        .get(&caller.tenant, &id)
+        .await
+        .map_err(job_error)?
+        .is_none()
+    {
+        return Err(ApiError::not_found(format!(
+            "No export definition `{id}` exists."
+        )));
     }
     let saved = definitions
         .save(&caller.tenant, &definition, &caller.user)
@@ -302,10 +337,20 @@ pub async fn delete_definition(
 ) -> ApiResult<StatusCode> {
     check_id("id", &id)?;
     let definitions = exporter(&state).definitions();
-    if definitions.get(&caller.tenant, &id).await.map_err(job_error)?.is_none() {
-        return Err(ApiError::not_found(format!("No export definition `{id}` exists.")));
+    if definitions
+        .get(&caller.tenant, &id)
+        .await
+        .map_err(job_error)?
+        .is_none()
+    {
+        return Err(ApiError::not_found(format!(
+            "No export definition `{id}` exists."
+        )));
     }
-    definitions.delete(&caller.tenant, &id).await.map_err(job_error)?;
+    definitions
+        .delete(&caller.tenant, &id)
+        .await
+        .map_err(job_error)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -327,10 +372,14 @@ pub async fn run_definition(
 // ---------------------------------------------------------------------------------------------------------
 
 fn all_templates() -> Vec<ImportTemplate> {
-    [ImportTemplate::Firms, ImportTemplate::Contacts, ImportTemplate::Locations]
-        .into_iter()
-        .chain(LookupTable::ALL.iter().map(|t| ImportTemplate::Lookup(*t)))
-        .collect()
+    [
+        ImportTemplate::Firms,
+        ImportTemplate::Contacts,
+        ImportTemplate::Locations,
+    ]
+    .into_iter()
+    .chain(LookupTable::ALL.iter().map(|t| ImportTemplate::Lookup(*t)))
+    .collect()
 }
 
 #[derive(Debug, Serialize)]
@@ -365,7 +414,8 @@ pub struct FormatQuery {
 }
 
 fn template_named(name: &str) -> ApiResult<ImportTemplate> {
-    ImportTemplate::parse(name).map_err(|_| ApiError::not_found(format!("No import template `{name}` exists.")))
+    ImportTemplate::parse(name)
+        .map_err(|_| ApiError::not_found(format!("No import template `{name}` exists.")))
 }
 
 pub async fn template_file(
@@ -381,7 +431,10 @@ pub async fn template_file(
         .map_err(job_error)?;
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
     if let Ok(value) = HeaderValue::from_str(&format!(
         "attachment; filename=\"{}.{}\"",
         template.name(),
@@ -445,7 +498,11 @@ pub async fn upload(
         Some(id) => {
             check_id("integration", id)?;
             let period = period_of(q.period.as_deref())?;
-            let ctx = if period.is_none() { with_psa(&state, &caller).await? } else { state.jobs.clone() };
+            let ctx = if period.is_none() {
+                with_psa(&state, &caller).await?
+            } else {
+                state.jobs.clone()
+            };
             Some(
                 IntegrationsManager::new(ctx)
                     .import_task(&caller.tenant, id, template, period)
@@ -482,7 +539,10 @@ pub async fn import_summary(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<SummaryView>> {
     check_id("id", &id)?;
-    let job = exporter(&state).job(&caller.tenant, &id).await.map_err(job_error)?;
+    let job = exporter(&state)
+        .job(&caller.tenant, &id)
+        .await
+        .map_err(job_error)?;
     if job.kind != JobKind::Import {
         return Err(ApiError::not_found(format!("No import {id} exists.")));
     }
@@ -556,10 +616,13 @@ pub async fn list_integrations(
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<ListResponse<IntegrationView>>> {
     let page = page_request(q.limit, q.cursor)?;
-    let got = manager(&state).list(&caller.tenant, page).await.map_err(|e| match e {
-        JobError::Store(s) => ApiError::from_list(s, "the integrations"),
-        other => job_error(other),
-    })?;
+    let got = manager(&state)
+        .list(&caller.tenant, page)
+        .await
+        .map_err(|e| match e {
+            JobError::Store(s) => ApiError::from_list(s, "the integrations"),
+            other => job_error(other),
+        })?;
     Ok(Json(ListResponse {
         items: got.items.into_iter().map(IntegrationView::from).collect(),
         next_cursor: got.next_cursor,
@@ -577,7 +640,12 @@ async fn existing(state: &ApiState, caller: &Caller, id: &str) -> ApiResult<Inte
         .ok_or_else(|| ApiError::not_found(format!("No integration `{id}` exists.")))
 }
 
-fn integration_of(caller: &Caller, id: String, write: IntegrationWrite, now: DateTime<Utc>) -> Integration {
+fn integration_of(
+    caller: &Caller,
+    id: String,
+    write: IntegrationWrite,
+    now: DateTime<Utc>,
+) -> Integration {
     Integration {
         tenant: caller.tenant.clone(),
         id,
@@ -601,12 +669,15 @@ pub async fn create_integration(
         .ok_or_else(|| ApiError::invalid("id", "an integration needs an id"))?;
     check_id("id", &id)?;
     let integration = integration_of(&caller, id.clone(), write, state.now());
-    let saved = manager(&state).save(&integration, None).await.map_err(|e| match e {
-        JobError::Store(ledgerlink_ports::StoreError::Conflict { .. }) => {
-            ApiError::Conflict(format!("An integration `{id}` already exists."))
-        }
-        other => job_error(other),
-    })?;
+    let saved = manager(&state)
+        .save(&integration, None)
+        .await
+        .map_err(|e| match e {
+            JobError::Store(ledgerlink_ports::StoreError::Conflict { .. }) => {
+                ApiError::Conflict(format!("An integration `{id}` already exists."))
+            }
+            other => job_error(other),
+        })?;
     Ok((StatusCode::CREATED, Json(saved.into())))
 }
 
@@ -626,7 +697,10 @@ pub async fn update_integration(
 ) -> ApiResult<Json<IntegrationView>> {
     let current = existing(&state, &caller, &id).await?;
     if write.id.as_deref().is_some_and(|given| given != id) {
-        return Err(ApiError::invalid("id", "the body's id must be the one in the path"));
+        return Err(ApiError::invalid(
+            "id",
+            "the body's id must be the one in the path",
+        ));
     }
     let expected = write.version.unwrap_or(current.version);
     let integration = integration_of(&caller, id, write, state.now());
@@ -643,7 +717,10 @@ pub async fn delete_integration(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     existing(&state, &caller, &id).await?;
-    manager(&state).delete(&caller.tenant, &id).await.map_err(job_error)?;
+    manager(&state)
+        .delete(&caller.tenant, &id)
+        .await
+        .map_err(job_error)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -654,7 +731,11 @@ pub async fn period_states(
 ) -> ApiResult<Json<IntegrationOverview>> {
     existing(&state, &caller, &id).await?;
     let period = period_of(Some(&period))?;
-    let ctx = if period.is_none() { with_psa(&state, &caller).await? } else { state.jobs.clone() };
+    let ctx = if period.is_none() {
+        with_psa(&state, &caller).await?
+    } else {
+        state.jobs.clone()
+    };
     let overview = IntegrationsManager::new(ctx)
         .overview(&caller.tenant, &id, period)
         .await
@@ -679,9 +760,19 @@ pub async fn run_integration(
 ) -> ApiResult<(StatusCode, Json<ListResponse<JobView>>)> {
     existing(&state, &caller, &id).await?;
     let period = period_of(run.period.as_deref())?;
-    let ctx = if period.is_none() { with_psa(&state, &caller).await? } else { state.jobs.clone() };
+    let ctx = if period.is_none() {
+        with_psa(&state, &caller).await?
+    } else {
+        state.jobs.clone()
+    };
     let jobs = IntegrationsManager::new(ctx)
-        .run_exports(&caller.tenant, &id, run.definitions.as_deref(), period, &caller.user)
+        .run_exports(
+            &caller.tenant,
+            &id,
+            run.definitions.as_deref(),
+            period,
+            &caller.user,
+        )
         .await
         .map_err(job_error)?;
     Ok((

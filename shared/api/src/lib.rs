@@ -204,7 +204,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/objects/counts", get(objects::counts))
         .route("/api/objects/{type}/{*key}", get(objects::detail))
         .route("/api/objects/synchronize", post(objects::synchronize))
-        .route("/api/objects/force-synchronize", post(objects::force_synchronize))
+        .route(
+            "/api/objects/force-synchronize",
+            post(objects::force_synchronize),
+        )
         .route("/api/health/sync", get(objects::health))
         .route("/api/jobs", get(jobs::list))
         .route("/api/jobs/{id}", get(jobs::detail))
@@ -221,7 +224,10 @@ pub fn router(state: ApiState) -> Router {
                 .put(jobs::update_definition)
                 .delete(jobs::delete_definition),
         )
-        .route("/api/export-definitions/{id}/run", post(jobs::run_definition))
+        .route(
+            "/api/export-definitions/{id}/run",
+            post(jobs::run_definition),
+        )
         .route("/api/imports/templates", get(jobs::templates))
         .route("/api/imports/templates/{name}", get(jobs::template_file))
         .route(
@@ -229,14 +235,20 @@ pub fn router(state: ApiState) -> Router {
             post(jobs::upload).layer(DefaultBodyLimit::max(import_limit)),
         )
         .route("/api/imports/{id}/summary", get(jobs::import_summary))
-        .route("/api/integrations", get(jobs::list_integrations).post(jobs::create_integration))
+        .route(
+            "/api/integrations",
+            get(jobs::list_integrations).post(jobs::create_integration),
+        )
         .route(
             "/api/integrations/{id}",
             get(jobs::integration)
                 .put(jobs::update_integration)
                 .delete(jobs::delete_integration),
         )
-        .route("/api/integrations/{id}/periods/{period}", get(jobs::period_states))
+        .route(
+            "/api/integrations/{id}/periods/{period}",
+            get(jobs::period_states),
+        )
         .route("/api/integrations/{id}/run", post(jobs::run_integration))
         .route("/api/lookups", get(lookups::tables))
         .route("/api/lookups/{table}", get(lookups::list))
@@ -259,7 +271,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/openapi.yaml", get(page::openapi))
         .route("/healthz", get(page::healthz))
         .route("/webhooks/exact/{tenant}", post(webhooks::exact))
-        .route("/webhooks/vantagepoint/{tenant}", post(webhooks::vantagepoint));
+        .route(
+            "/webhooks/vantagepoint/{tenant}",
+            post(webhooks::vantagepoint),
+        );
 
     #[cfg(feature = "local")]
     let public = public.route("/files/{tenant}/{*key}", get(files::download));

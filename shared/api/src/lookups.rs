@@ -89,7 +89,10 @@ pub struct EntryWrite {
 
 fn check_text(field: &str, value: &str) -> ApiResult<()> {
     if value.chars().count() > MAX_TEXT || value.chars().any(char::is_control) {
-        return Err(ApiError::invalid(field, format!("at most {MAX_TEXT} printable characters")));
+        return Err(ApiError::invalid(
+            field,
+            format!("at most {MAX_TEXT} printable characters"),
+        ));
     }
     Ok(())
 }
@@ -101,15 +104,24 @@ pub async fn put(
     ApiJson(write): ApiJson<EntryWrite>,
 ) -> ApiResult<(StatusCode, Json<EntryView>)> {
     if key.trim().is_empty() || key.contains('#') {
-        return Err(ApiError::invalid("key", "must be non-empty and contain no `#`"));
+        return Err(ApiError::invalid(
+            "key",
+            "must be non-empty and contain no `#`",
+        ));
     }
     check_text("key", &key)?;
     if write.columns.len() > MAX_COLUMNS {
-        return Err(ApiError::invalid("columns", format!("at most {MAX_COLUMNS} columns")));
+        return Err(ApiError::invalid(
+            "columns",
+            format!("at most {MAX_COLUMNS} columns"),
+        ));
     }
     for (name, value) in &write.columns {
         if name.is_empty() {
-            return Err(ApiError::invalid("columns", "column names must not be empty"));
+            return Err(ApiError::invalid(
+                "columns",
+                "column names must not be empty",
+            ));
         }
         check_text(&format!("columns.{name}"), name)?;
         check_text(&format!("columns.{name}"), value)?;
@@ -123,7 +135,9 @@ pub async fn put(
             .map_err(|e| ApiError::from_store(e, "the lookup row"))?
             .is_none()
     {
-        return Err(ApiError::not_found(format!("The row `{key}` does not exist.")));
+        return Err(ApiError::not_found(format!(
+            "The row `{key}` does not exist."
+        )));
     }
     let entry = LookupEntry {
         key: key.clone(),
@@ -139,7 +153,9 @@ pub async fn put(
         .await
         .map_err(|e| match e {
             ledgerlink_ports::StoreError::Conflict { .. } if write.version.is_none() => {
-                ApiError::Conflict(format!("The row `{key}` already exists; edit it with its version."))
+                ApiError::Conflict(format!(
+                    "The row `{key}` already exists; edit it with its version."
+                ))
             }
             ledgerlink_ports::StoreError::Conflict { .. } => ApiError::Conflict(format!(
                 "The row `{key}` changed (or was deleted) since version {} was read; reload it.",
@@ -169,7 +185,9 @@ pub async fn delete(
         .await
         .map_err(|e| ApiError::from_store(e, "the lookup row"))?;
     if existing.is_none() {
-        return Err(ApiError::not_found(format!("The row `{key}` does not exist.")));
+        return Err(ApiError::not_found(format!(
+            "The row `{key}` does not exist."
+        )));
     }
     lookups
         .delete(&caller.tenant, table, &key)

@@ -95,7 +95,9 @@ pub async fn read(
         .mark_delivered(&caller.tenant, &id, state.now())
         .await
         .map_err(|e| match e {
-            StoreError::NotFound { .. } => ApiError::not_found(format!("No notification `{id}` exists.")),
+            StoreError::NotFound { .. } => {
+                ApiError::not_found(format!("No notification `{id}` exists."))
+            }
             other => ApiError::from_store(other, "the notification"),
         })?;
     Ok(StatusCode::NO_CONTENT)

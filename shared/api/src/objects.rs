@@ -18,9 +18,9 @@ use ledgerlink_flows::operator;
 use ledgerlink_ports::{ObjectRef, ObjectStatus, PageRequest, StatusAttempt, StatusFilter};
 use serde::{Deserialize, Serialize};
 
+use crate::ApiState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
-use crate::ApiState;
 
 /// Largest page a list returns; asking for more is a 400, not a silent clamp.
 pub const MAX_PAGE: u32 = 500;
@@ -31,12 +31,18 @@ const HISTORY_LIMIT: u32 = 100;
 pub(crate) fn page_request(limit: Option<u32>, cursor: Option<String>) -> ApiResult<PageRequest> {
     let limit = limit.unwrap_or(50);
     if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::invalid("limit", format!("must be between 1 and {MAX_PAGE}")));
+        return Err(ApiError::invalid(
+            "limit",
+            format!("must be between 1 and {MAX_PAGE}"),
+        ));
     }
     if let Some(c) = &cursor
         && (c.is_empty() || c.len() > 2048)
     {
-        return Err(ApiError::invalid("cursor", "the cursor is not one this API issued for this list"));
+        return Err(ApiError::invalid(
+            "cursor",
+            "the cursor is not one this API issued for this list",
+        ));
     }
     Ok(PageRequest { limit, cursor })
 }
@@ -194,7 +200,12 @@ pub async fn detail(
         .get(&object)
         .await
         .map_err(|e| ApiError::from_store(e, "the object"))?
-        .ok_or_else(|| ApiError::not_found(format!("No {} with key `{}` exists.", object.object_type, object.key)))?;
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "No {} with key `{}` exists.",
+                object.object_type, object.key
+            ))
+        })?;
     let history = operator::history(&state.flows, &object, HISTORY_LIMIT)
         .await
         .map_err(ApiError::from_flow)?;
@@ -246,7 +257,12 @@ enum Action {
     Force,
 }
 
-async fn act(state: &ApiState, caller: &Caller, selection: Selection, action: Action) -> ApiResult<ActionResponse> {
+async fn act(
+    state: &ApiState,
+    caller: &Caller,
+    selection: Selection,
+    action: Action,
+) -> ApiResult<ActionResponse> {
     if selection.objects.is_empty() {
         return Err(ApiError::invalid("objects", "select at least one object"));
     }
@@ -301,7 +317,11 @@ async fn act(state: &ApiState, caller: &Caller, selection: Selection, action: Ac
             *slot = Some(ActionView {
                 object_type: r.object.object_type,
                 key: r.object.key.to_string(),
-                result: if r.accepted { Outcome::Accepted } else { Outcome::Refused },
+                result: if r.accepted {
+                    Outcome::Accepted
+                } else {
+                    Outcome::Refused
+                },
                 reason: r.reason,
             });
         }
@@ -316,7 +336,9 @@ pub async fn synchronize(
     caller: Caller,
     ApiJson(selection): ApiJson<Selection>,
 ) -> ApiResult<Json<ActionResponse>> {
-    Ok(Json(act(&state, &caller, selection, Action::Synchronize).await?))
+    Ok(Json(
+        act(&state, &caller, selection, Action::Synchronize).await?,
+    ))
 }
 
 pub async fn force_synchronize(
@@ -367,7 +389,12 @@ pub struct Health {
     pub truncated: bool,
 }
 
-const SYNC_FLOWS: [Flow; 4] = [Flow::InvoiceOut, Flow::VoucherOut, Flow::PaymentIn, Flow::FirmSync];
+const SYNC_FLOWS: [Flow; 4] = [
+    Flow::InvoiceOut,
+    Flow::VoucherOut,
+    Flow::PaymentIn,
+    Flow::FirmSync,
+];
 
 /// Recent successes and errors per flow per hour, from the attempt history of the objects updated in the
 /// window (at most [`HEALTH_MAX_OBJECTS`], most recent first).
@@ -433,7 +460,9 @@ pub async fn health(
         };
         for attempt in history.iter().filter(|a| a.at >= from && a.at < to) {
             let index = usize::try_from((attempt.at - from).num_hours()).unwrap_or(usize::MAX);
-            let Some(bucket) = buckets.get_mut(index) else { continue };
+            let Some(bucket) = buckets.get_mut(index) else {
+                continue;
+            };
             match attempt.status {
                 SyncStatus::Success => bucket.success += 1,
                 SyncStatus::Error => bucket.error += 1,

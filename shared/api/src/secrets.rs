@@ -19,7 +19,12 @@ pub enum SecretWriteError {
 /// Stores a secret value under a name and returns the reference a tenant record keeps.
 #[async_trait]
 pub trait SecretWriter: Send + Sync + std::fmt::Debug {
-    async fn write(&self, tenant: &TenantId, name: &str, value: &SecretValue) -> Result<SecretRef, SecretWriteError>;
+    async fn write(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        value: &SecretValue,
+    ) -> Result<SecretRef, SecretWriteError>;
 }
 
 /// The local stack's writer: values go into the in-memory [`LocalSecrets`] the flows resolve from.
@@ -36,7 +41,12 @@ impl LocalSecretWriter {
 
 #[async_trait]
 impl SecretWriter for LocalSecretWriter {
-    async fn write(&self, tenant: &TenantId, name: &str, value: &SecretValue) -> Result<SecretRef, SecretWriteError> {
+    async fn write(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        value: &SecretValue,
+    ) -> Result<SecretRef, SecretWriteError> {
         let full = format!("{tenant}/{name}");
         self.secrets.set(full.clone(), value.expose());
         Ok(SecretRef::Local(full))

@@ -82,7 +82,9 @@ async fn resolve(state: &ApiState, secret: &SecretRef) -> ApiResult<SecretValue>
         // The error names the reference, never the value.
         tracing::error!(error = %e, "webhook secret cannot be resolved");
         if e.is_retryable() {
-            ApiError::Unavailable("The webhook secret is temporarily unavailable; try again.".into())
+            ApiError::Unavailable(
+                "The webhook secret is temporarily unavailable; try again.".into(),
+            )
         } else {
             ApiError::Internal
         }
@@ -100,10 +102,15 @@ fn discover(tenant: &TenantId) -> WorkMessage {
 }
 
 async fn enqueue(state: &ApiState, flow: Flow, tenant: &TenantId) -> ApiResult<()> {
-    state.flows.queue.send(flow, &[discover(tenant)]).await.map_err(|e| {
-        tracing::warn!(error = %e, %flow, "webhook work could not be enqueued");
-        ApiError::Unavailable("The work could not be queued; the sender should retry.".into())
-    })
+    state
+        .flows
+        .queue
+        .send(flow, &[discover(tenant)])
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, %flow, "webhook work could not be enqueued");
+            ApiError::Unavailable("The work could not be queued; the sender should retry.".into())
+        })
 }
 
 pub async fn exact(
@@ -122,17 +129,28 @@ pub async fn exact(
         Ok(WebhookVerification::ValidationRequest) => return Ok(answer("validated", None)),
         Err(WebhookError::BadSignature) => {
             tracing::warn!(tenant = %record.id, "Exact webhook with a bad HashCode refused");
-            return Err(ApiError::BadSignature("The HashCode does not match the content."));
+            return Err(ApiError::BadSignature(
+                "The HashCode does not match the content.",
+            ));
         }
         Err(WebhookError::Malformed) => {
-            return Err(ApiError::invalid("body", "expected {\"Content\":{…},\"HashCode\":\"…\"}"));
+            return Err(ApiError::invalid(
+                "body",
+                "expected {\"Content\":{…},\"HashCode\":\"…\"}",
+            ));
         }
         Err(WebhookError::BadContent(_)) => {
-            return Err(ApiError::invalid("Content", "the signed content is not an Exact webhook event"));
+            return Err(ApiError::invalid(
+                "Content",
+                "the signed content is not an Exact webhook event",
+            ));
         }
     };
     if content.division != record.exact_division.0 {
-        return Err(ApiError::invalid("Content.Division", "the division does not belong to this tenant"));
+        return Err(ApiError::invalid(
+            "Content.Division",
+            "the division does not belong to this tenant",
+        ));
     }
     let Some(flow) = flow_of_exact_topic(&content.topic) else {
         tracing::info!(tenant = %record.id, topic = %content.topic, "Exact webhook topic not used by any flow");
@@ -202,30 +220,42 @@ pub async fn vantagepoint(
         _ => None,
     };
     let shared = match setting.secret {
-        Some(secret) => Some(ledgerlink_vantagepoint::Secret::new(resolve(&state, &secret).await?.expose())),
+        Some(secret) => Some(ledgerlink_vantagepoint::Secret::new(
+            resolve(&state, &secret).await?.expose(),
+        )),
         None => None,
     };
     let verifier = WebhookVerifier::new(basic, shared);
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let secret = headers.get(VP_SECRET_HEADER).and_then(|v| v.to_str().ok());
     match verifier.verify(authorization, secret) {
         Ok(()) => {}
         Err(WebhookAuthError::NotConfigured) => {
             tracing::warn!(tenant = %record.id, "Vantagepoint webhook received but none is configured");
-            return Err(ApiError::not_found("No webhook is configured at this address."));
+            return Err(ApiError::not_found(
+                "No webhook is configured at this address.",
+            ));
         }
         Err(_) => {
             tracing::warn!(tenant = %record.id, "Vantagepoint webhook with bad credentials refused");
-            return Err(ApiError::BadSignature("The webhook credentials do not match."));
+            return Err(ApiError::BadSignature(
+                "The webhook credentials do not match.",
+            ));
         }
     }
     let flow = query.flow.unwrap_or(Flow::FirmSync);
-    if !matches!(flow, Flow::InvoiceOut | Flow::VoucherOut | Flow::PaymentIn | Flow::FirmSync) {
+    if !matches!(
+        flow,
+        Flow::InvoiceOut | Flow::VoucherOut | Flow::PaymentIn | Flow::FirmSync
+    ) {
         return Err(ApiError::invalid("flow", "must be a sync flow"));
     }
     if !body.iter().all(u8::is_ascii_whitespace) {
-        ledgerlink_vantagepoint::parse_webhook_payload(&body)
-            .map_err(|_| ApiError::invalid("body", "expected a flat JSON object of workflow arguments"))?;
+        ledgerlink_vantagepoint::parse_webhook_payload(&body).map_err(|_| {
+            ApiError::invalid("body", "expected a flat JSON object of workflow arguments")
+        })?;
     }
     enqueue(&state, flow, &record.id).await?;
     tracing::info!(tenant = %record.id, %flow, "Vantagepoint webhook enqueued a discovery");

@@ -4,7 +4,9 @@
 use axum::http::{StatusCode, header};
 use ledgerlink_api::ROUTES;
 use ledgerlink_domain::{ObjectType, SyncStatus};
-use ledgerlink_ports::{JobKind, JobStatus, LookupEntry, LookupTable, Notification, NotificationKind};
+use ledgerlink_ports::{
+    JobKind, JobStatus, LookupEntry, LookupTable, Notification, NotificationKind,
+};
 use serde_json::json;
 
 use crate::helpers::{TestApp, now};
@@ -26,10 +28,15 @@ async fn every_api_route_refuses_a_request_without_a_key() {
     let app = TestApp::spawn().await;
     let mut checked = 0;
     for (method, path) in ROUTES.iter().filter(|(_, p)| p.starts_with("/api/")) {
-        let answer = app.call(method, &concrete(path), None, Some(json!({}))).await;
+        let answer = app
+            .call(method, &concrete(path), None, Some(json!({})))
+            .await;
 
         answer.assert_problem(StatusCode::UNAUTHORIZED);
-        assert!(answer.headers.get(header::WWW_AUTHENTICATE).is_some(), "{method} {path}");
+        assert!(
+            answer.headers.get(header::WWW_AUTHENTICATE).is_some(),
+            "{method} {path}"
+        );
         checked += 1;
     }
     assert!(checked > 30, "only {checked} routes checked");
@@ -41,7 +48,13 @@ async fn malformed_wrong_and_unknown_tenant_keys_are_refused_alike() {
     let wrong_secret = format!("llk_acme_{}", "0".repeat(64));
     let unknown_tenant = format!("llk_nobody_{}", "0".repeat(64));
     let other_tenants_secret = app.globex.key.replacen("globex", "acme", 1);
-    for key in ["nonsense", "llk_acme_short", &wrong_secret, &unknown_tenant, &other_tenants_secret] {
+    for key in [
+        "nonsense",
+        "llk_acme_short",
+        &wrong_secret,
+        &unknown_tenant,
+        &other_tenants_secret,
+    ] {
         let answer = app.get("/api/objects", key).await;
 
         answer.assert_problem(StatusCode::UNAUTHORIZED);
@@ -76,10 +89,21 @@ async fn another_tenants_key_gets_404_for_every_resource_type() {
     let acme = app.acme.id.clone();
     let other = app.globex.key.clone();
     // Arrange: acme owns one of everything.
-    app.seed_object(&acme, ObjectType::Invoice, "INV-1", SyncStatus::Error, Some("refused"), now()).await;
-    app.seed_job(&acme, 7, JobKind::Export, JobStatus::Finished).await;
-    app.seed_job(&acme, 8, JobKind::Export, JobStatus::Started).await;
-    app.seed_job(&acme, 9, JobKind::Import, JobStatus::Failed).await;
+    app.seed_object(
+        &acme,
+        ObjectType::Invoice,
+        "INV-1",
+        SyncStatus::Error,
+        Some("refused"),
+        now(),
+    )
+    .await;
+    app.seed_job(&acme, 7, JobKind::Export, JobStatus::Finished)
+        .await;
+    app.seed_job(&acme, 8, JobKind::Export, JobStatus::Started)
+        .await;
+    app.seed_job(&acme, 9, JobKind::Import, JobStatus::Failed)
+        .await;
     let entry = LookupEntry {
         key: "21".into(),
         columns: [("vp".to_owned(), "S".to_owned())].into(),
@@ -87,9 +111,17 @@ async fn another_tenants_key_gets_404_for_every_resource_type() {
         updated_at: now(),
         updated_by: "x".into(),
     };
-    app.stores.lookups.put(&acme, LookupTable::TaxCodes, &entry, None).await.unwrap();
+    app.stores
+        .lookups
+        .put(&acme, LookupTable::TaxCodes, &entry, None)
+        .await
+        .unwrap();
     let created = app
-        .post("/api/integrations", &app.acme.key, json!({"id": "monthly", "name": "Monthly", "import_tasks": ["firms"]}))
+        .post(
+            "/api/integrations",
+            &app.acme.key,
+            json!({"id": "monthly", "name": "Monthly", "import_tasks": ["firms"]}),
+        )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     app.stores
@@ -114,21 +146,41 @@ async fn another_tenants_key_gets_404_for_every_resource_type() {
         ("GET", "/api/jobs/7", None),
         ("POST", "/api/jobs/7/download", None),
         ("POST", "/api/jobs/9/reset", None),
-        ("POST", "/api/jobs/8/mark-failed", Some(json!({"reason": "x"}))),
+        (
+            "POST",
+            "/api/jobs/8/mark-failed",
+            Some(json!({"reason": "x"})),
+        ),
         ("GET", "/api/imports/9/summary", None),
-        ("PUT", "/api/lookups/tax-codes/21", Some(json!({"columns": {"vp": "X"}, "version": 1}))),
+        (
+            "PUT",
+            "/api/lookups/tax-codes/21",
+            Some(json!({"columns": {"vp": "X"}, "version": 1})),
+        ),
         ("DELETE", "/api/lookups/tax-codes/21", None),
         ("GET", "/api/integrations/monthly", None),
-        ("PUT", "/api/integrations/monthly", Some(json!({"name": "Mine now"}))),
+        (
+            "PUT",
+            "/api/integrations/monthly",
+            Some(json!({"name": "Mine now"})),
+        ),
         ("DELETE", "/api/integrations/monthly", None),
         ("GET", "/api/integrations/monthly/periods/202601", None),
-        ("POST", "/api/integrations/monthly/run", Some(json!({"period": "202601"}))),
+        (
+            "POST",
+            "/api/integrations/monthly/run",
+            Some(json!({"period": "202601"})),
+        ),
         ("POST", "/api/notifications/n-1/read", None),
     ];
     for (method, path, body) in not_found {
         let answer = app.call(method, path, Some(&other), body).await;
         answer.assert_problem(StatusCode::NOT_FOUND);
-        assert!(!answer.text().contains("acme"), "{method} {path} leaks: {}", answer.text());
+        assert!(
+            !answer.text().contains("acme"),
+            "{method} {path} leaks: {}",
+            answer.text()
+        );
     }
     for (path, field) in [
         ("/api/objects", "items"),
@@ -140,10 +192,18 @@ async fn another_tenants_key_gets_404_for_every_resource_type() {
     ] {
         let answer = app.get(path, &other).await;
         assert_eq!(answer.status, StatusCode::OK, "{path}");
-        assert_eq!(answer.json[field], json!([]), "{path} shows another tenant's data");
+        assert_eq!(
+            answer.json[field],
+            json!([]),
+            "{path} shows another tenant's data"
+        );
     }
     let sync = app
-        .post("/api/objects/force-synchronize", &other, json!({"objects": [{"type": "invoice", "key": "INV-1"}]}))
+        .post(
+            "/api/objects/force-synchronize",
+            &other,
+            json!({"objects": [{"type": "invoice", "key": "INV-1"}]}),
+        )
         .await;
     assert_eq!(sync.json["results"][0]["result"], "refused");
     assert_eq!(app.depth(ledgerlink_domain::Flow::InvoiceOut).await, 0);
@@ -160,15 +220,30 @@ async fn another_tenants_key_gets_404_for_every_resource_type() {
 #[tokio::test]
 async fn a_download_link_opens_only_the_file_it_was_issued_for() {
     let app = TestApp::spawn().await;
-    app.seed_job(&app.acme.id, 7, JobKind::Export, JobStatus::Finished).await;
-    let link = app.post("/api/jobs/7/download", &app.acme.key, json!({})).await;
+    app.seed_job(&app.acme.id, 7, JobKind::Export, JobStatus::Finished)
+        .await;
+    let link = app
+        .post("/api/jobs/7/download", &app.acme.key, json!({}))
+        .await;
     assert_eq!(link.status, StatusCode::OK, "{}", link.text());
     let url = link.json["url"].as_str().unwrap().to_owned();
-    let path = url.strip_prefix(crate::helpers::BASE_URL).unwrap().to_owned();
+    let path = url
+        .strip_prefix(crate::helpers::BASE_URL)
+        .unwrap()
+        .to_owned();
 
     let file = app.call("GET", &path, None, None).await;
-    let other_tenant = app.call("GET", &path.replacen("/files/acme/", "/files/globex/", 1), None, None).await;
-    let other_file = app.call("GET", &path.replacen("out.csv", "other.csv", 1), None, None).await;
+    let other_tenant = app
+        .call(
+            "GET",
+            &path.replacen("/files/acme/", "/files/globex/", 1),
+            None,
+            None,
+        )
+        .await;
+    let other_file = app
+        .call("GET", &path.replacen("out.csv", "other.csv", 1), None, None)
+        .await;
 
     assert_eq!(file.status, StatusCode::OK);
     assert_eq!(file.text(), "a,b\n1,2\n");

@@ -15,8 +15,8 @@ use ledgerlink_domain::{Division, Flow, ObjectKey, ObjectType, SyncStatus, Tenan
 use ledgerlink_flows::connections::{ErpConnections, LocalSecrets};
 use ledgerlink_flows::{FlowContext, FlowSettings};
 use ledgerlink_ports::{
-    ConnectionState, ExportStorage, Job, JobKind, JobStatus, ObjectRef, ObjectStatus, SecretRef, StateStores, Tenant,
-    WorkMessage, WorkQueue,
+    ConnectionState, ExportStorage, Job, JobKind, JobStatus, ObjectRef, ObjectStatus, SecretRef,
+    StateStores, Tenant, WorkMessage, WorkQueue,
 };
 use ledgerlink_store_embedded::{EmbeddedStore, FolderStorage, SqliteQueue};
 use serde_json::{Value, json};
@@ -55,7 +55,10 @@ pub struct Answer {
 
 impl Answer {
     pub fn content_type(&self) -> &str {
-        self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.bytes).into_owned()
@@ -63,9 +66,18 @@ impl Answer {
     /// Asserts the body is a problem with the given status.
     pub fn assert_problem(&self, status: StatusCode) {
         assert_eq!(self.status, status, "body: {}", self.text());
-        assert_eq!(self.content_type(), "application/problem+json", "body: {}", self.text());
+        assert_eq!(
+            self.content_type(),
+            "application/problem+json",
+            "body: {}",
+            self.text()
+        );
         for field in ["type", "title", "status", "detail"] {
-            assert!(self.json.get(field).is_some(), "problem without {field}: {}", self.text());
+            assert!(
+                self.json.get(field).is_some(),
+                "problem without {field}: {}",
+                self.text()
+            );
         }
         assert_eq!(self.json["status"], status.as_u16());
     }
@@ -102,7 +114,8 @@ impl TestApp {
         let clock = SystemClock::shared();
         let stores = store.state_stores();
         let queue = store.queue(clock.clone());
-        let storage = Arc::new(FolderStorage::new(dir.path().join("files"), BASE_URL, &[7_u8; 32]).unwrap());
+        let storage =
+            Arc::new(FolderStorage::new(dir.path().join("files"), BASE_URL, &[7_u8; 32]).unwrap());
         let secrets = Arc::new(LocalSecrets::new());
         let connections = Arc::new(ErpConnections::new(
             secrets.clone(),
@@ -136,7 +149,12 @@ impl TestApp {
             secrets.set(format!("{id}/exact/webhook"), webhook_secret.clone());
             secrets.set(format!("{id}/vp/webhook"), VP_PASSWORD);
             secrets.set(format!("{id}/vp/shared"), VP_SHARED);
-            keys.push(TenantKeys { id: record.id, key: issued.token, webhook_secret, division });
+            keys.push(TenantKeys {
+                id: record.id,
+                key: issued.token,
+                webhook_secret,
+                division,
+            });
         }
         let globex = keys.pop().unwrap();
         let acme = keys.pop().unwrap();
@@ -159,14 +177,33 @@ impl TestApp {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
         let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer { status, headers, bytes, json }
+        Answer {
+            status,
+            headers,
+            bytes,
+            json,
+        }
     }
 
     /// A JSON request with an optional API key.
-    pub async fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> Answer {
-        let mut builder = Request::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(path);
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut builder = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri(path);
         if let Some(key) = key {
             builder = builder.header(header::AUTHORIZATION, format!("Bearer {key}"));
         }
@@ -199,7 +236,11 @@ impl TestApp {
         at: DateTime<Utc>,
     ) -> ObjectStatus {
         let record = ObjectStatus {
-            object: ObjectRef { tenant: tenant.clone(), object_type, key: ObjectKey::parse(key).unwrap() },
+            object: ObjectRef {
+                tenant: tenant.clone(),
+                object_type,
+                key: ObjectKey::parse(key).unwrap(),
+            },
             category: object_type.category(),
             status,
             version: 0,
@@ -215,13 +256,24 @@ impl TestApp {
     }
 
     /// Stores a job directly; a finished export gets a file.
-    pub async fn seed_job(&self, tenant: &TenantId, number: u64, kind: JobKind, status: JobStatus) -> Job {
+    pub async fn seed_job(
+        &self,
+        tenant: &TenantId,
+        number: u64,
+        kind: JobKind,
+        status: JobStatus,
+    ) -> Job {
         let now = Utc::now();
         let id = ledgerlink_jobs::job::format_id(number);
         let file_key = format!("exports/{number}/out.csv");
         if status == JobStatus::Finished && kind == JobKind::Export {
             self.storage
-                .put(tenant, &file_key, "text/csv", bytes::Bytes::from_static(b"a,b\n1,2\n"))
+                .put(
+                    tenant,
+                    &file_key,
+                    "text/csv",
+                    bytes::Bytes::from_static(b"a,b\n1,2\n"),
+                )
                 .await
                 .unwrap();
         }
@@ -240,7 +292,8 @@ impl TestApp {
             failed_at: (status == JobStatus::Failed).then_some(now),
             fail_reason: (status == JobStatus::Failed).then(|| "worker died".to_owned()),
             file_key: (status == JobStatus::Finished).then_some(file_key),
-            lease_expires_at: (status == JobStatus::Started).then(|| now + chrono::Duration::minutes(5)),
+            lease_expires_at: (status == JobStatus::Started)
+                .then(|| now + chrono::Duration::minutes(5)),
             attempt: 1,
             original_id: None,
             details: json!({"name": "customer-summary"}),
@@ -253,7 +306,11 @@ impl TestApp {
     pub async fn drain(&self, flow: Flow) -> Vec<WorkMessage> {
         let mut out = Vec::new();
         loop {
-            let got = self.queue.receive(flow, 10, std::time::Duration::from_secs(30)).await.unwrap();
+            let got = self
+                .queue
+                .receive(flow, 10, std::time::Duration::from_secs(30))
+                .await
+                .unwrap();
             if got.is_empty() {
                 return out;
             }

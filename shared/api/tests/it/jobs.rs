@@ -24,16 +24,52 @@ async fn export_definitions_can_be_created_read_updated_run_and_deleted() {
     let app = TestApp::spawn().await;
     let key = app.acme.key.clone();
 
-    let created = app.post("/api/export-definitions", &key, definition("customer-summary")).await;
-    let again = app.post("/api/export-definitions", &key, definition("customer-summary")).await;
+    let created = app
+        .post(
+            "/api/export-definitions",
+            &key,
+            definition("customer-summary"),
+        )
+        .await;
+    let again = app
+        .post(
+            "/api/export-definitions",
+            &key,
+            definition("customer-summary"),
+        )
+        .await;
     let listed = app.get("/api/export-definitions", &key).await;
     let mut changed = definition("customer-summary");
     changed["name"] = json!("Customer summary");
-    let updated = app.call("PUT", "/api/export-definitions/customer-summary", Some(&key), Some(changed)).await;
-    let run = app.post("/api/export-definitions/customer-summary/run", &key, json!({})).await;
-    let deleted = app.call("DELETE", "/api/export-definitions/customer-summary", Some(&key), None).await;
-    let gone = app.get("/api/export-definitions/customer-summary", &key).await;
-    let invalid = app.post("/api/export-definitions", &key, json!({"id": "Bad Id!"})).await;
+    let updated = app
+        .call(
+            "PUT",
+            "/api/export-definitions/customer-summary",
+            Some(&key),
+            Some(changed),
+        )
+        .await;
+    let run = app
+        .post(
+            "/api/export-definitions/customer-summary/run",
+            &key,
+            json!({}),
+        )
+        .await;
+    let deleted = app
+        .call(
+            "DELETE",
+            "/api/export-definitions/customer-summary",
+            Some(&key),
+            None,
+        )
+        .await;
+    let gone = app
+        .get("/api/export-definitions/customer-summary", &key)
+        .await;
+    let invalid = app
+        .post("/api/export-definitions", &key, json!({"id": "Bad Id!"}))
+        .await;
 
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     assert_eq!(created.json["updated_by"], "acme-user");
@@ -53,15 +89,32 @@ async fn export_definitions_can_be_created_read_updated_run_and_deleted() {
 #[tokio::test]
 async fn the_export_history_shows_every_column_and_the_possible_task_actions() {
     let app = TestApp::spawn().await;
-    app.seed_job(&app.acme.id, 33392, JobKind::Export, JobStatus::Finished).await;
-    app.seed_job(&app.acme.id, 33393, JobKind::Export, JobStatus::Started).await;
+    app.seed_job(&app.acme.id, 33392, JobKind::Export, JobStatus::Finished)
+        .await;
+    app.seed_job(&app.acme.id, 33393, JobKind::Export, JobStatus::Started)
+        .await;
 
     let history = app.get("/api/jobs?kind=export", &app.acme.key).await;
 
     let items = history.json["items"].as_array().unwrap();
-    assert_eq!(items[0]["id"], "33393", "newest first, ids as users see them");
+    assert_eq!(
+        items[0]["id"], "33393",
+        "newest first, ids as users see them"
+    );
     let finished = &items[1];
-    for column in ["id", "description", "created_by", "processed", "total", "status", "started_at", "finished_at", "failed_at", "downloadable", "actions"] {
+    for column in [
+        "id",
+        "description",
+        "created_by",
+        "processed",
+        "total",
+        "status",
+        "started_at",
+        "finished_at",
+        "failed_at",
+        "downloadable",
+        "actions",
+    ] {
         assert!(finished.get(column).is_some(), "missing {column}");
     }
     assert_eq!(finished["downloadable"], true);
@@ -72,14 +125,25 @@ async fn the_export_history_shows_every_column_and_the_possible_task_actions() {
 #[tokio::test]
 async fn download_links_are_issued_only_for_finished_exports() {
     let app = TestApp::spawn().await;
-    app.seed_job(&app.acme.id, 1, JobKind::Export, JobStatus::Finished).await;
-    app.seed_job(&app.acme.id, 2, JobKind::Export, JobStatus::Started).await;
+    app.seed_job(&app.acme.id, 1, JobKind::Export, JobStatus::Finished)
+        .await;
+    app.seed_job(&app.acme.id, 2, JobKind::Export, JobStatus::Started)
+        .await;
 
-    let link = app.post("/api/jobs/1/download", &app.acme.key, json!({})).await;
-    let started = app.post("/api/jobs/2/download", &app.acme.key, json!({})).await;
+    let link = app
+        .post("/api/jobs/1/download", &app.acme.key, json!({}))
+        .await;
+    let started = app
+        .post("/api/jobs/2/download", &app.acme.key, json!({}))
+        .await;
 
     assert_eq!(link.status, StatusCode::OK, "{}", link.text());
-    assert!(link.json["url"].as_str().unwrap().contains("/files/acme/exports/1/out.csv"));
+    assert!(
+        link.json["url"]
+            .as_str()
+            .unwrap()
+            .contains("/files/acme/exports/1/out.csv")
+    );
     assert!(link.json["expires_at"].is_string());
     started.assert_problem(StatusCode::CONFLICT);
 }
@@ -87,17 +151,35 @@ async fn download_links_are_issued_only_for_finished_exports() {
 #[tokio::test]
 async fn mark_failed_stops_a_started_job_and_reset_queues_a_new_attempt() {
     let app = TestApp::spawn().await;
-    app.seed_job(&app.acme.id, 5, JobKind::Export, JobStatus::Started).await;
+    app.seed_job(&app.acme.id, 5, JobKind::Export, JobStatus::Started)
+        .await;
 
-    let reset_started = app.post("/api/jobs/5/reset", &app.acme.key, json!({})).await;
-    let failed = app.post("/api/jobs/5/mark-failed", &app.acme.key, json!({"reason": "stuck"})).await;
-    let failed_again = app.post("/api/jobs/5/mark-failed", &app.acme.key, json!({})).await;
-    let reset = app.post("/api/jobs/5/reset", &app.acme.key, json!({})).await;
+    let reset_started = app
+        .post("/api/jobs/5/reset", &app.acme.key, json!({}))
+        .await;
+    let failed = app
+        .post(
+            "/api/jobs/5/mark-failed",
+            &app.acme.key,
+            json!({"reason": "stuck"}),
+        )
+        .await;
+    let failed_again = app
+        .post("/api/jobs/5/mark-failed", &app.acme.key, json!({}))
+        .await;
+    let reset = app
+        .post("/api/jobs/5/reset", &app.acme.key, json!({}))
+        .await;
 
     reset_started.assert_problem(StatusCode::CONFLICT);
     assert_eq!(failed.status, StatusCode::OK, "{}", failed.text());
     assert_eq!(failed.json["status"], "failed");
-    assert!(failed.json["fail_reason"].as_str().unwrap().contains("stuck"));
+    assert!(
+        failed.json["fail_reason"]
+            .as_str()
+            .unwrap()
+            .contains("stuck")
+    );
     assert!(failed.json["failed_at"].is_string());
     failed_again.assert_problem(StatusCode::CONFLICT);
     assert_eq!(reset.status, StatusCode::CREATED, "{}", reset.text());
@@ -112,7 +194,9 @@ async fn import_templates_download_and_an_upload_queues_an_import() {
     let app = TestApp::spawn().await;
     let key = app.acme.key.clone();
     let templates = app.get("/api/imports/templates", &key).await;
-    let csv = app.get("/api/imports/templates/lookup-tax-codes?format=csv", &key).await;
+    let csv = app
+        .get("/api/imports/templates/lookup-tax-codes?format=csv", &key)
+        .await;
     let xlsx = app.get("/api/imports/templates/firms", &key).await;
     let unknown = app.get("/api/imports/templates/spaceships", &key).await;
 
@@ -128,7 +212,13 @@ async fn import_templates_download_and_an_upload_queues_an_import() {
         )
         .await;
 
-    assert!(templates.json["items"].as_array().unwrap().iter().any(|t| t["name"] == "firms"));
+    assert!(
+        templates.json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "firms")
+    );
     assert_eq!(csv.status, StatusCode::OK);
     assert!(csv.content_type().starts_with("text/csv"));
     assert_eq!(xlsx.status, StatusCode::OK);
@@ -168,7 +258,12 @@ async fn an_import_upload_may_be_larger_than_a_json_body_but_not_unbounded() {
 async fn integrations_are_managed_and_their_export_tasks_run_per_period() {
     let app = TestApp::spawn().await;
     let key = app.acme.key.clone();
-    app.post("/api/export-definitions", &key, definition("customer-summary")).await;
+    app.post(
+        "/api/export-definitions",
+        &key,
+        definition("customer-summary"),
+    )
+    .await;
 
     let created = app
         .post(
@@ -178,14 +273,33 @@ async fn integrations_are_managed_and_their_export_tasks_run_per_period() {
         )
         .await;
     let bad_task = app
-        .post("/api/integrations", &key, json!({"id": "bad", "name": "Bad", "export_tasks": ["nope"]}))
+        .post(
+            "/api/integrations",
+            &key,
+            json!({"id": "bad", "name": "Bad", "export_tasks": ["nope"]}),
+        )
         .await;
-    let before = app.get("/api/integrations/monthly/periods/202601", &key).await;
-    let run = app.post("/api/integrations/monthly/run", &key, json!({"period": "202601"})).await;
+    let before = app
+        .get("/api/integrations/monthly/periods/202601", &key)
+        .await;
+    let run = app
+        .post(
+            "/api/integrations/monthly/run",
+            &key,
+            json!({"period": "202601"}),
+        )
+        .await;
     let stale = app
-        .call("PUT", "/api/integrations/monthly", Some(&key), Some(json!({"name": "x", "version": 99})))
+        .call(
+            "PUT",
+            "/api/integrations/monthly",
+            Some(&key),
+            Some(json!({"name": "x", "version": 99})),
+        )
         .await;
-    let bad_period = app.get("/api/integrations/monthly/periods/2026", &key).await;
+    let bad_period = app
+        .get("/api/integrations/monthly/periods/2026", &key)
+        .await;
 
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     bad_task.assert_problem(StatusCode::BAD_REQUEST);

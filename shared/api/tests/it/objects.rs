@@ -12,18 +12,70 @@ async fn seeded() -> TestApp {
     let app = TestApp::spawn().await;
     let t = app.acme.id.clone();
     let at = now();
-    app.seed_object(&t, ObjectType::Invoice, "INV-100", SyncStatus::Error, Some("VAT code 99 unknown"), at).await;
-    app.seed_object(&t, ObjectType::Invoice, "INV-101", SyncStatus::Success, None, at).await;
-    app.seed_object(&t, ObjectType::Invoice, "INV-102", SyncStatus::Pending, None, at).await;
-    app.seed_object(&t, ObjectType::ApVoucher, "V-1", SyncStatus::Desynchronized, None, at).await;
-    app.seed_object(&t, ObjectType::Firm, "CLIENT-1", SyncStatus::NotIntegrated, None, at).await;
-    app.seed_object(&t, ObjectType::Firm, "CLIENT-2", SyncStatus::Error, Some("address missing"), at).await;
+    app.seed_object(
+        &t,
+        ObjectType::Invoice,
+        "INV-100",
+        SyncStatus::Error,
+        Some("VAT code 99 unknown"),
+        at,
+    )
+    .await;
+    app.seed_object(
+        &t,
+        ObjectType::Invoice,
+        "INV-101",
+        SyncStatus::Success,
+        None,
+        at,
+    )
+    .await;
+    app.seed_object(
+        &t,
+        ObjectType::Invoice,
+        "INV-102",
+        SyncStatus::Pending,
+        None,
+        at,
+    )
+    .await;
+    app.seed_object(
+        &t,
+        ObjectType::ApVoucher,
+        "V-1",
+        SyncStatus::Desynchronized,
+        None,
+        at,
+    )
+    .await;
+    app.seed_object(
+        &t,
+        ObjectType::Firm,
+        "CLIENT-1",
+        SyncStatus::NotIntegrated,
+        None,
+        at,
+    )
+    .await;
+    app.seed_object(
+        &t,
+        ObjectType::Firm,
+        "CLIENT-2",
+        SyncStatus::Error,
+        Some("address missing"),
+        at,
+    )
+    .await;
     app
 }
 
 fn keys(answer: &crate::helpers::Answer) -> Vec<String> {
-    let mut keys: Vec<String> =
-        answer.json["items"].as_array().unwrap().iter().map(|i| i["key"].as_str().unwrap().to_owned()).collect();
+    let mut keys: Vec<String> = answer.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["key"].as_str().unwrap().to_owned())
+        .collect();
     keys.sort();
     keys
 }
@@ -35,7 +87,9 @@ async fn the_list_filters_by_status_category_type_key_prefix_and_version() {
 
     let errors = app.get("/api/objects?status=error", &key).await;
     let finance = app.get("/api/objects?category=finance", &key).await;
-    let master_errors = app.get("/api/objects?category=master-data&status=error", &key).await;
+    let master_errors = app
+        .get("/api/objects?category=master-data&status=error", &key)
+        .await;
     let vouchers = app.get("/api/objects?type=ap-voucher", &key).await;
     let prefix = app.get("/api/objects?key_prefix=INV-10", &key).await;
     let version = app.get("/api/objects?version=v2", &key).await;
@@ -46,7 +100,12 @@ async fn the_list_filters_by_status_category_type_key_prefix_and_version() {
     assert_eq!(keys(&vouchers), ["V-1"]);
     assert_eq!(keys(&prefix), ["INV-100", "INV-101", "INV-102"]);
     assert_eq!(keys(&version), Vec::<String>::new());
-    let error_line = &errors.json["items"].as_array().unwrap().iter().find(|i| i["key"] == "INV-100").unwrap();
+    let error_line = &errors.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == "INV-100")
+        .unwrap();
     assert_eq!(error_line["last_message"], "VAT code 99 unknown");
     assert_eq!(error_line["status_label"], "Error");
 }
@@ -88,7 +147,11 @@ async fn bad_list_inputs_are_4xx_problems() {
         answer.assert_problem(StatusCode::BAD_REQUEST);
     }
     let unknown = app.get("/api/objects?status=bogus", &app.acme.key).await;
-    assert!(unknown.json["detail"].as_str().unwrap().contains("bogus"), "{}", unknown.text());
+    assert!(
+        unknown.json["detail"].as_str().unwrap().contains("bogus"),
+        "{}",
+        unknown.text()
+    );
 }
 
 #[tokio::test]
@@ -96,7 +159,9 @@ async fn object_detail_shows_the_attempt_history() {
     let app = seeded().await;
     let answer = app.get("/api/objects/invoice/INV-100", &app.acme.key).await;
     let missing = app.get("/api/objects/invoice/INV-999", &app.acme.key).await;
-    let bad_type = app.get("/api/objects/spaceship/INV-100", &app.acme.key).await;
+    let bad_type = app
+        .get("/api/objects/spaceship/INV-100", &app.acme.key)
+        .await;
 
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     assert_eq!(answer.json["object"]["status"], "error");
@@ -115,7 +180,9 @@ async fn force_synchronize_accepts_errors_and_refuses_pending_and_others_with_re
         {"type": "invoice", "key": "INV-404"},
     ]});
 
-    let answer = app.post("/api/objects/force-synchronize", &app.acme.key, selection).await;
+    let answer = app
+        .post("/api/objects/force-synchronize", &app.acme.key, selection)
+        .await;
 
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     let results = answer.json["results"].as_array().unwrap();
@@ -142,26 +209,54 @@ async fn synchronize_takes_not_integrated_and_desynchronized_objects_and_refuses
         {"type": "firm", "key": "CLIENT-2"},
     ]});
 
-    let answer = app.post("/api/objects/synchronize", &app.acme.key, selection).await;
+    let answer = app
+        .post("/api/objects/synchronize", &app.acme.key, selection)
+        .await;
 
     let results = answer.json["results"].as_array().unwrap();
     assert_eq!(results[0]["result"], "accepted");
     assert_eq!(results[1]["result"], "accepted");
     assert_eq!(results[2]["result"], "refused");
-    assert!(results[2]["reason"].as_str().unwrap().contains("Force synchronize"));
+    assert!(
+        results[2]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Force synchronize")
+    );
     assert_eq!(app.drain(Flow::FirmSync).await.len(), 1);
-    assert_eq!(app.drain(Flow::VoucherOut).await[0].action, WorkAction::Sync);
+    assert_eq!(
+        app.drain(Flow::VoucherOut).await[0].action,
+        WorkAction::Sync
+    );
 }
 
 #[tokio::test]
 async fn a_selection_must_be_non_empty_and_bounded() {
     let app = seeded().await;
-    let too_many: Vec<_> = (0..501).map(|i| json!({"type": "invoice", "key": format!("K{i}")})).collect();
+    let too_many: Vec<_> = (0..501)
+        .map(|i| json!({"type": "invoice", "key": format!("K{i}")}))
+        .collect();
 
-    let empty = app.post("/api/objects/synchronize", &app.acme.key, json!({"objects": []})).await;
-    let large = app.post("/api/objects/synchronize", &app.acme.key, json!({"objects": too_many})).await;
+    let empty = app
+        .post(
+            "/api/objects/synchronize",
+            &app.acme.key,
+            json!({"objects": []}),
+        )
+        .await;
+    let large = app
+        .post(
+            "/api/objects/synchronize",
+            &app.acme.key,
+            json!({"objects": too_many}),
+        )
+        .await;
     let unknown_type = app
-        .post("/api/objects/synchronize", &app.acme.key, json!({"objects": [{"type": "ufo", "key": "1"}]}))
+        .post(
+            "/api/objects/synchronize",
+            &app.acme.key,
+            json!({"objects": [{"type": "ufo", "key": "1"}]}),
+        )
         .await;
 
     empty.assert_problem(StatusCode::BAD_REQUEST);
@@ -185,10 +280,42 @@ async fn sync_health_counts_successes_and_errors_per_flow_and_hour() {
     let app = TestApp::spawn().await;
     let t = app.acme.id.clone();
     let earlier = now() - Duration::hours(3);
-    app.seed_object(&t, ObjectType::Invoice, "A", SyncStatus::Success, None, now()).await;
-    app.seed_object(&t, ObjectType::Invoice, "B", SyncStatus::Error, Some("x"), earlier).await;
-    app.seed_object(&t, ObjectType::Firm, "F", SyncStatus::Success, None, earlier).await;
-    app.seed_object(&t, ObjectType::Firm, "OLD", SyncStatus::Error, None, now() - Duration::hours(30)).await;
+    app.seed_object(
+        &t,
+        ObjectType::Invoice,
+        "A",
+        SyncStatus::Success,
+        None,
+        now(),
+    )
+    .await;
+    app.seed_object(
+        &t,
+        ObjectType::Invoice,
+        "B",
+        SyncStatus::Error,
+        Some("x"),
+        earlier,
+    )
+    .await;
+    app.seed_object(
+        &t,
+        ObjectType::Firm,
+        "F",
+        SyncStatus::Success,
+        None,
+        earlier,
+    )
+    .await;
+    app.seed_object(
+        &t,
+        ObjectType::Firm,
+        "OLD",
+        SyncStatus::Error,
+        None,
+        now() - Duration::hours(30),
+    )
+    .await;
 
     let answer = app.get("/api/health/sync?hours=24", &app.acme.key).await;
 
@@ -198,8 +325,17 @@ async fn sync_health_counts_successes_and_errors_per_flow_and_hour() {
     assert_eq!(of("invoice-out")["success"], 1);
     assert_eq!(of("invoice-out")["error"], 1);
     assert_eq!(of("firm-sync")["success"], 1);
-    assert_eq!(of("firm-sync")["error"], 0, "an attempt outside the window is not counted");
+    assert_eq!(
+        of("firm-sync")["error"],
+        0,
+        "an attempt outside the window is not counted"
+    );
     assert_eq!(of("invoice-out")["buckets"].as_array().unwrap().len(), 24);
-    let last = of("invoice-out")["buckets"].as_array().unwrap().last().unwrap().clone();
+    let last = of("invoice-out")["buckets"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
     assert_eq!(last["success"], 1);
 }

@@ -24,9 +24,10 @@ fn documented() -> BTreeSet<(String, String)> {
         }
         if let Some(path) = line.strip_prefix("  /").and_then(|l| l.strip_suffix(':')) {
             current = Some(format!("/{path}"));
-        } else if let (Some(path), Some(method)) =
-            (&current, line.strip_prefix("    ").and_then(|l| l.strip_suffix(':')))
-            && ["get", "post", "put", "delete", "patch"].contains(&method)
+        } else if let (Some(path), Some(method)) = (
+            &current,
+            line.strip_prefix("    ").and_then(|l| l.strip_suffix(':')),
+        ) && ["get", "post", "put", "delete", "patch"].contains(&method)
         {
             out.insert((method.to_uppercase(), path.clone()));
         }
@@ -36,14 +37,23 @@ fn documented() -> BTreeSet<(String, String)> {
 
 #[test]
 fn every_route_is_documented_and_every_documented_operation_is_a_route() {
-    let routes: BTreeSet<(String, String)> = ROUTES.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
+    let routes: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
     let documented = documented();
 
     let undocumented: Vec<_> = routes.difference(&documented).collect();
     let phantom: Vec<_> = documented.difference(&routes).collect();
 
-    assert!(undocumented.is_empty(), "routes missing from openapi.yaml: {undocumented:?}");
-    assert!(phantom.is_empty(), "openapi.yaml documents routes that do not exist: {phantom:?}");
+    assert!(
+        undocumented.is_empty(),
+        "routes missing from openapi.yaml: {undocumented:?}"
+    );
+    assert!(
+        phantom.is_empty(),
+        "openapi.yaml documents routes that do not exist: {phantom:?}"
+    );
 }
 
 #[tokio::test]
@@ -53,7 +63,12 @@ async fn every_listed_route_exists_in_the_router() {
         let answer = app.call(method, &concrete(path), None, None).await;
         let route_missing = answer.status == StatusCode::METHOD_NOT_ALLOWED
             || answer.json["detail"] == "No such route.";
-        assert!(!route_missing, "{method} {path} is not routed: {} {}", answer.status, answer.text());
+        assert!(
+            !route_missing,
+            "{method} {path} is not routed: {} {}",
+            answer.status,
+            answer.text()
+        );
     }
 }
 
@@ -69,8 +84,19 @@ async fn the_document_and_the_page_are_served_without_a_key() {
     assert!(doc.text().starts_with("openapi: 3"));
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.content_type().starts_with("text/html"));
-    let csp = page.headers.get(header::CONTENT_SECURITY_POLICY).unwrap().to_str().unwrap();
+    let csp = page
+        .headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .unwrap()
+        .to_str()
+        .unwrap();
     assert!(csp.contains("script-src 'self'"));
-    assert!(!page.text().contains("://"), "the page loads nothing from elsewhere");
-    assert!(!script.text().contains("https://"), "the script loads nothing from elsewhere");
+    assert!(
+        !page.text().contains("://"),
+        "the page loads nothing from elsewhere"
+    );
+    assert!(
+        !script.text().contains("https://"),
+        "the script loads nothing from elsewhere"
+    );
 }

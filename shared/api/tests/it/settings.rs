@@ -11,14 +11,46 @@ async fn lookup_rows_are_created_edited_with_their_version_and_stale_edits_confl
     let app = TestApp::spawn().await;
     let key = app.acme.key.clone();
 
-    let created = app.call("PUT", "/api/lookups/tax-codes/21", Some(&key), Some(json!({"columns": {"vp": "S"}, "version": null}))).await;
-    let duplicate = app.call("PUT", "/api/lookups/tax-codes/21", Some(&key), Some(json!({"columns": {"vp": "S"}, "version": null}))).await;
-    let edited = app.call("PUT", "/api/lookups/tax-codes/21", Some(&key), Some(json!({"columns": {"vp": "L"}, "version": 1}))).await;
-    let stale = app.call("PUT", "/api/lookups/tax-codes/21", Some(&key), Some(json!({"columns": {"vp": "X"}, "version": 1}))).await;
+    let created = app
+        .call(
+            "PUT",
+            "/api/lookups/tax-codes/21",
+            Some(&key),
+            Some(json!({"columns": {"vp": "S"}, "version": null})),
+        )
+        .await;
+    let duplicate = app
+        .call(
+            "PUT",
+            "/api/lookups/tax-codes/21",
+            Some(&key),
+            Some(json!({"columns": {"vp": "S"}, "version": null})),
+        )
+        .await;
+    let edited = app
+        .call(
+            "PUT",
+            "/api/lookups/tax-codes/21",
+            Some(&key),
+            Some(json!({"columns": {"vp": "L"}, "version": 1})),
+        )
+        .await;
+    let stale = app
+        .call(
+            "PUT",
+            "/api/lookups/tax-codes/21",
+            Some(&key),
+            Some(json!({"columns": {"vp": "X"}, "version": 1})),
+        )
+        .await;
     let listed = app.get("/api/lookups/tax-codes", &key).await;
     let unknown_table = app.get("/api/lookups/planets", &key).await;
-    let deleted = app.call("DELETE", "/api/lookups/tax-codes/21", Some(&key), None).await;
-    let deleted_again = app.call("DELETE", "/api/lookups/tax-codes/21", Some(&key), None).await;
+    let deleted = app
+        .call("DELETE", "/api/lookups/tax-codes/21", Some(&key), None)
+        .await;
+    let deleted_again = app
+        .call("DELETE", "/api/lookups/tax-codes/21", Some(&key), None)
+        .await;
 
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     assert_eq!(created.json["updated_by"], "acme-user");
@@ -47,9 +79,21 @@ async fn connection_secrets_are_accepted_but_never_returned() {
         )
         .await;
     let vp = app
-        .call("PUT", "/api/connections/vantagepoint", Some(&key), Some(json!({"password": "pw-value-789", "username": "sync"})))
+        .call(
+            "PUT",
+            "/api/connections/vantagepoint",
+            Some(&key),
+            Some(json!({"password": "pw-value-789", "username": "sync"})),
+        )
         .await;
-    let misplaced = app.call("PUT", "/api/connections/vantagepoint", Some(&key), Some(json!({"division": 1}))).await;
+    let misplaced = app
+        .call(
+            "PUT",
+            "/api/connections/vantagepoint",
+            Some(&key),
+            Some(json!({"division": 1})),
+        )
+        .await;
     let both = app
         .call(
             "PUT",
@@ -66,7 +110,13 @@ async fn connection_secrets_are_accepted_but_never_returned() {
     both.assert_problem(StatusCode::BAD_REQUEST);
     for answer in [&updated, &vp, &viewed] {
         let text = answer.text();
-        for value in [secret, "hook-value-456", "pw-value-789", "acme/exact", "acme/vp"] {
+        for value in [
+            secret,
+            "hook-value-456",
+            "pw-value-789",
+            "acme/exact",
+            "acme/vp",
+        ] {
             assert!(!text.contains(value), "{value} returned in {text}");
         }
     }
@@ -75,8 +125,13 @@ async fn connection_secrets_are_accepted_but_never_returned() {
     assert_eq!(viewed.json["vantagepoint"]["username"], "sync");
     // The value went to the secret store; the record keeps only the reference.
     let record = app.stores.tenants.get(&app.acme.id).await.unwrap().unwrap();
-    let SecretRef::Local(name) = &record.exact_client_secret else { panic!("expected a local reference") };
-    let stored = ledgerlink_flows::SecretResolver::resolve(&*app.secrets, &SecretRef::Local(name.clone())).await.unwrap();
+    let SecretRef::Local(name) = &record.exact_client_secret else {
+        panic!("expected a local reference")
+    };
+    let stored =
+        ledgerlink_flows::SecretResolver::resolve(&*app.secrets, &SecretRef::Local(name.clone()))
+            .await
+            .unwrap();
     assert_eq!(stored.expose(), secret);
     assert!(!serde_json::to_string(&record).unwrap().contains(secret));
 }
@@ -85,8 +140,16 @@ async fn connection_secrets_are_accepted_but_never_returned() {
 async fn a_connection_can_be_paused_and_resumed() {
     let app = TestApp::spawn().await;
 
-    let paused = app.post("/api/connections/pause", &app.acme.key, json!({"reason": "maintenance"})).await;
-    let resumed = app.post("/api/connections/resume", &app.acme.key, json!({})).await;
+    let paused = app
+        .post(
+            "/api/connections/pause",
+            &app.acme.key,
+            json!({"reason": "maintenance"}),
+        )
+        .await;
+    let resumed = app
+        .post("/api/connections/resume", &app.acme.key, json!({}))
+        .await;
 
     assert_eq!(paused.json["state"], "paused", "{}", paused.text());
     assert_eq!(paused.json["paused_reason"], "maintenance");
@@ -98,7 +161,11 @@ async fn a_connection_can_be_paused_and_resumed() {
 #[tokio::test]
 async fn the_outbox_shows_the_users_and_operators_notifications_and_marks_them_read() {
     let app = TestApp::spawn().await;
-    for (id, recipient) in [("n-op", "operators"), ("n-me", "acme-user"), ("n-other", "someone-else")] {
+    for (id, recipient) in [
+        ("n-op", "operators"),
+        ("n-me", "acme-user"),
+        ("n-other", "someone-else"),
+    ] {
         app.stores
             .notifications
             .push(&Notification {
@@ -117,13 +184,26 @@ async fn the_outbox_shows_the_users_and_operators_notifications_and_marks_them_r
     }
 
     let listed = app.get("/api/notifications", &app.acme.key).await;
-    let read = app.post("/api/notifications/n-me/read", &app.acme.key, json!({})).await;
+    let read = app
+        .post("/api/notifications/n-me/read", &app.acme.key, json!({}))
+        .await;
     let after = app.get("/api/notifications", &app.acme.key).await;
 
-    let mut ids: Vec<_> = listed.json["items"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_owned()).collect();
+    let mut ids: Vec<_> = listed.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap().to_owned())
+        .collect();
     ids.sort();
     assert_eq!(ids, ["n-me", "n-op"]);
     assert_eq!(read.status, StatusCode::NO_CONTENT);
-    let me = after.json["items"].as_array().unwrap().iter().find(|n| n["id"] == "n-me").unwrap().clone();
+    let me = after.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == "n-me")
+        .unwrap()
+        .clone();
     assert!(me["read_at"].is_string());
 }

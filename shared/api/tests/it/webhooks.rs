@@ -20,8 +20,16 @@ fn delivery(content: &str, secret: &str) -> String {
     format!(r#"{{"Content":{content},"HashCode":"{hash}"}}"#)
 }
 
-async fn post_raw(app: &TestApp, path: &str, body: String, headers: &[(&str, String)]) -> crate::helpers::Answer {
-    let mut builder = Request::builder().method("POST").uri(path).header(header::CONTENT_TYPE, "application/json");
+async fn post_raw(
+    app: &TestApp,
+    path: &str,
+    body: String,
+    headers: &[(&str, String)],
+) -> crate::helpers::Answer {
+    let mut builder = Request::builder()
+        .method("POST")
+        .uri(path)
+        .header(header::CONTENT_TYPE, "application/json");
     for (name, value) in headers {
         builder = builder.header(*name, value);
     }
@@ -36,13 +44,19 @@ async fn the_empty_validation_post_of_exact_is_answered_200_and_enqueues_nothing
 
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.json["outcome"], "validated");
-    assert_eq!(app.depth(Flow::PaymentIn).await + app.depth(Flow::FirmSync).await, 0);
+    assert_eq!(
+        app.depth(Flow::PaymentIn).await + app.depth(Flow::FirmSync).await,
+        0
+    );
 }
 
 #[tokio::test]
 async fn a_signed_exact_delivery_enqueues_one_discovery_of_the_topics_flow() {
     let app = TestApp::spawn().await;
-    let body = delivery(&content("BankEntries", app.acme.division), &app.acme.webhook_secret);
+    let body = delivery(
+        &content("BankEntries", app.acme.division),
+        &app.acme.webhook_secret,
+    );
 
     let answer = post_raw(&app, "/webhooks/exact/acme", body, &[]).await;
 
@@ -58,8 +72,11 @@ async fn a_signed_exact_delivery_enqueues_one_discovery_of_the_topics_flow() {
 async fn an_exact_delivery_with_a_bad_signature_is_401_and_enqueues_nothing() {
     let app = TestApp::spawn().await;
     let signed_by_other = delivery(&content("BankEntries", app.acme.division), "not-the-secret");
-    let tampered = delivery(&content("BankEntries", app.acme.division), &app.acme.webhook_secret)
-        .replace("Update", "Delete");
+    let tampered = delivery(
+        &content("BankEntries", app.acme.division),
+        &app.acme.webhook_secret,
+    )
+    .replace("Update", "Delete");
 
     for body in [signed_by_other, tampered] {
         let answer = post_raw(&app, "/webhooks/exact/acme", body, &[]).await;
@@ -71,7 +88,10 @@ async fn an_exact_delivery_with_a_bad_signature_is_401_and_enqueues_nothing() {
 #[tokio::test]
 async fn a_duplicate_exact_delivery_is_acknowledged_without_enqueueing_again() {
     let app = TestApp::spawn().await;
-    let body = delivery(&content("Accounts", app.acme.division), &app.acme.webhook_secret);
+    let body = delivery(
+        &content("Accounts", app.acme.division),
+        &app.acme.webhook_secret,
+    );
 
     let first = post_raw(&app, "/webhooks/exact/acme", body.clone(), &[]).await;
     let second = post_raw(&app, "/webhooks/exact/acme", body, &[]).await;
@@ -86,9 +106,15 @@ async fn a_duplicate_exact_delivery_is_acknowledged_without_enqueueing_again() {
 async fn an_exact_delivery_for_another_division_or_tenant_is_refused() {
     let app = TestApp::spawn().await;
     // Signed with acme's secret but for globex's division: the secret alone does not prove the tenant.
-    let wrong_division = delivery(&content("BankEntries", app.globex.division), &app.acme.webhook_secret);
+    let wrong_division = delivery(
+        &content("BankEntries", app.globex.division),
+        &app.acme.webhook_secret,
+    );
     // Signed for acme, posted to globex's address.
-    let wrong_tenant = delivery(&content("BankEntries", app.acme.division), &app.acme.webhook_secret);
+    let wrong_tenant = delivery(
+        &content("BankEntries", app.acme.division),
+        &app.acme.webhook_secret,
+    );
 
     let a = post_raw(&app, "/webhooks/exact/acme", wrong_division, &[]).await;
     let b = post_raw(&app, "/webhooks/exact/globex", wrong_tenant, &[]).await;
@@ -103,7 +129,10 @@ async fn an_exact_delivery_for_another_division_or_tenant_is_refused() {
 #[tokio::test]
 async fn an_exact_topic_no_flow_uses_is_acknowledged_and_ignored() {
     let app = TestApp::spawn().await;
-    let body = delivery(&content("Quotations", app.acme.division), &app.acme.webhook_secret);
+    let body = delivery(
+        &content("Quotations", app.acme.division),
+        &app.acme.webhook_secret,
+    );
 
     let answer = post_raw(&app, "/webhooks/exact/acme", body, &[]).await;
 
@@ -112,7 +141,10 @@ async fn an_exact_topic_no_flow_uses_is_acknowledged_and_ignored() {
 }
 
 fn basic(user: &str, password: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
 }
 
 #[tokio::test]
@@ -120,7 +152,13 @@ async fn a_vantagepoint_webhook_with_good_basic_credentials_enqueues_a_discovery
     let app = TestApp::spawn().await;
     let body = r#"{"WBS1":"2026-001","Name":"New HQ","Action":"UPDATE"}"#.to_owned();
 
-    let answer = post_raw(&app, "/webhooks/vantagepoint/acme", body, &[("authorization", basic(VP_USER, VP_PASSWORD))]).await;
+    let answer = post_raw(
+        &app,
+        "/webhooks/vantagepoint/acme",
+        body,
+        &[("authorization", basic(VP_USER, VP_PASSWORD))],
+    )
+    .await;
 
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     let messages = app.drain(Flow::FirmSync).await;
