@@ -1516,6 +1516,10 @@ impl Db {
             .firm_by_id(&billing_client)
             .map(|f| str_ci(f, "Name"))
             .unwrap_or_default();
+        let primary_name = self
+            .firm_by_id(&str_ci(&project, "ClientID"))
+            .map(|f| str_ci(f, "Name"))
+            .unwrap_or_default();
         let posting = self.start_posting("IN", seed.batch.as_deref(), period, now)?;
         let ar_account = self.autopost(&company, "AcctsReceivable", "");
         let date = vp_date(trans_date);
@@ -1618,6 +1622,7 @@ impl Db {
             "Batch": posting.batch, "Invoice": seed.invoice, "WBS1": seed.wbs1, "WBS2": blank_wbs(&seed.wbs2),
             "WBS3": blank_wbs(&seed.wbs3), "TransDate": date, "DueDate": vp_date(seed.due_date.unwrap_or(trans_date + chrono::Duration::days(30))),
             "ClientID": str_ci(&project, "ClientID"), "BillingClientID": billing_client, "ClientName": client_name,
+            "BillingClientName": client_name, "PrimaryClientName": primary_name,
             "CurrencyCode": currency, "IsCreditMemo": yn(!credit_ref.is_empty()), "CreditMemoRefNo": credit_ref,
             "Description": seed.description, "TransComment": seed.description, "Posted": "Y", "Seq": 1,
             "Period": period, "PostSeq": posting.post_seq, "Total": money(total), "Status": "A",

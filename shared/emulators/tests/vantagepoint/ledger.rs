@@ -144,6 +144,20 @@ async fn invoice_batches_are_readable_through_data_entry_and_credit_memos_refere
             .any(|d| d["InvoiceSection"] == "F" && d["Amount"].as_f64().unwrap() < 0.0)
     );
     assert_eq!(usd[0]["CurrencyCode"], "USD");
+    let (_, billed_elsewhere) = vp
+        .get(
+            &token,
+            &format!("/DataEntry/inMaster/{}", vp.demo.invoices[2].batch),
+        )
+        .await;
+    assert_ne!(
+        billed_elsewhere[0]["BillingClientID"],
+        billed_elsewhere[0]["ClientID"]
+    );
+    assert_ne!(
+        billed_elsewhere[0]["BillingClientName"],
+        billed_elsewhere[0]["PrimaryClientName"]
+    );
 }
 
 #[tokio::test]
