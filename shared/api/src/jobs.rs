@@ -525,6 +525,69 @@ pub async fn upload(
     Ok((StatusCode::CREATED, Json(job.into())))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BeginUpload {
+    pub template: String,
+    pub format: ImportFormat,
+    #[serde(default)]
+    pub partial: bool,
+}
+
+/// An import waiting for its file: PUT the file to `upload.url` (before `upload.expires_at`), then submit.
+#[derive(Debug, Serialize)]
+pub struct PendingUpload {
+    pub job: JobView,
+    pub upload: PresignedUrl,
+}
+
+/// Starts an import whose file goes straight to storage (a presigned PUT), for files larger than an API
+/// Gateway payload; `POST /api/imports/{id}/submit` queues it once uploaded.
+pub async fn begin_upload(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    ApiJson(begin): ApiJson<BeginUpload>,
+) -> ApiResult<(StatusCode, Json<PendingUpload>)> {
+    let request = ledgerlink_jobs::import::ImportRequest {
+        template: template_named(&begin.template)?,
+        format: begin.format,
+        partial: begin.partial,
+        integration: None,
+    };
+    let (job, upload) = Importer::new(state.jobs.clone())
+        .begin_upload(&caller.tenant, &request, &caller.user)
+        .await
+        .map_err(job_error)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(PendingUpload {
+            job: job.into(),
+            upload,
+        }),
+    ))
+}
+
+pub async fn submit(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<JobView>> {
+    check_id("id", &id)?;
+    let importer = Importer::new(state.jobs.clone());
+    let job = exporter(&state)
+        .job(&caller.tenant, &id)
+        .await
+        .map_err(job_error)?;
+    if job.kind != JobKind::Import {
+        return Err(ApiError::not_found(format!("No import {id} exists.")));
+    }
+    let job = importer
+        .submit(&caller.tenant, &id)
+        .await
+        .map_err(job_error)?;
+    Ok(Json(job.into()))
+}
+
 /// An import's result: the summary once it ran, `null` before.
 #[derive(Debug, Serialize)]
 pub struct SummaryView {

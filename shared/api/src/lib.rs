@@ -173,6 +173,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/imports/templates/{name}"),
     ("POST", "/api/imports"),
     ("GET", "/api/imports/{id}/summary"),
+    ("POST", "/api/imports/uploads"),
+    ("POST", "/api/imports/{id}/submit"),
     ("GET", "/api/integrations"),
     ("POST", "/api/integrations"),
     ("GET", "/api/integrations/{id}"),
@@ -191,6 +193,35 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/connections/resume"),
     ("GET", "/api/notifications"),
     ("POST", "/api/notifications/{id}/read"),
+];
+
+/// One log line per request: method, the matched route (never the raw URI, whose query may hold a signed
+/// link), status and latency.
+async fn access_log(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        %method,
+        route,
+        status = response.status().as_u16(),
+        millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "request"
+    );
+    response
+}
+
+/// Routes only the local stack serves (feature `local`): its signed file links.
+pub const LOCAL_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/files/{tenant}/{key}"),
+    ("PUT", "/files/{tenant}/{key}"),
 ];
 
 /// The router of the API and the page. The same value serves the Lambda and the local stack.
@@ -235,6 +266,8 @@ pub fn router(state: ApiState) -> Router {
             post(jobs::upload).layer(DefaultBodyLimit::max(import_limit)),
         )
         .route("/api/imports/{id}/summary", get(jobs::import_summary))
+        .route("/api/imports/uploads", post(jobs::begin_upload))
+        .route("/api/imports/{id}/submit", post(jobs::submit))
         .route(
             "/api/integrations",
             get(jobs::list_integrations).post(jobs::create_integration),
@@ -277,10 +310,16 @@ pub fn router(state: ApiState) -> Router {
         );
 
     #[cfg(feature = "local")]
-    let public = public.route("/files/{tenant}/{*key}", get(files::download));
+    let public = public.route(
+        "/files/{tenant}/{*key}",
+        get(files::download)
+            .put(files::upload)
+            .layer(DefaultBodyLimit::max(import_limit)),
+    );
 
     api.merge(public)
         .fallback(page::not_found)
+        .layer(axum::middleware::from_fn(access_log))
         .method_not_allowed_fallback(page::method_not_allowed)
         .layer(DefaultBodyLimit::max(json_limit))
         .with_state(state)

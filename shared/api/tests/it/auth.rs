@@ -104,6 +104,14 @@ async fn another_tenants_key_gets_404_for_every_resource_type() {
         .await;
     app.seed_job(&acme, 9, JobKind::Import, JobStatus::Failed)
         .await;
+    let definition = json!({
+        "id": "customer-summary", "name": "customer-summary", "description": "d",
+        "source": {"kind": "statuses"}, "columns": [{"field": "key", "header": "Key"}], "format": "csv",
+    });
+    let saved = app
+        .post("/api/export-definitions", &app.acme.key, definition.clone())
+        .await;
+    assert_eq!(saved.status, StatusCode::CREATED, "{}", saved.text());
     let entry = LookupEntry {
         key: "21".into(),
         columns: [("vp".to_owned(), "S".to_owned())].into(),
@@ -172,6 +180,15 @@ async fn another_tenants_key_gets_404_for_every_resource_type() {
             Some(json!({"period": "202601"})),
         ),
         ("POST", "/api/notifications/n-1/read", None),
+        ("GET", "/api/export-definitions/customer-summary", None),
+        (
+            "PUT",
+            "/api/export-definitions/customer-summary",
+            Some(definition.clone()),
+        ),
+        ("DELETE", "/api/export-definitions/customer-summary", None),
+        ("POST", "/api/export-definitions/customer-summary/run", None),
+        ("POST", "/api/imports/9/submit", None),
     ];
     for (method, path, body) in not_found {
         let answer = app.call(method, path, Some(&other), body).await;
@@ -189,6 +206,7 @@ async fn another_tenants_key_gets_404_for_every_resource_type() {
         ("/api/lookups/tax-codes", "items"),
         ("/api/integrations", "items"),
         ("/api/notifications", "items"),
+        ("/api/export-definitions", "items"),
     ] {
         let answer = app.get(path, &other).await;
         assert_eq!(answer.status, StatusCode::OK, "{path}");

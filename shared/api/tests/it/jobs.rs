@@ -311,3 +311,54 @@ async fn integrations_are_managed_and_their_export_tasks_run_per_period() {
     stale.assert_problem(StatusCode::CONFLICT);
     bad_period.assert_problem(StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn a_large_import_goes_through_a_presigned_upload_and_is_submitted() {
+    let app = TestApp::spawn().await;
+    let key = app.acme.key.clone();
+    let begun = app
+        .post(
+            "/api/imports/uploads",
+            &key,
+            json!({"template": "lookup-tax-codes", "format": "csv"}),
+        )
+        .await;
+    assert_eq!(begun.status, StatusCode::CREATED, "{}", begun.text());
+    let id = begun.json["job"]["id"].as_str().unwrap().to_owned();
+    let url = begun.json["upload"]["url"].as_str().unwrap().to_owned();
+    let path = url
+        .strip_prefix(crate::helpers::BASE_URL)
+        .unwrap()
+        .to_owned();
+
+    let early = app
+        .post(&format!("/api/imports/{id}/submit"), &key, json!({}))
+        .await;
+    let put = app
+        .send(
+            Request::builder()
+                .method("PUT")
+                .uri(&path)
+                .body(Body::from("Key,vp_code,rate,compound_on\n21,S,21,\n"))
+                .unwrap(),
+        )
+        .await;
+    let tampered = app
+        .send(
+            Request::builder()
+                .method("PUT")
+                .uri(path.replacen("sig=", "sig=00", 1))
+                .body(Body::from("x"))
+                .unwrap(),
+        )
+        .await;
+    let submitted = app
+        .post(&format!("/api/imports/{id}/submit"), &key, json!({}))
+        .await;
+
+    early.assert_problem(StatusCode::BAD_REQUEST);
+    assert_eq!(put.status, StatusCode::OK, "{}", put.text());
+    tampered.assert_problem(StatusCode::UNAUTHORIZED);
+    assert_eq!(submitted.status, StatusCode::OK, "{}", submitted.text());
+    assert_eq!(app.drain(Flow::ImportJob).await.len(), 1);
+}

@@ -3,8 +3,8 @@
 use std::collections::BTreeSet;
 
 use axum::http::{StatusCode, header};
-use ledgerlink_api::ROUTES;
 use ledgerlink_api::page::OPENAPI;
+use ledgerlink_api::{LOCAL_ROUTES, ROUTES};
 
 use crate::auth::concrete;
 use crate::helpers::TestApp;
@@ -39,6 +39,7 @@ fn documented() -> BTreeSet<(String, String)> {
 fn every_route_is_documented_and_every_documented_operation_is_a_route() {
     let routes: BTreeSet<(String, String)> = ROUTES
         .iter()
+        .chain(LOCAL_ROUTES)
         .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
         .collect();
     let documented = documented();
@@ -59,7 +60,7 @@ fn every_route_is_documented_and_every_documented_operation_is_a_route() {
 #[tokio::test]
 async fn every_listed_route_exists_in_the_router() {
     let app = TestApp::spawn().await;
-    for (method, path) in ROUTES {
+    for (method, path) in ROUTES.iter().chain(LOCAL_ROUTES) {
         let answer = app.call(method, &concrete(path), None, None).await;
         let route_missing = answer.status == StatusCode::METHOD_NOT_ALLOWED
             || answer.json["detail"] == "No such route.";
