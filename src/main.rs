@@ -82,7 +82,8 @@ async fn run(options: Options, logs: &str) -> anyhow::Result<ExitCode> {
         });
     }
     println!(
-        "  Schedules: every flow every {} s (payment-in's five minutes unless --fast / --interval-secs)",
+        "  Schedules              a round of every flow and the job clean-up every {} s; workers drain \
+         what the API and webhooks queue in between",
         interval.as_secs()
     );
     let stack = Arc::new(stack);

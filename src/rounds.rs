@@ -177,27 +177,59 @@ pub async fn round(
     number: u64,
     register_payments: bool,
 ) -> anyhow::Result<RoundReport> {
-    println!("Round {number}:");
+    round_after(stack, number, register_payments, None).await
+}
+
+/// A round; on the schedule (`previous` given), one that found nothing and changed nothing since the
+/// previous summary prints one line instead of its progress and summary.
+async fn round_after(
+    stack: &Stack,
+    number: u64,
+    register_payments: bool,
+    previous: Option<&Summary>,
+) -> anyhow::Result<RoundReport> {
     let mut flows = Vec::new();
     let mut payments_registered = Vec::new();
+    let mut lines = vec![format!("Round {number}:")];
     for flow in ROUND_ORDER {
         if flow == Flow::PaymentIn && register_payments {
             let record = stack.ctx.tenant(&stack.tenant).await?;
             payments_registered =
                 demo::register_payments(&stack.ctx, &stack.exact, &record).await?;
-            println!(
+            lines.push(format!(
                 "  {:<12} a bookkeeper registered {} payments in Exact Online",
                 "(demo)",
                 payments_registered.len()
-            );
+            ));
         }
         let progress = run_flow(stack, flow).await;
-        println!("{progress}");
+        lines.push(progress.to_string());
+        if previous.is_none() {
+            // The first round prints as it goes; later ones wait to know whether anything happened.
+            for line in lines.drain(..) {
+                println!("{line}");
+            }
+        }
         flows.push(progress);
     }
     let summary = summary(stack).await?;
-    println!("Summary after round {number}:");
-    print!("{summary}");
+    let idle = flows
+        .iter()
+        .all(|f| f.discovered == 0 && f.processed == 0 && f.failure.is_none());
+    match previous {
+        Some(before) if idle && *before == summary => println!(
+            "Round {number}: nothing new ({} success, {} error)",
+            summary.count(SyncStatus::Success),
+            summary.count(SyncStatus::Error)
+        ),
+        _ => {
+            for line in lines {
+                println!("{line}");
+            }
+            println!("Summary after round {number}:");
+            print!("{summary}");
+        }
+    }
     let report = RoundReport {
         round: number,
         flows,
@@ -316,7 +348,7 @@ async fn run_job(
 /// read the store.
 async fn schedule(stack: &Stack, interval: Duration) -> anyhow::Result<()> {
     let exporter = Exporter::new(stack.jobs.clone());
-    round(stack, 1, true).await?;
+    let mut last = round(stack, 1, true).await?.summary;
     for number in 2_u64.. {
         println!("Next round in {} s (Ctrl-C stops).", interval.as_secs());
         tokio::time::sleep(interval).await;
@@ -331,7 +363,9 @@ async fn schedule(stack: &Stack, interval: Duration) -> anyhow::Result<()> {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "stuck-job clean-up failed"),
         }
-        round(stack, number, false).await?;
+        last = round_after(stack, number, false, Some(&last))
+            .await?
+            .summary;
     }
     Ok(())
 }

@@ -247,12 +247,15 @@ impl fmt::Display for Summary {
                 )
             )?;
             for e in &self.errors {
+                // Messages often start with the record's own name; say it once.
+                let own = format!("{} {}: ", e.object_type, e.key);
+                let message = e.message.strip_prefix(&own).unwrap_or(&e.message);
                 writeln!(
                     f,
                     "    - {} {}: {}",
                     e.object_type,
                     e.key,
-                    first_line(&e.message, 110)
+                    first_line(message, 110)
                 )?;
             }
         }
