@@ -1945,6 +1945,19 @@ impl Db {
         user: &str,
         now: NaiveDateTime,
     ) -> Result<Posting, VpError> {
+        let tt = seed
+            .trans_type
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .unwrap_or("JE")
+            .to_ascii_uppercase();
+        if !["JE", "UN", "TS", "MI", "PR", "LA"].contains(&tt.as_str()) {
+            return Err(VpError::field(
+                "TransType",
+                format!("{tt} cannot be posted as a journal."),
+            ));
+        }
         if seed.lines.len() < 2 {
             return Err(VpError::field(
                 "lines",
@@ -1976,7 +1989,7 @@ impl Db {
             .currency
             .clone()
             .unwrap_or_else(|| self.functional_currency(&company));
-        let posting = self.start_posting("JE", seed.batch.as_deref(), period, now)?;
+        let posting = self.start_posting(&tt, seed.batch.as_deref(), period, now)?;
         let mut details = Vec::new();
         for (i, line) in seed.lines.iter().enumerate() {
             let org = self
@@ -1984,7 +1997,7 @@ impl Db {
                 .map(|p| str_ci(p, "Org"))
                 .unwrap_or_default();
             let mut row = self.ledger_base(
-                "JE",
+                &tt,
                 &posting.batch,
                 period,
                 posting.post_seq,
@@ -2013,7 +2026,7 @@ impl Db {
             "Type": "3", "Posted": "Y", "Seq": 1, "CurrencyCode": currency, "Status": "A",
         }));
         let mut control = Self::control_row(
-            "JE",
+            &tt,
             &posting.batch,
             &seed.description,
             debits,
@@ -2023,7 +2036,7 @@ impl Db {
         );
         control.insert("CreditsTotal".into(), money(credits));
         self.batches.push(EntryBatch {
-            tt: "je".into(),
+            tt: tt.to_ascii_lowercase(),
             batch: posting.batch.clone(),
             control,
             masters: vec![master],
@@ -3051,6 +3064,11 @@ fn tt_description(tt: &str) -> &'static str {
         "ap" => "AP Vouchers",
         "ex" => "Employee Expenses",
         "je" => "Journal Entries",
+        "un" => "Units",
+        "ts" => "Timesheets",
+        "mi" => "Miscellaneous Expenses",
+        "pr" => "Prints and Reproductions",
+        "la" => "Labor Adjustments",
         _ => "Transactions",
     }
 }

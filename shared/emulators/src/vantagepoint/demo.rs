@@ -77,6 +77,8 @@ pub struct DemoSummary {
     pub vouchers: Vec<Posting>,
     pub expense_reports: Vec<Posting>,
     pub journal_entries: Vec<Posting>,
+    /// Unit postings (`PSALedger/UN`), also sent to the accounting system as journals.
+    pub unit_postings: Vec<Posting>,
     pub banks: Vec<String>,
 }
 
@@ -712,6 +714,32 @@ pub(crate) fn load(
                     wbs1: projects[0].0.clone(),
                     description: "Revenue".into(),
                     credit: revenue,
+                    ..JournalLineSeed::default()
+                },
+            ],
+            ..JournalEntrySeed::default()
+        })?);
+    let units = amount(&mut rng, 100, 900);
+    summary
+        .journal_entries
+        .push(emulator.post_journal_entry(&JournalEntrySeed {
+            trans_type: Some("UN".into()),
+            ref_no: "UN-0001".into(),
+            description: "Equipment units".into(),
+            trans_date: Some(today),
+            period: Some(active),
+            lines: vec![
+                JournalLineSeed {
+                    account: "52100".into(),
+                    wbs1: projects[0].0.clone(),
+                    description: "Survey equipment days".into(),
+                    debit: units,
+                    ..JournalLineSeed::default()
+                },
+                JournalLineSeed {
+                    account: "40200".into(),
+                    description: "Unit credit".into(),
+                    credit: units,
                     ..JournalLineSeed::default()
                 },
             ],

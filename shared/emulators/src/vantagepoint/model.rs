@@ -464,10 +464,14 @@ pub struct JournalLineSeed {
     pub credit: Decimal,
 }
 
-/// A journal entry to post (`PSALedger/JE`); debits must equal credits.
+/// A journal entry to post (`PSALedger/JE`); debits must equal credits. The same shape posts the other
+/// balanced GL postings the integration sends as journals: units (`UN`), timesheets (`TS`), miscellaneous
+/// expenses (`MI`), prints (`PR`) and labor adjustments (`LA`).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
 pub struct JournalEntrySeed {
+    /// `JE` when `None`.
+    pub trans_type: Option<String>,
     pub batch: Option<String>,
     pub ref_no: String,
     pub description: String,

@@ -235,3 +235,37 @@ async fn ar_balance_lists_open_invoices_with_their_billing_client() {
     );
     assert!(!first["BillingClientID"].as_str().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn journal_entries_and_unit_postings_are_read_by_period_and_post_seq() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+    let units = &vp.demo.unit_postings[0];
+
+    let (_, je) = vp.get(&token, "/PSALedger/JE").await;
+    let (_, un) = vp
+        .get(
+            &token,
+            &format!(
+                "/PSALedger/UN?{}&{}",
+                term(0, "Period", "=", &units.period.to_string(), "int"),
+                term(1, "PostSeq", "=", &units.post_seq.to_string(), "int")
+            ),
+        )
+        .await;
+
+    let sum = |rows: &Vec<serde_json::Value>| -> Decimal {
+        rows.iter()
+            .map(|r| r["Amount"].to_string().parse::<Decimal>().unwrap())
+            .sum()
+    };
+    assert!(rows(&je).len() >= 4);
+    assert_eq!(sum(rows(&je)), Decimal::ZERO, "journal entries balance");
+    assert_eq!(rows(&un).len(), 2);
+    assert!(
+        rows(&un)
+            .iter()
+            .all(|r| r["TransType"] == "UN" && r["Batch"] == units.batch.as_str())
+    );
+    assert_eq!(sum(rows(&un)), Decimal::ZERO);
+}
