@@ -4,11 +4,11 @@
 //! One moto server per test binary is enough: [`moto`] starts it on first use and every test creates its own
 //! table, bucket and queues under [`unique_name`]s, so tests never see each other's data.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::sync::{OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 /// The region every test client uses (moto accepts any).
@@ -34,17 +34,19 @@ pub enum MotoError {
         #[source]
         source: std::io::Error,
     },
+    #[error("moto_server did not report its port within {timeout:?} (did it exit?)")]
+    NoPort { timeout: Duration },
     #[error("moto_server on {addr} did not answer within {timeout:?}")]
     NotAnswering { addr: SocketAddr, timeout: Duration },
-    #[error("no free loopback port")]
-    NoPort(#[source] std::io::Error),
 }
 
-/// A running `moto_server` on `127.0.0.1:<free port>`, stopped when dropped.
+/// A running `moto_server` on `127.0.0.1:<port the OS chose>`, stopped when dropped.
 ///
-/// The server is started through a small `sh` watchdog whose standard input is a pipe held by this process:
-/// when the test binary exits — even when it is killed and nothing is dropped, as happens to statics — the
-/// pipe closes and the watchdog stops moto. So no test run leaves a server behind.
+/// moto is started with `-p 0`, so the OS picks a free port atomically (no window in which another process
+/// could take a port we found free), and the port is read from the line moto's web server prints. The
+/// server runs under a small `sh` watchdog whose standard input is a pipe held by this process: when the
+/// test binary exits — even when it is killed and nothing is dropped, as happens to statics — the pipe
+/// closes and the watchdog kills moto. So no test run leaves a server behind.
 #[derive(Debug)]
 pub struct MotoServer {
     addr: SocketAddr,
@@ -66,24 +68,26 @@ impl MotoServer {
         if !binary.is_file() {
             return Err(MotoError::Missing { path: binary });
         }
-        let mut last = None;
-        // A port found free can be taken by someone else before moto binds it: try a few.
-        for _ in 0..3 {
-            let port = free_port()?;
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            let mut child = spawn_watched(&binary, port)?;
-            match wait_until_answering(addr, &mut child) {
-                Ok(()) => return Ok(Self { addr, child }),
-                Err(err) => {
-                    stop(&mut child);
-                    last = Some(err);
-                }
+        let mut child = spawn_watched(&binary)?;
+        let port = match child.stderr.take() {
+            Some(stderr) => read_port(stderr),
+            None => Err(MotoError::NoPort {
+                timeout: Duration::ZERO,
+            }),
+        };
+        let port = match port {
+            Ok(port) => port,
+            Err(err) => {
+                stop(&mut child);
+                return Err(err);
             }
+        };
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        if let Err(err) = wait_until_answering(addr, &mut child) {
+            stop(&mut child);
+            return Err(err);
         }
-        Err(last.unwrap_or(MotoError::NotAnswering {
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            timeout: STARTUP_TIMEOUT,
-        }))
+        Ok(Self { addr, child })
     }
 
     /// `http://127.0.0.1:PORT` — an IP, not `localhost`, so no resolver picks IPv6 first.
@@ -143,29 +147,25 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_else(|| manifest.to_path_buf())
 }
 
-fn free_port() -> Result<u16, MotoError> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(MotoError::NoPort)?;
-    let port = listener.local_addr().map_err(MotoError::NoPort)?.port();
-    Ok(port)
-}
-
-/// `sh` starts moto in the background (its stdin is /dev/null) and then blocks reading our pipe; EOF — we
-/// exited or dropped the server — kills moto. SIGKILL, because moto keeps nothing worth a clean shutdown and
+/// `sh` starts moto in the background (its stdout discarded, its stderr — where the web server names its
+/// port and logs requests — ours), then a background reader of our pipe (kept on fd 3, since a background
+/// job's own stdin is /dev/null) that kills moto at EOF — we exited or dropped the server — and waits for
+/// moto, so `sh` itself ends when moto does. SIGKILL, because moto keeps nothing worth a clean shutdown and
 /// its SIGTERM handler can take a minute to finish exiting after a large test run.
-fn spawn_watched(binary: &Path, port: u16) -> Result<Child, MotoError> {
-    const WATCHDOG: &str = r#""$0" -H 127.0.0.1 -p "$1" >/dev/null 2>&1 &
+fn spawn_watched(binary: &Path) -> Result<Child, MotoError> {
+    const WATCHDOG: &str = r#"exec 3<&0
+"$0" -H 127.0.0.1 -p 0 3<&- >/dev/null &
 moto=$!
-cat >/dev/null
-kill -KILL "$moto" 2>/dev/null
-wait "$moto" 2>/dev/null"#;
+(cat <&3 >/dev/null; kill -KILL "$moto") >/dev/null 2>&1 &
+exec 3<&-
+wait "$moto""#;
     Command::new("sh")
         .arg("-c")
         .arg(WATCHDOG)
         .arg(binary)
-        .arg(port.to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .map_err(|source| MotoError::Spawn {
             path: binary.to_path_buf(),
@@ -173,8 +173,33 @@ wait "$moto" 2>/dev/null"#;
         })
 }
 
+/// Reads moto's stderr until the web server says where it listens; keeps draining it afterwards (moto logs
+/// every request there, and a full pipe would stall it).
+fn read_port(stderr: ChildStderr) -> Result<u16, MotoError> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reported = false;
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if !reported && let Some(port) = port_in(&line) {
+                reported = tx.send(port).is_ok();
+            }
+        }
+    });
+    rx.recv_timeout(STARTUP_TIMEOUT)
+        .map_err(|_| MotoError::NoPort {
+            timeout: STARTUP_TIMEOUT,
+        })
+}
+
+/// The port of werkzeug's ` * Running on http://127.0.0.1:PORT` line.
+fn port_in(line: &str) -> Option<u16> {
+    let rest = line.split("Running on http://127.0.0.1:").nth(1)?;
+    rest.trim().trim_end_matches('/').parse().ok()
+}
+
 fn stop(child: &mut Child) {
-    // Closing stdin makes the watchdog kill moto and wait for it; then reap the watchdog.
+    // Closing stdin makes the watchdog kill moto; `sh` then ends with it.
     drop(child.stdin.take());
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
@@ -229,6 +254,25 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.starts_with("ll-table-"));
         assert_eq!(a.len(), "ll-table-".len() + 12);
+    }
+
+    #[test]
+    fn the_port_is_read_from_the_web_servers_banner() {
+        assert_eq!(port_in(" * Running on http://127.0.0.1:40567"), Some(40567));
+        assert_eq!(port_in("Press CTRL+C to quit"), None);
+        assert_eq!(
+            port_in("127.0.0.1 - - [22/Nov/2026] \"GET / HTTP/1.1\" 200 -"),
+            None
+        );
+    }
+
+    #[test]
+    fn two_servers_get_different_ports() {
+        let a = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+        let b = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+
+        assert_ne!(a.addr(), b.addr());
+        assert!(answers(a.addr()) && answers(b.addr()));
     }
 
     #[test]
