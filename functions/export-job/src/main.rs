@@ -17,12 +17,23 @@ const CLEAN_UP_LIMIT: u32 = 200;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt().json().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
     let aws = AwsSettings::from_env()?;
     let clients = AwsClients::build(&aws).await;
     let stores = AwsStores::new(&clients, &aws);
-    let exporter = &Exporter::new(JobsContext::new(stores.state, stores.storage, stores.queue, SystemClock::shared()));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| handle(exporter, event.payload))).await
+    let exporter = &Exporter::new(JobsContext::new(
+        stores.state,
+        stores.storage,
+        stores.queue,
+        SystemClock::shared(),
+    ));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        handle(exporter, event.payload)
+    }))
+    .await
 }
 
 async fn handle(exporter: &Exporter, payload: Value) -> Result<Value, lambda_runtime::Error> {
@@ -36,7 +47,8 @@ async fn handle(exporter: &Exporter, payload: Value) -> Result<Value, lambda_run
     for record in event.records {
         let message_id = record.message_id.clone().unwrap_or_default();
         let outcome = async {
-            let message: WorkMessage = serde_json::from_str(record.body.as_deref().unwrap_or_default())?;
+            let message: WorkMessage =
+                serde_json::from_str(record.body.as_deref().unwrap_or_default())?;
             let (tenant, job) = job_of_message(&message)?;
             let done = exporter.run(&tenant, &job).await?;
             tracing::info!(tenant = %tenant, job = %done.id, status = ?done.status, "export job handled");

@@ -12,20 +12,35 @@ use ledgerlink_store_aws::{AwsClients, AwsSettings, AwsStores};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt().json().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
     let aws = AwsSettings::from_env()?;
     let clients = AwsClients::build(&aws).await;
     let stores = AwsStores::new(&clients, &aws);
-    let importer = &Importer::new(JobsContext::new(stores.state, stores.storage, stores.queue, SystemClock::shared()));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| handle(importer, event.payload))).await
+    let importer = &Importer::new(JobsContext::new(
+        stores.state,
+        stores.storage,
+        stores.queue,
+        SystemClock::shared(),
+    ));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        handle(importer, event.payload)
+    }))
+    .await
 }
 
-async fn handle(importer: &Importer, event: SqsEvent) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+async fn handle(
+    importer: &Importer,
+    event: SqsEvent,
+) -> Result<SqsBatchResponse, lambda_runtime::Error> {
     let mut response = SqsBatchResponse::default();
     for record in event.records {
         let message_id = record.message_id.clone().unwrap_or_default();
         let outcome = async {
-            let message: WorkMessage = serde_json::from_str(record.body.as_deref().unwrap_or_default())?;
+            let message: WorkMessage =
+                serde_json::from_str(record.body.as_deref().unwrap_or_default())?;
             let (tenant, job) = job_of_message(&message)?;
             let done = importer.run(&tenant, &job).await?;
             tracing::info!(tenant = %tenant, job = %done.id, status = ?done.status, "import job handled");

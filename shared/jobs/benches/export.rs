@@ -20,9 +20,13 @@ use ledgerlink_jobs::{
 };
 use ledgerlink_ports::contract::tenants;
 use ledgerlink_ports::{JobStatus, LookupTable};
-use ledgerlink_store_aws::{AwsClients, AwsSettings, AwsStores, ResourcePlan, StaticCredentials, create_resources};
+use ledgerlink_store_aws::{
+    AwsClients, AwsSettings, AwsStores, ResourcePlan, StaticCredentials, create_resources,
+};
 use ledgerlink_store_embedded::{EmbeddedStore, FolderStorage};
-use ledgerlink_testkit::{MotoServer, TEST_ACCESS_KEY_ID, TEST_REGION, TEST_SECRET_ACCESS_KEY, repo_root, unique_name};
+use ledgerlink_testkit::{
+    MotoServer, TEST_ACCESS_KEY_ID, TEST_REGION, TEST_SECRET_ACCESS_KEY, repo_root, unique_name,
+};
 
 /// Generated rows shaped like a status export: about 90 bytes of CSV each.
 #[derive(Debug)]
@@ -49,7 +53,14 @@ impl RowSource for Synthetic {
                     .with("status", if n % 7 == 0 { "error" } else { "success" })
                     .with("target_id", format!("4f6c2a1e-0000-4000-8000-{n:012}"))
                     .with("updated_at", "2026-06-15T10:00:00Z")
-                    .with("last_message", if n % 7 == 0 { "Rejected by the ledger" } else { "" })
+                    .with(
+                        "last_message",
+                        if n % 7 == 0 {
+                            "Rejected by the ledger"
+                        } else {
+                            ""
+                        },
+                    )
             })
             .collect();
         self.next = end;
@@ -58,15 +69,24 @@ impl RowSource for Synthetic {
 }
 
 fn definition(format: ExportFormat) -> ExportDefinition {
-    let columns = ["key", "object_type", "status", "target_id", "updated_at", "last_message"]
-        .iter()
-        .map(|f| ExportColumn::new(f, f))
-        .collect();
+    let columns = [
+        "key",
+        "object_type",
+        "status",
+        "target_id",
+        "updated_at",
+        "last_message",
+    ]
+    .iter()
+    .map(|f| ExportColumn::new(f, f))
+    .collect();
     ExportDefinition {
         id: "bench".into(),
         name: "Benchmark".into(),
         description: String::new(),
-        source: ExportSource::Lookup { table: LookupTable::Firms },
+        source: ExportSource::Lookup {
+            table: LookupTable::Firms,
+        },
         columns,
         filter: vec![],
         format,
@@ -96,10 +116,22 @@ struct Run {
     peak_mb: f64,
 }
 
-async fn export(ctx: JobsContext, tenant: &TenantId, format: ExportFormat, rows: u64) -> (Run, String) {
-    ctx.stores.tenants.put(&tenants::sample(tenant), None).await.unwrap();
+async fn export(
+    ctx: JobsContext,
+    tenant: &TenantId,
+    format: ExportFormat,
+    rows: u64,
+) -> (Run, String) {
+    ctx.stores
+        .tenants
+        .put(&tenants::sample(tenant), None)
+        .await
+        .unwrap();
     let exporter = Exporter::new(ctx.clone());
-    let job = exporter.start_definition(tenant, &definition(format), "bench", None).await.unwrap();
+    let job = exporter
+        .start_definition(tenant, &definition(format), "bench", None)
+        .await
+        .unwrap();
     reset_peak();
     let started = Instant::now();
     let done = exporter
@@ -111,7 +143,14 @@ async fn export(ctx: JobsContext, tenant: &TenantId, format: ExportFormat, rows:
     assert_eq!(done.status, JobStatus::Finished, "{:?}", done.fail_reason);
     assert_eq!(done.processed, rows);
     let bytes = done.details["size"].as_u64().unwrap_or(0);
-    (Run { seconds, bytes, peak_mb }, done.file_key.unwrap_or_default())
+    (
+        Run {
+            seconds,
+            bytes,
+            peak_mb,
+        },
+        done.file_key.unwrap_or_default(),
+    )
 }
 
 fn print(label: &str, rows: u64, run: &Run) {
@@ -125,18 +164,39 @@ fn print(label: &str, rows: u64, run: &Run) {
 }
 
 fn main() {
-    let rows: u64 = std::env::var("BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rows: u64 = std::env::var("BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let tenant = TenantId::parse("bench-tenant").unwrap();
-    println!("export benchmark: {rows} rows, baseline RSS {:.1} MB", status_kb("VmRSS:") as f64 / 1024.0);
+    println!(
+        "export benchmark: {rows} rows, baseline RSS {:.1} MB",
+        status_kb("VmRSS:") as f64 / 1024.0
+    );
 
     // Folder store.
     let store = EmbeddedStore::open(dir.path().join("state.db")).unwrap();
-    let folder = FolderStorage::new(dir.path().join("files"), "http://127.0.0.1:8080", &[1u8; 32]).unwrap();
+    let folder = FolderStorage::new(
+        dir.path().join("files"),
+        "http://127.0.0.1:8080",
+        &[1u8; 32],
+    )
+    .unwrap();
     let clock = SystemClock::shared();
-    let local = JobsContext::new(store.state_stores(), Arc::new(folder.clone()), store.queue(clock.clone()), clock.clone());
-    let (csv_run, csv_key) = runtime.block_on(export(local.clone(), &tenant, ExportFormat::Csv, rows));
+    let local = JobsContext::new(
+        store.state_stores(),
+        Arc::new(folder.clone()),
+        store.queue(clock.clone()),
+        clock.clone(),
+    );
+    let (csv_run, csv_key) =
+        runtime.block_on(export(local.clone(), &tenant, ExportFormat::Csv, rows));
     print("CSV  -> folder store", rows, &csv_run);
     let csv_path = folder.path_of(&tenant, &csv_key).unwrap();
     let xlsx_tenant = TenantId::parse("bench-tenant-xlsx").unwrap();
@@ -177,7 +237,10 @@ fn main() {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| repo_root().join(".venv/bin/aws"));
     if !cli.is_file() {
-        println!("aws CLI not found at {}: install scripts/bench-requirements.txt to compare", cli.display());
+        println!(
+            "aws CLI not found at {}: install scripts/bench-requirements.txt to compare",
+            cli.display()
+        );
         return;
     }
     let started = Instant::now();

@@ -159,14 +159,20 @@ impl ExportDefinition {
         {
             return Err(JobError::invalid(
                 "id",
-                format!("{:?} must be 1 to 64 lower-case letters, digits or '-'", self.id),
+                format!(
+                    "{:?} must be 1 to 64 lower-case letters, digits or '-'",
+                    self.id
+                ),
             ));
         }
         if self.name.trim().is_empty() {
             return Err(JobError::invalid("name", "must not be blank"));
         }
         if self.columns.is_empty() {
-            return Err(JobError::invalid("columns", "at least one column is needed"));
+            return Err(JobError::invalid(
+                "columns",
+                "at least one column is needed",
+            ));
         }
         let known = self.source.known_fields();
         let mut headers = std::collections::BTreeSet::new();
@@ -182,7 +188,11 @@ impl ExportDefinition {
             {
                 return Err(JobError::invalid(
                     format!("columns[{i}].field"),
-                    format!("{:?} is not a field of this source (known: {})", column.field, known.join(", ")),
+                    format!(
+                        "{:?} is not a field of this source (known: {})",
+                        column.field,
+                        known.join(", ")
+                    ),
                 ));
             }
             if !headers.insert(column.header.trim().to_lowercase()) {
@@ -208,7 +218,12 @@ impl ExportDefinitions {
     }
 
     /// Saves (creates or replaces) a definition after validating it.
-    pub async fn save(&self, tenant: &TenantId, definition: &ExportDefinition, user: &str) -> JobResult<ExportDefinition> {
+    pub async fn save(
+        &self,
+        tenant: &TenantId,
+        definition: &ExportDefinition,
+        user: &str,
+    ) -> JobResult<ExportDefinition> {
         definition.validate()?;
         let mut saved = definition.clone();
         saved.updated_by = user.to_owned();

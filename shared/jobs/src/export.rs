@@ -56,7 +56,12 @@ impl Exporter {
     }
 
     /// Starts an export of a saved definition for `user`: creates the job (status started) and queues it.
-    pub async fn start(&self, tenant: &TenantId, definition_id: &str, user: &str) -> JobResult<Job> {
+    pub async fn start(
+        &self,
+        tenant: &TenantId,
+        definition_id: &str,
+        user: &str,
+    ) -> JobResult<Job> {
         let definition = self.definitions().require(tenant, definition_id).await?;
         self.start_definition(tenant, &definition, user, None).await
     }
@@ -93,7 +98,12 @@ impl Exporter {
 
     /// The export history, newest first.
     pub async fn history(&self, tenant: &TenantId, page: PageRequest) -> JobResult<Page<Job>> {
-        Ok(self.ctx.stores.jobs.list(tenant, JobKind::Export, page).await?)
+        Ok(self
+            .ctx
+            .stores
+            .jobs
+            .list(tenant, JobKind::Export, page)
+            .await?)
     }
 
     pub async fn job(&self, tenant: &TenantId, id: &str) -> JobResult<Job> {
@@ -115,7 +125,10 @@ impl Exporter {
     ) -> JobResult<Job> {
         let job = job::load(&self.ctx, tenant, id).await?;
         if job.kind != JobKind::Export {
-            return Err(JobError::invalid("job", format!("{} is not an export", job::display_id(&job.id))));
+            return Err(JobError::invalid(
+                "job",
+                format!("{} is not an export", job::display_id(&job.id)),
+            ));
         }
         if job.status != JobStatus::Started {
             return Ok(job);
@@ -134,7 +147,9 @@ impl Exporter {
             }
             Err(Interrupted::Error(e)) => {
                 let current = job::load(&self.ctx, tenant, &job.id).await?;
-                if current.status != JobStatus::Started || worker_of(&current) != Some(token.as_str()) {
+                if current.status != JobStatus::Started
+                    || worker_of(&current) != Some(token.as_str())
+                {
                     return Ok(current);
                 }
                 match job::fail(&self.ctx, &current, &e.to_string(), self.ctx.clock.now()).await? {
@@ -177,7 +192,8 @@ impl Exporter {
         if let Some(details) = released.details.as_object_mut() {
             details.remove("worker");
         }
-        released.lease_expires_at = Some(self.ctx.clock.now() + chrono_duration(self.ctx.settings.pickup));
+        released.lease_expires_at =
+            Some(self.ctx.clock.now() + chrono_duration(self.ctx.settings.pickup));
         if let Err(e) = self.ctx.stores.jobs.put(&released, current.version).await {
             tracing::warn!(job = %id, error = %e, "releasing an export job failed");
         }
@@ -187,7 +203,8 @@ impl Exporter {
     /// someone else changed the job: when it is no longer this worker's started job, the run stops.
     async fn save_progress(&self, job: &mut Job, token: &str) -> Result<(), Interrupted> {
         let mut next = job.clone();
-        next.lease_expires_at = Some(self.ctx.clock.now() + chrono_duration(self.ctx.settings.lease));
+        next.lease_expires_at =
+            Some(self.ctx.clock.now() + chrono_duration(self.ctx.settings.lease));
         match self.ctx.stores.jobs.put(&next, job.version).await {
             Ok(saved) => {
                 *job = saved;
@@ -233,7 +250,11 @@ impl Exporter {
             definition.id,
             definition.format.extension()
         );
-        let headers: Vec<String> = definition.columns.iter().map(|c| c.header.clone()).collect();
+        let headers: Vec<String> = definition
+            .columns
+            .iter()
+            .map(|c| c.header.clone())
+            .collect();
         let mut writer = FileWriter::begin(
             self.ctx.storage.as_ref(),
             &job.tenant,
@@ -243,7 +264,10 @@ impl Exporter {
             self.ctx.settings.chunk_size,
         )
         .await?;
-        match self.stream(&mut job, token, &definition, source.as_mut(), &mut writer).await {
+        match self
+            .stream(&mut job, token, &definition, source.as_mut(), &mut writer)
+            .await
+        {
             Ok(written) => {
                 let stored = writer.finish().await?;
                 let mut finished = job.clone();
@@ -265,7 +289,9 @@ impl Exporter {
                         if let Err(e) = self.ctx.storage.delete(&job.tenant, &stored.key).await {
                             tracing::warn!(error = %e, "deleting the file of a stopped export failed");
                         }
-                        Err(Interrupted::Stopped(job::load(&self.ctx, &job.tenant, &job.id).await?))
+                        Err(Interrupted::Stopped(
+                            job::load(&self.ctx, &job.tenant, &job.id).await?,
+                        ))
                     }
                     Err(e) => Err(e.into()),
                 }
@@ -296,7 +322,11 @@ impl Exporter {
         while let Some(batch) = source.next_batch().await? {
             for record in batch {
                 job.processed += 1;
-                if definition.filter.iter().all(|c| c.holds(record.get(&c.field))) {
+                if definition
+                    .filter
+                    .iter()
+                    .all(|c| c.holds(record.get(&c.field)))
+                {
                     let values = definition
                         .columns
                         .iter()
@@ -306,7 +336,8 @@ impl Exporter {
                     written += 1;
                 }
                 let due_by_rows = job.processed - saved_rows >= every_rows;
-                let due_by_time = job.processed % 256 == 0 && self.ctx.clock.now() - saved_at >= every;
+                let due_by_time =
+                    job.processed.is_multiple_of(256) && self.ctx.clock.now() - saved_at >= every;
                 if due_by_rows || due_by_time {
                     if let Some(total) = job.total {
                         job.total = Some(total.max(job.processed));
@@ -354,7 +385,13 @@ impl Exporter {
     }
 
     /// Mark task as failed: a started export becomes failed with the operator's reason.
-    pub async fn mark_failed(&self, tenant: &TenantId, id: &str, user: &str, reason: &str) -> JobResult<Job> {
+    pub async fn mark_failed(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        user: &str,
+        reason: &str,
+    ) -> JobResult<Job> {
         mark_failed(&self.ctx, tenant, id, user, reason).await
     }
 
@@ -398,7 +435,13 @@ pub async fn reset(ctx: &JobsContext, tenant: &TenantId, id: &str, user: &str) -
 }
 
 /// Mark task as failed for any job kind.
-pub async fn mark_failed(ctx: &JobsContext, tenant: &TenantId, id: &str, user: &str, reason: &str) -> JobResult<Job> {
+pub async fn mark_failed(
+    ctx: &JobsContext,
+    tenant: &TenantId,
+    id: &str,
+    user: &str,
+    reason: &str,
+) -> JobResult<Job> {
     let reason = format!("marked as failed by {user}: {}", reason.trim());
     for _ in 0..5 {
         let current = job::load(ctx, tenant, id).await?;
@@ -423,7 +466,10 @@ pub async fn clean_up_stuck(ctx: &JobsContext, limit: u32) -> JobResult<Vec<Job>
     let now = ctx.clock.now();
     let mut failed = Vec::new();
     for job in ctx.stores.jobs.expired_leases(now, limit).await? {
-        let lease = job.lease_expires_at.map(source::time_text).unwrap_or_default();
+        let lease = job
+            .lease_expires_at
+            .map(source::time_text)
+            .unwrap_or_default();
         let reason = format!("worker stopped responding (lease expired at {lease})");
         if let Some(done) = job::fail(ctx, &job, &reason, now).await? {
             job::ended(ctx, &done, "The job was cleaned up.").await?;

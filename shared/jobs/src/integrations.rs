@@ -58,9 +58,16 @@ impl IntegrationsManager {
 
     /// Saves an integration (create with `expected_version: None`) after checking its tasks exist: import
     /// tasks name templates, export tasks name saved definitions.
-    pub async fn save(&self, integration: &Integration, expected_version: Option<u64>) -> JobResult<Integration> {
+    pub async fn save(
+        &self,
+        integration: &Integration,
+        expected_version: Option<u64>,
+    ) -> JobResult<Integration> {
         if integration.id.trim().is_empty() || integration.name.trim().is_empty() {
-            return Err(JobError::invalid("integration", "id and name must not be blank"));
+            return Err(JobError::invalid(
+                "integration",
+                "id and name must not be blank",
+            ));
         }
         for task in &integration.import_tasks {
             ImportTemplate::parse(task)?;
@@ -76,7 +83,12 @@ impl IntegrationsManager {
         }
         let mut saved = integration.clone();
         saved.updated_at = self.ctx.clock.now();
-        Ok(self.ctx.stores.integrations.put(&saved, expected_version).await?)
+        Ok(self
+            .ctx
+            .stores
+            .integrations
+            .put(&saved, expected_version)
+            .await?)
     }
 
     pub async fn list(&self, tenant: &TenantId, page: PageRequest) -> JobResult<Page<Integration>> {
@@ -110,39 +122,65 @@ impl IntegrationsManager {
     }
 
     /// Each task of the integration with its state in `period` (the active period when `None`).
-    pub async fn overview(&self, tenant: &TenantId, id: &str, period: Option<Period>) -> JobResult<IntegrationOverview> {
+    pub async fn overview(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        period: Option<Period>,
+    ) -> JobResult<IntegrationOverview> {
         let integration = self.require(tenant, id).await?;
         let period = self.period(period).await?.as_yyyypp();
-        let runs = self.ctx.stores.integrations.runs(tenant, id, period).await?;
-        let status = |task: String| {
-            match runs.iter().find(|r| r.task == task) {
-                Some(run) => TaskStatus {
-                    task,
-                    state: run.state,
-                    job_id: run.job_id.as_deref().map(crate::job::display_id),
-                    message: run.message.clone(),
-                    at: Some(run.at),
-                },
-                None => TaskStatus {
-                    task,
-                    state: TaskRunState::NotRun,
-                    job_id: None,
-                    message: None,
-                    at: None,
-                },
-            }
+        let runs = self
+            .ctx
+            .stores
+            .integrations
+            .runs(tenant, id, period)
+            .await?;
+        let status = |task: String| match runs.iter().find(|r| r.task == task) {
+            Some(run) => TaskStatus {
+                task,
+                state: run.state,
+                job_id: run.job_id.as_deref().map(crate::job::display_id),
+                message: run.message.clone(),
+                at: Some(run.at),
+            },
+            None => TaskStatus {
+                task,
+                state: TaskRunState::NotRun,
+                job_id: None,
+                message: None,
+                at: None,
+            },
         };
         Ok(IntegrationOverview {
-            import_tasks: integration.import_tasks.iter().map(|t| status(import_task(t))).collect(),
-            export_tasks: integration.export_tasks.iter().map(|d| status(export_task(d))).collect(),
+            import_tasks: integration
+                .import_tasks
+                .iter()
+                .map(|t| status(import_task(t)))
+                .collect(),
+            export_tasks: integration
+                .export_tasks
+                .iter()
+                .map(|d| status(export_task(d)))
+                .collect(),
             integration,
             period,
         })
     }
 
     /// The runs recorded in an earlier (or any) period: the history of that period.
-    pub async fn history(&self, tenant: &TenantId, id: &str, period: Period) -> JobResult<Vec<TaskRun>> {
-        Ok(self.ctx.stores.integrations.runs(tenant, id, period.as_yyyypp()).await?)
+    pub async fn history(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        period: Period,
+    ) -> JobResult<Vec<TaskRun>> {
+        Ok(self
+            .ctx
+            .stores
+            .integrations
+            .runs(tenant, id, period.as_yyyypp())
+            .await?)
     }
 
     /// Runs export tasks of the integration in `period` (the active one when `None`): every export task
@@ -173,24 +211,40 @@ impl IntegrationsManager {
         let exporter = Exporter::new(self.ctx.clone());
         let mut jobs = Vec::with_capacity(chosen.len());
         for definition_id in chosen {
-            let definition = exporter.definitions().require(tenant, &definition_id).await?;
+            let definition = exporter
+                .definitions()
+                .require(tenant, &definition_id)
+                .await?;
             let task = IntegrationTask {
                 integration_id: id.to_owned(),
                 period,
                 task: export_task(&definition_id),
             };
-            jobs.push(exporter.start_definition(tenant, &definition, user, Some(task)).await?);
+            jobs.push(
+                exporter
+                    .start_definition(tenant, &definition, user, Some(task))
+                    .await?,
+            );
         }
         Ok(jobs)
     }
 
     /// The import task context to pass with an import started from this integration.
-    pub async fn import_task(&self, tenant: &TenantId, id: &str, template: ImportTemplate, period: Option<Period>) -> JobResult<IntegrationTask> {
+    pub async fn import_task(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        template: ImportTemplate,
+        period: Option<Period>,
+    ) -> JobResult<IntegrationTask> {
         let integration = self.require(tenant, id).await?;
         if !integration.import_tasks.contains(&template.name()) {
             return Err(JobError::invalid(
                 "template",
-                format!("{} is not an import task of integration {id}", template.name()),
+                format!(
+                    "{} is not an import task of integration {id}",
+                    template.name()
+                ),
             ));
         }
         Ok(IntegrationTask {

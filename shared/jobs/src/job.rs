@@ -65,7 +65,11 @@ impl IntegrationTask {
 async fn latest_number(ctx: &JobsContext, tenant: &TenantId) -> JobResult<u64> {
     let mut latest = 0;
     for kind in [JobKind::Export, JobKind::Import] {
-        let page = ctx.stores.jobs.list(tenant, kind, PageRequest::first(1)).await?;
+        let page = ctx
+            .stores
+            .jobs
+            .list(tenant, kind, PageRequest::first(1))
+            .await?;
         if let Some(n) = page.items.first().and_then(|j| j.id.parse::<u64>().ok()) {
             latest = latest.max(n);
         }
@@ -85,7 +89,9 @@ pub(crate) async fn create(ctx: &JobsContext, mut job: Job) -> JobResult<Job> {
             Err(e) => return Err(e.into()),
         }
     }
-    Err(last.map(JobError::from).unwrap_or_else(|| JobError::invalid("job id", "no free id")))
+    Err(last
+        .map(JobError::from)
+        .unwrap_or_else(|| JobError::invalid("job id", "no free id")))
 }
 
 /// A new started job of `kind` (id assigned by [`create`]).
@@ -164,7 +170,12 @@ pub(crate) async fn load(ctx: &JobsContext, tenant: &TenantId, id: &str) -> JobR
 
 /// Moves a started job to failed with `reason` from the version read. `Ok(None)` when the job changed
 /// meanwhile (someone else decided first).
-pub(crate) async fn fail(ctx: &JobsContext, job: &Job, reason: &str, at: DateTime<Utc>) -> JobResult<Option<Job>> {
+pub(crate) async fn fail(
+    ctx: &JobsContext,
+    job: &Job,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> JobResult<Option<Job>> {
     let mut failed = job.clone();
     failed.status = JobStatus::Failed;
     failed.failed_at = Some(at);

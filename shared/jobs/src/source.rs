@@ -150,7 +150,10 @@ pub fn job_record(j: &Job) -> Record {
     r.set_opt("failed_at", j.failed_at.map(time_text));
     r.set_opt("fail_reason", j.fail_reason.clone());
     r.set_opt("file_key", j.file_key.clone());
-    r.set_opt("original_id", j.original_id.as_deref().map(crate::job::display_id));
+    r.set_opt(
+        "original_id",
+        j.original_id.as_deref().map(crate::job::display_id),
+    );
     r
 }
 
@@ -229,15 +232,24 @@ impl StoreSource {
         Ok(match &self.list {
             StoreList::Statuses(filter) => {
                 let page = stores.statuses.list(&self.tenant, filter, request).await?;
-                (page.items.iter().map(status_record).collect(), page.next_cursor)
+                (
+                    page.items.iter().map(status_record).collect(),
+                    page.next_cursor,
+                )
             }
             StoreList::Lookup(table) => {
                 let page = stores.lookups.list(&self.tenant, *table, request).await?;
-                (page.items.iter().map(lookup_record).collect(), page.next_cursor)
+                (
+                    page.items.iter().map(lookup_record).collect(),
+                    page.next_cursor,
+                )
             }
             StoreList::Jobs(kind) => {
                 let page = stores.jobs.list(&self.tenant, *kind, request).await?;
-                (page.items.iter().map(job_record).collect(), page.next_cursor)
+                (
+                    page.items.iter().map(job_record).collect(),
+                    page.next_cursor,
+                )
             }
         })
     }
@@ -275,7 +287,11 @@ fn serialized<T: Serialize>(items: &[T]) -> JobResult<Vec<Record>> {
 }
 
 /// The rows of `source` for `tenant`.
-pub async fn open(ctx: &JobsContext, tenant: &TenantId, source: &ExportSource) -> JobResult<Box<dyn RowSource>> {
+pub async fn open(
+    ctx: &JobsContext,
+    tenant: &TenantId,
+    source: &ExportSource,
+) -> JobResult<Box<dyn RowSource>> {
     let store = |list| -> Box<dyn RowSource> {
         Box::new(StoreSource {
             ctx: ctx.clone(),
@@ -284,12 +300,22 @@ pub async fn open(ctx: &JobsContext, tenant: &TenantId, source: &ExportSource) -
             cursor: Some(None),
         })
     };
-    let psa = || ctx.psa.clone().ok_or(JobError::NotConfigured { what: "the Vantagepoint connection" });
-    let ledger = || ctx.ledger.clone().ok_or(JobError::NotConfigured { what: "the ledger connection" });
+    let psa = || {
+        ctx.psa.clone().ok_or(JobError::NotConfigured {
+            what: "the Vantagepoint connection",
+        })
+    };
+    let ledger = || {
+        ctx.ledger.clone().ok_or(JobError::NotConfigured {
+            what: "the ledger connection",
+        })
+    };
     // Every record ever changed: VP's ModDate is never before 1900, and the window ends after now.
     let everything = || {
         TimeWindow::new(
-            Utc.with_ymd_and_hms(1900, 1, 1, 0, 0, 0).single().unwrap_or_default(),
+            Utc.with_ymd_and_hms(1900, 1, 1, 0, 0, 0)
+                .single()
+                .unwrap_or_default(),
             ctx.clock.now() + chrono::Duration::days(1),
         )
     };
@@ -303,10 +329,12 @@ pub async fn open(ctx: &JobsContext, tenant: &TenantId, source: &ExportSource) -
         ExportSource::VpEmployees => Box::new(ListSource::new(serialized(
             &psa()?.changed_employees(everything()).await?,
         )?)),
-        ExportSource::VpAccounts => Box::new(ListSource::new(serialized(&psa()?.accounts().await?)?)),
-        ExportSource::ExactGlAccounts => {
-            Box::new(ListSource::new(serialized(&ledger()?.gl_accounts().await?)?))
+        ExportSource::VpAccounts => {
+            Box::new(ListSource::new(serialized(&psa()?.accounts().await?)?))
         }
+        ExportSource::ExactGlAccounts => Box::new(ListSource::new(serialized(
+            &ledger()?.gl_accounts().await?,
+        )?)),
         ExportSource::ExactTaxCodes => {
             Box::new(ListSource::new(serialized(&ledger()?.tax_codes().await?)?))
         }

@@ -149,7 +149,11 @@ fn xlsx_path(dir: &tempfile::TempDir) -> std::path::PathBuf {
     dir.path().join("export.xlsx")
 }
 
-fn xlsx_thread(path: std::path::PathBuf, headers: Vec<String>, mut rx: mpsc::Receiver<Batch>) -> JobResult<()> {
+fn xlsx_thread(
+    path: std::path::PathBuf,
+    headers: Vec<String>,
+    mut rx: mpsc::Receiver<Batch>,
+) -> JobResult<()> {
     let xlsx = |e: rust_xlsxwriter::XlsxError| JobError::file("XLSX writing failed", e);
     let mut workbook = rust_xlsxwriter::Workbook::new();
     let bold = rust_xlsxwriter::Format::new().set_bold();
@@ -165,7 +169,9 @@ fn xlsx_thread(path: std::path::PathBuf, headers: Vec<String>, mut rx: mpsc::Rec
         for values in batch {
             for (col, value) in values.iter().enumerate() {
                 if !value.is_empty() {
-                    sheet.write_string(row, col_index(col)?, value).map_err(xlsx)?;
+                    sheet
+                        .write_string(row, col_index(col)?, value)
+                        .map_err(xlsx)?;
                 }
             }
             row = row.saturating_add(1);
@@ -188,7 +194,9 @@ impl FileWriter {
         headers: &[String],
         chunk: usize,
     ) -> JobResult<Self> {
-        let sink = storage.begin_upload(tenant, key, format.content_type()).await?;
+        let sink = storage
+            .begin_upload(tenant, key, format.content_type())
+            .await?;
         let inner = match format {
             ExportFormat::Csv => {
                 let mut writer = csv::WriterBuilder::new().from_writer(Vec::with_capacity(chunk));
@@ -198,7 +206,8 @@ impl FileWriter {
                 Inner::Csv { writer }
             }
             ExportFormat::Xlsx => {
-                let dir = tempfile::tempdir().map_err(|e| JobError::file("no temporary folder for the XLSX file", e))?;
+                let dir = tempfile::tempdir()
+                    .map_err(|e| JobError::file("no temporary folder for the XLSX file", e))?;
                 let (tx, rx) = mpsc::channel(XLSX_IN_FLIGHT);
                 let path = xlsx_path(&dir);
                 let headers = headers.to_vec();
@@ -231,7 +240,9 @@ impl FileWriter {
                     self.sink.write(chunk).await?;
                 }
             }
-            Inner::Xlsx { tx, batch, rows, .. } => {
+            Inner::Xlsx {
+                tx, batch, rows, ..
+            } => {
                 *rows += 1;
                 if *rows > XLSX_MAX_ROWS {
                     return Err(JobError::invalid(
@@ -325,13 +336,10 @@ impl FileWriter {
 
 async fn send(tx: &mut Option<mpsc::Sender<Batch>>, batch: Batch) -> JobResult<()> {
     match tx {
-        Some(sender) => sender
-            .send(batch)
-            .await
-            .map_err(|_| JobError::File {
-                message: "the XLSX writer stopped early".into(),
-                source: None,
-            }),
+        Some(sender) => sender.send(batch).await.map_err(|_| JobError::File {
+            message: "the XLSX writer stopped early".into(),
+            source: None,
+        }),
         None => Err(JobError::File {
             message: "the XLSX file is already complete".into(),
             source: None,

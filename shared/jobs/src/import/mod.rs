@@ -129,32 +129,59 @@ impl Importer {
     }
 
     /// Stores the template under the tenant's prefix and returns a download link (≤ 15 minutes).
-    pub async fn template_url(&self, tenant: &TenantId, template: ImportTemplate, format: ImportFormat) -> JobResult<PresignedUrl> {
+    pub async fn template_url(
+        &self,
+        tenant: &TenantId,
+        template: ImportTemplate,
+        format: ImportFormat,
+    ) -> JobResult<PresignedUrl> {
         let key = format!("templates/{}.{}", template.name(), format.extension());
         self.ctx
             .storage
             .put(tenant, &key, format.content_type(), template.file(format)?)
             .await?;
         let expiry = self.ctx.settings.link_expiry.min(MAX_PRESIGN_EXPIRY);
-        Ok(self.ctx.storage.presign_get(tenant, &key, expiry, self.ctx.clock.now()).await?)
+        Ok(self
+            .ctx
+            .storage
+            .presign_get(tenant, &key, expiry, self.ctx.clock.now())
+            .await?)
     }
 
     /// Creates the import job and a link to upload the file to (a presigned PUT in AWS). Call
     /// [`Self::submit`] once the file is uploaded.
-    pub async fn begin_upload(&self, tenant: &TenantId, request: &ImportRequest, user: &str) -> JobResult<(Job, PresignedUrl)> {
+    pub async fn begin_upload(
+        &self,
+        tenant: &TenantId,
+        request: &ImportRequest,
+        user: &str,
+    ) -> JobResult<(Job, PresignedUrl)> {
         let job = self.create_job(tenant, request, user).await?;
         let key = job.file_key.clone().unwrap_or_default();
         let expiry = self.ctx.settings.link_expiry.min(MAX_PRESIGN_EXPIRY);
-        let url = self.ctx.storage.presign_put(tenant, &key, expiry, self.ctx.clock.now()).await?;
+        let url = self
+            .ctx
+            .storage
+            .presign_put(tenant, &key, expiry, self.ctx.clock.now())
+            .await?;
         Ok((job, url))
     }
 
     /// Stores an uploaded file directly (the local stack) and queues the import.
-    pub async fn upload(&self, tenant: &TenantId, request: &ImportRequest, user: &str, body: Bytes) -> JobResult<Job> {
+    pub async fn upload(
+        &self,
+        tenant: &TenantId,
+        request: &ImportRequest,
+        user: &str,
+        body: Bytes,
+    ) -> JobResult<Job> {
         if u64::try_from(body.len()).unwrap_or(u64::MAX) > self.ctx.settings.max_import_bytes {
             return Err(JobError::invalid(
                 "file",
-                format!("is larger than {} bytes", self.ctx.settings.max_import_bytes),
+                format!(
+                    "is larger than {} bytes",
+                    self.ctx.settings.max_import_bytes
+                ),
             ));
         }
         let job = self.create_job(tenant, request, user).await?;
@@ -172,13 +199,21 @@ impl Importer {
         let job = job::load(&self.ctx, tenant, id).await?;
         let key = job.file_key.clone().unwrap_or_default();
         if !self.ctx.storage.exists(tenant, &key).await? {
-            return Err(JobError::invalid("file", "nothing was uploaded for this import yet"));
+            return Err(JobError::invalid(
+                "file",
+                "nothing was uploaded for this import yet",
+            ));
         }
         job::enqueue(&self.ctx, &job).await?;
         Ok(job)
     }
 
-    async fn create_job(&self, tenant: &TenantId, request: &ImportRequest, user: &str) -> JobResult<Job> {
+    async fn create_job(
+        &self,
+        tenant: &TenantId,
+        request: &ImportRequest,
+        user: &str,
+    ) -> JobResult<Job> {
         let mut details = json!({
             "name": request.template.title(),
             "template": request.template.name(),
@@ -186,8 +221,8 @@ impl Importer {
             "partial": request.partial,
         });
         if let Some(task) = &request.integration {
-            details["integration"] =
-                serde_json::to_value(task).map_err(|e| JobError::invalid("integration", e.to_string()))?;
+            details["integration"] = serde_json::to_value(task)
+                .map_err(|e| JobError::invalid("integration", e.to_string()))?;
         }
         let mut job = job::new_job(
             &self.ctx,
@@ -208,7 +243,12 @@ impl Importer {
 
     /// The import history, newest first.
     pub async fn history(&self, tenant: &TenantId, page: PageRequest) -> JobResult<Page<Job>> {
-        Ok(self.ctx.stores.jobs.list(tenant, JobKind::Import, page).await?)
+        Ok(self
+            .ctx
+            .stores
+            .jobs
+            .list(tenant, JobKind::Import, page)
+            .await?)
     }
 
     /// The summary of a finished or failed import.
@@ -225,13 +265,17 @@ impl Importer {
     pub async fn run(&self, tenant: &TenantId, id: &str) -> JobResult<Job> {
         let job = job::load(&self.ctx, tenant, id).await?;
         if job.kind != JobKind::Import {
-            return Err(JobError::invalid("job", format!("{} is not an import", job::display_id(&job.id))));
+            return Err(JobError::invalid(
+                "job",
+                format!("{} is not an import", job::display_id(&job.id)),
+            ));
         }
         if job.status != JobStatus::Started {
             return Ok(job);
         }
         let mut claimed = job.clone();
-        claimed.lease_expires_at = Some(self.ctx.clock.now() + chrono_duration(self.ctx.settings.lease));
+        claimed.lease_expires_at =
+            Some(self.ctx.clock.now() + chrono_duration(self.ctx.settings.lease));
         let job = match self.ctx.stores.jobs.put(&claimed, job.version).await {
             Ok(saved) => saved,
             Err(StoreError::Conflict { .. }) => return Err(JobError::Busy { id: job.id }),
@@ -252,7 +296,11 @@ impl Importer {
             .transpose()
             .map_err(|e| JobError::invalid("job format", e.to_string()))?
             .ok_or_else(|| JobError::invalid("job", "names no format"))?;
-        let partial = job.details.get("partial").and_then(|p| p.as_bool()).unwrap_or(false);
+        let partial = job
+            .details
+            .get("partial")
+            .and_then(|p| p.as_bool())
+            .unwrap_or(false);
         let key = job.file_key.clone().unwrap_or_default();
 
         let mut summary = ImportSummary {
@@ -263,7 +311,9 @@ impl Importer {
         let bytes = match self.ctx.storage.get(tenant, &key).await {
             Ok(b) => Some(b),
             Err(StoreError::NotFound { .. }) => {
-                summary.errors.push(file_error("no file was uploaded for this import"));
+                summary
+                    .errors
+                    .push(file_error("no file was uploaded for this import"));
                 None
             }
             Err(e) => return Err(e.into()),
@@ -278,7 +328,8 @@ impl Importer {
                 match read::read(&bytes, format, template) {
                     Err(problem) => summary.errors.push(file_error(problem.message())),
                     Ok(rows) => {
-                        self.import_rows(tenant, template, rows, &mut summary, &job.created_by).await?;
+                        self.import_rows(tenant, template, rows, &mut summary, &job.created_by)
+                            .await?;
                     }
                 }
             }
@@ -299,7 +350,10 @@ impl Importer {
             done.failed_at = Some(now);
             done.fail_reason = Some(match summary.errors.iter().find(|e| e.row.is_none()) {
                 Some(file) => file.message.clone(),
-                None => format!("{} row(s) have errors; nothing was imported", summary.errors.len()),
+                None => format!(
+                    "{} row(s) have errors; nothing was imported",
+                    summary.errors.len()
+                ),
             });
         } else {
             done.status = JobStatus::Finished;
@@ -353,12 +407,17 @@ impl Importer {
                     }),
                 }
             }
-            if row.cells.len() > specs.len() && row.cells[specs.len()..].iter().any(|c| !c.is_empty()) {
+            if row.cells.len() > specs.len()
+                && row.cells[specs.len()..].iter().any(|c| !c.is_empty())
+            {
                 summary.errors.push(RowError {
                     row: Some(row.number),
                     column: None,
                     value: None,
-                    message: format!("the row has values beyond the {} template columns", specs.len()),
+                    message: format!(
+                        "the row has values beyond the {} template columns",
+                        specs.len()
+                    ),
                 });
             }
             if !reference.is_empty() {
@@ -374,7 +433,8 @@ impl Importer {
                 }
             }
             if summary.errors.len() == before {
-                let parent = self.row_rules(template, &reference, &mut columns, row.number, summary);
+                let parent =
+                    self.row_rules(template, &reference, &mut columns, row.number, summary);
                 if summary.errors.len() == before {
                     valid.push(ValidRow {
                         number: row.number,
@@ -394,12 +454,17 @@ impl Importer {
             .collect();
         let mut to_write = Vec::new();
         for row in valid {
-            let stored = self.existing(tenant, table, &row.key, &mut existing).await?;
+            let stored = self
+                .existing(tenant, table, &row.key, &mut existing)
+                .await?;
             if let Some(stored) = stored {
                 if stored.columns == row.columns {
                     summary.skipped.push(SkippedRow {
                         row: row.number,
-                        reason: format!("{} {:?} is already in Ledgerlink with the same data", specs[0].header, row.key),
+                        reason: format!(
+                            "{} {:?} is already in Ledgerlink with the same data",
+                            specs[0].header, row.key
+                        ),
                     });
                 } else {
                     summary.errors.push(RowError {
@@ -417,7 +482,14 @@ impl Importer {
             }
             if let Some(parent) = &row.parent
                 && let Some(message) = self
-                    .parent_problem(tenant, template, &reference_of(template, &row.key), parent, &customers_in_file, &mut existing)
+                    .parent_problem(
+                        tenant,
+                        template,
+                        &reference_of(template, &row.key),
+                        parent,
+                        &customers_in_file,
+                        &mut existing,
+                    )
                     .await?
             {
                 let column = match template {
@@ -453,7 +525,13 @@ impl Importer {
                 updated_at: now,
                 updated_by: format!("import by {user}"),
             };
-            match self.ctx.stores.lookups.put(tenant, table, &entry, None).await {
+            match self
+                .ctx
+                .stores
+                .lookups
+                .put(tenant, table, &entry, None)
+                .await
+            {
                 Ok(_) => {
                     written.push(row.key);
                     summary.imported += 1;
@@ -503,9 +581,16 @@ impl Importer {
                 let is_client = columns.get("type").map(String::as_str) == Some("Client");
                 let parent = columns.get("parent").cloned();
                 let problem = match (is_client, &parent) {
-                    (true, None) => Some("is required for a Client: the Accounting Reference of its Customer".to_owned()),
-                    (false, Some(_)) => Some("only a Client has a Parent Accounting Reference".to_owned()),
-                    (true, Some(p)) if p == reference => Some("a client cannot be its own parent".to_owned()),
+                    (true, None) => Some(
+                        "is required for a Client: the Accounting Reference of its Customer"
+                            .to_owned(),
+                    ),
+                    (false, Some(_)) => {
+                        Some("only a Client has a Parent Accounting Reference".to_owned())
+                    }
+                    (true, Some(p)) if p == reference => {
+                        Some("a client cannot be its own parent".to_owned())
+                    }
                     _ => None,
                 };
                 if let Some(message) = problem {
@@ -535,7 +620,9 @@ impl Importer {
         customers_in_file: &HashMap<String, u64>,
         cache: &mut HashMap<String, Option<LookupEntry>>,
     ) -> JobResult<Option<String>> {
-        let stored = self.existing(tenant, LookupTable::Firms, parent, cache).await?;
+        let stored = self
+            .existing(tenant, LookupTable::Firms, parent, cache)
+            .await?;
         Ok(match template {
             ImportTemplate::Firms => {
                 let stored_customer = stored
@@ -594,7 +681,10 @@ impl Importer {
 
 fn reference_of(template: ImportTemplate, key: &str) -> String {
     match template {
-        ImportTemplate::Locations => key.strip_prefix(template::LOCATION_KEY_PREFIX).unwrap_or(key).to_owned(),
+        ImportTemplate::Locations => key
+            .strip_prefix(template::LOCATION_KEY_PREFIX)
+            .unwrap_or(key)
+            .to_owned(),
         _ => key.to_owned(),
     }
 }
@@ -623,7 +713,10 @@ fn check_cell(spec: &ColumnSpec, raw: &str) -> Result<String, String> {
     }
     let chars = value.chars().count();
     if chars > spec.max_len {
-        return Err(format!("is {chars} characters long; at most {} are allowed", spec.max_len));
+        return Err(format!(
+            "is {chars} characters long; at most {} are allowed",
+            spec.max_len
+        ));
     }
     match spec.kind {
         CellKind::Text => Ok(value.to_owned()),
@@ -637,10 +730,9 @@ fn check_cell(spec: &ColumnSpec, raw: &str) -> Result<String, String> {
             .map(|d| d.normalize().to_string())
             .map_err(|_| "must be a number with '.' as the decimal separator".into()),
         CellKind::Email => {
-            let ok = value
-                .split_once('@')
-                .is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.') && !domain.starts_with('.'))
-                && !value.contains(char::is_whitespace);
+            let ok = value.split_once('@').is_some_and(|(user, domain)| {
+                !user.is_empty() && domain.contains('.') && !domain.starts_with('.')
+            }) && !value.contains(char::is_whitespace);
             if ok {
                 Ok(value.to_owned())
             } else {
@@ -681,23 +773,50 @@ mod tests {
     #[test]
     fn a_client_id_longer_than_twenty_characters_is_refused_with_its_length() {
         let result = check_cell(&spec(CellKind::Text, 20, true), "ABCDEFGHIJKLMNOPQRSTU");
-        assert_eq!(result, Err("is 21 characters long; at most 20 are allowed".to_owned()));
+        assert_eq!(
+            result,
+            Err("is 21 characters long; at most 20 are allowed".to_owned())
+        );
     }
 
     #[test]
     fn one_of_values_are_stored_as_the_template_spells_them() {
-        let result = check_cell(&spec(CellKind::OneOf(template::FIRM_TYPES), 10, true), "customer");
+        let result = check_cell(
+            &spec(CellKind::OneOf(template::FIRM_TYPES), 10, true),
+            "customer",
+        );
         assert_eq!(result, Ok("Customer".to_owned()));
     }
 
     #[test]
     fn blank_required_cells_and_bad_numbers_are_errors_but_blank_optional_cells_are_not() {
-        assert_eq!(check_cell(&spec(CellKind::Text, 5, true), "  "), Err("is required".to_owned()));
-        assert_eq!(check_cell(&spec(CellKind::Text, 5, false), ""), Ok(String::new()));
-        assert!(check_cell(&spec(CellKind::Integer { min: 0, max: 365 }, 3, false), "4x").is_err());
-        assert!(check_cell(&spec(CellKind::Integer { min: 0, max: 365 }, 3, false), "400").is_err());
+        assert_eq!(
+            check_cell(&spec(CellKind::Text, 5, true), "  "),
+            Err("is required".to_owned())
+        );
+        assert_eq!(
+            check_cell(&spec(CellKind::Text, 5, false), ""),
+            Ok(String::new())
+        );
+        assert!(
+            check_cell(
+                &spec(CellKind::Integer { min: 0, max: 365 }, 3, false),
+                "4x"
+            )
+            .is_err()
+        );
+        assert!(
+            check_cell(
+                &spec(CellKind::Integer { min: 0, max: 365 }, 3, false),
+                "400"
+            )
+            .is_err()
+        );
         assert!(check_cell(&spec(CellKind::Email, 50, false), "not-an-address").is_err());
-        assert_eq!(check_cell(&spec(CellKind::Currency, 3, false), "eur"), Ok("EUR".to_owned()));
+        assert_eq!(
+            check_cell(&spec(CellKind::Currency, 3, false), "eur"),
+            Ok("EUR".to_owned())
+        );
     }
 
     #[test]
@@ -707,7 +826,10 @@ mod tests {
             errors: vec![file_error("x")],
             ..ImportSummary::default()
         };
-        assert_eq!(summary.text(), "Imported 0 of 3 records; 0 skipped; 1 error (nothing was imported).");
+        assert_eq!(
+            summary.text(),
+            "Imported 0 of 3 records; 0 skipped; 1 error (nothing was imported)."
+        );
         assert!(summary.failed());
     }
 }

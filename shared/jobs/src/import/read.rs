@@ -46,7 +46,11 @@ fn cell_text(cell: &Data) -> Result<String, String> {
 /// The rows of `bytes`, after checking it is a readable file of `format` with exactly the template's
 /// headers. Cells are trimmed. Cell errors (`#N/A`) become the cell text `#ERROR: ...` for validation
 /// to report with the row.
-pub(crate) fn read(bytes: &[u8], format: ImportFormat, template: ImportTemplate) -> Result<Vec<FileRow>, FileProblem> {
+pub(crate) fn read(
+    bytes: &[u8],
+    format: ImportFormat,
+    template: ImportTemplate,
+) -> Result<Vec<FileRow>, FileProblem> {
     let (headers, rows) = match format {
         ImportFormat::Csv => read_csv(bytes)?,
         ImportFormat::Xlsx => read_xlsx(bytes)?,
@@ -75,7 +79,8 @@ pub(crate) fn read(bytes: &[u8], format: ImportFormat, template: ImportTemplate)
 
 fn read_csv(bytes: &[u8]) -> Result<(Vec<String>, Vec<FileRow>), FileProblem> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let corrupt = |e: csv::Error| FileProblem::Corrupt(format!("the file is not a valid CSV file: {e}"));
+    let corrupt =
+        |e: csv::Error| FileProblem::Corrupt(format!("the file is not a valid CSV file: {e}"));
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -97,8 +102,10 @@ fn read_csv(bytes: &[u8]) -> Result<(Vec<String>, Vec<FileRow>), FileProblem> {
 }
 
 fn read_xlsx(bytes: &[u8]) -> Result<(Vec<String>, Vec<FileRow>), FileProblem> {
-    let mut workbook: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
-        .map_err(|e| FileProblem::Corrupt(format!("the file is not a valid XLSX workbook: {e}")))?;
+    let mut workbook: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).map_err(|e| {
+            FileProblem::Corrupt(format!("the file is not a valid XLSX workbook: {e}"))
+        })?;
     if !workbook.sheet_names().iter().any(|n| n == DATA_SHEET) {
         return Err(FileProblem::WrongTemplate(format!(
             "the workbook has no sheet named {DATA_SHEET:?} (found: {}); use the downloaded template",
@@ -121,7 +128,11 @@ fn read_xlsx(bytes: &[u8]) -> Result<(Vec<String>, Vec<FileRow>), FileProblem> {
     };
     let headers = match (start_row, rows_iter.next()) {
         (0, Some(first)) => text(first),
-        _ => return Err(FileProblem::WrongTemplate("the Data sheet has no header row on row 1".into())),
+        _ => {
+            return Err(FileProblem::WrongTemplate(
+                "the Data sheet has no header row on row 1".into(),
+            ));
+        }
     };
     let rows = rows_iter
         .enumerate()

@@ -71,7 +71,10 @@ impl ImportTemplate {
                 return Ok(template);
             }
         }
-        Err(JobError::invalid("template", format!("unknown import template {name:?}")))
+        Err(JobError::invalid(
+            "template",
+            format!("unknown import template {name:?}"),
+        ))
     }
 
     /// The title users see ("Firms import initiated on ...").
@@ -140,7 +143,8 @@ impl ImportTemplate {
     }
 
     fn xlsx(self) -> JobResult<Bytes> {
-        let xlsx = |e: rust_xlsxwriter::XlsxError| JobError::file("XLSX template writing failed", e);
+        let xlsx =
+            |e: rust_xlsxwriter::XlsxError| JobError::file("XLSX template writing failed", e);
         let mut workbook = rust_xlsxwriter::Workbook::new();
         let bold = rust_xlsxwriter::Format::new().set_bold();
         let help = workbook.add_worksheet();
@@ -164,8 +168,10 @@ impl ImportTemplate {
             row += 1;
         }
         row += 1;
-        help.write_string_with_format(row, 0, "Column", &bold).map_err(xlsx)?;
-        help.write_string_with_format(row, 1, "Rules", &bold).map_err(xlsx)?;
+        help.write_string_with_format(row, 0, "Column", &bold)
+            .map_err(xlsx)?;
+        help.write_string_with_format(row, 1, "Rules", &bold)
+            .map_err(xlsx)?;
         for column in self.columns() {
             row += 1;
             help.write_string(row, 0, column.header).map_err(xlsx)?;
@@ -174,8 +180,10 @@ impl ImportTemplate {
         let data = workbook.add_worksheet();
         data.set_name(DATA_SHEET).map_err(xlsx)?;
         for (col, column) in self.columns().iter().enumerate() {
-            let col = u16::try_from(col).map_err(|_| JobError::invalid("template", "too many columns"))?;
-            data.write_string_with_format(0, col, column.header, &bold).map_err(xlsx)?;
+            let col = u16::try_from(col)
+                .map_err(|_| JobError::invalid("template", "too many columns"))?;
+            data.write_string_with_format(0, col, column.header, &bold)
+                .map_err(xlsx)?;
             data.set_column_width(col, 24).map_err(xlsx)?;
         }
         let bytes = workbook.save_to_buffer().map_err(xlsx)?;
@@ -200,7 +208,10 @@ impl TryFrom<String> for ImportTemplate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CellKind {
     Text,
-    Integer { min: i64, max: i64 },
+    Integer {
+        min: i64,
+        max: i64,
+    },
     Decimal,
     Email,
     /// One of these words (any case); stored as written here.
@@ -228,16 +239,27 @@ pub struct ColumnSpec {
 
 impl ColumnSpec {
     pub fn describe(&self) -> String {
-        let mut parts = vec![if self.required { "Required." } else { "Optional." }.to_owned()];
+        let mut parts = vec![
+            if self.required {
+                "Required."
+            } else {
+                "Optional."
+            }
+            .to_owned(),
+        ];
         parts.push(format!("At most {} characters.", self.max_len));
         match self.kind {
             CellKind::Text => {}
-            CellKind::Integer { min, max } => parts.push(format!("A whole number from {min} to {max}.")),
+            CellKind::Integer { min, max } => {
+                parts.push(format!("A whole number from {min} to {max}."))
+            }
             CellKind::Decimal => parts.push("A number, with '.' as the decimal separator.".into()),
             CellKind::Email => parts.push("An e-mail address.".into()),
             CellKind::OneOf(words) => parts.push(format!("One of: {}.", words.join(", "))),
             CellKind::Country => parts.push("A two-letter country code (NL, US, ...).".into()),
-            CellKind::Currency => parts.push("A three-letter currency code (EUR, USD, ...).".into()),
+            CellKind::Currency => {
+                parts.push("A three-letter currency code (EUR, USD, ...).".into())
+            }
         }
         if !self.note.is_empty() {
             parts.push(self.note.to_owned());
@@ -246,7 +268,14 @@ impl ColumnSpec {
     }
 }
 
-const fn col(header: &'static str, field: &'static str, required: bool, max_len: usize, kind: CellKind, note: &'static str) -> ColumnSpec {
+const fn col(
+    header: &'static str,
+    field: &'static str,
+    required: bool,
+    max_len: usize,
+    kind: CellKind,
+    note: &'static str,
+) -> ColumnSpec {
     ColumnSpec {
         header,
         field,
@@ -260,50 +289,162 @@ const fn col(header: &'static str, field: &'static str, required: bool, max_len:
 pub const FIRM_TYPES: &[&str] = &["Customer", "Client", "Supplier"];
 
 const FIRMS: &[ColumnSpec] = &[
-    col("Accounting Reference", "key", true, 20, CellKind::Text, "The firm's ClientID; unique in the file and in Ledgerlink."),
+    col(
+        "Accounting Reference",
+        "key",
+        true,
+        20,
+        CellKind::Text,
+        "The firm's ClientID; unique in the file and in Ledgerlink.",
+    ),
     col("Name", "name", true, 100, CellKind::Text, ""),
     col("Type", "type", true, 10, CellKind::OneOf(FIRM_TYPES), ""),
-    col("Parent Accounting Reference", "parent", false, 20, CellKind::Text, "Required for a Client: the Accounting Reference of its Customer (in this file or already in Ledgerlink). Only clients have one."),
-    col("Search Code", "search_code", false, 18, CellKind::Text, "Exact Online's search code."),
+    col(
+        "Parent Accounting Reference",
+        "parent",
+        false,
+        20,
+        CellKind::Text,
+        "Required for a Client: the Accounting Reference of its Customer (in this file or already in Ledgerlink). Only clients have one.",
+    ),
+    col(
+        "Search Code",
+        "search_code",
+        false,
+        18,
+        CellKind::Text,
+        "Exact Online's search code.",
+    ),
     col("VAT Number", "vat_number", false, 30, CellKind::Text, ""),
     col("Email", "email", false, 100, CellKind::Email, ""),
     col("Currency", "currency", false, 3, CellKind::Currency, ""),
-    col("Payment Days", "payment_days", false, 3, CellKind::Integer { min: 0, max: 365 }, ""),
+    col(
+        "Payment Days",
+        "payment_days",
+        false,
+        3,
+        CellKind::Integer { min: 0, max: 365 },
+        "",
+    ),
 ];
 
 const CONTACTS: &[ColumnSpec] = &[
-    col("Employee ID", "key", true, 20, CellKind::Text, "Unique in the file and in Ledgerlink."),
+    col(
+        "Employee ID",
+        "key",
+        true,
+        20,
+        CellKind::Text,
+        "Unique in the file and in Ledgerlink.",
+    ),
     col("First Name", "first_name", false, 50, CellKind::Text, ""),
     col("Last Name", "last_name", true, 50, CellKind::Text, ""),
     col("Email", "email", false, 100, CellKind::Email, ""),
-    col("Firm Accounting Reference", "firm", false, 20, CellKind::Text, "The firm the contact belongs to; it must already be in Ledgerlink."),
-    col("Search Code", "search_code", false, 18, CellKind::Text, "Exact Online's search code."),
+    col(
+        "Firm Accounting Reference",
+        "firm",
+        false,
+        20,
+        CellKind::Text,
+        "The firm the contact belongs to; it must already be in Ledgerlink.",
+    ),
+    col(
+        "Search Code",
+        "search_code",
+        false,
+        18,
+        CellKind::Text,
+        "Exact Online's search code.",
+    ),
 ];
 
 const LOCATIONS: &[ColumnSpec] = &[
-    col("Location Reference", "key", true, 20, CellKind::Text, "Unique in the file and in Ledgerlink."),
-    col("Client Accounting Reference", "client", true, 20, CellKind::Text, "The client the location belongs to; it must already be in Ledgerlink (import firms first)."),
-    col("Address Line 1", "address_line_1", true, 100, CellKind::Text, ""),
-    col("Address Line 2", "address_line_2", false, 100, CellKind::Text, ""),
+    col(
+        "Location Reference",
+        "key",
+        true,
+        20,
+        CellKind::Text,
+        "Unique in the file and in Ledgerlink.",
+    ),
+    col(
+        "Client Accounting Reference",
+        "client",
+        true,
+        20,
+        CellKind::Text,
+        "The client the location belongs to; it must already be in Ledgerlink (import firms first).",
+    ),
+    col(
+        "Address Line 1",
+        "address_line_1",
+        true,
+        100,
+        CellKind::Text,
+        "",
+    ),
+    col(
+        "Address Line 2",
+        "address_line_2",
+        false,
+        100,
+        CellKind::Text,
+        "",
+    ),
     col("City", "city", true, 50, CellKind::Text, ""),
     col("Postcode", "postcode", false, 12, CellKind::Text, ""),
     col("Country", "country", false, 2, CellKind::Country, ""),
 ];
 
 const TAX_CODES: &[ColumnSpec] = &[
-    col("Key", "key", true, 10, CellKind::Text, "The Exact Online VAT code."),
-    col("vp_code", "vp_code", true, 20, CellKind::Text, "The Vantagepoint tax code."),
-    col("rate", "rate", false, 12, CellKind::Decimal, "The rate in percent."),
+    col(
+        "Key",
+        "key",
+        true,
+        10,
+        CellKind::Text,
+        "The Exact Online VAT code.",
+    ),
+    col(
+        "vp_code",
+        "vp_code",
+        true,
+        20,
+        CellKind::Text,
+        "The Vantagepoint tax code.",
+    ),
+    col(
+        "rate",
+        "rate",
+        false,
+        12,
+        CellKind::Decimal,
+        "The rate in percent.",
+    ),
     col("compound_on", "compound_on", false, 20, CellKind::Text, ""),
 ];
 
 const BANK_CODES: &[ColumnSpec] = &[
-    col("Key", "key", true, 20, CellKind::Text, "The Exact Online journal of the bank."),
+    col(
+        "Key",
+        "key",
+        true,
+        20,
+        CellKind::Text,
+        "The Exact Online journal of the bank.",
+    ),
     col("vp_bank_code", "vp_bank_code", true, 20, CellKind::Text, ""),
 ];
 
 const GL_ACCOUNTS: &[ColumnSpec] = &[
-    col("Key", "key", true, 20, CellKind::Text, "The GL account number."),
+    col(
+        "Key",
+        "key",
+        true,
+        20,
+        CellKind::Text,
+        "The GL account number.",
+    ),
     col("exact_id", "exact_id", false, 36, CellKind::Text, ""),
     col("description", "description", false, 100, CellKind::Text, ""),
 ];
@@ -316,7 +457,14 @@ const CURRENCIES: &[ColumnSpec] = &[
 const PAYMENT_TERMS: &[ColumnSpec] = &[
     col("Key", "key", true, 20, CellKind::Text, ""),
     col("description", "description", false, 100, CellKind::Text, ""),
-    col("days", "days", false, 3, CellKind::Integer { min: 0, max: 365 }, ""),
+    col(
+        "days",
+        "days",
+        false,
+        3,
+        CellKind::Integer { min: 0, max: 365 },
+        "",
+    ),
 ];
 
 const JOURNAL_CODES: &[ColumnSpec] = &[
@@ -325,7 +473,14 @@ const JOURNAL_CODES: &[ColumnSpec] = &[
 ];
 
 const FIRM_LINKS: &[ColumnSpec] = &[
-    col("Key", "key", true, 20, CellKind::Text, "The vendor code or ClientID."),
+    col(
+        "Key",
+        "key",
+        true,
+        20,
+        CellKind::Text,
+        "The vendor code or ClientID.",
+    ),
     col("exact_id", "exact_id", false, 36, CellKind::Text, ""),
     col("client_id", "client_id", false, 20, CellKind::Text, ""),
 ];

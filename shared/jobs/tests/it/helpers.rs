@@ -15,7 +15,9 @@ use ledgerlink_store_aws::{
     AwsClients, AwsSettings, AwsStores, ResourcePlan, StaticCredentials, create_resources,
 };
 use ledgerlink_store_embedded::{EmbeddedStore, FolderStorage};
-use ledgerlink_testkit::{TEST_ACCESS_KEY_ID, TEST_REGION, TEST_SECRET_ACCESS_KEY, moto, unique_name};
+use ledgerlink_testkit::{
+    TEST_ACCESS_KEY_ID, TEST_REGION, TEST_SECRET_ACCESS_KEY, moto, unique_name,
+};
 
 /// One store with a tenant, a clock at 2026-06-15 10:00 UTC and the jobs context over it.
 #[derive(Debug)]
@@ -35,9 +37,17 @@ pub fn settings() -> JobSettings {
     }
 }
 
-async fn with_tenant(ctx: JobsContext, clock: ManualClock, dir: Option<tempfile::TempDir>) -> Harness {
+async fn with_tenant(
+    ctx: JobsContext,
+    clock: ManualClock,
+    dir: Option<tempfile::TempDir>,
+) -> Harness {
     let tenant = fresh_tenant();
-    ctx.stores.tenants.put(&tenants::sample(&tenant), None).await.unwrap();
+    ctx.stores
+        .tenants
+        .put(&tenants::sample(&tenant), None)
+        .await
+        .unwrap();
     Harness {
         ctx,
         clock,
@@ -50,9 +60,19 @@ pub async fn embedded() -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::fixed();
     let store = EmbeddedStore::open(dir.path().join("state.db")).unwrap();
-    let storage = FolderStorage::new(dir.path().join("files"), "http://127.0.0.1:8080", &[7u8; 32]).unwrap();
-    let ctx = JobsContext::new(store.state_stores(), Arc::new(storage), store.queue(clock.shared()), clock.shared())
-        .with_settings(settings());
+    let storage = FolderStorage::new(
+        dir.path().join("files"),
+        "http://127.0.0.1:8080",
+        &[7u8; 32],
+    )
+    .unwrap();
+    let ctx = JobsContext::new(
+        store.state_stores(),
+        Arc::new(storage),
+        store.queue(clock.shared()),
+        clock.shared(),
+    )
+    .with_settings(settings());
     with_tenant(ctx, clock, Some(dir)).await
 }
 
@@ -80,7 +100,8 @@ pub async fn aws() -> Harness {
     settings.queues = create_resources(&clients, &plan).await.unwrap();
     let stores = AwsStores::new(&clients, &settings);
     let clock = ManualClock::fixed();
-    let ctx = JobsContext::new(stores.state, stores.storage, stores.queue, clock.shared()).with_settings(settings_for_tests());
+    let ctx = JobsContext::new(stores.state, stores.storage, stores.queue, clock.shared())
+        .with_settings(settings_for_tests());
     with_tenant(ctx, clock, None).await
 }
 
@@ -113,12 +134,20 @@ impl Harness {
         for (key, columns) in rows {
             let entry = LookupEntry {
                 key: (*key).to_owned(),
-                columns: columns.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<BTreeMap<_, _>>(),
+                columns: columns
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect::<BTreeMap<_, _>>(),
                 version: 0,
                 updated_at: self.clock_now(),
                 updated_by: "seed".into(),
             };
-            self.ctx.stores.lookups.put(&self.tenant, table, &entry, None).await.unwrap();
+            self.ctx
+                .stores
+                .lookups
+                .put(&self.tenant, table, &entry, None)
+                .await
+                .unwrap();
         }
     }
 
@@ -127,7 +156,13 @@ impl Harness {
         let mut all = Vec::new();
         let mut request = PageRequest::first(500);
         loop {
-            let page = self.ctx.stores.lookups.list(&self.tenant, table, request.clone()).await.unwrap();
+            let page = self
+                .ctx
+                .stores
+                .lookups
+                .list(&self.tenant, table, request.clone())
+                .await
+                .unwrap();
             all.extend(page.items);
             match page.next_cursor {
                 Some(c) => request.cursor = Some(c),
@@ -148,6 +183,12 @@ impl Harness {
 
     /// The tenant's notifications, newest first.
     pub async fn notifications(&self) -> Vec<ledgerlink_ports::Notification> {
-        self.ctx.stores.notifications.list(&self.tenant, PageRequest::first(100)).await.unwrap().items
+        self.ctx
+            .stores
+            .notifications
+            .list(&self.tenant, PageRequest::first(100))
+            .await
+            .unwrap()
+            .items
     }
 }

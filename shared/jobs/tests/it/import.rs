@@ -11,8 +11,7 @@ use ledgerlink_ports::{Job, JobStatus, LookupTable, NotificationKind};
 use crate::helpers::Harness;
 use crate::on_both_stores;
 
-const FIRMS_HEADER: &str =
-    "Accounting Reference,Name,Type,Parent Accounting Reference,Search Code,VAT Number,Email,Currency,Payment Days";
+const FIRMS_HEADER: &str = "Accounting Reference,Name,Type,Parent Accounting Reference,Search Code,VAT Number,Email,Currency,Payment Days";
 
 fn request(template: ImportTemplate, format: ImportFormat, partial: bool) -> ImportRequest {
     ImportRequest {
@@ -25,14 +24,34 @@ fn request(template: ImportTemplate, format: ImportFormat, partial: bool) -> Imp
 
 /// Uploads `csv` as a firms import and runs it.
 async fn import_firms(h: &Harness, csv: &str, partial: bool) -> (Job, ImportSummary) {
-    import(h, ImportTemplate::Firms, ImportFormat::Csv, Bytes::from(csv.to_owned()), partial).await
+    import(
+        h,
+        ImportTemplate::Firms,
+        ImportFormat::Csv,
+        Bytes::from(csv.to_owned()),
+        partial,
+    )
+    .await
 }
 
-async fn import(h: &Harness, template: ImportTemplate, format: ImportFormat, body: Bytes, partial: bool) -> (Job, ImportSummary) {
+async fn import(
+    h: &Harness,
+    template: ImportTemplate,
+    format: ImportFormat,
+    body: Bytes,
+    partial: bool,
+) -> (Job, ImportSummary) {
     let importer = Importer::new(h.ctx.clone());
-    let job = importer.upload(&h.tenant, &request(template, format, partial), "jdoe", body).await.unwrap();
+    let job = importer
+        .upload(&h.tenant, &request(template, format, partial), "jdoe", body)
+        .await
+        .unwrap();
     let done = importer.run(&h.tenant, &job.id).await.unwrap();
-    let summary = importer.summary(&h.tenant, &done.id).await.unwrap().unwrap();
+    let summary = importer
+        .summary(&h.tenant, &done.id)
+        .await
+        .unwrap()
+        .unwrap();
     (done, summary)
 }
 
@@ -42,7 +61,12 @@ fn error_at(summary: &ImportSummary, row: u64, column: &str) -> RowError {
         .iter()
         .find(|e| e.row == Some(row) && e.column.as_deref() == Some(column))
         .cloned()
-        .unwrap_or_else(|| panic!("no error on row {row} column {column}: {:?}", summary.errors))
+        .unwrap_or_else(|| {
+            panic!(
+                "no error on row {row} column {column}: {:?}",
+                summary.errors
+            )
+        })
 }
 
 fn valid_firms() -> String {
@@ -64,11 +88,24 @@ async fn a_valid_firms_file_is_imported_whole_with_clients_linked_to_their_custo
     assert_eq!(job.description, "Firms import initiated on 2026-06-15");
     let firms = h.lookups(LookupTable::Firms).await;
     let client = firms.iter().find(|e| e.key == "C-100b").unwrap();
-    assert_eq!(client.columns.get("parent").map(String::as_str), Some("C-100"));
-    assert_eq!(client.columns.get("type").map(String::as_str), Some("Client"), "types are stored as the template spells them");
+    assert_eq!(
+        client.columns.get("parent").map(String::as_str),
+        Some("C-100")
+    );
+    assert_eq!(
+        client.columns.get("type").map(String::as_str),
+        Some("Client"),
+        "types are stored as the template spells them"
+    );
     let notes = h.notifications().await;
     assert_eq!(notes[0].kind, NotificationKind::ImportFinished);
-    assert!(notes[0].body.contains("Imported 4 of 4 records; 0 skipped; 0 errors."), "{}", notes[0].body);
+    assert!(
+        notes[0]
+            .body
+            .contains("Imported 4 of 4 records; 0 skipped; 0 errors."),
+        "{}",
+        notes[0].body
+    );
 }
 
 async fn importing_the_same_file_again_skips_every_unchanged_row(h: Harness) {
@@ -78,24 +115,48 @@ async fn importing_the_same_file_again_skips_every_unchanged_row(h: Harness) {
 
     assert_eq!(job.status, JobStatus::Finished);
     assert_eq!(summary.imported, 0);
-    assert_eq!(summary.skipped.iter().map(|s| s.row).collect::<Vec<_>>(), [2, 3, 4, 5]);
+    assert_eq!(
+        summary.skipped.iter().map(|s| s.row).collect::<Vec<_>>(),
+        [2, 3, 4, 5]
+    );
     assert!(summary.errors.is_empty());
 }
 
 async fn a_corrupt_file_is_refused_with_one_clear_error_and_nothing_written(h: Harness) {
     let corrupt = Bytes::from_static(b"PK\x03\x04 this is not really a workbook \x00\x01\x02");
 
-    let (job, summary) = import(&h, ImportTemplate::Firms, ImportFormat::Xlsx, corrupt, false).await;
+    let (job, summary) = import(
+        &h,
+        ImportTemplate::Firms,
+        ImportFormat::Xlsx,
+        corrupt,
+        false,
+    )
+    .await;
 
     assert_eq!(job.status, JobStatus::Failed);
     assert_eq!(summary.errors.len(), 1, "{:?}", summary.errors);
     assert_eq!(summary.errors[0].row, None);
-    assert!(summary.errors[0].message.contains("not a valid XLSX workbook"), "{}", summary.errors[0].message);
-    assert_eq!(job.fail_reason.as_deref(), Some(summary.errors[0].message.as_str()));
-    assert!(h.lookups(LookupTable::Firms).await.is_empty(), "nothing is written");
+    assert!(
+        summary.errors[0]
+            .message
+            .contains("not a valid XLSX workbook"),
+        "{}",
+        summary.errors[0].message
+    );
+    assert_eq!(
+        job.fail_reason.as_deref(),
+        Some(summary.errors[0].message.as_str())
+    );
+    assert!(
+        h.lookups(LookupTable::Firms).await.is_empty(),
+        "nothing is written"
+    );
 }
 
-async fn a_file_of_another_template_is_refused_with_one_clear_error_and_nothing_written(h: Harness) {
+async fn a_file_of_another_template_is_refused_with_one_clear_error_and_nothing_written(
+    h: Harness,
+) {
     let contacts = "Employee ID,First Name,Last Name,Email,Firm Accounting Reference,Search Code\nE1,Ann,Smith,,,\n";
 
     let (job, summary) = import_firms(&h, contacts, false).await;
@@ -103,8 +164,14 @@ async fn a_file_of_another_template_is_refused_with_one_clear_error_and_nothing_
     assert_eq!(job.status, JobStatus::Failed);
     assert_eq!(summary.errors.len(), 1);
     let message = &summary.errors[0].message;
-    assert!(message.starts_with("the file does not match the firms template"), "{message}");
-    assert!(message.contains("Employee ID"), "the error shows what was found: {message}");
+    assert!(
+        message.starts_with("the file does not match the firms template"),
+        "{message}"
+    );
+    assert!(
+        message.contains("Employee ID"),
+        "the error shows what was found: {message}"
+    );
     assert!(h.lookups(LookupTable::Firms).await.is_empty());
 }
 
@@ -122,12 +189,21 @@ async fn by_default_one_bad_row_means_nothing_is_imported(h: Harness) {
     let (job, summary) = import_firms(&h, &firms_with_one_bad_row(), false).await;
 
     assert_eq!(job.status, JobStatus::Failed);
-    assert_eq!(job.fail_reason.as_deref(), Some("1 row(s) have errors; nothing was imported"));
+    assert_eq!(
+        job.fail_reason.as_deref(),
+        Some("1 row(s) have errors; nothing was imported")
+    );
     assert_eq!((summary.imported, summary.total), (0, 4));
     let error = error_at(&summary, 4, "Accounting Reference");
     assert_eq!(error.value.as_deref(), Some("C-123456789012345678901"));
-    assert_eq!(error.message, "is 23 characters long; at most 20 are allowed");
-    assert!(h.lookups(LookupTable::Firms).await.is_empty(), "a failed import writes nothing");
+    assert_eq!(
+        error.message,
+        "is 23 characters long; at most 20 are allowed"
+    );
+    assert!(
+        h.lookups(LookupTable::Firms).await.is_empty(),
+        "a failed import writes nothing"
+    );
 }
 
 async fn a_partial_import_writes_the_valid_rows_and_reports_the_invalid_ones(h: Harness) {
@@ -137,7 +213,12 @@ async fn a_partial_import_writes_the_valid_rows_and_reports_the_invalid_ones(h: 
     assert_eq!((summary.imported, summary.total), (3, 4));
     assert_eq!(summary.imported_rows, [2, 3, 5]);
     assert_eq!(summary.errors.len(), 1);
-    let mut keys: Vec<String> = h.lookups(LookupTable::Firms).await.into_iter().map(|e| e.key).collect();
+    let mut keys: Vec<String> = h
+        .lookups(LookupTable::Firms)
+        .await
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
     keys.sort();
     assert_eq!(keys, ["C-1", "C-2", "C-3"]);
 }
@@ -153,23 +234,53 @@ async fn duplicate_references_and_missing_parents_are_reported_with_row_and_colu
          S-1,Supplier,Supplier,C-2,,,,,\n\
          CL-7,Wrong parent,Client,S-0,,,,,\n"
     );
-    h.seed_lookups(LookupTable::Firms, &[("S-0", &[("type", "Supplier")])]).await;
+    h.seed_lookups(LookupTable::Firms, &[("S-0", &[("type", "Supplier")])])
+        .await;
 
     let (job, summary) = import_firms(&h, &csv, false).await;
 
     assert_eq!(job.status, JobStatus::Failed);
-    assert_eq!(error_at(&summary, 2, "Search Code").message, "is 25 characters long; at most 18 are allowed");
-    assert_eq!(error_at(&summary, 3, "Email").message, "must be an e-mail address");
+    assert_eq!(
+        error_at(&summary, 2, "Search Code").message,
+        "is 25 characters long; at most 18 are allowed"
+    );
+    assert_eq!(
+        error_at(&summary, 3, "Email").message,
+        "must be an e-mail address"
+    );
     let duplicate = error_at(&summary, 4, "Accounting Reference");
-    assert!(duplicate.message.contains("also appears on row 2"), "{}", duplicate.message);
+    assert!(
+        duplicate.message.contains("also appears on row 2"),
+        "{}",
+        duplicate.message
+    );
     let orphan = error_at(&summary, 5, "Parent Accounting Reference");
     assert_eq!(orphan.value.as_deref(), Some("NOPE"));
-    assert!(orphan.message.contains("\"CL-9\"") && orphan.message.contains("\"NOPE\""), "names both: {}", orphan.message);
-    assert!(error_at(&summary, 6, "Parent Accounting Reference").message.starts_with("is required for a Client"));
-    assert_eq!(error_at(&summary, 7, "Parent Accounting Reference").message, "only a Client has a Parent Accounting Reference");
-    assert!(error_at(&summary, 8, "Parent Accounting Reference").message.contains("is not a Customer"));
+    assert!(
+        orphan.message.contains("\"CL-9\"") && orphan.message.contains("\"NOPE\""),
+        "names both: {}",
+        orphan.message
+    );
+    assert!(
+        error_at(&summary, 6, "Parent Accounting Reference")
+            .message
+            .starts_with("is required for a Client")
+    );
+    assert_eq!(
+        error_at(&summary, 7, "Parent Accounting Reference").message,
+        "only a Client has a Parent Accounting Reference"
+    );
+    assert!(
+        error_at(&summary, 8, "Parent Accounting Reference")
+            .message
+            .contains("is not a Customer")
+    );
     assert_eq!(summary.errors.len(), 7, "{:?}", summary.errors);
-    assert_eq!(h.lookups(LookupTable::Firms).await.len(), 1, "only the seeded row is there");
+    assert_eq!(
+        h.lookups(LookupTable::Firms).await.len(),
+        1,
+        "only the seeded row is there"
+    );
 }
 
 async fn locations_link_to_existing_clients_and_a_missing_client_names_both_references(h: Harness) {
@@ -178,12 +289,30 @@ async fn locations_link_to_existing_clients_and_a_missing_client_names_both_refe
                L-1,C-100a,Coolsingel 1,,Rotterdam,3011 AD,nl\n\
                L-2,C-999,Nowhere 1,,Delft,,NL\n";
 
-    let (all_or_nothing, summary) = import(&h, ImportTemplate::Locations, ImportFormat::Csv, Bytes::from_static(csv.as_bytes()), false).await;
-    let (partial, partial_summary) = import(&h, ImportTemplate::Locations, ImportFormat::Csv, Bytes::from_static(csv.as_bytes()), true).await;
+    let (all_or_nothing, summary) = import(
+        &h,
+        ImportTemplate::Locations,
+        ImportFormat::Csv,
+        Bytes::from_static(csv.as_bytes()),
+        false,
+    )
+    .await;
+    let (partial, partial_summary) = import(
+        &h,
+        ImportTemplate::Locations,
+        ImportFormat::Csv,
+        Bytes::from_static(csv.as_bytes()),
+        true,
+    )
+    .await;
 
     assert_eq!(all_or_nothing.status, JobStatus::Failed);
     let missing = error_at(&summary, 3, "Client Accounting Reference");
-    assert!(missing.message.contains("\"L-2\"") && missing.message.contains("\"C-999\""), "{}", missing.message);
+    assert!(
+        missing.message.contains("\"L-2\"") && missing.message.contains("\"C-999\""),
+        "{}",
+        missing.message
+    );
     assert_eq!(partial.status, JobStatus::Finished);
     assert_eq!(partial_summary.imported_rows, [2]);
     let location = h
@@ -192,8 +321,14 @@ async fn locations_link_to_existing_clients_and_a_missing_client_names_both_refe
         .into_iter()
         .find(|e| e.key == "location/L-1")
         .unwrap();
-    assert_eq!(location.columns.get("client").map(String::as_str), Some("C-100a"));
-    assert_eq!(location.columns.get("country").map(String::as_str), Some("NL"));
+    assert_eq!(
+        location.columns.get("client").map(String::as_str),
+        Some("C-100a")
+    );
+    assert_eq!(
+        location.columns.get("country").map(String::as_str),
+        Some("NL")
+    );
 }
 
 async fn an_xlsx_template_filled_in_is_imported(h: Harness) {
@@ -202,7 +337,9 @@ async fn an_xlsx_template_filled_in_is_imported(h: Harness) {
     let sheet = workbook.add_worksheet();
     sheet.set_name("Data").unwrap();
     for (col, header) in template.headers().iter().enumerate() {
-        sheet.write_string(0, u16::try_from(col).unwrap(), *header).unwrap();
+        sheet
+            .write_string(0, u16::try_from(col).unwrap(), *header)
+            .unwrap();
     }
     sheet.write_string(1, 0, "21").unwrap();
     sheet.write_string(1, 1, "HIGH").unwrap();
@@ -218,7 +355,10 @@ async fn an_xlsx_template_filled_in_is_imported(h: Harness) {
     assert_eq!(summary.imported, 2);
     let rows = h.lookups(LookupTable::TaxCodes).await;
     let high = rows.iter().find(|e| e.key == "21").unwrap();
-    assert_eq!(high.columns.get("vp_code").map(String::as_str), Some("HIGH"));
+    assert_eq!(
+        high.columns.get("vp_code").map(String::as_str),
+        Some("HIGH")
+    );
     assert_eq!(high.columns.get("rate").map(String::as_str), Some("21"));
 }
 
@@ -238,15 +378,31 @@ on_both_stores!(
 fn the_xlsx_template_has_instructions_and_a_data_sheet_with_the_exact_headers() {
     let bytes = ImportTemplate::Firms.file(ImportFormat::Xlsx).unwrap();
 
-    let mut workbook: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let mut workbook: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec())).unwrap();
 
     assert_eq!(workbook.sheet_names(), ["Instructions", "Data"]);
     let data = workbook.worksheet_range("Data").unwrap();
-    let headers: Vec<String> = data.rows().next().unwrap().iter().map(|c| match c { Data::String(s) => s.clone(), o => o.to_string() }).collect();
+    let headers: Vec<String> = data
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| match c {
+            Data::String(s) => s.clone(),
+            o => o.to_string(),
+        })
+        .collect();
     assert_eq!(headers.join(","), FIRMS_HEADER);
     let help = workbook.worksheet_range("Instructions").unwrap();
-    let text: Vec<String> = help.rows().flat_map(|r| r.iter().map(|c| c.to_string())).collect();
-    assert!(text.iter().any(|t| t.contains("At most 20 characters")), "the instructions state the ClientID length");
+    let text: Vec<String> = help
+        .rows()
+        .flat_map(|r| r.iter().map(|c| c.to_string()))
+        .collect();
+    assert!(
+        text.iter().any(|t| t.contains("At most 20 characters")),
+        "the instructions state the ClientID length"
+    );
 }
 
 #[test]
@@ -261,7 +417,13 @@ fn the_csv_template_is_the_header_row() {
 
 #[test]
 fn every_template_name_parses_back_to_its_template() {
-    for name in ["firms", "contacts", "locations", "lookup-tax-codes", "lookup-journal-codes"] {
+    for name in [
+        "firms",
+        "contacts",
+        "locations",
+        "lookup-tax-codes",
+        "lookup-journal-codes",
+    ] {
         assert_eq!(ImportTemplate::parse(name).unwrap().name(), name);
     }
     assert!(ImportTemplate::parse("invoices").is_err());

@@ -6,8 +6,8 @@ use bytes::Bytes;
 use ledgerlink_domain::period::Period;
 use ledgerlink_jobs::import::ImportRequest;
 use ledgerlink_jobs::{
-    ExportColumn, ExportDefinition, ExportFormat, ExportSource, Exporter, ImportFormat, ImportTemplate,
-    Importer, IntegrationsManager, JobError,
+    ExportColumn, ExportDefinition, ExportFormat, ExportSource, Exporter, ImportFormat,
+    ImportTemplate, Importer, IntegrationsManager, JobError,
 };
 use ledgerlink_ports::{Integration, JobKind, LookupTable, TaskRunState};
 
@@ -30,8 +30,24 @@ fn definition(id: &str, table: LookupTable) -> ExportDefinition {
 
 async fn month_end(h: &Harness) -> IntegrationsManager {
     let exporter = Exporter::new(h.ctx.clone());
-    exporter.definitions().save(&h.tenant, &definition("gl-out", LookupTable::GlAccounts), "jdoe").await.unwrap();
-    exporter.definitions().save(&h.tenant, &definition("jobs-out", LookupTable::JournalCodes), "jdoe").await.unwrap();
+    exporter
+        .definitions()
+        .save(
+            &h.tenant,
+            &definition("gl-out", LookupTable::GlAccounts),
+            "jdoe",
+        )
+        .await
+        .unwrap();
+    exporter
+        .definitions()
+        .save(
+            &h.tenant,
+            &definition("jobs-out", LookupTable::JournalCodes),
+            "jdoe",
+        )
+        .await
+        .unwrap();
     let manager = IntegrationsManager::new(h.ctx.clone());
     let integration = Integration {
         tenant: h.tenant.clone(),
@@ -55,16 +71,38 @@ async fn each_task_shows_run_not_run_or_failed_in_its_period_with_history_kept(h
     let manager = month_end(&h).await;
     let exporter = Exporter::new(h.ctx.clone());
 
-    let before = manager.overview(&h.tenant, "month-end", Some(june())).await.unwrap();
-    let jobs = manager.run_exports(&h.tenant, "month-end", None, Some(june()), "jdoe").await.unwrap();
+    let before = manager
+        .overview(&h.tenant, "month-end", Some(june()))
+        .await
+        .unwrap();
+    let jobs = manager
+        .run_exports(&h.tenant, "month-end", None, Some(june()), "jdoe")
+        .await
+        .unwrap();
     exporter.run(&h.tenant, &jobs[0].id).await.unwrap();
-    exporter.mark_failed(&h.tenant, &jobs[1].id, "ops", "source unavailable").await.unwrap();
-    let june_view = manager.overview(&h.tenant, "month-end", Some(june())).await.unwrap();
-    let july_view = manager.overview(&h.tenant, "month-end", Some(Period::new(2026, 7).unwrap())).await.unwrap();
-    let history = manager.history(&h.tenant, "month-end", june()).await.unwrap();
+    exporter
+        .mark_failed(&h.tenant, &jobs[1].id, "ops", "source unavailable")
+        .await
+        .unwrap();
+    let june_view = manager
+        .overview(&h.tenant, "month-end", Some(june()))
+        .await
+        .unwrap();
+    let july_view = manager
+        .overview(&h.tenant, "month-end", Some(Period::new(2026, 7).unwrap()))
+        .await
+        .unwrap();
+    let history = manager
+        .history(&h.tenant, "month-end", june())
+        .await
+        .unwrap();
 
     let states = |v: &ledgerlink_jobs::IntegrationOverview| {
-        v.export_tasks.iter().chain(&v.import_tasks).map(|t| (t.task.clone(), t.state)).collect::<Vec<_>>()
+        v.export_tasks
+            .iter()
+            .chain(&v.import_tasks)
+            .map(|t| (t.task.clone(), t.state))
+            .collect::<Vec<_>>()
     };
     assert_eq!(
         states(&before),
@@ -74,7 +112,11 @@ async fn each_task_shows_run_not_run_or_failed_in_its_period_with_history_kept(h
             ("import:firms".to_owned(), TaskRunState::NotRun)
         ]
     );
-    assert_eq!(jobs.len(), 2, "running all export tasks starts one job per definition");
+    assert_eq!(
+        jobs.len(),
+        2,
+        "running all export tasks starts one job per definition"
+    );
     assert_eq!(
         states(&june_view),
         [
@@ -84,8 +126,20 @@ async fn each_task_shows_run_not_run_or_failed_in_its_period_with_history_kept(h
         ]
     );
     assert_eq!(june_view.period, 202606);
-    assert!(june_view.export_tasks[1].message.as_deref().unwrap().contains("source unavailable"));
-    assert!(july_view.export_tasks.iter().all(|t| t.state == TaskRunState::NotRun), "another period starts fresh");
+    assert!(
+        june_view.export_tasks[1]
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("source unavailable")
+    );
+    assert!(
+        july_view
+            .export_tasks
+            .iter()
+            .all(|t| t.state == TaskRunState::NotRun),
+        "another period starts fresh"
+    );
     assert_eq!(history.len(), 2, "june keeps its runs");
 }
 
@@ -95,11 +149,20 @@ async fn running_one_export_task_and_an_import_task_records_only_those(h: Harnes
     let importer = Importer::new(h.ctx.clone());
 
     let one = manager
-        .run_exports(&h.tenant, "month-end", Some(&["jobs-out".to_owned()]), Some(june()), "jdoe")
+        .run_exports(
+            &h.tenant,
+            "month-end",
+            Some(&["jobs-out".to_owned()]),
+            Some(june()),
+            "jdoe",
+        )
         .await
         .unwrap();
     exporter.run(&h.tenant, &one[0].id).await.unwrap();
-    let task = manager.import_task(&h.tenant, "month-end", ImportTemplate::Firms, Some(june())).await.unwrap();
+    let task = manager
+        .import_task(&h.tenant, "month-end", ImportTemplate::Firms, Some(june()))
+        .await
+        .unwrap();
     let request = ImportRequest {
         template: ImportTemplate::Firms,
         format: ImportFormat::Csv,
@@ -107,15 +170,41 @@ async fn running_one_export_task_and_an_import_task_records_only_those(h: Harnes
         integration: Some(task),
     };
     let csv = "Accounting Reference,Name,Type,Parent Accounting Reference,Search Code,VAT Number,Email,Currency,Payment Days\nC-1,One,Customer,,,,,,\n";
-    let import = importer.upload(&h.tenant, &request, "jdoe", Bytes::from_static(csv.as_bytes())).await.unwrap();
+    let import = importer
+        .upload(
+            &h.tenant,
+            &request,
+            "jdoe",
+            Bytes::from_static(csv.as_bytes()),
+        )
+        .await
+        .unwrap();
     importer.run(&h.tenant, &import.id).await.unwrap();
-    let unknown = manager.run_exports(&h.tenant, "month-end", Some(&["nope".to_owned()]), Some(june()), "jdoe").await;
-    let view = manager.overview(&h.tenant, "month-end", Some(june())).await.unwrap();
+    let unknown = manager
+        .run_exports(
+            &h.tenant,
+            "month-end",
+            Some(&["nope".to_owned()]),
+            Some(june()),
+            "jdoe",
+        )
+        .await;
+    let view = manager
+        .overview(&h.tenant, "month-end", Some(june()))
+        .await
+        .unwrap();
 
     assert_eq!(one.len(), 1);
     assert_eq!(one[0].kind, JobKind::Export);
     assert!(matches!(unknown, Err(JobError::Invalid { .. })));
-    let state = |task: &str| view.export_tasks.iter().chain(&view.import_tasks).find(|t| t.task == task).unwrap().state;
+    let state = |task: &str| {
+        view.export_tasks
+            .iter()
+            .chain(&view.import_tasks)
+            .find(|t| t.task == task)
+            .unwrap()
+            .state
+    };
     assert_eq!(state("export:gl-out"), TaskRunState::NotRun);
     assert_eq!(state("export:jobs-out"), TaskRunState::Run);
     assert_eq!(state("import:firms"), TaskRunState::Run);
@@ -140,9 +229,16 @@ async fn an_integration_naming_an_unknown_definition_or_template_is_refused(h: H
     let unknown_template = manager.save(&integration, None).await;
     let no_period = manager.period(None).await;
 
-    assert!(matches!(unknown_definition, Err(JobError::Invalid { ref field, .. }) if field == "export_tasks"));
-    assert!(matches!(unknown_template, Err(JobError::Invalid { ref field, .. }) if field == "template"));
-    assert!(matches!(no_period, Err(JobError::NotConfigured { .. })), "without a PSA the period must be given");
+    assert!(
+        matches!(unknown_definition, Err(JobError::Invalid { ref field, .. }) if field == "export_tasks")
+    );
+    assert!(
+        matches!(unknown_template, Err(JobError::Invalid { ref field, .. }) if field == "template")
+    );
+    assert!(
+        matches!(no_period, Err(JobError::NotConfigured { .. })),
+        "without a PSA the period must be given"
+    );
 }
 
 on_both_stores!(
