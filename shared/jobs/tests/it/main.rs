@@ -7,3 +7,4 @@ mod helpers;
 mod export;
 mod import;
 mod integrations;
+mod sources;
