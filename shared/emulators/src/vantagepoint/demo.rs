@@ -721,7 +721,7 @@ pub(crate) fn load(
         })?);
     let units = amount(&mut rng, 100, 900);
     summary
-        .journal_entries
+        .unit_postings
         .push(emulator.post_journal_entry(&JournalEntrySeed {
             trans_type: Some("UN".into()),
             ref_no: "UN-0001".into(),
