@@ -134,4 +134,64 @@ async fn a_dead_refresh_token_pauses_the_connection_keeps_objects_pending_and_no
     assert_eq!(notes.items.iter().filter(|n| n.kind == NotificationKind::ConnectionPaused).count(), 1);
     assert!(later.skipped_paused, "a paused tenant's work is not attempted");
     assert_eq!(world.sales_entries(t.division, &key), 0);
+
+    // Act 2: a user reconnects (fresh tokens) and the connection is resumed.
+    let pair = world.exact.issue_tokens(&world.app.client_id, Some(world.user)).unwrap();
+    let now = world.now();
+    world
+        .ctx
+        .stores
+        .tokens
+        .save_initial(&TokenRecord {
+            connection: format!("exact:{}", t.id),
+            access_token: pair.access_token,
+            refresh_token: pair.refresh_token,
+            access_expires_at: now + chrono::Duration::seconds(600),
+            issued_at: now,
+            generation: 0,
+        })
+        .await
+        .unwrap();
+    let resent = operator::resume(&world.ctx, &t.id).await.unwrap();
+    world.drain(Flow::InvoiceOut).await;
+
+    // Assert 2: the Pending object went through, once.
+    assert_eq!(resent, 1);
+    assert_eq!(world.status(&t.id, ObjectType::Invoice, &key).await.unwrap().status, SyncStatus::Success);
+    assert_eq!(world.sales_entries(t.division, &key), 1);
+}
+
+#[tokio::test]
+async fn a_retry_at_the_top_level_refreshes_master_data_first_and_at_entity_level_only_the_object() {
+    // Arrange: two tenants, one per integration level, each with an invoice in Error.
+    let world = World::spawn().await;
+    let top = world.tenant("top").await;
+    let bad_top = world.post_invoice("924001", &[dec!(-5.00)]);
+    world.tick();
+    discover(&world.ctx, Flow::InvoiceOut, &top.id).await.unwrap();
+    world.drain(Flow::InvoiceOut).await;
+    let entity = world.tenant("entity").await;
+    let mut record = world.ctx.stores.tenants.get(&entity.id).await.unwrap().unwrap();
+    record.settings.insert("integration_level".into(), serde_json::json!("entity"));
+    let version = record.version;
+    world.ctx.stores.tenants.put(&record, Some(version)).await.unwrap();
+    let bad_entity = world.post_invoice("924002", &[dec!(-5.00)]);
+    world.tick();
+    discover(&world.ctx, Flow::InvoiceOut, &entity.id).await.unwrap();
+    world.drain(Flow::InvoiceOut).await;
+    let top_obj = object(&top.id, ObjectType::Invoice, &invoice_key("924001", &bad_top));
+    let entity_obj = object(&entity.id, ObjectType::Invoice, &invoice_key("924002", &bad_entity));
+
+    // Act
+    let depth_before = world.ctx.queue.depth(Flow::FirmSync).await.unwrap();
+    let top_result = operator::retry(&world.ctx, &top.id, std::slice::from_ref(&top_obj), "ops").await.unwrap();
+    let depth_top = world.ctx.queue.depth(Flow::FirmSync).await.unwrap();
+    let entity_result = operator::retry(&world.ctx, &entity.id, std::slice::from_ref(&entity_obj), "ops").await.unwrap();
+    let depth_entity = world.ctx.queue.depth(Flow::FirmSync).await.unwrap();
+
+    // Assert
+    assert!(top_result[0].accepted && entity_result[0].accepted);
+    assert_eq!(depth_top, depth_before + 1, "top level: master data is refreshed first");
+    assert_eq!(depth_entity, depth_top, "entity level: only the object itself");
+    assert_eq!(world.ctx.queue.depth(Flow::InvoiceOut).await.unwrap(), 2);
 }

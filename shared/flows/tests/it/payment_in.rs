@@ -102,3 +102,26 @@ async fn a_partially_paid_expense_report_waits_until_fully_paid() {
     assert_eq!(status.status, SyncStatus::Success, "{:?}", status.last_message);
     assert_eq!(world.vp.payments().len(), payments_before + 1);
 }
+
+#[tokio::test]
+async fn a_document_deleted_in_exact_is_flagged_desynchronized_and_not_deleted_in_vp() {
+    // Arrange: a synced invoice whose sales entry is then deleted in Exact.
+    let world = World::spawn().await;
+    let t = world.tenant("deleted").await;
+    let posting = world.post_invoice("911001", &[dec!(120.00)]);
+    let key = invoice_key("911001", &posting);
+    world.tick();
+    discover(&world.ctx, Flow::InvoiceOut, &t.id).await.unwrap();
+    world.drain(Flow::InvoiceOut).await;
+    let entry = world.status(&t.id, ObjectType::Invoice, &key).await.unwrap().target_id.unwrap();
+    world.exact.delete(t.division, "salesentry/SalesEntries", &entry).unwrap();
+
+    // Act
+    discover(&world.ctx, Flow::PaymentIn, &t.id).await.unwrap();
+
+    // Assert
+    let status = world.status(&t.id, ObjectType::Invoice, &key).await.unwrap();
+    assert_eq!(status.status, SyncStatus::Desynchronized);
+    assert!(status.last_message.as_deref().unwrap_or("").contains("Deleted in Exact Online"), "{:?}", status.last_message);
+    assert!(world.vp.invoice_balance("911001").is_some(), "VP keeps its invoice");
+}
