@@ -72,8 +72,15 @@ async fn run(options: Options, logs: &str) -> anyhow::Result<ExitCode> {
     );
     println!("  Operator page          {}", stack.page_url());
     if once {
-        let report = rounds::round(&stack, 1, true).await;
+        let report = tokio::select! {
+            report = rounds::round(&stack, 1, true) => Some(report),
+            _ = tokio::signal::ctrl_c() => None,
+        };
         stack.shutdown().await;
+        let Some(report) = report else {
+            println!("Interrupted.");
+            return Ok(ExitCode::from(130));
+        };
         let report = report?;
         return Ok(if report.failed() {
             ExitCode::FAILURE

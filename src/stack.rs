@@ -184,6 +184,11 @@ impl Stack {
         }
         std::fs::create_dir_all(data_dir.join("files"))
             .with_context(|| format!("creating {}", data_dir.display()))?;
+        // The API's port first: a port in use fails before anything else starts.
+        let addr = SocketAddr::from(([127, 0, 0, 1], options.port));
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            anyhow!("cannot listen on {addr}: {e}; pass --port 0 to use a free port")
+        })?;
         let tenant = demo::tenant_id();
         let keys = LocalKeys::load_or_create(&data_dir, &tenant)?;
         let clock: SharedClock = SystemClock::shared();
@@ -282,10 +287,6 @@ impl Stack {
         demo::ensure_lookups(&stores, &exact, &record, clock.now()).await?;
 
         // The API and the operator page.
-        let addr = SocketAddr::from(([127, 0, 0, 1], options.port));
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-            anyhow!("cannot listen on {addr}: {e}; pass --port 0 to use a free port")
-        })?;
         let api_url = format!("http://{}", listener.local_addr()?);
         let signing_key = hex::decode(&keys.url_signing_key)
             .context("the URL-signing key in local-keys.json is not hex")?;
@@ -375,5 +376,33 @@ impl Stack {
         }
         self.exact_server.shutdown().await;
         self.vp_server.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reset_wipes_a_data_dir_of_its_own_files_and_refuses_a_foreign_one() {
+        // Arrange
+        let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let ours = root.path().join("ours");
+        std::fs::create_dir_all(ours.join("files")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(ours.join("state.db"), b"x").unwrap_or_else(|e| panic!("{e}"));
+        let foreign = root.path().join("foreign");
+        std::fs::create_dir_all(&foreign).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(foreign.join("thesis.tex"), b"x").unwrap_or_else(|e| panic!("{e}"));
+
+        // Act
+        let wiped = wipe(&ours);
+        let refused = wipe(&foreign);
+
+        // Assert
+        assert!(wiped.is_ok(), "{wiped:?}");
+        assert!(!ours.exists());
+        assert!(refused.is_err());
+        assert!(foreign.join("thesis.tex").exists());
+        assert!(wipe(&root.path().join("missing")).is_ok());
     }
 }
