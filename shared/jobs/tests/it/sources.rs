@@ -181,14 +181,17 @@ async fn an_export_of_vantagepoint_firms_without_a_vantagepoint_connection_fails
     assert_eq!(notes[0].recipient, "jdoe");
 }
 
-/// Rows of one column; from its third batch on it reads the job's saved progress.
+/// What a watching source saw of the job: processed rows and the lease, per batch.
+type Seen = Arc<std::sync::Mutex<Vec<(u64, Option<chrono::DateTime<chrono::Utc>>)>>>;
+
+/// Rows of one column; from its second batch on it reads the job's saved progress.
 #[derive(Debug)]
 struct Watching {
     ctx: JobsContext,
     tenant: ledgerlink_domain::TenantId,
     job: String,
     batches: u32,
-    seen: Arc<std::sync::Mutex<Vec<(u64, Option<chrono::DateTime<chrono::Utc>>)>>>,
+    seen: Seen,
 }
 
 #[async_trait]
