@@ -182,8 +182,9 @@ mod tests {
 
     #[test]
     fn an_sqs_batch_decodes_into_its_messages_and_keeps_unreadable_ids() {
+        let body = serde_json::json!({"tenant": "acme", "object_type": "invoice", "key": "1.202606.1", "action": "sync", "trace_id": "t"});
         let payload = serde_json::json!({"Records": [
-            {"messageId": "m1", "body": "{\\"tenant\\":\\"acme\\",\\"object_type\\":\\"invoice\\",\\"key\\":\\"1.202606.1\\",\\"action\\":\\"sync\\",\\"trace_id\\":\\"t\\"}"},
+            {"messageId": "m1", "body": body.to_string()},
             {"messageId": "m2", "body": "not json"}
         ]});
         let Ok(Command::Batch { items, unreadable }) = decode(payload) else { panic!("not a batch") };

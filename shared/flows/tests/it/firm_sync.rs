@@ -6,13 +6,13 @@ use ledgerlink_flows::discover;
 use ledgerlink_ports::{LookupTable, PageRequest};
 use serde_json::json;
 
-use crate::helpers::World;
+use crate::helpers::{Prelink, World};
 
 #[tokio::test]
 async fn available_firms_become_exact_accounts_and_deselecting_one_desynchronizes_it() {
     // Arrange: a tenant whose master data has not been synced yet.
     let world = World::spawn().await;
-    let t = world.tenant_with("firms", None, false).await;
+    let t = world.tenant_with("firms", None, Prelink::Nothing).await;
     world.tick();
 
     // Act

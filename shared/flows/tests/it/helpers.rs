@@ -45,6 +45,17 @@ pub struct World {
     _dir: tempfile::TempDir,
 }
 
+/// Which master data a new tenant starts with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prelink {
+    /// Every demo firm, vendor and employee linked to a pre-made Exact account (as if firm-sync had run).
+    All,
+    /// Only the billing client of the demo's first project (the fault suite's invoices).
+    FirstClient,
+    /// Nothing: master data is left to firm-sync.
+    Nothing,
+}
+
 pub struct TenantFixture {
     pub id: TenantId,
     pub division: i32,
@@ -138,12 +149,11 @@ impl World {
 
     /// A fresh tenant whose discovery starts at `since` (default: now).
     pub async fn tenant_since(&self, name: &str, since: Option<DateTime<Utc>>) -> TenantFixture {
-        self.tenant_with(name, since, true).await
+        self.tenant_with(name, since, Prelink::All).await
     }
 
-    /// A fresh tenant; `prelink`: link every demo firm and employee to a pre-made Exact account (as if
-    /// firm-sync had run), else leave master data to firm-sync.
-    pub async fn tenant_with(&self, name: &str, since: Option<DateTime<Utc>>, prelink: bool) -> TenantFixture {
+    /// A fresh tenant starting with the master data `prelink` says.
+    pub async fn tenant_with(&self, name: &str, since: Option<DateTime<Utc>>, prelink: Prelink) -> TenantFixture {
         let division = self.next_division.fetch_add(1, Ordering::SeqCst);
         self.exact.create_division(division, name);
         self.exact.set_division_access(self.user, division, true).unwrap();
@@ -182,11 +192,17 @@ impl World {
             created_at: now,
         };
         // Links are 1:1: one Exact account per demo firm and employee (the first client is `customer`).
-        for (i, client) in self.demo.client_ids.iter().enumerate().filter(|_| prelink) {
+        let clients = match prelink {
+            Prelink::All => self.demo.client_ids.len(),
+            Prelink::FirstClient => 1,
+            Prelink::Nothing => 0,
+        };
+        let all = prelink == Prelink::All;
+        for (i, client) in self.demo.client_ids.iter().enumerate().take(clients) {
             let exact_id = if i == 0 { customer.clone() } else { account(100 + i, client, false) };
             links.link(&link(ObjectType::Firm, client.clone(), &exact_id)).await.unwrap();
         }
-        for (i, employee) in self.demo.employees.iter().enumerate().filter(|_| prelink) {
+        for (i, employee) in self.demo.employees.iter().enumerate().filter(|_| all) {
             let exact_id = if i == 0 { supplier.clone() } else { account(300 + i, employee, true) };
             links.link(&link(ObjectType::Employee, employee.clone(), &exact_id)).await.unwrap();
         }
@@ -220,7 +236,7 @@ impl World {
             put(LookupTable::TaxCodes, exact_code, &[("vp_code", vp_code), ("rate", rate)]).await;
         }
         put(LookupTable::BankCodes, "20", &[("vp_bank_code", "EURBANK")]).await;
-        for (i, vendor) in self.demo.vendors.iter().enumerate().filter(|_| prelink) {
+        for (i, vendor) in self.demo.vendors.iter().enumerate().filter(|_| all) {
             let exact_id = account(200 + i + 50, vendor, true);
             put(LookupTable::Firms, vendor, &[("exact_id", &exact_id)]).await;
         }
