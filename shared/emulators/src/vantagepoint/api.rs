@@ -212,8 +212,15 @@ fn base_of(app: &App) -> String {
 
 // ------------------------------------------------------------------ firms
 
-async fn firm_list(State(app): State<App>, RawQuery(q): RawQuery) -> Reply {
-    let rows = app.db.lock().firms.clone();
+async fn firm_list(
+    State(app): State<App>,
+    Extension(AuthUser(user)): Extension<AuthUser>,
+    RawQuery(q): RawQuery,
+) -> Reply {
+    let rows = {
+        let db = app.db.lock();
+        db.visible(&user, db.firms.clone())
+    };
     list(&app, rows, q.as_deref(), LimitPolicy::Accept)
 }
 
@@ -454,8 +461,15 @@ fn employee_key(key: &str) -> String {
     key.split('|').next().unwrap_or_default().to_owned()
 }
 
-async fn employee_list(State(app): State<App>, RawQuery(q): RawQuery) -> Reply {
-    let rows = app.db.lock().employees.clone();
+async fn employee_list(
+    State(app): State<App>,
+    Extension(AuthUser(user)): Extension<AuthUser>,
+    RawQuery(q): RawQuery,
+) -> Reply {
+    let rows = {
+        let db = app.db.lock();
+        db.visible(&user, db.employees.clone())
+    };
     list(&app, rows, q.as_deref(), LimitPolicy::Accept)
 }
 
@@ -521,7 +535,11 @@ fn upsert_many(
     Ok((rows, events))
 }
 
-async fn project_list(State(app): State<App>, RawQuery(q): RawQuery) -> Reply {
+async fn project_list(
+    State(app): State<App>,
+    Extension(AuthUser(user)): Extension<AuthUser>,
+    RawQuery(q): RawQuery,
+) -> Reply {
     let query = ListQuery::parse(q.as_deref(), LimitPolicy::Accept)?;
     let level = query
         .param("wbstype")
@@ -543,6 +561,7 @@ async fn project_list(State(app): State<App>, RawQuery(q): RawQuery) -> Reply {
         })
         .cloned()
         .collect();
+    let rows = app.db.lock().visible(&user, rows);
     Ok(app.render(query.apply(rows)?, StatusCode::OK))
 }
 
@@ -1382,6 +1401,7 @@ fn ledger_type(tt: &str) -> Result<String, VpError> {
 
 async fn psa_ledger(
     State(app): State<App>,
+    Extension(AuthUser(user)): Extension<AuthUser>,
     Path(tt): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Reply {
@@ -1395,6 +1415,7 @@ async fn psa_ledger(
         .filter(|r| str_ci(r, "TransType") == tt)
         .cloned()
         .collect();
+    let rows = app.db.lock().visible(&user, rows);
     Ok(app.render(query.apply(rows)?, StatusCode::OK))
 }
 
@@ -1416,8 +1437,15 @@ async fn ledger_tax(
     Ok(app.render(query.apply(rows)?, StatusCode::OK))
 }
 
-async fn ar_balance(State(app): State<App>, RawQuery(q): RawQuery) -> Reply {
-    let rows = app.db.lock().ar_balances();
+async fn ar_balance(
+    State(app): State<App>,
+    Extension(AuthUser(user)): Extension<AuthUser>,
+    RawQuery(q): RawQuery,
+) -> Reply {
+    let rows = {
+        let db = app.db.lock();
+        db.visible(&user, db.ar_balances())
+    };
     list(&app, rows, q.as_deref(), LimitPolicy::Accept)
 }
 

@@ -76,6 +76,7 @@ pub(crate) struct User {
     pub active_period: Option<i32>,
     pub active_company: Option<String>,
     pub disabled: bool,
+    pub visible_companies: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -165,6 +166,7 @@ impl std::fmt::Debug for User {
             .field("active_period", &self.active_period)
             .field("active_company", &self.active_company)
             .field("disabled", &self.disabled)
+            .field("visible_companies", &self.visible_companies)
             .finish()
     }
 }
@@ -301,8 +303,34 @@ impl Db {
             active_period: seed.active_period,
             active_company: seed.active_company,
             disabled: seed.disabled,
+            visible_companies: seed.visible_companies,
         };
         self.users.insert(seed.username.to_lowercase(), user);
+    }
+
+    /// Rows the user's role may see: all, or those whose `Org` (or `Company`) is in one of their companies.
+    pub(crate) fn visible(&self, username: &str, rows: Vec<Row>) -> Vec<Row> {
+        let Some(user) = self.users.get(&username.to_lowercase()) else {
+            return rows;
+        };
+        if user.visible_companies.is_empty() {
+            return rows;
+        }
+        rows.into_iter()
+            .filter(|r| {
+                let org = str_ci(r, "Org");
+                let company = if org.is_empty() {
+                    str_ci(r, "Company")
+                } else {
+                    org.split(':').next().unwrap_or_default().to_owned()
+                };
+                company.is_empty()
+                    || user
+                        .visible_companies
+                        .iter()
+                        .any(|c| c.eq_ignore_ascii_case(&company))
+            })
+            .collect()
     }
 
     pub(crate) fn default_company(&self) -> String {

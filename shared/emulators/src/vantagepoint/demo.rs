@@ -219,6 +219,7 @@ pub(crate) fn load(
             active_period: Some(active),
             active_company: Some(company.clone()),
             disabled: false,
+            visible_companies: Vec::new(),
         });
     }
 

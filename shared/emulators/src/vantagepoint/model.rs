@@ -176,6 +176,9 @@ pub struct UserSeed {
     pub active_company: Option<String>,
     /// A disabled user cannot obtain tokens.
     pub disabled: bool,
+    /// Role-scoped visibility: when not empty, lists of firms, employees, projects, the posted ledger and AR
+    /// only show rows whose `Org` belongs to these companies — silently, as VP filters by role access.
+    pub visible_companies: Vec<String>,
 }
 
 impl std::fmt::Debug for UserSeed {
@@ -186,6 +189,7 @@ impl std::fmt::Debug for UserSeed {
             .field("active_period", &self.active_period)
             .field("active_company", &self.active_company)
             .field("disabled", &self.disabled)
+            .field("visible_companies", &self.visible_companies)
             .finish()
     }
 }

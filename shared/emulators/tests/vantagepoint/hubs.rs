@@ -489,3 +489,29 @@ async fn vendor_accounting_is_created_under_vision_and_updated_through_the_firm(
     assert_eq!(rows(&info).len(), 1);
     assert_eq!(info[0]["PayTerms"], "Next");
 }
+
+#[tokio::test]
+async fn a_user_scoped_to_another_company_silently_sees_none_of_its_firms_or_ledger() {
+    let vp = spawn().await;
+    vp.emulator
+        .add_user(ledgerlink_emulators::vantagepoint::UserSeed {
+            username: "scoped".into(),
+            password: "scoped-password".into(),
+            visible_companies: vec!["B0".into()],
+            ..Default::default()
+        });
+    let mut form = vp.grant_form("scoped-password");
+    form.retain(|(k, _)| *k != "Username");
+    form.push(("Username", "scoped".into()));
+    let (_, token) = vp.token_response(&form).await;
+    let token = token["access_token"].as_str().unwrap().to_owned();
+
+    let (firm_status, firms) = vp.get(&token, "/firm").await;
+    let (_, ledger) = vp.get(&token, "/PSALedger/IN").await;
+    let (_, all) = vp.get(&vp.token().await, "/firm").await;
+
+    assert_eq!(firm_status, StatusCode::OK);
+    assert!(rows(&firms).is_empty());
+    assert!(rows(&ledger).is_empty());
+    assert!(!rows(&all).is_empty());
+}
