@@ -273,7 +273,15 @@ impl Importer {
         if job.status != JobStatus::Started {
             return Ok(job);
         }
+        // A live claim by another worker (a duplicate delivery) is left to finish.
+        let now = self.ctx.clock.now();
+        if job.details.get("worker").is_some()
+            && job.lease_expires_at.is_some_and(|until| until > now)
+        {
+            return Err(JobError::Busy { id: job.id });
+        }
         let mut claimed = job.clone();
+        claimed.details["worker"] = json!(uuid::Uuid::new_v4().to_string());
         claimed.lease_expires_at =
             Some(self.ctx.clock.now() + chrono_duration(self.ctx.settings.lease));
         let job = match self.ctx.stores.jobs.put(&claimed, job.version).await {

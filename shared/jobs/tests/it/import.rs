@@ -428,3 +428,54 @@ fn every_template_name_parses_back_to_its_template() {
     }
     assert!(ImportTemplate::parse("invoices").is_err());
 }
+
+#[tokio::test]
+async fn an_upload_through_the_presigned_link_is_imported_once_submitted() {
+    let h = crate::helpers::aws().await;
+    let importer = Importer::new(h.ctx.clone());
+    let template = importer
+        .template_url(&h.tenant, ImportTemplate::Firms, ImportFormat::Csv)
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let template_body = http
+        .get(&template.url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (job, link) = importer
+        .begin_upload(
+            &h.tenant,
+            &request(ImportTemplate::Firms, ImportFormat::Csv, false),
+            "jdoe",
+        )
+        .await
+        .unwrap();
+    let early = importer.submit(&h.tenant, &job.id).await;
+
+    let put = http
+        .put(&link.url)
+        .body(valid_firms())
+        .send()
+        .await
+        .unwrap();
+    importer.submit(&h.tenant, &job.id).await.unwrap();
+    let done = importer.run(&h.tenant, &job.id).await.unwrap();
+
+    assert_eq!(
+        template_body,
+        format!("{FIRMS_HEADER}\n"),
+        "the template downloads through its link"
+    );
+    assert!(
+        early.is_err(),
+        "an import cannot be submitted before its file is uploaded"
+    );
+    assert!(put.status().is_success(), "{}", put.status());
+    assert_eq!(link.method, "PUT");
+    assert_eq!(done.status, JobStatus::Finished);
+    assert_eq!(h.lookups(LookupTable::Firms).await.len(), 4);
+}
