@@ -45,12 +45,10 @@ async fn randomised_faults_never_duplicate_a_document_nor_lose_a_payment() {
     let lane_runs = (0..lanes).map(|lane| async move {
         let mut totals: BTreeMap<&'static str, u64> = BTreeMap::new();
         let mut world = World::spawn().await;
-        let mut done = 0u64;
-        for run in (lane..runs).step_by(lanes as usize) {
-            if done > 0 && done % RENEW_EVERY == 0 {
+        for (done, run) in (lane..runs).step_by(lanes as usize).enumerate() {
+            if done > 0 && (done as u64).is_multiple_of(RENEW_EVERY) {
                 world = World::spawn().await;
             }
-            done += 1;
             if run > 0 && run % 100 == 0 {
                 println!("fault suite: run {run} ({:.1?})", wall.elapsed());
             }
@@ -354,6 +352,7 @@ async fn one_run(world: &World, run: u64, seed: u64) -> Result<BTreeMap<&'static
         return Err(format!("amounts in VP {totals:?} differ from the payments {paid:?}"));
     }
     *counts.entry("payments").or_default() += paid.len() as u64;
+    *counts.entry("ms_payments").or_default() += phase.elapsed().as_millis() as u64;
     for (kind, n) in world.exact.faults().injected() {
         let before = exact_before.get(&kind).copied().unwrap_or(0);
         *counts.entry(fault_key("exact", &kind)).or_default() += n - before;

@@ -52,9 +52,9 @@ async fn steady_state_costs_about_one_exact_call_per_invoice_and_one_per_idle_po
         assert_eq!(world.status(&t.id, ObjectType::Invoice, k).await.unwrap().status, SyncStatus::Success);
         assert_eq!(world.sales_entries(t.division, k), 1);
     }
-    let per_invoice = api_calls as f64 / f64::from(n);
+    let per_invoice = (Decimal::from(api_calls) / Decimal::from(n)).round_dp(3);
     println!(
-        "FIGURE exact-calls-per-invoice: {per_invoice:.3} ({api_calls} API calls for {n} invoices; {token_calls} token calls)"
+        "FIGURE exact-calls-per-invoice: {per_invoice} ({api_calls} API calls for {n} invoices; {token_calls} token calls)"
     );
     println!(
         "FIGURE exact-calls-per-idle-poll: {per_poll:?} over one hour ({poll_total} calls for 12 polls; the hourly deletions check is the extra one)"
