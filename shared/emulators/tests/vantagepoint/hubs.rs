@@ -515,3 +515,46 @@ async fn a_user_scoped_to_another_company_silently_sees_none_of_its_firms_or_led
     assert!(rows(&ledger).is_empty());
     assert!(!rows(&all).is_empty());
 }
+
+#[tokio::test]
+async fn quirks_mode_renders_ledger_amounts_with_two_decimals() {
+    let vp = spawn_with(VantagepointConfig {
+        numbers_as_strings: true,
+        ..VantagepointConfig::default()
+    })
+    .await;
+    let token = vp.token().await;
+
+    let (_, body) = vp
+        .get(
+            &token,
+            &format!(
+                "/PSALedger/IN?{}",
+                term(0, "InvoiceSection", "=", "F", "string")
+            ),
+        )
+        .await;
+
+    let amount = body[0]["Amount"].as_str().unwrap();
+    assert!(
+        amount
+            .split_once('.')
+            .is_some_and(|(_, cents)| cents.len() == 2),
+        "{amount}"
+    );
+    assert!(body[0]["Period"].is_string());
+}
+
+#[tokio::test]
+async fn an_employee_is_found_by_its_multi_company_key_too() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+
+    let (plain, _) = vp.get(&token, "/employee/E001").await;
+    let (status, body) = vp.get(&token, "/employee/E001%7CA0").await;
+
+    assert_eq!(plain, StatusCode::OK);
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body[0]["Employee"], "E001");
+    assert_eq!(body[0]["EMail"], "anna@ledgerlink-demo.example");
+}
