@@ -244,7 +244,7 @@ function renderObjects() {
       el("td", {}, el("button", { type: "button", class: "link", text: o.key, onclick: guard(() => showDetail(o)) })),
       el("td", { text: o.type }),
       el("td", {}, statusCell(o.status, o.status_label)),
-      el("td", { text: o.version || "" }),
+      el("td", { class: "version", title: o.version || "", text: o.version || "" }),
       el("td", { class: "message", title: message, text: message }),
       el("td", { text: o.attempts }),
       el("td", { text: fmtTime(o.updated_at) }),

@@ -1,16 +1,18 @@
 //! Browser-test fixture: serves the real router on 127.0.0.1 (port chosen by the OS) over a fresh embedded
-//! store seeded with a tenant, objects in every status (one invoice in Error whose Force synchronize will
-//! succeed), an attempt history over the last day (for the health chart), export jobs (run for real by the
-//! jobs crate), an import with its summary, lookup rows, an integration and notifications.
+//! store, with both ERP emulators running in-process ([`erp`]). The tenant's one real document, invoice
+//! 900042, was refused by the REAL invoice-out flow (no Exact VAT code for its tax code: Error); the missing
+//! lookup row was then added, so Force synchronize posts it to the Exact emulator and it turns Success.
 //!
-//! A small worker stands in for the flow Lambdas: it takes Sync / ForceSync messages from the sync queues
-//! and records the object as Success (it does NOT call the ERPs: the flows themselves are tested against
-//! the emulators in `ledgerlink-flows`), and it runs queued export and import jobs with the jobs crate.
+//! Around it, for the other views: synthetic objects in every status with an attempt history over the last
+//! day (the health chart), export jobs run for real by the jobs crate, an import with its summary, lookup
+//! rows, an integration and notifications.
+//!
+//! A worker stands in for the Lambdas: it runs queued messages through the flows crate
+//! (`ledgerlink_flows::process_message`) and the jobs crate (`Exporter::run`, `Importer::run`).
 //!
 //! Prints `BASE_URL=...`, `API_KEY=...` and `FORCE_KEY=...` lines, then serves until SIGINT / SIGTERM, or
 //! stops by itself after 15 minutes.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,47 +20,23 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use ledgerlink_api::{ApiState, LocalSecretWriter, add_api_key, issue_api_key};
 use ledgerlink_clock::SystemClock;
-use ledgerlink_domain::{Division, Flow, ObjectKey, ObjectType, SyncStatus, TenantId};
+use ledgerlink_domain::{Flow, ObjectKey, ObjectType, SyncStatus, TenantId};
 use ledgerlink_flows::connections::{ErpConnections, LocalSecrets};
-use ledgerlink_flows::{FlowContext, FlowSettings};
+use ledgerlink_flows::{FlowContext, FlowSettings, MessageOutcome};
 use ledgerlink_jobs::import::ImportRequest;
 use ledgerlink_jobs::{
     ExportColumn, ExportDefinition, ExportFormat, ExportSource, Exporter, ImportFormat,
     ImportTemplate, Importer, IntegrationsManager, JobsContext,
 };
 use ledgerlink_ports::{
-    ConnectionState, Integration, LookupEntry, LookupTable, Notification, NotificationKind,
-    ObjectRef, ObjectStatus, SecretRef, StateStores, StatusFilter, Tenant, WorkAction, WorkQueue,
+    Integration, LookupEntry, LookupTable, Notification, NotificationKind, ObjectRef, ObjectStatus,
+    StateStores, StatusFilter, WorkQueue,
 };
 use ledgerlink_store_embedded::{EmbeddedStore, FolderStorage};
 
+mod erp;
+
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
-
-const FORCE_KEY: &str = "INV-2026-0042";
-
-fn tenant_record(id: &TenantId) -> Tenant {
-    Tenant {
-        id: id.clone(),
-        name: "Dolores Agency".into(),
-        vp_base_url: "https://vp.example.invalid/vantagepoint".into(),
-        vp_database: "DOLORES".into(),
-        vp_culture: "en-US".into(),
-        vp_client_id: "vp-client".into(),
-        vp_client_secret: SecretRef::Local("demo/vp/client".into()),
-        vp_username: "integration".into(),
-        vp_password: SecretRef::Local("demo/vp/password".into()),
-        exact_base_url: "https://start.exactonline.example.invalid".into(),
-        exact_division: Division(499_156),
-        exact_client_id: "exact-client".into(),
-        exact_client_secret: SecretRef::Local("demo/exact/client".into()),
-        exact_webhook_secret: SecretRef::Local("demo/exact/webhook".into()),
-        state: ConnectionState::Active,
-        paused_reason: None,
-        settings: BTreeMap::new(),
-        version: 0,
-        updated_at: Utc::now(),
-    }
-}
 
 /// Writes an object's attempts one after the other (each write appends to its history).
 async fn object(
@@ -114,10 +92,10 @@ async fn seed_objects(
         stores,
         tenant,
         ObjectType::Invoice,
-        FORCE_KEY,
+        "INV-2026-0099",
         &[(
             Error,
-            Some("Exact Online refused the entry: VAT code 99 does not exist"),
+            Some("Exact Online refused the entry: the journal 70 is blocked"),
             h(2),
         )],
     )
@@ -283,12 +261,12 @@ async fn seed_jobs(jobs: &JobsContext, tenant: &TenantId) -> Result<(), AnyError
 
     let importer = Importer::new(jobs.clone());
     let request = ImportRequest {
-        template: ImportTemplate::Lookup(LookupTable::TaxCodes),
+        template: ImportTemplate::Lookup(LookupTable::BankCodes),
         format: ImportFormat::Csv,
         partial: true,
         integration: None,
     };
-    let file = "Key,vp_code,rate,compound_on\n21,S,21,\n9,L,9,\n0,Z,0,\n,X,5,\n";
+    let file = "Key,vp_bank_code\n30,EURSAV\n31,USDBANK\n32,GBPBANK\n,CASH\n";
     let job = importer
         .upload(tenant, &request, "dolores_agency", Bytes::from(file))
         .await?;
@@ -389,35 +367,30 @@ async fn worker(flows: FlowContext, jobs: JobsContext) {
                                 .run(&message.tenant, id.as_str())
                                 .await?;
                         }
-                        (
-                            _,
-                            WorkAction::Sync | WorkAction::ForceSync,
-                            Some(object_type),
-                            Some(key),
-                        ) => {
-                            let object = ObjectRef {
-                                tenant: message.tenant.clone(),
-                                object_type: *object_type,
-                                key: key.clone(),
-                            };
-                            flows
-                                .record(
-                                    &object,
-                                    SyncStatus::Success,
-                                    Some("Synchronised".into()),
-                                    Some(format!("EXACT-{key}")),
-                                )
-                                .await?;
-                        }
-                        _ => {}
+                        _ => match ledgerlink_flows::process_message(&flows, flow, message).await {
+                            Ok(MessageOutcome::Handled) => {}
+                            Ok(MessageOutcome::RetryLater(reason)) => return Err(reason.into()),
+                            Err(e) if e.is_retryable() => return Err(e.into()),
+                            Err(e) => {
+                                eprintln!("fixture worker: {flow} message failed for good: {e}")
+                            }
+                        },
                     }
                     Ok(())
                 }
                 .await;
-                if let Err(e) = outcome {
-                    eprintln!("fixture worker: {flow} message failed: {e}");
+                match outcome {
+                    Ok(()) => {
+                        let _ = flows.queue.ack(flow, &received.receipt).await;
+                    }
+                    Err(e) => {
+                        eprintln!("fixture worker: {flow} message will be retried: {e}");
+                        let _ = flows
+                            .queue
+                            .retry_later(flow, &received.receipt, Duration::from_secs(1))
+                            .await;
+                    }
                 }
-                let _ = flows.queue.ack(flow, &received.receipt).await;
             }
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -456,8 +429,9 @@ async fn main() -> Result<(), AnyError> {
     let storage = Arc::new(files.clone());
     let secrets = Arc::new(LocalSecrets::new());
 
+    let erps = erp::spawn(clock.clone(), &secrets).await?;
     let tenant = TenantId::parse("demo")?;
-    let mut record = tenant_record(&tenant);
+    let mut record = erp::tenant(&erps, &stores, &tenant, clock.now()).await?;
     let key = issue_api_key(&tenant, "dolores_agency");
     add_api_key(&mut record, &key.stored);
     stores.tenants.put(&record, None).await?;
@@ -467,20 +441,25 @@ async fn main() -> Result<(), AnyError> {
         stores.tokens.clone(),
         stores.rate.clone(),
         clock.clone(),
-        format!("{base_url}/oauth/exact/callback"),
+        erps.app.redirect_uri.clone(),
     ));
     let flows = FlowContext {
         stores: stores.clone(),
         queue: queue.clone(),
         connections,
         clock: clock.clone(),
-        settings: FlowSettings::default(),
+        settings: FlowSettings {
+            discover_lag: Duration::from_secs(1),
+            ..FlowSettings::default()
+        },
     };
     let state = ApiState::new(flows.clone(), storage, secrets.clone())
         .with_secret_writer(Arc::new(LocalSecretWriter::new(secrets)))
         .with_local_files(files);
     let jobs = state.jobs.clone();
 
+    let force_key = erp::failing_invoice(&erps, &flows, &tenant).await?;
+    erp::fix_tax_mapping(&stores, &tenant, clock.now()).await?;
     let now = clock.now();
     seed_objects(&stores, &tenant, now).await?;
     seed_jobs(&jobs, &tenant).await?;
@@ -501,7 +480,7 @@ async fn main() -> Result<(), AnyError> {
     let worker = tokio::spawn(worker(flows, jobs));
     println!("BASE_URL={base_url}");
     println!("API_KEY={}", key.token);
-    println!("FORCE_KEY={FORCE_KEY}");
+    println!("FORCE_KEY={force_key}");
     use std::io::Write;
     std::io::stdout().flush()?;
 
@@ -509,5 +488,6 @@ async fn main() -> Result<(), AnyError> {
         .with_graceful_shutdown(stop_signal())
         .await?;
     worker.abort();
+    drop(erps);
     Ok(())
 }

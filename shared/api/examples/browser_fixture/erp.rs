@@ -1,0 +1,320 @@
+//! The real half of the fixture: both ERP emulators in-process (on 127.0.0.1, port 0) and one posted
+//! Vantagepoint invoice that the REAL invoice-out flow first refuses (its tax code has no Exact VAT code in
+//! the lookup table: the object goes to Error) and, once the missing lookup row exists, posts to Exact Online
+//! when an operator clicks Force synchronize.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ledgerlink_clock::SharedClock;
+use ledgerlink_domain::{Division, Flow, ObjectKey, ObjectType, SyncStatus, TenantId};
+use ledgerlink_emulators::exact::{
+    AppRegistration, ExactConfig as ExactEmuConfig, ExactEmulator, UserSpec,
+};
+use ledgerlink_emulators::server::RunningServer;
+use ledgerlink_emulators::vantagepoint::demo::{DemoOptions, DemoSummary};
+use ledgerlink_emulators::vantagepoint::{
+    InvoiceLineSeed, InvoiceSeed, VantagepointConfig as VpEmuConfig, VantagepointEmulator,
+};
+use ledgerlink_flows::FlowContext;
+use ledgerlink_flows::connections::LocalSecrets;
+use ledgerlink_ports::{
+    ConnectionState, IdLink, LookupEntry, LookupTable, ObjectRef, SecretRef, StateStores, Tenant,
+    TokenRecord,
+};
+use serde_json::json;
+
+use crate::AnyError;
+
+const VP_USER: &str = "integration";
+const VP_PASSWORD: &str = "integration-password";
+const DIVISION: i32 = 499_156;
+
+/// The running emulators (kept alive while the fixture serves).
+pub struct Erps {
+    pub exact_server: RunningServer,
+    pub vp_server: RunningServer,
+    pub exact: ExactEmulator,
+    pub vp: VantagepointEmulator,
+    pub demo: DemoSummary,
+    pub app: AppRegistration,
+    user: uuid::Uuid,
+}
+
+pub async fn spawn(clock: SharedClock, secrets: &LocalSecrets) -> Result<Erps, AnyError> {
+    let exact = ExactEmulator::new(ExactEmuConfig {
+        clock: clock.clone(),
+        ..ExactEmuConfig::default()
+    });
+    let exact_server = exact.spawn().await?;
+    let app = AppRegistration {
+        client_id: uuid::Uuid::from_u128(0x1ed9_e71c).to_string(),
+        client_secret: "exact-app-secret".into(),
+        webhook_secret: "exact-webhook-secret".into(),
+        redirect_uri: "http://127.0.0.1/oauth/exact/callback".into(),
+        name: "Ledgerlink browser fixture".into(),
+    };
+    exact.create_app(app.clone());
+    let user = exact.create_user(UserSpec {
+        id: None,
+        full_name: "Integration".into(),
+        email: String::new(),
+        divisions: vec![],
+    });
+    let vp = VantagepointEmulator::with_clock(VpEmuConfig::default(), clock.clone());
+    let vp_server = vp.spawn().await?;
+    let demo = vp.load_demo(&DemoOptions {
+        today: Some(clock.now().date_naive()),
+        ..DemoOptions::default()
+    })?;
+    secrets.set("demo/exact/client", app.client_secret.clone());
+    secrets.set("demo/exact/webhook", app.webhook_secret.clone());
+    secrets.set("demo/vp/client", vp.config().client_secret.clone());
+    secrets.set("demo/vp/password", VP_PASSWORD);
+    Ok(Erps {
+        exact_server,
+        vp_server,
+        exact,
+        vp,
+        demo,
+        app,
+        user,
+    })
+}
+
+fn entry(key: &str, columns: &[(&str, &str)], now: DateTime<Utc>) -> LookupEntry {
+    LookupEntry {
+        key: key.to_owned(),
+        columns: columns
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        version: 0,
+        updated_at: now,
+        updated_by: "setup".into(),
+    }
+}
+
+/// The tenant record pointing at the emulators, with its Exact tokens, links and lookup rows — except the
+/// VAT mapping of `V21`, which [`fix_tax_mapping`] adds after the first attempt failed.
+pub async fn tenant(
+    erps: &Erps,
+    stores: &StateStores,
+    id: &TenantId,
+    now: DateTime<Utc>,
+) -> Result<Tenant, AnyError> {
+    let exact = &erps.exact;
+    exact.create_division(DIVISION, "Dolores Agency");
+    exact.set_division_access(erps.user, DIVISION, true)?;
+    let pair = exact.issue_tokens(&erps.app.client_id, Some(erps.user))?;
+    stores
+        .tokens
+        .save_initial(&TokenRecord {
+            connection: format!("exact:{id}"),
+            access_token: pair.access_token.clone(),
+            refresh_token: pair.refresh_token.clone(),
+            access_expires_at: now + chrono::Duration::seconds(600),
+            issued_at: now,
+            generation: 0,
+        })
+        .await?;
+    let account = |code: usize, name: &str, supplier: bool| {
+        let fields = if supplier {
+            json!({"Name": name, "Code": code.to_string(), "IsSupplier": true})
+        } else {
+            json!({"Name": name, "Code": code.to_string(), "Status": "C"})
+        };
+        exact.seed(DIVISION, "crm/Accounts", fields)
+    };
+    let link = |object_type: ObjectType, vp_key: &str, exact_id: String| IdLink {
+        tenant: id.clone(),
+        object_type,
+        vp_key: vp_key.to_owned(),
+        exact_id,
+        created_at: now,
+    };
+    for (i, client) in erps.demo.client_ids.iter().enumerate() {
+        stores
+            .links
+            .link(&link(
+                ObjectType::Firm,
+                client,
+                account(100 + i, client, false)?,
+            ))
+            .await?;
+    }
+    for (i, employee) in erps.demo.employees.iter().enumerate() {
+        stores
+            .links
+            .link(&link(
+                ObjectType::Employee,
+                employee,
+                account(300 + i, employee, true)?,
+            ))
+            .await?;
+    }
+    let gl = exact.entities(DIVISION, "financial/GLAccounts")?;
+    let gl_id = |code: &str| {
+        gl.iter()
+            .find(|r| r.get("Code").and_then(|c| c.as_str()).map(str::trim) == Some(code))
+            .and_then(|r| r.get("ID").and_then(|v| v.as_str()).map(str::to_owned))
+            .ok_or_else(|| format!("the emulator has no GL account {code}"))
+    };
+    let (revenue, expense) = (gl_id("8000")?, gl_id("4000")?);
+    for account in ["40100", "40200", "40300"] {
+        stores
+            .lookups
+            .put(
+                id,
+                LookupTable::GlAccounts,
+                &entry(account, &[("exact_id", &revenue)], now),
+                None,
+            )
+            .await?;
+    }
+    for account in [
+        "11100", "12100", "12500", "12510", "21000", "21500", "52100", "60100", "65100",
+    ] {
+        stores
+            .lookups
+            .put(
+                id,
+                LookupTable::GlAccounts,
+                &entry(account, &[("exact_id", &expense)], now),
+                None,
+            )
+            .await?;
+    }
+    for (exact_code, vp_code, rate) in [("1", "V9", "9"), ("0", "V0", "0")] {
+        let row = entry(exact_code, &[("vp_code", vp_code), ("rate", rate)], now);
+        stores
+            .lookups
+            .put(id, LookupTable::TaxCodes, &row, None)
+            .await?;
+    }
+    stores
+        .lookups
+        .put(
+            id,
+            LookupTable::BankCodes,
+            &entry("20", &[("vp_bank_code", "EURBANK")], now),
+            None,
+        )
+        .await?;
+    for (i, vendor) in erps.demo.vendors.iter().enumerate() {
+        let exact_id = account(250 + i, vendor, true)?;
+        stores
+            .lookups
+            .put(
+                id,
+                LookupTable::Firms,
+                &entry(vendor, &[("exact_id", &exact_id)], now),
+                None,
+            )
+            .await?;
+    }
+    let start = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+    Ok(Tenant {
+        id: id.clone(),
+        name: "Dolores Agency".into(),
+        vp_base_url: format!("{}/vantagepoint", erps.vp_server.base_url()),
+        vp_database: erps.vp.config().database.clone(),
+        vp_culture: "en-US".into(),
+        vp_client_id: erps.vp.config().client_id.clone(),
+        vp_client_secret: SecretRef::Local("demo/vp/client".into()),
+        vp_username: VP_USER.into(),
+        vp_password: SecretRef::Local("demo/vp/password".into()),
+        exact_base_url: erps.exact_server.base_url(),
+        exact_division: Division(u32::try_from(DIVISION)?),
+        exact_client_id: erps.app.client_id.clone(),
+        exact_client_secret: SecretRef::Local("demo/exact/client".into()),
+        exact_webhook_secret: SecretRef::Local("demo/exact/webhook".into()),
+        state: ConnectionState::Active,
+        paused_reason: None,
+        settings: BTreeMap::from([
+            ("sync_start".to_owned(), json!(start.to_rfc3339())),
+            ("company".to_owned(), json!(erps.demo.company)),
+        ]),
+        version: 0,
+        updated_at: now,
+    })
+}
+
+/// Posts invoice 900042 (one V21 fee line) in Vantagepoint, discovers it and runs invoice-out once: the
+/// object ends in Error (no Exact VAT code for V21). Returns the object key.
+pub async fn failing_invoice(
+    erps: &Erps,
+    ctx: &FlowContext,
+    tenant: &TenantId,
+) -> Result<String, AnyError> {
+    let today = ctx.clock.now().date_naive();
+    let posting = erps.vp.post_invoice(&InvoiceSeed {
+        invoice: "900042".into(),
+        wbs1: erps
+            .demo
+            .projects
+            .first()
+            .cloned()
+            .ok_or("the demo has no project")?,
+        wbs2: "01".into(),
+        trans_date: Some(today),
+        period: Some(erps.demo.active_period),
+        description: "Invoice 900042".into(),
+        lines: vec![InvoiceLineSeed {
+            section: "F".into(),
+            description: "Professional fees".into(),
+            account: "40100".into(),
+            amount: rust_decimal::Decimal::new(125_050, 2),
+            tax_codes: vec!["V21".into()],
+            wbs2: None,
+            wbs3: None,
+        }],
+        ..InvoiceSeed::default()
+    })?;
+    let key = format!("900042.{}.{}", posting.period, posting.post_seq);
+    // Let the discovery window (which ends `discover_lag` before now) close over the posting.
+    tokio::time::sleep(ctx.settings.discover_lag + Duration::from_millis(1200)).await;
+    ledgerlink_flows::discover(ctx, Flow::InvoiceOut, tenant).await?;
+    ledgerlink_flows::drain(
+        ctx,
+        Flow::InvoiceOut,
+        50,
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+    )
+    .await?;
+    let object = ObjectRef {
+        tenant: tenant.clone(),
+        object_type: ObjectType::Invoice,
+        key: ObjectKey::parse(&key)?,
+    };
+    let status = ctx
+        .stores
+        .statuses
+        .get(&object)
+        .await?
+        .ok_or("invoice-out did not record the invoice")?;
+    if status.status != SyncStatus::Error {
+        return Err(format!(
+            "expected the first attempt to fail, got {:?}: {:?}",
+            status.status, status.last_message
+        )
+        .into());
+    }
+    Ok(key)
+}
+
+/// The operator's fix: the VAT mapping of V21 (Exact code 2, 21 %).
+pub async fn fix_tax_mapping(
+    stores: &StateStores,
+    tenant: &TenantId,
+    now: DateTime<Utc>,
+) -> Result<(), AnyError> {
+    let row = entry("2", &[("vp_code", "V21"), ("rate", "21")], now);
+    stores
+        .lookups
+        .put(tenant, LookupTable::TaxCodes, &row, None)
+        .await?;
+    Ok(())
+}
