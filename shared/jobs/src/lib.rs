@@ -12,6 +12,8 @@
 //! - [`integrations`]: integrations grouping import tasks and export definitions, their state per
 //!   accounting period, and running their export tasks.
 //!
+//! [`worker::run_queued`] is the queue consumer of the local stack (the Lambdas consume SQS themselves).
+//!
 //! Job ids are numbers, monotonic per tenant, zero-padded to [`job::ID_WIDTH`] digits so the stores' text
 //! order is number order (newest first in lists).
 
@@ -22,6 +24,7 @@ pub mod import;
 pub mod integrations;
 pub mod job;
 pub mod source;
+pub mod worker;
 pub mod writer;
 
 use std::sync::Arc;

@@ -3,13 +3,15 @@
 #![allow(clippy::unwrap_used)]
 
 use bytes::Bytes;
+use ledgerlink_domain::Flow;
 use ledgerlink_domain::period::Period;
 use ledgerlink_jobs::import::ImportRequest;
+use ledgerlink_jobs::worker::run_queued;
 use ledgerlink_jobs::{
     ExportColumn, ExportDefinition, ExportFormat, ExportSource, Exporter, ImportFormat,
     ImportTemplate, Importer, IntegrationsManager, JobError,
 };
-use ledgerlink_ports::{Integration, JobKind, LookupTable, TaskRunState};
+use ledgerlink_ports::{Integration, JobKind, JobStatus, LookupTable, TaskRunState};
 
 use crate::helpers::Harness;
 use crate::on_both_stores;
@@ -246,3 +248,44 @@ on_both_stores!(
     running_one_export_task_and_an_import_task_records_only_those,
     an_integration_naming_an_unknown_definition_or_template_is_refused,
 );
+
+async fn the_local_worker_runs_every_queued_export_and_import_and_empties_the_queues(h: Harness) {
+    let manager = month_end(&h).await;
+    let importer = Importer::new(h.ctx.clone());
+    let exports = manager
+        .run_exports(&h.tenant, "month-end", None, Some(june()), "jdoe")
+        .await
+        .unwrap();
+    let request = ImportRequest {
+        template: ImportTemplate::Lookup(LookupTable::JournalCodes),
+        format: ImportFormat::Csv,
+        partial: false,
+        integration: None,
+    };
+    let import = importer
+        .upload(
+            &h.tenant,
+            &request,
+            "jdoe",
+            Bytes::from_static(b"Key,description\nVK,Sales journal\n"),
+        )
+        .await
+        .unwrap();
+
+    let exported = run_queued(&h.ctx, Flow::ExportJob, 10).await.unwrap();
+    let imported = run_queued(&h.ctx, Flow::ImportJob, 10).await.unwrap();
+
+    let mut ids: Vec<&str> = exported.iter().map(|j| j.id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, [exports[0].id.as_str(), exports[1].id.as_str()]);
+    assert!(exported.iter().all(|j| j.status == JobStatus::Finished));
+    assert_eq!(imported.len(), 1);
+    assert_eq!(
+        (imported[0].id.as_str(), imported[0].status),
+        (import.id.as_str(), JobStatus::Finished)
+    );
+    assert_eq!(h.ctx.queue.depth(Flow::ExportJob).await.unwrap(), 0);
+    assert_eq!(h.ctx.queue.depth(Flow::ImportJob).await.unwrap(), 0);
+}
+
+on_both_stores!(the_local_worker_runs_every_queued_export_and_import_and_empties_the_queues);
