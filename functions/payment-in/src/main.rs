@@ -9,9 +9,9 @@ use std::sync::Arc;
 use lambda_runtime::{LambdaEvent, service_fn};
 use ledgerlink_clock::SystemClock;
 use ledgerlink_domain::Flow;
+use ledgerlink_flows::FlowContext;
 use ledgerlink_flows::connections::{ErpConnections, ExtensionSecrets};
 use ledgerlink_flows::lambda::{FunctionConfig, handle, init_tracing};
-use ledgerlink_flows::FlowContext;
 use ledgerlink_store_aws::{AwsClients, AwsSettings, AwsStores};
 
 const FLOW: Flow = Flow::PaymentIn;
@@ -39,8 +39,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         settings: config.settings,
     };
     let ctx = &ctx;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-        handle(ctx, FLOW, event.payload).await
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            handle(ctx, FLOW, event.payload).await
+        },
+    ))
     .await
 }

@@ -16,7 +16,10 @@ use crate::error::{FlowError, FlowResult};
 pub(crate) enum Gate {
     /// Go ahead. `find_first`: an earlier attempt may have written already (it started and did not finish,
     /// or its outcome is unknown), so the ledger looks the document up by our reference before writing.
-    Go { find_first: bool, previous: Option<ObjectStatus> },
+    Go {
+        find_first: bool,
+        previous: Option<ObjectStatus>,
+    },
     /// Nothing to do (already synced, in Error without Force synchronize, paused connection).
     Skip(MessageOutcome),
 }
@@ -24,20 +27,34 @@ pub(crate) enum Gate {
 /// The object a message names.
 pub(crate) fn object_of(message: &WorkMessage) -> FlowResult<ObjectRef> {
     match (&message.object_type, &message.key) {
-        (Some(object_type), Some(key)) => {
-            Ok(ObjectRef { tenant: message.tenant.clone(), object_type: *object_type, key: key.clone() })
-        }
-        _ => Err(FlowError::Invalid("a Sync/ForceSync message must name an object type and key".into())),
+        (Some(object_type), Some(key)) => Ok(ObjectRef {
+            tenant: message.tenant.clone(),
+            object_type: *object_type,
+            key: key.clone(),
+        }),
+        _ => Err(FlowError::Invalid(
+            "a Sync/ForceSync message must name an object type and key".into(),
+        )),
     }
 }
 
 /// Decides whether to run, and marks the attempt as started (Pending, attempts + 1) before any write, so a
 /// worker killed mid-write leaves a trace the next attempt sees (`find_first`).
-pub(crate) async fn gate(ctx: &FlowContext, tenant: &Tenant, object: &ObjectRef, action: WorkAction) -> FlowResult<Gate> {
+pub(crate) async fn gate(
+    ctx: &FlowContext,
+    tenant: &Tenant,
+    object: &ObjectRef,
+    action: WorkAction,
+) -> FlowResult<Gate> {
     let previous = ctx.stores.statuses.get(object).await?;
     if tenant.state == ConnectionState::Paused {
-        let reason = tenant.paused_reason.clone().unwrap_or_else(|| "paused by an operator".into());
-        let message = format!("Waiting: the connection is paused ({reason}); it resumes when a user reconnects");
+        let reason = tenant
+            .paused_reason
+            .clone()
+            .unwrap_or_else(|| "paused by an operator".into());
+        let message = format!(
+            "Waiting: the connection is paused ({reason}); it resumes when a user reconnects"
+        );
         ctx.update_status(object, |s| {
             if s.status != SyncStatus::OutcomeUnknown {
                 s.status = SyncStatus::Pending;
@@ -49,16 +66,25 @@ pub(crate) async fn gate(ctx: &FlowContext, tenant: &Tenant, object: &ObjectRef,
     }
     let status = previous.as_ref().map(|s| s.status);
     match (action, status) {
-        (_, Some(SyncStatus::Success)) if action != WorkAction::ForceSync => return Ok(Gate::Skip(MessageOutcome::Handled)),
-        (WorkAction::Sync, Some(SyncStatus::Error)) => return Ok(Gate::Skip(MessageOutcome::Handled)),
-        (WorkAction::Discover, _) => return Err(FlowError::Invalid("a Discover message has no object".into())),
+        (_, Some(SyncStatus::Success)) if action != WorkAction::ForceSync => {
+            return Ok(Gate::Skip(MessageOutcome::Handled));
+        }
+        (WorkAction::Sync, Some(SyncStatus::Error)) => {
+            return Ok(Gate::Skip(MessageOutcome::Handled));
+        }
+        (WorkAction::Discover, _) => {
+            return Err(FlowError::Invalid(
+                "a Discover message has no object".into(),
+            ));
+        }
         _ => {}
     }
-    let find_first = previous
-        .as_ref()
-        .is_some_and(|s| s.status == SyncStatus::OutcomeUnknown || (s.attempts > 0 && s.status != SyncStatus::Error)
-            || s.status == SyncStatus::Desynchronized || s.target_id.is_some())
-        || action == WorkAction::ForceSync;
+    let find_first = previous.as_ref().is_some_and(|s| {
+        s.status == SyncStatus::OutcomeUnknown
+            || (s.attempts > 0 && s.status != SyncStatus::Error)
+            || s.status == SyncStatus::Desynchronized
+            || s.target_id.is_some()
+    }) || action == WorkAction::ForceSync;
     ctx.update_status(object, |s| {
         s.attempts += 1;
         if s.status != SyncStatus::OutcomeUnknown {
@@ -67,29 +93,64 @@ pub(crate) async fn gate(ctx: &FlowContext, tenant: &Tenant, object: &ObjectRef,
         s.last_message = Some(format!("Attempt {} started", s.attempts));
     })
     .await?;
-    Ok(Gate::Go { find_first, previous })
+    Ok(Gate::Go {
+        find_first,
+        previous,
+    })
 }
 
 /// Records a ledger failure on the object and says what becomes of the message.
-pub(crate) async fn ledger_failed(ctx: &FlowContext, tenant: &Tenant, object: &ObjectRef, error: LedgerError) -> FlowResult<MessageOutcome> {
+pub(crate) async fn ledger_failed(
+    ctx: &FlowContext,
+    tenant: &Tenant,
+    object: &ObjectRef,
+    error: LedgerError,
+) -> FlowResult<MessageOutcome> {
     let text = error.to_string();
     match error {
         LedgerError::Transient { .. } | LedgerError::RateLimited { .. } => {
-            ctx.record(object, SyncStatus::Pending, Some(format!("Will retry: {text}")), None).await?;
+            ctx.record(
+                object,
+                SyncStatus::Pending,
+                Some(format!("Will retry: {text}")),
+                None,
+            )
+            .await?;
             Ok(MessageOutcome::RetryLater(text))
         }
         LedgerError::OutcomeUnknown { .. } => {
-            ctx.record(object, SyncStatus::OutcomeUnknown, Some(format!("Will check before retrying: {text}")), None).await?;
+            ctx.record(
+                object,
+                SyncStatus::OutcomeUnknown,
+                Some(format!("Will check before retrying: {text}")),
+                None,
+            )
+            .await?;
             Ok(MessageOutcome::RetryLater(text))
         }
         LedgerError::ReconnectNeeded { reason, .. } => {
-            ctx.pause(&tenant.id, &format!("Exact Online must be reconnected: {reason}")).await?;
-            ctx.record(object, SyncStatus::Pending, Some(format!("Waiting: the Exact Online connection is paused ({reason})")), None)
-                .await?;
+            ctx.pause(
+                &tenant.id,
+                &format!("Exact Online must be reconnected: {reason}"),
+            )
+            .await?;
+            ctx.record(
+                object,
+                SyncStatus::Pending,
+                Some(format!(
+                    "Waiting: the Exact Online connection is paused ({reason})"
+                )),
+                None,
+            )
+            .await?;
             Ok(MessageOutcome::Handled)
         }
-        LedgerError::Validation { .. } | LedgerError::NotFound { .. } | LedgerError::Conflict { .. } | LedgerError::Permanent { .. } => {
-            ctx.record(object, SyncStatus::Error, Some(text.clone()), None).await?;
+        LedgerError::Validation { .. }
+        | LedgerError::NotFound { .. }
+        | LedgerError::Conflict { .. }
+        | LedgerError::Permanent { .. } => {
+            ctx.record(object, SyncStatus::Error, Some(text.clone()), None)
+                .await?;
             ctx.notify_error(object, &text).await?;
             Ok(MessageOutcome::Handled)
         }
@@ -97,21 +158,49 @@ pub(crate) async fn ledger_failed(ctx: &FlowContext, tenant: &Tenant, object: &O
 }
 
 /// Records a PSA failure on the object and says what becomes of the message.
-pub(crate) async fn psa_failed(ctx: &FlowContext, tenant: &Tenant, object: &ObjectRef, error: PsaError) -> FlowResult<MessageOutcome> {
+pub(crate) async fn psa_failed(
+    ctx: &FlowContext,
+    tenant: &Tenant,
+    object: &ObjectRef,
+    error: PsaError,
+) -> FlowResult<MessageOutcome> {
     let text = error.to_string();
     match error {
         PsaError::Transient { .. } => {
-            ctx.record(object, SyncStatus::Pending, Some(format!("Will retry: {text}")), None).await?;
+            ctx.record(
+                object,
+                SyncStatus::Pending,
+                Some(format!("Will retry: {text}")),
+                None,
+            )
+            .await?;
             Ok(MessageOutcome::RetryLater(text))
         }
         PsaError::OutcomeUnknown { .. } => {
-            ctx.record(object, SyncStatus::OutcomeUnknown, Some(format!("Will check before retrying: {text}")), None).await?;
+            ctx.record(
+                object,
+                SyncStatus::OutcomeUnknown,
+                Some(format!("Will check before retrying: {text}")),
+                None,
+            )
+            .await?;
             Ok(MessageOutcome::RetryLater(text))
         }
         PsaError::Unauthorized { message } => {
-            ctx.pause(&tenant.id, &format!("Vantagepoint refused the credentials: {message}")).await?;
-            ctx.record(object, SyncStatus::Pending, Some(format!("Waiting: the Vantagepoint connection is paused ({message})")), None)
-                .await?;
+            ctx.pause(
+                &tenant.id,
+                &format!("Vantagepoint refused the credentials: {message}"),
+            )
+            .await?;
+            ctx.record(
+                object,
+                SyncStatus::Pending,
+                Some(format!(
+                    "Waiting: the Vantagepoint connection is paused ({message})"
+                )),
+                None,
+            )
+            .await?;
             Ok(MessageOutcome::Handled)
         }
         PsaError::Validation { .. }
@@ -120,7 +209,8 @@ pub(crate) async fn psa_failed(ctx: &FlowContext, tenant: &Tenant, object: &Obje
         | PsaError::Decode { .. }
         | PsaError::BusinessRule { .. }
         | PsaError::Permanent { .. } => {
-            ctx.record(object, SyncStatus::Error, Some(text.clone()), None).await?;
+            ctx.record(object, SyncStatus::Error, Some(text.clone()), None)
+                .await?;
             ctx.notify_error(object, &text).await?;
             Ok(MessageOutcome::Handled)
         }
@@ -129,9 +219,14 @@ pub(crate) async fn psa_failed(ctx: &FlowContext, tenant: &Tenant, object: &Obje
 
 /// Records a mapping failure: Error with the mapping's message (naming record, field and reason) and an
 /// operator notification.
-pub(crate) async fn mapping_failed(ctx: &FlowContext, object: &ObjectRef, error: MappingError) -> FlowResult<MessageOutcome> {
+pub(crate) async fn mapping_failed(
+    ctx: &FlowContext,
+    object: &ObjectRef,
+    error: MappingError,
+) -> FlowResult<MessageOutcome> {
     let text = error.to_string();
-    ctx.record(object, SyncStatus::Error, Some(text.clone()), None).await?;
+    ctx.record(object, SyncStatus::Error, Some(text.clone()), None)
+        .await?;
     ctx.notify_error(object, &text).await?;
     Ok(MessageOutcome::Handled)
 }
@@ -139,7 +234,10 @@ pub(crate) async fn mapping_failed(ctx: &FlowContext, object: &ObjectRef, error:
 /// Records "another worker holds this object" and retries later.
 pub(crate) async fn busy(ctx: &FlowContext, object: &ObjectRef) -> FlowResult<MessageOutcome> {
     let _ = ctx;
-    Ok(MessageOutcome::RetryLater(format!("{} {} is being written by another worker", object.object_type, object.key)))
+    Ok(MessageOutcome::RetryLater(format!(
+        "{} {} is being written by another worker",
+        object.object_type, object.key
+    )))
 }
 
 /// Records "already written with other content": the first version stays in the target system.
@@ -147,7 +245,8 @@ pub(crate) async fn mismatch(ctx: &FlowContext, object: &ObjectRef) -> FlowResul
     let text = "This document was already sent with different content; the target keeps the first version. \
                 Change it there, or reverse and re-post it in the source."
         .to_owned();
-    ctx.record(object, SyncStatus::Desynchronized, Some(text), None).await?;
+    ctx.record(object, SyncStatus::Desynchronized, Some(text), None)
+        .await?;
     Ok(MessageOutcome::Handled)
 }
 
@@ -158,7 +257,11 @@ pub(crate) async fn mismatch(ctx: &FlowContext, object: &ObjectRef) -> FlowResul
 /// An ISO 8601 interval `from/to` (whole seconds, UTC): how a posted document's discovery window is kept as
 /// its source version, so PROCESS can re-read the document (messages never carry payloads).
 pub(crate) fn window_text(window: &TimeWindow) -> String {
-    format!("{}/{}", window.from.format("%Y-%m-%dT%H:%M:%SZ"), window.to.format("%Y-%m-%dT%H:%M:%SZ"))
+    format!(
+        "{}/{}",
+        window.from.format("%Y-%m-%dT%H:%M:%SZ"),
+        window.to.format("%Y-%m-%dT%H:%M:%SZ")
+    )
 }
 
 pub(crate) fn parse_window(text: &str) -> Option<TimeWindow> {
@@ -174,7 +277,12 @@ pub(crate) fn whole_seconds(at: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// The windows to read from `from` up to `until`, each at most `max` long, at most `count` of them.
-pub(crate) fn windows(from: DateTime<Utc>, until: DateTime<Utc>, max: std::time::Duration, count: u32) -> Vec<TimeWindow> {
+pub(crate) fn windows(
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    max: std::time::Duration,
+    count: u32,
+) -> Vec<TimeWindow> {
     let step = ChronoDuration::from_std(max).unwrap_or(ChronoDuration::days(1));
     let mut out = Vec::new();
     let mut at = from;
@@ -196,7 +304,9 @@ mod tests {
 
     #[test]
     fn a_window_survives_its_text_form_and_walks_in_bounded_steps() {
-        let from = DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z").map(|d| d.with_timezone(&Utc)).unwrap_or_default();
+        let from = DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z")
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_default();
         let until = from + ChronoDuration::hours(60);
         let ws = windows(from, until, std::time::Duration::from_secs(86_400), 10);
         assert_eq!(ws.len(), 3);

@@ -85,7 +85,9 @@ pub struct LocalSecrets {
 impl std::fmt::Debug for LocalSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let count = self.values.lock().map(|v| v.len()).unwrap_or(0);
-        f.debug_struct("LocalSecrets").field("count", &count).finish()
+        f.debug_struct("LocalSecrets")
+            .field("count", &count)
+            .finish()
     }
 }
 
@@ -109,7 +111,9 @@ impl SecretResolver for LocalSecrets {
             .lock()
             .ok()
             .and_then(|v| v.get(name).cloned())
-            .ok_or_else(|| SecretError::NotFound { name: name.to_owned() })
+            .ok_or_else(|| SecretError::NotFound {
+                name: name.to_owned(),
+            })
     }
 }
 
@@ -125,7 +129,8 @@ pub struct ExtensionSecrets {
 impl ExtensionSecrets {
     /// The extension's default port is 2773 (`PARAMETERS_SECRETS_EXTENSION_HTTP_PORT` overrides it).
     pub fn from_env() -> Self {
-        let port = std::env::var("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT").unwrap_or_else(|_| "2773".to_owned());
+        let port = std::env::var("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT")
+            .unwrap_or_else(|_| "2773".to_owned());
         Self::new(format!("http://localhost:{port}"))
     }
 
@@ -134,18 +139,28 @@ impl ExtensionSecrets {
             .timeout(Duration::from_secs(5))
             .build()
             .unwrap_or_default();
-        Self { http, endpoint: endpoint.into() }
+        Self {
+            http,
+            endpoint: endpoint.into(),
+        }
     }
 
-    async fn fetch(&self, name: &str, path: &str, query: &[(&str, &str)]) -> Result<serde_json::Value, SecretError> {
+    async fn fetch(
+        &self,
+        name: &str,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<serde_json::Value, SecretError> {
         let token = std::env::var("AWS_SESSION_TOKEN").map_err(|_| SecretError::Unsupported {
             name: name.to_owned(),
             reason: "AWS_SESSION_TOKEN is not set (not running in Lambda?)".into(),
         })?;
-        let unavailable = |message: String, source: Option<ledgerlink_ports::BoxError>| SecretError::Unavailable {
-            name: name.to_owned(),
-            message,
-            source,
+        let unavailable = |message: String, source: Option<ledgerlink_ports::BoxError>| {
+            SecretError::Unavailable {
+                name: name.to_owned(),
+                message,
+                source,
+            }
         };
         let response = self
             .http
@@ -154,18 +169,30 @@ impl ExtensionSecrets {
             .header("X-Aws-Parameters-Secrets-Token", token)
             .send()
             .await
-            .map_err(|e| unavailable("the secrets extension did not answer".into(), Some(Box::new(e))))?;
+            .map_err(|e| {
+                unavailable(
+                    "the secrets extension did not answer".into(),
+                    Some(Box::new(e)),
+                )
+            })?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::BAD_REQUEST {
-            return Err(SecretError::NotFound { name: name.to_owned() });
+            return Err(SecretError::NotFound {
+                name: name.to_owned(),
+            });
         }
         if !status.is_success() {
-            return Err(unavailable(format!("the secrets extension answered {status}"), None));
+            return Err(unavailable(
+                format!("the secrets extension answered {status}"),
+                None,
+            ));
         }
-        response
-            .json::<serde_json::Value>()
-            .await
-            .map_err(|e| unavailable("unreadable answer of the secrets extension".into(), Some(Box::new(e))))
+        response.json::<serde_json::Value>().await.map_err(|e| {
+            unavailable(
+                "unreadable answer of the secrets extension".into(),
+                Some(Box::new(e)),
+            )
+        })
     }
 }
 
@@ -174,7 +201,9 @@ impl SecretResolver for ExtensionSecrets {
     async fn resolve(&self, secret: &SecretRef) -> Result<SecretValue, SecretError> {
         match secret {
             SecretRef::SecretsManager(name) => {
-                let body = self.fetch(name, "/secretsmanager/get", &[("secretId", name)]).await?;
+                let body = self
+                    .fetch(name, "/secretsmanager/get", &[("secretId", name)])
+                    .await?;
                 body.get("SecretString")
                     .and_then(|v| v.as_str())
                     .map(SecretValue::new)
@@ -186,7 +215,11 @@ impl SecretResolver for ExtensionSecrets {
             }
             SecretRef::Ssm(name) => {
                 let body = self
-                    .fetch(name, "/systemsmanager/parameters/get", &[("name", name), ("withDecryption", "true")])
+                    .fetch(
+                        name,
+                        "/systemsmanager/parameters/get",
+                        &[("name", name), ("withDecryption", "true")],
+                    )
                     .await?;
                 body.pointer("/Parameter/Value")
                     .and_then(|v| v.as_str())
@@ -265,15 +298,22 @@ impl ErpConnections {
     }
 
     async fn secret(&self, tenant: &Tenant, secret: &SecretRef) -> FlowResult<SecretValue> {
-        self.secrets.resolve(secret).await.map_err(|e| FlowError::Connection {
-            tenant: tenant.id.to_string(),
-            retryable: e.is_retryable(),
-            message: e.to_string(),
-        })
+        self.secrets
+            .resolve(secret)
+            .await
+            .map_err(|e| FlowError::Connection {
+                tenant: tenant.id.to_string(),
+                retryable: e.is_retryable(),
+                message: e.to_string(),
+            })
     }
 
     async fn build(&self, tenant: &Tenant) -> FlowResult<Connection> {
-        let bad = |message: String| FlowError::Connection { tenant: tenant.id.to_string(), message, retryable: false };
+        let bad = |message: String| FlowError::Connection {
+            tenant: tenant.id.to_string(),
+            message,
+            retryable: false,
+        };
         let exact_secret = self.secret(tenant, &tenant.exact_client_secret).await?;
         let mut exact_config = ledgerlink_exact::ExactConfig::new(
             &tenant.exact_base_url,
@@ -293,7 +333,11 @@ impl ErpConnections {
         if let Some(timeout) = self.tuning.request_timeout {
             exact_config.request_timeout = timeout;
         }
-        let ports = ClientPorts { tokens: self.tokens.clone(), rate: self.rate.clone(), clock: self.clock.clone() };
+        let ports = ClientPorts {
+            tokens: self.tokens.clone(),
+            rate: self.rate.clone(),
+            clock: self.clock.clone(),
+        };
         let exact = ExactClient::new(exact_config, ports, None).map_err(|e| bad(e.to_string()))?;
 
         let vp_secret = self.secret(tenant, &tenant.vp_client_secret).await?;
@@ -315,15 +359,23 @@ impl ErpConnections {
         if let Some(timeout) = self.tuning.request_timeout {
             vp_config.request_timeout = timeout;
         }
-        let vp = VantagepointClient::new(vp_config, self.tokens.clone(), self.clock.clone()).map_err(|e| bad(e.to_string()))?;
-        Ok(Connection { ledger: Arc::new(ExactLedger::new(exact)), psa: Arc::new(VantagepointPsa::new(vp)) })
+        let vp = VantagepointClient::new(vp_config, self.tokens.clone(), self.clock.clone())
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(Connection {
+            ledger: Arc::new(ExactLedger::new(exact)),
+            psa: Arc::new(VantagepointPsa::new(vp)),
+        })
     }
 }
 
 #[async_trait]
 impl ConnectionProvider for ErpConnections {
     async fn connect(&self, tenant: &Tenant) -> FlowResult<Connection> {
-        if let Some((version, conn)) = self.cache.lock().ok().and_then(|c| c.get(&tenant.id).cloned())
+        if let Some((version, conn)) = self
+            .cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&tenant.id).cloned())
             && version == tenant.version
         {
             return Ok(conn);
@@ -344,7 +396,9 @@ mod tests {
     async fn local_secrets_resolve_by_name_and_never_show_their_value() {
         let secrets = LocalSecrets::new();
         secrets.set("exact/acme", "s3cr3t-value");
-        let value = secrets.resolve(&SecretRef::Local("exact/acme".into())).await;
+        let value = secrets
+            .resolve(&SecretRef::Local("exact/acme".into()))
+            .await;
         let value = value.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(value.expose(), "s3cr3t-value");
         assert!(!format!("{value:?}").contains("s3cr3t"));

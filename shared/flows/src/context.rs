@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use ledgerlink_clock::SharedClock;
 use ledgerlink_domain::{Flow, ObjectKey, ObjectType, SyncStatus, TenantId};
 use ledgerlink_ports::{
-    ConnectionState, IdempotencyBegin, Notification, NotificationKind, ObjectRef, ObjectStatus, StateStores,
-    StoreError, Tenant, WorkAction, WorkMessage, WorkQueue,
+    ConnectionState, IdempotencyBegin, Notification, NotificationKind, ObjectRef, ObjectStatus,
+    StateStores, StoreError, Tenant, WorkAction, WorkMessage, WorkQueue,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
@@ -63,8 +63,16 @@ pub fn hash_of<T: Serialize>(value: &T) -> String {
 }
 
 /// The business key of one write: tenant / division / object type / source id / source version.
-pub fn business_key(tenant: &Tenant, object_type: ObjectType, source_id: &str, source_version: &str) -> String {
-    format!("{}/{}/{}/{}/{}", tenant.id, tenant.exact_division, object_type, source_id, source_version)
+pub fn business_key(
+    tenant: &Tenant,
+    object_type: ObjectType,
+    source_id: &str,
+    source_version: &str,
+) -> String {
+    format!(
+        "{}/{}/{}/{}/{}",
+        tenant.id, tenant.exact_division, object_type, source_id, source_version
+    )
 }
 
 impl FlowContext {
@@ -74,14 +82,23 @@ impl FlowContext {
 
     /// Loads a tenant; `Invalid` when it does not exist.
     pub async fn tenant(&self, id: &TenantId) -> FlowResult<Tenant> {
-        self.stores.tenants.get(id).await?.ok_or_else(|| FlowError::Invalid(format!("tenant {id} does not exist")))
+        self.stores
+            .tenants
+            .get(id)
+            .await?
+            .ok_or_else(|| FlowError::Invalid(format!("tenant {id} does not exist")))
     }
 
     /// The tenant's settings and connection. A tenant whose settings cannot be read is a permanent failure.
     pub async fn work(&self, tenant: Tenant) -> FlowResult<TenantWork> {
-        let settings = TenantSettings::of(&tenant).map_err(|e| FlowError::Invalid(format!("tenant {}: {e}", tenant.id)))?;
+        let settings = TenantSettings::of(&tenant)
+            .map_err(|e| FlowError::Invalid(format!("tenant {}: {e}", tenant.id)))?;
         let conn = self.connections.connect(&tenant).await?;
-        Ok(TenantWork { tenant, settings, conn })
+        Ok(TenantWork {
+            tenant,
+            settings,
+            conn,
+        })
     }
 
     /// Sends messages to a flow's queue in batches of 10.
@@ -93,7 +110,13 @@ impl FlowContext {
     }
 
     /// A message naming one object.
-    pub fn message(&self, tenant: &TenantId, object_type: ObjectType, key: &ObjectKey, action: WorkAction) -> WorkMessage {
+    pub fn message(
+        &self,
+        tenant: &TenantId,
+        object_type: ObjectType,
+        key: &ObjectKey,
+        action: WorkAction,
+    ) -> WorkMessage {
         WorkMessage {
             tenant: tenant.clone(),
             object_type: Some(object_type),
@@ -132,12 +155,17 @@ impl FlowContext {
         loop {
             let current = self.stores.statuses.get(object).await?;
             let expected = current.as_ref().map(|s| s.version);
-            let mut next = current.unwrap_or_else(|| self.new_status(object.clone(), SyncStatus::NotIntegrated));
+            let mut next = current
+                .unwrap_or_else(|| self.new_status(object.clone(), SyncStatus::NotIntegrated));
             change(&mut next);
             next.updated_at = self.now();
             match self.stores.statuses.put(&next, expected).await {
                 Ok(stored) => return Ok(stored),
-                Err(StoreError::Conflict { .. }) if tries < self.settings.status_conflict_retries => tries += 1,
+                Err(StoreError::Conflict { .. })
+                    if tries < self.settings.status_conflict_retries =>
+                {
+                    tries += 1
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -163,18 +191,30 @@ impl FlowContext {
 
     /// Runs `write` once per `key`: a completed earlier run answers from the store, a live run elsewhere
     /// answers [`Once::Busy`], a failed run releases the key so the next attempt can start at once.
-    pub async fn once<T, E, F, Fut>(&self, key: &str, payload_hash: &str, write: F) -> FlowResult<Result<Once<T>, E>>
+    pub async fn once<T, E, F, Fut>(
+        &self,
+        key: &str,
+        payload_hash: &str,
+        write: F,
+    ) -> FlowResult<Result<Once<T>, E>>
     where
         T: Serialize + DeserializeOwned,
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<T, E>>,
     {
         let now = self.now();
-        match self.stores.idempotency.begin(key, payload_hash, self.settings.lease, now).await? {
+        match self
+            .stores
+            .idempotency
+            .begin(key, payload_hash, self.settings.lease, now)
+            .await?
+        {
             IdempotencyBegin::Completed { result } => match serde_json::from_value(result) {
                 Ok(done) => return Ok(Ok(Once::AlreadyDone(done))),
                 Err(_) => {
-                    return Err(FlowError::Invalid(format!("the stored result of {key} cannot be read")));
+                    return Err(FlowError::Invalid(format!(
+                        "the stored result of {key} cannot be read"
+                    )));
                 }
             },
             IdempotencyBegin::InProgress { .. } => return Ok(Ok(Once::Busy)),
@@ -183,9 +223,14 @@ impl FlowContext {
         }
         match write().await {
             Ok(done) => {
-                let value = serde_json::to_value(&done).map_err(|e| FlowError::Invalid(e.to_string()))?;
-                let ttl = chrono::Duration::from_std(self.settings.idempotency_ttl).unwrap_or(chrono::Duration::days(400));
-                self.stores.idempotency.complete(key, payload_hash, &value, self.now() + ttl).await?;
+                let value =
+                    serde_json::to_value(&done).map_err(|e| FlowError::Invalid(e.to_string()))?;
+                let ttl = chrono::Duration::from_std(self.settings.idempotency_ttl)
+                    .unwrap_or(chrono::Duration::days(400));
+                self.stores
+                    .idempotency
+                    .complete(key, payload_hash, &value, self.now() + ttl)
+                    .await?;
                 Ok(Ok(Once::Done(done)))
             }
             Err(e) => {
@@ -199,7 +244,9 @@ impl FlowContext {
     /// Idempotent: pausing a paused tenant changes nothing and notifies once.
     pub async fn pause(&self, tenant: &TenantId, reason: &str) -> FlowResult<()> {
         for _ in 0..=self.settings.status_conflict_retries {
-            let Some(mut current) = self.stores.tenants.get(tenant).await? else { return Ok(()) };
+            let Some(mut current) = self.stores.tenants.get(tenant).await? else {
+                return Ok(());
+            };
             if current.state == ConnectionState::Paused {
                 return Ok(());
             }
@@ -231,17 +278,27 @@ impl FlowContext {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(FlowError::Deferred(format!("tenant {tenant} kept changing while pausing it")))
+        Err(FlowError::Deferred(format!(
+            "tenant {tenant} kept changing while pausing it"
+        )))
     }
 
     /// Tells the operators that an object failed permanently (the spec's "error email").
     pub async fn notify_error(&self, object: &ObjectRef, message: &str) -> FlowResult<()> {
         let notification = Notification {
             tenant: object.tenant.clone(),
-            id: format!("error-{}-{}-{}", object.object_type, object.key, hash_of(&message).get(..12).unwrap_or("")),
+            id: format!(
+                "error-{}-{}-{}",
+                object.object_type,
+                object.key,
+                hash_of(&message).get(..12).unwrap_or("")
+            ),
             kind: NotificationKind::SyncError,
             recipient: "operators".into(),
-            subject: format!("Ledgerlink could not synchronise {} {}", object.object_type, object.key),
+            subject: format!(
+                "Ledgerlink could not synchronise {} {}",
+                object.object_type, object.key
+            ),
             body: message.to_owned(),
             link: None,
             created_at: self.now(),

@@ -1,9 +1,9 @@
 //! The error of every use case: a caller (a Lambda handler, the local runner) only needs to know whether
 //! the same work may succeed if tried again later, and why it failed.
 
+use ledgerlink_ports::StoreError;
 use ledgerlink_ports::ledger::LedgerError;
 use ledgerlink_ports::psa::PsaError;
-use ledgerlink_ports::StoreError;
 
 pub type FlowResult<T> = Result<T, FlowError>;
 
@@ -51,7 +51,11 @@ impl FlowError {
 
     /// `"Retryable"` or `"Permanent"`, the Lambda diagnostic's `error_type`.
     pub fn error_type(&self) -> &'static str {
-        if self.is_retryable() { "Retryable" } else { "Permanent" }
+        if self.is_retryable() {
+            "Retryable"
+        } else {
+            "Permanent"
+        }
     }
 }
 
@@ -61,11 +65,23 @@ mod tests {
 
     #[test]
     fn deferred_work_and_transient_failures_are_retryable_and_invalid_work_is_not() {
-        assert_eq!(FlowError::Deferred("lease".into()).error_type(), "Retryable");
-        assert_eq!(FlowError::Invalid("no key".into()).error_type(), "Permanent");
-        let transient = FlowError::Psa(PsaError::Transient { message: "503".into(), retry_after: None, source: None });
+        assert_eq!(
+            FlowError::Deferred("lease".into()).error_type(),
+            "Retryable"
+        );
+        assert_eq!(
+            FlowError::Invalid("no key".into()).error_type(),
+            "Permanent"
+        );
+        let transient = FlowError::Psa(PsaError::Transient {
+            message: "503".into(),
+            retry_after: None,
+            source: None,
+        });
         assert!(transient.is_retryable());
-        let refused = FlowError::Psa(PsaError::Validation { message: "bad".into() });
+        let refused = FlowError::Psa(PsaError::Validation {
+            message: "bad".into(),
+        });
         assert!(!refused.is_retryable());
     }
 }

@@ -16,7 +16,9 @@ use ledgerlink_ports::psa::PostedArDocument;
 use ledgerlink_ports::{IdLink, ObjectRef, WorkMessage};
 use serde::Serialize;
 
-use crate::common::{Gate, busy, gate, ledger_failed, mapping_failed, mismatch, object_of, parse_window, psa_failed};
+use crate::common::{
+    Gate, busy, gate, ledger_failed, mapping_failed, mismatch, object_of, parse_window, psa_failed,
+};
 use crate::context::{FlowContext, MessageOutcome, Once, TenantWork, business_key, hash_of};
 use crate::error::FlowResult;
 use crate::lookups;
@@ -25,35 +27,56 @@ use crate::posted::{PostedDoc, reread};
 /// One ledger document to post for a VP document (a non-consolidated billing group gives several).
 #[derive(Debug, Clone, Serialize)]
 pub enum LedgerWrite {
-    Sales { kind: SalesDocumentKind, reference: String, entry: SalesEntry },
-    Purchase { reference: String, entry: PurchaseEntry },
-    Journal { reference: String, entry: GeneralJournalEntry },
+    Sales {
+        kind: SalesDocumentKind,
+        reference: String,
+        entry: SalesEntry,
+    },
+    Purchase {
+        reference: String,
+        entry: PurchaseEntry,
+    },
+    Journal {
+        reference: String,
+        entry: GeneralJournalEntry,
+    },
 }
 
 impl LedgerWrite {
     /// Our reference of the ledger document (its `YourRef`, or the journal's reference).
     pub fn reference(&self) -> &str {
         match self {
-            Self::Sales { reference, .. } | Self::Purchase { reference, .. } | Self::Journal { reference, .. } => reference,
+            Self::Sales { reference, .. }
+            | Self::Purchase { reference, .. }
+            | Self::Journal { reference, .. } => reference,
         }
     }
 
     async fn post(&self, ledger: &dyn Ledger, find_first: bool) -> LedgerResult<Posted> {
         match self {
-            Self::Sales { kind, entry, .. } => ledger.post_sales_document(*kind, entry, find_first).await,
+            Self::Sales { kind, entry, .. } => {
+                ledger.post_sales_document(*kind, entry, find_first).await
+            }
             Self::Purchase { entry, .. } => ledger.post_purchase_document(entry, find_first).await,
-            Self::Journal { reference, entry } => ledger.post_journal(reference, entry, find_first).await,
+            Self::Journal { reference, entry } => {
+                ledger.post_journal(reference, entry, find_first).await
+            }
         }
     }
 }
 
-async fn lookups_for(ctx: &FlowContext, work: &TenantWork, doc: &PostedDoc) -> FlowResult<Result<Lookups, ledgerlink_ports::psa::PsaError>> {
+async fn lookups_for(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    doc: &PostedDoc,
+) -> FlowResult<Result<Lookups, ledgerlink_ports::psa::PsaError>> {
     let mut lk = lookups::base(ctx, work).await?;
     match doc {
         PostedDoc::Ar(PostedArDocument::Invoice(inv)) => {
             lookups::add_firm(ctx, work, &mut lk, &inv.billing_client_id).await?;
             if inv.billing_group.is_some() {
-                let mut projects: Vec<String> = inv.lines.iter().filter_map(|l| l.wbs1.clone()).collect();
+                let mut projects: Vec<String> =
+                    inv.lines.iter().filter_map(|l| l.wbs1.clone()).collect();
                 projects.push(inv.wbs1.clone());
                 if let Some(group) = &inv.billing_group {
                     projects.push(group.main_wbs1.clone());
@@ -66,7 +89,10 @@ async fn lookups_for(ctx: &FlowContext, work: &TenantWork, doc: &PostedDoc) -> F
                         Err(e) => return Ok(Err(e)),
                     };
                     if let Some(p) = project {
-                        let Some(client) = p.billing_client_id.clone().or(p.client_id.clone()) else { continue };
+                        let Some(client) = p.billing_client_id.clone().or(p.client_id.clone())
+                        else {
+                            continue;
+                        };
                         lookups::add_firm(ctx, work, &mut lk, &client).await?;
                         lk.projects.insert(
                             wbs1,
@@ -95,27 +121,46 @@ async fn lookups_for(ctx: &FlowContext, work: &TenantWork, doc: &PostedDoc) -> F
 pub fn map(doc: &PostedDoc, lookups: &Lookups) -> Result<Vec<LedgerWrite>, MappingError> {
     use ledgerlink_mapping::{journal, purchases, sales};
     Ok(match doc {
-        PostedDoc::Ar(PostedArDocument::Invoice(inv)) => sales::sales_invoice_to_exact(inv, lookups)?
-            .into_iter()
-            .map(|m| LedgerWrite::Sales { kind: SalesDocumentKind::Invoice, reference: m.external_key, entry: m.entry })
-            .collect(),
+        PostedDoc::Ar(PostedArDocument::Invoice(inv)) => {
+            sales::sales_invoice_to_exact(inv, lookups)?
+                .into_iter()
+                .map(|m| LedgerWrite::Sales {
+                    kind: SalesDocumentKind::Invoice,
+                    reference: m.external_key,
+                    entry: m.entry,
+                })
+                .collect()
+        }
         PostedDoc::Ar(PostedArDocument::CreditMemo(memo)) => {
             let m = sales::credit_note_to_exact(memo, lookups)?;
-            vec![LedgerWrite::Sales { kind: SalesDocumentKind::CreditNote, reference: m.external_key, entry: m.entry }]
+            vec![LedgerWrite::Sales {
+                kind: SalesDocumentKind::CreditNote,
+                reference: m.external_key,
+                entry: m.entry,
+            }]
         }
         PostedDoc::Voucher(v) => {
             let m = purchases::ap_voucher_to_exact(v, lookups)?;
             let reference = m.entry.your_ref.clone().unwrap_or(m.external_key);
-            vec![LedgerWrite::Purchase { reference, entry: m.entry }]
+            vec![LedgerWrite::Purchase {
+                reference,
+                entry: m.entry,
+            }]
         }
         PostedDoc::Expense(e) => {
             let m = purchases::expense_report_to_exact(e, lookups)?;
             let reference = m.entry.your_ref.clone().unwrap_or(m.external_key);
-            vec![LedgerWrite::Purchase { reference, entry: m.entry }]
+            vec![LedgerWrite::Purchase {
+                reference,
+                entry: m.entry,
+            }]
         }
         PostedDoc::Journal(j) => {
             let m = journal::journal_to_exact(j, lookups)?;
-            vec![LedgerWrite::Journal { reference: m.external_key, entry: m.entry }]
+            vec![LedgerWrite::Journal {
+                reference: m.external_key,
+                entry: m.entry,
+            }]
         }
     })
 }
@@ -125,10 +170,17 @@ pub async fn process(ctx: &FlowContext, message: &WorkMessage) -> FlowResult<Mes
     let object = object_of(message)?;
     let tenant = ctx.tenant(&message.tenant).await?;
     let (find_first, previous) = match gate(ctx, &tenant, &object, message.action).await? {
-        Gate::Go { find_first, previous } => (find_first, previous),
+        Gate::Go {
+            find_first,
+            previous,
+        } => (find_first, previous),
         Gate::Skip(outcome) => return Ok(outcome),
     };
-    let Some(window) = previous.as_ref().and_then(|p| p.source_version.as_deref()).and_then(parse_window) else {
+    let Some(window) = previous
+        .as_ref()
+        .and_then(|p| p.source_version.as_deref())
+        .and_then(parse_window)
+    else {
         ctx.record(&object, SyncStatus::Error, Some("No discovery window is recorded for this document; it is picked up again by the next discovery".into()), None)
             .await?;
         return Ok(MessageOutcome::Handled);
@@ -137,8 +189,11 @@ pub async fn process(ctx: &FlowContext, message: &WorkMessage) -> FlowResult<Mes
     let doc = match reread(work.conn.psa.as_ref(), &object, window).await {
         Ok(Some(doc)) => doc,
         Ok(None) => {
-            let text = "The document is no longer in Vantagepoint's posted ledger (was it unposted?)".to_owned();
-            ctx.record(&object, SyncStatus::Error, Some(text.clone()), None).await?;
+            let text =
+                "The document is no longer in Vantagepoint's posted ledger (was it unposted?)"
+                    .to_owned();
+            ctx.record(&object, SyncStatus::Error, Some(text.clone()), None)
+                .await?;
             ctx.notify_error(&object, &text).await?;
             return Ok(MessageOutcome::Handled);
         }
@@ -165,9 +220,18 @@ pub(crate) async fn post_all(
 ) -> FlowResult<MessageOutcome> {
     let mut ids = Vec::with_capacity(writes.len());
     for write in writes {
-        let bkey = business_key(&work.tenant, object.object_type, write.reference(), "posted");
+        let bkey = business_key(
+            &work.tenant,
+            object.object_type,
+            write.reference(),
+            "posted",
+        );
         let ledger = work.conn.ledger.clone();
-        let posted = ctx.once(&bkey, &hash_of(write), || async move { write.post(ledger.as_ref(), find_first).await }).await?;
+        let posted = ctx
+            .once(&bkey, &hash_of(write), || async move {
+                write.post(ledger.as_ref(), find_first).await
+            })
+            .await?;
         match posted {
             Ok(Once::Done(p) | Once::AlreadyDone(p)) => {
                 ctx.stores
@@ -176,7 +240,11 @@ pub(crate) async fn post_all(
                         tenant: work.tenant.id.clone(),
                         object_type: object.object_type,
                         // One document: linked by the object's key; a split invoice: by each document's key.
-                        vp_key: if writes.len() == 1 { object.key.to_string() } else { write.reference().to_owned() },
+                        vp_key: if writes.len() == 1 {
+                            object.key.to_string()
+                        } else {
+                            write.reference().to_owned()
+                        },
                         exact_id: p.target_id.clone(),
                         created_at: ctx.now(),
                     })

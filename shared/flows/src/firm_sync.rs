@@ -25,9 +25,14 @@ use ledgerlink_domain::vantagepoint::{EmployeeStatus, FirmStatus};
 use ledgerlink_domain::{Flow, ObjectType, SyncStatus, VatCode};
 use ledgerlink_mapping::{Outcome, SkipReason};
 use ledgerlink_ports::psa::{FirmRole, TimeWindow};
-use ledgerlink_ports::{Cursor, IdLink, LookupEntry, LookupTable, ObjectRef, StoreError, WorkAction, WorkMessage};
+use ledgerlink_ports::{
+    Cursor, IdLink, LookupEntry, LookupTable, ObjectRef, StoreError, WorkAction, WorkMessage,
+};
 
-use crate::common::{Gate, busy, gate, key, ledger_failed, mapping_failed, mismatch, object_of, psa_failed, whole_seconds};
+use crate::common::{
+    Gate, busy, gate, key, ledger_failed, mapping_failed, mismatch, object_of, psa_failed,
+    whole_seconds,
+};
 use crate::context::{FlowContext, MessageOutcome, Once, TenantWork, business_key, hash_of};
 use crate::error::{FlowError, FlowResult};
 use crate::lookups;
@@ -51,10 +56,14 @@ pub struct FirmSyncReport {
 pub async fn discover(ctx: &FlowContext, work: &TenantWork) -> FlowResult<FirmSyncReport> {
     let mut report = FirmSyncReport::default();
     if work.settings.source_of_truth(ObjectType::Firm) == SourceOfTruth::Vantagepoint {
-        report.changed.add(&discover_changed(ctx, work, ObjectType::Firm).await?);
+        report
+            .changed
+            .add(&discover_changed(ctx, work, ObjectType::Firm).await?);
     }
     if work.settings.source_of_truth(ObjectType::Employee) == SourceOfTruth::Vantagepoint {
-        report.changed.add(&discover_changed(ctx, work, ObjectType::Employee).await?);
+        report
+            .changed
+            .add(&discover_changed(ctx, work, ObjectType::Employee).await?);
     }
     if work.settings.source_of_truth(ObjectType::TaxCode) == SourceOfTruth::Exact {
         report.tax_codes_created = pull_tax_codes(ctx, work).await?;
@@ -70,16 +79,34 @@ pub async fn discover(ctx: &FlowContext, work: &TenantWork) -> FlowResult<FirmSy
     Ok(report)
 }
 
-async fn discover_changed(ctx: &FlowContext, work: &TenantWork, object_type: ObjectType) -> FlowResult<DiscoverReport> {
+async fn discover_changed(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    object_type: ObjectType,
+) -> FlowResult<DiscoverReport> {
     let tenant = &work.tenant.id;
     let division = work.tenant.exact_division;
-    let name = if object_type == ObjectType::Firm { FIRMS_CURSOR } else { EMPLOYEES_CURSOR };
-    let until = whole_seconds(ctx.now() - chrono::Duration::from_std(ctx.settings.discover_lag).unwrap_or_default());
-    let cursor = ctx.stores.cursors.get(tenant, Flow::FirmSync, name, division).await?;
+    let name = if object_type == ObjectType::Firm {
+        FIRMS_CURSOR
+    } else {
+        EMPLOYEES_CURSOR
+    };
+    let until = whole_seconds(
+        ctx.now() - chrono::Duration::from_std(ctx.settings.discover_lag).unwrap_or_default(),
+    );
+    let cursor = ctx
+        .stores
+        .cursors
+        .get(tenant, Flow::FirmSync, name, division)
+        .await?;
     // Master data has no useful lower bound on the first run: every record counts.
     let from = cursor
         .as_ref()
-        .and_then(|c| DateTime::parse_from_rfc3339(&c.value).ok().map(|d| d.with_timezone(&Utc)))
+        .and_then(|c| {
+            DateTime::parse_from_rfc3339(&c.value)
+                .ok()
+                .map(|d| d.with_timezone(&Utc))
+        })
         .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
     let mut report = DiscoverReport::default();
     // One window from the cursor: ModDate reads are not size-bounded like the posted ledger.
@@ -88,7 +115,11 @@ async fn discover_changed(ctx: &FlowContext, work: &TenantWork, object_type: Obj
         let keys = changed_keys(work, object_type, window).await?;
         let mut messages = Vec::new();
         for k in &keys {
-            let object = ObjectRef { tenant: tenant.clone(), object_type, key: key(k)? };
+            let object = ObjectRef {
+                tenant: tenant.clone(),
+                object_type,
+                key: key(k)?,
+            };
             ctx.update_status(&object, |s| {
                 if s.status != SyncStatus::OutcomeUnknown {
                     s.status = SyncStatus::Pending;
@@ -112,7 +143,12 @@ async fn discover_changed(ctx: &FlowContext, work: &TenantWork, object_type: Obj
             version: cursor.as_ref().map(|c| c.version).unwrap_or(0),
             updated_at: ctx.now(),
         };
-        match ctx.stores.cursors.put(&next, cursor.as_ref().map(|c| c.version)).await {
+        match ctx
+            .stores
+            .cursors
+            .put(&next, cursor.as_ref().map(|c| c.version))
+            .await
+        {
             Ok(_) | Err(StoreError::Conflict { .. }) => {}
             Err(e) => return Err(e.into()),
         }
@@ -120,7 +156,11 @@ async fn discover_changed(ctx: &FlowContext, work: &TenantWork, object_type: Obj
     Ok(report)
 }
 
-async fn changed_keys(work: &TenantWork, object_type: ObjectType, window: TimeWindow) -> FlowResult<Vec<String>> {
+async fn changed_keys(
+    work: &TenantWork,
+    object_type: ObjectType,
+    window: TimeWindow,
+) -> FlowResult<Vec<String>> {
     let filter = work.settings.filter(object_type);
     Ok(if object_type == ObjectType::Firm {
         work.conn
@@ -138,24 +178,46 @@ async fn changed_keys(work: &TenantWork, object_type: ObjectType, window: TimeWi
             .changed_employees(window)
             .await?
             .into_iter()
-            .filter(|e| filter.rules.is_empty() || filter.accepts(true, |f| if f == "org" { e.org.as_deref() } else { None }))
+            .filter(|e| {
+                filter.rules.is_empty()
+                    || filter.accepts(true, |f| if f == "org" { e.org.as_deref() } else { None })
+            })
             .map(|e| e.employee)
             .collect()
     })
 }
 
-async fn linked(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef) -> FlowResult<Option<String>> {
-    Ok(ctx.stores.links.exact_id(&work.tenant.id, object.object_type, object.key.as_str()).await?)
+async fn linked(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    object: &ObjectRef,
+) -> FlowResult<Option<String>> {
+    Ok(ctx
+        .stores
+        .links
+        .exact_id(&work.tenant.id, object.object_type, object.key.as_str())
+        .await?)
 }
 
 /// The sync of a record was switched off (deselected or filtered out): Desynchronized when it was linked
 /// (the link is kept), Not integrated otherwise.
-async fn switched_off(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef, why: &str) -> FlowResult<MessageOutcome> {
+async fn switched_off(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    object: &ObjectRef,
+    why: &str,
+) -> FlowResult<MessageOutcome> {
     let was_linked = linked(ctx, work, object).await?.is_some();
     let (status, message) = if was_linked {
-        (SyncStatus::Desynchronized, format!("{why}: synchronisation stopped; the link to Exact Online is kept"))
+        (
+            SyncStatus::Desynchronized,
+            format!("{why}: synchronisation stopped; the link to Exact Online is kept"),
+        )
     } else {
-        (SyncStatus::NotIntegrated, format!("{why}: not synchronised"))
+        (
+            SyncStatus::NotIntegrated,
+            format!("{why}: not synchronised"),
+        )
     };
     ctx.record(object, status, Some(message), None).await?;
     Ok(MessageOutcome::Handled)
@@ -194,33 +256,70 @@ pub async fn process(ctx: &FlowContext, message: &WorkMessage) -> FlowResult<Mes
     match object.object_type {
         ObjectType::Firm => firm(ctx, &work, &object).await,
         ObjectType::Employee => employee(ctx, &work, &object).await,
-        other => Err(FlowError::Invalid(format!("firm-sync does not process {other} messages; they are settled in discovery"))),
+        other => Err(FlowError::Invalid(format!(
+            "firm-sync does not process {other} messages; they are settled in discovery"
+        ))),
     }
 }
 
-async fn firm(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef) -> FlowResult<MessageOutcome> {
+async fn firm(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    object: &ObjectRef,
+) -> FlowResult<MessageOutcome> {
     let tenant = &work.tenant;
     let firm = match work.conn.psa.firm(object.key.as_str()).await {
         Ok(Some(f)) => f,
-        Ok(None) => return switched_off(ctx, work, object, "The firm no longer exists in Vantagepoint").await,
+        Ok(None) => {
+            return switched_off(
+                ctx,
+                work,
+                object,
+                "The firm no longer exists in Vantagepoint",
+            )
+            .await;
+        }
         Err(e) => return psa_failed(ctx, tenant, object, e).await,
     };
     let filter = work.settings.filter(ObjectType::Firm);
     if !filter.accepts(firm.status == FirmStatus::Active, |f| firm_field(&firm, f)) {
-        return switched_off(ctx, work, object, "The firm is excluded by the tenant's filter (Active only by default)").await;
+        return switched_off(
+            ctx,
+            work,
+            object,
+            "The firm is excluded by the tenant's filter (Active only by default)",
+        )
+        .await;
     }
     let account = match ledgerlink_mapping::firms::firm_to_exact(&firm, &work.settings.mapping) {
         Ok(Outcome::Mapped(a)) => a,
         Ok(Outcome::Skipped(SkipReason::NotAvailableToAccountingUsers)) => {
-            return switched_off(ctx, work, object, "\"Available to: Accounting Users\" is not selected on the firm").await;
+            return switched_off(
+                ctx,
+                work,
+                object,
+                "\"Available to: Accounting Users\" is not selected on the firm",
+            )
+            .await;
         }
-        Ok(Outcome::Skipped(other)) => return switched_off(ctx, work, object, &format!("{other:?}")).await,
+        Ok(Outcome::Skipped(other)) => {
+            return switched_off(ctx, work, object, &format!("{other:?}")).await;
+        }
         Err(e) => return mapping_failed(ctx, object, e).await,
     };
     let hash = hash_of(&(&account, &firm.addresses.len()));
-    let bkey = business_key(tenant, ObjectType::Firm, object.key.as_str(), hash.get(..16).unwrap_or(&hash));
+    let bkey = business_key(
+        tenant,
+        ObjectType::Firm,
+        object.key.as_str(),
+        hash.get(..16).unwrap_or(&hash),
+    );
     let ledger = work.conn.ledger.clone();
-    let upserted = ctx.once(&bkey, &hash, || async { ledger.upsert_account(&account).await }).await?;
+    let upserted = ctx
+        .once(&bkey, &hash, || async {
+            ledger.upsert_account(&account).await
+        })
+        .await?;
     let posted = match upserted {
         Ok(Once::Done(p) | Once::AlreadyDone(p)) => p,
         Ok(Once::Busy) => return busy(ctx, object).await,
@@ -228,7 +327,10 @@ async fn firm(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef) -> FlowR
         Err(e) => return ledger_failed(ctx, tenant, object, e).await,
     };
     let Ok(account_id) = posted.target_id.parse::<uuid::Uuid>() else {
-        return Err(FlowError::Invalid(format!("the ledger returned an account id that is not a GUID: {}", posted.target_id)));
+        return Err(FlowError::Invalid(format!(
+            "the ledger returned an account id that is not a GUID: {}",
+            posted.target_id
+        )));
     };
     for address in ledgerlink_mapping::firms::firm_addresses_to_exact(&firm, account_id) {
         if let Err(e) = ledger.upsert_address(&address).await {
@@ -239,10 +341,17 @@ async fn firm(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef) -> FlowR
         return Ok(outcome);
     }
     // Vouchers name the vendor code; links are 1:1 by ClientID, so the vendor code goes to the firms table.
-    if let Some(vendor) = firm.vendor.as_deref().filter(|v| firm.vendor_ind && !v.trim().is_empty()) {
+    if let Some(vendor) = firm
+        .vendor
+        .as_deref()
+        .filter(|v| firm.vendor_ind && !v.trim().is_empty())
+    {
         let row = LookupEntry {
             key: vendor.trim().to_owned(),
-            columns: BTreeMap::from([("exact_id".to_owned(), posted.target_id.clone()), ("client_id".to_owned(), object.key.to_string())]),
+            columns: BTreeMap::from([
+                ("exact_id".to_owned(), posted.target_id.clone()),
+                ("client_id".to_owned(), object.key.to_string()),
+            ]),
             version: 0,
             updated_at: ctx.now(),
             updated_by: "firm-sync".into(),
@@ -260,29 +369,70 @@ async fn firm(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef) -> FlowR
     Ok(MessageOutcome::Handled)
 }
 
-async fn employee(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef) -> FlowResult<MessageOutcome> {
+async fn employee(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    object: &ObjectRef,
+) -> FlowResult<MessageOutcome> {
     let tenant = &work.tenant;
     let employee = match work.conn.psa.employee(object.key.as_str()).await {
         Ok(Some(e)) => e,
-        Ok(None) => return switched_off(ctx, work, object, "The employee no longer exists in Vantagepoint").await,
+        Ok(None) => {
+            return switched_off(
+                ctx,
+                work,
+                object,
+                "The employee no longer exists in Vantagepoint",
+            )
+            .await;
+        }
         Err(e) => return psa_failed(ctx, tenant, object, e).await,
     };
     let filter = work.settings.filter(ObjectType::Employee);
-    if !filter.accepts(employee.status == EmployeeStatus::Active, |f| if f == "org" { employee.org.as_deref() } else { None }) {
-        return switched_off(ctx, work, object, "The employee is excluded by the tenant's filter (Active only by default)").await;
+    if !filter.accepts(employee.status == EmployeeStatus::Active, |f| {
+        if f == "org" {
+            employee.org.as_deref()
+        } else {
+            None
+        }
+    }) {
+        return switched_off(
+            ctx,
+            work,
+            object,
+            "The employee is excluded by the tenant's filter (Active only by default)",
+        )
+        .await;
     }
     let mapped = match ledgerlink_mapping::employees::employee_to_exact(&employee) {
         Ok(Outcome::Mapped(m)) => m,
         Ok(Outcome::Skipped(SkipReason::NotAvailableToAccountingUsers)) => {
-            return switched_off(ctx, work, object, "\"Available to: Accounting Users\" is not selected on the employee").await;
+            return switched_off(
+                ctx,
+                work,
+                object,
+                "\"Available to: Accounting Users\" is not selected on the employee",
+            )
+            .await;
         }
-        Ok(Outcome::Skipped(other)) => return switched_off(ctx, work, object, &format!("{other:?}")).await,
+        Ok(Outcome::Skipped(other)) => {
+            return switched_off(ctx, work, object, &format!("{other:?}")).await;
+        }
         Err(e) => return mapping_failed(ctx, object, e).await,
     };
     let hash = hash_of(&(&mapped.account, &mapped.contact));
-    let bkey = business_key(tenant, ObjectType::Employee, object.key.as_str(), hash.get(..16).unwrap_or(&hash));
+    let bkey = business_key(
+        tenant,
+        ObjectType::Employee,
+        object.key.as_str(),
+        hash.get(..16).unwrap_or(&hash),
+    );
     let ledger = work.conn.ledger.clone();
-    let upserted = ctx.once(&bkey, &hash, || async { ledger.upsert_account(&mapped.account).await }).await?;
+    let upserted = ctx
+        .once(&bkey, &hash, || async {
+            ledger.upsert_account(&mapped.account).await
+        })
+        .await?;
     let posted = match upserted {
         Ok(Once::Done(p) | Once::AlreadyDone(p)) => p,
         Ok(Once::Busy) => return busy(ctx, object).await,
@@ -297,7 +447,10 @@ async fn employee(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef) -> F
     if let Some(outcome) = link_or_refuse(ctx, work, object, &posted.target_id).await? {
         return Ok(outcome);
     }
-    let message = format!("Synchronised to Exact Online as supplier account {} with a contact", posted.target_id);
+    let message = format!(
+        "Synchronised to Exact Online as supplier account {} with a contact",
+        posted.target_id
+    );
     ctx.update_status(object, |s| {
         s.status = SyncStatus::Success;
         s.target_id = Some(posted.target_id.clone());
@@ -311,7 +464,12 @@ async fn employee(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef) -> F
 /// Links the record to the account the ledger answered with. A record already linked to ANOTHER account
 /// (the ledger found a different account by code) is an Error for an operator to settle: relinking silently
 /// would move every document of the party.
-async fn link_or_refuse(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef, exact_id: &str) -> FlowResult<Option<MessageOutcome>> {
+async fn link_or_refuse(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    object: &ObjectRef,
+    exact_id: &str,
+) -> FlowResult<Option<MessageOutcome>> {
     let link = IdLink {
         tenant: work.tenant.id.clone(),
         object_type: object.object_type,
@@ -327,7 +485,8 @@ async fn link_or_refuse(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef
                 "Linked to Exact Online account {current}, but Exact Online matched account {exact_id} by code ({detail}); \
                  correct the link or the code, then Force synchronize"
             );
-            ctx.record(object, SyncStatus::Error, Some(text.clone()), None).await?;
+            ctx.record(object, SyncStatus::Error, Some(text.clone()), None)
+                .await?;
             ctx.notify_error(object, &text).await?;
             Ok(Some(MessageOutcome::Handled))
         }
@@ -336,15 +495,37 @@ async fn link_or_refuse(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef
 }
 
 fn entry(key: String, columns: BTreeMap<String, String>, now: DateTime<Utc>) -> LookupEntry {
-    LookupEntry { key, columns, version: 0, updated_at: now, updated_by: "firm-sync".into() }
+    LookupEntry {
+        key,
+        columns,
+        version: 0,
+        updated_at: now,
+        updated_by: "firm-sync".into(),
+    }
 }
 
 /// Writes a lookup row when it is absent (operators may have edited existing rows: theirs win).
-async fn put_if_absent(ctx: &FlowContext, work: &TenantWork, table: LookupTable, row: LookupEntry) -> FlowResult<bool> {
-    if ctx.stores.lookups.get(&work.tenant.id, table, &row.key).await?.is_some() {
+async fn put_if_absent(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    table: LookupTable,
+    row: LookupEntry,
+) -> FlowResult<bool> {
+    if ctx
+        .stores
+        .lookups
+        .get(&work.tenant.id, table, &row.key)
+        .await?
+        .is_some()
+    {
         return Ok(false);
     }
-    match ctx.stores.lookups.put(&work.tenant.id, table, &row, None).await {
+    match ctx
+        .stores
+        .lookups
+        .put(&work.tenant.id, table, &row, None)
+        .await
+    {
         Ok(_) => Ok(true),
         Err(StoreError::Conflict { .. }) => Ok(false),
         Err(e) => Err(e.into()),
@@ -352,24 +533,53 @@ async fn put_if_absent(ctx: &FlowContext, work: &TenantWork, table: LookupTable,
 }
 
 /// Writes a lookup row, replacing what firm-sync wrote before.
-async fn upsert_row(ctx: &FlowContext, work: &TenantWork, table: LookupTable, mut row: LookupEntry) -> FlowResult<()> {
+async fn upsert_row(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    table: LookupTable,
+    mut row: LookupEntry,
+) -> FlowResult<()> {
     for _ in 0..=ctx.settings.status_conflict_retries {
-        let current = ctx.stores.lookups.get(&work.tenant.id, table, &row.key).await?;
+        let current = ctx
+            .stores
+            .lookups
+            .get(&work.tenant.id, table, &row.key)
+            .await?;
         if current.as_ref().is_some_and(|c| c.columns == row.columns) {
             return Ok(());
         }
         row.version = current.as_ref().map(|c| c.version).unwrap_or(0);
-        match ctx.stores.lookups.put(&work.tenant.id, table, &row, current.map(|c| c.version)).await {
+        match ctx
+            .stores
+            .lookups
+            .put(&work.tenant.id, table, &row, current.map(|c| c.version))
+            .await
+        {
             Ok(_) => return Ok(()),
             Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(e.into()),
         }
     }
-    Err(FlowError::Deferred(format!("lookup row {} kept changing", row.key)))
+    Err(FlowError::Deferred(format!(
+        "lookup row {} kept changing",
+        row.key
+    )))
 }
 
-async fn settle(ctx: &FlowContext, work: &TenantWork, object_type: ObjectType, key_text: &str, status: SyncStatus, message: String, target: Option<String>) -> FlowResult<()> {
-    let object = ObjectRef { tenant: work.tenant.id.clone(), object_type, key: key(key_text)? };
+async fn settle(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    object_type: ObjectType,
+    key_text: &str,
+    status: SyncStatus,
+    message: String,
+    target: Option<String>,
+) -> FlowResult<()> {
+    let object = ObjectRef {
+        tenant: work.tenant.id.clone(),
+        object_type,
+        key: key(key_text)?,
+    };
     ctx.record(&object, status, Some(message), target).await?;
     Ok(())
 }
@@ -380,29 +590,70 @@ async fn pull_tax_codes(ctx: &FlowContext, work: &TenantWork) -> FlowResult<usiz
     let existing: BTreeMap<VatCode, String> = lookups::table(ctx, work, LookupTable::TaxCodes)
         .await?
         .into_iter()
-        .filter_map(|e| Some((VatCode::parse(&e.key).ok()?, e.columns.get("vp_code")?.clone())))
+        .filter_map(|e| {
+            Some((
+                VatCode::parse(&e.key).ok()?,
+                e.columns.get("vp_code")?.clone(),
+            ))
+        })
         .collect();
     if exact_codes.iter().all(|c| existing.contains_key(&c.code)) {
         return Ok(0);
     }
     let table = ledgerlink_mapping::ledger_setup::tax_code_table(&exact_codes, &existing);
-    let vp_existing: BTreeSet<String> = work.conn.psa.tax_codes().await?.into_iter().map(|t| t.code).collect();
+    let vp_existing: BTreeSet<String> = work
+        .conn
+        .psa
+        .tax_codes()
+        .await?
+        .into_iter()
+        .map(|t| t.code)
+        .collect();
     let mut created = 0;
     for vp in &table.created {
-        let Some((exact_code, _)) = table.links.iter().find(|(_, v)| **v == vp.code) else { continue };
+        let Some((exact_code, _)) = table.links.iter().find(|(_, v)| **v == vp.code) else {
+            continue;
+        };
         if !vp_existing.contains(&vp.code)
             && let Err(e) = work.conn.psa.create_tax_code(vp).await
         {
-            settle(ctx, work, ObjectType::TaxCode, exact_code.as_str(), SyncStatus::Error, e.to_string(), None).await?;
+            settle(
+                ctx,
+                work,
+                ObjectType::TaxCode,
+                exact_code.as_str(),
+                SyncStatus::Error,
+                e.to_string(),
+                None,
+            )
+            .await?;
             continue;
         }
         let columns = BTreeMap::from([
             ("vp_code".to_owned(), vp.code.clone()),
             ("rate".to_owned(), vp.rate.normalize().to_string()),
-            ("description".to_owned(), vp.description.clone().unwrap_or_default()),
+            (
+                "description".to_owned(),
+                vp.description.clone().unwrap_or_default(),
+            ),
         ]);
-        put_if_absent(ctx, work, LookupTable::TaxCodes, entry(exact_code.as_str().to_owned(), columns, ctx.now())).await?;
-        settle(ctx, work, ObjectType::TaxCode, exact_code.as_str(), SyncStatus::Success, format!("Created in Vantagepoint as tax code {}", vp.code), Some(vp.code.clone())).await?;
+        put_if_absent(
+            ctx,
+            work,
+            LookupTable::TaxCodes,
+            entry(exact_code.as_str().to_owned(), columns, ctx.now()),
+        )
+        .await?;
+        settle(
+            ctx,
+            work,
+            ObjectType::TaxCode,
+            exact_code.as_str(),
+            SyncStatus::Success,
+            format!("Created in Vantagepoint as tax code {}", vp.code),
+            Some(vp.code.clone()),
+        )
+        .await?;
         created += 1;
     }
     Ok(created)
@@ -411,8 +662,19 @@ async fn pull_tax_codes(ctx: &FlowContext, work: &TenantWork) -> FlowResult<usiz
 /// Exact's chart of accounts into VP and the G/L lookup table.
 async fn pull_gl_accounts(ctx: &FlowContext, work: &TenantWork) -> FlowResult<(usize, usize)> {
     let exact = work.conn.ledger.gl_accounts().await?;
-    let vp: BTreeSet<String> = work.conn.psa.accounts().await?.into_iter().map(|a| a.account).collect();
-    let known: BTreeSet<String> = lookups::table(ctx, work, LookupTable::GlAccounts).await?.into_iter().map(|e| e.key).collect();
+    let vp: BTreeSet<String> = work
+        .conn
+        .psa
+        .accounts()
+        .await?
+        .into_iter()
+        .map(|a| a.account)
+        .collect();
+    let known: BTreeSet<String> = lookups::table(ctx, work, LookupTable::GlAccounts)
+        .await?
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
     let (mut created, mut linked) = (0, 0);
     for account in &exact {
         let code = account.code.trim().to_owned();
@@ -421,22 +683,58 @@ async fn pull_gl_accounts(ctx: &FlowContext, work: &TenantWork) -> FlowResult<(u
             continue;
         }
         if !vp.contains(&code) {
-            let mapped = match ledgerlink_mapping::ledger_setup::gl_account_to_vp(account, &work.settings.account_types) {
+            let mapped = match ledgerlink_mapping::ledger_setup::gl_account_to_vp(
+                account,
+                &work.settings.account_types,
+            ) {
                 Ok(m) => m,
                 Err(e) => {
-                    settle(ctx, work, ObjectType::GlAccount, &code, SyncStatus::Error, e.to_string(), None).await?;
+                    settle(
+                        ctx,
+                        work,
+                        ObjectType::GlAccount,
+                        &code,
+                        SyncStatus::Error,
+                        e.to_string(),
+                        None,
+                    )
+                    .await?;
                     continue;
                 }
             };
             if let Err(e) = work.conn.psa.create_account(&mapped).await {
-                settle(ctx, work, ObjectType::GlAccount, &code, SyncStatus::Error, e.to_string(), None).await?;
+                settle(
+                    ctx,
+                    work,
+                    ObjectType::GlAccount,
+                    &code,
+                    SyncStatus::Error,
+                    e.to_string(),
+                    None,
+                )
+                .await?;
                 continue;
             }
             created += 1;
         }
         let columns = BTreeMap::from([("exact_id".to_owned(), id.to_string())]);
-        put_if_absent(ctx, work, LookupTable::GlAccounts, entry(code.clone(), columns, ctx.now())).await?;
-        settle(ctx, work, ObjectType::GlAccount, &code, SyncStatus::Success, "In both charts of accounts".into(), Some(id.to_string())).await?;
+        put_if_absent(
+            ctx,
+            work,
+            LookupTable::GlAccounts,
+            entry(code.clone(), columns, ctx.now()),
+        )
+        .await?;
+        settle(
+            ctx,
+            work,
+            ObjectType::GlAccount,
+            &code,
+            SyncStatus::Success,
+            "In both charts of accounts".into(),
+            Some(id.to_string()),
+        )
+        .await?;
         linked += 1;
     }
     Ok((created, linked))
@@ -444,17 +742,53 @@ async fn pull_gl_accounts(ctx: &FlowContext, work: &TenantWork) -> FlowResult<(u
 
 /// VP's currencies must be enabled in Exact (the API cannot create them there).
 async fn check_currencies(ctx: &FlowContext, work: &TenantWork) -> FlowResult<usize> {
-    let exact: BTreeSet<_> = work.conn.ledger.currencies().await?.into_iter().map(|c| c.code).collect();
+    let exact: BTreeSet<_> = work
+        .conn
+        .ledger
+        .currencies()
+        .await?
+        .into_iter()
+        .map(|c| c.code)
+        .collect();
     let vp = work.conn.psa.currencies().await?;
     for currency in &vp {
         let code = currency.code.as_str().to_owned();
         if exact.contains(&currency.code) {
-            let columns = BTreeMap::from([("description".to_owned(), currency.description.clone().unwrap_or_default())]);
-            put_if_absent(ctx, work, LookupTable::Currencies, entry(code.clone(), columns, ctx.now())).await?;
-            settle(ctx, work, ObjectType::Currency, &code, SyncStatus::Success, "Enabled in both systems".into(), Some(code.clone())).await?;
+            let columns = BTreeMap::from([(
+                "description".to_owned(),
+                currency.description.clone().unwrap_or_default(),
+            )]);
+            put_if_absent(
+                ctx,
+                work,
+                LookupTable::Currencies,
+                entry(code.clone(), columns, ctx.now()),
+            )
+            .await?;
+            settle(
+                ctx,
+                work,
+                ObjectType::Currency,
+                &code,
+                SyncStatus::Success,
+                "Enabled in both systems".into(),
+                Some(code.clone()),
+            )
+            .await?;
         } else {
-            let message = format!("Currency {code} is used in Vantagepoint but not enabled in Exact Online; enable it in Exact Online");
-            settle(ctx, work, ObjectType::Currency, &code, SyncStatus::Error, message, None).await?;
+            let message = format!(
+                "Currency {code} is used in Vantagepoint but not enabled in Exact Online; enable it in Exact Online"
+            );
+            settle(
+                ctx,
+                work,
+                ObjectType::Currency,
+                &code,
+                SyncStatus::Error,
+                message,
+                None,
+            )
+            .await?;
         }
     }
     Ok(vp.len())

@@ -11,8 +11,8 @@
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use ledgerlink_domain::{Flow, TenantId};
 use lambda_runtime::Diagnostic;
+use ledgerlink_domain::{Flow, TenantId};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -28,7 +28,10 @@ pub enum Command {
     /// Discover for one tenant.
     Discover(TenantId),
     /// An SQS batch: the readable records, and the ids of records that could not be read.
-    Batch { items: Vec<BatchItem>, unreadable: Vec<String> },
+    Batch {
+        items: Vec<BatchItem>,
+        unreadable: Vec<String>,
+    },
 }
 
 /// The `detail` of a scheduled event: empty for "every tenant", or `{"tenant": "acme"}`.
@@ -45,14 +48,18 @@ pub struct HandlerError(#[from] pub FlowError);
 
 impl From<HandlerError> for Diagnostic {
     fn from(e: HandlerError) -> Self {
-        Diagnostic { error_type: e.0.error_type().to_owned(), error_message: e.0.to_string() }
+        Diagnostic {
+            error_type: e.0.error_type().to_owned(),
+            error_message: e.0.to_string(),
+        }
     }
 }
 
 /// Decodes an invocation's payload.
 pub fn decode(payload: Value) -> Result<Command, FlowError> {
     if payload.get("Records").is_some() {
-        let event: SqsEvent = serde_json::from_value(payload).map_err(|e| FlowError::Invalid(format!("not an SQS event: {e}")))?;
+        let event: SqsEvent = serde_json::from_value(payload)
+            .map_err(|e| FlowError::Invalid(format!("not an SQS event: {e}")))?;
         let mut items = Vec::new();
         let mut unreadable = Vec::new();
         for record in event.records {
@@ -69,15 +76,19 @@ pub fn decode(payload: Value) -> Result<Command, FlowError> {
         return Ok(Command::Batch { items, unreadable });
     }
     if payload.get("detail-type").is_some() {
-        let event: EventBridgeEvent<Value> =
-            serde_json::from_value(payload).map_err(|e| FlowError::Invalid(format!("not an EventBridge event: {e}")))?;
+        let event: EventBridgeEvent<Value> = serde_json::from_value(payload)
+            .map_err(|e| FlowError::Invalid(format!("not an EventBridge event: {e}")))?;
         let detail: ScheduleDetail = serde_json::from_value(event.detail).unwrap_or_default();
         return match detail.tenant {
-            Some(t) => TenantId::parse(&t).map(Command::Discover).map_err(|e| FlowError::Invalid(e.to_string())),
+            Some(t) => TenantId::parse(&t)
+                .map(Command::Discover)
+                .map_err(|e| FlowError::Invalid(e.to_string())),
             None => Ok(Command::DiscoverAll),
         };
     }
-    Err(FlowError::Invalid("the event is neither an SQS batch nor an EventBridge event".into()))
+    Err(FlowError::Invalid(
+        "the event is neither an SQS batch nor an EventBridge event".into(),
+    ))
 }
 
 /// Runs one invocation of `flow`'s function.
@@ -85,7 +96,10 @@ pub async fn handle(ctx: &FlowContext, flow: Flow, payload: Value) -> Result<Val
     match decode(payload)? {
         Command::Batch { items, unreadable } => {
             if !unreadable.is_empty() {
-                tracing::warn!(count = unreadable.len(), "records without a readable body were dropped");
+                tracing::warn!(
+                    count = unreadable.len(),
+                    "records without a readable body were dropped"
+                );
             }
             let failed = process_batch(ctx, flow, &items).await;
             let mut response = SqsBatchResponse::default();
@@ -94,20 +108,31 @@ pub async fn handle(ctx: &FlowContext, flow: Flow, payload: Value) -> Result<Val
                 failure.item_identifier = id;
                 response.batch_item_failures.push(failure);
             }
-            serde_json::to_value(response).map_err(|e| HandlerError(FlowError::Invalid(e.to_string())))
+            serde_json::to_value(response)
+                .map_err(|e| HandlerError(FlowError::Invalid(e.to_string())))
         }
         Command::Discover(tenant) => {
             let summary = discover(ctx, flow, &tenant).await?;
             tracing::info!(tenant = %tenant, found = summary.found, enqueued = summary.enqueued, "discovered");
-            Ok(serde_json::json!({ "tenant": tenant, "found": summary.found, "enqueued": summary.enqueued, "paused": summary.skipped_paused }))
+            Ok(
+                serde_json::json!({ "tenant": tenant, "found": summary.found, "enqueued": summary.enqueued, "paused": summary.skipped_paused }),
+            )
         }
         Command::DiscoverAll => {
             let results = discover_all(ctx, flow).await?;
-            let failed: Vec<String> = results.iter().filter(|(_, r)| r.is_err()).map(|(t, _)| t.to_string()).collect();
-            let retryable = results.iter().any(|(_, r)| r.as_ref().err().is_some_and(FlowError::is_retryable));
+            let failed: Vec<String> = results
+                .iter()
+                .filter(|(_, r)| r.is_err())
+                .map(|(t, _)| t.to_string())
+                .collect();
+            let retryable = results
+                .iter()
+                .any(|(_, r)| r.as_ref().err().is_some_and(FlowError::is_retryable));
             if retryable {
                 // Discovery is idempotent (cursors move only after their messages are sent): retry all.
-                return Err(HandlerError(FlowError::Deferred(format!("discovery failed for tenants {failed:?}"))));
+                return Err(HandlerError(FlowError::Deferred(format!(
+                    "discovery failed for tenants {failed:?}"
+                ))));
             }
             Ok(serde_json::json!({ "tenants": results.len(), "failed": failed }))
         }
@@ -148,24 +173,34 @@ impl FunctionConfig {
                     .trim()
                     .parse::<u64>()
                     .map(std::time::Duration::from_secs)
-                    .map_err(|e| ConfigError { name: name.to_owned(), reason: e.to_string() }),
+                    .map_err(|e| ConfigError {
+                        name: name.to_owned(),
+                        reason: e.to_string(),
+                    }),
             }
         };
         let exact_redirect_uri = lookup("EXACT_REDIRECT_URI")
             .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| ConfigError { name: "EXACT_REDIRECT_URI".into(), reason: "required".into() })?;
+            .ok_or_else(|| ConfigError {
+                name: "EXACT_REDIRECT_URI".into(),
+                reason: "required".into(),
+            })?;
         let settings = crate::settings::FlowSettings {
             discover_lag: seconds("DISCOVER_LAG_SECONDS", 60)?,
             lease: seconds("LEASE_SECONDS", 300)?,
             ..crate::settings::FlowSettings::default()
         };
-        Ok(Self { exact_redirect_uri, settings })
+        Ok(Self {
+            exact_redirect_uri,
+            settings,
+        })
     }
 }
 
 /// JSON logs to stdout (CloudWatch), level from `RUST_LOG` (default `info`), no ANSI colours.
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
@@ -187,7 +222,9 @@ mod tests {
             {"messageId": "m1", "body": body.to_string()},
             {"messageId": "m2", "body": "not json"}
         ]});
-        let Ok(Command::Batch { items, unreadable }) = decode(payload) else { panic!("not a batch") };
+        let Ok(Command::Batch { items, unreadable }) = decode(payload) else {
+            panic!("not a batch")
+        };
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].id, "m1");
         assert_eq!(unreadable, vec!["m2".to_owned()]);
@@ -206,7 +243,9 @@ mod tests {
     #[test]
     fn the_function_config_requires_the_redirect_uri_and_reads_durations() {
         let missing = FunctionConfig::from_lookup(|_| None);
-        assert!(matches!(missing, Err(ConfigError { ref name, .. }) if name == "EXACT_REDIRECT_URI"));
+        assert!(
+            matches!(missing, Err(ConfigError { ref name, .. }) if name == "EXACT_REDIRECT_URI")
+        );
         let config = FunctionConfig::from_lookup(|n| match n {
             "EXACT_REDIRECT_URI" => Some("https://example.invalid/cb".into()),
             "LEASE_SECONDS" => Some("120".into()),
@@ -228,12 +267,18 @@ mod tests {
         let mut seen = 0;
         for flow in ["invoice-out", "voucher-out", "payment-in", "firm-sync"] {
             let read = |kind: &str| {
-                let text = std::fs::read_to_string(dir.join(format!("{flow}-{kind}.json"))).unwrap_or_default();
+                let text = std::fs::read_to_string(dir.join(format!("{flow}-{kind}.json")))
+                    .unwrap_or_default();
                 serde_json::from_str::<Value>(&text).unwrap_or(Value::Null)
             };
-            let Ok(Command::Batch { items, unreadable }) = decode(read("sqs")) else { panic!("{flow}-sqs.json") };
+            let Ok(Command::Batch { items, unreadable }) = decode(read("sqs")) else {
+                panic!("{flow}-sqs.json")
+            };
             assert!(items.len() >= 2 && unreadable.is_empty(), "{flow}-sqs.json");
-            assert!(matches!(decode(read("schedule")), Ok(Command::DiscoverAll)), "{flow}-schedule.json");
+            assert!(
+                matches!(decode(read("schedule")), Ok(Command::DiscoverAll)),
+                "{flow}-schedule.json"
+            );
             seen += 1;
         }
         assert_eq!(seen, 4);

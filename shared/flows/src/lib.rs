@@ -33,9 +33,13 @@ pub mod runner;
 pub mod settings;
 
 pub use connections::{
-    ClientTuning, Connection, ConnectionProvider, ErpConnections, ExtensionSecrets, LocalSecrets, SecretResolver, SecretValue,
+    ClientTuning, Connection, ConnectionProvider, ErpConnections, ExtensionSecrets, LocalSecrets,
+    SecretResolver, SecretValue,
 };
 pub use context::{FlowContext, MessageOutcome};
 pub use error::{FlowError, FlowResult};
-pub use runner::{BatchItem, DiscoverSummary, DrainReport, discover, discover_all, drain, process_batch, process_message};
+pub use runner::{
+    BatchItem, DiscoverSummary, DrainReport, discover, discover_all, drain, process_batch,
+    process_message,
+};
 pub use settings::{FlowSettings, TenantSettings};

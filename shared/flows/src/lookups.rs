@@ -25,12 +25,19 @@ use uuid::Uuid;
 use crate::context::{FlowContext, TenantWork};
 use crate::error::FlowResult;
 
-
-pub(crate) async fn table(ctx: &FlowContext, work: &TenantWork, table: LookupTable) -> FlowResult<Vec<LookupEntry>> {
+pub(crate) async fn table(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    table: LookupTable,
+) -> FlowResult<Vec<LookupEntry>> {
     let mut out = Vec::new();
     let mut page = PageRequest::first(500);
     loop {
-        let got = ctx.stores.lookups.list(&work.tenant.id, table, page.clone()).await?;
+        let got = ctx
+            .stores
+            .lookups
+            .list(&work.tenant.id, table, page.clone())
+            .await?;
         out.extend(got.items);
         match got.next_cursor {
             Some(cursor) => page.cursor = Some(cursor),
@@ -40,7 +47,11 @@ pub(crate) async fn table(ctx: &FlowContext, work: &TenantWork, table: LookupTab
 }
 
 fn column<'a>(entry: &'a LookupEntry, name: &str) -> Option<&'a str> {
-    entry.columns.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+    entry
+        .columns
+        .get(name)
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
 }
 
 /// Everything but the per-document parties.
@@ -53,11 +64,21 @@ pub(crate) async fn base(ctx: &FlowContext, work: &TenantWork) -> FlowResult<Loo
         .collect();
     let mut tax_codes = BTreeMap::new();
     for entry in table(ctx, work, LookupTable::TaxCodes).await? {
-        let (Some(vp_code), Ok(exact_code)) = (column(&entry, "vp_code"), VatCode::parse(&entry.key)) else { continue };
-        let rate = column(&entry, "rate").and_then(|r| r.parse::<Decimal>().ok()).unwrap_or_default();
+        let (Some(vp_code), Ok(exact_code)) =
+            (column(&entry, "vp_code"), VatCode::parse(&entry.key))
+        else {
+            continue;
+        };
+        let rate = column(&entry, "rate")
+            .and_then(|r| r.parse::<Decimal>().ok())
+            .unwrap_or_default();
         tax_codes.insert(
             vp_code.to_owned(),
-            TaxCodeLink { exact_code, rate, compound_on: column(&entry, "compound_on").map(str::to_owned) },
+            TaxCodeLink {
+                exact_code,
+                rate,
+                compound_on: column(&entry, "compound_on").map(str::to_owned),
+            },
         );
     }
     let bank_codes = table(ctx, work, LookupTable::BankCodes)
@@ -90,7 +111,12 @@ pub(crate) async fn base(ctx: &FlowContext, work: &TenantWork) -> FlowResult<Loo
     })
 }
 
-async fn linked(ctx: &FlowContext, work: &TenantWork, object_type: ObjectType, key: &str) -> FlowResult<Option<Uuid>> {
+async fn linked(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    object_type: ObjectType,
+    key: &str,
+) -> FlowResult<Option<Uuid>> {
     Ok(ctx
         .stores
         .links
@@ -100,7 +126,12 @@ async fn linked(ctx: &FlowContext, work: &TenantWork, object_type: ObjectType, k
 }
 
 /// Adds the Exact account of a firm (by `ClientID`), when linked.
-pub(crate) async fn add_firm(ctx: &FlowContext, work: &TenantWork, lookups: &mut Lookups, client_id: &str) -> FlowResult<()> {
+pub(crate) async fn add_firm(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    lookups: &mut Lookups,
+    client_id: &str,
+) -> FlowResult<()> {
     if let Some(id) = linked(ctx, work, ObjectType::Firm, client_id).await? {
         lookups.firms.insert(client_id.to_owned(), id);
     }
@@ -108,16 +139,31 @@ pub(crate) async fn add_firm(ctx: &FlowContext, work: &TenantWork, lookups: &mut
 }
 
 /// Adds the Exact account of a vendor (by vendor code, from the `firms` lookup table), when known.
-pub(crate) async fn add_vendor(ctx: &FlowContext, work: &TenantWork, lookups: &mut Lookups, vendor: &str) -> FlowResult<()> {
-    let row = ctx.stores.lookups.get(&work.tenant.id, LookupTable::Firms, vendor).await?;
-    if let Some(id) = row.and_then(|e| column(&e, "exact_id").and_then(|v| v.parse::<Uuid>().ok())) {
+pub(crate) async fn add_vendor(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    lookups: &mut Lookups,
+    vendor: &str,
+) -> FlowResult<()> {
+    let row = ctx
+        .stores
+        .lookups
+        .get(&work.tenant.id, LookupTable::Firms, vendor)
+        .await?;
+    if let Some(id) = row.and_then(|e| column(&e, "exact_id").and_then(|v| v.parse::<Uuid>().ok()))
+    {
         lookups.vendors.insert(vendor.to_owned(), id);
     }
     Ok(())
 }
 
 /// Adds the Exact supplier account of an employee: the link firm-sync wrote, else the `employees` lookup row.
-pub(crate) async fn add_employee(ctx: &FlowContext, work: &TenantWork, lookups: &mut Lookups, employee: &str) -> FlowResult<()> {
+pub(crate) async fn add_employee(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    lookups: &mut Lookups,
+    employee: &str,
+) -> FlowResult<()> {
     let id = match linked(ctx, work, ObjectType::Employee, employee).await? {
         Some(id) => Some(id),
         None => ctx

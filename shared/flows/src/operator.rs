@@ -6,7 +6,10 @@
 //! refusal carries its reason, per object, so the page can show it.
 
 use ledgerlink_domain::{Category, Flow, ObjectType, SyncStatus, TenantId};
-use ledgerlink_ports::{ConnectionState, ObjectRef, ObjectStatus, Page, PageRequest, StatusAttempt, StatusFilter, StoreError, WorkAction, WorkMessage};
+use ledgerlink_ports::{
+    ConnectionState, ObjectRef, ObjectStatus, Page, PageRequest, StatusAttempt, StatusFilter,
+    StoreError, WorkAction, WorkMessage,
+};
 
 use crate::context::FlowContext;
 use crate::error::{FlowError, FlowResult};
@@ -21,21 +24,39 @@ pub struct ActionResult {
 }
 
 /// One page of the Integration page's list.
-pub async fn list(ctx: &FlowContext, tenant: &TenantId, filter: &StatusFilter, page: PageRequest) -> FlowResult<Page<ObjectStatus>> {
+pub async fn list(
+    ctx: &FlowContext,
+    tenant: &TenantId,
+    filter: &StatusFilter,
+    page: PageRequest,
+) -> FlowResult<Page<ObjectStatus>> {
     Ok(ctx.stores.statuses.list(tenant, filter, page).await?)
 }
 
 /// The filter of the page's main switch (Finance vs Master data), optionally narrowed.
 pub fn category_filter(category: Category) -> StatusFilter {
-    StatusFilter { category: Some(category), ..StatusFilter::default() }
+    StatusFilter {
+        category: Some(category),
+        ..StatusFilter::default()
+    }
 }
 
 /// An object's attempt history, newest first.
-pub async fn history(ctx: &FlowContext, object: &ObjectRef, limit: u32) -> FlowResult<Vec<StatusAttempt>> {
+pub async fn history(
+    ctx: &FlowContext,
+    object: &ObjectRef,
+    limit: u32,
+) -> FlowResult<Vec<StatusAttempt>> {
     Ok(ctx.stores.statuses.history(object, limit).await?)
 }
 
-async fn requeue(ctx: &FlowContext, object: &ObjectRef, action: WorkAction, by: &str, label: &str) -> FlowResult<()> {
+async fn requeue(
+    ctx: &FlowContext,
+    object: &ObjectRef,
+    action: WorkAction,
+    by: &str,
+    label: &str,
+) -> FlowResult<()> {
     let message = format!("{label} requested by {by}");
     ctx.update_status(object, |s| {
         s.status = SyncStatus::Pending;
@@ -47,35 +68,63 @@ async fn requeue(ctx: &FlowContext, object: &ObjectRef, action: WorkAction, by: 
 }
 
 fn refuse(object: &ObjectRef, reason: String) -> ActionResult {
-    ActionResult { object: object.clone(), accepted: false, reason: Some(reason) }
+    ActionResult {
+        object: object.clone(),
+        accepted: false,
+        reason: Some(reason),
+    }
 }
 
 fn accept(object: &ObjectRef) -> ActionResult {
-    ActionResult { object: object.clone(), accepted: true, reason: None }
+    ActionResult {
+        object: object.clone(),
+        accepted: true,
+        reason: None,
+    }
 }
 
 /// SYNCHRONIZE: first or renewed synchronisation of objects that are Not integrated or Desynchronized.
-pub async fn synchronize(ctx: &FlowContext, objects: &[ObjectRef], by: &str) -> FlowResult<Vec<ActionResult>> {
+pub async fn synchronize(
+    ctx: &FlowContext,
+    objects: &[ObjectRef],
+    by: &str,
+) -> FlowResult<Vec<ActionResult>> {
     let mut out = Vec::with_capacity(objects.len());
     for object in objects {
-        let status = ctx.stores.statuses.get(object).await?.map(|s| s.status).unwrap_or(SyncStatus::NotIntegrated);
+        let status = ctx
+            .stores
+            .statuses
+            .get(object)
+            .await?
+            .map(|s| s.status)
+            .unwrap_or(SyncStatus::NotIntegrated);
         match status {
             SyncStatus::NotIntegrated | SyncStatus::Desynchronized => {
                 requeue(ctx, object, WorkAction::Sync, by, "Synchronize").await?;
                 out.push(accept(object));
             }
-            SyncStatus::Error => out.push(refuse(object, "The object is in Error: use Force synchronize".into())),
-            SyncStatus::Pending | SyncStatus::OutcomeUnknown => {
-                out.push(refuse(object, "The object is Pending: it is already synchronising".into()))
+            SyncStatus::Error => out.push(refuse(
+                object,
+                "The object is in Error: use Force synchronize".into(),
+            )),
+            SyncStatus::Pending | SyncStatus::OutcomeUnknown => out.push(refuse(
+                object,
+                "The object is Pending: it is already synchronising".into(),
+            )),
+            SyncStatus::Success => {
+                out.push(refuse(object, "The object is already synchronised".into()))
             }
-            SyncStatus::Success => out.push(refuse(object, "The object is already synchronised".into())),
         }
     }
     Ok(out)
 }
 
 /// FORCE SYNCHRONIZE: objects in Error are synchronised again; refused while Pending.
-pub async fn force_synchronize(ctx: &FlowContext, objects: &[ObjectRef], by: &str) -> FlowResult<Vec<ActionResult>> {
+pub async fn force_synchronize(
+    ctx: &FlowContext,
+    objects: &[ObjectRef],
+    by: &str,
+) -> FlowResult<Vec<ActionResult>> {
     let mut out = Vec::with_capacity(objects.len());
     for object in objects {
         let status = ctx.stores.statuses.get(object).await?.map(|s| s.status);
@@ -98,11 +147,18 @@ pub async fn force_synchronize(ctx: &FlowContext, objects: &[ObjectRef], by: &st
 /// refreshes the master data the documents depend on (firm-sync discovery), then re-sends each document;
 /// `entity` re-sends only the selected objects. Already-posted ledger documents are never posted twice
 /// (each write is keyed by its business key).
-pub async fn retry(ctx: &FlowContext, tenant: &TenantId, objects: &[ObjectRef], by: &str) -> FlowResult<Vec<ActionResult>> {
+pub async fn retry(
+    ctx: &FlowContext,
+    tenant: &TenantId,
+    objects: &[ObjectRef],
+    by: &str,
+) -> FlowResult<Vec<ActionResult>> {
     let record = ctx.tenant(tenant).await?;
     let settings = TenantSettings::of(&record).map_err(|e| FlowError::Invalid(e.to_string()))?;
     if settings.integration_level == IntegrationLevel::Top
-        && objects.iter().any(|o| o.object_type.category() == Category::Finance)
+        && objects
+            .iter()
+            .any(|o| o.object_type.category() == Category::Finance)
     {
         let discover = WorkMessage {
             tenant: tenant.clone(),
@@ -133,13 +189,25 @@ pub async fn resume(ctx: &FlowContext, tenant: &TenantId) -> FlowResult<usize> {
             Err(e) => return Err(e.into()),
         }
     }
-    let filter = StatusFilter { status: Some(SyncStatus::Pending), ..StatusFilter::default() };
+    let filter = StatusFilter {
+        status: Some(SyncStatus::Pending),
+        ..StatusFilter::default()
+    };
     let mut page = PageRequest::first(200);
     let mut sent = 0;
     loop {
-        let got = ctx.stores.statuses.list(tenant, &filter, page.clone()).await?;
+        let got = ctx
+            .stores
+            .statuses
+            .list(tenant, &filter, page.clone())
+            .await?;
         for s in &got.items {
-            let msg = ctx.message(tenant, s.object.object_type, &s.object.key, WorkAction::Sync);
+            let msg = ctx.message(
+                tenant,
+                s.object.object_type,
+                &s.object.key,
+                WorkAction::Sync,
+            );
             ctx.send(s.object.object_type.flow(), &[msg]).await?;
             sent += 1;
         }
@@ -152,5 +220,9 @@ pub async fn resume(ctx: &FlowContext, tenant: &TenantId) -> FlowResult<usize> {
 
 /// Which object types the page shows under a category (for its type filter).
 pub fn object_types(category: Category) -> Vec<ObjectType> {
-    ObjectType::ALL.iter().copied().filter(|t| t.category() == category).collect()
+    ObjectType::ALL
+        .iter()
+        .copied()
+        .filter(|t| t.category() == category)
+        .collect()
 }

@@ -27,7 +27,10 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::common::{Gate, busy, gate, key, ledger_failed, mapping_failed, mismatch, object_of, parse_window, psa_failed};
+use crate::common::{
+    Gate, busy, gate, key, ledger_failed, mapping_failed, mismatch, object_of, parse_window,
+    psa_failed,
+};
 use crate::context::{FlowContext, MessageOutcome, Once, TenantWork, business_key, hash_of};
 use crate::error::{FlowError, FlowResult};
 use crate::lookups;
@@ -48,7 +51,11 @@ pub fn payment_key(id: Uuid) -> String {
     let mut out = Vec::with_capacity(25);
     loop {
         let digit = (n % 36) as u8;
-        out.push(if digit < 10 { b'0' + digit } else { b'A' + digit - 10 });
+        out.push(if digit < 10 {
+            b'0' + digit
+        } else {
+            b'A' + digit - 10
+        });
         n /= 36;
         if n == 0 {
             break;
@@ -63,7 +70,9 @@ pub fn payment_key(id: Uuid) -> String {
 
 /// Whether a feed row is a payment (a bank entry settling an entry) rather than the entry's open item.
 fn is_payment(row: &PaymentTerm) -> bool {
-    row.id.is_some() && row.transaction_entry_id.is_some() && row.entry_id != row.transaction_entry_id
+    row.id.is_some()
+        && row.transaction_entry_id.is_some()
+        && row.entry_id != row.transaction_entry_id
 }
 
 /// What one payment discovery did.
@@ -76,7 +85,12 @@ pub struct PaymentDiscovery {
 }
 
 /// The VP object a ledger entry was posted from, found through the links.
-async fn source_of(ctx: &FlowContext, tenant: &TenantId, entry: &str, types: &[ObjectType]) -> FlowResult<Option<(ObjectType, String)>> {
+async fn source_of(
+    ctx: &FlowContext,
+    tenant: &TenantId,
+    entry: &str,
+    types: &[ObjectType],
+) -> FlowResult<Option<(ObjectType, String)>> {
     for t in types {
         if let Some(vp_key) = ctx.stores.links.vp_key(tenant, *t, entry).await? {
             return Ok(Some((*t, vp_key)));
@@ -90,7 +104,11 @@ pub async fn discover(ctx: &FlowContext, work: &TenantWork) -> FlowResult<Paymen
     let tenant = &work.tenant.id;
     let division = work.tenant.exact_division;
     let mut report = PaymentDiscovery::default();
-    let mut cursor = ctx.stores.cursors.get(tenant, Flow::PaymentIn, PAYMENTS_CURSOR, division).await?;
+    let mut cursor = ctx
+        .stores
+        .cursors
+        .get(tenant, Flow::PaymentIn, PAYMENTS_CURSOR, division)
+        .await?;
     loop {
         let read_after = cursor.as_ref().map(|c| c.value.clone());
         report.ledger_calls += 1;
@@ -103,7 +121,9 @@ pub async fn discover(ctx: &FlowContext, work: &TenantWork) -> FlowResult<Paymen
         let mut statuses = Vec::new();
         let mut messages = Vec::new();
         for row in batch.items.iter().filter(|r| is_payment(r)) {
-            let (Some(id), Some(entry)) = (row.id, row.transaction_entry_id) else { continue };
+            let (Some(id), Some(entry)) = (row.id, row.transaction_entry_id) else {
+                continue;
+            };
             let entry = entry.to_string();
             let line_type = row.line_type.unwrap_or(PaymentTerm::LINE_TYPE_RECEIPT);
             let types: &[ObjectType] = if line_type == PaymentTerm::LINE_TYPE_RECEIPT {
@@ -111,17 +131,25 @@ pub async fn discover(ctx: &FlowContext, work: &TenantWork) -> FlowResult<Paymen
             } else {
                 &[ObjectType::ApVoucher, ObjectType::ExpenseReport]
             };
-            let Some((source_type, source_key)) = source_of(ctx, tenant, &entry, types).await? else { continue };
+            let Some((source_type, source_key)) = source_of(ctx, tenant, &entry, types).await?
+            else {
+                continue;
+            };
             let (object_type, object_key) = match source_type {
                 ObjectType::Invoice => (ObjectType::CashReceipt, payment_key(id)),
                 ObjectType::ApVoucher => (ObjectType::ApPayment, payment_key(id)),
                 // Expense payments are one object per report: partial payments wait for the last one.
                 _ => (ObjectType::ExpensePayment, source_key),
             };
-            let object = ObjectRef { tenant: tenant.clone(), object_type, key: key(&object_key)? };
+            let object = ObjectRef {
+                tenant: tenant.clone(),
+                object_type,
+                key: key(&object_key)?,
+            };
             let mut status = ctx.new_status(object.clone(), SyncStatus::Pending);
             status.source_version = Some(version.clone());
-            status.last_message = Some("Payment found in Exact Online; waiting to be recorded".into());
+            status.last_message =
+                Some("Payment found in Exact Online; waiting to be recorded".into());
             statuses.push(status);
             messages.push(ctx.message(tenant, object_type, &object.key, WorkAction::Sync));
         }
@@ -140,7 +168,12 @@ pub async fn discover(ctx: &FlowContext, work: &TenantWork) -> FlowResult<Paymen
             version: cursor.as_ref().map(|c| c.version).unwrap_or(0),
             updated_at: ctx.now(),
         };
-        match ctx.stores.cursors.put(&next, cursor.as_ref().map(|c| c.version)).await {
+        match ctx
+            .stores
+            .cursors
+            .put(&next, cursor.as_ref().map(|c| c.version))
+            .await
+        {
             Ok(stored) => cursor = Some(stored),
             Err(StoreError::Conflict { .. }) => break,
             Err(e) => return Err(e.into()),
@@ -153,37 +186,80 @@ pub async fn discover(ctx: &FlowContext, work: &TenantWork) -> FlowResult<Paymen
     Ok(report)
 }
 
-async fn ledger_discovery_failed(ctx: &FlowContext, work: &TenantWork, error: LedgerError) -> FlowResult<()> {
+async fn ledger_discovery_failed(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    error: LedgerError,
+) -> FlowResult<()> {
     match error {
         LedgerError::ReconnectNeeded { reason, .. } => {
-            ctx.pause(&work.tenant.id, &format!("Exact Online must be reconnected: {reason}")).await
+            ctx.pause(
+                &work.tenant.id,
+                &format!("Exact Online must be reconnected: {reason}"),
+            )
+            .await
         }
         other => Err(FlowError::Ledger(other)),
     }
 }
 
-async fn check_deletions(ctx: &FlowContext, work: &TenantWork, report: &mut PaymentDiscovery) -> FlowResult<()> {
+async fn check_deletions(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    report: &mut PaymentDiscovery,
+) -> FlowResult<()> {
     let tenant = &work.tenant.id;
     let division = work.tenant.exact_division;
-    let cursor = ctx.stores.cursors.get(tenant, Flow::PaymentIn, DELETIONS_CURSOR, division).await?;
-    let every = chrono::Duration::from_std(ctx.settings.deletion_check_every).unwrap_or(chrono::Duration::hours(1));
-    if cursor.as_ref().is_some_and(|c| ctx.now() - c.updated_at < every) {
+    let cursor = ctx
+        .stores
+        .cursors
+        .get(tenant, Flow::PaymentIn, DELETIONS_CURSOR, division)
+        .await?;
+    let every = chrono::Duration::from_std(ctx.settings.deletion_check_every)
+        .unwrap_or(chrono::Duration::hours(1));
+    if cursor
+        .as_ref()
+        .is_some_and(|c| ctx.now() - c.updated_at < every)
+    {
         return Ok(());
     }
     report.ledger_calls += 1;
-    let batch = match work.conn.ledger.deletions_since(cursor.as_ref().map(|c| c.value.as_str())).await {
+    let batch = match work
+        .conn
+        .ledger
+        .deletions_since(cursor.as_ref().map(|c| c.value.as_str()))
+        .await
+    {
         Ok(b) => b,
         Err(e) => return ledger_discovery_failed(ctx, work, e).await,
     };
     for deleted in &batch.items {
-        let types = [ObjectType::Invoice, ObjectType::CreditMemo, ObjectType::ApVoucher, ObjectType::ExpenseReport, ObjectType::JournalEntry];
-        let Some((object_type, vp_key)) = source_of(ctx, tenant, &deleted.key.to_ascii_lowercase(), &types).await? else { continue };
-        let object = ObjectRef { tenant: tenant.clone(), object_type, key: key(&vp_key)? };
-        let when = deleted.deleted_at.map(|d| format!(" on {}", d.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
+        let types = [
+            ObjectType::Invoice,
+            ObjectType::CreditMemo,
+            ObjectType::ApVoucher,
+            ObjectType::ExpenseReport,
+            ObjectType::JournalEntry,
+        ];
+        let Some((object_type, vp_key)) =
+            source_of(ctx, tenant, &deleted.key.to_ascii_lowercase(), &types).await?
+        else {
+            continue;
+        };
+        let object = ObjectRef {
+            tenant: tenant.clone(),
+            object_type,
+            key: key(&vp_key)?,
+        };
+        let when = deleted
+            .deleted_at
+            .map(|d| format!(" on {}", d.format("%Y-%m-%d %H:%M UTC")))
+            .unwrap_or_default();
         let message = format!(
             "Deleted in Exact Online{when}. Deletions are not synced back: unpost or delete it in Vantagepoint, or Synchronize to post it again"
         );
-        ctx.record(&object, SyncStatus::Desynchronized, Some(message), None).await?;
+        ctx.record(&object, SyncStatus::Desynchronized, Some(message), None)
+            .await?;
         report.desynchronized += 1;
     }
     let next = Cursor {
@@ -195,7 +271,12 @@ async fn check_deletions(ctx: &FlowContext, work: &TenantWork, report: &mut Paym
         version: cursor.as_ref().map(|c| c.version).unwrap_or(0),
         updated_at: ctx.now(),
     };
-    match ctx.stores.cursors.put(&next, cursor.as_ref().map(|c| c.version)).await {
+    match ctx
+        .stores
+        .cursors
+        .put(&next, cursor.as_ref().map(|c| c.version))
+        .await
+    {
         Ok(_) | Err(StoreError::Conflict { .. }) => Ok(()),
         Err(e) => Err(e.into()),
     }
@@ -216,7 +297,11 @@ async fn reread_rows(work: &TenantWork, version: &str) -> LedgerResult<Vec<Payme
     Ok(rows)
 }
 
-fn event_of(row: &PaymentTerm, amount: Decimal, fallback_currency: CurrencyCode) -> Option<PaymentEvent> {
+fn event_of(
+    row: &PaymentTerm,
+    amount: Decimal,
+    fallback_currency: CurrencyCode,
+) -> Option<PaymentEvent> {
     let id = row.id?;
     let date: NaiveDate = row.entry_date.or(row.date_fallback())?;
     Some(PaymentEvent {
@@ -263,7 +348,11 @@ pub fn parse_invoice_key(text: &str) -> Option<(String, Period, u32)> {
     (1..parts.len().saturating_sub(1)).find_map(|i| {
         let period = parts[i];
         let seq = parts[i + 1];
-        if period.len() == 6 && period.chars().all(|c| c.is_ascii_digit()) && !seq.is_empty() && seq.chars().all(|c| c.is_ascii_digit()) {
+        if period.len() == 6
+            && period.chars().all(|c| c.is_ascii_digit())
+            && !seq.is_empty()
+            && seq.chars().all(|c| c.is_ascii_digit())
+        {
             let period = Period::parse(period).ok()?;
             Some((parts[..i].join("."), period, seq.parse().ok()?))
         } else {
@@ -272,9 +361,26 @@ pub fn parse_invoice_key(text: &str) -> Option<(String, Period, u32)> {
     })
 }
 
-async fn source_doc(ctx: &FlowContext, work: &TenantWork, object_type: ObjectType, key_text: &str) -> FlowResult<Result<Option<PostedDoc>, PsaError>> {
-    let object = ObjectRef { tenant: work.tenant.id.clone(), object_type, key: key(key_text)? };
-    let Some(window) = ctx.stores.statuses.get(&object).await?.and_then(|s| s.source_version).as_deref().and_then(parse_window) else {
+async fn source_doc(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    object_type: ObjectType,
+    key_text: &str,
+) -> FlowResult<Result<Option<PostedDoc>, PsaError>> {
+    let object = ObjectRef {
+        tenant: work.tenant.id.clone(),
+        object_type,
+        key: key(key_text)?,
+    };
+    let Some(window) = ctx
+        .stores
+        .statuses
+        .get(&object)
+        .await?
+        .and_then(|s| s.source_version)
+        .as_deref()
+        .and_then(parse_window)
+    else {
         return Ok(Ok(None));
     };
     Ok(reread(work.conn.psa.as_ref(), &object, window).await)
@@ -298,14 +404,19 @@ pub async fn process(ctx: &FlowContext, message: &WorkMessage) -> FlowResult<Mes
         Gate::Skip(outcome) => return Ok(outcome),
     };
     let work = ctx.work(tenant).await?;
-    let version = previous.and_then(|p| p.source_version).unwrap_or_else(|| "start".to_owned());
+    let version = previous
+        .and_then(|p| p.source_version)
+        .unwrap_or_else(|| "start".to_owned());
     let rows = match reread_rows(&work, &version).await {
         Ok(rows) => rows,
         Err(e) => return ledger_failed(ctx, &work.tenant, &object, e).await,
     };
     match object.object_type {
         ObjectType::CashReceipt | ObjectType::ApPayment => {
-            let Some(row) = rows.iter().find(|r| r.id.map(payment_key).as_deref() == Some(object.key.as_str())) else {
+            let Some(row) = rows
+                .iter()
+                .find(|r| r.id.map(payment_key).as_deref() == Some(object.key.as_str()))
+            else {
                 return not_found(ctx, &object).await;
             };
             if object.object_type == ObjectType::CashReceipt {
@@ -315,30 +426,53 @@ pub async fn process(ctx: &FlowContext, message: &WorkMessage) -> FlowResult<Mes
             }
         }
         ObjectType::ExpensePayment => expense_payment(ctx, &work, &object, &rows).await,
-        other => Err(FlowError::Invalid(format!("payment-in does not process {other} objects"))),
+        other => Err(FlowError::Invalid(format!(
+            "payment-in does not process {other} objects"
+        ))),
     }
 }
 
 async fn not_found(ctx: &FlowContext, object: &ObjectRef) -> FlowResult<MessageOutcome> {
     let text = "The payment is no longer in Exact Online's payment feed (deleted?)".to_owned();
-    ctx.record(object, SyncStatus::Error, Some(text.clone()), None).await?;
+    ctx.record(object, SyncStatus::Error, Some(text.clone()), None)
+        .await?;
     ctx.notify_error(object, &text).await?;
     Ok(MessageOutcome::Handled)
 }
 
-async fn posting_context(work: &TenantWork, company: Option<String>) -> Result<PostingContext, PsaError> {
+async fn posting_context(
+    work: &TenantWork,
+    company: Option<String>,
+) -> Result<PostingContext, PsaError> {
     let active_period = work.conn.psa.active_period().await?;
-    Ok(PostingContext { active_period, company: company.unwrap_or_else(|| work.settings.company.clone()) })
+    Ok(PostingContext {
+        active_period,
+        company: company.unwrap_or_else(|| work.settings.company.clone()),
+    })
 }
 
-async fn cash_receipt(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef, row: &PaymentTerm) -> FlowResult<MessageOutcome> {
+async fn cash_receipt(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    object: &ObjectRef,
+    row: &PaymentTerm,
+) -> FlowResult<MessageOutcome> {
     let tenant = &work.tenant;
-    let Some(entry) = row.transaction_entry_id.map(|e| e.to_string()) else { return not_found(ctx, object).await };
-    let Some(doc_key) = ctx.stores.links.vp_key(&tenant.id, ObjectType::Invoice, &entry).await? else {
+    let Some(entry) = row.transaction_entry_id.map(|e| e.to_string()) else {
+        return not_found(ctx, object).await;
+    };
+    let Some(doc_key) = ctx
+        .stores
+        .links
+        .vp_key(&tenant.id, ObjectType::Invoice, &entry)
+        .await?
+    else {
         return not_found(ctx, object).await;
     };
     let Some((invoice, period, post_seq)) = parse_invoice_key(&doc_key) else {
-        return Err(FlowError::Invalid(format!("invoice key {doc_key:?} cannot be read")));
+        return Err(FlowError::Invalid(format!(
+            "invoice key {doc_key:?} cannot be read"
+        )));
     };
     let psa = work.conn.psa.clone();
     let rows = match psa.invoice_rows(&invoice, period, post_seq).await {
@@ -354,17 +488,28 @@ async fn cash_receipt(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef, 
         Err(e) => return psa_failed(ctx, tenant, object, e).await,
     };
     let paid = row.amount_fc.unwrap_or_default().abs();
-    let Some(currency) = rows.iter().find_map(|r| r.transaction_currency).or(row.currency) else {
+    let Some(currency) = rows
+        .iter()
+        .find_map(|r| r.transaction_currency)
+        .or(row.currency)
+    else {
         let text = "Neither the payment nor the invoice names a currency".to_owned();
-        ctx.record(object, SyncStatus::Error, Some(text.clone()), None).await?;
+        ctx.record(object, SyncStatus::Error, Some(text.clone()), None)
+            .await?;
         ctx.notify_error(object, &text).await?;
         return Ok(MessageOutcome::Handled);
     };
-    let Some(event) = event_of(row, paid, currency) else { return not_found(ctx, object).await };
+    let Some(event) = event_of(row, paid, currency) else {
+        return not_found(ctx, object).await;
+    };
     // The receipt pays the gross invoice (VAT included); VP's rows are net. Lines are weighted by their net
     // amounts and scaled to the gross total in whole cents, the last line taking the remainder so the sum
     // is exact.
-    let gross = row.transaction_amount_fc.map(|t| t.abs()).filter(|t| *t >= paid).unwrap_or(paid);
+    let gross = row
+        .transaction_amount_fc
+        .map(|t| t.abs())
+        .filter(|t| *t >= paid)
+        .unwrap_or(paid);
     let net: Decimal = rows.iter().map(|r| r.amount.abs()).sum();
     let mut lines: Vec<OutstandingLine> = Vec::with_capacity(rows.len());
     let mut given = Decimal::ZERO;
@@ -378,7 +523,13 @@ async fn cash_receipt(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef, 
             (r.amount.abs() * gross / net).round_dp(2)
         };
         given += share;
-        lines.push(OutstandingLine { wbs1: r.wbs1.clone(), wbs2: r.wbs2.clone(), wbs3: r.wbs3.clone(), org: r.org.clone(), outstanding: share });
+        lines.push(OutstandingLine {
+            wbs1: r.wbs1.clone(),
+            wbs2: r.wbs2.clone(),
+            wbs3: r.wbs3.clone(),
+            org: r.org.clone(),
+            outstanding: share,
+        });
     }
     let outstanding = InvoiceOutstanding {
         invoice: invoice.clone(),
@@ -387,10 +538,11 @@ async fn cash_receipt(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef, 
         lines,
     };
     let lk = lookups::base(ctx, work).await?;
-    let control = match ledgerlink_mapping::payments::cash_receipt_to_vp(&event, &outstanding, &pctx, &lk) {
-        Ok(c) => c,
-        Err(e) => return mapping_failed(ctx, object, e).await,
-    };
+    let control =
+        match ledgerlink_mapping::payments::cash_receipt_to_vp(&event, &outstanding, &pctx, &lk) {
+            Ok(c) => c,
+            Err(e) => return mapping_failed(ctx, object, e).await,
+        };
     let bkey = business_key(tenant, object.object_type, object.key.as_str(), "1");
     let result = ctx
         .once(&bkey, &hash_of(&control), || async {
@@ -401,7 +553,14 @@ async fn cash_receipt(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef, 
             })
         })
         .await?;
-    finish_vp(ctx, tenant, object, result, format!("Cash receipt for invoice {invoice}")).await
+    finish_vp(
+        ctx,
+        tenant,
+        object,
+        result,
+        format!("Cash receipt for invoice {invoice}"),
+    )
+    .await
 }
 
 async fn finish_vp(
@@ -414,9 +573,19 @@ async fn finish_vp(
     match result {
         Ok(Once::Done(p) | Once::AlreadyDone(p)) => {
             let target = p.batch.clone().unwrap_or_else(|| object.key.to_string());
-            let period = p.period.map(|x| format!(" in period {x}")).unwrap_or_default();
-            ctx.record(object, SyncStatus::Success, Some(format!("{what} posted in Vantagepoint as batch {target}{period}")), Some(target))
-                .await?;
+            let period = p
+                .period
+                .map(|x| format!(" in period {x}"))
+                .unwrap_or_default();
+            ctx.record(
+                object,
+                SyncStatus::Success,
+                Some(format!(
+                    "{what} posted in Vantagepoint as batch {target}{period}"
+                )),
+                Some(target),
+            )
+            .await?;
             Ok(MessageOutcome::Handled)
         }
         Ok(Once::Busy) => busy(ctx, object).await,
@@ -425,10 +594,22 @@ async fn finish_vp(
     }
 }
 
-async fn ap_payment(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef, row: &PaymentTerm) -> FlowResult<MessageOutcome> {
+async fn ap_payment(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    object: &ObjectRef,
+    row: &PaymentTerm,
+) -> FlowResult<MessageOutcome> {
     let tenant = &work.tenant;
-    let Some(entry) = row.transaction_entry_id.map(|e| e.to_string()) else { return not_found(ctx, object).await };
-    let Some(voucher_key) = ctx.stores.links.vp_key(&tenant.id, ObjectType::ApVoucher, &entry).await? else {
+    let Some(entry) = row.transaction_entry_id.map(|e| e.to_string()) else {
+        return not_found(ctx, object).await;
+    };
+    let Some(voucher_key) = ctx
+        .stores
+        .links
+        .vp_key(&tenant.id, ObjectType::ApVoucher, &entry)
+        .await?
+    else {
         return not_found(ctx, object).await;
     };
     let voucher = match source_doc(ctx, work, ObjectType::ApVoucher, &voucher_key).await? {
@@ -441,9 +622,12 @@ async fn ap_payment(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef, ro
         Err(e) => return psa_failed(ctx, tenant, object, e).await,
     };
     let currency = voucher.payment_currency.unwrap_or(voucher.currency);
-    let Some(event) = event_of(row, row.amount_fc.unwrap_or_default().abs(), currency) else { return not_found(ctx, object).await };
+    let Some(event) = event_of(row, row.amount_fc.unwrap_or_default().abs(), currency) else {
+        return not_found(ctx, object).await;
+    };
     let lk = lookups::base(ctx, work).await?;
-    let payment = match ledgerlink_mapping::payments::ap_payment_to_vp(&event, &voucher, &pctx, &lk) {
+    let payment = match ledgerlink_mapping::payments::ap_payment_to_vp(&event, &voucher, &pctx, &lk)
+    {
         Ok(p) => p,
         Err(e) => return mapping_failed(ctx, object, e).await,
     };
@@ -458,42 +642,91 @@ async fn ap_payment(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef, ro
             })
         })
         .await?;
-    finish_vp(ctx, tenant, object, result, format!("AP payment of voucher {voucher_key}")).await
+    finish_vp(
+        ctx,
+        tenant,
+        object,
+        result,
+        format!("AP payment of voucher {voucher_key}"),
+    )
+    .await
 }
 
-async fn expense_payment(ctx: &FlowContext, work: &TenantWork, object: &ObjectRef, rows: &[PaymentTerm]) -> FlowResult<MessageOutcome> {
+async fn expense_payment(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    object: &ObjectRef,
+    rows: &[PaymentTerm],
+) -> FlowResult<MessageOutcome> {
     let tenant = &work.tenant;
-    let report = match source_doc(ctx, work, ObjectType::ExpenseReport, object.key.as_str()).await? {
+    let report = match source_doc(ctx, work, ObjectType::ExpenseReport, object.key.as_str()).await?
+    {
         Ok(Some(PostedDoc::Expense(r))) => r,
         Ok(_) => return not_found(ctx, object).await,
         Err(e) => return psa_failed(ctx, tenant, object, e).await,
     };
-    let report_object = ObjectRef { tenant: tenant.id.clone(), object_type: ObjectType::ExpenseReport, key: object.key.clone() };
-    let entry = ctx.stores.links.exact_id(&tenant.id, ObjectType::ExpenseReport, object.key.as_str()).await?;
+    let report_object = ObjectRef {
+        tenant: tenant.id.clone(),
+        object_type: ObjectType::ExpenseReport,
+        key: object.key.clone(),
+    };
+    let entry = ctx
+        .stores
+        .links
+        .exact_id(&tenant.id, ObjectType::ExpenseReport, object.key.as_str())
+        .await?;
     let _ = report_object;
     let mut payments: BTreeMap<String, &PaymentTerm> = BTreeMap::new();
-    for row in rows.iter().filter(|r| r.transaction_entry_id.map(|e| e.to_string()) == entry) {
+    for row in rows
+        .iter()
+        .filter(|r| r.transaction_entry_id.map(|e| e.to_string()) == entry)
+    {
         if let Some(id) = row.id {
             payments.insert(payment_key(id), row);
         }
     }
-    let paid: Decimal = payments.values().map(|r| r.amount_fc.unwrap_or_default().abs()).sum();
-    let Some(last) = payments.values().max_by_key(|r| r.timestamp.unwrap_or_default()) else { return not_found(ctx, object).await };
-    let Some(event) = event_of(last, paid, report.payment_currency) else { return not_found(ctx, object).await };
+    let paid: Decimal = payments
+        .values()
+        .map(|r| r.amount_fc.unwrap_or_default().abs())
+        .sum();
+    let Some(last) = payments
+        .values()
+        .max_by_key(|r| r.timestamp.unwrap_or_default())
+    else {
+        return not_found(ctx, object).await;
+    };
+    let Some(event) = event_of(last, paid, report.payment_currency) else {
+        return not_found(ctx, object).await;
+    };
     let pctx = match posting_context(work, report.company.clone()).await {
         Ok(c) => c,
         Err(e) => return psa_failed(ctx, tenant, object, e).await,
     };
     let lk = lookups::base(ctx, work).await?;
-    let payment = match ledgerlink_mapping::payments::em_payment_to_vp(&event, &report, Decimal::ZERO, &pctx, &lk) {
+    let payment = match ledgerlink_mapping::payments::em_payment_to_vp(
+        &event,
+        &report,
+        Decimal::ZERO,
+        &pctx,
+        &lk,
+    ) {
         Ok(Outcome::Mapped(p)) => p,
         Ok(Outcome::Skipped(SkipReason::NotFullyPaid { paid, total })) => {
-            let text = format!("Partially paid in Exact Online ({paid} of {total}); recorded in Vantagepoint once fully paid");
-            ctx.record(object, SyncStatus::Pending, Some(text), None).await?;
+            let text = format!(
+                "Partially paid in Exact Online ({paid} of {total}); recorded in Vantagepoint once fully paid"
+            );
+            ctx.record(object, SyncStatus::Pending, Some(text), None)
+                .await?;
             return Ok(MessageOutcome::Handled);
         }
         Ok(Outcome::Skipped(other)) => {
-            ctx.record(object, SyncStatus::NotIntegrated, Some(format!("Not synchronised: {other:?}")), None).await?;
+            ctx.record(
+                object,
+                SyncStatus::NotIntegrated,
+                Some(format!("Not synchronised: {other:?}")),
+                None,
+            )
+            .await?;
             return Ok(MessageOutcome::Handled);
         }
         Err(e) => return mapping_failed(ctx, object, e).await,
@@ -509,7 +742,14 @@ async fn expense_payment(ctx: &FlowContext, work: &TenantWork, object: &ObjectRe
             })
         })
         .await?;
-    finish_vp(ctx, tenant, object, result, format!("Expense payment of report {}", object.key)).await
+    finish_vp(
+        ctx,
+        tenant,
+        object,
+        result,
+        format!("Expense payment of report {}", object.key),
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -528,7 +768,8 @@ mod tests {
 
     #[test]
     fn invoice_keys_read_back_with_or_without_a_project_suffix() {
-        let (inv, period, seq) = parse_invoice_key("0001.23.202606.7.P100").unwrap_or_else(|| panic!("parse"));
+        let (inv, period, seq) =
+            parse_invoice_key("0001.23.202606.7.P100").unwrap_or_else(|| panic!("parse"));
         assert_eq!(inv, "0001.23");
         assert_eq!(period.as_yyyypp(), 202606);
         assert_eq!(seq, 7);

@@ -4,10 +4,10 @@
 //! document was found in is kept as its source version, so PROCESS re-reads exactly that window.
 
 use chrono::{DateTime, Utc};
+use ledgerlink_domain::vantagepoint::{ApVoucher, ExpenseReport, JournalEntry};
 use ledgerlink_domain::{Flow, ObjectType, SyncStatus, TenantId};
 use ledgerlink_ports::psa::{PostedArDocument, Psa, PsaResult, TimeWindow};
 use ledgerlink_ports::{Cursor, ObjectRef, StoreError, WorkAction};
-use ledgerlink_domain::vantagepoint::{ApVoucher, ExpenseReport, JournalEntry};
 
 use crate::common::{key, whole_seconds, window_text, windows};
 use crate::context::{FlowContext, TenantWork};
@@ -50,9 +50,17 @@ pub enum PostedDoc {
 
 /// The object key of an AP voucher: vendor and voucher number, or (no number) vendor, period and post seq.
 pub fn voucher_key(voucher: &ApVoucher) -> String {
-    match voucher.voucher.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+    match voucher
+        .voucher
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    {
         Some(number) => format!("{}.{}", voucher.vendor, number),
-        None => format!("{}.{}.{}.no-voucher", voucher.vendor, voucher.period, voucher.post_seq),
+        None => format!(
+            "{}.{}.{}.no-voucher",
+            voucher.vendor, voucher.period, voucher.post_seq
+        ),
     }
 }
 
@@ -81,16 +89,36 @@ impl PostedDoc {
 }
 
 /// Reads the posted documents of one kind in one window.
-pub async fn read(psa: &dyn Psa, kind: PostedKind, window: TimeWindow) -> PsaResult<Vec<PostedDoc>> {
+pub async fn read(
+    psa: &dyn Psa,
+    kind: PostedKind,
+    window: TimeWindow,
+) -> PsaResult<Vec<PostedDoc>> {
     Ok(match kind {
-        PostedKind::ArDocuments => psa.posted_ar_documents(window).await?.into_iter().map(PostedDoc::Ar).collect(),
-        PostedKind::Vouchers => psa.posted_vouchers(window).await?.into_iter().map(PostedDoc::Voucher).collect(),
-        PostedKind::ExpenseReports => {
-            psa.posted_expense_reports(window).await?.into_iter().map(PostedDoc::Expense).collect()
-        }
-        PostedKind::JournalEntries => {
-            psa.posted_journal_entries(window).await?.into_iter().map(PostedDoc::Journal).collect()
-        }
+        PostedKind::ArDocuments => psa
+            .posted_ar_documents(window)
+            .await?
+            .into_iter()
+            .map(PostedDoc::Ar)
+            .collect(),
+        PostedKind::Vouchers => psa
+            .posted_vouchers(window)
+            .await?
+            .into_iter()
+            .map(PostedDoc::Voucher)
+            .collect(),
+        PostedKind::ExpenseReports => psa
+            .posted_expense_reports(window)
+            .await?
+            .into_iter()
+            .map(PostedDoc::Expense)
+            .collect(),
+        PostedKind::JournalEntries => psa
+            .posted_journal_entries(window)
+            .await?
+            .into_iter()
+            .map(PostedDoc::Journal)
+            .collect(),
     })
 }
 
@@ -123,30 +151,61 @@ impl DiscoverReport {
     }
 }
 
-fn start_of(ctx: &FlowContext, work: &TenantWork, cursor: Option<&Cursor>, until: DateTime<Utc>) -> DateTime<Utc> {
+fn start_of(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    cursor: Option<&Cursor>,
+    until: DateTime<Utc>,
+) -> DateTime<Utc> {
     cursor
-        .and_then(|c| DateTime::parse_from_rfc3339(&c.value).ok().map(|d| d.with_timezone(&Utc)))
+        .and_then(|c| {
+            DateTime::parse_from_rfc3339(&c.value)
+                .ok()
+                .map(|d| d.with_timezone(&Utc))
+        })
         .or(work.settings.sync_start)
-        .unwrap_or_else(|| until - chrono::Duration::from_std(ctx.settings.initial_lookback).unwrap_or(chrono::Duration::days(30)))
+        .unwrap_or_else(|| {
+            until
+                - chrono::Duration::from_std(ctx.settings.initial_lookback)
+                    .unwrap_or(chrono::Duration::days(30))
+        })
 }
 
 /// Walks the windows of one kind from its cursor and enqueues what it finds.
-pub async fn discover_kind(ctx: &FlowContext, work: &TenantWork, kind: PostedKind) -> FlowResult<DiscoverReport> {
+pub async fn discover_kind(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    kind: PostedKind,
+) -> FlowResult<DiscoverReport> {
     let tenant: &TenantId = &work.tenant.id;
     let division = work.tenant.exact_division;
     let flow = kind.flow();
-    let lag = chrono::Duration::from_std(ctx.settings.discover_lag).unwrap_or(chrono::Duration::minutes(1));
+    let lag = chrono::Duration::from_std(ctx.settings.discover_lag)
+        .unwrap_or(chrono::Duration::minutes(1));
     let until = whole_seconds(ctx.now() - lag);
-    let mut cursor = ctx.stores.cursors.get(tenant, flow, kind.cursor_name(), division).await?;
+    let mut cursor = ctx
+        .stores
+        .cursors
+        .get(tenant, flow, kind.cursor_name(), division)
+        .await?;
     let from = start_of(ctx, work, cursor.as_ref(), until);
     let mut report = DiscoverReport::default();
-    for window in windows(from, until, ctx.settings.max_window, ctx.settings.max_windows_per_run) {
+    for window in windows(
+        from,
+        until,
+        ctx.settings.max_window,
+        ctx.settings.max_windows_per_run,
+    ) {
         let docs = read(work.conn.psa.as_ref(), kind, window).await?;
         let version = window_text(&window);
         let mut statuses = Vec::with_capacity(docs.len());
         let mut messages = Vec::with_capacity(docs.len());
         for doc in &docs {
-            let object = ObjectRef { tenant: tenant.clone(), object_type: doc.object_type(), key: key(&doc.key())? };
+            let object = ObjectRef {
+                tenant: tenant.clone(),
+                object_type: doc.object_type(),
+                key: key(&doc.key())?,
+            };
             let mut status = ctx.new_status(object.clone(), SyncStatus::Pending);
             status.source_version = Some(version.clone());
             status.last_message = Some("Discovered; waiting to be synchronised".into());
@@ -167,7 +226,12 @@ pub async fn discover_kind(ctx: &FlowContext, work: &TenantWork, kind: PostedKin
             version: cursor.as_ref().map(|c| c.version).unwrap_or(0),
             updated_at: ctx.now(),
         };
-        match ctx.stores.cursors.put(&next, cursor.as_ref().map(|c| c.version)).await {
+        match ctx
+            .stores
+            .cursors
+            .put(&next, cursor.as_ref().map(|c| c.version))
+            .await
+        {
             Ok(stored) => cursor = Some(stored),
             // Another discovery moved the cursor meanwhile: it owns the walk from here; our messages were
             // duplicates at worst, which processing absorbs.
@@ -179,8 +243,14 @@ pub async fn discover_kind(ctx: &FlowContext, work: &TenantWork, kind: PostedKin
 }
 
 /// Re-reads one document from the window recorded at discovery.
-pub async fn reread(psa: &dyn Psa, object: &ObjectRef, window: TimeWindow) -> PsaResult<Option<PostedDoc>> {
-    let Some(kind) = kind_of(object.object_type) else { return Ok(None) };
+pub async fn reread(
+    psa: &dyn Psa,
+    object: &ObjectRef,
+    window: TimeWindow,
+) -> PsaResult<Option<PostedDoc>> {
+    let Some(kind) = kind_of(object.object_type) else {
+        return Ok(None);
+    };
     Ok(read(psa, kind, window)
         .await?
         .into_iter()

@@ -24,50 +24,92 @@ pub struct DiscoverSummary {
 
 impl From<DiscoverReport> for DiscoverSummary {
     fn from(r: DiscoverReport) -> Self {
-        Self { found: r.found, enqueued: r.enqueued, ledger_calls: 0, skipped_paused: false }
+        Self {
+            found: r.found,
+            enqueued: r.enqueued,
+            ledger_calls: 0,
+            skipped_paused: false,
+        }
     }
 }
 
 /// DISCOVER for one tenant of a flow. A paused tenant is skipped (its work is not attempted).
-pub async fn discover(ctx: &FlowContext, flow: Flow, tenant: &TenantId) -> FlowResult<DiscoverSummary> {
+pub async fn discover(
+    ctx: &FlowContext,
+    flow: Flow,
+    tenant: &TenantId,
+) -> FlowResult<DiscoverSummary> {
     let record = ctx.tenant(tenant).await?;
     if record.state == ConnectionState::Paused {
-        return Ok(DiscoverSummary { skipped_paused: true, ..DiscoverSummary::default() });
+        return Ok(DiscoverSummary {
+            skipped_paused: true,
+            ..DiscoverSummary::default()
+        });
     }
     let work = ctx.work(record).await?;
     let result = match flow {
-        Flow::InvoiceOut => discover_kind(ctx, &work, PostedKind::ArDocuments).await.map(DiscoverSummary::from),
+        Flow::InvoiceOut => discover_kind(ctx, &work, PostedKind::ArDocuments)
+            .await
+            .map(DiscoverSummary::from),
         Flow::VoucherOut => {
             let mut total = DiscoverReport::default();
-            for kind in [PostedKind::Vouchers, PostedKind::ExpenseReports, PostedKind::JournalEntries] {
+            for kind in [
+                PostedKind::Vouchers,
+                PostedKind::ExpenseReports,
+                PostedKind::JournalEntries,
+            ] {
                 total.add(&discover_kind(ctx, &work, kind).await?);
             }
             Ok(total.into())
         }
-        Flow::PaymentIn => payment_in::discover(ctx, &work).await.map(|r| DiscoverSummary {
-            found: r.rows,
-            enqueued: r.enqueued,
-            ledger_calls: r.ledger_calls,
-            skipped_paused: false,
-        }),
-        Flow::FirmSync => firm_sync::discover(ctx, &work).await.map(|r| r.changed.into()),
+        Flow::PaymentIn => payment_in::discover(ctx, &work)
+            .await
+            .map(|r| DiscoverSummary {
+                found: r.rows,
+                enqueued: r.enqueued,
+                ledger_calls: r.ledger_calls,
+                skipped_paused: false,
+            }),
+        Flow::FirmSync => firm_sync::discover(ctx, &work)
+            .await
+            .map(|r| r.changed.into()),
         other => Err(FlowError::Invalid(format!("{other} is not a sync flow"))),
     };
     match result {
         Err(FlowError::Psa(ledgerlink_ports::psa::PsaError::Unauthorized { message })) => {
-            ctx.pause(tenant, &format!("Vantagepoint refused the credentials: {message}")).await?;
-            Ok(DiscoverSummary { skipped_paused: true, ..DiscoverSummary::default() })
+            ctx.pause(
+                tenant,
+                &format!("Vantagepoint refused the credentials: {message}"),
+            )
+            .await?;
+            Ok(DiscoverSummary {
+                skipped_paused: true,
+                ..DiscoverSummary::default()
+            })
         }
-        Err(FlowError::Ledger(ledgerlink_ports::ledger::LedgerError::ReconnectNeeded { reason, .. })) => {
-            ctx.pause(tenant, &format!("Exact Online must be reconnected: {reason}")).await?;
-            Ok(DiscoverSummary { skipped_paused: true, ..DiscoverSummary::default() })
+        Err(FlowError::Ledger(ledgerlink_ports::ledger::LedgerError::ReconnectNeeded {
+            reason,
+            ..
+        })) => {
+            ctx.pause(
+                tenant,
+                &format!("Exact Online must be reconnected: {reason}"),
+            )
+            .await?;
+            Ok(DiscoverSummary {
+                skipped_paused: true,
+                ..DiscoverSummary::default()
+            })
         }
         other => other,
     }
 }
 
 /// DISCOVER for every active tenant; one tenant's failure does not stop the others.
-pub async fn discover_all(ctx: &FlowContext, flow: Flow) -> FlowResult<Vec<(TenantId, FlowResult<DiscoverSummary>)>> {
+pub async fn discover_all(
+    ctx: &FlowContext,
+    flow: Flow,
+) -> FlowResult<Vec<(TenantId, FlowResult<DiscoverSummary>)>> {
     let mut out = Vec::new();
     let mut page = PageRequest::first(100);
     loop {
@@ -87,12 +129,18 @@ pub async fn discover_all(ctx: &FlowContext, flow: Flow) -> FlowResult<Vec<(Tena
 }
 
 /// PROCESS one message of a flow.
-pub async fn process_message(ctx: &FlowContext, flow: Flow, message: &WorkMessage) -> FlowResult<MessageOutcome> {
+pub async fn process_message(
+    ctx: &FlowContext,
+    flow: Flow,
+    message: &WorkMessage,
+) -> FlowResult<MessageOutcome> {
     if message.action == WorkAction::Discover {
         return match flow {
             Flow::PaymentIn => payment_in::process(ctx, message).await,
             Flow::FirmSync => firm_sync::process(ctx, message).await,
-            _ => discover(ctx, flow, &message.tenant).await.map(|_| MessageOutcome::Handled),
+            _ => discover(ctx, flow, &message.tenant)
+                .await
+                .map(|_| MessageOutcome::Handled),
         };
     }
     match flow {
@@ -143,7 +191,13 @@ pub struct DrainReport {
 
 /// Receives and processes a flow's messages until the queue is empty or `max_rounds` receives were made.
 /// Failed messages come back after `retry_delay` (on the context's clock).
-pub async fn drain(ctx: &FlowContext, flow: Flow, max_rounds: usize, visibility: Duration, retry_delay: Duration) -> FlowResult<DrainReport> {
+pub async fn drain(
+    ctx: &FlowContext,
+    flow: Flow,
+    max_rounds: usize,
+    visibility: Duration,
+    retry_delay: Duration,
+) -> FlowResult<DrainReport> {
     let mut report = DrainReport::default();
     for _ in 0..max_rounds {
         let got = ctx.queue.receive(flow, 10, visibility).await?;
@@ -167,7 +221,9 @@ pub async fn drain(ctx: &FlowContext, flow: Flow, max_rounds: usize, visibility:
                 }
                 Ok(MessageOutcome::RetryLater(_)) | Err(_) => {
                     report.retried += 1;
-                    ctx.queue.retry_later(flow, &received.receipt, retry_delay).await
+                    ctx.queue
+                        .retry_later(flow, &received.receipt, retry_delay)
+                        .await
                 }
             };
             match settled {

@@ -21,7 +21,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ledgerlink_domain::ObjectType;
-use ledgerlink_mapping::{AccountTypeTable, DueDateRule, JournalCodes, Settings as MappingSettings};
+use ledgerlink_mapping::{
+    AccountTypeTable, DueDateRule, JournalCodes, Settings as MappingSettings,
+};
 use ledgerlink_ports::Tenant;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -57,7 +59,9 @@ impl FilterRule {
         match (self.op, actual) {
             (FilterOp::Equals, Some(a)) => a.eq_ignore_ascii_case(&self.value),
             (FilterOp::NotEquals, Some(a)) => !a.eq_ignore_ascii_case(&self.value),
-            (FilterOp::StartsWith, Some(a)) => a.to_ascii_lowercase().starts_with(&self.value.to_ascii_lowercase()),
+            (FilterOp::StartsWith, Some(a)) => a
+                .to_ascii_lowercase()
+                .starts_with(&self.value.to_ascii_lowercase()),
             (FilterOp::NotEquals, None) => true,
             (_, None) => false,
         }
@@ -79,7 +83,10 @@ fn yes() -> bool {
 
 impl Default for EntityFilter {
     fn default() -> Self {
-        Self { active_only: true, rules: Vec::new() }
+        Self {
+            active_only: true,
+            rules: Vec::new(),
+        }
     }
 }
 
@@ -123,10 +130,18 @@ pub struct SettingsError {
     pub reason: String,
 }
 
-fn read<T: for<'de> Deserialize<'de>>(settings: &BTreeMap<String, Value>, key: &str) -> Result<Option<T>, SettingsError> {
+fn read<T: for<'de> Deserialize<'de>>(
+    settings: &BTreeMap<String, Value>,
+    key: &str,
+) -> Result<Option<T>, SettingsError> {
     settings
         .get(key)
-        .map(|v| serde_json::from_value(v.clone()).map_err(|e| SettingsError { key: key.to_owned(), reason: e.to_string() }))
+        .map(|v| {
+            serde_json::from_value(v.clone()).map_err(|e| SettingsError {
+                key: key.to_owned(),
+                reason: e.to_string(),
+            })
+        })
         .transpose()
 }
 
@@ -139,7 +154,10 @@ fn typed_map<V: for<'de> Deserialize<'de>>(
         .map(|(k, v)| {
             k.parse::<ObjectType>()
                 .map(|t| (t, v))
-                .map_err(|e| SettingsError { key: format!("{key}.{k}"), reason: e.to_string() })
+                .map_err(|e| SettingsError {
+                    key: format!("{key}.{k}"),
+                    reason: e.to_string(),
+                })
         })
         .collect()
 }
@@ -165,7 +183,8 @@ impl TenantSettings {
                 purchase: "60".into(),
                 general: "90".into(),
             }),
-            due_dates: read(s, "due_dates")?.unwrap_or(DueDateRule::UseSource { fallback_days: 30 }),
+            due_dates: read(s, "due_dates")?
+                .unwrap_or(DueDateRule::UseSource { fallback_days: 30 }),
             payment_terms: read(s, "payment_terms")?.unwrap_or_default(),
             company: read(s, "company")?.unwrap_or_else(|| "01".to_owned()),
             sync_start: read(s, "sync_start")?,
@@ -178,7 +197,10 @@ impl TenantSettings {
     }
 
     pub fn source_of_truth(&self, object: ObjectType) -> SourceOfTruth {
-        self.source_of_truth.get(&object).copied().unwrap_or(SourceOfTruth::Vantagepoint)
+        self.source_of_truth
+            .get(&object)
+            .copied()
+            .unwrap_or(SourceOfTruth::Vantagepoint)
     }
 
     pub fn filter(&self, object: ObjectType) -> EntityFilter {
@@ -230,7 +252,11 @@ mod tests {
     fn the_default_filter_keeps_active_records_only_and_rules_must_all_pass() {
         let filter = EntityFilter {
             active_only: true,
-            rules: vec![FilterRule { field: "org".into(), op: FilterOp::StartsWith, value: "NL".into() }],
+            rules: vec![FilterRule {
+                field: "org".into(),
+                op: FilterOp::StartsWith,
+                value: "NL".into(),
+            }],
         };
         assert!(filter.accepts(true, |_| Some("nl:amsterdam")));
         assert!(!filter.accepts(false, |_| Some("NL:AMS")));

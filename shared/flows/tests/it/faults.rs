@@ -31,11 +31,19 @@ fn env_u64(name: &str) -> Option<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn randomised_faults_never_duplicate_a_document_nor_lose_a_payment() {
     let runs = env_u64("LEDGERLINK_FAULT_RUNS").unwrap_or(1000);
-    let lanes = env_u64("LEDGERLINK_FAULT_LANES").unwrap_or(3).clamp(1, 8).min(runs.max(1));
+    let lanes = env_u64("LEDGERLINK_FAULT_LANES")
+        .unwrap_or(3)
+        .clamp(1, 8)
+        .min(runs.max(1));
     let seed = env_u64("LEDGERLINK_FAULT_SEED").unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(7)
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(7)
     });
-    println!("fault suite: {runs} runs on {lanes} lanes, seed {seed} (replay one run: LEDGERLINK_FAULT_SEED=<run seed> LEDGERLINK_FAULT_RUNS=1)");
+    println!(
+        "fault suite: {runs} runs on {lanes} lanes, seed {seed} (replay one run: LEDGERLINK_FAULT_SEED=<run seed> LEDGERLINK_FAULT_RUNS=1)"
+    );
     let wall = std::time::Instant::now();
     // Each lane has its own emulators, store and clock (discovery windows of one VP database would
     // otherwise see the other lanes' postings); runs of a lane share them, each with a fresh tenant.
@@ -79,7 +87,10 @@ async fn randomised_faults_never_duplicate_a_document_nor_lose_a_payment() {
             Err(message) => panic!("{message}"),
         }
     }
-    println!("fault suite: {runs} runs green in {:.1?}; {totals:?}", wall.elapsed());
+    println!(
+        "fault suite: {runs} runs green in {:.1?}; {totals:?}",
+        wall.elapsed()
+    );
 }
 
 async fn discover_until_ok(world: &World, flow: Flow, t: &TenantFixture) -> Result<(), String> {
@@ -96,27 +107,47 @@ async fn discover_until_ok(world: &World, flow: Flow, t: &TenantFixture) -> Resu
 /// A worker: receives, processes, acks; sometimes "killed" (its processing future dropped mid-flight, the
 /// message abandoned so it becomes visible again), sometimes re-sends what it received (a duplicate
 /// delivery).
-async fn worker(world: &World, flow: Flow, seed: u64, kill_per_mille: u32, dup_per_mille: u32) -> Result<(), String> {
+async fn worker(
+    world: &World,
+    flow: Flow,
+    seed: u64,
+    kill_per_mille: u32,
+    dup_per_mille: u32,
+) -> Result<(), String> {
     let mut rng = StdRng::seed_from_u64(seed);
     for _ in 0..400 {
         let max = rng.random_range(1..=10);
-        let got = world.ctx.queue.receive(flow, max, VISIBILITY).await.map_err(|e| e.to_string())?;
+        let got = world
+            .ctx
+            .queue
+            .receive(flow, max, VISIBILITY)
+            .await
+            .map_err(|e| e.to_string())?;
         if got.is_empty() {
             return Ok(());
         }
         for m in got {
             if rng.random_range(0..1000) < dup_per_mille {
-                world.ctx.send(flow, std::slice::from_ref(&m.message)).await.map_err(|e| e.to_string())?;
+                world
+                    .ctx
+                    .send(flow, std::slice::from_ref(&m.message))
+                    .await
+                    .map_err(|e| e.to_string())?;
             }
             if rng.random_range(0..1000) < kill_per_mille {
                 let budget = Duration::from_micros(rng.random_range(0..4000));
-                let _ = tokio::time::timeout(budget, process_message(&world.ctx, flow, &m.message)).await;
+                let _ = tokio::time::timeout(budget, process_message(&world.ctx, flow, &m.message))
+                    .await;
                 continue;
             }
             let settled = match process_message(&world.ctx, flow, &m.message).await {
                 Ok(MessageOutcome::Handled) => world.ctx.queue.ack(flow, &m.receipt).await,
-                Err(e) if !e.is_retryable() => return Err(format!("permanent failure of {:?}: {e}", m.message)),
-                Ok(MessageOutcome::RetryLater(_)) | Err(_) => world.ctx.queue.retry_later(flow, &m.receipt, RETRY).await,
+                Err(e) if !e.is_retryable() => {
+                    return Err(format!("permanent failure of {:?}: {e}", m.message));
+                }
+                Ok(MessageOutcome::RetryLater(_)) | Err(_) => {
+                    world.ctx.queue.retry_later(flow, &m.receipt, RETRY).await
+                }
             };
             match settled {
                 // Redelivered to another worker meanwhile (stale receipt): harmless.
@@ -128,10 +159,19 @@ async fn worker(world: &World, flow: Flow, seed: u64, kill_per_mille: u32, dup_p
     Ok(())
 }
 
-async fn workers(world: &World, flow: Flow, rng: &mut StdRng, kill: u32, dup: u32) -> Result<(), String> {
+async fn workers(
+    world: &World,
+    flow: Flow,
+    rng: &mut StdRng,
+    kill: u32,
+    dup: u32,
+) -> Result<(), String> {
     let (a, b) = (rng.random(), rng.random());
     if rng.random_bool(0.5) {
-        let (ra, rb) = futures::join!(worker(world, flow, a, kill, dup), worker(world, flow, b, kill, dup));
+        let (ra, rb) = futures::join!(
+            worker(world, flow, a, kill, dup),
+            worker(world, flow, b, kill, dup)
+        );
         ra.and(rb)
     } else {
         worker(world, flow, a, kill, dup).await
@@ -157,14 +197,40 @@ fn is_final(status: Option<SyncStatus>) -> bool {
 
 /// Runs workers until every object is final: invisible messages (abandoned by killed workers) and
 /// idempotency leases of killed writes expire as the clock moves on.
-async fn settle(world: &World, flow: Flow, objects: &[ObjectRef], rng: &mut StdRng, kill: u32, dup: u32) -> Result<(), String> {
+async fn settle(
+    world: &World,
+    flow: Flow,
+    objects: &[ObjectRef],
+    rng: &mut StdRng,
+    kill: u32,
+    dup: u32,
+) -> Result<(), String> {
     for round in 0..60 {
-        workers(world, flow, rng, if round < 2 { kill } else { 0 }, if round < 2 { dup } else { 0 }).await?;
+        workers(
+            world,
+            flow,
+            rng,
+            if round < 2 { kill } else { 0 },
+            if round < 2 { dup } else { 0 },
+        )
+        .await?;
         let mut open = Vec::new();
         for o in objects {
-            let s = world.ctx.stores.statuses.get(o).await.map_err(|e| e.to_string())?;
+            let s = world
+                .ctx
+                .stores
+                .statuses
+                .get(o)
+                .await
+                .map_err(|e| e.to_string())?;
             let waiting_partial = o.object_type == ObjectType::ExpensePayment
-                && s.as_ref().is_some_and(|s| s.status == SyncStatus::Pending && s.last_message.as_deref().unwrap_or("").contains("Partially"));
+                && s.as_ref().is_some_and(|s| {
+                    s.status == SyncStatus::Pending
+                        && s.last_message
+                            .as_deref()
+                            .unwrap_or("")
+                            .contains("Partially")
+                });
             if !is_final(s.as_ref().map(|s| s.status)) && !waiting_partial {
                 open.push((o.key.to_string(), s.map(|s| (s.status, s.last_message))));
             }
@@ -184,13 +250,19 @@ async fn settle(world: &World, flow: Flow, objects: &[ObjectRef], rng: &mut StdR
     Ok(())
 }
 
-async fn one_run(world: &World, run: u64, seed: u64) -> Result<BTreeMap<&'static str, u64>, String> {
+async fn one_run(
+    world: &World,
+    run: u64,
+    seed: u64,
+) -> Result<BTreeMap<&'static str, u64>, String> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut counts = BTreeMap::new();
     let exact_before = world.exact.faults().injected();
     let vp_before = world.vp.faults().injected();
     let phase = std::time::Instant::now();
-    let t = world.tenant_with(&format!("f{run}"), None, Prelink::FirstClient).await;
+    let t = world
+        .tenant_with(&format!("f{run}"), None, Prelink::FirstClient)
+        .await;
     *counts.entry("ms_tenant").or_default() += phase.elapsed().as_millis() as u64;
     let phase = std::time::Instant::now();
     let div = t.division;
@@ -200,13 +272,16 @@ async fn one_run(world: &World, run: u64, seed: u64) -> Result<BTreeMap<&'static
     let mut good = Vec::new();
     for k in 0..count {
         let number = format!("F{run:05}{k}");
-        let amounts: Vec<Decimal> = (0..rng.random_range(1..=3)).map(|_| Decimal::new(rng.random_range(1_000..500_000), 2)).collect();
+        let amounts: Vec<Decimal> = (0..rng.random_range(1..=3))
+            .map(|_| Decimal::new(rng.random_range(1_000..500_000), 2))
+            .collect();
         let posting = world.post_invoice(&number, &amounts);
         good.push(invoice_key(&number, &posting));
     }
     let negative = if rng.random_bool(0.2) {
         let number = format!("F{run:05}N");
-        let posting = world.post_invoice(&number, &[Decimal::new(-rng.random_range(100..10_000), 2)]);
+        let posting =
+            world.post_invoice(&number, &[Decimal::new(-rng.random_range(100..10_000), 2)]);
         Some(invoice_key(&number, &posting))
     } else {
         None
@@ -244,14 +319,23 @@ async fn one_run(world: &World, run: u64, seed: u64) -> Result<BTreeMap<&'static
     for _ in 0..rng.random_range(1..=2) {
         discover_until_ok(world, Flow::InvoiceOut, &t).await?;
     }
-    let mut invoices: Vec<ObjectRef> = good.iter().map(|k| object(&t.id, ObjectType::Invoice, k)).collect();
+    let mut invoices: Vec<ObjectRef> = good
+        .iter()
+        .map(|k| object(&t.id, ObjectType::Invoice, k))
+        .collect();
     if let Some(n) = &negative {
         invoices.push(object(&t.id, ObjectType::Invoice, n));
     }
     for o in &invoices {
         if rng.random_bool(0.3) {
-            let m = world.ctx.message(&t.id, o.object_type, &o.key, WorkAction::Sync);
-            world.ctx.send(Flow::InvoiceOut, &[m.clone(), m]).await.map_err(|e| e.to_string())?;
+            let m = world
+                .ctx
+                .message(&t.id, o.object_type, &o.key, WorkAction::Sync);
+            world
+                .ctx
+                .send(Flow::InvoiceOut, &[m.clone(), m])
+                .await
+                .map_err(|e| e.to_string())?;
         }
     }
     settle(world, Flow::InvoiceOut, &invoices, &mut rng, kill, dup).await?;
@@ -264,7 +348,10 @@ async fn one_run(world: &World, run: u64, seed: u64) -> Result<BTreeMap<&'static
         }
         let s = world.status(&t.id, ObjectType::Invoice, k).await;
         if s.as_ref().map(|s| s.status) != Some(SyncStatus::Success) {
-            return Err(format!("invoice {k}: status {:?}", s.map(|s| (s.status, s.last_message))));
+            return Err(format!(
+                "invoice {k}: status {:?}",
+                s.map(|s| (s.status, s.last_message))
+            ));
         }
     }
     if let Some(n) = &negative {
@@ -273,7 +360,10 @@ async fn one_run(world: &World, run: u64, seed: u64) -> Result<BTreeMap<&'static
         }
         let s = world.status(&t.id, ObjectType::Invoice, n).await;
         if s.as_ref().map(|s| s.status) != Some(SyncStatus::Error) {
-            return Err(format!("negative invoice {n}: status {:?}", s.map(|s| s.status)));
+            return Err(format!(
+                "negative invoice {n}: status {:?}",
+                s.map(|s| s.status)
+            ));
         }
     }
     *counts.entry("invoices").or_default() += good.len() as u64;
@@ -287,11 +377,27 @@ async fn one_run(world: &World, run: u64, seed: u64) -> Result<BTreeMap<&'static
         if !rng.random_bool(0.6) {
             continue;
         }
-        let Some(entry) = world.status(&t.id, ObjectType::Invoice, k).await.and_then(|s| s.target_id) else { continue };
-        let amount = if rng.random_bool(0.3) { Some(Decimal::new(rng.random_range(100..1_000), 2)) } else { None };
+        let Some(entry) = world
+            .status(&t.id, ObjectType::Invoice, k)
+            .await
+            .and_then(|s| s.target_id)
+        else {
+            continue;
+        };
+        let amount = if rng.random_bool(0.3) {
+            Some(Decimal::new(rng.random_range(100..1_000), 2))
+        } else {
+            None
+        };
         let recorded = world
             .exact
-            .register_payment(PaymentSpec { division: div, entry_id: entry, amount, date: None, employee: false })
+            .register_payment(PaymentSpec {
+                division: div,
+                entry_id: entry,
+                amount,
+                date: None,
+                employee: false,
+            })
             .map_err(|e| e.to_string())?;
         paid.push(recorded.amount);
     }
@@ -313,14 +419,33 @@ async fn one_run(world: &World, run: u64, seed: u64) -> Result<BTreeMap<&'static
         .ctx
         .stores
         .statuses
-        .list(&t.id, &StatusFilter { object_type: Some(ObjectType::CashReceipt), ..Default::default() }, PageRequest::first(50))
+        .list(
+            &t.id,
+            &StatusFilter {
+                object_type: Some(ObjectType::CashReceipt),
+                ..Default::default()
+            },
+            PageRequest::first(50),
+        )
         .await
         .map_err(|e| e.to_string())?;
     if receipts.items.len() != paid.len() {
-        return Err(format!("{} payments registered, {} discovered", paid.len(), receipts.items.len()));
+        return Err(format!(
+            "{} payments registered, {} discovered",
+            paid.len(),
+            receipts.items.len()
+        ));
     }
     let receipt_objects: Vec<ObjectRef> = receipts.items.iter().map(|s| s.object.clone()).collect();
-    settle(world, Flow::PaymentIn, &receipt_objects, &mut rng, kill, dup).await?;
+    settle(
+        world,
+        Flow::PaymentIn,
+        &receipt_objects,
+        &mut rng,
+        kill,
+        dup,
+    )
+    .await?;
     world.exact.faults().clear();
     world.vp.faults().clear();
 
@@ -331,7 +456,13 @@ async fn one_run(world: &World, run: u64, seed: u64) -> Result<BTreeMap<&'static
         let batch = format!("Exact{}", o.key);
         let found: Vec<_> = in_vp.iter().filter(|c| c.batch == batch).collect();
         if found.len() != 1 || !found[0].posted {
-            let s = world.ctx.stores.statuses.get(o).await.map_err(|e| e.to_string())?;
+            let s = world
+                .ctx
+                .stores
+                .statuses
+                .get(o)
+                .await
+                .map_err(|e| e.to_string())?;
             return Err(format!(
                 "payment {}: {} batches in VP (posted: {:?}); status {:?}",
                 o.key,
@@ -341,15 +472,27 @@ async fn one_run(world: &World, run: u64, seed: u64) -> Result<BTreeMap<&'static
             ));
         }
         totals.push(found[0].total);
-        let s = world.ctx.stores.statuses.get(o).await.map_err(|e| e.to_string())?;
+        let s = world
+            .ctx
+            .stores
+            .statuses
+            .get(o)
+            .await
+            .map_err(|e| e.to_string())?;
         if s.as_ref().map(|s| s.status) != Some(SyncStatus::Success) {
-            return Err(format!("payment {}: status {:?}", o.key, s.map(|s| (s.status, s.last_message))));
+            return Err(format!(
+                "payment {}: status {:?}",
+                o.key,
+                s.map(|s| (s.status, s.last_message))
+            ));
         }
     }
     totals.sort();
     paid.sort();
     if totals != paid {
-        return Err(format!("amounts in VP {totals:?} differ from the payments {paid:?}"));
+        return Err(format!(
+            "amounts in VP {totals:?} differ from the payments {paid:?}"
+        ));
     }
     *counts.entry("payments").or_default() += paid.len() as u64;
     *counts.entry("ms_payments").or_default() += phase.elapsed().as_millis() as u64;

@@ -49,7 +49,14 @@ async fn steady_state_costs_about_one_exact_call_per_invoice_and_one_per_idle_po
 
     // Assert and print.
     for k in &keys {
-        assert_eq!(world.status(&t.id, ObjectType::Invoice, k).await.unwrap().status, SyncStatus::Success);
+        assert_eq!(
+            world
+                .status(&t.id, ObjectType::Invoice, k)
+                .await
+                .unwrap()
+                .status,
+            SyncStatus::Success
+        );
         assert_eq!(world.sales_entries(t.division, k), 1);
     }
     let per_invoice = (Decimal::from(api_calls) / Decimal::from(n)).round_dp(3);
@@ -59,6 +66,13 @@ async fn steady_state_costs_about_one_exact_call_per_invoice_and_one_per_idle_po
     println!(
         "FIGURE exact-calls-per-idle-poll: {per_poll:?} over one hour ({poll_total} calls for 12 polls; the hourly deletions check is the extra one)"
     );
-    assert!(api_calls <= u64::from(n) * 105 / 100, "{api_calls} calls for {n} invoices");
-    assert_eq!(per_poll.iter().filter(|c| **c == 1).count(), 11, "{per_poll:?}");
+    assert!(
+        api_calls <= u64::from(n) * 105 / 100,
+        "{api_calls} calls for {n} invoices"
+    );
+    assert_eq!(
+        per_poll.iter().filter(|c| **c == 1).count(),
+        11,
+        "{per_poll:?}"
+    );
 }

@@ -23,27 +23,72 @@ async fn available_firms_become_exact_accounts_and_deselecting_one_desynchronize
     // Assert: every syncable client is linked to an Exact account; the others are not integrated.
     for client in &world.demo.syncable_client_ids {
         let status = world.status(&t.id, ObjectType::Firm, client).await.unwrap();
-        assert_eq!(status.status, SyncStatus::Success, "{client}: {:?}", status.last_message);
-        let account = world.ctx.stores.links.exact_id(&t.id, ObjectType::Firm, client).await.unwrap().unwrap();
-        assert!(world.exact.entity(t.division, "crm/Accounts", &account).unwrap().is_some());
+        assert_eq!(
+            status.status,
+            SyncStatus::Success,
+            "{client}: {:?}",
+            status.last_message
+        );
+        let account = world
+            .ctx
+            .stores
+            .links
+            .exact_id(&t.id, ObjectType::Firm, client)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            world
+                .exact
+                .entity(t.division, "crm/Accounts", &account)
+                .unwrap()
+                .is_some()
+        );
     }
     let skipped: Vec<String> = world
         .vp
         .firms()
         .iter()
         .filter(|f| f.get("AvailableToAccountingUsers").and_then(|v| v.as_str()) == Some("N"))
-        .filter_map(|f| f.get("ClientID").and_then(|v| v.as_str()).map(str::to_owned))
+        .filter_map(|f| {
+            f.get("ClientID")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        })
         .collect();
-    assert!(!skipped.is_empty(), "the demo has firms not available to accounting users");
+    assert!(
+        !skipped.is_empty(),
+        "the demo has firms not available to accounting users"
+    );
     for client in &skipped {
         let status = world.status(&t.id, ObjectType::Firm, client).await.unwrap();
-        assert_eq!(status.status, SyncStatus::NotIntegrated, "{client}: {:?}", status.last_message);
+        assert_eq!(
+            status.status,
+            SyncStatus::NotIntegrated,
+            "{client}: {:?}",
+            status.last_message
+        );
     }
     // The setup lists: Exact's tax codes got unique VP codes, the chart of accounts is in the lookup table.
-    let taxes = world.ctx.stores.lookups.list(&t.id, LookupTable::TaxCodes, PageRequest::first(50)).await.unwrap();
+    let taxes = world
+        .ctx
+        .stores
+        .lookups
+        .list(&t.id, LookupTable::TaxCodes, PageRequest::first(50))
+        .await
+        .unwrap();
     assert!(taxes.items.len() >= 3);
-    let gl = world.ctx.stores.lookups.list(&t.id, LookupTable::GlAccounts, PageRequest::first(100)).await.unwrap();
-    assert!(gl.items.iter().any(|e| e.key == "8000"), "Exact's revenue account is known to VP now");
+    let gl = world
+        .ctx
+        .stores
+        .lookups
+        .list(&t.id, LookupTable::GlAccounts, PageRequest::first(100))
+        .await
+        .unwrap();
+    assert!(
+        gl.items.iter().any(|e| e.key == "8000"),
+        "Exact's revenue account is known to VP now"
+    );
 
     // Act 2: a user deselects "Available to: Accounting Users" on a synced firm.
     let firm = world.demo.syncable_client_ids[0].clone();
@@ -56,7 +101,27 @@ async fn available_firms_become_exact_accounts_and_deselecting_one_desynchronize
 
     // Assert 2: Desynchronized with a message; the link is kept.
     let status = world.status(&t.id, ObjectType::Firm, &firm).await.unwrap();
-    assert_eq!(status.status, SyncStatus::Desynchronized, "{:?}", status.last_message);
-    assert!(status.last_message.as_deref().unwrap_or("").contains("Accounting Users"));
-    assert!(world.ctx.stores.links.exact_id(&t.id, ObjectType::Firm, &firm).await.unwrap().is_some());
+    assert_eq!(
+        status.status,
+        SyncStatus::Desynchronized,
+        "{:?}",
+        status.last_message
+    );
+    assert!(
+        status
+            .last_message
+            .as_deref()
+            .unwrap_or("")
+            .contains("Accounting Users")
+    );
+    assert!(
+        world
+            .ctx
+            .stores
+            .links
+            .exact_id(&t.id, ObjectType::Firm, &firm)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }

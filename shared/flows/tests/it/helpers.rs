@@ -10,14 +10,19 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use ledgerlink_clock::{Clock, ManualClock};
 use ledgerlink_domain::{Division, Flow, ObjectKey, ObjectType, TenantId};
-use ledgerlink_emulators::exact::{AppRegistration, ExactConfig as ExactEmuConfig, ExactEmulator, UserSpec};
+use ledgerlink_emulators::exact::{
+    AppRegistration, ExactConfig as ExactEmuConfig, ExactEmulator, UserSpec,
+};
 use ledgerlink_emulators::server::RunningServer;
 use ledgerlink_emulators::vantagepoint::demo::{DemoOptions, DemoSummary};
-use ledgerlink_emulators::vantagepoint::{InvoiceLineSeed, InvoiceSeed, Posting, VantagepointConfig as VpEmuConfig, VantagepointEmulator};
+use ledgerlink_emulators::vantagepoint::{
+    InvoiceLineSeed, InvoiceSeed, Posting, VantagepointConfig as VpEmuConfig, VantagepointEmulator,
+};
 use ledgerlink_flows::connections::{ClientTuning, ErpConnections, LocalSecrets};
 use ledgerlink_flows::{DrainReport, FlowContext, FlowSettings};
 use ledgerlink_ports::{
-    ConnectionState, IdLink, LookupEntry, LookupTable, ObjectRef, ObjectStatus, SecretRef, Tenant, TokenRecord,
+    ConnectionState, IdLink, LookupEntry, LookupTable, ObjectRef, ObjectStatus, SecretRef, Tenant,
+    TokenRecord,
 };
 use ledgerlink_store_embedded::EmbeddedStore;
 use rust_decimal::Decimal;
@@ -65,7 +70,10 @@ impl World {
     pub async fn spawn() -> World {
         let clock = ManualClock::fixed();
         let started = clock.now() - chrono::Duration::seconds(1);
-        let exact = ExactEmulator::new(ExactEmuConfig { clock: clock.shared(), ..ExactEmuConfig::default() });
+        let exact = ExactEmulator::new(ExactEmuConfig {
+            clock: clock.shared(),
+            ..ExactEmuConfig::default()
+        });
         let exact_server = exact.spawn().await.unwrap();
         let app = AppRegistration {
             client_id: Uuid::from_u128(0x1ed9_e71c).to_string(),
@@ -75,20 +83,33 @@ impl World {
             name: "Ledgerlink tests".into(),
         };
         exact.create_app(app.clone());
-        let user = exact.create_user(UserSpec { id: None, full_name: "Integration".into(), email: String::new(), divisions: vec![] });
+        let user = exact.create_user(UserSpec {
+            id: None,
+            full_name: "Integration".into(),
+            email: String::new(),
+            divisions: vec![],
+        });
 
         let vp = VantagepointEmulator::with_clock(VpEmuConfig::default(), clock.shared());
         let vp_server = vp.spawn().await.unwrap();
         let today = clock.now().date_naive();
         let demo = vp
-            .load_demo(&DemoOptions { today: Some(today), ..DemoOptions::default() })
+            .load_demo(&DemoOptions {
+                today: Some(today),
+                ..DemoOptions::default()
+            })
             .unwrap();
         // The demo's own postings are before every tenant's `sync_start`.
         clock.advance(Duration::from_secs(5));
 
         // A memory-backed temp dir when the machine has one: the suite writes a lot of small transactions.
         let shm = std::path::Path::new("/dev/shm");
-        let dir = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }.unwrap();
+        let dir = if shm.is_dir() {
+            tempfile::tempdir_in(shm)
+        } else {
+            tempfile::tempdir()
+        }
+        .unwrap();
         let store = EmbeddedStore::open(dir.path().join("state.db")).unwrap();
         let secrets = Arc::new(LocalSecrets::new());
         secrets.set("exact-client-secret", app.client_secret.clone());
@@ -113,7 +134,10 @@ impl World {
             queue: store.queue_with_max_receives(clock.shared(), 10_000),
             connections: Arc::new(connections),
             clock: clock.shared(),
-            settings: FlowSettings { discover_lag: Duration::from_secs(1), ..FlowSettings::default() },
+            settings: FlowSettings {
+                discover_lag: Duration::from_secs(1),
+                ..FlowSettings::default()
+            },
         };
         World {
             started,
@@ -153,12 +177,22 @@ impl World {
     }
 
     /// A fresh tenant starting with the master data `prelink` says.
-    pub async fn tenant_with(&self, name: &str, since: Option<DateTime<Utc>>, prelink: Prelink) -> TenantFixture {
+    pub async fn tenant_with(
+        &self,
+        name: &str,
+        since: Option<DateTime<Utc>>,
+        prelink: Prelink,
+    ) -> TenantFixture {
         let division = self.next_division.fetch_add(1, Ordering::SeqCst);
         self.exact.create_division(division, name);
-        self.exact.set_division_access(self.user, division, true).unwrap();
+        self.exact
+            .set_division_access(self.user, division, true)
+            .unwrap();
         let id = TenantId::parse(&format!("{name}-{division}")).unwrap();
-        let pair = self.exact.issue_tokens(&self.app.client_id, Some(self.user)).unwrap();
+        let pair = self
+            .exact
+            .issue_tokens(&self.app.client_id, Some(self.user))
+            .unwrap();
         let now = self.now();
         self.ctx
             .stores
@@ -199,14 +233,31 @@ impl World {
         };
         let all = prelink == Prelink::All;
         for (i, client) in self.demo.client_ids.iter().enumerate().take(clients) {
-            let exact_id = if i == 0 { customer.clone() } else { account(100 + i, client, false) };
-            links.link(&link(ObjectType::Firm, client.clone(), &exact_id)).await.unwrap();
+            let exact_id = if i == 0 {
+                customer.clone()
+            } else {
+                account(100 + i, client, false)
+            };
+            links
+                .link(&link(ObjectType::Firm, client.clone(), &exact_id))
+                .await
+                .unwrap();
         }
         for (i, employee) in self.demo.employees.iter().enumerate().filter(|_| all) {
-            let exact_id = if i == 0 { supplier.clone() } else { account(300 + i, employee, true) };
-            links.link(&link(ObjectType::Employee, employee.clone(), &exact_id)).await.unwrap();
+            let exact_id = if i == 0 {
+                supplier.clone()
+            } else {
+                account(300 + i, employee, true)
+            };
+            links
+                .link(&link(ObjectType::Employee, employee.clone(), &exact_id))
+                .await
+                .unwrap();
         }
-        let gl = self.exact.entities(division, "financial/GLAccounts").unwrap();
+        let gl = self
+            .exact
+            .entities(division, "financial/GLAccounts")
+            .unwrap();
         let gl_id = |code: &str| {
             gl.iter()
                 .find(|r| r.get("Code").and_then(|c| c.as_str()).map(str::trim) == Some(code))
@@ -217,7 +268,10 @@ impl World {
         let put = |table: LookupTable, key: &str, columns: &[(&str, &str)]| {
             let entry = LookupEntry {
                 key: key.to_owned(),
-                columns: columns.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+                columns: columns
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
                 version: 0,
                 updated_at: now,
                 updated_by: "test".into(),
@@ -229,11 +283,19 @@ impl World {
         for account in ["40100", "40200", "40300"] {
             put(LookupTable::GlAccounts, account, &[("exact_id", &revenue)]).await;
         }
-        for account in ["11100", "12100", "12500", "12510", "21000", "21500", "52100", "60100", "65100"] {
+        for account in [
+            "11100", "12100", "12500", "12510", "21000", "21500", "52100", "60100", "65100",
+        ] {
             put(LookupTable::GlAccounts, account, &[("exact_id", &expense)]).await;
         }
-        for (exact_code, vp_code, rate) in [("2", "V21", "21"), ("1", "V9", "9"), ("0", "V0", "0")] {
-            put(LookupTable::TaxCodes, exact_code, &[("vp_code", vp_code), ("rate", rate)]).await;
+        for (exact_code, vp_code, rate) in [("2", "V21", "21"), ("1", "V9", "9"), ("0", "V0", "0")]
+        {
+            put(
+                LookupTable::TaxCodes,
+                exact_code,
+                &[("vp_code", vp_code), ("rate", rate)],
+            )
+            .await;
         }
         put(LookupTable::BankCodes, "20", &[("vp_bank_code", "EURBANK")]).await;
         for (i, vendor) in self.demo.vendors.iter().enumerate().filter(|_| all) {
@@ -305,22 +367,44 @@ impl World {
     }
 
     pub async fn drain(&self, flow: Flow) -> DrainReport {
-        ledgerlink_flows::drain(&self.ctx, flow, 10_000, Duration::from_secs(60), Duration::from_secs(1)).await.unwrap()
+        ledgerlink_flows::drain(
+            &self.ctx,
+            flow,
+            10_000,
+            Duration::from_secs(60),
+            Duration::from_secs(1),
+        )
+        .await
+        .unwrap()
     }
 
-    pub async fn status(&self, tenant: &TenantId, object_type: ObjectType, key: &str) -> Option<ObjectStatus> {
-        let object = ObjectRef { tenant: tenant.clone(), object_type, key: ObjectKey::parse(key).unwrap() };
+    pub async fn status(
+        &self,
+        tenant: &TenantId,
+        object_type: ObjectType,
+        key: &str,
+    ) -> Option<ObjectStatus> {
+        let object = ObjectRef {
+            tenant: tenant.clone(),
+            object_type,
+            key: ObjectKey::parse(key).unwrap(),
+        };
         self.ctx.stores.statuses.get(&object).await.unwrap()
     }
 
     /// The sales entry of an invoice in Exact, by our reference.
     pub fn sales_entries(&self, division: i32, your_ref: &str) -> usize {
-        self.exact.count_sales_entries_with_your_ref(division, your_ref)
+        self.exact
+            .count_sales_entries_with_your_ref(division, your_ref)
     }
 }
 
 pub fn object(tenant: &TenantId, object_type: ObjectType, key: &str) -> ObjectRef {
-    ObjectRef { tenant: tenant.clone(), object_type, key: ObjectKey::parse(key).unwrap() }
+    ObjectRef {
+        tenant: tenant.clone(),
+        object_type,
+        key: ObjectKey::parse(key).unwrap(),
+    }
 }
 
 /// `"{invoice}.{period}.{post_seq}"` of a posting.

@@ -21,7 +21,13 @@ async fn force_synchronize_is_refused_while_pending_and_accepted_in_error() {
     let refused = object(&t.id, ObjectType::Invoice, &invoice_key("920002", &bad));
 
     // Act 1: Force synchronize while Pending.
-    let early = operator::force_synchronize(&world.ctx, std::slice::from_ref(&pending), "ops@example.com").await.unwrap();
+    let early = operator::force_synchronize(
+        &world.ctx,
+        std::slice::from_ref(&pending),
+        "ops@example.com",
+    )
+    .await
+    .unwrap();
 
     // Assert 1
     assert!(!early[0].accepted);
@@ -29,22 +35,69 @@ async fn force_synchronize_is_refused_while_pending_and_accepted_in_error() {
 
     // Act 2: process, then Force synchronize the one in Error, and Synchronize the successful one.
     world.drain(Flow::InvoiceOut).await;
-    assert_eq!(world.ctx.stores.statuses.get(&refused).await.unwrap().unwrap().status, SyncStatus::Error);
-    let forced = operator::force_synchronize(&world.ctx, std::slice::from_ref(&refused), "ops@example.com").await.unwrap();
-    let again = operator::synchronize(&world.ctx, std::slice::from_ref(&pending), "ops@example.com").await.unwrap();
+    assert_eq!(
+        world
+            .ctx
+            .stores
+            .statuses
+            .get(&refused)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        SyncStatus::Error
+    );
+    let forced = operator::force_synchronize(
+        &world.ctx,
+        std::slice::from_ref(&refused),
+        "ops@example.com",
+    )
+    .await
+    .unwrap();
+    let again = operator::synchronize(
+        &world.ctx,
+        std::slice::from_ref(&pending),
+        "ops@example.com",
+    )
+    .await
+    .unwrap();
 
     // Assert 2: accepted and queued (Pending), still refused when processed (the data did not change);
     // Synchronize of a synchronised object is refused with its reason.
     assert!(forced[0].accepted);
-    assert_eq!(world.ctx.stores.statuses.get(&refused).await.unwrap().unwrap().status, SyncStatus::Pending);
+    assert_eq!(
+        world
+            .ctx
+            .stores
+            .statuses
+            .get(&refused)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        SyncStatus::Pending
+    );
     assert!(!again[0].accepted);
     assert!(again[0].reason.as_deref().unwrap_or("").contains("already"));
     world.drain(Flow::InvoiceOut).await;
-    let after = world.ctx.stores.statuses.get(&refused).await.unwrap().unwrap();
+    let after = world
+        .ctx
+        .stores
+        .statuses
+        .get(&refused)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(after.status, SyncStatus::Error);
     let history = operator::history(&world.ctx, &refused, 20).await.unwrap();
-    assert!(history.len() >= 4, "every write is in the history: {history:?}");
-    assert_eq!(world.sales_entries(t.division, &invoice_key("920001", &good)), 1);
+    assert!(
+        history.len() >= 4,
+        "every write is in the history: {history:?}"
+    );
+    assert_eq!(
+        world.sales_entries(t.division, &invoice_key("920001", &good)),
+        1
+    );
 }
 
 #[tokio::test]
@@ -58,15 +111,32 @@ async fn synchronize_takes_desynchronized_objects_and_posts_nothing_twice() {
     discover(&world.ctx, Flow::InvoiceOut, &t.id).await.unwrap();
     world.drain(Flow::InvoiceOut).await;
     let obj = object(&t.id, ObjectType::Invoice, &key);
-    world.ctx.record(&obj, SyncStatus::Desynchronized, Some("test".into()), None).await.unwrap();
+    world
+        .ctx
+        .record(&obj, SyncStatus::Desynchronized, Some("test".into()), None)
+        .await
+        .unwrap();
 
     // Act
-    let result = operator::synchronize(&world.ctx, std::slice::from_ref(&obj), "ops").await.unwrap();
+    let result = operator::synchronize(&world.ctx, std::slice::from_ref(&obj), "ops")
+        .await
+        .unwrap();
     world.drain(Flow::InvoiceOut).await;
 
     // Assert: accepted, synced again, still one document (it was found by our reference).
     assert!(result[0].accepted);
-    assert_eq!(world.ctx.stores.statuses.get(&obj).await.unwrap().unwrap().status, SyncStatus::Success);
+    assert_eq!(
+        world
+            .ctx
+            .stores
+            .statuses
+            .get(&obj)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        SyncStatus::Success
+    );
     assert_eq!(world.sales_entries(t.division, &key), 1);
 }
 
@@ -82,10 +152,44 @@ async fn the_list_filters_by_category_status_and_key_prefix() {
     world.drain(Flow::InvoiceOut).await;
 
     // Act
-    let finance = operator::list(&world.ctx, &t.id, &operator::category_filter(ledgerlink_domain::Category::Finance), PageRequest::first(50)).await.unwrap();
-    let master = operator::list(&world.ctx, &t.id, &operator::category_filter(ledgerlink_domain::Category::MasterData), PageRequest::first(50)).await.unwrap();
-    let errors = operator::list(&world.ctx, &t.id, &StatusFilter { status: Some(SyncStatus::Error), ..Default::default() }, PageRequest::first(50)).await.unwrap();
-    let prefixed = operator::list(&world.ctx, &t.id, &StatusFilter { key_prefix: Some("922001".into()), ..Default::default() }, PageRequest::first(50)).await.unwrap();
+    let finance = operator::list(
+        &world.ctx,
+        &t.id,
+        &operator::category_filter(ledgerlink_domain::Category::Finance),
+        PageRequest::first(50),
+    )
+    .await
+    .unwrap();
+    let master = operator::list(
+        &world.ctx,
+        &t.id,
+        &operator::category_filter(ledgerlink_domain::Category::MasterData),
+        PageRequest::first(50),
+    )
+    .await
+    .unwrap();
+    let errors = operator::list(
+        &world.ctx,
+        &t.id,
+        &StatusFilter {
+            status: Some(SyncStatus::Error),
+            ..Default::default()
+        },
+        PageRequest::first(50),
+    )
+    .await
+    .unwrap();
+    let prefixed = operator::list(
+        &world.ctx,
+        &t.id,
+        &StatusFilter {
+            key_prefix: Some("922001".into()),
+            ..Default::default()
+        },
+        PageRequest::first(50),
+    )
+    .await
+    .unwrap();
 
     // Assert
     assert_eq!(finance.items.len(), 2);
@@ -127,16 +231,46 @@ async fn a_dead_refresh_token_pauses_the_connection_keeps_objects_pending_and_no
     let tenant = world.ctx.stores.tenants.get(&t.id).await.unwrap().unwrap();
     assert_eq!(tenant.state, ConnectionState::Paused);
     assert!(tenant.paused_reason.is_some());
-    let status = world.status(&t.id, ObjectType::Invoice, &key).await.unwrap();
+    let status = world
+        .status(&t.id, ObjectType::Invoice, &key)
+        .await
+        .unwrap();
     assert_eq!(status.status, SyncStatus::Pending);
-    assert!(status.last_message.as_deref().unwrap_or("").contains("paused"), "{:?}", status.last_message);
-    let notes = world.ctx.stores.notifications.list(&t.id, PageRequest::first(10)).await.unwrap();
-    assert_eq!(notes.items.iter().filter(|n| n.kind == NotificationKind::ConnectionPaused).count(), 1);
-    assert!(later.skipped_paused, "a paused tenant's work is not attempted");
+    assert!(
+        status
+            .last_message
+            .as_deref()
+            .unwrap_or("")
+            .contains("paused"),
+        "{:?}",
+        status.last_message
+    );
+    let notes = world
+        .ctx
+        .stores
+        .notifications
+        .list(&t.id, PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        notes
+            .items
+            .iter()
+            .filter(|n| n.kind == NotificationKind::ConnectionPaused)
+            .count(),
+        1
+    );
+    assert!(
+        later.skipped_paused,
+        "a paused tenant's work is not attempted"
+    );
     assert_eq!(world.sales_entries(t.division, &key), 0);
 
     // Act 2: a user reconnects (fresh tokens) and the connection is resumed.
-    let pair = world.exact.issue_tokens(&world.app.client_id, Some(world.user)).unwrap();
+    let pair = world
+        .exact
+        .issue_tokens(&world.app.client_id, Some(world.user))
+        .unwrap();
     let now = world.now();
     world
         .ctx
@@ -157,41 +291,92 @@ async fn a_dead_refresh_token_pauses_the_connection_keeps_objects_pending_and_no
 
     // Assert 2: the Pending object went through, once.
     assert_eq!(resent, 1);
-    assert_eq!(world.status(&t.id, ObjectType::Invoice, &key).await.unwrap().status, SyncStatus::Success);
+    assert_eq!(
+        world
+            .status(&t.id, ObjectType::Invoice, &key)
+            .await
+            .unwrap()
+            .status,
+        SyncStatus::Success
+    );
     assert_eq!(world.sales_entries(t.division, &key), 1);
 }
 
 #[tokio::test]
-async fn a_retry_at_the_top_level_refreshes_master_data_first_and_at_entity_level_only_the_object() {
+async fn a_retry_at_the_top_level_refreshes_master_data_first_and_at_entity_level_only_the_object()
+{
     // Arrange: two tenants, one per integration level, each with an invoice in Error.
     let world = World::spawn().await;
     let top = world.tenant("top").await;
     let bad_top = world.post_invoice("924001", &[dec!(-5.00)]);
     world.tick();
-    discover(&world.ctx, Flow::InvoiceOut, &top.id).await.unwrap();
+    discover(&world.ctx, Flow::InvoiceOut, &top.id)
+        .await
+        .unwrap();
     world.drain(Flow::InvoiceOut).await;
     let entity = world.tenant("entity").await;
-    let mut record = world.ctx.stores.tenants.get(&entity.id).await.unwrap().unwrap();
-    record.settings.insert("integration_level".into(), serde_json::json!("entity"));
+    let mut record = world
+        .ctx
+        .stores
+        .tenants
+        .get(&entity.id)
+        .await
+        .unwrap()
+        .unwrap();
+    record
+        .settings
+        .insert("integration_level".into(), serde_json::json!("entity"));
     let version = record.version;
-    world.ctx.stores.tenants.put(&record, Some(version)).await.unwrap();
+    world
+        .ctx
+        .stores
+        .tenants
+        .put(&record, Some(version))
+        .await
+        .unwrap();
     let bad_entity = world.post_invoice("924002", &[dec!(-5.00)]);
     world.tick();
-    discover(&world.ctx, Flow::InvoiceOut, &entity.id).await.unwrap();
+    discover(&world.ctx, Flow::InvoiceOut, &entity.id)
+        .await
+        .unwrap();
     world.drain(Flow::InvoiceOut).await;
-    let top_obj = object(&top.id, ObjectType::Invoice, &invoice_key("924001", &bad_top));
-    let entity_obj = object(&entity.id, ObjectType::Invoice, &invoice_key("924002", &bad_entity));
+    let top_obj = object(
+        &top.id,
+        ObjectType::Invoice,
+        &invoice_key("924001", &bad_top),
+    );
+    let entity_obj = object(
+        &entity.id,
+        ObjectType::Invoice,
+        &invoice_key("924002", &bad_entity),
+    );
 
     // Act
     let depth_before = world.ctx.queue.depth(Flow::FirmSync).await.unwrap();
-    let top_result = operator::retry(&world.ctx, &top.id, std::slice::from_ref(&top_obj), "ops").await.unwrap();
+    let top_result = operator::retry(&world.ctx, &top.id, std::slice::from_ref(&top_obj), "ops")
+        .await
+        .unwrap();
     let depth_top = world.ctx.queue.depth(Flow::FirmSync).await.unwrap();
-    let entity_result = operator::retry(&world.ctx, &entity.id, std::slice::from_ref(&entity_obj), "ops").await.unwrap();
+    let entity_result = operator::retry(
+        &world.ctx,
+        &entity.id,
+        std::slice::from_ref(&entity_obj),
+        "ops",
+    )
+    .await
+    .unwrap();
     let depth_entity = world.ctx.queue.depth(Flow::FirmSync).await.unwrap();
 
     // Assert
     assert!(top_result[0].accepted && entity_result[0].accepted);
-    assert_eq!(depth_top, depth_before + 1, "top level: master data is refreshed first");
-    assert_eq!(depth_entity, depth_top, "entity level: only the object itself");
+    assert_eq!(
+        depth_top,
+        depth_before + 1,
+        "top level: master data is refreshed first"
+    );
+    assert_eq!(
+        depth_entity, depth_top,
+        "entity level: only the object itself"
+    );
     assert_eq!(world.ctx.queue.depth(Flow::InvoiceOut).await.unwrap(), 2);
 }

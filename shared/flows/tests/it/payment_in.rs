@@ -19,10 +19,21 @@ async fn a_customer_receipt_in_exact_becomes_one_posted_cash_receipt_in_vp() {
     world.tick();
     discover(&world.ctx, Flow::InvoiceOut, &t.id).await.unwrap();
     world.drain(Flow::InvoiceOut).await;
-    let entry = world.status(&t.id, ObjectType::Invoice, &key).await.unwrap().target_id.unwrap();
+    let entry = world
+        .status(&t.id, ObjectType::Invoice, &key)
+        .await
+        .unwrap()
+        .target_id
+        .unwrap();
     let paid = world
         .exact
-        .register_payment(PaymentSpec { division: t.division, entry_id: entry, amount: None, date: None, employee: false })
+        .register_payment(PaymentSpec {
+            division: t.division,
+            entry_id: entry,
+            amount: None,
+            date: None,
+            employee: false,
+        })
         .unwrap();
 
     // Act: two polls (a webhook and the schedule) and a drain.
@@ -31,18 +42,44 @@ async fn a_customer_receipt_in_exact_becomes_one_posted_cash_receipt_in_vp() {
     world.drain(Flow::PaymentIn).await;
 
     // Assert
-    let receipts = world.ctx.stores.statuses.list(&t.id, &StatusFilter { object_type: Some(ObjectType::CashReceipt), ..Default::default() }, PageRequest::first(10)).await.unwrap();
+    let receipts = world
+        .ctx
+        .stores
+        .statuses
+        .list(
+            &t.id,
+            &StatusFilter {
+                object_type: Some(ObjectType::CashReceipt),
+                ..Default::default()
+            },
+            PageRequest::first(10),
+        )
+        .await
+        .unwrap();
     assert_eq!(receipts.items.len(), 1);
     let receipt = &receipts.items[0];
-    assert_eq!(receipt.status, SyncStatus::Success, "{:?}", receipt.last_message);
+    assert_eq!(
+        receipt.status,
+        SyncStatus::Success,
+        "{:?}",
+        receipt.last_message
+    );
     let batch = format!("Exact{}", receipt.object.key);
-    let in_vp: Vec<_> = world.vp.cash_receipts().into_iter().filter(|c| c.batch == batch).collect();
+    let in_vp: Vec<_> = world
+        .vp
+        .cash_receipts()
+        .into_iter()
+        .filter(|c| c.batch == batch)
+        .collect();
     assert_eq!(in_vp.len(), 1, "exactly one cash receipt batch");
     assert!(in_vp[0].posted);
     assert_eq!(in_vp[0].total, paid.amount);
     assert_eq!(in_vp[0].bank_code, "EURBANK");
     let allocated: rust_decimal::Decimal = in_vp[0].lines.iter().map(|l| l.amount).sum();
-    assert_eq!(allocated, paid.amount, "the receipt is allocated across the invoice lines");
+    assert_eq!(
+        allocated, paid.amount,
+        "the receipt is allocated across the invoice lines"
+    );
 }
 
 #[tokio::test]
@@ -68,8 +105,25 @@ async fn a_partially_paid_expense_report_waits_until_fully_paid() {
     world.tick();
     discover(&world.ctx, Flow::VoucherOut, &t.id).await.unwrap();
     world.drain(Flow::VoucherOut).await;
-    let reports = world.ctx.stores.statuses.list(&t.id, &StatusFilter { object_type: Some(ObjectType::ExpenseReport), ..Default::default() }, PageRequest::first(10)).await.unwrap();
-    let report = reports.items.iter().find(|r| r.status == SyncStatus::Success).unwrap();
+    let reports = world
+        .ctx
+        .stores
+        .statuses
+        .list(
+            &t.id,
+            &StatusFilter {
+                object_type: Some(ObjectType::ExpenseReport),
+                ..Default::default()
+            },
+            PageRequest::first(10),
+        )
+        .await
+        .unwrap();
+    let report = reports
+        .items
+        .iter()
+        .find(|r| r.status == SyncStatus::Success)
+        .unwrap();
     let entry = report.target_id.clone().unwrap();
     let key = report.object.key.to_string();
     let payments_before = world.vp.payments().len();
@@ -77,29 +131,60 @@ async fn a_partially_paid_expense_report_waits_until_fully_paid() {
     // Act 1: a partial payment.
     world
         .exact
-        .register_payment(PaymentSpec { division: t.division, entry_id: entry.clone(), amount: Some(dec!(10.00)), date: None, employee: true })
+        .register_payment(PaymentSpec {
+            division: t.division,
+            entry_id: entry.clone(),
+            amount: Some(dec!(10.00)),
+            date: None,
+            employee: true,
+        })
         .unwrap();
     discover(&world.ctx, Flow::PaymentIn, &t.id).await.unwrap();
     world.drain(Flow::PaymentIn).await;
 
     // Assert 1: Pending with a message, nothing in VP.
-    let status = world.status(&t.id, ObjectType::ExpensePayment, &key).await.unwrap();
+    let status = world
+        .status(&t.id, ObjectType::ExpensePayment, &key)
+        .await
+        .unwrap();
     assert_eq!(status.status, SyncStatus::Pending);
-    assert!(status.last_message.as_deref().unwrap_or("").contains("Partially paid"), "{:?}", status.last_message);
+    assert!(
+        status
+            .last_message
+            .as_deref()
+            .unwrap_or("")
+            .contains("Partially paid"),
+        "{:?}",
+        status.last_message
+    );
     assert_eq!(world.vp.payments().len(), payments_before);
 
     // Act 2: the rest.
     world
         .exact
-        .register_payment(PaymentSpec { division: t.division, entry_id: entry, amount: None, date: None, employee: true })
+        .register_payment(PaymentSpec {
+            division: t.division,
+            entry_id: entry,
+            amount: None,
+            date: None,
+            employee: true,
+        })
         .unwrap();
     world.tick();
     discover(&world.ctx, Flow::PaymentIn, &t.id).await.unwrap();
     world.drain(Flow::PaymentIn).await;
 
     // Assert 2: one EP payment, the object succeeded.
-    let status = world.status(&t.id, ObjectType::ExpensePayment, &key).await.unwrap();
-    assert_eq!(status.status, SyncStatus::Success, "{:?}", status.last_message);
+    let status = world
+        .status(&t.id, ObjectType::ExpensePayment, &key)
+        .await
+        .unwrap();
+    assert_eq!(
+        status.status,
+        SyncStatus::Success,
+        "{:?}",
+        status.last_message
+    );
     assert_eq!(world.vp.payments().len(), payments_before + 1);
 }
 
@@ -113,15 +198,37 @@ async fn a_document_deleted_in_exact_is_flagged_desynchronized_and_not_deleted_i
     world.tick();
     discover(&world.ctx, Flow::InvoiceOut, &t.id).await.unwrap();
     world.drain(Flow::InvoiceOut).await;
-    let entry = world.status(&t.id, ObjectType::Invoice, &key).await.unwrap().target_id.unwrap();
-    world.exact.delete(t.division, "salesentry/SalesEntries", &entry).unwrap();
+    let entry = world
+        .status(&t.id, ObjectType::Invoice, &key)
+        .await
+        .unwrap()
+        .target_id
+        .unwrap();
+    world
+        .exact
+        .delete(t.division, "salesentry/SalesEntries", &entry)
+        .unwrap();
 
     // Act
     discover(&world.ctx, Flow::PaymentIn, &t.id).await.unwrap();
 
     // Assert
-    let status = world.status(&t.id, ObjectType::Invoice, &key).await.unwrap();
+    let status = world
+        .status(&t.id, ObjectType::Invoice, &key)
+        .await
+        .unwrap();
     assert_eq!(status.status, SyncStatus::Desynchronized);
-    assert!(status.last_message.as_deref().unwrap_or("").contains("Deleted in Exact Online"), "{:?}", status.last_message);
-    assert!(world.vp.invoice_balance("911001").is_some(), "VP keeps its invoice");
+    assert!(
+        status
+            .last_message
+            .as_deref()
+            .unwrap_or("")
+            .contains("Deleted in Exact Online"),
+        "{:?}",
+        status.last_message
+    );
+    assert!(
+        world.vp.invoice_balance("911001").is_some(),
+        "VP keeps its invoice"
+    );
 }
