@@ -210,7 +210,10 @@ impl VantagepointEmulator {
             faults: FaultInjector::new(config.seed),
             counters: RequestCounters::default(),
         };
-        let http = reqwest::Client::builder().build().unwrap_or_default();
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap_or_default();
         let shared = Shared {
             db: Mutex::new(Db::new(config.clone())),
             config,

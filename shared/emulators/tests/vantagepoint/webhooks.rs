@@ -85,7 +85,7 @@ async fn wait_for(
     vp: &Vp,
     done: impl Fn(&[ledgerlink_emulators::vantagepoint::WebhookDelivery]) -> bool,
 ) {
-    for _ in 0..200 {
+    for _ in 0..500 {
         if done(&vp.emulator.webhook_deliveries()) {
             return;
         }
