@@ -4,9 +4,11 @@
 //! as in the local stack.
 //!
 //! Environment: the `ledgerlink-store-aws` settings (`TABLE_NAME`, `BUCKET_NAME`, the per-flow queue URLs,
-//! ...), `EXACT_REDIRECT_URI` (the OAuth redirect registered with the Exact app). Secrets are read through the
-//! AWS Parameters and Secrets Lambda Extension; secret VALUES are not written by this deployment (the
-//! connections API accepts references to Secrets Manager / SSM instead).
+//! ...), `EXACT_REDIRECT_URI` (the OAuth redirect registered with the Exact app), `SECRETS_PREFIX` (optional,
+//! default `ledgerlink/`). Secrets are read through the AWS Parameters and Secrets Lambda Extension and
+//! written (write-only connection secrets) to Secrets Manager ([`secrets_manager`]).
+
+mod secrets_manager;
 
 use std::sync::Arc;
 
@@ -50,6 +52,15 @@ async fn main() -> Result<(), lambda_http::Error> {
         clock,
         settings: FlowSettings::default(),
     };
-    let state = ApiState::new(flows, aws.storage.clone(), secrets);
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let prefix = std::env::var("SECRETS_PREFIX").unwrap_or_else(|_| "ledgerlink/".to_owned());
+    let writer = secrets_manager::SecretsManagerWriter::new(
+        aws_sdk_secretsmanager::Client::new(&sdk),
+        prefix,
+    );
+    let state =
+        ApiState::new(flows, aws.storage.clone(), secrets).with_secret_writer(Arc::new(writer));
     lambda_http::run(ledgerlink_api::router(state)).await
 }
