@@ -40,6 +40,6 @@ pub use context::{FlowContext, MessageOutcome};
 pub use error::{FlowError, FlowResult};
 pub use runner::{
     BatchItem, DiscoverSummary, DrainReport, discover, discover_all, drain, process_batch,
-    process_message,
+    process_message, request_discovery,
 };
 pub use settings::{FlowSettings, TenantSettings};

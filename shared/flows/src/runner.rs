@@ -128,6 +128,20 @@ pub async fn discover_all(
     }
 }
 
+/// Queues a discovery of one tenant on a flow's queue: what an Exact webhook (a payment was booked, an
+/// account changed) or an operator's "synchronise now" does. Duplicate requests are harmless: discovery
+/// reads from the stored cursor and every object is processed once.
+pub async fn request_discovery(ctx: &FlowContext, flow: Flow, tenant: &TenantId) -> FlowResult<()> {
+    let message = WorkMessage {
+        tenant: tenant.clone(),
+        object_type: None,
+        key: None,
+        action: WorkAction::Discover,
+        trace_id: uuid::Uuid::new_v4().to_string(),
+    };
+    ctx.send(flow, &[message]).await
+}
+
 /// PROCESS one message of a flow.
 pub async fn process_message(
     ctx: &FlowContext,

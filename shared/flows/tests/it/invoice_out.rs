@@ -265,16 +265,50 @@ async fn the_demo_documents_sync_and_the_refused_ones_say_why() {
     // The invoice in another currency goes out in that currency; the billing-group invoice is posted; a
     // tax code missing from the lookup table is an Error naming the table.
     let usd = invoice_key(&world.demo.invoice_numbers[1], &world.demo.invoices[1]);
-    let status = world.status(&t.id, ObjectType::Invoice, &usd).await.unwrap();
-    assert_eq!(status.status, SyncStatus::Success, "{:?}", status.last_message);
-    let entry = world.exact.entity(t.division, "salesentry/SalesEntries", &status.target_id.unwrap()).unwrap().unwrap();
+    let status = world
+        .status(&t.id, ObjectType::Invoice, &usd)
+        .await
+        .unwrap();
+    assert_eq!(
+        status.status,
+        SyncStatus::Success,
+        "{:?}",
+        status.last_message
+    );
+    let entry = world
+        .exact
+        .entity(
+            t.division,
+            "salesentry/SalesEntries",
+            &status.target_id.unwrap(),
+        )
+        .unwrap()
+        .unwrap();
     assert_eq!(entry.get("Currency").and_then(|c| c.as_str()), Some("USD"));
     let group = invoice_key(&world.demo.invoice_numbers[5], &world.demo.invoices[5]);
-    assert_eq!(world.status(&t.id, ObjectType::Invoice, &group).await.unwrap().status, SyncStatus::Success);
+    assert_eq!(
+        world
+            .status(&t.id, ObjectType::Invoice, &group)
+            .await
+            .unwrap()
+            .status,
+        SyncStatus::Success
+    );
     let levy = invoice_key(&world.demo.invoice_numbers[2], &world.demo.invoices[2]);
-    let status = world.status(&t.id, ObjectType::Invoice, &levy).await.unwrap();
+    let status = world
+        .status(&t.id, ObjectType::Invoice, &levy)
+        .await
+        .unwrap();
     assert_eq!(status.status, SyncStatus::Error);
-    assert!(status.last_message.as_deref().unwrap_or("").contains("lookup table"), "{:?}", status.last_message);
+    assert!(
+        status
+            .last_message
+            .as_deref()
+            .unwrap_or("")
+            .contains("lookup table"),
+        "{:?}",
+        status.last_message
+    );
     // Nothing is left in flight.
     let pending = world.ctx.stores.statuses.counts(&t.id).await.unwrap();
     assert_eq!(

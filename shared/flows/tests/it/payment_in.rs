@@ -232,3 +232,67 @@ async fn a_document_deleted_in_exact_is_flagged_desynchronized_and_not_deleted_i
         "VP keeps its invoice"
     );
 }
+
+#[tokio::test]
+async fn duplicate_webhooks_queue_discoveries_that_record_the_payment_once() {
+    // Arrange: a synced invoice paid in Exact.
+    let world = World::spawn().await;
+    let t = world.tenant("webhooks").await;
+    let posting = world.post_invoice("912001", &[dec!(300.00)]);
+    let key = invoice_key("912001", &posting);
+    world.tick();
+    discover(&world.ctx, Flow::InvoiceOut, &t.id).await.unwrap();
+    world.drain(Flow::InvoiceOut).await;
+    let entry = world
+        .status(&t.id, ObjectType::Invoice, &key)
+        .await
+        .unwrap()
+        .target_id
+        .unwrap();
+    world
+        .exact
+        .register_payment(PaymentSpec {
+            division: t.division,
+            entry_id: entry,
+            amount: None,
+            date: None,
+            employee: false,
+        })
+        .unwrap();
+
+    // Act: the webhook arrives three times.
+    for _ in 0..3 {
+        ledgerlink_flows::request_discovery(&world.ctx, Flow::PaymentIn, &t.id)
+            .await
+            .unwrap();
+    }
+    world.drain(Flow::PaymentIn).await;
+
+    // Assert
+    let receipts = world
+        .ctx
+        .stores
+        .statuses
+        .list(
+            &t.id,
+            &StatusFilter {
+                object_type: Some(ObjectType::CashReceipt),
+                ..Default::default()
+            },
+            PageRequest::first(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(receipts.items.len(), 1);
+    assert_eq!(receipts.items[0].status, SyncStatus::Success);
+    let batch = format!("Exact{}", receipts.items[0].object.key);
+    assert_eq!(
+        world
+            .vp
+            .cash_receipts()
+            .iter()
+            .filter(|c| c.batch == batch)
+            .count(),
+        1
+    );
+}
