@@ -40,11 +40,12 @@ pub enum MotoError {
     NotAnswering { addr: SocketAddr, timeout: Duration },
 }
 
-/// A running `moto_server` on `127.0.0.1:<port the OS chose>`, stopped when dropped.
+/// A running moto server on `127.0.0.1:<port the OS chose>`, stopped when dropped.
 ///
-/// moto is started with `-p 0`, so the OS picks a free port atomically (no window in which another process
-/// could take a port we found free), and the port is read from the line moto's web server prints. The
-/// server runs under a small `sh` watchdog whose standard input is a pipe held by this process: when the
+/// It is moto's server app, run by the interpreter of the `moto_server` script found by [`Self::binary`]
+/// with one lock around each request (`MOTO_SERVER_PY` says why). It binds port 0, so the OS picks a
+/// free port atomically (no window in which another process could take a port we found free), and the port
+/// is read from the line the web server prints. The server runs under a small `sh` watchdog whose standard input is a pipe held by this process: when the
 /// test binary exits — even when it is killed and nothing is dropped, as happens to statics — the pipe
 /// closes and the watchdog kills moto. So no test run leaves a server behind.
 #[derive(Debug)]
@@ -147,28 +148,72 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_else(|| manifest.to_path_buf())
 }
 
+/// moto's own server, as `moto_server` runs it, except that requests are applied one at a time.
+///
+/// moto's backends are not thread-safe: under concurrent requests its DynamoDB transactions are neither
+/// atomic nor isolated (two racing conditional writes can both win, or fail with a Python `RuntimeError` as
+/// their cancellation reason). DynamoDB serialises conflicting writes itself; holding one lock around each
+/// request gives moto the same guarantee, so the contract suites' 16-task races test the adapters' conditions,
+/// not moto's thread safety. Connections are still accepted concurrently, and the clients still race.
+const MOTO_SERVER_PY: &str = r#"
+import threading
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+
+backend = DomainDispatcherApplication(create_backend_app)
+one_at_a_time = threading.Lock()
+
+def app(environ, start_response):
+    with one_at_a_time:
+        return list(backend(environ, start_response))
+
+run_simple("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
+"#;
+
+/// The Python interpreter of a `moto_server` script: its shebang (`#!/path/python3` or
+/// `#!/usr/bin/env python3`).
+fn interpreter_of(script: &Path) -> Option<PathBuf> {
+    let file = std::fs::File::open(script).ok()?;
+    let mut first = String::new();
+    BufReader::new(file).read_line(&mut first).ok()?;
+    let mut words = first.strip_prefix("#!")?.split_whitespace();
+    let program = words.next()?;
+    if program.ends_with("/env") {
+        words.next().map(PathBuf::from)
+    } else {
+        Some(PathBuf::from(program))
+    }
+}
+
 /// `sh` starts moto in the background (its stdout discarded, its stderr — where the web server names its
 /// port and logs requests — ours), then a background reader of our pipe (kept on fd 3, since a background
 /// job's own stdin is /dev/null) that kills moto at EOF — we exited or dropped the server — and waits for
-/// moto, so `sh` itself ends when moto does. SIGKILL, because moto keeps nothing worth a clean shutdown and
-/// its SIGTERM handler can take a minute to finish exiting after a large test run.
+/// moto, so `sh` itself ends when moto does. SIGKILL, because moto keeps nothing worth a clean shutdown.
 fn spawn_watched(binary: &Path) -> Result<Child, MotoError> {
     const WATCHDOG: &str = r#"exec 3<&0
-"$0" -H 127.0.0.1 -p 0 3<&- >/dev/null &
+"$0" -c "$1" 3<&- >/dev/null &
 moto=$!
 (cat <&3 >/dev/null; kill -KILL "$moto") >/dev/null 2>&1 &
 exec 3<&-
 wait "$moto""#;
+    let python = interpreter_of(binary).ok_or_else(|| MotoError::Spawn {
+        path: binary.to_path_buf(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "moto_server has no #! interpreter line",
+        ),
+    })?;
     Command::new("sh")
         .arg("-c")
         .arg(WATCHDOG)
-        .arg(binary)
+        .arg(&python)
+        .arg(MOTO_SERVER_PY)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|source| MotoError::Spawn {
-            path: binary.to_path_buf(),
+            path: python,
             source,
         })
 }
@@ -273,6 +318,25 @@ mod tests {
 
         assert_ne!(a.addr(), b.addr());
         assert!(answers(a.addr()) && answers(b.addr()));
+    }
+
+    #[test]
+    fn the_interpreter_comes_from_the_moto_server_shebang() {
+        let dir = std::env::temp_dir().join(unique_name("shebang"));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let direct = dir.join("direct");
+        let via_env = dir.join("via-env");
+        std::fs::write(&direct, "#!/opt/venv/bin/python3\nimport re\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&via_env, "#!/usr/bin/env python3\n").unwrap_or_else(|e| panic!("{e}"));
+
+        assert_eq!(
+            interpreter_of(&direct),
+            Some(PathBuf::from("/opt/venv/bin/python3"))
+        );
+        assert_eq!(interpreter_of(&via_env), Some(PathBuf::from("python3")));
+        assert_eq!(interpreter_of(&dir.join("missing")), None);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
