@@ -10,8 +10,9 @@
 //! - [`objects`]: the Integration page (seed 002): the per-object status list with its filters and cursor
 //!   pagination, object detail with attempt history, Synchronize / Force synchronize with a per-object
 //!   result, counts per status, and the sync-health aggregate.
-//! - [`jobs`]: export history (seed 003: every column, download links on request, Reset task, Mark task as
-//!   failed) and the Integrations Manager (seed 000) over the ports.
+//! - [`jobs`]: export definitions and runs, the export history (seed 003: every column, download links issued
+//!   on request, Reset task, Mark task as failed), imports (templates, direct or presigned uploads, result
+//!   summaries) and the Integrations Manager (seed 000), all through the `ledgerlink-jobs` use cases.
 //! - [`lookups`], [`connections`] (secrets are write-only), [`notifications`].
 //! - [`page`]: the operator page (static HTML/JS/CSS compiled in) and the OpenAPI document.
 //! - [`error`]: every failure as `application/problem+json`, with size limits (413) and typed extractors.
@@ -19,6 +20,11 @@
 //! Public without a key: the page's static files, `GET /openapi.yaml`, `GET /healthz`, the webhooks (they
 //! are authenticated by their signature instead) and, in the local stack, signed file links. Everything
 //! under `/api/` requires a key.
+//!
+//! Provisioning a key: [`issue_api_key`] returns the token (shown once) and the hash to keep; [`add_api_key`]
+//! adds the hash to the tenant record's `api_keys` setting.
+//!
+//! Features: `local` adds the embedded store's signed file links (`GET`/`PUT /files/{tenant}/{key}`).
 
 pub mod auth;
 pub mod connections;

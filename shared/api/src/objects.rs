@@ -397,7 +397,7 @@ const SYNC_FLOWS: [Flow; 4] = [
 ];
 
 /// Recent successes and errors per flow per hour, from the attempt history of the objects updated in the
-/// window (at most [`HEALTH_MAX_OBJECTS`], most recent first).
+/// window (at most 500, most recent first).
 pub async fn health(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
