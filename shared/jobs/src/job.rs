@@ -77,15 +77,20 @@ async fn latest_number(ctx: &JobsContext, tenant: &TenantId) -> JobResult<u64> {
     Ok(latest)
 }
 
-/// Creates `job` under the tenant's next number (the store refuses an id that exists, so two creators
-/// racing for a number both end up with distinct ones).
+/// Creates `job` under the tenant's next number. The store refuses an id that exists, so two creators
+/// racing for a number end up with distinct ones: the loser tries the following number (which also copes
+/// with a list that lags behind the latest writes).
 pub(crate) async fn create(ctx: &JobsContext, mut job: Job) -> JobResult<Job> {
+    let mut next = latest_number(ctx, &job.tenant).await? + 1;
     let mut last = None;
     for _ in 0..ID_ATTEMPTS {
-        job.id = format_id(latest_number(ctx, &job.tenant).await? + 1);
+        job.id = format_id(next);
         match ctx.stores.jobs.create(&job).await {
             Ok(created) => return Ok(created),
-            Err(e @ StoreError::Conflict { .. }) => last = Some(e),
+            Err(e @ StoreError::Conflict { .. }) => {
+                last = Some(e);
+                next += 1;
+            }
             Err(e) => return Err(e.into()),
         }
     }

@@ -51,10 +51,17 @@ pub(crate) fn read(
     format: ImportFormat,
     template: ImportTemplate,
 ) -> Result<Vec<FileRow>, FileProblem> {
-    let (headers, rows) = match format {
+    let (headers, mut rows) = match format {
         ImportFormat::Csv => read_csv(bytes)?,
         ImportFormat::Xlsx => read_xlsx(bytes)?,
     };
+    // Blank rows after the last record (a sheet's used range, trailing line breaks) are not records.
+    while rows
+        .last()
+        .is_some_and(|r| r.cells.iter().all(|c| c.is_empty()))
+    {
+        rows.pop();
+    }
     let expected = template.headers();
     let found: Vec<&str> = headers.iter().map(|h| h.trim()).collect();
     // Trailing empty header cells (a sheet's used range) are not columns.
@@ -142,4 +149,39 @@ fn read_xlsx(bytes: &[u8]) -> Result<(Vec<String>, Vec<FileRow>), FileProblem> {
         })
         .collect();
     Ok((headers, rows))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use ledgerlink_ports::LookupTable;
+
+    #[test]
+    fn blank_rows_after_the_last_record_are_not_records_but_blank_rows_between_records_are() {
+        let csv = b"Key,description\nA,first\n,\nB,second\n,\n , \n";
+
+        let rows = read(
+            csv,
+            ImportFormat::Csv,
+            ImportTemplate::Lookup(LookupTable::JournalCodes),
+        )
+        .unwrap();
+
+        let numbers: Vec<u64> = rows.iter().map(|r| r.number).collect();
+        assert_eq!(numbers, [2, 3, 4]);
+        assert_eq!(rows[2].cells, ["B", "second"]);
+    }
+
+    #[test]
+    fn a_file_that_is_not_text_is_a_corrupt_csv() {
+        let bytes = [0xff, 0xfe, 0x00, 0x41, 0x2c, 0x0a, 0xc3, 0x28];
+
+        let problem = read(&bytes, ImportFormat::Csv, ImportTemplate::Firms).unwrap_err();
+
+        assert!(
+            matches!(problem, FileProblem::Corrupt(ref m) if m.contains("not a valid CSV")),
+            "{problem:?}"
+        );
+    }
 }

@@ -447,7 +447,38 @@ async fn mark_as_failed_fails_a_started_job_with_the_reason_and_the_worker_then_
     assert!(notes[0].body.contains("stuck at 0 / 25"));
 }
 
+async fn exports_started_at_the_same_moment_get_distinct_consecutive_ids(h: Harness) {
+    let exporter = Exporter::new(h.ctx.clone());
+    exporter
+        .definitions()
+        .save(&h.tenant, &gl_definition(ExportFormat::Csv), "jdoe")
+        .await
+        .unwrap();
+
+    let handles: Vec<_> = (0..5)
+        .map(|_| {
+            let (exporter, tenant) = (exporter.clone(), h.tenant.clone());
+            tokio::spawn(async move {
+                exporter
+                    .start(&tenant, "gl-accounts", "jdoe")
+                    .await
+                    .unwrap()
+                    .id
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for handle in handles {
+        ids.push(handle.await.unwrap());
+    }
+
+    ids.sort();
+    let expected: Vec<String> = (1..=5u64).map(ledgerlink_jobs::job::format_id).collect();
+    assert_eq!(ids, expected);
+}
+
 on_both_stores!(
+    exports_started_at_the_same_moment_get_distinct_consecutive_ids,
     a_csv_export_is_read_back_with_its_headers_and_filtered_rows_and_progress_reaches_total,
     an_xlsx_export_of_statuses_is_a_workbook_with_every_row,
     job_ids_are_monotonic_per_tenant_and_the_history_lists_newest_first,
