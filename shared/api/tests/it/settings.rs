@@ -207,3 +207,30 @@ async fn the_outbox_shows_the_users_and_operators_notifications_and_marks_them_r
         .clone();
     assert!(me["read_at"].is_string());
 }
+
+#[tokio::test]
+async fn testing_a_connection_that_cannot_be_built_reports_why_without_details() {
+    let app = TestApp::spawn().await;
+
+    let answer = app
+        .post("/api/connections/exact/test", &app.acme.key, json!({}))
+        .await;
+    let unknown = app
+        .post("/api/connections/sage/test", &app.acme.key, json!({}))
+        .await;
+
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.json["ok"], false);
+    assert!(
+        answer.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not be set up")
+    );
+    assert!(
+        !answer.text().contains("acme/"),
+        "secret references stay private: {}",
+        answer.text()
+    );
+    unknown.assert_problem(StatusCode::BAD_REQUEST);
+}

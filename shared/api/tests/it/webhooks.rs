@@ -206,3 +206,27 @@ async fn a_vantagepoint_webhook_may_name_its_flow_and_use_the_shared_secret() {
     assert_eq!(app.drain(Flow::InvoiceOut).await.len(), 1);
     not_a_sync_flow.assert_problem(StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn a_vantagepoint_webhook_for_a_tenant_without_webhook_credentials_is_not_found() {
+    let app = TestApp::spawn().await;
+    let mut record = app.stores.tenants.get(&app.acme.id).await.unwrap().unwrap();
+    let version = record.version;
+    record.settings.remove("vp_webhook");
+    app.stores
+        .tenants
+        .put(&record, Some(version))
+        .await
+        .unwrap();
+
+    let answer = post_raw(
+        &app,
+        "/webhooks/vantagepoint/acme",
+        "{}".into(),
+        &[("authorization", basic(VP_USER, VP_PASSWORD))],
+    )
+    .await;
+
+    answer.assert_problem(StatusCode::NOT_FOUND);
+    assert_eq!(app.depth(Flow::FirmSync).await, 0);
+}
