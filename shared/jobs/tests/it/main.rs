@@ -7,4 +7,5 @@ mod helpers;
 mod export;
 mod import;
 mod integrations;
+mod psa;
 mod sources;
