@@ -286,6 +286,13 @@ async fn one_run(
     } else {
         None
     };
+    let voucher = if rng.random_bool(0.3) {
+        let number = format!("FV{run}");
+        world.post_voucher(&number, Decimal::new(rng.random_range(1_000..200_000), 2));
+        Some(number)
+    } else {
+        None
+    };
     world.tick();
 
     // Faults.
@@ -367,6 +374,40 @@ async fn one_run(
         }
     }
     *counts.entry("invoices").or_default() += good.len() as u64;
+
+    // VOUCHER-OUT (some runs), still under the same faults.
+    let mut voucher_entry = None;
+    if let Some(number) = &voucher {
+        discover_until_ok(world, Flow::VoucherOut, &t).await?;
+        let key = format!("{}.{number}", world.demo.vendors[0]);
+        let o = object(&t.id, ObjectType::ApVoucher, &key);
+        settle(
+            world,
+            Flow::VoucherOut,
+            std::slice::from_ref(&o),
+            &mut rng,
+            kill,
+            dup,
+        )
+        .await?;
+        let entries = world
+            .exact
+            .count_purchase_entries_with_your_ref(div, number);
+        if entries != 1 {
+            return Err(format!(
+                "voucher {number}: {entries} purchase entries in Exact"
+            ));
+        }
+        let s = world.status(&t.id, ObjectType::ApVoucher, &key).await;
+        if s.as_ref().map(|s| s.status) != Some(SyncStatus::Success) {
+            return Err(format!(
+                "voucher {key}: status {:?}",
+                s.map(|s| (s.status, s.last_message))
+            ));
+        }
+        voucher_entry = s.and_then(|s| s.target_id);
+        *counts.entry("vouchers").or_default() += 1;
+    }
     *counts.entry("ms_invoices").or_default() += phase.elapsed().as_millis() as u64;
     let phase = std::time::Instant::now();
 
@@ -400,6 +441,20 @@ async fn one_run(
             })
             .map_err(|e| e.to_string())?;
         paid.push(recorded.amount);
+    }
+    let mut supplier_paid = None;
+    if let Some(entry) = voucher_entry {
+        let recorded = world
+            .exact
+            .register_payment(PaymentSpec {
+                division: div,
+                entry_id: entry,
+                amount: None,
+                date: None,
+                employee: false,
+            })
+            .map_err(|e| e.to_string())?;
+        supplier_paid = Some(recorded.amount);
     }
     let exact_rule = FaultRule {
         method: None,
@@ -437,15 +492,29 @@ async fn one_run(
         ));
     }
     let receipt_objects: Vec<ObjectRef> = receipts.items.iter().map(|s| s.object.clone()).collect();
-    settle(
-        world,
-        Flow::PaymentIn,
-        &receipt_objects,
-        &mut rng,
-        kill,
-        dup,
-    )
-    .await?;
+    let supplier_payments = world
+        .ctx
+        .stores
+        .statuses
+        .list(
+            &t.id,
+            &StatusFilter {
+                object_type: Some(ObjectType::ApPayment),
+                ..Default::default()
+            },
+            PageRequest::first(10),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    if supplier_payments.items.len() != usize::from(supplier_paid.is_some()) {
+        return Err(format!(
+            "supplier payment discovered {} times",
+            supplier_payments.items.len()
+        ));
+    }
+    let mut all_payments = receipt_objects.clone();
+    all_payments.extend(supplier_payments.items.iter().map(|s| s.object.clone()));
+    settle(world, Flow::PaymentIn, &all_payments, &mut rng, kill, dup).await?;
     world.exact.faults().clear();
     world.vp.faults().clear();
 
@@ -495,6 +564,36 @@ async fn one_run(
         ));
     }
     *counts.entry("payments").or_default() += paid.len() as u64;
+    if let (Some(amount), Some(o)) = (supplier_paid, supplier_payments.items.first()) {
+        let check = o.object.key.to_string();
+        let in_vp: Vec<_> = world
+            .vp
+            .payments()
+            .into_iter()
+            .filter(|p| p.check_no == check)
+            .collect();
+        if in_vp.len() != 1 || in_vp[0].total != amount {
+            return Err(format!(
+                "supplier payment {check}: {} AP payments in VP ({:?})",
+                in_vp.len(),
+                in_vp.iter().map(|p| p.total).collect::<Vec<_>>()
+            ));
+        }
+        let s = world
+            .ctx
+            .stores
+            .statuses
+            .get(&o.object)
+            .await
+            .map_err(|e| e.to_string())?;
+        if s.as_ref().map(|s| s.status) != Some(SyncStatus::Success) {
+            return Err(format!(
+                "supplier payment {check}: status {:?}",
+                s.map(|s| (s.status, s.last_message))
+            ));
+        }
+        *counts.entry("supplier_payments").or_default() += 1;
+    }
     *counts.entry("ms_payments").or_default() += phase.elapsed().as_millis() as u64;
     for (kind, n) in world.exact.faults().injected() {
         let before = exact_before.get(&kind).copied().unwrap_or(0);

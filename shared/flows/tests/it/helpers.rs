@@ -16,7 +16,8 @@ use ledgerlink_emulators::exact::{
 use ledgerlink_emulators::server::RunningServer;
 use ledgerlink_emulators::vantagepoint::demo::{DemoOptions, DemoSummary};
 use ledgerlink_emulators::vantagepoint::{
-    InvoiceLineSeed, InvoiceSeed, Posting, VantagepointConfig as VpEmuConfig, VantagepointEmulator,
+    ExpenseLineSeed, InvoiceLineSeed, InvoiceSeed, Posting, VantagepointConfig as VpEmuConfig,
+    VantagepointEmulator, VoucherSeed,
 };
 use ledgerlink_flows::connections::{ClientTuning, ErpConnections, LocalSecrets};
 use ledgerlink_flows::{DrainReport, FlowContext, FlowSettings};
@@ -55,7 +56,7 @@ pub struct World {
 pub enum Prelink {
     /// Every demo firm, vendor and employee linked to a pre-made Exact account (as if firm-sync had run).
     All,
-    /// Only the billing client of the demo's first project (the fault suite's invoices).
+    /// Only the billing client of the demo's first project and the first vendor (the fault suite's data).
     FirstClient,
     /// Nothing: master data is left to firm-sync.
     Nothing,
@@ -298,7 +299,14 @@ impl World {
             .await;
         }
         put(LookupTable::BankCodes, "20", &[("vp_bank_code", "EURBANK")]).await;
-        for (i, vendor) in self.demo.vendors.iter().enumerate().filter(|_| all) {
+        let vendors = if prelink == Prelink::Nothing {
+            0
+        } else if all {
+            self.demo.vendors.len()
+        } else {
+            1
+        };
+        for (i, vendor) in self.demo.vendors.iter().enumerate().take(vendors) {
             let exact_id = account(200 + i + 50, vendor, true);
             put(LookupTable::Firms, vendor, &[("exact_id", &exact_id)]).await;
         }
@@ -359,6 +367,28 @@ impl World {
             ..InvoiceSeed::default()
         };
         self.vp.post_invoice(&seed).unwrap()
+    }
+
+    /// Posts an AP voucher of the demo's first vendor with one untaxed rent line.
+    pub fn post_voucher(&self, number: &str, amount: Decimal) -> Posting {
+        let seed = VoucherSeed {
+            voucher: number.to_owned(),
+            vendor: self.demo.vendors[0].clone(),
+            invoice: format!("SUP-{number}"),
+            invoice_date: Some(self.today()),
+            trans_date: Some(self.today()),
+            period: Some(self.demo.active_period),
+            liab_code: "AP".into(),
+            bank_code: "EURBANK".into(),
+            lines: vec![ExpenseLineSeed {
+                description: "Office rent".into(),
+                account: "60100".into(),
+                amount,
+                ..ExpenseLineSeed::default()
+            }],
+            ..VoucherSeed::default()
+        };
+        self.vp.post_voucher(&seed).unwrap()
     }
 
     /// Lets discovery windows close over what was just posted.

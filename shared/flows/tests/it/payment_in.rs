@@ -296,3 +296,70 @@ async fn duplicate_webhooks_queue_discoveries_that_record_the_payment_once() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_supplier_payment_in_exact_becomes_one_ap_payment_in_vp() {
+    // Arrange: the demo's vouchers synced to Exact; the first numbered one paid in full in Exact.
+    let world = World::spawn().await;
+    let t = world.tenant_since("suppliers", Some(world.started)).await;
+    world.tick();
+    discover(&world.ctx, Flow::VoucherOut, &t.id).await.unwrap();
+    world.drain(Flow::VoucherOut).await;
+    let vouchers = world
+        .ctx
+        .stores
+        .statuses
+        .list(
+            &t.id,
+            &StatusFilter {
+                object_type: Some(ObjectType::ApVoucher),
+                status: Some(SyncStatus::Success),
+                ..Default::default()
+            },
+            PageRequest::first(10),
+        )
+        .await
+        .unwrap();
+    let voucher = &vouchers.items[0];
+    let entry = voucher.target_id.clone().unwrap();
+    let before = world.vp.payments().len();
+    world
+        .exact
+        .register_payment(PaymentSpec {
+            division: t.division,
+            entry_id: entry,
+            amount: None,
+            date: None,
+            employee: false,
+        })
+        .unwrap();
+
+    // Act: discovered twice (schedule + webhook), processed.
+    discover(&world.ctx, Flow::PaymentIn, &t.id).await.unwrap();
+    discover(&world.ctx, Flow::PaymentIn, &t.id).await.unwrap();
+    world.drain(Flow::PaymentIn).await;
+
+    // Assert: one AP payment object, Success, one PP payment in VP.
+    let payments = world
+        .ctx
+        .stores
+        .statuses
+        .list(
+            &t.id,
+            &StatusFilter {
+                object_type: Some(ObjectType::ApPayment),
+                ..Default::default()
+            },
+            PageRequest::first(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(payments.items.len(), 1);
+    assert_eq!(
+        payments.items[0].status,
+        SyncStatus::Success,
+        "{:?}",
+        payments.items[0].last_message
+    );
+    assert_eq!(world.vp.payments().len(), before + 1);
+}
