@@ -30,9 +30,6 @@ pub enum JobError {
     /// Another worker holds the job's live lease (a duplicate delivery): try again after it expires.
     #[error("job {id} is being run by another worker")]
     Busy { id: String },
-    /// The job was failed by an operator or the clean-up while it ran: the work was abandoned.
-    #[error("job {id} was stopped while running: {reason}")]
-    Stopped { id: String, reason: String },
     /// The source or configuration the job needs is not available in this process.
     #[error("{what} is not configured")]
     NotConfigured { what: &'static str },
