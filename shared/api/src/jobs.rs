@@ -36,9 +36,9 @@ pub fn job_error(error: JobError) -> ApiError {
         JobError::Store(e) => ApiError::from_store(e, "the job record"),
         JobError::NotFound { what } => ApiError::not_found(format!("The {what} does not exist.")),
         JobError::Invalid { field, reason } => ApiError::invalid(field, reason),
-        e @ (JobError::WrongState { .. }
-        | JobError::Stopped { .. }
-        | JobError::NotConfigured { .. }) => ApiError::WrongState(e.to_string()),
+        e @ (JobError::WrongState { .. } | JobError::NotConfigured { .. }) => {
+            ApiError::WrongState(e.to_string())
+        }
         JobError::Busy { .. } => {
             ApiError::Unavailable("Another worker holds the job; try again shortly.".into())
         }

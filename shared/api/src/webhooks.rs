@@ -27,7 +27,7 @@ use axum::http::header;
 use ledgerlink_domain::{Flow, TenantId};
 use ledgerlink_exact::{WebhookError, WebhookVerification, verify_webhook};
 use ledgerlink_flows::SecretValue;
-use ledgerlink_ports::{IdempotencyBegin, SecretRef, Tenant, WorkAction, WorkMessage};
+use ledgerlink_ports::{IdempotencyBegin, SecretRef, Tenant};
 use ledgerlink_vantagepoint::{WebhookAuthError, WebhookVerifier};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -91,21 +91,9 @@ async fn resolve(state: &ApiState, secret: &SecretRef) -> ApiResult<SecretValue>
     })
 }
 
-fn discover(tenant: &TenantId) -> WorkMessage {
-    WorkMessage {
-        tenant: tenant.clone(),
-        object_type: None,
-        key: None,
-        action: WorkAction::Discover,
-        trace_id: uuid::Uuid::new_v4().to_string(),
-    }
-}
-
+/// Queues a discovery of the tenant on the flow (the flows crate's use case for webhooks).
 async fn enqueue(state: &ApiState, flow: Flow, tenant: &TenantId) -> ApiResult<()> {
-    state
-        .flows
-        .queue
-        .send(flow, &[discover(tenant)])
+    ledgerlink_flows::request_discovery(&state.flows, flow, tenant)
         .await
         .map_err(|e| {
             tracing::warn!(error = %e, %flow, "webhook work could not be enqueued");
