@@ -125,3 +125,93 @@ async fn available_firms_become_exact_accounts_and_deselecting_one_desynchronize
             .is_some()
     );
 }
+
+#[tokio::test]
+async fn employees_available_to_accounting_users_become_supplier_accounts_with_a_contact() {
+    // Arrange
+    let world = World::spawn().await;
+    let t = world.tenant_with("staff", None, Prelink::Nothing).await;
+    world.tick();
+
+    // Act
+    discover(&world.ctx, Flow::FirmSync, &t.id).await.unwrap();
+    world.drain(Flow::FirmSync).await;
+
+    // Assert: every demo employee is settled; the synced ones are linked to an Exact supplier account.
+    let mut synced = 0;
+    for employee in &world.demo.employees {
+        let status = world
+            .status(&t.id, ObjectType::Employee, employee)
+            .await
+            .unwrap();
+        match status.status {
+            SyncStatus::Success => {
+                let account = world
+                    .ctx
+                    .stores
+                    .links
+                    .exact_id(&t.id, ObjectType::Employee, employee)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let row = world
+                    .exact
+                    .entity(t.division, "crm/Accounts", &account)
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(
+                    row.get("IsSupplier").and_then(|v| v.as_bool()),
+                    Some(true),
+                    "{row:?}"
+                );
+                synced += 1;
+            }
+            SyncStatus::NotIntegrated => {}
+            other => panic!("{employee}: {other:?} {:?}", status.last_message),
+        }
+    }
+    assert!(synced > 0);
+}
+
+#[tokio::test]
+async fn the_source_of_truth_setting_decides_which_side_is_read() {
+    // Arrange: a tenant that keeps its chart of accounts and tax codes in Vantagepoint.
+    let world = World::spawn().await;
+    let t = world.tenant_with("truth", None, Prelink::Nothing).await;
+    let mut record = world.ctx.stores.tenants.get(&t.id).await.unwrap().unwrap();
+    record.settings.insert(
+        "source_of_truth".into(),
+        json!({"gl-account": "vantagepoint", "tax-code": "vantagepoint", "firm": "exact", "employee": "exact"}),
+    );
+    let version = record.version;
+    world
+        .ctx
+        .stores
+        .tenants
+        .put(&record, Some(version))
+        .await
+        .unwrap();
+    world.tick();
+
+    // Act
+    let summary = discover(&world.ctx, Flow::FirmSync, &t.id).await.unwrap();
+
+    // Assert: nothing pulled from Exact, no VP firm or employee pushed.
+    assert_eq!(summary.enqueued, 0);
+    let gl = world
+        .ctx
+        .stores
+        .lookups
+        .list(&t.id, LookupTable::GlAccounts, PageRequest::first(10))
+        .await
+        .unwrap();
+    let taxes = world
+        .ctx
+        .stores
+        .lookups
+        .list(&t.id, LookupTable::TaxCodes, PageRequest::first(10))
+        .await
+        .unwrap();
+    assert!(gl.items.iter().all(|e| e.updated_by != "firm-sync"));
+    assert!(taxes.items.iter().all(|e| e.updated_by != "firm-sync"));
+}
