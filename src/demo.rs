@@ -25,6 +25,7 @@ use ledgerlink_ports::{
     ConnectionState, LookupEntry, LookupTable, PageRequest, SecretRef, StateStores, StatusFilter,
     StoreError, Tenant,
 };
+use rust_decimal::Decimal;
 use serde_json::json;
 
 /// The demo tenant's id (and the first part of its API key).
@@ -309,9 +310,10 @@ async fn synced(
     Ok(out)
 }
 
-/// What a bookkeeper does in Exact after the first invoice round: registers customer receipts on up to
-/// three synced euro invoices, a supplier payment on one synced voucher and an employee payment on one synced
-/// expense report (each in full). Entries that this run's Exact emulator does not hold (an earlier run's)
+/// What a bookkeeper does in Exact after the first invoice round: registers customer receipts (two
+/// instalments each) on up to three synced euro invoices, a supplier payment on one synced voucher and an
+/// employee payment on one synced expense report (in full). Entries that this run's Exact emulator does not
+/// hold (an earlier run's)
 /// are left alone. Returns one line per registered payment.
 pub async fn register_payments(
     ctx: &FlowContext,
@@ -342,33 +344,57 @@ pub async fn register_payments(
                 break;
             }
             // Only entries this run's Exact holds, in euros (the demo's bank journal is a euro account).
-            let in_euros = match exact.entity(division, set, &entry) {
-                Ok(Some(row)) => row
-                    .get("Currency")
-                    .and_then(|c| c.as_str())
-                    .is_none_or(|c| c == "EUR"),
-                _ => false,
+            let row = match exact.entity(division, set, &entry) {
+                Ok(Some(row)) => row,
+                _ => continue,
             };
-            if !in_euros {
+            let currency = row.get("Currency").and_then(|c| c.as_str());
+            if currency.is_some_and(|c| c != "EUR") {
                 continue;
             }
-            let spec = PaymentSpec {
-                division,
-                entry_id: entry.clone(),
-                amount: None,
-                date: None,
-                employee,
-            };
-            match exact.register_payment(spec) {
-                Ok(recorded) => {
-                    paid += 1;
-                    lines.push(format!(
-                        "{object_type} {key}: {} paid in Exact",
-                        recorded.amount
-                    ));
+            // Customers pay invoices in two instalments (half, then the rest): two cash receipts each.
+            let total = row
+                .get("AmountFC")
+                .and_then(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .or_else(|| v.as_number().map(|n| n.to_string()))
+                })
+                .and_then(|t| t.parse::<Decimal>().ok());
+            let first = match (object_type, total) {
+                (ObjectType::Invoice, Some(t)) if t > Decimal::ONE => {
+                    Some((t / Decimal::TWO).round_dp(2))
                 }
-                // Already paid (e.g. by an earlier registration): nothing to add.
-                Err(e) => tracing::info!(object = %key, error = %e, "no payment registered"),
+                _ => None,
+            };
+            let instalments = if first.is_some() {
+                vec![first, None]
+            } else {
+                vec![None]
+            };
+            let mut registered = false;
+            for amount in instalments {
+                let spec = PaymentSpec {
+                    division,
+                    entry_id: entry.clone(),
+                    amount,
+                    date: None,
+                    employee,
+                };
+                match exact.register_payment(spec) {
+                    Ok(recorded) => {
+                        registered = true;
+                        lines.push(format!(
+                            "{object_type} {key}: {} paid in Exact",
+                            recorded.amount
+                        ));
+                    }
+                    // Already paid (e.g. by an earlier registration): nothing to add.
+                    Err(e) => tracing::info!(object = %key, error = %e, "no payment registered"),
+                }
+            }
+            if registered {
+                paid += 1;
             }
         }
     }
