@@ -313,8 +313,7 @@ async fn synced(
 /// What a bookkeeper does in Exact after the first invoice round: registers customer receipts (two
 /// instalments each) on up to three synced euro invoices, a supplier payment on one synced voucher and an
 /// employee payment on one synced expense report (in full). Entries that this run's Exact emulator does not
-/// hold (an earlier run's)
-/// are left alone. Returns one line per registered payment.
+/// hold (an earlier run's) are left alone. Returns one line per registered payment.
 pub async fn register_payments(
     ctx: &FlowContext,
     exact: &ExactEmulator,
