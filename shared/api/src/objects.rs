@@ -3,7 +3,8 @@
 //! Synchronize and Force synchronize on a selection (a per-object result: accepted, or refused with the
 //! reason), counts per status, and the sync-health aggregate the page draws as a chart.
 //!
-//! The rules of Synchronize / Force synchronize are the flows crate's (`ledgerlink_flows::operator`); this
+//! The rules of Synchronize / Force synchronize are the flows crate's (`ledgerlink_flows::operator`; Force
+//! synchronize is its `retry`, which honours the tenant's transaction integration level); this
 //! module only makes sure every named object exists for the caller's tenant first, so another tenant's key
 //! can neither act on nor create objects it does not have.
 
@@ -309,7 +310,10 @@ async fn act(
     let by = caller.user.as_str();
     let done = match action {
         Action::Synchronize => operator::synchronize(&state.flows, &known, by).await,
-        Action::Force => operator::force_synchronize(&state.flows, &known, by).await,
+        // Force synchronize is the seed's retry: finance documents are retried at the tenant's "transaction
+        // integration level" (top: the master data they depend on is refreshed first).
+        Action::Force if known.is_empty() => Ok(Vec::new()),
+        Action::Force => operator::retry(&state.flows, &caller.tenant, &known, by).await,
     }
     .map_err(ApiError::from_flow)?;
     for (at, r) in known_at.into_iter().zip(done) {

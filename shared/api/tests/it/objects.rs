@@ -196,6 +196,13 @@ async fn force_synchronize_accepts_errors_and_refuses_pending_and_others_with_re
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].action, WorkAction::ForceSync);
     assert_eq!(messages[0].key.as_ref().unwrap().as_str(), "INV-100");
+    let refresh = app.drain(Flow::FirmSync).await;
+    assert_eq!(
+        refresh.len(),
+        1,
+        "at the top integration level the master data is refreshed first"
+    );
+    assert_eq!(refresh[0].action, WorkAction::Discover);
     let now_pending = app.get("/api/objects/invoice/INV-100", &app.acme.key).await;
     assert_eq!(now_pending.json["object"]["status"], "pending");
 }
@@ -338,4 +345,36 @@ async fn sync_health_counts_successes_and_errors_per_flow_and_hour() {
         .unwrap()
         .clone();
     assert_eq!(last["success"], 1);
+}
+
+#[tokio::test]
+async fn at_the_entity_integration_level_force_synchronize_resends_only_the_selection() {
+    let app = seeded().await;
+    let mut record = app.stores.tenants.get(&app.acme.id).await.unwrap().unwrap();
+    let version = record.version;
+    record
+        .settings
+        .insert("integration_level".into(), json!("entity"));
+    app.stores
+        .tenants
+        .put(&record, Some(version))
+        .await
+        .unwrap();
+
+    let answer = app
+        .post(
+            "/api/objects/force-synchronize",
+            &app.acme.key,
+            json!({"objects": [{"type": "invoice", "key": "INV-100"}]}),
+        )
+        .await;
+
+    assert_eq!(
+        answer.json["results"][0]["result"],
+        "accepted",
+        "{}",
+        answer.text()
+    );
+    assert_eq!(app.drain(Flow::InvoiceOut).await.len(), 1);
+    assert_eq!(app.depth(Flow::FirmSync).await, 0);
 }
