@@ -13,7 +13,7 @@ use ledgerlink_domain::{ObjectType, SyncStatus};
 use ledgerlink_mapping::{Lookups, MappingError, ProjectBilling};
 use ledgerlink_ports::ledger::{Ledger, LedgerResult, Posted, SalesDocumentKind};
 use ledgerlink_ports::psa::PostedArDocument;
-use ledgerlink_ports::{IdLink, ObjectRef, WorkMessage};
+use ledgerlink_ports::{IdLink, ObjectRef, StoreError, WorkMessage};
 use serde::Serialize;
 
 use crate::common::{
@@ -207,7 +207,16 @@ pub async fn process(ctx: &FlowContext, message: &WorkMessage) -> FlowResult<Mes
         Ok(w) => w,
         Err(e) => return mapping_failed(ctx, &object, e).await,
     };
-    post_all(ctx, &work, &object, &writes, find_first).await
+    // A document sent before whose hash was cleared by Synchronize (it was Desynchronized, e.g. deleted in
+    // the ledger) is re-sent under a new business key; the ledger's look-up by our reference
+    // (`find_first`) still prevents a second document when it does exist.
+    let generation = match previous.as_ref() {
+        Some(p) if p.target_id.is_some() && p.source_hash.is_none() => {
+            format!("resent-{}", p.version)
+        }
+        _ => "posted".to_owned(),
+    };
+    post_all(ctx, &work, &object, &writes, find_first, &generation).await
 }
 
 /// Posts every ledger document of one object once, links them and records Success.
@@ -217,6 +226,7 @@ pub(crate) async fn post_all(
     object: &ObjectRef,
     writes: &[LedgerWrite],
     find_first: bool,
+    generation: &str,
 ) -> FlowResult<MessageOutcome> {
     let mut ids = Vec::with_capacity(writes.len());
     for write in writes {
@@ -224,7 +234,7 @@ pub(crate) async fn post_all(
             &work.tenant,
             object.object_type,
             write.reference(),
-            "posted",
+            generation,
         );
         let ledger = work.conn.ledger.clone();
         let posted = ctx
@@ -234,21 +244,30 @@ pub(crate) async fn post_all(
             .await?;
         match posted {
             Ok(Once::Done(p) | Once::AlreadyDone(p)) => {
-                ctx.stores
-                    .links
-                    .link(&IdLink {
-                        tenant: work.tenant.id.clone(),
-                        object_type: object.object_type,
-                        // One document: linked by the object's key; a split invoice: by each document's key.
-                        vp_key: if writes.len() == 1 {
-                            object.key.to_string()
-                        } else {
-                            write.reference().to_owned()
-                        },
-                        exact_id: p.target_id.clone(),
-                        created_at: ctx.now(),
-                    })
-                    .await?;
+                let link = IdLink {
+                    tenant: work.tenant.id.clone(),
+                    object_type: object.object_type,
+                    // One document: linked by the object's key; a split invoice: by each document's key.
+                    vp_key: if writes.len() == 1 {
+                        object.key.to_string()
+                    } else {
+                        write.reference().to_owned()
+                    },
+                    exact_id: p.target_id.clone(),
+                    created_at: ctx.now(),
+                };
+                match ctx.stores.links.link(&link).await {
+                    Ok(()) => {}
+                    // Re-sent after its ledger document was deleted: the link moves to the new document.
+                    Err(StoreError::Conflict { .. }) if generation != "posted" => {
+                        ctx.stores
+                            .links
+                            .unlink(&link.tenant, link.object_type, &link.vp_key)
+                            .await?;
+                        ctx.stores.links.link(&link).await?;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
                 ids.push(p.target_id);
             }
             Ok(Once::Busy) => return busy(ctx, object).await,

@@ -59,6 +59,11 @@ async fn requeue(
 ) -> FlowResult<()> {
     let message = format!("{label} requested by {by}");
     ctx.update_status(object, |s| {
+        // A desynchronized document (e.g. deleted in the ledger) is re-sent for real: clearing the hash
+        // of what was sent marks the next attempt as a re-send (see `finance::process`).
+        if s.status == SyncStatus::Desynchronized {
+            s.source_hash = None;
+        }
         s.status = SyncStatus::Pending;
         s.last_message = Some(message.clone());
     })

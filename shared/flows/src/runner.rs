@@ -203,8 +203,8 @@ pub struct DrainReport {
     pub retried: usize,
 }
 
-/// Receives and processes a flow's messages until the queue is empty or `max_rounds` receives were made.
-/// Failed messages come back after `retry_delay` (on the context's clock).
+/// Receives and processes a flow's messages until the queue stays empty for twice `retry_delay` or
+/// `max_rounds` receives were made. Failed messages come back after `retry_delay` (on the context's clock).
 pub async fn drain(
     ctx: &FlowContext,
     flow: Flow,
@@ -213,15 +213,20 @@ pub async fn drain(
     retry_delay: Duration,
 ) -> FlowResult<DrainReport> {
     let mut report = DrainReport::default();
+    let mut idle = 0;
     for _ in 0..max_rounds {
         let got = ctx.queue.receive(flow, 10, visibility).await?;
         if got.is_empty() {
-            if ctx.queue.depth(flow).await? == 0 {
+            // Messages put back with `retry_delay` are invisible (not in `depth`) until it passes: wait
+            // for them twice that long before calling the queue empty.
+            idle += 1;
+            if idle > 2 && ctx.queue.depth(flow).await? == 0 {
                 break;
             }
             ctx.clock.sleep(retry_delay).await;
             continue;
         }
+        idle = 0;
         for received in got {
             report.received += 1;
             let settled = match process_message(ctx, flow, &received.message).await {

@@ -231,6 +231,33 @@ async fn a_document_deleted_in_exact_is_flagged_desynchronized_and_not_deleted_i
         world.vp.invoice_balance("911001").is_some(),
         "VP keeps its invoice"
     );
+
+    // Act 2: an operator synchronizes it again.
+    let obj = crate::helpers::object(&t.id, ObjectType::Invoice, &key);
+    let result =
+        ledgerlink_flows::operator::synchronize(&world.ctx, std::slice::from_ref(&obj), "ops")
+            .await
+            .unwrap();
+    world.drain(Flow::InvoiceOut).await;
+
+    // Assert 2: posted again, once.
+    assert!(result[0].accepted);
+    let status = world
+        .status(&t.id, ObjectType::Invoice, &key)
+        .await
+        .unwrap();
+    assert_eq!(
+        status.status,
+        SyncStatus::Success,
+        "{:?}",
+        status.last_message
+    );
+    assert_ne!(
+        status.target_id.as_deref(),
+        Some(entry.as_str()),
+        "a new sales entry"
+    );
+    assert_eq!(world.sales_entries(t.division, &key), 1);
 }
 
 #[tokio::test]
