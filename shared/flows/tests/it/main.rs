@@ -7,5 +7,6 @@ mod figures;
 mod firm_sync;
 mod helpers;
 mod invoice_out;
+mod lambda;
 mod operator;
 mod payment_in;
