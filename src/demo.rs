@@ -155,13 +155,13 @@ pub async fn ensure_tenant(
 
 /// First consent, as a user would give it once: open the authorize URL (the emulator consents at once and
 /// redirects with a code), then exchange the code through the Exact client, which saves the tokens in the
-/// token store under the tenant's connection.
+/// token store under the tenant's connection. Returns the client (the stack subscribes webhooks with it).
 pub async fn connect_exact(
     stores: &StateStores,
     clock: SharedClock,
     tenant: &Tenant,
     exact: &DemoData,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<ExactClient> {
     let config = ExactConfig::new(
         &tenant.exact_base_url,
         tenant.exact_division,
@@ -209,7 +209,7 @@ pub async fn connect_exact(
         .exchange_authorization_code(&code)
         .await
         .context("exchanging the Exact authorization code")?;
-    Ok(())
+    Ok(client)
 }
 
 /// One lookup row: table, key, columns.

@@ -93,6 +93,14 @@ async fn run(options: Options, logs: &str) -> anyhow::Result<ExitCode> {
          what the API and webhooks queue in between",
         interval.as_secs()
     );
+    match stack.subscribe_exact_webhooks().await {
+        Ok(callback) => {
+            println!("  Exact webhooks         BankEntries → {callback} (payments arrive at once)")
+        }
+        Err(e) => println!(
+            "  Exact webhooks         not subscribed ({e:#}); payments arrive at the next poll"
+        ),
+    }
     let stack = Arc::new(stack);
     let (stop, stopped) = watch::channel(false);
     let ctrl_c = tokio::spawn(async move {

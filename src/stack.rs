@@ -168,6 +168,7 @@ pub struct Stack {
     pub resumed: bool,
     pub locks: FlowLocks,
     keys: LocalKeys,
+    exact_client: ledgerlink_exact::ExactClient,
     _store: EmbeddedStore,
     exact_server: RunningServer,
     vp_server: RunningServer,
@@ -283,7 +284,8 @@ impl Stack {
             clock.now(),
         )
         .await?;
-        demo::connect_exact(&stores, clock.clone(), &record, &exact_demo).await?;
+        let exact_client =
+            demo::connect_exact(&stores, clock.clone(), &record, &exact_demo).await?;
         demo::ensure_lookups(&stores, &exact, &record, clock.now()).await?;
 
         // The API and the operator page.
@@ -337,6 +339,7 @@ impl Stack {
             resumed,
             locks: FlowLocks::default(),
             keys,
+            exact_client,
             _store: store,
             exact_server,
             vp_server,
@@ -364,6 +367,18 @@ impl Stack {
     /// What the emulators hold now that they did not at the start.
     pub fn emulator_counts(&self) -> EmulatorCounts {
         EmulatorCounts::read(&self.exact, self.division, &self.vp).since(&self.baseline)
+    }
+
+    /// Subscribes the API's Exact webhook endpoint to the `BankEntries` topic (payments registered in Exact
+    /// fire it), so payment-in runs at once instead of at the next poll. Returns the callback URL. The
+    /// emulator checks the callback with an empty POST first, so the API must be up (it is, after start).
+    pub async fn subscribe_exact_webhooks(&self) -> anyhow::Result<String> {
+        let callback = format!("{}/webhooks/exact/{}", self.api_url, self.tenant);
+        self.exact_client
+            .subscribe_webhook("BankEntries", &callback)
+            .await
+            .context("subscribing to Exact's BankEntries webhook")?;
+        Ok(callback)
     }
 
     /// Stops the API (finishing requests in flight) and the emulators.

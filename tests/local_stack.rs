@@ -146,8 +146,8 @@ async fn local_stack_runs_one_round_and_syncs_both_ways() {
 }
 
 #[tokio::test]
-async fn the_api_serves_the_operator_page_and_an_authenticated_status_request_while_the_stack_runs()
-{
+async fn the_api_serves_the_page_and_authenticated_requests_and_exact_webhooks_while_the_stack_runs()
+ {
     // Arrange: the long-running mode, with a schedule far away.
     let dir = tempfile::tempdir().unwrap();
     let mut child = command(dir.path(), &["--interval-secs", "3600"])
@@ -202,7 +202,58 @@ async fn the_api_serves_the_operator_page_and_an_authenticated_status_request_wh
     assert!(n(&counts, &["counts", "success"]) > 0, "{counts}");
     assert_eq!(anonymous, 401);
 
-    // Act 2: Ctrl-C.
+    // Act 2: a bookkeeper pays the still-open voucher in Exact (the emulator's admin surface); the
+    // BankEntries webhook reaches the API, whose Discover message the payment-in worker drains.
+    let exact = seen
+        .lines()
+        .find(|l| l.contains("Exact Online emulator"))
+        .and_then(|l| l.split_whitespace().find(|w| w.starts_with("http://")))
+        .unwrap()
+        .to_owned();
+    let objects = |object_type: &'static str| {
+        let http = http.clone();
+        let url = format!("{base}/api/objects?type={object_type}&status=success");
+        let key = key.to_owned();
+        async move {
+            let got: Value = http
+                .get(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            got["items"].as_array().unwrap().clone()
+        }
+    };
+    let payments_before = objects("ap-payment").await.len();
+    let vouchers = objects("ap-voucher").await;
+    let open = vouchers
+        .iter()
+        .find(|v| v["key"] == "V00002.V0002")
+        .unwrap();
+    let entry = open["target_id"].as_str().unwrap();
+    let paid = http
+        .post(format!("{exact}/__emulator/payments"))
+        .json(&serde_json::json!({ "division": 123456, "entry_id": entry }))
+        .send()
+        .await
+        .unwrap();
+    assert!(paid.status().is_success(), "{:?}", paid.text().await);
+    let arrived = async {
+        while objects("ap-payment").await.len() == payments_before {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), arrived)
+        .await
+        .expect("the webhook's payment is synced within 30 s");
+
+    // Assert 2: one more AP payment synced to VP, without waiting for the schedule (an hour away).
+    assert_eq!(objects("ap-payment").await.len(), payments_before + 1);
+
+    // Act 3: Ctrl-C.
     let pid = child.id().unwrap().to_string();
     let signalled = std::process::Command::new("kill")
         .args(["-INT", &pid])
@@ -221,7 +272,7 @@ async fn the_api_serves_the_operator_page_and_an_authenticated_status_request_wh
         .await
         .expect("the stack stops within 30 s");
 
-    // Assert 2: a clean stop.
+    // Assert 3: a clean stop.
     assert!(status.success(), "{status:?}\n{rest}");
     assert!(rest.contains("Stopped."), "{rest}");
 }
