@@ -215,3 +215,58 @@ async fn the_source_of_truth_setting_decides_which_side_is_read() {
     assert!(gl.items.iter().all(|e| e.updated_by != "firm-sync"));
     assert!(taxes.items.iter().all(|e| e.updated_by != "firm-sync"));
 }
+
+#[tokio::test]
+async fn a_custom_filter_keeps_firms_that_do_not_match_out_of_the_sync() {
+    // Arrange: only firms whose name starts with "Acme" (plus the default Active filter).
+    let world = World::spawn().await;
+    let t = world.tenant_with("filtered", None, Prelink::Nothing).await;
+    let mut record = world.ctx.stores.tenants.get(&t.id).await.unwrap().unwrap();
+    record.settings.insert(
+        "filters".into(),
+        json!({"firm": {"rules": [{"field": "name", "op": "starts-with", "value": "acme"}]}}),
+    );
+    let version = record.version;
+    world
+        .ctx
+        .stores
+        .tenants
+        .put(&record, Some(version))
+        .await
+        .unwrap();
+    world.tick();
+
+    // Act
+    discover(&world.ctx, Flow::FirmSync, &t.id).await.unwrap();
+    world.drain(Flow::FirmSync).await;
+
+    // Assert: the matching firm synced, the others were kept out with the reason.
+    let mut synced = Vec::new();
+    for client in &world.demo.syncable_client_ids {
+        let status = world.status(&t.id, ObjectType::Firm, client).await.unwrap();
+        match status.status {
+            SyncStatus::Success => synced.push(client.clone()),
+            SyncStatus::NotIntegrated => {
+                assert!(
+                    status
+                        .last_message
+                        .as_deref()
+                        .unwrap_or("")
+                        .contains("filter"),
+                    "{:?}",
+                    status.last_message
+                )
+            }
+            other => panic!("{client}: {other:?}"),
+        }
+    }
+    assert_eq!(synced.len(), 1, "{synced:?}");
+    let name = world
+        .vp
+        .firm(&synced[0])
+        .unwrap()
+        .get("Name")
+        .and_then(|n| n.as_str())
+        .map(str::to_owned);
+    assert!(name.unwrap_or_default().starts_with("Acme"));
+}
