@@ -8,7 +8,7 @@ use ledgerlink_domain::vantagepoint::{
     ExpenseReport,
 };
 use ledgerlink_domain::{CurrencyCode, Money, ObjectType};
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -36,6 +36,8 @@ pub struct PaymentEvent {
 /// Why a payment could not be allocated across the lines it pays.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AllocationError {
+    #[error("there are no lines to allocate the payment to")]
+    NoLines,
     #[error("nothing is outstanding")]
     NothingOutstanding,
     #[error("payment {payment} exceeds the outstanding {outstanding}")]
@@ -47,17 +49,36 @@ pub enum AllocationError {
     NegativePayment(Decimal),
     #[error("payment {0} has fractions of a cent")]
     FractionalCents(Decimal),
+    #[error("the outstanding amounts are too large to sum")]
+    OutOfRange,
 }
 
 const CENT: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
+
+/// `amount` (not negative) rounded down to the cent; cannot overflow, unlike `(amount / CENT).floor()`.
+fn cents_down(amount: Decimal) -> Decimal {
+    amount.round_dp_with_strategy(2, RoundingStrategy::ToZero)
+}
+
+/// `amount` (not negative) rounded up to the cent.
+fn cents_up(amount: Decimal) -> Decimal {
+    amount.round_dp_with_strategy(2, RoundingStrategy::AwayFromZero)
+}
 
 /// Allocates `payment` across lines in proportion to each line's outstanding amount.
 ///
 /// Each line gets `payment × outstanding / total` rounded down to the cent; the cents left over go one by
 /// one to the lines with the largest remainders (ties: the earlier line) — the largest-remainder method.
-/// So the allocations sum *exactly* to the payment, none exceeds its line's outstanding amount, and each
-/// is within one cent of its exact share. Outstanding amounts are taken as magnitudes (VP's sign convention
-/// on AR rows is not confirmed; Unionpoint also weights by the absolute amount).
+/// So the allocations are whole cents and sum *exactly* to the payment, and each is within one cent of its
+/// exact share. Outstanding amounts may carry fractions of a cent (VP line weights do): a line never gets
+/// more than its outstanding amount *rounded up to the cent* — a line owing 33.334 may be allocated 33.34,
+/// as paying 33.33 on all three lines of a 100.000 invoice would leave a cent of a 100.00 payment
+/// unallocated. Outstanding amounts are taken as magnitudes (VP's sign convention on AR rows is not
+/// confirmed; Unionpoint also weights by the absolute amount); a zero line gets nothing.
+///
+/// Refused: no lines at all, a negative payment, a payment with fractions of a cent, a payment larger than
+/// the total outstanding (magnitudes), a non-zero payment when nothing is outstanding, and amounts beyond
+/// what a `Decimal` can sum.
 ///
 /// The spec's formula `Outstanding - (Payment × Outstanding / Total)` is the balance a line keeps *after*
 /// the payment, not the amount applied; [`remaining_balances`] gives that, consistent with this allocation.
@@ -65,6 +86,9 @@ pub fn allocate(
     payment: Decimal,
     outstanding: &[Decimal],
 ) -> Result<Vec<Decimal>, AllocationError> {
+    if outstanding.is_empty() {
+        return Err(AllocationError::NoLines);
+    }
     if payment.is_sign_negative() && !payment.is_zero() {
         return Err(AllocationError::NegativePayment(payment));
     }
@@ -72,7 +96,10 @@ pub fn allocate(
         return Err(AllocationError::FractionalCents(payment));
     }
     let weights: Vec<Decimal> = outstanding.iter().map(|o| o.abs()).collect();
-    let total: Decimal = weights.iter().sum();
+    let total = weights
+        .iter()
+        .try_fold(Decimal::ZERO, |sum, w| sum.checked_add(*w))
+        .ok_or(AllocationError::OutOfRange)?;
     if payment.is_zero() {
         return Ok(vec![Decimal::ZERO; weights.len()]);
     }
@@ -85,26 +112,59 @@ pub fn allocate(
             outstanding: total,
         });
     }
-    let exact: Vec<Decimal> = weights.iter().map(|w| payment * *w / total).collect();
-    let mut allocated: Vec<Decimal> = exact.iter().map(|e| (*e / CENT).floor() * CENT).collect();
-    let mut left = payment - allocated.iter().sum::<Decimal>();
+    // `payment × w` is exact unless it overflows; `w / total ≤ 1` keeps the fallback in range.
+    let exact: Vec<Decimal> = weights
+        .iter()
+        .map(|w| {
+            payment
+                .checked_mul(*w)
+                .and_then(|p| p.checked_div(total))
+                .unwrap_or_else(|| payment * (*w / total))
+        })
+        .collect();
+    let caps: Vec<Decimal> = weights.iter().map(|w| cents_up(*w)).collect();
+    let mut allocated: Vec<Decimal> = exact
+        .iter()
+        .zip(&caps)
+        .map(|(e, cap)| cents_down(*e).min(*cap))
+        .collect();
     let mut order: Vec<usize> = (0..weights.len()).collect();
     order.sort_by(|a, b| {
         (exact[*b] - allocated[*b])
             .cmp(&(exact[*a] - allocated[*a]))
             .then(a.cmp(b))
     });
-    // Each pass hands out at most one cent per line; one pass suffices in exact arithmetic, the loop only
-    // guards against the last digit of a 28-digit division.
-    while left >= CENT {
+    // In exact arithmetic the cents left over are fewer than the lines with a remainder, and each of those
+    // lines can take one more cent without passing its cap (exact share ≤ outstanding), so the first pass
+    // settles it. The passes after it only absorb the last digit of a 28-digit division: while cents are
+    // left some line is below its cap (the caps sum to at least the total, which is at least the payment),
+    // and while too many were handed out some line holds a cent — so every pass moves a cent and the
+    // allocations end summing exactly to the payment.
+    let mut left = payment - allocated.iter().sum::<Decimal>();
+    while left.is_sign_positive() && !left.is_zero() {
         let before = left;
         for i in &order {
-            if left < CENT {
+            if left.is_zero() {
                 break;
             }
-            if allocated[*i] + CENT <= weights[*i] {
+            if allocated[*i] + CENT <= caps[*i] {
                 allocated[*i] += CENT;
                 left -= CENT;
+            }
+        }
+        if left == before {
+            break;
+        }
+    }
+    while left.is_sign_negative() && !left.is_zero() {
+        let before = left;
+        for i in order.iter().rev() {
+            if left.is_zero() {
+                break;
+            }
+            if allocated[*i] >= CENT {
+                allocated[*i] -= CENT;
+                left += CENT;
             }
         }
         if left == before {
@@ -115,7 +175,9 @@ pub fn allocate(
 }
 
 /// The balance each line keeps after an allocation: `outstanding − allocated` (magnitudes).
-/// Equals the spec's `Outstanding − Payment × Outstanding / Total` to within a cent.
+/// Equals the spec's `Outstanding − Payment × Outstanding / Total` to within a cent, and the balances sum
+/// exactly to `total − payment`. A line whose outstanding amount has fractions of a cent may keep a
+/// balance slightly below zero (less than a cent: owing 33.334, allocated 33.34, keeps −0.006).
 pub fn remaining_balances(outstanding: &[Decimal], allocated: &[Decimal]) -> Vec<Decimal> {
     outstanding
         .iter()
@@ -470,7 +532,8 @@ pub fn cr_master(
 /// Rows: Batch → `"Exact" + payment id`; Ref no → Reference; P Key → [`cr_detail_pkey`]; Description →
 /// invoice number; WBS 1/2/3, Org → from the invoice search; Account → the AR account; Amount → the
 /// weighted payment: the payment allocated across the lines in proportion to their outstanding amounts
-/// ([`allocate`]: sums exactly to the payment, never exceeds a line); Interest → No; Tax Basis → `0`;
+/// ([`allocate`]: whole cents summing exactly to the payment, never more than a line's outstanding
+/// amount rounded up to the cent); Interest → No; Tax Basis → `0`;
 /// Currency Exchange Override Rate → `0`; Invoice → invoice number.
 pub fn cr_details(
     payment: &PaymentEvent,

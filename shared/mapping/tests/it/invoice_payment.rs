@@ -337,6 +337,71 @@ fn allocation_refuses_negative_payments_and_fractions_of_a_cent() {
 }
 
 #[test]
+fn full_payment_of_lines_with_fractions_of_a_cent_allocates_every_cent() {
+    // Arrange: the flows author's report — weights with a tenth of a cent, paid in full.
+    let owed = [dec!(33.333), dec!(33.333), dec!(33.334)];
+
+    // Act
+    let allocated = allocate(dec!(100.00), &owed).unwrap();
+
+    // Assert: the cent left after rounding down goes to the largest remainder (the third line, 0.004).
+    assert_eq!(allocated, vec![dec!(33.33), dec!(33.33), dec!(33.34)]);
+    assert_eq!(allocated.iter().sum::<Decimal>(), dec!(100.00));
+}
+
+#[test]
+fn half_cent_lines_paid_in_full_get_the_cent_on_the_earlier_line() {
+    let allocated = allocate(dec!(0.01), &[dec!(0.005), dec!(0.005)]).unwrap();
+    assert_eq!(allocated, vec![dec!(0.01), dec!(0.00)]);
+
+    let allocated = allocate(dec!(0.02), &[dec!(0.005), dec!(0.0075), dec!(0.0075)]).unwrap();
+    assert_eq!(allocated.iter().sum::<Decimal>(), dec!(0.02));
+    assert_eq!(allocated, vec![dec!(0.00), dec!(0.01), dec!(0.01)]);
+}
+
+#[test]
+fn no_line_gets_more_than_its_outstanding_rounded_up_to_the_cent() {
+    let owed = [dec!(0.001), dec!(0.001), dec!(10.008)];
+    let allocated = allocate(dec!(10.01), &owed).unwrap();
+    assert_eq!(allocated.iter().sum::<Decimal>(), dec!(10.01));
+    for (a, o) in allocated.iter().zip(&owed) {
+        assert!(*a <= o.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::AwayFromZero));
+    }
+    assert_eq!(allocated, vec![dec!(0.00), dec!(0.00), dec!(10.01)]);
+}
+
+#[test]
+fn remaining_balances_of_fractional_lines_sum_to_what_is_left_unpaid() {
+    let owed = [dec!(33.333), dec!(33.333), dec!(33.334)];
+    let allocated = allocate(dec!(100.00), &owed).unwrap();
+    let remaining = remaining_balances(&owed, &allocated);
+    assert_eq!(remaining, vec![dec!(0.003), dec!(0.003), dec!(-0.006)]);
+    assert_eq!(remaining.iter().sum::<Decimal>(), Decimal::ZERO);
+}
+
+#[test]
+fn allocation_to_no_lines_is_refused() {
+    assert_eq!(allocate(dec!(5.00), &[]), Err(AllocationError::NoLines));
+    assert_eq!(allocate(dec!(0.00), &[]), Err(AllocationError::NoLines));
+}
+
+#[test]
+fn allocation_over_amounts_too_large_to_sum_is_refused_not_a_panic() {
+    assert_eq!(
+        allocate(dec!(1.00), &[Decimal::MAX, Decimal::MAX]),
+        Err(AllocationError::OutOfRange)
+    );
+}
+
+#[test]
+fn negative_and_zero_outstanding_lines_are_weighted_by_their_magnitude() {
+    let allocated = allocate(dec!(30.00), &[dec!(-10.005), dec!(0), dec!(20.005)]).unwrap();
+    assert_eq!(allocated.iter().sum::<Decimal>(), dec!(30.00));
+    assert_eq!(allocated[1], Decimal::ZERO);
+    assert!(allocated[0] <= dec!(10.01) && allocated[2] <= dec!(20.01));
+}
+
+#[test]
 fn cash_receipt_larger_than_the_outstanding_invoice_is_refused_naming_the_payment() {
     let error = cr_details(&payment(dec!(300.01)), &outstanding()).unwrap_err();
     assert!(matches!(error, MappingError::Overpayment { .. }), "{error}");

@@ -9,12 +9,20 @@ use ledgerlink_mapping::payments::{allocate, remaining_balances, spec_remaining_
 use ledgerlink_mapping::sales::{credit_note_to_exact, sales_invoice_lines};
 use ledgerlink_mapping::{RecordRef, Settings};
 use proptest::prelude::*;
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::support::{credit_memo, lookups};
 
 fn cents() -> impl Strategy<Value = Decimal> {
     (0i64..5_000_000).prop_map(|c| Decimal::new(c, 2))
+}
+
+/// Outstanding line weights as VP reports them: mostly 3–4 decimals (fractions of a cent), sometimes whole
+/// cents, sometimes tiny (below a cent), occasionally negative or zero.
+fn line_weight() -> impl Strategy<Value = Decimal> {
+    let mantissa = prop_oneof![1 => 0i64..100, 4 => -1_000_000i64..50_000_000];
+    let scale = prop_oneof![3 => 3u32..=4, 1 => 0u32..=2];
+    (mantissa, scale).prop_map(|(m, s)| Decimal::new(m, s))
 }
 
 fn signed_cents() -> impl Strategy<Value = Decimal> {
@@ -102,6 +110,43 @@ proptest! {
             prop_assert!(*a >= Decimal::ZERO && *a <= *o, "allocated {} of {}", a, o);
             prop_assert!((*a - payment * *o / total).abs() < cent);
             prop_assert!((r - spec_remaining_balance(*o, payment, total)).abs() < cent);
+        }
+    }
+
+    #[test]
+    fn allocations_of_fractional_cent_lines_are_whole_cents_summing_exactly_to_the_payment(
+        mut owed in prop::collection::vec(line_weight(), 1..30),
+        share in prop_oneof![Just(1000u32), 0u32..=1000],
+    ) {
+        // Arrange: make the total (of magnitudes) whole cents by topping up the last line, so a payment can
+        // equal it exactly — the full payment of an invoice whose lines carry fractions of a cent.
+        let magnitude: Decimal = owed.iter().map(|o| o.abs()).sum();
+        let top_up = magnitude.round_dp_with_strategy(2, RoundingStrategy::AwayFromZero) - magnitude;
+        let last = owed.len() - 1;
+        owed[last] = owed[last].abs() + top_up;
+        let total: Decimal = owed.iter().map(|o| o.abs()).sum();
+        prop_assume!(!total.is_zero());
+        let payment = if share == 1000 {
+            total
+        } else {
+            (total * Decimal::from(share) / Decimal::from(1000))
+                .round_dp_with_strategy(2, RoundingStrategy::ToZero)
+        };
+
+        // Act
+        let allocated = allocate(payment, &owed).unwrap();
+
+        // Assert
+        prop_assert_eq!(allocated.iter().sum::<Decimal>(), payment);
+        let cent = Decimal::new(1, 2);
+        let remaining = remaining_balances(&owed, &allocated);
+        prop_assert_eq!(remaining.iter().sum::<Decimal>(), total - payment);
+        for ((a, o), r) in allocated.iter().zip(&owed).zip(&remaining) {
+            let cap = o.abs().round_dp_with_strategy(2, RoundingStrategy::AwayFromZero);
+            prop_assert!(a.normalize().scale() <= 2, "allocated {} is not whole cents", a);
+            prop_assert!(*a >= Decimal::ZERO && *a <= cap, "allocated {} of {}", a, o);
+            prop_assert!((*a - payment * o.abs() / total).abs() < cent, "allocated {} of {}", a, o);
+            prop_assert!((*r - spec_remaining_balance(o.abs(), payment, total)).abs() < cent);
         }
     }
 
