@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use ledgerlink_clock::SharedClock;
 use ledgerlink_domain::{Division, ObjectType, SyncStatus, TenantId};
 use ledgerlink_emulators::exact::demo::DemoData;
-use ledgerlink_emulators::exact::{ExactEmulator, PaymentSpec};
+use ledgerlink_emulators::exact::{AppRegistration, ExactEmulator, PaymentSpec};
 use ledgerlink_emulators::vantagepoint::VantagepointEmulator;
 use ledgerlink_emulators::vantagepoint::demo::{DemoOptions, DemoSummary};
 use ledgerlink_exact::{ClientPorts, ExactClient, ExactConfig, Secret};
@@ -398,6 +398,38 @@ pub async fn register_payments(
         }
     }
     Ok(lines)
+}
+
+/// Registers this run's Exact app in the emulator: the demo data with a new client id and new secrets.
+///
+/// Why not the demo's own app: Exact's call budget is per app and division and shared through the store,
+/// so it outlasts a run, while the in-memory emulator starts every run with nothing counted. Under the
+/// demo's fixed client id a restart within a minute of a busy run would wait for the next minute (the
+/// client assumes Exact's default 60 calls a minute until a response announces the real limit). A new
+/// app per run is also what the emulator is: a new Exact with a new app registration.
+pub fn register_run_app(exact: &ExactEmulator, demo: &DemoData) -> DemoData {
+    let mut bytes = [0_u8; 48];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    let (id, rest) = bytes.split_at(16);
+    let (secret, webhook) = rest.split_at(16);
+    let mut guid = [0_u8; 16];
+    guid.copy_from_slice(id);
+    let app = DemoData {
+        client_id: uuid::Builder::from_random_bytes(guid)
+            .into_uuid()
+            .to_string(),
+        client_secret: hex::encode(secret),
+        webhook_secret: hex::encode(webhook),
+        ..demo.clone()
+    };
+    exact.create_app(AppRegistration {
+        client_id: app.client_id.clone(),
+        client_secret: app.client_secret.clone(),
+        webhook_secret: app.webhook_secret.clone(),
+        redirect_uri: app.redirect_uri.clone(),
+        name: "Ledgerlink local stack".into(),
+    });
+    app
 }
 
 /// The demo options of the VP emulator for a seed.

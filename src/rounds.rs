@@ -35,8 +35,9 @@ pub const ROUND_ORDER: [Flow; 4] = [
 const DRAIN_RECEIVES: usize = 500;
 /// How long a received message stays hidden from other workers.
 const VISIBILITY: Duration = Duration::from_secs(120);
-/// When a message that must be retried comes back.
-const RETRY_DELAY: Duration = Duration::from_secs(2);
+/// When a message that must be retried comes back. A drain waits twice this long on an empty queue
+/// (for such retries) before it ends, so it is short: the emulators answer at once.
+const RETRY_DELAY: Duration = Duration::from_millis(300);
 /// How often the workers look at their queues.
 const WORKER_POLL: Duration = Duration::from_secs(1);
 /// Stuck jobs failed per clean-up run.

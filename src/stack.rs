@@ -215,6 +215,7 @@ impl Stack {
             },
         )
         .map_err(|e| anyhow!("loading the Exact Online demo data: {e}"))?;
+        let exact_demo = demo::register_run_app(&exact, &exact_demo);
         let resumed = data_dir.join(crate::epoch::EPOCH_FILE).exists();
         let epoch = crate::epoch::load_or_create(&data_dir)?;
         let vp_clock = Arc::new(crate::epoch::PinnableClock::pinned_at(epoch));

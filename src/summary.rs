@@ -9,6 +9,7 @@ use std::fmt;
 use ledgerlink_domain::{ObjectType, SyncStatus, TenantId};
 use ledgerlink_emulators::exact::ExactEmulator;
 use ledgerlink_emulators::vantagepoint::{PaymentKind, VantagepointEmulator};
+use ledgerlink_flows::firm_sync::EXACT_FIRM_PREFIX;
 use ledgerlink_ports::{ObjectStatus, PageRequest, StateStores, StatusFilter, StoreResult};
 use serde::Serialize;
 
@@ -95,6 +96,9 @@ pub struct ErrorLine {
 pub struct Summary {
     /// Objects in Success, by object type (e.g. `invoice`, `cash-receipt`).
     pub synced: BTreeMap<String, u64>,
+    /// Firms created in Vantagepoint from accounts created in Exact (firm objects keyed `exact:{code}`;
+    /// also counted under `firm` in `synced`).
+    pub vp_firms_from_exact: u64,
     /// Objects per status.
     pub statuses: BTreeMap<String, u64>,
     /// New in the emulators since this run started (the demo data they started with excluded).
@@ -133,6 +137,11 @@ impl Summary {
             *summary.statuses.entry(s.status.to_string()).or_default() += 1;
             match s.status {
                 SyncStatus::Success => {
+                    if s.object.object_type == ObjectType::Firm
+                        && s.object.key.as_str().starts_with(EXACT_FIRM_PREFIX)
+                    {
+                        summary.vp_firms_from_exact += 1;
+                    }
                     *summary
                         .synced
                         .entry(s.object.object_type.to_string())
@@ -182,7 +191,7 @@ fn first_line(text: &str, max: usize) -> String {
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = |t| self.synced(t);
-        let accounts = n(ObjectType::Firm) + n(ObjectType::Employee);
+        let accounts = n(ObjectType::Firm) - self.vp_firms_from_exact + n(ObjectType::Employee);
         let sales = n(ObjectType::Invoice) + n(ObjectType::CreditMemo);
         let purchases = n(ObjectType::ApVoucher) + n(ObjectType::ExpenseReport);
         writeln!(
@@ -201,7 +210,12 @@ impl fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "  Vantagepoint : {}, {}, {}; set-up: {}, {}",
+            "  Vantagepoint : {}, {}, {}, {}; set-up: {}, {}",
+            plural(
+                self.vp_firms_from_exact,
+                "firm from Exact",
+                "firms from Exact"
+            ),
             plural(n(ObjectType::CashReceipt), "cash receipt", "cash receipts"),
             plural(n(ObjectType::ApPayment), "AP payment", "AP payments"),
             plural(
