@@ -4,8 +4,9 @@
 //!
 //! The data dir holds `state.db` (every port's state and the work queues), `files/` (export files, served
 //! through signed local URLs), `local-keys.json` (the demo API key and the URL-signing key, owner-only),
-//! `ledgerlink.log` and `summary.json`. The emulators live in memory: each start gives them the same demo
-//! data again, and the store remembers what was synced, so nothing is sent twice.
+//! `demo-epoch.json` (see [`crate::epoch`]), `ledgerlink.log` and `summary.json` (the last round). The
+//! emulators live in memory: each start gives them the same demo data again (and a new Exact app
+//! registration), and the store remembers what was synced, so nothing is sent twice.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
