@@ -9,7 +9,7 @@
 //! - AP vouchers and expense reports are `purchaseentry/PurchaseEntries`; journals
 //!   `generaljournalentry/GeneralJournalEntries` with our reference in the lines' `Notes` (see [`crate::ops`]).
 //! - Payments and receipts come from `sync/Cashflow/PaymentTerms` (`LineType` 20 receipt, 22 payment),
-//!   deletions from `sync/Deleted`; the cursor is the highest sync `Timestamp` as a decimal string.
+//!   changed accounts from `sync/CRM/Accounts`, deletions from `sync/Deleted`; the cursor is the highest sync `Timestamp` as a decimal string.
 
 use async_trait::async_trait;
 use chrono::{NaiveDateTime, TimeZone, Utc};
@@ -301,6 +301,15 @@ impl Ledger for ExactLedger {
             .client
             .sync_payment_terms(parse_cursor(cursor)?)
             .await?;
+        Ok(ChangeBatch {
+            items: batch.items,
+            next_cursor: batch.cursor.to_string(),
+            more: batch.more,
+        })
+    }
+
+    async fn accounts_since(&self, cursor: Option<&str>) -> LedgerResult<ChangeBatch<Account>> {
+        let batch = self.client.sync_accounts(parse_cursor(cursor)?).await?;
         Ok(ChangeBatch {
             items: batch.items,
             next_cursor: batch.cursor.to_string(),

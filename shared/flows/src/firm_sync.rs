@@ -5,6 +5,16 @@
 //! - Firms (VP → Exact accounts + addresses): only firms "Available to: Accounting Users"; deselecting it
 //!   stops the sync — the object becomes Desynchronized (Not integrated when never linked) with a message
 //!   and the link is kept. The vendor code is linked too (vouchers name vendors).
+//! - Firms created in Exact (Exact accounts → VP firms, the spec's "two-way" integration): accounts changed
+//!   since the `sync/CRM/Accounts` cursor that are not linked to a VP firm or employee are enqueued, each as
+//!   a Firm keyed `exact:{account code}` (VP firms are keyed by their `ClientID`, so the prefix tells the
+//!   two directions apart; the code is what the ledger port finds an account by). Processing maps the
+//!   account with the spec's defaults (`firm_from_exact`), creates the VP firm and links it to the account
+//!   both ways. This runs whatever the firms' source of truth: the spec calls the integration two-way and
+//!   only *recommends* creating firms in VP. An account already linked is a no-op: Exact → VP *updates* are
+//!   not synchronised, since the spec asks for firms to be edited in VP (the next VP → Exact sync
+//!   overwrites the account). Before creating, VP is searched for a firm with the account's code (a
+//!   retry after a lost answer, or a firm created on both sides), which is linked instead.
 //! - Employees (VP → Exact supplier account + contact), likewise only "available to accounting users";
 //!   the link feeds expense reports and their payments.
 //! - Chart of accounts (Exact → VP): accounts missing in VP are created with the spec's defaults; every
@@ -24,7 +34,8 @@ use chrono::{DateTime, Utc};
 use ledgerlink_domain::vantagepoint::{EmployeeStatus, FirmStatus};
 use ledgerlink_domain::{Flow, ObjectType, SyncStatus, VatCode};
 use ledgerlink_mapping::{Outcome, SkipReason};
-use ledgerlink_ports::psa::{FirmRole, TimeWindow};
+use ledgerlink_ports::ledger::Posted;
+use ledgerlink_ports::psa::{FirmRole, PsaError, TimeWindow};
 use ledgerlink_ports::{
     Cursor, IdLink, LookupEntry, LookupTable, ObjectRef, StoreError, WorkAction, WorkMessage,
 };
@@ -41,6 +52,10 @@ use crate::settings::SourceOfTruth;
 
 const FIRMS_CURSOR: &str = "Firms/ModDate";
 const EMPLOYEES_CURSOR: &str = "Employees/ModDate";
+/// The cursor of Exact accounts read for firms created in Exact (Exact's sync `Timestamp`).
+pub const EXACT_ACCOUNTS_CURSOR: &str = "sync/CRM/Accounts";
+/// The key prefix of firms created in Exact: `exact:{account code}` (VP firms are keyed by `ClientID`).
+pub const EXACT_FIRM_PREFIX: &str = "exact:";
 
 /// What one master-data discovery did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -65,6 +80,10 @@ pub async fn discover(ctx: &FlowContext, work: &TenantWork) -> FlowResult<FirmSy
             .changed
             .add(&discover_changed(ctx, work, ObjectType::Employee).await?);
     }
+    // Two-way for firms: accounts created in Exact become VP firms whichever side owns firm edits.
+    report
+        .changed
+        .add(&discover_exact_accounts(ctx, work).await?);
     if work.settings.source_of_truth(ObjectType::TaxCode) == SourceOfTruth::Exact {
         report.tax_codes_created = pull_tax_codes(ctx, work).await?;
     }
@@ -154,6 +173,118 @@ async fn discover_changed(
         }
     }
     Ok(report)
+}
+
+/// Enqueues the Exact accounts changed since the `sync/CRM/Accounts` cursor that are not linked yet, and
+/// moves the cursor after each batch is enqueued (a batch whose messages were not all sent is read again).
+async fn discover_exact_accounts(
+    ctx: &FlowContext,
+    work: &TenantWork,
+) -> FlowResult<DiscoverReport> {
+    let tenant = &work.tenant.id;
+    let division = work.tenant.exact_division;
+    let mut report = DiscoverReport::default();
+    let mut cursor = ctx
+        .stores
+        .cursors
+        .get(tenant, Flow::FirmSync, EXACT_ACCOUNTS_CURSOR, division)
+        .await?;
+    loop {
+        let batch = work
+            .conn
+            .ledger
+            .accounts_since(cursor.as_ref().map(|c| c.value.as_str()))
+            .await?;
+        report.windows += 1;
+        report.found += batch.items.len();
+        let mut messages = Vec::new();
+        for account in &batch.items {
+            let Some(id) = account.id else { continue };
+            if known_party(ctx, work, &id.to_string(), account)
+                .await?
+                .is_some()
+            {
+                continue;
+            }
+            let Some(code) = account.code.as_ref() else {
+                tracing::warn!(%tenant, account = %id, "an Exact account without a code cannot become a VP firm");
+                continue;
+            };
+            let object = ObjectRef {
+                tenant: tenant.clone(),
+                object_type: ObjectType::Firm,
+                key: key(&format!("{EXACT_FIRM_PREFIX}{}", code.as_str()))?,
+            };
+            ctx.update_status(&object, |s| {
+                if s.status != SyncStatus::OutcomeUnknown {
+                    s.status = SyncStatus::Pending;
+                }
+                s.source_version = Some(batch.next_cursor.clone());
+                s.last_message =
+                    Some("Created or changed in Exact Online; waiting to be synchronised".into());
+            })
+            .await?;
+            messages.push(ctx.message(tenant, ObjectType::Firm, &object.key, WorkAction::Sync));
+        }
+        ctx.send(Flow::FirmSync, &messages).await?;
+        report.enqueued += messages.len();
+        let next = Cursor {
+            tenant: tenant.clone(),
+            flow: Flow::FirmSync,
+            name: EXACT_ACCOUNTS_CURSOR.to_owned(),
+            division,
+            value: batch.next_cursor.clone(),
+            version: cursor.as_ref().map(|c| c.version).unwrap_or(0),
+            updated_at: ctx.now(),
+        };
+        match ctx
+            .stores
+            .cursors
+            .put(&next, cursor.as_ref().map(|c| c.version))
+            .await
+        {
+            Ok(stored) => cursor = Some(stored),
+            // Another discovery moved the cursor: it carries on from there.
+            Err(StoreError::Conflict { .. }) => return Ok(report),
+            Err(e) => return Err(e.into()),
+        }
+        if !batch.more {
+            return Ok(report);
+        }
+    }
+}
+
+/// What an Exact account is already linked to in VP: a firm (`ClientID`), an employee, or a vendor of the
+/// `firms` lookup table. `None`: the account was created in Exact and has no VP counterpart yet.
+async fn known_party(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    exact_id: &str,
+    account: &ledgerlink_domain::exact::Account,
+) -> FlowResult<Option<(ObjectType, String)>> {
+    let tenant = &work.tenant.id;
+    for object_type in [ObjectType::Firm, ObjectType::Employee] {
+        if let Some(vp) = ctx
+            .stores
+            .links
+            .vp_key(tenant, object_type, exact_id)
+            .await?
+        {
+            return Ok(Some((object_type, vp)));
+        }
+    }
+    if let Some(code) = account.code.as_ref()
+        && let Some(row) = ctx
+            .stores
+            .lookups
+            .get(tenant, LookupTable::Firms, code.as_str())
+            .await?
+        && row.columns.get("exact_id").map(|v| v.trim()) == Some(exact_id)
+    {
+        let client = row.columns.get("client_id").cloned().unwrap_or(row.key);
+        return Ok(Some((ObjectType::Firm, client)));
+    }
+    Ok(None)
 }
 
 async fn changed_keys(
@@ -254,7 +385,10 @@ pub async fn process(ctx: &FlowContext, message: &WorkMessage) -> FlowResult<Mes
     }
     let work = ctx.work(tenant).await?;
     match object.object_type {
-        ObjectType::Firm => firm(ctx, &work, &object).await,
+        ObjectType::Firm => match object.key.as_str().strip_prefix(EXACT_FIRM_PREFIX) {
+            Some(code) => firm_from_exact(ctx, &work, &object, code).await,
+            None => firm(ctx, &work, &object).await,
+        },
         ObjectType::Employee => employee(ctx, &work, &object).await,
         other => Err(FlowError::Invalid(format!(
             "firm-sync does not process {other} messages; they are settled in discovery"
@@ -367,6 +501,230 @@ async fn firm(
     })
     .await?;
     Ok(MessageOutcome::Handled)
+}
+
+/// PROCESS one firm created in Exact (`exact:{code}`): creates the VP firm once and links it.
+async fn firm_from_exact(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    object: &ObjectRef,
+    code: &str,
+) -> FlowResult<MessageOutcome> {
+    let tenant = &work.tenant;
+    let ledger = work.conn.ledger.clone();
+    let account = match ledger.find_account(code).await {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            let text = format!("Exact Online has no account with code {code} any more");
+            ctx.record(object, SyncStatus::NotIntegrated, Some(text), None)
+                .await?;
+            return Ok(MessageOutcome::Handled);
+        }
+        Err(e) => return ledger_failed(ctx, tenant, object, e).await,
+    };
+    let Some(account_id) = account.id else {
+        return Err(FlowError::Invalid(format!(
+            "the ledger returned account {code} without its id"
+        )));
+    };
+    let exact_id = account_id.to_string();
+    match known_party(ctx, work, &exact_id, &account).await? {
+        Some((ObjectType::Employee, employee)) => {
+            let text =
+                format!("The supplier account of Vantagepoint employee {employee}; not a firm");
+            ctx.record(object, SyncStatus::NotIntegrated, Some(text), None)
+                .await?;
+            return Ok(MessageOutcome::Handled);
+        }
+        Some((_, client_id)) => {
+            let text = format!(
+                "Linked to Vantagepoint firm {client_id}; firms are edited in Vantagepoint, so changes made in \
+                 Exact Online are not synchronised back"
+            );
+            ctx.record(object, SyncStatus::Success, Some(text), Some(client_id))
+                .await?;
+            return Ok(MessageOutcome::Handled);
+        }
+        None => {}
+    }
+    let mut lookups = crate::lookups::base(ctx, work).await?;
+    // The flow cannot list VP's organisations (the PSA port has no such read); the mapping's "first Org"
+    // default is left to the VP adapter, which fills the first organisation when `org` is blank.
+    lookups.organizations = vec![String::new()];
+    let mut mapped = match ledgerlink_mapping::firms::firm_from_exact(&account, None, &lookups) {
+        Ok(f) => f,
+        Err(e) => return mapping_failed(ctx, object, e).await,
+    };
+    mapped.org = mapped.org.filter(|o| !o.trim().is_empty());
+    // A firm with the account's code already in VP (our earlier create whose answer was lost, or the same
+    // party created on both sides) is linked, never created twice.
+    let existing = match find_vp_firm_by_code(ctx, work, &mapped).await {
+        Ok(found) => found,
+        Err(e) => return psa_failed(ctx, tenant, object, e).await,
+    };
+    let created = match existing {
+        Some(firm) => firm,
+        None => {
+            let bkey = business_key(tenant, ObjectType::Firm, object.key.as_str(), &exact_id);
+            let psa = work.conn.psa.clone();
+            let once = ctx
+                .once(&bkey, &hash_of(&exact_id), || async {
+                    psa.create_firm(&mapped).await
+                })
+                .await?;
+            match once {
+                Ok(Once::Done(f) | Once::AlreadyDone(f)) => f,
+                Ok(Once::Busy) => return busy(ctx, object).await,
+                Ok(Once::Mismatch) => return mismatch(ctx, object).await,
+                Err(e) => return psa_failed(ctx, tenant, object, e).await,
+            }
+        }
+    };
+    let Some(client_id) = created.client_id.clone().filter(|c| !c.trim().is_empty()) else {
+        return Err(FlowError::Invalid(format!(
+            "Vantagepoint returned the firm of Exact account {code} without its ClientID"
+        )));
+    };
+    let link = IdLink {
+        tenant: tenant.id.clone(),
+        object_type: ObjectType::Firm,
+        vp_key: client_id.clone(),
+        exact_id: exact_id.clone(),
+        created_at: ctx.now(),
+    };
+    match ctx.stores.links.link(&link).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict { detail, .. }) => {
+            let text = format!(
+                "Vantagepoint firm {client_id} (code {code}) is already linked to another Exact Online \
+                 account ({detail}); correct the link or the code, then Force synchronize"
+            );
+            ctx.record(object, SyncStatus::Error, Some(text.clone()), None)
+                .await?;
+            ctx.notify_error(object, &text).await?;
+            return Ok(MessageOutcome::Handled);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    settle_first_push(ctx, work, &created, &client_id, &exact_id).await?;
+    // Vouchers name the vendor code: a vendor gets its row in the firms table, as from VP → Exact.
+    if let Some(vendor) = created
+        .vendor
+        .as_deref()
+        .filter(|v| created.vendor_ind && !v.trim().is_empty())
+    {
+        let columns = BTreeMap::from([
+            ("exact_id".to_owned(), exact_id.clone()),
+            ("client_id".to_owned(), client_id.clone()),
+        ]);
+        upsert_row(
+            ctx,
+            work,
+            LookupTable::Firms,
+            entry(vendor.trim().to_owned(), columns, ctx.now()),
+        )
+        .await?;
+    }
+    let text = format!(
+        "Created in Vantagepoint as firm {} ({client_id}) from Exact Online account {exact_id}",
+        created
+            .client
+            .as_deref()
+            .or(created.vendor.as_deref())
+            .unwrap_or(&created.name)
+    );
+    ctx.record(object, SyncStatus::Success, Some(text), Some(client_id))
+        .await?;
+    Ok(MessageOutcome::Handled)
+}
+
+/// The VP firm whose client or vendor code is the mapped firm's, if any (a read of VP's firm list).
+async fn find_vp_firm_by_code(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    mapped: &ledgerlink_domain::vantagepoint::Firm,
+) -> Result<Option<ledgerlink_domain::vantagepoint::Firm>, PsaError> {
+    let codes: Vec<&str> = [mapped.client.as_deref(), mapped.vendor.as_deref()]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    let everything = TimeWindow::new(
+        DateTime::<Utc>::UNIX_EPOCH,
+        ctx.now() + chrono::Duration::days(1),
+    );
+    let firms = work
+        .conn
+        .psa
+        .changed_firms(everything, FirmRole::Any)
+        .await?;
+    let same_code = |c: Option<&str>| c.map(str::trim).is_some_and(|c| codes.contains(&c));
+    if let Some(found) = firms
+        .iter()
+        .find(|f| same_code(f.client.as_deref()) || same_code(f.vendor.as_deref()))
+    {
+        return Ok(Some(found.clone()));
+    }
+    // VP may have autonumbered our earlier create: a firm of the same name and role that is linked to no
+    // Exact account is that create (or the same party entered in VP, which is then linked, not doubled).
+    for firm in firms.iter().filter(|f| {
+        f.name.trim() == mapped.name.trim()
+            && f.client_ind == mapped.client_ind
+            && f.vendor_ind == mapped.vendor_ind
+    }) {
+        let Some(client_id) = firm.client_id.as_deref() else {
+            continue;
+        };
+        let linked = ctx
+            .stores
+            .links
+            .exact_id(&work.tenant.id, ObjectType::Firm, client_id)
+            .await
+            .map_err(|e| PsaError::Permanent {
+                message: format!("reading the link of firm {client_id}: {e}"),
+                source: Some(Box::new(e)),
+            })?;
+        if linked.is_none() {
+            return Ok(Some(firm.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// Settles the first VP → Exact push of a firm created from Exact: its mapped account IS the Exact
+/// account it came from, so the push answers from the idempotency store instead of upserting by VP's
+/// (possibly autonumbered) code, which Exact does not know.
+async fn settle_first_push(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    created: &ledgerlink_domain::vantagepoint::Firm,
+    client_id: &str,
+    exact_id: &str,
+) -> FlowResult<()> {
+    let Ok(Outcome::Mapped(account)) =
+        ledgerlink_mapping::firms::firm_to_exact(created, &work.settings.mapping)
+    else {
+        return Ok(());
+    };
+    let hash = hash_of(&(&account, &created.addresses.len()));
+    let bkey = business_key(
+        &work.tenant,
+        ObjectType::Firm,
+        client_id,
+        hash.get(..16).unwrap_or(&hash),
+    );
+    let settled = ctx
+        .once(&bkey, &hash, || async {
+            Ok::<_, std::convert::Infallible>(Posted {
+                target_id: exact_id.to_owned(),
+                created: false,
+            })
+        })
+        .await?;
+    // Busy / Mismatch / AlreadyDone: another worker settled it first; nothing to add.
+    let _ = settled;
+    Ok(())
 }
 
 async fn employee(

@@ -176,6 +176,10 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     /// The account with this code, if any.
     async fn find_account(&self, code: &str) -> LedgerResult<Option<Account>>;
 
+    /// Customer/supplier accounts created or changed after `cursor` (`None`: from the beginning), for
+    /// firms created in the ledger. Same cursor conventions as [`Ledger::payments_since`].
+    async fn accounts_since(&self, cursor: Option<&str>) -> LedgerResult<ChangeBatch<Account>>;
+
     /// Payments and receipts created or changed after `cursor` (`None`: from the beginning).
     async fn payments_since(&self, cursor: Option<&str>) -> LedgerResult<ChangeBatch<PaymentTerm>>;
 

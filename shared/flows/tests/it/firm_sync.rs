@@ -1,12 +1,15 @@
 //! FIRM-SYNC end to end: VP firms and employees become Exact accounts (only "available to accounting
-//! users"), deselecting stops the sync with the link kept, and the setup lists land in the lookup tables.
+//! users"), deselecting stops the sync with the link kept, and the setup lists land in the lookup tables;
+//! accounts created in Exact become VP firms with the spec's defaults, once.
 
-use ledgerlink_domain::{Flow, ObjectType, SyncStatus};
+use ledgerlink_domain::{Division, Flow, ObjectType, SyncStatus};
+use ledgerlink_emulators::vantagepoint::FirmSeed;
 use ledgerlink_flows::discover;
+use ledgerlink_flows::firm_sync::EXACT_ACCOUNTS_CURSOR;
 use ledgerlink_ports::{LookupTable, PageRequest};
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
-use crate::helpers::{Prelink, World};
+use crate::helpers::{Prelink, TenantFixture, World};
 
 #[tokio::test]
 async fn available_firms_become_exact_accounts_and_deselecting_one_desynchronizes_it() {
@@ -194,10 +197,26 @@ async fn the_source_of_truth_setting_decides_which_side_is_read() {
     world.tick();
 
     // Act
-    let summary = discover(&world.ctx, Flow::FirmSync, &t.id).await.unwrap();
+    discover(&world.ctx, Flow::FirmSync, &t.id).await.unwrap();
 
-    // Assert: nothing pulled from Exact, no VP firm or employee pushed.
-    assert_eq!(summary.enqueued, 0);
+    // Assert: nothing pulled from Exact, no VP firm or employee pushed. (Accounts created in Exact are
+    // still discovered: firms are two-way whatever the source of truth.)
+    for client in &world.demo.client_ids {
+        assert!(
+            world
+                .status(&t.id, ObjectType::Firm, client)
+                .await
+                .is_none()
+        );
+    }
+    for employee in &world.demo.employees {
+        assert!(
+            world
+                .status(&t.id, ObjectType::Employee, employee)
+                .await
+                .is_none()
+        );
+    }
     let gl = world
         .ctx
         .stores
@@ -269,4 +288,218 @@ async fn a_custom_filter_keeps_firms_that_do_not_match_out_of_the_sync() {
         .and_then(|n| n.as_str())
         .map(str::to_owned);
     assert!(name.unwrap_or_default().starts_with("Acme"));
+}
+
+fn field<'a>(row: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    row.get(name).and_then(|v| v.as_str())
+}
+
+/// The VP firms whose client or vendor code is `code`.
+fn vp_firms_with_code(world: &World, code: &str) -> Vec<Map<String, Value>> {
+    world
+        .vp
+        .firms()
+        .into_iter()
+        .filter(|f| field(f, "Client") == Some(code) || field(f, "Vendor") == Some(code))
+        .collect()
+}
+
+/// The VP firms named `name` (the emulator autonumbers client and vendor codes, as VP may).
+fn vp_firms_named(world: &World, name: &str) -> Vec<Map<String, Value>> {
+    world
+        .vp
+        .firms()
+        .into_iter()
+        .filter(|f| field(f, "Name") == Some(name))
+        .collect()
+}
+
+async fn accounts_cursor(world: &World, t: &TenantFixture) -> Option<i64> {
+    world
+        .ctx
+        .stores
+        .cursors
+        .get(
+            &t.id,
+            Flow::FirmSync,
+            EXACT_ACCOUNTS_CURSOR,
+            Division(u32::try_from(t.division).unwrap()),
+        )
+        .await
+        .unwrap()
+        .map(|c| c.value.parse::<i64>().unwrap())
+}
+
+#[tokio::test]
+async fn an_account_created_in_exact_becomes_a_vp_firm_with_the_spec_defaults_once() {
+    // Arrange: a customer created in Exact Online, unknown to VP.
+    let world = World::spawn().await;
+    let t = world.tenant_with("exactborn", None, Prelink::Nothing).await;
+    let exact_id = world
+        .exact
+        .seed(
+            t.division,
+            "crm/Accounts",
+            json!({"Name": "Born In Exact BV", "Code": "EX7001", "Status": "C"}),
+        )
+        .unwrap();
+    world.tick();
+    let firms_before = world.vp.firms().len();
+
+    // Act
+    discover(&world.ctx, Flow::FirmSync, &t.id).await.unwrap();
+    world.drain(Flow::FirmSync).await;
+
+    // Assert: one VP firm with the spec's defaults, linked both ways, and the object is a success.
+    let created = vp_firms_named(&world, "Born In Exact BV");
+    assert_eq!(created.len(), 1, "{created:?}");
+    let firm = &created[0];
+    assert_eq!(field(firm, "Name"), Some("Born In Exact BV"));
+    assert_eq!(field(firm, "Status"), Some("A"));
+    assert_eq!(field(firm, "AvailableToAccountingUsers"), Some("Y"));
+    assert_eq!(field(firm, "ReadyForProcessing"), Some("N"));
+    assert_eq!(field(firm, "ClientInd"), Some("Y"));
+    let client_id = field(firm, "ClientID").unwrap().to_owned();
+    let links = &world.ctx.stores.links;
+    assert_eq!(
+        links
+            .exact_id(&t.id, ObjectType::Firm, &client_id)
+            .await
+            .unwrap(),
+        Some(exact_id.clone())
+    );
+    assert_eq!(
+        links
+            .vp_key(&t.id, ObjectType::Firm, &exact_id)
+            .await
+            .unwrap(),
+        Some(client_id.clone())
+    );
+    let status = world
+        .status(&t.id, ObjectType::Firm, "exact:EX7001")
+        .await
+        .unwrap();
+    assert_eq!(
+        status.status,
+        SyncStatus::Success,
+        "{:?}",
+        status.last_message
+    );
+    assert_eq!(status.target_id.as_deref(), Some(client_id.as_str()));
+    let first_cursor = accounts_cursor(&world, &t).await.unwrap();
+    assert!(first_cursor > 1, "the cursor moved past the first read");
+    let firms_after_first = world.vp.firms().len();
+    assert!(firms_after_first > firms_before);
+
+    // Act 2: discover again after another account is created in Exact.
+    world
+        .exact
+        .seed(
+            t.division,
+            "crm/Accounts",
+            json!({"Name": "Second From Exact BV", "Code": "EX7002", "IsSupplier": true}),
+        )
+        .unwrap();
+    world.tick();
+    discover(&world.ctx, Flow::FirmSync, &t.id).await.unwrap();
+    world.drain(Flow::FirmSync).await;
+
+    // Assert 2: only the new account became a firm; the first was not created again; the cursor advanced.
+    assert_eq!(vp_firms_named(&world, "Born In Exact BV").len(), 1);
+    let second = vp_firms_named(&world, "Second From Exact BV");
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_eq!(field(&second[0], "VendorInd"), Some("Y"));
+    assert_eq!(world.vp.firms().len(), firms_after_first + 1);
+    let second_cursor = accounts_cursor(&world, &t).await.unwrap();
+    // The new VP firm went back through VP → Exact without a second Exact account.
+    let pushed = world
+        .status(&t.id, ObjectType::Firm, &client_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        pushed.status,
+        SyncStatus::Success,
+        "{:?}",
+        pushed.last_message
+    );
+    let same_name = world
+        .exact
+        .entities(t.division, "crm/Accounts")
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.get("Name").and_then(|n| n.as_str()) == Some("Born In Exact BV"))
+        .count();
+    assert_eq!(same_name, 1);
+    assert!(
+        second_cursor > first_cursor,
+        "{second_cursor} > {first_cursor}"
+    );
+
+    // Act 3: a discovery with nothing new in Exact.
+    world.tick();
+    let firms_now = world.vp.firms().len();
+    discover(&world.ctx, Flow::FirmSync, &t.id).await.unwrap();
+    world.drain(Flow::FirmSync).await;
+
+    // Assert 3: nothing new in VP.
+    assert_eq!(world.vp.firms().len(), firms_now);
+}
+
+#[tokio::test]
+async fn a_vp_firm_already_carrying_the_account_code_is_linked_instead_of_created_twice() {
+    // Arrange: the VP firm exists (an earlier create whose answer was lost) but no link was recorded. Exact
+    // owns firms here, so the VP → Exact push (which would also match the code) stays out of the way.
+    let world = World::spawn().await;
+    let t = world
+        .tenant_with("lostanswer", None, Prelink::Nothing)
+        .await;
+    let mut record = world.ctx.stores.tenants.get(&t.id).await.unwrap().unwrap();
+    record
+        .settings
+        .insert("source_of_truth".into(), json!({"firm": "exact"}));
+    let version = record.version;
+    world
+        .ctx
+        .stores
+        .tenants
+        .put(&record, Some(version))
+        .await
+        .unwrap();
+    let exact_id = world
+        .exact
+        .seed(
+            t.division,
+            "crm/Accounts",
+            json!({"Name": "Lost Answer BV", "Code": "EX7100", "Status": "C"}),
+        )
+        .unwrap();
+    let client_id = world
+        .vp
+        .add_firm(FirmSeed {
+            client: Some("EX7100".into()),
+            name: "Lost Answer BV".into(),
+            is_client: true,
+            available_to_accounting: true,
+            org: world.demo.company.clone(),
+            ..FirmSeed::default()
+        })
+        .unwrap();
+    world.tick();
+
+    // Act
+    discover(&world.ctx, Flow::FirmSync, &t.id).await.unwrap();
+    world.drain(Flow::FirmSync).await;
+
+    // Assert: still one firm with the code, now linked to the Exact account.
+    assert_eq!(vp_firms_with_code(&world, "EX7100").len(), 1);
+    assert_eq!(
+        world
+            .ctx
+            .stores
+            .links
+            .vp_key(&t.id, ObjectType::Firm, &exact_id)
+            .await
+            .unwrap(),
+        Some(client_id)
+    );
 }

@@ -73,6 +73,9 @@ impl Ledger for ChartOnly {
     async fn payments_since(&self, _: Option<&str>) -> LedgerResult<ChangeBatch<PaymentTerm>> {
         unsupported()
     }
+    async fn accounts_since(&self, _: Option<&str>) -> LedgerResult<ChangeBatch<Account>> {
+        unsupported()
+    }
     async fn deletions_since(&self, _: Option<&str>) -> LedgerResult<ChangeBatch<DeletedRecord>> {
         unsupported()
     }
