@@ -6,11 +6,14 @@
 # Installs (idempotently): a Python virtualenv in .venv with moto's server (the local AWS emulator the AWS
 # adapters are contract-tested against) and the other pinned Python tools in scripts/requirements-*.txt.
 # Also a second virtualenv, .venv-infra, with the SAM CLI and cfn-lint for the template.
-# Runs: sam validate --lint and cfn-lint on template.yaml, rustfmt check, clippy (warnings are errors), and `cargo test` over the whole workspace.
+# Runs: sam validate --lint and cfn-lint on template.yaml, rustfmt check, clippy (warnings are errors),
+# `cargo test` over the whole workspace, and the browser test of the operator page (tests/browser/run.sh,
+# which installs playwright-core from npm and Debian's chromium when missing).
 # Honours CARGO_TARGET_DIR (CI may point it at a persistent cache folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 step() { printf '\n==> %s\n' "$*"; }
 
 step "Python tools into .venv"
@@ -44,3 +47,6 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "Tests (cargo test --workspace)"
 cargo test --workspace --no-fail-fast
+
+step "Browser test of the operator page (playwright-core + Debian chromium)"
+tests/browser/run.sh
