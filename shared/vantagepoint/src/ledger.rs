@@ -970,9 +970,11 @@ mod tests {
         section: &str,
         auto: &str,
         post_date: &str,
-        amount: f64,
+        amount: &str,
         credit_ref: &str,
     ) -> Value {
+        // The amount is written as VP sends it: a JSON number, parsed from its text (no float in between).
+        let amount: Value = serde_json::from_str(amount).unwrap();
         json!({"Batch":"B1","Period":202606,"PostSeq":59,"PKey":format!("{invoice}-{section}-{amount}"),"WBS1":"2026-001",
             "WBS2":" ","WBS3":" ","Account":"4010","Org":"A0:01","TransType":"IN","SubType":" ","RefNo":invoice,
             "TransDate":"2026-06-15T00:00:00.000","Desc1":"Acme","Desc2":"Fee","Amount":amount,"AutoEntry":auto,
@@ -986,7 +988,7 @@ mod tests {
 
     #[test]
     fn blank_typed_columns_of_offset_rows_decode_as_absent() {
-        let mut offset = row("", "", "Y", "2026-06-15T10:00:00.000", 181.5, "");
+        let mut offset = row("", "", "Y", "2026-06-15T10:00:00.000", "181.5", "");
         offset["TransactionCurrencyCode"] = json!("");
         offset["WBS2"] = json!(" ");
         let rows = posted_rows(vec![offset], "t").unwrap();
@@ -998,11 +1000,11 @@ mod tests {
     fn invoice_grouping_skips_tax_rows_gl_offsets_and_blank_invoices() {
         let rows = posted_rows(
             vec![
-                row("0001", "F", "N", "2026-06-15T10:00:00.000", -100.0, ""),
-                row("0001", "R", "N", "2026-06-15T10:00:00.000", -50.0, ""),
-                row("0001", "T", "N", "2026-06-15T10:00:00.000", -31.5, ""),
-                row("", "", "Y", "2026-06-15T10:00:00.000", 181.5, ""),
-                row("0002", "F", "N", "2026-06-15T10:00:00.000", -10.0, ""),
+                row("0001", "F", "N", "2026-06-15T10:00:00.000", "-100.0", ""),
+                row("0001", "R", "N", "2026-06-15T10:00:00.000", "-50.0", ""),
+                row("0001", "T", "N", "2026-06-15T10:00:00.000", "-31.5", ""),
+                row("", "", "Y", "2026-06-15T10:00:00.000", "181.5", ""),
+                row("0002", "F", "N", "2026-06-15T10:00:00.000", "-10.0", ""),
             ],
             "t",
         )
@@ -1021,8 +1023,8 @@ mod tests {
     fn a_document_belongs_to_the_window_of_its_earliest_row_only() {
         let rows = posted_rows(
             vec![
-                row("0001", "F", "N", "2026-06-15T09:59:59.000", -100.0, ""),
-                row("0001", "T", "N", "2026-06-15T10:00:01.000", -21.0, ""),
+                row("0001", "F", "N", "2026-06-15T09:59:59.000", "-100.0", ""),
+                row("0001", "T", "N", "2026-06-15T10:00:01.000", "-21.0", ""),
             ],
             "t",
         )
@@ -1043,7 +1045,7 @@ mod tests {
                 "F",
                 "N",
                 "2026-06-15T10:00:00.000",
-                40.0,
+                "40.0",
                 "0001",
             )],
             "t",
