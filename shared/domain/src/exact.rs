@@ -167,6 +167,18 @@ pub struct Account {
     /// Read-only: `A` relation, `D` division.
     #[serde(rename = "Type", default, skip_serializing)]
     pub account_type: Option<String>,
+    /// Read-only: when the account last changed (the version firm-sync keeps per link to recognise the echo
+    /// of its own writes).
+    #[serde(
+        rename = "Modified",
+        default,
+        with = "crate::period::exact_instant_opt",
+        skip_serializing
+    )]
+    pub modified: Option<chrono::DateTime<chrono::Utc>>,
+    /// Read-only, sync endpoints only: the row version (`sync/CRM/Accounts`).
+    #[serde(rename = "Timestamp", default, with = "int_opt", skip_serializing)]
+    pub timestamp: Option<i64>,
 }
 
 impl Account {

@@ -14,7 +14,7 @@ use ledgerlink_jobs::{
     ExportColumn, ExportDefinition, ExportFormat, ExportSource, Exporter, IntegrationsManager,
 };
 use ledgerlink_ports::psa::{
-    AccountingPeriod, AutoPostingAccounts, CashReceiptPosting, CashReceiptState, FirmRole,
+    AccountingPeriod, AutoPostingAccounts, CashReceiptPosting, CashReceiptState, FirmChanges, FirmRole,
     PaymentPosting, PostedArDocument, Project, Psa, PsaError, PsaResult, RegisteredWebhook,
     TimeWindow, WebhookRegistration,
 };
@@ -57,6 +57,9 @@ impl Psa for SmallVp {
         unsupported()
     }
     async fn create_firm(&self, _: &Firm) -> PsaResult<Firm> {
+        unsupported()
+    }
+    async fn update_firm(&self, _: &str, _: &FirmChanges) -> PsaResult<Firm> {
         unsupported()
     }
     async fn create_firm_address(&self, _: &str, _: &FirmAddress) -> PsaResult<FirmAddress> {
