@@ -14,7 +14,7 @@
 //! Modules: [`context`] (ports, status recording, idempotency, pause, notifications), [`common`]-style
 //! gating and failure handling, [`settings`] (tenant settings: source of truth, filters, integration level),
 //! [`lookups`] (the mapping's lookups from the stores), [`finance`] (invoice-out and voucher-out PROCESS),
-//! [`payment_in`], [`firm_sync`], [`operator`] (the Integration page's actions), [`connections`] (ledger
+//! [`payment_in`], [`firm_sync`] and its master-data [`links`], [`operator`] (the Integration page's actions), [`connections`] (ledger
 //! and PSA per tenant, secrets), [`runner`] (entry points).
 
 mod common;
@@ -25,6 +25,7 @@ pub mod finance;
 pub mod firm_sync;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod links;
 pub mod lookups;
 pub mod operator;
 pub mod payment_in;

@@ -15,6 +15,7 @@
 //! | `company` | VP company for postings without one | `01` |
 //! | `sync_start` | RFC 3339 start of the first discovery window | 30 days before the first run |
 //! | `mapping` | the mapping crate's `Settings` | its defaults |
+//! | `employee_code_prefix` | text put before employee codes in Exact account codes (e.g. `E-`), when employee numbers collide with client or vendor codes | none |
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -120,6 +121,9 @@ pub struct TenantSettings {
     pub sync_start: Option<DateTime<Utc>>,
     pub mapping: MappingSettings,
     pub account_types: AccountTypeTable,
+    /// Put before an employee's code in its Exact account code (`employee_code_prefix`), so employee
+    /// numbers never collide with client or vendor codes in Exact's single account-code space.
+    pub employee_code_prefix: Option<String>,
 }
 
 /// A tenant setting that is present but unreadable (names the key; the flows refuse to guess).
@@ -193,6 +197,9 @@ impl TenantSettings {
                 ..read(s, "mapping")?.unwrap_or_default()
             },
             account_types: read(s, "account_types")?.unwrap_or_else(AccountTypeTable::standard),
+            employee_code_prefix: read::<String>(s, "employee_code_prefix")?
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty()),
         })
     }
 

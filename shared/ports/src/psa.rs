@@ -104,11 +104,19 @@ pub struct FirmChanges {
     pub name: Option<String>,
     pub client_ind: Option<bool>,
     pub vendor_ind: Option<bool>,
+    /// `PrimaryEmail` (`Some("")` clears it).
+    pub email: Option<String>,
+    /// `PrimaryPhone` (`Some("")` clears it).
+    pub phone: Option<String>,
 }
 
 impl FirmChanges {
     pub fn is_empty(&self) -> bool {
-        self.name.is_none() && self.client_ind.is_none() && self.vendor_ind.is_none()
+        self.name.is_none()
+            && self.client_ind.is_none()
+            && self.vendor_ind.is_none()
+            && self.email.is_none()
+            && self.phone.is_none()
     }
 }
 

@@ -147,6 +147,14 @@ impl VantagepointClient {
         if let Some(name) = &changes.name {
             body.insert("Name".into(), json!(name));
         }
+        for (field, value) in [
+            ("PrimaryEmail", &changes.email),
+            ("PrimaryPhone", &changes.phone),
+        ] {
+            if let Some(value) = value {
+                body.insert(field.into(), json!(value));
+            }
+        }
         for (field, flag) in [("ClientInd", changes.client_ind), ("VendorInd", changes.vendor_ind)] {
             if let Some(flag) = flag {
                 body.insert(field.into(), json!(if flag { "Y" } else { "N" }));
