@@ -294,8 +294,13 @@ pub struct Contact {
     pub phone: Option<String>,
     #[serde(rename = "Mobile", default, skip_serializing_if = "Option::is_none")]
     pub mobile: Option<String>,
-    /// The contact number (numeric).
-    #[serde(rename = "HID", default, skip_serializing_if = "Option::is_none")]
+    /// The contact number (numeric: Exact answers it as a number, so it reads either way).
+    #[serde(
+        rename = "HID",
+        default,
+        with = "crate::lenient::text_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub hid: Option<String>,
     /// Read-only.
     #[serde(rename = "FullName", default, skip_serializing)]

@@ -825,13 +825,15 @@ async fn firm(
         ),
         Linked::Existing => format!("Synchronised to {label} ({id})"),
     };
+    // Whether the last settled state before this attempt was an Exact-side edit (Desynchronized).
     let was_desynchronized = previous.is_some_and(|p| p.status == SyncStatus::Desynchronized)
         || ctx
             .stores
             .statuses
-            .history(object, 2)
+            .history(object, 10)
             .await?
-            .get(1)
+            .iter()
+            .find(|a| !matches!(a.status, SyncStatus::Pending | SyncStatus::OutcomeUnknown))
             .is_some_and(|a| a.status == SyncStatus::Desynchronized);
     if !replaced.is_empty() && !matches!(how, Linked::Created) {
         let verb = if was_desynchronized {
