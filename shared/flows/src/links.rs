@@ -620,14 +620,19 @@ pub async fn view(ctx: &FlowContext, object: &ObjectRef) -> FlowResult<Option<Li
         return Ok(None);
     };
     let tenant = ctx.tenant(&object.tenant).await?;
-    let work = ctx.work(tenant).await;
-    let (account, url, owner) = match &work {
+    let owner = crate::settings::TenantSettings::of(&tenant)
+        .map(|s| s.source_of_truth(object.object_type))
+        .unwrap_or(SourceOfTruth::Vantagepoint);
+    // Without a working connection the link is still shown, without what only the ledger can say.
+    let (account, url) = match ctx.work(tenant).await {
         Ok(work) => (
             work.conn.ledger.account(&link.exact_id).await.ok(),
             work.conn.ledger.account_url(&link.exact_id),
-            work.settings.source_of_truth(object.object_type),
         ),
-        Err(_) => (None, None, SourceOfTruth::Vantagepoint),
+        Err(e) => {
+            tracing::info!(error = %e, "the link is shown without the ledger's view of it");
+            (None, None)
+        }
     };
     Ok(Some(LinkView {
         code: account
@@ -709,7 +714,15 @@ pub async fn act(
         ))));
     }
     let tenant = ctx.tenant(&object.tenant).await?;
-    let work = ctx.work(tenant).await?;
+    // Unlinking needs no connection (the ledger only names the account in the history when it can).
+    let work = match (ctx.work(tenant).await, action) {
+        (Ok(work), _) => Some(work),
+        (Err(e), LinkAction::Unlink) => {
+            tracing::info!(error = %e, "unlinking without a connection to the ledger");
+            None
+        }
+        (Err(e), _) => return Err(e),
+    };
     let before = ctx
         .stores
         .links
@@ -726,9 +739,13 @@ pub async fn act(
                 .links
                 .unlink(&object.tenant, object.object_type, object.key.as_str())
                 .await?;
-            let label = match work.conn.ledger.account(&old).await {
-                Ok(Some(a)) => format!("{} ({old})", account_label(&a)),
-                _ => format!("Exact Online account {old}"),
+            let named = match &work {
+                Some(work) => work.conn.ledger.account(&old).await.ok().flatten(),
+                None => None,
+            };
+            let label = match named {
+                Some(a) => format!("{} ({old})", account_label(&a)),
+                None => format!("Exact Online account {old}"),
             };
             (
                 None,
@@ -739,13 +756,16 @@ pub async fn act(
             )
         }
         LinkAction::Relink { account } | LinkAction::Adopt { account } => {
+            let Some(work) = &work else {
+                return Err(FlowError::Invalid("no connection to the ledger".into()));
+            };
             let is_relink = matches!(action, LinkAction::Relink { .. });
             if is_relink && before.is_none() {
                 return Ok(Err(LinkRefusal::Conflict(
                     "the record is not linked yet: adopt an account instead".into(),
                 )));
             }
-            let target = match existing_account(&work, account).await? {
+            let target = match existing_account(work, account).await? {
                 Ok(a) => a,
                 Err(refusal) => return Ok(Err(refusal)),
             };
@@ -755,7 +775,7 @@ pub async fn act(
             if let Some((other_type, other_key)) = linked_to(ctx, &object.tenant, &id).await?
                 && !(other_type == object.object_type && other_key == object.key.as_str())
             {
-                let other = linked_record_label(&work, other_type, &other_key).await;
+                let other = linked_record_label(work, other_type, &other_key).await;
                 return Ok(Err(LinkRefusal::Conflict(format!(
                     "{} ({id}) belongs to {other}: unlink it there first",
                     account_label(&target)
@@ -792,10 +812,22 @@ pub async fn act(
                 ),
             )
         }
-        LinkAction::NewAccount => match new_account(ctx, &work, object, before.as_deref(), by).await? {
-            Ok(done) => done,
-            Err(refusal) => return Ok(Err(refusal)),
-        },
+        LinkAction::NewAccount => {
+            let Some(work) = &work else {
+                return Err(FlowError::Invalid("no connection to the ledger".into()));
+            };
+            if work.settings.source_of_truth(object.object_type) == SourceOfTruth::Exact {
+                return Ok(Err(LinkRefusal::Conflict(
+                    "Exact Online owns these records (the tenant's source of truth): create the account \
+                     in Exact Online, then adopt it"
+                        .into(),
+                )));
+            }
+            match new_account(ctx, work, object, before.as_deref(), by).await? {
+                Ok(done) => done,
+                Err(refusal) => return Ok(Err(refusal)),
+            }
+        }
     };
     // The action is in the object's history; the owner's values then go over the new link.
     let requeue = after.is_some();
