@@ -101,9 +101,9 @@ async fn linked_record_label(work: &TenantWork, object_type: ObjectType, vp_key:
 }
 
 /// What an operator can do about a link conflict (the page offers these as buttons).
-pub const CONFLICT_ACTIONS: &str = "On the Integration page (the object's detail): create a new Exact \
-     Online account for it, adopt another existing account, or unlink; or change the code in Vantagepoint. \
-     Then Synchronize.";
+pub const CONFLICT_ACTIONS: &str = "To resolve it, open the object's detail on the Integration page and \
+     create a new Exact Online account for it, or adopt another existing account (either synchronises at \
+     once); or change the code in Vantagepoint and Synchronize.";
 
 // ---------------------------------------------------------------------------------------------------------
 // Roles
@@ -457,7 +457,7 @@ pub(crate) async fn first_link(
     let ledger = &work.conn.ledger;
     let (found, how) = match hint {
         Some(id) => match ledger.account(&id).await {
-            Ok(Some(account)) => (Some(account), "is named for it in the firms lookup table"),
+            Ok(Some(account)) => (Some(account), "is named in the firms lookup table for"),
             Ok(None) => (None, ""),
             Err(e) => return Ok(Err(e)),
         },
@@ -466,7 +466,7 @@ pub(crate) async fn first_link(
     let (found, how) = match (found, &mapped.code) {
         (Some(account), _) => (Some(account), how),
         (None, Some(code)) => match ledger.find_account(code.as_str()).await {
-            Ok(account) => (account, "has its code"),
+            Ok(account) => (account, "has the code of"),
             Err(e) => return Ok(Err(e)),
         },
         (None, None) => (None, ""),
