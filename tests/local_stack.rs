@@ -362,7 +362,8 @@ async fn firms(http: &reqwest::Client, base: &str, key: &str) -> Vec<Value> {
 /// of Exact accounts and VP firms as they were after the first round, and every firm Success or
 /// Desynchronized with its reason (or Not integrated because it is not available to accounting users).
 #[tokio::test]
-async fn four_rounds_with_edits_on_both_sides_keep_the_account_and_firm_counts_and_no_firm_in_error() {
+async fn four_rounds_with_edits_on_both_sides_keep_the_account_and_firm_counts_and_no_firm_in_error()
+ {
     // Arrange: the long-running mode with a short schedule; stdout is read as it comes.
     let dir = tempfile::tempdir().unwrap();
     let mut child = command(dir.path(), &["--interval-secs", "3"])
@@ -391,7 +392,10 @@ async fn four_rounds_with_edits_on_both_sides_keep_the_account_and_firm_counts_a
             .trim_end_matches('/')
             .to_owned()
     };
-    let (exact, vp) = (url_of("Exact Online emulator"), url_of("Vantagepoint emulator"));
+    let (exact, vp) = (
+        url_of("Exact Online emulator"),
+        url_of("Vantagepoint emulator"),
+    );
     let vp = vp.trim_end_matches("/vantagepoint").to_owned();
     let page = url_of("/#key=");
     let (base, key) = page.split_once("/#key=").unwrap();
@@ -452,7 +456,12 @@ async fn four_rounds_with_edits_on_both_sides_keep_the_account_and_firm_counts_a
         let (client_id, _) = linked[vp_firm].clone();
         let (_, account) = linked[exact_firm].clone();
         edit_vp(client_id, "PrimaryPhone", format!("+31 20 700 {round:04}")).await;
-        edit_exact(account, "Email", format!("books{round}@edited-in-exact.example")).await;
+        edit_exact(
+            account,
+            "Email",
+            format!("books{round}@edited-in-exact.example"),
+        )
+        .await;
         reports.push(after_round(dir.path(), round, &seen).await);
     }
     let listed = firms(&http, base, key).await;
@@ -502,7 +511,10 @@ async fn four_rounds_with_edits_on_both_sides_keep_the_account_and_firm_counts_a
             other => panic!("firm in {other}: {firm:#}"),
         }
     }
-    assert!(desynchronized >= 1, "the Exact-side edits show: {listed:#?}");
+    assert!(
+        desynchronized >= 1,
+        "the Exact-side edits show: {listed:#?}"
+    );
     // The firm edited on both sides ended with VP's values (VP owns firms), with the trace.
     let both = listed
         .iter()

@@ -280,8 +280,12 @@ pub async fn link(
         Ok(account.to_owned())
     };
     let action = match request.action.as_str() {
-        "relink" => LinkAction::Relink { account: account()? },
-        "adopt" => LinkAction::Adopt { account: account()? },
+        "relink" => LinkAction::Relink {
+            account: account()?,
+        },
+        "adopt" => LinkAction::Adopt {
+            account: account()?,
+        },
         "unlink" => LinkAction::Unlink,
         "new-account" => LinkAction::NewAccount,
         other => {
@@ -291,9 +295,7 @@ pub async fn link(
             ));
         }
     };
-    if request.account.is_some()
-        && matches!(action, LinkAction::Unlink | LinkAction::NewAccount)
-    {
+    if request.account.is_some() && matches!(action, LinkAction::Unlink | LinkAction::NewAccount) {
         return Err(ApiError::invalid(
             "account",
             format!("`{}` takes no account", action.name()),

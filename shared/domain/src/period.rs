@@ -469,7 +469,11 @@ mod tests {
             .unwrap_or_default()
             .map(|d| d.format("%H:%M:%S%.3f").to_string());
         assert_eq!(vp.as_deref(), Some("14:37:27.083"));
-        assert!(parse_vp_datetime("2014-06-23T14:37:27").unwrap_or_default().is_some());
+        assert!(
+            parse_vp_datetime("2014-06-23T14:37:27")
+                .unwrap_or_default()
+                .is_some()
+        );
         assert!(parse_vp_datetime("23 June").is_err());
     }
 }

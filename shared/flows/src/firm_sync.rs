@@ -354,7 +354,11 @@ async fn discover_exact_accounts(
                     }
                 }
                 None => (
-                    links::object_ref(tenant, ObjectType::Firm, &format!("{EXACT_FIRM_PREFIX}{id}"))?,
+                    links::object_ref(
+                        tenant,
+                        ObjectType::Firm,
+                        &format!("{EXACT_FIRM_PREFIX}{id}"),
+                    )?,
                     "Created or changed in Exact Online; waiting to be synchronised",
                 ),
             };
@@ -428,7 +432,12 @@ async fn ledger_change(
             else {
                 return Ok(Seen::Echo);
             };
-            (mapped, "firms", links::firm_hash(&firm, &work.settings.mapping), firm.mod_date)
+            (
+                mapped,
+                "firms",
+                links::firm_hash(&firm, &work.settings.mapping),
+                firm.mod_date,
+            )
         }
         _ => {
             let Ok(Some(employee)) = work.conn.psa.employee(vp_key).await else {
@@ -439,7 +448,12 @@ async fn ledger_change(
             else {
                 return Ok(Seen::Echo);
             };
-            (mapped.account, "employees", links::employee_hash(&employee), None)
+            (
+                mapped.account,
+                "employees",
+                links::employee_hash(&employee),
+                None,
+            )
         }
     };
     let differences = links::vp_owned_differences(&mapped, account);

@@ -261,7 +261,11 @@ pub(crate) fn vp_owned_differences(mapped: &Account, actual: &Account) -> Vec<Di
             });
         }
     };
-    field("Name", Some(text(Some(&mapped.name))), text(Some(&actual.name)));
+    field(
+        "Name",
+        Some(text(Some(&mapped.name))),
+        text(Some(&actual.name)),
+    );
     field(
         "Search code",
         mapped.search_code.as_deref().map(|c| text(Some(c))),
@@ -296,7 +300,10 @@ pub(crate) fn vp_owned_differences(mapped: &Account, actual: &Account) -> Vec<Di
 /// What the ledger writes to a VP firm (when the ledger owns firms) and how the two differ: the name, the
 /// client and vendor roles (the spec's "Firms: Exact Online to Vantagepoint" table) and the e-mail and
 /// phone the other table maps. Codes are never rewritten: they identify records in both systems.
-pub(crate) fn ledger_owned_changes(firm: &Firm, account: &Account) -> (FirmChanges, Vec<Difference>) {
+pub(crate) fn ledger_owned_changes(
+    firm: &Firm,
+    account: &Account,
+) -> (FirmChanges, Vec<Difference>) {
     let mut changes = FirmChanges::default();
     let mut out = Vec::new();
     let mut diff = |name: &str, vp: String, ledger: String| -> bool {
@@ -357,7 +364,8 @@ pub(crate) fn vp_unchanged(
     let Some(sync) = link.and_then(|l| l.sync.as_ref()) else {
         return false;
     };
-    let at_or_below = matches!((mod_date, sync.vp_version), (Some(seen), Some(ours)) if seen <= ours);
+    let at_or_below =
+        matches!((mod_date, sync.vp_version), (Some(seen), Some(ours)) if seen <= ours);
     at_or_below || sync.vp_hash.as_deref() == Some(hash)
 }
 
@@ -434,7 +442,12 @@ pub(crate) async fn linked_to(
     exact_id: &str,
 ) -> FlowResult<Option<(ObjectType, String)>> {
     for object_type in [ObjectType::Firm, ObjectType::Employee] {
-        if let Some(vp) = ctx.stores.links.vp_key(tenant, object_type, exact_id).await? {
+        if let Some(vp) = ctx
+            .stores
+            .links
+            .vp_key(tenant, object_type, exact_id)
+            .await?
+        {
             return Ok(Some((object_type, vp)));
         }
     }
@@ -770,7 +783,9 @@ pub async fn act(
                 Err(refusal) => return Ok(Err(refusal)),
             };
             let Some(id) = target.id.map(|i| i.to_string()) else {
-                return Err(FlowError::Invalid("the ledger returned an account without its id".into()));
+                return Err(FlowError::Invalid(
+                    "the ledger returned an account without its id".into(),
+                ));
             };
             if let Some((other_type, other_key)) = linked_to(ctx, &object.tenant, &id).await?
                 && !(other_type == object.object_type && other_key == object.key.as_str())
@@ -935,7 +950,9 @@ async fn new_account(
         Err(e) => return Err(e.into()),
     };
     let Some(id) = created.id.map(|i| i.to_string()) else {
-        return Err(FlowError::Invalid("the ledger returned an account without its id".into()));
+        return Err(FlowError::Invalid(
+            "the ledger returned an account without its id".into(),
+        ));
     };
     let link = IdLink::new(
         object.tenant.clone(),
@@ -959,7 +976,11 @@ async fn new_account(
 }
 
 /// The object of a firm or employee (for the discovery's status writes).
-pub(crate) fn object_ref(tenant: &TenantId, object_type: ObjectType, key: &str) -> FlowResult<ObjectRef> {
+pub(crate) fn object_ref(
+    tenant: &TenantId,
+    object_type: ObjectType,
+    key: &str,
+) -> FlowResult<ObjectRef> {
     Ok(ObjectRef {
         tenant: tenant.clone(),
         object_type,
@@ -989,4 +1010,152 @@ pub(crate) async fn vendor_hint(
         .await?
         .and_then(|row| row.columns.get("exact_id").map(|v| v.trim().to_owned()))
         .filter(|id| !id.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use ledgerlink_domain::ExactAccountCode;
+
+    use super::*;
+
+    fn account(name: &str, phone: &str) -> Account {
+        Account {
+            id: Some(uuid::Uuid::nil()),
+            name: name.into(),
+            code: ExactAccountCode::parse("1000").ok(),
+            search_code: Some("000006".into()),
+            status: Some(AccountStatus::Customer),
+            is_supplier: Some(false),
+            phone: Some(phone.into()),
+            ..Account::default()
+        }
+    }
+
+    fn link_with(sync: LinkSync) -> IdLink {
+        let at = Utc
+            .with_ymd_and_hms(2026, 6, 1, 9, 0, 0)
+            .single()
+            .unwrap_or_default();
+        let mut link = IdLink::new(
+            TenantId::parse("t").unwrap_or_else(|e| panic!("{e}")),
+            ObjectType::Firm,
+            "CL",
+            "id",
+            at,
+        );
+        link.sync = Some(sync);
+        link
+    }
+
+    #[test]
+    fn only_the_fields_vp_writes_are_compared_and_each_difference_shows_both_values() {
+        let mut mapped = account("Acme 1 BV", "+31 20 555 0001");
+        mapped.email = None;
+        let mut actual = account("Acme 1 BV", "+31 99 999 9999");
+        actual.email = Some("edited@exact.example".into());
+        actual.code = ExactAccountCode::parse("2000").ok();
+
+        let differences = vp_owned_differences(&mapped, &actual);
+
+        assert_eq!(
+            describe(&differences),
+            "Phone: Vantagepoint \"+31 20 555 0001\", Exact Online \"+31 99 999 9999\"",
+            "an e-mail VP does not set and the code (never rewritten) are not differences"
+        );
+    }
+
+    #[test]
+    fn the_ledger_owner_writes_name_roles_email_and_phone_to_vp_and_nothing_else() {
+        let firm = Firm {
+            client_id: Some("CL".into()),
+            client: Some("000006".into()),
+            name: "Acme 1 BV".into(),
+            client_ind: true,
+            primary_phone: Some("+31 20 555 0001".into()),
+            ..Firm::default()
+        };
+        let mut owner = account("Acme One BV", "+31 20 555 0001");
+        owner.is_supplier = Some(true);
+
+        let (changes, differences) = ledger_owned_changes(&firm, &owner);
+
+        assert_eq!(changes.name.as_deref(), Some("Acme One BV"));
+        assert_eq!(changes.vendor_ind, Some(true));
+        assert_eq!(changes.client_ind, None);
+        assert_eq!(changes.phone, None);
+        assert_eq!(
+            differences
+                .iter()
+                .map(|d| d.field.as_str())
+                .collect::<Vec<_>>(),
+            ["Name", "Supplier"]
+        );
+    }
+
+    #[test]
+    fn a_change_at_or_below_our_version_or_with_our_hash_is_an_echo_and_anything_else_is_real() {
+        let ours = Utc
+            .with_ymd_and_hms(2026, 6, 1, 10, 0, 0)
+            .single()
+            .unwrap_or_default();
+        let written = account("Acme 1 BV", "+31 20 555 0001");
+        let link = link_with(LinkSync {
+            vp_hash: Some("vp".into()),
+            vp_version: Some(ours.naive_utc()),
+            ledger_hash: Some(ledger_hash(&written)),
+            ledger_version: Some(ours),
+            synced_at: ours,
+        });
+        let later = ours + chrono::Duration::seconds(5);
+        let mut same_values_later = written.clone();
+        same_values_later.modified = Some(later);
+        let mut changed_at_our_version = account("Acme 1 BV", "+31 99");
+        changed_at_our_version.modified = Some(ours);
+        let mut changed_later = account("Acme 1 BV", "+31 99");
+        changed_later.modified = Some(later);
+
+        assert!(ledger_unchanged(Some(&link), &same_values_later));
+        assert!(ledger_unchanged(Some(&link), &changed_at_our_version));
+        assert!(!ledger_unchanged(Some(&link), &changed_later));
+        assert!(
+            !ledger_unchanged(None, &same_values_later),
+            "no state: compare"
+        );
+        assert!(vp_unchanged(Some(&link), Some(ours.naive_utc()), "other"));
+        assert!(vp_unchanged(Some(&link), Some(later.naive_utc()), "vp"));
+        assert!(!vp_unchanged(Some(&link), Some(later.naive_utc()), "other"));
+    }
+
+    #[test]
+    fn an_account_is_adopted_only_in_a_role_the_record_plays() {
+        let customer = account("C", "");
+        let mut supplier = account("S", "");
+        supplier.status = None;
+        supplier.is_supplier = Some(true);
+
+        assert!(has_role(
+            &customer,
+            Roles {
+                customer: true,
+                supplier: false
+            }
+        ));
+        assert!(!has_role(&customer, Roles::SUPPLIER));
+        assert!(has_role(&supplier, Roles::SUPPLIER));
+        assert!(has_role(
+            &supplier,
+            Roles {
+                customer: true,
+                supplier: true
+            }
+        ));
+        assert!(!has_role(
+            &supplier,
+            Roles {
+                customer: true,
+                supplier: false
+            }
+        ));
+    }
 }

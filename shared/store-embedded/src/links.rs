@@ -265,7 +265,9 @@ mod tests {
             let conn = Connection::open(&path).unwrap();
             conn.execute_batch(crate::db::MIGRATIONS[0]).unwrap();
             conn.pragma_update(None, "user_version", 1).unwrap();
-            for (direction, from, to) in [(FROM_VP, "CL-1", "guid-1"), (FROM_EXACT, "guid-1", "CL-1")] {
+            for (direction, from, to) in
+                [(FROM_VP, "CL-1", "guid-1"), (FROM_EXACT, "guid-1", "CL-1")]
+            {
                 conn.execute(
                     "INSERT INTO links (tenant, object_type, direction, from_key, to_key, created_at)
                      VALUES ('acme', 'firm', ?1, ?2, ?3, ?4)",
@@ -278,7 +280,10 @@ mod tests {
         let links = SqliteLinks::new(Db::open(&path).unwrap());
         let tenant = TenantId::parse("acme").unwrap();
         let before = links.get(&tenant, ObjectType::Firm, "CL-1").await.unwrap();
-        let back = links.vp_key(&tenant, ObjectType::Firm, "guid-1").await.unwrap();
+        let back = links
+            .vp_key(&tenant, ObjectType::Firm, "guid-1")
+            .await
+            .unwrap();
         let mut with_state = before.clone().unwrap();
         with_state.sync = Some(LinkSync {
             vp_hash: Some("h".into()),
@@ -292,7 +297,13 @@ mod tests {
 
         assert_eq!(
             before,
-            Some(IdLink::new(tenant.clone(), ObjectType::Firm, "CL-1", "guid-1", at))
+            Some(IdLink::new(
+                tenant.clone(),
+                ObjectType::Firm,
+                "CL-1",
+                "guid-1",
+                at
+            ))
         );
         assert_eq!(back.as_deref(), Some("CL-1"));
         assert_eq!(after, Some(with_state));

@@ -142,7 +142,11 @@ impl VantagepointClient {
 
     /// `PUT /firm/{ClientID}` with only the changed main fields (never `CLAddress`: address edits may be
     /// refused by VP), then the firm as stored (its `ModDate` is this write's version).
-    pub async fn update_firm(&self, client_id: &str, changes: &FirmChanges) -> Result<Firm, VpError> {
+    pub async fn update_firm(
+        &self,
+        client_id: &str,
+        changes: &FirmChanges,
+    ) -> Result<Firm, VpError> {
         let mut body = serde_json::Map::new();
         if let Some(name) = &changes.name {
             body.insert("Name".into(), json!(name));
@@ -155,7 +159,10 @@ impl VantagepointClient {
                 body.insert(field.into(), json!(value));
             }
         }
-        for (field, flag) in [("ClientInd", changes.client_ind), ("VendorInd", changes.vendor_ind)] {
+        for (field, flag) in [
+            ("ClientInd", changes.client_ind),
+            ("VendorInd", changes.vendor_ind),
+        ] {
             if let Some(flag) = flag {
                 body.insert(field.into(), json!(if flag { "Y" } else { "N" }));
             }

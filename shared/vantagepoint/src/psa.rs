@@ -8,9 +8,9 @@ use ledgerlink_domain::vantagepoint::{
     ExpenseReport, Firm, FirmAddress, JournalEntry, LedgerRow, TaxCode,
 };
 use ledgerlink_ports::psa::{
-    AccountingPeriod, AutoPostingAccounts, CashReceiptPosting, CashReceiptState, FirmChanges, FirmRole,
-    PaymentPosting, PostedArDocument, Project, Psa, PsaError, PsaResult, RegisteredWebhook,
-    TimeWindow, WebhookRegistration,
+    AccountingPeriod, AutoPostingAccounts, CashReceiptPosting, CashReceiptState, FirmChanges,
+    FirmRole, PaymentPosting, PostedArDocument, Project, Psa, PsaError, PsaResult,
+    RegisteredWebhook, TimeWindow, WebhookRegistration,
 };
 
 use crate::client::VantagepointClient;

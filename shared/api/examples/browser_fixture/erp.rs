@@ -17,8 +17,7 @@ use ledgerlink_emulators::exact::{
 use ledgerlink_emulators::server::RunningServer;
 use ledgerlink_emulators::vantagepoint::demo::{DemoOptions, DemoSummary};
 use ledgerlink_emulators::vantagepoint::{
-    FirmSeed, InvoiceLineSeed, InvoiceSeed, VantagepointConfig as VpEmuConfig,
-    VantagepointEmulator,
+    FirmSeed, InvoiceLineSeed, InvoiceSeed, VantagepointConfig as VpEmuConfig, VantagepointEmulator,
 };
 use ledgerlink_flows::FlowContext;
 use ledgerlink_flows::connections::LocalSecrets;

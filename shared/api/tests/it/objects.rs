@@ -200,15 +200,24 @@ async fn a_firms_detail_shows_its_link_with_the_actions_and_an_invoice_has_none(
     let link = &linked.json["link"];
     assert_eq!(link["ledger_id"], ledger_id);
     let url = link["url"].as_str().unwrap();
-    assert!(url.contains("CRMAccountCard.aspx") && url.contains(ledger_id), "{url}");
+    assert!(
+        url.contains("CRMAccountCard.aspx") && url.contains(ledger_id),
+        "{url}"
+    );
     assert_eq!(link["owner"], "vantagepoint");
-    assert!(link["exists"].is_null(), "the ledger could not be asked: {link}");
+    assert!(
+        link["exists"].is_null(),
+        "the ledger could not be asked: {link}"
+    );
     assert_eq!(
         linked.json["link_actions"],
         json!(["relink", "unlink", "new-account"])
     );
     assert!(unlinked.json["link"].is_null());
-    assert_eq!(unlinked.json["link_actions"], json!(["adopt", "new-account"]));
+    assert_eq!(
+        unlinked.json["link_actions"],
+        json!(["adopt", "new-account"])
+    );
     assert!(invoice.json["link"].is_null());
     assert_eq!(invoice.json["link_actions"], json!([]));
 }
@@ -234,10 +243,9 @@ async fn unlinking_a_firm_is_a_history_entry_by_the_caller_and_bad_link_requests
     let again = link(json!({"type": "firm", "key": "CLIENT-2", "action": "unlink"})).await;
     let unknown_action = link(json!({"type": "firm", "key": "CLIENT-2", "action": "merge"})).await;
     let no_account = link(json!({"type": "firm", "key": "CLIENT-2", "action": "adopt"})).await;
-    let extra_account = link(
-        json!({"type": "firm", "key": "CLIENT-1", "action": "unlink", "account": "1000"}),
-    )
-    .await;
+    let extra_account =
+        link(json!({"type": "firm", "key": "CLIENT-1", "action": "unlink", "account": "1000"}))
+            .await;
     let invoice = link(json!({"type": "invoice", "key": "INV-100", "action": "unlink"})).await;
     let other_tenant = app
         .post(

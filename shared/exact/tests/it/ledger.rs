@@ -36,7 +36,10 @@ async fn an_account_is_created_then_updated_by_its_id_and_its_code_is_never_chan
         .await;
 
     assert_eq!(created.code.as_ref().map(|c| c.as_str()), Some("CL-42"));
-    assert!(created.modified.is_some(), "the version comes back with the create");
+    assert!(
+        created.modified.is_some(),
+        "the version comes back with the create"
+    );
     assert_eq!(updated.id, created.id);
     assert_eq!(updated.name, "Client 42 renamed");
     assert_eq!(updated.search_code.as_deref(), Some("000006"));
@@ -57,7 +60,10 @@ async fn an_account_is_created_then_updated_by_its_id_and_its_code_is_never_chan
     );
     assert_eq!(ledger.find_account("000006").await.unwrap(), None);
     let url = ledger.account_url(&id).unwrap();
-    assert!(url.contains("CRMAccountCard.aspx") && url.contains(&id), "{url}");
+    assert!(
+        url.contains("CRMAccountCard.aspx") && url.contains(&id),
+        "{url}"
+    );
 }
 
 #[tokio::test]
@@ -70,7 +76,10 @@ async fn an_account_without_a_code_is_numbered_by_exact() {
 
     let created = ledger.create_account(&body).await.unwrap();
 
-    let code = created.code.map(|c| c.as_str().to_owned()).unwrap_or_default();
+    let code = created
+        .code
+        .map(|c| c.as_str().to_owned())
+        .unwrap_or_default();
     assert!(!code.is_empty(), "Exact gave it a code");
     assert_eq!(created.search_code.as_deref(), Some("000005"));
 }

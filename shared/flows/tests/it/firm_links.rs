@@ -99,7 +99,8 @@ fn fingerprint(row: &Map<String, Value>) -> Vec<Option<String>> {
 }
 
 #[tokio::test]
-async fn a_renumbered_firm_edited_in_vp_updates_its_linked_account_by_id_and_creates_no_duplicate() {
+async fn a_renumbered_firm_edited_in_vp_updates_its_linked_account_by_id_and_creates_no_duplicate()
+{
     // Arrange: account 1000 created in Exact becomes a VP firm, which VP autonumbers.
     let world = World::spawn().await;
     let t = world.tenant_with("renumber", None, Prelink::Nothing).await;
@@ -142,7 +143,11 @@ async fn a_renumbered_firm_edited_in_vp_updates_its_linked_account_by_id_and_cre
     let row = account(&world, &t, &exact_id);
     assert_eq!(field(&row, "Phone"), Some("+31 20 555 1234"));
     assert_eq!(field(&row, "Name"), Some("Acme One BV"));
-    assert_eq!(field(&row, "Code"), Some("1000"), "the account keeps its code");
+    assert_eq!(
+        field(&row, "Code"),
+        Some("1000"),
+        "the account keeps its code"
+    );
     assert_eq!(field(&row, "SearchCode"), Some(vp_code.as_str()));
     let status = world
         .status(&t.id, ObjectType::Firm, &client_id)
@@ -162,7 +167,9 @@ async fn a_renumbered_firm_edited_in_vp_updates_its_linked_account_by_id_and_cre
 async fn a_vendor_whose_code_is_another_clients_code_is_refused_before_any_write_naming_both() {
     // Arrange: the demo firms are synced; a vendor-only firm is added with a client's code as vendor code.
     let world = World::spawn().await;
-    let t = world.tenant_with("sharedcode", None, Prelink::Nothing).await;
+    let t = world
+        .tenant_with("sharedcode", None, Prelink::Nothing)
+        .await;
     round(&world, &t).await;
     let (client_id, code, client_name) = a_client(&world);
     let client_account = linked_account(&world, &t, ObjectType::Firm, &client_id).await;
@@ -309,9 +316,7 @@ async fn employees_created_as_a_contact_in_exact_online_refuse_a_code_a_client_a
     let message = employee.last_message.clone().unwrap_or_default();
     assert_eq!(employee.status, SyncStatus::Error, "{message}");
     assert!(
-        message.contains(&format!(
-            "Vantagepoint employee {code} \"Piet Samecode\""
-        )),
+        message.contains(&format!("Vantagepoint employee {code} \"Piet Samecode\"")),
         "{message}"
     );
     assert!(
@@ -371,7 +376,10 @@ async fn an_account_edited_in_exact_while_vp_owns_firms_is_desynchronized_with_b
         .unwrap()
         .to_owned();
     let settled = round_report(&world, &t).await;
-    assert_eq!(settled.enqueued, 0, "our own writes came back as echoes only");
+    assert_eq!(
+        settled.enqueued, 0,
+        "our own writes came back as echoes only"
+    );
 
     // Act: a bookkeeper changes the phone number in Exact.
     world.tick();
@@ -389,7 +397,14 @@ async fn an_account_edited_in_exact_while_vp_owns_firms_is_desynchronized_with_b
 
     // Assert: Desynchronized with both values; neither side overwritten.
     let firm_object = object(&t.id, ObjectType::Firm, &client_id);
-    let status = world.ctx.stores.statuses.get(&firm_object).await.unwrap().unwrap();
+    let status = world
+        .ctx
+        .stores
+        .statuses
+        .get(&firm_object)
+        .await
+        .unwrap()
+        .unwrap();
     let message = status.last_message.clone().unwrap_or_default();
     assert_eq!(status.status, SyncStatus::Desynchronized, "{message}");
     assert!(
@@ -415,7 +430,14 @@ async fn an_account_edited_in_exact_while_vp_owns_firms_is_desynchronized_with_b
     world.drain(Flow::FirmSync).await;
 
     // Assert 2
-    let status = world.ctx.stores.statuses.get(&firm_object).await.unwrap().unwrap();
+    let status = world
+        .ctx
+        .stores
+        .statuses
+        .get(&firm_object)
+        .await
+        .unwrap()
+        .unwrap();
     let message = status.last_message.clone().unwrap_or_default();
     assert_eq!(status.status, SyncStatus::Success, "{message}");
     assert!(
@@ -427,12 +449,20 @@ async fn an_account_edited_in_exact_while_vp_owns_firms_is_desynchronized_with_b
         field(&account(&world, &t, &exact_id), "Phone"),
         Some(vp_phone.as_str())
     );
-    let history = world.ctx.stores.statuses.history(&firm_object, 20).await.unwrap();
+    let history = world
+        .ctx
+        .stores
+        .statuses
+        .history(&firm_object, 20)
+        .await
+        .unwrap();
     assert!(
         history
             .iter()
             .any(|a| a.status == SyncStatus::Desynchronized
-                && a.message.as_deref().is_some_and(|m| m.contains("+31 99 999 9999"))),
+                && a.message
+                    .as_deref()
+                    .is_some_and(|m| m.contains("+31 99 999 9999"))),
         "{history:#?}"
     );
     let after = round_report(&world, &t).await;
@@ -492,16 +522,31 @@ async fn a_firm_created_in_exact_then_edited_in_both_keeps_one_firm_one_account_
     assert_eq!(field(&row, "Phone"), Some("+31 10 555 0002"));
     assert_eq!(field(&row, "Name"), Some("Born In Exact BV"));
     let firm_object = object(&t.id, ObjectType::Firm, &client_id);
-    let status = world.ctx.stores.statuses.get(&firm_object).await.unwrap().unwrap();
+    let status = world
+        .ctx
+        .stores
+        .statuses
+        .get(&firm_object)
+        .await
+        .unwrap()
+        .unwrap();
     let message = status.last_message.clone().unwrap_or_default();
     assert_eq!(status.status, SyncStatus::Success, "{message}");
     assert!(
         message.contains("Name: Vantagepoint \"Born In Exact BV\", Exact Online \"Born In Exact (renamed in Exact) BV\""),
         "{message}"
     );
-    let history = world.ctx.stores.statuses.history(&firm_object, 20).await.unwrap();
+    let history = world
+        .ctx
+        .stores
+        .statuses
+        .history(&firm_object, 20)
+        .await
+        .unwrap();
     assert!(
-        history.iter().any(|a| a.status == SyncStatus::Desynchronized),
+        history
+            .iter()
+            .any(|a| a.status == SyncStatus::Desynchronized),
         "{history:#?}"
     );
     assert_eq!(errors(&world, &t).await, vec![]);
@@ -552,10 +597,25 @@ async fn when_exact_owns_firms_its_edits_reach_vp_and_a_vp_edit_is_desynchronize
         Some("Owned By Exact Renamed BV")
     );
     let firm_object = object(&t.id, ObjectType::Firm, &client_id);
-    let status = world.ctx.stores.statuses.get(&firm_object).await.unwrap().unwrap();
-    assert_eq!(status.status, SyncStatus::Success, "{:?}", status.last_message);
+    let status = world
+        .ctx
+        .stores
+        .statuses
+        .get(&firm_object)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        status.status,
+        SyncStatus::Success,
+        "{:?}",
+        status.last_message
+    );
     let quiet = round_report(&world, &t).await;
-    assert_eq!(quiet.enqueued, 0, "our VP write came back as an echo: {quiet:?}");
+    assert_eq!(
+        quiet.enqueued, 0,
+        "our VP write came back as an echo: {quiet:?}"
+    );
 
     // Act 2: someone edits the e-mail in VP.
     world.tick();
@@ -565,13 +625,19 @@ async fn when_exact_owns_firms_its_edits_reach_vp_and_a_vp_edit_is_desynchronize
     round(&world, &t).await;
 
     // Assert 2: Desynchronized with both values; Exact untouched; no account was added for VP's firms.
-    let status = world.ctx.stores.statuses.get(&firm_object).await.unwrap().unwrap();
+    let status = world
+        .ctx
+        .stores
+        .statuses
+        .get(&firm_object)
+        .await
+        .unwrap()
+        .unwrap();
     let message = status.last_message.clone().unwrap_or_default();
     assert_eq!(status.status, SyncStatus::Desynchronized, "{message}");
     assert!(
-        message.contains(
-            "E-mail: Vantagepoint \"b@owned.example\", Exact Online \"a@owned.example\""
-        ),
+        message
+            .contains("E-mail: Vantagepoint \"b@owned.example\", Exact Online \"a@owned.example\""),
         "{message}"
     );
     assert_eq!(
@@ -603,8 +669,20 @@ async fn when_exact_owns_firms_its_edits_reach_vp_and_a_vp_edit_is_desynchronize
         field(&world.vp.firm(&client_id).unwrap(), "PrimaryEmail"),
         Some("a@owned.example")
     );
-    let status = world.ctx.stores.statuses.get(&firm_object).await.unwrap().unwrap();
-    assert_eq!(status.status, SyncStatus::Success, "{:?}", status.last_message);
+    let status = world
+        .ctx
+        .stores
+        .statuses
+        .get(&firm_object)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        status.status,
+        SyncStatus::Success,
+        "{:?}",
+        status.last_message
+    );
 }
 
 #[tokio::test]
@@ -685,17 +763,36 @@ async fn an_operator_relinks_unlinks_and_adopts_with_a_history_entry_each_and_a_
         linked_account(&world, &t, ObjectType::Firm, &second).await,
         second_account
     );
-    let history = world.ctx.stores.statuses.history(&target, 20).await.unwrap();
+    let history = world
+        .ctx
+        .stores
+        .statuses
+        .history(&target, 20)
+        .await
+        .unwrap();
     for expected in ["Relinked from", "Unlinked from", "Linked (adopted)"] {
         assert!(
-            history
-                .iter()
-                .any(|a| a.message.as_deref().is_some_and(|m| m.contains(expected) && m.contains("dolores"))),
+            history.iter().any(|a| a
+                .message
+                .as_deref()
+                .is_some_and(|m| m.contains(expected) && m.contains("dolores"))),
             "{expected}: {history:#?}"
         );
     }
-    let status = world.ctx.stores.statuses.get(&target).await.unwrap().unwrap();
-    assert_eq!(status.status, SyncStatus::Success, "{:?}", status.last_message);
+    let status = world
+        .ctx
+        .stores
+        .statuses
+        .get(&target)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        status.status,
+        SyncStatus::Success,
+        "{:?}",
+        status.last_message
+    );
     let view = links::view(&world.ctx, &target).await.unwrap().unwrap();
     assert_eq!(view.ledger_id, first_account);
     assert!(view.url.unwrap_or_default().contains(&first_account));

@@ -14,9 +14,9 @@ use ledgerlink_jobs::{
     ExportColumn, ExportDefinition, ExportFormat, ExportSource, Exporter, IntegrationsManager,
 };
 use ledgerlink_ports::psa::{
-    AccountingPeriod, AutoPostingAccounts, CashReceiptPosting, CashReceiptState, FirmChanges, FirmRole,
-    PaymentPosting, PostedArDocument, Project, Psa, PsaError, PsaResult, RegisteredWebhook,
-    TimeWindow, WebhookRegistration,
+    AccountingPeriod, AutoPostingAccounts, CashReceiptPosting, CashReceiptState, FirmChanges,
+    FirmRole, PaymentPosting, PostedArDocument, Project, Psa, PsaError, PsaResult,
+    RegisteredWebhook, TimeWindow, WebhookRegistration,
 };
 use ledgerlink_ports::{Integration, JobStatus, TaskRunState};
 

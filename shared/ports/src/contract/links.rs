@@ -285,31 +285,54 @@ pub async fn relink_moves_a_key_to_another_id_and_refuses_a_taken_one(store: &dy
 
     assert_eq!(moved.as_deref(), Some("guid-1"));
     assert_eq!(
-        ok(store.exact_id(&tenant, ObjectType::Firm, "ACME").await, "exact_id").as_deref(),
+        ok(
+            store.exact_id(&tenant, ObjectType::Firm, "ACME").await,
+            "exact_id"
+        )
+        .as_deref(),
         Some("guid-2")
     );
     assert_eq!(
-        ok(store.vp_key(&tenant, ObjectType::Firm, "guid-2").await, "vp_key").as_deref(),
+        ok(
+            store.vp_key(&tenant, ObjectType::Firm, "guid-2").await,
+            "vp_key"
+        )
+        .as_deref(),
         Some("ACME")
     );
     assert_eq!(
-        ok(store.vp_key(&tenant, ObjectType::Firm, "guid-1").await, "vp_key"),
+        ok(
+            store.vp_key(&tenant, ObjectType::Firm, "guid-1").await,
+            "vp_key"
+        ),
         None,
         "the old id no longer points at the key"
     );
     expect_conflict(taken, "relinking to an id another key holds");
     assert_eq!(
-        ok(store.vp_key(&tenant, ObjectType::Firm, "guid-9").await, "vp_key").as_deref(),
+        ok(
+            store.vp_key(&tenant, ObjectType::Firm, "guid-9").await,
+            "vp_key"
+        )
+        .as_deref(),
         Some("BETA"),
         "a refused relink must leave the other link alone"
     );
     assert_eq!(
-        ok(store.exact_id(&tenant, ObjectType::Firm, "ACME").await, "exact_id").as_deref(),
+        ok(
+            store.exact_id(&tenant, ObjectType::Firm, "ACME").await,
+            "exact_id"
+        )
+        .as_deref(),
         Some("guid-2")
     );
     assert_eq!(fresh, None);
     assert_eq!(
-        ok(store.exact_id(&tenant, ObjectType::Firm, "GAMMA").await, "exact_id").as_deref(),
+        ok(
+            store.exact_id(&tenant, ObjectType::Firm, "GAMMA").await,
+            "exact_id"
+        )
+        .as_deref(),
         Some("guid-3")
     );
 }

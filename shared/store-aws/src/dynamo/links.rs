@@ -206,7 +206,10 @@ impl LinkStore for DynamoState {
                         link.exact_id
                     )
                 } else {
-                    format!("the link of {} changed while it was being moved", link.vp_key)
+                    format!(
+                        "the link of {} changed while it was being moved",
+                        link.vp_key
+                    )
                 };
                 Err(StoreError::conflict(
                     format!("{} link of {}", link.object_type, link.tenant),

@@ -412,8 +412,16 @@ async fn links_stored_before_the_sync_state_existed_read_without_one_and_take_on
     })
     .to_string();
     for (sk, attr, value) in [
-        (keys::link_vp_sk(ObjectType::Firm, "CL-1"), "exact_id", "guid-1"),
-        (keys::link_exact_sk(ObjectType::Firm, "guid-1"), "vp_key", "CL-1"),
+        (
+            keys::link_vp_sk(ObjectType::Firm, "CL-1"),
+            "exact_id",
+            "guid-1",
+        ),
+        (
+            keys::link_exact_sk(ObjectType::Firm, "guid-1"),
+            "vp_key",
+            "CL-1",
+        ),
     ] {
         aws.clients
             .dynamodb
@@ -428,8 +436,14 @@ async fn links_stored_before_the_sync_state_existed_read_without_one_and_take_on
             .unwrap();
     }
 
-    let before = LinkStore::get(&aws.state, &t, ObjectType::Firm, "CL-1").await.unwrap();
-    let back = aws.state.vp_key(&t, ObjectType::Firm, "guid-1").await.unwrap();
+    let before = LinkStore::get(&aws.state, &t, ObjectType::Firm, "CL-1")
+        .await
+        .unwrap();
+    let back = aws
+        .state
+        .vp_key(&t, ObjectType::Firm, "guid-1")
+        .await
+        .unwrap();
     let mut with_state = before.clone().unwrap();
     with_state.sync = Some(ledgerlink_ports::LinkSync {
         vp_hash: Some("h".into()),
@@ -439,11 +453,19 @@ async fn links_stored_before_the_sync_state_existed_read_without_one_and_take_on
         synced_at: at,
     });
     aws.state.save_sync(&with_state).await.unwrap();
-    let after = LinkStore::get(&aws.state, &t, ObjectType::Firm, "CL-1").await.unwrap();
+    let after = LinkStore::get(&aws.state, &t, ObjectType::Firm, "CL-1")
+        .await
+        .unwrap();
 
     assert_eq!(
         before,
-        Some(IdLink::new(t.clone(), ObjectType::Firm, "CL-1", "guid-1", at))
+        Some(IdLink::new(
+            t.clone(),
+            ObjectType::Firm,
+            "CL-1",
+            "guid-1",
+            at
+        ))
     );
     assert_eq!(back.as_deref(), Some("CL-1"));
     assert_eq!(after, Some(with_state));
