@@ -602,6 +602,7 @@ async fn account_of(
     mapped: &Account,
     roles: Roles,
     hint: Option<String>,
+    advice: Option<&str>,
 ) -> FlowResult<Result<(String, Linked, Option<Account>), MessageOutcome>> {
     let tenant = &work.tenant;
     if let Some(id) = linked(ctx, work, object).await? {
@@ -612,7 +613,13 @@ async fn account_of(
         Err(e) => return Ok(Err(ledger_failed(ctx, tenant, object, e).await?)),
     };
     match decided {
-        FirstLink::Conflict(text) => Ok(Err(conflict(ctx, object, text).await?)),
+        FirstLink::Conflict(text) => {
+            let text = match advice {
+                Some(advice) => format!("{text} {advice}"),
+                None => text,
+            };
+            Ok(Err(conflict(ctx, object, text).await?))
+        }
         FirstLink::Adopt(account) => {
             if let Some(text) = links::write_first_link(ctx, work, object, who, &account).await? {
                 return Ok(Err(conflict(ctx, object, text).await?));
@@ -769,6 +776,7 @@ async fn firm(
         &account,
         Roles::of_firm(&firm),
         hint,
+        None,
     )
     .await?
     {
@@ -1244,28 +1252,17 @@ async fn employee(
         object,
         &who,
         &mapped.account,
-        Roles::SUPPLIER,
+        Roles::EMPLOYEE,
         None,
+        work.settings.employee_code_prefix.is_none().then_some(
+            "Employee numbers and client or vendor codes share Exact Online's account codes: setting the \
+             tenant's employee_code_prefix (e.g. \"E-\") keeps them apart.",
+        ),
     )
     .await?
     {
         Ok(found) => found,
-        Err(outcome) => {
-            if let Some(status) = ctx.stores.statuses.get(object).await?
-                && status.status == SyncStatus::Error
-                && work.settings.employee_code_prefix.is_none()
-                && let Some(message) = status.last_message.as_deref()
-                && message.contains("belongs to")
-            {
-                let text = format!(
-                    "{message} Employee numbers and client or vendor codes share Exact Online's account \
-                     codes: setting the tenant's employee_code_prefix (e.g. \"E-\") keeps them apart."
-                );
-                ctx.record(object, SyncStatus::Error, Some(text), None)
-                    .await?;
-            }
-            return Ok(outcome);
-        }
+        Err(outcome) => return Ok(outcome),
     };
     let known = if matches!(how, Linked::Created) {
         known

@@ -114,6 +114,8 @@ pub const CONFLICT_ACTIONS: &str = "To resolve it, open the object's detail on t
 pub(crate) struct Roles {
     pub customer: bool,
     pub supplier: bool,
+    /// An employee's account (a supplier account with a contact).
+    pub employee: bool,
 }
 
 impl Roles {
@@ -121,13 +123,18 @@ impl Roles {
         Self {
             customer: firm.client_ind,
             supplier: firm.vendor_ind,
+            employee: false,
         }
     }
-    pub const SUPPLIER: Self = Self {
+    pub const EMPLOYEE: Self = Self {
         customer: false,
         supplier: true,
+        employee: true,
     };
     fn describe(self) -> &'static str {
+        if self.employee {
+            return "an employee, whose account is a supplier account";
+        }
         match (self.customer, self.supplier) {
             (true, true) => "a client and a vendor",
             (true, false) => "a client",
@@ -1134,28 +1141,15 @@ mod tests {
         supplier.status = None;
         supplier.is_supplier = Some(true);
 
-        assert!(has_role(
-            &customer,
-            Roles {
-                customer: true,
-                supplier: false
-            }
-        ));
-        assert!(!has_role(&customer, Roles::SUPPLIER));
-        assert!(has_role(&supplier, Roles::SUPPLIER));
-        assert!(has_role(
-            &supplier,
-            Roles {
-                customer: true,
-                supplier: true
-            }
-        ));
-        assert!(!has_role(
-            &supplier,
-            Roles {
-                customer: true,
-                supplier: false
-            }
-        ));
+        let roles = |customer, supplier| Roles {
+            customer,
+            supplier,
+            employee: false,
+        };
+        assert!(has_role(&customer, roles(true, false)));
+        assert!(!has_role(&customer, Roles::EMPLOYEE));
+        assert!(has_role(&supplier, Roles::EMPLOYEE));
+        assert!(has_role(&supplier, roles(true, true)));
+        assert!(!has_role(&supplier, roles(true, false)));
     }
 }
