@@ -391,6 +391,27 @@ pub struct Currency {
     pub amount_precision: Option<Decimal>,
 }
 
+/// A journal of the division (`financial/Journals`, GET only). Bank journals (`Type` 12) are the bank
+/// accounts payments go through: a payment's `Journal` is one of their codes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Journal {
+    #[serde(rename = "Code")]
+    pub code: String,
+    #[serde(rename = "Description", default)]
+    pub description: String,
+    /// 10 cash, 12 bank, 20 sales, 22 purchase, 90 general journal.
+    #[serde(rename = "Type", default, skip_serializing_if = "Option::is_none")]
+    pub journal_type: Option<i32>,
+    /// The journal's currency (a bank account's currency).
+    #[serde(rename = "Currency", default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+}
+
+impl Journal {
+    /// Exact's journal type of bank journals.
+    pub const TYPE_BANK: i32 = 12;
+}
+
 /// A sales entry, the financial booking of an invoice made elsewhere (`salesentry/SalesEntries`, §5.8).
 /// Credit notes are sales entries with negative line amounts (Exact's `Type` 21 is derived, read-only).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

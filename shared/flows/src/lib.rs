@@ -17,6 +17,7 @@
 //! [`payment_in`], [`firm_sync`], [`operator`] (the Integration page's actions), [`connections`] (ledger
 //! and PSA per tenant, secrets), [`runner`] (entry points).
 
+mod banks;
 mod common;
 pub mod connections;
 pub mod context;
@@ -29,6 +30,7 @@ pub mod lookups;
 pub mod operator;
 pub mod payment_in;
 pub mod posted;
+mod receivables;
 pub mod runner;
 pub mod settings;
 

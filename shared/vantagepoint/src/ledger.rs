@@ -773,6 +773,7 @@ fn assemble_voucher(
             total_tax: detail
                 .and_then(|d| decode::field_decimal(d, "TotalTax"))
                 .unwrap_or(ledger_tax),
+            payment_amount: detail.and_then(|d| decode::field_decimal(d, "PaymentAmount")),
         });
     }
     let invoice_date = master
