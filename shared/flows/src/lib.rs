@@ -33,6 +33,7 @@ pub mod posted;
 mod receivables;
 pub mod runner;
 pub mod settings;
+pub mod setup;
 
 pub use connections::{
     ClientTuning, Connection, ConnectionProvider, ErpConnections, ExtensionSecrets, LocalSecrets,

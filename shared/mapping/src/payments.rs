@@ -101,19 +101,25 @@ pub fn allocate(
             outstanding: total,
         });
     }
-    // `payment × w` is exact unless it overflows; `|w / total|` is small enough for the fallback when all
-    // lines share a sign (with mixed signs a line can exceed the total, still far from the 28-digit limit).
-    let exact: Vec<Decimal> = outstanding
+    Ok(spread(payment, outstanding, total))
+}
+
+/// Spreads `amount` (whole cents) over `weights` (whose sum `total` is not zero) in proportion, in whole
+/// cents summing exactly to `amount`: each gets its share rounded down, the cents left over go to the
+/// largest remainders (ties: the earlier line).
+fn spread(amount: Decimal, weights: &[Decimal], total: Decimal) -> Vec<Decimal> {
+    // `amount × w` is exact unless it overflows; the fallback divides first.
+    let exact: Vec<Decimal> = weights
         .iter()
         .map(|w| {
-            payment
+            amount
                 .checked_mul(*w)
                 .and_then(|p| p.checked_div(total))
-                .unwrap_or_else(|| payment * (*w / total))
+                .unwrap_or_else(|| amount * (*w / total))
         })
         .collect();
     let mut allocated: Vec<Decimal> = exact.iter().map(|e| cents_floor(*e)).collect();
-    let mut order: Vec<usize> = (0..outstanding.len()).collect();
+    let mut order: Vec<usize> = (0..weights.len()).collect();
     order.sort_by(|a, b| {
         (exact[*b] - allocated[*b])
             .cmp(&(exact[*a] - allocated[*a]))
@@ -121,8 +127,8 @@ pub fn allocate(
     });
     // Every remainder is in [0, 1 cent), so fewer cents are left than there are lines with a remainder, and
     // each of those lines takes one more cent without passing its exact share by a cent. The last digit of a
-    // 28-digit division may leave the sum a cent off; the loop below settles that too.
-    let mut left = payment - allocated.iter().sum::<Decimal>();
+    // 28-digit division may leave the sum a cent off; the loops settle that too.
+    let mut left = amount - allocated.iter().sum::<Decimal>();
     let rounds = 4 * order.len();
     for line in order.iter().cycle().take(rounds) {
         if !left.is_sign_positive() || left.is_zero() {
@@ -138,7 +144,7 @@ pub fn allocate(
         allocated[*line] -= CENT;
         left += CENT;
     }
-    Ok(allocated)
+    allocated
 }
 
 /// `amount` rounded down to the cent, towards minus infinity.
@@ -435,17 +441,31 @@ pub struct OutstandingLine {
     pub outstanding: Decimal,
 }
 
-/// What is open on each line: VP's open balance spread over the lines in proportion to their original
-/// amounts ([`allocate`]: whole cents summing exactly to the balance), or the lines' own amounts when VP
-/// gives no balance. A second partial payment is thereby allocated against what the first one left.
+/// What is open on each line: VP's open balance (tax included) spread over the lines in proportion to their
+/// original amounts (whole cents summing exactly to the balance, as [`allocate`] rounds), or the lines' own
+/// amounts when VP gives no balance. A second partial payment is thereby allocated against what the first
+/// one left.
 pub fn open_per_line(invoice: &InvoiceOutstanding) -> Result<Vec<Decimal>, AllocationError> {
     let original: Vec<Decimal> = invoice.lines.iter().map(|l| l.outstanding).collect();
+    if original.is_empty() {
+        return Err(AllocationError::NoLines);
+    }
+    let total = original
+        .iter()
+        .try_fold(Decimal::ZERO, |sum, w| sum.checked_add(*w))
+        .ok_or(AllocationError::OutOfRange)?;
     match invoice.open_balance {
         None => Ok(original),
         Some(balance) if balance.is_sign_negative() || balance.is_zero() => {
             Ok(vec![Decimal::ZERO; original.len()])
         }
-        Some(balance) => allocate(balance, &original),
+        Some(_) if total.is_zero() || total.is_sign_negative() => {
+            Err(AllocationError::NothingOutstanding)
+        }
+        Some(balance) => {
+            let balance = balance.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+            Ok(spread(balance, &original, total))
+        }
     }
 }
 

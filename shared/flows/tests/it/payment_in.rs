@@ -390,3 +390,4 @@ async fn a_supplier_payment_in_exact_becomes_one_ap_payment_in_vp() {
     );
     assert_eq!(world.vp.payments().len(), before + 1);
 }
+

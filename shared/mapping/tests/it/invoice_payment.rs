@@ -530,3 +530,16 @@ fn cr_detail_row_amount_overpayment_of_the_open_balance_is_refused_not_capped() 
     let text = error.to_string();
     assert!(text.contains("not recorded") && text.contains("666.67"), "{text}");
 }
+
+/// VP's open balance includes the tax its (net) billing lines do not: 1,210.00 open on net lines of 400.00
+/// and 600.00 spreads as 484.00 and 726.00 (×1.21), and a full payment applies exactly that.
+#[test]
+fn cr_detail_row_amount_spreads_the_taxed_open_balance_over_the_net_lines() {
+    let mut invoice = two_lines(eur(), Some(dec!(1210.00)));
+    invoice.lines = vec![line("01", dec!(400.00)), line("02", dec!(600.00))];
+    let details = cr_details(&payment(dec!(1210.00)), &invoice).unwrap();
+    assert_eq!(
+        details.iter().map(|d| d.amount).collect::<Vec<_>>(),
+        vec![dec!(484.00), dec!(726.00)]
+    );
+}
