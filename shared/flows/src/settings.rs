@@ -30,7 +30,8 @@ use ledgerlink_mapping::{
     AccountTypeTable, ConfigError, DueDateRule, JournalCodes, MappingConfig,
     Settings as MappingSettings,
 };
-use ledgerlink_ports::Tenant;
+use ledgerlink_ports::mail::MAIL_SETTING;
+use ledgerlink_ports::{MailSettings, Tenant};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -130,21 +131,6 @@ pub struct TenantSettings {
     pub no_vat_code: Option<VatCode>,
     /// Where the tenant's notifications are mailed.
     pub mail: MailSettings,
-}
-
-/// The tenant setting of the notification addresses.
-pub const MAIL_SETTING: &str = "mail";
-
-/// Where a tenant's notifications are mailed: `{"operators": ["finance@firm.example"], "users":
-/// {"dolores": "dolores@firm.example"}}`. A notification for `operators` goes to the operators' addresses;
-/// one for a user (e.g. the user who started an export) to that user's address, else the operators'.
-/// Without an address a notification stays in-app only.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct MailSettings {
-    #[serde(default)]
-    pub operators: Vec<String>,
-    #[serde(default)]
-    pub users: BTreeMap<String, String>,
 }
 
 /// A tenant setting that is present but unreadable (names the key; the flows refuse to guess).

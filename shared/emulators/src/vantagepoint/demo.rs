@@ -648,7 +648,9 @@ pub(crate) fn load(
             trans_date: Some(today),
             period: Some(active),
             description: "Credit memo".into(),
-            credit_memo_ref: summary.invoice_numbers.first().cloned(),
+            // Credit memos are for posted invoices that are not paid (spec, Credit Memos): the billing-group
+            // invoice, which the demo's bookkeeper does not pay.
+            credit_memo_ref: summary.invoice_numbers.get(5).cloned(),
             lines: vec![line(
                 "F",
                 "Credit on professional fees",
