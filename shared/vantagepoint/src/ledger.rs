@@ -1062,8 +1062,8 @@ mod tests {
         amount: &str,
         credit_ref: &str,
     ) -> Value {
-        // The amount is written as VP sends it: a JSON number, parsed from its text (no float in between).
-        let amount: Value = serde_json::from_str(amount).unwrap();
+        // The amount is written as VP sends it: a JSON number, kept as its text as the client reads it.
+        let amount: Value = ledgerlink_domain::json::parse_lossless(amount).unwrap();
         json!({"Batch":"B1","Period":202606,"PostSeq":59,"PKey":format!("{invoice}-{section}-{amount}"),"WBS1":"2026-001",
             "WBS2":" ","WBS3":" ","Account":"4010","Org":"A0:01","TransType":"IN","SubType":" ","RefNo":invoice,
             "TransDate":"2026-06-15T00:00:00.000","Desc1":"Acme","Desc2":"Fee","Amount":amount,"AutoEntry":auto,
