@@ -147,6 +147,25 @@ fn spread(amount: Decimal, weights: &[Decimal], total: Decimal) -> Vec<Decimal> 
     allocated
 }
 
+/// [`allocate`], except that a payment exceeding what is open by no more than a cent per line is applied in
+/// full: VP rounds the tax of each invoice line, the ledger the tax of each grouped line, so paying the
+/// ledger's total may leave VP's invoice a cent or two overpaid. That rounding difference lands on the
+/// invoice (spread like the payment); a larger excess is an overpayment and refused.
+pub fn allocate_rounding(
+    payment: Decimal,
+    open: &[Decimal],
+) -> Result<Vec<Decimal>, AllocationError> {
+    match allocate(payment, open) {
+        Err(AllocationError::Overpayment { outstanding, .. })
+            if payment - outstanding <= CENT * Decimal::from(open.len())
+                && outstanding > Decimal::ZERO =>
+        {
+            Ok(spread(payment, open, outstanding))
+        }
+        other => other,
+    }
+}
+
 /// `amount` rounded down to the cent, towards minus infinity.
 fn cents_floor(amount: Decimal) -> Decimal {
     amount.round_dp_with_strategy(2, RoundingStrategy::ToNegativeInfinity)
@@ -560,9 +579,10 @@ pub fn cr_master(
 /// Rows: Batch → `"Exact" + payment id`; Ref no → Reference; P Key → [`cr_detail_pkey`]; Description →
 /// invoice number; WBS 1/2/3, Org → from the invoice search; Account → the AR account; Amount → the
 /// weighted payment: the payment allocated across the lines in proportion to what is still *open* on
-/// each ([`open_per_line`] from VP's balance, then [`allocate`]: whole cents summing exactly to the payment;
-/// a discount line takes its negative share). A payment larger than what is open is refused
-/// ([`MappingError::Overpayment`]), never capped. Interest → No; Tax Basis → `0`; Currency Exchange
+/// each ([`open_per_line`] from VP's balance, then [`allocate_rounding`]: whole cents summing exactly to the
+/// payment; a discount line takes its negative share). A payment larger than what is open is refused
+/// ([`MappingError::Overpayment`]), never capped — except a tax-rounding difference of at most a cent per
+/// line, which is applied to the invoice. Interest → No; Tax Basis → `0`; Currency Exchange
 /// Override Rate → `0`; Invoice → invoice number.
 pub fn cr_details(
     payment: &PaymentEvent,
@@ -571,8 +591,8 @@ pub fn cr_details(
     let record = payment_ref(ObjectType::CashReceipt, payment);
     same_currency(&record, "CurrencyCode", invoice.currency, payment)?;
     let open = open_per_line(invoice).map_err(|e| allocation_error(&record, e))?;
-    let allocated =
-        allocate(payment.amount.amount(), &open).map_err(|e| allocation_error(&record, e))?;
+    let allocated = allocate_rounding(payment.amount.amount(), &open)
+        .map_err(|e| allocation_error(&record, e))?;
     let batch = cr_batch(payment);
     let ref_no = cr_ref_no(payment);
     Ok(invoice

@@ -2028,9 +2028,11 @@ mod tests {
         assert!(st.vat_code(7, "2").is_some());
         assert_eq!(
             st.rows(7, model::VAT_PERCENTAGES).count(),
-            5,
-            "the combined code has two percentage lines"
+            6,
+            "five codes, the combined one with two percentage lines"
         );
+        let no_vat = st.vat_code(7, "6").map(|v| v.data.clone()).unwrap_or_default();
+        assert_eq!(no_vat.get("Type").and_then(Value::as_str), Some("N"));
         assert!(st.gl_by_type(7, 20).is_some());
     }
 

@@ -254,7 +254,8 @@ async fn the_demo_documents_sync_and_the_refused_ones_say_why() {
         )
         .await
         .unwrap();
-    assert_eq!(journals.items.len(), 2);
+    // The manual journal entry, the unit posting and the revenue-generation run.
+    assert_eq!(journals.items.len(), 3);
     for j in &journals.items {
         assert_eq!(
             j.status,

@@ -543,3 +543,17 @@ fn cr_detail_row_amount_spreads_the_taxed_open_balance_over_the_net_lines() {
         vec![dec!(484.00), dec!(726.00)]
     );
 }
+
+/// VP rounds each line's tax, the ledger each grouped line's: paying the ledger's 1,000.01 when VP shows
+/// 1,000.00 open (two lines) is a rounding difference, applied in full (600.01 + 400.00 by the largest
+/// remainder of 600.006 / 400.004); 1,000.03 on two lines is an overpayment and refused.
+#[test]
+fn cr_detail_row_amount_applies_a_tax_rounding_difference_of_a_cent_per_line() {
+    let details = cr_details(&payment(dec!(1000.01)), &two_lines(eur(), Some(dec!(1000.00)))).unwrap();
+    assert_eq!(
+        details.iter().map(|d| d.amount).collect::<Vec<_>>(),
+        vec![dec!(600.01), dec!(400.00)]
+    );
+    let error = cr_details(&payment(dec!(1000.03)), &two_lines(eur(), Some(dec!(1000.00)))).unwrap_err();
+    assert!(matches!(error, MappingError::Overpayment { .. }), "{error}");
+}
