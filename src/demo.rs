@@ -134,9 +134,10 @@ pub async fn ensure_tenant(
         .settings
         .entry("multicurrency".to_owned())
         .or_insert(json!(true));
-    tenant.settings.entry(MAIL_SETTING.to_owned()).or_insert(
-        json!({ "operators": [OPERATORS_MAIL], "users": { OPERATOR: OPERATOR_MAIL } }),
-    );
+    tenant
+        .settings
+        .entry(MAIL_SETTING.to_owned())
+        .or_insert(json!({ "operators": [OPERATORS_MAIL], "users": { OPERATOR: OPERATOR_MAIL } }));
     tenant.vp_base_url = endpoints.vp_base_url.clone();
     tenant.vp_database = vp.config().database.clone();
     tenant.vp_client_id = vp.config().client_id.clone();
@@ -580,7 +581,10 @@ pub fn cases(vp: &DemoSummary) -> Vec<DemoCase> {
         let (vendor, number) = vp.voucher_numbers.get(i)?;
         let posting = vp.vouchers.get(i)?;
         Some(if number.is_empty() {
-            format!("{vendor}.{}.{}.no-voucher", posting.period, posting.post_seq)
+            format!(
+                "{vendor}.{}.{}.no-voucher",
+                posting.period, posting.post_seq
+            )
         } else {
             format!("{vendor}.{number}")
         })

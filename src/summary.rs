@@ -243,18 +243,32 @@ impl Summary {
                                 && s.last_message.as_deref().is_some_and(|m| m.contains(text))
                         })
                         .collect();
-                    let ok = hits.iter().filter(|s| s.status == SyncStatus::Success).count();
+                    let ok = hits
+                        .iter()
+                        .filter(|s| s.status == SyncStatus::Success)
+                        .count();
                     CaseLine {
                         label: case.label.to_owned(),
-                        what: plural(hits.len() as u64, &object_type.to_string(), &format!("{object_type}s")),
-                        status: if ok >= *at_least { "success" } else { "missing" }.to_owned(),
+                        what: plural(
+                            hits.len() as u64,
+                            &object_type.to_string(),
+                            &format!("{object_type}s"),
+                        ),
+                        status: if ok >= *at_least {
+                            "success"
+                        } else {
+                            "missing"
+                        }
+                        .to_owned(),
                         message: hits.last().and_then(|s| s.last_message.clone()),
                         deliberate: None,
                         as_meant: ok >= *at_least,
                     }
                 }
                 CaseTarget::Mail { text } => {
-                    let file = mails.iter().find(|m| !text.is_empty() && m.contains(text.as_str()));
+                    let file = mails
+                        .iter()
+                        .find(|m| !text.is_empty() && m.contains(text.as_str()));
                     CaseLine {
                         label: case.label.to_owned(),
                         what: file.map_or_else(|| "no mail".to_owned(), |f| format!("mail/{f}")),
@@ -273,7 +287,10 @@ impl Summary {
 
     /// Objects in Error that are not one of the demo's deliberate refusals.
     pub fn unexpected_errors(&self) -> usize {
-        self.errors.iter().filter(|e| e.deliberate.is_none()).count()
+        self.errors
+            .iter()
+            .filter(|e| e.deliberate.is_none())
+            .count()
     }
 
     /// Objects of a type in Success.

@@ -352,7 +352,9 @@ mod tests {
         assert_eq!(probe(r#"{"amount":""}"#).amount, Decimal::ZERO);
         // The trailing zero and all 19 digits survive: nothing went through a float.
         assert_eq!(
-            probe(r#"{"amount":12345678901234567.10}"#).amount.to_string(),
+            probe(r#"{"amount":12345678901234567.10}"#)
+                .amount
+                .to_string(),
             "12345678901234567.10"
         );
     }

@@ -12,11 +12,11 @@
 //! them being picked silently.
 
 use ledgerlink_domain::ExactAccountCode;
-use ledgerlink_domain::exact::{Journal, Payment};
 use ledgerlink_domain::exact::{
     Account, Address, Contact, Currency, GeneralJournalEntry, GlAccount, PaymentTerm,
     PurchaseEntry, Receivable, SalesEntry, VatCodeRecord,
 };
+use ledgerlink_domain::exact::{Journal, Payment};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -340,7 +340,10 @@ impl ExactClient {
             entities::JOURNALS,
             &Query::new()
                 .select(&["Code", "Description", "Type", "Currency"])
-                .filter(Filter::eq("Type", Literal::Int(i64::from(Journal::TYPE_BANK)))),
+                .filter(Filter::eq(
+                    "Type",
+                    Literal::Int(i64::from(Journal::TYPE_BANK)),
+                )),
         )
         .await
     }

@@ -96,8 +96,16 @@ fn tax_code_sets(doc: &PostedDoc) -> Vec<Vec<String>> {
         PostedDoc::Ar(PostedArDocument::CreditMemo(memo)) => {
             memo.lines.iter().map(|l| owned(l.tax_codes())).collect()
         }
-        PostedDoc::Voucher(v) => v.lines.iter().map(|l| l.tax_code.iter().cloned().collect()).collect(),
-        PostedDoc::Expense(e) => e.lines.iter().map(|l| l.tax_code.iter().cloned().collect()).collect(),
+        PostedDoc::Voucher(v) => v
+            .lines
+            .iter()
+            .map(|l| l.tax_code.iter().cloned().collect())
+            .collect(),
+        PostedDoc::Expense(e) => e
+            .lines
+            .iter()
+            .map(|l| l.tax_code.iter().cloned().collect())
+            .collect(),
         PostedDoc::Journal(_) => Vec::new(),
     }
 }

@@ -9,8 +9,8 @@
 
 use std::collections::BTreeMap;
 
-use ledgerlink_domain::{ObjectType, SyncStatus};
 use ledgerlink_domain::vantagepoint::TaxCode;
+use ledgerlink_domain::{ObjectType, SyncStatus};
 use ledgerlink_mapping::load::BASE_TABLES;
 use ledgerlink_mapping::{ConfigError, LookupSources, Lookups};
 use ledgerlink_ports::{LookupEntry, LookupTable, ObjectRef, PageRequest};
@@ -133,7 +133,10 @@ pub(crate) async fn config_failed(
     object: &ObjectRef,
     error: ConfigError,
 ) -> FlowResult<MessageOutcome> {
-    let text = format!("{} {}: set-up problem: {error}", object.object_type, object.key);
+    let text = format!(
+        "{} {}: set-up problem: {error}",
+        object.object_type, object.key
+    );
     ctx.record(object, SyncStatus::Error, Some(text.clone()), None)
         .await?;
     ctx.notify_error(object, &text).await?;

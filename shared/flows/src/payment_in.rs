@@ -498,18 +498,26 @@ async fn cash_receipt(
         batch: &format!("Exact{}", object.key),
         amount: paid,
     };
-    let outstanding =
-        match receivables::outstanding(work, &invoice, &rows, ar_account, ledger_total, own).await {
-            Ok(Some(o)) => o,
-            Ok(None) => {
-                let text = "Neither the payment nor the invoice names a currency".to_owned();
-                ctx.record(object, SyncStatus::Error, Some(text.clone()), None)
-                    .await?;
-                ctx.notify_error(object, &text).await?;
-                return Ok(MessageOutcome::Handled);
-            }
-            Err(e) => return psa_failed(ctx, tenant, object, e).await,
-        };
+    let outstanding = match receivables::outstanding(
+        work,
+        &invoice,
+        &rows,
+        ar_account,
+        ledger_total,
+        own,
+    )
+    .await
+    {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            let text = "Neither the payment nor the invoice names a currency".to_owned();
+            ctx.record(object, SyncStatus::Error, Some(text.clone()), None)
+                .await?;
+            ctx.notify_error(object, &text).await?;
+            return Ok(MessageOutcome::Handled);
+        }
+        Err(e) => return psa_failed(ctx, tenant, object, e).await,
+    };
     let Some(event) = event_of(row, paid, outstanding.currency) else {
         return not_found(ctx, object).await;
     };

@@ -133,7 +133,10 @@ mod tests {
     fn ledger_credits_become_positive_lines_and_a_discount_a_negative_one() {
         let got = lines(&[row("-1000.00", None), row("100.00", None)], false);
         let amounts: Vec<Decimal> = got.iter().map(|l| l.outstanding).collect();
-        assert_eq!(amounts, vec![Decimal::new(100000, 2), Decimal::new(-10000, 2)]);
+        assert_eq!(
+            amounts,
+            vec![Decimal::new(100000, 2), Decimal::new(-10000, 2)]
+        );
     }
 
     #[test]

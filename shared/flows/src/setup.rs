@@ -21,7 +21,10 @@ use crate::error::FlowResult;
 pub const NO_VAT_CODE_OBJECT: &str = "no-vat-code";
 
 /// Proposes and saves the tenant's no-VAT code when it is not set. Returns the code now set, if any.
-pub async fn settle_no_vat_code(ctx: &FlowContext, work: &TenantWork) -> FlowResult<Option<String>> {
+pub async fn settle_no_vat_code(
+    ctx: &FlowContext,
+    work: &TenantWork,
+) -> FlowResult<Option<String>> {
     if let Some(code) = &work.settings.no_vat_code {
         return Ok(Some(code.as_str().to_owned()));
     }
@@ -34,7 +37,9 @@ pub async fn settle_no_vat_code(ctx: &FlowContext, work: &TenantWork) -> FlowRes
     let code = match propose_no_vat_code(&codes) {
         Ok(code) => code,
         Err(why) => {
-            let text = format!("The no-VAT code is not set: {why}. Lines without a tax code are refused until it is.");
+            let text = format!(
+                "The no-VAT code is not set: {why}. Lines without a tax code are refused until it is."
+            );
             ctx.record(&object, SyncStatus::Error, Some(text.clone()), None)
                 .await?;
             ctx.notify_error(&object, &text).await?;
@@ -68,8 +73,13 @@ pub async fn settle_no_vat_code(ctx: &FlowContext, work: &TenantWork) -> FlowRes
                 let text = format!(
                     "No-VAT code set to Exact Online's VAT code {code} ({description}), its only VAT code of type \"no VAT\"; lines without a tax code are booked with it. Change the tenant setting {NO_VAT_CODE_SETTING} to use another."
                 );
-                ctx.record(&object, SyncStatus::Success, Some(text), Some(code.to_string()))
-                    .await?;
+                ctx.record(
+                    &object,
+                    SyncStatus::Success,
+                    Some(text),
+                    Some(code.to_string()),
+                )
+                .await?;
                 return Ok(Some(code.to_string()));
             }
             Err(StoreError::Conflict { .. }) => continue,

@@ -6,8 +6,8 @@ use ledgerlink_domain::{CurrencyCode, VatCode};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use crate::error::{MappingError, RecordRef};
 use crate::config::NO_VAT_CODE_SETTING;
+use crate::error::{MappingError, RecordRef};
 use crate::lookups::{Lookups, TruncationRule, combined_key};
 
 pub(crate) fn lookup_id(
@@ -73,7 +73,12 @@ fn compounded_on(code: &str, lookups: &Lookups) -> Option<String> {
         .vp_tax_codes
         .get(code)
         .and_then(|t| t.compound_on.clone())
-        .or_else(|| lookups.tax_codes.get(code).and_then(|l| l.compound_on.clone()))
+        .or_else(|| {
+            lookups
+                .tax_codes
+                .get(code)
+                .and_then(|l| l.compound_on.clone())
+        })
 }
 
 /// Resolves the tax codes of one line ("Uses Exclusive if tax code is present, no Tax if not"; "Combined

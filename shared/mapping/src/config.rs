@@ -68,12 +68,10 @@ impl MappingConfig {
     pub fn from_tenant_settings(settings: &BTreeMap<String, Value>) -> Result<Self, ConfigError> {
         let no_vat_code = match read::<String>(settings, NO_VAT_CODE_SETTING)? {
             Some(text) if !text.trim().is_empty() => {
-                Some(
-                    VatCode::parse(&text).map_err(|e| ConfigError::Setting {
-                        key: NO_VAT_CODE_SETTING.to_owned(),
-                        reason: e.to_string(),
-                    })?,
-                )
+                Some(VatCode::parse(&text).map_err(|e| ConfigError::Setting {
+                    key: NO_VAT_CODE_SETTING.to_owned(),
+                    reason: e.to_string(),
+                })?)
             }
             _ => None,
         };

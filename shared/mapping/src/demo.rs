@@ -10,9 +10,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use ledgerlink_domain::vantagepoint::{
     ApVoucher, ArInvoice, CreditMemo, ExpenseReport, Firm, JournalEntry, TaxCode,
 };
+use ledgerlink_domain::{CurrencyCode, Money, Period};
 use ledgerlink_ports::psa::Project;
 use ledgerlink_ports::{LookupEntry, LookupTable};
-use ledgerlink_domain::{CurrencyCode, Money, Period};
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -90,8 +90,8 @@ pub fn sample_lookups() -> Result<Lookups, String> {
             (table, entries)
         })
         .collect();
-    let settings: BTreeMap<String, serde_json::Value> =
-        serde_json::from_str(TENANT_SETTINGS_JSON).map_err(|e| format!("tenant_settings.json: {e}"))?;
+    let settings: BTreeMap<String, serde_json::Value> = serde_json::from_str(TENANT_SETTINGS_JSON)
+        .map_err(|e| format!("tenant_settings.json: {e}"))?;
     let vp_tax_codes: Vec<TaxCode> =
         serde_json::from_str(VP_TAX_CODES_JSON).map_err(|e| format!("vp_tax_codes.json: {e}"))?;
     let parties: SampleParties =
@@ -130,7 +130,8 @@ pub fn sample_lookups() -> Result<Lookups, String> {
 }
 
 fn parse<T: DeserializeOwned>(out: &mut String, name: &str, json: &str) -> Option<T> {
-    match serde_json::from_str(json) {
+    // As the ERP clients read JSON: numbers keep their text on the way to a decimal.
+    match ledgerlink_domain::json::parse_lossless(json).and_then(serde_json::from_value) {
         Ok(value) => Some(value),
         Err(error) => {
             let _ = writeln!(out, "  ! sample {name} does not parse: {error}");

@@ -73,7 +73,9 @@ pub enum MappingError {
     },
 
     /// A tenant setting the record needs is not set (e.g. the no-VAT code for lines without tax).
-    #[error("{record}: {field} cannot be mapped: the tenant setting {setting:?} is not set ({why})")]
+    #[error(
+        "{record}: {field} cannot be mapped: the tenant setting {setting:?} is not set ({why})"
+    )]
     NotConfigured {
         record: RecordRef,
         field: &'static str,

@@ -205,7 +205,11 @@ pub fn propose_combined_code(codes: &[&str], lookups: &crate::Lookups) -> Option
         .iter()
         .filter(|(vp, _)| !codes.contains(&vp.as_str()))
         .filter(|(vp, link)| {
-            let rate = lookups.vp_tax_codes.get(*vp).map(|t| t.rate).unwrap_or(link.rate);
+            let rate = lookups
+                .vp_tax_codes
+                .get(*vp)
+                .map(|t| t.rate)
+                .unwrap_or(link.rate);
             rate == sum
         })
         .map(|(_, link)| &link.exact_code)
@@ -255,7 +259,12 @@ pub enum BankMatchError {
 }
 
 fn same_name(a: &str, b: &str) -> bool {
-    let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let norm = |s: &str| {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
     norm(a) == norm(b)
 }
 

@@ -31,9 +31,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::config::{ConfigError, MappingConfig};
-use crate::lookups::{
-    BankLink, Lookups, ProjectBilling, TaxCodeLink, VpTaxCode, combined_key,
-};
+use crate::lookups::{BankLink, Lookups, ProjectBilling, TaxCodeLink, VpTaxCode, combined_key};
 
 /// The tables [`load`] reads (the per-document parties are added separately).
 pub const BASE_TABLES: [LookupTable; 5] = [
@@ -63,7 +61,12 @@ fn column<'a>(entry: &'a LookupEntry, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-fn bad(table: LookupTable, entry: &LookupEntry, column: &'static str, reason: String) -> ConfigError {
+fn bad(
+    table: LookupTable,
+    entry: &LookupEntry,
+    column: &'static str,
+    reason: String,
+) -> ConfigError {
     ConfigError::Row {
         table: table.as_str(),
         key: entry.key.clone(),
@@ -76,13 +79,22 @@ fn bad(table: LookupTable, entry: &LookupEntry, column: &'static str, reason: St
 pub fn exact_id(table: LookupTable, entry: &LookupEntry) -> Result<Option<Uuid>, ConfigError> {
     column(entry, "exact_id")
         .map(|text| {
-            text.parse::<Uuid>()
-                .map_err(|e| bad(table, entry, "exact_id", format!("{text:?} is not a GUID: {e}")))
+            text.parse::<Uuid>().map_err(|e| {
+                bad(
+                    table,
+                    entry,
+                    "exact_id",
+                    format!("{text:?} is not a GUID: {e}"),
+                )
+            })
         })
         .transpose()
 }
 
-fn rows<'a>(sources: &LookupSources<'a>, table: LookupTable) -> impl Iterator<Item = &'a LookupEntry> {
+fn rows<'a>(
+    sources: &LookupSources<'a>,
+    table: LookupTable,
+) -> impl Iterator<Item = &'a LookupEntry> {
     sources.tables.get(&table).into_iter().flatten()
 }
 
@@ -217,12 +229,15 @@ pub fn load(sources: &LookupSources<'_>) -> Result<Lookups, ConfigError> {
 impl Lookups {
     /// Adds the Exact account a firm (VP `ClientID`) is linked to (the link store's text id).
     pub fn add_firm_link(&mut self, client_id: &str, exact_id: &str) -> Result<(), ConfigError> {
-        let id = exact_id.trim().parse::<Uuid>().map_err(|e| ConfigError::Row {
-            table: LookupTable::Firms.as_str(),
-            key: client_id.to_owned(),
-            column: "exact_id",
-            reason: format!("the link {exact_id:?} is not a GUID: {e}"),
-        })?;
+        let id = exact_id
+            .trim()
+            .parse::<Uuid>()
+            .map_err(|e| ConfigError::Row {
+                table: LookupTable::Firms.as_str(),
+                key: client_id.to_owned(),
+                column: "exact_id",
+                reason: format!("the link {exact_id:?} is not a GUID: {e}"),
+            })?;
         self.firms.insert(client_id.to_owned(), id);
         Ok(())
     }
@@ -313,7 +328,9 @@ mod tests {
         .err();
         assert_eq!(
             error.map(|e| e.to_string()).as_deref(),
-            Some("lookup table tax-codes, row \"2\": column \"rate\" is invalid: \"21%\" is not a number")
+            Some(
+                "lookup table tax-codes, row \"2\": column \"rate\" is invalid: \"21%\" is not a number"
+            )
         );
     }
 
@@ -338,7 +355,10 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         assert!(lookups.gl_accounts.is_empty());
         assert_eq!(
-            lookups.combined_tax_codes.get("ECO+V21").map(VatCode::as_str),
+            lookups
+                .combined_tax_codes
+                .get("ECO+V21")
+                .map(VatCode::as_str),
             Some("7")
         );
     }

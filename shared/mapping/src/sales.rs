@@ -74,7 +74,8 @@ fn entry_description(
     if let Some(original) = credits.filter(|o| !text.contains(*o)) {
         text.push_str(&format!(" (credits invoice {original})"));
     }
-    let other_client = ordered_by.client_id.is_some() && ordered_by.client_id != invoice_to.client_id;
+    let other_client =
+        ordered_by.client_id.is_some() && ordered_by.client_id != invoice_to.client_id;
     if other_client {
         let who = ordered_by
             .name

@@ -198,7 +198,8 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     /// its bank-codes lookup rows are then filled by hand.
     async fn bank_journals(&self) -> LedgerResult<Vec<Journal>> {
         Err(LedgerError::Permanent {
-            message: "this ledger cannot list its bank journals; fill the bank-codes lookup table".into(),
+            message: "this ledger cannot list its bank journals; fill the bank-codes lookup table"
+                .into(),
             source: None,
         })
     }

@@ -184,10 +184,20 @@ fn quoted_printable(text: &str) -> String {
 pub fn message_id(message: &MailMessage) -> String {
     let clean = |s: &str| {
         s.chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect::<String>()
     };
-    format!("<{}.{}@ledgerlink.invalid>", clean(&message.id), clean(message.tenant.as_str()))
+    format!(
+        "<{}.{}@ledgerlink.invalid>",
+        clean(&message.id),
+        clean(message.tenant.as_str())
+    )
 }
 
 /// The message in RFC 5322 form (MIME, UTF-8 text, quoted-printable), CRLF line ends: what the SES adapter
@@ -197,7 +207,11 @@ pub fn render_rfc5322(message: &MailMessage, from: &str) -> String {
     let _ = write!(out, "From: Ledgerlink <{from}>\r\n");
     let _ = write!(out, "To: {}\r\n", message.to.join(", "));
     let _ = write!(out, "Subject: {}\r\n", encoded_word(&message.subject));
-    let _ = write!(out, "Date: {}\r\n", message.date.format("%a, %d %b %Y %H:%M:%S +0000"));
+    let _ = write!(
+        out,
+        "Date: {}\r\n",
+        message.date.format("%a, %d %b %Y %H:%M:%S +0000")
+    );
     let _ = write!(out, "Message-ID: {}\r\n", message_id(message));
     out.push_str("MIME-Version: 1.0\r\n");
     out.push_str("Content-Type: text/plain; charset=utf-8\r\n");
@@ -297,8 +311,9 @@ impl MailingOutbox {
 /// A short digest of a text (the idempotency payload of a mail).
 fn digest(text: &str) -> u64 {
     // FNV-1a: stable across processes (unlike the std hasher), enough to tell two messages apart.
-    text.bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 #[async_trait]
@@ -355,19 +370,33 @@ mod tests {
     #[test]
     fn a_message_renders_as_rfc_5322_with_crlf_headers_and_a_quoted_printable_body() {
         let text = render_rfc5322(
-            &message("Ledgerlink could not synchronise invoice 0001", "Total = €12,50"),
+            &message(
+                "Ledgerlink could not synchronise invoice 0001",
+                "Total = €12,50",
+            ),
             "ledgerlink@acme.example",
         );
-        assert!(text.starts_with("From: Ledgerlink <ledgerlink@acme.example>\r\nTo: finance@acme.example\r\n"));
+        assert!(text.starts_with(
+            "From: Ledgerlink <ledgerlink@acme.example>\r\nTo: finance@acme.example\r\n"
+        ));
         assert!(text.contains("Subject: Ledgerlink could not synchronise invoice 0001\r\n"));
-        assert!(text.contains("Date: Wed, 01 Jul 2026 10:00:00 +0000\r\n"), "{text}");
+        assert!(
+            text.contains("Date: Wed, 01 Jul 2026 10:00:00 +0000\r\n"),
+            "{text}"
+        );
         assert!(text.contains("Message-ID: <error-invoice-0001.acme@ledgerlink.invalid>\r\n"));
-        assert!(text.contains("\r\n\r\nTotal =3D =E2=82=AC12,50\r\n"), "{text}");
+        assert!(
+            text.contains("\r\n\r\nTotal =3D =E2=82=AC12,50\r\n"),
+            "{text}"
+        );
     }
 
     #[test]
     fn a_subject_with_line_breaks_cannot_inject_headers() {
-        let text = render_rfc5322(&message("x\r\nBcc: evil@example.com", "body"), "a@b.example");
+        let text = render_rfc5322(
+            &message("x\r\nBcc: evil@example.com", "body"),
+            "a@b.example",
+        );
         let headers = text.split("\r\n\r\n").next().unwrap_or_default();
         assert!(!headers.lines().any(|l| l.starts_with("Bcc:")), "{headers}");
         assert!(headers.contains("Subject: =?UTF-8?B?"), "{headers}");
@@ -379,7 +408,10 @@ mod tests {
             operators: vec!["finance@acme.example".into(), "not an address".into()],
             users: [("dolores".to_owned(), "dolores@acme.example".to_owned())].into(),
         };
-        assert_eq!(settings.addresses("operators"), vec!["finance@acme.example"]);
+        assert_eq!(
+            settings.addresses("operators"),
+            vec!["finance@acme.example"]
+        );
         assert_eq!(settings.addresses("dolores"), vec!["dolores@acme.example"]);
         assert!(settings.addresses("someone-else").is_empty());
         assert!(!valid_address("a@b.example\r\nBcc: x@y.z"));

@@ -32,11 +32,16 @@ fn classify(error: SdkError<SendEmailError>) -> MailError {
         other => other.to_string(),
     };
     let transient = match &error {
-        SdkError::ServiceError(e) => matches!(
-            e.err(),
-            SendEmailError::TooManyRequestsException(_) | SendEmailError::LimitExceededException(_)
-        ) || e.raw().status().is_server_error(),
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        SdkError::ServiceError(e) => {
+            matches!(
+                e.err(),
+                SendEmailError::TooManyRequestsException(_)
+                    | SendEmailError::LimitExceededException(_)
+            ) || e.raw().status().is_server_error()
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
         _ => false,
     };
     if transient {

@@ -99,14 +99,22 @@ mod tests {
             date: DateTime::from_timestamp(1_782_900_000, 0).unwrap(),
         };
         let path = mailer.send(&message).await.unwrap();
-        assert!(path.ends_with(
-            "mail/20260701T100000Z-demo-error-invoice-000000010804.202612.3-abc.eml"
-        ));
+        assert!(
+            path.ends_with(
+                "mail/20260701T100000Z-demo-error-invoice-000000010804.202612.3-abc.eml"
+            )
+        );
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("To: finance@demo.example\r\n"));
-        assert!(text.contains("Subject: Ledgerlink could not synchronise invoice 000000010804.202612.3\r\n"));
-        assert!(text.contains("\r\n\r\ninvoice 000000010804 totals EUR -845.71, which is negative"));
-        let entries: Vec<_> = std::fs::read_dir(dir.path().join("mail")).unwrap().collect();
+        assert!(text.contains(
+            "Subject: Ledgerlink could not synchronise invoice 000000010804.202612.3\r\n"
+        ));
+        assert!(
+            text.contains("\r\n\r\ninvoice 000000010804 totals EUR -845.71, which is negative")
+        );
+        let entries: Vec<_> = std::fs::read_dir(dir.path().join("mail"))
+            .unwrap()
+            .collect();
         assert_eq!(entries.len(), 1, "no partial file is left behind");
     }
 }

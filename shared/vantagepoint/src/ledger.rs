@@ -527,8 +527,12 @@ impl VantagepointClient {
         window: TimeWindow,
     ) -> Result<Vec<JournalEntry>, VpError> {
         let mut out = self.posted_batch_journals("JE", window, false).await?;
-        out.extend(tolerate_missing(self.posted_batch_journals("UN", window, true).await)?);
-        out.extend(tolerate_missing(self.posted_revenue_generation(window).await)?);
+        out.extend(tolerate_missing(
+            self.posted_batch_journals("UN", window, true).await,
+        )?);
+        out.extend(tolerate_missing(
+            self.posted_revenue_generation(window).await,
+        )?);
         Ok(out)
     }
 
@@ -1000,10 +1004,7 @@ fn assemble_journal(
     master: Option<&Value>,
     extras: &BatchExtras,
 ) -> Result<JournalEntry, VpError> {
-    let context = format!(
-        "journal entry {}/{ref_no}",
-        batch.unwrap_or("(no batch)")
-    );
+    let context = format!("journal entry {}/{ref_no}", batch.unwrap_or("(no batch)"));
     let first = lines.first().map(|l| &l.row);
     let out_lines = lines
         .iter()

@@ -2031,7 +2031,10 @@ mod tests {
             6,
             "five codes, the combined one with two percentage lines"
         );
-        let no_vat = st.vat_code(7, "6").map(|v| v.data.clone()).unwrap_or_default();
+        let no_vat = st
+            .vat_code(7, "6")
+            .map(|v| v.data.clone())
+            .unwrap_or_default();
         assert_eq!(no_vat.get("Type").and_then(Value::as_str), Some("N"));
         assert!(st.gl_by_type(7, 20).is_some());
     }

@@ -1830,7 +1830,10 @@ impl Db {
         };
         let mut payable = Decimal::ZERO;
         for detail in &mut details {
-            let gross = detail.get("Amount").and_then(decimal_of).unwrap_or_default();
+            let gross = detail
+                .get("Amount")
+                .and_then(decimal_of)
+                .unwrap_or_default();
             let paid = cents(gross * payment_rate);
             detail.insert("PaymentAmount".into(), money(paid));
             payable += paid;

@@ -18,7 +18,13 @@ async fn set_setting(world: &World, t: &TenantFixture, key: &str, value: Option<
         Some(v) => tenant.settings.insert(key.to_owned(), v),
         None => tenant.settings.remove(key),
     };
-    world.ctx.stores.tenants.put(&tenant, Some(version)).await.unwrap();
+    world
+        .ctx
+        .stores
+        .tenants
+        .put(&tenant, Some(version))
+        .await
+        .unwrap();
 }
 
 /// The lines of an Exact entry, as the emulator holds them.
@@ -43,7 +49,12 @@ fn dec_of(v: &Value) -> Decimal {
 
 async fn target(world: &World, t: &TenantFixture, object_type: ObjectType, key: &str) -> String {
     let status = world.status(&t.id, object_type, key).await.unwrap();
-    assert_eq!(status.status, SyncStatus::Success, "{key}: {:?}", status.last_message);
+    assert_eq!(
+        status.status,
+        SyncStatus::Success,
+        "{key}: {:?}",
+        status.last_message
+    );
     status.target_id.unwrap()
 }
 
@@ -62,10 +73,17 @@ async fn issue_11_tax_rules_hold_on_the_production_path() {
     discover(&world.ctx, Flow::InvoiceOut, &t.id).await.unwrap();
     world.drain(Flow::InvoiceOut).await;
     let untaxed = invoice_key(&world.demo.invoice_numbers[5], &world.demo.invoices[5]);
-    let refused = world.status(&t.id, ObjectType::Invoice, &untaxed).await.unwrap();
+    let refused = world
+        .status(&t.id, ObjectType::Invoice, &untaxed)
+        .await
+        .unwrap();
     assert_eq!(refused.status, SyncStatus::Error);
     assert!(
-        refused.last_message.as_deref().unwrap_or("").contains("no_vat_code"),
+        refused
+            .last_message
+            .as_deref()
+            .unwrap_or("")
+            .contains("no_vat_code"),
         "{:?}",
         refused.last_message
     );
@@ -78,7 +96,12 @@ async fn issue_11_tax_rules_hold_on_the_production_path() {
         .status(&t.id, ObjectType::TaxCode, "no-vat-code")
         .await
         .unwrap();
-    assert_eq!(setup.status, SyncStatus::Success, "{:?}", setup.last_message);
+    assert_eq!(
+        setup.status,
+        SyncStatus::Success,
+        "{:?}",
+        setup.last_message
+    );
     // Set-up also pulled Exact's VAT codes (with "5", its combined 21 % + 9 %): the combined invoice, refused
     // before for want of a combined-tax-codes row, goes now too.
     let combined = invoice_key(&world.demo.invoice_numbers[2], &world.demo.invoices[2]);
@@ -131,7 +154,10 @@ async fn issue_11_tax_rules_hold_on_the_production_path() {
 
     // The compound invoice: refused with the reason.
     let compound = invoice_key(&world.demo.invoice_numbers[3], &world.demo.invoices[3]);
-    let status = world.status(&t.id, ObjectType::Invoice, &compound).await.unwrap();
+    let status = world
+        .status(&t.id, ObjectType::Invoice, &compound)
+        .await
+        .unwrap();
     assert_eq!(status.status, SyncStatus::Error);
     let text = status.last_message.unwrap_or_default();
     assert!(
@@ -150,8 +176,14 @@ async fn issue_11_currencies_and_banks_hold_on_the_production_path() {
     let world = World::spawn().await;
     let t = world.tenant_since("currencies", Some(world.started)).await;
     set_setting(&world, &t, "multicurrency", Some(json!(true))).await;
-    world.exact.create_bank_journal(t.division, "21", "ING USD", "USD").unwrap();
-    world.exact.create_bank_journal(t.division, "22", "Rabobank EUR", "EUR").unwrap();
+    world
+        .exact
+        .create_bank_journal(t.division, "21", "ING USD", "USD")
+        .unwrap();
+    world
+        .exact
+        .create_bank_journal(t.division, "22", "Rabobank EUR", "EUR")
+        .unwrap();
     world.tick();
     discover(&world.ctx, Flow::InvoiceOut, &t.id).await.unwrap();
     discover(&world.ctx, Flow::VoucherOut, &t.id).await.unwrap();
@@ -187,10 +219,19 @@ async fn issue_11_currencies_and_banks_hold_on_the_production_path() {
             date: None,
             employee: false,
         };
-        world.exact.register_payment_through(spec, Some(journal)).unwrap();
+        world
+            .exact
+            .register_payment_through(spec, Some(journal))
+            .unwrap();
     }
     let (vendor0, number0) = &world.demo.voucher_numbers[0];
-    let first = target(&world, &t, ObjectType::ApVoucher, &format!("{vendor0}.{number0}")).await;
+    let first = target(
+        &world,
+        &t,
+        ObjectType::ApVoucher,
+        &format!("{vendor0}.{number0}"),
+    )
+    .await;
     let spec = PaymentSpec {
         division: t.division,
         entry_id: first,
@@ -198,7 +239,10 @@ async fn issue_11_currencies_and_banks_hold_on_the_production_path() {
         date: None,
         employee: false,
     };
-    world.exact.register_payment_through(spec, Some("22")).unwrap();
+    world
+        .exact
+        .register_payment_through(spec, Some("22"))
+        .unwrap();
     discover(&world.ctx, Flow::PaymentIn, &t.id).await.unwrap();
     world.drain(Flow::PaymentIn).await;
 
@@ -207,7 +251,11 @@ async fn issue_11_currencies_and_banks_hold_on_the_production_path() {
         .vp
         .cash_receipts()
         .into_iter()
-        .filter(|c| c.lines.iter().any(|l| l.invoice == world.demo.invoice_numbers[1]))
+        .filter(|c| {
+            c.lines
+                .iter()
+                .any(|l| l.invoice == world.demo.invoice_numbers[1])
+        })
         .collect();
     assert_eq!(receipts.len(), 1);
     assert_eq!(receipts[0].currency, "USD");
@@ -221,8 +269,14 @@ async fn issue_11_currencies_and_banks_hold_on_the_production_path() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(bank.columns.get("vp_bank_code").map(String::as_str), Some("USDBANK"));
-    assert_eq!(bank.columns.get("currency").map(String::as_str), Some("USD"));
+    assert_eq!(
+        bank.columns.get("vp_bank_code").map(String::as_str),
+        Some("USDBANK")
+    );
+    assert_eq!(
+        bank.columns.get("currency").map(String::as_str),
+        Some("USD")
+    );
     // The USD voucher's payment is an AP payment in VP; the one through "Rabobank EUR" is refused.
     let payments = world
         .ctx
@@ -241,7 +295,12 @@ async fn issue_11_currencies_and_banks_hold_on_the_production_path() {
         .items;
     let paid = payments
         .iter()
-        .find(|p| p.last_message.as_deref().unwrap_or("").contains(&voucher_key))
+        .find(|p| {
+            p.last_message
+                .as_deref()
+                .unwrap_or("")
+                .contains(&voucher_key)
+        })
         .unwrap();
     assert_eq!(paid.status, SyncStatus::Success, "{:?}", paid.last_message);
     let refused = payments
@@ -300,8 +359,14 @@ async fn issue_11_a_second_partial_payment_is_allocated_against_the_open_balance
         .iter()
         .map(|c| c.lines.iter().map(|l| l.amount).collect())
         .collect();
-    assert!(amounts.contains(&vec![dec!(166.67), dec!(333.33)]), "{amounts:?}");
-    assert!(amounts.contains(&vec![dec!(236.66), dec!(473.34)]), "{amounts:?}");
+    assert!(
+        amounts.contains(&vec![dec!(166.67), dec!(333.33)]),
+        "{amounts:?}"
+    );
+    assert!(
+        amounts.contains(&vec![dec!(236.66), dec!(473.34)]),
+        "{amounts:?}"
+    );
     assert_eq!(world.vp.invoice_balance("920001"), Some(dec!(0.00)));
 }
 
@@ -322,11 +387,19 @@ async fn issue_11_revenue_generation_and_unit_postings_go_out_as_journals() {
         &format!("RG.{}.{}", rg.period, rg.post_seq),
     )
     .await;
-    let lines = lines_of(&world, &t, "generaljournalentry/GeneralJournalEntryLines", &entry);
+    let lines = lines_of(
+        &world,
+        &t,
+        "generaljournalentry/GeneralJournalEntryLines",
+        &entry,
+    );
     // Two projects, each a revenue credit and an unbilled-services debit: four lines summing to zero.
     assert_eq!(lines.len(), 4);
     assert_eq!(
-        lines.iter().map(|l| dec_of(&l["AmountFC"])).sum::<Decimal>(),
+        lines
+            .iter()
+            .map(|l| dec_of(&l["AmountFC"]))
+            .sum::<Decimal>(),
         Decimal::ZERO
     );
     let un = &world.demo.unit_postings[0];

@@ -390,4 +390,3 @@ async fn a_supplier_payment_in_exact_becomes_one_ap_payment_in_vp() {
     );
     assert_eq!(world.vp.payments().len(), before + 1);
 }
-

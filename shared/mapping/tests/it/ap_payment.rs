@@ -249,11 +249,17 @@ fn ap_payment_appchecks_row_amount_is_in_the_voucher_payment_currency_and_its_ba
     p.bank_account = "NL20INGB0001234567".into();
     let checks = ap_payment_checks(&p, &v, &ctx(), &lookups()).unwrap();
     assert_eq!(
-        checks.iter().map(|c| (c.amount, c.payment)).collect::<Vec<_>>(),
+        checks
+            .iter()
+            .map(|c| (c.amount, c.payment))
+            .collect::<Vec<_>>(),
         vec![(dec!(1045.44), dec!(1045.44)), (dec!(48.60), dec!(48.60))]
     );
     assert!(checks.iter().all(|c| c.bank_code == "BANK-USD"));
     // The same payment in EUR (the currency the voucher was entered in) is the overridden payment currency.
     let error = ap_payment_checks(&payment(dec!(1094.04)), &v, &ctx(), &lookups()).unwrap_err();
-    assert!(matches!(error, MappingError::CurrencyMismatch { .. }), "{error}");
+    assert!(
+        matches!(error, MappingError::CurrencyMismatch { .. }),
+        "{error}"
+    );
 }

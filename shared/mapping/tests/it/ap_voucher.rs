@@ -185,7 +185,10 @@ fn usd_voucher() -> ledgerlink_domain::vantagepoint::ApVoucher {
 #[test]
 fn multicurrency_consideration_ap_vouchers_go_out_in_the_payment_currency() {
     let mapped = ap_voucher_to_exact(&usd_voucher(), &lookups()).unwrap();
-    assert_eq!(mapped.entry.currency.map(|c| c.to_string()), Some("USD".into()));
+    assert_eq!(
+        mapped.entry.currency.map(|c| c.to_string()),
+        Some("USD".into())
+    );
     let lines = &mapped.entry.lines;
     assert_eq!(
         (lines[0].amount_fc, lines[0].vat_amount_fc),
@@ -203,7 +206,13 @@ fn multicurrency_consideration_a_voucher_line_without_its_payment_amount_is_refu
     v.lines[1].payment_amount = None;
     let error = ap_voucher_to_exact(&v, &lookups()).unwrap_err();
     assert!(
-        matches!(error, MappingError::Missing { field: "PaymentAmount", .. }),
+        matches!(
+            error,
+            MappingError::Missing {
+                field: "PaymentAmount",
+                ..
+            }
+        ),
         "{error}"
     );
 }

@@ -1,8 +1,8 @@
 //! "Bank Codes" considerations: bank names must match in both systems; a lookup table is used.
 
+use ledgerlink_domain::CurrencyCode;
 use ledgerlink_domain::exact::Journal;
 use ledgerlink_domain::vantagepoint::BankCode;
-use ledgerlink_domain::CurrencyCode;
 use ledgerlink_mapping::ledger_setup::{BankMatchError, match_bank};
 
 fn journal(code: &str, name: &str) -> Journal {

@@ -420,7 +420,10 @@ fn usd() -> ledgerlink_domain::CurrencyCode {
 }
 
 /// An invoice of two lines, 600.00 and 400.00 (tax included), in its billing currency.
-fn two_lines(currency: ledgerlink_domain::CurrencyCode, open: Option<Decimal>) -> InvoiceOutstanding {
+fn two_lines(
+    currency: ledgerlink_domain::CurrencyCode,
+    open: Option<Decimal>,
+) -> InvoiceOutstanding {
     InvoiceOutstanding {
         invoice: "000000010808".into(),
         currency,
@@ -461,7 +464,8 @@ fn cash_receipts_consideration_the_receipt_is_recorded_in_the_invoice_billing_cu
 /// A payment in another currency than the invoice's billing currency is refused, naming both.
 #[test]
 fn cash_receipts_consideration_a_payment_not_in_the_billing_currency_is_refused() {
-    let error = cr_master(&payment(dec!(1000.00)), &two_lines(usd(), None), &lookups()).unwrap_err();
+    let error =
+        cr_master(&payment(dec!(1000.00)), &two_lines(usd(), None), &lookups()).unwrap_err();
     assert!(
         matches!(error, MappingError::CurrencyMismatch { expected, found, .. } if expected == usd() && found == eur()),
         "{error}"
@@ -488,12 +492,20 @@ fn multicurrency_consideration_payments_back_are_refused_when_not_in_their_bank_
 /// of 666.67 pays exactly that, so each line ends paid in full: 600.00 and 400.00.
 #[test]
 fn cr_detail_row_amount_second_partial_payment_is_allocated_against_the_open_balance() {
-    let first = cr_details(&payment(dec!(333.33)), &two_lines(eur(), Some(dec!(1000.00)))).unwrap();
+    let first = cr_details(
+        &payment(dec!(333.33)),
+        &two_lines(eur(), Some(dec!(1000.00))),
+    )
+    .unwrap();
     assert_eq!(
         first.iter().map(|d| d.amount).collect::<Vec<_>>(),
         vec![dec!(200.00), dec!(133.33)]
     );
-    let second = cr_details(&payment(dec!(666.67)), &two_lines(eur(), Some(dec!(666.67)))).unwrap();
+    let second = cr_details(
+        &payment(dec!(666.67)),
+        &two_lines(eur(), Some(dec!(666.67))),
+    )
+    .unwrap();
     assert_eq!(
         second.iter().map(|d| d.amount).collect::<Vec<_>>(),
         vec![dec!(400.00), dec!(266.67)]
@@ -518,7 +530,11 @@ fn cr_detail_row_amount_of_a_discount_line_is_its_negative_share() {
 /// An overpayment: 700.00 paid while VP shows 666.67 open is refused with both amounts, never capped.
 #[test]
 fn cr_detail_row_amount_overpayment_of_the_open_balance_is_refused_not_capped() {
-    let error = cr_details(&payment(dec!(700.00)), &two_lines(eur(), Some(dec!(666.67)))).unwrap_err();
+    let error = cr_details(
+        &payment(dec!(700.00)),
+        &two_lines(eur(), Some(dec!(666.67))),
+    )
+    .unwrap_err();
     assert_eq!(
         error,
         MappingError::Overpayment {
@@ -528,7 +544,10 @@ fn cr_detail_row_amount_overpayment_of_the_open_balance_is_refused_not_capped() 
         }
     );
     let text = error.to_string();
-    assert!(text.contains("not recorded") && text.contains("666.67"), "{text}");
+    assert!(
+        text.contains("not recorded") && text.contains("666.67"),
+        "{text}"
+    );
 }
 
 /// VP's open balance includes the tax its (net) billing lines do not: 1,210.00 open on net lines of 400.00
@@ -549,11 +568,19 @@ fn cr_detail_row_amount_spreads_the_taxed_open_balance_over_the_net_lines() {
 /// remainder of 600.006 / 400.004); 1,000.03 on two lines is an overpayment and refused.
 #[test]
 fn cr_detail_row_amount_applies_a_tax_rounding_difference_of_a_cent_per_line() {
-    let details = cr_details(&payment(dec!(1000.01)), &two_lines(eur(), Some(dec!(1000.00)))).unwrap();
+    let details = cr_details(
+        &payment(dec!(1000.01)),
+        &two_lines(eur(), Some(dec!(1000.00))),
+    )
+    .unwrap();
     assert_eq!(
         details.iter().map(|d| d.amount).collect::<Vec<_>>(),
         vec![dec!(600.01), dec!(400.00)]
     );
-    let error = cr_details(&payment(dec!(1000.03)), &two_lines(eur(), Some(dec!(1000.00)))).unwrap_err();
+    let error = cr_details(
+        &payment(dec!(1000.03)),
+        &two_lines(eur(), Some(dec!(1000.00))),
+    )
+    .unwrap_err();
     assert!(matches!(error, MappingError::Overpayment { .. }), "{error}");
 }

@@ -103,7 +103,10 @@ fn journal_entries_consideration_revenue_generation_goes_out_without_tax() {
     .unwrap();
     let mapped = journal_to_exact(&entry, &lookups()).unwrap();
     assert_eq!(mapped.external_key, "RevGen.202606.64");
-    assert_eq!(mapped.entry.currency.map(|c| c.to_string()), Some("USD".into()));
+    assert_eq!(
+        mapped.entry.currency.map(|c| c.to_string()),
+        Some("USD".into())
+    );
     assert_eq!(
         mapped
             .entry

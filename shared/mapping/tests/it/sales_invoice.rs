@@ -326,7 +326,9 @@ fn sales_invoice_in_a_multicurrency_database_without_billing_amounts_is_refused(
 #[test]
 fn sales_invoice_that_is_negative_is_not_sent_and_the_error_names_the_invoice_and_why() {
     let negative: ArInvoice =
-        serde_json::from_str(ledgerlink_mapping::demo::NEGATIVE_INVOICE_JSON).unwrap();
+        ledgerlink_domain::json::parse_lossless(ledgerlink_mapping::demo::NEGATIVE_INVOICE_JSON)
+            .and_then(serde_json::from_value)
+            .unwrap();
     let error = sales_invoice_to_exact(&negative, &lookups()).unwrap_err();
     match &error {
         MappingError::NegativeInvoice {
@@ -444,8 +446,7 @@ fn tax_codes_consideration_compound_taxes_are_refused_with_why_and_what_to_do() 
     }
     let text = error.to_string();
     assert!(
-        text.contains("compound taxes are not supported")
-            && text.contains("without compounding"),
+        text.contains("compound taxes are not supported") && text.contains("without compounding"),
         "{text}"
     );
 }

@@ -109,7 +109,10 @@ fn ap_voucher_row_line_amount_type_no_tax_code_is_proposed_from_exacts_type_n_va
         typed("6", "Geen btw / no VAT", "N", false),
         typed("9", "Geen btw (oud)", "N", true),
     ];
-    assert_eq!(propose_no_vat_code(&codes).map(|c| c.as_str().to_owned()), Ok("6".into()));
+    assert_eq!(
+        propose_no_vat_code(&codes).map(|c| c.as_str().to_owned()),
+        Ok("6".into())
+    );
 }
 
 #[test]

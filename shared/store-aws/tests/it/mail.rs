@@ -63,7 +63,10 @@ async fn ses_sends_the_rendered_message_from_a_verified_sender() {
         .unwrap();
     assert!(!sent.is_empty());
     let held = sent_to_moto().await;
-    assert!(held.contains(&format!("<{id}.acme@ledgerlink.invalid>")), "{held}");
+    assert!(
+        held.contains(&format!("<{id}.acme@ledgerlink.invalid>")),
+        "{held}"
+    );
 }
 
 #[tokio::test]

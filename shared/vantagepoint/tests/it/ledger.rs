@@ -240,7 +240,9 @@ async fn the_demo_day_yields_vouchers_expense_reports_and_journal_entries() {
     // Manual journal entries, unit postings (UN) and revenue-generation runs (RG, no batch) alike.
     assert_eq!(
         journals.len(),
-        vp.demo.journal_entries.len() + vp.demo.unit_postings.len() + vp.demo.revenue_generation.len()
+        vp.demo.journal_entries.len()
+            + vp.demo.unit_postings.len()
+            + vp.demo.revenue_generation.len()
     );
     for je in &journals {
         let sum: Decimal = je.lines.iter().map(|l| l.signed_amount()).sum();
@@ -252,7 +254,10 @@ async fn the_demo_day_yields_vouchers_expense_reports_and_journal_entries() {
         .iter()
         .find(|j| j.batch.is_none() && j.post_seq == rg.post_seq)
         .unwrap();
-    assert_eq!(revenue.external_key(), format!("RG.{}.{}", rg.period, rg.post_seq));
+    assert_eq!(
+        revenue.external_key(),
+        format!("RG.{}.{}", rg.period, rg.post_seq)
+    );
     // Two projects: each a revenue credit and an unbilled-services debit (a GL offset, kept).
     assert_eq!(revenue.lines.len(), 4);
     assert!(revenue.lines.iter().any(|l| l.account == "12500"));
