@@ -32,6 +32,8 @@ pub struct EmulatorCounts {
     pub vp_cash_receipts: usize,
     pub vp_ap_payments: usize,
     pub vp_expense_payments: usize,
+    /// Firms in Vantagepoint (clients and vendors, including those created from Exact accounts).
+    pub vp_firms: usize,
 }
 
 impl EmulatorCounts {
@@ -59,6 +61,7 @@ impl EmulatorCounts {
                 .iter()
                 .filter(|p| p.kind == PaymentKind::Employee)
                 .count(),
+            vp_firms: vp.firms().len(),
         }
     }
 
@@ -82,6 +85,7 @@ impl EmulatorCounts {
             vp_expense_payments: self
                 .vp_expense_payments
                 .saturating_sub(baseline.vp_expense_payments),
+            vp_firms: self.vp_firms.saturating_sub(baseline.vp_firms),
         }
     }
 }
@@ -116,7 +120,7 @@ pub struct CaseLine {
 pub struct Summary {
     /// Objects in Success, by object type (e.g. `invoice`, `cash-receipt`).
     pub synced: BTreeMap<String, u64>,
-    /// Firms created in Vantagepoint from accounts created in Exact (firm objects keyed `exact:{code}`;
+    /// Firms created in Vantagepoint from accounts created in Exact (firm objects keyed `exact:{ledger id}`;
     /// also counted under `firm` in `synced`).
     pub vp_firms_from_exact: u64,
     /// Objects per status.
@@ -361,11 +365,12 @@ impl fmt::Display for Summary {
         let e = &self.emulators;
         writeln!(
             f,
-            "  Emulators    : Exact +{} accounts, +{} sales, +{} purchase, +{} journal entries; VP +{} cash receipts, +{} AP payments, +{} expense payments (this run)",
+            "  Emulators    : Exact +{} accounts, +{} sales, +{} purchase, +{} journal entries; VP +{} firms, +{} cash receipts, +{} AP payments, +{} expense payments (this run)",
             e.exact_accounts,
             e.exact_sales_entries,
             e.exact_purchase_entries,
             e.exact_journal_entries,
+            e.vp_firms,
             e.vp_cash_receipts,
             e.vp_ap_payments,
             e.vp_expense_payments,

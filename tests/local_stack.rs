@@ -332,3 +332,209 @@ async fn running_twice_creates_no_duplicates() {
     };
     assert_eq!(link(&first_out), link(&second_out));
 }
+
+/// What the stack printed so far (the reader keeps draining stdout so the stack never blocks on it).
+type Seen = std::sync::Arc<std::sync::Mutex<String>>;
+
+/// Waits until `summary.json` reports round `round` (the stack writes it after each round).
+async fn after_round(data_dir: &Path, round: u64, seen: &Seen) -> Value {
+    let wait = async {
+        loop {
+            if let Ok(text) = std::fs::read_to_string(data_dir.join("summary.json"))
+                && let Ok(report) = serde_json::from_str::<Value>(&text)
+                && report["round"].as_u64() == Some(round)
+            {
+                return report;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    match tokio::time::timeout(Duration::from_secs(120), wait).await {
+        Ok(report) => report,
+        Err(_) => panic!(
+            "round {round} did not finish within two minutes:\n{}",
+            seen.lock().unwrap()
+        ),
+    }
+}
+
+/// The firms of the demo tenant as the API lists them.
+async fn firms(http: &reqwest::Client, base: &str, key: &str) -> Vec<Value> {
+    let got: Value = http
+        .get(format!("{base}/api/objects?type=firm&limit=500"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    got["items"].as_array().unwrap().clone()
+}
+
+/// Issue 18: four rounds of the local stack with an edit on each side between rounds (a VP user changes a
+/// firm, an Exact bookkeeper changes a linked account, and once both change the same firm) leave the number
+/// of Exact accounts and VP firms as they were after the first round, and every firm Success or
+/// Desynchronized with its reason (or Not integrated because it is not available to accounting users).
+#[tokio::test]
+async fn four_rounds_with_edits_on_both_sides_keep_the_account_and_firm_counts_and_no_firm_in_error()
+ {
+    // Arrange: the long-running mode with a short schedule; stdout is read as it comes.
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = command(dir.path(), &["--interval-secs", "3"])
+        .spawn()
+        .unwrap();
+    let seen: Seen = Seen::default();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let reader = {
+        let seen = seen.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut all = seen.lock().unwrap();
+                all.push_str(&line);
+                all.push('\n');
+            }
+        })
+    };
+    let first = after_round(dir.path(), 1, &seen).await;
+    let printed = seen.lock().unwrap().clone();
+    let url_of = |label: &str| {
+        printed
+            .lines()
+            .find(|l| l.contains(label))
+            .and_then(|l| l.split_whitespace().find(|w| w.starts_with("http://")))
+            .unwrap()
+            .trim_end_matches('/')
+            .to_owned()
+    };
+    let (exact, vp) = (
+        url_of("Exact Online emulator"),
+        url_of("Vantagepoint emulator"),
+    );
+    let vp = vp.trim_end_matches("/vantagepoint").to_owned();
+    let page = url_of("/#key=");
+    let (base, key) = page.split_once("/#key=").unwrap();
+    let http = reqwest::Client::new();
+    let counts = |report: &Value| {
+        (
+            n(&report["summary"], &["emulators", "exact_accounts"]),
+            n(&report["summary"], &["emulators", "vp_firms"]),
+        )
+    };
+    let after_first = counts(&first);
+    assert!(after_first.0 > 0 && after_first.1 > 0, "{first:#}");
+    // Linked VP firms (ClientID keys) and their Exact accounts, from the API.
+    let linked: Vec<(String, String)> = firms(&http, base, key)
+        .await
+        .iter()
+        .filter(|f| f["status"] == "success" && !f["key"].as_str().unwrap().starts_with("exact:"))
+        .map(|f| {
+            (
+                f["key"].as_str().unwrap().to_owned(),
+                f["target_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(linked.len() >= 3, "{linked:?}");
+    let edit_vp = |client_id: String, field: &'static str, value: String| {
+        let (http, vp) = (http.clone(), vp.clone());
+        async move {
+            let answer = http
+                .patch(format!("{vp}/__emulator/firms/{client_id}"))
+                .json(&serde_json::json!({ field: value }))
+                .send()
+                .await
+                .unwrap();
+            assert!(answer.status().is_success(), "{:?}", answer.text().await);
+        }
+    };
+    let edit_exact = |account: String, field: &'static str, value: String| {
+        let (http, exact) = (http.clone(), exact.clone());
+        async move {
+            let answer = http
+                .post(format!("{exact}/__emulator/update"))
+                .json(&serde_json::json!({
+                    "division": 123456, "path": "crm/Accounts", "key": account,
+                    "fields": { field: value },
+                }))
+                .send()
+                .await
+                .unwrap();
+            assert!(answer.status().is_success(), "{:?}", answer.text().await);
+        }
+    };
+
+    // Act: an edit on each side between rounds 1-2, 2-3 and 3-4 (the last on both sides of one firm).
+    let mut reports = vec![first];
+    let edits: [(usize, usize); 3] = [(0, 1), (2, 1), (0, 0)];
+    for (round, (vp_firm, exact_firm)) in (2..=4).zip(edits) {
+        let (client_id, _) = linked[vp_firm].clone();
+        let (_, account) = linked[exact_firm].clone();
+        edit_vp(client_id, "PrimaryPhone", format!("+31 20 700 {round:04}")).await;
+        edit_exact(
+            account,
+            "Email",
+            format!("books{round}@edited-in-exact.example"),
+        )
+        .await;
+        reports.push(after_round(dir.path(), round, &seen).await);
+    }
+    let listed = firms(&http, base, key).await;
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("the stack stops within 30 s")
+        .unwrap();
+    reader.abort();
+
+    // Assert: the counts of every later round equal the first round's.
+    for report in &reports {
+        eprintln!(
+            "round {}: Exact +{} accounts, VP +{} firms",
+            report["round"],
+            counts(report).0,
+            counts(report).1
+        );
+        assert_eq!(
+            counts(report),
+            after_first,
+            "round {}: Exact accounts / VP firms changed:\n{}",
+            report["round"],
+            seen.lock().unwrap()
+        );
+    }
+    // Every firm is Success or Desynchronized with its reason (or not integrated, with why).
+    let mut desynchronized = 0;
+    for firm in &listed {
+        let message = firm["last_message"].as_str().unwrap_or("");
+        match firm["status"].as_str().unwrap() {
+            "success" => {}
+            "desynchronized" => {
+                desynchronized += 1;
+                assert!(
+                    message.contains("Changed in Exact Online")
+                        && message.contains("Vantagepoint \"")
+                        && message.contains("Exact Online \""),
+                    "{firm:#}"
+                );
+            }
+            "not-integrated" => assert!(message.contains("Accounting Users"), "{firm:#}"),
+            other => panic!("firm in {other}: {firm:#}"),
+        }
+    }
+    assert!(
+        desynchronized >= 1,
+        "the Exact-side edits show: {listed:#?}"
+    );
+    // The firm edited on both sides ended with VP's values (VP owns firms), with the trace.
+    let both = listed
+        .iter()
+        .find(|f| f["key"] == linked[0].0.as_str())
+        .unwrap();
+    assert_eq!(both["status"], "success", "{both:#}");
+    assert!(status.success(), "{status:?}");
+}

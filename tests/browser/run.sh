@@ -33,19 +33,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for _ in $(seq 1 100); do
-  grep -q '^FORCE_KEY=' "$out" && break
+for _ in $(seq 1 900); do
+  grep -q '^CONFLICT_KEY=' "$out" && break
   if ! kill -0 "$fixture_pid" 2>/dev/null; then
     echo "the fixture exited early" >&2
     exit 1
   fi
   sleep 0.2
 done
-grep -q '^FORCE_KEY=' "$out" || { echo "the fixture did not start" >&2; exit 1; }
+grep -q '^CONFLICT_KEY=' "$out" || { echo "the fixture did not start" >&2; exit 1; }
 
 BASE_URL="$(sed -n 's/^BASE_URL=//p' "$out")"
 API_KEY="$(sed -n 's/^API_KEY=//p' "$out")"
 FORCE_KEY="$(sed -n 's/^FORCE_KEY=//p' "$out")"
-export BASE_URL API_KEY FORCE_KEY CHROMIUM="$chromium"
+CONFLICT_KEY="$(sed -n 's/^CONFLICT_KEY=//p' "$out")"
+export BASE_URL API_KEY FORCE_KEY CONFLICT_KEY CHROMIUM="$chromium"
 
 node "$here/test.mjs"

@@ -3,7 +3,11 @@
 // object shows SUCCESS; takes screenshots of the Integration page, the export history, imports and the
 // sync-health chart. Exits non-zero on any failure (including a JavaScript error on the page).
 //
-// Environment: BASE_URL, API_KEY, FORCE_KEY (printed by the Rust fixture), CHROMIUM (default /usr/bin/chromium).
+// Then the firm link conflict the fixture's firm-sync rounds left (a vendor whose code is a client's): it
+// is the only master data in Error, and it is resolved from the object's detail (Create new account).
+//
+// Environment: BASE_URL, API_KEY, FORCE_KEY, CONFLICT_KEY (printed by the Rust fixture), CHROMIUM (default
+// /usr/bin/chromium).
 import { chromium } from "playwright-core";
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,9 +17,9 @@ import { fileURLToPath } from "node:url";
 const here = dirname(fileURLToPath(import.meta.url));
 const shots = join(here, "screenshots");
 mkdirSync(shots, { recursive: true });
-const { BASE_URL: base, API_KEY: key, FORCE_KEY: forceKey } = process.env;
-if (!base || !key || !forceKey) {
-  console.error("BASE_URL, API_KEY and FORCE_KEY are required");
+const { BASE_URL: base, API_KEY: key, FORCE_KEY: forceKey, CONFLICT_KEY: conflictKey } = process.env;
+if (!base || !key || !forceKey || !conflictKey) {
+  console.error("BASE_URL, API_KEY, FORCE_KEY and CONFLICT_KEY are required");
   process.exit(2);
 }
 
@@ -80,6 +84,57 @@ try {
   const label = await page.locator(`#objects tbody tr[data-key="${forceKey}"] .status`).textContent();
   if (label.trim() !== "Success") throw new Error(`status label is ${label}`);
   await page.screenshot({ path: join(shots, "integration-after-force-sync.png"), fullPage: true });
+
+  // --- Firm link conflict (issue 18) -------------------------------------------------------------
+  // After three rounds of the real firm-sync, the only master data in Error is the deliberate conflict.
+  {
+    const answer = await fetch(`${base}/api/objects?category=master-data&status=error&limit=100`, {
+      headers: { Authorization: `Bearer ${key}` },
+    });
+    const inError = (await answer.json()).items.map((i) => `${i.type} ${i.key}`);
+    if (inError.length !== 1 || inError[0] !== `firm ${conflictKey}`) {
+      throw new Error(`master data in Error after three firm-sync rounds: ${inError.join(", ")}`);
+    }
+    await page.click('#category button[data-category="master-data"]');
+    await page.selectOption("#status-filter", "error");
+    const conflictRow = page.locator(`#objects tbody tr[data-key="${conflictKey}"]`);
+    await conflictRow.locator(".status[data-status=error]").waitFor();
+    await conflictRow.locator("button.link").click();
+    await page.waitForSelector(`#detail:not([hidden])[data-key="${conflictKey}"]`);
+    const said = await page.locator("#detail-fields").textContent();
+    for (const part of ["Shared Code Supplies BV", "belongs to", "create a new Exact Online account"]) {
+      if (!said.includes(part)) throw new Error(`the conflict message lacks "${part}": ${said}`);
+    }
+    await page.waitForSelector("#detail-link:not([hidden])");
+    await page.waitForSelector("#link-new-account:not([hidden])");
+    await page.waitForSelector("#link-form:not([hidden])");
+    await page.screenshot({ path: join(shots, "firm-link-conflict.png"), fullPage: true });
+
+    // Resolve it: a new Exact Online account for the vendor, then the object synchronises.
+    await page.click("#link-new-account");
+    await page.waitForSelector("#detail-link #link-open");
+    const href = await page.locator("#link-open").getAttribute("href");
+    if (!href || !href.includes("CRMAccountCard.aspx")) throw new Error(`the link does not open the account: ${href}`);
+    const resolvedBy = Date.now() + 20000;
+    for (;;) {
+      await page.selectOption("#status-filter", "");
+      await page.click("#refresh");
+      const status = await page
+        .locator(`#objects tbody tr[data-key="${conflictKey}"] .status`)
+        .getAttribute("data-status", { timeout: 2000 })
+        .catch(() => null);
+      if (status === "success") break;
+      if (Date.now() > resolvedBy) throw new Error(`${conflictKey} did not turn Success after a new account (last: ${status})`);
+      await page.waitForTimeout(500);
+    }
+    await page.locator(`#objects tbody tr[data-key="${conflictKey}"] button.link`).click();
+    await page.waitForSelector(`#detail:not([hidden])[data-key="${conflictKey}"] #detail-fields .status[data-status=success]`);
+    const history = await page.locator("#detail-history").textContent();
+    if (!history.includes("Linked to the new Exact Online account")) throw new Error(`no history entry for the action: ${history}`);
+    await page.screenshot({ path: join(shots, "firm-link-resolved.png"), fullPage: true });
+    await page.click("#close-detail");
+    await page.click('#category button[data-category=""]');
+  }
 
   // Export history: every seed column, a download link and task actions.
   await page.click('#tabs button[data-tab="exports"]');

@@ -8,8 +8,9 @@
 //!   (Basic auth or a shared secret). Both only ENQUEUE work (a Discover message for the right flow and
 //!   tenant); the flows do the work.
 //! - [`objects`]: the Integration page (seed 002): the per-object status list with its filters and cursor
-//!   pagination, object detail with attempt history, Synchronize / Force synchronize with a per-object
-//!   result, counts per status, and the sync-health aggregate.
+//!   pagination, object detail with attempt history and (firms, employees) the ledger link, Synchronize /
+//!   Force synchronize with a per-object result, link actions (relink, unlink, adopt, new account), counts
+//!   per status, and the sync-health aggregate.
 //! - [`jobs`]: export definitions and runs, the export history (seed 003: every column, download links issued
 //!   on request, Reset task, Mark task as failed), imports (templates, direct or presigned uploads, result
 //!   summaries) and the Integrations Manager (seed 000), all through the `ledgerlink-jobs` use cases.
@@ -163,6 +164,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/objects/{type}/{key}"),
     ("POST", "/api/objects/synchronize"),
     ("POST", "/api/objects/force-synchronize"),
+    ("POST", "/api/objects/link"),
     ("GET", "/api/health/sync"),
     ("GET", "/api/jobs"),
     ("GET", "/api/jobs/{id}"),
@@ -245,6 +247,7 @@ pub fn router(state: ApiState) -> Router {
             "/api/objects/force-synchronize",
             post(objects::force_synchronize),
         )
+        .route("/api/objects/link", post(objects::link))
         .route("/api/health/sync", get(objects::health))
         .route("/api/jobs", get(jobs::list))
         .route("/api/jobs/{id}", get(jobs::detail))

@@ -3,6 +3,10 @@
 //! Synchronize and Force synchronize on a selection (a per-object result: accepted, or refused with the
 //! reason), counts per status, and the sync-health aggregate the page draws as a chart.
 //!
+//! Firms and employees show their link to a ledger account (with a link to open it there) and an operator
+//! may relink, unlink, adopt an existing account or have a new one created (`POST /api/objects/link`); each
+//! action is an entry in the object's history. The rules are the flows crate's (`ledgerlink_flows::links`).
+//!
 //! The rules of Synchronize / Force synchronize are the flows crate's (`ledgerlink_flows::operator`; Force
 //! synchronize is its `retry`, which honours the tenant's transaction integration level); this
 //! module only makes sure every named object exists for the caller's tenant first, so another tenant's key
@@ -15,7 +19,9 @@ use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use ledgerlink_domain::{Category, Flow, ObjectKey, ObjectType, SyncStatus};
+use ledgerlink_flows::links::{self, LinkAction, LinkChange, LinkRefusal, LinkView};
 use ledgerlink_flows::operator;
+use ledgerlink_flows::settings::SourceOfTruth;
 use ledgerlink_ports::{ObjectRef, ObjectStatus, PageRequest, StatusAttempt, StatusFilter};
 use serde::{Deserialize, Serialize};
 
@@ -187,6 +193,11 @@ impl From<StatusAttempt> for AttemptView {
 pub struct Detail {
     pub object: ObjectView,
     pub history: Vec<AttemptView>,
+    /// The ledger account a firm or employee is linked to (`null`: not linked, or not a master-data record).
+    pub link: Option<LinkView>,
+    /// The link actions that fit the object now (`relink`, `unlink`, `adopt`, `new-account`); empty for
+    /// objects whose links are not edited by operators.
+    pub link_actions: Vec<&'static str>,
 }
 
 pub async fn detail(
@@ -210,10 +221,95 @@ pub async fn detail(
     let history = operator::history(&state.flows, &object, HISTORY_LIMIT)
         .await
         .map_err(ApiError::from_flow)?;
+    let link = links::view(&state.flows, &object)
+        .await
+        .map_err(ApiError::from_flow)?;
+    let link_actions = if !links::editable(&object) {
+        Vec::new()
+    } else if link.is_some() {
+        let mut actions = vec!["relink", "unlink"];
+        if link.as_ref().map(|l| l.owner) == Some(SourceOfTruth::Vantagepoint) {
+            actions.push("new-account");
+        }
+        actions
+    } else {
+        vec!["adopt", "new-account"]
+    };
     Ok(Json(Detail {
         object: status.into(),
         history: history.into_iter().map(AttemptView::from).collect(),
+        link,
+        link_actions,
     }))
+}
+
+/// An operator's link action on one firm or employee.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkRequest {
+    #[serde(rename = "type")]
+    pub object_type: ObjectType,
+    pub key: String,
+    pub action: String,
+    /// The existing ledger account (its id or its code), for `relink` and `adopt`.
+    pub account: Option<String>,
+}
+
+/// `POST /api/objects/link`: relink, unlink, adopt an existing account, or have a new one created.
+pub async fn link(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    ApiJson(request): ApiJson<LinkRequest>,
+) -> ApiResult<Json<LinkChange>> {
+    let object = object_ref(&caller, request.object_type.as_str(), &request.key)?;
+    let account = || -> ApiResult<String> {
+        let account = request
+            .account
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "account",
+                    "name the existing Exact Online account by its id or its code",
+                )
+            })?;
+        if account.chars().count() > 64 {
+            return Err(ApiError::invalid("account", "at most 64 characters"));
+        }
+        Ok(account.to_owned())
+    };
+    let action = match request.action.as_str() {
+        "relink" => LinkAction::Relink {
+            account: account()?,
+        },
+        "adopt" => LinkAction::Adopt {
+            account: account()?,
+        },
+        "unlink" => LinkAction::Unlink,
+        "new-account" => LinkAction::NewAccount,
+        other => {
+            return Err(ApiError::invalid(
+                "action",
+                format!("`{other}` is not one of relink, unlink, adopt, new-account"),
+            ));
+        }
+    };
+    if request.account.is_some() && matches!(action, LinkAction::Unlink | LinkAction::NewAccount) {
+        return Err(ApiError::invalid(
+            "account",
+            format!("`{}` takes no account", action.name()),
+        ));
+    }
+    let by = format!("{} (operator page)", caller.user);
+    match links::act(&state.flows, &object, &action, &by)
+        .await
+        .map_err(ApiError::from_flow)?
+    {
+        Ok(change) => Ok(Json(change)),
+        Err(LinkRefusal::NotFound(why)) => Err(ApiError::not_found(why)),
+        Err(LinkRefusal::Conflict(why)) => Err(ApiError::WrongState(why)),
+    }
 }
 
 /// One object of a selection.

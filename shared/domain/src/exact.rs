@@ -167,6 +167,18 @@ pub struct Account {
     /// Read-only: `A` relation, `D` division.
     #[serde(rename = "Type", default, skip_serializing)]
     pub account_type: Option<String>,
+    /// Read-only: when the account last changed (the version firm-sync keeps per link to recognise the echo
+    /// of its own writes).
+    #[serde(
+        rename = "Modified",
+        default,
+        with = "crate::period::exact_instant_opt",
+        skip_serializing
+    )]
+    pub modified: Option<chrono::DateTime<chrono::Utc>>,
+    /// Read-only, sync endpoints only: the row version (`sync/CRM/Accounts`).
+    #[serde(rename = "Timestamp", default, with = "int_opt", skip_serializing)]
+    pub timestamp: Option<i64>,
 }
 
 impl Account {
@@ -282,8 +294,13 @@ pub struct Contact {
     pub phone: Option<String>,
     #[serde(rename = "Mobile", default, skip_serializing_if = "Option::is_none")]
     pub mobile: Option<String>,
-    /// The contact number (numeric).
-    #[serde(rename = "HID", default, skip_serializing_if = "Option::is_none")]
+    /// The contact number (numeric: Exact answers it as a number, so it reads either way).
+    #[serde(
+        rename = "HID",
+        default,
+        with = "crate::lenient::text_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub hid: Option<String>,
     /// Read-only.
     #[serde(rename = "FullName", default, skip_serializing)]

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -281,6 +281,116 @@ pub mod exact_date_opt {
     }
 }
 
+/// Parses an Exact Online instant (`Modified`, `Created`): `"/Date(1715558400123)/"` (ms since the epoch, UTC)
+/// or ISO-8601 (`"2024-05-13T10:00:00.123Z"`, or without a zone, taken as UTC). `Ok(None)` for `""`.
+pub fn parse_exact_instant(value: &str) -> Result<Option<DateTime<Utc>>, ParseError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    if let Some(inner) = trimmed
+        .strip_prefix("/Date(")
+        .and_then(|s| s.strip_suffix(")/"))
+    {
+        let digits_end = inner
+            .char_indices()
+            .skip(1)
+            .find(|(_, c)| !c.is_ascii_digit())
+            .map_or(inner.len(), |(i, _)| i);
+        let ms: i64 = inner[..digits_end].parse().map_err(|_| {
+            ParseError::new("Exact instant", value, "expected /Date(milliseconds)/")
+        })?;
+        return DateTime::from_timestamp_millis(ms)
+            .map(Some)
+            .ok_or_else(|| ParseError::new("Exact instant", value, "milliseconds out of range"));
+    }
+    if let Ok(dt) = DateTime::parse_from_rfc3339(trimmed) {
+        return Ok(Some(dt.with_timezone(&Utc)));
+    }
+    NaiveDateTime::parse_from_str(trimmed.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f")
+        .map(|d| Some(d.and_utc()))
+        .map_err(|_| {
+            ParseError::new(
+                "Exact instant",
+                value,
+                "expected /Date(ms)/ or an ISO-8601 date and time",
+            )
+        })
+}
+
+/// Parses a Vantagepoint date and time (`ModDate`): `"2014-06-23T14:37:27.083"`, with or without the
+/// fraction (VP keeps server-local time without a zone; a trailing `Z` or offset is ignored). `Ok(None)` for `""`.
+pub fn parse_vp_datetime(value: &str) -> Result<Option<NaiveDateTime>, ParseError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    if let Ok(dt) = DateTime::parse_from_rfc3339(trimmed) {
+        return Ok(Some(dt.naive_local()));
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d"] {
+        let text = trimmed.trim_end_matches('Z');
+        if format == "%Y-%m-%d" {
+            if let Ok(d) = NaiveDate::parse_from_str(text, format) {
+                return Ok(d.and_hms_opt(0, 0, 0));
+            }
+        } else if let Ok(dt) = NaiveDateTime::parse_from_str(text, format) {
+            return Ok(Some(dt));
+        }
+    }
+    Err(ParseError::new(
+        "Vantagepoint date and time",
+        value,
+        "expected YYYY-MM-DDTHH:MM:SS.fff",
+    ))
+}
+
+/// Serde helper for a read-only Exact instant: reads like [`parse_exact_instant`], writes ISO-8601.
+/// Use with `#[serde(default, with = "exact_instant_opt", skip_serializing)]`.
+pub mod exact_instant_opt {
+    use super::*;
+    pub fn serialize<S: Serializer>(
+        at: &Option<DateTime<Utc>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match at {
+            Some(at) => serializer.serialize_str(&at.to_rfc3339()),
+            None => serializer.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<DateTime<Utc>>, D::Error> {
+        match deserialize_text_or_null(deserializer)? {
+            Some(text) => parse_exact_instant(&text).map_err(de::Error::custom),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Serde helper for a read-only Vantagepoint date and time (`ModDate`): reads like [`parse_vp_datetime`],
+/// writes `YYYY-MM-DDTHH:MM:SS.fff`. Use with `#[serde(default, with = "vp_datetime_opt", skip_serializing)]`.
+pub mod vp_datetime_opt {
+    use super::*;
+    pub fn serialize<S: Serializer>(
+        at: &Option<NaiveDateTime>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match at {
+            Some(at) => serializer.serialize_str(&at.format("%Y-%m-%dT%H:%M:%S%.3f").to_string()),
+            None => serializer.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<NaiveDateTime>, D::Error> {
+        match deserialize_text_or_null(deserializer)? {
+            Some(text) => parse_vp_datetime(&text).map_err(de::Error::custom),
+            None => Ok(None),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,5 +447,33 @@ mod tests {
         );
         assert_eq!(parse_exact_date("2024-05-13"), Ok(Some(date(2024, 5, 13))));
         assert!(parse_exact_date("/Date(abc)/").is_err());
+    }
+
+    #[test]
+    fn exact_instants_and_vp_datetimes_read_in_their_wire_forms() {
+        assert_eq!(
+            parse_exact_instant("/Date(1715558400123)/")
+                .unwrap_or_default()
+                .map(|d| d.timestamp_millis()),
+            Some(1_715_558_400_123)
+        );
+        assert_eq!(
+            parse_exact_instant("2024-05-13T00:00:00.5")
+                .unwrap_or_default()
+                .map(|d| d.timestamp_millis()),
+            Some(1_715_558_400_500)
+        );
+        assert_eq!(parse_exact_instant(" ").unwrap_or_default(), None);
+        assert!(parse_exact_instant("yesterday").is_err());
+        let vp = parse_vp_datetime("2014-06-23T14:37:27.083")
+            .unwrap_or_default()
+            .map(|d| d.format("%H:%M:%S%.3f").to_string());
+        assert_eq!(vp.as_deref(), Some("14:37:27.083"));
+        assert!(
+            parse_vp_datetime("2014-06-23T14:37:27")
+                .unwrap_or_default()
+                .is_some()
+        );
+        assert!(parse_vp_datetime("23 June").is_err());
     }
 }

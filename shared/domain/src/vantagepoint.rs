@@ -168,6 +168,14 @@ pub struct Firm {
     /// Addresses (`GET /firm/{ClientID}/address`, or `CLAddress` in a PUT).
     #[serde(rename = "CLAddress", default, skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<FirmAddress>,
+    /// Read-only: when the firm last changed (VP server time, no zone).
+    #[serde(
+        rename = "ModDate",
+        default,
+        with = "crate::period::vp_datetime_opt",
+        skip_serializing
+    )]
+    pub mod_date: Option<chrono::NaiveDateTime>,
 }
 
 /// One firm address row (§4.1). The four role flags say which Exact address type it becomes.

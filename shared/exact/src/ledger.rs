@@ -1,7 +1,9 @@
 //! [`ExactLedger`]: the ledger port on Exact Online.
 //!
-//! - Accounts are upserted by `Code` (else `SearchCode`): found → PUT (Exact merges the fields sent),
-//!   absent → POST once. Addresses by (account, type); contacts by (account, names).
+//! - Accounts are read, updated (PUT: Exact merges the fields sent; the code is never changed) and created
+//!   by their `ID`; a create is POSTed once (after a lost answer, looked up by `Code`, else by `SearchCode`
+//!   and `Name`). Finding an account by code is for a record's first link only. Addresses by (account,
+//!   type); contacts by (account, names).
 //! - Sales documents are `salesentry/SalesEntries` (not SalesInvoices: those get Exact's own numbering and
 //!   need printing). A credit note arrives from the mapping with POSITIVE amounts; Exact books a sales entry
 //!   with negative amounts as a credit note (`Type` 21), so this adapter negates every line's `AmountFC`
@@ -149,29 +151,90 @@ fn deleted_at(text: Option<&str>) -> Option<chrono::DateTime<Utc>> {
 
 #[async_trait]
 impl Ledger for ExactLedger {
-    async fn upsert_account(&self, account: &Account) -> LedgerResult<Posted> {
-        let existing = match (&account.code, &account.search_code) {
-            (Some(code), _) => self.client.find_account_by_code(code).await?,
-            (None, Some(search)) => self.client.find_account_by_search_code(search).await?,
-            (None, None) => None,
+    async fn account(&self, id: &str) -> LedgerResult<Option<Account>> {
+        let Ok(id) = id.trim().parse::<Uuid>() else {
+            // Exact's account ids are GUIDs: anything else names no account.
+            return Ok(None);
         };
-        if let Some(existing) = existing {
-            let id = existing.id.ok_or_else(|| LedgerError::Permanent {
-                message: "account without ID".into(),
-                source: None,
-            })?;
-            self.client.update_account(id, account).await?;
-            return Ok(Posted {
-                target_id: id.to_string(),
-                created: false,
-            });
+        Ok(self.client.account(id).await?)
+    }
+
+    async fn create_account(&self, account: &Account) -> LedgerResult<Account> {
+        let outcome = match (&account.code, &account.search_code) {
+            // The code identifies the account: after an unknown outcome it finds ours.
+            (Some(_), _) => {
+                self.client
+                    .create_account_once(account, lookup(false))
+                    .await?
+            }
+            // Exact numbers the account: after an unknown outcome, ours is the one with its search code
+            // AND name (the search code alone may be another party's).
+            (None, search) => {
+                let client = &self.client;
+                let name = account.name.clone();
+                let search = search.clone();
+                client
+                    .create_once(crate::entities::ACCOUNTS, account, lookup(false), || {
+                        let (name, search) = (name.clone(), search.clone());
+                        async move {
+                            let Some(search) = search else {
+                                return Ok(None);
+                            };
+                            Ok(client
+                                .find_account_by_search_code(&search)
+                                .await?
+                                .filter(|a| a.name == name))
+                        }
+                    })
+                    .await?
+            }
+        };
+        let created = outcome.into_inner();
+        let id = created.id.ok_or_else(|| LedgerError::Permanent {
+            message: "Exact returned a created account without its ID".into(),
+            source: None,
+        })?;
+        // The POST answer may lack read-only fields (`Modified`): read the account as stored.
+        match self.client.account(id).await? {
+            Some(stored) => Ok(stored),
+            None => Ok(created),
         }
-        // Just looked it up: only an unknown outcome warrants another lookup.
-        let outcome = self
-            .client
-            .create_account_once(account, lookup(false))
-            .await?;
-        posted(outcome, |a| a.id, "account")
+    }
+
+    async fn update_account(&self, id: &str, account: &Account) -> LedgerResult<Account> {
+        let uuid = id
+            .trim()
+            .parse::<Uuid>()
+            .map_err(|_| LedgerError::NotFound {
+                what: format!("account {id} (not an Exact account id)"),
+            })?;
+        let mut body = account.clone();
+        body.id = None;
+        body.code = None;
+        match self.client.update_account(uuid, &body).await {
+            Ok(()) => {}
+            Err(ExactError::NotFound { .. }) => {
+                return Err(LedgerError::NotFound {
+                    what: format!("account {id}"),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.client
+            .account(uuid)
+            .await?
+            .ok_or_else(|| LedgerError::NotFound {
+                what: format!("account {id}"),
+            })
+    }
+
+    fn account_url(&self, id: &str) -> Option<String> {
+        let id = id.trim().parse::<Uuid>().ok()?;
+        Some(format!(
+            "{}/docs/CRMAccountCard.aspx?_Division_={}&AccountID=%7B{id}%7D",
+            self.client.config().base_url.as_str().trim_end_matches('/'),
+            self.client.config().division.0
+        ))
     }
 
     async fn upsert_address(&self, address: &Address) -> LedgerResult<Posted> {

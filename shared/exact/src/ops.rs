@@ -76,6 +76,7 @@ pub const ACCOUNT_FIELDS: &[&str] = &[
     "VATNumber",
     "ChamberOfCommerce",
     "Type",
+    "Modified",
 ];
 
 /// Fields read from `financial/GLAccounts` and `sync/Financial/GLAccounts`.

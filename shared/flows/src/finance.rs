@@ -369,6 +369,7 @@ pub(crate) async fn post_all(
                     },
                     exact_id: p.target_id.clone(),
                     created_at: ctx.now(),
+                    sync: None,
                 };
                 match ctx.stores.links.link(&link).await {
                     Ok(()) => {}

@@ -23,7 +23,7 @@
 //! [`lookups`] (the mapping's lookups from the stores, through the mapping crate's one loader), [`setup`]
 //! (the no-VAT code proposed from Exact), `banks` (VP banks matched to ledger bank journals by name),
 //! `receivables` (what a receipt is allocated against), [`finance`] (invoice-out and voucher-out PROCESS),
-//! [`payment_in`], [`firm_sync`], [`operator`] (the Integration page's actions), [`connections`] (ledger
+//! [`payment_in`], [`firm_sync`] and its master-data [`links`], [`operator`] (the Integration page's actions), [`connections`] (ledger
 //! and PSA per tenant, secrets), [`runner`] (entry points).
 
 mod banks;
@@ -35,6 +35,7 @@ pub mod finance;
 pub mod firm_sync;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod links;
 pub mod lookups;
 pub mod operator;
 pub mod payment_in;

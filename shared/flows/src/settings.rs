@@ -15,6 +15,7 @@
 //! | `company` | VP company for postings without one | `01` |
 //! | `sync_start` | RFC 3339 start of the first discovery window | 30 days before the first run |
 //! | `mapping` | the mapping crate's `Settings` | its defaults |
+//! | `employee_code_prefix` | text put before employee codes in Exact account codes (e.g. `E-`), when employee numbers collide with client or vendor codes | none |
 //! | `no_vat_code` | the Exact VAT code of lines without tax | proposed by set-up from Exact's "no VAT" code |
 //! | `mail` | notification addresses `{ "operators": [..], "users": { name: address } }` | none (in-app only) |
 //!
@@ -131,6 +132,9 @@ pub struct TenantSettings {
     pub no_vat_code: Option<VatCode>,
     /// Where the tenant's notifications are mailed.
     pub mail: MailSettings,
+    /// Put before an employee's code in its Exact account code (`employee_code_prefix`), so employee
+    /// numbers never collide with client or vendor codes in Exact's single account-code space.
+    pub employee_code_prefix: Option<String>,
 }
 
 /// A tenant setting that is present but unreadable (names the key; the flows refuse to guess).
@@ -206,6 +210,9 @@ impl TenantSettings {
             account_types: mapping.account_types,
             no_vat_code: mapping.no_vat_code,
             mail: read(s, MAIL_SETTING)?.unwrap_or_default(),
+            employee_code_prefix: read::<String>(s, "employee_code_prefix")?
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty()),
         })
     }
 

@@ -170,6 +170,7 @@ pub fn firm_from_exact(
         primary_phone: None,
         web_site: None,
         addresses: Vec::new(),
+        mod_date: None,
     })
 }
 

@@ -1,7 +1,7 @@
 //! The ledger port: what the flows ask of the accounting system (Exact Online now, Sage Intacct next).
 //!
-//! The operations are the flows' needs, not an API's: upsert master data, post a document once by OUR
-//! reference, read what changed since a cursor, read the lookup lists. Records are the domain's typed
+//! The operations are the flows' needs, not an API's: create and update master data by the ledger's id,
+//! post a document once by OUR reference, read what changed since a cursor, read the lookup lists. Records are the domain's typed
 //! records (`ledgerlink_domain::exact`), which the mapping produces; an adapter for another ledger maps
 //! them to its own wire format. Nothing of an adapter's client crate appears here.
 //!
@@ -132,9 +132,24 @@ pub struct DeletedRecord {
 /// The accounting system, as the flows see it. Implementations: `ExactLedger` (ledgerlink-exact).
 #[async_trait]
 pub trait Ledger: Send + Sync + fmt::Debug {
-    /// Creates or updates the customer/supplier account of a mapped firm (or employee), found by its code
-    /// (then its search code). Returns the ledger's account id.
-    async fn upsert_account(&self, account: &Account) -> LedgerResult<Posted>;
+    /// The customer/supplier account with this ledger id, as the ledger stores it (with its `modified`
+    /// version); `None` when it does not exist (deleted in the ledger).
+    async fn account(&self, id: &str) -> LedgerResult<Option<Account>>;
+
+    /// Creates a customer/supplier account once and returns it as the ledger stored it (its id, code and
+    /// `modified` version). After a write whose answer was lost the adapter finds the account by its code
+    /// before any retry and never creates a second one. Without a code the ledger numbers the account.
+    /// Callers decide BEFORE calling that no account should be linked instead (see firm-sync): this never
+    /// looks for an existing account to update.
+    async fn create_account(&self, account: &Account) -> LedgerResult<Account>;
+
+    /// Updates the account with this ledger id with the fields set on `account` (a partial update; the
+    /// account's code is never changed: codes identify accounts in the ledger's own screens and reports)
+    /// and returns it as the ledger stored it. [`LedgerError::NotFound`] when it no longer exists.
+    async fn update_account(&self, id: &str, account: &Account) -> LedgerResult<Account>;
+
+    /// Where an operator opens the account in the ledger's own web application, when it has one.
+    fn account_url(&self, id: &str) -> Option<String>;
 
     /// Creates or updates one address of an account (one per address type; `address.account` is set).
     async fn upsert_address(&self, address: &Address) -> LedgerResult<Posted>;
@@ -173,7 +188,8 @@ pub trait Ledger: Send + Sync + fmt::Debug {
         reference: &str,
     ) -> LedgerResult<Option<String>>;
 
-    /// The account with this code, if any.
+    /// The account with this code, if any (firm-sync's first link of a record only: linked records are
+    /// always found by id).
     async fn find_account(&self, code: &str) -> LedgerResult<Option<Account>>;
 
     /// Customer/supplier accounts created or changed after `cursor` (`None`: from the beginning), for

@@ -98,6 +98,28 @@ impl TimeWindow {
     }
 }
 
+/// The main fields of a firm a write changes (`None`: left as it is).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FirmChanges {
+    pub name: Option<String>,
+    pub client_ind: Option<bool>,
+    pub vendor_ind: Option<bool>,
+    /// `PrimaryEmail` (`Some("")` clears it).
+    pub email: Option<String>,
+    /// `PrimaryPhone` (`Some("")` clears it).
+    pub phone: Option<String>,
+}
+
+impl FirmChanges {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.client_ind.is_none()
+            && self.vendor_ind.is_none()
+            && self.email.is_none()
+            && self.phone.is_none()
+    }
+}
+
 /// Which firms a changed-firms read returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FirmRole {
@@ -274,6 +296,10 @@ pub trait Psa: Send + Sync + Debug {
         client_id: &str,
         address: &FirmAddress,
     ) -> PsaResult<FirmAddress>;
+    /// Changes the main fields of a firm (when the ledger owns firms) and returns the firm as VP stored it,
+    /// re-read, so its `mod_date` is the version of this write. Only the fields set in `changes` are sent;
+    /// addresses never are (VP's firm address API may refuse edits).
+    async fn update_firm(&self, client_id: &str, changes: &FirmChanges) -> PsaResult<Firm>;
     /// Employees whose `ModDate` is in `window`.
     async fn changed_employees(&self, window: TimeWindow) -> PsaResult<Vec<Employee>>;
     async fn employee(&self, employee: &str) -> PsaResult<Option<Employee>>;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use ledgerlink_domain::{Category, Division, Flow, ObjectKey, ObjectType, SyncStatus, TenantId};
 use serde::{Deserialize, Serialize};
 
@@ -89,14 +89,69 @@ pub struct IdLink {
     pub vp_key: String,
     pub exact_id: String,
     pub created_at: DateTime<Utc>,
+    /// What was last synchronised over a master-data link (`None` for documents, and for links written
+    /// before this record had it: those are compared by value until their next synchronisation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<LinkSync>,
+}
+
+impl IdLink {
+    pub fn new(
+        tenant: TenantId,
+        object_type: ObjectType,
+        vp_key: impl Into<String>,
+        exact_id: impl Into<String>,
+        created_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            tenant,
+            object_type,
+            vp_key: vp_key.into(),
+            exact_id: exact_id.into(),
+            created_at,
+            sync: None,
+        }
+    }
+}
+
+/// The state of a master-data link after its last synchronisation, per side: the hash of the mapped fields
+/// as they stood then, and the record's version after OUR last write there (Vantagepoint `ModDate`, the
+/// ledger's modification time). A change seen at or below that version, or with the same mapped hash, is
+/// the echo of our own write; anything else is a real change by a user of that system.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkSync {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vp_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vp_version: Option<NaiveDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger_version: Option<DateTime<Utc>>,
+    pub synced_at: DateTime<Utc>,
 }
 
 /// Both directions of every link are written together (one transaction), so a lookup either way agrees.
 #[async_trait]
 pub trait LinkStore: Send + Sync + std::fmt::Debug {
-    /// Writes the link both ways. Linking a key that is already linked to a *different* id is a
-    /// [`crate::StoreError::Conflict`]; writing the same link again is a no-op.
+    /// Writes the link both ways, with its sync state. Linking a key that is already linked to a
+    /// *different* id (or an id linked to a different key) is a [`crate::StoreError::Conflict`]; writing the
+    /// same link again is a no-op that keeps the stored sync state (see [`LinkStore::save_sync`]).
     async fn link(&self, link: &IdLink) -> StoreResult<()>;
+    /// The whole link of a Vantagepoint key, with its sync state.
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        object_type: ObjectType,
+        vp_key: &str,
+    ) -> StoreResult<Option<IdLink>>;
+    /// Replaces the sync state of an existing link. A [`crate::StoreError::Conflict`] when the key is no
+    /// longer linked to `link.exact_id` (an operator relinked or unlinked it meanwhile).
+    async fn save_sync(&self, link: &IdLink) -> StoreResult<()>;
+    /// Moves the link of `link.vp_key` to `link.exact_id` in one write (the old id's reverse direction is
+    /// removed) and returns the id it was linked to before. A [`crate::StoreError::Conflict`] when the new
+    /// id is linked to another key. An operator's decision: flows never relink on their own.
+    async fn relink(&self, link: &IdLink) -> StoreResult<Option<String>>;
     async fn exact_id(
         &self,
         tenant: &TenantId,

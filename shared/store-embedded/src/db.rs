@@ -202,7 +202,8 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(body: &str) -> DbResult<T> 
 }
 
 /// Each entry brings the schema from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+pub(crate) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE tenants (
     id TEXT PRIMARY KEY,
     version INTEGER NOT NULL,
@@ -359,7 +360,13 @@ CREATE TABLE queue_dead_letters (
     dead_at INTEGER NOT NULL
 );
 CREATE INDEX queue_dead_letters_by_queue ON queue_dead_letters (queue, seq);
-"#];
+"#,
+    // 2: master-data links keep what was last synchronised over them (JSON `LinkSync`, on the VP-key row);
+    // existing links read with no state and get one at their next synchronisation.
+    r#"
+ALTER TABLE links ADD COLUMN sync TEXT;
+"#,
+];
 
 /// Applies the migrations the file has not seen yet, in one immediate transaction (two processes opening a
 /// new file at once: the second waits, then finds the schema current).

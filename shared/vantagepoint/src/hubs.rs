@@ -9,7 +9,9 @@ use ledgerlink_domain::period::Period;
 use ledgerlink_domain::vantagepoint::{
     Account, BankCode, BillingGroup, Currency, Employee, Firm, FirmAddress, FirmStatus, TaxCode,
 };
-use ledgerlink_ports::psa::{AccountingPeriod, AutoPostingAccounts, FirmRole, Project, TimeWindow};
+use ledgerlink_ports::psa::{
+    AccountingPeriod, AutoPostingAccounts, FirmChanges, FirmRole, Project, TimeWindow,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -135,6 +137,49 @@ impl VantagepointClient {
         }
         self.firm(&client_id).await?.ok_or(VpError::NotFound {
             what: format!("firm {client_id} after create"),
+        })
+    }
+
+    /// `PUT /firm/{ClientID}` with only the changed main fields (never `CLAddress`: address edits may be
+    /// refused by VP), then the firm as stored (its `ModDate` is this write's version).
+    pub async fn update_firm(
+        &self,
+        client_id: &str,
+        changes: &FirmChanges,
+    ) -> Result<Firm, VpError> {
+        let mut body = serde_json::Map::new();
+        if let Some(name) = &changes.name {
+            body.insert("Name".into(), json!(name));
+        }
+        for (field, value) in [
+            ("PrimaryEmail", &changes.email),
+            ("PrimaryPhone", &changes.phone),
+        ] {
+            if let Some(value) = value {
+                body.insert(field.into(), json!(value));
+            }
+        }
+        for (field, flag) in [
+            ("ClientInd", changes.client_ind),
+            ("VendorInd", changes.vendor_ind),
+        ] {
+            if let Some(flag) = flag {
+                body.insert(field.into(), json!(if flag { "Y" } else { "N" }));
+            }
+        }
+        if !body.is_empty() {
+            self.call(
+                Method::PUT,
+                Root::Api,
+                &["firm", client_id],
+                &[],
+                Some(&Value::Object(body)),
+                Idempotency::Idempotent,
+            )
+            .await?;
+        }
+        self.firm(client_id).await?.ok_or(VpError::NotFound {
+            what: format!("firm {client_id} after update"),
         })
     }
 

@@ -8,9 +8,9 @@ use ledgerlink_domain::vantagepoint::{
     ExpenseReport, Firm, FirmAddress, JournalEntry, LedgerRow, TaxCode,
 };
 use ledgerlink_ports::psa::{
-    AccountingPeriod, AutoPostingAccounts, CashReceiptPosting, CashReceiptState, FirmRole,
-    PaymentPosting, PostedArDocument, Project, Psa, PsaError, PsaResult, RegisteredWebhook,
-    TimeWindow, WebhookRegistration,
+    AccountingPeriod, AutoPostingAccounts, CashReceiptPosting, CashReceiptState, FirmChanges,
+    FirmRole, PaymentPosting, PostedArDocument, Project, Psa, PsaError, PsaResult,
+    RegisteredWebhook, TimeWindow, WebhookRegistration,
 };
 
 use crate::client::VantagepointClient;
@@ -83,6 +83,9 @@ impl Psa for VantagepointPsa {
     }
     async fn create_firm(&self, firm: &Firm) -> PsaResult<Firm> {
         Ok(self.client.create_firm(firm).await?)
+    }
+    async fn update_firm(&self, client_id: &str, changes: &FirmChanges) -> PsaResult<Firm> {
+        Ok(self.client.update_firm(client_id, changes).await?)
     }
     async fn create_firm_address(
         &self,

@@ -1,4 +1,6 @@
-//! The real half of the fixture: both ERP emulators in-process (on 127.0.0.1, port 0) and one posted
+//! The real half of the fixture: both ERP emulators in-process (on 127.0.0.1, port 0), three rounds of the
+//! REAL firm-sync (Vantagepoint's firms and employees become Exact accounts, linked by id; one deliberate
+//! conflict: a vendor whose code is a client's code, which the page test resolves), and one posted
 //! Vantagepoint invoice that the REAL invoice-out flow first refuses (its tax code has no Exact VAT code in
 //! the lookup table: the object goes to Error) and, once the missing lookup row exists, posts to Exact Online
 //! when an operator clicks Force synchronize.
@@ -15,13 +17,13 @@ use ledgerlink_emulators::exact::{
 use ledgerlink_emulators::server::RunningServer;
 use ledgerlink_emulators::vantagepoint::demo::{DemoOptions, DemoSummary};
 use ledgerlink_emulators::vantagepoint::{
-    InvoiceLineSeed, InvoiceSeed, VantagepointConfig as VpEmuConfig, VantagepointEmulator,
+    FirmSeed, InvoiceLineSeed, InvoiceSeed, VantagepointConfig as VpEmuConfig, VantagepointEmulator,
 };
 use ledgerlink_flows::FlowContext;
 use ledgerlink_flows::connections::LocalSecrets;
 use ledgerlink_ports::{
-    ConnectionState, IdLink, LookupEntry, LookupTable, ObjectRef, SecretRef, StateStores, Tenant,
-    TokenRecord,
+    ConnectionState, LookupEntry, LookupTable, ObjectRef, PageRequest, SecretRef, StateStores,
+    StatusFilter, Tenant, TokenRecord,
 };
 use serde_json::json;
 
@@ -96,8 +98,10 @@ fn entry(key: &str, columns: &[(&str, &str)], now: DateTime<Utc>) -> LookupEntry
     }
 }
 
-/// The tenant record pointing at the emulators, with its Exact tokens, links and lookup rows — except the
-/// VAT mapping of `V21`, which [`fix_tax_mapping`] adds after the first attempt failed.
+/// The tenant record pointing at the emulators, with its Exact tokens and the lookup rows an implementation
+/// consultant fills in (G/L accounts, tax codes, bank codes) — except the VAT mapping of `V21`, which
+/// [`fix_tax_mapping`] adds after the first attempt failed. Firms and employees get their Exact accounts and
+/// links from the real firm-sync ([`firm_sync_rounds`]), as in production.
 pub async fn tenant(
     erps: &Erps,
     stores: &StateStores,
@@ -119,41 +123,6 @@ pub async fn tenant(
             generation: 0,
         })
         .await?;
-    let account = |code: usize, name: &str, supplier: bool| {
-        let fields = if supplier {
-            json!({"Name": name, "Code": code.to_string(), "IsSupplier": true})
-        } else {
-            json!({"Name": name, "Code": code.to_string(), "Status": "C"})
-        };
-        exact.seed(DIVISION, "crm/Accounts", fields)
-    };
-    let link = |object_type: ObjectType, vp_key: &str, exact_id: String| IdLink {
-        tenant: id.clone(),
-        object_type,
-        vp_key: vp_key.to_owned(),
-        exact_id,
-        created_at: now,
-    };
-    for (i, client) in erps.demo.client_ids.iter().enumerate() {
-        stores
-            .links
-            .link(&link(
-                ObjectType::Firm,
-                client,
-                account(100 + i, client, false)?,
-            ))
-            .await?;
-    }
-    for (i, employee) in erps.demo.employees.iter().enumerate() {
-        stores
-            .links
-            .link(&link(
-                ObjectType::Employee,
-                employee,
-                account(300 + i, employee, true)?,
-            ))
-            .await?;
-    }
     let gl = exact.entities(DIVISION, "financial/GLAccounts")?;
     let gl_id = |code: &str| {
         gl.iter()
@@ -202,18 +171,6 @@ pub async fn tenant(
             None,
         )
         .await?;
-    for (i, vendor) in erps.demo.vendors.iter().enumerate() {
-        let exact_id = account(250 + i, vendor, true)?;
-        stores
-            .lookups
-            .put(
-                id,
-                LookupTable::Firms,
-                &entry(vendor, &[("exact_id", &exact_id)], now),
-                None,
-            )
-            .await?;
-    }
     let start = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
     Ok(Tenant {
         id: id.clone(),
@@ -311,10 +268,103 @@ pub async fn fix_tax_mapping(
     tenant: &TenantId,
     now: DateTime<Utc>,
 ) -> Result<(), AnyError> {
-    let row = entry("2", &[("vp_code", "V21"), ("rate", "21")], now);
+    // firm-sync's initial tax-code pull may have given Exact's code 2 a generated VP code: the operator
+    // maps it to VP's own V21 instead.
+    let current = stores
+        .lookups
+        .get(tenant, LookupTable::TaxCodes, "2")
+        .await?;
+    let mut row = entry("2", &[("vp_code", "V21"), ("rate", "21")], now);
+    row.version = current.as_ref().map_or(0, |r| r.version);
     stores
         .lookups
-        .put(tenant, LookupTable::TaxCodes, &row, None)
+        .put(
+            tenant,
+            LookupTable::TaxCodes,
+            &row,
+            current.map(|r| r.version),
+        )
         .await?;
     Ok(())
+}
+
+/// The name of the fixture's deliberate link conflict: a vendor-only firm whose vendor code is the client
+/// code of a client that is already synced (Exact has one code space for both).
+pub const CONFLICT_FIRM: &str = "Shared Code Supplies BV";
+
+/// Adds the deliberate conflict to Vantagepoint, then runs firm-sync `rounds` times as the schedule would
+/// (discovery, then the queue drained). Fails unless the only firm or employee in Error afterwards is the
+/// deliberate conflict. Returns its object key (its `ClientID`).
+pub async fn firm_sync_rounds(
+    erps: &Erps,
+    ctx: &FlowContext,
+    tenant: &TenantId,
+    rounds: usize,
+) -> Result<String, AnyError> {
+    let client = erps
+        .demo
+        .syncable_client_ids
+        .first()
+        .and_then(|id| erps.vp.firm(id))
+        .and_then(|f| f.get("Client").and_then(|c| c.as_str()).map(str::to_owned))
+        .ok_or("the demo has no syncable client")?;
+    let conflict = erps.vp.add_firm(FirmSeed {
+        vendor: Some(client),
+        name: CONFLICT_FIRM.into(),
+        is_vendor: true,
+        available_to_accounting: true,
+        org: "A0:01:10".into(),
+        email: "ap@shared-code.example".into(),
+        phone: "+31 30 111 2222".into(),
+        ..FirmSeed::default()
+    })?;
+    for _ in 0..rounds {
+        // Let the discovery window (which ends `discover_lag` before now) close over the last changes.
+        tokio::time::sleep(ctx.settings.discover_lag + Duration::from_millis(1100)).await;
+        ledgerlink_flows::discover(ctx, Flow::FirmSync, tenant).await?;
+        ledgerlink_flows::drain(
+            ctx,
+            Flow::FirmSync,
+            200,
+            Duration::from_secs(30),
+            Duration::from_millis(200),
+        )
+        .await?;
+    }
+    let errors = ctx
+        .stores
+        .statuses
+        .list(
+            tenant,
+            &StatusFilter {
+                status: Some(SyncStatus::Error),
+                ..StatusFilter::default()
+            },
+            PageRequest::first(100),
+        )
+        .await?
+        .items;
+    let unexpected: Vec<String> = errors
+        .iter()
+        .filter(|s| s.object.key.as_str() != conflict)
+        .map(|s| {
+            format!(
+                "{} {}: {}",
+                s.object.object_type,
+                s.object.key,
+                s.last_message.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    if !unexpected.is_empty() {
+        return Err(format!(
+            "after {rounds} firm-sync rounds these are in Error besides the deliberate conflict:\n{}",
+            unexpected.join("\n")
+        )
+        .into());
+    }
+    if errors.is_empty() {
+        return Err("the deliberate link conflict did not end in Error".into());
+    }
+    Ok(conflict)
 }

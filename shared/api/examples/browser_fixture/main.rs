@@ -3,15 +3,17 @@
 //! 900042, was refused by the REAL invoice-out flow (no Exact VAT code for its tax code: Error); the missing
 //! lookup row was then added, so Force synchronize posts it to the Exact emulator and it turns Success.
 //!
-//! Around it, for the other views: synthetic objects in every status with an attempt history over the last
-//! day (the health chart), export jobs run for real by the jobs crate, an import with its summary, lookup
-//! rows, an integration and notifications.
+//! Master data comes from three rounds of the real firm-sync (no firm or employee in Error but one
+//! deliberate link conflict, a vendor whose code is a client's, which the page test resolves from the
+//! object's detail). Around it, for the other views: synthetic finance objects in every status with an
+//! attempt history over the last day (the health chart), export jobs run for real by the jobs crate, an
+//! import with its summary, lookup rows, an integration and notifications.
 //!
 //! A worker stands in for the Lambdas: it runs queued messages through the flows crate
 //! (`ledgerlink_flows::process_message`) and the jobs crate (`Exporter::run`, `Importer::run`).
 //!
-//! Prints `BASE_URL=...`, `API_KEY=...` and `FORCE_KEY=...` lines, then serves until SIGINT / SIGTERM, or
-//! stops by itself after 15 minutes.
+//! Prints `BASE_URL=...`, `API_KEY=...`, `FORCE_KEY=...` and `CONFLICT_KEY=...` lines, then serves until
+//! SIGINT / SIGTERM, or stops by itself after 15 minutes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,18 +102,6 @@ async fn seed_objects(
         )],
     )
     .await?;
-    object(
-        stores,
-        tenant,
-        ObjectType::Firm,
-        "CLIENT-0007",
-        &[(
-            Error,
-            Some("Vantagepoint refused the address: Country is required"),
-            h(5),
-        )],
-    )
-    .await?;
     for i in 0..18_i64 {
         let key = format!("INV-2026-{:04}", i + 1);
         let attempts = if i % 5 == 0 {
@@ -162,21 +152,13 @@ async fn seed_objects(
     object(
         stores,
         tenant,
-        ObjectType::Firm,
-        "CLIENT-0100",
-        &[(NotIntegrated, None, h(20))],
-    )
-    .await?;
-    object(
-        stores,
-        tenant,
-        ObjectType::Firm,
-        "CLIENT-0008",
+        ObjectType::Invoice,
+        "INV-2026-0031",
         &[
             (Success, None, h(30)),
             (
                 Desynchronized,
-                Some("Changed in Vantagepoint since the last synchronisation"),
+                Some("The sales entry was deleted in Exact Online; Synchronize sends it again"),
                 h(4),
             ),
         ],
@@ -185,17 +167,9 @@ async fn seed_objects(
     object(
         stores,
         tenant,
-        ObjectType::Employee,
-        "EMP-0012",
-        &[(Success, None, h(8))],
-    )
-    .await?;
-    object(
-        stores,
-        tenant,
-        ObjectType::TaxCode,
-        "21",
-        &[(Success, None, h(12))],
+        ObjectType::Invoice,
+        "INV-2026-0100",
+        &[(NotIntegrated, None, h(20))],
     )
     .await?;
     Ok(())
@@ -458,6 +432,8 @@ async fn main() -> Result<(), AnyError> {
         .with_local_files(files);
     let jobs = state.jobs.clone();
 
+    // Master data through the real firm-sync, three rounds; its one Error is the deliberate conflict.
+    let conflict_key = erp::firm_sync_rounds(&erps, &flows, &tenant, 3).await?;
     let force_key = erp::failing_invoice(&erps, &flows, &tenant).await?;
     erp::fix_tax_mapping(&stores, &tenant, clock.now()).await?;
     let now = clock.now();
@@ -481,6 +457,7 @@ async fn main() -> Result<(), AnyError> {
     println!("BASE_URL={base_url}");
     println!("API_KEY={}", key.token);
     println!("FORCE_KEY={force_key}");
+    println!("CONFLICT_KEY={conflict_key}");
     use std::io::Write;
     std::io::stdout().flush()?;
 

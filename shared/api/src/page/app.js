@@ -15,6 +15,7 @@ const state = {
   selected: new Map(),
   exportsCursor: null,
   lookupCursor: null,
+  detail: null,
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -288,15 +289,71 @@ function pollPending(rounds) {
   setTimeout(guard(async () => { await loadObjects(true); pollPending(rounds - 1); }), 1000);
 }
 
+const detailPath = (o) => `/api/objects/${encodeURIComponent(o.type)}/${o.key.split("/").map(encodeURIComponent).join("/")}`;
+
 async function showDetail(o) {
-  const detail = await api("GET", `/api/objects/${encodeURIComponent(o.type)}/${o.key.split("/").map(encodeURIComponent).join("/")}`);
+  const detail = await api("GET", detailPath(o));
+  state.detail = { type: o.type, key: o.key };
   const v = detail.object;
+  $("#detail").dataset.key = v.key;
   $("#detail-title").textContent = `${v.type} ${v.key}`;
   const fields = [["Status", statusCell(v.status, v.status_label)], ["Category", v.category], ["Version", v.version || ""], ["Target id", v.target_id || ""], ["Last message", v.last_message || ""], ["Attempts", v.attempts], ["Created", fmtTime(v.created_at)], ["Updated", fmtTime(v.updated_at)]];
   $("#detail-fields").replaceChildren(...fields.flatMap(([k, val]) => [el("dt", { text: k }), el("dd", {}, val)]));
+  renderLink(detail);
   $("#detail-history").replaceChildren(...detail.history.map((a) => el("tr", {},
     el("td", { text: a.attempt }), el("td", { text: fmtTime(a.at) }), el("td", {}, statusCell(a.status, a.status_label)), el("td", { text: a.message || "" }))));
   $("#detail").hidden = false;
+}
+
+// The ledger link of a firm or employee, and what an operator may do with it.
+function renderLink(detail) {
+  const actions = detail.link_actions || [];
+  const panel = $("#detail-link");
+  panel.hidden = actions.length === 0;
+  if (panel.hidden) return;
+  const link = detail.link;
+  const rows = [];
+  if (link) {
+    const label = [link.code, link.name].filter(Boolean).join(" — ") || link.ledger_id;
+    const account = link.url
+      ? el("a", { href: link.url, target: "_blank", rel: "noopener noreferrer", id: "link-open", text: label })
+      : el("span", { text: label });
+    rows.push(["Linked to", account]);
+    rows.push(["Ledger id", el("code", { text: link.ledger_id })]);
+    if (link.exists === false) rows.push(["Warning", el("span", { class: "error", text: "Exact Online says this account no longer exists" })]);
+    rows.push(["Owner", link.owner === "exact" ? "Exact Online (source of truth)" : "Vantagepoint (source of truth)"]);
+    rows.push(["Linked", fmtTime(link.linked_at)]);
+    if (link.synced_at) rows.push(["Last synchronised", fmtTime(link.synced_at)]);
+  } else {
+    rows.push(["Linked to", el("span", { class: "hint", text: "Not linked to an Exact Online account" })]);
+  }
+  $("#detail-link-fields").replaceChildren(...rows.flatMap(([k, val]) => [el("dt", { text: k }), el("dd", {}, val)]));
+  $("#link-new-account").hidden = !actions.includes("new-account");
+  $("#link-unlink").hidden = !actions.includes("unlink");
+  const pick = actions.includes("relink") ? "relink" : actions.includes("adopt") ? "adopt" : null;
+  $("#link-form").hidden = !pick;
+  $("#link-form").dataset.action = pick || "";
+  $("#link-account-label").textContent = pick === "relink" ? "Relink to account" : "Adopt account";
+  $("#link-submit").textContent = pick === "relink" ? "Relink" : "Adopt";
+  $("#link-account").value = "";
+}
+
+async function linkAction(action, account) {
+  const o = state.detail;
+  if (!o) return;
+  const body = { type: o.type, key: o.key, action };
+  if (account !== undefined) body.account = account;
+  const buttons = $$("#detail-link button");
+  buttons.forEach((b) => { b.disabled = true; });
+  try {
+    const change = await api("POST", "/api/objects/link", body);
+    flash(change.message);
+  } finally {
+    buttons.forEach((b) => { b.disabled = false; });
+  }
+  await showDetail(o);
+  await loadObjects(true);
+  pollPending(10);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -641,7 +698,15 @@ function wire() {
   $("#clear-selection").addEventListener("click", () => { state.selected.clear(); renderObjects(); });
   $("#synchronize").addEventListener("click", guard(() => act("/api/objects/synchronize", "Synchronize")));
   $("#force-sync").addEventListener("click", guard(() => act("/api/objects/force-synchronize", "Force synchronize")));
-  $("#close-detail").addEventListener("click", () => { $("#detail").hidden = true; });
+  $("#close-detail").addEventListener("click", () => { $("#detail").hidden = true; state.detail = null; });
+  $("#link-new-account").addEventListener("click", guard(() => linkAction("new-account")));
+  $("#link-unlink").addEventListener("click", guard(() => linkAction("unlink")));
+  $("#link-form").addEventListener("submit", guard(async (event) => {
+    event.preventDefault();
+    const account = $("#link-account").value.trim();
+    if (!account) return;
+    await linkAction($("#link-form").dataset.action, account);
+  }));
   $("#refresh-exports").addEventListener("click", () => guard(loadExports)(true));
   $("#more-exports").addEventListener("click", () => guard(loadExports)(false));
   $("#run-export").addEventListener("click", guard(async () => {

@@ -171,6 +171,118 @@ async fn object_detail_shows_the_attempt_history() {
 }
 
 #[tokio::test]
+async fn a_firms_detail_shows_its_link_with_the_actions_and_an_invoice_has_none() {
+    let app = seeded().await;
+    let t = app.acme.id.clone();
+    // A configured connection (its ERPs are unreachable here: the ledger's own view of the account is
+    // left out, the link and where it opens are shown).
+    for secret in ["exact/client", "vp/client", "vp/password"] {
+        app.secrets.set(format!("{t}/{secret}"), "configured");
+    }
+    let ledger_id = "3734121e-1544-4b77-9ae2-7203e9bd6046";
+    app.stores
+        .links
+        .link(&ledgerlink_ports::IdLink::new(
+            t.clone(),
+            ObjectType::Firm,
+            "CLIENT-2",
+            ledger_id,
+            now(),
+        ))
+        .await
+        .unwrap();
+
+    let linked = app.get("/api/objects/firm/CLIENT-2", &app.acme.key).await;
+    let unlinked = app.get("/api/objects/firm/CLIENT-1", &app.acme.key).await;
+    let invoice = app.get("/api/objects/invoice/INV-100", &app.acme.key).await;
+
+    assert_eq!(linked.status, StatusCode::OK, "{}", linked.text());
+    let link = &linked.json["link"];
+    assert_eq!(link["ledger_id"], ledger_id);
+    let url = link["url"].as_str().unwrap();
+    assert!(
+        url.contains("CRMAccountCard.aspx") && url.contains(ledger_id),
+        "{url}"
+    );
+    assert_eq!(link["owner"], "vantagepoint");
+    assert!(
+        link["exists"].is_null(),
+        "the ledger could not be asked: {link}"
+    );
+    assert_eq!(
+        linked.json["link_actions"],
+        json!(["relink", "unlink", "new-account"])
+    );
+    assert!(unlinked.json["link"].is_null());
+    assert_eq!(
+        unlinked.json["link_actions"],
+        json!(["adopt", "new-account"])
+    );
+    assert!(invoice.json["link"].is_null());
+    assert_eq!(invoice.json["link_actions"], json!([]));
+}
+
+#[tokio::test]
+async fn unlinking_a_firm_is_a_history_entry_by_the_caller_and_bad_link_requests_are_refused() {
+    let app = seeded().await;
+    let t = app.acme.id.clone();
+    app.stores
+        .links
+        .link(&ledgerlink_ports::IdLink::new(
+            t.clone(),
+            ObjectType::Firm,
+            "CLIENT-2",
+            "3734121e-1544-4b77-9ae2-7203e9bd6046",
+            now(),
+        ))
+        .await
+        .unwrap();
+    let link = |body: serde_json::Value| app.post("/api/objects/link", &app.acme.key, body);
+
+    let unlinked = link(json!({"type": "firm", "key": "CLIENT-2", "action": "unlink"})).await;
+    let again = link(json!({"type": "firm", "key": "CLIENT-2", "action": "unlink"})).await;
+    let unknown_action = link(json!({"type": "firm", "key": "CLIENT-2", "action": "merge"})).await;
+    let no_account = link(json!({"type": "firm", "key": "CLIENT-2", "action": "adopt"})).await;
+    let extra_account =
+        link(json!({"type": "firm", "key": "CLIENT-1", "action": "unlink", "account": "1000"}))
+            .await;
+    let invoice = link(json!({"type": "invoice", "key": "INV-100", "action": "unlink"})).await;
+    let other_tenant = app
+        .post(
+            "/api/objects/link",
+            &app.globex.key,
+            json!({"type": "firm", "key": "CLIENT-2", "action": "unlink"}),
+        )
+        .await;
+    let detail = app.get("/api/objects/firm/CLIENT-2", &app.acme.key).await;
+
+    assert_eq!(unlinked.status, StatusCode::OK, "{}", unlinked.text());
+    assert_eq!(
+        unlinked.json["before"],
+        "3734121e-1544-4b77-9ae2-7203e9bd6046"
+    );
+    assert!(unlinked.json["after"].is_null());
+    assert!(
+        app.stores
+            .links
+            .exact_id(&t, ObjectType::Firm, "CLIENT-2")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(detail.json["object"]["status"], "not-integrated");
+    let entry = detail.json["history"][0]["message"].as_str().unwrap();
+    assert!(entry.starts_with("Unlinked from"), "{entry}");
+    assert!(entry.contains("(operator page)"), "{entry}");
+    again.assert_problem(StatusCode::CONFLICT);
+    unknown_action.assert_problem(StatusCode::BAD_REQUEST);
+    no_account.assert_problem(StatusCode::BAD_REQUEST);
+    extra_account.assert_problem(StatusCode::BAD_REQUEST);
+    invoice.assert_problem(StatusCode::NOT_FOUND);
+    other_tenant.assert_problem(StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn force_synchronize_accepts_errors_and_refuses_pending_and_others_with_reasons() {
     let app = seeded().await;
     let selection = json!({"objects": [

@@ -1,6 +1,6 @@
 //! `/__emulator/...`: the JSON admin surface, so another process (the local stack, a Python client check)
-//! can register apps, divisions and users, seed and inspect entities, register payments, read counters and
-//! set fault rules. Not part of Exact's API; no authentication (the emulator binds to loopback).
+//! can register apps, divisions and users, seed, change and inspect entities, register payments, read
+//! counters and set fault rules. Not part of Exact's API; no authentication (the emulator binds to loopback).
 
 use std::sync::Arc;
 
@@ -42,6 +42,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/tokens", post(tokens))
         .route("/seed/{division}/{*path}", post(seed))
         .route("/entities/{division}/{*path}", get(entities))
+        .route("/update", post(update))
         .route("/delete", post(delete))
         .route("/payments", post(payment))
         .route("/counters", get(counters))
@@ -113,6 +114,23 @@ async fn entities(
 ) -> Response {
     match emulator(&sh).entities(division, &path) {
         Ok(rows) => ok(json!(rows)),
+        Err(e) => fail(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct UpdateBody {
+    division: i32,
+    path: String,
+    key: String,
+    fields: Value,
+}
+
+/// Changes an entity as a user of Exact Online would (a PUT's rules: merge, read-only fields ignored;
+/// `Modified` and the sync `Timestamp` move, webhooks fire).
+async fn update(State(sh): State<Arc<Shared>>, axum::Json(u): axum::Json<UpdateBody>) -> Response {
+    match emulator(&sh).update(u.division, &u.path, &u.key, u.fields) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => fail(e),
     }
 }

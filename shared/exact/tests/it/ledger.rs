@@ -16,36 +16,72 @@ fn account(code: &str, name: &str) -> Account {
 }
 
 #[tokio::test]
-async fn upserting_an_account_twice_creates_it_once_and_then_updates_it() {
+async fn an_account_is_created_then_updated_by_its_id_and_its_code_is_never_changed() {
     let env = spawn().await;
     let ledger = ExactLedger::new(env.connect().await);
 
-    let first = ledger
-        .upsert_account(&account("CL-42", "Client 42"))
+    let created = ledger
+        .create_account(&account("CL-42", "Client 42"))
         .await
         .unwrap();
-    let second = ledger
-        .upsert_account(&account("CL-42", "Client 42 renamed"))
+    let id = created.id.unwrap().to_string();
+    // VP renumbered the firm: the update carries another code, which must not renumber the account.
+    let updated = ledger
+        .update_account(&id, &account("000006", "Client 42 renamed"))
         .await
         .unwrap();
+    let read = ledger.account(&id).await.unwrap().unwrap();
+    let missing = ledger
+        .update_account(&uuid::Uuid::new_v4().to_string(), &account("X", "Nobody"))
+        .await;
 
-    assert!(first.created && !second.created);
-    assert_eq!(first.target_id, second.target_id);
-    let stored = env
-        .emulator
-        .entity(env.division(), "crm/Accounts", &first.target_id)
-        .unwrap()
-        .unwrap();
-    assert_eq!(stored["Name"], "Client 42 renamed");
+    assert_eq!(created.code.as_ref().map(|c| c.as_str()), Some("CL-42"));
+    assert!(
+        created.modified.is_some(),
+        "the version comes back with the create"
+    );
+    assert_eq!(updated.id, created.id);
+    assert_eq!(updated.name, "Client 42 renamed");
+    assert_eq!(updated.search_code.as_deref(), Some("000006"));
+    assert_eq!(updated.code.as_ref().map(|c| c.as_str()), Some("CL-42"));
+    assert!(updated.modified >= created.modified);
+    assert_eq!(read, updated);
+    assert!(
+        matches!(missing, Err(LedgerError::NotFound { .. })),
+        "{missing:?}"
+    );
     assert_eq!(
         ledger
             .find_account("CL-42")
             .await
             .unwrap()
-            .map(|a| a.name)
-            .as_deref(),
-        Some("Client 42 renamed")
+            .and_then(|a| a.id),
+        created.id
     );
+    assert_eq!(ledger.find_account("000006").await.unwrap(), None);
+    let url = ledger.account_url(&id).unwrap();
+    assert!(
+        url.contains("CRMAccountCard.aspx") && url.contains(&id),
+        "{url}"
+    );
+}
+
+#[tokio::test]
+async fn an_account_without_a_code_is_numbered_by_exact() {
+    let env = spawn().await;
+    let ledger = ExactLedger::new(env.connect().await);
+    let mut body = account("ignored", "Vendor Without Code");
+    body.code = None;
+    body.search_code = Some("000005".into());
+
+    let created = ledger.create_account(&body).await.unwrap();
+
+    let code = created
+        .code
+        .map(|c| c.as_str().to_owned())
+        .unwrap_or_default();
+    assert!(!code.is_empty(), "Exact gave it a code");
+    assert_eq!(created.search_code.as_deref(), Some("000005"));
 }
 
 #[tokio::test]

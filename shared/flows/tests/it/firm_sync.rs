@@ -196,17 +196,38 @@ async fn the_source_of_truth_setting_decides_which_side_is_read() {
         .unwrap();
     world.tick();
 
+    let accounts_before = world
+        .exact
+        .entities(t.division, "crm/Accounts")
+        .unwrap()
+        .len();
+
     // Act
     discover(&world.ctx, Flow::FirmSync, &t.id).await.unwrap();
+    world.drain(Flow::FirmSync).await;
 
-    // Assert: nothing pulled from Exact, no VP firm or employee pushed. (Accounts created in Exact are
-    // still discovered: firms are two-way whatever the source of truth.)
-    for client in &world.demo.client_ids {
+    // Assert: nothing pulled from Exact, no VP firm or employee pushed. VP firms are read (a VP-side edit
+    // of an Exact-owned firm is shown, not lost) but not created in Exact: they are Not integrated, with
+    // why. (Accounts created in Exact are still discovered: firms are two-way whatever the source of truth.)
+    assert_eq!(
+        world
+            .exact
+            .entities(t.division, "crm/Accounts")
+            .unwrap()
+            .len(),
+        accounts_before
+    );
+    for client in &world.demo.syncable_client_ids {
+        let status = world.status(&t.id, ObjectType::Firm, client).await.unwrap();
+        assert_eq!(status.status, SyncStatus::NotIntegrated);
         assert!(
-            world
-                .status(&t.id, ObjectType::Firm, client)
-                .await
-                .is_none()
+            status
+                .last_message
+                .as_deref()
+                .unwrap_or("")
+                .contains("Exact Online owns firms"),
+            "{:?}",
+            status.last_message
         );
     }
     for employee in &world.demo.employees {
@@ -376,7 +397,7 @@ async fn an_account_created_in_exact_becomes_a_vp_firm_with_the_spec_defaults_on
         Some(client_id.clone())
     );
     let status = world
-        .status(&t.id, ObjectType::Firm, "exact:EX7001")
+        .status(&t.id, ObjectType::Firm, &format!("exact:{exact_id}"))
         .await
         .unwrap();
     assert_eq!(

@@ -219,12 +219,8 @@ impl World {
         let customer = account(100, "Demo customer", false);
         let supplier = account(200, "Demo supplier", true);
         let links = &self.ctx.stores.links;
-        let link = |object_type: ObjectType, vp_key: String, exact_id: &str| IdLink {
-            tenant: id.clone(),
-            object_type,
-            vp_key,
-            exact_id: exact_id.to_owned(),
-            created_at: now,
+        let link = |object_type: ObjectType, vp_key: String, exact_id: &str| {
+            IdLink::new(id.clone(), object_type, vp_key, exact_id, now)
         };
         // Links are 1:1: one Exact account per demo firm and employee (the first client is `customer`).
         let clients = match prelink {

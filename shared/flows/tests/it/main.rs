@@ -4,6 +4,7 @@
 
 mod faults;
 mod figures;
+mod firm_links;
 mod firm_sync;
 mod helpers;
 mod invoice_out;

@@ -14,9 +14,9 @@ use ledgerlink_jobs::{
     ExportColumn, ExportDefinition, ExportFormat, ExportSource, Exporter, IntegrationsManager,
 };
 use ledgerlink_ports::psa::{
-    AccountingPeriod, AutoPostingAccounts, CashReceiptPosting, CashReceiptState, FirmRole,
-    PaymentPosting, PostedArDocument, Project, Psa, PsaError, PsaResult, RegisteredWebhook,
-    TimeWindow, WebhookRegistration,
+    AccountingPeriod, AutoPostingAccounts, CashReceiptPosting, CashReceiptState, FirmChanges,
+    FirmRole, PaymentPosting, PostedArDocument, Project, Psa, PsaError, PsaResult,
+    RegisteredWebhook, TimeWindow, WebhookRegistration,
 };
 use ledgerlink_ports::{Integration, JobStatus, TaskRunState};
 
@@ -57,6 +57,9 @@ impl Psa for SmallVp {
         unsupported()
     }
     async fn create_firm(&self, _: &Firm) -> PsaResult<Firm> {
+        unsupported()
+    }
+    async fn update_firm(&self, _: &str, _: &FirmChanges) -> PsaResult<Firm> {
         unsupported()
     }
     async fn create_firm_address(&self, _: &str, _: &FirmAddress) -> PsaResult<FirmAddress> {

@@ -36,8 +36,17 @@ fn unsupported<T>() -> LedgerResult<T> {
 
 #[async_trait]
 impl Ledger for ChartOnly {
-    async fn upsert_account(&self, _: &Account) -> LedgerResult<Posted> {
+    async fn account(&self, _: &str) -> LedgerResult<Option<Account>> {
         unsupported()
+    }
+    async fn create_account(&self, _: &Account) -> LedgerResult<Account> {
+        unsupported()
+    }
+    async fn update_account(&self, _: &str, _: &Account) -> LedgerResult<Account> {
+        unsupported()
+    }
+    fn account_url(&self, _: &str) -> Option<String> {
+        None
     }
     async fn upsert_address(&self, _: &Address) -> LedgerResult<Posted> {
         unsupported()

@@ -37,6 +37,8 @@ state_cases!(links {
     relinking_is_idempotent_and_a_different_id_conflicts,
     unlink_removes_both_directions,
     links_are_scoped_by_tenant_and_object_type,
+    the_sync_state_travels_with_the_link,
+    relink_moves_a_key_to_another_id_and_refuses_a_taken_one,
 } racing {});
 state_cases!(lookups { rows_are_versioned, rows_list_in_key_order_per_table, delete_removes_a_row } racing {});
 state_cases!(statuses {

@@ -108,13 +108,7 @@ async fn a_status_update_with_its_history_entry_is_one_transaction_request() {
 async fn a_link_writes_both_directions_in_one_transaction_request() {
     let aws = spawn_state().await;
     let t = tenant("t");
-    let link = IdLink {
-        tenant: t.clone(),
-        object_type: ObjectType::Firm,
-        vp_key: "ACME".into(),
-        exact_id: "guid-1".into(),
-        created_at: Utc::now(),
-    };
+    let link = IdLink::new(t.clone(), ObjectType::Firm, "ACME", "guid-1", Utc::now());
 
     aws.state.link(&link).await.unwrap();
 
@@ -402,4 +396,77 @@ async fn the_unfiltered_list_merges_both_categories_newest_first_across_pages() 
     );
     assert_eq!(master_data.items.len(), 4);
     assert!(!aws.counter.snapshot().contains_key("Scan"));
+}
+
+/// Link items written before links carried a sync state (their docs lack it) read as links with no state,
+/// keep working both ways, and take a state in place: nothing needs rewriting.
+#[tokio::test]
+async fn links_stored_before_the_sync_state_existed_read_without_one_and_take_one() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let aws = spawn_state().await;
+    let t = tenant("old");
+    let at = Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).single().unwrap();
+    let old_doc = serde_json::json!({
+        "tenant": t.as_str(), "object_type": "firm", "vp_key": "CL-1", "exact_id": "guid-1",
+        "created_at": at.to_rfc3339(),
+    })
+    .to_string();
+    for (sk, attr, value) in [
+        (
+            keys::link_vp_sk(ObjectType::Firm, "CL-1"),
+            "exact_id",
+            "guid-1",
+        ),
+        (
+            keys::link_exact_sk(ObjectType::Firm, "guid-1"),
+            "vp_key",
+            "CL-1",
+        ),
+    ] {
+        aws.clients
+            .dynamodb
+            .put_item()
+            .table_name(&aws.settings.table_name)
+            .item(keys::PK, AttributeValue::S(keys::tenant_pk(&t)))
+            .item(keys::SK, AttributeValue::S(sk))
+            .item(attr, AttributeValue::S(value.into()))
+            .item("doc", AttributeValue::S(old_doc.clone()))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let before = LinkStore::get(&aws.state, &t, ObjectType::Firm, "CL-1")
+        .await
+        .unwrap();
+    let back = aws
+        .state
+        .vp_key(&t, ObjectType::Firm, "guid-1")
+        .await
+        .unwrap();
+    let mut with_state = before.clone().unwrap();
+    with_state.sync = Some(ledgerlink_ports::LinkSync {
+        vp_hash: Some("h".into()),
+        vp_version: None,
+        ledger_hash: None,
+        ledger_version: Some(at),
+        synced_at: at,
+    });
+    aws.state.save_sync(&with_state).await.unwrap();
+    let after = LinkStore::get(&aws.state, &t, ObjectType::Firm, "CL-1")
+        .await
+        .unwrap();
+
+    assert_eq!(
+        before,
+        Some(IdLink::new(
+            t.clone(),
+            ObjectType::Firm,
+            "CL-1",
+            "guid-1",
+            at
+        ))
+    );
+    assert_eq!(back.as_deref(), Some("CL-1"));
+    assert_eq!(after, Some(with_state));
 }

@@ -25,3 +25,15 @@ async fn links_are_scoped_by_tenant_and_object_type() {
     let fresh = spawn_store();
     suite::links_are_scoped_by_tenant_and_object_type(&*fresh.store.links()).await;
 }
+
+#[tokio::test]
+async fn the_sync_state_travels_with_the_link() {
+    let fresh = spawn_store();
+    suite::the_sync_state_travels_with_the_link(&*fresh.store.links()).await;
+}
+
+#[tokio::test]
+async fn relink_moves_a_key_to_another_id_and_refuses_a_taken_one() {
+    let fresh = spawn_store();
+    suite::relink_moves_a_key_to_another_id_and_refuses_a_taken_one(&*fresh.store.links()).await;
+}

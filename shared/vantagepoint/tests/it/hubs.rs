@@ -5,7 +5,7 @@ use ledgerlink_domain::Period;
 use ledgerlink_domain::vantagepoint::{
     Account, AccountStatus, Firm, FirmAddress, TaxCode, VpAccountType,
 };
-use ledgerlink_ports::psa::{FirmRole, Psa, TimeWindow};
+use ledgerlink_ports::psa::{FirmChanges, FirmRole, Psa, TimeWindow};
 use rust_decimal_macros::dec;
 
 use crate::helpers::spawn;
@@ -110,6 +110,39 @@ async fn a_firm_created_from_exact_is_read_back_with_its_autonumbered_client_num
     assert_eq!(created.addresses.len(), 1);
     assert!(created.addresses[0].billing);
     assert!(vp.emulator.firm(&id).is_some());
+}
+
+#[tokio::test]
+async fn a_firm_update_sends_only_the_changed_fields_and_returns_the_new_mod_date() {
+    let vp = spawn().await;
+    let id = vp.demo.client_ids[0].clone();
+    let before = vp.psa().firm(&id).await.unwrap().unwrap();
+    vp.clock.advance(std::time::Duration::from_secs(5));
+
+    let after = vp
+        .psa()
+        .update_firm(
+            &id,
+            &FirmChanges {
+                name: Some("Renamed In Exact BV".into()),
+                vendor_ind: Some(true),
+                ..FirmChanges::default()
+            },
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(after.name, "Renamed In Exact BV");
+    assert!(after.vendor_ind);
+    assert_eq!(after.client_ind, before.client_ind, "not sent, not changed");
+    assert_eq!(after.primary_email, before.primary_email);
+    assert_eq!(after.addresses.len(), before.addresses.len());
+    assert!(
+        after.mod_date > before.mod_date,
+        "{:?} > {:?}",
+        after.mod_date,
+        before.mod_date
+    );
 }
 
 #[tokio::test]
