@@ -144,7 +144,9 @@ async fn invoice_batches_are_readable_through_data_entry_and_credit_memos_refere
             .iter()
             .any(|d| d["InvoiceSection"] == "F" && d["Amount"].as_f64().unwrap() < 0.0)
     );
-    assert_eq!(usd[0]["CurrencyCode"], "USD");
+    // Entered in EUR (the transaction currency), billed in USD.
+    assert_eq!(usd[0]["CurrencyCode"], "EUR");
+    assert_eq!(usd[0]["BillingCurrencyCode"], "USD");
     let (_, billed_elsewhere) = vp
         .get(
             &token,
