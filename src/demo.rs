@@ -15,12 +15,13 @@ use anyhow::{Context, anyhow, bail};
 use chrono::{DateTime, Utc};
 use ledgerlink_clock::SharedClock;
 use ledgerlink_domain::{Division, ObjectType, SyncStatus, TenantId};
-use ledgerlink_emulators::exact::demo::DemoData;
+use ledgerlink_emulators::exact::demo::{DemoData, USD_BANK_JOURNAL};
 use ledgerlink_emulators::exact::{AppRegistration, ExactEmulator, PaymentSpec};
 use ledgerlink_emulators::vantagepoint::VantagepointEmulator;
 use ledgerlink_emulators::vantagepoint::demo::{DemoOptions, DemoSummary};
 use ledgerlink_exact::{ClientPorts, ExactClient, ExactConfig, Secret};
 use ledgerlink_flows::{FlowContext, LocalSecrets};
+use ledgerlink_ports::mail::MAIL_SETTING;
 use ledgerlink_ports::{
     ConnectionState, LookupEntry, LookupTable, PageRequest, SecretRef, StateStores, StatusFilter,
     StoreError, Tenant,
@@ -32,6 +33,9 @@ use serde_json::json;
 pub const TENANT: &str = "demo";
 /// The user the demo API key acts as (the page's "Created by").
 pub const OPERATOR: &str = "demo-operator";
+/// The demo's operator mailbox (error e-mails) and the operator user's own (export-complete e-mails).
+pub const OPERATORS_MAIL: &str = "finance@ledgerlink-demo.example";
+pub const OPERATOR_MAIL: &str = "operator@ledgerlink-demo.example";
 
 /// Names of the secrets the local resolver holds for the demo tenant.
 pub const EXACT_CLIENT_SECRET: &str = "demo/exact-client-secret";
@@ -95,6 +99,13 @@ pub async fn ensure_tenant(
                 json!(sync_start.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
             ),
             ("company".to_owned(), json!(vp_demo.company)),
+            // The demo VP database is multicurrency: invoices go out in their billing currency.
+            ("multicurrency".to_owned(), json!(true)),
+            // Where notifications are mailed (the local stack writes them to the data dir's mail/).
+            (
+                MAIL_SETTING.to_owned(),
+                json!({ "operators": [OPERATORS_MAIL], "users": { OPERATOR: OPERATOR_MAIL } }),
+            ),
         ]);
         Tenant {
             id: id.clone(),
@@ -118,6 +129,15 @@ pub async fn ensure_tenant(
             updated_at: now,
         }
     });
+    // Settings added since a data dir was first made (a user's own values are kept).
+    tenant
+        .settings
+        .entry("multicurrency".to_owned())
+        .or_insert(json!(true));
+    tenant
+        .settings
+        .entry(MAIL_SETTING.to_owned())
+        .or_insert(json!({ "operators": [OPERATORS_MAIL], "users": { OPERATOR: OPERATOR_MAIL } }));
     tenant.vp_base_url = endpoints.vp_base_url.clone();
     tenant.vp_database = vp.config().database.clone();
     tenant.vp_client_id = vp.config().client_id.clone();
@@ -310,21 +330,27 @@ async fn synced(
     Ok(out)
 }
 
-/// What a bookkeeper does in Exact after the first invoice round: registers customer receipts (two
-/// instalments each) on up to three synced euro invoices, a supplier payment on one synced voucher and an
-/// employee payment on one synced expense report (in full). Entries that this run's Exact emulator does not
-/// hold (an earlier run's) are left alone. Returns one line per registered payment.
+/// What a bookkeeper does in Exact after the first invoice round: registers customer receipts on up to
+/// two synced euro invoices in two instalments each (so the second is a second partial payment, allocated
+/// against what the first left open) and on the dollar invoice in full through the dollar bank ("ING USD",
+/// which Ledgerlink matches to VP's bank of that name), a supplier payment on the voucher paid in dollars
+/// (through the dollar bank) and an employee payment on one synced expense report (in full).
+/// Entries that this run's Exact emulator does not hold (an earlier run's) are left alone. Returns one line
+/// per registered payment.
 pub async fn register_payments(
     ctx: &FlowContext,
     exact: &ExactEmulator,
     tenant: &Tenant,
 ) -> anyhow::Result<Vec<String>> {
     let division = i32::try_from(tenant.exact_division.0).context("division out of range")?;
-    let plan: [(ObjectType, &str, usize, bool); 3] = [
-        (ObjectType::Invoice, "salesentry/SalesEntries", 3, false),
+    // (object type, entity set, how many in EUR, how many in USD, employee)
+    let plan: [(ObjectType, &str, usize, usize, bool); 3] = [
+        (ObjectType::Invoice, "salesentry/SalesEntries", 2, 1, false),
+        // The euro voucher stays open (the long-running mode's webhook test pays it later).
         (
             ObjectType::ApVoucher,
             "purchaseentry/PurchaseEntries",
+            0,
             1,
             false,
         ),
@@ -332,26 +358,33 @@ pub async fn register_payments(
             ObjectType::ExpenseReport,
             "purchaseentry/PurchaseEntries",
             1,
+            0,
             true,
         ),
     ];
     let mut lines = Vec::new();
-    for (object_type, set, how_many, employee) in plan {
-        let mut paid = 0;
+    for (object_type, set, eur_count, usd_count, employee) in plan {
+        let (mut eur_paid, mut usd_paid) = (0, 0);
         for (key, entry) in synced(&ctx.stores, tenant, object_type).await? {
-            if paid == how_many {
-                break;
-            }
-            // Only entries this run's Exact holds, in euros (the demo's bank journal is a euro account).
+            // Only entries this run's Exact holds.
             let row = match exact.entity(division, set, &entry) {
                 Ok(Some(row)) => row,
                 _ => continue,
             };
-            let currency = row.get("Currency").and_then(|c| c.as_str());
-            if currency.is_some_and(|c| c != "EUR") {
+            let currency = row
+                .get("Currency")
+                .and_then(|c| c.as_str())
+                .unwrap_or("EUR")
+                .to_owned();
+            let (journal, paid, limit) = match currency.as_str() {
+                "EUR" => ("20", &mut eur_paid, eur_count),
+                "USD" => (USD_BANK_JOURNAL, &mut usd_paid, usd_count),
+                _ => continue,
+            };
+            if *paid == limit {
                 continue;
             }
-            // Customers pay invoices in two instalments (half, then the rest): two cash receipts each.
+            // Euro invoices are paid in two instalments (half, then the rest): two cash receipts each.
             let total = row
                 .get("AmountFC")
                 .and_then(|v| {
@@ -360,8 +393,8 @@ pub async fn register_payments(
                         .or_else(|| v.as_number().map(|n| n.to_string()))
                 })
                 .and_then(|t| t.parse::<Decimal>().ok());
-            let first = match (object_type, total) {
-                (ObjectType::Invoice, Some(t)) if t > Decimal::ONE => {
+            let first = match (object_type, total, currency.as_str()) {
+                (ObjectType::Invoice, Some(t), "EUR") if t > Decimal::ONE => {
                     Some((t / Decimal::TWO).round_dp(2))
                 }
                 _ => None,
@@ -380,11 +413,11 @@ pub async fn register_payments(
                     date: None,
                     employee,
                 };
-                match exact.register_payment(spec) {
+                match exact.register_payment_through(spec, Some(journal)) {
                     Ok(recorded) => {
                         registered = true;
                         lines.push(format!(
-                            "{object_type} {key}: {} paid in Exact",
+                            "{object_type} {key}: {} {currency} paid in Exact (bank journal {journal})",
                             recorded.amount
                         ));
                     }
@@ -393,7 +426,7 @@ pub async fn register_payments(
                 }
             }
             if registered {
-                paid += 1;
+                *paid += 1;
             }
         }
     }
@@ -443,4 +476,160 @@ pub fn vp_options(seed: u64) -> DemoOptions {
 /// Keeps the secrets resolver shareable with the API's secret writer.
 pub fn shared_secrets() -> Arc<LocalSecrets> {
     Arc::new(LocalSecrets::new())
+}
+
+/// Where a demo case shows up in Ledgerlink's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseTarget {
+    /// One object by its key.
+    Object(ObjectType, String),
+    /// The objects of a type whose message names `text` (e.g. the cash receipts of an invoice), at least
+    /// `at_least` of them.
+    Mentioning {
+        object_type: ObjectType,
+        text: String,
+        at_least: usize,
+    },
+    /// Files in the data dir's mail folder whose name contains `text`.
+    Mail { text: String },
+}
+
+/// One case the demo shows, and whether its refusal is deliberate (then: why).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoCase {
+    pub label: &'static str,
+    pub target: CaseTarget,
+    pub deliberate: Option<&'static str>,
+}
+
+/// The cases the demo data holds (issue: "the demo shows it"), found by the keys Ledgerlink gives the
+/// emulator's records.
+pub fn cases(vp: &DemoSummary) -> Vec<DemoCase> {
+    let invoice = |i: usize| -> Option<(String, String)> {
+        let posting = vp.invoices.get(i)?;
+        let number = vp.invoice_numbers.get(i)?;
+        Some((
+            number.clone(),
+            format!("{number}.{}.{}", posting.period, posting.post_seq),
+        ))
+    };
+    let c = &vp.cases;
+    let mut out = Vec::new();
+    let mut object = |label, object_type, key: Option<String>, deliberate| {
+        if let Some(key) = key {
+            out.push(DemoCase {
+                label,
+                target: CaseTarget::Object(object_type, key),
+                deliberate,
+            });
+        }
+    };
+    object(
+        "invoice with untaxed lines (booked with the no-VAT code)",
+        ObjectType::Invoice,
+        invoice(c.untaxed_invoice).map(|(_, k)| k),
+        None,
+    );
+    object(
+        "invoice with a combined tax code (21% + 9%)",
+        ObjectType::Invoice,
+        invoice(c.combined_tax_invoice).map(|(_, k)| k),
+        None,
+    );
+    object(
+        "compound tax code (PST on GST)",
+        ObjectType::Invoice,
+        invoice(c.compound_tax_invoice).map(|(_, k)| k),
+        Some("compound taxes are not supported (spec: Tax Codes)"),
+    );
+    object(
+        "negative invoice",
+        ObjectType::Invoice,
+        invoice(c.negative_invoice).map(|(_, k)| k),
+        Some("negative invoices are not sent; the error e-mail goes out (spec: Invoices)"),
+    );
+    object(
+        "multicurrency invoice (entered in EUR, billed in USD)",
+        ObjectType::Invoice,
+        invoice(c.multicurrency_invoice).map(|(_, k)| k),
+        None,
+    );
+    let mut out = out;
+    if let Some((number, _)) = invoice(c.multicurrency_invoice) {
+        out.push(DemoCase {
+            label: "…paid in its billing currency (USD, bank matched by name)",
+            target: CaseTarget::Mentioning {
+                object_type: ObjectType::CashReceipt,
+                text: format!("invoice {number} "),
+                at_least: 1,
+            },
+            deliberate: None,
+        });
+    }
+    if let Some(number) = vp.invoice_numbers.first() {
+        out.push(DemoCase {
+            label: "second partial payment (against the open balance)",
+            target: CaseTarget::Mentioning {
+                object_type: ObjectType::CashReceipt,
+                text: format!("invoice {number} "),
+                at_least: 2,
+            },
+            deliberate: None,
+        });
+    }
+    let voucher_key = |i: usize| -> Option<String> {
+        let (vendor, number) = vp.voucher_numbers.get(i)?;
+        let posting = vp.vouchers.get(i)?;
+        Some(if number.is_empty() {
+            format!(
+                "{vendor}.{}.{}.no-voucher",
+                posting.period, posting.post_seq
+            )
+        } else {
+            format!("{vendor}.{number}")
+        })
+    };
+    if let Some(key) = voucher_key(c.payment_currency_voucher) {
+        out.push(DemoCase {
+            label: "AP voucher entered in EUR, sent in its payment currency USD",
+            target: CaseTarget::Object(ObjectType::ApVoucher, key.clone()),
+            deliberate: None,
+        });
+        out.push(DemoCase {
+            label: "…its AP payment, in USD through the USD bank",
+            target: CaseTarget::Mentioning {
+                object_type: ObjectType::ApPayment,
+                text: format!("voucher {key} "),
+                at_least: 1,
+            },
+            deliberate: None,
+        });
+    }
+    if let Some(key) = voucher_key(c.voucher_without_number) {
+        out.push(DemoCase {
+            label: "AP voucher without a voucher number",
+            target: CaseTarget::Object(ObjectType::ApVoucher, key),
+            deliberate: Some("voucher numbers are required (spec: AP Vouchers)"),
+        });
+    }
+    for posting in &vp.revenue_generation {
+        out.push(DemoCase {
+            label: "revenue-generation journal (no tax)",
+            target: CaseTarget::Object(
+                ObjectType::JournalEntry,
+                format!("RG.{}.{}", posting.period, posting.post_seq),
+            ),
+            deliberate: None,
+        });
+    }
+    out.push(DemoCase {
+        label: "error e-mail of the negative invoice in the mail folder",
+        target: CaseTarget::Mail {
+            text: invoice(c.negative_invoice)
+                .map(|(_, k)| k)
+                .unwrap_or_default(),
+        },
+        deliberate: None,
+    });
+    out
 }

@@ -3,7 +3,8 @@
 //! secrets, first Exact consent, lookups, API key), and the HTTP API with the operator page.
 //!
 //! The data dir holds `state.db` (every port's state and the work queues), `files/` (export files, served
-//! through signed local URLs), `local-keys.json` (the demo API key and the URL-signing key, owner-only),
+//! through signed local URLs), `mail/` (every notification mailed, one RFC 5322 `.eml` file each — the
+//! error e-mail of a refused document, the export-complete e-mail), `local-keys.json` (the demo API key and the URL-signing key, owner-only),
 //! `demo-epoch.json` (see [`crate::epoch`]), `ledgerlink.log` and `summary.json` (the last round). The
 //! emulators live in memory: each start gives them the same demo data again (and a new Exact app
 //! registration), and the store remembers what was synced, so nothing is sent twice.
@@ -26,7 +27,7 @@ use ledgerlink_emulators::vantagepoint::{
 use ledgerlink_flows::connections::{ClientTuning, ErpConnections};
 use ledgerlink_flows::{FlowContext, FlowSettings};
 use ledgerlink_jobs::JobsContext;
-use ledgerlink_store_embedded::{EmbeddedStore, FolderStorage};
+use ledgerlink_store_embedded::{EmbeddedStore, FolderStorage, MailFolder};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, watch};
 
@@ -41,12 +42,17 @@ const OWN_FILES: &[&str] = &[
     "state.db-shm",
     "state.db-journal",
     "files",
+    MAIL_DIR,
     "local-keys.json",
     "ledgerlink.log",
     "summary.json",
     crate::epoch::EPOCH_FILE,
 ];
 const KEYS_FILE: &str = "local-keys.json";
+/// The mail folder of the data dir: one `.eml` file per notification mailed (readable by any mail client).
+pub const MAIL_DIR: &str = "mail";
+/// The sender of the local stack's mail.
+pub const MAIL_FROM: &str = "ledgerlink@ledgerlink-demo.example";
 /// Calls per minute the Exact emulator allows here (Exact's real 60 would make a demo round take minutes;
 /// the client reads the limits from the response headers either way).
 const EXACT_CALLS_PER_MINUTE: u32 = 1_000;
@@ -240,7 +246,11 @@ impl Stack {
         // Ports and use-case contexts.
         let secrets = demo::shared_secrets();
         demo::register_secrets(&secrets, &exact_demo, &vp, &vp_options);
-        let stores = store.state_stores();
+        // Every notification with an addressee is also mailed: one `.eml` file per message in `mail/`.
+        let stores = store.state_stores().with_mailer(
+            Arc::new(MailFolder::new(data_dir.join(MAIL_DIR), MAIL_FROM)),
+            clock.clone(),
+        );
         let connections = ErpConnections::new(
             secrets.clone(),
             stores.tokens.clone(),

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::Path;
 
 use ledgerlink_domain::{ObjectType, SyncStatus, TenantId};
 use ledgerlink_emulators::exact::ExactEmulator;
@@ -12,6 +13,8 @@ use ledgerlink_emulators::vantagepoint::{PaymentKind, VantagepointEmulator};
 use ledgerlink_flows::firm_sync::EXACT_FIRM_PREFIX;
 use ledgerlink_ports::{ObjectStatus, PageRequest, StateStores, StatusFilter, StoreResult};
 use serde::Serialize;
+
+use crate::demo::{CaseTarget, DemoCase};
 
 /// Exact Online entity sets the summary counts.
 const ACCOUNTS: &str = "crm/Accounts";
@@ -93,6 +96,23 @@ pub struct ErrorLine {
     pub object_type: ObjectType,
     pub key: String,
     pub message: String,
+    /// Why the demo refuses this one on purpose; `None`: not a deliberate case.
+    pub deliberate: Option<String>,
+}
+
+/// How one demo case came out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseLine {
+    pub label: String,
+    /// What it is in Ledgerlink (`invoice 000000010800.202612.1`, `2 cash receipts`, a mail file name).
+    pub what: String,
+    /// `success`, `error`, `pending`, … or `missing`; a deliberate refusal reads `error`.
+    pub status: String,
+    pub message: Option<String>,
+    /// Why the refusal is deliberate, for the cases the demo refuses on purpose.
+    pub deliberate: Option<String>,
+    /// The case came out as the demo means it to (synced, or refused on purpose).
+    pub as_meant: bool,
 }
 
 /// Ledgerlink's record (Success per object type) plus the emulators' view.
@@ -108,6 +128,10 @@ pub struct Summary {
     /// New in the emulators since this run started (the demo data they started with excluded).
     pub emulators: EmulatorCounts,
     pub errors: Vec<ErrorLine>,
+    /// The demo's cases, each with its outcome.
+    pub cases: Vec<CaseLine>,
+    /// Mail files in the data dir's `mail/` folder.
+    pub mails: Vec<String>,
 }
 
 /// Every status of a tenant (paged through; the demo holds a few dozen objects).
@@ -155,6 +179,7 @@ impl Summary {
                     object_type: s.object.object_type,
                     key: s.object.key.to_string(),
                     message: s.last_message.clone().unwrap_or_default(),
+                    deliberate: None,
                 }),
                 _ => {}
             }
@@ -163,6 +188,113 @@ impl Summary {
             .errors
             .sort_by(|a, b| (a.object_type, &a.key).cmp(&(b.object_type, &b.key)));
         summary
+    }
+
+    /// Adds the demo's cases: each one's outcome, and the deliberate ones marked among the errors.
+    pub fn with_cases(
+        mut self,
+        cases: &[DemoCase],
+        statuses: &[ObjectStatus],
+        mail_dir: &Path,
+    ) -> Self {
+        let mut mails: Vec<String> = std::fs::read_dir(mail_dir)
+            .map(|dir| {
+                dir.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.ends_with(".eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        mails.sort();
+        for case in cases {
+            let line = match &case.target {
+                CaseTarget::Object(object_type, key) => {
+                    let found = statuses.iter().find(|s| {
+                        s.object.object_type == *object_type && s.object.key.as_str() == key
+                    });
+                    let status = found.map(|s| s.status);
+                    if let (Some(SyncStatus::Error), Some(why)) = (status, case.deliberate) {
+                        for e in self
+                            .errors
+                            .iter_mut()
+                            .filter(|e| e.object_type == *object_type && e.key == *key)
+                        {
+                            e.deliberate = Some(why.to_owned());
+                        }
+                    }
+                    let as_meant = match case.deliberate {
+                        Some(_) => status == Some(SyncStatus::Error),
+                        None => status == Some(SyncStatus::Success),
+                    };
+                    CaseLine {
+                        label: case.label.to_owned(),
+                        what: format!("{object_type} {key}"),
+                        status: status.map_or("missing".to_owned(), |s| s.to_string()),
+                        message: found.and_then(|s| s.last_message.clone()),
+                        deliberate: case.deliberate.map(str::to_owned),
+                        as_meant,
+                    }
+                }
+                CaseTarget::Mentioning {
+                    object_type,
+                    text,
+                    at_least,
+                } => {
+                    let hits: Vec<&ObjectStatus> = statuses
+                        .iter()
+                        .filter(|s| {
+                            s.object.object_type == *object_type
+                                && s.last_message.as_deref().is_some_and(|m| m.contains(text))
+                        })
+                        .collect();
+                    let ok = hits
+                        .iter()
+                        .filter(|s| s.status == SyncStatus::Success)
+                        .count();
+                    CaseLine {
+                        label: case.label.to_owned(),
+                        what: plural(
+                            hits.len() as u64,
+                            &object_type.to_string(),
+                            &format!("{object_type}s"),
+                        ),
+                        status: if ok >= *at_least {
+                            "success"
+                        } else {
+                            "missing"
+                        }
+                        .to_owned(),
+                        message: hits.last().and_then(|s| s.last_message.clone()),
+                        deliberate: None,
+                        as_meant: ok >= *at_least,
+                    }
+                }
+                CaseTarget::Mail { text } => {
+                    let file = mails
+                        .iter()
+                        .find(|m| !text.is_empty() && m.contains(text.as_str()));
+                    CaseLine {
+                        label: case.label.to_owned(),
+                        what: file.map_or_else(|| "no mail".to_owned(), |f| format!("mail/{f}")),
+                        status: if file.is_some() { "written" } else { "missing" }.to_owned(),
+                        message: None,
+                        deliberate: None,
+                        as_meant: file.is_some(),
+                    }
+                }
+            };
+            self.cases.push(line);
+        }
+        self.mails = mails;
+        self
+    }
+
+    /// Objects in Error that are not one of the demo's deliberate refusals.
+    pub fn unexpected_errors(&self) -> usize {
+        self.errors
+            .iter()
+            .filter(|e| e.deliberate.is_none())
+            .count()
     }
 
     /// Objects of a type in Success.
@@ -253,25 +385,50 @@ impl fmt::Display for Summary {
             self.count(SyncStatus::Desynchronized),
             self.count(SyncStatus::NotIntegrated),
         )?;
+        if !self.cases.is_empty() {
+            writeln!(f, "  Demo cases   :")?;
+            for c in &self.cases {
+                let mark = if c.as_meant { "ok " } else { "!! " };
+                let outcome = match (&c.deliberate, c.status.as_str()) {
+                    (Some(_), "error") => "refused on purpose".to_owned(),
+                    (_, status) => status.to_owned(),
+                };
+                writeln!(f, "    {mark}{} — {}: {outcome}", c.label, c.what)?;
+            }
+        }
+        writeln!(
+            f,
+            "  Mail         : {} in {}",
+            plural(self.mails.len() as u64, "message", "messages"),
+            "mail/ (one .eml file each)"
+        )?;
         if self.errors.is_empty() {
             writeln!(f, "  Errors       : none")?;
         } else {
+            let deliberate = self.errors.len() - self.unexpected_errors();
             writeln!(
                 f,
-                "  Errors       : {}",
+                "  Errors       : {} ({} deliberate, {} unexpected)",
                 plural(
                     self.errors.len() as u64,
                     "object refused",
                     "objects refused"
-                )
+                ),
+                deliberate,
+                self.unexpected_errors()
             )?;
             for e in &self.errors {
                 // Messages often start with the record's own name; say it once.
                 let own = format!("{} {}: ", e.object_type, e.key);
                 let message = e.message.strip_prefix(&own).unwrap_or(&e.message);
+                let tag = if e.deliberate.is_some() {
+                    "deliberate"
+                } else {
+                    "UNEXPECTED"
+                };
                 writeln!(
                     f,
-                    "    - {} {}: {}",
+                    "    - [{tag}] {} {}: {}",
                     e.object_type,
                     e.key,
                     first_line(message, 110)

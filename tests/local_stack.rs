@@ -131,6 +131,21 @@ async fn local_stack_runs_one_round_and_syncs_both_ways() {
         "{errors:#?}"
     );
     assert!(stdout.contains("which is negative"), "{stdout}");
+    // Issue 11: every demo case came out as meant, every refusal is one of the deliberate ones, and the
+    // error e-mail is a file in the mail folder.
+    let cases = summary["cases"].as_array().unwrap();
+    assert!(
+        cases.len() >= 10 && cases.iter().all(|c| c["as_meant"] == true),
+        "{cases:#?}"
+    );
+    assert!(
+        errors.iter().all(|e| !e["deliberate"].is_null()),
+        "{errors:#?}"
+    );
+    assert!(
+        !summary["mails"].as_array().unwrap().is_empty(),
+        "{summary:#}"
+    );
     assert_eq!(
         n(summary, &["statuses", "pending"]),
         0,
@@ -231,7 +246,7 @@ async fn the_api_serves_the_page_and_authenticated_requests_and_exact_webhooks_w
     let vouchers = objects("ap-voucher").await;
     let open = vouchers
         .iter()
-        .find(|v| v["key"] == "V00002.V0002")
+        .find(|v| v["key"] == "V00001.V0001")
         .unwrap();
     let entry = open["target_id"].as_str().unwrap();
     let paid = http

@@ -1,5 +1,8 @@
 //! Tolerant serde helpers for Vantagepoint's loosely typed JSON: booleans as `"Y"`/`"N"`/`"true"`/`true`,
 //! numbers as numbers or strings (`"121.00"`), codes as strings or numbers (`Type: 9`), blanks as absent.
+//!
+//! Amounts never pass through `f64`: a decimal is parsed from its text (a JSON string, or the number's own
+//! text kept by [`crate::json::parse_lossless`]); whole numbers are exact anyway; a float is refused.
 
 use std::fmt;
 
@@ -76,14 +79,17 @@ impl Visitor<'_> for DecimalVisitor {
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
         Ok(Some(Decimal::from(v)))
     }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        // serde_json hands JSON numbers with a fraction over as f64; the shortest text that round-trips is
-        // what was on the wire (e.g. `-1250.5`), so it is parsed as decimal text, never used as a float.
-        let text = v.to_string();
-        text.parse::<Decimal>()
-            .or_else(|_| Decimal::from_scientific(&text))
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Self::Value, E> {
+        Decimal::try_from_i128_with_scale(v, 0)
             .map(Some)
-            .map_err(|_| E::custom(format!("number {text} does not fit a decimal")))
+            .map_err(|_| E::custom(format!("number {v} does not fit a decimal")))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        // An amount is never taken from a float: the JSON must reach the decoder with the number's text
+        // (the ERP clients decode bodies with `crate::json::parse_lossless`; fixtures write "1250.10").
+        Err(E::custom(format!(
+            "the amount {v} arrived as a binary float; amounts are read from their text (write it as \"{v}\", or decode the JSON with ledgerlink_domain::json::parse_lossless)"
+        )))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
         let trimmed = v.trim();
@@ -315,8 +321,11 @@ mod tests {
         code: Option<String>,
     }
 
+    /// Decodes as the ERP clients do: numbers keep their text on the way to a decimal.
     fn probe(json: &str) -> Probe {
-        serde_json::from_str(json).unwrap_or_else(|e| panic!("{json}: {e}"))
+        crate::json::parse_lossless(json)
+            .and_then(serde_json::from_value)
+            .unwrap_or_else(|e| panic!("{json}: {e}"))
     }
 
     #[test]
@@ -341,6 +350,22 @@ mod tests {
         );
         assert_eq!(probe(r#"{"amount":0.1}"#).amount, Decimal::new(1, 1));
         assert_eq!(probe(r#"{"amount":""}"#).amount, Decimal::ZERO);
+        // The trailing zero and all 19 digits survive: nothing went through a float.
+        assert_eq!(
+            probe(r#"{"amount":12345678901234567.10}"#)
+                .amount
+                .to_string(),
+            "12345678901234567.10"
+        );
+    }
+
+    #[test]
+    fn an_amount_handed_over_as_a_float_is_refused_not_rounded() {
+        let error = serde_json::from_value::<Probe>(serde_json::json!({ "amount": 0.1 }))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("binary float"), "{error}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod codes;
 pub mod error;
 pub mod exact;
 pub mod ids;
+pub mod json;
 pub mod lenient;
 pub mod money;
 pub mod period;

@@ -976,6 +976,15 @@ pub struct ApVoucherLine {
     pub tax_code: Option<String>,
     #[serde(rename = "TotalTax", alias = "TaxAmount", default, with = "decimal")]
     pub total_tax: Decimal,
+    /// Gross amount (net + tax) in the voucher's payment currency (`apDetail.PaymentAmount`), when it is
+    /// paid in another currency than it was entered in.
+    #[serde(
+        rename = "PaymentAmount",
+        default,
+        with = "decimal_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub payment_amount: Option<Decimal>,
 }
 
 /// A posted expense report (`exMaster` + `exDetail`).

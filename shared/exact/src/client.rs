@@ -529,8 +529,9 @@ fn next_utc_midnight(now: DateTime<Utc>) -> DateTime<Utc> {
         .unwrap_or(now + chrono::Duration::days(1))
 }
 
+/// The body as JSON, amounts kept as their text (never a float on the way to a decimal).
 fn parse_json(body: &str) -> ExactResult<Value> {
-    serde_json::from_str(body).map_err(|e| {
+    ledgerlink_domain::json::parse_lossless(body).map_err(|e| {
         ExactError::decode(
             "response is not JSON (was Accept: application/json honoured?)",
             Some(Box::new(e)),

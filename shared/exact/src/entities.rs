@@ -37,6 +37,7 @@ pub const CONTACTS: EntitySet = EntitySet::new("crm/Contacts", "ID");
 pub const GL_ACCOUNTS: EntitySet = EntitySet::new("financial/GLAccounts", "ID");
 pub const VAT_CODES: EntitySet = EntitySet::new("vat/VATCodes", "ID");
 pub const CURRENCIES: EntitySet = EntitySet::new("general/Currencies", "Code");
+pub const JOURNALS: EntitySet = EntitySet::new("financial/Journals", "ID");
 pub const SALES_ENTRIES: EntitySet = EntitySet::new("salesentry/SalesEntries", "EntryID");
 pub const SALES_ENTRY_LINES: EntitySet = EntitySet::new("salesentry/SalesEntryLines", "ID");
 pub const PURCHASE_ENTRIES: EntitySet = EntitySet::new("purchaseentry/PurchaseEntries", "EntryID");

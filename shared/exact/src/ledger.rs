@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use chrono::{NaiveDateTime, TimeZone, Utc};
 use ledgerlink_domain::ExactAccountCode;
 use ledgerlink_domain::exact::{
-    Account, Address, Contact, Currency, GeneralJournalEntry, GlAccount, PaymentTerm,
+    Account, Address, Contact, Currency, GeneralJournalEntry, GlAccount, Journal, PaymentTerm,
     PurchaseEntry, SalesEntry, VatCodeRecord,
 };
 use ledgerlink_ports::ledger::{
@@ -411,6 +411,10 @@ impl Ledger for ExactLedger {
 
     async fn currencies(&self) -> LedgerResult<Vec<Currency>> {
         Ok(self.client.currencies().await?)
+    }
+
+    async fn bank_journals(&self) -> LedgerResult<Vec<Journal>> {
+        Ok(self.client.bank_journals().await?)
     }
 }
 

@@ -12,11 +12,11 @@
 //! them being picked silently.
 
 use ledgerlink_domain::ExactAccountCode;
-use ledgerlink_domain::exact::Payment;
 use ledgerlink_domain::exact::{
     Account, Address, Contact, Currency, GeneralJournalEntry, GlAccount, PaymentTerm,
     PurchaseEntry, Receivable, SalesEntry, VatCodeRecord,
 };
+use ledgerlink_domain::exact::{Journal, Payment};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -330,6 +330,21 @@ impl ExactClient {
         self.list(
             entities::CURRENCIES,
             &Query::new().select(&["Code", "Description", "AmountPrecision"]),
+        )
+        .await
+    }
+
+    /// The division's bank journals (`financial/Journals`, `Type` 12): the bank accounts payments go
+    /// through, by code and name.
+    pub async fn bank_journals(&self) -> ExactResult<Vec<Journal>> {
+        self.list(
+            entities::JOURNALS,
+            &Query::new()
+                .select(&["Code", "Description", "Type", "Currency"])
+                .filter(Filter::eq(
+                    "Type",
+                    Literal::Int(i64::from(Journal::TYPE_BANK)),
+                )),
         )
         .await
     }

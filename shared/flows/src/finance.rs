@@ -8,12 +8,14 @@
 //! each ledger document under its business key (`find_existing_first` after any unfinished or unknown
 //! attempt) → link VP key and ledger id, record Success.
 
+use std::collections::BTreeMap;
+
 use ledgerlink_domain::exact::{GeneralJournalEntry, PurchaseEntry, SalesEntry};
-use ledgerlink_domain::{ObjectType, SyncStatus};
-use ledgerlink_mapping::{Lookups, MappingError, ProjectBilling};
+use ledgerlink_domain::{ObjectType, SyncStatus, VatCode};
+use ledgerlink_mapping::{ConfigError, Lookups, MappingError, combined_key};
 use ledgerlink_ports::ledger::{Ledger, LedgerResult, Posted, SalesDocumentKind};
-use ledgerlink_ports::psa::PostedArDocument;
-use ledgerlink_ports::{IdLink, ObjectRef, StoreError, WorkMessage};
+use ledgerlink_ports::psa::{PostedArDocument, PsaError};
+use ledgerlink_ports::{IdLink, LookupEntry, LookupTable, ObjectRef, StoreError, WorkMessage};
 use serde::Serialize;
 
 use crate::common::{
@@ -65,15 +67,136 @@ impl LedgerWrite {
     }
 }
 
+/// Why the lookups of a document could not be built: VP did not answer, or a stored row or setting cannot
+/// be read.
+enum LookupFailure {
+    Psa(PsaError),
+    Config(ConfigError),
+}
+
+impl From<PsaError> for LookupFailure {
+    fn from(e: PsaError) -> Self {
+        Self::Psa(e)
+    }
+}
+
+impl From<ConfigError> for LookupFailure {
+    fn from(e: ConfigError) -> Self {
+        Self::Config(e)
+    }
+}
+
+/// The tax codes a document's lines carry (several on a line = a combined tax).
+fn tax_code_sets(doc: &PostedDoc) -> Vec<Vec<String>> {
+    let owned = |codes: Vec<&str>| codes.into_iter().map(str::to_owned).collect::<Vec<_>>();
+    match doc {
+        PostedDoc::Ar(PostedArDocument::Invoice(inv)) => {
+            inv.lines.iter().map(|l| owned(l.tax_codes())).collect()
+        }
+        PostedDoc::Ar(PostedArDocument::CreditMemo(memo)) => {
+            memo.lines.iter().map(|l| owned(l.tax_codes())).collect()
+        }
+        PostedDoc::Voucher(v) => v
+            .lines
+            .iter()
+            .map(|l| l.tax_code.iter().cloned().collect())
+            .collect(),
+        PostedDoc::Expense(e) => e
+            .lines
+            .iter()
+            .map(|l| l.tax_code.iter().cloned().collect())
+            .collect(),
+        PostedDoc::Journal(_) => Vec::new(),
+    }
+}
+
+/// For each combination of tax codes on the document without a `combined-tax-codes` row, the Exact VAT code
+/// at the combination's summed rate is proposed in the table (when exactly one matches) and used; otherwise
+/// the mapping refuses the line naming the missing row. Compound combinations are left to the mapping,
+/// which refuses them with their own reason.
+async fn propose_combinations(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    lookups: &mut Lookups,
+    sets: &[Vec<String>],
+) -> FlowResult<()> {
+    for codes in sets.iter().filter(|c| c.len() > 1) {
+        let refs: Vec<&str> = codes.iter().map(String::as_str).collect();
+        let key = combined_key(refs.iter().copied());
+        let compound = refs.iter().any(|c| {
+            lookups
+                .vp_tax_codes
+                .get(*c)
+                .is_some_and(|t| t.compound_on.is_some())
+        });
+        if compound || lookups.combined_tax_codes.contains_key(&key) {
+            continue;
+        }
+        let Some(code) = ledgerlink_mapping::ledger_setup::propose_combined_code(&refs, lookups)
+        else {
+            continue;
+        };
+        let entry = LookupEntry {
+            key: key.clone(),
+            columns: BTreeMap::from([
+                ("exact_code".to_owned(), code.as_str().to_owned()),
+                (
+                    "description".to_owned(),
+                    "proposed by Ledgerlink: the Exact VAT code at the combined rate".to_owned(),
+                ),
+            ]),
+            version: 0,
+            updated_at: ctx.now(),
+            updated_by: "ledgerlink".into(),
+        };
+        match ctx
+            .stores
+            .lookups
+            .put(&work.tenant.id, LookupTable::CombinedTaxCodes, &entry, None)
+            .await
+        {
+            // A row written meanwhile (an operator, another worker) wins: read it back.
+            Ok(_) | Err(StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(stored) = ctx
+            .stores
+            .lookups
+            .get(&work.tenant.id, LookupTable::CombinedTaxCodes, &key)
+            .await?
+            && let Some(text) = stored.columns.get("exact_code")
+            && let Ok(code) = VatCode::parse(text)
+        {
+            lookups.combined_tax_codes.insert(key, code);
+        }
+    }
+    Ok(())
+}
+
 async fn lookups_for(
     ctx: &FlowContext,
     work: &TenantWork,
     doc: &PostedDoc,
-) -> FlowResult<Result<Lookups, ledgerlink_ports::psa::PsaError>> {
-    let mut lk = lookups::base(ctx, work).await?;
-    match doc {
+) -> FlowResult<Result<Lookups, LookupFailure>> {
+    let sets = tax_code_sets(doc);
+    let vp_tax_codes = if sets.iter().any(|s| !s.is_empty()) {
+        match work.conn.psa.tax_codes().await {
+            Ok(codes) => codes,
+            Err(e) => return Ok(Err(e.into())),
+        }
+    } else {
+        Vec::new()
+    };
+    let mut lk = match lookups::load(ctx, work, &vp_tax_codes).await? {
+        Ok(lk) => lk,
+        Err(e) => return Ok(Err(e.into())),
+    };
+    propose_combinations(ctx, work, &mut lk, &sets).await?;
+    let added = match doc {
         PostedDoc::Ar(PostedArDocument::Invoice(inv)) => {
-            lookups::add_firm(ctx, work, &mut lk, &inv.billing_client_id).await?;
+            if let Err(e) = lookups::add_firm(ctx, work, &mut lk, &inv.billing_client_id).await? {
+                return Ok(Err(e.into()));
+            }
             if inv.billing_group.is_some() {
                 let mut projects: Vec<String> =
                     inv.lines.iter().filter_map(|l| l.wbs1.clone()).collect();
@@ -86,35 +209,25 @@ async fn lookups_for(
                 for wbs1 in projects {
                     let project = match work.conn.psa.project(&wbs1).await {
                         Ok(p) => p,
-                        Err(e) => return Ok(Err(e)),
+                        Err(e) => return Ok(Err(e.into())),
                     };
-                    if let Some(p) = project {
-                        let Some(client) = p.billing_client_id.clone().or(p.client_id.clone())
-                        else {
-                            continue;
-                        };
-                        lookups::add_firm(ctx, work, &mut lk, &client).await?;
-                        lk.projects.insert(
-                            wbs1,
-                            ProjectBilling {
-                                billing_client_id: client,
-                                billing_client_name: None,
-                                primary_client_id: p.client_id.clone(),
-                                primary_client_name: None,
-                            },
-                        );
+                    if let Some(client) = project.as_ref().and_then(|p| lk.add_project(p))
+                        && let Err(e) = lookups::add_firm(ctx, work, &mut lk, &client).await?
+                    {
+                        return Ok(Err(e.into()));
                     }
                 }
             }
+            Ok(())
         }
         PostedDoc::Ar(PostedArDocument::CreditMemo(memo)) => {
-            lookups::add_firm(ctx, work, &mut lk, &memo.billing_client_id).await?;
+            lookups::add_firm(ctx, work, &mut lk, &memo.billing_client_id).await?
         }
         PostedDoc::Voucher(v) => lookups::add_vendor(ctx, work, &mut lk, &v.vendor).await?,
         PostedDoc::Expense(e) => lookups::add_employee(ctx, work, &mut lk, &e.employee).await?,
-        PostedDoc::Journal(_) => {}
-    }
-    Ok(Ok(lk))
+        PostedDoc::Journal(_) => Ok(()),
+    };
+    Ok(added.map(|()| lk).map_err(LookupFailure::from))
 }
 
 /// Maps a VP document to the ledger documents it becomes.
@@ -201,7 +314,8 @@ pub async fn process(ctx: &FlowContext, message: &WorkMessage) -> FlowResult<Mes
     };
     let lookups = match lookups_for(ctx, &work, &doc).await? {
         Ok(lk) => lk,
-        Err(e) => return psa_failed(ctx, &work.tenant, &object, e).await,
+        Err(LookupFailure::Psa(e)) => return psa_failed(ctx, &work.tenant, &object, e).await,
+        Err(LookupFailure::Config(e)) => return lookups::config_failed(ctx, &object, e).await,
     };
     let writes = match map(&doc, &lookups) {
         Ok(w) => w,

@@ -95,6 +95,8 @@ pub async fn discover(ctx: &FlowContext, work: &TenantWork) -> FlowResult<FirmSy
     if work.settings.source_of_truth(ObjectType::TaxCode) == SourceOfTruth::Exact {
         report.tax_codes_created = pull_tax_codes(ctx, work).await?;
     }
+    // The no-VAT code of untaxed lines, proposed from Exact's VAT codes while it is not set.
+    crate::setup::settle_no_vat_code(ctx, work).await?;
     if work.settings.source_of_truth(ObjectType::GlAccount) == SourceOfTruth::Exact {
         let (created, linked) = pull_gl_accounts(ctx, work).await?;
         report.gl_accounts_created = created;

@@ -11,12 +11,22 @@
 //!   version) through the `IdempotencyStore` ([`context::FlowContext::once`]); after an unknown outcome the
 //!   object is recorded OutcomeUnknown and the next attempt looks the document up by our reference first.
 //!
+//! **E-mail.** Every notification pushed through `FlowContext::stores.notifications` — a refused document
+//! ([`context::FlowContext::notify_error`], the spec's error e-mail), a paused connection, an export that
+//! finished (the jobs crate pushes it the same way) — is also mailed to the tenant's addresses when the
+//! stores were built with `StateStores::with_mailer` (the Lambdas: `MAIL_FROM` set; the local stack: always,
+//! into `mail/`). To mail something new, push a `Notification` with its `recipient` (`operators` or a user
+//! name); see `ledgerlink_ports::mail`.
+//!
 //! Modules: [`context`] (ports, status recording, idempotency, pause, notifications), [`common`]-style
 //! gating and failure handling, [`settings`] (tenant settings: source of truth, filters, integration level),
-//! [`lookups`] (the mapping's lookups from the stores), [`finance`] (invoice-out and voucher-out PROCESS),
+//! [`lookups`] (the mapping's lookups from the stores, through the mapping crate's one loader), [`setup`]
+//! (the no-VAT code proposed from Exact), `banks` (VP banks matched to ledger bank journals by name),
+//! `receivables` (what a receipt is allocated against), [`finance`] (invoice-out and voucher-out PROCESS),
 //! [`payment_in`], [`firm_sync`] and its master-data [`links`], [`operator`] (the Integration page's actions), [`connections`] (ledger
 //! and PSA per tenant, secrets), [`runner`] (entry points).
 
+mod banks;
 mod common;
 pub mod connections;
 pub mod context;
@@ -30,8 +40,10 @@ pub mod lookups;
 pub mod operator;
 pub mod payment_in;
 pub mod posted;
+mod receivables;
 pub mod runner;
 pub mod settings;
+pub mod setup;
 
 pub use connections::{
     ClientTuning, Connection, ConnectionProvider, ErpConnections, ExtensionSecrets, LocalSecrets,

@@ -1,29 +1,22 @@
-//! Builds the mapping crate's [`Lookups`] from the lookup tables, the links and the tenant settings.
+//! Builds the mapping crate's [`Lookups`] for one tenant: the lookup tables read from the
+//! [`LookupStore`](ledgerlink_ports::LookupStore), the tenant's settings and (for documents with tax codes)
+//! Vantagepoint's tax codes, through the mapping crate's one loader ([`ledgerlink_mapping::load`]) — the
+//! same loader the mapping tests use, so no fixture can hold a setting production never reads. The row
+//! conventions of each table are documented there.
 //!
-//! Row conventions of the lookup tables (operator-editable; firm-sync fills most of them):
-//!
-//! | table | key | columns |
-//! |---|---|---|
-//! | `gl-accounts` | VP account number | `exact_id` (Exact G/L account GUID) |
-//! | `tax-codes` | Exact VAT code | `vp_code` (generated unique VP code), `rate` (percent), `description`, `compound_on` |
-//! | `bank-codes` | Exact bank journal code (the bank account a payment went through) | `vp_bank_code` |
-//! | `currencies` | currency code | `description` |
-//! | `employees` | VP employee code | `exact_id` (the employee's supplier account) |
-//! | `firms` | VP vendor code | `exact_id` (the vendor's supplier account; links are 1:1 by `ClientID`) |
-//!
-//! Firm, vendor and employee accounts come from the [`LinkStore`](ledgerlink_ports::LinkStore): only the
-//! parties a document names are read, never the whole table.
+//! Firm, vendor and employee accounts come from the [`LinkStore`](ledgerlink_ports::LinkStore) and the
+//! party tables: only the parties a document names are read, never the whole table.
 
 use std::collections::BTreeMap;
 
-use ledgerlink_domain::{CurrencyCode, ObjectType, VatCode};
-use ledgerlink_mapping::{Lookups, TaxCodeLink};
-use ledgerlink_ports::{LookupEntry, LookupTable, PageRequest};
-use rust_decimal::Decimal;
-use uuid::Uuid;
+use ledgerlink_domain::vantagepoint::TaxCode;
+use ledgerlink_domain::{ObjectType, SyncStatus};
+use ledgerlink_mapping::load::BASE_TABLES;
+use ledgerlink_mapping::{ConfigError, LookupSources, Lookups};
+use ledgerlink_ports::{LookupEntry, LookupTable, ObjectRef, PageRequest};
 
-use crate::context::{FlowContext, TenantWork};
-use crate::error::FlowResult;
+use crate::context::{FlowContext, MessageOutcome, TenantWork};
+use crate::error::{FlowError, FlowResult};
 
 pub(crate) async fn table(
     ctx: &FlowContext,
@@ -46,83 +39,31 @@ pub(crate) async fn table(
     }
 }
 
-fn column<'a>(entry: &'a LookupEntry, name: &str) -> Option<&'a str> {
-    entry
-        .columns
-        .get(name)
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty())
-}
-
-/// Everything but the per-document parties.
-pub(crate) async fn base(ctx: &FlowContext, work: &TenantWork) -> FlowResult<Lookups> {
-    let s = &work.settings;
-    let gl_accounts = table(ctx, work, LookupTable::GlAccounts)
-        .await?
-        .iter()
-        .filter_map(|e| Some((e.key.clone(), column(e, "exact_id")?.parse::<Uuid>().ok()?)))
-        .collect();
-    let mut tax_codes = BTreeMap::new();
-    for entry in table(ctx, work, LookupTable::TaxCodes).await? {
-        let (Some(vp_code), Ok(exact_code)) =
-            (column(&entry, "vp_code"), VatCode::parse(&entry.key))
-        else {
-            continue;
-        };
-        let rate = column(&entry, "rate")
-            .and_then(|r| r.parse::<Decimal>().ok())
-            .unwrap_or_default();
-        tax_codes.insert(
-            vp_code.to_owned(),
-            TaxCodeLink {
-                exact_code,
-                rate,
-                compound_on: column(&entry, "compound_on").map(str::to_owned),
-            },
-        );
-    }
-    let bank_codes = table(ctx, work, LookupTable::BankCodes)
-        .await?
-        .iter()
-        .filter_map(|e| Some((e.key.clone(), column(e, "vp_bank_code")?.to_owned())))
-        .collect();
-    let currencies = table(ctx, work, LookupTable::Currencies)
-        .await?
-        .iter()
-        .filter_map(|e| CurrencyCode::parse(&e.key).ok())
-        .collect();
-    Ok(Lookups {
-        firms: BTreeMap::new(),
-        vendors: BTreeMap::new(),
-        employees: BTreeMap::new(),
-        gl_accounts,
-        tax_codes,
-        combined_tax_codes: BTreeMap::new(),
-        no_vat_code: None,
-        bank_codes,
-        currencies,
-        projects: BTreeMap::new(),
-        organizations: Vec::new(),
-        journals: s.journals.clone(),
-        due_dates: s.due_dates,
-        payment_terms: s.payment_terms.clone(),
-        account_types: s.account_types.clone(),
-        settings: s.mapping.clone(),
-    })
-}
-
-async fn linked(
+/// Everything but the per-document parties, with VP's tax codes when the caller has read them (documents
+/// with tax codes). A stored row or setting that cannot be read is the inner error, for the caller to
+/// record on its object.
+pub(crate) async fn load(
     ctx: &FlowContext,
     work: &TenantWork,
-    object_type: ObjectType,
-    key: &str,
-) -> FlowResult<Option<Uuid>> {
-    Ok(ctx
-        .stores
-        .links
-        .exact_id(&work.tenant.id, object_type, key)
+    vp_tax_codes: &[TaxCode],
+) -> FlowResult<Result<Lookups, ConfigError>> {
+    let mut tables = BTreeMap::new();
+    for t in BASE_TABLES {
+        tables.insert(t, table(ctx, work, t).await?);
+    }
+    Ok(ledgerlink_mapping::load(&LookupSources {
+        tables: &tables,
+        tenant_settings: &work.tenant.settings,
+        vp_tax_codes,
+    }))
+}
+
+/// [`load`] without VP's tax codes, a setting or row that cannot be read failing the work itself (for
+/// callers that map no taxes).
+pub(crate) async fn base(ctx: &FlowContext, work: &TenantWork) -> FlowResult<Lookups> {
+    load(ctx, work, &[])
         .await?
-        .and_then(|id| id.parse::<Uuid>().ok()))
+        .map_err(|e| FlowError::Invalid(format!("tenant {}: {e}", work.tenant.id)))
 }
 
 /// Adds the Exact account of a firm (by `ClientID`), when linked.
@@ -131,11 +72,16 @@ pub(crate) async fn add_firm(
     work: &TenantWork,
     lookups: &mut Lookups,
     client_id: &str,
-) -> FlowResult<()> {
-    if let Some(id) = linked(ctx, work, ObjectType::Firm, client_id).await? {
-        lookups.firms.insert(client_id.to_owned(), id);
-    }
-    Ok(())
+) -> FlowResult<Result<(), ConfigError>> {
+    let link = ctx
+        .stores
+        .links
+        .exact_id(&work.tenant.id, ObjectType::Firm, client_id)
+        .await?;
+    Ok(match link {
+        Some(id) => lookups.add_firm_link(client_id, &id),
+        None => Ok(()),
+    })
 }
 
 /// Adds the Exact account of a vendor (by vendor code, from the `firms` lookup table), when known.
@@ -144,17 +90,16 @@ pub(crate) async fn add_vendor(
     work: &TenantWork,
     lookups: &mut Lookups,
     vendor: &str,
-) -> FlowResult<()> {
+) -> FlowResult<Result<(), ConfigError>> {
     let row = ctx
         .stores
         .lookups
         .get(&work.tenant.id, LookupTable::Firms, vendor)
         .await?;
-    if let Some(id) = row.and_then(|e| column(&e, "exact_id").and_then(|v| v.parse::<Uuid>().ok()))
-    {
-        lookups.vendors.insert(vendor.to_owned(), id);
-    }
-    Ok(())
+    Ok(match row {
+        Some(entry) => lookups.add_vendor_row(&entry),
+        None => Ok(()),
+    })
 }
 
 /// Adds the Exact supplier account of an employee: the link firm-sync wrote, else the `employees` lookup row.
@@ -163,18 +108,37 @@ pub(crate) async fn add_employee(
     work: &TenantWork,
     lookups: &mut Lookups,
     employee: &str,
-) -> FlowResult<()> {
-    let id = match linked(ctx, work, ObjectType::Employee, employee).await? {
-        Some(id) => Some(id),
-        None => ctx
-            .stores
-            .lookups
-            .get(&work.tenant.id, LookupTable::Employees, employee)
-            .await?
-            .and_then(|e| column(&e, "exact_id").and_then(|v| v.parse::<Uuid>().ok())),
+) -> FlowResult<Result<(), ConfigError>> {
+    let link = ctx
+        .stores
+        .links
+        .exact_id(&work.tenant.id, ObjectType::Employee, employee)
+        .await?;
+    let row = match link {
+        Some(_) => None,
+        None => {
+            ctx.stores
+                .lookups
+                .get(&work.tenant.id, LookupTable::Employees, employee)
+                .await?
+        }
     };
-    if let Some(id) = id {
-        lookups.employees.insert(employee.to_owned(), id);
-    }
-    Ok(())
+    Ok(lookups.add_employee(employee, link.as_deref(), row.as_ref()))
+}
+
+/// Records a set-up problem on an object: Error with the message (which table, row and column, or which
+/// setting, and why) and an operator notification. Retryable by Force synchronize once fixed.
+pub(crate) async fn config_failed(
+    ctx: &FlowContext,
+    object: &ObjectRef,
+    error: ConfigError,
+) -> FlowResult<MessageOutcome> {
+    let text = format!(
+        "{} {}: set-up problem: {error}",
+        object.object_type, object.key
+    );
+    ctx.record(object, SyncStatus::Error, Some(text.clone()), None)
+        .await?;
+    ctx.notify_error(object, &text).await?;
+    Ok(MessageOutcome::Handled)
 }

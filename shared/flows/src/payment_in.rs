@@ -7,9 +7,10 @@
 //! there. Deletions in the ledger (checked at most every `deletion_check_every`, so an idle poll costs one
 //! call) are not synced back: the linked object is flagged Desynchronized with a message.
 //!
-//! PROCESS: customer receipts → VP cash receipts (batch `"Exact" + payment id`, allocated across the
-//! invoice's lines by the mapping crate, bank code from the bank-codes lookup, period = VP's active
-//! period); supplier payments → AP payments (`PP`); employee payments → expense payments (`EP`), keyed by
+//! PROCESS: customer receipts → VP cash receipts (batch `"Exact" + payment id`, in the invoice's billing
+//! currency and allocated against what VP says is still open on it — [`crate::receivables`] — by the
+//! mapping crate; bank code from the bank-codes lookup, matched by name when missing — [`crate::banks`];
+//! period = VP's active period); supplier payments → AP payments (`PP`); employee payments → expense payments (`EP`), keyed by
 //! the expense report, posted only once the report is fully paid (until then it stays Pending with a
 //! message).
 
@@ -18,7 +19,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use ledgerlink_domain::exact::PaymentTerm;
 use ledgerlink_domain::{CurrencyCode, Flow, Money, ObjectType, Period, SyncStatus, TenantId};
-use ledgerlink_mapping::payments::{InvoiceOutstanding, OutstandingLine, PaymentEvent};
+use ledgerlink_mapping::payments::PaymentEvent;
 use ledgerlink_mapping::{Outcome, PostingContext, SkipReason};
 use ledgerlink_ports::ledger::{LedgerError, LedgerResult};
 use ledgerlink_ports::psa::PsaError;
@@ -35,6 +36,7 @@ use crate::context::{FlowContext, MessageOutcome, Once, TenantWork, business_key
 use crate::error::{FlowError, FlowResult};
 use crate::lookups;
 use crate::posted::{PostedDoc, reread};
+use crate::{banks, receivables};
 
 /// The cursor of the payments feed.
 pub const PAYMENTS_CURSOR: &str = "sync/Cashflow/PaymentTerms";
@@ -488,64 +490,59 @@ async fn cash_receipt(
         Err(e) => return psa_failed(ctx, tenant, object, e).await,
     };
     let paid = row.amount_fc.unwrap_or_default().abs();
-    let Some(currency) = rows
-        .iter()
-        .find_map(|r| r.transaction_currency)
-        .or(row.currency)
-    else {
-        let text = "Neither the payment nor the invoice names a currency".to_owned();
-        ctx.record(object, SyncStatus::Error, Some(text.clone()), None)
-            .await?;
-        ctx.notify_error(object, &text).await?;
-        return Ok(MessageOutcome::Handled);
+    // What is open on the invoice, in its billing currency (receivables.rs): the receipt is recorded in it
+    // and allocated against VP's open balance.
+    let ledger_total = row.transaction_amount_fc.map(|t| t.abs());
+    let ar_account = auto.accounts_receivable.clone().unwrap_or_default();
+    let own = receivables::OwnReceipt {
+        batch: &format!("Exact{}", object.key),
+        amount: paid,
     };
-    let Some(event) = event_of(row, paid, currency) else {
+    let outstanding = match receivables::outstanding(
+        work,
+        &invoice,
+        &rows,
+        ar_account,
+        ledger_total,
+        own,
+    )
+    .await
+    {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            let text = "Neither the payment nor the invoice names a currency".to_owned();
+            ctx.record(object, SyncStatus::Error, Some(text.clone()), None)
+                .await?;
+            ctx.notify_error(object, &text).await?;
+            return Ok(MessageOutcome::Handled);
+        }
+        Err(e) => return psa_failed(ctx, tenant, object, e).await,
+    };
+    let Some(event) = event_of(row, paid, outstanding.currency) else {
         return not_found(ctx, object).await;
     };
-    // The receipt pays the gross invoice (VAT included); VP's rows are net. Lines are weighted by their net
-    // amounts and scaled to the gross total in whole cents, the last line taking the remainder so the sum
-    // is exact.
-    let gross = row
-        .transaction_amount_fc
-        .map(|t| t.abs())
-        .filter(|t| *t >= paid)
-        .unwrap_or(paid);
-    let net: Decimal = rows.iter().map(|r| r.amount.abs()).sum();
-    let mut lines: Vec<OutstandingLine> = Vec::with_capacity(rows.len());
-    let mut given = Decimal::ZERO;
-    for (i, r) in rows.iter().enumerate() {
-        let share = if i + 1 == rows.len() {
-            gross - given
-        } else if net.is_zero() {
-            Decimal::ZERO
-        } else {
-            // Cent-aligned shares: the allocation hands out whole cents and never exceeds a line's share.
-            (r.amount.abs() * gross / net).round_dp(2)
-        };
-        given += share;
-        lines.push(OutstandingLine {
-            wbs1: r.wbs1.clone(),
-            wbs2: r.wbs2.clone(),
-            wbs3: r.wbs3.clone(),
-            org: r.org.clone(),
-            outstanding: share,
-        });
+    let mut lk = lookups::base(ctx, work).await?;
+    if let Err(done) = banks::ensure_bank(ctx, work, &mut lk, &event.bank_account, object).await? {
+        return Ok(done);
     }
-    let outstanding = InvoiceOutstanding {
-        invoice: invoice.clone(),
-        currency,
-        ar_account: auto.accounts_receivable.clone().unwrap_or_default(),
-        lines,
-    };
-    let lk = lookups::base(ctx, work).await?;
     let control =
         match ledgerlink_mapping::payments::cash_receipt_to_vp(&event, &outstanding, &pctx, &lk) {
             Ok(c) => c,
             Err(e) => return mapping_failed(ctx, object, e).await,
         };
     let bkey = business_key(tenant, object.object_type, object.key.as_str(), "1");
+    // The write is identified by the payment (what it pays, how much, in which currency), not by the
+    // allocation: VP's open balance moves as other receipts post, and the batch itself is idempotent.
+    let identity = hash_of(&(
+        &event.payment_id,
+        event.date,
+        event.amount.amount(),
+        event.amount.currency(),
+        &event.bank_account,
+        &outstanding.invoice,
+    ));
     let result = ctx
-        .once(&bkey, &hash_of(&control), || async {
+        .once(&bkey, &identity, || async {
             psa.record_cash_receipt(&control).await.map(|p| VpPosted {
                 batch: Some(p.batch),
                 period: Some(p.period.as_yyyypp()),
@@ -621,11 +618,14 @@ async fn ap_payment(
         Ok(c) => c,
         Err(e) => return psa_failed(ctx, tenant, object, e).await,
     };
-    let currency = voucher.payment_currency.unwrap_or(voucher.currency);
+    let currency = ledgerlink_mapping::purchases::voucher_currency(&voucher);
     let Some(event) = event_of(row, row.amount_fc.unwrap_or_default().abs(), currency) else {
         return not_found(ctx, object).await;
     };
-    let lk = lookups::base(ctx, work).await?;
+    let mut lk = lookups::base(ctx, work).await?;
+    if let Err(done) = banks::ensure_bank(ctx, work, &mut lk, &event.bank_account, object).await? {
+        return Ok(done);
+    }
     let payment = match ledgerlink_mapping::payments::ap_payment_to_vp(&event, &voucher, &pctx, &lk)
     {
         Ok(p) => p,
@@ -702,7 +702,10 @@ async fn expense_payment(
         Ok(c) => c,
         Err(e) => return psa_failed(ctx, tenant, object, e).await,
     };
-    let lk = lookups::base(ctx, work).await?;
+    let mut lk = lookups::base(ctx, work).await?;
+    if let Err(done) = banks::ensure_bank(ctx, work, &mut lk, &event.bank_account, object).await? {
+        return Ok(done);
+    }
     let payment = match ledgerlink_mapping::payments::em_payment_to_vp(
         &event,
         &report,

@@ -16,16 +16,23 @@
 //! | `sync_start` | RFC 3339 start of the first discovery window | 30 days before the first run |
 //! | `mapping` | the mapping crate's `Settings` | its defaults |
 //! | `employee_code_prefix` | text put before employee codes in Exact account codes (e.g. `E-`), when employee numbers collide with client or vendor codes | none |
+//! | `no_vat_code` | the Exact VAT code of lines without tax | proposed by set-up from Exact's "no VAT" code |
+//! | `mail` | notification addresses `{ "operators": [..], "users": { name: address } }` | none (in-app only) |
+//!
+//! The mapping's own keys (`journals`, `due_dates`, `payment_terms`, `multicurrency`, `mapping`,
+//! `account_types`, `no_vat_code`) are read by the mapping crate's [`MappingConfig`].
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ledgerlink_domain::ObjectType;
+use ledgerlink_domain::{ObjectType, VatCode};
 use ledgerlink_mapping::{
-    AccountTypeTable, DueDateRule, JournalCodes, Settings as MappingSettings,
+    AccountTypeTable, ConfigError, DueDateRule, JournalCodes, MappingConfig,
+    Settings as MappingSettings,
 };
-use ledgerlink_ports::Tenant;
+use ledgerlink_ports::mail::MAIL_SETTING;
+use ledgerlink_ports::{MailSettings, Tenant};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -121,6 +128,10 @@ pub struct TenantSettings {
     pub sync_start: Option<DateTime<Utc>>,
     pub mapping: MappingSettings,
     pub account_types: AccountTypeTable,
+    /// The Exact VAT code of lines without tax (set-up proposes it; documents with such lines wait for it).
+    pub no_vat_code: Option<VatCode>,
+    /// Where the tenant's notifications are mailed.
+    pub mail: MailSettings,
     /// Put before an employee's code in its Exact account code (`employee_code_prefix`), so employee
     /// numbers never collide with client or vendor codes in Exact's single account-code space.
     pub employee_code_prefix: Option<String>,
@@ -178,25 +189,27 @@ impl TenantSettings {
             (ObjectType::TaxCode, SourceOfTruth::Exact),
         ]);
         source_of_truth.extend(typed_map::<SourceOfTruth>(s, "source_of_truth")?);
+        // The mapping's settings are read by the mapping crate, the one reader the lookups loader uses too.
+        let mapping = MappingConfig::from_tenant_settings(s).map_err(|e| match e {
+            ConfigError::Setting { key, reason } => SettingsError { key, reason },
+            other => SettingsError {
+                key: "mapping".into(),
+                reason: other.to_string(),
+            },
+        })?;
         Ok(Self {
             source_of_truth,
             filters: typed_map(s, "filters")?,
             integration_level: read(s, "integration_level")?.unwrap_or_default(),
-            journals: read(s, "journals")?.unwrap_or_else(|| JournalCodes {
-                sales: "70".into(),
-                purchase: "60".into(),
-                general: "90".into(),
-            }),
-            due_dates: read(s, "due_dates")?
-                .unwrap_or(DueDateRule::UseSource { fallback_days: 30 }),
-            payment_terms: read(s, "payment_terms")?.unwrap_or_default(),
+            journals: mapping.journals,
+            due_dates: mapping.due_dates,
+            payment_terms: mapping.payment_terms,
             company: read(s, "company")?.unwrap_or_else(|| "01".to_owned()),
             sync_start: read(s, "sync_start")?,
-            mapping: MappingSettings {
-                multicurrency: read(s, "multicurrency")?.unwrap_or(false),
-                ..read(s, "mapping")?.unwrap_or_default()
-            },
-            account_types: read(s, "account_types")?.unwrap_or_else(AccountTypeTable::standard),
+            mapping: mapping.settings,
+            account_types: mapping.account_types,
+            no_vat_code: mapping.no_vat_code,
+            mail: read(s, MAIL_SETTING)?.unwrap_or_default(),
             employee_code_prefix: read::<String>(s, "employee_code_prefix")?
                 .map(|p| p.trim().to_owned())
                 .filter(|p| !p.is_empty()),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 use ledgerlink_domain::vantagepoint::{ArInvoice, ArInvoiceLine, Firm};
 use ledgerlink_mapping::Lookups;
-use ledgerlink_mapping::demo::{FIRMS_JSON, INVOICE_JSON, LOOKUPS_JSON};
+use ledgerlink_mapping::demo::{FIRMS_JSON, INVOICE_JSON, sample_lookups};
 use ledgerlink_mapping::firms::{firm_addresses_to_exact, firm_to_exact};
 use ledgerlink_mapping::sales::sales_invoice_to_exact;
 use rust_decimal::Decimal;
@@ -55,7 +55,7 @@ fn workloads() -> Workloads {
     let invoice = invoice_20_lines();
     let firm = acme();
     Workloads {
-        lookups: serde_json::from_str(LOOKUPS_JSON).unwrap(),
+        lookups: sample_lookups().unwrap(),
         invoice_json: serde_json::to_string(&invoice).unwrap(),
         firm_json: serde_json::to_string(&firm).unwrap(),
         invoice,

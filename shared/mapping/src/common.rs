@@ -6,8 +6,9 @@ use ledgerlink_domain::{CurrencyCode, VatCode};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use crate::config::NO_VAT_CODE_SETTING;
 use crate::error::{MappingError, RecordRef};
-use crate::lookups::{Lookups, TruncationRule};
+use crate::lookups::{Lookups, TruncationRule, combined_key};
 
 pub(crate) fn lookup_id(
     map: &BTreeMap<String, Uuid>,
@@ -60,8 +61,37 @@ pub(crate) struct ResolvedTax {
     pub effective_rate: Decimal,
 }
 
-/// Resolves the tax codes of one line. Combined taxes (several codes on one line) add their rates; a
-/// compound tax (a code with `CompoundOnTaxCode`) is refused. No code = "no tax".
+/// Why lines without tax need the no-VAT code.
+const NO_VAT_WHY: &str = "a line without a tax code is booked with the tenant's no-VAT code and a zero VAT amount; \
+     leaving the VAT code out would make Exact Online apply the G/L account's default VAT code. Set-up proposes it \
+     from Exact Online's VAT codes of type \"no VAT\"; set it in the tenant's settings";
+
+/// The code a VP tax code is compounded on: Vantagepoint's `CompoundOnTaxCode`, or an operator's mark in the
+/// tax-codes lookup table.
+fn compounded_on(code: &str, lookups: &Lookups) -> Option<String> {
+    lookups
+        .vp_tax_codes
+        .get(code)
+        .and_then(|t| t.compound_on.clone())
+        .or_else(|| {
+            lookups
+                .tax_codes
+                .get(code)
+                .and_then(|l| l.compound_on.clone())
+        })
+}
+
+/// Resolves the tax codes of one line ("Uses Exclusive if tax code is present, no Tax if not"; "Combined
+/// taxes are supported, but not compound taxes").
+///
+/// - No code: the tenant's no-VAT code with a zero rate; refused ([`MappingError::NotConfigured`]) while the
+///   setting is missing.
+/// - A compound code (VP's `CompoundOnTaxCode`) anywhere on the line: refused with
+///   [`MappingError::CompoundTax`] — checked before any lookup, so the user learns the real reason.
+/// - One code: its Exact VAT code from the `tax-codes` table; its rate from Vantagepoint (the table's rate
+///   when VP does not list the code).
+/// - Several codes (combined taxes): the Exact VAT code of the combination from the `combined-tax-codes`
+///   table; the effective rate is the sum of the codes' rates.
 pub(crate) fn resolve_tax(
     codes: &[&str],
     lookups: &Lookups,
@@ -69,15 +99,47 @@ pub(crate) fn resolve_tax(
     field: &'static str,
 ) -> Result<ResolvedTax, MappingError> {
     if codes.is_empty() {
+        let code = lookups
+            .no_vat_code
+            .clone()
+            .ok_or_else(|| MappingError::NotConfigured {
+                record: record.clone(),
+                field,
+                setting: NO_VAT_CODE_SETTING,
+                why: NO_VAT_WHY,
+            })?;
         return Ok(ResolvedTax {
             key: String::new(),
-            exact_code: lookups.no_vat_code.clone(),
+            exact_code: Some(code),
             effective_rate: Decimal::ZERO,
         });
     }
-    let mut percent = Decimal::ZERO;
-    let mut single_code = None;
     for code in codes {
+        if let Some(on) = compounded_on(code, lookups) {
+            return Err(MappingError::CompoundTax {
+                record: record.clone(),
+                field,
+                tax_code: (*code).to_owned(),
+                compound_on: on,
+            });
+        }
+    }
+    let mut percent = Decimal::ZERO;
+    for code in codes {
+        let rate = lookups
+            .vp_tax_codes
+            .get(*code)
+            .map(|t| t.rate)
+            .or_else(|| lookups.tax_codes.get(*code).map(|l| l.rate))
+            .ok_or_else(|| MappingError::NotInLookup {
+                record: record.clone(),
+                field,
+                table: "tax codes",
+                key: (*code).to_owned(),
+            })?;
+        percent += rate;
+    }
+    let (key, exact_code) = if let [code] = codes {
         let link = lookups
             .tax_codes
             .get(*code)
@@ -87,37 +149,24 @@ pub(crate) fn resolve_tax(
                 table: "tax codes",
                 key: (*code).to_owned(),
             })?;
-        if let Some(on) = &link.compound_on {
-            return Err(MappingError::CompoundTax {
+        ((*code).to_owned(), link.exact_code.clone())
+    } else {
+        let key = combined_key(codes.iter().copied());
+        let exact = lookups
+            .combined_tax_codes
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| MappingError::NotInLookup {
                 record: record.clone(),
                 field,
-                tax_code: (*code).to_owned(),
-                compound_on: on.clone(),
-            });
-        }
-        percent += link.rate;
-        single_code = Some(link.exact_code.clone());
-    }
-    let key = codes.join("+");
-    let exact_code = if codes.len() == 1 {
-        single_code
-    } else {
-        Some(
-            lookups
-                .combined_tax_codes
-                .get(&key)
-                .cloned()
-                .ok_or_else(|| MappingError::NotInLookup {
-                    record: record.clone(),
-                    field,
-                    table: "combined tax codes",
-                    key: key.clone(),
-                })?,
-        )
+                table: "combined tax codes",
+                key: key.clone(),
+            })?;
+        (key, exact)
     };
     Ok(ResolvedTax {
         key,
-        exact_code,
+        exact_code: Some(exact_code),
         effective_rate: percent / Decimal::ONE_HUNDRED,
     })
 }

@@ -4,26 +4,38 @@
 
 use std::fmt::Write as _;
 
-use chrono::NaiveDate;
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
 use ledgerlink_domain::vantagepoint::{
-    ApVoucher, ArInvoice, CreditMemo, ExpenseReport, Firm, JournalEntry,
+    ApVoucher, ArInvoice, CreditMemo, ExpenseReport, Firm, JournalEntry, TaxCode,
 };
 use ledgerlink_domain::{CurrencyCode, Money, Period};
+use ledgerlink_ports::psa::Project;
+use ledgerlink_ports::{LookupEntry, LookupTable};
 use rust_decimal::Decimal;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::firms::{firm_addresses_to_exact, firm_to_exact};
 use crate::journal::journal_to_exact;
+use crate::load::{LookupSources, load};
 use crate::lookups::{Lookups, PostingContext};
 use crate::outcome::Outcome;
 use crate::payments::{InvoiceOutstanding, OutstandingLine, PaymentEvent, cash_receipt_to_vp};
 use crate::purchases::{ap_voucher_to_exact, expense_report_to_exact};
 use crate::sales::{credit_note_to_exact, sales_invoice_to_exact};
 
-/// The bundled lookup tables the demo maps with.
-pub const LOOKUPS_JSON: &str = include_str!("../samples/lookups.json");
+/// The bundled lookup tables, in the rows-per-table shape the lookup store holds (`{"gl-accounts":
+/// [{"key": ..., "columns": {...}}], ...}`).
+pub const LOOKUP_TABLES_JSON: &str = include_str!("../samples/lookup_tables.json");
+/// The bundled tenant settings, as the tenant record stores them.
+pub const TENANT_SETTINGS_JSON: &str = include_str!("../samples/tenant_settings.json");
+/// Vantagepoint's tax codes, as `/vision/TaxCodeEntity/` returns them.
+pub const VP_TAX_CODES_JSON: &str = include_str!("../samples/vp_tax_codes.json");
+/// The parties the sample documents name: firm links (as the link store holds them) and projects.
+pub const PARTIES_JSON: &str = include_str!("../samples/parties.json");
 /// Bundled sample VP records.
 pub const FIRMS_JSON: &str = include_str!("../samples/firms.json");
 pub const INVOICE_JSON: &str = include_str!("../samples/invoice.json");
@@ -33,8 +45,93 @@ pub const AP_VOUCHER_JSON: &str = include_str!("../samples/ap_voucher.json");
 pub const EXPENSE_REPORT_JSON: &str = include_str!("../samples/expense_report.json");
 pub const JOURNAL_ENTRY_JSON: &str = include_str!("../samples/journal_entry.json");
 
+#[derive(Deserialize)]
+struct SampleRow {
+    key: String,
+    #[serde(default)]
+    columns: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct SampleProject {
+    #[serde(rename = "WBS1")]
+    wbs1: String,
+    #[serde(rename = "ClientID", default)]
+    client_id: Option<String>,
+    #[serde(rename = "BillingClientID", default)]
+    billing_client_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SampleParties {
+    firm_links: BTreeMap<String, String>,
+    projects: Vec<SampleProject>,
+}
+
+/// The sample lookups, built the way production builds them: the stored tables, the tenant settings and
+/// VP's tax codes through [`crate::load::load`], then the parties through the same `add_*` calls the flows
+/// make (firm links, the vendor's and the employee's lookup rows, the billing projects).
+pub fn sample_lookups() -> Result<Lookups, String> {
+    let raw: BTreeMap<LookupTable, Vec<SampleRow>> =
+        serde_json::from_str(LOOKUP_TABLES_JSON).map_err(|e| format!("lookup_tables.json: {e}"))?;
+    let tables: BTreeMap<LookupTable, Vec<LookupEntry>> = raw
+        .into_iter()
+        .map(|(table, rows)| {
+            let entries = rows
+                .into_iter()
+                .map(|r| LookupEntry {
+                    key: r.key,
+                    columns: r.columns,
+                    version: 1,
+                    updated_at: DateTime::<Utc>::UNIX_EPOCH,
+                    updated_by: "sample".into(),
+                })
+                .collect();
+            (table, entries)
+        })
+        .collect();
+    let settings: BTreeMap<String, serde_json::Value> = serde_json::from_str(TENANT_SETTINGS_JSON)
+        .map_err(|e| format!("tenant_settings.json: {e}"))?;
+    let vp_tax_codes: Vec<TaxCode> =
+        serde_json::from_str(VP_TAX_CODES_JSON).map_err(|e| format!("vp_tax_codes.json: {e}"))?;
+    let parties: SampleParties =
+        serde_json::from_str(PARTIES_JSON).map_err(|e| format!("parties.json: {e}"))?;
+    let mut lookups = load(&LookupSources {
+        tables: &tables,
+        tenant_settings: &settings,
+        vp_tax_codes: &vp_tax_codes,
+    })
+    .map_err(|e| e.to_string())?;
+    for (client_id, exact_id) in &parties.firm_links {
+        lookups
+            .add_firm_link(client_id, exact_id)
+            .map_err(|e| e.to_string())?;
+    }
+    for row in tables.get(&LookupTable::Firms).into_iter().flatten() {
+        lookups.add_vendor_row(row).map_err(|e| e.to_string())?;
+    }
+    for row in tables.get(&LookupTable::Employees).into_iter().flatten() {
+        lookups
+            .add_employee(&row.key, None, Some(row))
+            .map_err(|e| e.to_string())?;
+    }
+    for p in parties.projects {
+        lookups.add_project(&Project {
+            wbs1: p.wbs1,
+            name: None,
+            client_id: p.client_id,
+            billing_client_id: p.billing_client_id,
+            org: None,
+            billing_currency: None,
+            billing_group: None,
+        });
+    }
+    Ok(lookups)
+}
+
 fn parse<T: DeserializeOwned>(out: &mut String, name: &str, json: &str) -> Option<T> {
-    match serde_json::from_str(json) {
+    // As the ERP clients read JSON: numbers keep their text on the way to a decimal.
+    match ledgerlink_domain::json::parse_lossless(json).and_then(serde_json::from_value) {
         Ok(value) => Some(value),
         Err(error) => {
             let _ = writeln!(out, "  ! sample {name} does not parse: {error}");
@@ -60,8 +157,12 @@ pub fn render() -> String {
     let mut out = String::from(
         "Ledgerlink mapping demo: Vantagepoint samples mapped to Exact Online payloads\n",
     );
-    let Some(lookups) = parse::<Lookups>(&mut out, "lookups.json", LOOKUPS_JSON) else {
-        return out;
+    let lookups = match sample_lookups() {
+        Ok(l) => l,
+        Err(error) => {
+            let _ = writeln!(out, "  ! the sample lookups do not load: {error}");
+            return out;
+        }
     };
 
     section(&mut out, "Firms -> crm/Accounts (+ crm/Addresses)");
@@ -142,8 +243,8 @@ pub fn render() -> String {
             Ok(note) => {
                 let _ = writeln!(
                     out,
-                    "- {} crediting {}:",
-                    note.external_key, note.credit_memo_ref_no
+                    "- credit note {} crediting invoice {}:",
+                    note.credit_note_number, note.original_invoice
                 );
                 out.push_str(&indent(&pretty(&note.entry)));
             }
@@ -224,6 +325,7 @@ pub fn render() -> String {
                     outstanding: l.amount,
                 })
                 .collect(),
+            open_balance: None,
         };
         let payment = PaymentEvent {
             payment_id: "7f7e2a4c9d1b4e0f".to_owned(),

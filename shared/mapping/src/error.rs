@@ -72,9 +72,20 @@ pub enum MappingError {
         total: Money,
     },
 
+    /// A tenant setting the record needs is not set (e.g. the no-VAT code for lines without tax).
+    #[error(
+        "{record}: {field} cannot be mapped: the tenant setting {setting:?} is not set ({why})"
+    )]
+    NotConfigured {
+        record: RecordRef,
+        field: &'static str,
+        setting: &'static str,
+        why: &'static str,
+    },
+
     /// A compound tax (tax on tax) is used; the integration supports combined taxes only.
     #[error(
-        "{record}: {field} uses tax code {tax_code:?}, which is compounded on {compound_on:?}; compound taxes are not supported (combined taxes are)"
+        "{record}: {field} uses tax code {tax_code:?}, which Vantagepoint compounds on {compound_on:?} (tax on tax); compound taxes are not supported by the integration, combined taxes are. Set the tax up without compounding in Vantagepoint (both taxes on the same base), or book this document in Exact Online directly"
     )]
     CompoundTax {
         record: RecordRef,
@@ -99,8 +110,10 @@ pub enum MappingError {
         difference: Decimal,
     },
 
-    /// A payment is larger than what is outstanding on the document it pays.
-    #[error("{record}: payment of {payment} exceeds the outstanding {outstanding}")]
+    /// A payment is larger than what is outstanding on the document it pays. Never capped silently.
+    #[error(
+        "{record}: payment of {payment} exceeds the {outstanding} still open on it; not recorded — record the excess in Vantagepoint by hand (unapplied cash) or correct the payment in Exact Online"
+    )]
     Overpayment {
         record: RecordRef,
         payment: Decimal,
@@ -132,6 +145,7 @@ impl MappingError {
             Self::Missing { record, .. }
             | Self::NotInLookup { record, .. }
             | Self::TooLong { record, .. }
+            | Self::NotConfigured { record, .. }
             | Self::NegativeInvoice { record, .. }
             | Self::CompoundTax { record, .. }
             | Self::CurrencyMismatch { record, .. }
@@ -148,6 +162,7 @@ impl MappingError {
             Self::Missing { field, .. }
             | Self::NotInLookup { field, .. }
             | Self::TooLong { field, .. }
+            | Self::NotConfigured { field, .. }
             | Self::CompoundTax { field, .. }
             | Self::CurrencyMismatch { field, .. }
             | Self::Invalid { field, .. }
@@ -159,8 +174,9 @@ impl MappingError {
     }
 
     /// True when retrying later, unchanged, may succeed (a lookup entry may appear after the next
-    /// master-data sync). All other mapping errors are permanent until someone changes the data.
+    /// master-data sync, a setting may be set). All other mapping errors are permanent until someone changes
+    /// the data.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::NotInLookup { .. })
+        matches!(self, Self::NotInLookup { .. } | Self::NotConfigured { .. })
     }
 }

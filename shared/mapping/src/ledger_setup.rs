@@ -1,4 +1,5 @@
-//! Tables "Chart of Accounts", "Currencies" and the tax-code lookup table ("Tax Codes" considerations).
+//! Tables "Chart of Accounts", "Currencies", the tax-code lookup table ("Tax Codes" considerations) and the
+//! set-up proposals: the no-VAT code, combined tax codes, bank codes by name ("Bank Codes" considerations).
 
 use std::collections::BTreeMap;
 
@@ -143,4 +144,169 @@ pub fn tax_links(
             )
         })
         .collect()
+}
+
+/// Why no no-VAT code could be proposed from Exact's VAT codes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoVatProposal {
+    #[error(
+        "Exact Online has no VAT code of type \"no VAT\" (N); create one in Exact Online, or set the tenant setting no_vat_code to the code lines without tax must carry"
+    )]
+    NoneFound,
+    #[error(
+        "Exact Online has several VAT codes of type \"no VAT\" (N): {}; set the tenant setting no_vat_code to the one lines without tax must carry",
+        codes.join(", ")
+    )]
+    Several { codes: Vec<String> },
+}
+
+/// The Exact VAT code lines without tax are booked with (spec: "Uses Exclusive if tax code is present, no
+/// Tax if not"), proposed during set-up: the one VAT code Exact marks "no VAT" (`Type` N) that is not
+/// blocked. None or several: the tenant must choose (the error says which exist).
+pub fn propose_no_vat_code(exact_codes: &[VatCodeRecord]) -> Result<VatCode, NoVatProposal> {
+    let mut candidates: Vec<&VatCodeRecord> = exact_codes
+        .iter()
+        .filter(|c| {
+            c.vat_type
+                .as_deref()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("N"))
+                && c.is_blocked != Some(true)
+        })
+        .collect();
+    candidates.sort_by(|a, b| a.code.cmp(&b.code));
+    candidates.dedup_by(|a, b| a.code == b.code);
+    match candidates.as_slice() {
+        [] => Err(NoVatProposal::NoneFound),
+        [one] => Ok(one.code.clone()),
+        several => Err(NoVatProposal::Several {
+            codes: several
+                .iter()
+                .map(|c| format!("{} ({})", c.code, c.description))
+                .collect(),
+        }),
+    }
+}
+
+/// The Exact VAT code matching a combination of VP tax codes (spec: "Combined taxes are supported"), for a
+/// `combined-tax-codes` row the set-up proposes: the one Exact code in the tax-codes lookup whose rate is the
+/// sum of the combination's rates (VP's rates, the table's when VP does not list a code). `None` when no
+/// code or several codes have that rate, or a rate is unknown: the operator fills the row.
+pub fn propose_combined_code(codes: &[&str], lookups: &crate::Lookups) -> Option<VatCode> {
+    let mut sum = Decimal::ZERO;
+    for code in codes {
+        sum += lookups
+            .vp_tax_codes
+            .get(*code)
+            .map(|t| t.rate)
+            .or_else(|| lookups.tax_codes.get(*code).map(|l| l.rate))?;
+    }
+    let mut matches: Vec<&VatCode> = lookups
+        .tax_codes
+        .iter()
+        .filter(|(vp, _)| !codes.contains(&vp.as_str()))
+        .filter(|(vp, link)| {
+            let rate = lookups
+                .vp_tax_codes
+                .get(*vp)
+                .map(|t| t.rate)
+                .unwrap_or(link.rate);
+            rate == sum
+        })
+        .map(|(_, link)| &link.exact_code)
+        .collect();
+    matches.sort();
+    matches.dedup();
+    match matches.as_slice() {
+        [one] => Some((*one).clone()),
+        _ => None,
+    }
+}
+
+/// A proposed `bank-codes` row: the Exact bank journal and the VP bank of the same name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BankMatch {
+    /// The Exact bank journal code (the row's key).
+    pub journal: String,
+    pub vp_bank_code: String,
+    pub currency: Option<ledgerlink_domain::CurrencyCode>,
+    pub exact_name: String,
+    pub vp_name: String,
+}
+
+/// Why an Exact bank journal has no VP bank.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BankMatchError {
+    #[error("Exact Online has no bank journal {journal}")]
+    UnknownJournal { journal: String },
+    #[error(
+        "no Vantagepoint bank is named {name:?} like Exact Online's bank journal {journal} (Vantagepoint banks: {}); bank names must match in both systems — rename one of them, or fill the bank-codes lookup row for journal {journal}",
+        vp_names.join(", ")
+    )]
+    NoMatch {
+        journal: String,
+        name: String,
+        vp_names: Vec<String>,
+    },
+    #[error(
+        "several Vantagepoint banks are named {name:?} like Exact Online's bank journal {journal} ({}); fill the bank-codes lookup row for journal {journal}",
+        vp_codes.join(", ")
+    )]
+    Ambiguous {
+        journal: String,
+        name: String,
+        vp_codes: Vec<String>,
+    },
+}
+
+fn same_name(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    norm(a) == norm(b)
+}
+
+/// Matches an Exact bank journal to the VP bank of the same name (spec, Bank Codes: "Bank names must match
+/// in both systems"; "A lookup table will be used"): names compare ignoring case and spacing. The result is
+/// the row to propose in the `bank-codes` table, or why there is none.
+pub fn match_bank(
+    journal: &str,
+    exact_journals: &[exact::Journal],
+    vp_banks: &[vantagepoint::BankCode],
+) -> Result<BankMatch, BankMatchError> {
+    let exact = exact_journals
+        .iter()
+        .find(|j| j.code.trim() == journal.trim())
+        .ok_or_else(|| BankMatchError::UnknownJournal {
+            journal: journal.to_owned(),
+        })?;
+    let name = exact.description.trim();
+    let hits: Vec<&vantagepoint::BankCode> = vp_banks
+        .iter()
+        .filter(|b| b.description.as_deref().is_some_and(|d| same_name(d, name)))
+        .collect();
+    match hits.as_slice() {
+        [bank] => Ok(BankMatch {
+            journal: journal.trim().to_owned(),
+            vp_bank_code: bank.code.clone(),
+            currency: bank.currency,
+            exact_name: name.to_owned(),
+            vp_name: bank.description.clone().unwrap_or_default(),
+        }),
+        [] => Err(BankMatchError::NoMatch {
+            journal: journal.trim().to_owned(),
+            name: name.to_owned(),
+            vp_names: vp_banks
+                .iter()
+                .map(|b| b.description.clone().unwrap_or_else(|| b.code.clone()))
+                .collect(),
+        }),
+        several => Err(BankMatchError::Ambiguous {
+            journal: journal.trim().to_owned(),
+            name: name.to_owned(),
+            vp_codes: several.iter().map(|b| b.code.clone()).collect(),
+        }),
+    }
 }

@@ -25,23 +25,30 @@
 //! | Invoice Payment: CR control / master / detail | [`payments::cr_control`], [`payments::cr_master`], [`payments::cr_details`] |
 //!
 //! Each document also has a composing function (`*_to_exact` / `*_to_vp`) that the flows call.
+//!
+//! The [`Lookups`] every function takes are built by one loader, [`load::load`], from the lookup tables,
+//! the tenant's settings ([`config`]) and Vantagepoint's tax codes as production stores and reads them.
 
 mod common;
+pub mod config;
 pub mod demo;
 pub mod employees;
 pub mod error;
 pub mod firms;
 pub mod journal;
 pub mod ledger_setup;
+pub mod load;
 pub mod lookups;
 pub mod outcome;
 pub mod payments;
 pub mod purchases;
 pub mod sales;
 
+pub use config::{ConfigError, MappingConfig};
 pub use error::{MappingError, RecordRef};
+pub use load::{LookupSources, load};
 pub use lookups::{
-    AccountTypeTable, DueDateRule, JournalCodes, Lookups, PostingContext, ProjectBilling, Settings,
-    TaxCodeLink, TruncationRule,
+    AccountTypeTable, BankLink, DueDateRule, JournalCodes, Lookups, PostingContext, ProjectBilling,
+    Settings, TaxCodeLink, TruncationRule, VpTaxCode, combined_key,
 };
 pub use outcome::{Outcome, SkipReason};

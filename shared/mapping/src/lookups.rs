@@ -13,14 +13,47 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// How a VP tax code is booked in Exact: the Exact VAT code and the VP rate (a percentage, `21` = 21 %).
-/// `compound_on` is VP's `CompoundOnTaxCode`; a compound tax is refused by the mappings.
+/// How a VP tax code is booked in Exact: the Exact VAT code (from the `tax-codes` lookup table) and the
+/// rate the row records (a percentage, `21` = 21 %). `compound_on` marks a row an operator flagged as compound.
+/// Vantagepoint's own tax-code table ([`VpTaxCode`]) is read too and wins for the rate and the compound marker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaxCodeLink {
     pub exact_code: VatCode,
     pub rate: Decimal,
     #[serde(default)]
     pub compound_on: Option<String>,
+}
+
+/// One tax code as Vantagepoint defines it (`/vision/TaxCodeEntity/`): its rate and, for a compound tax,
+/// the code it is compounded on (`CompoundOnTaxCode`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VpTaxCode {
+    /// Percentage, `21` = 21 %.
+    pub rate: Decimal,
+    #[serde(default)]
+    pub compound_on: Option<String>,
+}
+
+/// An Exact bank journal (the `bank-codes` lookup key) and the VP bank it pays through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankLink {
+    pub vp_bank_code: String,
+    /// The VP bank's currency: payments are recorded in it ("based on the bank code currency").
+    #[serde(default)]
+    pub currency: Option<CurrencyCode>,
+}
+
+/// The key of a combination of tax codes in the `combined-tax-codes` table: the codes sorted and joined by
+/// `+`, so `ECO+V21` and `V21+ECO` are the same combination.
+pub fn combined_key<'a>(codes: impl IntoIterator<Item = &'a str>) -> String {
+    let mut parts: Vec<&str> = codes
+        .into_iter()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    parts.sort_unstable();
+    parts.dedup();
+    parts.join("+")
 }
 
 /// The Exact journal codes documents are booked in (journal *codes*, e.g. `"70"`, never GUIDs).
@@ -168,49 +201,44 @@ pub const VP_CLIENT_CODE_MAX: usize = 20;
 pub const EXACT_SEARCH_CODE_MAX: usize = 18;
 
 /// All lookup tables and settings, passed by reference to every mapping.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Built only by [`crate::load::load`] from what production stores (the lookup tables, the tenant's
+/// settings, Vantagepoint's tax codes) plus the parties a document names ([`Lookups::add_firm_link`] and
+/// friends): tests and the flows go through the same loader, so a fixture cannot hold a setting production
+/// never reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lookups {
     /// VP firm `ClientID` → Exact account.
-    #[serde(default)]
     pub firms: BTreeMap<String, Uuid>,
     /// VP vendor code → Exact (supplier) account.
-    #[serde(default)]
     pub vendors: BTreeMap<String, Uuid>,
     /// VP employee code → Exact (supplier) account of the employee.
-    #[serde(default)]
     pub employees: BTreeMap<String, Uuid>,
     /// VP account number → Exact G/L account.
-    #[serde(default)]
     pub gl_accounts: BTreeMap<String, Uuid>,
-    /// VP tax code → Exact VAT code and rate.
-    #[serde(default)]
+    /// VP tax code → Exact VAT code and rate (the `tax-codes` lookup table).
     pub tax_codes: BTreeMap<String, TaxCodeLink>,
-    /// Combined taxes: the VP codes joined by `+` in line order (`"X0001+X0002"`) → the Exact VAT code that
-    /// books the combination.
-    #[serde(default)]
+    /// Vantagepoint's own tax codes: rate and compound marker, read from Vantagepoint.
+    pub vp_tax_codes: BTreeMap<String, VpTaxCode>,
+    /// Combined taxes: [`combined_key`] of the VP codes (`"ECO+V21"`) → the Exact VAT code that books the
+    /// combination (the `combined-tax-codes` lookup table).
     pub combined_tax_codes: BTreeMap<String, VatCode>,
-    /// The Exact VAT code used for lines without tax ("no tax"); without one the line carries no VAT code
-    /// and a zero VAT amount.
-    #[serde(default)]
+    /// The Exact VAT code for lines without tax (tenant setting `no_vat_code`, proposed during set-up from
+    /// Exact's VAT codes of type "no VAT"). Without it such lines are refused: leaving the VAT code out
+    /// makes Exact apply the G/L account's default VAT code.
     pub no_vat_code: Option<VatCode>,
-    /// Exact bank account id (as text) → VP bank code. Banks must exist in both systems.
-    #[serde(default)]
-    pub bank_codes: BTreeMap<String, String>,
+    /// Exact bank journal code → VP bank. Banks must exist in both systems, with the same name.
+    pub bank_codes: BTreeMap<String, BankLink>,
     /// Currencies enabled in Exact. Empty = not checked (the adapter has not loaded them).
-    #[serde(default)]
     pub currencies: BTreeSet<CurrencyCode>,
     /// VP project (WBS1) → billing setup.
-    #[serde(default)]
     pub projects: BTreeMap<String, ProjectBilling>,
     /// VP organisations in VP order; the first is the default for firms created from Exact.
-    #[serde(default)]
     pub organizations: Vec<String>,
     pub journals: JournalCodes,
     pub due_dates: DueDateRule,
-    #[serde(default)]
     pub payment_terms: PaymentTerms,
     pub account_types: AccountTypeTable,
-    #[serde(default)]
     pub settings: Settings,
 }
 

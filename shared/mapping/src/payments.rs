@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::error::{MappingError, RecordRef};
 use crate::lookups::{Lookups, PostingContext};
 use crate::outcome::{Outcome, SkipReason};
-use crate::purchases::expense_total;
+use crate::purchases::{expense_total, voucher_currency, voucher_line_amounts};
 
 /// A payment or receipt as read from Exact, reduced to what the VP postings need. The Exact adapter builds
 /// it from the cash-flow records (`cashflow/Payments`, `cashflow/Receivables`, `sync/Cashflow/PaymentTerms`).
@@ -55,30 +55,20 @@ pub enum AllocationError {
 
 const CENT: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
 
-/// `amount` (not negative) rounded down to the cent; cannot overflow, unlike `(amount / CENT).floor()`.
-fn cents_down(amount: Decimal) -> Decimal {
-    amount.round_dp_with_strategy(2, RoundingStrategy::ToZero)
-}
-
-/// `amount` (not negative) rounded up to the cent.
-fn cents_up(amount: Decimal) -> Decimal {
-    amount.round_dp_with_strategy(2, RoundingStrategy::AwayFromZero)
-}
-
-/// Allocates `payment` across lines in proportion to each line's outstanding amount.
+/// Allocates `payment` across lines in proportion to what is open on each line.
 ///
-/// Each line gets `payment × outstanding / total` rounded down to the cent; the cents left over go one by
-/// one to the lines with the largest remainders (ties: the earlier line) — the largest-remainder method.
-/// So the allocations are whole cents and sum *exactly* to the payment, and each is within one cent of its
-/// exact share. Outstanding amounts may carry fractions of a cent (VP line weights do): a line never gets
-/// more than its outstanding amount *rounded up to the cent* — a line owing 33.334 may be allocated 33.34,
-/// as paying 33.33 on all three lines of a 100.000 invoice would leave a cent of a 100.00 payment
-/// unallocated. Outstanding amounts are taken as magnitudes (VP's sign convention on AR rows is not
-/// confirmed; Unionpoint also weights by the absolute amount); a zero line gets nothing.
+/// Open amounts are signed: an ordinary line is positive, a discount or credit line negative, and a
+/// negative line takes its (negative) share of the payment — paying 450 on lines of 1000 and −100 applies
+/// 500 and −50. Each line gets `payment × open / total` rounded down to the cent (towards minus infinity);
+/// the cents left over go one by one to the lines with the largest remainders (ties: the earlier line) —
+/// the largest-remainder method. So the allocations are whole cents, sum *exactly* to the payment, and each
+/// is within one cent of its exact share; as the payment is at most the total, no line gets more than its
+/// open amount rounded up to the cent (a line owing 33.334 may get 33.34: paying 33.33 on all three lines
+/// of a 100.000 invoice would leave a cent of a 100.00 payment unallocated). A zero line gets nothing.
 ///
-/// Refused: no lines at all, a negative payment, a payment with fractions of a cent, a payment larger than
-/// the total outstanding (magnitudes), a non-zero payment when nothing is outstanding, and amounts beyond
-/// what a `Decimal` can sum.
+/// Refused: no lines at all, a negative payment, a payment with fractions of a cent, a non-zero payment
+/// when nothing (net) is open, a payment larger than the total open (an overpayment is never capped), and
+/// amounts beyond what a `Decimal` can sum.
 ///
 /// The spec's formula `Outstanding - (Payment × Outstanding / Total)` is the balance a line keeps *after*
 /// the payment, not the amount applied; [`remaining_balances`] gives that, consistent with this allocation.
@@ -95,15 +85,14 @@ pub fn allocate(
     if payment.normalize().scale() > 2 {
         return Err(AllocationError::FractionalCents(payment));
     }
-    let weights: Vec<Decimal> = outstanding.iter().map(|o| o.abs()).collect();
-    let total = weights
+    let total = outstanding
         .iter()
         .try_fold(Decimal::ZERO, |sum, w| sum.checked_add(*w))
         .ok_or(AllocationError::OutOfRange)?;
     if payment.is_zero() {
-        return Ok(vec![Decimal::ZERO; weights.len()]);
+        return Ok(vec![Decimal::ZERO; outstanding.len()]);
     }
-    if total.is_zero() {
+    if total.is_zero() || total.is_sign_negative() {
         return Err(AllocationError::NothingOutstanding);
     }
     if payment > total {
@@ -112,69 +101,77 @@ pub fn allocate(
             outstanding: total,
         });
     }
-    // `payment × w` is exact unless it overflows; `w / total ≤ 1` keeps the fallback in range.
+    Ok(spread(payment, outstanding, total))
+}
+
+/// Spreads `amount` (whole cents) over `weights` (whose sum `total` is not zero) in proportion, in whole
+/// cents summing exactly to `amount`: each gets its share rounded down, the cents left over go to the
+/// largest remainders (ties: the earlier line).
+fn spread(amount: Decimal, weights: &[Decimal], total: Decimal) -> Vec<Decimal> {
+    // `amount × w` is exact unless it overflows; the fallback divides first.
     let exact: Vec<Decimal> = weights
         .iter()
         .map(|w| {
-            payment
+            amount
                 .checked_mul(*w)
                 .and_then(|p| p.checked_div(total))
-                .unwrap_or_else(|| payment * (*w / total))
+                .unwrap_or_else(|| amount * (*w / total))
         })
         .collect();
-    let caps: Vec<Decimal> = weights.iter().map(|w| cents_up(*w)).collect();
-    let mut allocated: Vec<Decimal> = exact
-        .iter()
-        .zip(&caps)
-        .map(|(e, cap)| cents_down(*e).min(*cap))
-        .collect();
+    let mut allocated: Vec<Decimal> = exact.iter().map(|e| cents_floor(*e)).collect();
     let mut order: Vec<usize> = (0..weights.len()).collect();
     order.sort_by(|a, b| {
         (exact[*b] - allocated[*b])
             .cmp(&(exact[*a] - allocated[*a]))
             .then(a.cmp(b))
     });
-    // In exact arithmetic the cents left over are fewer than the lines with a remainder, and each of those
-    // lines can take one more cent without passing its cap (exact share ≤ outstanding), so the first pass
-    // settles it. The passes after it only absorb the last digit of a 28-digit division: while cents are
-    // left some line is below its cap (the caps sum to at least the total, which is at least the payment),
-    // and while too many were handed out some line holds a cent — so every pass moves a cent and the
-    // allocations end summing exactly to the payment.
-    let mut left = payment - allocated.iter().sum::<Decimal>();
-    while left.is_sign_positive() && !left.is_zero() {
-        let before = left;
-        for i in &order {
-            if left.is_zero() {
-                break;
-            }
-            if allocated[*i] + CENT <= caps[*i] {
-                allocated[*i] += CENT;
-                left -= CENT;
-            }
-        }
-        if left == before {
+    // Every remainder is in [0, 1 cent), so fewer cents are left than there are lines with a remainder, and
+    // each of those lines takes one more cent without passing its exact share by a cent. The last digit of a
+    // 28-digit division may leave the sum a cent off; the loops settle that too.
+    let mut left = amount - allocated.iter().sum::<Decimal>();
+    let rounds = 4 * order.len();
+    for line in order.iter().cycle().take(rounds) {
+        if !left.is_sign_positive() || left.is_zero() {
             break;
         }
+        allocated[*line] += CENT;
+        left -= CENT;
     }
-    while left.is_sign_negative() && !left.is_zero() {
-        let before = left;
-        for i in order.iter().rev() {
-            if left.is_zero() {
-                break;
-            }
-            if allocated[*i] >= CENT {
-                allocated[*i] -= CENT;
-                left += CENT;
-            }
-        }
-        if left == before {
+    for line in order.iter().rev().cycle().take(rounds) {
+        if !left.is_sign_negative() || left.is_zero() {
             break;
         }
+        allocated[*line] -= CENT;
+        left += CENT;
     }
-    Ok(allocated)
+    allocated
 }
 
-/// The balance each line keeps after an allocation: `outstanding − allocated` (magnitudes).
+/// [`allocate`], except that a payment exceeding what is open by no more than a cent per line is applied in
+/// full: VP rounds the tax of each invoice line, the ledger the tax of each grouped line, so paying the
+/// ledger's total may leave VP's invoice a cent or two overpaid. That rounding difference lands on the
+/// invoice (spread like the payment); a larger excess is an overpayment and refused.
+pub fn allocate_rounding(
+    payment: Decimal,
+    open: &[Decimal],
+) -> Result<Vec<Decimal>, AllocationError> {
+    match allocate(payment, open) {
+        Err(AllocationError::Overpayment { outstanding, .. })
+            if payment - outstanding <= CENT * Decimal::from(open.len())
+                && outstanding > Decimal::ZERO =>
+        {
+            Ok(spread(payment, open, outstanding))
+        }
+        other => other,
+    }
+}
+
+/// `amount` rounded down to the cent, towards minus infinity.
+fn cents_floor(amount: Decimal) -> Decimal {
+    amount.round_dp_with_strategy(2, RoundingStrategy::ToNegativeInfinity)
+}
+
+/// The balance each line keeps after an allocation: `outstanding − allocated`.
 /// Equals the spec's `Outstanding − Payment × Outstanding / Total` to within a cent, and the balances sum
 /// exactly to `total − payment`. A line whose outstanding amount has fractions of a cent may keep a
 /// balance slightly below zero (less than a cent: owing 33.334, allocated 33.34, keeps −0.006).
@@ -182,7 +179,7 @@ pub fn remaining_balances(outstanding: &[Decimal], allocated: &[Decimal]) -> Vec
     outstanding
         .iter()
         .zip(allocated)
-        .map(|(o, a)| o.abs() - *a)
+        .map(|(o, a)| *o - *a)
         .collect()
 }
 
@@ -214,21 +211,34 @@ fn allocation_error(record: &RecordRef, error: AllocationError) -> MappingError 
     }
 }
 
+/// The VP bank an Exact payment went through (bank-code lookup by the Exact bank journal), checked against
+/// the payment's currency: payments are recorded "based on the bank code currency", and a payment in
+/// another currency than its bank's is the mismatch the spec warns about (an overridden payment currency).
 fn bank_code(
     lookups: &Lookups,
     record: &RecordRef,
     payment: &PaymentEvent,
 ) -> Result<String, MappingError> {
-    lookups
+    let bank = lookups
         .bank_codes
         .get(&payment.bank_account)
-        .cloned()
         .ok_or_else(|| MappingError::NotInLookup {
             record: record.clone(),
             field: "BankCode",
             table: "bank codes",
             key: payment.bank_account.clone(),
-        })
+        })?;
+    match bank.currency {
+        Some(currency) if currency != payment.amount.currency() => {
+            Err(MappingError::CurrencyMismatch {
+                record: record.clone(),
+                field: "BankCode",
+                expected: currency,
+                found: payment.amount.currency(),
+            })
+        }
+        _ => Ok(bank.vp_bank_code.clone()),
+    }
 }
 
 fn same_currency(
@@ -289,8 +299,9 @@ pub fn ap_payment_header(
 /// amount; Payment amount → the allocated part of the Exact amount (`Payment`); Payment terms →
 /// `PayTerms`; Bank Code → via the bank-code table; Check Date → the Exact payment date (the spec lists
 /// both "Invoice Date" and "Check Date" as source; the payment's own date is the check date VP expects).
-/// `CheckNo` is the Exact payment id. The payment must be in the voucher currency (never override the
-/// payment currency, the spec warns).
+/// `CheckNo` is the Exact payment id. Amounts are in the voucher's payment currency (the currency it was
+/// sent to Exact in), which must be the payment's and its bank's currency (spec: "based on the bank code
+/// currency"; never override the payment currency).
 pub fn ap_payment_checks(
     payment: &PaymentEvent,
     voucher: &ApVoucher,
@@ -307,13 +318,13 @@ pub fn ap_payment_checks(
             field: "Voucher",
             why: "the paid AP voucher has no voucher number",
         })?;
-    same_currency(&record, "Currency", voucher.currency, payment)?;
+    same_currency(&record, "Currency", voucher_currency(voucher), payment)?;
     let bank = bank_code(lookups, &record, payment)?;
     let gross: Vec<Decimal> = voucher
         .lines
         .iter()
-        .map(|l| l.net_amount + l.total_tax)
-        .collect();
+        .map(|l| voucher_line_amounts(voucher, l).map(|(net, tax)| net + tax))
+        .collect::<Result<_, _>>()?;
     let allocated =
         allocate(payment.amount.amount(), &gross).map_err(|e| allocation_error(&record, e))?;
     let liab = voucher
@@ -421,18 +432,25 @@ pub fn em_payment_to_vp(
     }))
 }
 
-/// What is outstanding on a VP invoice, per line, from the previous invoice search in VP (`PSALedger/IN`).
+/// What is open on a VP invoice, from the previous invoice search in VP (`PSALedger/IN`) and VP's AR
+/// balance (`ARReview/ARBalance`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvoiceOutstanding {
     pub invoice: String,
-    /// The invoice's billing currency: the receipt is recorded in it.
+    /// The invoice's billing currency: the receipt is recorded in it (spec, Cash Receipts: "the cash
+    /// receipt payment is recorded in Vantagepoint using the billing currency of the invoice").
     pub currency: CurrencyCode,
     /// The VP AR account ("Accts receivable", `CFGAutoPosting.AcctsReceivable`).
     pub ar_account: String,
+    /// The invoice's lines with their original (signed) amounts in the billing currency: the weights
+    /// what is open is spread by.
     pub lines: Vec<OutstandingLine>,
+    /// What VP says is still open on the invoice (tax included), in the billing currency; `None` when VP
+    /// lists no balance, and then the lines' own amounts are what is open.
+    pub open_balance: Option<Decimal>,
 }
 
-/// One invoice line with what is still open on it.
+/// One invoice line and its original amount (signed: a discount or credit line is negative).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutstandingLine {
     pub wbs1: Option<String>,
@@ -440,6 +458,34 @@ pub struct OutstandingLine {
     pub wbs3: Option<String>,
     pub org: Option<String>,
     pub outstanding: Decimal,
+}
+
+/// What is open on each line: VP's open balance (tax included) spread over the lines in proportion to their
+/// original amounts (whole cents summing exactly to the balance, as [`allocate`] rounds), or the lines' own
+/// amounts when VP gives no balance. A second partial payment is thereby allocated against what the first
+/// one left.
+pub fn open_per_line(invoice: &InvoiceOutstanding) -> Result<Vec<Decimal>, AllocationError> {
+    let original: Vec<Decimal> = invoice.lines.iter().map(|l| l.outstanding).collect();
+    if original.is_empty() {
+        return Err(AllocationError::NoLines);
+    }
+    let total = original
+        .iter()
+        .try_fold(Decimal::ZERO, |sum, w| sum.checked_add(*w))
+        .ok_or(AllocationError::OutOfRange)?;
+    match invoice.open_balance {
+        None => Ok(original),
+        Some(balance) if balance.is_sign_negative() || balance.is_zero() => {
+            Ok(vec![Decimal::ZERO; original.len()])
+        }
+        Some(_) if total.is_zero() || total.is_sign_negative() => {
+            Err(AllocationError::NothingOutstanding)
+        }
+        Some(balance) => {
+            let balance = balance.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+            Ok(spread(balance, &original, total))
+        }
+    }
 }
 
 /// The CR batch of an Exact payment: `"Exact" + payment id`.
@@ -502,9 +548,10 @@ pub fn cr_control(
 /// Maps the CR master ("... CR Master Fields").
 ///
 /// Rows: Batch → `"Exact" + payment id`; Ref no → Reference; Trans Date → Exact date; Trans Comment →
-/// Reference; Posted → No; Bank Code → Exact account id via the bank table; Seq → `1`; Currency Code →
-/// Exact currency, which must be the invoice's billing currency; Currency Exchange Override Method → No;
-/// Currency Exchange Override Rate → `0`; Status → `A`.
+/// Reference; Posted → No; Bank Code → Exact account id via the bank table (whose currency must be the
+/// receipt's); Seq → `1`; Currency Code → the invoice's *billing* currency, which the Exact payment is in
+/// (the invoice went to Exact in it); Currency Exchange Override Method → No; Currency Exchange Override
+/// Rate → `0`; Status → `A`.
 pub fn cr_master(
     payment: &PaymentEvent,
     invoice: &InvoiceOutstanding,
@@ -527,22 +574,24 @@ pub fn cr_master(
     })
 }
 
-/// Maps the CR details ("... CR Detail"): one per invoice line with something outstanding.
+/// Maps the CR details ("... CR Detail"): one per invoice line the payment applies something to.
 ///
 /// Rows: Batch → `"Exact" + payment id`; Ref no → Reference; P Key → [`cr_detail_pkey`]; Description →
 /// invoice number; WBS 1/2/3, Org → from the invoice search; Account → the AR account; Amount → the
-/// weighted payment: the payment allocated across the lines in proportion to their outstanding amounts
-/// ([`allocate`]: whole cents summing exactly to the payment, never more than a line's outstanding
-/// amount rounded up to the cent); Interest → No; Tax Basis → `0`;
-/// Currency Exchange Override Rate → `0`; Invoice → invoice number.
+/// weighted payment: the payment allocated across the lines in proportion to what is still *open* on
+/// each ([`open_per_line`] from VP's balance, then [`allocate_rounding`]: whole cents summing exactly to the
+/// payment; a discount line takes its negative share). A payment larger than what is open is refused
+/// ([`MappingError::Overpayment`]), never capped — except a tax-rounding difference of at most a cent per
+/// line, which is applied to the invoice. Interest → No; Tax Basis → `0`; Currency Exchange
+/// Override Rate → `0`; Invoice → invoice number.
 pub fn cr_details(
     payment: &PaymentEvent,
     invoice: &InvoiceOutstanding,
 ) -> Result<Vec<CrDetail>, MappingError> {
     let record = payment_ref(ObjectType::CashReceipt, payment);
     same_currency(&record, "CurrencyCode", invoice.currency, payment)?;
-    let outstanding: Vec<Decimal> = invoice.lines.iter().map(|l| l.outstanding).collect();
-    let allocated = allocate(payment.amount.amount(), &outstanding)
+    let open = open_per_line(invoice).map_err(|e| allocation_error(&record, e))?;
+    let allocated = allocate_rounding(payment.amount.amount(), &open)
         .map_err(|e| allocation_error(&record, e))?;
     let batch = cr_batch(payment);
     let ref_no = cr_ref_no(payment);

@@ -5,7 +5,11 @@
 //! "Status authorised" = a purchase entry is a posted booking as soon as it is created; "Line Amount Type:
 //! Exclusive if a tax code is present, no tax if not" = line `AmountFC` excludes VAT and carries the VAT
 //! code and amount, and a line without tax code carries the tenant's no-VAT code and a zero VAT amount
-//! (never Exact's default VAT code of the G/L account).
+//! (never Exact's default VAT code of the G/L account; without the setting such a line is refused).
+//!
+//! Currencies (spec, Multicurrency): vouchers and expense reports go out in their *payment* currency, the
+//! currency Exact pays them in; a line entered in another currency takes its VP amount in the payment
+//! currency (`PaymentAmount`).
 
 use ledgerlink_domain::exact::{PurchaseEntry, PurchaseEntryLine};
 use ledgerlink_domain::vantagepoint::{ApVoucher, ApVoucherLine, ExpenseLine, ExpenseReport};
@@ -37,10 +41,11 @@ fn voucher_ref(voucher: &ApVoucher) -> RecordRef {
 /// Rows: Vendor Name → supplier (`Supplier` = the vendor's Exact account, via the vendor lookup table);
 /// Voucher number → reference (`YourRef`) — required: a voucher without a number is refused with a clear
 /// error, as the integration cannot work without it; Invoice Date → `EntryDate`; Currency Code →
-/// `Currency`; Status authorised → see module docs; End Date → `DueDate` via the due-date rule (the
-/// tenant's mapping value); Line Amount Type → see module docs. The vendor's invoice number goes to
-/// `Description` (`"Invoice {number}"`) when there is one. The payment currency must not differ from the
-/// voucher currency: the amounts cannot be converted here, and the spec warns against overriding it.
+/// `Currency`: in a multicurrency database vouchers go out in their *payment* currency (spec, Multicurrency:
+/// "AP Vouchers (Payment Currency)"), which is the currency Exact pays them in; Status authorised → see
+/// module docs; End Date → `DueDate` via the due-date rule (the tenant's mapping value); Line Amount Type →
+/// see module docs. The vendor's invoice number goes to `Description` (`"Invoice {number}"`) when there is
+/// one.
 pub fn ap_voucher_header(
     voucher: &ApVoucher,
     lookups: &Lookups,
@@ -52,16 +57,6 @@ pub fn ap_voucher_header(
         why: "the voucher number is the reference sent to Exact Online; make voucher numbers mandatory in \
               Vantagepoint (Settings > Cash Management > Accounts Payable)",
     })?;
-    if let Some(payment) = voucher.payment_currency
-        && payment != voucher.currency
-    {
-        return Err(MappingError::CurrencyMismatch {
-            record,
-            field: "PaymentCurrencyCode",
-            expected: voucher.currency,
-            found: payment,
-        });
-    }
     let supplier = lookup_id(
         &lookups.vendors,
         &record,
@@ -69,7 +64,8 @@ pub fn ap_voucher_header(
         "vendors",
         &voucher.vendor,
     )?;
-    check_currency(voucher.currency, lookups, &record, "CurrencyCode")?;
+    let currency = voucher_currency(voucher);
+    check_currency(currency, lookups, &record, "PaymentCurrencyCode")?;
     Ok(PurchaseEntry {
         entry_id: None,
         journal: lookups.journals.purchase.clone(),
@@ -82,7 +78,7 @@ pub fn ap_voucher_header(
             .as_ref()
             .map(|i| format!("Invoice {i}"))
             .or_else(|| voucher.description.clone()),
-        currency: Some(voucher.currency),
+        currency: Some(currency),
         lines: Vec::new(),
         amount_fc: None,
         status: None,
@@ -90,24 +86,73 @@ pub fn ap_voucher_header(
     })
 }
 
+/// The currency a voucher is sent and paid in: its payment currency, else the currency it was entered in.
+pub fn voucher_currency(voucher: &ApVoucher) -> CurrencyCode {
+    voucher.payment_currency.unwrap_or(voucher.currency)
+}
+
+/// A line's net amount and tax in the document's payment currency. Lines already in it use VP's net and
+/// tax; other lines take VP's gross amount in the payment currency (`PaymentAmount`) and split it in the
+/// line's own net/gross proportion, the tax absorbing the rounding so net + tax = the payment amount.
+fn in_payment_currency(
+    net: Decimal,
+    tax: Decimal,
+    payment_amount: Option<Decimal>,
+    other_currency: bool,
+    record: &RecordRef,
+) -> Result<(Decimal, Decimal), MappingError> {
+    if !other_currency {
+        return Ok((net, tax));
+    }
+    let gross = payment_amount.ok_or_else(|| MappingError::Missing {
+        record: record.clone(),
+        field: "PaymentAmount",
+        why: "a line entered in another currency than the payment currency needs its amount in the payment currency",
+    })?;
+    let source_gross = net + tax;
+    let paid_net = if source_gross.is_zero() {
+        gross
+    } else {
+        round_money(gross * net / source_gross)
+    };
+    Ok((paid_net, gross - paid_net))
+}
+
+/// A voucher line's net and tax in the voucher's payment currency.
+pub fn voucher_line_amounts(
+    voucher: &ApVoucher,
+    line: &ApVoucherLine,
+) -> Result<(Decimal, Decimal), MappingError> {
+    in_payment_currency(
+        line.net_amount,
+        line.total_tax,
+        line.payment_amount,
+        voucher_currency(voucher) != voucher.currency,
+        &voucher_ref(voucher),
+    )
+}
+
 /// Maps the lines of an AP voucher ("... Bill Line Items").
 ///
-/// Rows: Quantity → `1`; Net Amount → line amount (`AmountFC`, VAT excluded); Account → account code
-/// (`GLAccount` via the G/L lookup table); Tax Code → tax rate name (`VATCode` via the tax lookup table;
-/// compound taxes refused); Total Tax → tax amount (`VATAmountFC`, VP's own amount).
+/// Rows: Quantity → `1`; Net Amount → line amount (`AmountFC`, VAT excluded, in the payment currency);
+/// Account → account code (`GLAccount` via the G/L lookup table); Tax Code → tax rate name (`VATCode` via
+/// the tax lookup table; compound taxes refused; no code → the tenant's no-VAT code); Total Tax → tax
+/// amount (`VATAmountFC`, VP's own amount, in the payment currency).
 pub fn ap_voucher_lines(
-    lines: &[ApVoucherLine],
+    voucher: &ApVoucher,
     lookups: &Lookups,
     record: &RecordRef,
 ) -> Result<Vec<PurchaseEntryLine>, MappingError> {
-    lines
+    voucher
+        .lines
         .iter()
         .map(|line| {
+            let (net, tax) = voucher_line_amounts(voucher, line)?;
             purchase_line(
                 &line.account,
                 line.tax_code.as_deref(),
-                line.net_amount,
-                line.total_tax,
+                net,
+                tax,
                 line.description.clone(),
                 lookups,
                 record,
@@ -172,7 +217,7 @@ pub fn ap_voucher_to_exact(
             why: "a voucher without lines cannot be booked",
         });
     }
-    entry.lines = ap_voucher_lines(&voucher.lines, lookups, &record)?;
+    entry.lines = ap_voucher_lines(voucher, lookups, &record)?;
     Ok(MappedPurchase {
         external_key: record.key.clone(),
         entry,
@@ -235,31 +280,19 @@ pub fn expense_header(
     })
 }
 
-/// A line's net amount and tax in the payment currency. Lines already in the payment currency (or without
-/// a currency) use VP's net and tax; other lines take VP's gross `PaymentAmount` and split it in the
-/// line's own net/gross proportion, the tax absorbing the rounding so net + tax = the payment amount.
-fn in_payment_currency(
+/// An expense line's net and tax in the report's payment currency (lines without a currency are in it).
+fn expense_line_amounts(
     line: &ExpenseLine,
     payment_currency: CurrencyCode,
     record: &RecordRef,
 ) -> Result<(Decimal, Decimal), MappingError> {
-    match line.currency {
-        Some(c) if c != payment_currency => {
-            let gross = line.payment_amount.ok_or_else(|| MappingError::Missing {
-                record: record.clone(),
-                field: "PaymentAmount",
-                why: "a line in another currency needs its amount in the payment currency",
-            })?;
-            let source_gross = line.net_amount + line.total_tax;
-            let net = if source_gross.is_zero() {
-                gross
-            } else {
-                round_money(gross * line.net_amount / source_gross)
-            };
-            Ok((net, gross - net))
-        }
-        _ => Ok((line.net_amount, line.total_tax)),
-    }
+    in_payment_currency(
+        line.net_amount,
+        line.total_tax,
+        line.payment_amount,
+        line.currency.is_some_and(|c| c != payment_currency),
+        record,
+    )
 }
 
 /// Maps the lines of an expense report ("Expenses ... Line Items").
@@ -275,7 +308,7 @@ pub fn expense_lines(
         .lines
         .iter()
         .map(|line| {
-            let (net, tax) = in_payment_currency(line, report.payment_currency, &record)?;
+            let (net, tax) = expense_line_amounts(line, report.payment_currency, &record)?;
             purchase_line(
                 &line.account,
                 line.tax_code.as_deref(),
@@ -314,7 +347,7 @@ pub fn expense_report_to_exact(
 pub fn expense_total(report: &ExpenseReport) -> Result<Decimal, MappingError> {
     let record = expense_ref(report);
     report.lines.iter().try_fold(Decimal::ZERO, |sum, line| {
-        let (net, tax) = in_payment_currency(line, report.payment_currency, &record)?;
+        let (net, tax) = expense_line_amounts(line, report.payment_currency, &record)?;
         Ok(sum + net + tax)
     })
 }

@@ -4,8 +4,10 @@
 //! Both become Exact *sales entries* (`salesentry/SalesEntries`, the financial booking of an invoice made
 //! elsewhere, reference §5.7): Exact's `SalesInvoices` would renumber the invoice and require items.
 //! The spec's Xero-style targets land as follows: "Invoice to" = `Customer` (the billing client's
-//! account); "Ordered by" (the primary client) has no field on a sales entry and is kept on the mapped
-//! record ([`Party`] `ordered_by`) for the link table and the Integration page; "Status authorised" =
+//! account); "Ordered by" (the primary client) has no account field on a sales entry (only Exact's
+//! `SalesInvoices` have `OrderedBy`), so it is sent in the entry's `Description` — `"… (ordered by Globex
+//! NV)"` — whenever the primary client is not the invoiced client (when it is, `Customer` already says who
+//! ordered), and kept on the mapped record ([`Party`] `ordered_by`); "Status authorised" =
 //! a sales entry is a posted booking (Exact status 20, open for payment) as soon as it is created;
 //! "Amounts are tax exclusive" = line `AmountFC` excludes VAT, with `VATAmountFC` beside it; "Item name"
 //! (invoice section) has no field on an entry line, so it leads the line `Description`.
@@ -38,7 +40,7 @@ pub struct MappedSalesInvoice {
     pub project: String,
     /// "Invoice to": the billing client (its Exact account is `entry.customer`).
     pub invoice_to: Party,
-    /// "Ordered by": the primary client. Not sent (sales entries have no such field); kept here.
+    /// "Ordered by": the primary client (sent in the entry description when it is another client).
     pub ordered_by: Party,
     pub entry: SalesEntry,
 }
@@ -48,13 +50,41 @@ pub struct MappedSalesInvoice {
 pub struct MappedCreditNote {
     /// `"{Invoice}.{Period}.{PostSeq}"` of the credit memo, also sent as `YourRef`.
     pub external_key: String,
-    /// VP's credit memo reference number (the spec's "credit note number").
-    pub credit_memo_ref_no: String,
+    /// The credit memo's own number in VP (its `Invoice`): the credit note's number in Exact.
+    pub credit_note_number: String,
+    /// VP's `CreditMemoRefNo`: the number of the invoice this credit memo credits, kept as the credit
+    /// note's reference (in its description), never as its number.
+    pub original_invoice: String,
     pub invoice_to: Party,
     pub ordered_by: Party,
     /// Positive amounts. Exact books a credit note as a sales entry with negative amounts: the Exact adapter
     /// decides the sign on the wire, so the mapping stays "a credit note of 100", never "-100".
     pub entry: SalesEntry,
+}
+
+/// The entry description: VP's description (the spec's reference text), then what a sales entry has no
+/// field for — the invoice a credit note credits, and who ordered when that is not the invoiced client.
+fn entry_description(
+    base: String,
+    credits: Option<&str>,
+    invoice_to: &Party,
+    ordered_by: &Party,
+) -> String {
+    let mut text = base;
+    if let Some(original) = credits.filter(|o| !text.contains(*o)) {
+        text.push_str(&format!(" (credits invoice {original})"));
+    }
+    let other_client =
+        ordered_by.client_id.is_some() && ordered_by.client_id != invoice_to.client_id;
+    if other_client {
+        let who = ordered_by
+            .name
+            .clone()
+            .or_else(|| ordered_by.client_id.clone())
+            .unwrap_or_default();
+        text.push_str(&format!(" (ordered by {who})"));
+    }
+    text
 }
 
 /// The currency and per-line amounts a document goes out in: the billing currency and billing amounts in a
@@ -196,7 +226,7 @@ fn grouped_lines(
 ///
 /// Rows: Description → reference text (`Description`; the invoice number when VP has none); Billing
 /// Client → Invoice to (`Customer` = the billing client's Exact account, via the firm lookup table — never
-/// the primary client); Primary Client → Ordered by (kept on [`MappedSalesInvoice`], not sent); Invoice
+/// the primary client); Primary Client → Ordered by (in `Description`, see the module docs); Invoice
 /// number → invoice number (`YourRef` = the document key, and `InvoiceNumber` as a hint when the VP number
 /// is numeric and fits Exact's Int32); Transaction date → `EntryDate`; Due Date → `DueDate` by the
 /// due-date rule (the tenant's mapping value); Currency Code → `Currency` (billing currency when
@@ -204,12 +234,17 @@ fn grouped_lines(
 /// tenant's sales journal code.
 pub fn sales_invoice_header(
     invoice: &ArInvoice,
-    billing_client_id: &str,
+    invoice_to: &Party,
+    ordered_by: &Party,
     currency: CurrencyCode,
     external_key: &str,
     lookups: &Lookups,
     record: &RecordRef,
 ) -> Result<SalesEntry, MappingError> {
+    let billing_client_id = invoice_to
+        .client_id
+        .as_deref()
+        .unwrap_or(invoice.billing_client_id.as_str());
     let customer = lookup_id(
         &lookups.firms,
         record,
@@ -225,12 +260,15 @@ pub fn sales_invoice_header(
         entry_date: invoice.trans_date,
         due_date: Some(lookups.due_date(billing_client_id, invoice.trans_date, invoice.due_date)),
         your_ref: Some(external_key.to_owned()),
-        description: Some(
+        description: Some(entry_description(
             invoice
                 .description
                 .clone()
                 .unwrap_or_else(|| format!("Invoice {}", invoice.invoice)),
-        ),
+            None,
+            invoice_to,
+            ordered_by,
+        )),
         currency: Some(currency),
         invoice_number: numeric_document_number(&invoice.invoice),
         reporting_year: None,
@@ -347,13 +385,10 @@ pub fn sales_invoice_to_exact(
                     },
                 ),
             };
-            let customer_id = invoice_to
-                .client_id
-                .clone()
-                .unwrap_or_else(|| invoice.billing_client_id.clone());
             let mut entry = sales_invoice_header(
                 invoice,
-                &customer_id,
+                &invoice_to,
+                &ordered_by,
                 currency,
                 &external_key,
                 lookups,
@@ -373,17 +408,21 @@ pub fn sales_invoice_to_exact(
 
 /// Maps the header of a credit note ("Credit Note: Vantagepoint to Exact Online").
 ///
-/// Rows: Credit Memo ref no → credit note number (kept on [`MappedCreditNote`], and sent as the
-/// `InvoiceNumber` hint when numeric); Billing Client → Invoice to (`Customer`); Primary Client → Ordered
-/// by (kept, not sent); Description → reference text (`Description`); Transaction date → `EntryDate`;
-/// Currency Code → `Currency`; Status authorised, tax exclusive → as for invoices. `YourRef` is the credit
-/// memo's document key; the due date is the entry date (nothing is due on a credit note).
+/// Rows: Credit Memo ref no → credit note number. VP's `CreditMemoRefNo` holds the number of the invoice
+/// being credited, so sending it as the number would give the credit note its invoice's number in the
+/// same journal: the credit note gets the memo's own number (its VP `Invoice`, sent as the `InvoiceNumber`
+/// hint when numeric, and part of `YourRef`), and the credited invoice is kept as its reference (in
+/// `Description`: `"… (credits invoice 000000010808)"`). Billing Client → Invoice to (`Customer`); Primary
+/// Client → Ordered by (in `Description` when it is another client); Description → reference text
+/// (`Description`); Transaction date → `EntryDate`; Currency Code → `Currency`; Status authorised, tax
+/// exclusive → as for invoices. The due date is the entry date (nothing is due on a credit note).
 pub fn credit_note_header(
     memo: &CreditMemo,
     currency: CurrencyCode,
     lookups: &Lookups,
     record: &RecordRef,
 ) -> Result<SalesEntry, MappingError> {
+    let (invoice_to, ordered_by) = memo_parties(memo);
     let customer = lookup_id(
         &lookups.firms,
         record,
@@ -399,13 +438,16 @@ pub fn credit_note_header(
         entry_date: memo.trans_date,
         due_date: Some(memo.trans_date),
         your_ref: Some(memo.external_key()),
-        description: Some(
+        description: Some(entry_description(
             memo.description
                 .clone()
-                .unwrap_or_else(|| format!("Credit memo {}", memo.credit_memo_ref_no)),
-        ),
+                .unwrap_or_else(|| format!("Credit memo {}", memo.invoice)),
+            Some(memo.credit_memo_ref_no.as_str()),
+            &invoice_to,
+            &ordered_by,
+        )),
         currency: Some(currency),
-        invoice_number: numeric_document_number(&memo.credit_memo_ref_no),
+        invoice_number: numeric_document_number(&memo.invoice),
         reporting_year: None,
         reporting_period: None,
         lines: Vec::new(),
@@ -467,17 +509,27 @@ pub fn credit_note_to_exact(
     )?;
     let mut entry = credit_note_header(memo, currency, lookups, &record)?;
     entry.lines = credit_note_lines(memo, &amounts, lookups, &record)?;
+    let (invoice_to, ordered_by) = memo_parties(memo);
     Ok(MappedCreditNote {
         external_key,
-        credit_memo_ref_no: memo.credit_memo_ref_no.clone(),
-        invoice_to: Party {
+        credit_note_number: memo.invoice.clone(),
+        original_invoice: memo.credit_memo_ref_no.clone(),
+        invoice_to,
+        ordered_by,
+        entry,
+    })
+}
+
+/// Invoice to (the billing client) and Ordered by (the primary client) of a credit memo.
+fn memo_parties(memo: &CreditMemo) -> (Party, Party) {
+    (
+        Party {
             client_id: Some(memo.billing_client_id.clone()),
             name: memo.billing_client_name.clone(),
         },
-        ordered_by: Party {
+        Party {
             client_id: memo.primary_client_id.clone(),
             name: memo.primary_client_name.clone(),
         },
-        entry,
-    })
+    )
 }

@@ -23,7 +23,7 @@ use std::fmt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ledgerlink_domain::exact::{
-    Account, Address, Contact, Currency, GeneralJournalEntry, GlAccount, PaymentTerm,
+    Account, Address, Contact, Currency, GeneralJournalEntry, GlAccount, Journal, PaymentTerm,
     PurchaseEntry, SalesEntry, VatCodeRecord,
 };
 use serde::{Deserialize, Serialize};
@@ -208,6 +208,17 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     async fn gl_accounts(&self) -> LedgerResult<Vec<GlAccount>>;
     async fn tax_codes(&self) -> LedgerResult<Vec<VatCodeRecord>>;
     async fn currencies(&self) -> LedgerResult<Vec<Currency>>;
+
+    /// The ledger's bank journals (code, name, currency): what payments' bank accounts are matched to the
+    /// PSA's banks by ("Bank names must match in both systems"). A ledger that cannot list them says so;
+    /// its bank-codes lookup rows are then filled by hand.
+    async fn bank_journals(&self) -> LedgerResult<Vec<Journal>> {
+        Err(LedgerError::Permanent {
+            message: "this ledger cannot list its bank journals; fill the bank-codes lookup table"
+                .into(),
+            source: None,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 
 pub mod error;
 pub mod ledger;
+pub mod mail;
 pub mod psa;
 pub mod queue;
 pub mod state;
@@ -23,6 +24,7 @@ pub mod storage;
 pub mod contract;
 
 pub use error::{BoxError, StoreError, StoreResult};
+pub use mail::{MailError, MailMessage, MailSettings, Mailer, MailingOutbox};
 pub use queue::{QueueName, ReceivedMessage, WorkAction, WorkMessage, WorkQueue};
 pub use state::*;
 pub use storage::{ExportStorage, MAX_PRESIGN_EXPIRY, PresignedUrl, StoredObject, UploadSink};

@@ -336,6 +336,14 @@ pub trait Psa: Send + Sync + Debug {
         post_seq: u32,
     ) -> PsaResult<Vec<LedgerRow>>;
 
+    /// What is still open on a posted invoice (tax included, in its billing currency), as VP's AR review
+    /// shows it (`ARReview/ARBalance`); `None` when VP lists no balance for it. A PSA that cannot tell
+    /// answers `None` and receipts are then allocated against the invoice's own amounts.
+    async fn invoice_balance(&self, invoice: &str) -> PsaResult<Option<rust_decimal::Decimal>> {
+        let _ = invoice;
+        Ok(None)
+    }
+
     // --- money into VP -------------------------------------------------------------------------------
     /// The cash-receipt batch `batch`, posted or not.
     async fn find_cash_receipt(&self, batch: &str) -> PsaResult<Option<CashReceiptState>>;

@@ -178,6 +178,8 @@ pub trait LinkStore: Send + Sync + std::fmt::Debug {
 #[serde(rename_all = "kebab-case")]
 pub enum LookupTable {
     TaxCodes,
+    /// Combined taxes (several VP tax codes on one line, e.g. `V21+ECO`) → the Exact VAT code booking them.
+    CombinedTaxCodes,
     BankCodes,
     Employees,
     Firms,
@@ -190,6 +192,7 @@ pub enum LookupTable {
 impl LookupTable {
     pub const ALL: &'static [LookupTable] = &[
         Self::TaxCodes,
+        Self::CombinedTaxCodes,
         Self::BankCodes,
         Self::Employees,
         Self::Firms,
@@ -201,6 +204,7 @@ impl LookupTable {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::TaxCodes => "tax-codes",
+            Self::CombinedTaxCodes => "combined-tax-codes",
             Self::BankCodes => "bank-codes",
             Self::Employees => "employees",
             Self::Firms => "firms",

@@ -67,6 +67,16 @@ pub struct AwsSettings {
     pub credentials: Option<StaticCredentials>,
     pub force_path_style: bool,
     pub receive_wait: Duration,
+    /// Notification mail through SES: the verified sender (`MAIL_FROM`) and an optional configuration set
+    /// (`MAIL_CONFIGURATION_SET`). `None`: notifications stay in-app only.
+    pub mail: Option<SesSettings>,
+}
+
+/// Where notification mail is sent from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SesSettings {
+    pub from: String,
+    pub configuration_set: Option<String>,
 }
 
 /// `QUEUE_URL_<FLOW>`: the flow's name upper-cased with `_` for `-`.
@@ -135,6 +145,10 @@ impl AwsSettings {
             credentials: None,
             force_path_style,
             receive_wait,
+            mail: lookup("MAIL_FROM").map(|from| SesSettings {
+                from,
+                configuration_set: lookup("MAIL_CONFIGURATION_SET"),
+            }),
         })
     }
 
@@ -150,6 +164,7 @@ impl AwsSettings {
             credentials: Some(credentials),
             force_path_style: true,
             receive_wait: Duration::ZERO,
+            mail: None,
         }
     }
 }
@@ -165,12 +180,14 @@ fn parse_bool(name: &str, value: &str) -> Result<bool, ConfigError> {
     }
 }
 
-/// The three SDK clients, built once per process and shared (they are cheap to clone).
+/// The SDK clients, built once per process and shared (they are cheap to clone).
 #[derive(Debug, Clone)]
 pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub s3: aws_sdk_s3::Client,
     pub sqs: aws_sdk_sqs::Client,
+    /// SES v2, for notification mail ([`crate::SesMailer`]).
+    pub ses: aws_sdk_sesv2::Client,
 }
 
 impl AwsClients {
@@ -206,15 +223,18 @@ impl AwsClients {
         let mut s3 =
             aws_sdk_s3::config::Builder::from(&shared).force_path_style(settings.force_path_style);
         let mut sqs = aws_sdk_sqs::config::Builder::from(&shared);
+        let mut ses = aws_sdk_sesv2::config::Builder::from(&shared);
         if let Some(interceptor) = interceptor {
             dynamodb = dynamodb.interceptor(interceptor.clone());
             s3 = s3.interceptor(interceptor.clone());
-            sqs = sqs.interceptor(interceptor);
+            sqs = sqs.interceptor(interceptor.clone());
+            ses = ses.interceptor(interceptor);
         }
         Self {
             dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
             s3: aws_sdk_s3::Client::from_conf(s3.build()),
             sqs: aws_sdk_sqs::Client::from_conf(sqs.build()),
+            ses: aws_sdk_sesv2::Client::from_conf(ses.build()),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! AWS adapters of the ports: every state port on one DynamoDB table ([`DynamoState`]), export files in S3
-//! ([`S3ExportStorage`]), work queues in SQS ([`SqsWorkQueue`]).
+//! ([`S3ExportStorage`]), work queues in SQS ([`SqsWorkQueue`]), notification mail through SES
+//! ([`SesMailer`], when `MAIL_FROM` is set).
 //!
 //! A process reads [`AwsSettings::from_env`] once, builds [`AwsClients`] once, and hands the adapters to its
 //! use cases as `Arc<dyn Port>` ([`AwsStores`]). The table design, with every access pattern, is in
@@ -23,15 +24,17 @@ pub mod keys;
 pub mod metrics;
 pub mod resources;
 mod s3;
+mod ses;
 mod sqs;
 
 use std::sync::Arc;
 
-pub use config::{AwsClients, AwsSettings, ConfigError, QueueUrls, StaticCredentials};
+pub use config::{AwsClients, AwsSettings, ConfigError, QueueUrls, SesSettings, StaticCredentials};
 pub use dynamo::DynamoState;
 use ledgerlink_ports::{ExportStorage, StateStores, WorkQueue};
 pub use resources::{ResourcePlan, create_resources};
 pub use s3::{PART_SIZE, S3ExportStorage};
+pub use ses::SesMailer;
 pub use sqs::SqsWorkQueue;
 
 /// Every AWS-backed port of one process, built from one [`AwsSettings`] and one set of clients.
@@ -50,9 +53,17 @@ impl AwsStores {
         Ok(Self::new(&clients, &settings))
     }
 
+    /// The adapters on `clients`. With [`AwsSettings::mail`] set, every notification with an addressee is
+    /// also mailed through SES ([`StateStores::with_mailer`]).
     pub fn new(clients: &AwsClients, settings: &AwsSettings) -> Self {
-        let state =
+        let mut state =
             DynamoState::new(clients.dynamodb.clone(), settings.table_name.clone()).state_stores();
+        if let Some(mail) = &settings.mail {
+            state = state.with_mailer(
+                Arc::new(SesMailer::new(clients.ses.clone(), mail.clone())),
+                ledgerlink_clock::SystemClock::shared(),
+            );
+        }
         let storage = Arc::new(S3ExportStorage::new(
             clients.s3.clone(),
             settings.bucket_name.clone(),

@@ -8,6 +8,8 @@
 //! - [`FolderStorage`] is the export storage: files under `<root>/<tenant>/<key>`, streaming uploads through
 //!   a temporary file, and HMAC-signed local URLs the local HTTP API checks with [`FolderStorage::verify`].
 //!
+//! - [`MailFolder`] is the mail port: one `.eml` file per message in a folder (the local stack's `mail/`).
+//!
 //! Blocking SQLite calls run on tokio's blocking pool, so async callers never stall the runtime.
 
 mod cursors;
@@ -17,6 +19,7 @@ mod integrations;
 mod jobs;
 mod links;
 mod lookups;
+mod mail;
 mod notifications;
 mod page;
 mod queue;
@@ -38,6 +41,7 @@ pub use integrations::SqliteIntegrations;
 pub use jobs::SqliteJobs;
 pub use links::SqliteLinks;
 pub use lookups::SqliteLookups;
+pub use mail::MailFolder;
 pub use notifications::SqliteNotifications;
 pub use queue::{DEFAULT_MAX_RECEIVES, SqliteQueue};
 pub use rate::SqliteRateBudget;

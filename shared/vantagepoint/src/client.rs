@@ -159,7 +159,8 @@ impl VantagepointClient {
                 if trimmed.is_empty() {
                     return Ok(Value::Null);
                 }
-                Ok(serde_json::from_str(trimmed)
+                // Amounts keep their text (never a float on the way to a decimal).
+                Ok(ledgerlink_domain::json::parse_lossless(trimmed)
                     .unwrap_or_else(|_| Value::String(raw.body.clone())))
             }
         })

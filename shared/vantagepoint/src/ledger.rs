@@ -8,7 +8,8 @@
 //! Grouping rules (reference §5.5): AR invoices by `(Invoice, Period, PostSeq)`, skipping tax rows
 //! (`InvoiceSection = 'T'`), GL offsets (`AutoEntry = 'Y'`) and rows without an invoice number; a credit
 //! memo iff `CreditMemoRefNo` is non-blank. Vouchers by `Vendor + Voucher`, expense reports by
-//! `Employee + Voucher`, journal entries by `Batch + RefNo` (each within one `Period + PostSeq`).
+//! `Employee + Voucher`, journal entries and unit postings by `Batch + RefNo` (each within one `Period +
+//! PostSeq`), revenue-generation postings (`RG`, no transaction file) by `Period + PostSeq`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -517,12 +518,34 @@ impl VantagepointClient {
 
     // -------------------------------------------------------------------------------- journal entries
 
+    /// Posted journals whose earliest PostDate is in `window`: manual journal entries (`JE`), unit
+    /// postings (`UN`) and revenue-generation postings (`RG`) — the spec's "journal entries and those
+    /// created by revenue generation (no tax codes involved) and unit transactions (no tax codes
+    /// involved)". A VP that lists no such postings (a 404 on the type) has none.
     pub async fn posted_journal_entries(
         &self,
         window: TimeWindow,
     ) -> Result<Vec<JournalEntry>, VpError> {
+        let mut out = self.posted_batch_journals("JE", window, false).await?;
+        out.extend(tolerate_missing(
+            self.posted_batch_journals("UN", window, true).await,
+        )?);
+        out.extend(tolerate_missing(
+            self.posted_revenue_generation(window).await,
+        )?);
+        Ok(out)
+    }
+
+    /// Journals entered in transaction files (`JE`, `UN`), grouped by `Batch + RefNo`. `with_offsets`
+    /// keeps the GL offsets VP adds (`AutoEntry`): a unit posting's credit side is one.
+    async fn posted_batch_journals(
+        &self,
+        tt: &str,
+        window: TimeWindow,
+        with_offsets: bool,
+    ) -> Result<Vec<JournalEntry>, VpError> {
         let mut out = Vec::new();
-        for (batch, rows) in self.window_batches("JE", window).await? {
+        for (batch, rows) in self.window_batches(tt, window).await? {
             let groups = group_by(
                 &rows,
                 |r| {
@@ -532,7 +555,7 @@ impl VantagepointClient {
                         r.row.post_seq,
                     ))
                 },
-                |r| !r.row.auto_entry,
+                |r| with_offsets || !r.row.auto_entry,
             );
             let groups: Vec<_> = groups
                 .into_iter()
@@ -541,18 +564,84 @@ impl VantagepointClient {
             if groups.is_empty() {
                 continue;
             }
-            let extras = self.batch_extras("je", &batch).await?;
+            let extras = self.batch_extras(&tt.to_ascii_lowercase(), &batch).await?;
             for ((ref_no, period, post_seq), (lines, _)) in groups {
                 let master = extras
                     .masters
                     .iter()
                     .find(|m| decode::field_text(m, "RefNo").unwrap_or_default() == ref_no);
                 out.push(assemble_journal(
-                    &batch, &ref_no, period, post_seq, &lines, master, &extras,
+                    Some(&batch),
+                    &ref_no,
+                    period,
+                    post_seq,
+                    &lines,
+                    master,
+                    &extras,
                 )?);
             }
         }
         Ok(out)
+    }
+
+    /// Revenue-generation postings (`PSALedger/RG`): not a transaction file, so grouped by `Period +
+    /// PostSeq` (each run of Revenue Generation is one posting), every row of the posting re-read, the GL
+    /// offsets on the unbilled/uninvoiced accounts included — both sides of the journal.
+    pub async fn posted_revenue_generation(
+        &self,
+        window: TimeWindow,
+    ) -> Result<Vec<JournalEntry>, VpError> {
+        let seen = self
+            .ledger_rows(
+                "RG",
+                FilterHash::new().window("PostDate", window.from, window.to),
+            )
+            .await?;
+        let postings: BTreeSet<(Period, u32)> = seen
+            .iter()
+            .filter_map(|r| Some((r.row.period?, r.row.post_seq)))
+            .collect();
+        let mut out = Vec::new();
+        for (period, post_seq) in postings {
+            let rows = self
+                .ledger_rows(
+                    "RG",
+                    FilterHash::new()
+                        .eq_int("Period", i64::from(period.as_yyyypp()))
+                        .eq_int("PostSeq", i64::from(post_seq)),
+                )
+                .await?;
+            let first = rows.iter().filter_map(|r| r.post_date).min();
+            if !in_window(&window, first) || rows.is_empty() {
+                continue;
+            }
+            let ref_no = rows
+                .iter()
+                .find_map(|r| r.row.ref_no.clone().filter(|n| !n.trim().is_empty()))
+                .unwrap_or_else(|| "RG".to_owned());
+            let mut entry = assemble_journal(
+                None,
+                &ref_no,
+                period,
+                post_seq,
+                &rows,
+                None,
+                &BatchExtras::default(),
+            )?;
+            if entry.description.is_none() {
+                entry.description = Some(format!("Revenue generation {period}"));
+            }
+            out.push(entry);
+        }
+        Ok(out)
+    }
+}
+
+/// A transaction type this VP does not list (404) has no postings.
+fn tolerate_missing<T>(result: Result<Vec<T>, VpError>) -> Result<Vec<T>, VpError> {
+    match result {
+        Err(VpError::NotFound { .. }) => Ok(Vec::new()),
+        other => other,
     }
 }
 
@@ -773,6 +862,7 @@ fn assemble_voucher(
             total_tax: detail
                 .and_then(|d| decode::field_decimal(d, "TotalTax"))
                 .unwrap_or(ledger_tax),
+            payment_amount: detail.and_then(|d| decode::field_decimal(d, "PaymentAmount")),
         });
     }
     let invoice_date = master
@@ -906,7 +996,7 @@ fn assemble_expense(
 }
 
 fn assemble_journal(
-    batch: &str,
+    batch: Option<&str>,
     ref_no: &str,
     period: Period,
     post_seq: u32,
@@ -914,7 +1004,7 @@ fn assemble_journal(
     master: Option<&Value>,
     extras: &BatchExtras,
 ) -> Result<JournalEntry, VpError> {
-    let context = format!("journal entry {batch}/{ref_no}");
+    let context = format!("journal entry {}/{ref_no}", batch.unwrap_or("(no batch)"));
     let first = lines.first().map(|l| &l.row);
     let out_lines = lines
         .iter()
@@ -936,7 +1026,7 @@ fn assemble_journal(
         })
         .collect();
     Ok(JournalEntry {
-        batch: Some(batch.to_owned()),
+        batch: batch.map(str::to_owned),
         ref_no: ref_no.to_owned(),
         description: master
             .and_then(|m| decode::field_text(m, "Description"))
@@ -950,10 +1040,10 @@ fn assemble_journal(
         company: company_of(extras, lines),
         currency: currency(
             &context,
-            [
-                first.and_then(|r| r.transaction_currency),
-                currency_of(master, "CurrencyCode"),
-            ],
+            lines
+                .iter()
+                .map(|l| l.row.transaction_currency)
+                .chain([currency_of(master, "CurrencyCode")]),
         )?,
         lines: out_lines,
     })
@@ -973,8 +1063,8 @@ mod tests {
         amount: &str,
         credit_ref: &str,
     ) -> Value {
-        // The amount is written as VP sends it: a JSON number, parsed from its text (no float in between).
-        let amount: Value = serde_json::from_str(amount).unwrap();
+        // The amount is written as VP sends it: a JSON number, kept as its text as the client reads it.
+        let amount: Value = ledgerlink_domain::json::parse_lossless(amount).unwrap();
         json!({"Batch":"B1","Period":202606,"PostSeq":59,"PKey":format!("{invoice}-{section}-{amount}"),"WBS1":"2026-001",
             "WBS2":" ","WBS3":" ","Account":"4010","Org":"A0:01","TransType":"IN","SubType":" ","RefNo":invoice,
             "TransDate":"2026-06-15T00:00:00.000","Desc1":"Acme","Desc2":"Fee","Amount":amount,"AutoEntry":auto,

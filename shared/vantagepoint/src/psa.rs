@@ -156,6 +156,9 @@ impl Psa for VantagepointPsa {
     ) -> PsaResult<Vec<LedgerRow>> {
         Ok(self.client.invoice_rows(invoice, period, post_seq).await?)
     }
+    async fn invoice_balance(&self, invoice: &str) -> PsaResult<Option<rust_decimal::Decimal>> {
+        Ok(self.client.invoice_balance(invoice).await?)
+    }
     async fn find_cash_receipt(&self, batch: &str) -> PsaResult<Option<CashReceiptState>> {
         Ok(self.client.find_cash_receipt(batch).await?)
     }

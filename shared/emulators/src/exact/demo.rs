@@ -1,6 +1,6 @@
 //! A deterministic demo data set for the local stack: one app, one user, one division with customer and
-//! supplier accounts, extra GL accounts, the template VAT codes and currencies, booked sales and purchase
-//! entries and some (full and partial) payments. The same seed gives the same data, GUIDs included.
+//! supplier accounts, extra GL accounts, the template VAT codes, journals and currencies plus a US-dollar
+//! bank journal, booked sales and purchase entries and some (full and partial) payments. The same seed gives the same data, GUIDs included.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -10,6 +10,9 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{AppRegistration, ExactEmulator, ExactEmulatorError, PaymentSpec, UserSpec};
+
+/// The code of the demo division's US-dollar bank journal ("ING USD").
+pub const USD_BANK_JOURNAL: &str = "21";
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -129,6 +132,8 @@ pub fn generate(emu: &ExactEmulator, spec: &DemoSpec) -> Result<DemoData, ExactE
         divisions: vec![spec.division],
     });
     let d = spec.division;
+    // A second bank account, in US dollars (the template's journal 20 "Bank" is the euro account).
+    emu.create_bank_journal(d, USD_BANK_JOURNAL, "ING USD", "USD")?;
     for (code, desc, ty) in [
         ("8100", "Omzet advies / Consulting revenue", 110),
         ("8200", "Omzet licenties / License revenue", 110),

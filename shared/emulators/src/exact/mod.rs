@@ -637,10 +637,20 @@ impl ExactEmulator {
         .unwrap_or(0)
     }
 
-    /// Registers a customer receipt or a supplier/employee payment (full or partial).
+    /// Registers a customer receipt or a supplier/employee payment (full or partial), through the
+    /// template's bank journal `20`.
     pub fn register_payment(
         &self,
         spec: PaymentSpec,
+    ) -> Result<PaymentRecorded, ExactEmulatorError> {
+        self.register_payment_through(spec, None)
+    }
+
+    /// [`Self::register_payment`] through a given bank journal (e.g. a second bank in another currency).
+    pub fn register_payment_through(
+        &self,
+        spec: PaymentSpec,
+        journal: Option<&str>,
     ) -> Result<PaymentRecorded, ExactEmulatorError> {
         let date = spec.date.unwrap_or_else(|| self.shared.now());
         let input = store::PaymentInput {
@@ -649,9 +659,26 @@ impl ExactEmulator {
             amount: spec.amount,
             date,
             employee: spec.employee,
+            journal: journal.map(str::to_owned),
         };
         self.shared
             .mutate(|st| st.register_payment(&input, Uuid::nil()).map_err(Into::into))
+    }
+
+    /// Adds a bank journal (`Type` 12) in `currency` to a division, with its own bank G/L account.
+    pub fn create_bank_journal(
+        &self,
+        division: i32,
+        code: &str,
+        description: &str,
+        currency: &str,
+    ) -> Result<String, ExactEmulatorError> {
+        let now = self.shared.now();
+        let mut st = self.shared.store.lock();
+        if !st.divisions.contains_key(&division) {
+            return Err(ExactEmulatorError::UnknownDivision(division));
+        }
+        Ok(st.create_bank_journal(division, code, description, currency, now))
     }
 
     /// The current value of the shared rowversion counter.

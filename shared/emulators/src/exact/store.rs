@@ -134,6 +134,8 @@ pub(crate) struct PaymentInput {
     pub amount: Option<Decimal>,
     pub date: DateTime<Utc>,
     pub employee: bool,
+    /// The bank journal the money went through (`"20"`, the template's bank, when `None`).
+    pub journal: Option<String>,
 }
 
 /// What registering a payment did.
@@ -438,22 +440,25 @@ impl Store {
             25,
             None,
         );
-        for (c, d, pct, combined) in [
-            ("0", "0% (geen btw)", "0", None),
-            ("1", "9% laag tarief", "0.09", None),
-            ("2", "21% hoog tarief", "0.21", None),
+        // Type E = excluding VAT; N = no VAT (outside the scope of VAT: what untaxed lines are booked with).
+        for (c, d, pct, combined, ty) in [
+            ("0", "0% (geen btw)", "0", None, "E"),
+            ("1", "9% laag tarief", "0.09", None, "E"),
+            ("2", "21% hoog tarief", "0.21", None, "E"),
             (
                 "5",
                 "Gecombineerd 21% + 9% (combined)",
                 "0.30",
                 Some(["0.21", "0.09"]),
+                "E",
             ),
+            ("6", "Geen btw / no VAT", "0", None, "N"),
         ] {
             let mut body = Map::new();
             body.insert("Code".into(), json!(c));
             body.insert("Description".into(), json!(d));
             body.insert("Percentage".into(), json!(pct));
-            body.insert("Type".into(), json!("E"));
+            body.insert("Type".into(), json!(ty));
             body.insert("VATTransactionType".into(), json!("B"));
             body.insert("GLToPay".into(), json!(vat_pay));
             if let Ok((vat_id, _)) =
@@ -506,6 +511,46 @@ impl Store {
             self.stamp_created(&mut data, code, system, now);
             self.put(code, model::JOURNALS, id, data);
         }
+    }
+
+    /// Adds a bank journal (`Type` 12) with its own bank G/L account, as an administrator sets up a second
+    /// bank account. Returns the journal's id; an existing code is left as it is.
+    pub fn create_bank_journal(
+        &mut self,
+        division: i32,
+        code: &str,
+        description: &str,
+        currency: &str,
+        now: DateTime<Utc>,
+    ) -> String {
+        if let Some(existing) = self.journal(division, code) {
+            return existing
+                .data
+                .get("ID")
+                .and_then(s)
+                .unwrap_or_default()
+                .to_owned();
+        }
+        let system = Uuid::nil();
+        let mut body = Map::new();
+        body.insert("Code".into(), json!(format!("11{code}")));
+        body.insert("Description".into(), json!(format!("Bank {description}")));
+        body.insert("Type".into(), json!(12));
+        let gl = self
+            .create(division, def(model::GL_ACCOUNTS), &body, system, now, true)
+            .map(|(k, _)| k)
+            .unwrap_or_default();
+        let id = self.new_guid();
+        let mut data = Self::blank(def(model::JOURNALS));
+        data.insert("ID".into(), json!(id));
+        data.insert("Code".into(), json!(code));
+        data.insert("Description".into(), json!(description));
+        data.insert("Type".into(), json!(12));
+        data.insert("Currency".into(), json!(currency));
+        data.insert("GLAccount".into(), json!(gl));
+        self.stamp_created(&mut data, division, system, now);
+        self.put(division, model::JOURNALS, id.clone(), data);
+        id
     }
 
     fn journal(&self, division: i32, code: &str) -> Option<&Record> {
@@ -1709,16 +1754,32 @@ impl Store {
         let remaining = total - paid;
         let fully_paid = remaining.is_zero();
 
-        // The bank entry that carries the money.
-        let bank_gl = self.gl_by_type(division, 12);
+        // The bank entry that carries the money, in the bank journal it went through.
+        let journal_code = p.journal.clone().unwrap_or_else(|| "20".to_owned());
+        let journal = self
+            .journal(division, &journal_code)
+            .filter(|j| j.data.get("Type").and_then(Value::as_i64) == Some(12))
+            .map(|j| j.data.clone())
+            .ok_or_else(|| validation(format!("Invalid: bank journal {journal_code}")))?;
+        let journal_description = journal.get("Description").cloned().unwrap_or(json!("Bank"));
+        let bank_gl = journal
+            .get("GLAccount")
+            .and_then(s)
+            .map(str::to_owned)
+            .or_else(|| self.gl_by_type(division, 12));
         let bank_id = self.new_guid();
-        let number =
-            self.next_entry_number(division, model::BANK_ENTRIES, "JournalCode", "20", None);
+        let number = self.next_entry_number(
+            division,
+            model::BANK_ENTRIES,
+            "JournalCode",
+            &journal_code,
+            None,
+        );
         let mut bank = Self::blank(def_of(model::BANK_ENTRIES));
         for (k, v) in [
             ("EntryID", json!(bank_id)),
-            ("JournalCode", json!("20")),
-            ("JournalDescription", json!("Bank")),
+            ("JournalCode", json!(journal_code)),
+            ("JournalDescription", journal_description.clone()),
             (
                 "Currency",
                 open.get("Currency").cloned().unwrap_or(json!("EUR")),
@@ -1781,8 +1842,8 @@ impl Store {
             ("EntryID", json!(bank_id)),
             ("EntryNumber", json!(number)),
             ("EntryDate", date_value(now)),
-            ("Journal", json!("20")),
-            ("JournalDescription", json!("Bank")),
+            ("Journal", json!(journal_code)),
+            ("JournalDescription", journal_description),
             ("Description", json!(description)),
             ("Status", json!(50)),
             ("IsFullyPaid", json!(true)),
@@ -1967,9 +2028,14 @@ mod tests {
         assert!(st.vat_code(7, "2").is_some());
         assert_eq!(
             st.rows(7, model::VAT_PERCENTAGES).count(),
-            5,
-            "the combined code has two percentage lines"
+            6,
+            "five codes, the combined one with two percentage lines"
         );
+        let no_vat = st
+            .vat_code(7, "6")
+            .map(|v| v.data.clone())
+            .unwrap_or_default();
+        assert_eq!(no_vat.get("Type").and_then(Value::as_str), Some("N"));
         assert!(st.gl_by_type(7, 20).is_some());
     }
 

@@ -23,8 +23,11 @@ use super::{App, workflow};
 type Reply = Result<Response, VpError>;
 
 /// Transaction types `PSALedger/{TT}` knows.
-const LEDGER_TYPES: [&str; 16] = [
+/// `RG` holds revenue-generation postings (the reference lists revenue generation among the postings sent
+/// as journals without naming its type code; this emulator files them under `RG`).
+const LEDGER_TYPES: [&str; 17] = [
     "AP", "CR", "CV", "CD", "EX", "EP", "IN", "JE", "MI", "PP", "TS", "UN", "PR", "LA", "ER", "UP",
+    "RG",
 ];
 
 pub(crate) fn routes(app: &App) -> (Router, HashMap<String, String>) {

@@ -1532,6 +1532,17 @@ impl Db {
         let functional = self.functional_currency(&company);
         let currency = seed.currency.clone().unwrap_or_else(|| functional.clone());
         let rate = seed.exchange_rate.unwrap_or(Decimal::ONE);
+        // Billing amounts: in the billing currency when it is another one, else the transaction amounts.
+        let billing_currency = seed
+            .billing_currency
+            .clone()
+            .filter(|b| !b.eq_ignore_ascii_case(&currency));
+        let billing_rate = if billing_currency.is_some() {
+            seed.billing_rate.unwrap_or(Decimal::ONE)
+        } else {
+            Decimal::ONE
+        };
+        let billing = |amount: Decimal| cents(amount * billing_rate);
         let billing_client = {
             let b = str_ci(&project, "BillingClientID");
             if b.is_empty() {
@@ -1573,7 +1584,7 @@ impl Db {
                     "WBS1": seed.wbs1, "WBS2": blank_wbs(&wbs2), "WBS3": blank_wbs(&wbs3), "Account": line.account,
                     "Org": org, "RefNo": seed.invoice, "TransDate": date, "Desc1": client_name, "Desc2": line.description,
                     "Amount": money(-cents(line.amount * rate)), "TransactionAmount": money(-line.amount),
-                    "AmountBillingCurrency": money(-line.amount), "AmountProjectCurrency": money(-cents(line.amount * rate)),
+                    "AmountBillingCurrency": money(-billing(line.amount)), "AmountProjectCurrency": money(-cents(line.amount * rate)),
                     "TransactionCurrencyCode": currency, "Invoice": seed.invoice, "InvoiceSection": line.section,
                     "TaxCode": first_tax, "TaxBasis": money(if first_tax.is_empty() { Decimal::ZERO } else { line.amount }),
                     "CreditMemoRefNo": credit_ref, "InvoiceStatus": "B", "BillStatus": "B",
@@ -1584,7 +1595,7 @@ impl Db {
                 "Batch": posting.batch, "Invoice": seed.invoice, "WBS1": seed.wbs1, "WBS2": blank_wbs(&wbs2),
                 "WBS3": blank_wbs(&wbs3), "PKey": pkey, "Seq": i + 1, "InvoiceSection": line.section,
                 "Description": line.description, "Account": line.account, "Amount": money(line.amount),
-                "RetAmount": 0, "TaxCode": first_tax, "TaxBasis": money(if first_tax.is_empty() { Decimal::ZERO } else { line.amount }),
+                "AmountBillingCurrency": money(billing(line.amount)), "RetAmount": 0, "TaxCode": first_tax, "TaxBasis": money(if first_tax.is_empty() { Decimal::ZERO } else { line.amount }),
                 "Retainer": "N", "CreditMemoRefNo": credit_ref,
             })));
             total += line.amount;
@@ -1604,7 +1615,7 @@ impl Db {
                         "WBS1": seed.wbs1, "WBS2": blank_wbs(&wbs2), "WBS3": blank_wbs(&wbs3), "Account": tax_account,
                         "Org": org, "RefNo": seed.invoice, "TransDate": date, "Desc1": client_name,
                         "Desc2": format!("Tax {code}"), "Amount": money(-cents(tax * rate)),
-                        "TransactionAmount": money(-tax), "AmountBillingCurrency": money(-tax),
+                        "TransactionAmount": money(-tax), "AmountBillingCurrency": money(-billing(tax)),
                         "TransactionCurrencyCode": currency, "Invoice": seed.invoice, "InvoiceSection": "T",
                         "TaxCode": code, "TaxBasis": money(line.amount), "CreditMemoRefNo": credit_ref, "InvoiceStatus": "B",
                     })),
@@ -1613,7 +1624,8 @@ impl Db {
                 details.push(obj(json!({
                     "Batch": posting.batch, "Invoice": seed.invoice, "WBS1": seed.wbs1, "WBS2": blank_wbs(&wbs2),
                     "WBS3": blank_wbs(&wbs3), "PKey": self.new_key(), "Seq": details.len() + 1, "InvoiceSection": "T",
-                    "Description": format!("Tax {code}"), "Account": tax_account, "Amount": money(tax), "RetAmount": 0,
+                    "Description": format!("Tax {code}"), "Account": tax_account, "Amount": money(tax),
+                    "AmountBillingCurrency": money(billing(tax)), "RetAmount": 0,
                     "TaxCode": code, "TaxBasis": money(line.amount), "Retainer": "N", "CreditMemoRefNo": credit_ref,
                 })));
                 let tax_line = obj(json!({
@@ -1651,7 +1663,8 @@ impl Db {
             "WBS3": blank_wbs(&seed.wbs3), "TransDate": date, "DueDate": vp_date(seed.due_date.unwrap_or(trans_date + chrono::Duration::days(30))),
             "ClientID": str_ci(&project, "ClientID"), "BillingClientID": billing_client, "ClientName": client_name,
             "BillingClientName": client_name, "PrimaryClientName": primary_name,
-            "CurrencyCode": currency, "IsCreditMemo": yn(!credit_ref.is_empty()), "CreditMemoRefNo": credit_ref,
+            "CurrencyCode": currency, "BillingCurrencyCode": billing_currency.clone().unwrap_or_else(|| currency.clone()),
+            "IsCreditMemo": yn(!credit_ref.is_empty()), "CreditMemoRefNo": credit_ref,
             "Description": seed.description, "TransComment": seed.description, "Posted": "Y", "Seq": 1,
             "Period": period, "PostSeq": posting.post_seq, "Total": money(total), "Status": "A",
         }));
@@ -1802,8 +1815,29 @@ impl Db {
             "TransDate": vp_date(trans_date), "Desc1": str_ci(&firm, "Name"), "Org": str_ci(&firm, "Org"),
             "TransactionCurrencyCode": currency,
         }));
-        let (mut rows, details, taxes, total) =
+        let (mut rows, mut details, taxes, total) =
             self.expense_lines("AP", &seed.lines, &posting, &common, Decimal::ONE)?;
+        // Paid in another currency: each line's gross in the payment currency, and the balance kept in it.
+        let payment_currency = seed
+            .payment_currency
+            .clone()
+            .filter(|p| !p.trim().is_empty())
+            .unwrap_or_else(|| currency.clone());
+        let payment_rate = if payment_currency.eq_ignore_ascii_case(&currency) {
+            Decimal::ONE
+        } else {
+            seed.payment_rate.unwrap_or(Decimal::ONE)
+        };
+        let mut payable = Decimal::ZERO;
+        for detail in &mut details {
+            let gross = detail
+                .get("Amount")
+                .and_then(decimal_of)
+                .unwrap_or_default();
+            let paid = cents(gross * payment_rate);
+            detail.insert("PaymentAmount".into(), money(paid));
+            payable += paid;
+        }
         let mut liab = self.ledger_base(
             "AP",
             &posting.batch,
@@ -1826,7 +1860,7 @@ impl Db {
             "Voucher": seed.voucher, "Invoice": seed.invoice, "InvoiceDate": vp_date(invoice_date),
             "TransDate": vp_date(trans_date), "PayDate": vp_date(seed.pay_date.unwrap_or(invoice_date + chrono::Duration::days(30))),
             "PayTerms": "30", "AmountPaid": 0, "PaidStatus": "N", "LiabCode": seed.liab_code, "BankCode": seed.bank_code, "Address": "<Default>",
-            "CurrencyCode": currency, "PaymentCurrencyCode": currency, "Posted": "Y", "Seq": 1, "Status": "A",
+            "CurrencyCode": currency, "PaymentCurrencyCode": payment_currency, "Posted": "Y", "Seq": 1, "Status": "A",
             "Period": period, "PostSeq": posting.post_seq, "Total": money(total),
         }));
         let control = Self::control_row(
@@ -1847,8 +1881,12 @@ impl Db {
             taxes,
             posted: true,
         });
-        self.vouchers
-            .insert(key, VoucherBalance { outstanding: total });
+        self.vouchers.insert(
+            key,
+            VoucherBalance {
+                outstanding: payable,
+            },
+        );
         Ok(posting)
     }
 
@@ -2073,6 +2111,68 @@ impl Db {
             posted: true,
         });
         Ok(posting)
+    }
+
+    /// Posts a Revenue Generation run (`PSALedger/RG`): no batch, one `Period + PostSeq`, per project the
+    /// revenue credited and the unbilled-services account debited (a GL offset, `AutoEntry` Y).
+    pub(crate) fn post_revenue_generation(
+        &mut self,
+        seed: &RevenueGenerationSeed,
+        now: NaiveDateTime,
+    ) -> Result<Posting, VpError> {
+        if seed.lines.is_empty() {
+            return Err(VpError::field(
+                "lines",
+                "Revenue generation needs at least one project.",
+            ));
+        }
+        for line in &seed.lines {
+            self.require_account("Account", &line.account)?;
+            self.require_project(&line.wbs1, "", "")?;
+        }
+        let trans_date = seed.trans_date.unwrap_or_else(|| now.date());
+        let period = seed
+            .period
+            .unwrap_or_else(|| self.period_for_date(trans_date));
+        self.ensure_open(period)?;
+        let company = self.default_company();
+        let currency = seed
+            .currency
+            .clone()
+            .unwrap_or_else(|| self.functional_currency(&company));
+        let unbilled = self.autopost(&company, "UnbilledServices", "");
+        self.require_account("UnbilledServices", &unbilled)?;
+        let post_seq = self.next_post_seq(period);
+        let post_date = vp_datetime(now);
+        let date = vp_date(trans_date);
+        for line in &seed.lines {
+            let org = self
+                .project(&line.wbs1, "", "")
+                .map(|p| str_ci(p, "Org"))
+                .unwrap_or_default();
+            for (account, amount, auto) in [
+                (line.account.clone(), -line.amount, "N"),
+                (unbilled.clone(), line.amount, "Y"),
+            ] {
+                let mut row = self.ledger_base("RG", "", period, post_seq, &post_date);
+                merge_patch(
+                    &mut row,
+                    &obj(json!({
+                        "WBS1": blank_wbs(&line.wbs1), "Account": account, "Org": org, "TransDate": date,
+                        "Desc1": "Revenue generation", "Desc2": format!("Revenue {}", line.wbs1),
+                        "Amount": money(amount), "TransactionAmount": money(amount),
+                        "TransactionCurrencyCode": currency, "AutoEntry": auto,
+                    })),
+                );
+                self.ledger.push(row);
+            }
+        }
+        Ok(Posting {
+            batch: String::new(),
+            period,
+            post_seq,
+            post_date,
+        })
     }
 
     // ------------------------------------------------------------------ cash receipts (DataEntry)
@@ -3031,11 +3131,16 @@ impl Db {
         for b in self.batches.iter().filter(|b| b.tt == "in") {
             for m in &b.masters {
                 let invoice = str_ci(m, "Invoice");
+                // Kept in the billing currency (receipts are recorded in it).
                 let original: Decimal = b
                     .details
                     .iter()
                     .filter(|d| str_ci(d, "Invoice") == invoice)
-                    .filter_map(|d| d.get("Amount").and_then(decimal_of))
+                    .filter_map(|d| {
+                        d.get("AmountBillingCurrency")
+                            .or_else(|| d.get("Amount"))
+                            .and_then(decimal_of)
+                    })
                     .sum();
                 let credited: Decimal = self
                     .batches
@@ -3047,12 +3152,17 @@ impl Db {
                     .sum();
                 let balance = original + credited - receipts(&invoice);
                 let company = str_ci(&b.control, "Company");
+                let balance_currency = match str_ci(m, "BillingCurrencyCode") {
+                    c if c.is_empty() => str_ci(m, "CurrencyCode"),
+                    c => c,
+                };
                 out.push(obj(json!({
                     "WBS1": str_ci(m, "WBS1"), "Company": company, "Invoice": invoice, "InvoiceDate": str_ci(m, "TransDate"),
                     "CreditMemoRefNo": str_ci(m, "CreditMemoRefNo"), "Balance": money(balance), "OriginalAmt": money(original),
                     "BillingClientID": str_ci(m, "BillingClientID"), "BillingClient": str_ci(m, "ClientName"),
                     "Period": b.control.get("Period").cloned().unwrap_or(Value::Null),
-                    "PostSeq": b.control.get("PostSeq").cloned().unwrap_or(Value::Null), "CurrencyCode": str_ci(m, "CurrencyCode"),
+                    "PostSeq": b.control.get("PostSeq").cloned().unwrap_or(Value::Null),
+                    "CurrencyCode": balance_currency,
                 })));
             }
         }

@@ -1,10 +1,13 @@
 //! Deterministic demo data: the same seed and day always give the same database, so the local stack and the
 //! flow tests see stable records. It covers every case the integration must handle: firms that are and are
 //! not "available to accounting users", vendors and clients, employees (one linked to a vendor), projects
-//! with a different billing client and a consolidated billing group, a chart of accounts, plain, combined
-//! (two codes on a line) and compound tax codes, two banks, twelve periods with a closed tail and an active
-//! period, posted invoices (several sections and tax codes, one in another currency, one negative), a credit
-//! memo, vouchers (one without a voucher number), expense reports and journal entries.
+//! with a different billing client and a consolidated billing group (all billed to clients available to
+//! accounting users), a chart of accounts, plain, combined (two codes on a line) and compound tax codes, two
+//! banks (EUR and USD), twelve periods with a closed tail and an active period, posted invoices (several
+//! sections and tax codes, untaxed lines, a combined tax, a compound tax, one billed in USD while entered in
+//! EUR, one negative), a credit memo, vouchers (one paid in USD while entered in EUR, one without a voucher
+//! number), expense reports, a journal entry, a unit posting and a revenue-generation run. [`DemoCases`]
+//! says which record is which case.
 
 use chrono::{Datelike, Months, NaiveDate};
 use rand::rngs::StdRng;
@@ -79,7 +82,32 @@ pub struct DemoSummary {
     pub journal_entries: Vec<Posting>,
     /// Unit postings (`PSALedger/UN`), also sent to the accounting system as journals.
     pub unit_postings: Vec<Posting>,
+    /// Revenue-generation runs (`PSALedger/RG`), also sent as journals.
+    pub revenue_generation: Vec<Posting>,
     pub banks: Vec<String>,
+    /// `(vendor, voucher number)` of each of `vouchers` (the number may be empty).
+    pub voucher_numbers: Vec<(String, String)>,
+    /// Which record shows which case.
+    pub cases: DemoCases,
+}
+
+/// Where each case of the demo is: indexes into [`DemoSummary::invoices`] / [`DemoSummary::vouchers`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemoCases {
+    /// An invoice with a line without a tax code.
+    pub untaxed_invoice: usize,
+    /// An invoice with two tax codes on one line (a combined tax).
+    pub combined_tax_invoice: usize,
+    /// An invoice with a compound tax (PST compounded on GST): the integration refuses it.
+    pub compound_tax_invoice: usize,
+    /// A negative invoice: never sent to the ledger.
+    pub negative_invoice: usize,
+    /// An invoice entered in EUR and billed in USD (multicurrency).
+    pub multicurrency_invoice: usize,
+    /// A voucher entered in EUR and paid in USD.
+    pub payment_currency_voucher: usize,
+    /// A voucher without a voucher number: the integration refuses it.
+    pub voucher_without_number: usize,
 }
 
 const FIRM_NAMES: [&str; 12] = [
@@ -392,7 +420,13 @@ pub(crate) fn load(
     }
 
     // Projects: a different billing client on the second; the third and fourth form a consolidated billing group.
-    let client = |k: usize| clients[k % clients.len()].clone();
+    // Every project is billed to a client available to accounting users (the others never reach the ledger).
+    let billable = if summary.syncable_client_ids.is_empty() {
+        clients.clone()
+    } else {
+        summary.syncable_client_ids.clone()
+    };
+    let client = |k: usize| billable[k % billable.len()].clone();
     let year = today.year();
     let projects = [
         (
@@ -505,13 +539,15 @@ pub(crate) fn load(
                 ];
             }
             1 => {
+                // Entered in EUR, billed in USD at 1.08 USD per EUR (a multicurrency database).
                 seed.wbs1 = projects[4].0.clone();
                 seed.wbs2 = String::new();
-                seed.currency = Some("USD".into());
-                seed.exchange_rate = Some(Decimal::new(92, 2));
+                seed.billing_currency = Some("USD".into());
+                seed.billing_rate = Some(Decimal::new(108, 2));
+                seed.description = format!("Invoice {number} (billed in USD)");
                 seed.lines = vec![line(
                     "F",
-                    "Design services (USD)",
+                    "Design services",
                     "40100",
                     amount(&mut rng, 2000, 8000),
                     &["V0"],
@@ -520,13 +556,14 @@ pub(crate) fn load(
             2 => {
                 seed.wbs1 = projects[1].0.clone();
                 seed.wbs2 = String::new();
+                seed.description = format!("Invoice {number} (combined tax)");
                 seed.lines = vec![
                     line(
                         "F",
-                        "Fees incl. levy",
+                        "Fees, high and low rate combined",
                         "40100",
                         amount(&mut rng, 1000, 5000),
-                        &["V21", "ECO"],
+                        &["V21", "V9"],
                     ),
                     line(
                         "C",
@@ -539,6 +576,7 @@ pub(crate) fn load(
             }
             3 => {
                 seed.wbs2 = String::new();
+                seed.description = format!("Invoice {number} (compound tax)");
                 seed.lines = vec![line(
                     "F",
                     "Fees (compound tax)",
@@ -571,7 +609,7 @@ pub(crate) fn load(
                     ),
                     line(
                         "R",
-                        "Billing group expenses",
+                        "Billing group expenses (untaxed)",
                         "40200",
                         amount(&mut rng, 100, 600),
                         &[],
@@ -591,6 +629,15 @@ pub(crate) fn load(
         summary.invoices.push(emulator.post_invoice(&seed)?);
         summary.invoice_numbers.push(number);
     }
+    summary.cases = DemoCases {
+        untaxed_invoice: 5,
+        combined_tax_invoice: 2,
+        compound_tax_invoice: 3,
+        negative_invoice: 4,
+        multicurrency_invoice: 1,
+        payment_currency_voucher: 1,
+        voucher_without_number: 2,
+    };
     let credit_number = format!("{:012}", 10_800 + invoice_count);
     summary
         .credit_memos
@@ -601,7 +648,9 @@ pub(crate) fn load(
             trans_date: Some(today),
             period: Some(active),
             description: "Credit memo".into(),
-            credit_memo_ref: summary.invoice_numbers.first().cloned(),
+            // Credit memos are for posted invoices that are not paid (spec, Credit Memos): the billing-group
+            // invoice, which the demo's bookkeeper does not pay.
+            credit_memo_ref: summary.invoice_numbers.get(5).cloned(),
             lines: vec![line(
                 "F",
                 "Credit on professional fees",
@@ -614,7 +663,18 @@ pub(crate) fn load(
 
     for (n, voucher) in ["V0001", "V0002", ""].iter().enumerate() {
         let vendor = vendors[n % vendors.len()].clone();
+        // The second is entered in EUR and paid in USD at 1.08 USD per EUR.
+        let (payment_currency, payment_rate) = if n == 1 {
+            (Some("USD".to_owned()), Some(Decimal::new(108, 2)))
+        } else {
+            (None, None)
+        };
+        summary
+            .voucher_numbers
+            .push((vendor.clone(), (*voucher).to_owned()));
         summary.vouchers.push(emulator.post_voucher(&VoucherSeed {
+            payment_currency,
+            payment_rate,
             voucher: (*voucher).into(),
             vendor,
             invoice: format!("SUP-{}", 5000 + n),
@@ -694,31 +754,25 @@ pub(crate) fn load(
             ],
             ..JournalEntrySeed::default()
         })?);
-    let revenue = amount(&mut rng, 1000, 8000);
+    // A Revenue Generation run: revenue recognised on two projects (no tax codes involved).
     summary
-        .journal_entries
-        .push(emulator.post_journal_entry(&JournalEntrySeed {
-            ref_no: "RG-0001".into(),
-            description: "Revenue generation".into(),
+        .revenue_generation
+        .push(emulator.post_revenue_generation(&RevenueGenerationSeed {
             trans_date: Some(today),
             period: Some(active),
+            currency: None,
             lines: vec![
-                JournalLineSeed {
-                    account: "12500".into(),
+                RevenueLineSeed {
                     wbs1: projects[0].0.clone(),
-                    description: "Unbilled".into(),
-                    debit: revenue,
-                    ..JournalLineSeed::default()
-                },
-                JournalLineSeed {
                     account: "40100".into(),
-                    wbs1: projects[0].0.clone(),
-                    description: "Revenue".into(),
-                    credit: revenue,
-                    ..JournalLineSeed::default()
+                    amount: amount(&mut rng, 1000, 8000),
+                },
+                RevenueLineSeed {
+                    wbs1: projects[1].0.clone(),
+                    account: "40100".into(),
+                    amount: amount(&mut rng, 500, 3000),
                 },
             ],
-            ..JournalEntrySeed::default()
         })?);
     let units = amount(&mut rng, 100, 900);
     summary

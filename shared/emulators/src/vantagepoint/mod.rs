@@ -506,6 +506,15 @@ impl VantagepointEmulator {
             .post_journal_entry(seed, &self.user(), now)
     }
 
+    /// Posts a Revenue Generation run (`PSALedger/RG`).
+    pub fn post_revenue_generation(
+        &self,
+        seed: &RevenueGenerationSeed,
+    ) -> Result<Posting, VpError> {
+        let now = self.shared.now();
+        self.shared.db.lock().post_revenue_generation(seed, now)
+    }
+
     // -------------------------------------------------------------- inspection
 
     /// Every cash-receipt batch created through the API (posted or not).

@@ -402,6 +402,12 @@ pub struct InvoiceSeed {
     /// Set on credit memos: the invoice number being credited.
     pub credit_memo_ref: Option<String>,
     pub lines: Vec<InvoiceLineSeed>,
+    /// A multicurrency database's billing currency when it differs from `currency` (the transaction
+    /// currency): rows carry `AmountBillingCurrency`, the master `BillingCurrencyCode`, and the AR balance is
+    /// kept in it (receipts are recorded in the billing currency).
+    pub billing_currency: Option<String>,
+    /// Billing-currency units per transaction-currency unit (1 when `None`).
+    pub billing_rate: Option<Decimal>,
 }
 
 /// One expense line of a voucher or expense report.
@@ -437,6 +443,34 @@ pub struct VoucherSeed {
     pub liab_code: String,
     pub bank_code: String,
     pub lines: Vec<ExpenseLineSeed>,
+    /// The currency the voucher is paid in, when not its own (`PaymentCurrencyCode`): each line's
+    /// `PaymentAmount` is its gross amount in it, and payments of the voucher are in it.
+    pub payment_currency: Option<String>,
+    /// Payment-currency units per voucher-currency unit (1 when `None`).
+    pub payment_rate: Option<Decimal>,
+}
+
+/// One project line of a revenue-generation run: the revenue recognised on the project.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct RevenueLineSeed {
+    pub wbs1: String,
+    /// The revenue account credited.
+    pub account: String,
+    /// Revenue recognised (positive); the company's unbilled-services account is debited with it.
+    pub amount: Decimal,
+}
+
+/// A Revenue Generation run posted to the GL (`PSALedger/RG`): no transaction file (no `Batch`), one
+/// posting (`Period + PostSeq`), per project a credit on its revenue account and an `AutoEntry` debit on
+/// the unbilled-services account (`CFGAutoPosting.UnbilledServices`). No tax codes are involved.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct RevenueGenerationSeed {
+    pub trans_date: Option<NaiveDate>,
+    pub period: Option<i32>,
+    pub currency: Option<String>,
+    pub lines: Vec<RevenueLineSeed>,
 }
 
 /// An employee expense report to post (`PSALedger/EX`).

@@ -311,6 +311,8 @@ impl World {
         let settings: BTreeMap<String, serde_json::Value> = BTreeMap::from([
             ("sync_start".to_owned(), json!(start.to_rfc3339())),
             ("company".to_owned(), json!(self.demo.company)),
+            // What firm-sync's set-up proposes from the Exact template (its one VAT code of type "no VAT").
+            ("no_vat_code".to_owned(), json!("6")),
         ]);
         let tenant = Tenant {
             id: id.clone(),

@@ -103,6 +103,8 @@ async fn the_demo_documents_sync_and_the_refused_ones_say_why() {
         world.demo.vouchers.len()
             + world.demo.expense_reports.len()
             + world.demo.journal_entries.len()
+            + world.demo.unit_postings.len()
+            + world.demo.revenue_generation.len()
     );
     let plain = invoice_key(&world.demo.invoice_numbers[0], &world.demo.invoices[0]);
     let status = world
@@ -252,7 +254,8 @@ async fn the_demo_documents_sync_and_the_refused_ones_say_why() {
         )
         .await
         .unwrap();
-    assert_eq!(journals.items.len(), 2);
+    // The manual journal entry, the unit posting and the revenue-generation run.
+    assert_eq!(journals.items.len(), 3);
     for j in &journals.items {
         assert_eq!(
             j.status,

@@ -9,5 +9,6 @@ mod firm_sync;
 mod helpers;
 mod invoice_out;
 mod lambda;
+mod money_rules;
 mod operator;
 mod payment_in;

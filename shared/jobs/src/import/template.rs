@@ -111,6 +111,7 @@ impl ImportTemplate {
             Self::Contacts => CONTACTS,
             Self::Locations => LOCATIONS,
             Self::Lookup(LookupTable::TaxCodes) => TAX_CODES,
+            Self::Lookup(LookupTable::CombinedTaxCodes) => COMBINED_TAX_CODES,
             Self::Lookup(LookupTable::BankCodes) => BANK_CODES,
             Self::Lookup(LookupTable::GlAccounts) => GL_ACCOUNTS,
             Self::Lookup(LookupTable::Currencies) => CURRENCIES,
@@ -421,7 +422,34 @@ const TAX_CODES: &[ColumnSpec] = &[
         CellKind::Decimal,
         "The rate in percent.",
     ),
-    col("compound_on", "compound_on", false, 20, CellKind::Text, ""),
+    col(
+        "compound_on",
+        "compound_on",
+        false,
+        20,
+        CellKind::Text,
+        "Vantagepoint's CompoundOnTaxCode is read from Vantagepoint itself; a code here marks the tax as compound too (compound taxes are refused).",
+    ),
+];
+
+const COMBINED_TAX_CODES: &[ColumnSpec] = &[
+    col(
+        "Key",
+        "key",
+        true,
+        60,
+        CellKind::Text,
+        "The Vantagepoint tax codes charged together on one line, joined by '+' (e.g. V21+ECO; any order).",
+    ),
+    col(
+        "exact_code",
+        "exact_code",
+        true,
+        3,
+        CellKind::Text,
+        "The Exact Online VAT code that books the combination (its rate is the sum of the codes' rates).",
+    ),
+    col("description", "description", false, 100, CellKind::Text, ""),
 ];
 
 const BANK_CODES: &[ColumnSpec] = &[
@@ -434,6 +462,30 @@ const BANK_CODES: &[ColumnSpec] = &[
         "The Exact Online journal of the bank.",
     ),
     col("vp_bank_code", "vp_bank_code", true, 20, CellKind::Text, ""),
+    col(
+        "currency",
+        "currency",
+        false,
+        3,
+        CellKind::Currency,
+        "The currency of the Vantagepoint bank: payments are recorded in it.",
+    ),
+    col(
+        "exact_name",
+        "exact_name",
+        false,
+        100,
+        CellKind::Text,
+        "The name of the bank journal in Exact Online (bank names must match in both systems).",
+    ),
+    col(
+        "vp_name",
+        "vp_name",
+        false,
+        100,
+        CellKind::Text,
+        "The name of the bank in Vantagepoint.",
+    ),
 ];
 
 const GL_ACCOUNTS: &[ColumnSpec] = &[

@@ -231,3 +231,35 @@ fn em_payment_that_is_partial_waits_until_the_report_is_fully_paid() {
     .unwrap();
     assert!(last.mapped().is_some());
 }
+
+/// The AP payment of a voucher entered in EUR and paid in USD (1,045.44 + 48.60 = 1,094.04 USD) through the
+/// USD bank: APPChecks in USD, each line paid its USD amount (spec: payments back "based on the bank code
+/// currency"; "Do not override the payment currency").
+#[test]
+fn ap_payment_appchecks_row_amount_is_in_the_voucher_payment_currency_and_its_bank_currency() {
+    let mut v = voucher();
+    v.payment_currency = Some(ledgerlink_domain::CurrencyCode::parse("USD").unwrap());
+    v.lines[0].payment_amount = Some(dec!(1045.44));
+    v.lines[1].payment_amount = Some(dec!(48.60));
+    let mut p = payment(dec!(1094.04));
+    p.amount = ledgerlink_domain::Money::new(
+        dec!(1094.04),
+        ledgerlink_domain::CurrencyCode::parse("USD").unwrap(),
+    );
+    p.bank_account = "NL20INGB0001234567".into();
+    let checks = ap_payment_checks(&p, &v, &ctx(), &lookups()).unwrap();
+    assert_eq!(
+        checks
+            .iter()
+            .map(|c| (c.amount, c.payment))
+            .collect::<Vec<_>>(),
+        vec![(dec!(1045.44), dec!(1045.44)), (dec!(48.60), dec!(48.60))]
+    );
+    assert!(checks.iter().all(|c| c.bank_code == "BANK-USD"));
+    // The same payment in EUR (the currency the voucher was entered in) is the overridden payment currency.
+    let error = ap_payment_checks(&payment(dec!(1094.04)), &v, &ctx(), &lookups()).unwrap_err();
+    assert!(
+        matches!(error, MappingError::CurrencyMismatch { .. }),
+        "{error}"
+    );
+}

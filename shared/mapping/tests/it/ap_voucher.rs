@@ -95,7 +95,7 @@ fn ap_voucher_row_end_date_is_the_due_date_from_the_mapping_value() {
 
 #[test]
 fn ap_voucher_row_line_amount_type_is_exclusive_with_a_tax_code_and_no_tax_without() {
-    let lines = ap_voucher_lines(&voucher().lines, &lookups(), &record()).unwrap();
+    let lines = ap_voucher_lines(&voucher(), &lookups(), &record()).unwrap();
     assert_eq!(lines[0].vat_code.as_ref().map(|c| c.as_str()), Some("2"));
     assert_eq!(lines[0].amount_fc, dec!(800.00));
     assert_eq!(lines[1].vat_code.as_ref().map(|c| c.as_str()), Some("0"));
@@ -104,33 +104,33 @@ fn ap_voucher_row_line_amount_type_is_exclusive_with_a_tax_code_and_no_tax_witho
 
 #[test]
 fn ap_voucher_lines_row_quantity_defaults_to_1() {
-    let lines = ap_voucher_lines(&voucher().lines, &lookups(), &record()).unwrap();
+    let lines = ap_voucher_lines(&voucher(), &lookups(), &record()).unwrap();
     assert!(lines.iter().all(|l| l.quantity == Some(dec!(1))));
 }
 
 #[test]
 fn ap_voucher_lines_row_net_amount_is_the_line_amount() {
-    let lines = ap_voucher_lines(&voucher().lines, &lookups(), &record()).unwrap();
+    let lines = ap_voucher_lines(&voucher(), &lookups(), &record()).unwrap();
     assert_eq!(lines[1].amount_fc, dec!(45.00));
 }
 
 #[test]
 fn ap_voucher_lines_row_account_is_the_account_code() {
-    let lines = ap_voucher_lines(&voucher().lines, &lookups(), &record()).unwrap();
+    let lines = ap_voucher_lines(&voucher(), &lookups(), &record()).unwrap();
     assert_eq!(lines[0].gl_account, gl("6100"));
     assert_eq!(lines[1].gl_account, gl("6200"));
 }
 
 #[test]
 fn ap_voucher_lines_row_tax_code_is_the_tax_rate_name() {
-    let lines = ap_voucher_lines(&voucher().lines, &lookups(), &record()).unwrap();
+    let lines = ap_voucher_lines(&voucher(), &lookups(), &record()).unwrap();
     let body = serde_json::to_value(&lines[0]).unwrap();
     assert_eq!(body["VATCode"], "2  ");
 }
 
 #[test]
 fn ap_voucher_lines_row_total_tax_is_the_tax_amount() {
-    let lines = ap_voucher_lines(&voucher().lines, &lookups(), &record()).unwrap();
+    let lines = ap_voucher_lines(&voucher(), &lookups(), &record()).unwrap();
     assert_eq!(lines[0].vat_amount_fc, Some(dec!(168.00)));
 }
 
@@ -138,7 +138,7 @@ fn ap_voucher_lines_row_total_tax_is_the_tax_amount() {
 fn ap_voucher_lines_with_tax_but_no_tax_code_are_refused() {
     let mut v = voucher();
     v.lines[1].total_tax = dec!(9.45);
-    let error = ap_voucher_lines(&v.lines, &lookups(), &record()).unwrap_err();
+    let error = ap_voucher_lines(&v, &lookups(), &record()).unwrap_err();
     assert!(
         matches!(
             error,
@@ -169,19 +169,60 @@ fn ap_voucher_with_a_vendor_not_yet_linked_is_a_retryable_lookup_error() {
     assert!(error.is_retryable());
 }
 
-#[test]
-fn ap_voucher_with_an_overridden_payment_currency_is_refused() {
+/// A voucher entered in EUR and paid in USD at 1.08: line 1 is 800.00 + 168.00 tax = 968.00 EUR, paid as
+/// 1,045.44 USD; line 2 is 45.00 EUR without tax, paid as 48.60 USD.
+fn usd_voucher() -> ledgerlink_domain::vantagepoint::ApVoucher {
     let mut v = voucher();
-    v.payment_currency = Some(ledgerlink_domain::CurrencyCode::parse("GBP").unwrap());
-    let error = ap_voucher_header(&v, &lookups()).unwrap_err();
+    v.payment_currency = Some(ledgerlink_domain::CurrencyCode::parse("USD").unwrap());
+    v.lines[0].payment_amount = Some(dec!(1045.44));
+    v.lines[1].payment_amount = Some(dec!(48.60));
+    v
+}
+
+/// Multicurrency consideration "AP Vouchers (Payment Currency)": the purchase entry goes out in USD, each
+/// line's USD amount split in its own net/gross proportion: 1,045.44 × 800 / 968 = 864.00 net, 181.44 tax;
+/// 48.60 net, no tax.
+#[test]
+fn multicurrency_consideration_ap_vouchers_go_out_in_the_payment_currency() {
+    let mapped = ap_voucher_to_exact(&usd_voucher(), &lookups()).unwrap();
+    assert_eq!(
+        mapped.entry.currency.map(|c| c.to_string()),
+        Some("USD".into())
+    );
+    let lines = &mapped.entry.lines;
+    assert_eq!(
+        (lines[0].amount_fc, lines[0].vat_amount_fc),
+        (dec!(864.00), Some(dec!(181.44)))
+    );
+    assert_eq!(
+        (lines[1].amount_fc, lines[1].vat_amount_fc),
+        (dec!(48.60), Some(dec!(0)))
+    );
+}
+
+#[test]
+fn multicurrency_consideration_a_voucher_line_without_its_payment_amount_is_refused() {
+    let mut v = usd_voucher();
+    v.lines[1].payment_amount = None;
+    let error = ap_voucher_to_exact(&v, &lookups()).unwrap_err();
     assert!(
         matches!(
             error,
-            MappingError::CurrencyMismatch {
-                field: "PaymentCurrencyCode",
+            MappingError::Missing {
+                field: "PaymentAmount",
                 ..
             }
         ),
         "{error}"
     );
+}
+
+/// Row "(Uses Exclusive if tax code is present no Tax if not) → Line Amount Type": the courier line has no
+/// tax code, so it carries the no-VAT code ("0") and zero VAT, never the G/L account's default VAT code.
+#[test]
+fn ap_voucher_row_line_amount_type_no_tax_sends_the_no_vat_code_with_zero_vat() {
+    let lines = ap_voucher_lines(&voucher(), &lookups(), &record()).unwrap();
+    assert_eq!(lines[1].vat_code.as_ref().map(|c| c.as_str()), Some("0"));
+    assert_eq!(lines[1].vat_amount_fc, Some(dec!(0)));
+    assert_eq!(lines[1].amount_fc, dec!(45.00));
 }

@@ -11,14 +11,23 @@ fn mapped() -> MappedCreditNote {
     credit_note_to_exact(&credit_memo(), &lookups()).unwrap()
 }
 
+/// Spec row "Credit Memo ref no → Credit note number". VP's `CreditMemoRefNo` (000000010808) is the number
+/// of the invoice being credited; the credit memo's own number is 000000010900. Sending 10808 as the credit
+/// note's number would book it under its invoice's number in the same journal: the credit note gets 10900,
+/// and 10808 stays as its reference.
 #[test]
-fn credit_note_row_credit_memo_ref_no_is_the_credit_note_number() {
+fn credit_note_row_credit_memo_ref_no_keeps_the_original_invoice_as_reference_not_as_number() {
     let note = mapped();
-    assert_eq!(note.credit_memo_ref_no, "000000010808");
-    assert_eq!(note.entry.invoice_number, Some(10808));
+    assert_eq!(note.credit_note_number, "000000010900");
+    assert_eq!(note.original_invoice, "000000010808");
+    assert_eq!(note.entry.invoice_number, Some(10900));
     assert_eq!(
         note.entry.your_ref.as_deref(),
         Some("000000010900.202607.12")
+    );
+    assert_eq!(
+        note.entry.description.as_deref(),
+        Some("Credit for overbilled labor (credits invoice 000000010808) (ordered by Globex NV)")
     );
 }
 
@@ -29,16 +38,33 @@ fn credit_note_row_billing_client_name_is_invoice_to() {
     assert_eq!(note.invoice_to.name.as_deref(), Some("Acme BV"));
 }
 
+/// Row "Primary Billing Client Name → Ordered by": Globex NV ordered, Acme BV is invoiced.
 #[test]
 fn credit_note_row_primary_billing_client_name_is_ordered_by() {
-    assert_eq!(mapped().ordered_by.name.as_deref(), Some("Globex NV"));
+    let note = mapped();
+    assert_eq!(note.ordered_by.name.as_deref(), Some("Globex NV"));
+    assert!(
+        note.entry
+            .description
+            .as_deref()
+            .is_some_and(|d| d.ends_with("(ordered by Globex NV)")),
+        "{:?}",
+        note.entry.description
+    );
 }
 
+/// Row "Description → Reference text": VP's description leads the entry description (what follows is the
+/// credited invoice and the ordering client, which a sales entry has no fields for).
 #[test]
 fn credit_note_row_description_is_the_reference_text() {
-    assert_eq!(
-        mapped().entry.description.as_deref(),
-        Some("Credit for overbilled labor")
+    assert!(
+        mapped()
+            .entry
+            .description
+            .as_deref()
+            .is_some_and(|d| d.starts_with("Credit for overbilled labor (")),
+        "{:?}",
+        mapped().entry.description
     );
 }
 
@@ -104,10 +130,13 @@ fn credit_note_lines_row_quantity_defaults_to_1() {
     );
 }
 
+/// Row "Amount → Unit Price (changes negative invoices to positive amounts)": the printing refund of −20.00
+/// becomes 20.00 at quantity exactly 1 (a sales entry line's unit price is `AmountFC / Quantity`).
 #[test]
 fn credit_note_lines_row_amount_is_the_unit_price_changed_to_positive() {
     let line = &mapped().entry.lines[1];
-    assert_eq!(line.amount_fc * line.quantity.unwrap(), dec!(20.00));
+    assert_eq!(line.quantity, Some(dec!(1)));
+    assert_eq!(line.amount_fc, dec!(20.00));
 }
 
 #[test]

@@ -6,7 +6,14 @@ use ledgerlink_domain::vantagepoint::{Firm, FirmStatus};
 use ledgerlink_mapping::firms::firm_from_exact;
 use ledgerlink_mapping::{MappingError, TruncationRule};
 
-use crate::support::{id, lookups};
+use crate::support::id;
+
+/// The sample lookups with VP's organisations, which firm-sync passes in (the first is the default org).
+fn lookups() -> ledgerlink_mapping::Lookups {
+    let mut l = crate::support::lookups();
+    l.organizations = vec!["A0:01".into(), "A0:02".into()];
+    l
+}
 
 fn exact_account() -> Account {
     Account {
@@ -185,17 +192,20 @@ fn firms_from_exact_code_is_truncated_only_under_a_configured_rule() {
     );
 }
 
+/// Consideration "The maximum length supported by Vantagepoint is 20 characters": a configured length of
+/// 50 still gives 20 at most. Exact codes are at most 18 characters, so the 20-character cap is checked
+/// with a setting of 10 below it (cut to 10) and of 50 above it (an 18-character code passes whole).
 #[test]
 fn firms_from_exact_never_allow_more_than_vantagepoints_20_characters() {
     let mut l = lookups();
     l.settings.client_code_max_len = 50;
+    l.settings.client_code_truncation = TruncationRule::KeepLeft;
     let mut account = exact_account();
     account.code = Some(ExactAccountCode::parse("123456789012345678").unwrap());
-    assert!(firm_from_exact(&account, None, &l).is_ok());
-    assert_eq!(
-        l.settings
-            .client_code_max_len
-            .min(ledgerlink_mapping::lookups::VP_CLIENT_CODE_MAX),
-        20
-    );
+    let firm = firm_from_exact(&account, None, &l).unwrap();
+    assert_eq!(firm.client.as_deref(), Some("123456789012345678"));
+    assert_eq!(firm.vendor.as_deref(), Some("123456789012345678"));
+    l.settings.client_code_max_len = 10;
+    let firm = firm_from_exact(&account, None, &l).unwrap();
+    assert_eq!(firm.client.as_deref(), Some("1234567890"));
 }

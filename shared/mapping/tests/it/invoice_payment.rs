@@ -32,6 +32,7 @@ fn outstanding() -> InvoiceOutstanding {
             line("02", dec!(100.00)),
             line("03", dec!(100.00)),
         ],
+        open_balance: None,
     }
 }
 
@@ -202,10 +203,13 @@ fn cr_detail_row_pkey_is_a_deterministic_unique_uuid() {
         again.iter().map(|d| &d.pkey).collect::<Vec<_>>()
     );
     assert_ne!(first[0].pkey, first[1].pkey);
-    assert_eq!(first[0].pkey.len(), 32);
+    // Worked out independently of the implementation: SHA-256 of
+    // "ledgerlink-cr|ExactPAY42|REF-77|000000010808|1" (Python's hashlib), first 16 bytes, with the
+    // RFC 9562 version-8 nibble (byte 6 → 0x8_) and variant bits (byte 8 → 0b10xx_xxxx) set.
+    assert_eq!(first[0].pkey, "8e4b7eb15e7281809c574eab321a1fbd");
     assert_eq!(
-        first[0].pkey,
-        cr_detail_pkey("ExactPAY42", "REF-77", "000000010808", 1)
+        cr_detail_pkey("ExactPAY42", "REF-77", "000000010808", 1),
+        first[0].pkey
     );
 }
 
@@ -394,11 +398,10 @@ fn allocation_over_amounts_too_large_to_sum_is_refused_not_a_panic() {
 }
 
 #[test]
-fn negative_and_zero_outstanding_lines_are_weighted_by_their_magnitude() {
-    let allocated = allocate(dec!(30.00), &[dec!(-10.005), dec!(0), dec!(20.005)]).unwrap();
-    assert_eq!(allocated.iter().sum::<Decimal>(), dec!(30.00));
-    assert_eq!(allocated[1], Decimal::ZERO);
-    assert!(allocated[0] <= dec!(10.01) && allocated[2] <= dec!(20.01));
+fn a_zero_line_gets_nothing_and_a_discount_line_its_negative_share() {
+    // 30.00 over 40.00, 0 and −10.00 (total 30.00): the whole payment, line by line.
+    let allocated = allocate(dec!(30.00), &[dec!(40.00), dec!(0), dec!(-10.00)]).unwrap();
+    assert_eq!(allocated, vec![dec!(40.00), dec!(0.00), dec!(-10.00)]);
 }
 
 #[test]
@@ -406,4 +409,178 @@ fn cash_receipt_larger_than_the_outstanding_invoice_is_refused_naming_the_paymen
     let error = cr_details(&payment(dec!(300.01)), &outstanding()).unwrap_err();
     assert!(matches!(error, MappingError::Overpayment { .. }), "{error}");
     assert_eq!(error.record().key, "PAY42");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Issue 11: billing currency, bank currency, open balances — hand-worked values.
+// ---------------------------------------------------------------------------------------------------------
+
+fn usd() -> ledgerlink_domain::CurrencyCode {
+    ledgerlink_domain::CurrencyCode::parse("USD").unwrap()
+}
+
+/// An invoice of two lines, 600.00 and 400.00 (tax included), in its billing currency.
+fn two_lines(
+    currency: ledgerlink_domain::CurrencyCode,
+    open: Option<Decimal>,
+) -> InvoiceOutstanding {
+    InvoiceOutstanding {
+        invoice: "000000010808".into(),
+        currency,
+        ar_account: "1100".into(),
+        lines: vec![line("01", dec!(600.00)), line("02", dec!(400.00))],
+        open_balance: open,
+    }
+}
+
+fn usd_payment(amount: Decimal) -> ledgerlink_mapping::payments::PaymentEvent {
+    let mut p = payment(amount);
+    p.amount = ledgerlink_domain::Money::new(amount, usd());
+    p.bank_account = "NL20INGB0001234567".into();
+    p
+}
+
+/// Cash Receipts consideration "For multicurrency environments, the cash receipt payment is recorded in
+/// Vantagepoint using the billing currency of the invoice": an invoice billed in USD, paid in Exact in USD
+/// through the USD bank, is recorded in USD on the USD bank.
+#[test]
+fn cash_receipts_consideration_the_receipt_is_recorded_in_the_invoice_billing_currency() {
+    let receipt = cash_receipt_to_vp(
+        &usd_payment(dec!(1000.00)),
+        &two_lines(usd(), None),
+        &ctx(),
+        &lookups(),
+    )
+    .unwrap();
+    assert_eq!(receipt.masters[0].currency, usd());
+    assert_eq!(receipt.masters[0].bank_code, "BANK-USD");
+    assert_eq!(receipt.default_bank, "BANK-USD");
+    assert_eq!(
+        receipt.details.iter().map(|d| d.amount).collect::<Vec<_>>(),
+        vec![dec!(600.00), dec!(400.00)]
+    );
+}
+
+/// A payment in another currency than the invoice's billing currency is refused, naming both.
+#[test]
+fn cash_receipts_consideration_a_payment_not_in_the_billing_currency_is_refused() {
+    let error =
+        cr_master(&payment(dec!(1000.00)), &two_lines(usd(), None), &lookups()).unwrap_err();
+    assert!(
+        matches!(error, MappingError::CurrencyMismatch { expected, found, .. } if expected == usd() && found == eur()),
+        "{error}"
+    );
+}
+
+/// Multicurrency consideration "Transactions sent from Exact Online to Vantagepoint … based on the bank code
+/// currency": a USD payment that went through the EUR bank is the mismatch the spec warns about — refused.
+#[test]
+fn multicurrency_consideration_payments_back_are_refused_when_not_in_their_bank_code_currency() {
+    let mut p = usd_payment(dec!(1000.00));
+    p.bank_account = "NL91ABNA0417164300".into();
+    let error = cr_master(&p, &two_lines(usd(), None), &lookups()).unwrap_err();
+    assert!(
+        matches!(error, MappingError::CurrencyMismatch { field: "BankCode", expected, found, .. } if expected == eur() && found == usd()),
+        "{error}"
+    );
+}
+
+/// Row "Amount → Weighted payment", against what is still open. First payment 333.33 of 1,000.00:
+/// shares 199.998 and 133.332 → 199.99 and 133.33 rounded down, the cent left to the larger remainder (line
+/// 1, .008) → 200.00 + 133.33. VP then shows 666.67 open; spread over the lines by their original amounts:
+/// 400.002 and 266.668 → 400.00 + 266.66, the cent to line 2 (.008) → 400.00 + 266.67. The second payment
+/// of 666.67 pays exactly that, so each line ends paid in full: 600.00 and 400.00.
+#[test]
+fn cr_detail_row_amount_second_partial_payment_is_allocated_against_the_open_balance() {
+    let first = cr_details(
+        &payment(dec!(333.33)),
+        &two_lines(eur(), Some(dec!(1000.00))),
+    )
+    .unwrap();
+    assert_eq!(
+        first.iter().map(|d| d.amount).collect::<Vec<_>>(),
+        vec![dec!(200.00), dec!(133.33)]
+    );
+    let second = cr_details(
+        &payment(dec!(666.67)),
+        &two_lines(eur(), Some(dec!(666.67))),
+    )
+    .unwrap();
+    assert_eq!(
+        second.iter().map(|d| d.amount).collect::<Vec<_>>(),
+        vec![dec!(400.00), dec!(266.67)]
+    );
+    assert_eq!(first[0].amount + second[0].amount, dec!(600.00));
+    assert_eq!(first[1].amount + second[1].amount, dec!(400.00));
+}
+
+/// A discount line takes its negative share: 450.00 on lines of 1,000.00 and −100.00 (900.00 open) applies
+/// 450 × 1000 / 900 = 500.00 and 450 × −100 / 900 = −50.00.
+#[test]
+fn cr_detail_row_amount_of_a_discount_line_is_its_negative_share() {
+    let mut invoice = two_lines(eur(), Some(dec!(900.00)));
+    invoice.lines = vec![line("01", dec!(1000.00)), line("02", dec!(-100.00))];
+    let details = cr_details(&payment(dec!(450.00)), &invoice).unwrap();
+    assert_eq!(
+        details.iter().map(|d| d.amount).collect::<Vec<_>>(),
+        vec![dec!(500.00), dec!(-50.00)]
+    );
+}
+
+/// An overpayment: 700.00 paid while VP shows 666.67 open is refused with both amounts, never capped.
+#[test]
+fn cr_detail_row_amount_overpayment_of_the_open_balance_is_refused_not_capped() {
+    let error = cr_details(
+        &payment(dec!(700.00)),
+        &two_lines(eur(), Some(dec!(666.67))),
+    )
+    .unwrap_err();
+    assert_eq!(
+        error,
+        MappingError::Overpayment {
+            record: error.record().clone(),
+            payment: dec!(700.00),
+            outstanding: dec!(666.67),
+        }
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains("not recorded") && text.contains("666.67"),
+        "{text}"
+    );
+}
+
+/// VP's open balance includes the tax its (net) billing lines do not: 1,210.00 open on net lines of 400.00
+/// and 600.00 spreads as 484.00 and 726.00 (×1.21), and a full payment applies exactly that.
+#[test]
+fn cr_detail_row_amount_spreads_the_taxed_open_balance_over_the_net_lines() {
+    let mut invoice = two_lines(eur(), Some(dec!(1210.00)));
+    invoice.lines = vec![line("01", dec!(400.00)), line("02", dec!(600.00))];
+    let details = cr_details(&payment(dec!(1210.00)), &invoice).unwrap();
+    assert_eq!(
+        details.iter().map(|d| d.amount).collect::<Vec<_>>(),
+        vec![dec!(484.00), dec!(726.00)]
+    );
+}
+
+/// VP rounds each line's tax, the ledger each grouped line's: paying the ledger's 1,000.01 when VP shows
+/// 1,000.00 open (two lines) is a rounding difference, applied in full (600.01 + 400.00 by the largest
+/// remainder of 600.006 / 400.004); 1,000.03 on two lines is an overpayment and refused.
+#[test]
+fn cr_detail_row_amount_applies_a_tax_rounding_difference_of_a_cent_per_line() {
+    let details = cr_details(
+        &payment(dec!(1000.01)),
+        &two_lines(eur(), Some(dec!(1000.00))),
+    )
+    .unwrap();
+    assert_eq!(
+        details.iter().map(|d| d.amount).collect::<Vec<_>>(),
+        vec![dec!(600.01), dec!(400.00)]
+    );
+    let error = cr_details(
+        &payment(dec!(1000.03)),
+        &two_lines(eur(), Some(dec!(1000.00))),
+    )
+    .unwrap_err();
+    assert!(matches!(error, MappingError::Overpayment { .. }), "{error}");
 }

@@ -88,3 +88,34 @@ fn journal_lines_that_do_not_balance_are_refused() {
         }
     );
 }
+
+/// Journal Entries consideration "…journal entries and those created by revenue generation (no tax codes
+/// involved) and unit transactions (no tax codes involved)": a revenue-generation posting (unbilled services
+/// 8000 debited 1,250.00, labor revenue 4000 credited) goes out as a general journal entry with the signed
+/// amounts and no VAT, in its transaction currency.
+#[test]
+fn journal_entries_consideration_revenue_generation_goes_out_without_tax() {
+    let entry: ledgerlink_domain::vantagepoint::JournalEntry = serde_json::from_str(
+        r#"{"Batch":"RG-202606-64","RefNo":"RevGen","Description":"Revenue generation 202606","TransDate":"2026-06-30T00:00:00.000",
+            "Period":202606,"PostSeq":64,"Company":"A0","CurrencyCode":"USD",
+            "Lines":[{"Account":"8000","WBS1":"2026-001","Amount":"1250.00"},{"Account":"4000","WBS1":"2026-001","Amount":"-1250.00"}]}"#,
+    )
+    .unwrap();
+    let mapped = journal_to_exact(&entry, &lookups()).unwrap();
+    assert_eq!(mapped.external_key, "RevGen.202606.64");
+    assert_eq!(
+        mapped.entry.currency.map(|c| c.to_string()),
+        Some("USD".into())
+    );
+    assert_eq!(
+        mapped
+            .entry
+            .lines
+            .iter()
+            .map(|l| (l.gl_account, l.amount_fc))
+            .collect::<Vec<_>>(),
+        vec![(gl("8000"), dec!(1250.00)), (gl("4000"), dec!(-1250.00))]
+    );
+    let body = serde_json::to_value(&mapped.entry).unwrap();
+    assert!(!body.to_string().contains("VAT"), "{body}");
+}

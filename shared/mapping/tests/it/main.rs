@@ -6,6 +6,7 @@ mod support;
 
 mod ap_payment;
 mod ap_voucher;
+mod bank_codes;
 mod chart_of_accounts;
 mod credit_note;
 mod currencies;

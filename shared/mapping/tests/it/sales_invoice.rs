@@ -20,12 +20,17 @@ fn record() -> RecordRef {
     RecordRef::new(ObjectType::Invoice, "000000010808.202606.59")
 }
 
+/// Row "Description → Reference": a sales entry's reference text is its `Description` (Exact's `YourRef`
+/// carries our document key, `{Invoice}.{Period}.{PostSeq}`, by which a retry finds the entry). The sample
+/// invoice's primary client (Globex NV) is not its billing client (Acme BV), so "ordered by" follows.
 #[test]
-fn sales_invoice_row_description_is_the_reference() {
+fn sales_invoice_row_description_is_the_reference_text_and_your_ref_the_document_key() {
+    let entry = mapped().entry;
     assert_eq!(
-        mapped().entry.description.as_deref(),
-        Some("Design services June 2026")
+        entry.description.as_deref(),
+        Some("Design services June 2026 (ordered by Globex NV)")
     );
+    assert_eq!(entry.your_ref.as_deref(), Some("000000010808.202606.59"));
 }
 
 #[test]
@@ -130,11 +135,14 @@ fn sales_invoice_lines_row_quantity_defaults_to_1() {
     );
 }
 
+/// Row "Amount → Unit Price" with "(defaults to 1) → Quantity": a sales entry line has no unit price of its
+/// own; Exact's unit price is `AmountFC / Quantity`, so the quantity must be exactly 1 and the amount VP's
+/// (the consultants line, section C: 500).
 #[test]
-fn sales_invoice_lines_row_amount_is_the_unit_price() {
-    // Quantity 1: the unit price is the line amount.
+fn sales_invoice_lines_row_amount_is_the_unit_price_at_quantity_one() {
     let line = &mapped().entry.lines[3];
-    assert_eq!(line.amount_fc * line.quantity.unwrap(), dec!(500));
+    assert_eq!(line.quantity, Some(dec!(1)));
+    assert_eq!(line.amount_fc, dec!(500));
 }
 
 #[test]
@@ -318,7 +326,9 @@ fn sales_invoice_in_a_multicurrency_database_without_billing_amounts_is_refused(
 #[test]
 fn sales_invoice_that_is_negative_is_not_sent_and_the_error_names_the_invoice_and_why() {
     let negative: ArInvoice =
-        serde_json::from_str(ledgerlink_mapping::demo::NEGATIVE_INVOICE_JSON).unwrap();
+        ledgerlink_domain::json::parse_lossless(ledgerlink_mapping::demo::NEGATIVE_INVOICE_JSON)
+            .and_then(serde_json::from_value)
+            .unwrap();
     let error = sales_invoice_to_exact(&negative, &lookups()).unwrap_err();
     match &error {
         MappingError::NegativeInvoice {
@@ -353,5 +363,130 @@ fn sales_invoice_given_a_credit_memo_is_refused() {
             }
         ),
         "{error}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Issue 11: the money rules, with hand-worked values.
+// ---------------------------------------------------------------------------------------------------------
+
+fn one_line_invoice(section: &str, account: &str, amount: Decimal, taxes: &[&str]) -> ArInvoice {
+    let mut inv = invoice();
+    let mut line = inv.lines[0].clone();
+    line.invoice_section = Some(section.into());
+    line.account = account.into();
+    line.amount = amount;
+    line.tax_code = taxes.first().map(|t| (*t).to_owned());
+    line.additional_tax_codes = taxes.iter().skip(1).map(|t| (*t).to_owned()).collect();
+    inv.lines = vec![line];
+    inv
+}
+
+/// Row "(defaults to tax exclusive) → Amounts are" with the AP table's "(Uses Exclusive if tax code is present
+/// no Tax if not)": a line without a tax code carries the tenant's no-VAT code ("0" in the sample settings)
+/// and zero VAT — never left without a VAT code, which would make Exact apply the G/L account's default.
+#[test]
+fn sales_invoice_lines_row_tax_code_absent_carries_the_no_vat_code_and_zero_vat() {
+    let inv = one_line_invoice("E", "4100", dec!(200.00), &[]);
+    let docs = sales_invoice_to_exact(&inv, &lookups()).unwrap();
+    let line = &docs[0].entry.lines[0];
+    assert_eq!(line.vat_code.as_ref().map(|c| c.as_str()), Some("0"));
+    assert_eq!(line.vat_amount_fc, Some(dec!(0.00)));
+    assert_eq!(line.amount_fc, dec!(200.00));
+}
+
+#[test]
+fn sales_invoice_lines_row_tax_code_absent_is_refused_while_the_no_vat_code_is_not_set() {
+    let inv = one_line_invoice("E", "4100", dec!(200.00), &[]);
+    let mut l = lookups();
+    l.no_vat_code = None;
+    let error = sales_invoice_to_exact(&inv, &l).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            MappingError::NotConfigured {
+                setting: "no_vat_code",
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().contains("no_vat_code"), "{error}");
+}
+
+/// Tax Codes consideration "Combined taxes are supported": X0002 (9 %) and X0004 (2 %) on one line are booked
+/// with the combination's Exact code from the combined-tax-codes table ("7"), at 9 + 2 = 11 %:
+/// 1,000.00 × 0.11 = 110.00.
+#[test]
+fn tax_codes_consideration_combined_taxes_book_the_combined_exact_code_at_the_summed_rate() {
+    let inv = one_line_invoice("L", "4000", dec!(1000.00), &["X0002", "X0004"]);
+    let docs = sales_invoice_to_exact(&inv, &lookups()).unwrap();
+    let line = &docs[0].entry.lines[0];
+    assert_eq!(line.vat_code.as_ref().map(|c| c.as_str()), Some("7"));
+    assert_eq!(line.vat_amount_fc, Some(dec!(110.00)));
+}
+
+/// Tax Codes consideration "…but not compound taxes": X0009 is compounded on X0001 in Vantagepoint's tax
+/// codes (`CompoundOnTaxCode`, not an operator's column). The line is refused with that reason — before the
+/// missing combined-tax row could hide it — and the message says what to do.
+#[test]
+fn tax_codes_consideration_compound_taxes_are_refused_with_why_and_what_to_do() {
+    let inv = one_line_invoice("L", "4000", dec!(1000.00), &["X0001", "X0009"]);
+    let error = sales_invoice_to_exact(&inv, &lookups()).unwrap_err();
+    match &error {
+        MappingError::CompoundTax {
+            tax_code,
+            compound_on,
+            ..
+        } => {
+            assert_eq!(tax_code, "X0009");
+            assert_eq!(compound_on, "X0001");
+        }
+        other => panic!("expected CompoundTax, got {other}"),
+    }
+    let text = error.to_string();
+    assert!(
+        text.contains("compound taxes are not supported") && text.contains("without compounding"),
+        "{text}"
+    );
+}
+
+/// The demo's GST/PST case: neither code is linked to an Exact VAT code, PST is compounded on GST in
+/// Vantagepoint. The refusal says compound taxes are not supported, not "no entry in the tax codes table".
+#[test]
+fn tax_codes_consideration_a_compound_code_not_linked_to_exact_is_refused_as_compound() {
+    let inv = one_line_invoice("L", "4000", dec!(1000.00), &["GST", "PST"]);
+    let error = sales_invoice_to_exact(&inv, &lookups()).unwrap_err();
+    assert!(
+        matches!(&error, MappingError::CompoundTax { tax_code, compound_on, .. } if tax_code == "PST" && compound_on == "GST"),
+        "{error}"
+    );
+}
+
+/// Row "Primary Billing Client Name → Ordered by". A sales entry has no ordered-by account, so the primary
+/// client is sent in the description when it is not the invoiced client…
+#[test]
+fn sales_invoice_row_primary_billing_client_name_is_sent_as_ordered_by() {
+    let entry = mapped().entry;
+    assert!(
+        entry
+            .description
+            .as_deref()
+            .is_some_and(|d| d.ends_with("(ordered by Globex NV)")),
+        "{:?}",
+        entry.description
+    );
+}
+
+/// …and left out when the billing client ordered it too (`Customer` already says so).
+#[test]
+fn sales_invoice_row_ordered_by_is_not_repeated_when_the_billing_client_ordered() {
+    let mut inv = invoice();
+    inv.primary_client_id = Some("C-ACME".into());
+    inv.primary_client_name = Some("Acme BV".into());
+    let docs = sales_invoice_to_exact(&inv, &lookups()).unwrap();
+    assert_eq!(
+        docs[0].entry.description.as_deref(),
+        Some("Design services June 2026")
     );
 }

@@ -11,8 +11,10 @@ use ledgerlink_mapping::{Lookups, PostingContext};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+/// The sample lookups, loaded by the production loader from the stored-table, tenant-settings and VP
+/// tax-code fixtures (see `ledgerlink_mapping::demo::sample_lookups`).
 pub fn lookups() -> Lookups {
-    serde_json::from_str(demo::LOOKUPS_JSON).unwrap()
+    demo::sample_lookups().unwrap()
 }
 
 pub fn invoice() -> ArInvoice {

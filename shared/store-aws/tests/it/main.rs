@@ -4,6 +4,7 @@
 //! - `contract`: every contract suite of `ledgerlink-ports` (feature `contract`), one test per case.
 //! - `dynamo`, `storage`, `queue`: what only this adapter can show (keys, encryption, presigned URL shape,
 //!   batching, request counts).
+//! - `mail`: the SES adapter of the mail port and the mailing outbox.
 //! - `figures`: request counts per status update and per synced object, printed (`--nocapture`).
 
 #![allow(clippy::unwrap_used)]
@@ -12,5 +13,6 @@ mod contract;
 mod dynamo;
 mod figures;
 mod helpers;
+mod mail;
 mod queue;
 mod storage;

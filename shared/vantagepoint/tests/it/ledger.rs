@@ -237,11 +237,30 @@ async fn the_demo_day_yields_vouchers_expense_reports_and_journal_entries() {
     );
     assert_eq!(reports.len(), vp.demo.expense_reports.len());
     assert!(reports.iter().all(|r| !r.lines.is_empty()));
-    assert_eq!(journals.len(), vp.demo.journal_entries.len());
+    // Manual journal entries, unit postings (UN) and revenue-generation runs (RG, no batch) alike.
+    assert_eq!(
+        journals.len(),
+        vp.demo.journal_entries.len()
+            + vp.demo.unit_postings.len()
+            + vp.demo.revenue_generation.len()
+    );
     for je in &journals {
         let sum: Decimal = je.lines.iter().map(|l| l.signed_amount()).sum();
         assert_eq!(sum, Decimal::ZERO, "journal {} balances", je.ref_no);
+        assert!(je.lines.iter().all(|l| l.tax_code.is_none()));
     }
+    let rg = &vp.demo.revenue_generation[0];
+    let revenue = journals
+        .iter()
+        .find(|j| j.batch.is_none() && j.post_seq == rg.post_seq)
+        .unwrap();
+    assert_eq!(
+        revenue.external_key(),
+        format!("RG.{}.{}", rg.period, rg.post_seq)
+    );
+    // Two projects: each a revenue credit and an unbilled-services debit (a GL offset, kept).
+    assert_eq!(revenue.lines.len(), 4);
+    assert!(revenue.lines.iter().any(|l| l.account == "12500"));
 }
 
 #[tokio::test]
