@@ -115,7 +115,7 @@ pub enum MailError {
 #[async_trait]
 pub trait Mailer: Send + Sync + std::fmt::Debug {
     /// The sender address (`From`).
-    fn from_address(&self) -> &str;
+    fn sender_address(&self) -> &str;
     /// Sends one message; returns the transport's id of it.
     async fn send(&self, message: &MailMessage) -> Result<String, MailError>;
 }

@@ -56,7 +56,7 @@ fn classify(error: SdkError<SendEmailError>) -> MailError {
 
 #[async_trait]
 impl Mailer for SesMailer {
-    fn from_address(&self) -> &str {
+    fn sender_address(&self) -> &str {
         &self.settings.from
     }
 

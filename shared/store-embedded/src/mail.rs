@@ -51,7 +51,7 @@ impl MailFolder {
 
 #[async_trait]
 impl Mailer for MailFolder {
-    fn from_address(&self) -> &str {
+    fn sender_address(&self) -> &str {
         &self.from
     }
 
