@@ -265,8 +265,9 @@ async fn the_demo_documents_sync_and_the_refused_ones_say_why() {
             j.last_message
         );
     }
-    // The invoice in another currency goes out in that currency; the billing-group invoice is posted; a
-    // tax code missing from the lookup table is an Error naming the table.
+    // The invoice entered in EUR and billed in USD goes out in its transaction currency while the tenant's
+    // database is not multicurrency (the multicurrency case, billing currency, is `money_rules`); the
+    // billing-group invoice is posted; a tax code missing from the lookup table is an Error naming the table.
     let usd = invoice_key(&world.demo.invoice_numbers[1], &world.demo.invoices[1]);
     let status = world
         .status(&t.id, ObjectType::Invoice, &usd)
@@ -287,7 +288,7 @@ async fn the_demo_documents_sync_and_the_refused_ones_say_why() {
         )
         .unwrap()
         .unwrap();
-    assert_eq!(entry.get("Currency").and_then(|c| c.as_str()), Some("USD"));
+    assert_eq!(entry.get("Currency").and_then(|c| c.as_str()), Some("EUR"));
     let group = invoice_key(&world.demo.invoice_numbers[5], &world.demo.invoices[5]);
     assert_eq!(
         world
