@@ -352,8 +352,10 @@ pub(crate) async fn post_all(
         );
         let ledger = work.conn.ledger.clone();
         let posted = ctx
-            .once(&bkey, &hash_of(write), || async move {
-                write.post(ledger.as_ref(), find_first).await
+            .once(&bkey, &hash_of(write), |earlier_claim| async move {
+                write
+                    .post(ledger.as_ref(), find_first || earlier_claim)
+                    .await
             })
             .await?;
         match posted {

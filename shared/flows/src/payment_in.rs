@@ -542,7 +542,7 @@ async fn cash_receipt(
         &outstanding.invoice,
     ));
     let result = ctx
-        .once(&bkey, &identity, || async {
+        .once(&bkey, &identity, |_look_up_first| async {
             psa.record_cash_receipt(&control).await.map(|p| VpPosted {
                 batch: Some(p.batch),
                 period: Some(p.period.as_yyyypp()),
@@ -634,7 +634,7 @@ async fn ap_payment(
     let psa = work.conn.psa.clone();
     let bkey = business_key(tenant, object.object_type, object.key.as_str(), "1");
     let result = ctx
-        .once(&bkey, &hash_of(&payment), || async {
+        .once(&bkey, &hash_of(&payment), |_look_up_first| async {
             psa.post_vendor_payment(&payment).await.map(|p| VpPosted {
                 batch: p.batch,
                 period: p.period.map(|x| x.as_yyyypp()),
@@ -737,7 +737,7 @@ async fn expense_payment(
     let psa = work.conn.psa.clone();
     let bkey = business_key(tenant, object.object_type, object.key.as_str(), "paid");
     let result = ctx
-        .once(&bkey, &hash_of(&payment), || async {
+        .once(&bkey, &hash_of(&payment), |_look_up_first| async {
             psa.post_employee_payment(&payment).await.map(|p| VpPosted {
                 batch: p.batch,
                 period: p.period.map(|x| x.as_yyyypp()),
