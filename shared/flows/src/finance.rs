@@ -392,6 +392,11 @@ pub(crate) async fn post_all(
             Err(e) => return ledger_failed(ctx, &work.tenant, object, e).await,
         }
     }
+    ledgerlink_ports::crash::point(ledgerlink_ports::crash::CrashPoint::AfterLink);
+    if object.object_type == ObjectType::Invoice {
+        crate::payment_in::release_waiting_receipts(ctx, &work.tenant.id, object.key.as_str())
+            .await?;
+    }
     let hash = hash_of(&writes);
     let what = match object.object_type {
         ObjectType::Invoice => "sales entry",

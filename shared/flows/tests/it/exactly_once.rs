@@ -1,0 +1,255 @@
+//! Issue 10: each window through which a retry, a duplicate delivery, a crash or a lost answer could create a
+//! second ledger document or lose / double a payment, closed — one test per defect, each of which failed
+//! before its fix.
+
+use ledgerlink_domain::{Flow, ObjectType, SyncStatus};
+use ledgerlink_emulators::FaultRule;
+use ledgerlink_emulators::exact::PaymentSpec;
+use ledgerlink_emulators::vantagepoint::{ExpenseLineSeed, VoucherSeed};
+use ledgerlink_flows::{MessageOutcome, discover, process_message};
+use ledgerlink_ports::{PageRequest, StatusFilter, WorkAction};
+use rust_decimal_macros::dec;
+
+use crate::helpers::{World, invoice_key, object};
+
+fn rule(method: &str, prefix: String) -> FaultRule {
+    FaultRule {
+        method: Some(method.into()),
+        path_prefix: prefix,
+        ..FaultRule::default()
+    }
+}
+
+/// Defect 1: the decision to look up before posting is taken at claim time from the idempotency record,
+/// not from a status read before the first worker's attempt was recorded.
+#[tokio::test]
+async fn a_duplicate_delivery_that_read_the_status_early_looks_up_instead_of_posting_again() {
+    // Arrange: an invoice discovered, and the status a duplicate delivery read before anyone started.
+    let world = World::spawn().await;
+    let t = world.tenant("stale-read").await;
+    let posting = world.post_invoice("920001", &[dec!(100.00)]);
+    let key = invoice_key("920001", &posting);
+    world.tick();
+    discover(&world.ctx, Flow::InvoiceOut, &t.id).await.unwrap();
+    let o = object(&t.id, ObjectType::Invoice, &key);
+    let read_early = world.ctx.stores.statuses.get(&o).await.unwrap().unwrap();
+    let message = world
+        .ctx
+        .message(&t.id, o.object_type, &o.key, WorkAction::Sync);
+    // The first worker's POST commits but its answer is lost, and the look-up that would settle it fails.
+    let sales = format!("/api/v1/{}/salesentry/", t.division);
+    world.exact.faults().set_rules(vec![
+        FaultRule {
+            commit_then_drop_per_mille: 1000,
+            ..rule("POST", sales.clone())
+        },
+        FaultRule {
+            error_5xx_per_mille: 1000,
+            ..rule("GET", sales.clone())
+        },
+    ]);
+    let first = process_message(&world.ctx, Flow::InvoiceOut, &message)
+        .await
+        .unwrap();
+    world.exact.faults().clear();
+    assert!(matches!(first, MessageOutcome::RetryLater(_)), "{first:?}");
+    assert_eq!(world.sales_entries(t.division, &key), 1, "the first POST committed");
+
+    // Act: the duplicate delivery goes on from the status it read early (no attempt, no unknown outcome).
+    let current = world.ctx.stores.statuses.get(&o).await.unwrap().unwrap();
+    let mut stale = read_early.clone();
+    stale.updated_at = world.now();
+    world
+        .ctx
+        .stores
+        .statuses
+        .put(&stale, Some(current.version))
+        .await
+        .unwrap();
+    let second = process_message(&world.ctx, Flow::InvoiceOut, &message)
+        .await
+        .unwrap();
+
+    // Assert: it looked the document up (an earlier claim of the key existed) and linked it.
+    assert_eq!(second, MessageOutcome::Handled);
+    assert_eq!(
+        world.sales_entries(t.division, &key),
+        1,
+        "a second sales entry was created by the duplicate delivery"
+    );
+    let s = world
+        .status(&t.id, ObjectType::Invoice, &key)
+        .await
+        .unwrap();
+    assert_eq!(s.status, SyncStatus::Success, "{:?}", s.last_message);
+}
+
+/// Defect 4 (Exact): a 5xx after the ledger committed a POST — 500, 502, 503 or 504, with or without a
+/// body — is an unknown outcome, looked up by our reference, never resent blindly.
+#[tokio::test]
+async fn a_5xx_after_exact_committed_a_post_is_looked_up_never_resent() {
+    for status in [500u16, 502, 503, 504] {
+        // Arrange
+        let world = World::spawn().await;
+        let t = world.tenant(&format!("after-commit-{status}")).await;
+        let posting = world.post_invoice("920101", &[dec!(250.00)]);
+        let key = invoice_key("920101", &posting);
+        world.tick();
+        world.exact.faults().set_rules(vec![FaultRule {
+            error_after_commit_per_mille: 1000,
+            after_commit_statuses: vec![status],
+            ..rule("POST", format!("/api/v1/{}/salesentry/", t.division))
+        }]);
+
+        // Act
+        discover(&world.ctx, Flow::InvoiceOut, &t.id).await.unwrap();
+        world.drain(Flow::InvoiceOut).await;
+
+        // Assert
+        assert_eq!(
+            world.sales_entries(t.division, &key),
+            1,
+            "HTTP {status} after the commit: the POST was resent"
+        );
+        let s = world
+            .status(&t.id, ObjectType::Invoice, &key)
+            .await
+            .unwrap();
+        assert_eq!(s.status, SyncStatus::Success, "{status}: {:?}", s.last_message);
+        assert_eq!(
+            world.exact.faults().injected().get("5xx-after-commit"),
+            Some(&1)
+        );
+    }
+}
+
+/// Defect 4 (Vantagepoint): a gateway error after VP stored a cash-receipt batch is looked up, never
+/// resent; the emulator counts every create request, refused duplicates included.
+#[tokio::test]
+async fn a_5xx_after_vantagepoint_committed_a_cash_receipt_is_looked_up_never_resent() {
+    // Arrange: an invoice synced and paid in Exact, the payment discovered.
+    let world = World::spawn().await;
+    let t = world.tenant("vp-after-commit").await;
+    let posting = world.post_invoice("920201", &[dec!(400.00)]);
+    let key = invoice_key("920201", &posting);
+    world.tick();
+    discover(&world.ctx, Flow::InvoiceOut, &t.id).await.unwrap();
+    world.drain(Flow::InvoiceOut).await;
+    let entry = world
+        .status(&t.id, ObjectType::Invoice, &key)
+        .await
+        .unwrap()
+        .target_id
+        .unwrap();
+    world
+        .exact
+        .register_payment(PaymentSpec {
+            division: t.division,
+            entry_id: entry,
+            amount: None,
+            date: None,
+            employee: false,
+        })
+        .unwrap();
+    discover(&world.ctx, Flow::PaymentIn, &t.id).await.unwrap();
+    world.vp.faults().set_rules(vec![FaultRule {
+        error_after_commit_per_mille: 1000,
+        after_commit_statuses: vec![502],
+        ..rule("POST", "/vantagepoint/api/DataEntry/crControl".into())
+    }]);
+
+    // Act
+    world.drain(Flow::PaymentIn).await;
+
+    // Assert
+    let receipts = world
+        .ctx
+        .stores
+        .statuses
+        .list(
+            &t.id,
+            &StatusFilter {
+                object_type: Some(ObjectType::CashReceipt),
+                ..Default::default()
+            },
+            PageRequest::first(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(receipts.items.len(), 1);
+    let receipt = &receipts.items[0];
+    let batch = format!("Exact{}", receipt.object.key);
+    assert_eq!(
+        world.vp.faults().injected().get("5xx-after-commit"),
+        Some(&1),
+        "the fault must have hit the create"
+    );
+    assert_eq!(
+        world.vp.raw_cash_receipt_creates(&batch),
+        1,
+        "the create of {batch} was sent again after a 502 that came after the commit"
+    );
+    assert_eq!(
+        receipt.status,
+        SyncStatus::Success,
+        "{:?}",
+        receipt.last_message
+    );
+}
+
+/// Defect 6: VP keys vouchers by vendor and voucher number; two vendors' voucher 1001 are two documents.
+#[tokio::test]
+async fn two_vendors_vouchers_with_one_number_become_two_purchase_entries() {
+    // Arrange
+    let world = World::spawn().await;
+    let t = world.tenant("two-vendors").await;
+    let vendors = [world.demo.vendors[0].clone(), world.demo.vendors[1].clone()];
+    for (i, vendor) in vendors.iter().enumerate() {
+        world
+            .vp
+            .post_voucher(&VoucherSeed {
+                voucher: "1001".into(),
+                vendor: vendor.clone(),
+                invoice: format!("SUP-{i}"),
+                invoice_date: Some(world.today()),
+                trans_date: Some(world.today()),
+                period: Some(world.demo.active_period),
+                liab_code: "AP".into(),
+                bank_code: "EURBANK".into(),
+                lines: vec![ExpenseLineSeed {
+                    description: "Office rent".into(),
+                    account: "60100".into(),
+                    amount: if i == 0 { dec!(100.00) } else { dec!(200.00) },
+                    ..ExpenseLineSeed::default()
+                }],
+                ..VoucherSeed::default()
+            })
+            .unwrap();
+    }
+    world.tick();
+
+    // Act
+    discover(&world.ctx, Flow::VoucherOut, &t.id).await.unwrap();
+    world.drain(Flow::VoucherOut).await;
+
+    // Assert
+    let mut targets = Vec::new();
+    for vendor in &vendors {
+        let key = format!("{vendor}.1001");
+        let s = world
+            .status(&t.id, ObjectType::ApVoucher, &key)
+            .await
+            .unwrap();
+        assert_eq!(s.status, SyncStatus::Success, "{key}: {:?}", s.last_message);
+        let reference = ledgerlink_mapping::purchases::voucher_reference(vendor, "1001");
+        assert_eq!(
+            world
+                .exact
+                .count_purchase_entries_with_your_ref(t.division, &reference),
+            1,
+            "{key}"
+        );
+        targets.push(s.target_id.unwrap());
+    }
+    assert_ne!(targets[0], targets[1], "both vouchers were linked to one entry");
+}
