@@ -241,7 +241,9 @@ pub async fn fault_middleware(
             let _committed = next.run(request).await;
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
             let body = if with_body {
-                format!("<html><body><h1>{status}</h1>The upstream server did not answer in time.</body></html>")
+                format!(
+                    "<html><body><h1>{status}</h1>The upstream server did not answer in time.</body></html>"
+                )
             } else {
                 String::new()
             };

@@ -233,7 +233,12 @@ async fn our_unlinked_invoice(
     tenant: &TenantId,
     row: &PaymentTerm,
 ) -> FlowResult<Option<String>> {
-    let Some(reference) = row.your_ref.as_deref().map(str::trim).filter(|r| !r.is_empty()) else {
+    let Some(reference) = row
+        .your_ref
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+    else {
         return Ok(None);
     };
     let mut candidates = vec![reference.to_owned()];
@@ -281,7 +286,12 @@ pub(crate) async fn release_waiting_receipts(
             .await?;
         for s in &found.items {
             if s.last_message.as_deref() == Some(waiting.as_str()) {
-                messages.push(ctx.message(tenant, ObjectType::CashReceipt, &s.object.key, WorkAction::Sync));
+                messages.push(ctx.message(
+                    tenant,
+                    ObjectType::CashReceipt,
+                    &s.object.key,
+                    WorkAction::Sync,
+                ));
             }
         }
         match found.next_cursor {
@@ -631,8 +641,13 @@ async fn cash_receipt(
     else {
         if let Some(invoice) = our_unlinked_invoice(ctx, &tenant.id, row).await? {
             // Linking the invoice sends this receipt again (and the sweeper backs that up).
-            ctx.record(object, SyncStatus::Pending, Some(waiting_message(&invoice)), None)
-                .await?;
+            ctx.record(
+                object,
+                SyncStatus::Pending,
+                Some(waiting_message(&invoice)),
+                None,
+            )
+            .await?;
             return Ok(MessageOutcome::Handled);
         }
         return not_found(ctx, object).await;

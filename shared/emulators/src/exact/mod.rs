@@ -679,6 +679,16 @@ impl ExactEmulator {
         })
     }
 
+    /// Changes a payment's rows again (its status moves on): it moves to the end of the sync feed.
+    pub fn touch_payment(&self, division: i32, payment_id: &str) -> Result<(), ExactEmulatorError> {
+        let now = self.shared.now();
+        let id = payment_id.to_ascii_lowercase();
+        self.shared.mutate(|st| {
+            st.touch_payment(division, &id, Uuid::nil(), now)
+                .map_err(Into::into)
+        })
+    }
+
     /// Empties a payment's amount on its cashflow and PaymentTerms rows (a feed row without an amount).
     pub fn clear_payment_amount(
         &self,

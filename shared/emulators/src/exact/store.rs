@@ -1914,7 +1914,10 @@ impl Store {
             .get(division, cash, payment_id)
             .map(|r| r.data.clone())
             .unwrap_or_default();
-        let amount = original.get("AmountFC").and_then(value_dec).unwrap_or_default();
+        let amount = original
+            .get("AmountFC")
+            .and_then(value_dec)
+            .unwrap_or_default();
         let entry = original
             .get("TransactionEntryID")
             .and_then(s)
@@ -1942,6 +1945,31 @@ impl Store {
         self.put(division, cash, id.clone(), reversal);
         self.put(division, model::PAYMENT_TERMS, id.clone(), term);
         Ok(id)
+    }
+
+    /// A payment's rows change again (its status moves on, e.g. to processed in a payment batch): new
+    /// Timestamps on its cashflow and PaymentTerms rows, so it moves to the end of the sync feed.
+    pub fn touch_payment(
+        &mut self,
+        division: i32,
+        payment_id: &str,
+        user: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(), OpError> {
+        let mut found = false;
+        for path in [model::RECEIVABLES, model::PAYMENTS, model::PAYMENT_TERMS] {
+            if let Some(mut row) = self.get(division, path, payment_id).map(|r| r.data.clone()) {
+                row.insert("Status".into(), json!(40));
+                self.stamp_modified(&mut row, user, now);
+                self.put(division, path, payment_id.to_owned(), row);
+                found = true;
+            }
+        }
+        if found {
+            Ok(())
+        } else {
+            Err(OpError::NotFound(format!("No payment {payment_id}")))
+        }
     }
 
     /// Empties a payment's amount (`AmountDC`/`AmountFC`) on its cashflow and PaymentTerms rows, with new

@@ -53,7 +53,11 @@ async fn a_duplicate_delivery_that_read_the_status_early_looks_up_instead_of_pos
         .unwrap();
     world.exact.faults().clear();
     assert!(matches!(first, MessageOutcome::RetryLater(_)), "{first:?}");
-    assert_eq!(world.sales_entries(t.division, &key), 1, "the first POST committed");
+    assert_eq!(
+        world.sales_entries(t.division, &key),
+        1,
+        "the first POST committed"
+    );
 
     // Act: the duplicate delivery goes on from the status it read early (no attempt, no unknown outcome).
     let current = world.ctx.stores.statuses.get(&o).await.unwrap().unwrap();
@@ -115,7 +119,12 @@ async fn a_5xx_after_exact_committed_a_post_is_looked_up_never_resent() {
             .status(&t.id, ObjectType::Invoice, &key)
             .await
             .unwrap();
-        assert_eq!(s.status, SyncStatus::Success, "{status}: {:?}", s.last_message);
+        assert_eq!(
+            s.status,
+            SyncStatus::Success,
+            "{status}: {:?}",
+            s.last_message
+        );
         assert_eq!(
             world.exact.faults().injected().get("5xx-after-commit"),
             Some(&1)
@@ -251,5 +260,247 @@ async fn two_vendors_vouchers_with_one_number_become_two_purchase_entries() {
         );
         targets.push(s.target_id.unwrap());
     }
-    assert_ne!(targets[0], targets[1], "both vouchers were linked to one entry");
+    assert_ne!(
+        targets[0], targets[1],
+        "both vouchers were linked to one entry"
+    );
+}
+
+/// Syncs one invoice of `amounts` to Exact and returns its key and sales entry id.
+async fn synced_invoice(
+    world: &World,
+    t: &crate::helpers::TenantFixture,
+    number: &str,
+    amounts: &[rust_decimal::Decimal],
+) -> (String, String) {
+    let posting = world.post_invoice(number, amounts);
+    let key = invoice_key(number, &posting);
+    world.tick();
+    discover(&world.ctx, Flow::InvoiceOut, &t.id).await.unwrap();
+    world.drain(Flow::InvoiceOut).await;
+    let entry = world
+        .status(&t.id, ObjectType::Invoice, &key)
+        .await
+        .unwrap()
+        .target_id
+        .unwrap();
+    (key, entry)
+}
+
+fn pay(world: &World, division: i32, entry: &str, amount: Option<rust_decimal::Decimal>) -> String {
+    world
+        .exact
+        .register_payment(PaymentSpec {
+            division,
+            entry_id: entry.to_owned(),
+            amount,
+            date: None,
+            employee: false,
+        })
+        .unwrap()
+        .cashflow_row_id
+}
+
+/// Defect 2: a receipt on an invoice whose post has not completed (its link does not exist yet) waits,
+/// named on the page, and goes through once the invoice is linked — it is not skipped for good.
+#[tokio::test]
+async fn a_receipt_on_an_invoice_still_retrying_waits_for_the_link_and_then_goes_through() {
+    // Arrange: the invoice's POST commits in Exact, but its answer is lost and the look-up fails, so the
+    // invoice is not linked yet.
+    let world = World::spawn().await;
+    let t = world.tenant("waiting-receipt").await;
+    let posting = world.post_invoice("920301", &[dec!(300.00)]);
+    let key = invoice_key("920301", &posting);
+    world.tick();
+    discover(&world.ctx, Flow::InvoiceOut, &t.id).await.unwrap();
+    let sales = format!("/api/v1/{}/salesentry/", t.division);
+    world.exact.faults().set_rules(vec![
+        FaultRule {
+            commit_then_drop_per_mille: 1000,
+            ..rule("POST", sales.clone())
+        },
+        FaultRule {
+            error_5xx_per_mille: 1000,
+            ..rule("GET", sales.clone())
+        },
+    ]);
+    let o = object(&t.id, ObjectType::Invoice, &key);
+    let m = world
+        .ctx
+        .message(&t.id, o.object_type, &o.key, WorkAction::Sync);
+    let first = process_message(&world.ctx, Flow::InvoiceOut, &m)
+        .await
+        .unwrap();
+    world.exact.faults().clear();
+    assert!(matches!(first, MessageOutcome::RetryLater(_)));
+    let entry = world.sales_entry_id(t.division, &key).unwrap();
+    // The customer pays it in Exact meanwhile; payment-in polls before the invoice's retry.
+    pay(&world, t.division, &entry, None);
+    world.tick();
+    discover(&world.ctx, Flow::PaymentIn, &t.id).await.unwrap();
+    let waiting = world.receipts(&t.id).await;
+    assert_eq!(waiting.len(), 1, "the receipt must be on record, waiting");
+    assert_eq!(waiting[0].status, SyncStatus::Pending);
+    assert!(
+        waiting[0]
+            .last_message
+            .as_deref()
+            .unwrap_or("")
+            .contains(&format!("Waiting for invoice {key}")),
+        "{:?}",
+        waiting[0].last_message
+    );
+
+    // Act: the invoice's retry links it; payment-in runs (its cursor has moved past the payment).
+    world.drain(Flow::InvoiceOut).await;
+    discover(&world.ctx, Flow::PaymentIn, &t.id).await.unwrap();
+    world.drain(Flow::PaymentIn).await;
+
+    // Assert
+    let invoice = world
+        .status(&t.id, ObjectType::Invoice, &key)
+        .await
+        .unwrap();
+    assert_eq!(
+        invoice.status,
+        SyncStatus::Success,
+        "{:?}",
+        invoice.last_message
+    );
+    let receipts = world.receipts(&t.id).await;
+    assert_eq!(receipts.len(), 1);
+    assert_eq!(
+        receipts[0].status,
+        SyncStatus::Success,
+        "{:?}",
+        receipts[0].last_message
+    );
+    let batch = format!("Exact{}", receipts[0].object.key);
+    let in_vp: Vec<_> = world
+        .vp
+        .cash_receipts()
+        .into_iter()
+        .filter(|c| c.batch == batch)
+        .collect();
+    assert_eq!(in_vp.len(), 1, "the receipt must be in VP exactly once");
+    assert_eq!(
+        in_vp[0].total,
+        dec!(363.00),
+        "300.00 + 21% VAT, paid in full"
+    );
+}
+
+/// Defect 7: a reversal is not booked as a new receipt (it is refused with its reason), and a payment
+/// without an amount is an Error naming the payment, not a zero batch marked Success.
+#[tokio::test]
+async fn a_reversal_and_a_payment_without_amount_are_refused_with_their_reason() {
+    // Arrange: two invoices; one paid then the payment reversed, one paid with its amount missing.
+    let world = World::spawn().await;
+    let t = world.tenant("amounts").await;
+    let (_, entry_a) = synced_invoice(&world, &t, "920401", &[dec!(100.00)]).await;
+    let (_, entry_b) = synced_invoice(&world, &t, "920402", &[dec!(200.00)]).await;
+    let paid = pay(&world, t.division, &entry_a, None);
+    let reversal = world.exact.reverse_payment(t.division, &paid).unwrap();
+    let blank = pay(&world, t.division, &entry_b, None);
+    world
+        .exact
+        .clear_payment_amount(t.division, &blank)
+        .unwrap();
+    world.tick();
+
+    // Act
+    discover(&world.ctx, Flow::PaymentIn, &t.id).await.unwrap();
+    world.drain(Flow::PaymentIn).await;
+
+    // Assert
+    let key_of = |id: &str| ledgerlink_flows::payment_in::payment_key(id.parse().unwrap());
+    let status_of = |id: &str| {
+        let key = key_of(id);
+        let world = &world;
+        let tenant = t.id.clone();
+        async move {
+            world
+                .status(&tenant, ObjectType::CashReceipt, &key)
+                .await
+                .unwrap()
+        }
+    };
+    let paid_status = status_of(&paid).await;
+    assert_eq!(
+        paid_status.status,
+        SyncStatus::Success,
+        "{:?}",
+        paid_status.last_message
+    );
+    let reversed = status_of(&reversal).await;
+    assert_eq!(reversed.status, SyncStatus::Error);
+    assert!(
+        reversed
+            .last_message
+            .as_deref()
+            .unwrap_or("")
+            .contains("reverses"),
+        "{:?}",
+        reversed.last_message
+    );
+    let missing = status_of(&blank).await;
+    assert_eq!(missing.status, SyncStatus::Error);
+    let text = missing.last_message.unwrap_or_default();
+    assert!(
+        text.contains(&key_of(&blank)) && text.contains("no amount"),
+        "{text}"
+    );
+    let batches: Vec<String> = world
+        .vp
+        .cash_receipts()
+        .into_iter()
+        .map(|c| c.batch)
+        .collect();
+    assert!(batches.contains(&format!("Exact{}", key_of(&paid))));
+    assert!(
+        !batches.contains(&format!("Exact{}", key_of(&reversal))),
+        "the reversal was booked as a receipt"
+    );
+    assert!(
+        !batches.contains(&format!("Exact{}", key_of(&blank))),
+        "a payment without amount was booked"
+    );
+}
+
+/// Defect 8: a payment whose feed row moved more than 50 pages past where it was discovered is still
+/// found: it is read by its id.
+#[tokio::test]
+async fn a_payment_deep_in_the_feed_history_is_read_by_its_id() {
+    // Arrange: sync pages of 2 rows; a payment discovered, then 120 more payments, then the first one's
+    // rows change (they move to the end of the feed).
+    let world = World::spawn_with(|c| c.bulk_page_size = 2).await;
+    let t = world.tenant("deep-feed").await;
+    let (_, entry) = synced_invoice(&world, &t, "920501", &[dec!(5000.00)]).await;
+    let target = pay(&world, t.division, &entry, Some(dec!(10.00)));
+    world.tick();
+    discover(&world.ctx, Flow::PaymentIn, &t.id).await.unwrap();
+    for _ in 0..120 {
+        pay(&world, t.division, &entry, Some(dec!(0.01)));
+    }
+    world.exact.touch_payment(t.division, &target).unwrap();
+
+    // Act: only the target's message is queued.
+    world.drain(Flow::PaymentIn).await;
+
+    // Assert
+    let key = ledgerlink_flows::payment_in::payment_key(target.parse().unwrap());
+    let s = world
+        .status(&t.id, ObjectType::CashReceipt, &key)
+        .await
+        .unwrap();
+    assert_eq!(s.status, SyncStatus::Success, "{:?}", s.last_message);
+    let batch = format!("Exact{key}");
+    let in_vp: Vec<_> = world
+        .vp
+        .cash_receipts()
+        .into_iter()
+        .filter(|c| c.batch == batch)
+        .collect();
+    assert_eq!(in_vp.len(), 1);
+    assert_eq!(in_vp[0].total, dec!(10.00));
 }

@@ -32,9 +32,15 @@ fn two_vendors_vouchers_of_one_number_have_two_references_within_exacts_length()
     let longer = voucher_reference("V", "0123456789012345678901234567890");
 
     assert_ne!(a, b);
-    assert!(long.starts_with("1001/") && long.len() <= YOUR_REF_MAX, "{long}");
+    assert!(
+        long.starts_with("1001/") && long.len() <= YOUR_REF_MAX,
+        "{long}"
+    );
     assert!(longer.len() <= YOUR_REF_MAX, "{longer}");
-    assert_ne!(long, voucher_reference("A-VENDOR-WITH-A-VERY-LONG-COD3", "1001"));
+    assert_ne!(
+        long,
+        voucher_reference("A-VENDOR-WITH-A-VERY-LONG-COD3", "1001")
+    );
 }
 
 #[test]
