@@ -148,7 +148,7 @@ pub async fn exact(
     let digest = hex::encode(Sha256::digest(&body));
     let key = format!("webhook/exact/{}/{digest}", record.id);
     let now = state.now();
-    match idempotency
+    let claim = match idempotency
         .begin(&key, &digest, Duration::from_secs(60), now)
         .await
         .map_err(|e| ApiError::from_store(e, "the delivery record"))?
@@ -156,19 +156,28 @@ pub async fn exact(
         IdempotencyBegin::Completed { .. } | IdempotencyBegin::InProgress { .. } => {
             return Ok(answer("duplicate", Some(flow)));
         }
-        IdempotencyBegin::PayloadMismatch { .. } | IdempotencyBegin::Started => {}
-    }
+        IdempotencyBegin::PayloadMismatch { .. } => None,
+        IdempotencyBegin::Started(claim) => Some(claim),
+    };
     if let Err(e) = enqueue(&state, flow, &record.id).await {
-        if let Err(release) = idempotency.release(&key).await {
+        if let Some(claim) = claim
+            && let Err(release) = idempotency.release(&key, claim.fence).await
+        {
             tracing::warn!(error = %release, "delivery record could not be released");
         }
         return Err(e);
     }
     let result = serde_json::json!({ "flow": flow });
-    idempotency
-        .complete(&key, &digest, &result, now + DEDUPE_TTL)
-        .await
-        .map_err(|e| ApiError::from_store(e, "the delivery record"))?;
+    if let Some(claim) = claim {
+        match idempotency
+            .complete(&key, claim.fence, &digest, &result, now + DEDUPE_TTL)
+            .await
+        {
+            // A slower twin took the record over meanwhile: the discovery is enqueued either way.
+            Ok(()) | Err(ledgerlink_ports::StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(ApiError::from_store(e, "the delivery record")),
+        }
+    }
     tracing::info!(tenant = %record.id, %flow, topic = %content.topic, "Exact webhook enqueued a discovery");
     Ok(answer("enqueued", Some(flow)))
 }

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::server::ConnectionControl;
 
 /// One fault rule. All faults of a rule may apply to the same request, in this order: latency, reset before
-/// the handler, 429 storm, 5xx, then (after the handler ran) commit-then-drop.
+/// the handler, 429 storm, 5xx, then (after the handler ran) a 5xx after the commit or commit-then-drop.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FaultRule {
@@ -37,6 +37,11 @@ pub struct FaultRule {
     pub reset_before_per_mille: u32,
     /// Chance the handler runs (and commits) but the connection is then dropped without a response.
     pub commit_then_drop_per_mille: u32,
+    /// Chance the handler runs (and commits) and the client then gets a 5xx instead of its answer (500, 502,
+    /// 503 or 504, with or without a body; as a gateway or load balancer timing out would answer).
+    pub error_after_commit_per_mille: u32,
+    /// The statuses a 5xx after the commit is drawn from (empty: 500, 502, 503 and 504).
+    pub after_commit_statuses: Vec<u16>,
 }
 
 #[derive(Debug)]
@@ -65,6 +70,8 @@ enum Decision {
     Storm429,
     Error5xx,
     DropAfter,
+    /// The handler commits; the answer is replaced by this status, with a body or not.
+    ErrorAfter(u16, bool),
 }
 
 impl FaultInjector {
@@ -90,7 +97,8 @@ impl FaultInjector {
     pub fn rules(&self) -> Vec<FaultRule> {
         self.inner.lock().rules.clone()
     }
-    /// How many faults of each kind (`latency`, `reset`, `429`, `5xx`, `commit-then-drop`) were injected.
+    /// How many faults of each kind (`latency`, `reset`, `429`, `5xx`, `5xx-after-commit`, `commit-then-drop`)
+    /// were injected.
     pub fn injected(&self) -> BTreeMap<String, u64> {
         self.inner.lock().injected.clone()
     }
@@ -128,6 +136,15 @@ impl FaultInjector {
         } else if roll(rng, rule.error_5xx_per_mille) {
             bump("5xx");
             Decision::Error5xx
+        } else if roll(rng, rule.error_after_commit_per_mille) {
+            bump("5xx-after-commit");
+            let statuses: &[u16] = if rule.after_commit_statuses.is_empty() {
+                &[500, 502, 503, 504]
+            } else {
+                &rule.after_commit_statuses
+            };
+            let status = statuses[rng.random_range(0..statuses.len())];
+            Decision::ErrorAfter(status, rng.random_bool(0.5))
         } else if roll(rng, rule.commit_then_drop_per_mille) {
             bump("commit-then-drop");
             Decision::DropAfter
@@ -218,6 +235,23 @@ pub async fn fault_middleware(
                 .into_response();
             r.headers_mut()
                 .insert("x-emulator-fault", HeaderValue::from_static("5xx"));
+            r
+        }
+        Decision::ErrorAfter(status, with_body) => {
+            let _committed = next.run(request).await;
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let body = if with_body {
+                format!(
+                    "<html><body><h1>{status}</h1>The upstream server did not answer in time.</body></html>"
+                )
+            } else {
+                String::new()
+            };
+            let mut r = (status, body).into_response();
+            r.headers_mut().insert(
+                "x-emulator-fault",
+                HeaderValue::from_static("5xx-after-commit"),
+            );
             r
         }
         Decision::DropAfter => {

@@ -2,12 +2,13 @@
 //!
 //! Retry rules (`exact-online-api.md` §3–4, §7):
 //! - retried with exponential backoff and full jitter (slept on the injected clock): connection failures
-//!   of idempotent requests (GET/PUT/DELETE), a POST that provably never left (connect error), 503/502/504
-//!   on idempotent requests and 503 on POST, 5xx without a validation envelope on idempotent requests;
+//!   of idempotent requests (GET/PUT/DELETE), a POST that provably never left (connect error), 5xx without
+//!   a validation envelope on idempotent requests;
 //! - waited out and retried: a minutely 429 (until `X-RateLimit-Minutely-Reset`, else the next minute);
 //! - never retried: validation (500/400 envelopes), 400/401/403/404 (they count toward Exact's
-//!   10-errors-per-hour block), a daily 429 (`RateLimited { daily: true }`), and a POST whose response was
-//!   lost after it was sent (`OutcomeUnknown`);
+//!   10-errors-per-hour block), a daily 429 (`RateLimited { daily: true }`), and a POST whose outcome is
+//!   unknown (`OutcomeUnknown`): its response was lost after it was sent (reset, timeout), or it got any 5xx
+//!   (a gateway's 502/503/504 can come after the server committed) — [`crate::once`] looks it up;
 //! - a 401 gets exactly one retry with a token from [`TokenManager::after_unauthorized`], which refuses to
 //!   refresh before 570 s from issue.
 
@@ -491,7 +492,7 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: &str, idempotent: boo
         500 if messages.is_some() => Verdict::Fail(ExactError::Validation {
             messages: messages.unwrap_or_default(),
         }),
-        503 => Verdict::Retry(ExactError::transient(
+        503 if idempotent => Verdict::Retry(ExactError::transient(
             format!("HTTP 503: {}", snippet()),
             None,
         )),
@@ -569,16 +570,26 @@ mod tests {
     }
 
     #[test]
-    fn a_503_is_retried_and_a_bare_500_on_a_post_is_outcome_unknown() {
+    fn a_503_is_retried_on_a_read_and_any_5xx_on_a_post_is_outcome_unknown() {
         assert!(matches!(
             classify(
                 StatusCode::SERVICE_UNAVAILABLE,
                 &HeaderMap::new(),
                 "down",
-                false
+                true
             ),
             Verdict::Retry(_)
         ));
+        for status in [500, 502, 503, 504] {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            assert!(
+                matches!(
+                    classify(status, &HeaderMap::new(), "", false),
+                    Verdict::Fail(ExactError::OutcomeUnknown { .. })
+                ),
+                "a bare {status} on a POST may come after the commit: never resent blindly"
+            );
+        }
         assert!(matches!(
             classify(
                 StatusCode::INTERNAL_SERVER_ERROR,

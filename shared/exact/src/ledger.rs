@@ -371,6 +371,18 @@ impl Ledger for ExactLedger {
         })
     }
 
+    async fn payment(&self, id: &str, receipt: bool) -> LedgerResult<Option<PaymentTerm>> {
+        let Ok(uuid) = id.trim().parse::<Uuid>() else {
+            return Ok(None);
+        };
+        let set = if receipt {
+            crate::entities::RECEIVABLES
+        } else {
+            crate::entities::PAYMENTS
+        };
+        Ok(self.client.get_by_id(set, uuid).await?)
+    }
+
     async fn accounts_since(&self, cursor: Option<&str>) -> LedgerResult<ChangeBatch<Account>> {
         let batch = self.client.sync_accounts(parse_cursor(cursor)?).await?;
         Ok(ChangeBatch {

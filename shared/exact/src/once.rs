@@ -3,8 +3,10 @@
 //! The rule (`exact-online-api.md` §7.4): a POST whose response was lost may have been committed. So
 //! before any re-POST we look the document up by OUR reference (`YourRef` on sales and purchase entries,
 //! `Code` on accounts, the journal reference documented on [`crate::ops`]); if it is there, it is the
-//! result. The lookup waits `outcome_settle` first (on the clock) so a slow commit can finish. If the
-//! lookup itself fails, the outcome stays unknown and is reported as such — never a second POST.
+//! result. The look-ups follow a settle schedule (`outcome_settle` × 1, 2, 4, 8 on the clock) so a commit
+//! slower than one settle is still found; only a document absent through the whole schedule counts as
+//! confirmed absent and may be POSTed again. If a lookup itself fails, the outcome stays unknown and is
+//! reported as such — never a second POST.
 
 use std::future::Future;
 
@@ -15,8 +17,12 @@ use crate::client::ExactClient;
 use crate::entities::EntitySet;
 use crate::error::{ExactError, ExactResult};
 
-/// How many POSTs with an unknown outcome (each followed by a lookup that found nothing) before giving up.
+/// How many POSTs with an unknown outcome (each followed by a settle schedule that found nothing) before
+/// giving up.
 const MAX_UNKNOWN_POSTS: u32 = 3;
+
+/// The waits before each look-up after an unknown outcome, in multiples of `outcome_settle`.
+const SETTLE_SCHEDULE: [u32; 4] = [1, 2, 4, 8];
 
 /// Whether the document was created now or found from an earlier attempt.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,9 +95,9 @@ impl ExactClient {
                         attempt = unknown,
                         "POST outcome unknown; looking it up"
                     );
-                    self.clock().sleep(self.config().outcome_settle).await;
-                    match lookup().await {
+                    match self.settle_lookup(&lookup).await {
                         Ok(Some(found)) => return Ok(CreateOnce::Existing(found)),
+                        // Absent through the whole settle schedule: confirmed, a resend is safe.
                         Ok(None) if unknown < MAX_UNKNOWN_POSTS => continue,
                         Ok(None) => return Err(ExactError::OutcomeUnknown { message, source }),
                         Err(lookup_error) => {
@@ -107,5 +113,24 @@ impl ExactClient {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Looks the document up along the settle schedule (`outcome_settle` × 1, 2, 4, 8 on the clock: 75 s
+    /// in all with the default 5 s), so a commit slower than one settle is still found; `None` only when
+    /// every look-up missed.
+    async fn settle_lookup<T, F, Fut>(&self, lookup: &F) -> ExactResult<Option<T>>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = ExactResult<Option<T>>>,
+    {
+        for factor in SETTLE_SCHEDULE {
+            self.clock()
+                .sleep(self.config().outcome_settle.saturating_mul(factor))
+                .await;
+            if let Some(found) = lookup().await? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
     }
 }

@@ -191,6 +191,12 @@ impl FlowContext {
 
     /// Runs `write` once per `key`: a completed earlier run answers from the store, a live run elsewhere
     /// answers [`Once::Busy`], a failed run releases the key so the next attempt can start at once.
+    ///
+    /// `write` is told whether to look the result up before writing. That is decided here, at claim time,
+    /// from the idempotency record itself: any earlier claim of this key (released after an unknown outcome,
+    /// expired with a crashed worker, taken over) may have written, so the write must look first. A decision
+    /// taken earlier from the object's status could be stale (a duplicate delivery that read the status
+    /// before the first worker's attempt was recorded).
     pub async fn once<T, E, F, Fut>(
         &self,
         key: &str,
@@ -199,11 +205,11 @@ impl FlowContext {
     ) -> FlowResult<Result<Once<T>, E>>
     where
         T: Serialize + DeserializeOwned,
-        F: FnOnce() -> Fut,
+        F: FnOnce(bool) -> Fut,
         Fut: std::future::Future<Output = Result<T, E>>,
     {
         let now = self.now();
-        match self
+        let claim = match self
             .stores
             .idempotency
             .begin(key, payload_hash, self.settings.lease, now)
@@ -219,22 +225,39 @@ impl FlowContext {
             },
             IdempotencyBegin::InProgress { .. } => return Ok(Ok(Once::Busy)),
             IdempotencyBegin::PayloadMismatch { .. } => return Ok(Ok(Once::Mismatch)),
-            IdempotencyBegin::Started => {}
-        }
-        match write().await {
+            IdempotencyBegin::Started(claim) => claim,
+        };
+        ledgerlink_ports::crash::point(ledgerlink_ports::crash::CrashPoint::AfterClaim);
+        match write(claim.look_up_first()).await {
             Ok(done) => {
+                ledgerlink_ports::crash::point(ledgerlink_ports::crash::CrashPoint::AfterCommit);
                 let value =
                     serde_json::to_value(&done).map_err(|e| FlowError::Invalid(e.to_string()))?;
                 let ttl = chrono::Duration::from_std(self.settings.idempotency_ttl)
                     .unwrap_or(chrono::Duration::days(400));
-                self.stores
+                match self
+                    .stores
                     .idempotency
-                    .complete(key, payload_hash, &value, self.now() + ttl)
-                    .await?;
+                    .complete(key, claim.fence, payload_hash, &value, self.now() + ttl)
+                    .await
+                {
+                    Ok(()) => {}
+                    // Our lease ran out and another worker claimed the key: it looks the write up (this claim
+                    // counts as an earlier one) and finds what we wrote; our result stands.
+                    Err(StoreError::Conflict { .. }) => {
+                        tracing::warn!(
+                            key,
+                            fence = claim.fence,
+                            "idempotency claim taken over before it completed"
+                        );
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+                ledgerlink_ports::crash::point(ledgerlink_ports::crash::CrashPoint::AfterComplete);
                 Ok(Ok(Once::Done(done)))
             }
             Err(e) => {
-                self.stores.idempotency.release(key).await?;
+                self.stores.idempotency.release(key, claim.fence).await?;
                 Ok(Err(e))
             }
         }

@@ -352,8 +352,10 @@ pub(crate) async fn post_all(
         );
         let ledger = work.conn.ledger.clone();
         let posted = ctx
-            .once(&bkey, &hash_of(write), || async move {
-                write.post(ledger.as_ref(), find_first).await
+            .once(&bkey, &hash_of(write), |earlier_claim| async move {
+                write
+                    .post(ledger.as_ref(), find_first || earlier_claim)
+                    .await
             })
             .await?;
         match posted {
@@ -389,6 +391,11 @@ pub(crate) async fn post_all(
             Ok(Once::Mismatch) => return mismatch(ctx, object).await,
             Err(e) => return ledger_failed(ctx, &work.tenant, object, e).await,
         }
+    }
+    ledgerlink_ports::crash::point(ledgerlink_ports::crash::CrashPoint::AfterLink);
+    if object.object_type == ObjectType::Invoice {
+        crate::payment_in::release_waiting_receipts(ctx, &work.tenant.id, object.key.as_str())
+            .await?;
     }
     let hash = hash_of(&writes);
     let what = match object.object_type {

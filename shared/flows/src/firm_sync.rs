@@ -664,7 +664,7 @@ async fn create_once(
     for _ in 0..2 {
         let bkey = business_key(tenant, object.object_type, object.key.as_str(), &version);
         let created = ctx
-            .once(&bkey, &hash_of(&bkey), || async {
+            .once(&bkey, &hash_of(&bkey), |_look_up_first| async {
                 ledger.create_account(mapped).await
             })
             .await?;
@@ -1022,7 +1022,7 @@ async fn firm_from_exact(
             let bkey = business_key(tenant, ObjectType::Firm, object.key.as_str(), exact_id);
             let psa = work.conn.psa.clone();
             let once = ctx
-                .once(&bkey, &hash_of(&exact_id), || async {
+                .once(&bkey, &hash_of(&exact_id), |_look_up_first| async {
                     psa.create_firm(&mapped).await
                 })
                 .await?;

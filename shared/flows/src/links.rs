@@ -940,7 +940,7 @@ async fn new_account(
     );
     let ledger = work.conn.ledger.clone();
     let created = ctx
-        .once(&key, &hash_of(&key), || async {
+        .once(&key, &hash_of(&key), |_look_up_first| async {
             ledger.create_account(&account).await
         })
         .await?;

@@ -70,6 +70,28 @@ pub fn payment_key(id: Uuid) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// The payment GUID back from its [`payment_key`]; `None` for a key that is not one.
+pub fn payment_id_of(key: &str) -> Option<Uuid> {
+    if key.len() != 25 {
+        return None;
+    }
+    let mut n: u128 = 0;
+    for c in key.chars() {
+        let digit = c.to_digit(36)?;
+        n = n.checked_mul(36)?.checked_add(u128::from(digit))?;
+    }
+    Some(Uuid::from_u128(n))
+}
+
+/// The message of a receipt waiting for its invoice's link, naming the invoice (the Integration page shows
+/// it; linking the invoice finds the waiting receipts by it).
+pub fn waiting_message(invoice_key: &str) -> String {
+    format!(
+        "Waiting for invoice {invoice_key}: it is still being synchronised to Exact Online; the receipt is \
+         recorded as soon as the invoice is linked"
+    )
+}
+
 /// Whether a feed row is a payment (a bank entry settling an entry) rather than the entry's open item.
 fn is_payment(row: &PaymentTerm) -> bool {
     row.id.is_some()
@@ -135,6 +157,21 @@ pub async fn discover(ctx: &FlowContext, work: &TenantWork) -> FlowResult<Paymen
             };
             let Some((source_type, source_key)) = source_of(ctx, tenant, &entry, types).await?
             else {
+                // Not linked (yet): a receipt on one of OUR invoices whose post has not completed waits
+                // for the link (named on the page), instead of being skipped while the cursor moves on.
+                if line_type == PaymentTerm::LINE_TYPE_RECEIPT
+                    && let Some(invoice) = our_unlinked_invoice(ctx, tenant, row).await?
+                {
+                    let object = ObjectRef {
+                        tenant: tenant.clone(),
+                        object_type: ObjectType::CashReceipt,
+                        key: key(&payment_key(id))?,
+                    };
+                    let mut status = ctx.new_status(object, SyncStatus::Pending);
+                    status.source_version = Some(version.clone());
+                    status.last_message = Some(waiting_message(&invoice));
+                    statuses.push(status);
+                }
                 continue;
             };
             let (object_type, object_key) = match source_type {
@@ -186,6 +223,89 @@ pub async fn discover(ctx: &FlowContext, work: &TenantWork) -> FlowResult<Paymen
     }
     check_deletions(ctx, work, &mut report).await?;
     Ok(report)
+}
+
+/// The invoice (object key) a receipt row pays when it is one of ours whose link is not written yet: the
+/// row's `YourRef` is our reference of the invoice's sales entry (the key itself, or the key plus a project
+/// suffix for a billing group split into several entries).
+async fn our_unlinked_invoice(
+    ctx: &FlowContext,
+    tenant: &TenantId,
+    row: &PaymentTerm,
+) -> FlowResult<Option<String>> {
+    let Some(reference) = row
+        .your_ref
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+    else {
+        return Ok(None);
+    };
+    let mut candidates = vec![reference.to_owned()];
+    if let Some((head, _)) = reference.rsplit_once('.') {
+        candidates.push(head.to_owned());
+    }
+    for candidate in candidates {
+        let Ok(object_key) = ledgerlink_domain::ObjectKey::parse(&candidate) else {
+            continue;
+        };
+        let object = ObjectRef {
+            tenant: tenant.clone(),
+            object_type: ObjectType::Invoice,
+            key: object_key,
+        };
+        if ctx.stores.statuses.get(&object).await?.is_some() {
+            return Ok(Some(candidate));
+        }
+    }
+    Ok(None)
+}
+
+/// After an invoice's ledger entry was linked: the receipts that waited for it go through now.
+pub(crate) async fn release_waiting_receipts(
+    ctx: &FlowContext,
+    tenant: &TenantId,
+    invoice_key: &str,
+) -> FlowResult<usize> {
+    let waiting = waiting_message(invoice_key);
+    let mut page = ledgerlink_ports::PageRequest::first(100);
+    let mut messages = Vec::new();
+    loop {
+        let found = ctx
+            .stores
+            .statuses
+            .list(
+                tenant,
+                &ledgerlink_ports::StatusFilter {
+                    status: Some(SyncStatus::Pending),
+                    object_type: Some(ObjectType::CashReceipt),
+                    ..Default::default()
+                },
+                page.clone(),
+            )
+            .await?;
+        for s in &found.items {
+            if s.last_message.as_deref() == Some(waiting.as_str()) {
+                messages.push(ctx.message(
+                    tenant,
+                    ObjectType::CashReceipt,
+                    &s.object.key,
+                    WorkAction::Sync,
+                ));
+            }
+        }
+        match found.next_cursor {
+            Some(next) => {
+                page = ledgerlink_ports::PageRequest {
+                    limit: 100,
+                    cursor: Some(next),
+                }
+            }
+            None => break,
+        }
+    }
+    ctx.send(Flow::PaymentIn, &messages).await?;
+    Ok(messages.len())
 }
 
 async fn ledger_discovery_failed(
@@ -406,32 +526,82 @@ pub async fn process(ctx: &FlowContext, message: &WorkMessage) -> FlowResult<Mes
         Gate::Skip(outcome) => return Ok(outcome),
     };
     let work = ctx.work(tenant).await?;
-    let version = previous
-        .and_then(|p| p.source_version)
-        .unwrap_or_else(|| "start".to_owned());
-    let rows = match reread_rows(&work, &version).await {
-        Ok(rows) => rows,
-        Err(e) => return ledger_failed(ctx, &work.tenant, &object, e).await,
-    };
     match object.object_type {
         ObjectType::CashReceipt | ObjectType::ApPayment => {
-            let Some(row) = rows
-                .iter()
-                .find(|r| r.id.map(payment_key).as_deref() == Some(object.key.as_str()))
-            else {
+            // Read by its ID: how deep the payment sits in the feed's history does not matter.
+            let receipt = object.object_type == ObjectType::CashReceipt;
+            let Some(id) = payment_id_of(object.key.as_str()) else {
                 return not_found(ctx, &object).await;
             };
-            if object.object_type == ObjectType::CashReceipt {
-                cash_receipt(ctx, &work, &object, row).await
+            let row = match work.conn.ledger.payment(&id.to_string(), receipt).await {
+                Ok(Some(row)) => row,
+                Ok(None) => return not_found(ctx, &object).await,
+                Err(e) => return ledger_failed(ctx, &work.tenant, &object, e).await,
+            };
+            if receipt {
+                cash_receipt(ctx, &work, &object, &row).await
             } else {
-                ap_payment(ctx, &work, &object, row).await
+                ap_payment(ctx, &work, &object, &row).await
             }
         }
-        ObjectType::ExpensePayment => expense_payment(ctx, &work, &object, &rows).await,
+        ObjectType::ExpensePayment => {
+            let version = previous
+                .and_then(|p| p.source_version)
+                .unwrap_or_else(|| "start".to_owned());
+            let rows = match reread_rows(&work, &version).await {
+                Ok(rows) => rows,
+                Err(e) => return ledger_failed(ctx, &work.tenant, &object, e).await,
+            };
+            expense_payment(ctx, &work, &object, &rows).await
+        }
         other => Err(FlowError::Invalid(format!(
             "payment-in does not process {other} objects"
         ))),
     }
+}
+
+/// What a payment row pays on its entry, as a positive amount. A payment moves the entry's open amount
+/// towards zero, so its amount has the opposite sign of the entry's (`TransactionAmountFC`); a row with the
+/// entry's own sign is a reversal of an earlier payment, and is refused with that reason (Vantagepoint keeps
+/// the receipt it reverses until a user reverses it there); a row without an amount is refused naming it.
+fn paid_amount(row: &PaymentTerm, object: &ObjectRef) -> Result<Decimal, String> {
+    let Some(amount) = row.amount_fc else {
+        return Err(format!(
+            "Payment {} in Exact Online has no amount (AmountFC is empty); nothing was recorded in \
+             Vantagepoint. Check the bank entry in Exact Online, then Synchronize",
+            object.key
+        ));
+    };
+    let entry_negative = row
+        .transaction_amount_fc
+        .is_some_and(|t| t.is_sign_negative() && !t.is_zero());
+    let paid = if entry_negative { amount } else { -amount };
+    if paid.is_zero() {
+        return Err(format!(
+            "Payment {} in Exact Online is of 0.00; nothing was recorded in Vantagepoint",
+            object.key
+        ));
+    }
+    if paid.is_sign_negative() {
+        return Err(format!(
+            "Payment {} in Exact Online of {amount} reverses an earlier payment of the same entry; reversals \
+             are not booked automatically: reverse the receipt or payment it undoes in Vantagepoint",
+            object.key
+        ));
+    }
+    Ok(paid)
+}
+
+/// Records a payment refused for a reason its message names: Error, and an operator notification.
+async fn refused(
+    ctx: &FlowContext,
+    object: &ObjectRef,
+    text: String,
+) -> FlowResult<MessageOutcome> {
+    ctx.record(object, SyncStatus::Error, Some(text.clone()), None)
+        .await?;
+    ctx.notify_error(object, &text).await?;
+    Ok(MessageOutcome::Handled)
 }
 
 async fn not_found(ctx: &FlowContext, object: &ObjectRef) -> FlowResult<MessageOutcome> {
@@ -469,6 +639,17 @@ async fn cash_receipt(
         .vp_key(&tenant.id, ObjectType::Invoice, &entry)
         .await?
     else {
+        if let Some(invoice) = our_unlinked_invoice(ctx, &tenant.id, row).await? {
+            // Linking the invoice sends this receipt again (and the sweeper backs that up).
+            ctx.record(
+                object,
+                SyncStatus::Pending,
+                Some(waiting_message(&invoice)),
+                None,
+            )
+            .await?;
+            return Ok(MessageOutcome::Handled);
+        }
         return not_found(ctx, object).await;
     };
     let Some((invoice, period, post_seq)) = parse_invoice_key(&doc_key) else {
@@ -489,7 +670,10 @@ async fn cash_receipt(
         Ok(c) => c,
         Err(e) => return psa_failed(ctx, tenant, object, e).await,
     };
-    let paid = row.amount_fc.unwrap_or_default().abs();
+    let paid = match paid_amount(row, object) {
+        Ok(p) => p,
+        Err(text) => return refused(ctx, object, text).await,
+    };
     // What is open on the invoice, in its billing currency (receivables.rs): the receipt is recorded in it
     // and allocated against VP's open balance.
     let ledger_total = row.transaction_amount_fc.map(|t| t.abs());
@@ -542,7 +726,7 @@ async fn cash_receipt(
         &outstanding.invoice,
     ));
     let result = ctx
-        .once(&bkey, &identity, || async {
+        .once(&bkey, &identity, |_look_up_first| async {
             psa.record_cash_receipt(&control).await.map(|p| VpPosted {
                 batch: Some(p.batch),
                 period: Some(p.period.as_yyyypp()),
@@ -619,7 +803,11 @@ async fn ap_payment(
         Err(e) => return psa_failed(ctx, tenant, object, e).await,
     };
     let currency = ledgerlink_mapping::purchases::voucher_currency(&voucher);
-    let Some(event) = event_of(row, row.amount_fc.unwrap_or_default().abs(), currency) else {
+    let paid = match paid_amount(row, object) {
+        Ok(p) => p,
+        Err(text) => return refused(ctx, object, text).await,
+    };
+    let Some(event) = event_of(row, paid, currency) else {
         return not_found(ctx, object).await;
     };
     let mut lk = lookups::base(ctx, work).await?;
@@ -634,7 +822,7 @@ async fn ap_payment(
     let psa = work.conn.psa.clone();
     let bkey = business_key(tenant, object.object_type, object.key.as_str(), "1");
     let result = ctx
-        .once(&bkey, &hash_of(&payment), || async {
+        .once(&bkey, &hash_of(&payment), |_look_up_first| async {
             psa.post_vendor_payment(&payment).await.map(|p| VpPosted {
                 batch: p.batch,
                 period: p.period.map(|x| x.as_yyyypp()),
@@ -685,10 +873,13 @@ async fn expense_payment(
             payments.insert(payment_key(id), row);
         }
     }
-    let paid: Decimal = payments
-        .values()
-        .map(|r| r.amount_fc.unwrap_or_default().abs())
-        .sum();
+    let mut paid = Decimal::ZERO;
+    for row in payments.values() {
+        match paid_amount(row, object) {
+            Ok(p) => paid += p,
+            Err(text) => return refused(ctx, object, text).await,
+        }
+    }
     let Some(last) = payments
         .values()
         .max_by_key(|r| r.timestamp.unwrap_or_default())
@@ -737,7 +928,7 @@ async fn expense_payment(
     let psa = work.conn.psa.clone();
     let bkey = business_key(tenant, object.object_type, object.key.as_str(), "paid");
     let result = ctx
-        .once(&bkey, &hash_of(&payment), || async {
+        .once(&bkey, &hash_of(&payment), |_look_up_first| async {
             psa.post_employee_payment(&payment).await.map(|p| VpPosted {
                 batch: p.batch,
                 period: p.period.map(|x| x.as_yyyypp()),

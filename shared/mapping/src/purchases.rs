@@ -39,8 +39,8 @@ fn voucher_ref(voucher: &ApVoucher) -> RecordRef {
 /// Maps the header of an AP voucher ("AP Voucher: Vantagepoint AP Voucher to Exact Online Bill").
 ///
 /// Rows: Vendor Name → supplier (`Supplier` = the vendor's Exact account, via the vendor lookup table);
-/// Voucher number → reference (`YourRef`) — required: a voucher without a number is refused with a clear
-/// error, as the integration cannot work without it; Invoice Date → `EntryDate`; Currency Code →
+/// Voucher number → reference (`YourRef`, with the vendor: [`voucher_reference`]) — required: a voucher
+/// without a number is refused with a clear error, as the integration cannot work without it; Invoice Date → `EntryDate`; Currency Code →
 /// `Currency`: in a multicurrency database vouchers go out in their *payment* currency (spec, Multicurrency:
 /// "AP Vouchers (Payment Currency)"), which is the currency Exact pays them in; Status authorised → see
 /// module docs; End Date → `DueDate` via the due-date rule (the tenant's mapping value); Line Amount Type →
@@ -72,7 +72,7 @@ pub fn ap_voucher_header(
         supplier,
         entry_date: voucher.invoice_date,
         due_date: Some(lookups.due_date(&voucher.vendor, voucher.invoice_date, voucher.due_date)),
-        your_ref: Some(number.trim().to_owned()),
+        your_ref: Some(voucher_reference(&voucher.vendor, number)),
         description: voucher
             .invoice
             .as_ref()
@@ -84,6 +84,37 @@ pub fn ap_voucher_header(
         status: None,
         entry_type: None,
     })
+}
+
+/// The longest `YourRef` Ledgerlink sends: Exact documents no length for it, and its UI shows 30 characters
+/// of "Your ref."; staying within them keeps the reference searchable and visible in full.
+pub const YOUR_REF_MAX: usize = 30;
+
+/// The ledger reference (`YourRef`) of an AP voucher: its voucher number and vendor, `"{voucher}/{vendor}"`.
+/// Vantagepoint keys vouchers by vendor *and* voucher number, so two vendors' voucher 1001 are two documents
+/// and two references. When that does not fit in [`YOUR_REF_MAX`] the vendor is replaced by 8 hex digits of
+/// its SHA-256, and a voucher number too long even for that by 30 hex digits of the pair's.
+pub fn voucher_reference(vendor: &str, number: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let (vendor, number) = (vendor.trim(), number.trim());
+    let hex = |text: &str, n: usize| -> String {
+        Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+            .chars()
+            .take(n)
+            .collect()
+    };
+    let full = format!("{number}/{vendor}");
+    if full.chars().count() <= YOUR_REF_MAX {
+        return full;
+    }
+    let short = format!("{number}/{}", hex(vendor, 8));
+    if short.chars().count() <= YOUR_REF_MAX {
+        return short;
+    }
+    hex(&full, YOUR_REF_MAX)
 }
 
 /// The currency a voucher is sent and paid in: its payment currency, else the currency it was entered in.

@@ -199,6 +199,17 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     /// Payments and receipts created or changed after `cursor` (`None`: from the beginning).
     async fn payments_since(&self, cursor: Option<&str>) -> LedgerResult<ChangeBatch<PaymentTerm>>;
 
+    /// One payment (`receipt`: a customer receipt, else a supplier or employee payment) read by its ID, as
+    /// the payments feed listed it; `None` when the ledger has no such payment. Re-reading a known payment
+    /// never depends on how deep it sits in the feed's history.
+    async fn payment(&self, id: &str, receipt: bool) -> LedgerResult<Option<PaymentTerm>> {
+        let _ = (id, receipt);
+        Err(LedgerError::Permanent {
+            message: "this ledger cannot read a payment by its ID".into(),
+            source: None,
+        })
+    }
+
     /// Records deleted after `cursor` (`None`: from the beginning of the ledger's retention).
     async fn deletions_since(
         &self,

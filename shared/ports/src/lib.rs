@@ -12,6 +12,7 @@
 //! - Lists are paginated with an opaque cursor ([`PageRequest`] / [`Page`]); an adapter never scans a whole
 //!   table to serve a user-facing list.
 
+pub mod crash;
 pub mod error;
 pub mod ledger;
 pub mod mail;

@@ -270,17 +270,29 @@ impl MailingOutbox {
         let key = format!("mail/{}/{}", notification.tenant, notification.id);
         let hash = format!("{:x}", crate::mail::digest(&render_rfc5322(&message, "")));
         let now = self.clock.now();
-        match self.idempotency.begin(&key, &hash, MAIL_LEASE, now).await? {
-            IdempotencyBegin::Started => {}
+        let fence = match self.idempotency.begin(&key, &hash, MAIL_LEASE, now).await? {
+            IdempotencyBegin::Started(claim) => claim.fence,
             // Sent before, being sent by another worker, or a different message under the same id: not again.
             _ => return Ok(()),
-        }
+        };
         match self.mailer.send(&message).await {
             Ok(sent) => {
                 let expires = now + chrono::Duration::days(400);
-                self.idempotency
-                    .complete(&key, &hash, &serde_json::json!({ "sent": sent }), expires)
-                    .await?;
+                match self
+                    .idempotency
+                    .complete(
+                        &key,
+                        fence,
+                        &hash,
+                        &serde_json::json!({ "sent": sent }),
+                        expires,
+                    )
+                    .await
+                {
+                    // Our lease ran out and another worker took the mail over: it was sent once by us.
+                    Ok(()) | Err(StoreError::Conflict { .. }) => {}
+                    Err(e) => return Err(e),
+                }
                 tracing::info!(tenant = %notification.tenant, notification = %notification.id, "notification mailed");
                 Ok(())
             }
@@ -289,6 +301,7 @@ impl MailingOutbox {
                 self.idempotency
                     .complete(
                         &key,
+                        fence,
                         &hash,
                         &serde_json::json!({ "refused": message }),
                         now + chrono::Duration::days(400),
@@ -298,7 +311,7 @@ impl MailingOutbox {
                 Ok(())
             }
             Err(MailError::Transient { message, source }) => {
-                self.idempotency.release(&key).await?;
+                self.idempotency.release(&key, fence).await?;
                 Err(StoreError::Transient {
                     message: format!("mailing notification {}: {message}", notification.id),
                     source,

@@ -539,12 +539,31 @@ pub trait NotificationOutbox: Send + Sync + std::fmt::Debug {
 // Idempotency (the Powertools protocol)
 // ---------------------------------------------------------------------------------------------------------
 
-/// What `begin` found. Ported from AWS Lambda Powertools' idempotency utility.
+/// The claim `begin` handed out: its fencing token and what came before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdempotencyClaim {
+    /// The fencing token of this claim: the claim's number on this key (1 for the first claim ever, +1 for
+    /// every later one, including takeovers of an expired lease). `complete` and `release` act only while it
+    /// is still the live claim, so a holder whose lease expired cannot finish or drop a successor's claim.
+    pub fence: u64,
+    /// How many claims of this key came before this one (released, expired or taken over). Any earlier
+    /// claim may have written: the caller looks the result up before writing again.
+    pub earlier_claims: u64,
+}
+
+impl IdempotencyClaim {
+    /// Whether an earlier claim of this key may have written already.
+    pub fn look_up_first(&self) -> bool {
+        self.earlier_claims > 0
+    }
+}
+
+/// What `begin` found. Ported from AWS Lambda Powertools' idempotency utility, with fencing tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotencyBegin {
-    /// No usable record existed: the caller now owns the key until `lease_until` and must `complete` or
-    /// `release` it.
-    Started,
+    /// No usable record existed: the caller now owns the key until the lease ends and must `complete` or
+    /// `release` it with the claim's fence.
+    Started(IdempotencyClaim),
     /// The work was done before: here is its stored result.
     Completed { result: serde_json::Value },
     /// Someone else holds a live lease; try again after it expires.
@@ -555,9 +574,9 @@ pub enum IdempotencyBegin {
 
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync + std::fmt::Debug {
-    /// Atomically claims `key` for `lease`. An in-progress record whose lease expired, or a completed record
-    /// whose TTL (`expires_at`) passed, is treated as absent (adapters must check expiry themselves, not rely
-    /// on a TTL sweeper).
+    /// Atomically claims `key` for `lease`. An in-progress record whose lease expired, a released record, or
+    /// a completed record whose TTL (`expires_at`) passed, is treated as absent (adapters must check expiry
+    /// themselves, not rely on a TTL sweeper); the claim count survives, so the new claim knows about them.
     async fn begin(
         &self,
         key: &str,
@@ -565,16 +584,21 @@ pub trait IdempotencyStore: Send + Sync + std::fmt::Debug {
         lease: Duration,
         now: DateTime<Utc>,
     ) -> StoreResult<IdempotencyBegin>;
-    /// Stores the result; the record then answers `Completed` until `expires_at`.
+    /// Stores the result while the claim `fence` is still the live claim of `key` (in progress, not taken
+    /// over; an expired lease nobody took over still completes). The record then answers `Completed` until
+    /// `expires_at`. A [`crate::StoreError::Conflict`] when another claim replaced it.
     async fn complete(
         &self,
         key: &str,
+        fence: u64,
         payload_hash: &str,
         result: &serde_json::Value,
         expires_at: DateTime<Utc>,
     ) -> StoreResult<()>;
-    /// Deletes an in-progress record after a failure, so a retry can start at once.
-    async fn release(&self, key: &str) -> StoreResult<()>;
+    /// Gives up the in-progress claim `fence` after a failure, so a retry can start at once; the record
+    /// stays (released) so the next claim knows an earlier one existed. A no-op when `fence` is not the
+    /// live claim (completed, or taken over by another worker: its claim is left alone).
+    async fn release(&self, key: &str, fence: u64) -> StoreResult<()>;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -366,6 +366,11 @@ CREATE INDEX queue_dead_letters_by_queue ON queue_dead_letters (queue, seq);
     r#"
 ALTER TABLE links ADD COLUMN sync TEXT;
 "#,
+    // 3: idempotency claims are counted (the fencing token of a claim is its number) and a released claim
+    // stays as a record (state 'released'), so the next claim knows an earlier one may have written.
+    r#"
+ALTER TABLE idempotency ADD COLUMN claims INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// Applies the migrations the file has not seen yet, in one immediate transaction (two processes opening a

@@ -83,7 +83,8 @@ impl EmbeddedStore {
                 let dead_before = now_ns.saturating_sub(db::duration_nanos(keep_dead_letters)?);
                 let idempotency = tx.execute(
                     "DELETE FROM idempotency WHERE (state = 'completed' AND expires_at <= ?1)
-                        OR (state = 'in-progress' AND lease_until <= ?1)",
+                        OR (state = 'in-progress' AND lease_until <= ?1)
+                        OR (state = 'released' AND expires_at <= ?1)",
                     rusqlite::params![now_ns],
                 )?;
                 let dead = tx.execute(

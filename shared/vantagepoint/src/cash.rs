@@ -176,9 +176,14 @@ impl VantagepointClient {
                     }
                 }
                 Err(e @ (VpError::OutcomeUnknown { .. } | VpError::BusinessRule { .. })) => {
-                    // The create may have landed (lost answer) or the batch exists already (duplicate): look.
+                    // The create may have landed (lost answer; looked up along the settle schedule, so a
+                    // slow commit is found before any resend) or the batch exists already (duplicate): look.
                     tracing::info!(batch, error = %e, "cash receipt create outcome unclear; looking the batch up");
-                    state = self.find_cash_receipt(batch).await?;
+                    state = if matches!(e, VpError::OutcomeUnknown { .. }) {
+                        self.settled(|| self.find_cash_receipt(batch)).await?
+                    } else {
+                        self.find_cash_receipt(batch).await?
+                    };
                     if state.is_none()
                         && (rounds >= MAX_RESOLVE_ROUNDS
                             || matches!(e, VpError::BusinessRule { .. }))
@@ -320,7 +325,7 @@ impl VantagepointClient {
                 }
                 Err(e @ VpError::OutcomeUnknown { .. }) => {
                     let Some(no) = check_no else { return Err(e) };
-                    if let Some(found) = self.find_payment(trans_type, no).await? {
+                    if let Some(found) = self.settled(|| self.find_payment(trans_type, no)).await? {
                         return Ok(PaymentPosting {
                             created: true,
                             ..found
@@ -333,6 +338,26 @@ impl VantagepointClient {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+impl VantagepointClient {
+    /// Looks a write whose outcome is unknown up along the settle schedule (`outcome_settle` × 1, 2, 4, 8
+    /// on the clock); `None` only when every look-up missed (confirmed absent: a resend is safe).
+    async fn settled<T, F, Fut>(&self, lookup: F) -> Result<Option<T>, VpError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<T>, VpError>>,
+    {
+        for factor in [1u32, 2, 4, 8] {
+            self.clock()
+                .sleep(self.config().outcome_settle.saturating_mul(factor))
+                .await;
+            if let Some(found) = lookup().await? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
     }
 }
 

@@ -105,6 +105,9 @@ pub struct VantagepointConfig {
     pub page_size: u32,
     /// Row cap (`q.maxrows`) of one PSALedger / DataEntry read; a full page makes the poller split its window.
     pub ledger_max_rows: u32,
+    /// The first wait before a write whose outcome is unknown is looked up; the look-ups follow
+    /// `outcome_settle` × 1, 2, 4, 8 so a commit slower than one settle is still found before any resend.
+    pub outcome_settle: Duration,
 }
 
 impl VantagepointConfig {
@@ -133,6 +136,7 @@ impl VantagepointConfig {
             request_timeout: Duration::from_secs(60),
             page_size: 500,
             ledger_max_rows: 5000,
+            outcome_settle: Duration::from_secs(5),
         })
     }
 

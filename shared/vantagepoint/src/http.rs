@@ -179,6 +179,13 @@ pub(crate) fn classify(raw: &RawResponse, operation: &str, idempotent: bool) -> 
                 }
             }
         }
+        // A timeout or gateway error on a write may come after VP committed it: never resent blindly.
+        408 | 500..=599 if !idempotent => VpError::OutcomeUnknown {
+            operation: op,
+            message: format!("HTTP {}: {message}", raw.status.as_u16()),
+            source: None,
+        },
+        // 429 (and 425) are answered before VP processes anything: the one retry without a look-up.
         408 | 425 | 429 | 500..=599 => VpError::Transient {
             operation: op,
             message: format!("HTTP {}: {message}", raw.status.as_u16()),
@@ -325,7 +332,16 @@ mod tests {
             classify(&raw(404, ""), "op", true),
             VpError::NotFound { .. }
         ));
-        assert!(classify(&raw(503, ""), "op", false).is_retryable());
+        assert!(classify(&raw(503, ""), "op", true).is_retryable());
+        for status in [408, 500, 502, 503, 504] {
+            assert!(
+                matches!(
+                    classify(&raw(status, ""), "op", false),
+                    VpError::OutcomeUnknown { .. }
+                ),
+                "a {status} on a write may come after the commit"
+            );
+        }
         assert!(classify(&raw(429, ""), "op", false).is_retryable());
         assert!(classify(&raw(500, ""), "op", true).is_retryable());
         assert!(matches!(

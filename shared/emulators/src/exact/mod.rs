@@ -665,6 +665,41 @@ impl ExactEmulator {
             .mutate(|st| st.register_payment(&input, Uuid::nil()).map_err(Into::into))
     }
 
+    /// Reverses a registered payment (its `cashflow_row_id`); returns the reversal's ID. See the store.
+    pub fn reverse_payment(
+        &self,
+        division: i32,
+        payment_id: &str,
+    ) -> Result<String, ExactEmulatorError> {
+        let now = self.shared.now();
+        let id = payment_id.to_ascii_lowercase();
+        self.shared.mutate(|st| {
+            st.reverse_payment(division, &id, Uuid::nil(), now)
+                .map_err(Into::into)
+        })
+    }
+
+    /// Changes a payment's rows again (its status moves on): it moves to the end of the sync feed.
+    pub fn touch_payment(&self, division: i32, payment_id: &str) -> Result<(), ExactEmulatorError> {
+        let now = self.shared.now();
+        let id = payment_id.to_ascii_lowercase();
+        self.shared.mutate(|st| {
+            st.touch_payment(division, &id, Uuid::nil(), now)
+                .map_err(Into::into)
+        })
+    }
+
+    /// Empties a payment's amount on its cashflow and PaymentTerms rows (a feed row without an amount).
+    pub fn clear_payment_amount(
+        &self,
+        division: i32,
+        payment_id: &str,
+    ) -> Result<(), ExactEmulatorError> {
+        let id = payment_id.to_ascii_lowercase();
+        self.shared
+            .mutate(|st| st.clear_payment_amount(division, &id).map_err(Into::into))
+    }
+
     /// Adds a bank journal (`Type` 12) in `currency` to a division, with its own bank G/L account.
     pub fn create_bank_journal(
         &self,

@@ -1852,14 +1852,12 @@ impl Store {
             pay.insert(k.into(), v);
         }
         self.stamp_created(&mut pay, division, user, now);
-        let pay_term = self.term_row(division, &pay, line_type, user, now);
+        let mut pay_term = self.term_row(division, &pay, line_type, user, now);
+        // A payment's term row is the payment's cashflow row seen through PaymentTerms: one ID for both, so
+        // a payment found in the feed can be read again by its ID from Receivables / Payments.
+        pay_term.insert("ID".into(), json!(pay_id));
         self.put(division, cash, pay_id.clone(), pay);
-        let pay_term_id = pay_term
-            .get("ID")
-            .and_then(s)
-            .unwrap_or_default()
-            .to_owned();
-        self.put(division, model::PAYMENT_TERMS, pay_term_id, pay_term);
+        self.put(division, model::PAYMENT_TERMS, pay_id.clone(), pay_term);
 
         // The entry's open item.
         open.insert("IsFullyPaid".into(), json!(fully_paid));
@@ -1893,6 +1891,104 @@ impl Store {
             remaining,
             fully_paid,
         })
+    }
+
+    /// Reverses a registered payment as a user reversing its bank entry would: a new cashflow row (and
+    /// PaymentTerms row) of the opposite amount on the same entry, flagged `TransactionIsReversal`, and the
+    /// entry's open amount restored. Returns the reversal's ID.
+    pub fn reverse_payment(
+        &mut self,
+        division: i32,
+        payment_id: &str,
+        user: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<String, OpError> {
+        let (cash, line_type) = if self.get(division, model::RECEIVABLES, payment_id).is_some() {
+            (model::RECEIVABLES, 20)
+        } else if self.get(division, model::PAYMENTS, payment_id).is_some() {
+            (model::PAYMENTS, 22)
+        } else {
+            return Err(OpError::NotFound(format!("No payment {payment_id}")));
+        };
+        let original = self
+            .get(division, cash, payment_id)
+            .map(|r| r.data.clone())
+            .unwrap_or_default();
+        let amount = original
+            .get("AmountFC")
+            .and_then(value_dec)
+            .unwrap_or_default();
+        let entry = original
+            .get("TransactionEntryID")
+            .and_then(s)
+            .map(str::to_owned)
+            .unwrap_or_default();
+        if let Some(paid) = self.paid.get_mut(&(division, entry)) {
+            *paid += amount;
+        }
+        let id = self.new_guid();
+        let mut reversal = original;
+        for (k, v) in [
+            ("ID", json!(id)),
+            ("AmountDC", dec_value(-amount)),
+            ("AmountFC", dec_value(-amount)),
+            ("EntryDate", date_value(now)),
+            ("Description", json!("Reversal of a payment")),
+            ("IsFullyPaid", json!(false)),
+        ] {
+            reversal.insert(k.into(), v);
+        }
+        self.stamp_created(&mut reversal, division, user, now);
+        let mut term = self.term_row(division, &reversal, line_type, user, now);
+        term.insert("ID".into(), json!(id));
+        term.insert("TransactionIsReversal".into(), json!(true));
+        self.put(division, cash, id.clone(), reversal);
+        self.put(division, model::PAYMENT_TERMS, id.clone(), term);
+        Ok(id)
+    }
+
+    /// A payment's rows change again (its status moves on, e.g. to processed in a payment batch): new
+    /// Timestamps on its cashflow and PaymentTerms rows, so it moves to the end of the sync feed.
+    pub fn touch_payment(
+        &mut self,
+        division: i32,
+        payment_id: &str,
+        user: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(), OpError> {
+        let mut found = false;
+        for path in [model::RECEIVABLES, model::PAYMENTS, model::PAYMENT_TERMS] {
+            if let Some(mut row) = self.get(division, path, payment_id).map(|r| r.data.clone()) {
+                row.insert("Status".into(), json!(40));
+                self.stamp_modified(&mut row, user, now);
+                self.put(division, path, payment_id.to_owned(), row);
+                found = true;
+            }
+        }
+        if found {
+            Ok(())
+        } else {
+            Err(OpError::NotFound(format!("No payment {payment_id}")))
+        }
+    }
+
+    /// Empties a payment's amount (`AmountDC`/`AmountFC`) on its cashflow and PaymentTerms rows, with new
+    /// Timestamps: a feed row without an amount, as a partial `$select` or a broken export would give.
+    pub fn clear_payment_amount(&mut self, division: i32, payment_id: &str) -> Result<(), OpError> {
+        let mut found = false;
+        for path in [model::RECEIVABLES, model::PAYMENTS, model::PAYMENT_TERMS] {
+            if let Some(mut row) = self.get(division, path, payment_id).map(|r| r.data.clone()) {
+                row.insert("AmountDC".into(), Value::Null);
+                row.insert("AmountFC".into(), Value::Null);
+                self.put(division, path, payment_id.to_owned(), row);
+                found = true;
+            }
+        }
+        if found {
+            Ok(())
+        } else {
+            Err(OpError::NotFound(format!("No payment {payment_id}")))
+        }
     }
 
     /// Open receivables for `read/financial/ReceivablesList`.

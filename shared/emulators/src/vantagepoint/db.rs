@@ -151,6 +151,10 @@ pub(crate) struct Db {
     pub payments: Vec<PaymentRecord>,
     pub workflow: Workflow,
     pub deliveries: Vec<WebhookDelivery>,
+    /// Every create request of a cash-receipt batch that reached the database, per batch, counted before any
+    /// duplicate check: a client that sends a create twice shows a count of 2 even though the second one is
+    /// refused (the fault suite counts creates; the emulator never deduplicates on a client's behalf).
+    pub raw_cr_creates: BTreeMap<String, u64>,
     next_client_number: u64,
     next_vendor_number: u64,
 }
@@ -282,6 +286,7 @@ impl Db {
             payments: Vec::new(),
             workflow: Workflow::default(),
             deliveries: Vec::new(),
+            raw_cr_creates: BTreeMap::new(),
             next_client_number: 1,
             next_vendor_number: 1,
         }
@@ -2188,6 +2193,7 @@ impl Db {
         if batch.is_empty() {
             return Err(VpError::field("Batch", "Batch is required."));
         }
+        *self.raw_cr_creates.entry(batch.clone()).or_default() += 1;
         if self.config.enforce_column_lengths && batch.chars().count() > 32 {
             return Err(VpError::field(
                 "Batch",

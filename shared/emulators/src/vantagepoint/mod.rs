@@ -522,6 +522,18 @@ impl VantagepointEmulator {
         self.shared.db.lock().cash_receipts()
     }
 
+    /// How many create requests of cash-receipt batch `batch` reached the emulator (duplicates included, even
+    /// those it refused).
+    pub fn raw_cash_receipt_creates(&self, batch: &str) -> u64 {
+        self.shared
+            .db
+            .lock()
+            .raw_cr_creates
+            .get(batch)
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Every PP/EP payment posted through the API.
     pub fn payments(&self) -> Vec<PaymentRecord> {
         self.shared.db.lock().payments.clone()

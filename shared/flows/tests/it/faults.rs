@@ -184,6 +184,8 @@ fn fault_key(system: &str, kind: &str) -> &'static str {
         ("exact", "429") => "exact_429",
         ("exact", "reset") => "exact_reset",
         ("exact", "commit-then-drop") => "exact_commit_then_drop",
+        ("exact", "5xx-after-commit") => "exact_5xx_after_commit",
+        ("vp", "5xx-after-commit") => "vp_5xx_after_commit",
         ("vp", "5xx") => "vp_5xx",
         ("vp", "reset") => "vp_reset",
         ("vp", "commit-then-drop") => "vp_commit_then_drop",
@@ -304,6 +306,8 @@ async fn one_run(
         storm_429_remaining: rng.random_range(0..=2),
         reset_before_per_mille: rng.random_range(0..100),
         commit_then_drop_per_mille: rng.random_range(0..300),
+        error_after_commit_per_mille: rng.random_range(0..150),
+        after_commit_statuses: Vec::new(),
     };
     let vp_rule = FaultRule {
         method: None,
@@ -313,6 +317,8 @@ async fn one_run(
         storm_429_remaining: 0,
         reset_before_per_mille: rng.random_range(0..30),
         commit_then_drop_per_mille: rng.random_range(0..100),
+        error_after_commit_per_mille: rng.random_range(0..80),
+        after_commit_statuses: Vec::new(),
     };
     let quiet = std::env::var("LEDGERLINK_FAULT_QUIET").is_ok();
     if !quiet {
@@ -390,9 +396,10 @@ async fn one_run(
             dup,
         )
         .await?;
-        let entries = world
-            .exact
-            .count_purchase_entries_with_your_ref(div, number);
+        let entries = world.exact.count_purchase_entries_with_your_ref(
+            div,
+            &ledgerlink_mapping::purchases::voucher_reference(&world.demo.vendors[0], number),
+        );
         if entries != 1 {
             return Err(format!(
                 "voucher {number}: {entries} purchase entries in Exact"
@@ -464,6 +471,8 @@ async fn one_run(
         storm_429_remaining: 0,
         reset_before_per_mille: rng.random_range(0..60),
         commit_then_drop_per_mille: 0,
+        error_after_commit_per_mille: 0,
+        after_commit_statuses: Vec::new(),
     };
     world.exact.faults().set_rules(vec![exact_rule]);
     world.tick();

@@ -69,12 +69,19 @@ pub struct TenantFixture {
 
 impl World {
     pub async fn spawn() -> World {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// A world whose Exact emulator is configured by `tweak` (e.g. a small sync page).
+    pub async fn spawn_with(tweak: impl FnOnce(&mut ExactEmuConfig)) -> World {
         let clock = ManualClock::fixed();
         let started = clock.now() - chrono::Duration::seconds(1);
-        let exact = ExactEmulator::new(ExactEmuConfig {
+        let mut config = ExactEmuConfig {
             clock: clock.shared(),
             ..ExactEmuConfig::default()
-        });
+        };
+        tweak(&mut config);
+        let exact = ExactEmulator::new(config);
         let exact_server = exact.spawn().await.unwrap();
         let app = AppRegistration {
             client_id: Uuid::from_u128(0x1ed9_e71c).to_string(),
@@ -418,6 +425,34 @@ impl World {
             key: ObjectKey::parse(key).unwrap(),
         };
         self.ctx.stores.statuses.get(&object).await.unwrap()
+    }
+
+    /// The `EntryID` of the sales entry carrying our reference `your_ref`.
+    pub fn sales_entry_id(&self, division: i32, your_ref: &str) -> Option<String> {
+        self.exact
+            .entities(division, "salesentry/SalesEntries")
+            .unwrap()
+            .iter()
+            .find(|r| r.get("YourRef").and_then(|v| v.as_str()) == Some(your_ref))
+            .and_then(|r| r.get("EntryID").and_then(|v| v.as_str()).map(str::to_owned))
+    }
+
+    /// The cash-receipt objects of a tenant.
+    pub async fn receipts(&self, tenant: &TenantId) -> Vec<ObjectStatus> {
+        self.ctx
+            .stores
+            .statuses
+            .list(
+                tenant,
+                &ledgerlink_ports::StatusFilter {
+                    object_type: Some(ObjectType::CashReceipt),
+                    ..Default::default()
+                },
+                ledgerlink_ports::PageRequest::first(100),
+            )
+            .await
+            .unwrap()
+            .items
     }
 
     /// The sales entry of an invoice in Exact, by our reference.

@@ -2,6 +2,7 @@
 //! driven through the embedded work queue exactly as the local stack drives them.
 #![allow(clippy::unwrap_used)]
 
+mod exactly_once;
 mod faults;
 mod figures;
 mod firm_links;

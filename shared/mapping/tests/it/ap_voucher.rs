@@ -20,7 +20,27 @@ fn ap_voucher_row_vendor_name_is_the_supplier() {
 #[test]
 fn ap_voucher_row_voucher_number_is_the_reference() {
     let entry = ap_voucher_header(&voucher(), &lookups()).unwrap();
-    assert_eq!(entry.your_ref.as_deref(), Some("0000000123"));
+    assert_eq!(entry.your_ref.as_deref(), Some("0000000123/V-0042"));
+}
+
+#[test]
+fn two_vendors_vouchers_of_one_number_have_two_references_within_exacts_length() {
+    use ledgerlink_mapping::purchases::{YOUR_REF_MAX, voucher_reference};
+    let a = voucher_reference("V-0042", "1001");
+    let b = voucher_reference("V-0043", "1001");
+    let long = voucher_reference("A-VENDOR-WITH-A-VERY-LONG-CODE", "1001");
+    let longer = voucher_reference("V", "0123456789012345678901234567890");
+
+    assert_ne!(a, b);
+    assert!(
+        long.starts_with("1001/") && long.len() <= YOUR_REF_MAX,
+        "{long}"
+    );
+    assert!(longer.len() <= YOUR_REF_MAX, "{longer}");
+    assert_ne!(
+        long,
+        voucher_reference("A-VENDOR-WITH-A-VERY-LONG-COD3", "1001")
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{at, race, unique};
-use crate::{IdempotencyBegin, IdempotencyStore};
+use crate::{IdempotencyBegin, IdempotencyClaim, IdempotencyStore, StoreError};
 
 const LEASE: Duration = Duration::from_secs(60);
 
@@ -24,6 +24,13 @@ async fn begin(
     }
 }
 
+fn started(fence: u64) -> IdempotencyBegin {
+    IdempotencyBegin::Started(IdempotencyClaim {
+        fence,
+        earlier_claims: fence - 1,
+    })
+}
+
 async fn complete(
     store: &dyn IdempotencyStore,
     key: &str,
@@ -31,8 +38,19 @@ async fn complete(
     result: &serde_json::Value,
     expires: i64,
 ) {
-    if let Err(e) = store.complete(key, hash, result, at(expires)).await {
-        panic!("complete({key:?}) failed: {e}");
+    complete_as(store, key, 1, hash, result, expires).await;
+}
+
+async fn complete_as(
+    store: &dyn IdempotencyStore,
+    key: &str,
+    fence: u64,
+    hash: &str,
+    result: &serde_json::Value,
+    expires: i64,
+) {
+    if let Err(e) = store.complete(key, fence, hash, result, at(expires)).await {
+        panic!("complete({key:?}, fence {fence}) failed: {e}");
     }
 }
 
@@ -46,8 +64,8 @@ pub async fn first_begin_starts_and_a_live_lease_reports_in_progress(store: &dyn
 
     assert_eq!(
         first,
-        IdempotencyBegin::Started,
-        "the first begin of a new key must start the work"
+        started(1),
+        "the first begin of a new key must start the work as claim 1 with no earlier claim"
     );
     assert_eq!(
         second,
@@ -62,10 +80,7 @@ pub async fn first_begin_starts_and_a_live_lease_reports_in_progress(store: &dyn
 pub async fn completed_record_returns_the_stored_result(store: &dyn IdempotencyStore) {
     let key = unique("idem");
     let result = json!({"exactId": "4f1c", "lines": [1, 2, 3], "amount": "12.50"});
-    assert_eq!(
-        begin(store, &key, "h1", LEASE, 0).await,
-        IdempotencyBegin::Started
-    );
+    assert_eq!(begin(store, &key, "h1", LEASE, 0).await, started(1));
 
     complete(store, &key, "h1", &result, 3600).await;
     let again = begin(store, &key, "h1", LEASE, 120).await;
@@ -82,7 +97,7 @@ pub async fn expired_in_progress_lease_can_be_taken_over(store: &dyn Idempotency
     let key = unique("idem");
     assert_eq!(
         begin(store, &key, "h1", Duration::from_secs(30), 0).await,
-        IdempotencyBegin::Started
+        started(1)
     );
 
     let takeover = begin(store, &key, "h1", Duration::from_secs(30), 31).await;
@@ -90,8 +105,8 @@ pub async fn expired_in_progress_lease_can_be_taken_over(store: &dyn Idempotency
 
     assert_eq!(
         takeover,
-        IdempotencyBegin::Started,
-        "an expired in-progress lease must be reusable"
+        started(2),
+        "an expired in-progress lease must be reusable, as claim 2 knowing of claim 1"
     );
     assert_eq!(
         after,
@@ -105,10 +120,7 @@ pub async fn expired_in_progress_lease_can_be_taken_over(store: &dyn Idempotency
 /// A completed record whose `expires_at` passed is treated as absent (adapters check expiry themselves).
 pub async fn expired_completed_record_is_reusable(store: &dyn IdempotencyStore) {
     let key = unique("idem");
-    assert_eq!(
-        begin(store, &key, "h1", LEASE, 0).await,
-        IdempotencyBegin::Started
-    );
+    assert_eq!(begin(store, &key, "h1", LEASE, 0).await, started(1));
     complete(store, &key, "h1", &json!({"n": 1}), 600).await;
 
     let before_expiry = begin(store, &key, "h1", LEASE, 599).await;
@@ -122,18 +134,15 @@ pub async fn expired_completed_record_is_reusable(store: &dyn IdempotencyStore) 
     );
     assert_eq!(
         after_expiry,
-        IdempotencyBegin::Started,
-        "a completed record past its expiry must be reusable"
+        started(2),
+        "a completed record past its expiry must be reusable (claim 2)"
     );
 }
 
 /// A key reused with another payload hash is reported, never silently answered with the other payload's result.
 pub async fn payload_mismatch_is_reported(store: &dyn IdempotencyStore) {
     let key = unique("idem");
-    assert_eq!(
-        begin(store, &key, "hash-a", LEASE, 0).await,
-        IdempotencyBegin::Started
-    );
+    assert_eq!(begin(store, &key, "hash-a", LEASE, 0).await, started(1));
     complete(store, &key, "hash-a", &json!({"ok": true}), 3600).await;
 
     let other = begin(store, &key, "hash-b", LEASE, 5).await;
@@ -158,21 +167,18 @@ pub async fn payload_mismatch_is_reported(store: &dyn IdempotencyStore) {
 /// `release` deletes the in-progress record so a retry can start at once; releasing an unknown key is fine.
 pub async fn release_lets_a_retry_start_at_once(store: &dyn IdempotencyStore) {
     let key = unique("idem");
-    assert_eq!(
-        begin(store, &key, "h1", LEASE, 0).await,
-        IdempotencyBegin::Started
-    );
+    assert_eq!(begin(store, &key, "h1", LEASE, 0).await, started(1));
 
-    if let Err(e) = store.release(&key).await {
+    if let Err(e) = store.release(&key, 1).await {
         panic!("release failed: {e}");
     }
     let retry = begin(store, &key, "h1", LEASE, 1).await;
-    let unknown = store.release(&unique("idem-never-used")).await;
+    let unknown = store.release(&unique("idem-never-used"), 1).await;
 
     assert_eq!(
         retry,
-        IdempotencyBegin::Started,
-        "after release a retry must start immediately"
+        started(2),
+        "after release a retry must start immediately, knowing that claim 1 came before (it may have written)"
     );
     assert!(
         unknown.is_ok(),
@@ -184,19 +190,12 @@ pub async fn release_lets_a_retry_start_at_once(store: &dyn IdempotencyStore) {
 pub async fn keys_are_independent(store: &dyn IdempotencyStore) {
     let key_a = unique("idem-a");
     let key_b = unique("idem-b");
-    assert_eq!(
-        begin(store, &key_a, "h", LEASE, 0).await,
-        IdempotencyBegin::Started
-    );
+    assert_eq!(begin(store, &key_a, "h", LEASE, 0).await, started(1));
     complete(store, &key_a, "h", &json!("a"), 3600).await;
 
     let b = begin(store, &key_b, "h", LEASE, 1).await;
 
-    assert_eq!(
-        b,
-        IdempotencyBegin::Started,
-        "a different key must start its own work"
-    );
+    assert_eq!(b, started(1), "a different key must start its own work");
 }
 
 /// 16 tasks race `begin` on one key: exactly one is `Started`, every other one sees `InProgress`.
@@ -213,7 +212,10 @@ pub async fn concurrent_begins_start_exactly_once(store: Arc<dyn IdempotencyStor
     let mut started = 0;
     for outcome in outcomes {
         match outcome {
-            Ok(IdempotencyBegin::Started) => started += 1,
+            Ok(IdempotencyBegin::Started(claim)) => {
+                assert_eq!(claim.fence, 1, "the one winner of a new key is claim 1");
+                started += 1
+            }
             Ok(IdempotencyBegin::InProgress { lease_until }) => {
                 assert_eq!(
                     lease_until,
@@ -230,6 +232,67 @@ pub async fn concurrent_begins_start_exactly_once(store: Arc<dyn IdempotencyStor
     );
 }
 
+/// Fencing: a holder whose lease expired and was taken over can neither complete nor release the
+/// successor's claim; the successor completes with its own fence.
+pub async fn a_taken_over_claim_is_fenced_off(store: &dyn IdempotencyStore) {
+    let key = unique("idem-fence");
+    let short = Duration::from_secs(30);
+    assert_eq!(begin(store, &key, "h1", short, 0).await, started(1));
+    // Claim 1's holder stalls past its lease; another worker takes the key over.
+    assert_eq!(begin(store, &key, "h1", LEASE, 31).await, started(2));
+
+    let stale_complete = store
+        .complete(&key, 1, "h1", &json!({"by": "stale"}), at(3600))
+        .await;
+    let stale_release = store.release(&key, 1).await;
+    let meanwhile = begin(store, &key, "h1", LEASE, 40).await;
+    complete_as(store, &key, 2, "h1", &json!({"by": "successor"}), 3600).await;
+    let after = begin(store, &key, "h1", LEASE, 50).await;
+
+    assert!(
+        matches!(stale_complete, Err(StoreError::Conflict { .. })),
+        "a stale holder's complete must be refused with a Conflict, got {stale_complete:?}"
+    );
+    assert!(
+        stale_release.is_ok(),
+        "a stale holder's release is a no-op, got {stale_release:?}"
+    );
+    assert_eq!(
+        meanwhile,
+        IdempotencyBegin::InProgress {
+            lease_until: at(91)
+        },
+        "the successor's claim must survive the stale holder's complete and release"
+    );
+    assert_eq!(
+        after,
+        IdempotencyBegin::Completed {
+            result: json!({"by": "successor"})
+        },
+        "the successor's result must be the one stored"
+    );
+}
+
+/// An expired lease nobody took over still completes with its own fence (the write happened; recording it
+/// is what keeps the next delivery from writing again).
+pub async fn an_expired_lease_not_taken_over_still_completes(store: &dyn IdempotencyStore) {
+    let key = unique("idem-late");
+    assert_eq!(
+        begin(store, &key, "h1", Duration::from_secs(30), 0).await,
+        started(1)
+    );
+
+    complete_as(store, &key, 1, "h1", &json!({"late": true}), 3600).await;
+    let again = begin(store, &key, "h1", LEASE, 100).await;
+
+    assert_eq!(
+        again,
+        IdempotencyBegin::Completed {
+            result: json!({"late": true})
+        }
+    );
+}
+
 /// Every case of this suite, in sequence.
 pub async fn run_all(store: Arc<dyn IdempotencyStore>) {
     first_begin_starts_and_a_live_lease_reports_in_progress(&*store).await;
@@ -239,5 +302,7 @@ pub async fn run_all(store: Arc<dyn IdempotencyStore>) {
     payload_mismatch_is_reported(&*store).await;
     release_lets_a_retry_start_at_once(&*store).await;
     keys_are_independent(&*store).await;
+    a_taken_over_claim_is_fenced_off(&*store).await;
+    an_expired_lease_not_taken_over_still_completes(&*store).await;
     concurrent_begins_start_exactly_once(store).await;
 }

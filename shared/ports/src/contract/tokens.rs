@@ -231,6 +231,39 @@ pub async fn release_frees_the_lease_only_for_its_holder(store: &dyn TokenStore)
     );
 }
 
+/// Fencing: a holder whose lease expired and was taken over cannot release (nor save under) the successor's
+/// lease.
+pub async fn a_stale_holder_cannot_release_its_successors_lease(store: &dyn TokenStore) {
+    let connection = unique("exact:stale");
+    save_initial(store, &record(&connection, "a1", 0)).await;
+    assert_eq!(
+        lease(store, &connection, "worker-a", 0).await,
+        LeaseOutcome::Acquired
+    );
+    // worker-a stalls past its 30 s lease; worker-b takes it over.
+    assert_eq!(
+        lease(store, &connection, "worker-b", 31).await,
+        LeaseOutcome::Acquired
+    );
+
+    let stale_release = store.release(&connection, "worker-a").await;
+    let third = lease(store, &connection, "worker-c", 40).await;
+    let stale_save = store
+        .save_and_release(&record(&connection, "a2", 40), "worker-a")
+        .await;
+
+    assert!(stale_release.is_ok(), "a stale holder's release is a no-op");
+    assert_eq!(
+        third,
+        LeaseOutcome::HeldByOther { until: at(61) },
+        "the successor's lease must survive the stale holder's release"
+    );
+    assert!(
+        matches!(stale_save, Err(StoreError::Conflict { .. })),
+        "a stale holder's save must conflict, got {stale_save:?}"
+    );
+}
+
 /// Connections have independent leases.
 pub async fn leases_of_different_connections_are_independent(store: &dyn TokenStore) {
     let a = unique("exact:ind-a");
@@ -293,6 +326,7 @@ pub async fn run_all(store: Arc<dyn TokenStore>) {
     save_and_release_requires_holding_the_lease(&*store).await;
     a_save_after_the_lease_was_taken_over_conflicts(&*store).await;
     release_frees_the_lease_only_for_its_holder(&*store).await;
+    a_stale_holder_cannot_release_its_successors_lease(&*store).await;
     leases_of_different_connections_are_independent(&*store).await;
     concurrent_leases_are_granted_exactly_once(store).await;
 }

@@ -1,19 +1,23 @@
-//! [`IdempotencyStore`], the Lambda Powertools protocol on one item per key.
+//! [`IdempotencyStore`], the Lambda Powertools protocol on one item per key, with fencing tokens.
 //!
-//! `begin` is a conditional put that succeeds only when no usable record exists: absent, a completed record
-//! past its expiry, or an in-progress record whose lease ended. Expiry is checked in the condition with the
-//! caller's `now` (the TTL attribute only lets DynamoDB clean up later; nothing depends on it). When the
-//! condition fails the existing record is read — from `ReturnValuesOnConditionCheckFailure` when the service
-//! returns it, else by a consistent GetItem — and reported.
+//! `begin` is one conditional update that succeeds only when no usable record exists: absent, a completed
+//! record past its expiry, a released claim, or an in-progress record whose lease ended. It counts the claim
+//! (`claims`), and that count is the claim's fence: `complete` and `release` are conditioned on it, so a
+//! worker whose lease expired cannot finish or drop its successor's claim. Expiry is checked in the
+//! condition with the caller's `now` (the TTL attribute only lets DynamoDB clean up later; nothing depends on
+//! it). When the condition fails the existing record is read — from `ReturnValuesOnConditionCheckFailure`
+//! when the service returns it, else by a consistent GetItem — and reported.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
-use ledgerlink_ports::{IdempotencyBegin, IdempotencyStore, StoreError, StoreResult};
+use ledgerlink_ports::{
+    IdempotencyBegin, IdempotencyClaim, IdempotencyStore, StoreError, StoreResult,
+};
 
 use super::{
     DynamoState, Item, epoch_secs, from_millis, is_condition_failed, millis, n, num_attr, s,
@@ -29,6 +33,10 @@ const EXPIRES_AT: &str = "expires_at";
 const RESULT: &str = "result";
 const IN_PROGRESS: &str = "INPROGRESS";
 const COMPLETED: &str = "COMPLETED";
+const RELEASED: &str = "RELEASED";
+const CLAIMS: &str = "claims";
+/// How long a released claim is remembered (so a late retry still looks up before writing).
+const RELEASED_KEPT_DAYS: i64 = 30;
 
 /// Rounds of "claim failed, but the record we then read is usable" before giving up (a record that keeps
 /// changing under us; each round means another writer made progress).
@@ -78,41 +86,76 @@ impl IdempotencyStore for DynamoState {
             .map_err(|_| StoreError::Invalid("lease too long".into()))?;
         let lease_until = now + lease;
         for _ in 0..MAX_ROUNDS {
+            // One conditional update claims the key and counts the claim (the count is the claim's fence);
+            // a record written before claims were counted stands for one earlier claim.
             let result = self
                 .client
-                .put_item()
+                .update_item()
                 .table_name(&*self.table)
-                .item(PK, s(keys::idempotency_pk(key)))
-                .item(SK, s(keys::IDEMPOTENCY_SK))
-                .item(STATE, s(IN_PROGRESS))
-                .item(HASH, s(payload_hash))
-                .item(LEASE_UNTIL, n(millis(lease_until)))
-                .item(TTL, n(epoch_secs(lease_until + chrono::Duration::days(1))))
+                .key(PK, s(keys::idempotency_pk(key)))
+                .key(SK, s(keys::IDEMPOTENCY_SK))
+                .update_expression(
+                    "SET #state = :in_progress, #hash = :hash, #lease = :lease_until, #ttl = :ttl, \
+                     #claims = if_not_exists(#claims, :legacy) + :one REMOVE #result, #expires",
+                )
                 .condition_expression(
                     "attribute_not_exists(#pk) OR (#state = :completed AND #expires <= :now) \
-                     OR (#state = :in_progress AND #lease <= :now)",
+                     OR (#state = :in_progress AND #lease <= :now) OR #state = :released",
                 )
                 .expression_attribute_names("#pk", PK)
                 .expression_attribute_names("#state", STATE)
+                .expression_attribute_names("#hash", HASH)
                 .expression_attribute_names("#expires", EXPIRES_AT)
                 .expression_attribute_names("#lease", LEASE_UNTIL)
+                .expression_attribute_names("#ttl", TTL)
+                .expression_attribute_names("#claims", CLAIMS)
+                .expression_attribute_names("#result", RESULT)
                 .expression_attribute_values(":completed", s(COMPLETED))
                 .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+                .expression_attribute_values(":released", s(RELEASED))
+                .expression_attribute_values(":hash", s(payload_hash))
+                .expression_attribute_values(":lease_until", n(millis(lease_until)))
+                .expression_attribute_values(
+                    ":ttl",
+                    n(epoch_secs(
+                        lease_until + chrono::Duration::days(RELEASED_KEPT_DAYS),
+                    )),
+                )
+                .expression_attribute_values(":legacy", n(0))
+                .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":now", n(millis(now)))
+                .return_values(ReturnValue::AllOld)
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 )
                 .send()
                 .await;
             let existing = match result {
-                Ok(_) => return Ok(IdempotencyBegin::Started),
-                Err(SdkError::ServiceError(service)) if is_condition_failed_put(service.err()) => {
+                Ok(out) => {
+                    let before = out.attributes.unwrap_or_default();
+                    let earlier = if before.is_empty() {
+                        0
+                    } else {
+                        num_attr::<u64>(&before, CLAIMS).unwrap_or(0).max(1)
+                    };
+                    if earlier > 0 && num_attr::<u64>(&before, CLAIMS).is_none() {
+                        // A legacy record: its count started at 0, so store the real one.
+                        self.fix_legacy_count(key, earlier + 1).await?;
+                    }
+                    return Ok(IdempotencyBegin::Started(IdempotencyClaim {
+                        fence: earlier + 1,
+                        earlier_claims: earlier,
+                    }));
+                }
+                Err(SdkError::ServiceError(service))
+                    if is_condition_failed_update(service.err()) =>
+                {
                     match service.into_err() {
-                        PutItemError::ConditionalCheckFailedException(e) => e.item,
+                        UpdateItemError::ConditionalCheckFailedException(e) => e.item,
                         _ => None,
                     }
                 }
-                Err(e) => return Err(from_sdk("PutItem", e)),
+                Err(e) => return Err(from_sdk("UpdateItem", e)),
             };
             let existing = match existing {
                 Some(item) => Some(item),
@@ -126,7 +169,7 @@ impl IdempotencyStore for DynamoState {
             {
                 return Ok(outcome);
             }
-            // The record went away or expired between our put and our read: claim again.
+            // The record went away or expired between our update and our read: claim again.
         }
         Err(StoreError::Transient {
             message: format!("idempotency key {key:?} kept changing while claiming it"),
@@ -137,6 +180,7 @@ impl IdempotencyStore for DynamoState {
     async fn complete(
         &self,
         key: &str,
+        fence: u64,
         payload_hash: &str,
         result: &serde_json::Value,
         expires_at: DateTime<Utc>,
@@ -145,45 +189,97 @@ impl IdempotencyStore for DynamoState {
             message: "result cannot be encoded".into(),
             source: Some(Box::new(e)),
         })?;
-        self.client
-            .put_item()
-            .table_name(&*self.table)
-            .item(PK, s(keys::idempotency_pk(key)))
-            .item(SK, s(keys::IDEMPOTENCY_SK))
-            .item(STATE, s(COMPLETED))
-            .item(HASH, s(payload_hash))
-            .item(RESULT, s(result))
-            .item(EXPIRES_AT, n(millis(expires_at)))
-            .item(TTL, n(epoch_secs(expires_at)))
-            .send()
-            .await
-            .map_err(|e| from_sdk("PutItem", e))?;
-        Ok(())
-    }
-
-    async fn release(&self, key: &str) -> StoreResult<()> {
-        let result = self
+        let outcome = self
             .client
-            .delete_item()
+            .update_item()
             .table_name(&*self.table)
             .key(PK, s(keys::idempotency_pk(key)))
             .key(SK, s(keys::IDEMPOTENCY_SK))
-            .condition_expression("#state = :in_progress")
+            .update_expression(
+                "SET #state = :completed, #hash = :hash, #result = :result, #expires = :expires, \
+                 #ttl = :ttl REMOVE #lease",
+            )
+            .condition_expression("#state = :in_progress AND #claims = :fence")
             .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#hash", HASH)
+            .expression_attribute_names("#result", RESULT)
+            .expression_attribute_names("#expires", EXPIRES_AT)
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_names("#lease", LEASE_UNTIL)
+            .expression_attribute_names("#claims", CLAIMS)
+            .expression_attribute_values(":completed", s(COMPLETED))
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .expression_attribute_values(":hash", s(payload_hash))
+            .expression_attribute_values(":result", s(result))
+            .expression_attribute_values(":expires", n(millis(expires_at)))
+            .expression_attribute_values(":ttl", n(epoch_secs(expires_at)))
+            .expression_attribute_values(":fence", n(fence))
+            .send()
+            .await;
+        match outcome {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Err(StoreError::conflict(
+                format!("idempotency claim {fence} of {key}"),
+                "no longer the live claim (taken over by another worker, or already finished)",
+            )),
+            Err(e) => Err(from_sdk("UpdateItem", e)),
+        }
+    }
+
+    async fn release(&self, key: &str, fence: u64) -> StoreResult<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&*self.table)
+            .key(PK, s(keys::idempotency_pk(key)))
+            .key(SK, s(keys::IDEMPOTENCY_SK))
+            .update_expression("SET #state = :released REMOVE #lease")
+            .condition_expression("#state = :in_progress AND #claims = :fence")
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#lease", LEASE_UNTIL)
+            .expression_attribute_names("#claims", CLAIMS)
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .expression_attribute_values(":released", s(RELEASED))
+            .expression_attribute_values(":fence", n(fence))
             .send()
             .await;
         match result {
-            // Nothing in progress (unknown key, or already completed): nothing to release.
+            // Not our live claim (unknown key, completed, or taken over): nothing of ours to release.
             Ok(_) => Ok(()),
             Err(e) if is_condition_failed(&e) => Ok(()),
-            Err(e) => Err(from_sdk("DeleteItem", e)),
+            Err(e) => Err(from_sdk("UpdateItem", e)),
         }
     }
 }
 
-fn is_condition_failed_put(err: &PutItemError) -> bool {
-    matches!(err, PutItemError::ConditionalCheckFailedException(_))
+impl DynamoState {
+    /// Sets the claim count of a record written before claims were counted (its first counted claim).
+    async fn fix_legacy_count(&self, key: &str, claims: u64) -> StoreResult<()> {
+        self.client
+            .update_item()
+            .table_name(&*self.table)
+            .key(PK, s(keys::idempotency_pk(key)))
+            .key(SK, s(keys::IDEMPOTENCY_SK))
+            .update_expression("SET #claims = :claims")
+            .condition_expression("#claims = :one")
+            .expression_attribute_names("#claims", CLAIMS)
+            .expression_attribute_values(":claims", n(claims))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await
+            .map(|_| ())
+            .or_else(|e| {
+                if is_condition_failed(&e) {
+                    Ok(())
+                } else {
+                    Err(from_sdk("UpdateItem", e))
+                }
+            })
+    }
+}
+
+fn is_condition_failed_update(err: &UpdateItemError) -> bool {
+    matches!(err, UpdateItemError::ConditionalCheckFailedException(_))
 }
 
 #[cfg(test)]

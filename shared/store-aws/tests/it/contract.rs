@@ -77,6 +77,8 @@ state_cases!(idempotency {
     payload_mismatch_is_reported,
     release_lets_a_retry_start_at_once,
     keys_are_independent,
+    a_taken_over_claim_is_fenced_off,
+    an_expired_lease_not_taken_over_still_completes,
 } racing { concurrent_begins_start_exactly_once });
 state_cases!(tokens {
     load_of_an_unknown_connection_is_none,
@@ -85,6 +87,7 @@ state_cases!(tokens {
     save_and_release_requires_holding_the_lease,
     a_save_after_the_lease_was_taken_over_conflicts,
     release_frees_the_lease_only_for_its_holder,
+    a_stale_holder_cannot_release_its_successors_lease,
     leases_of_different_connections_are_independent,
 } racing { concurrent_leases_are_granted_exactly_once });
 state_cases!(rate {

@@ -289,11 +289,11 @@ async fn a_failed_idempotency_claim_reports_the_existing_record_from_the_same_re
     aws.state.begin("key-1", "h", lease, now).await.unwrap();
     let contended = aws.counter.snapshot();
 
-    assert_eq!(claim, [("PutItem".to_owned(), 1)].into());
+    assert_eq!(claim, [("UpdateItem".to_owned(), 1)].into());
     // moto 5.2.5, like DynamoDB, returns the existing item with the ConditionalCheckFailed error
     // (ReturnValuesOnConditionCheckFailure = ALL_OLD), so no extra read is needed; the adapter falls back to a
     // consistent GetItem only when an endpoint does not.
-    assert_eq!(contended, [("PutItem".to_owned(), 1)].into());
+    assert_eq!(contended, [("UpdateItem".to_owned(), 1)].into());
 }
 
 #[tokio::test]

@@ -45,6 +45,18 @@ async fn keys_are_independent() {
     suite::keys_are_independent(&*fresh.store.idempotency()).await;
 }
 
+#[tokio::test]
+async fn a_taken_over_claim_is_fenced_off() {
+    let fresh = spawn_store();
+    suite::a_taken_over_claim_is_fenced_off(&*fresh.store.idempotency()).await;
+}
+
+#[tokio::test]
+async fn an_expired_lease_not_taken_over_still_completes() {
+    let fresh = spawn_store();
+    suite::an_expired_lease_not_taken_over_still_completes(&*fresh.store.idempotency()).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_begins_start_exactly_once() {
     let fresh = spawn_store();

@@ -22,7 +22,7 @@ async fn purge_expired_removes_only_expired_idempotency_records() {
         .await
         .unwrap();
     idempotency
-        .complete("expired-result", "h", &json!(1), at(100))
+        .complete("expired-result", 1, "h", &json!(1), at(100))
         .await
         .unwrap();
     idempotency
@@ -30,7 +30,7 @@ async fn purge_expired_removes_only_expired_idempotency_records() {
         .await
         .unwrap();
     idempotency
-        .complete("live-result", "h", &json!(2), at(10_000))
+        .complete("live-result", 1, "h", &json!(2), at(10_000))
         .await
         .unwrap();
     idempotency

@@ -32,6 +32,12 @@ async fn save_and_release_requires_holding_the_lease() {
 }
 
 #[tokio::test]
+async fn a_stale_holder_cannot_release_its_successors_lease() {
+    let fresh = spawn_store();
+    suite::a_stale_holder_cannot_release_its_successors_lease(&*fresh.store.tokens()).await;
+}
+
+#[tokio::test]
 async fn release_frees_the_lease_only_for_its_holder() {
     let fresh = spawn_store();
     suite::release_frees_the_lease_only_for_its_holder(&*fresh.store.tokens()).await;
