@@ -2,7 +2,7 @@
 //!
 //! Serialising produces a POST body: `None` fields are left out, read-only fields are never written
 //! (`skip_serializing`), codes are padded (`Code` to 18 right-aligned, VAT codes to 3 left-aligned), dates are
-//! ISO (`2024-05-13T00:00:00Z`) and amounts are decimal strings (`"100.00"`, which Exact accepts and which
+//! Dutch local midnight without a zone (`2024-05-13T00:00:00`, see [`crate::cet`]) and amounts are decimal strings (`"100.00"`, which Exact accepts and which
 //! keeps precision). Deserialising reads Exact responses: `/Date(ms)/` dates, numbers, padded codes, and
 //! nested collections either as a plain array or as OData's `{"results":[...]}` (a `__deferred` link reads
 //! as empty).
@@ -854,7 +854,7 @@ mod tests {
             entry_type: Some(20),
         };
         let out = serde_json::to_value(&entry).unwrap_or_default();
-        assert_eq!(out["EntryDate"], "2024-05-13T00:00:00Z");
+        assert_eq!(out["EntryDate"], "2024-05-13T00:00:00");
         assert_eq!(out["SalesEntryLines"][0]["VATCode"], "2  ");
         assert_eq!(out["SalesEntryLines"][0]["AmountFC"], "100.00");
         assert!(out.get("Status").is_none() && out.get("AmountFC").is_none());

@@ -6,6 +6,7 @@
 //! records of both systems ([`vantagepoint`], [`exact`]). Values are parsed at the edge: once a value of
 //! these types exists it is valid, so logic never re-checks it.
 
+pub mod cet;
 pub mod codes;
 pub mod error;
 pub mod exact;

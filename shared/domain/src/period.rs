@@ -148,9 +148,10 @@ pub fn format_vp_date(date: NaiveDate) -> String {
     format!("{}T00:00:00.000", date.format("%Y-%m-%d"))
 }
 
-/// Parses an Exact Online date: `"/Date(1351209600000)/"` (ms since the epoch; date-only fields are midnight
-/// UTC, see the reference §1.7) or an ISO-8601 string (`"2024-05-13T00:00:00Z"`, `"2024-05-13T00:00"`,
-/// `"2024-05-13"`). Returns `Ok(None)` for `""`.
+/// Parses an Exact Online date: `"/Date(1351209600000)/"` (the Dutch wall-clock time written as if UTC, see
+/// [`crate::cet`]; date-only fields are local midnight) or an ISO-8601 string. A string with a zone
+/// (`"2024-05-31T22:30:00Z"`) is an instant and yields the Dutch date at that instant (2024-06-01); one without
+/// (`"2024-05-13T00:00"`, `"2024-05-13"`) is already Dutch local time. Returns `Ok(None)` for `""`.
 pub fn parse_exact_date(value: &str) -> Result<Option<NaiveDate>, ParseError> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
@@ -173,15 +174,15 @@ pub fn parse_exact_date(value: &str) -> Result<Option<NaiveDate>, ParseError> {
             .map(|dt| Some(dt.date_naive()))
             .ok_or_else(|| ParseError::new("Exact date", value, "milliseconds out of range"));
     }
-    if let Ok(dt) = DateTime::parse_from_rfc3339(trimmed) {
-        return Ok(Some(dt.date_naive()));
+    if let Some(at) = parse_zoned(trimmed) {
+        return Ok(Some(crate::cet::date_at(at)));
     }
     for format in [
         "%Y-%m-%dT%H:%M:%S%.f",
         "%Y-%m-%dT%H:%M:%S",
         "%Y-%m-%dT%H:%M",
     ] {
-        if let Ok(dt) = NaiveDateTime::parse_from_str(trimmed.trim_end_matches('Z'), format) {
+        if let Ok(dt) = NaiveDateTime::parse_from_str(trimmed, format) {
             return Ok(Some(dt.date()));
         }
     }
@@ -196,9 +197,31 @@ pub fn parse_exact_date(value: &str) -> Result<Option<NaiveDate>, ParseError> {
         })
 }
 
-/// Formats a date the way Exact accepts it in request bodies: `"2024-05-13T00:00:00Z"` (reference §5.8).
+/// An ISO-8601 date and time with a zone (`Z`, `+02:00`, or `Z`/offset after minutes only) as an instant.
+fn parse_zoned(s: &str) -> Option<DateTime<Utc>> {
+    if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        return Some(dt.with_timezone(&Utc));
+    }
+    // `2024-05-13T00:00Z` (no seconds) is ISO-8601 but not RFC 3339.
+    let naive = s.strip_suffix('Z')?;
+    NaiveDateTime::parse_from_str(naive, "%Y-%m-%dT%H:%M")
+        .ok()
+        .map(|d| d.and_utc())
+}
+
+/// Formats a date the way Exact reads it in request bodies: Dutch local midnight without a zone,
+/// `"2024-05-13T00:00:00"` (the form Exact's own SDK sends). A `Z` would make it an instant that Exact converts
+/// to CET (reference §1.7).
 pub fn format_exact_date(date: NaiveDate) -> String {
-    format!("{}T00:00:00Z", date.format("%Y-%m-%d"))
+    format!("{}T00:00:00", date.format("%Y-%m-%d"))
+}
+
+/// Formats an instant as Exact reads times without a zone: the Dutch wall-clock time, `YYYY-MM-DDTHH:MM:SS`
+/// (for request bodies and `datetime'…'` filter literals).
+pub fn format_exact_instant(at: DateTime<Utc>) -> String {
+    crate::cet::wall_from_utc(at)
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string()
 }
 
 fn deserialize_text_or_null<'de, D: Deserializer<'de>>(
@@ -281,8 +304,9 @@ pub mod exact_date_opt {
     }
 }
 
-/// Parses an Exact Online instant (`Modified`, `Created`): `"/Date(1715558400123)/"` (ms since the epoch, UTC)
-/// or ISO-8601 (`"2024-05-13T10:00:00.123Z"`, or without a zone, taken as UTC). `Ok(None)` for `""`.
+/// Parses an Exact Online instant (`Modified`, `Created`, `DeletedDate`): `"/Date(1715558400123)/"` (the Dutch
+/// wall-clock time written as if UTC, converted with [`crate::cet::utc_from_wall`]) or ISO-8601 — with a zone
+/// (`"2024-05-13T10:00:00.123Z"`) as given, without one as Dutch local time. `Ok(None)` for `""`.
 pub fn parse_exact_instant(value: &str) -> Result<Option<DateTime<Utc>>, ParseError> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
@@ -300,15 +324,15 @@ pub fn parse_exact_instant(value: &str) -> Result<Option<DateTime<Utc>>, ParseEr
         let ms: i64 = inner[..digits_end].parse().map_err(|_| {
             ParseError::new("Exact instant", value, "expected /Date(milliseconds)/")
         })?;
-        return DateTime::from_timestamp_millis(ms)
+        return crate::cet::instant_from_exact_ms(ms)
             .map(Some)
             .ok_or_else(|| ParseError::new("Exact instant", value, "milliseconds out of range"));
     }
-    if let Ok(dt) = DateTime::parse_from_rfc3339(trimmed) {
-        return Ok(Some(dt.with_timezone(&Utc)));
+    if let Some(at) = parse_zoned(trimmed) {
+        return Ok(Some(at));
     }
-    NaiveDateTime::parse_from_str(trimmed.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f")
-        .map(|d| Some(d.and_utc()))
+    NaiveDateTime::parse_from_str(trimmed, "%Y-%m-%dT%H:%M:%S%.f")
+        .map(|d| Some(crate::cet::utc_from_wall(d)))
         .map_err(|_| {
             ParseError::new(
                 "Exact instant",
@@ -449,16 +473,97 @@ mod tests {
         assert!(parse_exact_date("/Date(abc)/").is_err());
     }
 
+    fn wall_ms(s: &str) -> String {
+        let ms = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S")
+            .unwrap_or_default()
+            .and_utc()
+            .timestamp_millis();
+        format!("/Date({ms})/")
+    }
+
+    #[test]
+    fn exact_dates_at_month_ends_and_clock_changes_are_the_dutch_calendar_dates() {
+        // A payment Exact registered at 00:30 on 1 June (CEST) is dated 1 June, period 6.
+        assert_eq!(
+            parse_exact_date(&wall_ms("2024-06-01T00:30:00")),
+            Ok(Some(date(2024, 6, 1)))
+        );
+        // The same moment sent as a UTC instant is still 1 June in Exact.
+        assert_eq!(
+            parse_exact_date("2024-05-31T22:30:00Z"),
+            Ok(Some(date(2024, 6, 1)))
+        );
+        // Winter: 23:30 UTC on 31 January is 00:30 CET on 1 February.
+        assert_eq!(
+            parse_exact_date("2024-01-31T23:30:00Z"),
+            Ok(Some(date(2024, 2, 1)))
+        );
+        assert_eq!(
+            parse_exact_date("2024-01-31T22:30:00+00:00"),
+            Ok(Some(date(2024, 1, 31)))
+        );
+        // Around the spring and autumn changes (last Sundays of March and October).
+        assert_eq!(
+            parse_exact_date("2024-03-30T23:30:00Z"),
+            Ok(Some(date(2024, 3, 31)))
+        );
+        assert_eq!(
+            parse_exact_date("2024-10-26T22:30:00Z"),
+            Ok(Some(date(2024, 10, 27)))
+        );
+        assert_eq!(
+            parse_exact_date("2024-10-31T23:30:00Z"),
+            Ok(Some(date(2024, 11, 1)))
+        );
+        // Outgoing dates are Dutch local midnight, without a zone.
+        assert_eq!(format_exact_date(date(2024, 6, 1)), "2024-06-01T00:00:00");
+        assert_eq!(
+            parse_exact_date(&format_exact_date(date(2024, 6, 1))),
+            Ok(Some(date(2024, 6, 1)))
+        );
+    }
+
+    #[test]
+    fn exact_instants_convert_between_the_dutch_clock_and_utc_in_both_seasons() {
+        let utc = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|d| d.with_timezone(&Utc))
+                .unwrap_or_default()
+        };
+        for (wall, instant) in [
+            ("2024-06-01T00:30:00", "2024-05-31T22:30:00Z"),
+            ("2024-02-01T00:30:00", "2024-01-31T23:30:00Z"),
+            ("2024-03-31T03:00:00", "2024-03-31T01:00:00Z"),
+            ("2024-03-31T01:59:59", "2024-03-31T00:59:59Z"),
+            ("2024-10-27T03:00:00", "2024-10-27T02:00:00Z"),
+        ] {
+            assert_eq!(
+                parse_exact_instant(&wall_ms(wall)),
+                Ok(Some(utc(instant))),
+                "{wall}"
+            );
+            assert_eq!(parse_exact_instant(wall), Ok(Some(utc(instant))), "{wall}");
+            assert_eq!(format_exact_instant(utc(instant)), wall);
+        }
+    }
+
     #[test]
     fn exact_instants_and_vp_datetimes_read_in_their_wire_forms() {
         assert_eq!(
             parse_exact_instant("/Date(1715558400123)/")
                 .unwrap_or_default()
                 .map(|d| d.timestamp_millis()),
-            Some(1_715_558_400_123)
+            // 2024-05-13T00:00:00.123 on the Dutch clock (CEST) is 22:00:00.123 UTC the day before.
+            Some(1_715_558_400_123 - 7_200_000)
         );
         assert_eq!(
             parse_exact_instant("2024-05-13T00:00:00.5")
+                .unwrap_or_default()
+                .map(|d| d.timestamp_millis()),
+            Some(1_715_558_400_500 - 7_200_000)
+        );
+        assert_eq!(
+            parse_exact_instant("2024-05-13T00:00:00.5Z")
                 .unwrap_or_default()
                 .map(|d| d.timestamp_millis()),
             Some(1_715_558_400_500)

@@ -14,7 +14,7 @@
 //!   changed accounts from `sync/CRM/Accounts`, deletions from `sync/Deleted`; the cursor is the highest sync `Timestamp` as a decimal string.
 
 use async_trait::async_trait;
-use chrono::{NaiveDateTime, TimeZone, Utc};
+use chrono::Utc;
 use ledgerlink_domain::ExactAccountCode;
 use ledgerlink_domain::exact::{
     Account, Address, Contact, Currency, GeneralJournalEntry, GlAccount, Journal, PaymentTerm,
@@ -131,22 +131,12 @@ pub fn credit_note_wire(entry: &SalesEntry) -> SalesEntry {
     wire
 }
 
-/// Reads `sync/Deleted`'s `DeletedDate` (`/Date(ms)/` or ISO without zone, taken as UTC).
+/// Reads `sync/Deleted`'s `DeletedDate`: `/Date(ms)/` or ISO without a zone, both on the Dutch clock (CET/CEST,
+/// converted to UTC explicitly; see `ledgerlink_domain::cet`).
 fn deleted_at(text: Option<&str>) -> Option<chrono::DateTime<Utc>> {
-    let text = text?.trim();
-    if let Some(ms) = text
-        .strip_prefix("/Date(")
-        .and_then(|r| r.strip_suffix(")/"))
-    {
-        let digits: String = ms
-            .chars()
-            .take_while(|c| c.is_ascii_digit() || *c == '-')
-            .collect();
-        return Utc.timestamp_millis_opt(digits.parse().ok()?).single();
-    }
-    NaiveDateTime::parse_from_str(text.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f")
+    ledgerlink_domain::period::parse_exact_instant(text?)
         .ok()
-        .map(|d| d.and_utc())
+        .flatten()
 }
 
 #[async_trait]
@@ -509,17 +499,24 @@ mod tests {
 
     #[test]
     fn deleted_dates_read_in_both_wire_forms() {
+        // 2013-10-25T02:24:32.203 on the Dutch clock (CEST) = 00:24:32.203 UTC.
         assert_eq!(
             deleted_at(Some("/Date(1382667872203)/"))
                 .unwrap()
                 .timestamp_millis(),
-            1_382_667_872_203
+            1_382_667_872_203 - 7_200_000
         );
         assert_eq!(
             deleted_at(Some("2024-05-13T10:00:00"))
                 .unwrap()
                 .to_rfc3339(),
-            "2024-05-13T10:00:00+00:00"
+            "2024-05-13T08:00:00+00:00"
+        );
+        assert_eq!(
+            deleted_at(Some("2024-01-13T10:00:00"))
+                .unwrap()
+                .to_rfc3339(),
+            "2024-01-13T09:00:00+00:00"
         );
         assert_eq!(deleted_at(None), None);
     }

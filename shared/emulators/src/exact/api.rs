@@ -277,6 +277,8 @@ enum Target {
     Deleted,
     ReceivablesList,
     Divisions(&'static SetDef),
+    /// `{service}/$metadata`.
+    Metadata(String),
 }
 
 /// Splits `Entity(key)` into the entity name and the key literal's value.
@@ -324,6 +326,13 @@ fn route(segs: &[String]) -> Result<Target, ApiError> {
                 Ok(Target::ReceivablesList)
             } else {
                 Err(nf())
+            }
+        }
+        [svc, m] if m == "$metadata" => {
+            if super::metadata::service_sets(svc).is_empty() {
+                Err(nf())
+            } else {
+                Ok(Target::Metadata(svc.clone()))
             }
         }
         [svc, ent, rest @ ..] => {
@@ -446,9 +455,16 @@ pub(crate) async fn me(
         ("Legislation", json!(1)),
         (
             "ServerTime",
-            json!(now.format("%Y-%m-%dT%H:%M:%S").to_string()),
+            json!(
+                ledgerlink_domain::cet::wall_from_utc(now)
+                    .format("%Y-%m-%dT%H:%M:%S")
+                    .to_string()
+            ),
         ),
-        ("ServerUtcOffset", json!(0)),
+        (
+            "ServerUtcOffset",
+            json!(ledgerlink_domain::cet::offset_secs(now)),
+        ),
         ("IsClientUser", json!(false)),
         ("IsStarterUser", json!(false)),
     ] {
@@ -600,6 +616,13 @@ async fn handle(
         }
     }
     let target = route(segs)?;
+    if let Target::Metadata(service) = &target {
+        if *method != Method::GET {
+            return Err(op_error(sh, OpError::MethodNotAllowed));
+        }
+        let doc = super::metadata::document(service).unwrap_or_default();
+        return Ok(([("content-type", "application/xml;charset=utf-8")], doc).into_response());
+    }
     let counting = matches!(target, Target::Regular { count: true, .. });
     if !counting && !accepts_json(headers) {
         return Err(not_acceptable());
@@ -741,7 +764,7 @@ async fn handle(
             let def = def_of(model::DELETED);
             let st = sh.store.lock();
             // "The log of records deleted is saved for 2 months."
-            let horizon = (now - Duration::days(61)).timestamp_millis();
+            let horizon = ledgerlink_domain::cet::exact_ms(now - Duration::days(61));
             let rows = st
                 .rows(division, model::DELETED)
                 .filter(|r| {
@@ -1267,7 +1290,7 @@ fn format_row(ctx: &QueryCtx<'_>, st: &Store, key: &str, rec: &Record, sel: &Sel
     if ctx.kind == Kind::Sync && ctx.def.field("Timestamp").is_none() && sel.wants("Timestamp") {
         m.insert("Timestamp".into(), json!(rec.ts));
     }
-    if matches!(ctx.kind, Kind::Regular) {
+    if matches!(ctx.kind, Kind::Regular | Kind::Read) {
         for n in &ctx.def.navs {
             if !sel.wants(n.name) {
                 continue;

@@ -16,12 +16,18 @@
 //!   endpoints require `$select`; sync endpoints accept only `Timestamp` in `$filter`.
 //! - Payments fire the `BankEntries` webhook topic; deleted sales/purchase/general-journal entries are logged
 //!   in `sync/Deleted` with EntityType 1 (TransactionLines).
-//! - VAT `Percentage` is a fraction (0.21 for 21%); Int64 values (`Timestamp`) are JSON numbers; dates are
-//!   `/Date(ms)/` with naive client dates read as UTC; `EventCreatedOn` is UTC without offset.
+//! - VAT `Percentage` is a fraction (0.21 for 21%); Int64 values (`Timestamp`) are JSON numbers.
+//! - Dates carry Exact's **CET semantics** (reference §1.7): every `/Date(ms)/` the emulator writes — `Created`,
+//!   `Modified`, payment and entry dates, `DeletedDate` — is the Dutch wall-clock time (CET in winter, CEST in
+//!   summer) written as if UTC; date fields are Dutch local midnight. A client date without a zone is read as
+//!   Dutch local time, one with a zone (`Z`, `+02:00`) is converted to it. `EventCreatedOn` and `current/Me`'s
+//!   `ServerTime` are Dutch local time too, `ServerUtcOffset` is 3600 or 7200. Rate-limit reset headers stay UTC
+//!   epoch milliseconds, as observed. So a payment registered at 00:30 CEST on 1 June is dated 1 June.
 
 mod admin;
 mod api;
 pub mod demo;
+mod metadata;
 mod model;
 mod oauth;
 mod odata;

@@ -6,6 +6,7 @@ use std::str::FromStr;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use ledgerlink_domain::cet;
 use rust_decimal::Decimal;
 use serde_json::{Number, Value};
 
@@ -233,8 +234,18 @@ pub(crate) const ACCOUNT_FILTER_FIELDS: &[&str] = &[
     "VATNumber",
 ];
 
+/// `Created`, `Modified` and `Division` (entities whose reference page lists no creator/modifier).
+fn with_dates(mut fields: Vec<Field>) -> Vec<Field> {
+    fields.extend([
+        fd("Created", Ty::Date, RO),
+        fd("Modified", Ty::Date, RO),
+        fd("Division", Ty::Int, RO),
+    ]);
+    fields
+}
+
 fn entry_lines(entry_key: &'static str) -> Vec<Field> {
-    with_audit(vec![
+    let mut fields = vec![
         fd("ID", Ty::Guid, RO),
         fd(entry_key, Ty::Guid, P),
         fd("LineNumber", Ty::Int, RO),
@@ -259,7 +270,10 @@ fn entry_lines(entry_key: &'static str) -> Vec<Field> {
         fd("From", Ty::Date, W),
         fd("To", Ty::Date, W),
         fd("Type", Ty::Int, RO),
-    ])
+    ];
+    // The line pages list Division but no audit properties.
+    fields.push(fd("Division", Ty::Int, RO));
+    fields
 }
 
 fn entry_header(party: &'static str, party_name: &'static str, lines: &'static str) -> Vec<Field> {
@@ -299,7 +313,7 @@ fn entry_header(party: &'static str, party_name: &'static str, lines: &'static s
 }
 
 fn cashflow_fields() -> Vec<Field> {
-    let mut v = vec![
+    let v = vec![
         fd("ID", Ty::Guid, RO),
         fd("Account", Ty::Guid, RO),
         fd("AccountCode", Ty::PadLeft(18), RO),
@@ -334,14 +348,27 @@ fn cashflow_fields() -> Vec<Field> {
         fd("TransactionReportingYear", Ty::Int, RO),
         fd("YourRef", Ty::Str, RO),
     ];
-    // Exact documents these two on Receivables; the emulator keeps them on Payments too, so one payment
-    // registration rule serves both.
-    v.push(fd("IsFullyPaid", Ty::Bool, RO));
-    v.push(fd("LastPaymentDate", Ty::Date, RO));
     with_audit(v)
 }
 
+/// Receivables also carry whether they are fully paid and when they were last paid (the reference documents
+/// these two on Receivables only).
+fn receivable_fields() -> Vec<Field> {
+    let mut v = cashflow_fields();
+    v.push(fd("IsFullyPaid", Ty::Bool, RO));
+    v.push(fd("LastPaymentDate", Ty::Date, RO));
+    v
+}
+
 static SETS: LazyLock<Vec<SetDef>> = LazyLock::new(|| {
+    let mut sets = hand_written_sets();
+    for set in &mut sets {
+        complete_from_reference(set);
+    }
+    sets
+});
+
+fn hand_written_sets() -> Vec<SetDef> {
     vec![
         Builder::new(
             ACCOUNTS,
@@ -604,7 +631,7 @@ static SETS: LazyLock<Vec<SetDef>> = LazyLock::new(|| {
             "GeneralJournalEntry",
             "EntryID",
             KeyKind::Guid,
-            with_audit(vec![
+            with_dates(vec![
                 fd("EntryID", Ty::Guid, RO),
                 fd("JournalCode", Ty::Str, P | R),
                 fd("JournalDescription", Ty::Str, RO),
@@ -662,7 +689,7 @@ static SETS: LazyLock<Vec<SetDef>> = LazyLock::new(|| {
             "BankEntry",
             "EntryID",
             KeyKind::Guid,
-            with_audit(vec![
+            with_dates(vec![
                 fd("EntryID", Ty::Guid, RO),
                 fd("JournalCode", Ty::Str, P | R),
                 fd("JournalDescription", Ty::Str, RO),
@@ -707,7 +734,7 @@ static SETS: LazyLock<Vec<SetDef>> = LazyLock::new(|| {
             "Receivable",
             "ID",
             KeyKind::Guid,
-            cashflow_fields(),
+            receivable_fields(),
         )
         .methods(GET | PUT)
         .bulk("Cashflow/Receivables")
@@ -786,7 +813,6 @@ static SETS: LazyLock<Vec<SetDef>> = LazyLock::new(|| {
                 fd("Currency", Ty::Str, RO),
                 fd("Country", Ty::PadRight(3), RO),
                 fd("Current", Ty::Bool, RO),
-                fd("Main", Ty::Bool, RO),
                 fd("DivisionMoveDate", Ty::Date, RO),
                 fd("Created", Ty::Date, RO),
             ],
@@ -871,9 +897,9 @@ static SETS: LazyLock<Vec<SetDef>> = LazyLock::new(|| {
                 fd("AccountingDivision", Ty::Int, RO),
                 fd("DivisionCustomer", Ty::Guid, RO),
                 fd("LanguageCode", Ty::Str, RO),
-                fd("Legislation", Ty::Int, RO),
+                fd("Legislation", Ty::Int64, RO),
                 fd("ServerTime", Ty::Str, RO),
-                fd("ServerUtcOffset", Ty::Int, RO),
+                fd("ServerUtcOffset", Ty::Dec, RO),
                 fd("IsClientUser", Ty::Bool, RO),
                 fd("IsStarterUser", Ty::Bool, RO),
             ],
@@ -882,7 +908,243 @@ static SETS: LazyLock<Vec<SetDef>> = LazyLock::new(|| {
         .not_regular()
         .0,
     ]
-});
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The documented property sets.
+
+/// The checked-in property lists, one per entity, taken from Exact's REST API reference pages (see the header
+/// of each file for the page and its date; `scripts/exact-reference-properties.py` regenerates them). They
+/// complete the hand-written definitions above: every documented property the emulator does not model
+/// specially is served with its documented type and writability, null where the demo has no value.
+pub(crate) const REFERENCE: &[(&str, &str)] = &[
+    (
+        ACCOUNTS,
+        include_str!("../../reference/exact/crm.Accounts.txt"),
+    ),
+    (
+        ADDRESSES,
+        include_str!("../../reference/exact/crm.Addresses.txt"),
+    ),
+    (
+        CONTACTS,
+        include_str!("../../reference/exact/crm.Contacts.txt"),
+    ),
+    (
+        GL_ACCOUNTS,
+        include_str!("../../reference/exact/financial.GLAccounts.txt"),
+    ),
+    (
+        JOURNALS,
+        include_str!("../../reference/exact/financial.Journals.txt"),
+    ),
+    (
+        VAT_CODES,
+        include_str!("../../reference/exact/vat.VATCodes.txt"),
+    ),
+    (
+        VAT_PERCENTAGES,
+        include_str!("../../reference/exact/vat.VATPercentages.txt"),
+    ),
+    (
+        CURRENCIES,
+        include_str!("../../reference/exact/general.Currencies.txt"),
+    ),
+    (
+        SALES_ENTRIES,
+        include_str!("../../reference/exact/salesentry.SalesEntries.txt"),
+    ),
+    (
+        SALES_ENTRY_LINES,
+        include_str!("../../reference/exact/salesentry.SalesEntryLines.txt"),
+    ),
+    (
+        PURCHASE_ENTRIES,
+        include_str!("../../reference/exact/purchaseentry.PurchaseEntries.txt"),
+    ),
+    (
+        PURCHASE_ENTRY_LINES,
+        include_str!("../../reference/exact/purchaseentry.PurchaseEntryLines.txt"),
+    ),
+    (
+        GJ_ENTRIES,
+        include_str!("../../reference/exact/generaljournalentry.GeneralJournalEntries.txt"),
+    ),
+    (
+        GJ_ENTRY_LINES,
+        include_str!("../../reference/exact/generaljournalentry.GeneralJournalEntryLines.txt"),
+    ),
+    (
+        BANK_ENTRIES,
+        include_str!("../../reference/exact/financialtransaction.BankEntries.txt"),
+    ),
+    (
+        BANK_ENTRY_LINES,
+        include_str!("../../reference/exact/financialtransaction.BankEntryLines.txt"),
+    ),
+    (
+        RECEIVABLES,
+        include_str!("../../reference/exact/cashflow.Receivables.txt"),
+    ),
+    (
+        PAYMENTS,
+        include_str!("../../reference/exact/cashflow.Payments.txt"),
+    ),
+    (
+        PAYMENT_TERMS,
+        include_str!("../../reference/exact/cashflow.PaymentTerms.txt"),
+    ),
+    (
+        WEBHOOKS,
+        include_str!("../../reference/exact/webhooks.WebhookSubscriptions.txt"),
+    ),
+    (
+        DIVISIONS_SYSTEM,
+        include_str!("../../reference/exact/system.Divisions.txt"),
+    ),
+    (
+        DIVISIONS_HRM,
+        include_str!("../../reference/exact/hrm.Divisions.txt"),
+    ),
+    (
+        DELETED,
+        include_str!("../../reference/exact/sync.Deleted.txt"),
+    ),
+    (
+        RECEIVABLES_LIST,
+        include_str!("../../reference/exact/read.financial.ReceivablesList.txt"),
+    ),
+    (ME, include_str!("../../reference/exact/current.Me.txt")),
+];
+
+/// One documented property.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RefProp {
+    pub name: &'static str,
+    /// `Edm.String`, `Edm.Guid`, … or `Collection(Entity)` for a navigation property.
+    pub edm: &'static str,
+    pub get: bool,
+    pub post: bool,
+    pub put: bool,
+    pub required: bool,
+}
+
+impl RefProp {
+    pub fn collection(&self) -> Option<&'static str> {
+        self.edm
+            .strip_prefix("Collection(")
+            .and_then(|s| s.strip_suffix(')'))
+    }
+}
+
+/// The documented properties of the set at `path` (empty when the reference has no page for it).
+pub(crate) fn reference_props(path: &str) -> Vec<RefProp> {
+    let Some((_, text)) = REFERENCE.iter().find(|(p, _)| *p == path) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let mut parts = l.split('\t');
+            let name = parts.next()?;
+            let edm = parts.next()?;
+            let methods = parts.next()?;
+            let flags = parts.next().unwrap_or("-");
+            Some(RefProp {
+                name,
+                edm,
+                get: methods.contains('G'),
+                post: methods.contains('P'),
+                put: methods.contains('U'),
+                required: flags.split(',').any(|f| f == "required"),
+            })
+        })
+        .collect()
+}
+
+/// The header lines of a reference file (`# reference page: …`, `# as of …`).
+#[cfg(test)]
+pub(crate) fn reference_source(path: &str) -> Vec<&'static str> {
+    REFERENCE
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, text)| {
+            text.lines()
+                .filter(|l| l.starts_with('#'))
+                .map(|l| l.trim_start_matches('#').trim())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The emulator's wire type of an Edm type.
+pub(crate) fn ty_of_edm(edm: &str) -> Ty {
+    match edm {
+        "Edm.Guid" => Ty::Guid,
+        "Edm.Int16" | "Edm.Int32" | "Edm.Byte" | "Edm.SByte" => Ty::Int,
+        "Edm.Int64" => Ty::Int64,
+        "Edm.Double" | "Edm.Decimal" | "Edm.Single" => Ty::Dec,
+        "Edm.Boolean" => Ty::Bool,
+        "Edm.DateTime" | "Edm.DateTimeOffset" => Ty::Date,
+        _ => Ty::Str,
+    }
+}
+
+/// The Edm type the emulator declares for a property of wire type `ty`.
+pub(crate) fn edm_of_ty(ty: Ty) -> &'static str {
+    match ty {
+        Ty::Guid => "Edm.Guid",
+        Ty::Str | Ty::PadLeft(_) | Ty::PadRight(_) => "Edm.String",
+        Ty::Int => "Edm.Int32",
+        Ty::Int64 => "Edm.Int64",
+        Ty::Dec => "Edm.Double",
+        Ty::Bool => "Edm.Boolean",
+        Ty::Date => "Edm.DateTime",
+    }
+}
+
+/// Adds every documented property the hand-written definition lacks, and every documented navigation
+/// property as a deferred/expandable link.
+fn complete_from_reference(set: &mut SetDef) {
+    for p in reference_props(set.path) {
+        if let Some(target) = p.collection() {
+            if set.nav(p.name).is_none() {
+                // A navigation the emulator keeps no rows for yet: deferred, and `{"results": []}` expanded.
+                set.navs.push(Nav {
+                    name: p.name,
+                    child: child_path_of(target),
+                    fk: set.key,
+                });
+            }
+            continue;
+        }
+        if set.field(p.name).is_some() {
+            continue;
+        }
+        let mut flags = RO;
+        if p.post {
+            flags |= P;
+        }
+        if p.put {
+            flags |= U;
+        }
+        set.fields.push(fd(p.name, ty_of_edm(p.edm), flags));
+    }
+}
+
+/// The set path of a navigation target named in the reference (`BankAccounts` → `crm/BankAccounts`).
+fn child_path_of(target: &'static str) -> &'static str {
+    match target {
+        "BankAccounts" => "crm/BankAccounts",
+        "DeductibilityPercentages" => "financial/DeductibilityPercentages",
+        "VATPercentages" => VAT_PERCENTAGES,
+        "SalesEntryLines" => SALES_ENTRY_LINES,
+        "PurchaseEntryLines" => PURCHASE_ENTRY_LINES,
+        "GeneralJournalEntryLines" => GJ_ENTRY_LINES,
+        "BankEntryLines" => BANK_ENTRY_LINES,
+        other => other,
+    }
+}
 
 /// Every set, in a fixed order.
 pub(crate) fn sets() -> &'static [SetDef] {
@@ -925,9 +1187,23 @@ fn matches_service_entity(path: &str, service: &str, entity: &str) -> bool {
 // ---------------------------------------------------------------------------------------------------------
 // Values on the wire.
 
-/// `/Date(ms)/` for an instant.
+/// `/Date(ms)/` for an instant, with Exact's CET semantics: the Dutch wall-clock time (CET/CEST) written as if
+/// it were UTC (reference §1.7; `ledgerlink_domain::cet`).
 pub(crate) fn date_value(at: DateTime<Utc>) -> Value {
-    Value::String(format!("/Date({})/", at.timestamp_millis()))
+    Value::String(format!("/Date({})/", cet::exact_ms(at)))
+}
+
+/// The `/Date(ms)/` milliseconds of Dutch local midnight on the day it is at `at` (the default of date fields).
+pub(crate) fn today_ms(at: DateTime<Utc>) -> i64 {
+    cet::date_at(at)
+        .and_hms_opt(0, 0, 0)
+        .map(|d| d.and_utc().timestamp_millis())
+        .unwrap_or_default()
+}
+
+/// The Dutch calendar date of a `/Date(ms)/` value.
+pub(crate) fn ms_to_date(ms: i64) -> Option<NaiveDate> {
+    DateTime::from_timestamp_millis(ms).map(|d| d.date_naive())
 }
 
 /// Milliseconds in a `/Date(ms)/` string.
@@ -942,15 +1218,21 @@ pub(crate) fn parse_date_ms(s: &str) -> Option<i64> {
     inner[..digits_end].parse().ok()
 }
 
-/// Parses the date forms clients send: `/Date(ms)/`, RFC 3339, `YYYY-MM-DDTHH:MM[:SS[.fff]]`, `YYYY-MM-DD`.
-/// Naive times are taken as UTC (Exact encodes local midnight as UTC midnight for date-only fields).
+/// Parses the date forms clients send into `/Date(ms)/` milliseconds (CET semantics): `/Date(ms)/` as is;
+/// a time with a zone (RFC 3339, `…Z`) is an instant, converted to the Dutch wall clock; a time without a zone
+/// (`YYYY-MM-DDTHH:MM[:SS[.fff]]`, `YYYY-MM-DD`) is already Dutch local time.
 pub(crate) fn parse_any_date(s: &str) -> Option<i64> {
     let s = s.trim();
     if let Some(ms) = parse_date_ms(s) {
         return Some(ms);
     }
     if let Ok(d) = DateTime::parse_from_rfc3339(s) {
-        return Some(d.timestamp_millis());
+        return Some(cet::exact_ms(d.with_timezone(&Utc)));
+    }
+    if let Some(naive) = s.strip_suffix('Z')
+        && let Ok(d) = NaiveDateTime::parse_from_str(naive, "%Y-%m-%dT%H:%M")
+    {
+        return Some(cet::exact_ms(d.and_utc()));
     }
     for fmt in [
         "%Y-%m-%dT%H:%M:%S%.f",
@@ -1086,9 +1368,12 @@ mod tests {
 
     #[test]
     fn dates_are_accepted_in_every_client_form_and_stored_as_epoch_milliseconds() {
+        // Dutch local midnight, 13 May 2024.
         let want = json!("/Date(1715558400000)/");
         for input in [
-            "2024-05-13T00:00:00Z",
+            "2024-05-12T22:00:00Z",
+            "2024-05-13T00:00:00+02:00",
+            "2024-05-13T00:00:00",
             "2024-05-13T00:00",
             "2024-05-13",
             "/Date(1715558400000)/",
@@ -1099,10 +1384,83 @@ mod tests {
     }
 
     #[test]
+    fn instants_are_written_on_the_dutch_clock_across_month_ends_and_clock_changes() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let wall = |s: &str| {
+            NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S")
+                .unwrap()
+                .and_utc()
+                .timestamp_millis()
+        };
+        for (instant, dutch) in [
+            ("2024-05-31T22:30:00Z", "2024-06-01T00:30:00"),
+            ("2024-01-31T23:30:00Z", "2024-02-01T00:30:00"),
+            ("2024-03-31T00:59:00Z", "2024-03-31T01:59:00"),
+            ("2024-03-31T01:00:00Z", "2024-03-31T03:00:00"),
+            ("2024-10-27T00:59:00Z", "2024-10-27T02:59:00"),
+            ("2024-10-27T01:00:00Z", "2024-10-27T02:00:00"),
+        ] {
+            assert_eq!(
+                date_value(at(instant)),
+                json!(format!("/Date({})/", wall(dutch))),
+                "{instant}"
+            );
+            assert_eq!(parse_any_date(instant), Some(wall(dutch)), "{instant}");
+        }
+        assert_eq!(
+            ms_to_date(today_ms(at("2024-05-31T22:30:00Z"))),
+            NaiveDate::from_ymd_opt(2024, 6, 1)
+        );
+    }
+
+    #[test]
     fn amounts_sent_as_strings_or_numbers_become_numbers() {
         assert_eq!(coerce(Ty::Dec, &json!("100.00")).unwrap(), json!(100));
         assert_eq!(coerce(Ty::Dec, &json!(12.5)).unwrap(), json!(12.5));
         assert!(coerce(Ty::Dec, &json!("abc")).is_err());
+    }
+
+    #[test]
+    fn every_property_the_emulator_serves_is_documented_and_every_documented_one_is_served() {
+        let mut problems = Vec::new();
+        for (path, _) in REFERENCE {
+            let def = set(path).unwrap();
+            let documented = reference_props(path);
+            assert!(!documented.is_empty(), "{path}: empty reference list");
+            assert!(
+                reference_source(path)
+                    .iter()
+                    .any(|l| l.starts_with("as of ")),
+                "{path}: the reference file names its date"
+            );
+            for f in &def.fields {
+                match documented.iter().find(|p| p.name == f.name) {
+                    None => problems.push(format!("{path}: {} is not documented", f.name)),
+                    Some(p)
+                        if p.collection().is_none()
+                            && ty_of_edm(p.edm) != f.ty
+                            && !matches!(f.ty, Ty::PadLeft(_) | Ty::PadRight(_)) =>
+                    {
+                        problems.push(format!(
+                            "{path}: {} is {:?}, documented {}",
+                            f.name, f.ty, p.edm
+                        ))
+                    }
+                    _ => {}
+                }
+            }
+            for p in &documented {
+                let served = if p.collection().is_some() {
+                    def.nav(p.name).is_some()
+                } else {
+                    def.field(p.name).is_some()
+                };
+                if !served {
+                    problems.push(format!("{path}: documented {} is not served", p.name));
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! OAuth 2.0 as Exact runs it: `/api/oauth2/auth` (auto-consent: 302 back to the redirect URI with `code` and
-//! `state`) and `/api/oauth2/token` (form-encoded only; `authorization_code` and `refresh_token` grants).
+//! `state`) and `/api/oauth2/token` (form-encoded only; `authorization_code` and `refresh_token` grants; the
+//! client authenticates with `client_id`/`client_secret` in the body or with HTTP Basic, RFC 6749 §2.3.1).
 //!
 //! Rules: codes are single use and live 3 minutes; access tokens live 600 s and `expires_in` is the string
 //! `"600"`; every refresh rotates the refresh token and the previous one is dead at once (strict rotation) →
@@ -175,6 +176,82 @@ pub(crate) async fn authorize(
     r
 }
 
+/// The client's id and secret from the body (`client_id`, `client_secret`) or from HTTP Basic
+/// (`Authorization: Basic base64(urlencode(id):urlencode(secret))`, RFC 6749 §2.3.1). Both forms may be sent
+/// together only when they name the same client with the same secret; a request whose Basic credentials differ
+/// from the body's is refused with 400 `invalid_request`, as is a malformed Basic header (401 `invalid_client`).
+/// `Ok(None)`: no client id anywhere.
+#[allow(clippy::type_complexity)]
+fn client_credentials(
+    headers: &HeaderMap,
+    body_id: Option<String>,
+    body_secret: Option<String>,
+) -> Result<Option<(String, Option<String>)>, Response> {
+    use base64::Engine as _;
+    let basic = match headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+    {
+        Some(v) if v.len() > 6 && v[..6].eq_ignore_ascii_case("basic ") => {
+            let malformed = || {
+                oauth_error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "The Basic authorization header is malformed.",
+                )
+            };
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(v[6..].trim())
+                .map_err(|_| malformed())?;
+            let text = String::from_utf8(raw).map_err(|_| malformed())?;
+            let (id, secret) = text.split_once(':').ok_or_else(malformed)?;
+            // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
+            let decode = |s: &str| -> String {
+                url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            let id = decode(id);
+            if id.is_empty() {
+                return Err(malformed());
+            }
+            Some((id, decode(secret)))
+        }
+        Some(v) if !v.is_empty() => {
+            return Err(oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "Only Basic client authentication is accepted in the Authorization header.",
+            ));
+        }
+        _ => None,
+    };
+    match basic {
+        None => Ok(body_id.map(|id| (id, body_secret))),
+        Some((id, secret)) => {
+            let differs = body_id
+                .as_deref()
+                .is_some_and(|b| norm_client(b) != norm_client(&id))
+                || body_secret.as_deref().is_some_and(|b| {
+                    !bool::from(subtle::ConstantTimeEq::ct_eq(
+                        b.as_bytes(),
+                        secret.as_bytes(),
+                    ))
+                });
+            if differs {
+                return Err(oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "The client credentials in the Authorization header and in the body differ.",
+                ));
+            }
+            Ok(Some((id, Some(secret))))
+        }
+    }
+}
+
 /// `POST /api/oauth2/token`.
 pub(crate) async fn token(
     State(sh): State<Arc<Shared>>,
@@ -206,13 +283,18 @@ pub(crate) async fn token(
     let now = sh.now();
     let cfg = &sh.config;
     let mut st = sh.store.lock();
-    let Some(client_id) = get("client_id").map(|c| norm_client(&c)) else {
+    let credentials = match client_credentials(&headers, get("client_id"), get("client_secret")) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some((client_id, client_secret)) = credentials else {
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "client_id is missing.",
         );
     };
+    let client_id = norm_client(&client_id);
     *st.token_calls.entry(client_id.clone()).or_default() += 1;
     let Some(app) = st.apps.get(&client_id).cloned() else {
         return oauth_error(
@@ -221,7 +303,7 @@ pub(crate) async fn token(
             "Unknown client.",
         );
     };
-    let secret_ok = get("client_secret").is_some_and(|s| {
+    let secret_ok = client_secret.is_some_and(|s| {
         subtle::ConstantTimeEq::ct_eq(s.as_bytes(), app.client_secret.as_bytes()).into()
     });
     if !secret_ok {

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use base64::Engine;
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -201,9 +201,7 @@ fn round2(d: Decimal) -> Decimal {
     d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
 }
 
-fn ms_to_date(ms: i64) -> Option<NaiveDate> {
-    DateTime::from_timestamp_millis(ms).map(|d| d.date_naive())
-}
+use model::ms_to_date;
 
 impl Store {
     pub fn new(seed: u64) -> Self {
@@ -1284,9 +1282,10 @@ impl Store {
             .get("EntryDate")
             .and_then(s)
             .and_then(model::parse_date_ms)
-            .unwrap_or_else(|| now.timestamp_millis());
+            .unwrap_or_else(|| model::today_ms(now));
         data.insert("EntryDate".into(), json!(format!("/Date({entry_ms})/")));
-        let entry_date = ms_to_date(entry_ms).unwrap_or_else(|| now.date_naive());
+        let entry_date =
+            ms_to_date(entry_ms).unwrap_or_else(|| ledgerlink_domain::cet::date_at(now));
         if data.get("DueDate").is_none_or(Value::is_null) {
             let due = entry_ms + 30 * 86_400_000;
             data.insert("DueDate".into(), json!(format!("/Date({due})/")));
@@ -2021,7 +2020,7 @@ impl Store {
                 .copied()
                 .unwrap_or_default();
             let get = |k: &str| r.data.get(k).cloned().unwrap_or(Value::Null);
-            let mut row = Map::new();
+            let mut row = Self::blank(def_of(model::RECEIVABLES_LIST));
             for (k, v) in [
                 ("HID", json!(r.ts)),
                 ("AccountId", get("Account")),

@@ -89,9 +89,12 @@ pub fn hmac_upper_hex(key: &[u8], message: &[u8]) -> String {
     hex::encode_upper(mac.finalize().into_bytes())
 }
 
-/// `EventCreatedOn` as Exact writes it: ISO without offset, milliseconds.
+/// `EventCreatedOn` as Exact writes it: ISO without offset, milliseconds, on the Dutch clock like every other
+/// Exact time (CET/CEST).
 pub(crate) fn event_time(now: DateTime<Utc>) -> String {
-    now.format("%Y-%m-%dT%H:%M:%S%.3f").to_string()
+    ledgerlink_domain::cet::wall_from_utc(now)
+        .format("%Y-%m-%dT%H:%M:%S%.3f")
+        .to_string()
 }
 
 /// Whether `url` may be used as a callback: https, or http on a loopback host.

@@ -200,7 +200,7 @@ impl Env {
 
     pub fn sales_entry_body(&self, customer: &str, your_ref: &str, amount: &str) -> Value {
         serde_json::json!({
-            "Journal": "70", "Customer": customer, "EntryDate": "2026-05-13T00:00:00Z", "YourRef": your_ref,
+            "Journal": "70", "Customer": customer, "EntryDate": "2026-05-13T00:00:00", "YourRef": your_ref,
             "Description": format!("{your_ref} - test"), "Currency": "EUR",
             "SalesEntryLines": [{"GLAccount": self.gl("8000"), "AmountFC": amount, "VATCode": "2  ", "Description": "Consulting"}]
         })

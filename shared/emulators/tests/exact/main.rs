@@ -5,6 +5,7 @@
 mod faults;
 mod helpers;
 mod oauth;
+mod properties;
 mod rate;
 mod rest;
 mod standalone;

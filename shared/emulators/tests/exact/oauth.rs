@@ -347,3 +347,201 @@ async fn in_grace_mode_the_previous_refresh_token_works_until_its_successor_is_u
     assert_eq!(status, 401);
     assert_eq!(body["error_description"], "Old refresh token used.");
 }
+
+/// A token request that authenticates the client with HTTP Basic; `body` is the whole form (no client
+/// credentials unless the test adds them).
+async fn basic_token_call(
+    env: &crate::helpers::Env,
+    id: &str,
+    secret: &str,
+    body: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    let r = env
+        .http
+        .post(format!("{}/api/oauth2/token", env.base))
+        .basic_auth(id, Some(secret))
+        .form(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+async fn fresh_code(env: &crate::helpers::Env) -> String {
+    let r = env
+        .http
+        .get(format!("{}/api/oauth2/auth", env.base))
+        .query(&[
+            ("client_id", CLIENT_ID),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+#[tokio::test]
+async fn the_code_exchange_and_the_refresh_accept_client_credentials_in_the_body_and_as_http_basic()
+{
+    use crate::helpers::CLIENT_SECRET;
+    let env = spawn().await;
+
+    // Code exchange, credentials in the body.
+    let body_tokens = env.oauth_tokens().await;
+    assert!(body_tokens["access_token"].is_string());
+
+    // Code exchange, credentials as Basic only (no client_id in the body).
+    let code = fresh_code(&env).await;
+    let (status, basic_tokens) = basic_token_call(
+        &env,
+        CLIENT_ID,
+        CLIENT_SECRET,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{basic_tokens}");
+    assert_eq!(basic_tokens["expires_in"], "600");
+    assert!(basic_tokens["refresh_token"].is_string());
+    let access = basic_tokens["access_token"].as_str().unwrap();
+    let me = env
+        .http
+        .get(format!("{}/api/v1/current/Me", env.base))
+        .bearer_auth(access)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status().as_u16(), 200, "a Basic-issued token works");
+
+    env.advance(571);
+    // Refresh, credentials as Basic.
+    let (status, refreshed) = basic_token_call(
+        &env,
+        CLIENT_ID,
+        CLIENT_SECRET,
+        &[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                basic_tokens["refresh_token"].as_str().unwrap(),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{refreshed}");
+    assert_ne!(refreshed["refresh_token"], basic_tokens["refresh_token"]);
+    // Refresh, credentials in the body.
+    let (status, refreshed_body) = env
+        .token_call(&[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                body_tokens["refresh_token"].as_str().unwrap(),
+            ),
+        ])
+        .await;
+    assert_eq!(status, 200, "{refreshed_body}");
+
+    // Both forms with the same client: accepted (the client id may carry App-Center braces and any case).
+    env.advance(571);
+    let upper = format!("{{{}}}", CLIENT_ID.to_uppercase());
+    let (status, both) = basic_token_call(
+        &env,
+        CLIENT_ID,
+        CLIENT_SECRET,
+        &[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                refreshed["refresh_token"].as_str().unwrap(),
+            ),
+            ("client_id", &upper),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{both}");
+}
+
+#[tokio::test]
+async fn basic_credentials_that_differ_from_the_body_or_are_wrong_or_malformed_are_refused() {
+    use crate::helpers::CLIENT_SECRET;
+    let env = spawn().await;
+    let tokens = env.oauth_tokens().await;
+    let rt = tokens["refresh_token"].as_str().unwrap().to_owned();
+    env.advance(571);
+
+    let (status, body) = basic_token_call(
+        &env,
+        CLIENT_ID,
+        CLIENT_SECRET,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt),
+            ("client_id", "00000000-0000-0000-0000-000000000001"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_request");
+
+    let (status, body) = basic_token_call(
+        &env,
+        CLIENT_ID,
+        CLIENT_SECRET,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt),
+            ("client_id", CLIENT_ID),
+            ("client_secret", "another-secret"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_request");
+
+    let (status, body) = basic_token_call(
+        &env,
+        CLIENT_ID,
+        "wrong-secret",
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"], "invalid_client");
+
+    let r = env
+        .http
+        .post(format!("{}/api/oauth2/token", env.base))
+        .header("authorization", "Basic !!not-base64!!")
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+
+    // None of the refused calls consumed the refresh token.
+    let (status, body) = basic_token_call(
+        &env,
+        CLIENT_ID,
+        CLIENT_SECRET,
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}

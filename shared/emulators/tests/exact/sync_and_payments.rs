@@ -237,7 +237,9 @@ async fn supplier_payments_show_as_payment_terms_of_line_type_22() {
             "cashflow/Payments?$filter=EntryID eq guid'{entry}'"
         ))
         .await;
-    assert_eq!(p["d"]["results"][0]["IsFullyPaid"], true);
+    // Payments document no IsFullyPaid (Receivables do): a paid term is matched, status 50.
+    assert_eq!(p["d"]["results"][0]["Status"], 50);
+    assert!(p["d"]["results"][0].get("IsFullyPaid").is_none());
 }
 
 #[tokio::test]
@@ -284,4 +286,138 @@ async fn the_deleted_log_keeps_two_months() {
     )
     .await;
     assert!(rows.is_empty());
+}
+
+/// `/Date(ms)/` of a Dutch wall-clock time (`YYYY-MM-DDTHH:MM:SS`), as Exact writes it.
+fn dutch(wall: &str) -> String {
+    let ms = chrono::NaiveDateTime::parse_from_str(wall, "%Y-%m-%dT%H:%M:%S")
+        .unwrap()
+        .and_utc()
+        .timestamp_millis();
+    format!("/Date({ms})/")
+}
+
+fn utc(s: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+#[tokio::test]
+async fn dates_carry_cet_semantics_at_month_ends_and_around_the_clock_changes() {
+    // (instant the invoice is sent and paid, the Dutch wall-clock time Exact records, reporting year and
+    // period, the Dutch clock's offset from UTC)
+    for (instant, wall, year, period, offset) in [
+        // 00:30 CEST on 1 June: the previous day and month in UTC.
+        ("2026-05-31T22:30:00Z", "2026-06-01T00:30:00", 2026, 6, 7200),
+        // 00:30 CET on 1 February (winter offset).
+        ("2026-01-31T23:30:00Z", "2026-02-01T00:30:00", 2026, 2, 3600),
+        // New year's night.
+        ("2026-12-31T23:15:00Z", "2027-01-01T00:15:00", 2027, 1, 3600),
+        // Just before and after the spring change (29 March 2026, 02:00 CET → 03:00 CEST).
+        ("2026-03-29T00:59:00Z", "2026-03-29T01:59:00", 2026, 3, 3600),
+        ("2026-03-29T01:00:00Z", "2026-03-29T03:00:00", 2026, 3, 7200),
+        // The autumn hour that happens twice (25 October 2026): both instants show 02:30.
+        (
+            "2026-10-25T00:30:00Z",
+            "2026-10-25T02:30:00",
+            2026,
+            10,
+            7200,
+        ),
+        (
+            "2026-10-25T01:30:00Z",
+            "2026-10-25T02:30:00",
+            2026,
+            10,
+            3600,
+        ),
+        // 31 October 23:30 UTC is already 1 November on the Dutch clock.
+        (
+            "2026-10-31T23:30:00Z",
+            "2026-11-01T00:30:00",
+            2026,
+            11,
+            3600,
+        ),
+    ] {
+        let mut env = spawn().await;
+        env.clock.set(utc(instant));
+        env.renew_token();
+        let customer = env.customer(&format!("Customer {instant}"));
+        let mut body = env.sales_entry_body(&customer, "CET-1", "100");
+        // The invoice date sent as a UTC instant (as ossobv does): Exact converts it to its own clock.
+        body["EntryDate"] = json!(instant);
+        let (status, created) = env.post_json("salesentry/SalesEntries", body, true).await;
+        assert_eq!(status, 201, "{created}");
+        let d = &created["d"];
+        assert_eq!(d["EntryDate"], dutch(wall), "{instant}");
+        assert_eq!(d["Created"], dutch(wall), "{instant}");
+        assert_eq!(d["ReportingYear"], year, "{instant}");
+        assert_eq!(d["ReportingPeriod"], period, "{instant}");
+        let entry = d["EntryID"].as_str().unwrap().to_owned();
+
+        // Paid at the same moment: the payment date is the Dutch date too.
+        env.emu
+            .register_payment(PaymentSpec {
+                division: DIVISION,
+                entry_id: entry.clone(),
+                amount: None,
+                date: None,
+                employee: false,
+            })
+            .unwrap();
+        let (_, rec) = env
+            .get_json(&format!(
+                "cashflow/Receivables?$filter=EntryID eq guid'{entry}'"
+            ))
+            .await;
+        assert_eq!(
+            rec["d"]["results"][0]["LastPaymentDate"],
+            dutch(wall),
+            "{instant}"
+        );
+
+        // A filter literal without a zone is Dutch local time: the entry is on the Dutch day, not the UTC one.
+        let day = &wall[..10];
+        let (status, found) = env
+            .get_json(&format!(
+                "salesentry/SalesEntries?$filter=EntryDate ge datetime'{day}T00:00:00' and YourRef eq 'CET-1'"
+            ))
+            .await;
+        assert_eq!(status, 200, "{found}");
+        assert_eq!(
+            found["d"]["results"].as_array().unwrap().len(),
+            1,
+            "{instant}"
+        );
+
+        // current/Me reports the Dutch clock and its offset.
+        let me: Value = env
+            .http
+            .get(format!("{}/api/v1/current/Me", env.base))
+            .bearer_auth(&env.token)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let me = &me["d"]["results"][0];
+        assert_eq!(me["ServerTime"], wall, "{instant}");
+        assert_eq!(me["ServerUtcOffset"], offset, "{instant}");
+    }
+}
+
+#[tokio::test]
+async fn an_invoice_date_sent_without_a_zone_is_the_dutch_date_whatever_the_hour() {
+    let env = spawn().await;
+    let customer = env.customer("Naive");
+    let mut body = env.sales_entry_body(&customer, "CET-2", "10");
+    body["EntryDate"] = json!("2026-06-30T23:59:00");
+    let (status, created) = env.post_json("salesentry/SalesEntries", body, true).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["d"]["EntryDate"], dutch("2026-06-30T23:59:00"));
+    assert_eq!(created["d"]["ReportingPeriod"], 6);
 }

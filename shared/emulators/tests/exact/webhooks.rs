@@ -154,7 +154,8 @@ async fn creating_a_sales_entry_delivers_a_signed_create_event() {
             env.base
         )
     );
-    assert_eq!(c["EventCreatedOn"], "2026-06-15T10:00:00.000");
+    // 10:00 UTC in June is 12:00 on the Dutch clock (CEST).
+    assert_eq!(c["EventCreatedOn"], "2026-06-15T12:00:00.000");
     let keys: Vec<&str> = c.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys.len(), 7);
     assert!(delivered.starts_with(r#"{"Content":{"Topic":"SalesEntries","ClientId":"#));

@@ -374,3 +374,85 @@ async fn two_documents_under_one_reference_are_a_conflict_not_a_third_post() {
         2
     );
 }
+
+#[tokio::test]
+async fn invoices_and_receipts_at_month_ends_and_clock_changes_carry_the_dutch_dates() {
+    // (moment the invoice is booked and paid, the invoice date in VP, the Dutch date of the payment)
+    for (instant, invoice_day, paid_on) in [
+        // 00:30 CEST on 1 June: still 31 May in UTC.
+        ("2026-05-31T22:30:00Z", "2026-05-31", "2026-06-01"),
+        // 00:30 CET on 1 February (winter).
+        ("2026-01-31T23:30:00Z", "2026-01-31", "2026-02-01"),
+        // The night of the spring change (29 March 2026) and of the autumn change (25 October 2026).
+        ("2026-03-28T23:30:00Z", "2026-03-28", "2026-03-29"),
+        ("2026-10-24T22:30:00Z", "2026-10-24", "2026-10-25"),
+        // 00:30 CET on 1 November, a week after the autumn change.
+        ("2026-10-31T23:30:00Z", "2026-10-31", "2026-11-01"),
+    ] {
+        let env = spawn().await;
+        env.clock.set(
+            chrono::DateTime::parse_from_rfc3339(instant)
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+        );
+        let ledger = ExactLedger::new(env.connect().await);
+        let books = env.books();
+        let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let start = ledger.payments_since(None).await.unwrap();
+        let mut invoice = sales_entry(&books, "INV-CET", "100.00");
+        invoice.entry_date = day(invoice_day);
+        let posted = ledger
+            .post_sales_document(SalesDocumentKind::Invoice, &invoice, false)
+            .await
+            .unwrap();
+
+        // The invoice is booked on its own date and period in Exact, not on the UTC neighbour.
+        let stored = env
+            .emulator
+            .entity(env.division(), "salesentry/SalesEntries", &posted.target_id)
+            .unwrap()
+            .unwrap();
+        let midnight = day(invoice_day)
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_millis();
+        assert_eq!(
+            stored["EntryDate"],
+            format!("/Date({midnight})/"),
+            "{instant}"
+        );
+        assert_eq!(
+            stored["ReportingPeriod"],
+            serde_json::json!(chrono::Datelike::month(&day(invoice_day))),
+            "{instant}"
+        );
+
+        env.emulator
+            .register_payment(PaymentSpec {
+                division: env.division(),
+                entry_id: posted.target_id.clone(),
+                amount: None,
+                date: None,
+                employee: false,
+            })
+            .unwrap();
+        let batch = ledger
+            .payments_since(Some(&start.next_cursor))
+            .await
+            .unwrap();
+        let invoice_id: uuid::Uuid = posted.target_id.parse().unwrap();
+        let receipt = batch
+            .items
+            .iter()
+            .find(|t| t.transaction_entry_id == Some(invoice_id) && t.entry_id != Some(invoice_id))
+            .unwrap_or_else(|| panic!("the receipt is in the batch: {:?}", batch.items));
+        assert_eq!(receipt.entry_date, Some(day(paid_on)), "{instant}");
+        let term = batch
+            .items
+            .iter()
+            .find(|t| t.entry_id == Some(invoice_id))
+            .unwrap();
+        assert_eq!(term.entry_date, Some(day(invoice_day)), "{instant}");
+    }
+}

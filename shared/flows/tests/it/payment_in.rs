@@ -390,3 +390,106 @@ async fn a_supplier_payment_in_exact_becomes_one_ap_payment_in_vp() {
     );
     assert_eq!(world.vp.payments().len(), before + 1);
 }
+
+#[tokio::test]
+async fn invoices_and_receipts_at_month_ends_and_the_clock_change_keep_their_dutch_dates() {
+    // Dates in Exact carry CET semantics: at 22:30 UTC on 30 June it is already 1 July in Exact.
+    let world = World::spawn().await;
+    let t = world.tenant("cet").await;
+    // (moment, the VP invoice date = the UTC date then, the Dutch date of a payment registered then)
+    let cases = [
+        ("2026-06-30T22:30:00Z", "2026-06-30", "2026-07-01"),
+        // The night of the autumn clock change (25 October 2026, 03:00 CEST → 02:00 CET).
+        ("2026-10-24T22:30:00Z", "2026-10-24", "2026-10-25"),
+        // Winter time: 23:30 UTC on 31 October is 00:30 CET on 1 November.
+        ("2026-10-31T23:30:00Z", "2026-10-31", "2026-11-01"),
+    ];
+    for (n, (instant, invoice_day, paid_on)) in cases.into_iter().enumerate() {
+        let at = chrono::DateTime::parse_from_rfc3339(instant)
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        // Walk there in steps the connection lives through (a refresh token idles out after 30 days).
+        while at - world.now() > chrono::Duration::days(20) {
+            world.clock.set(world.now() + chrono::Duration::days(20));
+            discover(&world.ctx, Flow::PaymentIn, &t.id).await.unwrap();
+        }
+        world.clock.set(at);
+        let number = format!("92000{n}");
+        let posting = world.post_invoice(&number, &[dec!(100.00)]);
+        let key = invoice_key(&number, &posting);
+        world.tick();
+        // Discovery reads bounded windows: the first poll after a jump of weeks takes a few rounds.
+        let mut status = None;
+        for _ in 0..60 {
+            discover(&world.ctx, Flow::InvoiceOut, &t.id).await.unwrap();
+            world.drain(Flow::InvoiceOut).await;
+            status = world.status(&t.id, ObjectType::Invoice, &key).await;
+            if status.is_some() {
+                break;
+            }
+        }
+        let status = status.unwrap_or_else(|| panic!("{number} discovered"));
+        assert_eq!(
+            status.status,
+            SyncStatus::Success,
+            "{:?}",
+            status.last_message
+        );
+        let entry = status.target_id.unwrap();
+
+        // The invoice keeps its VP date in Exact: Dutch midnight of that day, in that day's period.
+        let stored = world
+            .exact
+            .entity(t.division, "salesentry/SalesEntries", &entry)
+            .unwrap()
+            .unwrap();
+        let day = chrono::NaiveDate::parse_from_str(invoice_day, "%Y-%m-%d").unwrap();
+        let midnight = day
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_millis();
+        assert_eq!(
+            stored["EntryDate"],
+            format!("/Date({midnight})/"),
+            "{instant}"
+        );
+        assert_eq!(
+            stored["ReportingPeriod"],
+            serde_json::json!(chrono::Datelike::month(&day)),
+            "{instant}"
+        );
+
+        // Paid in Exact at that moment (two seconds later): the receipt is dated the Dutch day in VP.
+        world
+            .exact
+            .register_payment(PaymentSpec {
+                division: t.division,
+                entry_id: entry,
+                amount: None,
+                date: None,
+                employee: false,
+            })
+            .unwrap();
+        world.tick();
+        discover(&world.ctx, Flow::PaymentIn, &t.id).await.unwrap();
+        world.drain(Flow::PaymentIn).await;
+        let rows: Vec<_> = world
+            .vp
+            .ledger_rows("CR")
+            .into_iter()
+            .filter(|r| r.get("Invoice").and_then(|v| v.as_str()) == Some(number.as_str()))
+            .collect();
+        assert!(!rows.is_empty(), "the receipt of {number} is posted in VP");
+        for r in &rows {
+            let date = r
+                .get("TransDate")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
+            assert!(
+                date.starts_with(paid_on),
+                "{instant}: receipt dated {date}, expected {paid_on}"
+            );
+        }
+    }
+}
