@@ -554,7 +554,6 @@ pub fn cases(vp: &DemoSummary) -> Vec<DemoCase> {
         invoice(c.multicurrency_invoice).map(|(_, k)| k),
         None,
     );
-    let mut out = out;
     if let Some((number, _)) = invoice(c.multicurrency_invoice) {
         out.push(DemoCase {
             label: "…paid in its billing currency (USD, bank matched by name)",

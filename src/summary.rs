@@ -398,9 +398,8 @@ impl fmt::Display for Summary {
         }
         writeln!(
             f,
-            "  Mail         : {} in {}",
+            "  Mail         : {} in mail/ (one .eml file each)",
             plural(self.mails.len() as u64, "message", "messages"),
-            "mail/ (one .eml file each)"
         )?;
         if self.errors.is_empty() {
             writeln!(f, "  Errors       : none")?;
