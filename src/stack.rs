@@ -306,12 +306,14 @@ impl Stack {
             .context("the URL-signing key in local-keys.json is not hex")?;
         let files = FolderStorage::new(data_dir.join("files"), &api_url, &signing_key)
             .context("the export folder")?;
+        // The export worker reads Vantagepoint and Exact Online through the same connections as the flows.
         let jobs = JobsContext::new(
             stores.clone(),
             Arc::new(files.clone()),
             queue.clone(),
             clock.clone(),
-        );
+        )
+        .with_connections(ctx.connections.clone());
         let state =
             ledgerlink_api::ApiState::new(ctx.clone(), Arc::new(files.clone()), secrets.clone())
                 .with_secret_writer(Arc::new(ledgerlink_api::LocalSecretWriter::new(

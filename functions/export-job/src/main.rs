@@ -1,11 +1,16 @@
-//! The export-job Lambda. Wiring only: JSON logs, configuration from the environment, the AWS adapters
-//! built once, then the runtime loop. An SQS batch runs one export job per record (reporting exactly the
+//! The export-job Lambda. Wiring only: JSON logs, configuration from the environment, the AWS adapters and
+//! the tenants' ERP connections (Vantagepoint and Exact Online sources read through them; secrets through
+//! the Parameters and Secrets extension, `EXACT_REDIRECT_URI` as for every flow) built once, then the
+//! runtime loop. An SQS batch runs one export job per record (reporting exactly the
 //! failed message ids); an EventBridge schedule runs the clean-up of jobs whose worker stopped responding.
 //! Everything else is in `ledgerlink-jobs`.
+
+use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, service_fn};
 use ledgerlink_clock::SystemClock;
+use ledgerlink_flows::connections::{ErpConnections, ExtensionSecrets};
 use ledgerlink_jobs::job::job_of_message;
 use ledgerlink_jobs::{Exporter, JobsContext};
 use ledgerlink_ports::WorkMessage;
@@ -24,12 +29,20 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let aws = AwsSettings::from_env()?;
     let clients = AwsClients::build(&aws).await;
     let stores = AwsStores::new(&clients, &aws);
-    let exporter = &Exporter::new(JobsContext::new(
-        stores.state,
-        stores.storage,
-        stores.queue,
-        SystemClock::shared(),
-    ));
+    let redirect_uri =
+        std::env::var("EXACT_REDIRECT_URI").map_err(|_| "EXACT_REDIRECT_URI is required")?;
+    let clock = SystemClock::shared();
+    let connections = ErpConnections::new(
+        Arc::new(ExtensionSecrets::from_env()),
+        stores.state.tokens.clone(),
+        stores.state.rate.clone(),
+        clock.clone(),
+        redirect_uri,
+    );
+    let exporter = &Exporter::new(
+        JobsContext::new(stores.state, stores.storage, stores.queue, clock)
+            .with_connections(Arc::new(connections)),
+    );
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         handle(exporter, event.payload)
     }))

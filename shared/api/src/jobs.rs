@@ -39,6 +39,12 @@ pub fn job_error(error: JobError) -> ApiError {
         e @ (JobError::WrongState { .. } | JobError::NotConfigured { .. }) => {
             ApiError::WrongState(e.to_string())
         }
+        JobError::Connection {
+            message,
+            retryable: false,
+        } => ApiError::WrongState(format!(
+            "The connection cannot be used: {message}. Check it on the Connections tab."
+        )),
         JobError::Busy { .. } => {
             ApiError::Unavailable("Another worker holds the job; try again shortly.".into())
         }
@@ -274,6 +280,19 @@ pub async fn definition(
     Ok(Json(found))
 }
 
+/// A conflict on a definition, said so a person knows what to do.
+fn definition_error(id: &str, error: JobError) -> ApiError {
+    match error {
+        JobError::Store(ledgerlink_ports::StoreError::Conflict { .. }) => {
+            ApiError::Conflict(format!(
+                "The export definition `{id}` was changed (or created) by someone else meanwhile; \
+                 reload it and apply your change again."
+            ))
+        }
+        other => job_error(other),
+    }
+}
+
 pub async fn create_definition(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -281,24 +300,23 @@ pub async fn create_definition(
 ) -> ApiResult<(StatusCode, Json<ExportDefinition>)> {
     let definitions = exporter(&state).definitions();
     definition.validate().map_err(job_error)?;
-    if definitions
-        .get(&caller.tenant, &definition.id)
-        .await
-        .map_err(job_error)?
-        .is_some()
-    {
-        return Err(ApiError::Conflict(format!(
-            "An export definition `{}` already exists; update it with PUT.",
-            definition.id
-        )));
-    }
     let saved = definitions
-        .save(&caller.tenant, &definition, &caller.user)
+        .create(&caller.tenant, &definition, &caller.user)
         .await
-        .map_err(job_error)?;
+        .map_err(|e| match e {
+            JobError::Store(ledgerlink_ports::StoreError::Conflict { .. }) => {
+                ApiError::Conflict(format!(
+                    "An export definition `{}` already exists; choose another id, or update it with PUT.",
+                    definition.id
+                ))
+            }
+            other => job_error(other),
+        })?;
     Ok((StatusCode::CREATED, Json(saved)))
 }
 
+/// Replaces a definition. The body's `version` is the version the caller read: a definition changed
+/// meanwhile is refused (409) rather than overwritten. A body without `version` replaces whatever is stored.
 pub async fn update_definition(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -309,24 +327,27 @@ pub async fn update_definition(
     if definition.id != id {
         return Err(ApiError::invalid(
             "id",
-            "the body's id must be the one in the path",
+            "the body's id must be the one in the path (copy a definition to give it another id)",
         ));
     }
     let definitions = exporter(&state).definitions();
-    if definitions
+    let Some(current) = definitions
         .get(&caller.tenant, &id)
         .await
         .map_err(job_error)?
-        .is_none()
-    {
+    else {
         return Err(ApiError::not_found(format!(
             "No export definition `{id}` exists."
         )));
+    };
+    let mut definition = definition;
+    if definition.version == 0 {
+        definition.version = current.version;
     }
     let saved = definitions
-        .save(&caller.tenant, &definition, &caller.user)
+        .update(&caller.tenant, &definition, &caller.user)
         .await
-        .map_err(job_error)?;
+        .map_err(|e| definition_error(&id, e))?;
     Ok(Json(saved))
 }
 
@@ -352,6 +373,63 @@ pub async fn delete_definition(
         .await
         .map_err(job_error)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CopyRequest {
+    /// The copy's id.
+    pub id: String,
+    /// The copy's name ("<name> (copy)" when absent).
+    pub name: Option<String>,
+}
+
+pub async fn copy_definition(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(copy): ApiJson<CopyRequest>,
+) -> ApiResult<(StatusCode, Json<ExportDefinition>)> {
+    check_id("id", &id)?;
+    let saved = exporter(&state)
+        .definitions()
+        .copy(
+            &caller.tenant,
+            &id,
+            &copy.id,
+            copy.name.as_deref(),
+            &caller.user,
+        )
+        .await
+        .map_err(|e| match e {
+            JobError::NotFound { .. } => {
+                ApiError::not_found(format!("No export definition `{id}` exists."))
+            }
+            JobError::Store(ledgerlink_ports::StoreError::Conflict { .. }) => {
+                ApiError::Conflict(format!(
+                    "An export definition `{}` already exists; choose another id for the copy.",
+                    copy.id
+                ))
+            }
+            other => job_error(other),
+        })?;
+    Ok((StatusCode::CREATED, Json(saved)))
+}
+
+/// The sources a definition may read, with their fields, for the page's form.
+#[derive(Debug, Serialize)]
+pub struct Sources {
+    pub items: &'static [ledgerlink_jobs::SourceInfo],
+    pub lookup_tables: Vec<&'static str>,
+    pub file_name_placeholders: &'static [&'static str],
+}
+
+pub async fn sources(_caller: Caller) -> Json<Sources> {
+    Json(Sources {
+        items: ledgerlink_jobs::SOURCES,
+        lookup_tables: LookupTable::ALL.iter().map(|t| t.as_str()).collect(),
+        file_name_placeholders: ledgerlink_jobs::definitions::FILE_NAME_PLACEHOLDERS,
+    })
 }
 
 pub async fn run_definition(

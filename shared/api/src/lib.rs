@@ -105,7 +105,8 @@ impl ApiState {
             storage.clone(),
             flows.queue.clone(),
             flows.clock.clone(),
-        );
+        )
+        .with_connections(flows.connections.clone());
         Self {
             jobs,
             flows,
@@ -177,6 +178,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/export-definitions/{id}"),
     ("DELETE", "/api/export-definitions/{id}"),
     ("POST", "/api/export-definitions/{id}/run"),
+    ("POST", "/api/export-definitions/{id}/copy"),
+    ("GET", "/api/export-sources"),
     ("GET", "/api/imports/templates"),
     ("GET", "/api/imports/templates/{name}"),
     ("POST", "/api/imports"),
@@ -268,6 +271,11 @@ pub fn router(state: ApiState) -> Router {
             "/api/export-definitions/{id}/run",
             post(jobs::run_definition),
         )
+        .route(
+            "/api/export-definitions/{id}/copy",
+            post(jobs::copy_definition),
+        )
+        .route("/api/export-sources", get(jobs::sources))
         .route("/api/imports/templates", get(jobs::templates))
         .route("/api/imports/templates/{name}", get(jobs::template_file))
         .route(

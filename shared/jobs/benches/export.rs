@@ -92,6 +92,8 @@ fn definition(format: ExportFormat) -> ExportDefinition {
         format,
         updated_by: String::new(),
         updated_at: None,
+        file_name: None,
+        version: 0,
     }
 }
 

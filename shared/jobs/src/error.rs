@@ -14,6 +14,10 @@ pub enum JobError {
     Psa(#[from] PsaError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// A tenant's connection could not be built (a secret that cannot be read, a bad URL, a paused
+    /// connection).
+    #[error("{message}")]
+    Connection { message: String, retryable: bool },
     /// A request named something that does not exist.
     #[error("{what} not found")]
     NotFound { what: String },
@@ -42,6 +46,22 @@ pub enum JobError {
     },
 }
 
+impl From<ledgerlink_flows::FlowError> for JobError {
+    fn from(e: ledgerlink_flows::FlowError) -> Self {
+        use ledgerlink_flows::FlowError;
+        let retryable = e.is_retryable();
+        match e {
+            FlowError::Store(e) => Self::Store(e),
+            FlowError::Ledger(e) => Self::Ledger(e),
+            FlowError::Psa(e) => Self::Psa(e),
+            other => Self::Connection {
+                message: other.to_string(),
+                retryable,
+            },
+        }
+    }
+}
+
 impl JobError {
     pub fn file(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
         Self::File {
@@ -68,6 +88,7 @@ impl JobError {
             Self::Psa(e) => e.is_retryable(),
             Self::Ledger(e) => e.is_retryable(),
             Self::Busy { .. } => true,
+            Self::Connection { retryable, .. } => *retryable,
             _ => false,
         }
     }

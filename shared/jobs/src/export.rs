@@ -75,9 +75,27 @@ impl Exporter {
         integration: Option<IntegrationTask>,
     ) -> JobResult<Job> {
         definition.validate()?;
+        // `current` is fixed when the job starts: a reset runs the same period again.
+        let definition = if definition.wants_current_period() {
+            let period = match self.ctx.psa_of(tenant).await {
+                Ok(psa) => psa.active_period().await?.to_string(),
+                Err(JobError::NotConfigured { .. }) => {
+                    let today = self.ctx.clock.now().date_naive();
+                    format!("{}", today.format("%Y%m"))
+                }
+                Err(e) => return Err(e),
+            };
+            definition.clone().with_period(&period)
+        } else {
+            definition.clone()
+        };
+        let definition = &definition;
         let snapshot = serde_json::to_value(definition)
             .map_err(|e| JobError::invalid("definition", format!("cannot be encoded: {e}")))?;
         let mut details = json!({"name": definition.name, "definition": snapshot});
+        if let Some(period) = definition.period() {
+            details["period"] = json!(period);
+        }
         if let Some(task) = integration {
             details["integration"] = serde_json::to_value(task)
                 .map_err(|e| JobError::invalid("integration", e.to_string()))?;
@@ -244,10 +262,14 @@ impl Exporter {
         job.total = source.total().await?;
         self.save_progress(&mut job, token).await?;
 
+        let file_name = definition.file_name_for(
+            &job::display_id(&job.id),
+            job.started_at.date_naive(),
+            definition.period(),
+        );
         let key = format!(
-            "exports/{}/{}.{}",
+            "exports/{}/{file_name}.{}",
             job::display_id(&job.id),
-            definition.id,
             definition.format.extension()
         );
         let headers: Vec<String> = definition

@@ -37,13 +37,24 @@ pub fn stored_id(id: &str) -> String {
     }
 }
 
-/// "<name> export initiated on 2021-01-11" / "<name> import initiated on ...".
+/// "<name> export initiated on 2021-01-11" / "<name> import initiated on ..." — without saying "export"
+/// twice when the name already says it ("Invoice export (Expanded)" → "Invoice export (Expanded)
+/// initiated on ...", as in seed 003's history).
 pub fn description(name: &str, kind: JobKind, date: NaiveDate) -> String {
     let what = match kind {
         JobKind::Export => "export",
         JobKind::Import => "import",
     };
-    format!("{name} {what} initiated on {}", date.format("%Y-%m-%d"))
+    let name = name.trim();
+    let names_it = name
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| w.eq_ignore_ascii_case(what) || w.eq_ignore_ascii_case(&format!("{what}s")));
+    let date = date.format("%Y-%m-%d");
+    if names_it {
+        format!("{name} initiated on {date}")
+    } else {
+        format!("{name} {what} initiated on {date}")
+    }
 }
 
 /// The task of an integration a job runs for, kept in the job's `details.integration`.
@@ -248,4 +259,31 @@ pub(crate) async fn ended(ctx: &JobsContext, job: &Job, summary: &str) -> JobRes
         ctx.stores.integrations.record_run(&run).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_description_never_says_export_twice() {
+        let date = NaiveDate::from_ymd_opt(2021, 1, 11).unwrap_or_default();
+
+        assert_eq!(
+            description("Invoice export", JobKind::Export, date),
+            "Invoice export initiated on 2021-01-11"
+        );
+        assert_eq!(
+            description("customer-summary", JobKind::Export, date),
+            "customer-summary export initiated on 2021-01-11"
+        );
+        assert_eq!(
+            description("Invoice export (Expanded)", JobKind::Export, date),
+            "Invoice export (Expanded) initiated on 2021-01-11"
+        );
+        assert_eq!(
+            description("Firms", JobKind::Import, date),
+            "Firms import initiated on 2021-01-11"
+        );
+    }
 }

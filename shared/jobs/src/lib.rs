@@ -31,13 +31,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ledgerlink_clock::SharedClock;
+use ledgerlink_domain::TenantId;
+use ledgerlink_flows::connections::{Connection, ConnectionProvider};
 use ledgerlink_ports::ledger::Ledger;
 use ledgerlink_ports::psa::Psa;
 use ledgerlink_ports::{ExportStorage, StateStores, WorkQueue};
 
 pub use definitions::{
     Condition, ConditionOp, ExportColumn, ExportDefinition, ExportDefinitions, ExportFormat,
-    ExportSource,
+    ExportSource, SOURCES, SourceInfo,
 };
 pub use error::{JobError, JobResult};
 pub use export::Exporter;
@@ -84,9 +86,13 @@ pub struct JobsContext {
     pub storage: Arc<dyn ExportStorage>,
     pub queue: Arc<dyn WorkQueue>,
     pub clock: SharedClock,
-    /// Vantagepoint, for exports of VP entities and the active accounting period (optional).
+    /// Builds each tenant's Vantagepoint and ledger connections (from its record and its secrets), for
+    /// exports of VP and ledger entities and the active accounting period. Every process that runs exports
+    /// has it: the local stack, the `export-job` and `api` Lambdas.
+    pub connections: Option<Arc<dyn ConnectionProvider>>,
+    /// A fixed Vantagepoint for every tenant, ahead of `connections` (tests, benchmarks).
     pub psa: Option<Arc<dyn Psa>>,
-    /// The ledger (Exact Online), for exports of ledger entities (optional).
+    /// A fixed ledger for every tenant, ahead of `connections` (tests, benchmarks).
     pub ledger: Option<Arc<dyn Ledger>>,
     pub settings: JobSettings,
 }
@@ -103,10 +109,56 @@ impl JobsContext {
             storage,
             queue,
             clock,
+            connections: None,
             psa: None,
             ledger: None,
             settings: JobSettings::default(),
         }
+    }
+
+    pub fn with_connections(mut self, connections: Arc<dyn ConnectionProvider>) -> Self {
+        self.connections = Some(connections);
+        self
+    }
+
+    /// The connections of `tenant`, built from its record. `what` names the side needed, for the error
+    /// when this process has no connections.
+    async fn connect(&self, tenant: &TenantId, what: &'static str) -> JobResult<Connection> {
+        let provider = self
+            .connections
+            .as_ref()
+            .ok_or(JobError::NotConfigured { what })?;
+        let record = self
+            .stores
+            .tenants
+            .get(tenant)
+            .await?
+            .ok_or_else(|| JobError::not_found(format!("tenant {tenant}")))?;
+        provider.connect(&record).await.map_err(JobError::from)
+    }
+
+    /// The tenant's Vantagepoint.
+    pub async fn psa_of(&self, tenant: &TenantId) -> JobResult<Arc<dyn Psa>> {
+        if let Some(psa) = &self.psa {
+            return Ok(psa.clone());
+        }
+        Ok(self
+            .connect(tenant, "the Vantagepoint connection")
+            .await?
+            .psa)
+    }
+
+    /// The tenant's ledger.
+    pub async fn ledger_of(&self, tenant: &TenantId) -> JobResult<Arc<dyn Ledger>> {
+        if let Some(ledger) = &self.ledger {
+            return Ok(ledger.clone());
+        }
+        Ok(self.connect(tenant, "the ledger connection").await?.ledger)
+    }
+
+    /// Whether this process can reach the tenants' Vantagepoint (a fixed PSA or the connections).
+    pub fn has_psa(&self) -> bool {
+        self.psa.is_some() || self.connections.is_some()
     }
 
     pub fn with_psa(mut self, psa: Arc<dyn Psa>) -> Self {

@@ -493,6 +493,44 @@ pub trait IntegrationStore: Send + Sync + std::fmt::Debug {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Export definitions
+// ---------------------------------------------------------------------------------------------------------
+
+/// A saved export definition of one tenant, kept as its own record (never inside the tenant record, so a
+/// tenant may have as many definitions as it likes without reaching an item-size limit). Versioned: two
+/// people editing one definition cannot overwrite each other's change unseen. `body` is the jobs crate's
+/// definition as JSON; the store neither reads nor validates it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportDefinitionRecord {
+    pub tenant: TenantId,
+    /// Lower-case letters, digits and `-` (the jobs crate checks it before saving).
+    pub id: String,
+    pub body: serde_json::Value,
+    pub version: u64,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait ExportDefinitionStore: Send + Sync + std::fmt::Debug {
+    /// Creates (`expected_version: None`) or updates a definition; returns it with its new version.
+    async fn put(
+        &self,
+        definition: &ExportDefinitionRecord,
+        expected_version: Option<u64>,
+    ) -> StoreResult<ExportDefinitionRecord>;
+    async fn get(&self, tenant: &TenantId, id: &str)
+    -> StoreResult<Option<ExportDefinitionRecord>>;
+    /// A tenant's definitions in id order.
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        page: PageRequest,
+    ) -> StoreResult<Page<ExportDefinitionRecord>>;
+    /// Removes a definition; removing one that does not exist is not an error.
+    async fn delete(&self, tenant: &TenantId, id: &str) -> StoreResult<()>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Notifications outbox
 // ---------------------------------------------------------------------------------------------------------
 
@@ -722,6 +760,7 @@ pub struct StateStores {
     pub cursors: std::sync::Arc<dyn CursorStore>,
     pub jobs: std::sync::Arc<dyn JobStore>,
     pub integrations: std::sync::Arc<dyn IntegrationStore>,
+    pub definitions: std::sync::Arc<dyn ExportDefinitionStore>,
     pub notifications: std::sync::Arc<dyn NotificationOutbox>,
     pub idempotency: std::sync::Arc<dyn IdempotencyStore>,
     pub tokens: std::sync::Arc<dyn TokenStore>,

@@ -132,6 +132,13 @@ pub fn job_lease_sk(lease_expires_at: DateTime<Utc>, t: &TenantId, id: &str) -> 
     format!("{}#{t}#{id}", time(lease_expires_at))
 }
 
+// --- export definitions: their own items in the tenant's partition --------------------------------------------
+
+pub const DEFINITION_PREFIX: &str = "EXPDEF#";
+pub fn definition_sk(id: &str) -> String {
+    format!("{DEFINITION_PREFIX}{id}")
+}
+
 // --- integrations and task runs ------------------------------------------------------------------------------
 
 pub const INTEGRATION_PREFIX: &str = "INTEG#";
@@ -223,6 +230,10 @@ mod tests {
             "CURSOR#invoice-out#499156#PSALedger/IN"
         );
         assert_eq!(run_latest_prefix("i1", 202601), "RUN#i1#202601#LATEST#");
+        assert_eq!(
+            definition_sk("firms-and-accounts"),
+            "EXPDEF#firms-and-accounts"
+        );
     }
 
     #[test]

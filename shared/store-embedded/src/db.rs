@@ -371,6 +371,17 @@ ALTER TABLE links ADD COLUMN sync TEXT;
     r#"
 ALTER TABLE idempotency ADD COLUMN claims INTEGER NOT NULL DEFAULT 0;
 "#,
+    // 4: export definitions are their own records (they were entries of the tenant record's settings,
+    // `export-definition/<id>`; the jobs crate moves those over the first time it reads them).
+    r#"
+CREATE TABLE export_definitions (
+    tenant TEXT NOT NULL,
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (tenant, id)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Applies the migrations the file has not seen yet, in one immediate transaction (two processes opening a

@@ -14,6 +14,7 @@
 
 mod cursors;
 mod db;
+mod definitions;
 mod idempotency;
 mod integrations;
 mod jobs;
@@ -36,6 +37,7 @@ use ledgerlink_clock::SharedClock;
 use ledgerlink_ports::{StateStores, StoreResult};
 
 pub use cursors::SqliteCursors;
+pub use definitions::SqliteDefinitions;
 pub use idempotency::SqliteIdempotency;
 pub use integrations::SqliteIntegrations;
 pub use jobs::SqliteJobs;
@@ -106,6 +108,7 @@ impl EmbeddedStore {
             cursors: self.cursors(),
             jobs: self.jobs(),
             integrations: self.integrations(),
+            definitions: self.definitions(),
             notifications: self.notifications(),
             idempotency: self.idempotency(),
             tokens: self.tokens(),
@@ -153,6 +156,10 @@ impl EmbeddedStore {
 
     pub fn integrations(&self) -> Arc<SqliteIntegrations> {
         Arc::new(SqliteIntegrations::new(self.db.clone()))
+    }
+
+    pub fn definitions(&self) -> Arc<SqliteDefinitions> {
+        Arc::new(SqliteDefinitions::new(self.db.clone()))
     }
 
     pub fn notifications(&self) -> Arc<SqliteNotifications> {

@@ -193,6 +193,8 @@ async fn seed_jobs(jobs: &JobsContext, tenant: &TenantId) -> Result<(), AnyError
         format: ExportFormat::Csv,
         updated_by: String::new(),
         updated_at: None,
+        file_name: None,
+        version: 0,
     };
     exporter
         .definitions()

@@ -362,3 +362,125 @@ async fn a_large_import_goes_through_a_presigned_upload_and_is_submitted() {
     assert_eq!(submitted.status, StatusCode::OK, "{}", submitted.text());
     assert_eq!(app.drain(Flow::ImportJob).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_definition_edited_from_an_old_version_is_refused_and_a_copy_gets_its_own_id() {
+    let app = TestApp::spawn().await;
+    let key = app.acme.key.clone();
+    let created = app
+        .post("/api/export-definitions", &key, definition("errors"))
+        .await;
+    let mut first = created.json.clone();
+    first["name"] = json!("Objects in Error");
+    let mut second = created.json.clone();
+    second["name"] = json!("Errors (Bob)");
+
+    let saved = app
+        .call(
+            "PUT",
+            "/api/export-definitions/errors",
+            Some(&key),
+            Some(first),
+        )
+        .await;
+    let stale = app
+        .call(
+            "PUT",
+            "/api/export-definitions/errors",
+            Some(&key),
+            Some(second),
+        )
+        .await;
+    let copy = app
+        .post(
+            "/api/export-definitions/errors/copy",
+            &key,
+            json!({"id": "errors-2"}),
+        )
+        .await;
+    let copy_again = app
+        .post(
+            "/api/export-definitions/errors/copy",
+            &key,
+            json!({"id": "errors-2"}),
+        )
+        .await;
+    let copy_of_nothing = app
+        .post(
+            "/api/export-definitions/nothing/copy",
+            &key,
+            json!({"id": "x"}),
+        )
+        .await;
+    let other_tenant = app
+        .get("/api/export-definitions/errors", &app.globex.key)
+        .await;
+    let bad_date = {
+        let mut d = definition("dated");
+        d["filter"] = json!([{"field": "updated_at", "op": "on-or-after", "value": "yesterday"}]);
+        app.post("/api/export-definitions", &key, d).await
+    };
+
+    assert_eq!(created.json["version"], 1);
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text());
+    assert_eq!(saved.json["version"], 2);
+    stale.assert_problem(StatusCode::CONFLICT);
+    assert!(stale.json["detail"].as_str().unwrap().contains("reload"));
+    assert_eq!(copy.status, StatusCode::CREATED, "{}", copy.text());
+    assert_eq!(copy.json["name"], "Objects in Error (copy)");
+    assert_eq!(copy.json["columns"], saved.json["columns"]);
+    copy_again.assert_problem(StatusCode::CONFLICT);
+    copy_of_nothing.assert_problem(StatusCode::NOT_FOUND);
+    other_tenant.assert_problem(StatusCode::NOT_FOUND);
+    bad_date.assert_problem(StatusCode::BAD_REQUEST);
+    assert!(
+        bad_date.json["detail"]
+            .as_str()
+            .unwrap()
+            .contains("YYYY-MM-DD"),
+        "{}",
+        bad_date.text()
+    );
+}
+
+#[tokio::test]
+async fn the_export_sources_list_every_source_with_its_fields() {
+    let app = TestApp::spawn().await;
+
+    let sources = app.get("/api/export-sources", &app.acme.key).await;
+
+    assert_eq!(sources.status, StatusCode::OK);
+    let kinds: Vec<&str> = sources.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "statuses",
+        "status-history",
+        "lookup",
+        "jobs",
+        "integration-periods",
+        "vp-firms",
+        "firm-accounts",
+        "vp-invoices",
+        "exact-accounts",
+        "exact-payments",
+        "exact-gl-accounts",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    assert!(
+        sources.json["items"][0]["fields"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("last_message"))
+    );
+    assert!(
+        sources.json["lookup_tables"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("firms"))
+    );
+}

@@ -41,6 +41,8 @@ fn gl_definition(format: ExportFormat) -> ExportDefinition {
         format,
         updated_by: String::new(),
         updated_at: None,
+        file_name: None,
+        version: 0,
     }
 }
 
@@ -172,6 +174,8 @@ async fn an_xlsx_export_of_statuses_is_a_workbook_with_every_row(h: Harness) {
         format: ExportFormat::Xlsx,
         updated_by: String::new(),
         updated_at: None,
+        file_name: None,
+        version: 0,
     };
     let exporter = Exporter::new(h.ctx.clone());
     exporter

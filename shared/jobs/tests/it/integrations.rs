@@ -27,6 +27,8 @@ fn definition(id: &str, table: LookupTable) -> ExportDefinition {
         format: ExportFormat::Csv,
         updated_by: String::new(),
         updated_at: None,
+        file_name: None,
+        version: 0,
     }
 }
 

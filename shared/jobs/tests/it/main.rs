@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod definitions;
 mod export;
 mod import;
 mod integrations;

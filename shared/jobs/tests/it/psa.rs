@@ -156,6 +156,8 @@ fn vp_firms() -> ExportDefinition {
         format: ExportFormat::Csv,
         updated_by: String::new(),
         updated_at: None,
+        file_name: None,
+        version: 0,
     }
 }
 

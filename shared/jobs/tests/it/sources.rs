@@ -125,6 +125,8 @@ fn definition(source: ExportSource, columns: &[(&str, &str)]) -> ExportDefinitio
         format: ExportFormat::Csv,
         updated_by: String::new(),
         updated_at: None,
+        file_name: None,
+        version: 0,
     }
 }
 

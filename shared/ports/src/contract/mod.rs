@@ -13,6 +13,7 @@
 //!   except the queue suite: SQS cannot run on a virtual clock, so it uses short real visibility timeouts.
 
 pub mod cursors;
+pub mod definitions;
 pub mod idempotency;
 pub mod integrations;
 pub mod jobs;

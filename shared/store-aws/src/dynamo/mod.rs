@@ -6,6 +6,7 @@
 //! module on the same [`DynamoState`].
 
 mod cursors;
+mod definitions;
 mod idempotency;
 mod integrations;
 mod jobs;
@@ -69,6 +70,7 @@ impl DynamoState {
             cursors: Arc::new(self.clone()),
             jobs: Arc::new(self.clone()),
             integrations: Arc::new(self.clone()),
+            definitions: Arc::new(self.clone()),
             notifications: Arc::new(self.clone()),
             idempotency: Arc::new(self.clone()),
             tokens: Arc::new(self.clone()),

@@ -64,6 +64,11 @@ state_cases!(integrations {
     integrations_are_versioned_listed_and_deleted,
     the_latest_run_of_a_task_in_a_period_wins,
 } racing {});
+state_cases!(definitions {
+    definitions_are_versioned,
+    definitions_are_listed_per_tenant_in_id_order_and_deleted,
+    a_large_definition_round_trips_whole,
+} racing {});
 state_cases!(notifications {
     pushing_an_id_twice_keeps_the_first,
     notifications_list_newest_first,
@@ -114,6 +119,7 @@ mod whole_suites {
         contract::cursors::run_all(state).await;
         contract::jobs::run_all(state).await;
         contract::integrations::run_all(state).await;
+        contract::definitions::run_all(state).await;
         contract::notifications::run_all(state).await;
         contract::statuses::run_all(Arc::new(state.clone())).await;
         contract::idempotency::run_all(Arc::new(state.clone())).await;

@@ -16,6 +16,7 @@ async fn every_port_of_the_state_stores_bundle_passes_its_suite_on_one_file() {
     contract::cursors::run_all(&*stores.cursors).await;
     contract::jobs::run_all(&*stores.jobs).await;
     contract::integrations::run_all(&*stores.integrations).await;
+    contract::definitions::run_all(&*stores.definitions).await;
     contract::notifications::run_all(&*stores.notifications).await;
     contract::idempotency::run_all(stores.idempotency.clone()).await;
     contract::tokens::run_all(stores.tokens.clone()).await;
