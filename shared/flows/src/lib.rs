@@ -47,7 +47,7 @@ pub mod setup;
 
 pub use connections::{
     ClientTuning, Connection, ConnectionProvider, ErpConnections, ExtensionSecrets, LocalSecrets,
-    SecretResolver, SecretValue,
+    SecretError, SecretResolver, SecretValue, check_secret_scope, tenant_secret_name,
 };
 pub use context::{FlowContext, MessageOutcome};
 pub use error::{FlowError, FlowResult};

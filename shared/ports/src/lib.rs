@@ -12,6 +12,7 @@
 //! - Lists are paginated with an opaque cursor ([`PageRequest`] / [`Page`]); an adapter never scans a whole
 //!   table to serve a user-facing list.
 
+pub mod endpoint;
 pub mod error;
 pub mod ledger;
 pub mod mail;
@@ -23,6 +24,7 @@ pub mod storage;
 #[cfg(feature = "contract")]
 pub mod contract;
 
+pub use endpoint::issuer_of;
 pub use error::{BoxError, StoreError, StoreResult};
 pub use mail::{MailError, MailMessage, MailSettings, Mailer, MailingOutbox};
 pub use queue::{QueueName, ReceivedMessage, WorkAction, WorkMessage, WorkQueue};

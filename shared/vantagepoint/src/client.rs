@@ -56,6 +56,9 @@ impl VantagepointClient {
                 env!("CARGO_PKG_VERSION")
             ))
             .connect_timeout(std::time::Duration::from_secs(10))
+            // Never follow a redirect: a 307/308 would re-send the token POST (password, client secret) or
+            // the bearer token to wherever the answer points.
+            .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(std::time::Duration::from_secs(60))
             .build()
             .map_err(|e| VpError::Config {

@@ -150,6 +150,17 @@ impl VantagepointConfig {
     pub fn connection(&self) -> String {
         format!("vantagepoint:{}", self.tenant)
     }
+
+    /// The endpoint this connection's tokens and credentials are bound to ([`ledgerlink_ports::issuer_of`]).
+    pub fn issuer(&self) -> String {
+        ledgerlink_ports::issuer_of(&self.base_url)
+    }
+}
+
+/// The endpoint identity (issuer) of a Vantagepoint base URL, normalised as a client built on it would use
+/// it: tokens, the client secret and the password are bound to it.
+pub fn issuer(base_url: &str) -> Result<String, VpError> {
+    normalise_base_url(base_url).map(|u| ledgerlink_ports::issuer_of(&u))
 }
 
 fn normalise_base_url(raw: &str) -> Result<Url, VpError> {
