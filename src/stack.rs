@@ -262,6 +262,10 @@ impl Stack {
             clock.clone(),
             exact_demo.redirect_uri.clone(),
         )
+        // The AllowedErpHosts setting of the local stack: its emulators listen on 127.0.0.1 (http).
+        .with_allowed_hosts(
+            ledgerlink_flows::hosts::AllowedErpHosts::parse("127.0.0.1").map_err(|e| anyhow!(e))?,
+        )
         .with_tuning(ClientTuning {
             exact_outcome_settle: Some(Duration::from_secs(1)),
             request_timeout: Some(Duration::from_secs(20)),

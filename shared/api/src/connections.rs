@@ -20,6 +20,7 @@ use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use ledgerlink_domain::{Division, TenantId};
+use ledgerlink_flows::hosts::{ErpSystem, check_erp_url};
 use ledgerlink_flows::{SecretValue, operator};
 use ledgerlink_ports::ledger::LedgerError;
 use ledgerlink_ports::psa::PsaError;
@@ -294,6 +295,12 @@ pub async fn update(
     }
     if let Some(url) = &update.base_url {
         check_url("base_url", url)?;
+        let kind = match system {
+            System::Exact => ErpSystem::Exact,
+            System::Vantagepoint => ErpSystem::Vantagepoint,
+        };
+        check_erp_url(kind, url, &state.flows.connections.allowed_hosts())
+            .map_err(|reason| ApiError::invalid("base_url", reason))?;
     }
     let current_url = match system {
         System::Exact => record.exact_base_url.clone(),

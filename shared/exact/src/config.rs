@@ -35,6 +35,16 @@ impl fmt::Display for Secret {
     }
 }
 
+/// The DNS resolver the client connects through (e.g. one that refuses internal addresses).
+#[derive(Clone)]
+pub struct DnsResolver(pub std::sync::Arc<dyn reqwest::dns::Resolve>);
+
+impl fmt::Debug for DnsResolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DnsResolver")
+    }
+}
+
 /// Retries of retryable failures: exponential backoff with full jitter, waited on the injected clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -87,6 +97,8 @@ pub struct ExactConfig {
     /// After a POST whose outcome is unknown, how long to wait before looking the document up (lets a slow
     /// commit on Exact's side finish first).
     pub outcome_settle: Duration,
+    /// Resolves host names at connect time; the system resolver when `None`.
+    pub dns_resolver: Option<DnsResolver>,
 }
 
 impl ExactConfig {
@@ -114,6 +126,7 @@ impl ExactConfig {
             minute_reserve: 1,
             retry: RetryPolicy::default(),
             outcome_settle: Duration::from_secs(5),
+            dns_resolver: None,
         })
     }
 

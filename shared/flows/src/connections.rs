@@ -21,6 +21,7 @@ use ledgerlink_ports::{RateBudget, SecretRef, Tenant, TokenStore};
 use ledgerlink_vantagepoint::{VantagepointClient, VantagepointPsa};
 
 use crate::error::{FlowError, FlowResult};
+use crate::hosts::{AllowedErpHosts, ErpSystem, PublicOnlyResolver, check_erp_url};
 
 /// A secret's value, and the endpoint it was entered for. Debug and Display never show the value.
 ///
@@ -389,6 +390,10 @@ pub trait ConnectionProvider: Send + Sync + std::fmt::Debug {
     async fn connect_psa(&self, tenant: &Tenant) -> FlowResult<Arc<dyn Psa>> {
         Ok(self.connect(tenant).await?.psa)
     }
+    /// The hosts exempt from the public-address rules ([`crate::hosts`]); none unless configured.
+    fn allowed_hosts(&self) -> AllowedErpHosts {
+        AllowedErpHosts::none()
+    }
 }
 
 /// Tuning of the clients the provider builds (tests shorten waits; production keeps the defaults).
@@ -410,6 +415,8 @@ pub struct ErpConnections {
     /// The OAuth redirect URI registered with the Exact app.
     exact_redirect_uri: String,
     tuning: ClientTuning,
+    /// Where connections may go ([`crate::hosts`]); none exempt unless set.
+    allowed: AllowedErpHosts,
     cache: Mutex<HashMap<TenantId, (u64, Connection)>>,
 }
 
@@ -428,6 +435,7 @@ impl ErpConnections {
             clock,
             exact_redirect_uri: exact_redirect_uri.into(),
             tuning: ClientTuning::default(),
+            allowed: AllowedErpHosts::none(),
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -435,6 +443,26 @@ impl ErpConnections {
     pub fn with_tuning(mut self, tuning: ClientTuning) -> Self {
         self.tuning = tuning;
         self
+    }
+
+    /// Hosts exempt from the public-address rules (the `AllowedErpHosts` setting: the emulators).
+    pub fn with_allowed_hosts(mut self, allowed: AllowedErpHosts) -> Self {
+        self.allowed = allowed;
+        self
+    }
+
+    /// Refuses a base URL the service may not connect to (checked again on every build: the stored record
+    /// may predate the rules).
+    fn check_url(&self, tenant: &Tenant, system: ErpSystem, url: &str) -> FlowResult<()> {
+        check_erp_url(system, url, &self.allowed).map_err(|reason| FlowError::Connection {
+            tenant: tenant.id.to_string(),
+            message: format!("the {system:?} base URL is refused: {reason}"),
+            retryable: false,
+        })
+    }
+
+    fn resolver(&self) -> Arc<PublicOnlyResolver> {
+        Arc::new(PublicOnlyResolver::new(self.allowed.clone()))
     }
 
     async fn secret(&self, tenant: &Tenant, secret: &SecretRef) -> FlowResult<SecretValue> {
@@ -492,6 +520,7 @@ impl ErpConnections {
             message,
             retryable: false,
         };
+        self.check_url(tenant, ErpSystem::Exact, &tenant.exact_base_url)?;
         let exact_issuer =
             ledgerlink_exact::issuer(&tenant.exact_base_url).map_err(|e| bad(e.to_string()))?;
         let exact_secret = self
@@ -520,6 +549,7 @@ impl ErpConnections {
         if let Some(timeout) = self.tuning.request_timeout {
             exact_config.request_timeout = timeout;
         }
+        exact_config.dns_resolver = Some(ledgerlink_exact::DnsResolver(self.resolver()));
         let ports = ClientPorts {
             tokens: self.tokens.clone(),
             rate: self.rate.clone(),
@@ -536,6 +566,7 @@ impl ErpConnections {
             message,
             retryable: false,
         };
+        self.check_url(tenant, ErpSystem::Vantagepoint, &tenant.vp_base_url)?;
         let vp_issuer =
             ledgerlink_vantagepoint::issuer(&tenant.vp_base_url).map_err(|e| bad(e.to_string()))?;
         let vp_secret = self
@@ -571,6 +602,7 @@ impl ErpConnections {
         if let Some(timeout) = self.tuning.request_timeout {
             vp_config.request_timeout = timeout;
         }
+        vp_config.dns_resolver = Some(ledgerlink_vantagepoint::DnsResolver(self.resolver()));
         let vp = VantagepointClient::new(vp_config, self.tokens.clone(), self.clock.clone())
             .map_err(|e| bad(e.to_string()))?;
         Ok(Arc::new(VantagepointPsa::new(vp)))
@@ -602,6 +634,10 @@ impl ConnectionProvider for ErpConnections {
 
     async fn connect_psa(&self, tenant: &Tenant) -> FlowResult<Arc<dyn Psa>> {
         self.build_psa(tenant).await
+    }
+
+    fn allowed_hosts(&self) -> AllowedErpHosts {
+        self.allowed.clone()
     }
 }
 

@@ -33,6 +33,7 @@ pub mod context;
 pub mod error;
 pub mod finance;
 pub mod firm_sync;
+pub mod hosts;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod links;

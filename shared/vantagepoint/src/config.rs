@@ -51,6 +51,16 @@ impl From<&str> for Secret {
     }
 }
 
+/// The DNS resolver the client connects through (e.g. one that refuses internal addresses).
+#[derive(Clone)]
+pub struct DnsResolver(pub std::sync::Arc<dyn reqwest::dns::Resolve>);
+
+impl fmt::Debug for DnsResolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DnsResolver")
+    }
+}
+
 /// How often and how patiently a retryable failure is retried (exponential backoff with full jitter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -105,6 +115,8 @@ pub struct VantagepointConfig {
     pub page_size: u32,
     /// Row cap (`q.maxrows`) of one PSALedger / DataEntry read; a full page makes the poller split its window.
     pub ledger_max_rows: u32,
+    /// Resolves host names at connect time; the system resolver when `None`.
+    pub dns_resolver: Option<DnsResolver>,
 }
 
 impl VantagepointConfig {
@@ -133,6 +145,7 @@ impl VantagepointConfig {
             request_timeout: Duration::from_secs(60),
             page_size: 500,
             ledger_max_rows: 5000,
+            dns_resolver: None,
         })
     }
 

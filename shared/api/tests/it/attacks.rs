@@ -210,7 +210,8 @@ async fn scheduled_round(app: &TestApp) {
         app.stores.rate.clone(),
         SystemClock::shared(),
         "http://127.0.0.1:9/oauth/exact/callback",
-    );
+    )
+    .with_allowed_hosts(app.allowed.clone());
     if let Ok(psa) = provider.connect_psa(&record).await {
         let _ = psa.active_period().await;
     }
@@ -451,4 +452,113 @@ async fn a_redirect_of_the_vp_token_request_does_not_carry_the_password_away() {
     );
     attacker.assert_received_nothing_secret(&[VP_PASSWORD, VP_CLIENT_SECRET]);
     assert!(attacker.requests().is_empty(), "{:?}", attacker.requests());
+}
+
+/// Issue 12 item 2, when saving: with no allowed hosts (production), a base URL that is not an Exact
+/// site, not https, or not a public address is refused with a clear field error.
+#[tokio::test]
+async fn internal_and_foreign_erp_hosts_are_refused_when_saved() {
+    let app = TestApp::spawn_allowing("").await;
+    let listener = Recorder::start().await;
+    for (system, url) in [
+        ("vantagepoint", format!("{}/vantagepoint", listener.url())),
+        ("vantagepoint", "https://127.0.0.1/vantagepoint".to_owned()),
+        ("vantagepoint", "https://10.0.0.8/vantagepoint".to_owned()),
+        (
+            "vantagepoint",
+            "https://192.168.1.20/vantagepoint".to_owned(),
+        ),
+        ("vantagepoint", "https://169.254.169.254/latest".to_owned()),
+        ("vantagepoint", "https://[::1]/vantagepoint".to_owned()),
+        (
+            "vantagepoint",
+            "https://[::ffff:10.0.0.1]/vantagepoint".to_owned(),
+        ),
+        (
+            "vantagepoint",
+            "http://vp.example.com/vantagepoint".to_owned(),
+        ),
+        (
+            "vantagepoint",
+            "https://user:pw@vp.example.com/x".to_owned(),
+        ),
+        ("exact", listener.url()),
+        ("exact", "https://evil.example".to_owned()),
+        (
+            "exact",
+            "https://start.exactonline.nl.evil.example".to_owned(),
+        ),
+        ("exact", "http://start.exactonline.nl".to_owned()),
+    ] {
+        let body = if system == "exact" {
+            json!({"base_url": url, "client_secret": EXACT_CLIENT_SECRET})
+        } else {
+            json!({"base_url": url, "password": VP_PASSWORD})
+        };
+        let answer = put(&app, system, body).await;
+        answer.assert_problem(StatusCode::BAD_REQUEST);
+        assert!(
+            answer.text().contains("base_url"),
+            "{url}: {}",
+            answer.text()
+        );
+    }
+    let exact = put(
+        &app,
+        "exact",
+        json!({"base_url": "https://start.exactonline.be"}),
+    )
+    .await;
+    let vp = put(
+        &app,
+        "vantagepoint",
+        json!({"base_url": "https://vp.customer.example/Acme"}),
+    )
+    .await;
+    assert_eq!(exact.status, StatusCode::OK, "{}", exact.text());
+    assert_eq!(vp.status, StatusCode::OK, "{}", vp.text());
+    assert!(listener.requests().is_empty());
+}
+
+/// Issue 12 item 2, at connect time: a stored record that points at an internal address — as an IP
+/// literal, or as a name that resolves to one (`localhost`) — gets nothing, even with credentials that
+/// are bound to exactly that URL.
+#[tokio::test]
+async fn a_stored_internal_erp_host_is_never_connected_to() {
+    let app = TestApp::spawn_allowing("").await;
+    let listener = Recorder::start().await;
+    for base in [
+        format!("{}/vantagepoint", listener.url()),
+        format!("https://localhost:{}/vantagepoint", listener.port),
+    ] {
+        let issuer = ledgerlink_vantagepoint::issuer(&base).unwrap();
+        let t = &app.acme.id;
+        for (name, value) in [
+            ("vp/client", VP_CLIENT_SECRET),
+            ("vp/password", VP_PASSWORD),
+        ] {
+            app.secrets.set_value(
+                format!("{t}/{name}"),
+                ledgerlink_flows::SecretValue::bound(value, issuer.clone()),
+            );
+        }
+        let mut record = app.stores.tenants.get(t).await.unwrap().unwrap();
+        record.vp_base_url = base.clone();
+        let version = record.version;
+        app.stores
+            .tenants
+            .put(&record, Some(version))
+            .await
+            .unwrap();
+
+        let tested = test_connection(&app, "vantagepoint").await;
+        scheduled_round(&app).await;
+
+        assert_eq!(tested.json["ok"], false, "{base}: {}", tested.text());
+    }
+    assert!(
+        listener.requests().is_empty(),
+        "the internal host was contacted: {:?}",
+        listener.requests()
+    );
 }

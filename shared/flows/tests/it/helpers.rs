@@ -124,6 +124,7 @@ impl World {
             clock.shared(),
             app.redirect_uri.clone(),
         )
+        .with_allowed_hosts(ledgerlink_flows::hosts::AllowedErpHosts::parse("127.0.0.1").unwrap())
         .with_tuning(ClientTuning {
             exact_outcome_settle: Some(Duration::from_secs(1)),
             request_timeout: Some(Duration::from_secs(20)),
