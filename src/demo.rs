@@ -20,7 +20,7 @@ use ledgerlink_emulators::exact::{AppRegistration, ExactEmulator, PaymentSpec};
 use ledgerlink_emulators::vantagepoint::VantagepointEmulator;
 use ledgerlink_emulators::vantagepoint::demo::{DemoOptions, DemoSummary};
 use ledgerlink_exact::{ClientPorts, ExactClient, ExactConfig, Secret};
-use ledgerlink_flows::{FlowContext, LocalSecrets};
+use ledgerlink_flows::{FlowContext, LocalSecrets, SecretValue};
 use ledgerlink_ports::mail::MAIL_SETTING;
 use ledgerlink_ports::{
     ConnectionState, LookupEntry, LookupTable, PageRequest, SecretRef, StateStores, StatusFilter,
@@ -48,17 +48,33 @@ pub fn tenant_id() -> TenantId {
     TenantId::parse(TENANT).expect("\"demo\" is a valid tenant id")
 }
 
-/// Puts the emulators' demo credentials in the local resolver (they never leave the process).
+/// Puts the emulators' demo credentials in the local resolver (they never leave the process), each bound
+/// to the emulator it is for, as the connections API binds what a user enters.
 pub fn register_secrets(
     secrets: &LocalSecrets,
     exact: &DemoData,
     vp: &VantagepointEmulator,
     vp_demo: &DemoOptions,
-) {
-    secrets.set(EXACT_CLIENT_SECRET, exact.client_secret.clone());
+    endpoints: &Endpoints,
+) -> anyhow::Result<()> {
+    let exact_issuer =
+        ledgerlink_exact::issuer(&endpoints.exact_base_url).context("the Exact emulator's URL")?;
+    let vp_issuer = ledgerlink_vantagepoint::issuer(&endpoints.vp_base_url)
+        .context("the Vantagepoint emulator's URL")?;
+    secrets.set_value(
+        EXACT_CLIENT_SECRET,
+        SecretValue::bound(exact.client_secret.clone(), exact_issuer),
+    );
     secrets.set(EXACT_WEBHOOK_SECRET, exact.webhook_secret.clone());
-    secrets.set(VP_CLIENT_SECRET, vp.config().client_secret.clone());
-    secrets.set(VP_PASSWORD, vp_demo.password.clone());
+    secrets.set_value(
+        VP_CLIENT_SECRET,
+        SecretValue::bound(vp.config().client_secret.clone(), vp_issuer.clone()),
+    );
+    secrets.set_value(
+        VP_PASSWORD,
+        SecretValue::bound(vp_demo.password.clone(), vp_issuer),
+    );
+    Ok(())
 }
 
 /// Where the emulators listen this run.
@@ -139,6 +155,11 @@ pub async fn ensure_tenant(
         .entry(MAIL_SETTING.to_owned())
         .or_insert(json!({ "operators": [OPERATORS_MAIL], "users": { OPERATOR: OPERATOR_MAIL } }));
     tenant.vp_base_url = endpoints.vp_base_url.clone();
+    // The local resolver holds only this run's demo credentials (in memory), bound to this run's emulators.
+    tenant.vp_client_secret = SecretRef::Local(VP_CLIENT_SECRET.into());
+    tenant.vp_password = SecretRef::Local(VP_PASSWORD.into());
+    tenant.exact_client_secret = SecretRef::Local(EXACT_CLIENT_SECRET.into());
+    tenant.exact_webhook_secret = SecretRef::Local(EXACT_WEBHOOK_SECRET.into());
     tenant.vp_database = vp.config().database.clone();
     tenant.vp_client_id = vp.config().client_id.clone();
     tenant.vp_username = vp_options.username.clone();

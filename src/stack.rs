@@ -244,8 +244,12 @@ impl Stack {
         vp_clock.unpin();
 
         // Ports and use-case contexts.
+        let endpoints = demo::Endpoints {
+            exact_base_url: exact_server.base_url(),
+            vp_base_url: format!("{}{}", vp_server.base_url(), vp.config().instance_path),
+        };
         let secrets = demo::shared_secrets();
-        demo::register_secrets(&secrets, &exact_demo, &vp, &vp_options);
+        demo::register_secrets(&secrets, &exact_demo, &vp, &vp_options, &endpoints)?;
         // Every notification with an addressee is also mailed: one `.eml` file per message in `mail/`.
         let stores = store.state_stores().with_mailer(
             Arc::new(MailFolder::new(data_dir.join(MAIL_DIR), MAIL_FROM)),
@@ -257,6 +261,10 @@ impl Stack {
             stores.rate.clone(),
             clock.clone(),
             exact_demo.redirect_uri.clone(),
+        )
+        // The AllowedErpHosts setting of the local stack: its emulators listen on 127.0.0.1 (http).
+        .with_allowed_hosts(
+            ledgerlink_flows::hosts::AllowedErpHosts::parse("127.0.0.1").map_err(|e| anyhow!(e))?,
         )
         .with_tuning(ClientTuning {
             exact_outcome_settle: Some(Duration::from_secs(1)),
@@ -277,10 +285,6 @@ impl Stack {
         };
 
         // The demo tenant, connected.
-        let endpoints = demo::Endpoints {
-            exact_base_url: exact_server.base_url(),
-            vp_base_url: format!("{}{}", vp_server.base_url(), vp.config().instance_path),
-        };
         let api_key_hash = ledgerlink_api::hash_api_key(&keys.api_key);
         // Discovery starts a minute before the demo epoch: the demo's postings are all found once.
         let sync_start = epoch - chrono::Duration::minutes(1);

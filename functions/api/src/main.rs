@@ -5,7 +5,7 @@
 //!
 //! Environment: the `ledgerlink-store-aws` settings (`TABLE_NAME`, `BUCKET_NAME`, the per-flow queue URLs,
 //! ...), `EXACT_REDIRECT_URI` (the OAuth redirect registered with the Exact app), `SECRETS_PREFIX` (optional,
-//! default `ledgerlink/`). Secrets are read through the AWS Parameters and Secrets Lambda Extension and
+//! default `ledgerlink/`), `ALLOWED_ERP_HOSTS` (emulator hosts exempt from the ERP host rules; empty in production). Secrets are read through the AWS Parameters and Secrets Lambda Extension and
 //! written (write-only connection secrets) to Secrets Manager ([`secrets_manager`]).
 
 mod secrets_manager;
@@ -38,13 +38,16 @@ async fn main() -> Result<(), lambda_http::Error> {
     let aws = AwsStores::new(&clients, &settings);
     let clock = SystemClock::shared();
     let secrets: Arc<dyn SecretResolver> = Arc::new(ExtensionSecrets::from_env());
-    let connections = Arc::new(ErpConnections::new(
-        secrets.clone(),
-        aws.state.tokens.clone(),
-        aws.state.rate.clone(),
-        clock.clone(),
-        redirect_uri,
-    ));
+    let connections = Arc::new(
+        ErpConnections::new(
+            secrets.clone(),
+            aws.state.tokens.clone(),
+            aws.state.rate.clone(),
+            clock.clone(),
+            redirect_uri,
+        )
+        .with_allowed_hosts(ledgerlink_flows::hosts::AllowedErpHosts::from_env()?),
+    );
     let flows = FlowContext {
         stores: aws.state.clone(),
         queue: aws.queue.clone(),

@@ -48,7 +48,7 @@ impl SecretWriter for SecretsManagerWriter {
             .client
             .put_secret_value()
             .secret_id(&id)
-            .secret_string(value.expose())
+            .secret_string(value.to_stored())
             .send()
             .await;
         match put {
@@ -60,7 +60,7 @@ impl SecretWriter for SecretsManagerWriter {
                 self.client
                     .create_secret()
                     .name(&id)
-                    .secret_string(value.expose())
+                    .secret_string(value.to_stored())
                     .send()
                     .await
                     .map_err(|e| unavailable(&id, DisplayErrorContext(&e)))?;

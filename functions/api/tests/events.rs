@@ -88,13 +88,16 @@ async fn fixture() -> Fixture {
     let storage = Arc::new(
         FolderStorage::new(dir.path().join("files"), "http://127.0.0.1:9", &[1_u8; 32]).unwrap(),
     );
-    let connections = Arc::new(ErpConnections::new(
-        secrets.clone(),
-        stores.tokens.clone(),
-        stores.rate.clone(),
-        clock.clone(),
-        "http://127.0.0.1:9/cb",
-    ));
+    let connections = Arc::new(
+        ErpConnections::new(
+            secrets.clone(),
+            stores.tokens.clone(),
+            stores.rate.clone(),
+            clock.clone(),
+            "http://127.0.0.1:9/cb",
+        )
+        .with_allowed_hosts(ledgerlink_flows::hosts::AllowedErpHosts::parse("127.0.0.1").unwrap()),
+    );
     let flows = FlowContext {
         stores,
         queue: queue.clone(),

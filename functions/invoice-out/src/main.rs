@@ -30,7 +30,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         stores.state.rate.clone(),
         clock.clone(),
         config.exact_redirect_uri,
-    );
+    )
+    .with_allowed_hosts(ledgerlink_flows::hosts::AllowedErpHosts::from_env()?);
     let ctx = FlowContext {
         stores: stores.state,
         queue: stores.queue,

@@ -1,10 +1,18 @@
 //! The caller's tenant and its two connections (Exact Online, Vantagepoint): view, update, test, pause and
 //! resume.
 //!
-//! SECRETS ARE WRITE-ONLY. An update accepts secret values (`client_secret`, `webhook_secret`, `password`),
-//! stores them through the [`crate::SecretWriter`] and keeps only the reference in the tenant record; or it
-//! accepts a reference (`*_ref`) to a secret managed elsewhere (Secrets Manager / SSM). No answer ever
+//! SECRETS ARE WRITE-ONLY. An update accepts secret VALUES (`client_secret`, `webhook_secret`, `password`),
+//! stores them through the [`crate::SecretWriter`] under a name the server chooses (always under the
+//! caller's tenant) and keeps only the reference in the tenant record. A request can never name a secret
+//! (`*_ref` is refused): otherwise it could point a connection at another tenant's secret. No answer ever
 //! carries a secret value or reference: views only say whether each secret is configured.
+//!
+//! CREDENTIALS ARE BOUND TO THEIR HOST. A client secret or password is stored bound to the endpoint
+//! ([`ledgerlink_ports::issuer_of`]) of the connection's base URL at the time it is entered, and the flows
+//! send it nowhere else. Changing a connection's `base_url` (to another endpoint) clears the credentials
+//! that were entered for the old one — unless the same request gives new ones — and discards the
+//! connection's stored tokens (Exact: a new consent is needed). Until the credentials are entered again the
+//! connection's `state` is `needs-credentials`, and nothing is sent to the new host.
 
 use std::sync::Arc;
 
@@ -12,10 +20,11 @@ use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use ledgerlink_domain::{Division, TenantId};
+use ledgerlink_flows::hosts::{ErpSystem, check_erp_url};
 use ledgerlink_flows::{SecretValue, operator};
 use ledgerlink_ports::ledger::LedgerError;
 use ledgerlink_ports::psa::PsaError;
-use ledgerlink_ports::{ConnectionState, SecretRef, Tenant};
+use ledgerlink_ports::{ConnectionState, SecretRef, Tenant, TokenRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::ApiState;
@@ -30,8 +39,20 @@ pub enum System {
     Vantagepoint,
 }
 
+/// Whether one connection can be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConnectionStatus {
+    Active,
+    /// The tenant is paused.
+    Paused,
+    /// A credential the connection sends is missing (e.g. after a change of `base_url`).
+    NeedsCredentials,
+}
+
 #[derive(Debug, Serialize)]
 pub struct ExactView {
+    pub state: ConnectionStatus,
     pub base_url: String,
     pub division: u32,
     pub client_id: String,
@@ -41,6 +62,7 @@ pub struct ExactView {
 
 #[derive(Debug, Serialize)]
 pub struct VantagepointView {
+    pub state: ConnectionStatus,
     pub base_url: String,
     pub database: String,
     pub culture: String,
@@ -69,6 +91,16 @@ fn configured(secret: &SecretRef) -> bool {
     }
 }
 
+fn status(t: &Tenant, credentials: &[&SecretRef]) -> ConnectionStatus {
+    if t.state == ConnectionState::Paused {
+        ConnectionStatus::Paused
+    } else if credentials.iter().all(|c| configured(c)) {
+        ConnectionStatus::Active
+    } else {
+        ConnectionStatus::NeedsCredentials
+    }
+}
+
 impl From<&Tenant> for ConnectionsView {
     fn from(t: &Tenant) -> Self {
         Self {
@@ -79,6 +111,7 @@ impl From<&Tenant> for ConnectionsView {
             version: t.version,
             updated_at: t.updated_at,
             exact: ExactView {
+                state: status(t, &[&t.exact_client_secret]),
                 base_url: t.exact_base_url.clone(),
                 division: t.exact_division.0,
                 client_id: t.exact_client_id.clone(),
@@ -86,6 +119,7 @@ impl From<&Tenant> for ConnectionsView {
                 webhook_secret_configured: configured(&t.exact_webhook_secret),
             },
             vantagepoint: VantagepointView {
+                state: status(t, &[&t.vp_client_secret, &t.vp_password]),
                 base_url: t.vp_base_url.clone(),
                 database: t.vp_database.clone(),
                 culture: t.vp_culture.clone(),
@@ -118,8 +152,8 @@ pub async fn list(caller: Caller) -> Json<ConnectionsView> {
     Json(ConnectionsView::from(&caller.record))
 }
 
-/// A partial update of one connection. Absent fields stay as they are. Secrets: a value (stored through
-/// the secret writer) or a reference, never both.
+/// A partial update of one connection. Absent fields stay as they are. Secrets are given as values only;
+/// the server stores them and chooses their names.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionUpdate {
@@ -128,24 +162,28 @@ pub struct ConnectionUpdate {
     pub base_url: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
-    pub client_secret_ref: Option<SecretRef>,
+    /// Refused: a request cannot name a secret (kept only to answer with a clear error).
+    pub client_secret_ref: Option<serde_json::Value>,
     // Exact only
     pub division: Option<u32>,
     pub webhook_secret: Option<String>,
-    pub webhook_secret_ref: Option<SecretRef>,
+    /// Refused, as `client_secret_ref`.
+    pub webhook_secret_ref: Option<serde_json::Value>,
     // Vantagepoint only
     pub database: Option<String>,
     pub culture: Option<String>,
     pub username: Option<String>,
     pub password: Option<String>,
-    pub password_ref: Option<SecretRef>,
+    /// Refused, as `client_secret_ref`.
+    pub password_ref: Option<serde_json::Value>,
 }
 
-/// A secret field of an update: its name, and the value or reference given.
+/// A secret value of an update: its field name, the value, and the endpoint it is bound to (`None` for
+/// secrets that are only compared, never sent: webhook secrets).
 struct SecretField<'a> {
     name: &'static str,
     value: Option<&'a String>,
-    reference: Option<&'a SecretRef>,
+    bound_to: Option<&'a str>,
 }
 
 fn check_url(field: &str, url: &str) -> ApiResult<()> {
@@ -176,24 +214,14 @@ async fn store_secret(
     system: System,
     field: SecretField<'_>,
 ) -> ApiResult<Option<SecretRef>> {
-    match (field.value, field.reference) {
-        (Some(_), Some(_)) => Err(ApiError::invalid(
-            field.name,
-            "give either the value or a reference, not both",
-        )),
-        (None, Some(reference)) => {
-            if !configured(reference) {
-                return Err(ApiError::invalid(field.name, "the reference has no name"));
-            }
-            Ok(Some(reference.clone()))
-        }
-        (Some(value), None) => {
+    match field.value {
+        Some(value) => {
             if value.is_empty() || value.len() > 4096 {
                 return Err(ApiError::invalid(field.name, "must be 1 to 4096 bytes"));
             }
             let writer = state.secret_writer.as_ref().ok_or_else(|| {
                 ApiError::NotSupported(format!(
-                    "This deployment does not store secret values; give `{}_ref` (a Secrets Manager or SSM reference) instead.",
+                    "This deployment does not store secret values, so `{}` cannot be changed here.",
                     field.name
                 ))
             })?;
@@ -205,16 +233,43 @@ async fn store_secret(
                 },
                 field.name
             );
-            let stored = writer
-                .write(tenant, &name, &SecretValue::new(value.clone()))
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "secret could not be stored");
-                    ApiError::Unavailable("The secret could not be stored; try again.".into())
-                })?;
+            let secret = match field.bound_to {
+                Some(issuer) => SecretValue::bound(value.clone(), issuer),
+                None => SecretValue::new(value.clone()),
+            };
+            let stored = writer.write(tenant, &name, &secret).await.map_err(|e| {
+                tracing::error!(error = %e, "secret could not be stored");
+                ApiError::Unavailable("The secret could not be stored; try again.".into())
+            })?;
             Ok(Some(stored))
         }
-        (None, None) => Ok(None),
+        None => Ok(None),
+    }
+}
+
+/// The endpoint identity of a connection's base URL (what its credentials and tokens are bound to).
+fn issuer(system: System, field: &str, url: &str) -> ApiResult<String> {
+    match system {
+        System::Exact => ledgerlink_exact::issuer(url).map_err(|_| ()),
+        System::Vantagepoint => ledgerlink_vantagepoint::issuer(url).map_err(|_| ()),
+    }
+    .map_err(|()| ApiError::invalid(field, "must be an http(s) URL"))
+}
+
+/// The token-store name of a tenant's connection.
+fn token_connection(system: System, tenant: &TenantId) -> String {
+    match system {
+        System::Exact => ledgerlink_exact::connection_name(tenant),
+        System::Vantagepoint => format!("vantagepoint:{tenant}"),
+    }
+}
+
+/// A credential reference that names nothing: the connection needs it entered again.
+fn cleared(secret: &SecretRef) -> SecretRef {
+    match secret {
+        SecretRef::SecretsManager(_) => SecretRef::SecretsManager(String::new()),
+        SecretRef::Ssm(_) => SecretRef::Ssm(String::new()),
+        SecretRef::Local(_) => SecretRef::Local(String::new()),
     }
 }
 
@@ -226,9 +281,39 @@ pub async fn update(
 ) -> ApiResult<Json<ConnectionsView>> {
     let mut record = caller.record.clone();
     let expected = update.version.unwrap_or(record.version);
+    for (field, given) in [
+        ("client_secret_ref", update.client_secret_ref.is_some()),
+        ("webhook_secret_ref", update.webhook_secret_ref.is_some()),
+        ("password_ref", update.password_ref.is_some()),
+    ] {
+        if given {
+            return Err(ApiError::invalid(
+                field,
+                "secret references are not accepted: give the secret's value, the service chooses where it is stored",
+            ));
+        }
+    }
     if let Some(url) = &update.base_url {
         check_url("base_url", url)?;
+        let kind = match system {
+            System::Exact => ErpSystem::Exact,
+            System::Vantagepoint => ErpSystem::Vantagepoint,
+        };
+        check_erp_url(kind, url, &state.flows.connections.allowed_hosts())
+            .map_err(|reason| ApiError::invalid("base_url", reason))?;
     }
+    let current_url = match system {
+        System::Exact => record.exact_base_url.clone(),
+        System::Vantagepoint => record.vp_base_url.clone(),
+    };
+    let target_url = update
+        .base_url
+        .clone()
+        .unwrap_or_else(|| current_url.clone());
+    let target_issuer = issuer(system, "base_url", &target_url)?;
+    // A base URL naming another endpoint: the credentials entered for the old one stay behind.
+    let host_changed =
+        issuer(system, "base_url", &current_url).ok().as_deref() != Some(target_issuer.as_str());
     if let Some(id) = &update.client_id {
         check_text("client_id", id, 200)?;
     }
@@ -237,17 +322,11 @@ pub async fn update(
             ("database", update.database.is_some()),
             ("culture", update.culture.is_some()),
             ("username", update.username.is_some()),
-            (
-                "password",
-                update.password.is_some() || update.password_ref.is_some(),
-            ),
+            ("password", update.password.is_some()),
         ],
         System::Vantagepoint => [
             ("division", update.division.is_some()),
-            (
-                "webhook_secret",
-                update.webhook_secret.is_some() || update.webhook_secret_ref.is_some(),
-            ),
+            ("webhook_secret", update.webhook_secret.is_some()),
             ("", false),
             ("", false),
         ],
@@ -261,12 +340,15 @@ pub async fn update(
     let client_secret = SecretField {
         name: "client_secret",
         value: update.client_secret.as_ref(),
-        reference: update.client_secret_ref.as_ref(),
+        bound_to: Some(&target_issuer),
     };
     match system {
         System::Exact => {
             if let Some(url) = update.base_url {
                 record.exact_base_url = url;
+            }
+            if host_changed {
+                record.exact_client_secret = cleared(&record.exact_client_secret);
             }
             if let Some(id) = update.client_id {
                 record.exact_client_id = id;
@@ -283,7 +365,7 @@ pub async fn update(
             let webhook = SecretField {
                 name: "webhook_secret",
                 value: update.webhook_secret.as_ref(),
-                reference: update.webhook_secret_ref.as_ref(),
+                bound_to: None,
             };
             if let Some(r) = store_secret(&state, &caller.tenant, system, webhook).await? {
                 record.exact_webhook_secret = r;
@@ -292,6 +374,10 @@ pub async fn update(
         System::Vantagepoint => {
             if let Some(url) = update.base_url {
                 record.vp_base_url = url;
+            }
+            if host_changed {
+                record.vp_client_secret = cleared(&record.vp_client_secret);
+                record.vp_password = cleared(&record.vp_password);
             }
             if let Some(id) = update.client_id {
                 record.vp_client_id = id;
@@ -314,7 +400,7 @@ pub async fn update(
             let password = SecretField {
                 name: "password",
                 value: update.password.as_ref(),
-                reference: update.password_ref.as_ref(),
+                bound_to: Some(&target_issuer),
             };
             if let Some(r) = store_secret(&state, &caller.tenant, system, password).await? {
                 record.vp_password = r;
@@ -328,7 +414,33 @@ pub async fn update(
         .put(&record, Some(expected))
         .await
         .map_err(|e| ApiError::from_store(e, "the tenant's connections"))?;
+    if host_changed {
+        discard_tokens(&state, &caller.tenant, system).await?;
+    }
     Ok(Json(ConnectionsView::from(&stored)))
+}
+
+/// Replaces a connection's stored tokens with none. (Clients already refuse tokens of another issuer;
+/// this also removes them from the store.)
+async fn discard_tokens(state: &ApiState, tenant: &TenantId, system: System) -> ApiResult<()> {
+    let now = state.now();
+    let none = TokenRecord {
+        connection: token_connection(system, tenant),
+        issuer: String::new(),
+        access_token: String::new(),
+        refresh_token: String::new(),
+        access_expires_at: now,
+        issued_at: now,
+        generation: 0,
+    };
+    state
+        .stores()
+        .tokens
+        .save_initial(&none)
+        .await
+        .map_err(|e| ApiError::from_store(e, "the connection's tokens"))?;
+    tracing::info!(%tenant, ?system, "base URL changed: credentials cleared and tokens discarded");
+    Ok(())
 }
 
 /// The result of testing a connection: reachable with these credentials, or why not (in operator terms).
@@ -368,26 +480,26 @@ pub async fn test(
     caller: Caller,
     ApiPath(system): ApiPath<System>,
 ) -> ApiResult<Json<TestResult>> {
-    let connection = match state.flows.connections.connect(&caller.record).await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::info!(tenant = %caller.tenant, error = %e, "connection could not be built");
-            return Ok(Json(TestResult {
-                system,
-                ok: false,
-                message: "The connection could not be set up: check its URL and secrets.".into(),
-            }));
-        }
+    let unusable = |e: ledgerlink_flows::FlowError| {
+        tracing::info!(tenant = %caller.tenant, error = %e, "connection could not be built");
+        "The connection could not be set up: check its URL and secrets."
     };
+    let connections = &state.flows.connections;
     let outcome = match system {
-        System::Exact => connection.ledger.currencies().await.map(|_| ()).map_err(|e| {
-            tracing::info!(tenant = %caller.tenant, error = %e, "Exact connection test failed");
-            ledger_problem(&e)
-        }),
-        System::Vantagepoint => connection.psa.active_period().await.map(|_| ()).map_err(|e| {
-            tracing::info!(tenant = %caller.tenant, error = %e, "Vantagepoint connection test failed");
-            psa_problem(&e)
-        }),
+        System::Exact => match connections.connect_ledger(&caller.record).await {
+            Ok(ledger) => ledger.currencies().await.map(|_| ()).map_err(|e| {
+                tracing::info!(tenant = %caller.tenant, error = %e, "Exact connection test failed");
+                ledger_problem(&e)
+            }),
+            Err(e) => Err(unusable(e)),
+        },
+        System::Vantagepoint => match connections.connect_psa(&caller.record).await {
+            Ok(psa) => psa.active_period().await.map(|_| ()).map_err(|e| {
+                tracing::info!(tenant = %caller.tenant, error = %e, "Vantagepoint connection test failed");
+                psa_problem(&e)
+            }),
+            Err(e) => Err(unusable(e)),
+        },
     };
     Ok(Json(match outcome {
         Ok(()) => TestResult {

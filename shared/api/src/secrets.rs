@@ -16,7 +16,9 @@ pub enum SecretWriteError {
     Unavailable { name: String, message: String },
 }
 
-/// Stores a secret value under a name and returns the reference a tenant record keeps.
+/// Stores a secret value (with its binding, [`SecretValue::to_stored`]) under the server-chosen name
+/// `<prefix><tenant>/<name>` and returns the reference a tenant record keeps. The caller never chooses a
+/// name or a tenant.
 #[async_trait]
 pub trait SecretWriter: Send + Sync + std::fmt::Debug {
     async fn write(
@@ -47,8 +49,8 @@ impl SecretWriter for LocalSecretWriter {
         name: &str,
         value: &SecretValue,
     ) -> Result<SecretRef, SecretWriteError> {
-        let full = format!("{tenant}/{name}");
-        self.secrets.set(full.clone(), value.expose());
+        let full = ledgerlink_flows::tenant_secret_name("", tenant, name);
+        self.secrets.set_value(full.clone(), value.clone());
         Ok(SecretRef::Local(full))
     }
 }

@@ -77,8 +77,12 @@ async fn tenant_record(state: &ApiState, tenant: &str) -> ApiResult<Tenant> {
         .ok_or_else(unknown)
 }
 
-async fn resolve(state: &ApiState, secret: &SecretRef) -> ApiResult<SecretValue> {
-    state.secrets.resolve(secret).await.map_err(|e| {
+async fn resolve(
+    state: &ApiState,
+    tenant: &TenantId,
+    secret: &SecretRef,
+) -> ApiResult<SecretValue> {
+    state.secrets.resolve(tenant, secret).await.map_err(|e| {
         // The error names the reference, never the value.
         tracing::error!(error = %e, "webhook secret cannot be resolved");
         if e.is_retryable() {
@@ -111,7 +115,7 @@ pub async fn exact(
         tracing::info!(tenant = %record.id, "Exact webhook validation request answered");
         return Ok(answer("validated", None));
     }
-    let secret = resolve(&state, &record.exact_webhook_secret).await?;
+    let secret = resolve(&state, &record.id, &record.exact_webhook_secret).await?;
     let content = match verify_webhook(&body, &ledgerlink_exact::Secret::new(secret.expose())) {
         Ok(WebhookVerification::Verified(content)) => content,
         Ok(WebhookVerification::ValidationRequest) => return Ok(answer("validated", None)),
@@ -211,14 +215,14 @@ pub async fn vantagepoint(
         .unwrap_or_default();
     let basic = match (setting.username, setting.password) {
         (Some(user), Some(password)) => {
-            let value = resolve(&state, &password).await?;
+            let value = resolve(&state, &record.id, &password).await?;
             Some((user, ledgerlink_vantagepoint::Secret::new(value.expose())))
         }
         _ => None,
     };
     let shared = match setting.secret {
         Some(secret) => Some(ledgerlink_vantagepoint::Secret::new(
-            resolve(&state, &secret).await?.expose(),
+            resolve(&state, &record.id, &secret).await?.expose(),
         )),
         None => None,
     };

@@ -76,15 +76,17 @@ impl ExactClient {
         ports: ClientPorts,
         hook: Option<Arc<dyn ReconnectHook>>,
     ) -> ExactResult<Self> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(15))
             .pool_idle_timeout(Duration::from_secs(50))
-            .user_agent(concat!("ledgerlink-exact/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                ExactError::config("could not build the HTTP client", Some(Box::new(e)))
-            })?;
+            .user_agent(concat!("ledgerlink-exact/", env!("CARGO_PKG_VERSION")));
+        if let Some(resolver) = &config.dns_resolver {
+            builder = builder.dns_resolver(resolver.0.clone());
+        }
+        let http = builder.build().map_err(|e| {
+            ExactError::config("could not build the HTTP client", Some(Box::new(e)))
+        })?;
         let config = Arc::new(config);
         let tokens = TokenManager::new(
             config.clone(),

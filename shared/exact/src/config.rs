@@ -35,6 +35,16 @@ impl fmt::Display for Secret {
     }
 }
 
+/// The DNS resolver the client connects through (e.g. one that refuses internal addresses).
+#[derive(Clone)]
+pub struct DnsResolver(pub std::sync::Arc<dyn reqwest::dns::Resolve>);
+
+impl fmt::Debug for DnsResolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DnsResolver")
+    }
+}
+
 /// Retries of retryable failures: exponential backoff with full jitter, waited on the injected clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -87,6 +97,8 @@ pub struct ExactConfig {
     /// After a POST whose outcome is unknown, how long to wait before looking the document up (lets a slow
     /// commit on Exact's side finish first).
     pub outcome_settle: Duration,
+    /// Resolves host names at connect time; the system resolver when `None`.
+    pub dns_resolver: Option<DnsResolver>,
 }
 
 impl ExactConfig {
@@ -99,22 +111,7 @@ impl ExactConfig {
         redirect_uri: impl Into<String>,
         tenant: &TenantId,
     ) -> ExactResult<Self> {
-        let mut base_url = Url::parse(base_url).map_err(|e| {
-            ExactError::config(
-                format!("invalid Exact base URL {base_url:?}"),
-                Some(Box::new(e)),
-            )
-        })?;
-        if !matches!(base_url.scheme(), "http" | "https") || base_url.cannot_be_a_base() {
-            return Err(ExactError::config(
-                format!("Exact base URL must be http(s): {base_url}"),
-                None,
-            ));
-        }
-        base_url.set_query(None);
-        base_url.set_fragment(None);
-        let trimmed = base_url.path().trim_end_matches('/').to_owned();
-        base_url.set_path(&trimmed);
+        let base_url = normalise_base_url(base_url)?;
         Ok(Self {
             base_url,
             division,
@@ -129,6 +126,7 @@ impl ExactConfig {
             minute_reserve: 1,
             retry: RetryPolicy::default(),
             outcome_settle: Duration::from_secs(5),
+            dns_resolver: None,
         })
     }
 
@@ -181,6 +179,35 @@ impl ExactConfig {
     fn base_str(&self) -> &str {
         self.base_url.as_str().trim_end_matches('/')
     }
+
+    /// The endpoint this connection's tokens and client secret are bound to ([`ledgerlink_ports::issuer_of`]).
+    pub fn issuer(&self) -> String {
+        ledgerlink_ports::issuer_of(&self.base_url)
+    }
+}
+
+/// The site URL as the client uses it: absolute http(s), no query, fragment or trailing `/`.
+fn normalise_base_url(raw: &str) -> ExactResult<Url> {
+    let mut base_url = Url::parse(raw).map_err(|e| {
+        ExactError::config(format!("invalid Exact base URL {raw:?}"), Some(Box::new(e)))
+    })?;
+    if !matches!(base_url.scheme(), "http" | "https") || base_url.cannot_be_a_base() {
+        return Err(ExactError::config(
+            format!("Exact base URL must be http(s): {base_url}"),
+            None,
+        ));
+    }
+    base_url.set_query(None);
+    base_url.set_fragment(None);
+    let trimmed = base_url.path().trim_end_matches('/').to_owned();
+    base_url.set_path(&trimmed);
+    Ok(base_url)
+}
+
+/// The endpoint identity (issuer) of an Exact site URL as a client built on it would use it: tokens and
+/// the client secret are bound to it.
+pub fn issuer(base_url: &str) -> ExactResult<String> {
+    normalise_base_url(base_url).map(|u| ledgerlink_ports::issuer_of(&u))
 }
 
 /// The token-store name of a tenant's Exact connection.

@@ -27,7 +27,7 @@ pub mod token;
 pub mod webhook;
 
 pub use client::{ClientPorts, ExactClient};
-pub use config::{ExactConfig, RetryPolicy, Secret, connection_name};
+pub use config::{DnsResolver, ExactConfig, RetryPolicy, Secret, connection_name, issuer};
 pub use entities::{EntitySet, SyncBatch};
 pub use error::{ExactError, ExactResult};
 pub use ledger::ExactLedger;

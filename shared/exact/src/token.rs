@@ -143,7 +143,12 @@ impl TokenManager {
 
     async fn load(&self) -> ExactResult<TokenRecord> {
         match self.store.load(self.connection()).await {
-            Ok(Some(r)) => Ok(r),
+            Ok(Some(r)) if r.issuer == self.config.issuer() => Ok(r),
+            Ok(Some(_)) => Err(ExactError::ReconnectNeeded {
+                connection: self.connection().to_owned(),
+                reason: "the stored tokens were issued by another Exact site (the base URL changed); a user must consent again"
+                    .to_owned(),
+            }),
             Ok(None) => Err(ExactError::ReconnectNeeded {
                 connection: self.connection().to_owned(),
                 reason: "no tokens stored for this connection; a user must consent first"
@@ -331,6 +336,7 @@ impl TokenManager {
         let lifetime = chrono::Duration::seconds(expires_in_seconds(response.expires_in.as_ref()));
         TokenRecord {
             connection: self.connection().to_owned(),
+            issuer: self.config.issuer(),
             access_token: response.access_token,
             refresh_token: response.refresh_token,
             access_expires_at: issued_at + lifetime,
@@ -533,6 +539,7 @@ mod tests {
             .unwrap_or_default();
         let mut r = TokenRecord {
             connection: "c".into(),
+            issuer: String::new(),
             access_token: "a".into(),
             refresh_token: "r".into(),
             access_expires_at: t0 + chrono::Duration::seconds(600),

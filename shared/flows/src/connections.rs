@@ -21,24 +21,84 @@ use ledgerlink_ports::{RateBudget, SecretRef, Tenant, TokenStore};
 use ledgerlink_vantagepoint::{VantagepointClient, VantagepointPsa};
 
 use crate::error::{FlowError, FlowResult};
+use crate::hosts::{AllowedErpHosts, ErpSystem, PublicOnlyResolver, check_erp_url};
 
-/// A secret's value. Debug and Display never show it.
+/// A secret's value, and the endpoint it was entered for. Debug and Display never show the value.
+///
+/// A credential that is sent to an ERP (client secrets, the Vantagepoint password) is BOUND to the endpoint
+/// ([`ledgerlink_ports::issuer_of`]) of the base URL it was entered with; [`ErpConnections`] sends it nowhere
+/// else. The binding is stored with the value, inside the secret store ([`SecretValue::to_stored`]), so
+/// editing the tenant record cannot move it. Secrets that are only compared (webhook secrets) are unbound.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SecretValue(String);
+pub struct SecretValue {
+    value: String,
+    bound_to: Option<String>,
+}
+
+/// The stored form of a bound secret.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredSecret {
+    ledgerlink_secret: u32,
+    bound_to: String,
+    value: String,
+}
+
+const STORED_SECRET_VERSION: u32 = 1;
 
 impl SecretValue {
+    /// An unbound value (a webhook secret; any secret stored outside the connections API).
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self {
+            value: value.into(),
+            bound_to: None,
+        }
+    }
+    /// A value that may only be sent to the endpoint `issuer` ([`ledgerlink_ports::issuer_of`]).
+    pub fn bound(value: impl Into<String>, issuer: impl Into<String>) -> Self {
+        Self {
+            value: value.into(),
+            bound_to: Some(issuer.into()),
+        }
     }
     /// The value, for the one place that sends it (a client config).
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.value
+    }
+    /// The endpoint the value was entered for, if it is bound to one.
+    pub fn bound_to(&self) -> Option<&str> {
+        self.bound_to.as_deref()
+    }
+    /// The text a secret store keeps: the value itself when unbound, else a small JSON document carrying
+    /// the value and its endpoint.
+    pub fn to_stored(&self) -> String {
+        match &self.bound_to {
+            None => self.value.clone(),
+            Some(issuer) => serde_json::to_string(&StoredSecret {
+                ledgerlink_secret: STORED_SECRET_VERSION,
+                bound_to: issuer.clone(),
+                value: self.value.clone(),
+            })
+            .unwrap_or_default(),
+        }
+    }
+    /// Reads what [`SecretValue::to_stored`] wrote (any other text is an unbound value).
+    pub fn from_stored(text: &str) -> Self {
+        match serde_json::from_str::<StoredSecret>(text) {
+            Ok(stored) if stored.ledgerlink_secret == STORED_SECRET_VERSION => {
+                Self::bound(stored.value, stored.bound_to)
+            }
+            _ => Self::new(text),
+        }
     }
 }
 
 impl std::fmt::Debug for SecretValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SecretValue(<redacted>)")
+        f.debug_struct("SecretValue")
+            .field("value", &"<redacted>")
+            .field("bound_to", &self.bound_to)
+            .finish()
     }
 }
 
@@ -49,6 +109,9 @@ pub enum SecretError {
     NotFound { name: String },
     #[error("secret {name} is not available here: {reason}")]
     Unsupported { name: String, reason: String },
+    /// The reference names a secret outside the tenant's own secrets: never resolved.
+    #[error("secret {name} does not belong to tenant {tenant}")]
+    OutOfScope { name: String, tenant: String },
     #[error("secret {name} could not be read: {message}")]
     Unavailable {
         name: String,
@@ -64,15 +127,59 @@ impl SecretError {
     }
 }
 
-/// Reads a secret a tenant record refers to.
+/// Reads a secret a tenant record refers to — only one of that tenant's own secrets.
+///
+/// Secret names are chosen by the server: `<prefix><tenant>/<system>/<field>` ([`tenant_secret_name`]).
+/// Whatever a tenant record says, a resolver refuses ([`SecretError::OutOfScope`]) a reference outside
+/// `<prefix><tenant>/`, an ARN, or a name with `..`, so no record can make the service read (and then send)
+/// another tenant's secret.
 #[async_trait]
 pub trait SecretResolver: Send + Sync + std::fmt::Debug {
-    async fn resolve(&self, secret: &SecretRef) -> Result<SecretValue, SecretError>;
+    async fn resolve(
+        &self,
+        tenant: &TenantId,
+        secret: &SecretRef,
+    ) -> Result<SecretValue, SecretError>;
 }
 
 fn ref_name(secret: &SecretRef) -> &str {
     match secret {
         SecretRef::SecretsManager(n) | SecretRef::Ssm(n) | SecretRef::Local(n) => n,
+    }
+}
+
+/// The name the server gives a tenant's secret: `<prefix><tenant>/<path>`.
+pub fn tenant_secret_name(prefix: &str, tenant: &TenantId, path: &str) -> String {
+    format!("{prefix}{tenant}/{path}")
+}
+
+/// Refuses a reference that is not one of `tenant`'s secrets under `prefix` (see [`SecretResolver`]).
+pub fn check_secret_scope(
+    prefix: &str,
+    tenant: &TenantId,
+    secret: &SecretRef,
+) -> Result<(), SecretError> {
+    let name = ref_name(secret);
+    // SSM parameter names may be written with a leading `/`.
+    let relative = match secret {
+        SecretRef::Ssm(n) => n.strip_prefix('/').unwrap_or(n),
+        _ => name,
+    };
+    let own = tenant_secret_name(prefix, tenant, "");
+    let inside = relative
+        .strip_prefix(&own)
+        .is_some_and(|rest| !rest.is_empty());
+    let clean = !name.contains("..")
+        && !name.starts_with("arn:")
+        && !name.contains("//")
+        && !name.chars().any(|c| c.is_control() || c.is_whitespace());
+    if inside && clean {
+        Ok(())
+    } else {
+        Err(SecretError::OutOfScope {
+            name: name.to_owned(),
+            tenant: tenant.to_string(),
+        })
     }
 }
 
@@ -96,16 +203,27 @@ impl LocalSecrets {
         Self::default()
     }
     /// Sets the value behind a reference name (any kind of [`SecretRef`] with that name resolves to it).
+    /// The name must be under the tenant's `<tenant>/` for a resolve to find it.
     pub fn set(&self, name: impl Into<String>, value: impl Into<String>) {
+        self.set_value(name, SecretValue::new(value));
+    }
+
+    /// Sets a value with its binding (what [`SecretValue::bound`] gives).
+    pub fn set_value(&self, name: impl Into<String>, value: SecretValue) {
         if let Ok(mut values) = self.values.lock() {
-            values.insert(name.into(), SecretValue::new(value));
+            values.insert(name.into(), value);
         }
     }
 }
 
 #[async_trait]
 impl SecretResolver for LocalSecrets {
-    async fn resolve(&self, secret: &SecretRef) -> Result<SecretValue, SecretError> {
+    async fn resolve(
+        &self,
+        tenant: &TenantId,
+        secret: &SecretRef,
+    ) -> Result<SecretValue, SecretError> {
+        check_secret_scope("", tenant, secret)?;
         let name = ref_name(secret);
         self.values
             .lock()
@@ -124,6 +242,8 @@ impl SecretResolver for LocalSecrets {
 pub struct ExtensionSecrets {
     http: reqwest::Client,
     endpoint: String,
+    /// The deployment's secret-name prefix (`SECRETS_PREFIX`, default `ledgerlink/`).
+    prefix: String,
 }
 
 impl ExtensionSecrets {
@@ -131,7 +251,14 @@ impl ExtensionSecrets {
     pub fn from_env() -> Self {
         let port = std::env::var("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT")
             .unwrap_or_else(|_| "2773".to_owned());
-        Self::new(format!("http://localhost:{port}"))
+        let prefix = std::env::var("SECRETS_PREFIX").unwrap_or_else(|_| "ledgerlink/".to_owned());
+        Self::new(format!("http://localhost:{port}")).with_prefix(prefix)
+    }
+
+    /// Secrets of tenant `t` are named `<prefix><t>/...`.
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
     }
 
     pub fn new(endpoint: impl Into<String>) -> Self {
@@ -142,6 +269,7 @@ impl ExtensionSecrets {
         Self {
             http,
             endpoint: endpoint.into(),
+            prefix: "ledgerlink/".to_owned(),
         }
     }
 
@@ -198,7 +326,12 @@ impl ExtensionSecrets {
 
 #[async_trait]
 impl SecretResolver for ExtensionSecrets {
-    async fn resolve(&self, secret: &SecretRef) -> Result<SecretValue, SecretError> {
+    async fn resolve(
+        &self,
+        tenant: &TenantId,
+        secret: &SecretRef,
+    ) -> Result<SecretValue, SecretError> {
+        check_secret_scope(&self.prefix, tenant, secret)?;
         match secret {
             SecretRef::SecretsManager(name) => {
                 let body = self
@@ -206,7 +339,7 @@ impl SecretResolver for ExtensionSecrets {
                     .await?;
                 body.get("SecretString")
                     .and_then(|v| v.as_str())
-                    .map(SecretValue::new)
+                    .map(SecretValue::from_stored)
                     .ok_or_else(|| SecretError::Unavailable {
                         name: name.clone(),
                         message: "the secret has no SecretString".into(),
@@ -223,7 +356,7 @@ impl SecretResolver for ExtensionSecrets {
                     .await?;
                 body.pointer("/Parameter/Value")
                     .and_then(|v| v.as_str())
-                    .map(SecretValue::new)
+                    .map(SecretValue::from_stored)
                     .ok_or_else(|| SecretError::Unavailable {
                         name: name.clone(),
                         message: "the parameter has no value".into(),
@@ -249,6 +382,18 @@ pub struct Connection {
 #[async_trait]
 pub trait ConnectionProvider: Send + Sync + std::fmt::Debug {
     async fn connect(&self, tenant: &Tenant) -> FlowResult<Connection>;
+    /// The ledger alone (a connection test of the ledger needs nothing of the PSA).
+    async fn connect_ledger(&self, tenant: &Tenant) -> FlowResult<Arc<dyn Ledger>> {
+        Ok(self.connect(tenant).await?.ledger)
+    }
+    /// The PSA alone.
+    async fn connect_psa(&self, tenant: &Tenant) -> FlowResult<Arc<dyn Psa>> {
+        Ok(self.connect(tenant).await?.psa)
+    }
+    /// The hosts exempt from the public-address rules ([`crate::hosts`]); none unless configured.
+    fn allowed_hosts(&self) -> AllowedErpHosts {
+        AllowedErpHosts::none()
+    }
 }
 
 /// Tuning of the clients the provider builds (tests shorten waits; production keeps the defaults).
@@ -270,6 +415,8 @@ pub struct ErpConnections {
     /// The OAuth redirect URI registered with the Exact app.
     exact_redirect_uri: String,
     tuning: ClientTuning,
+    /// Where connections may go ([`crate::hosts`]); none exempt unless set.
+    allowed: AllowedErpHosts,
     cache: Mutex<HashMap<TenantId, (u64, Connection)>>,
 }
 
@@ -288,6 +435,7 @@ impl ErpConnections {
             clock,
             exact_redirect_uri: exact_redirect_uri.into(),
             tuning: ClientTuning::default(),
+            allowed: AllowedErpHosts::none(),
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -297,9 +445,29 @@ impl ErpConnections {
         self
     }
 
+    /// Hosts exempt from the public-address rules (the `AllowedErpHosts` setting: the emulators).
+    pub fn with_allowed_hosts(mut self, allowed: AllowedErpHosts) -> Self {
+        self.allowed = allowed;
+        self
+    }
+
+    /// Refuses a base URL the service may not connect to (checked again on every build: the stored record
+    /// may predate the rules).
+    fn check_url(&self, tenant: &Tenant, system: ErpSystem, url: &str) -> FlowResult<()> {
+        check_erp_url(system, url, &self.allowed).map_err(|reason| FlowError::Connection {
+            tenant: tenant.id.to_string(),
+            message: format!("the {system:?} base URL is refused: {reason}"),
+            retryable: false,
+        })
+    }
+
+    fn resolver(&self) -> Arc<PublicOnlyResolver> {
+        Arc::new(PublicOnlyResolver::new(self.allowed.clone()))
+    }
+
     async fn secret(&self, tenant: &Tenant, secret: &SecretRef) -> FlowResult<SecretValue> {
         self.secrets
-            .resolve(secret)
+            .resolve(&tenant.id, secret)
             .await
             .map_err(|e| FlowError::Connection {
                 tenant: tenant.id.to_string(),
@@ -308,13 +476,61 @@ impl ErpConnections {
             })
     }
 
+    /// A credential that will be sent to `issuer`: configured, one of the tenant's own secrets, and bound
+    /// to exactly that endpoint. Anything else is refused before a request is made.
+    async fn credential(
+        &self,
+        tenant: &Tenant,
+        secret: &SecretRef,
+        what: &str,
+        issuer: &str,
+    ) -> FlowResult<SecretValue> {
+        let refuse = |message: String| FlowError::Connection {
+            tenant: tenant.id.to_string(),
+            message,
+            retryable: false,
+        };
+        if ref_name(secret).is_empty() {
+            return Err(refuse(format!(
+                "needs credentials: the {what} must be entered for {issuer}"
+            )));
+        }
+        let value = self.secret(tenant, secret).await?;
+        match value.bound_to() {
+            Some(bound) if bound == issuer => Ok(value),
+            Some(_) => Err(refuse(format!(
+                "needs credentials: the {what} was entered for another host than {issuer}; enter it again"
+            ))),
+            None => Err(refuse(format!(
+                "needs credentials: the {what} is not bound to a host; enter it through the connections API"
+            ))),
+        }
+    }
+
     async fn build(&self, tenant: &Tenant) -> FlowResult<Connection> {
+        Ok(Connection {
+            ledger: self.build_ledger(tenant).await?,
+            psa: self.build_psa(tenant).await?,
+        })
+    }
+
+    async fn build_ledger(&self, tenant: &Tenant) -> FlowResult<Arc<dyn Ledger>> {
         let bad = |message: String| FlowError::Connection {
             tenant: tenant.id.to_string(),
             message,
             retryable: false,
         };
-        let exact_secret = self.secret(tenant, &tenant.exact_client_secret).await?;
+        self.check_url(tenant, ErpSystem::Exact, &tenant.exact_base_url)?;
+        let exact_issuer =
+            ledgerlink_exact::issuer(&tenant.exact_base_url).map_err(|e| bad(e.to_string()))?;
+        let exact_secret = self
+            .credential(
+                tenant,
+                &tenant.exact_client_secret,
+                "Exact client secret",
+                &exact_issuer,
+            )
+            .await?;
         let mut exact_config = ledgerlink_exact::ExactConfig::new(
             &tenant.exact_base_url,
             tenant.exact_division,
@@ -333,6 +549,7 @@ impl ErpConnections {
         if let Some(timeout) = self.tuning.request_timeout {
             exact_config.request_timeout = timeout;
         }
+        exact_config.dns_resolver = Some(ledgerlink_exact::DnsResolver(self.resolver()));
         let ports = ClientPorts {
             tokens: self.tokens.clone(),
             rate: self.rate.clone(),
@@ -340,8 +557,34 @@ impl ErpConnections {
         };
         let exact = ExactClient::new(exact_config, ports, None).map_err(|e| bad(e.to_string()))?;
 
-        let vp_secret = self.secret(tenant, &tenant.vp_client_secret).await?;
-        let vp_password = self.secret(tenant, &tenant.vp_password).await?;
+        Ok(Arc::new(ExactLedger::new(exact)))
+    }
+
+    async fn build_psa(&self, tenant: &Tenant) -> FlowResult<Arc<dyn Psa>> {
+        let bad = |message: String| FlowError::Connection {
+            tenant: tenant.id.to_string(),
+            message,
+            retryable: false,
+        };
+        self.check_url(tenant, ErpSystem::Vantagepoint, &tenant.vp_base_url)?;
+        let vp_issuer =
+            ledgerlink_vantagepoint::issuer(&tenant.vp_base_url).map_err(|e| bad(e.to_string()))?;
+        let vp_secret = self
+            .credential(
+                tenant,
+                &tenant.vp_client_secret,
+                "Vantagepoint client secret",
+                &vp_issuer,
+            )
+            .await?;
+        let vp_password = self
+            .credential(
+                tenant,
+                &tenant.vp_password,
+                "Vantagepoint password",
+                &vp_issuer,
+            )
+            .await?;
         let mut vp_config = ledgerlink_vantagepoint::VantagepointConfig::new(
             tenant.id.clone(),
             &tenant.vp_base_url,
@@ -359,12 +602,10 @@ impl ErpConnections {
         if let Some(timeout) = self.tuning.request_timeout {
             vp_config.request_timeout = timeout;
         }
+        vp_config.dns_resolver = Some(ledgerlink_vantagepoint::DnsResolver(self.resolver()));
         let vp = VantagepointClient::new(vp_config, self.tokens.clone(), self.clock.clone())
             .map_err(|e| bad(e.to_string()))?;
-        Ok(Connection {
-            ledger: Arc::new(ExactLedger::new(exact)),
-            psa: Arc::new(VantagepointPsa::new(vp)),
-        })
+        Ok(Arc::new(VantagepointPsa::new(vp)))
     }
 }
 
@@ -386,6 +627,18 @@ impl ConnectionProvider for ErpConnections {
         }
         Ok(conn)
     }
+
+    async fn connect_ledger(&self, tenant: &Tenant) -> FlowResult<Arc<dyn Ledger>> {
+        self.build_ledger(tenant).await
+    }
+
+    async fn connect_psa(&self, tenant: &Tenant) -> FlowResult<Arc<dyn Psa>> {
+        self.build_psa(tenant).await
+    }
+
+    fn allowed_hosts(&self) -> AllowedErpHosts {
+        self.allowed.clone()
+    }
 }
 
 #[cfg(test)]
@@ -394,22 +647,89 @@ mod tests {
 
     #[tokio::test]
     async fn local_secrets_resolve_by_name_and_never_show_their_value() {
+        let acme = TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}"));
         let secrets = LocalSecrets::new();
-        secrets.set("exact/acme", "s3cr3t-value");
+        secrets.set("acme/exact", "s3cr3t-value");
         let value = secrets
-            .resolve(&SecretRef::Local("exact/acme".into()))
+            .resolve(&acme, &SecretRef::Local("acme/exact".into()))
             .await;
         let value = value.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(value.expose(), "s3cr3t-value");
         assert!(!format!("{value:?}").contains("s3cr3t"));
-        let missing = secrets.resolve(&SecretRef::Local("nope".into())).await;
+        let missing = secrets
+            .resolve(&acme, &SecretRef::Local("acme/nope".into()))
+            .await;
         assert!(matches!(missing, Err(SecretError::NotFound { .. })));
     }
 
     #[tokio::test]
+    async fn a_reference_outside_the_tenant_s_own_secrets_is_never_resolved() {
+        let acme = TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}"));
+        let secrets = LocalSecrets::new();
+        secrets.set("globex/vantagepoint/password", "globex-password");
+        secrets.set("acme", "bare");
+        secrets.set("acme/../globex/vantagepoint/password", "globex-password");
+        for name in [
+            "globex/vantagepoint/password",
+            "acme",
+            "acme/",
+            "acme/../globex/vantagepoint/password",
+            "acmecorp/x",
+        ] {
+            for secret in [
+                SecretRef::Local(name.into()),
+                SecretRef::SecretsManager(name.into()),
+                SecretRef::Ssm(name.into()),
+            ] {
+                let result = secrets.resolve(&acme, &secret).await;
+                assert!(
+                    matches!(result, Err(SecretError::OutOfScope { .. })),
+                    "{secret:?} gave {result:?}"
+                );
+            }
+        }
+        let aws = |name: &str| {
+            check_secret_scope(
+                "ledgerlink/",
+                &acme,
+                &SecretRef::SecretsManager(name.into()),
+            )
+        };
+        assert!(aws("ledgerlink/acme/vantagepoint/password").is_ok());
+        assert!(aws("ledgerlink/globex/vantagepoint/password").is_err());
+        assert!(aws("acme/vantagepoint/password").is_err());
+        assert!(aws("arn:aws:secretsmanager:eu-west-1:1:secret:ledgerlink/acme/x").is_err());
+        assert!(
+            check_secret_scope(
+                "ledgerlink/",
+                &acme,
+                &SecretRef::Ssm("/ledgerlink/acme/x".into())
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_bound_secret_keeps_its_endpoint_through_the_store_and_never_shows_its_value() {
+        let bound = SecretValue::bound("hunter2", "https://vp.example.com:443/acme/");
+        let stored = bound.to_stored();
+        assert_eq!(SecretValue::from_stored(&stored), bound);
+        assert!(!format!("{bound:?}").contains("hunter2"));
+        let plain = SecretValue::from_stored("just-a-value");
+        assert_eq!(plain.bound_to(), None);
+        assert_eq!(plain.expose(), "just-a-value");
+        // A JSON value that is not our document stays a plain value.
+        let json = SecretValue::from_stored("{\"value\":\"x\"}");
+        assert_eq!(json.bound_to(), None);
+    }
+
+    #[tokio::test]
     async fn the_extension_resolver_refuses_local_references() {
+        let acme = TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}"));
         let resolver = ExtensionSecrets::new("http://127.0.0.1:9");
-        let result = resolver.resolve(&SecretRef::Local("x".into())).await;
+        let result = resolver
+            .resolve(&acme, &SecretRef::Local("ledgerlink/acme/x".into()))
+            .await;
         assert!(matches!(result, Err(SecretError::Unsupported { .. })));
     }
 }

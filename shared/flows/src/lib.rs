@@ -33,6 +33,7 @@ pub mod context;
 pub mod error;
 pub mod finance;
 pub mod firm_sync;
+pub mod hosts;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod links;
@@ -47,7 +48,7 @@ pub mod setup;
 
 pub use connections::{
     ClientTuning, Connection, ConnectionProvider, ErpConnections, ExtensionSecrets, LocalSecrets,
-    SecretResolver, SecretValue,
+    SecretError, SecretResolver, SecretValue, check_secret_scope, tenant_secret_name,
 };
 pub use context::{FlowContext, MessageOutcome};
 pub use error::{FlowError, FlowResult};

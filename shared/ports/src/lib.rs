@@ -13,6 +13,7 @@
 //!   table to serve a user-facing list.
 
 pub mod crash;
+pub mod endpoint;
 pub mod error;
 pub mod ledger;
 pub mod mail;
@@ -24,6 +25,7 @@ pub mod storage;
 #[cfg(feature = "contract")]
 pub mod contract;
 
+pub use endpoint::issuer_of;
 pub use error::{BoxError, StoreError, StoreResult};
 pub use mail::{MailError, MailMessage, MailSettings, Mailer, MailingOutbox};
 pub use queue::{QueueName, ReceivedMessage, WorkAction, WorkMessage, WorkQueue};

@@ -648,6 +648,11 @@ pub trait IdempotencyStore: Send + Sync + std::fmt::Debug {
 pub struct TokenRecord {
     /// `exact:<tenant>` / `vantagepoint:<tenant>`.
     pub connection: String,
+    /// The endpoint that issued these tokens ([`crate::issuer_of`]: scheme, host, port, path prefix). A
+    /// client uses (and sends) a record's tokens only to the issuer they came from; a record with another
+    /// issuer — or none, as records written before issuers were recorded — is treated as absent.
+    #[serde(default)]
+    pub issuer: String,
     pub access_token: String,
     pub refresh_token: String,
     pub access_expires_at: DateTime<Utc>,
@@ -661,6 +666,7 @@ impl std::fmt::Debug for TokenRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenRecord")
             .field("connection", &self.connection)
+            .field("issuer", &self.issuer)
             .field("access_token", &"<redacted>")
             .field("refresh_token", &"<redacted>")
             .field("access_expires_at", &self.access_expires_at)

@@ -50,17 +50,22 @@ impl VantagepointClient {
         tokens: Arc<dyn TokenStore>,
         clock: SharedClock,
     ) -> Result<Self, VpError> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!(
                 "ledgerlink-vantagepoint/",
                 env!("CARGO_PKG_VERSION")
             ))
             .connect_timeout(std::time::Duration::from_secs(10))
-            .pool_idle_timeout(std::time::Duration::from_secs(60))
-            .build()
-            .map_err(|e| VpError::Config {
-                message: format!("cannot build the HTTP client: {e}"),
-            })?;
+            // Never follow a redirect: a 307/308 would re-send the token POST (password, client secret) or
+            // the bearer token to wherever the answer points.
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(std::time::Duration::from_secs(60));
+        if let Some(resolver) = &config.dns_resolver {
+            builder = builder.dns_resolver(resolver.0.clone());
+        }
+        let http = builder.build().map_err(|e| VpError::Config {
+            message: format!("cannot build the HTTP client: {e}"),
+        })?;
         let join = |root: &str| {
             config.base_url.join(root).map_err(|e| VpError::Config {
                 message: format!("cannot build {root}: {e}"),

@@ -51,6 +51,16 @@ impl From<&str> for Secret {
     }
 }
 
+/// The DNS resolver the client connects through (e.g. one that refuses internal addresses).
+#[derive(Clone)]
+pub struct DnsResolver(pub std::sync::Arc<dyn reqwest::dns::Resolve>);
+
+impl fmt::Debug for DnsResolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DnsResolver")
+    }
+}
+
 /// How often and how patiently a retryable failure is retried (exponential backoff with full jitter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -108,6 +118,8 @@ pub struct VantagepointConfig {
     /// The first wait before a write whose outcome is unknown is looked up; the look-ups follow
     /// `outcome_settle` × 1, 2, 4, 8 so a commit slower than one settle is still found before any resend.
     pub outcome_settle: Duration,
+    /// Resolves host names at connect time; the system resolver when `None`.
+    pub dns_resolver: Option<DnsResolver>,
 }
 
 impl VantagepointConfig {
@@ -137,6 +149,7 @@ impl VantagepointConfig {
             page_size: 500,
             ledger_max_rows: 5000,
             outcome_settle: Duration::from_secs(5),
+            dns_resolver: None,
         })
     }
 
@@ -154,6 +167,17 @@ impl VantagepointConfig {
     pub fn connection(&self) -> String {
         format!("vantagepoint:{}", self.tenant)
     }
+
+    /// The endpoint this connection's tokens and credentials are bound to ([`ledgerlink_ports::issuer_of`]).
+    pub fn issuer(&self) -> String {
+        ledgerlink_ports::issuer_of(&self.base_url)
+    }
+}
+
+/// The endpoint identity (issuer) of a Vantagepoint base URL, normalised as a client built on it would use
+/// it: tokens, the client secret and the password are bound to it.
+pub fn issuer(base_url: &str) -> Result<String, VpError> {
+    normalise_base_url(base_url).map(|u| ledgerlink_ports::issuer_of(&u))
 }
 
 fn normalise_base_url(raw: &str) -> Result<Url, VpError> {

@@ -23,7 +23,7 @@ pub mod token;
 pub mod webhook;
 
 pub use client::{Idempotency, VantagepointClient};
-pub use config::{RetryPolicy, Secret, VantagepointConfig};
+pub use config::{DnsResolver, RetryPolicy, Secret, VantagepointConfig, issuer};
 pub use error::{VpError, VpResult};
 pub use http::Root;
 pub use posting::{PostedBatch, PostingReport, parse_posting_report};

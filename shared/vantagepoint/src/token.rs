@@ -45,6 +45,8 @@ pub struct TokenManager {
     store: Arc<dyn TokenStore>,
     clock: SharedClock,
     connection: String,
+    /// The endpoint tokens are obtained from and sent to; records of another issuer are never used.
+    issuer: String,
     holder: String,
     cached: RwLock<Option<TokenRecord>>,
     renewing: tokio::sync::Mutex<()>,
@@ -73,6 +75,7 @@ impl TokenManager {
                 message: format!("cannot build the token URL: {e}"),
             })?;
         let connection = config.connection();
+        let issuer = config.issuer();
         Ok(Self {
             http,
             config,
@@ -80,6 +83,7 @@ impl TokenManager {
             store,
             clock,
             connection,
+            issuer,
             holder: format!("vp-{}", uuid::Uuid::new_v4().simple()),
             cached: RwLock::new(None),
             renewing: tokio::sync::Mutex::new(()),
@@ -94,7 +98,14 @@ impl TokenManager {
     fn fresh(&self, record: &TokenRecord, now: DateTime<Utc>) -> bool {
         let early = chrono::Duration::from_std(EARLY_RENEWAL)
             .unwrap_or_else(|_| chrono::Duration::seconds(60));
-        !record.access_token.is_empty() && now + early < record.access_expires_at
+        self.issued_here(record)
+            && !record.access_token.is_empty()
+            && now + early < record.access_expires_at
+    }
+
+    /// Whether `record` was issued by this connection's endpoint (tokens of another host are never sent).
+    fn issued_here(&self, record: &TokenRecord) -> bool {
+        record.issuer == self.issuer
     }
 
     fn cached(&self) -> Option<TokenRecord> {
@@ -149,13 +160,16 @@ impl TokenManager {
             {
                 LeaseOutcome::Acquired => {
                     // Re-read under the lease: the previous holder may have saved fresh tokens.
-                    let current = match self.store.load(&self.connection).await {
+                    let stored = match self.store.load(&self.connection).await {
                         Ok(c) => c,
                         Err(e) => {
                             self.release().await;
                             return Err(e.into());
                         }
                     };
+                    let generation = stored.as_ref().map_or(0, |c| c.generation);
+                    // Tokens another endpoint issued (the base URL changed) are discarded, never sent.
+                    let current = stored.filter(|r| self.issued_here(r));
                     if let Some(rec) = current.as_ref().filter(|r| usable(r, self.clock.now())) {
                         self.release().await;
                         self.remember(rec);
@@ -171,6 +185,7 @@ impl TokenManager {
                     let issued = self.clock.now();
                     let record = TokenRecord {
                         connection: self.connection.clone(),
+                        issuer: self.issuer.clone(),
                         access_token: grant.access_token,
                         refresh_token: grant
                             .refresh_token
@@ -178,7 +193,7 @@ impl TokenManager {
                             .unwrap_or_default(),
                         access_expires_at: issued + chrono::Duration::seconds(grant.expires_in),
                         issued_at: issued,
-                        generation: current.as_ref().map_or(0, |c| c.generation),
+                        generation,
                     };
                     let saved = match self.store.save_and_release(&record, &self.holder).await {
                         Ok(saved) => saved,

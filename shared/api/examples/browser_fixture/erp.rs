@@ -20,7 +20,7 @@ use ledgerlink_emulators::vantagepoint::{
     FirmSeed, InvoiceLineSeed, InvoiceSeed, VantagepointConfig as VpEmuConfig, VantagepointEmulator,
 };
 use ledgerlink_flows::FlowContext;
-use ledgerlink_flows::connections::LocalSecrets;
+use ledgerlink_flows::connections::{LocalSecrets, SecretValue};
 use ledgerlink_ports::{
     ConnectionState, LookupEntry, LookupTable, ObjectRef, PageRequest, SecretRef, StateStores,
     StatusFilter, Tenant, TokenRecord,
@@ -70,10 +70,23 @@ pub async fn spawn(clock: SharedClock, secrets: &LocalSecrets) -> Result<Erps, A
         today: Some(clock.now().date_naive()),
         ..DemoOptions::default()
     })?;
-    secrets.set("demo/exact/client", app.client_secret.clone());
+    // Credentials are bound to the host they are for, as the connections API stores them.
+    let exact_issuer = ledgerlink_exact::issuer(&exact_server.base_url())?;
+    let vp_issuer =
+        ledgerlink_vantagepoint::issuer(&format!("{}/vantagepoint", vp_server.base_url()))?;
+    secrets.set_value(
+        "demo/exact/client",
+        SecretValue::bound(app.client_secret.clone(), exact_issuer),
+    );
     secrets.set("demo/exact/webhook", app.webhook_secret.clone());
-    secrets.set("demo/vp/client", vp.config().client_secret.clone());
-    secrets.set("demo/vp/password", VP_PASSWORD);
+    secrets.set_value(
+        "demo/vp/client",
+        SecretValue::bound(vp.config().client_secret.clone(), vp_issuer.clone()),
+    );
+    secrets.set_value(
+        "demo/vp/password",
+        SecretValue::bound(VP_PASSWORD, vp_issuer),
+    );
     Ok(Erps {
         exact_server,
         vp_server,
@@ -116,6 +129,7 @@ pub async fn tenant(
         .tokens
         .save_initial(&TokenRecord {
             connection: format!("exact:{id}"),
+            issuer: ledgerlink_exact::issuer(&erps.exact_server.base_url())?,
             access_token: pair.access_token.clone(),
             refresh_token: pair.refresh_token.clone(),
             access_expires_at: now + chrono::Duration::seconds(600),

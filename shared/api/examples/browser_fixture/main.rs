@@ -412,13 +412,18 @@ async fn main() -> Result<(), AnyError> {
     add_api_key(&mut record, &key.stored);
     stores.tenants.put(&record, None).await?;
 
-    let connections = Arc::new(ErpConnections::new(
-        secrets.clone(),
-        stores.tokens.clone(),
-        stores.rate.clone(),
-        clock.clone(),
-        erps.app.redirect_uri.clone(),
-    ));
+    let connections = Arc::new(
+        ErpConnections::new(
+            secrets.clone(),
+            stores.tokens.clone(),
+            stores.rate.clone(),
+            clock.clone(),
+            erps.app.redirect_uri.clone(),
+        )
+        .with_allowed_hosts(ledgerlink_flows::hosts::AllowedErpHosts::parse(
+            "127.0.0.1",
+        )?),
+    );
     let flows = FlowContext {
         stores: stores.clone(),
         queue: queue.clone(),

@@ -13,6 +13,7 @@ use ledgerlink_api::{ApiState, LocalSecretWriter, add_api_key, issue_api_key};
 use ledgerlink_clock::{Clock, SystemClock};
 use ledgerlink_domain::{Division, Flow, ObjectKey, ObjectType, SyncStatus, TenantId};
 use ledgerlink_flows::connections::{ErpConnections, LocalSecrets};
+use ledgerlink_flows::hosts::AllowedErpHosts;
 use ledgerlink_flows::{FlowContext, FlowSettings};
 use ledgerlink_ports::{
     ConnectionState, ExportStorage, Job, JobKind, JobStatus, ObjectRef, ObjectStatus, SecretRef,
@@ -40,6 +41,8 @@ pub struct TestApp {
     pub queue: Arc<SqliteQueue>,
     pub storage: Arc<FolderStorage>,
     pub secrets: Arc<LocalSecrets>,
+    /// The `AllowedErpHosts` setting this app runs with.
+    pub allowed: AllowedErpHosts,
     pub acme: TenantKeys,
     pub globex: TenantKeys,
     _dir: tempfile::TempDir,
@@ -108,7 +111,13 @@ pub fn tenant_record(id: &str, division: u32, name: &str) -> Tenant {
 }
 
 impl TestApp {
+    /// The app with the emulator host `127.0.0.1` allowed (as the local stack and the tests configure it).
     pub async fn spawn() -> TestApp {
+        Self::spawn_allowing("127.0.0.1").await
+    }
+
+    /// The app with `allowed` as its `AllowedErpHosts` setting (`""`: production, nothing exempt).
+    pub async fn spawn_allowing(allowed: &str) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let store = EmbeddedStore::open(dir.path().join("state.db")).unwrap();
         let clock = SystemClock::shared();
@@ -117,13 +126,16 @@ impl TestApp {
         let storage =
             Arc::new(FolderStorage::new(dir.path().join("files"), BASE_URL, &[7_u8; 32]).unwrap());
         let secrets = Arc::new(LocalSecrets::new());
-        let connections = Arc::new(ErpConnections::new(
-            secrets.clone(),
-            stores.tokens.clone(),
-            stores.rate.clone(),
-            clock.clone(),
-            "http://127.0.0.1:9/oauth/exact/callback",
-        ));
+        let connections = Arc::new(
+            ErpConnections::new(
+                secrets.clone(),
+                stores.tokens.clone(),
+                stores.rate.clone(),
+                clock.clone(),
+                "http://127.0.0.1:9/oauth/exact/callback",
+            )
+            .with_allowed_hosts(AllowedErpHosts::parse(allowed).unwrap()),
+        );
         let flows = FlowContext {
             stores: stores.clone(),
             queue: queue.clone(),
@@ -167,6 +179,7 @@ impl TestApp {
             queue,
             storage,
             secrets,
+            allowed: AllowedErpHosts::parse(allowed).unwrap(),
             acme,
             globex,
             _dir: dir,

@@ -2,6 +2,7 @@
 //! dir (no network). Modules by area; helpers spawn the app with two tenants.
 #![allow(clippy::unwrap_used)]
 
+mod attacks;
 mod auth;
 mod errors;
 mod helpers;

@@ -176,8 +176,18 @@ async fn a_firms_detail_shows_its_link_with_the_actions_and_an_invoice_has_none(
     let t = app.acme.id.clone();
     // A configured connection (its ERPs are unreachable here: the ledger's own view of the account is
     // left out, the link and where it opens are shown).
-    for secret in ["exact/client", "vp/client", "vp/password"] {
-        app.secrets.set(format!("{t}/{secret}"), "configured");
+    // Credentials are bound to the host they were entered for (as the connections API stores them).
+    let exact = ledgerlink_exact::issuer("http://127.0.0.1:9").unwrap();
+    let vp = ledgerlink_vantagepoint::issuer("http://127.0.0.1:9/vantagepoint").unwrap();
+    for (secret, issuer) in [
+        ("exact/client", &exact),
+        ("vp/client", &vp),
+        ("vp/password", &vp),
+    ] {
+        app.secrets.set_value(
+            format!("{t}/{secret}"),
+            ledgerlink_flows::SecretValue::bound("configured", issuer.clone()),
+        );
     }
     let ledger_id = "3734121e-1544-4b77-9ae2-7203e9bd6046";
     app.stores

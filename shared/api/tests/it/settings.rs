@@ -128,10 +128,13 @@ async fn connection_secrets_are_accepted_but_never_returned() {
     let SecretRef::Local(name) = &record.exact_client_secret else {
         panic!("expected a local reference")
     };
-    let stored =
-        ledgerlink_flows::SecretResolver::resolve(&*app.secrets, &SecretRef::Local(name.clone()))
-            .await
-            .unwrap();
+    let stored = ledgerlink_flows::SecretResolver::resolve(
+        &*app.secrets,
+        &app.acme.id,
+        &SecretRef::Local(name.clone()),
+    )
+    .await
+    .unwrap();
     assert_eq!(stored.expose(), secret);
     assert!(!serde_json::to_string(&record).unwrap().contains(secret));
 }

@@ -19,7 +19,7 @@ use ledgerlink_emulators::vantagepoint::{
     ExpenseLineSeed, InvoiceLineSeed, InvoiceSeed, Posting, VantagepointConfig as VpEmuConfig,
     VantagepointEmulator, VoucherSeed,
 };
-use ledgerlink_flows::connections::{ClientTuning, ErpConnections, LocalSecrets};
+use ledgerlink_flows::connections::{ClientTuning, ErpConnections, LocalSecrets, SecretValue};
 use ledgerlink_flows::{DrainReport, FlowContext, FlowSettings};
 use ledgerlink_ports::{
     ConnectionState, IdLink, LookupEntry, LookupTable, ObjectRef, ObjectStatus, SecretRef, Tenant,
@@ -45,6 +45,8 @@ pub struct World {
     /// Kept open for the whole test (the queue and state ports share its connection).
     _store: EmbeddedStore,
     pub ctx: FlowContext,
+    /// The local secret store the connections resolve from (tenants' secrets are under `<tenant>/`).
+    pub secrets: Arc<LocalSecrets>,
     pub app: AppRegistration,
     pub user: Uuid,
     next_division: AtomicI32,
@@ -119,19 +121,17 @@ impl World {
         }
         .unwrap();
         let store = EmbeddedStore::open(dir.path().join("state.db")).unwrap();
+        // Each tenant's secrets are set when it is created (`tenant_with`), under its own name.
         let secrets = Arc::new(LocalSecrets::new());
-        secrets.set("exact-client-secret", app.client_secret.clone());
-        secrets.set("exact-webhook-secret", app.webhook_secret.clone());
-        secrets.set("vp-client-secret", vp.config().client_secret.clone());
-        secrets.set("vp-password", VP_PASSWORD);
         let stores = store.state_stores();
         let connections = ErpConnections::new(
-            secrets,
+            secrets.clone(),
             stores.tokens.clone(),
             stores.rate.clone(),
             clock.shared(),
             app.redirect_uri.clone(),
         )
+        .with_allowed_hosts(ledgerlink_flows::hosts::AllowedErpHosts::parse("127.0.0.1").unwrap())
         .with_tuning(ClientTuning {
             exact_outcome_settle: Some(Duration::from_secs(1)),
             request_timeout: Some(Duration::from_secs(20)),
@@ -157,6 +157,7 @@ impl World {
             demo,
             _store: store,
             ctx,
+            secrets,
             app,
             user,
             next_division: AtomicI32::new(100_000),
@@ -202,11 +203,33 @@ impl World {
             .issue_tokens(&self.app.client_id, Some(self.user))
             .unwrap();
         let now = self.now();
+        let exact_base = self.exact_server.base_url();
+        let vp_base = format!("{}/vantagepoint", self.vp_server.base_url());
+        let exact_issuer = ledgerlink_exact::issuer(&exact_base).unwrap();
+        let vp_issuer = ledgerlink_vantagepoint::issuer(&vp_base).unwrap();
+        // Credentials are bound to the host they were entered for, as the connections API stores them.
+        self.secrets.set_value(
+            format!("{id}/exact/client_secret"),
+            SecretValue::bound(self.app.client_secret.clone(), exact_issuer.clone()),
+        );
+        self.secrets.set(
+            format!("{id}/exact/webhook_secret"),
+            self.app.webhook_secret.clone(),
+        );
+        self.secrets.set_value(
+            format!("{id}/vantagepoint/client_secret"),
+            SecretValue::bound(self.vp.config().client_secret.clone(), vp_issuer.clone()),
+        );
+        self.secrets.set_value(
+            format!("{id}/vantagepoint/password"),
+            SecretValue::bound(VP_PASSWORD, vp_issuer),
+        );
         self.ctx
             .stores
             .tokens
             .save_initial(&TokenRecord {
                 connection: format!("exact:{id}"),
+                issuer: exact_issuer,
                 access_token: pair.access_token.clone(),
                 refresh_token: pair.refresh_token.clone(),
                 access_expires_at: now + chrono::Duration::seconds(600),
@@ -324,18 +347,18 @@ impl World {
         let tenant = Tenant {
             id: id.clone(),
             name: format!("Tenant {name}"),
-            vp_base_url: format!("{}/vantagepoint", self.vp_server.base_url()),
+            vp_base_url: vp_base,
             vp_database: self.vp.config().database.clone(),
             vp_culture: "en-US".into(),
             vp_client_id: self.vp.config().client_id.clone(),
-            vp_client_secret: SecretRef::Local("vp-client-secret".into()),
+            vp_client_secret: SecretRef::Local(format!("{id}/vantagepoint/client_secret")),
             vp_username: VP_USER.into(),
-            vp_password: SecretRef::Local("vp-password".into()),
-            exact_base_url: self.exact_server.base_url(),
+            vp_password: SecretRef::Local(format!("{id}/vantagepoint/password")),
+            exact_base_url: exact_base,
             exact_division: Division(u32::try_from(division).unwrap()),
             exact_client_id: self.app.client_id.clone(),
-            exact_client_secret: SecretRef::Local("exact-client-secret".into()),
-            exact_webhook_secret: SecretRef::Local("exact-webhook-secret".into()),
+            exact_client_secret: SecretRef::Local(format!("{id}/exact/client_secret")),
+            exact_webhook_secret: SecretRef::Local(format!("{id}/exact/webhook_secret")),
             state: ConnectionState::Active,
             paused_reason: None,
             settings,

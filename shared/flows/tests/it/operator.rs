@@ -210,6 +210,7 @@ async fn a_dead_refresh_token_pauses_the_connection_keeps_objects_pending_and_no
         .tokens
         .save_initial(&TokenRecord {
             connection: format!("exact:{}", t.id),
+            issuer: ledgerlink_exact::issuer(&world.exact_server.base_url()).unwrap(),
             access_token: "expired".into(),
             refresh_token: "revoked-refresh-token".into(),
             access_expires_at: now,
@@ -278,6 +279,7 @@ async fn a_dead_refresh_token_pauses_the_connection_keeps_objects_pending_and_no
         .tokens
         .save_initial(&TokenRecord {
             connection: format!("exact:{}", t.id),
+            issuer: ledgerlink_exact::issuer(&world.exact_server.base_url()).unwrap(),
             access_token: pair.access_token,
             refresh_token: pair.refresh_token,
             access_expires_at: now + chrono::Duration::seconds(600),

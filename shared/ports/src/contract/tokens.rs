@@ -12,6 +12,7 @@ const LEASE: Duration = Duration::from_secs(30);
 fn record(connection: &str, access: &str, issued_secs: i64) -> TokenRecord {
     TokenRecord {
         connection: connection.to_owned(),
+        issuer: "https://issuer.example:443/".to_owned(),
         access_token: access.to_owned(),
         refresh_token: format!("refresh-of-{access}"),
         access_expires_at: at(issued_secs + 600),

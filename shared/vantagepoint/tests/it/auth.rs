@@ -66,6 +66,7 @@ async fn a_refused_bearer_is_renewed_once_and_a_refused_refresh_token_falls_back
     vp.tokens
         .save_initial(&TokenRecord {
             connection: "vantagepoint:acme".into(),
+            issuer: vp.client.config().issuer(),
             access_token: "not-a-real-token".into(),
             refresh_token: "not-a-real-refresh-token".into(),
             access_expires_at: now + chrono::Duration::hours(1),
