@@ -45,6 +45,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/update", post(update))
         .route("/delete", post(delete))
         .route("/payments", post(payment))
+        .route("/divisions/{division}/move", post(move_division))
         .route("/counters", get(counters))
         .route("/counters/reset", post(reset_counters))
         .route("/faults", get(faults).put(set_faults))
@@ -155,6 +156,16 @@ async fn payment(
 ) -> Response {
     match emulator(&sh).register_payment(p) {
         Ok(r) => ok(json!(r)),
+        Err(e) => fail(e),
+    }
+}
+
+async fn move_division(
+    State(sh): State<Arc<Shared>>,
+    axum::extract::Path(division): axum::extract::Path<i32>,
+) -> Response {
+    match emulator(&sh).move_division(division) {
+        Ok(ts) => ok(json!({"division": division, "highest_timestamp": ts})),
         Err(e) => fail(e),
     }
 }

@@ -842,7 +842,10 @@ async fn handle(
                             "Current".into(),
                             json!(user.as_ref().and_then(|u| u.current_division) == Some(d.code)),
                         );
-                        m.insert("DivisionMoveDate".into(), Value::Null);
+                        m.insert(
+                            "DivisionMoveDate".into(),
+                            d.moved.map_or(Value::Null, |(at, _)| model::date_value(at)),
+                        );
                     }
                     m.insert("Created".into(), model::date_value(d.created));
                     (d.code.to_string(), Record { data: m, ts: 0 })

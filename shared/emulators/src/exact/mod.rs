@@ -723,6 +723,18 @@ impl ExactEmulator {
     }
 
     /// The current value of the shared rowversion counter.
+    /// Moves `division` to another database, as Exact does for maintenance: `system/Divisions` shows the
+    /// move in `DivisionMoveDate` and every sync `Timestamp` of the division is renumbered from the new
+    /// database's counter, far below the old values. Returns the highest new `Timestamp`.
+    pub fn move_division(&self, division: i32) -> Result<i64, ExactEmulatorError> {
+        let now = self.shared.now();
+        self.shared
+            .store
+            .lock()
+            .move_division(division, now)
+            .ok_or(ExactEmulatorError::UnknownDivision(division))
+    }
+
     pub fn current_timestamp(&self) -> i64 {
         self.shared.store.lock().timestamp
     }

@@ -55,6 +55,9 @@ pub(crate) struct DivisionInfo {
     pub description: String,
     pub currency: String,
     pub created: DateTime<Utc>,
+    /// When the division last moved to another database (`system/Divisions.DivisionMoveDate`), and that
+    /// database's rowversion counter: from then on the division's `Timestamp`s come from it.
+    pub moved: Option<(DateTime<Utc>, i64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -252,10 +255,47 @@ impl Store {
         }
     }
 
-    pub fn next_ts(&mut self) -> i64 {
-        // Rowversion semantics: strictly increasing, shared by every table, gaps expected.
-        self.timestamp += 1 + i64::from(self.rng.random_range(0u8..3));
+    /// The next rowversion of `division`'s database: the shared counter (strictly increasing, shared by every
+    /// table and division, gaps expected), or, once the division has moved, the counter of the database it
+    /// moved to.
+    pub fn next_ts_for(&mut self, division: i32) -> i64 {
+        let step = 1 + i64::from(self.rng.random_range(0u8..3));
+        if let Some(info) = self.divisions.get_mut(&division)
+            && let Some((_, counter)) = info.moved.as_mut()
+        {
+            *counter += step;
+            return *counter;
+        }
+        self.timestamp += step;
         self.timestamp
+    }
+
+    /// Moves `division` to another database (Exact does this for maintenance): `DivisionMoveDate` becomes
+    /// `now` and every row's `Timestamp` is renumbered from the new database's counter, which starts far
+    /// below the old values — a sync cursor kept from before the move no longer fits (reference §5.15).
+    /// Returns the highest new `Timestamp`.
+    pub fn move_division(&mut self, division: i32, now: DateTime<Utc>) -> Option<i64> {
+        let mut keys: Vec<(i64, &'static str, String)> = self
+            .tables
+            .iter()
+            .filter(|((d, _), _)| *d == division)
+            .flat_map(|((_, path), rows)| rows.iter().map(move |(k, r)| (r.ts, *path, k.clone())))
+            .collect();
+        keys.sort();
+        let info = self.divisions.get_mut(&division)?;
+        info.moved = Some((now, 0));
+        let mut last = 0;
+        for (_, path, key) in keys {
+            let ts = self.next_ts_for(division);
+            if let Some(r) = self.table_mut(division, path).get_mut(&key) {
+                r.ts = ts;
+                if r.data.contains_key("Timestamp") {
+                    r.data.insert("Timestamp".into(), json!(ts));
+                }
+            }
+            last = ts;
+        }
+        Some(last)
     }
 
     pub fn user_name(&self, id: Uuid) -> String {
@@ -348,7 +388,7 @@ impl Store {
         key: String,
         data: Map<String, Value>,
     ) -> i64 {
-        let ts = self.next_ts();
+        let ts = self.next_ts_for(division);
         self.table_mut(division, path)
             .insert(key, Record { data, ts });
         ts
@@ -390,6 +430,7 @@ impl Store {
                 description: description.to_owned(),
                 currency: "EUR".into(),
                 created: now,
+                moved: None,
             },
         );
         let system = Uuid::nil();
@@ -902,7 +943,7 @@ impl Store {
             return;
         };
         let id = self.new_guid();
-        let ts = self.next_ts();
+        let ts = self.next_ts_for(division);
         let mut data = Self::blank(def_of(model::DELETED));
         data.insert("Timestamp".into(), json!(ts));
         data.insert("ID".into(), json!(id));
@@ -2137,8 +2178,8 @@ mod tests {
     #[test]
     fn timestamps_strictly_increase_across_tables() {
         let mut st = Store::new(1);
-        let a = st.next_ts();
-        let b = st.next_ts();
+        let a = st.next_ts_for(1);
+        let b = st.next_ts_for(2);
         assert!(b > a);
     }
 

@@ -96,3 +96,98 @@ async fn the_standalone_binary_prints_its_base_url_and_demo_credentials_and_serv
         .unwrap();
     assert!(status.success(), "the binary stops when stdin closes");
 }
+
+#[tokio::test]
+async fn with_base_url_every_link_names_the_given_host_while_the_binary_listens_locally() {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_exact-emulator"))
+        .args([
+            "--port",
+            "0",
+            "--seed",
+            "7",
+            "--base-url",
+            "https://start.exactonline.nl/",
+            "--stdin-watchdog",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let info: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(info["base_url"], "https://start.exactonline.nl");
+    assert_eq!(
+        info["token_url"],
+        "https://start.exactonline.nl/api/oauth2/token"
+    );
+    let listening = info["listening"].as_str().unwrap().to_owned();
+    assert!(listening.starts_with("http://127.0.0.1:"), "{listening}");
+    let division = info["demo"]["division"].as_i64().unwrap();
+
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let tokens: Value = http
+        .post(format!("{listening}/__emulator/tokens"))
+        .json(&serde_json::json!({"client_id": info["demo"]["client_id"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let body: Value = http
+        .get(format!(
+            "{listening}/api/v1/{division}/crm/Accounts?$filter=Status eq 'C'&$top=1"
+        ))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let row = &body["d"]["results"][0];
+    let uri = row["__metadata"]["uri"].as_str().unwrap();
+    assert!(
+        uri.starts_with(&format!(
+            "https://start.exactonline.nl/api/v1/{division}/crm/Accounts(guid'"
+        )),
+        "{uri}"
+    );
+    assert!(
+        row["BankAccounts"]["__deferred"]["uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://start.exactonline.nl/")
+    );
+    drop(child.stdin.take());
+    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+}
+
+#[tokio::test]
+async fn a_base_url_that_is_not_an_http_url_is_refused_at_start() {
+    for bad in [
+        "ftp://start.exactonline.nl",
+        "start.exactonline.nl",
+        "https://x.nl/?a=1",
+    ] {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_exact-emulator"))
+            .args(["--port", "0", "--base-url", bad])
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--base-url"),
+            "{bad}"
+        );
+    }
+}

@@ -421,3 +421,58 @@ async fn an_invoice_date_sent_without_a_zone_is_the_dutch_date_whatever_the_hour
     assert_eq!(created["d"]["EntryDate"], dutch("2026-06-30T23:59:00"));
     assert_eq!(created["d"]["ReportingPeriod"], 6);
 }
+
+#[tokio::test]
+async fn a_division_move_shows_in_division_move_date_and_resets_the_sync_timestamps() {
+    let mut env = spawn().await;
+    for i in 0..5 {
+        env.customer(&format!("Before move {i}"));
+    }
+    let before = sync_rows(
+        &env,
+        "sync/CRM/Accounts?$select=ID,Timestamp&$filter=Timestamp gt 1L",
+    )
+    .await;
+    let cursor = *timestamps(&before).iter().max().unwrap();
+    let (_, divisions) = env.get_json("system/Divisions").await;
+    let ours = |d: &Value| {
+        d["d"]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["Code"] == DIVISION)
+            .unwrap()
+            .clone()
+    };
+    assert!(ours(&divisions)["DivisionMoveDate"].is_null());
+
+    env.advance(3600);
+    env.renew_token();
+    let highest = env.emu.move_division(DIVISION).unwrap();
+    let after_customer = env.customer("After move");
+
+    // The move is visible, and every timestamp now lies below the old cursor: a client that only follows its
+    // cursor would see nothing, not even the account created after the move.
+    let (_, divisions) = env.get_json("system/Divisions").await;
+    assert!(ours(&divisions)["DivisionMoveDate"].is_string());
+    assert!(highest < cursor, "{highest} < {cursor}");
+    let stale = sync_rows(
+        &env,
+        &format!("sync/CRM/Accounts?$select=ID,Timestamp&$filter=Timestamp gt {cursor}L"),
+    )
+    .await;
+    assert!(stale.is_empty(), "{stale:?}");
+    // Starting over from 1 (what a client does after seeing a newer DivisionMoveDate) reads everything again,
+    // in the new order, including the account created after the move.
+    let again = sync_rows(
+        &env,
+        "sync/CRM/Accounts?$select=ID,Timestamp&$filter=Timestamp gt 1L",
+    )
+    .await;
+    assert_eq!(again.len(), before.len() + 1);
+    assert_eq!(again.last().unwrap()["ID"], after_customer.as_str());
+    let ts = timestamps(&again);
+    assert!(ts.windows(2).all(|w| w[0] < w[1]));
+    // Other divisions keep their numbering.
+    assert!(env.emu.move_division(999).is_err());
+}
