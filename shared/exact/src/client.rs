@@ -66,6 +66,9 @@ struct Inner {
     tokens: TokenManager,
     limiter: RateLimiter,
     clock: SharedClock,
+    /// Set once Exact refused a `$filter` on journal lines' `Notes` (the reference marks that filter
+    /// uncertain): lookups then read the lines and compare `Notes` themselves, without asking again.
+    notes_filter_refused: std::sync::atomic::AtomicBool,
 }
 
 impl ExactClient {
@@ -109,8 +112,22 @@ impl ExactClient {
                 tokens,
                 limiter,
                 clock: ports.clock,
+                notes_filter_refused: std::sync::atomic::AtomicBool::new(false),
             }),
         })
+    }
+
+    /// Whether Exact refused filtering journal lines on `Notes` earlier.
+    pub(crate) fn notes_filter_refused(&self) -> bool {
+        self.inner
+            .notes_filter_refused
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn remember_notes_filter_refused(&self) {
+        self.inner
+            .notes_filter_refused
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn config(&self) -> &ExactConfig {

@@ -4,8 +4,10 @@
 //! - sales and purchase entries: `YourRef` (the VP invoice / voucher number), `YourRef eq '…'`;
 //! - general journal entries: Exact's journal header has no reference field, so our reference is written
 //!   to `Notes` on every line and found with `GeneralJournalEntryLines?$filter=Notes eq '…'` (then the
-//!   header by `EntryID`). [UNCERTAIN on the real service: filtering on `Notes`; the line `Description`
-//!   stays free for the narration the mapping puts there];
+//!   header by `EntryID`). [UNCERTAIN on the real service: filtering on `Notes`. When Exact answers 400
+//!   "Filtering on these fields is not supported: Notes", the client remembers it and from then on reads the
+//!   lines' `EntryID` and `Notes` and compares them itself. The line `Description` stays free for the
+//!   narration the mapping puts there];
 //! - accounts: `Code` (padded to 18), else `SearchCode`.
 //!
 //! Lookups ask for two rows so two documents under one reference surface as a conflict instead of one of
@@ -146,6 +148,14 @@ pub struct Me {
 struct EntryIdRow {
     #[serde(rename = "EntryID")]
     entry_id: Uuid,
+}
+
+#[derive(Debug, Deserialize)]
+struct EntryNotesRow {
+    #[serde(rename = "EntryID")]
+    entry_id: Uuid,
+    #[serde(rename = "Notes", default)]
+    notes: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -441,13 +451,42 @@ impl ExactClient {
         &self,
         reference: &str,
     ) -> ExactResult<Option<GeneralJournalEntry>> {
-        let query = Query::new()
-            .select(&["EntryID"])
-            .filter(Filter::eq("Notes", Literal::str(reference)));
-        let rows: Vec<EntryIdRow> = self
-            .list(entities::GENERAL_JOURNAL_ENTRY_LINES, &query)
-            .await?;
-        let mut ids: Vec<Uuid> = rows.into_iter().map(|r| r.entry_id).collect();
+        let filtered = if self.notes_filter_refused() {
+            None
+        } else {
+            let query = Query::new()
+                .select(&["EntryID"])
+                .filter(Filter::eq("Notes", Literal::str(reference)));
+            match self
+                .list::<EntryIdRow>(entities::GENERAL_JOURNAL_ENTRY_LINES, &query)
+                .await
+            {
+                Ok(rows) => Some(rows.into_iter().map(|r| r.entry_id).collect::<Vec<_>>()),
+                Err(ExactError::Validation { messages })
+                    if messages
+                        .iter()
+                        .any(|m| m.contains("not supported") && m.contains("Notes")) =>
+                {
+                    // Some Exact versions refuse this filter: read the lines and compare ourselves.
+                    self.remember_notes_filter_refused();
+                    None
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let mut ids: Vec<Uuid> = match filtered {
+            Some(ids) => ids,
+            None => {
+                let query = Query::new().select(&["EntryID", "Notes"]);
+                let rows: Vec<EntryNotesRow> = self
+                    .list(entities::GENERAL_JOURNAL_ENTRY_LINES, &query)
+                    .await?;
+                rows.into_iter()
+                    .filter(|r| r.notes.as_deref().map(str::trim) == Some(reference.trim()))
+                    .map(|r| r.entry_id)
+                    .collect()
+            }
+        };
         ids.sort_unstable();
         ids.dedup();
         let Some(id) = at_most_one(ids, "journal entries", reference)? else {

@@ -1357,6 +1357,7 @@ fn format_row(ctx: &QueryCtx<'_>, st: &Store, key: &str, rec: &Record, sel: &Sel
 fn filtered(
     ctx: &QueryCtx<'_>,
     mut rows: Vec<(String, Record)>,
+    counting: bool,
 ) -> Result<Vec<(String, Record)>, ApiError> {
     let filter = ctx
         .param("$filter")
@@ -1386,13 +1387,14 @@ fn filtered(
     match ctx.kind {
         Kind::Regular
             if ctx.def.mandatory_filter
+                && (!counting || ctx.sh.config.mandatory_filter_on_count)
                 && !mentioned
                     .iter()
-                    .any(|f| model::ACCOUNT_FILTER_FIELDS.contains(&f.as_str())) =>
+                    .any(|f| model::mandatory_filter_fields(ctx.def).contains(&f.as_str())) =>
         {
             return Err(ApiError::bad(format!(
                 "This endpoint has mandatory filtering applied. A GET request for this endpoint must have a $filter parameter with one of the following fields in the url:{}.",
-                model::ACCOUNT_FILTER_FIELDS.join(",")
+                model::mandatory_filter_fields(ctx.def).join(",")
             )));
         }
         Kind::Regular
@@ -1402,6 +1404,15 @@ fn filtered(
         {
             return Err(ApiError::bad(
                 "Please add a $select or a $top=1 statement to the query string.",
+            ));
+        }
+        Kind::Regular
+            if ctx.def.path == model::GJ_ENTRY_LINES
+                && !ctx.sh.config.line_notes_filterable
+                && mentioned.iter().any(|f| f == "Notes") =>
+        {
+            return Err(ApiError::bad(
+                "Filtering on these fields is not supported: Notes",
             ));
         }
         Kind::Bulk | Kind::Sync if ctx.param("$select").is_none() => {
@@ -1497,7 +1508,7 @@ fn order_vals(a: &Val, b: &Val) -> std::cmp::Ordering {
 }
 
 fn count_rows(ctx: &QueryCtx<'_>, rows: Vec<(String, Record)>) -> Result<usize, ApiError> {
-    Ok(filtered(ctx, rows)?.len())
+    Ok(filtered(ctx, rows, true)?.len())
 }
 
 fn run_query(
@@ -1506,7 +1517,7 @@ fn run_query(
     rows: Vec<(String, Record)>,
 ) -> Result<Value, ApiError> {
     let sel = Selection::parse(ctx)?;
-    let rows = filtered(ctx, rows)?;
+    let rows = filtered(ctx, rows, false)?;
     let total = rows.len();
     let top = match ctx.param("$top") {
         Some(t) => Some(

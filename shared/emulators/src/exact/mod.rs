@@ -84,6 +84,15 @@ pub struct ExactConfig {
     /// Grace mode for rotated refresh tokens: the previous token keeps working until the token it was
     /// exchanged for is used (some apps get this from Exact). Off: strict rotation.
     pub refresh_grace: bool,
+    /// Whether `/$count` on a mandatory-filtering endpoint (`crm/Accounts`, `logistics/Items`) needs a
+    /// `$filter` like a GET does (true) or counts everything (false). Not documented either way.
+    pub mandatory_filter_on_count: bool,
+    /// Whether `GeneralJournalEntryLines` can be filtered on `Notes` (true) or answer 400 "Filtering on these
+    /// fields is not supported: Notes" (false). Not documented either way; the client works with both.
+    pub line_notes_filterable: bool,
+    /// Whether a sales invoice without `Journal` is refused with `Mandatory: Journal` (the documentation)
+    /// or booked in the division's first sales journal (a 2018 report).
+    pub sales_invoice_journal_required: bool,
     /// Base URL written into `__metadata`, `__next` and webhook endpoints; default: the request's Host.
     pub base_url: Option<String>,
     /// The clock every time-based rule reads.
@@ -106,6 +115,9 @@ impl Default for ExactConfig {
             code_ttl_secs: 180,
             refresh_idle_days: 30,
             refresh_grace: false,
+            mandatory_filter_on_count: true,
+            line_notes_filterable: true,
+            sales_invoice_journal_required: true,
             base_url: None,
             clock: SystemClock::shared(),
         }
@@ -291,7 +303,8 @@ impl ExactEmulator {
             .no_proxy()
             .build()
             .unwrap_or_default();
-        let store = Store::new(config.seed);
+        let mut store = Store::new(config.seed);
+        store.invoice_journal_required = config.sales_invoice_journal_required;
         let faults = FaultInjector::new(config.seed);
         Self {
             shared: Arc::new(Shared {

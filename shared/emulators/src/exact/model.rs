@@ -202,6 +202,10 @@ pub(crate) const GJ_ENTRIES: &str = "generaljournalentry/GeneralJournalEntries";
 pub(crate) const GJ_ENTRY_LINES: &str = "generaljournalentry/GeneralJournalEntryLines";
 pub(crate) const BANK_ENTRIES: &str = "financialtransaction/BankEntries";
 pub(crate) const BANK_ENTRY_LINES: &str = "financialtransaction/BankEntryLines";
+pub(crate) const ITEMS: &str = "logistics/Items";
+pub(crate) const SALES_INVOICES: &str = "salesinvoice/SalesInvoices";
+pub(crate) const SALES_INVOICE_LINES: &str = "salesinvoice/SalesInvoiceLines";
+pub(crate) const PRINTED_SALES_INVOICES: &str = "salesinvoice/PrintedSalesInvoices";
 pub(crate) const RECEIVABLES: &str = "cashflow/Receivables";
 pub(crate) const PAYMENTS: &str = "cashflow/Payments";
 pub(crate) const PAYMENT_TERMS: &str = "cashflow/PaymentTerms";
@@ -211,6 +215,30 @@ pub(crate) const DIVISIONS_HRM: &str = "hrm/Divisions";
 pub(crate) const DELETED: &str = "sync/Deleted";
 pub(crate) const RECEIVABLES_LIST: &str = "read/financial/ReceivablesList";
 pub(crate) const ME: &str = "current/Me";
+
+/// Fields a `logistics/Items` `$filter` must mention (the mandatory-filtering rule, §3.4).
+pub(crate) const ITEM_FILTER_FIELDS: &[&str] = &[
+    "Barcode",
+    "Code",
+    "Created",
+    "Description",
+    "ID",
+    "IsSalesItem",
+    "IsPurchaseItem",
+    "IsStockItem",
+    "ItemGroup",
+    "Modified",
+    "SearchCode",
+];
+
+/// The fields one of which a `$filter` on a mandatory-filtering endpoint must mention.
+pub(crate) fn mandatory_filter_fields(def: &SetDef) -> &'static [&'static str] {
+    if def.path == ITEMS {
+        ITEM_FILTER_FIELDS
+    } else {
+        ACCOUNT_FILTER_FIELDS
+    }
+}
 
 /// Fields a `crm/Accounts` `$filter` must mention (the mandatory-filtering rule, §3.4).
 pub(crate) const ACCOUNT_FILTER_FIELDS: &[&str] = &[
@@ -730,6 +758,76 @@ fn hand_written_sets() -> Vec<SetDef> {
         .topic("BankEntries")
         .0,
         Builder::new(
+            ITEMS,
+            "Item",
+            "ID",
+            KeyKind::Guid,
+            with_audit(vec![
+                fd("ID", Ty::Guid, RO),
+                fd("Code", Ty::Str, W | R),
+                fd("Description", Ty::Str, W | R),
+                fd("IsSalesItem", Ty::Bool, W),
+                fd("GLRevenue", Ty::Guid, W),
+                fd("SalesVatCode", Ty::PadRight(3), W),
+                fd("StandardSalesPrice", Ty::Dec, RO),
+            ]),
+        )
+        .topic("Items")
+        .deleted(9)
+        .sync("Logistics/Items")
+        .bulk("Logistics/Items")
+        .mandatory_filter()
+        .0,
+        Builder::new(
+            SALES_INVOICES,
+            "SalesInvoice",
+            "InvoiceID",
+            KeyKind::Guid,
+            with_audit(vec![
+                fd("InvoiceID", Ty::Guid, RO),
+                fd("Journal", Ty::Str, W | R),
+                fd("OrderedBy", Ty::Guid, W | R),
+                fd("InvoiceNumber", Ty::Int, RO),
+                fd("InvoiceDate", Ty::Date, RO),
+                fd("Status", Ty::Int, RO),
+                fd("StatusDescription", Ty::Str, RO),
+                fd("Type", Ty::Int, W),
+                fd("TypeDescription", Ty::Str, RO),
+                fd("Currency", Ty::Str, W),
+            ]),
+        )
+        .nav("SalesInvoiceLines", SALES_INVOICE_LINES, "InvoiceID")
+        .topic("SalesInvoices")
+        .deleted(13)
+        .sync("SalesInvoice/SalesInvoices")
+        .0,
+        Builder::new(
+            SALES_INVOICE_LINES,
+            "SalesInvoiceLine",
+            "ID",
+            KeyKind::Guid,
+            vec![
+                fd("ID", Ty::Guid, RO),
+                fd("InvoiceID", Ty::Guid, W),
+                fd("Item", Ty::Guid, W | R),
+                fd("GLAccount", Ty::Guid, W),
+                fd("LineNumber", Ty::Int, RO),
+                fd("VATCode", Ty::PadRight(3), W),
+                fd("Division", Ty::Int, RO),
+            ],
+        )
+        .topic("SalesInvoices")
+        .0,
+        Builder::new(
+            PRINTED_SALES_INVOICES,
+            "PrintedSalesInvoice",
+            "InvoiceID",
+            KeyKind::Guid,
+            vec![fd("InvoiceID", Ty::Guid, P | R), fd("Division", Ty::Int, P)],
+        )
+        .methods(POST)
+        .0,
+        Builder::new(
             RECEIVABLES,
             "Receivable",
             "ID",
@@ -983,6 +1081,22 @@ pub(crate) const REFERENCE: &[(&str, &str)] = &[
         include_str!("../../reference/exact/financialtransaction.BankEntryLines.txt"),
     ),
     (
+        ITEMS,
+        include_str!("../../reference/exact/logistics.Items.txt"),
+    ),
+    (
+        SALES_INVOICES,
+        include_str!("../../reference/exact/salesinvoice.SalesInvoices.txt"),
+    ),
+    (
+        SALES_INVOICE_LINES,
+        include_str!("../../reference/exact/salesinvoice.SalesInvoiceLines.txt"),
+    ),
+    (
+        PRINTED_SALES_INVOICES,
+        include_str!("../../reference/exact/salesinvoice.PrintedSalesInvoices.txt"),
+    ),
+    (
         RECEIVABLES,
         include_str!("../../reference/exact/cashflow.Receivables.txt"),
     ),
@@ -1139,6 +1253,7 @@ fn child_path_of(target: &'static str) -> &'static str {
         "DeductibilityPercentages" => "financial/DeductibilityPercentages",
         "VATPercentages" => VAT_PERCENTAGES,
         "SalesEntryLines" => SALES_ENTRY_LINES,
+        "SalesInvoiceLines" => SALES_INVOICE_LINES,
         "PurchaseEntryLines" => PURCHASE_ENTRY_LINES,
         "GeneralJournalEntryLines" => GJ_ENTRY_LINES,
         "BankEntryLines" => BANK_ENTRY_LINES,

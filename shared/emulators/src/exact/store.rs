@@ -174,6 +174,8 @@ pub(crate) struct Store {
     pub blocks: HashMap<(String, Uuid, i32, String), DateTime<Utc>>,
     pub paid: HashMap<(i32, String), Decimal>,
     pub events: Vec<Event>,
+    /// `ExactConfig::sales_invoice_journal_required`.
+    pub invoice_journal_required: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -206,6 +208,8 @@ fn round2(d: Decimal) -> Decimal {
 
 use model::ms_to_date;
 
+mod invoicing;
+
 impl Store {
     pub fn new(seed: u64) -> Self {
         Self {
@@ -226,6 +230,7 @@ impl Store {
             blocks: HashMap::new(),
             paid: HashMap::new(),
             events: Vec::new(),
+            invoice_journal_required: true,
         }
     }
 
@@ -706,6 +711,33 @@ impl Store {
                 return self.create_entry(division, def, data, navs, user, now);
             }
             model::GJ_ENTRIES => return self.create_gj_entry(division, data, navs, user, now),
+            model::SALES_INVOICES => {
+                return self.create_sales_invoice(division, data, navs, user, now);
+            }
+            model::SALES_INVOICE_LINES => {
+                return self.save_invoice_line(division, None, data, user, now);
+            }
+            model::PRINTED_SALES_INVOICES => {
+                let (key, created) = self.print_sales_invoice(division, data.clone(), user, now)?;
+                let mut record = data;
+                record.insert("Division".into(), json!(division));
+                let wants_mail = record
+                    .get("SendEmailToCustomer")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                record.insert(
+                    "DocumentCreationSuccess".into(),
+                    json!("The invoice has been processed and its document created."),
+                );
+                if wants_mail {
+                    record.insert(
+                        "EmailCreationSuccess".into(),
+                        json!("The e-mail to the customer has been created."),
+                    );
+                }
+                self.put(division, model::PRINTED_SALES_INVOICES, key.clone(), record);
+                return Ok((key, created));
+            }
             model::SALES_ENTRY_LINES | model::PURCHASE_ENTRY_LINES | model::GJ_ENTRY_LINES => {
                 return self.create_standalone_line(division, def, data, user, now);
             }
@@ -717,6 +749,7 @@ impl Store {
             model::ACCOUNTS => self.prepare_account(division, &mut data, None, &mut msgs),
             model::CONTACTS => self.prepare_contact(division, &mut data, &mut msgs),
             model::GL_ACCOUNTS => self.prepare_gl(division, &mut data, None, &mut msgs),
+            model::ITEMS => self.prepare_item(division, &mut data, None, &mut msgs),
             model::VAT_CODES => {
                 if let Some(code) = data.get("Code").and_then(s)
                     && self.vat_code(division, code).is_some()
@@ -817,6 +850,15 @@ impl Store {
         data.extend(fields);
         let mut msgs = Vec::new();
         match def.path {
+            model::SALES_INVOICES => self.guard_invoice_change(division, key)?,
+            model::SALES_INVOICE_LINES => {
+                self.save_invoice_line(division, Some(key), data, user, now)?;
+                return Ok(());
+            }
+            model::ITEMS => self.prepare_item(division, &mut data, Some(key), &mut msgs),
+            _ => {}
+        }
+        match def.path {
             model::ACCOUNTS => self.prepare_account(division, &mut data, Some(key), &mut msgs),
             model::GL_ACCOUNTS => self.prepare_gl(division, &mut data, Some(key), &mut msgs),
             model::CONTACTS => self.prepare_contact(division, &mut data, &mut msgs),
@@ -864,6 +906,18 @@ impl Store {
     ) -> Result<(), OpError> {
         if !admin && !def.allows(model::DELETE) {
             return Err(OpError::MethodNotAllowed);
+        }
+        match def.path {
+            model::SALES_INVOICES => self.guard_invoice_change(division, key)?,
+            model::SALES_INVOICE_LINES => {
+                let invoice = self
+                    .get(division, def.path, key)
+                    .and_then(|r| r.data.get("InvoiceID").and_then(s).map(str::to_owned));
+                if let Some(invoice) = invoice {
+                    self.guard_invoice_change(division, &invoice)?;
+                }
+            }
+            _ => {}
         }
         let Some(removed) = self.table_mut(division, def.path).remove(key) else {
             return Err(OpError::NotFound(format!("{} not found", def.type_name)));
@@ -1204,11 +1258,22 @@ impl Store {
         journal: &str,
         wanted: Option<i64>,
     ) -> i64 {
-        let used: BTreeSet<i64> = self
+        let mut used: BTreeSet<i64> = self
             .rows(division, path)
             .filter(|r| r.data.get(journal_field).and_then(s) == Some(journal))
             .filter_map(|r| r.data.get("EntryNumber").and_then(Value::as_i64))
             .collect();
+        if path == model::SALES_ENTRIES {
+            // Open sales invoices hold their number in the journal's sequence until they are processed.
+            used.extend(
+                self.rows(division, model::SALES_INVOICES)
+                    .filter(|r| r.data.get("Journal").and_then(s).map(str::trim) == Some(journal))
+                    .filter(|r| {
+                        r.data.get("Status").and_then(Value::as_i64) < Some(invoicing::PROCESSED)
+                    })
+                    .filter_map(|r| r.data.get("InvoiceNumber").and_then(Value::as_i64)),
+            );
+        }
         match wanted {
             // "May be silently ignored if Exact deems that the value is wrong, e.g. decrementing or duplicate."
             Some(n) if n > 0 && !used.contains(&n) => n,

@@ -4,6 +4,7 @@
 
 mod faults;
 mod helpers;
+mod invoicing;
 mod oauth;
 mod properties;
 mod rate;

@@ -19,6 +19,12 @@ const SERVED: &[(&str, &str)] = &[
     ("crm.Contacts", "crm/Contacts"),
     ("financial.GLAccounts", "financial/GLAccounts"),
     ("financial.Journals", "financial/Journals"),
+    ("logistics.Items", "logistics/Items?$filter=Code ne 'x'"),
+    ("salesinvoice.SalesInvoices", "salesinvoice/SalesInvoices"),
+    (
+        "salesinvoice.SalesInvoiceLines",
+        "salesinvoice/SalesInvoiceLines",
+    ),
     ("vat.VATCodes", "vat/VATCodes"),
     ("vat.VATPercentages", "vat/VATPercentages"),
     ("general.Currencies", "general/Currencies"),
@@ -151,7 +157,8 @@ async fn metadata(env: &Env, service: &str) -> String {
 /// One of everything: accounts, an address and a contact, a sales entry paid in full and one left open, a
 /// supplier's purchase entry paid, a general journal entry, a webhook subscription, a deleted record.
 async fn populated() -> Env {
-    let env = spawn().await;
+    // Dozens of calls follow: more than the 60 a minute a real app gets.
+    let env = crate::helpers::spawn_with(|c| c.minutely_limit = 10_000).await;
     let customer = env.customer("Props Customer");
     let supplier = env.supplier("Props Supplier");
     env.emu
@@ -228,6 +235,23 @@ async fn populated() -> Env {
             json!({"CallbackURL": "https://hooks.example/exact", "Topic": "Accounts", "ClientID": crate::helpers::CLIENT_ID}),
         )
         .unwrap();
+    let (status, item) = env
+        .post_json(
+            "logistics/Items",
+            json!({"Code": "PROPS", "Description": "Props item", "GLRevenue": env.gl("8000")}),
+            false,
+        )
+        .await;
+    assert_eq!(status, 201, "{item}");
+    let (status, invoice) = env
+        .post_json(
+            "salesinvoice/SalesInvoices",
+            json!({"Journal": "70", "OrderedBy": customer,
+                   "SalesInvoiceLines": [{"Item": item["d"]["ID"], "UnitPrice": 5}]}),
+            false,
+        )
+        .await;
+    assert_eq!(status, 201, "{invoice}");
     let gone = env.customer("Props Gone");
     env.emu.delete(DIVISION, "crm/Accounts", &gone).unwrap();
     env

@@ -165,7 +165,16 @@ async fn a_purchase_document_is_posted_once_by_its_reference() {
 
 #[tokio::test]
 async fn a_journal_is_posted_once_under_our_reference_kept_in_the_line_notes() {
-    let env = spawn().await;
+    journal_posted_once(spawn().await).await;
+}
+
+#[tokio::test]
+async fn a_journal_is_posted_once_even_where_exact_refuses_to_filter_line_notes() {
+    let env = crate::helpers::spawn_with(|c| c.line_notes_filterable = false).await;
+    journal_posted_once(env).await;
+}
+
+async fn journal_posted_once(env: crate::helpers::TestEnv) {
     let ledger = ExactLedger::new(env.connect().await);
     let books = env.books();
     let journal: GeneralJournalEntry = serde_json::from_value(serde_json::json!({
