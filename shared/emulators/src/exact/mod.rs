@@ -93,6 +93,9 @@ pub struct ExactConfig {
     /// Whether a sales invoice without `Journal` is refused with `Mandatory: Journal` (the documentation)
     /// or booked in the division's first sales journal (a 2018 report).
     pub sales_invoice_journal_required: bool,
+    /// Waits before retrying a webhook delivery the callback refused (non-2xx or no connection), one retry
+    /// per entry; empty: no retries. Real time (the deliveries are real HTTP calls).
+    pub webhook_retry_delays: Vec<std::time::Duration>,
     /// Base URL written into `__metadata`, `__next` and webhook endpoints; default: the request's Host.
     pub base_url: Option<String>,
     /// The clock every time-based rule reads.
@@ -118,6 +121,10 @@ impl Default for ExactConfig {
             mandatory_filter_on_count: true,
             line_notes_filterable: true,
             sales_invoice_journal_required: true,
+            webhook_retry_delays: [60, 300, 900]
+                .into_iter()
+                .map(std::time::Duration::from_secs)
+                .collect(),
             base_url: None,
             clock: SystemClock::shared(),
         }
@@ -306,6 +313,7 @@ impl ExactEmulator {
         let mut store = Store::new(config.seed);
         store.invoice_journal_required = config.sales_invoice_journal_required;
         let faults = FaultInjector::new(config.seed);
+        let retry_delays = config.webhook_retry_delays.clone();
         Self {
             shared: Arc::new(Shared {
                 config,
@@ -315,7 +323,7 @@ impl ExactEmulator {
                     counters: RequestCounters::default(),
                 },
                 public_base: Mutex::new(None),
-                dispatcher: webhooks::Dispatcher::new(http.clone()),
+                dispatcher: webhooks::Dispatcher::new(http.clone(), retry_delays),
                 http,
             }),
         }
@@ -753,6 +761,11 @@ impl ExactEmulator {
     }
 
     // ---- webhooks ---------------------------------------------------------------------------------------
+
+    /// Deliveries that failed and wait for a retry.
+    pub fn webhook_retries_pending(&self) -> u64 {
+        self.shared.dispatcher.retrying()
+    }
 
     /// Every delivery attempt so far.
     pub fn webhook_deliveries(&self) -> Vec<DeliveryRecord> {

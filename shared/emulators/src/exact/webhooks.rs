@@ -10,6 +10,9 @@
 //! - Payments registered through the admin surface fire the `BankEntries` topic (Exact has no webhook on
 //!   cashflow/Receivables or Payments; the bank entry that carries the payment is what changes).
 //! - A duplicate-delivery fault sends every delivery twice, to test idempotent receivers.
+//! - A delivery the callback does not answer with 2xx (or that cannot connect) is retried after each of
+//!   `ExactConfig::webhook_retry_delays` (default 1, 5 and 15 minutes; Exact documents no policy, receivers
+//!   must treat deliveries as at-least-once), each attempt logged; an empty list disables retries.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -138,16 +141,20 @@ pub(crate) struct Dispatcher {
     queued: AtomicU64,
     done: Arc<AtomicU64>,
     http: reqwest::Client,
+    retry_delays: Arc<Vec<Duration>>,
+    retrying: Arc<AtomicU64>,
 }
 
 impl Dispatcher {
-    pub fn new(http: reqwest::Client) -> Self {
+    pub fn new(http: reqwest::Client, retry_delays: Vec<Duration>) -> Self {
         Self {
             tx: Mutex::new(None),
             log: Arc::new(Mutex::new(Vec::new())),
             duplicate: Arc::new(AtomicBool::new(false)),
             queued: AtomicU64::new(0),
             done: Arc::new(AtomicU64::new(0)),
+            retry_delays: Arc::new(retry_delays),
+            retrying: Arc::new(AtomicU64::new(0)),
             http,
         }
     }
@@ -165,6 +172,11 @@ impl Dispatcher {
         self.queued
             .load(Ordering::SeqCst)
             .saturating_sub(self.done.load(Ordering::SeqCst))
+    }
+
+    /// Deliveries that failed and wait for a retry.
+    pub fn retrying(&self) -> u64 {
+        self.retrying.load(Ordering::SeqCst)
     }
 
     /// Queues deliveries; starts the worker on first use (needs a Tokio runtime, which every caller has).
@@ -189,10 +201,14 @@ impl Dispatcher {
             let (tx, rx) = mpsc::unbounded_channel();
             handle.spawn(worker(
                 rx,
-                self.http.clone(),
-                self.log.clone(),
-                self.duplicate.clone(),
-                self.done.clone(),
+                Worker {
+                    http: self.http.clone(),
+                    log: self.log.clone(),
+                    duplicate: self.duplicate.clone(),
+                    done: self.done.clone(),
+                    retry_delays: self.retry_delays.clone(),
+                    retrying: self.retrying.clone(),
+                },
             ));
             *guard = Some(tx);
         }
@@ -220,34 +236,66 @@ fn record(d: &Delivery, status: Option<u16>, error: Option<String>) -> DeliveryR
     }
 }
 
-async fn worker(
-    mut rx: mpsc::UnboundedReceiver<Delivery>,
+struct Worker {
     http: reqwest::Client,
     log: Arc<Mutex<Vec<DeliveryRecord>>>,
     duplicate: Arc<AtomicBool>,
     done: Arc<AtomicU64>,
-) {
+    retry_delays: Arc<Vec<Duration>>,
+    retrying: Arc<AtomicU64>,
+}
+
+/// One attempt; true when the callback answered 2xx.
+async fn attempt(http: &reqwest::Client, log: &Mutex<Vec<DeliveryRecord>>, d: &Delivery) -> bool {
+    let sent = http
+        .post(&d.url)
+        .header("content-type", "application/json")
+        .body(d.body.clone())
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await;
+    let (rec, ok) = match sent {
+        Ok(r) => (
+            record(d, Some(r.status().as_u16()), None),
+            r.status().is_success(),
+        ),
+        Err(e) => (record(d, None, Some(e.to_string())), false),
+    };
+    log.lock().push(rec);
+    ok
+}
+
+async fn worker(mut rx: mpsc::UnboundedReceiver<Delivery>, w: Worker) {
     while let Some(d) = rx.recv().await {
-        let times = if duplicate.load(Ordering::SeqCst) {
+        let times = if w.duplicate.load(Ordering::SeqCst) {
             2
         } else {
             1
         };
+        let mut delivered = false;
         for _ in 0..times {
-            let sent = http
-                .post(&d.url)
-                .header("content-type", "application/json")
-                .body(d.body.clone())
-                .timeout(Duration::from_secs(10))
-                .send()
-                .await;
-            let rec = match sent {
-                Ok(r) => record(&d, Some(r.status().as_u16()), None),
-                Err(e) => record(&d, None, Some(e.to_string())),
-            };
-            log.lock().push(rec);
+            delivered |= attempt(&w.http, &w.log, &d).await;
         }
-        done.fetch_add(1, Ordering::SeqCst);
+        if !delivered && !w.retry_delays.is_empty() {
+            // Retried on its own schedule, so one failing receiver does not hold up the others' deliveries.
+            w.retrying.fetch_add(1, Ordering::SeqCst);
+            let (http, log, delays, retrying) = (
+                w.http.clone(),
+                w.log.clone(),
+                w.retry_delays.clone(),
+                w.retrying.clone(),
+            );
+            tokio::spawn(async move {
+                for delay in delays.iter() {
+                    tokio::time::sleep(*delay).await;
+                    if attempt(&http, &log, &d).await {
+                        break;
+                    }
+                }
+                retrying.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+        w.done.fetch_add(1, Ordering::SeqCst);
     }
 }
 

@@ -283,3 +283,61 @@ async fn an_app_does_not_see_another_apps_subscriptions() {
     let body: Value = r.json().await.unwrap();
     assert!(body["d"]["results"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_delivery_the_callback_refuses_is_retried_until_it_is_accepted() {
+    let env = crate::helpers::spawn_with(|c| {
+        c.webhook_retry_delays = vec![Duration::from_millis(50); 3];
+    })
+    .await;
+    let (rx, hook) = receiver(200).await;
+    let (status, _) = env
+        .post_json(
+            "webhooks/WebhookSubscriptions",
+            json!({"CallbackURL": format!("{}/hook", hook.base_url()), "Topic": "Accounts"}),
+            false,
+        )
+        .await;
+    assert_eq!(status, 201);
+    // The receiver goes down after the validation call: two refusals, then it is back.
+    rx.status.store(503, Ordering::SeqCst);
+    env.customer("Retried BV");
+    let first = env.emu.wait_for_deliveries(1, Duration::from_secs(5)).await;
+    assert_eq!(first[0].status, Some(503));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while env.emu.webhook_deliveries().len() < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    rx.status.store(200, Ordering::SeqCst);
+    while env.emu.webhook_retries_pending() > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let log = env.emu.webhook_deliveries();
+    let statuses: Vec<Option<u16>> = log.iter().map(|d| d.status).collect();
+    assert_eq!(statuses.last(), Some(&Some(200)), "{statuses:?}");
+    assert!(statuses.len() >= 3, "{statuses:?}");
+    assert!(
+        log.iter().all(|d| d.body == log[0].body),
+        "the same signed body each time"
+    );
+    // Accepted once: no further attempts.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(env.emu.webhook_deliveries().len(), statuses.len());
+
+    // A receiver that never comes back gets the configured number of retries, then none.
+    rx.status.store(500, Ordering::SeqCst);
+    let before = env.emu.webhook_deliveries().len();
+    env.customer("Never delivered BV");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while (env.emu.webhook_deliveries().len() < before + 4 || env.emu.webhook_retries_pending() > 0)
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        env.emu.webhook_deliveries().len(),
+        before + 4,
+        "one attempt and three retries"
+    );
+}
