@@ -1059,7 +1059,7 @@ async fn create_subscription(
     }
     if topic.is_empty() {
         msgs.push("Mandatory: Topic".to_owned());
-    } else if !webhooks::TOPICS.contains(&topic.as_str()) {
+    } else if !webhooks::topic_allowed(&topic) {
         msgs.push("Invalid: Topic".to_owned());
     }
     if !url.is_empty() && !webhooks::callback_allowed(&url) {
@@ -1102,7 +1102,11 @@ async fn create_subscription(
     body.insert("Creator".into(), json!(caller.user.to_string()));
     body.insert("CreatorFullName".into(), json!(user_name));
     body.insert("Created".into(), model::date_value(now));
-    body.insert("IsInstant".into(), json!(false));
+    let instant = obj
+        .get("IsInstant")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    body.insert("IsInstant".into(), json!(instant));
     sh.mutate(|st| {
         st.create(
             division,

@@ -9,7 +9,8 @@
 //!   Ledgerlink client reads); `/$count` and the admin endpoints need no Accept header.
 //! - Too-early refresh answers 400 `access_denied` (configurable to 401); validation errors answer 500
 //!   (configurable to 400). Refresh tokens rotate strictly; `refresh_grace` keeps the previous one valid
-//!   until its successor is used. The 200-token-calls-per-day rule is not enforced (calls are counted).
+//!   until its successor is used. The 200-token-calls-per-day rule is enforced per client and UTC day
+//!   (`token_calls_per_day`, the 201st call gets 400 `access_denied`).
 //! - The error-budget block (10 × 400/401/403/404 per client, user, division, endpoint and hour) answers
 //!   **429** with the error envelope and no `X-RateLimit-*` headers, for one hour.
 //! - `crm/Accounts` requires a `$filter` naming one of [`model::ACCOUNT_FILTER_FIELDS`]; bulk and sync
@@ -93,6 +94,9 @@ pub struct ExactConfig {
     /// Whether a sales invoice without `Journal` is refused with `Mandatory: Journal` (the documentation)
     /// or booked in the division's first sales journal (a 2018 report).
     pub sales_invoice_journal_required: bool,
+    /// Token-endpoint calls allowed per client and UTC day (Exact announced 200 for July 2021); the call
+    /// beyond it gets 400 `access_denied` with a `Reason` header. `None`: counted, never refused.
+    pub token_calls_per_day: Option<u32>,
     /// Waits before retrying a webhook delivery the callback refused (non-2xx or no connection), one retry
     /// per entry; empty: no retries. Real time (the deliveries are real HTTP calls).
     pub webhook_retry_delays: Vec<std::time::Duration>,
@@ -121,6 +125,7 @@ impl Default for ExactConfig {
             mandatory_filter_on_count: true,
             line_notes_filterable: true,
             sales_invoice_journal_required: true,
+            token_calls_per_day: Some(200),
             webhook_retry_delays: [60, 300, 900]
                 .into_iter()
                 .map(std::time::Duration::from_secs)

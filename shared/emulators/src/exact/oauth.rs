@@ -296,6 +296,27 @@ pub(crate) async fn token(
     };
     let client_id = norm_client(&client_id);
     *st.token_calls.entry(client_id.clone()).or_default() += 1;
+    let today = st
+        .token_calls_per_day
+        .entry((client_id.clone(), now.date_naive()))
+        .or_default();
+    *today += 1;
+    if let Some(limit) = cfg.token_calls_per_day
+        && *today > limit
+    {
+        let mut r = oauth_error(
+            StatusCode::BAD_REQUEST,
+            "access_denied",
+            &format!("Rate limit exceeded: more than {limit} token requests today"),
+        );
+        r.headers_mut().insert(
+            "reason",
+            HeaderValue::from_static(
+                "TooManyTokenRequests: Rate limit exceeded: maximum token requests per day",
+            ),
+        );
+        return r;
+    }
     let Some(app) = st.apps.get(&client_id).cloned() else {
         return oauth_error(
             StatusCode::UNAUTHORIZED,

@@ -167,6 +167,8 @@ pub(crate) struct Store {
     pub refresh: HashMap<String, RefreshGrant>,
     pub refresh_counts: BTreeMap<String, u64>,
     pub token_calls: BTreeMap<String, u64>,
+    /// Token-endpoint calls per client and UTC day (the 200-a-day rule).
+    pub token_calls_per_day: HashMap<(String, chrono::NaiveDate), u32>,
     pub tables: HashMap<(i32, &'static str), BTreeMap<String, Record>>,
     pub timestamp: i64,
     pub rate: HashMap<(String, i32), RateWindow>,
@@ -223,6 +225,7 @@ impl Store {
             refresh: HashMap::new(),
             refresh_counts: BTreeMap::new(),
             token_calls: BTreeMap::new(),
+            token_calls_per_day: HashMap::new(),
             tables: HashMap::new(),
             timestamp: 1_000_000,
             rate: HashMap::new(),

@@ -25,19 +25,13 @@ use serde::Serialize;
 use sha2::Sha256;
 use tokio::sync::mpsc;
 
-/// Topics a subscription may name.
-pub(crate) const TOPICS: &[&str] = &[
-    "Accounts",
-    "BankEntries",
-    "CashEntries",
-    "Contacts",
-    "GeneralJournalEntries",
-    "GLAccounts",
-    "PurchaseEntries",
-    "SalesEntries",
-    "SalesInvoices",
-    "Items",
-];
+/// Whether a subscription may name `topic`: the topic of an entity the emulator serves (Accounts, Contacts,
+/// GLAccounts, SalesEntries, PurchaseEntries, GeneralJournalEntries, BankEntries, Items, SalesInvoices), or
+/// `GoodsDeliveries` — the one topic for which `IsInstant` is valid, accepted though the emulator keeps no
+/// goods deliveries (so no event ever fires for it).
+pub(crate) fn topic_allowed(topic: &str) -> bool {
+    topic == "GoodsDeliveries" || super::model::sets().iter().any(|s| s.topic == Some(topic))
+}
 
 /// The signed part of a delivery, serialised compactly in this field order.
 #[derive(Debug, Clone, Serialize)]

@@ -545,3 +545,35 @@ async fn basic_credentials_that_differ_from_the_body_or_are_wrong_or_malformed_a
     .await;
     assert_eq!(status, 200, "{body}");
 }
+
+#[tokio::test]
+async fn the_token_endpoint_refuses_the_call_beyond_the_daily_limit_until_the_next_utc_day() {
+    let env = crate::helpers::spawn_with(|c| c.token_calls_per_day = Some(3)).await;
+    let tokens = env.oauth_tokens().await; // call 1
+    let rt = tokens["refresh_token"].as_str().unwrap().to_owned();
+    // Calls 2 and 3: refused for other reasons, but counted.
+    for _ in 0..2 {
+        let (status, _) = env
+            .token_call(&[("grant_type", "refresh_token"), ("refresh_token", "nope")])
+            .await;
+        assert_eq!(status, 400);
+    }
+    env.advance(571);
+    let (status, headers, body) = env
+        .token_call_full(&[("grant_type", "refresh_token"), ("refresh_token", &rt)])
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "access_denied");
+    assert!(
+        headers["reason"]
+            .to_str()
+            .unwrap()
+            .starts_with("TooManyTokenRequests")
+    );
+    // The refused call did not consume the refresh token: it works the next day.
+    env.advance(24 * 3600);
+    let (status, body) = env
+        .token_call(&[("grant_type", "refresh_token"), ("refresh_token", &rt)])
+        .await;
+    assert_eq!(status, 200, "{body}");
+}

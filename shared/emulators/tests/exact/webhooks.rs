@@ -341,3 +341,30 @@ async fn a_delivery_the_callback_refuses_is_retried_until_it_is_accepted() {
         "one attempt and three retries"
     );
 }
+
+#[tokio::test]
+async fn topics_are_those_of_served_entities_and_is_instant_needs_goods_deliveries() {
+    let env = spawn().await;
+    let (_rx, hook) = receiver(200).await;
+    let url = format!("{}/hook", hook.base_url());
+    for (topic, instant, want) in [
+        ("CashEntries", false, 500),
+        ("NoSuchTopic", false, 500),
+        ("Items", true, 500),
+        ("Items", false, 201),
+        ("SalesInvoices", false, 201),
+        ("GoodsDeliveries", true, 201),
+    ] {
+        let (status, body) = env
+            .post_json(
+                "webhooks/WebhookSubscriptions",
+                json!({"CallbackURL": url, "Topic": topic, "IsInstant": instant}),
+                true,
+            )
+            .await;
+        assert_eq!(status, want, "{topic} {instant}: {body}");
+        if status == 201 {
+            assert_eq!(body["d"]["IsInstant"], instant, "{topic}");
+        }
+    }
+}
