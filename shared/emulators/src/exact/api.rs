@@ -67,7 +67,10 @@ fn op_error(sh: &Shared, e: OpError) -> ApiError {
         OpError::Validation(msgs) => ApiError::new(
             StatusCode::from_u16(sh.config.validation_status)
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            msgs.join("\r\n"),
+            msgs.iter()
+                .map(|m| super::lang::translate(m, sh.config.validation_language))
+                .collect::<Vec<_>>()
+                .join("\r\n"),
         ),
     }
 }

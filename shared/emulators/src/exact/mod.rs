@@ -28,6 +28,7 @@
 mod admin;
 mod api;
 pub mod demo;
+mod lang;
 mod metadata;
 mod model;
 mod oauth;
@@ -52,6 +53,7 @@ use uuid::Uuid;
 use crate::faults::{FaultInjector, FaultLayerState, RequestCounters, fault_middleware};
 use crate::server::{RunningServer, serve};
 
+pub use lang::ValidationLanguage;
 pub use store::PaymentRecorded;
 pub use webhooks::{DeliveryRecord, WebhookContent, hmac_upper_hex, sign_delivery};
 
@@ -94,6 +96,8 @@ pub struct ExactConfig {
     /// Whether a sales invoice without `Journal` is refused with `Mandatory: Journal` (the documentation)
     /// or booked in the division's first sales journal (a 2018 report).
     pub sales_invoice_journal_required: bool,
+    /// Language of business validation messages (`Mandatory: Journal` / `Verplicht: Dagboek`).
+    pub validation_language: ValidationLanguage,
     /// Token-endpoint calls allowed per client and UTC day (Exact announced 200 for July 2021); the call
     /// beyond it gets 400 `access_denied` with a `Reason` header. `None`: counted, never refused.
     pub token_calls_per_day: Option<u32>,
@@ -126,6 +130,7 @@ impl Default for ExactConfig {
             line_notes_filterable: true,
             sales_invoice_journal_required: true,
             token_calls_per_day: Some(200),
+            validation_language: ValidationLanguage::English,
             webhook_retry_delays: [60, 300, 900]
                 .into_iter()
                 .map(std::time::Duration::from_secs)

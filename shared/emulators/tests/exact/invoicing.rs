@@ -310,3 +310,24 @@ async fn filtering_journal_lines_on_notes_follows_its_switch() {
         "Filtering on these fields is not supported: Notes"
     );
 }
+
+#[tokio::test]
+async fn validation_messages_come_in_dutch_when_the_emulator_is_set_to_dutch() {
+    let env = spawn_with(|c| {
+        c.validation_language = ledgerlink_emulators::exact::ValidationLanguage::Dutch;
+    })
+    .await;
+    let supplier = env.supplier("S");
+    let (status, body) = env
+        .post_json(
+            "salesinvoice/SalesInvoices",
+            json!({"OrderedBy": supplier, "SalesInvoiceLines": [{"Item": uuid::Uuid::new_v4().to_string()}]}),
+            false,
+        )
+        .await;
+    assert_eq!(status, 500);
+    assert_eq!(
+        error_message(&body),
+        "Verplicht: Dagboek\r\nOngeldig: Factuur voor (Type)\r\nOngeldige referentie: Artikel"
+    );
+}

@@ -82,7 +82,11 @@ impl Store {
                 Some(r) => Some(r.data.clone()),
             },
         };
-        if let Some(item) = &item {
+        let Some(item) = &item else {
+            // Without a valid item there is no account or price to derive: the item error says it all.
+            return;
+        };
+        {
             if item.get("IsSalesItem").and_then(Value::as_bool) == Some(false) {
                 msgs.push("Invalid: Item (not a sales item)".into());
             }
