@@ -13,8 +13,7 @@
 //!   (`token_calls_per_day`, the 201st call gets 400 `access_denied`).
 //! - The error-budget block (10 × 400/401/403/404 per client, user, division, endpoint and hour) answers
 //!   **429** with the error envelope and no `X-RateLimit-*` headers, for one hour.
-//! - `crm/Accounts` requires a `$filter` naming one of [`model::ACCOUNT_FILTER_FIELDS`]; bulk and sync
-//!   endpoints require `$select`; sync endpoints accept only `Timestamp` in `$filter`.
+//! - Bulk and sync endpoints require `$select`; sync endpoints accept only `Timestamp` in `$filter`.
 //! - Payments fire the `BankEntries` webhook topic; deleted sales/purchase/general-journal entries are logged
 //!   in `sync/Deleted` with EntityType 1 (TransactionLines).
 //! - VAT `Percentage` is a fraction (0.21 for 21%); Int64 values (`Timestamp`) are JSON numbers.
@@ -24,6 +23,49 @@
 //!   Dutch local time, one with a zone (`Z`, `+02:00`) is converted to it. `EventCreatedOn` and `current/Me`'s
 //!   `ServerTime` are Dutch local time too, `ServerUtcOffset` is 3600 or 7200. Rate-limit reset headers stay UTC
 //!   epoch milliseconds, as observed. So a payment registered at 00:30 CEST on 1 June is dated 1 June.
+//! - `crm/Accounts` and `logistics/Items` require a `$filter` (`model::ACCOUNT_FILTER_FIELDS`,
+//!   `model::ITEM_FILTER_FIELDS`). Every entity serves its full documented property set: the checked-in lists
+//!   `shared/emulators/reference/exact/*.txt` (one per entity, each naming the reference page and its date;
+//!   regenerate with `scripts/exact-reference-properties.py`) complete the definitions in `model`, and
+//!   `{service}/$metadata` is generated from the same definitions.
+//!
+//! ## Reference checklist (§8) — where each item is implemented and which test checks it
+//!
+//! | §8 item | Status | Tests (`shared/emulators/tests/exact/…`) |
+//! |---|---|---|
+//! | Routing: `/api/oauth2/*`, `current/Me`, `/{division}/{service}/{Entity}[(key)][/$count]`, `bulk/`, `sync/`, `read/`, `beta/`, `$metadata` | emulated; **hosts per country not emulated** (issue 20 item 5) | `rest::service_segments_are_case_insensitive_and_currencies_are_keyed_by_code`, `rest::beta_paths_and_bulk_filters_reach_the_same_data`, `oauth::me_lists_the_current_division_without_rate_limit_headers`, `properties::metadata_is_served_per_service_and_unknown_services_are_404` |
+//! | Auth: 600 s tokens, `expires_in:"600"`, strict rotation, 570 s rule, code 180 s single use, 30-day idle expiry, 200 token calls a day, body or Basic client credentials | emulated; too-early status, grace, daily cap configurable | `oauth::*` (incl. `…accept_client_credentials_in_the_body_and_as_http_basic`, `…refuses_the_call_beyond_the_daily_limit…`) |
+//! | Rate limits per (client, division), headers, 429 with one header family, `current/Me` uncounted | emulated; limits configurable | `rate::*` |
+//! | Error budget (10 × 400/401/403/404 per endpoint and hour → 1 h block) | emulated | `rate::ten_errors_on_one_endpoint_within_an_hour_block_that_endpoint_for_an_hour` |
+//! | Paging 60 / 1000, `__next` with `$skiptoken`, extra empty page | emulated; `$skip` is still accepted everywhere (issue 20 item 4 open) | `rest::paging_*`, `rest::bulk_endpoints_page_by_1000` |
+//! | Formats: JSON with Accept (else 406), `/Date(ms)/` CET, padded codes, `__metadata`/`__deferred`/expand, POST 201 (+`Prefer`), PUT/DELETE 204, read-only ignored, PUT merges | emulated; XML request bodies still refused (issue 20 item 4 open) | `rest::a_request_without_accept_json_gets_406_except_for_count`, `sync_and_payments::dates_carry_cet_semantics_at_month_ends_and_around_the_clock_changes`, `rest::account_codes_are_padded_so_an_unpadded_filter_finds_nothing_but_trim_does`, `properties::*`, `rest::post_without_prefer_returns_201_with_the_key_and_nulls_and_with_prefer_the_full_entity`, `rest::put_merges_writable_fields_ignores_read_only_ones_and_delete_answers_204` |
+//! | Validation: required fields → 500 with `Mandatory:`/`Verplicht:` joined by `\r\n` | configurable (status 500/400, English/Dutch) | `rest::validation_errors_are_http_500_with_messages_joined_by_crlf`, `rest::the_validation_status_can_be_configured_to_400`, `invoicing::validation_messages_come_in_dutch_when_the_emulator_is_set_to_dutch` |
+//! | Mandatory `$filter` (Accounts, Items), `$select` on bulk/sync, GeneralJournalEntries `$select`/`$top=1` | emulated; `$count` rule configurable | `rest::accounts_without_a_filter_are_refused_with_the_mandatory_filtering_message`, `invoicing::items_need_code_and_description_unique_codes_and_a_mandatory_filter`, `rest::general_journal_entries_need_a_select_or_top_1_and_bulk_needs_a_select`, `invoicing::count_on_a_mandatory_filtering_endpoint_follows_its_switch` |
+//! | Sync: rowversion `Timestamp`, `Timestamp gt nL`, reset on division move, deleted log (2 months) | emulated; `sync/Financial/TransactionLines` and `SyncTimestamp` not yet served (issue 20 item 2 open) | `sync_and_payments::*` (incl. `…a_division_move_shows_in_division_move_date_and_resets_the_sync_timestamps`, `…the_deleted_log_keeps_two_months`) |
+//! | Webhooks: validation POST, 500 on a failing callback, signed deliveries, topics of served entities, retries | emulated; retry schedule configurable | `webhooks::*` |
+//!
+//! Also open from issue 20: POST on `financialtransaction/BankEntries` (item 3, today 405).
+//!
+//! ## Behaviour the reference marks uncertain, and its switch on [`ExactConfig`]
+//!
+//! | Uncertain (reference) | Switch | Default |
+//! |---|---|---|
+//! | Status of the too-early refresh (§2.2: 400 observed, 401 in older docs) | `too_early_status` | 400 |
+//! | Previous refresh token usable until the new one is used (§2.2) | `refresh_grace` | off (strict) |
+//! | 200 token calls a day still enforced (§3.3) | `token_calls_per_day` | `Some(200)` |
+//! | Per-app numeric limits (§3.1: 60/5000, also 100/9000 observed) | `minutely_limit`, `daily_limit`, `errors_per_hour` | 60, 5000, 10 |
+//! | Validation errors as 500 or 400 (§4.2) | `validation_status` | 500 |
+//! | Language of error texts (§1.3, §4.1) | `validation_language` | English |
+//! | Mandatory filtering also on `$count` (§3.4) | `mandatory_filter_on_count` | on |
+//! | Filtering journal lines on `Notes` (client notes; the client works with both) | `line_notes_filterable` | on |
+//! | `Journal` required on SalesInvoices (§5.9, §9) | `sales_invoice_journal_required` | on |
+//! | Webhook retry policy (§6.3) | `webhook_retry_delays` | 1, 5, 15 min |
+//! | Host a client expects in links (§1.1) | `base_url` / `exact-emulator --base-url` | the request's Host |
+//!
+//! Fixed choices for the other uncertain items: no Atom/XML (406); Int64 as JSON numbers; `EventCreatedOn`
+//! on the Dutch clock; `$top` above the page size still capped; `Prefer: return=minimal` ignored; App-Center
+//! braces around a client id accepted; topic = entity name; no `Retry-After` on 429; PUT on webhook
+//! subscriptions allowed.
 
 mod admin;
 mod api;

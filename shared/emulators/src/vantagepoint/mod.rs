@@ -26,6 +26,18 @@
 //! - `/ledger/PP|EP` post at once; a later `PostTransFile` with `transtype PP|EP` answers `1` without posting
 //!   again. An optional `Batch` on the body is kept (and must be unique); `CheckNo` is not unique (as in VP).
 //! - The authorization-code flow's login page is `{instance}/api/authorize`.
+//!
+//! ## Reference checklist (§10) — status and tests (`shared/emulators/tests/vantagepoint/…`)
+//!
+//! | §10 item | Status | Tests |
+//! |---|---|---|
+//! | `POST /{inst}/api/token` (password, refresh, authorization code), form keys case-insensitive, `expires_in` 1799, OAuth errors, 401 on bad bearer | emulated | `auth::*` |
+//! | Hubs `/firm` (+address, vendor accounting), `/employee`, `/project`, `/contact`, `/organization`, `/codeTable/{t}`, `/metadata/{x}`, list parameters, arrays, POST 201 | partly: firm address edits are refused (no switch yet), `/codeTable/{t}/{code}` PUT/DELETE and 403 for users without rights are missing, `/metadata/{x}` is a reduced shape (issue 20 VP items 3–4 open) | `hubs::*` |
+//! | Settings: periods, active period per user, company, active company | emulated | `hubs::the_active_period_is_per_user_and_returns_period_and_raw_period`, `cash_receipts::a_batch_without_period_lands_in_the_callers_active_period` |
+//! | `/vision/TaxCodeEntity`, `/vision/BankCode/CFGBANKS`, `CFGAutoPosting`, `/Accounts` CRUD | partly: `/Accounts` DELETE missing (issue 20 VP item 4 open) | `hubs::vision_only_endpoints_answer_under_vision_and_404_under_api`, `hubs::accounts_post_requires_the_blank_columns_to_be_present` |
+//! | DataEntry `{ap,cr,cv,ex,in,je,ts}` Control/Master/Detail, balance validation, `PostTransFile` with `PostSeq` | partly: only cash receipts (`cr`) are created and posted through DataEntry; invoice batches are readable (issue 20 VP item 1 open) | `cash_receipts::*`, `ledger::invoice_batches_are_readable_through_data_entry_and_credit_memos_reference_their_invoice` |
+//! | Ledger `/PSALedger/{TT}`, `/LedgerTax/{tt}` with `filterHash`, `POST /ledger/{TT}` and `/vision/ledger/{PP,EP}`, `/ARReview/ARBalance` | partly: `POST /ledger/{TT}` for CR/AP/JE/IN answers 404 (issue 20 VP item 2 open) | `ledger::*`, `payments::*` |
+//! | Workflow webhooks: registration, outbound POST with Basic auth, retries, timeout | emulated for firms, employees and projects; Secret/Public-Key signing and further record types open (issue 20 VP item 5) | `webhooks::*` |
 
 mod admin;
 mod api;
