@@ -1534,6 +1534,15 @@ fn run_query(
         ),
         None => None,
     };
+    if ctx.param("$skip").is_some()
+        && matches!(ctx.kind, Kind::Bulk | Kind::Sync)
+        && ctx.sh.config.skip_refused_on_new_endpoints
+    {
+        // Bulk (2019) and sync (2020) endpoints are newer than March 2017: no `$skip` there (§1.5).
+        return Err(ApiError::bad(
+            "The query parameter '$skip' is not supported on this endpoint. Use the __next link ($skiptoken) to page.",
+        ));
+    }
     let skip = match ctx.param("$skip") {
         Some(t) => t
             .trim()

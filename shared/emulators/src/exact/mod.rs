@@ -37,7 +37,7 @@
 //! | Auth: 600 s tokens, `expires_in:"600"`, strict rotation, 570 s rule, code 180 s single use, 30-day idle expiry, 200 token calls a day, body or Basic client credentials | emulated; too-early status, grace, daily cap configurable | `oauth::*` (incl. `…accept_client_credentials_in_the_body_and_as_http_basic`, `…refuses_the_call_beyond_the_daily_limit…`) |
 //! | Rate limits per (client, division), headers, 429 with one header family, `current/Me` uncounted | emulated; limits configurable | `rate::*` |
 //! | Error budget (10 × 400/401/403/404 per endpoint and hour → 1 h block) | emulated | `rate::ten_errors_on_one_endpoint_within_an_hour_block_that_endpoint_for_an_hour` |
-//! | Paging 60 / 1000, `__next` with `$skiptoken`, extra empty page | emulated; `$skip` is still accepted everywhere (issue 20 item 4 open) | `rest::paging_*`, `rest::bulk_endpoints_page_by_1000` |
+//! | Paging 60 / 1000, `__next` with `$skiptoken`, extra empty page | emulated; `$skip` refused on bulk/sync endpoints (released after March 2017), accepted on regular ones | `rest::paging_*`, `rest::bulk_endpoints_page_by_1000`, `sync_and_payments::skip_is_refused_on_bulk_and_sync_endpoints_but_kept_on_regular_ones` |
 //! | Formats: JSON with Accept (else 406), `/Date(ms)/` CET, padded codes, `__metadata`/`__deferred`/expand, POST 201 (+`Prefer`), PUT/DELETE 204, read-only ignored, PUT merges | emulated; XML request bodies still refused (issue 20 item 4 open) | `rest::a_request_without_accept_json_gets_406_except_for_count`, `sync_and_payments::dates_carry_cet_semantics_at_month_ends_and_around_the_clock_changes`, `rest::account_codes_are_padded_so_an_unpadded_filter_finds_nothing_but_trim_does`, `properties::*`, `rest::post_without_prefer_returns_201_with_the_key_and_nulls_and_with_prefer_the_full_entity`, `rest::put_merges_writable_fields_ignores_read_only_ones_and_delete_answers_204` |
 //! | Validation: required fields → 500 with `Mandatory:`/`Verplicht:` joined by `\r\n` | configurable (status 500/400, English/Dutch) | `rest::validation_errors_are_http_500_with_messages_joined_by_crlf`, `rest::the_validation_status_can_be_configured_to_400`, `invoicing::validation_messages_come_in_dutch_when_the_emulator_is_set_to_dutch` |
 //! | Mandatory `$filter` (Accounts, Items), `$select` on bulk/sync, GeneralJournalEntries `$select`/`$top=1` | emulated; `$count` rule configurable | `rest::accounts_without_a_filter_are_refused_with_the_mandatory_filtering_message`, `invoicing::items_need_code_and_description_unique_codes_and_a_mandatory_filter`, `rest::general_journal_entries_need_a_select_or_top_1_and_bulk_needs_a_select`, `invoicing::count_on_a_mandatory_filtering_endpoint_follows_its_switch` |
@@ -60,6 +60,7 @@
 //! | Filtering journal lines on `Notes` (client notes; the client works with both) | `line_notes_filterable` | on |
 //! | `Journal` required on SalesInvoices (§5.9, §9) | `sales_invoice_journal_required` | on |
 //! | Webhook retry policy (§6.3) | `webhook_retry_delays` | 1, 5, 15 min |
+//! | Which endpoints count as "released after March 2017" for `$skip` (§1.5) | `skip_refused_on_new_endpoints` (bulk, sync) | on |
 //! | Host a client expects in links (§1.1) | `base_url` / `exact-emulator --base-url` | the request's Host |
 //!
 //! Fixed choices for the other uncertain items: no Atom/XML (406); Int64 as JSON numbers; `EventCreatedOn`
@@ -138,6 +139,9 @@ pub struct ExactConfig {
     /// Whether a sales invoice without `Journal` is refused with `Mandatory: Journal` (the documentation)
     /// or booked in the division's first sales journal (a 2018 report).
     pub sales_invoice_journal_required: bool,
+    /// Whether `$skip` is refused on endpoints released after March 2017 — the bulk and sync endpoints
+    /// (§1.5: "no longer supported for new endpoints"); regular endpoints keep accepting it.
+    pub skip_refused_on_new_endpoints: bool,
     /// Language of business validation messages (`Mandatory: Journal` / `Verplicht: Dagboek`).
     pub validation_language: ValidationLanguage,
     /// Token-endpoint calls allowed per client and UTC day (Exact announced 200 for July 2021); the call
@@ -173,6 +177,7 @@ impl Default for ExactConfig {
             sales_invoice_journal_required: true,
             token_calls_per_day: Some(200),
             validation_language: ValidationLanguage::English,
+            skip_refused_on_new_endpoints: true,
             webhook_retry_delays: [60, 300, 900]
                 .into_iter()
                 .map(std::time::Duration::from_secs)

@@ -476,3 +476,23 @@ async fn a_division_move_shows_in_division_move_date_and_resets_the_sync_timesta
     // Other divisions keep their numbering.
     assert!(env.emu.move_division(999).is_err());
 }
+
+#[tokio::test]
+async fn skip_is_refused_on_bulk_and_sync_endpoints_but_kept_on_regular_ones() {
+    let env = spawn().await;
+    env.customer("A");
+    env.customer("B");
+    for path in [
+        "sync/CRM/Accounts?$select=ID,Timestamp&$filter=Timestamp gt 1L&$skip=1",
+        "bulk/CRM/Accounts?$select=ID&$skip=1",
+    ] {
+        let (status, body) = env.get_json(path).await;
+        assert_eq!(status, 400, "{path}");
+        assert!(error_message(&body).contains("$skip"), "{body}");
+    }
+    let (status, body) = env
+        .get_json("crm/Accounts?$filter=Name ne 'x'&$select=ID&$skip=1")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["d"]["results"].as_array().unwrap().len(), 1);
+}
