@@ -855,6 +855,12 @@ impl Store {
         match def.path {
             model::SALES_INVOICES => self.guard_invoice_change(division, key)?,
             model::SALES_INVOICE_LINES => {
+                // Amounts follow a changed quantity or price unless the client sets them itself.
+                for k in ["AmountFC", "VATAmountFC"] {
+                    if !body.contains_key(k) {
+                        data.remove(k);
+                    }
+                }
                 self.save_invoice_line(division, Some(key), data, user, now)?;
                 return Ok(());
             }

@@ -112,7 +112,32 @@ async fn a_sales_invoice_is_numbered_by_its_journal_stays_open_until_printed_and
         .get_json("cashflow/Receivables?$filter=YourRef eq 'PO-77'")
         .await;
     assert!(rec["d"]["results"].as_array().unwrap().is_empty());
-    // Open invoices can still change.
+    // Open invoices can still change: a line's quantity (amounts follow) and the header.
+    let line_id = line["ID"].as_str().unwrap().to_owned();
+    let r = env
+        .api(
+            Method::PUT,
+            &format!("salesinvoice/SalesInvoiceLines(guid'{line_id}')"),
+        )
+        .json(&json!({"Quantity": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let (_, changed) = env
+        .get_json(&format!("salesinvoice/SalesInvoices(guid'{invoice}')"))
+        .await;
+    assert_eq!(changed["d"]["AmountFC"], json!(242));
+    let r = env
+        .api(
+            Method::PUT,
+            &format!("salesinvoice/SalesInvoiceLines(guid'{line_id}')"),
+        )
+        .json(&json!({"Quantity": 3}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
     let r = env
         .api(
             Method::PUT,

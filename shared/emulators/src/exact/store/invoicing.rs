@@ -370,10 +370,6 @@ impl Store {
         };
         self.guard_invoice_change(division, &invoice_id)?;
         let mut msgs = Vec::new();
-        if key.is_some() {
-            // Re-derive the amount from quantity and price unless the client sent it.
-            line.remove("VATAmountFC");
-        }
         self.price_invoice_line(division, &mut line, &mut msgs);
         if !msgs.is_empty() {
             return Err(OpError::Validation(msgs));
