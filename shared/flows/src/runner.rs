@@ -20,6 +20,8 @@ pub struct DiscoverSummary {
     /// Calls to the ledger made by the discovery (payment-in only; the others read the PSA).
     pub ledger_calls: u32,
     pub skipped_paused: bool,
+    /// Documents found already in the ledger under our reference and linked instead of posted.
+    pub linked: usize,
 }
 
 impl From<DiscoverReport> for DiscoverSummary {
@@ -29,6 +31,7 @@ impl From<DiscoverReport> for DiscoverSummary {
             enqueued: r.enqueued,
             ledger_calls: 0,
             skipped_paused: false,
+            linked: r.linked,
         }
     }
 }
@@ -69,6 +72,7 @@ pub async fn discover(
                 enqueued: r.enqueued,
                 ledger_calls: r.ledger_calls,
                 skipped_paused: false,
+                linked: 0,
             }),
         Flow::FirmSync => firm_sync::discover(ctx, &work)
             .await

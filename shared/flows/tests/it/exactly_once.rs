@@ -504,3 +504,94 @@ async fn a_payment_deep_in_the_feed_history_is_read_by_its_id() {
     assert_eq!(in_vp.len(), 1);
     assert_eq!(in_vp[0].total, dec!(10.00));
 }
+
+/// Defect 9: a state store restored from an older backup (its cursors, statuses, links and idempotency
+/// records from before the documents were posted) links what is already in the ledger instead of posting
+/// it again; a discovered page costs one batched look-up, so the steady state stays under 1.05 Exact
+/// calls per synced invoice.
+#[tokio::test]
+async fn a_store_restored_from_an_older_backup_links_what_the_ledger_has_instead_of_posting_again()
+{
+    // Arrange: a backup taken before 40 invoices were synced.
+    let world = World::spawn().await;
+    let t = world.tenant("restored").await;
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("backup.db");
+    world.backup(&backup).await;
+    let mut keys = Vec::new();
+    for i in 0..40 {
+        let number = format!("9206{i:02}");
+        let posting = world.post_invoice(&number, &[dec!(10.00) + rust_decimal::Decimal::from(i)]);
+        keys.push(invoice_key(&number, &posting));
+    }
+    world.tick();
+    let calls_before = world.exact.counters().count_matching("salesentry");
+    discover(&world.ctx, Flow::InvoiceOut, &t.id).await.unwrap();
+    world.drain(Flow::InvoiceOut).await;
+    let steady_calls = world.exact.counters().count_matching("salesentry") - calls_before;
+    let posted: Vec<String> = {
+        let mut ids = Vec::new();
+        for k in &keys {
+            ids.push(
+                world
+                    .status(&t.id, ObjectType::Invoice, k)
+                    .await
+                    .unwrap()
+                    .target_id
+                    .unwrap(),
+            );
+        }
+        ids
+    };
+
+    // Act: the store is restored from the backup; the flows run on it.
+    let restored = ledgerlink_store_embedded::EmbeddedStore::open(&backup).unwrap();
+    let ctx = world.context_on(&restored);
+    let calls_before = world.exact.counters().count_matching("salesentry");
+    let report = discover(&ctx, Flow::InvoiceOut, &t.id).await.unwrap();
+    ledgerlink_flows::drain(
+        &ctx,
+        Flow::InvoiceOut,
+        10_000,
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_secs(1),
+    )
+    .await
+    .unwrap();
+    let restore_calls = world.exact.counters().count_matching("salesentry") - calls_before;
+
+    // Assert: no second entry; every invoice Success on the restored store, linked to its first entry.
+    for (k, id) in keys.iter().zip(&posted) {
+        assert_eq!(
+            world.sales_entries(t.division, k),
+            1,
+            "{k} was posted again"
+        );
+        let o = object(&t.id, ObjectType::Invoice, k);
+        let s = ctx.stores.statuses.get(&o).await.unwrap().unwrap();
+        assert_eq!(s.status, SyncStatus::Success, "{k}: {:?}", s.last_message);
+        assert_eq!(s.target_id.as_ref(), Some(id));
+        assert_eq!(
+            ctx.stores
+                .links
+                .exact_id(&t.id, ObjectType::Invoice, k)
+                .await
+                .unwrap()
+                .as_ref(),
+            Some(id)
+        );
+    }
+    assert_eq!(report.linked, 40, "{report:?}");
+    println!(
+        "steady state: {steady_calls} sales-entry calls for 40 invoices ({} per mille of an invoice each); after the restore: {restore_calls}",
+        steady_calls * 1000 / 40
+    );
+    assert!(
+        steady_calls * 100 <= 105 * 40,
+        "{steady_calls} Exact sales-entry calls for 40 invoices (more than 1.05 per invoice)"
+    );
+    assert!(
+        restore_calls <= 1,
+        "{restore_calls} calls to re-link 40 invoices"
+    );
+}
