@@ -281,6 +281,11 @@ fn reference_of(doc: &PostedDoc) -> Option<(DocumentKind, String)> {
     }
 }
 
+/// The message of a discovered document whose look-up in the ledger could not be made at discovery: its
+/// first attempt looks it up by our reference before posting.
+pub(crate) const LOOK_UP_FIRST: &str =
+    "Discovered; waiting to be synchronised (it is looked up in Exact Online before it is posted)";
+
 /// Links the documents of one discovered page that already exist in the ledger under our reference and
 /// are not linked in our store (its state was lost: restored from an older backup, or a new store on the
 /// same ledger), and records them Success, so they are never posted again. One batched look-up per page
@@ -328,12 +333,23 @@ async fn link_existing(
         if references.is_empty() {
             continue;
         }
-        let found = work
-            .conn
-            .ledger
-            .find_documents(kind, &references)
-            .await
-            .map_err(FlowError::Ledger)?;
+        let found = match work.conn.ledger.find_documents(kind, &references).await {
+            Ok(found) => found,
+            Err(e) => {
+                // Discovery does not wait for the ledger (it may be rate-limited or need reconnecting):
+                // these objects are enqueued, and their first attempt looks them up before posting.
+                tracing::warn!(error = %e, "could not look up discovered documents in the ledger");
+                for (_, object, _, _) in wanted.iter().filter(|w| w.2 == kind) {
+                    ctx.update_status(object, |s| {
+                        if s.attempts == 0 && s.status == SyncStatus::Pending {
+                            s.last_message = Some(LOOK_UP_FIRST.to_owned());
+                        }
+                    })
+                    .await?;
+                }
+                continue;
+            }
+        };
         for (i, object, _, reference) in wanted.iter().filter(|w| w.2 == kind) {
             let Some(id) = found.get(reference) else {
                 continue;

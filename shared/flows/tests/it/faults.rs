@@ -145,6 +145,12 @@ async fn worker(
                 Err(e) if !e.is_retryable() => {
                     return Err(format!("permanent failure of {:?}: {e}", m.message));
                 }
+                Ok(MessageOutcome::RetryAt(until, _)) => {
+                    ledgerlink_flows::runner::delay_until(&world.ctx, flow, &m.message, until)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    world.ctx.queue.ack(flow, &m.receipt).await
+                }
                 Ok(MessageOutcome::RetryLater(_)) | Err(_) => {
                     world.ctx.queue.retry_later(flow, &m.receipt, RETRY).await
                 }

@@ -467,6 +467,17 @@ impl World {
         }
     }
 
+    /// This world's context on a queue with production semantics: at most `max_receives` receives before a
+    /// message goes to the dead-letter queue (`template.yaml`: 5).
+    pub fn context_with_max_receives(&self, max_receives: u32) -> FlowContext {
+        FlowContext {
+            queue: self
+                ._store
+                .queue_with_max_receives(self.clock.shared(), max_receives),
+            ..self.ctx.clone()
+        }
+    }
+
     /// The `EntryID` of the sales entry carrying our reference `your_ref`.
     pub fn sales_entry_id(&self, division: i32, your_ref: &str) -> Option<String> {
         self.exact
