@@ -467,6 +467,14 @@ impl World {
         }
     }
 
+    /// From now on the world's queue gives a message at most `max_receives` receives before its dead-letter
+    /// queue (production: 5, `template.yaml`).
+    pub fn set_max_receives(&mut self, max_receives: u32) {
+        self.ctx.queue = self
+            ._store
+            .queue_with_max_receives(self.clock.shared(), max_receives);
+    }
+
     /// This world's context on a queue with production semantics: at most `max_receives` receives before a
     /// message goes to the dead-letter queue (`template.yaml`: 5).
     pub fn context_with_max_receives(&self, max_receives: u32) -> FlowContext {
