@@ -92,9 +92,17 @@ async fn randomised_faults_never_duplicate_a_document_nor_lose_a_payment() {
             Err(message) => panic!("{message}"),
         }
     }
+    // The named crash points the runs passed (a dropped future at any of them is one of the kills above).
+    let points = ledgerlink_ports::crash::counts();
+    let hit = points.iter().filter(|(_, n)| *n > 0).count();
     println!(
-        "fault suite: {runs} runs green in {:.1?}; {totals:?}",
-        wall.elapsed()
+        "fault suite: {runs} runs green in {:.1?}; {totals:?}; crash points passed {hit}/{}: {:?}",
+        wall.elapsed(),
+        points.len(),
+        points
+            .iter()
+            .map(|(p, n)| format!("{}={n}", p.name()))
+            .collect::<Vec<_>>()
     );
 }
 
