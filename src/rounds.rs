@@ -147,6 +147,10 @@ pub async fn run_flow(stack: &Stack, flow: Flow) -> FlowProgress {
         }
         Err(e) => progress.failure = Some(e.to_string()),
     }
+    // As every scheduled run in AWS: dead letters redriven, stalled objects sent again or given up.
+    if let Err(e) = ledgerlink_flows::sweeper::sweep(&stack.ctx, flow).await {
+        progress.failure = Some(format!("sweep: {e}"));
+    }
     match ledgerlink_flows::drain(&stack.ctx, flow, DRAIN_RECEIVES, VISIBILITY, RETRY_DELAY).await {
         Ok(report) => {
             progress.processed = report.handled;

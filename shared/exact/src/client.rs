@@ -429,6 +429,9 @@ impl ExactClient {
                 may_have_arrived,
             }
         })?;
+        if *method == Method::POST {
+            ledgerlink_ports::crash::point(ledgerlink_ports::crash::CrashPoint::AfterRequestSent);
+        }
         let status = response.status();
         let headers = response.headers().clone();
         let text = response.text().await.map_err(|error| Lost {

@@ -317,6 +317,33 @@ impl Ledger for ExactLedger {
         posted(outcome, |e| e.entry_id, "journal entry")
     }
 
+    async fn find_documents(
+        &self,
+        kind: DocumentKind,
+        references: &[String],
+    ) -> LedgerResult<std::collections::BTreeMap<String, String>> {
+        let purchase = match kind {
+            DocumentKind::Sales => false,
+            DocumentKind::Purchase => true,
+            DocumentKind::Journal => {
+                let mut found = std::collections::BTreeMap::new();
+                for reference in references {
+                    if let Some(id) = self.find_document(kind, reference).await? {
+                        found.insert(reference.clone(), id);
+                    }
+                }
+                return Ok(found);
+            }
+        };
+        Ok(self
+            .client
+            .entries_by_your_ref(purchase, references)
+            .await?
+            .into_iter()
+            .map(|(reference, id)| (reference, id.to_string()))
+            .collect())
+    }
+
     async fn find_document(
         &self,
         kind: DocumentKind,

@@ -390,6 +390,60 @@ impl ExactClient {
         at_most_one(rows, "sales entries", your_ref)
     }
 
+    /// The `EntryID`s of the sales (or, `purchase`, purchase) entries carrying each of `references` as
+    /// `YourRef`: one request per 40 references (`YourRef eq '…' or …`, as ossobv batches; well inside
+    /// Exact's 6,000-character URL limit for references of up to 30 characters). A reference found on
+    /// several entries is reported as the conflict it is.
+    pub async fn entries_by_your_ref(
+        &self,
+        purchase: bool,
+        references: &[String],
+    ) -> ExactResult<std::collections::BTreeMap<String, Uuid>> {
+        #[derive(Deserialize)]
+        struct Found {
+            #[serde(rename = "EntryID")]
+            entry_id: Option<Uuid>,
+            #[serde(rename = "YourRef")]
+            your_ref: Option<String>,
+        }
+        let set = if purchase {
+            entities::PURCHASE_ENTRIES
+        } else {
+            entities::SALES_ENTRIES
+        };
+        let mut out = std::collections::BTreeMap::new();
+        for chunk in references.chunks(40) {
+            let Some(filter) = chunk
+                .iter()
+                .map(|r| Filter::eq("YourRef", Literal::str(r)))
+                .reduce(Filter::or)
+            else {
+                continue;
+            };
+            let rows: Vec<Found> = self
+                .list(
+                    set,
+                    &Query::new().filter(filter).select(&["EntryID", "YourRef"]),
+                )
+                .await?;
+            for row in rows {
+                let (Some(id), Some(reference)) = (row.entry_id, row.your_ref) else {
+                    continue;
+                };
+                if out
+                    .insert(reference.clone(), id)
+                    .is_some_and(|other| other != id)
+                {
+                    return Err(ExactError::Conflict {
+                        what: format!("entries with reference {reference:?}"),
+                        detail: "several found; resolve the duplicate in Exact".into(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn create_sales_entry(&self, entry: &SalesEntry) -> ExactResult<SalesEntry> {
         self.create_in(entities::SALES_ENTRIES, entry).await
     }

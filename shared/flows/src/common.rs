@@ -84,6 +84,7 @@ pub(crate) async fn gate(
             || (s.attempts > 0 && s.status != SyncStatus::Error)
             || s.status == SyncStatus::Desynchronized
             || s.target_id.is_some()
+            || s.last_message.as_deref() == Some(crate::posted::LOOK_UP_FIRST)
     }) || action == WorkAction::ForceSync;
     ctx.update_status(object, |s| {
         s.attempts += 1;
@@ -108,7 +109,20 @@ pub(crate) async fn ledger_failed(
 ) -> FlowResult<MessageOutcome> {
     let text = error.to_string();
     match error {
-        LedgerError::Transient { .. } | LedgerError::RateLimited { .. } => {
+        LedgerError::RateLimited { until, .. } => {
+            ctx.record(
+                object,
+                SyncStatus::Pending,
+                Some(format!(
+                    "Waiting until {} UTC: {text}",
+                    until.format("%Y-%m-%d %H:%M")
+                )),
+                None,
+            )
+            .await?;
+            Ok(MessageOutcome::RetryAt(until, text))
+        }
+        LedgerError::Transient { .. } => {
             ctx.record(
                 object,
                 SyncStatus::Pending,

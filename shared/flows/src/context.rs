@@ -28,11 +28,14 @@ pub struct FlowContext {
     pub settings: FlowSettings,
 }
 
-/// What became of one queued message: handled (delete it) or to be retried (leave it for redelivery).
+/// What became of one queued message: handled (delete it), to be retried (leave it for redelivery), or to
+/// wait for a known time (a rate limit's reset): the message is sent again delayed to then and this one
+/// deleted, so waiting never uses up the queue's receives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MessageOutcome {
     Handled,
     RetryLater(String),
+    RetryAt(DateTime<Utc>, String),
 }
 
 /// The result of running a write under a business key.

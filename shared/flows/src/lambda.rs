@@ -120,6 +120,11 @@ pub async fn handle(ctx: &FlowContext, flow: Flow, payload: Value) -> Result<Val
         }
         Command::DiscoverAll => {
             let results = discover_all(ctx, flow).await?;
+            // Every scheduled run also sweeps: dead letters redriven, stalled objects sent again or given up.
+            match crate::sweeper::sweep(ctx, flow).await {
+                Ok(swept) => tracing::info!(?swept, "swept"),
+                Err(e) => tracing::warn!(error = %e, "sweep failed; the next schedule tries again"),
+            }
             let failed: Vec<String> = results
                 .iter()
                 .filter(|(_, r)| r.is_err())

@@ -45,6 +45,7 @@ mod receivables;
 pub mod runner;
 pub mod settings;
 pub mod setup;
+pub mod sweeper;
 
 pub use connections::{
     ClientTuning, Connection, ConnectionProvider, ErpConnections, ExtensionSecrets, LocalSecrets,

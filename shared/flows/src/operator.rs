@@ -96,15 +96,19 @@ pub async fn synchronize(
 ) -> FlowResult<Vec<ActionResult>> {
     let mut out = Vec::with_capacity(objects.len());
     for object in objects {
-        let status = ctx
-            .stores
-            .statuses
-            .get(object)
-            .await?
+        let record = ctx.stores.statuses.get(object).await?;
+        let stalled = record.as_ref().is_some_and(|s| stalled(ctx, s));
+        let status = record
             .map(|s| s.status)
             .unwrap_or(SyncStatus::NotIntegrated);
         match status {
             SyncStatus::NotIntegrated | SyncStatus::Desynchronized => {
+                requeue(ctx, object, WorkAction::Sync, by, "Synchronize").await?;
+                out.push(accept(object));
+            }
+            // Pending with no attempt for longer than a lease: nothing is working on it any more (its
+            // message died in the dead-letter queue, say): Synchronize sends it again.
+            SyncStatus::Pending | SyncStatus::OutcomeUnknown if stalled => {
                 requeue(ctx, object, WorkAction::Sync, by, "Synchronize").await?;
                 out.push(accept(object));
             }
@@ -114,7 +118,7 @@ pub async fn synchronize(
             )),
             SyncStatus::Pending | SyncStatus::OutcomeUnknown => out.push(refuse(
                 object,
-                "The object is Pending: it is already synchronising".into(),
+                "The object is Pending: it is already synchronising (Synchronize is possible once its last attempt is older than a lease)".into(),
             )),
             SyncStatus::Success => {
                 out.push(refuse(object, "The object is already synchronised".into()))
@@ -122,6 +126,17 @@ pub async fn synchronize(
         }
     }
     Ok(out)
+}
+
+/// Whether a Pending (or OutcomeUnknown) object's last attempt is older than the idempotency lease: no worker
+/// can still be writing it.
+pub fn stalled(ctx: &FlowContext, status: &ledgerlink_ports::ObjectStatus) -> bool {
+    let lease =
+        chrono::Duration::from_std(ctx.settings.lease).unwrap_or(chrono::Duration::minutes(5));
+    matches!(
+        status.status,
+        SyncStatus::Pending | SyncStatus::OutcomeUnknown
+    ) && ctx.now() - status.updated_at > lease
 }
 
 /// FORCE SYNCHRONIZE: objects in Error are synchronised again; refused while Pending.
@@ -139,7 +154,7 @@ pub async fn force_synchronize(
                 out.push(accept(object));
             }
             Some(SyncStatus::Pending | SyncStatus::OutcomeUnknown) => {
-                out.push(refuse(object, "The object is Pending: it is already synchronising, Force synchronize is not possible".into()))
+                out.push(refuse(object, "The object is Pending: it is already synchronising, Force synchronize is not possible (Synchronize sends it again once its last attempt is older than a lease)".into()))
             }
             Some(other) => out.push(refuse(object, format!("Only objects in Error can be force-synchronised (this one is {})", other.label()))),
             None => out.push(refuse(object, "The object is not known to the integration".into())),

@@ -213,7 +213,12 @@ pub async fn discover(ctx: &FlowContext, work: &TenantWork) -> FlowResult<Paymen
             .put(&next, cursor.as_ref().map(|c| c.version))
             .await
         {
-            Ok(stored) => cursor = Some(stored),
+            Ok(stored) => {
+                cursor = Some(stored);
+                ledgerlink_ports::crash::point(
+                    ledgerlink_ports::crash::CrashPoint::AfterCursorSave,
+                );
+            }
             Err(StoreError::Conflict { .. }) => break,
             Err(e) => return Err(e.into()),
         }

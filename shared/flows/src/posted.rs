@@ -6,8 +6,9 @@
 use chrono::{DateTime, Utc};
 use ledgerlink_domain::vantagepoint::{ApVoucher, ExpenseReport, JournalEntry};
 use ledgerlink_domain::{Flow, ObjectType, SyncStatus, TenantId};
+use ledgerlink_ports::ledger::DocumentKind;
 use ledgerlink_ports::psa::{PostedArDocument, Psa, PsaResult, TimeWindow};
-use ledgerlink_ports::{Cursor, ObjectRef, StoreError, WorkAction};
+use ledgerlink_ports::{Cursor, IdLink, ObjectRef, StoreError, WorkAction};
 
 use crate::common::{key, whole_seconds, window_text, windows};
 use crate::context::{FlowContext, TenantWork};
@@ -140,6 +141,9 @@ pub struct DiscoverReport {
     pub found: usize,
     pub created: usize,
     pub enqueued: usize,
+    /// Documents found already in the ledger under our reference (a state store restored from an older
+    /// backup, a new store on the same ledger): linked and recorded Success, not posted again.
+    pub linked: usize,
 }
 
 impl DiscoverReport {
@@ -148,6 +152,7 @@ impl DiscoverReport {
         self.found += other.found;
         self.created += other.created;
         self.enqueued += other.enqueued;
+        self.linked += other.linked;
     }
 }
 
@@ -213,6 +218,14 @@ pub async fn discover_kind(
             messages.push(ctx.message(tenant, object.object_type, &object.key, WorkAction::Sync));
         }
         report.created += ctx.stores.statuses.create_missing(&statuses).await?;
+        let linked = link_existing(ctx, work, &docs).await?;
+        let messages: Vec<_> = messages
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !linked.contains(i))
+            .map(|(_, m)| m)
+            .collect();
+        report.linked += linked.len();
         ctx.send(flow, &messages).await?;
         report.found += docs.len();
         report.enqueued += messages.len();
@@ -232,7 +245,12 @@ pub async fn discover_kind(
             .put(&next, cursor.as_ref().map(|c| c.version))
             .await
         {
-            Ok(stored) => cursor = Some(stored),
+            Ok(stored) => {
+                cursor = Some(stored);
+                ledgerlink_ports::crash::point(
+                    ledgerlink_ports::crash::CrashPoint::AfterCursorSave,
+                );
+            }
             // Another discovery moved the cursor meanwhile: it owns the walk from here; our messages were
             // duplicates at worst, which processing absorbs.
             Err(StoreError::Conflict { .. }) => break,
@@ -240,6 +258,128 @@ pub async fn discover_kind(
         }
     }
     Ok(report)
+}
+
+/// Our ledger reference of a document when it can be told before mapping: an AR document's key (its sales
+/// entry's `YourRef`; a billing group split into several entries is left to PROCESS's look-up) and a
+/// voucher's [`ledgerlink_mapping::purchases::voucher_reference`].
+fn reference_of(doc: &PostedDoc) -> Option<(DocumentKind, String)> {
+    match doc {
+        PostedDoc::Ar(_) => Some((DocumentKind::Sales, doc.key())),
+        PostedDoc::Voucher(v) => v
+            .voucher
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| {
+                (
+                    DocumentKind::Purchase,
+                    ledgerlink_mapping::purchases::voucher_reference(&v.vendor, n),
+                )
+            }),
+        PostedDoc::Expense(_) | PostedDoc::Journal(_) => None,
+    }
+}
+
+/// The message of a discovered document whose look-up in the ledger could not be made at discovery: its
+/// first attempt looks it up by our reference before posting.
+pub(crate) const LOOK_UP_FIRST: &str =
+    "Discovered; waiting to be synchronised (it is looked up in Exact Online before it is posted)";
+
+/// Links the documents of one discovered page that already exist in the ledger under our reference and
+/// are not linked in our store (its state was lost: restored from an older backup, or a new store on the
+/// same ledger), and records them Success, so they are never posted again. One batched look-up per page
+/// (40 references per call), only for documents not yet Success: at most 1 + 1/40 ledger calls per document
+/// in the steady state. Returns the indexes of the documents linked (nothing to enqueue for them).
+async fn link_existing(
+    ctx: &FlowContext,
+    work: &TenantWork,
+    docs: &[PostedDoc],
+) -> FlowResult<std::collections::BTreeSet<usize>> {
+    let tenant = &work.tenant.id;
+    let mut wanted: Vec<(usize, ObjectRef, DocumentKind, String)> = Vec::new();
+    for (i, doc) in docs.iter().enumerate() {
+        let Some((kind, reference)) = reference_of(doc) else {
+            continue;
+        };
+        let object = ObjectRef {
+            tenant: tenant.clone(),
+            object_type: doc.object_type(),
+            key: key(&doc.key())?,
+        };
+        let done = ctx
+            .stores
+            .statuses
+            .get(&object)
+            .await?
+            .is_some_and(|s| s.status != SyncStatus::Pending || s.attempts > 0);
+        let linked = ctx
+            .stores
+            .links
+            .exact_id(tenant, object.object_type, object.key.as_str())
+            .await?
+            .is_some();
+        if !done && !linked {
+            wanted.push((i, object, kind, reference));
+        }
+    }
+    let mut linked = std::collections::BTreeSet::new();
+    for kind in [DocumentKind::Sales, DocumentKind::Purchase] {
+        let references: Vec<String> = wanted
+            .iter()
+            .filter(|w| w.2 == kind)
+            .map(|w| w.3.clone())
+            .collect();
+        if references.is_empty() {
+            continue;
+        }
+        let found = match work.conn.ledger.find_documents(kind, &references).await {
+            Ok(found) => found,
+            Err(e) => {
+                // Discovery does not wait for the ledger (it may be rate-limited or need reconnecting):
+                // these objects are enqueued, and their first attempt looks them up before posting.
+                tracing::warn!(error = %e, "could not look up discovered documents in the ledger");
+                for (_, object, _, _) in wanted.iter().filter(|w| w.2 == kind) {
+                    ctx.update_status(object, |s| {
+                        if s.attempts == 0 && s.status == SyncStatus::Pending {
+                            s.last_message = Some(LOOK_UP_FIRST.to_owned());
+                        }
+                    })
+                    .await?;
+                }
+                continue;
+            }
+        };
+        for (i, object, _, reference) in wanted.iter().filter(|w| w.2 == kind) {
+            let Some(id) = found.get(reference) else {
+                continue;
+            };
+            let link = IdLink::new(
+                tenant.clone(),
+                object.object_type,
+                object.key.to_string(),
+                id.clone(),
+                ctx.now(),
+            );
+            match ctx.stores.links.link(&link).await {
+                Ok(()) => {}
+                // Linked otherwise meanwhile: PROCESS decides.
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            let message = format!(
+                "Already in Exact Online under our reference {reference} (entry {id}); linked, not posted again"
+            );
+            ctx.update_status(object, |s| {
+                s.status = SyncStatus::Success;
+                s.target_id = Some(id.clone());
+                s.last_message = Some(message.clone());
+            })
+            .await?;
+            linked.insert(*i);
+        }
+    }
+    Ok(linked)
 }
 
 /// Re-reads one document from the window recorded at discovery.

@@ -20,6 +20,8 @@ pub struct DiscoverSummary {
     /// Calls to the ledger made by the discovery (payment-in only; the others read the PSA).
     pub ledger_calls: u32,
     pub skipped_paused: bool,
+    /// Documents found already in the ledger under our reference and linked instead of posted.
+    pub linked: usize,
 }
 
 impl From<DiscoverReport> for DiscoverSummary {
@@ -29,6 +31,7 @@ impl From<DiscoverReport> for DiscoverSummary {
             enqueued: r.enqueued,
             ledger_calls: 0,
             skipped_paused: false,
+            linked: r.linked,
         }
     }
 }
@@ -69,6 +72,7 @@ pub async fn discover(
                 enqueued: r.enqueued,
                 ledger_calls: r.ledger_calls,
                 skipped_paused: false,
+                linked: 0,
             }),
         Flow::FirmSync => firm_sync::discover(ctx, &work)
             .await
@@ -165,6 +169,22 @@ pub async fn process_message(
     }
 }
 
+/// Sends `message` again, visible at `until` (at most 15 minutes ahead per hop, as SQS allows; a longer
+/// wait is hopped again when the message comes up and is still limited).
+pub async fn delay_until(
+    ctx: &FlowContext,
+    flow: Flow,
+    message: &WorkMessage,
+    until: chrono::DateTime<chrono::Utc>,
+) -> FlowResult<()> {
+    let delay = (until - ctx.now())
+        .to_std()
+        .unwrap_or(Duration::ZERO)
+        .max(Duration::from_secs(1));
+    ctx.queue.send_delayed(flow, message, delay).await?;
+    Ok(())
+}
+
 /// One received message: its id (the SQS message id) and body.
 #[derive(Debug, Clone)]
 pub struct BatchItem {
@@ -182,6 +202,15 @@ pub async fn process_batch(ctx: &FlowContext, flow: Flow, items: &[BatchItem]) -
             Ok(MessageOutcome::RetryLater(reason)) => {
                 tracing::info!(message_id = %item.id, reason = %reason, "message will be retried");
                 failed.push(item.id.clone());
+            }
+            Ok(MessageOutcome::RetryAt(until, reason)) => {
+                // Sent again, delayed to the reset; this delivery is done (its receives are not used up).
+                if let Err(e) = delay_until(ctx, flow, &item.message, until).await {
+                    tracing::warn!(message_id = %item.id, error = %e, "could not delay the message; it will be retried");
+                    failed.push(item.id.clone());
+                } else {
+                    tracing::info!(message_id = %item.id, %until, reason = %reason, "message waits for a reset");
+                }
             }
             Err(e) if e.is_retryable() => {
                 tracing::warn!(message_id = %item.id, error = %e, "message failed; will be retried");
@@ -237,6 +266,17 @@ pub async fn drain(
                 Err(e) if !e.is_retryable() => {
                     tracing::error!(error = %e, "message failed permanently; dropped");
                     ctx.queue.ack(flow, &received.receipt).await
+                }
+                Ok(MessageOutcome::RetryAt(until, _)) => {
+                    report.retried += 1;
+                    match delay_until(ctx, flow, &received.message, until).await {
+                        Ok(()) => ctx.queue.ack(flow, &received.receipt).await,
+                        Err(_) => {
+                            ctx.queue
+                                .retry_later(flow, &received.receipt, retry_delay)
+                                .await
+                        }
+                    }
                 }
                 Ok(MessageOutcome::RetryLater(_)) | Err(_) => {
                     report.retried += 1;

@@ -247,6 +247,8 @@ pub struct FlowSettings {
     pub deletion_check_every: Duration,
     /// Status-write retries on version conflicts (concurrent workers on one object).
     pub status_conflict_retries: u32,
+    /// How many attempts an object gets before the sweeper sets it to Error with the reason.
+    pub sweep_max_attempts: u32,
 }
 
 impl Default for FlowSettings {
@@ -260,6 +262,7 @@ impl Default for FlowSettings {
             idempotency_ttl: Duration::from_secs(400 * 24 * 3600),
             deletion_check_every: Duration::from_secs(3600),
             status_conflict_retries: 8,
+            sweep_max_attempts: 30,
         }
     }
 }

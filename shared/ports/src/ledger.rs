@@ -181,6 +181,23 @@ pub trait Ledger: Send + Sync + fmt::Debug {
         find_existing_first: bool,
     ) -> LedgerResult<Posted>;
 
+    /// The ledger ids of the documents posted under each of `references` (reference → id; absent ones are
+    /// left out), in as few calls as the ledger allows: what discovery uses to link documents that already
+    /// exist (a state store restored from an older backup) instead of posting them again.
+    async fn find_documents(
+        &self,
+        kind: DocumentKind,
+        references: &[String],
+    ) -> LedgerResult<std::collections::BTreeMap<String, String>> {
+        let mut found = std::collections::BTreeMap::new();
+        for reference in references {
+            if let Some(id) = self.find_document(kind, reference).await? {
+                found.insert(reference.clone(), id);
+            }
+        }
+        Ok(found)
+    }
+
     /// The ledger id of the document posted under our `reference`, if any.
     async fn find_document(
         &self,

@@ -66,6 +66,19 @@ pub trait WorkQueue: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<()>;
     /// Messages in the dead-letter queue of `queue` (operator view), at most `max`.
     async fn dead_letters(&self, queue: QueueName, max: u32) -> StoreResult<Vec<WorkMessage>>;
+    /// Sends one message that becomes visible only after `delay` (SQS caps a message delay at 15 minutes;
+    /// longer waits are sent again when they come up). A new message starts with no receives: waiting on a
+    /// known reset time this way never pushes the work toward the dead-letter queue.
+    async fn send_delayed(
+        &self,
+        queue: QueueName,
+        message: &WorkMessage,
+        delay: Duration,
+    ) -> StoreResult<()>;
+    /// Removes up to `max` messages from the dead-letter queue of `queue` and returns them (the sweeper's
+    /// redrive: it re-sends or settles each one). At least once: a message read but not deleted (a crash in
+    /// between) is returned again by a later call.
+    async fn take_dead_letters(&self, queue: QueueName, max: u32) -> StoreResult<Vec<WorkMessage>>;
     /// Approximate number of visible messages (the local stack's progress, tests).
     async fn depth(&self, queue: QueueName) -> StoreResult<u64>;
 }

@@ -98,6 +98,18 @@ impl EmbeddedStore {
             .await
     }
 
+    /// Writes a consistent copy of the whole store to `path` (`VACUUM INTO`): an operator's backup of the
+    /// local stack, and what a restore-from-backup test starts from.
+    pub async fn backup_to(&self, path: impl AsRef<std::path::Path>) -> StoreResult<()> {
+        let target = path.as_ref().to_string_lossy().into_owned();
+        self.db
+            .read(move |conn| {
+                conn.execute("VACUUM INTO ?1", rusqlite::params![target])?;
+                Ok(())
+            })
+            .await
+    }
+
     /// Every state port, as the flows receive them.
     pub fn state_stores(&self) -> StateStores {
         StateStores {

@@ -68,6 +68,9 @@ struct Candidate {
     receive_count: u32,
 }
 
+/// The longest message delay, as SQS allows (15 minutes).
+const MAX_DELAY: Duration = Duration::from_secs(900);
+
 #[async_trait]
 impl WorkQueue for SqliteQueue {
     async fn send(&self, queue: QueueName, messages: &[WorkMessage]) -> StoreResult<()> {
@@ -217,6 +220,50 @@ impl WorkQueue for SqliteQueue {
                 let mut messages = Vec::new();
                 for body in rows {
                     messages.push(decode(&body?)?);
+                }
+                Ok(messages)
+            })
+            .await
+    }
+
+    async fn send_delayed(
+        &self,
+        queue: QueueName,
+        message: &WorkMessage,
+        delay: Duration,
+    ) -> StoreResult<()> {
+        let delay = delay.min(MAX_DELAY);
+        let visible = self.clock.now()
+            + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::zero());
+        let body = serde_json::to_string(message)
+            .map_err(|e| StoreError::permanent("a work message could not be encoded", e))?;
+        self.db
+            .write(move |tx| {
+                tx.execute(
+                    "INSERT INTO queue_messages (id, queue, body, visible_at, receive_count, receipt)
+                     VALUES (?1, ?2, ?3, ?4, 0, NULL)",
+                    params![uuid::Uuid::new_v4().to_string(), queue.as_str(), body, nanos(visible)?],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn take_dead_letters(&self, queue: QueueName, max: u32) -> StoreResult<Vec<WorkMessage>> {
+        self.db
+            .write(move |tx| {
+                let mut select = tx.prepare_cached(
+                    "SELECT seq, body FROM queue_dead_letters WHERE queue = ?1 ORDER BY seq LIMIT ?2",
+                )?;
+                let rows = select
+                    .query_map(params![queue.as_str(), i64::from(max)], |row| {
+                        Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut messages = Vec::with_capacity(rows.len());
+                for (seq, body) in rows {
+                    tx.execute("DELETE FROM queue_dead_letters WHERE seq = ?1", params![seq])?;
+                    messages.push(decode(&body)?);
                 }
                 Ok(messages)
             })

@@ -39,6 +39,9 @@ pub(crate) async fn exchange(
         Ok(r) => r,
         Err(e) => return Err(transport_error(e, operation, idempotent)),
     };
+    if !idempotent {
+        ledgerlink_ports::crash::point(ledgerlink_ports::crash::CrashPoint::AfterRequestSent);
+    }
     let status = response.status();
     let retry_after = response
         .headers()

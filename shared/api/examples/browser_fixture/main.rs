@@ -345,7 +345,10 @@ async fn worker(flows: FlowContext, jobs: JobsContext) {
                         }
                         _ => match ledgerlink_flows::process_message(&flows, flow, message).await {
                             Ok(MessageOutcome::Handled) => {}
-                            Ok(MessageOutcome::RetryLater(reason)) => return Err(reason.into()),
+                            Ok(
+                                MessageOutcome::RetryLater(reason)
+                                | MessageOutcome::RetryAt(_, reason),
+                            ) => return Err(reason.into()),
                             Err(e) if e.is_retryable() => return Err(e.into()),
                             Err(e) => {
                                 eprintln!("fixture worker: {flow} message failed for good: {e}")

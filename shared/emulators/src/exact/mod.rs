@@ -763,6 +763,17 @@ impl ExactEmulator {
         })
     }
 
+    /// Uses up today's API budget of an app in a division (as other integrations of the customer would): calls
+    /// answer the daily 429 until the next UTC midnight.
+    pub fn exhaust_daily_budget(&self, client_id: &str, division: i32) {
+        let now = self.shared.now();
+        let limit = self.shared.config.daily_limit;
+        let mut st = self.shared.store.lock();
+        let w = st.rate.entry((client_id.to_owned(), division)).or_default();
+        w.day = now.timestamp().div_euclid(86_400);
+        w.day_count = limit;
+    }
+
     /// Changes a payment's rows again (its status moves on): it moves to the end of the sync feed.
     pub fn touch_payment(&self, division: i32, payment_id: &str) -> Result<(), ExactEmulatorError> {
         let now = self.shared.now();

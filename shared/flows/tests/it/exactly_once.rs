@@ -504,3 +504,261 @@ async fn a_payment_deep_in_the_feed_history_is_read_by_its_id() {
     assert_eq!(in_vp.len(), 1);
     assert_eq!(in_vp[0].total, dec!(10.00));
 }
+
+/// Defect 9: a state store restored from an older backup (its cursors, statuses, links and idempotency
+/// records from before the documents were posted) links what is already in the ledger instead of posting
+/// it again; a discovered page costs one batched look-up, so the steady state stays under 1.05 Exact
+/// calls per synced invoice.
+#[tokio::test]
+async fn a_store_restored_from_an_older_backup_links_what_the_ledger_has_instead_of_posting_again()
+{
+    // Arrange: a backup taken before 40 invoices were synced.
+    let world = World::spawn().await;
+    let t = world.tenant("restored").await;
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("backup.db");
+    world.backup(&backup).await;
+    let mut keys = Vec::new();
+    for i in 0..40 {
+        let number = format!("9206{i:02}");
+        let posting = world.post_invoice(&number, &[dec!(10.00) + rust_decimal::Decimal::from(i)]);
+        keys.push(invoice_key(&number, &posting));
+    }
+    world.tick();
+    let calls_before = world.exact.counters().count_matching("salesentry");
+    discover(&world.ctx, Flow::InvoiceOut, &t.id).await.unwrap();
+    world.drain(Flow::InvoiceOut).await;
+    let steady_calls = world.exact.counters().count_matching("salesentry") - calls_before;
+    let posted: Vec<String> = {
+        let mut ids = Vec::new();
+        for k in &keys {
+            ids.push(
+                world
+                    .status(&t.id, ObjectType::Invoice, k)
+                    .await
+                    .unwrap()
+                    .target_id
+                    .unwrap(),
+            );
+        }
+        ids
+    };
+
+    // Act: the store is restored from the backup; the flows run on it.
+    let restored = ledgerlink_store_embedded::EmbeddedStore::open(&backup).unwrap();
+    let ctx = world.context_on(&restored);
+    let calls_before = world.exact.counters().count_matching("salesentry");
+    let report = discover(&ctx, Flow::InvoiceOut, &t.id).await.unwrap();
+    ledgerlink_flows::drain(
+        &ctx,
+        Flow::InvoiceOut,
+        10_000,
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_secs(1),
+    )
+    .await
+    .unwrap();
+    let restore_calls = world.exact.counters().count_matching("salesentry") - calls_before;
+
+    // Assert: no second entry; every invoice Success on the restored store, linked to its first entry.
+    for (k, id) in keys.iter().zip(&posted) {
+        assert_eq!(
+            world.sales_entries(t.division, k),
+            1,
+            "{k} was posted again"
+        );
+        let o = object(&t.id, ObjectType::Invoice, k);
+        let s = ctx.stores.statuses.get(&o).await.unwrap().unwrap();
+        assert_eq!(s.status, SyncStatus::Success, "{k}: {:?}", s.last_message);
+        assert_eq!(s.target_id.as_ref(), Some(id));
+        assert_eq!(
+            ctx.stores
+                .links
+                .exact_id(&t.id, ObjectType::Invoice, k)
+                .await
+                .unwrap()
+                .as_ref(),
+            Some(id)
+        );
+    }
+    assert_eq!(report.linked, 40, "{report:?}");
+    println!(
+        "steady state: {steady_calls} sales-entry calls for 40 invoices ({} per mille of an invoice each); after the restore: {restore_calls}",
+        steady_calls * 1000 / 40
+    );
+    assert!(
+        steady_calls * 100 <= 105 * 40,
+        "{steady_calls} Exact sales-entry calls for 40 invoices (more than 1.05 per invoice)"
+    );
+    assert!(
+        restore_calls <= 1,
+        "{restore_calls} calls to re-link 40 invoices"
+    );
+}
+
+async fn drain_on(ctx: &ledgerlink_flows::FlowContext, flow: Flow) {
+    ledgerlink_flows::drain(
+        ctx,
+        flow,
+        10_000,
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_secs(1),
+    )
+    .await
+    .unwrap();
+}
+
+/// Defect 3 (known reset): waiting for Exact's daily limit delays the message to the reset time instead of
+/// burning the queue's five receives; the object goes through after the reset, nothing in the DLQ.
+#[tokio::test]
+async fn waiting_for_exacts_daily_reset_delays_the_message_instead_of_burning_receives() {
+    // Arrange: the division's daily budget is used up (the clock starts at 10:00 UTC).
+    let world = World::spawn().await;
+    let ctx = world.context_with_max_receives(5);
+    let t = world.tenant("daily-limit").await;
+    world
+        .exact
+        .exhaust_daily_budget(&world.app.client_id, t.division);
+    let posting = world.post_invoice("920701", &[dec!(70.00)]);
+    let key = invoice_key("920701", &posting);
+    world.tick();
+    discover(&ctx, Flow::InvoiceOut, &t.id).await.unwrap();
+
+    // Act: the worker keeps running through the day (a drain every 15 minutes, as the queue redelivers).
+    drain_on(&ctx, Flow::InvoiceOut).await;
+    let waiting = world
+        .status(&t.id, ObjectType::Invoice, &key)
+        .await
+        .unwrap();
+    for _ in 0..60 {
+        world.clock.advance(std::time::Duration::from_secs(15 * 60));
+        drain_on(&ctx, Flow::InvoiceOut).await;
+    }
+
+    // Assert
+    assert_eq!(waiting.status, SyncStatus::Pending);
+    assert!(
+        waiting
+            .last_message
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("Waiting until"),
+        "{:?}",
+        waiting.last_message
+    );
+    let dead = ctx.queue.dead_letters(Flow::InvoiceOut, 10).await.unwrap();
+    assert!(dead.is_empty(), "the message ended in the DLQ: {dead:?}");
+    let s = world
+        .status(&t.id, ObjectType::Invoice, &key)
+        .await
+        .unwrap();
+    assert_eq!(s.status, SyncStatus::Success, "{:?}", s.last_message);
+    assert_eq!(world.sales_entries(t.division, &key), 1);
+}
+
+/// Defect 3 (DLQ): an object whose message died in the dead-letter queue (an hour of VP downtime) is
+/// redriven by the sweeper and goes through; one that keeps failing is set to Error with the reason past the
+/// attempt limit; an operator can Synchronize a Pending object whose last attempt is older than its lease.
+#[tokio::test]
+async fn stranded_objects_are_redriven_given_up_with_a_reason_or_synchronized_by_an_operator() {
+    // Arrange: VP answers 503 to everything for a while; the queue gives a message five receives.
+    let world = World::spawn().await;
+    let mut ctx = world.context_with_max_receives(5);
+    ctx.settings.sweep_max_attempts = 12;
+    let t = world.tenant("stranded").await;
+    let posting = world.post_invoice("920801", &[dec!(80.00)]);
+    let key = invoice_key("920801", &posting);
+    world.tick();
+    discover(&ctx, Flow::InvoiceOut, &t.id).await.unwrap();
+    world.vp.faults().set_rules(vec![FaultRule {
+        path_prefix: "/vantagepoint/api/".into(),
+        error_5xx_per_mille: 1000,
+        ..FaultRule::default()
+    }]);
+    drain_on(&ctx, Flow::InvoiceOut).await;
+    let dead = ctx.queue.dead_letters(Flow::InvoiceOut, 10).await.unwrap();
+    assert_eq!(dead.len(), 1, "the message must have died in the DLQ");
+    let o = object(&t.id, ObjectType::Invoice, &key);
+
+    // Act 1: an operator's Synchronize while the last attempt is recent is refused; after a lease it is not.
+    let early = ledgerlink_flows::operator::synchronize(&ctx, std::slice::from_ref(&o), "ops")
+        .await
+        .unwrap();
+    world.clock.advance(std::time::Duration::from_secs(301));
+    let late = ledgerlink_flows::operator::synchronize(&ctx, std::slice::from_ref(&o), "ops")
+        .await
+        .unwrap();
+    assert!(!early[0].accepted);
+    assert!(late[0].accepted, "{:?}", late[0].reason);
+
+    // Act 2: VP is still down; the sweeper redrives with back-off until the attempt limit, then gives up.
+    for _ in 0..40 {
+        drain_on(&ctx, Flow::InvoiceOut).await;
+        world.clock.advance(std::time::Duration::from_secs(3600));
+        ledgerlink_flows::sweeper::sweep(&ctx, Flow::InvoiceOut)
+            .await
+            .unwrap();
+    }
+    let given_up = world
+        .status(&t.id, ObjectType::Invoice, &key)
+        .await
+        .unwrap();
+    assert_eq!(
+        given_up.status,
+        SyncStatus::Error,
+        "{:?}",
+        given_up.last_message
+    );
+    assert!(
+        given_up
+            .last_message
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("Gave up after"),
+        "{:?}",
+        given_up.last_message
+    );
+
+    // Act 3: a second invoice dies in the DLQ during the downtime; VP comes back; the sweeper redrives it.
+    world.vp.faults().clear();
+    let posting = world.post_invoice("920802", &[dec!(81.00)]);
+    let second = invoice_key("920802", &posting);
+    world.tick();
+    discover(&ctx, Flow::InvoiceOut, &t.id).await.unwrap();
+    world.vp.faults().set_rules(vec![FaultRule {
+        path_prefix: "/vantagepoint/api/".into(),
+        error_5xx_per_mille: 1000,
+        ..FaultRule::default()
+    }]);
+    drain_on(&ctx, Flow::InvoiceOut).await;
+    assert_eq!(
+        ctx.queue
+            .dead_letters(Flow::InvoiceOut, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    world.vp.faults().clear();
+    world.clock.advance(std::time::Duration::from_secs(3600));
+    let swept = ledgerlink_flows::sweeper::sweep(&ctx, Flow::InvoiceOut)
+        .await
+        .unwrap();
+    drain_on(&ctx, Flow::InvoiceOut).await;
+
+    // Assert
+    assert!(swept.dead_letters >= 1 && swept.redriven >= 1, "{swept:?}");
+    assert!(
+        ctx.queue
+            .dead_letters(Flow::InvoiceOut, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let s = world
+        .status(&t.id, ObjectType::Invoice, &second)
+        .await
+        .unwrap();
+    assert_eq!(s.status, SyncStatus::Success, "{:?}", s.last_message);
+    assert_eq!(world.sales_entries(t.division, &second), 1);
+}

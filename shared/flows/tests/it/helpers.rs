@@ -450,6 +450,42 @@ impl World {
         self.ctx.stores.statuses.get(&object).await.unwrap()
     }
 
+    /// A consistent copy of the whole state store (an operator's backup).
+    pub async fn backup(&self, path: &std::path::Path) {
+        self._store.backup_to(path).await.unwrap();
+    }
+
+    /// A flow context on another store (e.g. one restored from a backup), with this world's connections,
+    /// clock and settings.
+    pub fn context_on(&self, store: &EmbeddedStore) -> FlowContext {
+        FlowContext {
+            stores: store.state_stores(),
+            queue: store.queue_with_max_receives(self.clock.shared(), 10_000),
+            connections: self.ctx.connections.clone(),
+            clock: self.clock.shared(),
+            settings: self.ctx.settings.clone(),
+        }
+    }
+
+    /// From now on the world's queue gives a message at most `max_receives` receives before its dead-letter
+    /// queue (production: 5, `template.yaml`).
+    pub fn set_max_receives(&mut self, max_receives: u32) {
+        self.ctx.queue = self
+            ._store
+            .queue_with_max_receives(self.clock.shared(), max_receives);
+    }
+
+    /// This world's context on a queue with production semantics: at most `max_receives` receives before a
+    /// message goes to the dead-letter queue (`template.yaml`: 5).
+    pub fn context_with_max_receives(&self, max_receives: u32) -> FlowContext {
+        FlowContext {
+            queue: self
+                ._store
+                .queue_with_max_receives(self.clock.shared(), max_receives),
+            ..self.ctx.clone()
+        }
+    }
+
     /// The `EntryID` of the sales entry carrying our reference `your_ref`.
     pub fn sales_entry_id(&self, division: i32, your_ref: &str) -> Option<String> {
         self.exact
