@@ -96,12 +96,18 @@ pub struct RoundReport {
     /// Payments the demo registered in Exact during this round.
     pub payments_registered: Vec<String>,
     pub summary: Summary,
+    /// The demo export the first round runs (a demo definition, so the export history is not empty).
+    pub export: Option<crate::exports::ExportReport>,
+    /// Why the demo export could not run, when it could not.
+    pub export_failure: Option<String>,
 }
 
 impl RoundReport {
     /// Whether a discovery or a drain failed (objects in Error are results, not failures of the round).
     pub fn failed(&self) -> bool {
         self.flows.iter().any(|f| f.failure.is_some())
+            || self.export_failure.is_some()
+            || self.export.as_ref().is_some_and(|e| e.status != "finished")
     }
 }
 
@@ -219,6 +225,24 @@ async fn round_after(
         }
         flows.push(progress);
     }
+    let (export, export_failure) = if number == 1 {
+        let _turn = stack.locks.of(Flow::ExportJob).lock().await;
+        match crate::exports::run_first_export(
+            &stack.jobs,
+            &stack.tenant,
+            &stack.data_dir.join("files"),
+        )
+        .await
+        {
+            Ok(report) => (report, None),
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "the demo export failed");
+                (None, Some(format!("{e:#}")))
+            }
+        }
+    } else {
+        (None, None)
+    };
     let summary = summary(stack).await?;
     let idle = flows
         .iter()
@@ -235,6 +259,12 @@ async fn round_after(
             }
             println!("Summary after round {number}:");
             print!("{summary}");
+            if let Some(export) = &export {
+                print!("{export}");
+            }
+            if let Some(failure) = &export_failure {
+                println!("  Export       : FAILED: {failure}");
+            }
         }
     }
     let report = RoundReport {
@@ -242,6 +272,8 @@ async fn round_after(
         flows,
         payments_registered,
         summary,
+        export,
+        export_failure,
     };
     let path = stack.data_dir.join(SUMMARY_FILE);
     if let Err(e) = std::fs::write(&path, serde_json::to_vec_pretty(&report)?) {

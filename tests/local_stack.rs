@@ -158,6 +158,46 @@ async fn local_stack_runs_one_round_and_syncs_both_ways() {
             .iter()
             .any(|f| !f["failure"].is_null())
     );
+    // Issue 14: the first round runs the demo's "Firms with their ledger accounts" (Vantagepoint firms
+    // joined with their Exact Online accounts, read through the tenant's connections) and prints its link.
+    let export = &report["export"];
+    assert_eq!(export["status"], "finished", "{export:#}");
+    assert!(
+        stdout.contains("  Export       : Firms with their ledger accounts export initiated on"),
+        "{stdout}"
+    );
+    let link = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("download   : "))
+        .unwrap_or_else(|| panic!("no download link in:\n{stdout}"));
+    assert!(
+        link.starts_with("http://127.0.0.1:") && link.contains("sig="),
+        "{link}"
+    );
+    let file = std::fs::read_to_string(export["file"].as_str().unwrap()).unwrap();
+    let mut rows = file.lines();
+    assert_eq!(
+        rows.next(),
+        Some("Client,Vendor,Name,Role,Exact account,Exact account name,Status")
+    );
+    let rows: Vec<Vec<&str>> = rows.map(|r| r.split(',').collect()).collect();
+    assert_eq!(rows.len() as u64, n(export, &["rows"]));
+    let linked: Vec<&Vec<&str>> = rows.iter().filter(|r| r[6] == "Success").collect();
+    // (a firm created in VP from an Exact account has a second status, under its Exact key)
+    assert_eq!(
+        linked.len() as u64,
+        n(summary, &["synced", "firm"]) - n(summary, &["vp_firms_from_exact"]),
+        "every firm in Success is in the file, as Success:\n{file}"
+    );
+    assert!(
+        linked.iter().all(|r| !r[4].is_empty() && !r[5].is_empty()),
+        "every synced firm shows its Exact account code and name:\n{file}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r[2] == "Acme Infra B.V." && r[4] == "000001"),
+        "{file}"
+    );
 }
 
 #[tokio::test]
