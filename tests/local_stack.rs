@@ -623,7 +623,8 @@ async fn every_export_source_produces_its_file_in_the_running_stack() {
         http.request(method, format!("{base}{path}"))
             .bearer_auth(&key)
     };
-    let sources: Vec<(&str, Value, Vec<(&str, &str)>)> = vec![
+    type Columns<'a> = Vec<(&'a str, &'a str)>;
+    let sources: Vec<(&str, Value, Columns)> = vec![
         (
             "vp-firms",
             serde_json::json!({"kind": "vp-firms"}),
