@@ -59,6 +59,7 @@ fn definition(
         filter,
         format,
         file_name: Some(file_name.into()),
+        schedule: None,
         updated_by: String::new(),
         updated_at: None,
         version: 0,

@@ -402,6 +402,21 @@ async fn schedule(stack: &Stack, interval: Duration) -> anyhow::Result<()> {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "stuck-job clean-up failed"),
         }
+        // Scheduled exports whose time came: queued for the job worker, which runs them at once.
+        match ledgerlink_jobs::schedule::run_due(&stack.jobs).await {
+            Ok(started) => {
+                for job in started {
+                    println!(
+                        "  {:<12} {} (job {}, for {})",
+                        "scheduled",
+                        job.description,
+                        ledgerlink_jobs::job::display_id(&job.id),
+                        job.created_by
+                    );
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "starting the scheduled exports failed"),
+        }
         last = round_after(stack, number, false, Some(&last))
             .await?
             .summary;

@@ -192,10 +192,19 @@ try {
   await page.waitForSelector('#definitions tbody tr[data-definition="vendors-with-exact-accounts"]');
   await page.waitForSelector("#definition-form:not([hidden])");
   await page.fill("#def-conditions li:nth-child(1) .cond-value", "vendor");
+  // ...and it runs on its own every Monday at 07:00, mailing its link to dolores.
+  await page.selectOption("#def-every", "weekly");
+  await page.selectOption("#def-weekday", "1");
+  await page.fill("#def-at", "07:00");
+  await page.fill("#def-notify", "dolores");
   await page.click("#save-definition");
   await page.waitForSelector("#definition-form", { state: "hidden" });
   const copy = await apiGet("/api/export-definitions/vendors-with-exact-accounts");
   if (copy.filter[0].value !== "vendor" || copy.columns.length !== 3) throw new Error(`copy: ${JSON.stringify(copy)}`);
+  if (JSON.stringify(copy.schedule) !== JSON.stringify({ every: "weekly", at: "07:00", weekday: 1, notify: "dolores" })) {
+    throw new Error(`schedule: ${JSON.stringify(copy.schedule)}`);
+  }
+  await page.waitForSelector('#definitions tbody tr[data-definition="vendors-with-exact-accounts"] .schedule:has-text("every Monday at 07:00 UTC")');
   await step(page, "5-edited-and-copied");
   page.once("dialog", (d) => d.accept());
   await page.click('#definitions tbody tr[data-definition="vendors-with-exact-accounts"] button.delete-definition');

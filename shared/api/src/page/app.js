@@ -427,7 +427,7 @@ function renderDefinitions(items) {
     el("td", {}, el("strong", { text: d.name }), d.description ? el("div", { class: "hint", text: d.description }) : null),
     el("td", { text: describeSource(d.source) }),
     el("td", { text: d.columns.map((c) => c.header).join(", ") }),
-    el("td", { text: d.format.toUpperCase() }),
+    el("td", {}, d.format.toUpperCase(), d.schedule ? el("div", { class: "hint schedule", text: describeSchedule(d.schedule) }) : null),
     el("td", { class: "time", text: `${d.updated_by || ""} ${fmtTime(d.updated_at)}`.trim() }),
     el("td", { class: "actions" },
       el("button", { type: "button", class: "run-definition", text: "Run", "aria-label": `Run ${d.name}`, onclick: guard(() => runDefinition(d.id)) }),
@@ -545,6 +545,13 @@ async function openDefinition(definition) {
   $("#def-conditions").replaceChildren(...rest.map((c) => conditionRow(c)));
   $(`#definition-form input[name=format][value=${d.format}]`).checked = true;
   $("#def-file-name").value = d.file_name || "";
+  const schedule = d.schedule || {};
+  $("#def-every").value = schedule.every || "";
+  $("#def-weekday").value = String(schedule.weekday || 1);
+  $("#def-day").value = String(schedule.day || 1);
+  $("#def-at").value = schedule.at || "06:00";
+  $("#def-notify").value = schedule.notify || "";
+  everyChanged();
   $("#definition-error").textContent = "";
   sourceChanged(!definition);
   renumber($("#def-columns"));
@@ -552,6 +559,18 @@ async function openDefinition(definition) {
   form.hidden = false;
   form.scrollIntoView({ block: "start" });
   $("#def-name").focus();
+}
+
+function everyChanged() {
+  const every = $("#def-every").value;
+  for (const node of $$("#definition-form .every-opt")) node.hidden = !every || !node.dataset.for.split(" ").includes(every);
+}
+
+function describeSchedule(s) {
+  if (!s) return "";
+  const days = ["", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+  const when = s.every === "daily" ? "every day" : s.every === "weekly" ? `every ${days[s.weekday] || "week"}` : `day ${s.day} of every month`;
+  return `${when} at ${s.at} UTC${s.notify ? `, mailed to ${s.notify}` : ""}`;
 }
 
 function readDefinition() {
@@ -581,6 +600,13 @@ function readDefinition() {
     id: $("#def-id").value.trim(), name: $("#def-name").value.trim(), description: $("#def-description").value.trim(),
     source, columns, filter, format: $("#definition-form input[name=format]:checked").value,
   };
+  const every = $("#def-every").value;
+  if (every) {
+    definition.schedule = { every, at: $("#def-at").value || "06:00" };
+    if (every === "weekly") definition.schedule.weekday = Number($("#def-weekday").value);
+    if (every === "monthly") definition.schedule.day = Number($("#def-day").value);
+    if ($("#def-notify").value.trim()) definition.schedule.notify = $("#def-notify").value.trim();
+  }
   const fileName = $("#def-file-name").value.trim();
   if (fileName) definition.file_name = fileName;
   if (state.editing) definition.version = state.editing.version;
@@ -987,6 +1013,7 @@ function wire() {
   $("#definition-form").addEventListener("submit", saveDefinition);
   $("#cancel-definition").addEventListener("click", () => { $("#definition-form").hidden = true; state.editing = null; });
   $("#def-source").addEventListener("change", () => sourceChanged(true));
+  $("#def-every").addEventListener("change", everyChanged);
   $("#def-name").addEventListener("input", () => {
     if ($("#def-id").dataset.auto) $("#def-id").value = slug($("#def-name").value);
   });
