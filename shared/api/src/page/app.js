@@ -110,8 +110,37 @@ function guard(fn) {
   };
 }
 
+// The five statuses of the Integration page (seed 002), as the page explains them on hover and in its help.
+const STATUS_HELP = {
+  "success": "Success: the object is in the other system as it is now.",
+  "error": "Error: the last attempt was refused; the message says why and what to fix, then Synchronize.",
+  "pending": "Pending: queued or being sent; it changes on its own.",
+  "outcome-unknown": "Pending: the last answer was lost; the next attempt looks the document up before writing.",
+  "not-integrated": "Not integrated: found but not sent (filtered out, or waiting for what it depends on).",
+  "desynchronized": "Desynchronized: changed in one system after it was synced; Synchronize writes the owner's values.",
+  "started": "Started: the job is running; progress moves as rows are written.",
+  "finished": "Finished: the file is ready to download.",
+  "failed": "Failed: see the reason; Reset Task runs it again.",
+};
+
 function statusCell(status, label) {
-  return el("span", { class: `status ${status}`, "data-status": status, text: label || status });
+  return el("span", { class: `status ${status}`, "data-status": status, title: STATUS_HELP[status] || null, text: label || status });
+}
+
+// A discovery window (`2026-12-04T14:39:22Z/2026-12-04T14:40:24Z`) or `start` is no version a person knows:
+// show when the document was found instead, with the raw value on hover.
+function readableVersion(version) {
+  if (!version) return "";
+  const found = /^\d{4}-\d{2}-\d{2}T[^/]*\/(\d{4}-\d{2}-\d{2}T.*)$/.exec(version);
+  if (found) return `posted by ${fmtTime(found[1])}`;
+  if (version === "start") return "first load";
+  return version;
+}
+
+// `000000010804.202612.3` is invoice 000000010804 of period 2026/12 (posting 3).
+function readableKey(key) {
+  const m = /^([^.]+)\.(\d{4})(\d{2})\.(\d+)$/.exec(key);
+  return m ? `${m[1]} (${m[2]}/${m[3]})` : key;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -246,10 +275,10 @@ function renderObjects() {
     const message = o.last_message || "";
     const row = el("tr", { "data-key": o.key, "data-type": o.type, class: checked ? "selected" : null },
       el("td", {}, box),
-      el("td", {}, el("button", { type: "button", class: "link", text: o.key, onclick: guard(() => showDetail(o)) })),
+      el("td", {}, el("button", { type: "button", class: "link", text: readableKey(o.key), title: o.key, onclick: guard(() => showDetail(o)) })),
       el("td", { text: o.type }),
       el("td", {}, statusCell(o.status, o.status_label)),
-      el("td", { class: "version", title: o.version || "", text: o.version || "" }),
+      el("td", { class: "version", title: o.version || "", text: readableVersion(o.version) }),
       el("td", { class: "message", title: message, text: message }),
       el("td", { text: o.attempts }),
       el("td", { text: fmtTime(o.updated_at) }),
