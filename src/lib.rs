@@ -17,6 +17,7 @@
 pub mod cli;
 pub mod demo;
 pub mod epoch;
+pub mod exports;
 pub mod logging;
 pub mod rounds;
 pub mod stack;

@@ -96,12 +96,18 @@ pub struct RoundReport {
     /// Payments the demo registered in Exact during this round.
     pub payments_registered: Vec<String>,
     pub summary: Summary,
+    /// The demo export the first round runs (a demo definition, so the export history is not empty).
+    pub export: Option<crate::exports::ExportReport>,
+    /// Why the demo export could not run, when it could not.
+    pub export_failure: Option<String>,
 }
 
 impl RoundReport {
     /// Whether a discovery or a drain failed (objects in Error are results, not failures of the round).
     pub fn failed(&self) -> bool {
         self.flows.iter().any(|f| f.failure.is_some())
+            || self.export_failure.is_some()
+            || self.export.as_ref().is_some_and(|e| e.status != "finished")
     }
 }
 
@@ -223,6 +229,24 @@ async fn round_after(
         }
         flows.push(progress);
     }
+    let (export, export_failure) = if number == 1 {
+        let _turn = stack.locks.of(Flow::ExportJob).lock().await;
+        match crate::exports::run_first_export(
+            &stack.jobs,
+            &stack.tenant,
+            &stack.data_dir.join("files"),
+        )
+        .await
+        {
+            Ok(report) => (report, None),
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "the demo export failed");
+                (None, Some(format!("{e:#}")))
+            }
+        }
+    } else {
+        (None, None)
+    };
     let summary = summary(stack).await?;
     let idle = flows
         .iter()
@@ -239,6 +263,12 @@ async fn round_after(
             }
             println!("Summary after round {number}:");
             print!("{summary}");
+            if let Some(export) = &export {
+                print!("{export}");
+            }
+            if let Some(failure) = &export_failure {
+                println!("  Export       : FAILED: {failure}");
+            }
         }
     }
     let report = RoundReport {
@@ -246,6 +276,8 @@ async fn round_after(
         flows,
         payments_registered,
         summary,
+        export,
+        export_failure,
     };
     let path = stack.data_dir.join(SUMMARY_FILE);
     if let Err(e) = std::fs::write(&path, serde_json::to_vec_pretty(&report)?) {
@@ -373,6 +405,21 @@ async fn schedule(stack: &Stack, interval: Duration) -> anyhow::Result<()> {
             }
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "stuck-job clean-up failed"),
+        }
+        // Scheduled exports whose time came: queued for the job worker, which runs them at once.
+        match ledgerlink_jobs::schedule::run_due(&stack.jobs).await {
+            Ok(started) => {
+                for job in started {
+                    println!(
+                        "  {:<12} {} (job {}, for {})",
+                        "scheduled",
+                        job.description,
+                        ledgerlink_jobs::job::display_id(&job.id),
+                        job.created_by
+                    );
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "starting the scheduled exports failed"),
         }
         last = round_after(stack, number, false, Some(&last))
             .await?

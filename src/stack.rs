@@ -318,6 +318,7 @@ impl Stack {
             clock.clone(),
         )
         .with_connections(ctx.connections.clone());
+        crate::exports::ensure_definitions(&jobs, &tenant, !resumed).await?;
         let state =
             ledgerlink_api::ApiState::new(ctx.clone(), Arc::new(files.clone()), secrets.clone())
                 .with_secret_writer(Arc::new(ledgerlink_api::LocalSecretWriter::new(

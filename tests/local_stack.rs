@@ -158,6 +158,46 @@ async fn local_stack_runs_one_round_and_syncs_both_ways() {
             .iter()
             .any(|f| !f["failure"].is_null())
     );
+    // Issue 14: the first round runs the demo's "Firms with their ledger accounts" (Vantagepoint firms
+    // joined with their Exact Online accounts, read through the tenant's connections) and prints its link.
+    let export = &report["export"];
+    assert_eq!(export["status"], "finished", "{export:#}");
+    assert!(
+        stdout.contains("  Export       : Firms with their ledger accounts export initiated on"),
+        "{stdout}"
+    );
+    let link = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("download   : "))
+        .unwrap_or_else(|| panic!("no download link in:\n{stdout}"));
+    assert!(
+        link.starts_with("http://127.0.0.1:") && link.contains("sig="),
+        "{link}"
+    );
+    let file = std::fs::read_to_string(export["file"].as_str().unwrap()).unwrap();
+    let mut rows = file.lines();
+    assert_eq!(
+        rows.next(),
+        Some("Client,Vendor,Name,Role,Exact account,Exact account name,Status")
+    );
+    let rows: Vec<Vec<&str>> = rows.map(|r| r.split(',').collect()).collect();
+    assert_eq!(rows.len() as u64, n(export, &["rows"]));
+    let linked: Vec<&Vec<&str>> = rows.iter().filter(|r| r[6] == "Success").collect();
+    // (a firm created in VP from an Exact account has a second status, under its Exact key)
+    assert_eq!(
+        linked.len() as u64,
+        n(summary, &["synced", "firm"]) - n(summary, &["vp_firms_from_exact"]),
+        "every firm in Success is in the file, as Success:\n{file}"
+    );
+    assert!(
+        linked.iter().all(|r| !r[4].is_empty() && !r[5].is_empty()),
+        "every synced firm shows its Exact account code and name:\n{file}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r[2] == "Acme Infra B.V." && r[4] == "000001"),
+        "{file}"
+    );
 }
 
 #[tokio::test]
@@ -537,4 +577,279 @@ async fn four_rounds_with_edits_on_both_sides_keep_the_account_and_firm_counts_a
         .unwrap();
     assert_eq!(both["status"], "success", "{both:#}");
     assert!(status.success(), "{status:?}");
+}
+
+/// Starts the long-running stack (schedule an hour away) and waits for its first round; returns the child,
+/// its stdout lines so far, the API base URL and the demo key.
+async fn start_running(
+    dir: &Path,
+) -> (
+    tokio::process::Child,
+    tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    String,
+    String,
+) {
+    let mut child = command(dir, &["--interval-secs", "3600"]).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = String::new();
+    let mut page = None;
+    let wait = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            seen.push_str(&line);
+            seen.push('\n');
+            if let Some(url) = line.split_whitespace().find(|w| w.contains("/#key=")) {
+                page = Some(url.to_owned());
+            }
+            if line.starts_with("Next round in") {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), wait)
+        .await
+        .expect("the first round finishes");
+    let page = page.unwrap_or_else(|| panic!("no page link in:\n{seen}"));
+    let (base, key) = page.split_once("/#key=").unwrap();
+    (child, lines, base.to_owned(), key.to_owned())
+}
+
+#[tokio::test]
+async fn every_export_source_produces_its_file_in_the_running_stack() {
+    // Arrange: the running stack, and one definition per source through the API, as the page saves them.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, _lines, base, key) = start_running(dir.path()).await;
+    let http = reqwest::Client::new();
+    let api = |method: reqwest::Method, path: &str| {
+        http.request(method, format!("{base}{path}"))
+            .bearer_auth(&key)
+    };
+    type Columns<'a> = Vec<(&'a str, &'a str)>;
+    let sources: Vec<(&str, Value, Columns)> = vec![
+        (
+            "vp-firms",
+            serde_json::json!({"kind": "vp-firms"}),
+            vec![("ClientID", "Id"), ("Name", "Name")],
+        ),
+        (
+            "vp-employees",
+            serde_json::json!({"kind": "vp-employees"}),
+            vec![("Employee", "Employee"), ("LastName", "Last name")],
+        ),
+        (
+            "vp-accounts",
+            serde_json::json!({"kind": "vp-accounts"}),
+            vec![("Account", "Account"), ("Name", "Name")],
+        ),
+        (
+            "vp-invoices",
+            serde_json::json!({"kind": "vp-invoices"}),
+            vec![("key", "Key"), ("Invoice", "Invoice"), ("amount", "Amount")],
+        ),
+        (
+            "exact-accounts",
+            serde_json::json!({"kind": "exact-accounts"}),
+            vec![("Code", "Code"), ("Name", "Name")],
+        ),
+        (
+            "exact-payments",
+            serde_json::json!({"kind": "exact-payments"}),
+            vec![("EntryNumber", "Entry"), ("AmountDC", "Amount")],
+        ),
+        (
+            "exact-gl-accounts",
+            serde_json::json!({"kind": "exact-gl-accounts"}),
+            vec![("Code", "Code"), ("Description", "Description")],
+        ),
+        (
+            "exact-tax-codes",
+            serde_json::json!({"kind": "exact-tax-codes"}),
+            vec![("Code", "Code"), ("Description", "Description")],
+        ),
+        (
+            "status-history",
+            serde_json::json!({"kind": "status-history", "filter": {"object_type": "invoice"}}),
+            vec![
+                ("document", "Invoice"),
+                ("status_label", "Status"),
+                ("message", "Message"),
+            ],
+        ),
+        (
+            "lookup",
+            serde_json::json!({"kind": "lookup", "table": "tax-codes"}),
+            vec![("key", "Exact code"), ("vp_code", "VP code")],
+        ),
+        (
+            "jobs",
+            serde_json::json!({"kind": "jobs", "job_kind": "export"}),
+            vec![
+                ("id", "ID"),
+                ("description", "Description"),
+                ("status", "Status"),
+            ],
+        ),
+        (
+            "integration-periods",
+            serde_json::json!({"kind": "integration-periods", "period": "current"}),
+            vec![
+                ("integration", "Integration"),
+                ("task", "Task"),
+                ("state", "State"),
+            ],
+        ),
+    ];
+    let integration = api(reqwest::Method::POST, "/api/integrations")
+        .json(&serde_json::json!({"id": "month-end", "name": "Month end", "export_tasks": ["objects-in-error"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(integration.status(), 201, "{:?}", integration.text().await);
+
+    // Act: save and run each, then wait for every job to finish.
+    let mut jobs = Vec::new();
+    for (id, source, columns) in &sources {
+        let columns: Vec<Value> = columns
+            .iter()
+            .map(|(field, header)| serde_json::json!({"field": field, "header": header}))
+            .collect();
+        let definition = serde_json::json!({
+            "id": format!("all-{id}"),
+            "name": format!("All {id}"),
+            "source": source,
+            "columns": columns,
+            "format": "csv",
+        });
+        let saved = api(reqwest::Method::POST, "/api/export-definitions")
+            .json(&definition)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(saved.status(), 201, "{id}: {:?}", saved.text().await);
+        let run: Value = api(
+            reqwest::Method::POST,
+            &format!("/api/export-definitions/all-{id}/run"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        jobs.push((*id, run["id"].as_str().unwrap().to_owned()));
+    }
+    let mut files = std::collections::BTreeMap::new();
+    for (id, job) in &jobs {
+        let finished = async {
+            loop {
+                let got: Value = api(reqwest::Method::GET, &format!("/api/jobs/{job}"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                if got["status"] != "started" {
+                    return got;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        };
+        let done = tokio::time::timeout(Duration::from_secs(60), finished)
+            .await
+            .unwrap_or_else(|_| panic!("export of {id} did not end within 60 s"));
+        assert_eq!(done["status"], "finished", "{id}: {done:#}");
+        let link: Value = api(reqwest::Method::POST, &format!("/api/jobs/{job}/download"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let body = http
+            .get(link["url"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        files.insert(*id, body);
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().unwrap().to_string()])
+        .status();
+    let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+
+    // Assert: each file has its headers and the rows its system holds.
+    let rows = |id: &str| -> Vec<String> { files[id].lines().skip(1).map(str::to_owned).collect() };
+    assert!(
+        files["vp-firms"].starts_with("Id,Name\n"),
+        "{}",
+        files["vp-firms"]
+    );
+    assert!(
+        files["vp-firms"].contains("Acme Infra B.V."),
+        "{}",
+        files["vp-firms"]
+    );
+    assert!(rows("vp-employees").len() >= 2, "{}", files["vp-employees"]);
+    assert!(
+        rows("vp-accounts").iter().any(|r| r.starts_with("40100,")),
+        "{}",
+        files["vp-accounts"]
+    );
+    assert!(
+        rows("vp-invoices")
+            .iter()
+            .any(|r| r.starts_with("000000010804.202612.3,000000010804,-845.71")),
+        "the negative demo invoice, with its total:\n{}",
+        files["vp-invoices"]
+    );
+    assert!(
+        rows("exact-accounts")
+            .iter()
+            .any(|r| r.trim_start().starts_with("1000,") || r.contains("Acme 1 BV")),
+        "{}",
+        files["exact-accounts"]
+    );
+    assert!(
+        !rows("exact-payments").is_empty(),
+        "{}",
+        files["exact-payments"]
+    );
+    assert!(
+        rows("exact-gl-accounts")
+            .iter()
+            .any(|r| r.starts_with("8000,")),
+        "{}",
+        files["exact-gl-accounts"]
+    );
+    assert!(
+        rows("exact-tax-codes").len() >= 3,
+        "{}",
+        files["exact-tax-codes"]
+    );
+    assert!(
+        rows("status-history")
+            .iter()
+            .any(|r| r.starts_with("000000010804,Error,")),
+        "{}",
+        files["status-history"]
+    );
+    assert!(
+        rows("lookup").iter().any(|r| r == "2,V21"),
+        "{}",
+        files["lookup"]
+    );
+    assert!(
+        rows("jobs")
+            .iter()
+            .any(|r| r.starts_with("1,Firms with their ledger accounts export initiated on")),
+        "the first round's export is in the history:\n{}",
+        files["jobs"]
+    );
+    assert_eq!(
+        rows("integration-periods"),
+        ["Month end,export:objects-in-error,not run"]
+    );
 }

@@ -2,7 +2,8 @@
 //! the tenants' ERP connections (Vantagepoint and Exact Online sources read through them; secrets through
 //! the Parameters and Secrets extension, `EXACT_REDIRECT_URI` as for every flow) built once, then the
 //! runtime loop. An SQS batch runs one export job per record (reporting exactly the
-//! failed message ids); an EventBridge schedule runs the clean-up of jobs whose worker stopped responding.
+//! failed message ids); an EventBridge schedule runs the clean-up of jobs whose worker stopped responding
+//! and starts the scheduled exports whose time came.
 //! Everything else is in `ledgerlink-jobs`.
 
 use std::sync::Arc;
@@ -53,7 +54,10 @@ async fn handle(exporter: &Exporter, payload: Value) -> Result<Value, lambda_run
     if payload.get("Records").is_none() {
         let failed = exporter.clean_up_stuck(CLEAN_UP_LIMIT).await?;
         tracing::info!(failed = failed.len(), "stuck-job clean-up done");
-        return Ok(json!({ "failed_jobs": failed.len() }));
+        // Scheduled exports whose time came are queued here (this schedule ticks every 10 minutes).
+        let started = exporter.run_due_schedules().await?;
+        tracing::info!(started = started.len(), "scheduled exports started");
+        return Ok(json!({ "failed_jobs": failed.len(), "scheduled_jobs": started.len() }));
     }
     let event: SqsEvent = serde_json::from_value(payload)?;
     let mut response = SqsBatchResponse::default();

@@ -93,6 +93,7 @@ fn definition(format: ExportFormat) -> ExportDefinition {
         updated_by: String::new(),
         updated_at: None,
         file_name: None,
+        schedule: None,
         version: 0,
     }
 }

@@ -476,6 +476,9 @@ pub struct ExportDefinition {
     /// The definition's id when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_name: Option<String>,
+    /// Runs on its own on this schedule, notifying (and mailing) a user when done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<crate::schedule::ExportSchedule>,
     #[serde(default)]
     pub updated_by: String,
     #[serde(default)]
@@ -562,6 +565,9 @@ impl ExportDefinition {
         }
         if let Some(pattern) = &self.file_name {
             validate_file_name(pattern)?;
+        }
+        if let Some(schedule) = &self.schedule {
+            schedule.validate()?;
         }
         Ok(())
     }
@@ -934,6 +940,7 @@ mod tests {
             filter: vec![condition("updated_at", ConditionOp::OnOrAfter, "last week")],
             format: ExportFormat::Csv,
             file_name: None,
+            schedule: None,
             updated_by: String::new(),
             updated_at: None,
             version: 0,

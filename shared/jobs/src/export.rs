@@ -417,6 +417,11 @@ impl Exporter {
         mark_failed(&self.ctx, tenant, id, user, reason).await
     }
 
+    /// Starts the scheduled exports whose time came (every tenant); see [`crate::schedule`].
+    pub async fn run_due_schedules(&self) -> JobResult<Vec<Job>> {
+        crate::schedule::run_due(&self.ctx).await
+    }
+
     /// The scheduled clean-up (exports and imports alike).
     pub async fn clean_up_stuck(&self, limit: u32) -> JobResult<Vec<Job>> {
         clean_up_stuck(&self.ctx, limit).await

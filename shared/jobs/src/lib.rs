@@ -23,6 +23,7 @@ pub mod export;
 pub mod import;
 pub mod integrations;
 pub mod job;
+pub mod schedule;
 pub mod source;
 pub mod worker;
 pub mod writer;
@@ -45,6 +46,7 @@ pub use error::{JobError, JobResult};
 pub use export::Exporter;
 pub use import::{ImportFormat, ImportSummary, ImportTemplate, Importer, RowError, SkippedRow};
 pub use integrations::{IntegrationOverview, IntegrationsManager, TaskStatus};
+pub use schedule::{ExportSchedule, Frequency};
 
 /// Tunables of the job use cases. The defaults suit Lambda (15-minute invocations) and the local stack.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -194,6 +194,7 @@ async fn seed_jobs(jobs: &JobsContext, tenant: &TenantId) -> Result<(), AnyError
         updated_by: String::new(),
         updated_at: None,
         file_name: None,
+        schedule: None,
         version: 0,
     };
     exporter

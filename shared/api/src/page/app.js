@@ -14,6 +14,10 @@ const state = {
   objectsCursor: null,
   selected: new Map(),
   exportsCursor: null,
+  exportsPoll: null,
+  sources: null,
+  definitions: [],
+  editing: null,
   lookupCursor: null,
   detail: null,
 };
@@ -106,8 +110,37 @@ function guard(fn) {
   };
 }
 
+// The five statuses of the Integration page (seed 002), as the page explains them on hover and in its help.
+const STATUS_HELP = {
+  "success": "Success: the object is in the other system as it is now.",
+  "error": "Error: the last attempt was refused; the message says why and what to fix, then Synchronize.",
+  "pending": "Pending: queued or being sent; it changes on its own.",
+  "outcome-unknown": "Pending: the last answer was lost; the next attempt looks the document up before writing.",
+  "not-integrated": "Not integrated: found but not sent (filtered out, or waiting for what it depends on).",
+  "desynchronized": "Desynchronized: changed in one system after it was synced; Synchronize writes the owner's values.",
+  "started": "Started: the job is running; progress moves as rows are written.",
+  "finished": "Finished: the file is ready to download.",
+  "failed": "Failed: see the reason; Reset Task runs it again.",
+};
+
 function statusCell(status, label) {
-  return el("span", { class: `status ${status}`, "data-status": status, text: label || status });
+  return el("span", { class: `status ${status}`, "data-status": status, title: STATUS_HELP[status] || null, text: label || status });
+}
+
+// A discovery window (`2026-12-04T14:39:22Z/2026-12-04T14:40:24Z`) or `start` is no version a person knows:
+// show when the document was found instead, with the raw value on hover.
+function readableVersion(version) {
+  if (!version) return "";
+  const found = /^\d{4}-\d{2}-\d{2}T[^/]*\/(\d{4}-\d{2}-\d{2}T.*)$/.exec(version);
+  if (found) return `posted by ${fmtTime(found[1])}`;
+  if (version === "start") return "first load";
+  return version;
+}
+
+// `000000010804.202612.3` is invoice 000000010804 of period 2026/12 (posting 3).
+function readableKey(key) {
+  const m = /^([^.]+)\.(\d{4})(\d{2})\.(\d+)$/.exec(key);
+  return m ? `${m[1]} (${m[2]}/${m[3]})` : key;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -242,10 +275,10 @@ function renderObjects() {
     const message = o.last_message || "";
     const row = el("tr", { "data-key": o.key, "data-type": o.type, class: checked ? "selected" : null },
       el("td", {}, box),
-      el("td", {}, el("button", { type: "button", class: "link", text: o.key, onclick: guard(() => showDetail(o)) })),
+      el("td", {}, el("button", { type: "button", class: "link", text: readableKey(o.key), title: o.key, onclick: guard(() => showDetail(o)) })),
       el("td", { text: o.type }),
       el("td", {}, statusCell(o.status, o.status_label)),
-      el("td", { class: "version", title: o.version || "", text: o.version || "" }),
+      el("td", { class: "version", title: o.version || "", text: readableVersion(o.version) }),
       el("td", { class: "message", title: message, text: message }),
       el("td", { text: o.attempts }),
       el("td", { text: fmtTime(o.updated_at) }),
@@ -360,23 +393,310 @@ async function linkAction(action, account) {
 // Export history
 // ---------------------------------------------------------------------------------------------------
 
+const OPS = [
+  ["equals", "is"], ["not-equals", "is not"], ["contains", "contains"], ["starts-with", "starts with"],
+  ["not-empty", "is filled in"], ["on-or-after", "on or after (date)"], ["before", "before (date)"],
+  ["in-period", "in period"],
+];
+
+async function loadSources() {
+  if (state.sources) return state.sources;
+  const sources = await api("GET", "/api/export-sources");
+  state.sources = sources;
+  $("#def-source").replaceChildren(...sources.items.map((s) => el("option", { value: s.kind, text: s.title })));
+  $("#def-table").replaceChildren(...sources.lookup_tables.map((t) => el("option", { value: t, text: t })));
+  $("#def-object-type").replaceChildren(el("option", { value: "", text: "Any" }),
+    ...[...TYPES["finance"], ...TYPES["master-data"]].map((t) => el("option", { value: t, text: t })));
+  return sources;
+}
+
+function sourceInfo(kind) {
+  return (state.sources ? state.sources.items : []).find((s) => s.kind === kind);
+}
+
+function describeSource(source) {
+  const info = sourceInfo(source.kind);
+  const title = info ? info.title : source.kind;
+  const f = source.filter || {};
+  const parts = [f.status, f.object_type, source.table, source.job_kind, source.period].filter(Boolean);
+  return parts.length ? `${title} (${parts.join(", ")})` : title;
+}
+
 async function loadExports(reset) {
   const params = new URLSearchParams({ kind: "export", limit: "50" });
   if (!reset && state.exportsCursor) params.set("cursor", state.exportsCursor);
   const [page, definitions] = await Promise.all([
     api("GET", `/api/jobs?${params}`),
-    reset ? api("GET", "/api/export-definitions").catch(() => null) : Promise.resolve(null),
+    reset ? api("GET", "/api/export-definitions") : Promise.resolve(null),
+    reset ? loadSources().catch(() => null) : Promise.resolve(null),
   ]);
-  if (definitions) {
-    const select = $("#definition-select");
-    select.replaceChildren(...definitions.items.map((d) => el("option", { value: d.id, text: d.name })));
-    $("#run-export").disabled = definitions.items.length === 0;
-  }
+  if (definitions) renderDefinitions(definitions.items);
   const body = $("#exports tbody");
   if (reset) body.replaceChildren();
   for (const job of page.items) body.append(exportRow(job));
   state.exportsCursor = page.next_cursor;
   $("#more-exports").hidden = !state.exportsCursor;
+  // Progress that moves: while an export runs, the history refreshes itself every second.
+  clearTimeout(state.exportsPoll);
+  if (reset && page.items.some((j) => j.status === "started")) {
+    state.exportsPoll = setTimeout(() => { if (state.tab === "exports") guard(loadExports)(true); }, 1000);
+  }
+}
+
+function renderDefinitions(items) {
+  state.definitions = items;
+  const select = $("#definition-select");
+  const chosen = select.value;
+  select.replaceChildren(...items.map((d) => el("option", { value: d.id, text: d.name })));
+  if (items.some((d) => d.id === chosen)) select.value = chosen;
+  $("#run-export").disabled = items.length === 0;
+  $("#definitions-empty").hidden = items.length > 0;
+  $("#definitions").hidden = items.length === 0;
+  $("#definitions tbody").replaceChildren(...items.map((d) => el("tr", { "data-definition": d.id },
+    el("td", {}, el("strong", { text: d.name }), d.description ? el("div", { class: "hint", text: d.description }) : null),
+    el("td", { text: describeSource(d.source) }),
+    el("td", { text: d.columns.map((c) => c.header).join(", ") }),
+    el("td", {}, d.format.toUpperCase(), d.schedule ? el("div", { class: "hint schedule", text: describeSchedule(d.schedule) }) : null),
+    el("td", { class: "time", text: `${d.updated_by || ""} ${fmtTime(d.updated_at)}`.trim() }),
+    el("td", { class: "actions" },
+      el("button", { type: "button", class: "run-definition", text: "Run", "aria-label": `Run ${d.name}`, onclick: guard(() => runDefinition(d.id)) }),
+      el("button", { type: "button", class: "edit-definition", text: "Edit", "aria-label": `Edit ${d.name}`, onclick: guard(() => openDefinition(d)) }),
+      el("button", { type: "button", class: "copy-definition", text: "Copy", "aria-label": `Copy ${d.name}`, onclick: guard(() => copyDefinition(d)) }),
+      el("button", { type: "button", class: "delete-definition danger", text: "Delete", "aria-label": `Delete ${d.name}`, onclick: guard(() => deleteDefinition(d)) })))));
+}
+
+async function runDefinition(id) {
+  const job = await api("POST", `/api/export-definitions/${encodeURIComponent(id)}/run`);
+  flash(`Export ${job.id} started: ${job.description}.`);
+  await loadExports(true);
+}
+
+function slug(text) {
+  return text.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 64);
+}
+
+function humanize(field) {
+  const words = field.replace(/_/g, " ").replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+function moveRow(li, delta) {
+  const list = li.parentElement;
+  if (delta < 0 && li.previousElementSibling) list.insertBefore(li, li.previousElementSibling);
+  if (delta > 0 && li.nextElementSibling) list.insertBefore(li.nextElementSibling, li);
+  renumber(list);
+}
+
+function renumber(list) {
+  $$("li", list).forEach((li, i) => {
+    for (const input of $$("input, select", li)) {
+      const what = input.dataset.part;
+      input.setAttribute("aria-label", `${list.id === "def-columns" ? "Column" : "Condition"} ${i + 1} ${what}`);
+    }
+  });
+}
+
+function columnRow(column = { field: "", header: "" }) {
+  const field = el("input", { class: "col-field", "data-part": "field", list: "def-fields", value: column.field, required: true, size: 18 });
+  const header = el("input", { class: "col-header", "data-part": "header", value: column.header, required: true, size: 22 });
+  // The header follows the field until the user types one of their own.
+  if (!column.header) header.dataset.auto = "1";
+  field.addEventListener("input", () => {
+    if (header.dataset.auto) header.value = humanize(field.value.trim());
+    $("#def-columns").dataset.suggested = "";
+  });
+  header.addEventListener("input", () => { delete header.dataset.auto; $("#def-columns").dataset.suggested = ""; });
+  const li = el("li", { class: "row" }, field, header,
+    el("button", { type: "button", class: "icon", text: "↑", "aria-label": "Move column up", onclick: () => moveRow(li, -1) }),
+    el("button", { type: "button", class: "icon", text: "↓", "aria-label": "Move column down", onclick: () => moveRow(li, 1) }),
+    el("button", { type: "button", class: "icon", text: "✕", "aria-label": "Remove column", onclick: () => { const list = li.parentElement; li.remove(); list.dataset.suggested = ""; renumber(list); } }));
+  return li;
+}
+
+function conditionRow(condition = { field: "", op: "equals", value: "" }) {
+  const op = el("select", { class: "cond-op", "data-part": "operator" }, ...OPS.map(([v, t]) => el("option", { value: v, text: t })));
+  op.value = condition.op;
+  const li = el("li", { class: "row" },
+    el("input", { class: "cond-field", "data-part": "field", list: "def-fields", value: condition.field, size: 16 }),
+    op,
+    el("input", { class: "cond-value", "data-part": "value", value: condition.value, size: 18 }),
+    el("button", { type: "button", class: "icon", text: "✕", "aria-label": "Remove condition", onclick: () => { const list = li.parentElement; li.remove(); renumber(list); } }));
+  return li;
+}
+
+function sourceChanged(prefill) {
+  const kind = $("#def-source").value;
+  const info = sourceInfo(kind);
+  $("#def-source-hint").textContent = info ? info.description : "";
+  $("#def-fields").replaceChildren(...(info ? info.fields : []).map((f) => el("option", { value: f })));
+  for (const node of $$("#definition-form .source-opt")) node.hidden = !node.dataset.for.split(" ").includes(kind);
+  // A new definition starts with the source's first fields as columns; while the user has not touched
+  // them, choosing another source suggests that source's fields instead.
+  const list = $("#def-columns");
+  if (prefill && info && ($$("li", list).length === 0 || list.dataset.suggested)) {
+    list.replaceChildren(...info.fields.slice(0, 4).map((f) => columnRow({ field: f, header: humanize(f) })));
+    list.dataset.suggested = "1";
+    renumber(list);
+  }
+}
+
+async function openDefinition(definition) {
+  await loadSources();
+  const form = $("#definition-form");
+  state.editing = definition ? { id: definition.id, version: definition.version } : null;
+  const d = definition || { id: "", name: "", description: "", source: { kind: "statuses" }, columns: [], filter: [], format: "csv", file_name: "" };
+  $("#definition-form-title").textContent = definition ? `Edit “${d.name}”` : "New export definition";
+  $("#def-name").value = d.name;
+  $("#def-id").value = d.id;
+  $("#def-id").readOnly = Boolean(definition);
+  $("#def-id").dataset.auto = definition ? "" : "1";
+  $("#def-description").value = d.description || "";
+  $("#def-source").value = d.source.kind;
+  const f = d.source.filter || {};
+  $("#def-status").value = f.status || "";
+  $("#def-object-type").value = f.object_type || "";
+  if (d.source.table) $("#def-table").value = d.source.table;
+  if (d.source.job_kind) $("#def-job-kind").value = d.source.job_kind;
+  $("#def-source-period").value = d.source.period || "current";
+  $("#def-columns").replaceChildren(...d.columns.map((c) => columnRow(c)));
+  $("#def-columns").dataset.suggested = "";
+  // The period and the date range have their own fields; other conditions are rows.
+  const rest = [...(d.filter || [])];
+  const take = (op) => { const i = rest.findIndex((c) => c.op === op); return i < 0 ? null : rest.splice(i, 1)[0]; };
+  const period = take("in-period");
+  $("#def-period").value = period ? period.value : "";
+  $("#def-period-field").value = period ? period.field : "period";
+  const from = take("on-or-after");
+  const to = take("before");
+  $("#def-from").value = from ? from.value : "";
+  $("#def-to").value = to ? to.value : "";
+  $("#def-date-field").value = (from || to || { field: "updated_at" }).field;
+  $("#def-conditions").replaceChildren(...rest.map((c) => conditionRow(c)));
+  $(`#definition-form input[name=format][value=${d.format}]`).checked = true;
+  $("#def-file-name").value = d.file_name || "";
+  const schedule = d.schedule || {};
+  $("#def-every").value = schedule.every || "";
+  $("#def-weekday").value = String(schedule.weekday || 1);
+  $("#def-day").value = String(schedule.day || 1);
+  $("#def-at").value = schedule.at || "06:00";
+  $("#def-notify").value = schedule.notify || "";
+  everyChanged();
+  $("#definition-error").textContent = "";
+  sourceChanged(!definition);
+  renumber($("#def-columns"));
+  renumber($("#def-conditions"));
+  form.hidden = false;
+  form.scrollIntoView({ block: "start" });
+  $("#def-name").focus();
+}
+
+function everyChanged() {
+  const every = $("#def-every").value;
+  for (const node of $$("#definition-form .every-opt")) node.hidden = !every || !node.dataset.for.split(" ").includes(every);
+}
+
+function describeSchedule(s) {
+  if (!s) return "";
+  const days = ["", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+  const when = s.every === "daily" ? "every day" : s.every === "weekly" ? `every ${days[s.weekday] || "week"}` : `day ${s.day} of every month`;
+  return `${when} at ${s.at} UTC${s.notify ? `, mailed to ${s.notify}` : ""}`;
+}
+
+function readDefinition() {
+  const kind = $("#def-source").value;
+  const source = { kind };
+  if (kind === "statuses" || kind === "status-history") {
+    source.filter = {};
+    if ($("#def-status").value) source.filter.status = $("#def-status").value;
+    if ($("#def-object-type").value) source.filter.object_type = $("#def-object-type").value;
+  }
+  if (kind === "lookup") source.table = $("#def-table").value;
+  if (kind === "jobs") source.job_kind = $("#def-job-kind").value;
+  if (kind === "integration-periods") source.period = $("#def-source-period").value.trim() || "current";
+  const columns = $$("#def-columns li").map((li) => ({
+    field: $(".col-field", li).value.trim(), header: $(".col-header", li).value.trim(),
+  }));
+  const filter = [];
+  if ($("#def-period").value.trim()) filter.push({ field: $("#def-period-field").value.trim() || "period", op: "in-period", value: $("#def-period").value.trim() });
+  const dateField = $("#def-date-field").value.trim() || "updated_at";
+  if ($("#def-from").value) filter.push({ field: dateField, op: "on-or-after", value: $("#def-from").value });
+  if ($("#def-to").value) filter.push({ field: dateField, op: "before", value: $("#def-to").value });
+  for (const li of $$("#def-conditions li")) {
+    const field = $(".cond-field", li).value.trim();
+    if (field) filter.push({ field, op: $(".cond-op", li).value, value: $(".cond-value", li).value.trim() });
+  }
+  const definition = {
+    id: $("#def-id").value.trim(), name: $("#def-name").value.trim(), description: $("#def-description").value.trim(),
+    source, columns, filter, format: $("#definition-form input[name=format]:checked").value,
+  };
+  const every = $("#def-every").value;
+  if (every) {
+    definition.schedule = { every, at: $("#def-at").value || "06:00" };
+    if (every === "weekly") definition.schedule.weekday = Number($("#def-weekday").value);
+    if (every === "monthly") definition.schedule.day = Number($("#def-day").value);
+    if ($("#def-notify").value.trim()) definition.schedule.notify = $("#def-notify").value.trim();
+  }
+  const fileName = $("#def-file-name").value.trim();
+  if (fileName) definition.file_name = fileName;
+  if (state.editing) definition.version = state.editing.version;
+  return definition;
+}
+
+function definitionProblem(definition) {
+  if (!definition.name) return ["#def-name", "Give the definition a name."];
+  if (!/^[a-z0-9-]{1,64}$/.test(definition.id)) return ["#def-id", "The id must be 1 to 64 lower-case letters, digits or -."];
+  if (definition.columns.length === 0) return ["#add-column", "Add at least one column."];
+  const blank = definition.columns.findIndex((c) => !c.field || !c.header);
+  if (blank >= 0) return [`#def-columns li:nth-child(${blank + 1}) input`, `Column ${blank + 1} needs a field and a header.`];
+  return null;
+}
+
+async function saveDefinition(event) {
+  event.preventDefault();
+  const run = event.submitter && event.submitter.id === "save-run-definition";
+  const definition = readDefinition();
+  const problem = definitionProblem(definition);
+  const error = $("#definition-error");
+  if (problem) {
+    error.textContent = problem[1];
+    const field = $(problem[0]);
+    if (field) field.focus();
+    return;
+  }
+  try {
+    const saved = state.editing
+      ? await api("PUT", `/api/export-definitions/${encodeURIComponent(state.editing.id)}`, definition)
+      : await api("POST", "/api/export-definitions", definition);
+    error.textContent = "";
+    $("#definition-form").hidden = true;
+    state.editing = null;
+    flash(`Export definition “${saved.name}” saved.`);
+    if (run) await runDefinition(saved.id);
+    else await loadExports(true);
+  } catch (e) {
+    if (e instanceof ApiFailure && e.status === 401) return;
+    error.textContent = e.message;
+  }
+}
+
+async function copyDefinition(d) {
+  const name = prompt("Name of the copy", `${d.name} (copy)`);
+  if (name === null || !name.trim()) return;
+  const taken = new Set((state.definitions || []).map((x) => x.id));
+  let id = slug(name) || `${d.id}-copy`;
+  for (let n = 2; taken.has(id); n += 1) id = `${slug(name).slice(0, 60)}-${n}`;
+  const copy = await api("POST", `/api/export-definitions/${encodeURIComponent(d.id)}/copy`, { id, name: name.trim() });
+  flash(`Copied to “${copy.name}”; change what differs and save.`);
+  await loadExports(true);
+  await openDefinition(copy);
+}
+
+async function deleteDefinition(d) {
+  if (!confirm(`Delete the export definition “${d.name}”? Exports already made stay in the history.`)) return;
+  await api("DELETE", `/api/export-definitions/${encodeURIComponent(d.id)}`);
+  flash(`Export definition “${d.name}” deleted.`);
+  if (state.editing && state.editing.id === d.id) $("#definition-form").hidden = true;
+  await loadExports(true);
 }
 
 function taskAction(job, reload) {
@@ -403,19 +723,24 @@ function taskAction(job, reload) {
 }
 
 function exportRow(job) {
-  const progress = `${job.processed} / ${job.total === null || job.total === undefined ? "?" : job.total}`;
+  const total = job.total === null || job.total === undefined ? null : job.total;
+  const progressText = `${job.processed} / ${total === null ? "?" : total}`;
+  const progress = el("td", { class: "progress" },
+    job.status === "started" && total ? el("progress", { max: String(total), value: String(job.processed), "aria-label": `Progress of ${job.id}` }) : null,
+    el("span", { class: "progress-text", text: progressText }));
   const download = job.downloadable
-    ? el("button", { type: "button", class: "link", text: "Download", onclick: guard(async () => {
+    ? el("button", { type: "button", class: "link download", text: "Download", "aria-label": `Download export ${job.id}`, onclick: guard(async () => {
       const link = await api("POST", `/api/jobs/${job.id}/download`);
       window.location.assign(link.url);
     }) })
     : "";
-  return el("tr", { "data-job": job.id },
+  const failed = el("td", { class: "time" }, fmtTime(job.failed_at),
+    job.fail_reason ? el("div", { class: "fail-reason", text: job.fail_reason }) : null);
+  return el("tr", { "data-job": job.id, "data-status": job.status },
     el("td", { text: job.id }), el("td", { text: job.description }), el("td", { text: job.created_by }),
-    el("td", { text: progress }), el("td", {}, statusCell(job.status, job.status)),
+    progress, el("td", {}, statusCell(job.status, job.status)),
     el("td", { class: "time", text: fmtTime(job.started_at) }), el("td", { class: "time", text: fmtTime(job.finished_at) }),
-    el("td", { class: "time", text: fmtTime(job.failed_at), title: job.fail_reason || "" }),
-    el("td", {}, download), el("td", {}, taskAction(job, () => loadExports(true))));
+    failed, el("td", {}, download), el("td", {}, taskAction(job, () => loadExports(true))));
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -711,11 +1036,30 @@ function wire() {
   $("#more-exports").addEventListener("click", () => guard(loadExports)(false));
   $("#run-export").addEventListener("click", guard(async () => {
     const id = $("#definition-select").value;
-    if (!id) return;
-    const job = await api("POST", `/api/export-definitions/${encodeURIComponent(id)}/run`);
-    flash(`Export ${job.id} started.`);
-    await loadExports(true);
+    if (id) await runDefinition(id);
   }));
+  $("#new-definition").addEventListener("click", guard(() => openDefinition(null)));
+  $("#definition-form").addEventListener("submit", saveDefinition);
+  $("#cancel-definition").addEventListener("click", () => { $("#definition-form").hidden = true; state.editing = null; });
+  $("#def-source").addEventListener("change", () => sourceChanged(true));
+  $("#def-every").addEventListener("change", everyChanged);
+  $("#def-name").addEventListener("input", () => {
+    if ($("#def-id").dataset.auto) $("#def-id").value = slug($("#def-name").value);
+  });
+  $("#def-id").addEventListener("input", () => { $("#def-id").dataset.auto = ""; });
+  $("#add-column").addEventListener("click", () => {
+    $("#def-columns").dataset.suggested = "";
+    const row = columnRow();
+    $("#def-columns").append(row);
+    renumber($("#def-columns"));
+    $(".col-field", row).focus();
+  });
+  $("#add-condition").addEventListener("click", () => {
+    const row = conditionRow();
+    $("#def-conditions").append(row);
+    renumber($("#def-conditions"));
+    $(".cond-field", row).focus();
+  });
   $("#refresh-manager").addEventListener("click", guard(loadManager));
   $("#integration-form").addEventListener("submit", guard(async (event) => {
     event.preventDefault();

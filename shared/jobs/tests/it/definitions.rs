@@ -37,6 +37,7 @@ fn invoices(id: &str) -> ExportDefinition {
         }],
         format: ExportFormat::Csv,
         file_name: Some("invoices-{period}-job{job}".into()),
+        schedule: None,
         updated_by: String::new(),
         updated_at: None,
         version: 0,

@@ -42,6 +42,7 @@ fn gl_definition(format: ExportFormat) -> ExportDefinition {
         updated_by: String::new(),
         updated_at: None,
         file_name: None,
+        schedule: None,
         version: 0,
     }
 }
@@ -175,6 +176,7 @@ async fn an_xlsx_export_of_statuses_is_a_workbook_with_every_row(h: Harness) {
         updated_by: String::new(),
         updated_at: None,
         file_name: None,
+        schedule: None,
         version: 0,
     };
     let exporter = Exporter::new(h.ctx.clone());

@@ -28,6 +28,7 @@ fn definition(id: &str, table: LookupTable) -> ExportDefinition {
         updated_by: String::new(),
         updated_at: None,
         file_name: None,
+        schedule: None,
         version: 0,
     }
 }

@@ -9,4 +9,5 @@ mod export;
 mod import;
 mod integrations;
 mod psa;
+mod scheduled;
 mod sources;

@@ -157,6 +157,7 @@ fn vp_firms() -> ExportDefinition {
         updated_by: String::new(),
         updated_at: None,
         file_name: None,
+        schedule: None,
         version: 0,
     }
 }

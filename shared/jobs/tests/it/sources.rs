@@ -126,6 +126,7 @@ fn definition(source: ExportSource, columns: &[(&str, &str)]) -> ExportDefinitio
         updated_by: String::new(),
         updated_at: None,
         file_name: None,
+        schedule: None,
         version: 0,
     }
 }
