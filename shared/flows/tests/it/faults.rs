@@ -263,6 +263,13 @@ async fn settle(
             world.exact.faults().clear();
             world.vp.faults().clear();
         }
+        // A worker killed mid-refresh loses the rotated refresh token (Exact refuses the old one for good):
+        // the tenant is paused until a user reconnects; the user does, and nothing may be lost or doubled.
+        let mut tenants: Vec<_> = objects.iter().map(|o| o.tenant.clone()).collect();
+        tenants.dedup();
+        for tenant in &tenants {
+            world.reconnect_exact_if_paused(tenant).await;
+        }
         world.clock.advance(VISIBILITY + Duration::from_secs(301));
         // The scheduled sweep: dead letters redriven, stalled objects sent again.
         ledgerlink_flows::sweeper::sweep(&world.ctx, flow)

@@ -165,6 +165,47 @@ impl World {
         }
     }
 
+    /// What a user does when the Exact Online connection of `tenant` is paused for a reconnect (a refresh
+    /// token rotated by Exact whose answer never reached us, e.g. a worker killed mid-refresh: real Exact then
+    /// refuses the old refresh token for good): consents again (new tokens from the emulator, stored as the
+    /// consent callback stores them) and resumes the tenant, which sends its Pending objects again.
+    /// Returns whether a reconnect was needed.
+    pub async fn reconnect_exact_if_paused(&self, tenant: &TenantId) -> bool {
+        let record = self.ctx.tenant(tenant).await.unwrap();
+        let needs = record.state != ConnectionState::Active
+            && record
+                .paused_reason
+                .as_deref()
+                .is_some_and(|r| r.contains("Exact Online must be reconnected"));
+        if !needs {
+            return false;
+        }
+        let pair = self
+            .exact
+            .issue_tokens(&self.app.client_id, Some(self.user))
+            .unwrap();
+        let now = self.now();
+        let exact_issuer = ledgerlink_exact::issuer(&self.exact_server.base_url()).unwrap();
+        self.ctx
+            .stores
+            .tokens
+            .save_initial(&TokenRecord {
+                connection: format!("exact:{tenant}"),
+                issuer: exact_issuer,
+                access_token: pair.access_token.clone(),
+                refresh_token: pair.refresh_token.clone(),
+                access_expires_at: now + chrono::Duration::seconds(600),
+                issued_at: now,
+                generation: 0,
+            })
+            .await
+            .unwrap();
+        ledgerlink_flows::operator::resume(&self.ctx, tenant)
+            .await
+            .unwrap();
+        true
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
