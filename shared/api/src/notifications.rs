@@ -89,6 +89,19 @@ pub async fn read(
     if id.is_empty() || id.len() > 300 {
         return Err(ApiError::invalid("id", "must be 1 to 300 characters"));
     }
+    let missing = || ApiError::not_found(format!("No notification `{id}` exists."));
+    // Only the addressee (or, for `operators`, any operator) may mark it read; anyone else is told it does
+    // not exist, as for an unknown id.
+    let notification = state
+        .stores()
+        .notifications
+        .get(&caller.tenant, &id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "the notification"))?
+        .ok_or_else(missing)?;
+    if !addressed_to(&caller, &notification) {
+        return Err(missing());
+    }
     state
         .stores()
         .notifications

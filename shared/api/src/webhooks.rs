@@ -15,6 +15,11 @@
 //!   The flow comes from the URL's `flow` query parameter (one webhook action per flow), firm-sync by
 //!   default. A Discover reads from the flow's cursor, so a repeated delivery costs one extra empty run.
 //!
+//! - **No tenant enumeration**: an address naming an unknown tenant is answered exactly as a known tenant
+//!   answers a delivery whose credentials do not match (Exact: checked against a random secret, so an
+//!   empty body is `validated` and anything else a 401 or the same 400; Vantagepoint: 401), and a
+//!   Vantagepoint tenant without webhook credentials answers the same 401.
+//!
 //! Secrets are resolved through the [`ledgerlink_flows::SecretResolver`] and never logged.
 
 use std::sync::Arc;
@@ -65,17 +70,28 @@ pub fn flow_of_exact_topic(topic: &str) -> Option<Flow> {
     }
 }
 
-async fn tenant_record(state: &ApiState, tenant: &str) -> ApiResult<Tenant> {
-    let unknown = || ApiError::not_found("No webhook is configured at this address.");
-    let id = TenantId::parse(tenant).map_err(|_| unknown())?;
+/// The tenant a webhook address names, if it exists. An unknown tenant is answered exactly like a known
+/// one whose credentials do not match (no tenant enumeration through webhooks).
+async fn tenant_record(state: &ApiState, tenant: &str) -> ApiResult<Option<Tenant>> {
+    let Ok(id) = TenantId::parse(tenant) else {
+        return Ok(None);
+    };
     state
         .stores()
         .tenants
         .get(&id)
         .await
-        .map_err(|e| ApiError::from_store(e, "the tenant"))?
-        .ok_or_else(unknown)
+        .map_err(|e| ApiError::from_store(e, "the tenant"))
 }
+
+/// The secret an unknown tenant's Exact deliveries are checked against: random per process, so nothing
+/// verifies, and the answer is the one a known tenant gives to a bad signature.
+fn unknown_tenant_secret() -> &'static str {
+    static SECRET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SECRET.get_or_init(|| hex::encode(rand::random::<[u8; 32]>()))
+}
+
+const BAD_VP_CREDENTIALS: &str = "The webhook credentials do not match.";
 
 async fn resolve(
     state: &ApiState,
@@ -112,15 +128,21 @@ pub async fn exact(
 ) -> ApiResult<Json<WebhookAnswer>> {
     let record = tenant_record(&state, &tenant).await?;
     if body.iter().all(u8::is_ascii_whitespace) {
-        tracing::info!(tenant = %record.id, "Exact webhook validation request answered");
+        tracing::info!(tenant = ?record.as_ref().map(|r| &r.id), "Exact webhook validation request answered");
         return Ok(answer("validated", None));
     }
-    let secret = resolve(&state, &record.id, &record.exact_webhook_secret).await?;
-    let content = match verify_webhook(&body, &ledgerlink_exact::Secret::new(secret.expose())) {
+    let secret = match &record {
+        Some(record) => resolve(&state, &record.id, &record.exact_webhook_secret)
+            .await?
+            .expose()
+            .to_owned(),
+        None => unknown_tenant_secret().to_owned(),
+    };
+    let content = match verify_webhook(&body, &ledgerlink_exact::Secret::new(secret)) {
         Ok(WebhookVerification::Verified(content)) => content,
         Ok(WebhookVerification::ValidationRequest) => return Ok(answer("validated", None)),
         Err(WebhookError::BadSignature) => {
-            tracing::warn!(tenant = %record.id, "Exact webhook with a bad HashCode refused");
+            tracing::warn!(tenant = %tenant, "Exact webhook with a bad HashCode refused");
             return Err(ApiError::BadSignature(
                 "The HashCode does not match the content.",
             ));
@@ -137,6 +159,12 @@ pub async fn exact(
                 "the signed content is not an Exact webhook event",
             ));
         }
+    };
+    // Nothing verifies against an unknown tenant's random secret; were it to, the answer stays the same.
+    let Some(record) = record else {
+        return Err(ApiError::BadSignature(
+            "The HashCode does not match the content.",
+        ));
     };
     if content.division != record.exact_division.0 {
         return Err(ApiError::invalid(
@@ -207,7 +235,10 @@ pub async fn vantagepoint(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<Json<WebhookAnswer>> {
-    let record = tenant_record(&state, &tenant).await?;
+    let Some(record) = tenant_record(&state, &tenant).await? else {
+        tracing::info!(%tenant, "Vantagepoint webhook for an unknown tenant refused");
+        return Err(ApiError::BadSignature(BAD_VP_CREDENTIALS));
+    };
     let setting: VpWebhookSetting = record
         .settings
         .get(VP_WEBHOOK_SETTING)
@@ -235,15 +266,11 @@ pub async fn vantagepoint(
         Ok(()) => {}
         Err(WebhookAuthError::NotConfigured) => {
             tracing::warn!(tenant = %record.id, "Vantagepoint webhook received but none is configured");
-            return Err(ApiError::not_found(
-                "No webhook is configured at this address.",
-            ));
+            return Err(ApiError::BadSignature(BAD_VP_CREDENTIALS));
         }
         Err(_) => {
             tracing::warn!(tenant = %record.id, "Vantagepoint webhook with bad credentials refused");
-            return Err(ApiError::BadSignature(
-                "The webhook credentials do not match.",
-            ));
+            return Err(ApiError::BadSignature(BAD_VP_CREDENTIALS));
         }
     }
     let flow = query.flow.unwrap_or(Flow::FirmSync);

@@ -340,7 +340,14 @@ impl ExactClient {
                 }
             };
             let rate = parse_rate_headers(&headers);
+            // Only an answer to an accepted token counts: a host that refuses our token has not shown it
+            // is the Exact site that issued it, so its rate headers are not trusted.
+            let authenticated = !matches!(
+                status,
+                reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN
+            );
             if scope == Scope::Division
+                && authenticated
                 && let Err(e) = inner.limiter.observe(&rate).await
             {
                 tracing::warn!(error = %e, "could not record the rate headers");

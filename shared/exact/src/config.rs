@@ -164,9 +164,11 @@ impl ExactConfig {
         format!("{}/api/oauth2/auth?{query}", self.base_str())
     }
 
-    /// The key of this app + division in the shared rate budget.
+    /// The key of this connection's division in the shared rate budget: `exact:<tenant>:<division>`. It
+    /// belongs to the tenant's connection — never to values a tenant chooses (client id, division alone),
+    /// so no tenant can spend or poison another's budget.
     pub fn rate_key(&self) -> String {
-        format!("exact:{}:{}", self.client_id, self.division)
+        format!("{}:{}", self.connection, self.division)
     }
 
     /// Whether `url` points at this site (we only ever send the bearer token there, `__next` links included).
@@ -256,10 +258,7 @@ mod tests {
             "https://start.exactonline.nl/api/oauth2/token"
         );
         assert_eq!(c.connection, "exact:acme");
-        assert_eq!(
-            c.rate_key(),
-            "exact:b81cc4de-d192-400e-bcb4-09254394c52a:499156"
-        );
+        assert_eq!(c.rate_key(), "exact:acme:499156");
     }
 
     #[test]

@@ -9,6 +9,11 @@
 //! chunks), so rows keep being produced while a part uploads, and memory stays bounded.
 //!
 //! Cells are written as text: references such as `00123` must keep their leading zeros.
+//!
+//! CSV cells are neutralised against formula injection (the OWASP rule): a text cell that starts with `=`,
+//! `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so a spreadsheet opening the file shows the
+//! text instead of evaluating it. Real numbers (`-12.50`, `+3`, `1e5`) are kept as they are. XLSX cells are
+//! typed strings, which spreadsheets never evaluate.
 
 use bytes::Bytes;
 use ledgerlink_domain::TenantId;
@@ -200,8 +205,9 @@ impl FileWriter {
         let inner = match format {
             ExportFormat::Csv => {
                 let mut writer = csv::WriterBuilder::new().from_writer(Vec::with_capacity(chunk));
+                let cells: Vec<_> = headers.iter().map(|h| neutralise_csv_cell(h)).collect();
                 writer
-                    .write_record(headers)
+                    .write_record(cells.iter().map(|c| c.as_bytes()))
                     .map_err(|e| JobError::file("CSV writing failed", e))?;
                 Inner::Csv { writer }
             }
@@ -232,8 +238,9 @@ impl FileWriter {
     pub async fn write_row(&mut self, values: Vec<String>) -> JobResult<()> {
         match &mut self.inner {
             Inner::Csv { writer } => {
+                let cells: Vec<_> = values.iter().map(|v| neutralise_csv_cell(v)).collect();
                 writer
-                    .write_record(&values)
+                    .write_record(cells.iter().map(|c| c.as_bytes()))
                     .map_err(|e| JobError::file("CSV writing failed", e))?;
                 if writer.get_ref().len() >= self.chunk {
                     let chunk = take_csv(writer, self.chunk)?;
@@ -348,10 +355,64 @@ async fn send(tx: &mut Option<mpsc::Sender<Batch>>, batch: Batch) -> JobResult<(
 }
 
 /// Takes what the writer holds so far, leaving a fresh writer with an empty buffer of `capacity`.
+/// A CSV cell a spreadsheet will not evaluate (see the module doc).
+pub fn neutralise_csv_cell(value: &str) -> std::borrow::Cow<'_, str> {
+    let dangerous = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if dangerous && !is_plain_number(value) {
+        std::borrow::Cow::Owned(format!("'{value}"))
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    }
+}
+
+/// `[+-]digits[.digits][e[+-]digits]`: a number a spreadsheet reads as a number, nothing else.
+fn is_plain_number(value: &str) -> bool {
+    let unsigned = value.strip_prefix(['+', '-']).unwrap_or(value);
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e.strip_prefix(['+', '-']).unwrap_or(e))),
+        None => (unsigned, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((int, frac)) => digits(int) && digits(frac),
+        None => digits(mantissa),
+    };
+    mantissa_ok && exponent.is_none_or(digits)
+}
+
 fn take_csv(writer: &mut csv::Writer<Vec<u8>>, capacity: usize) -> JobResult<Bytes> {
     let fresh = csv::WriterBuilder::new().from_writer(Vec::with_capacity(capacity));
     let full = std::mem::replace(writer, fresh)
         .into_inner()
         .map_err(|e| JobError::file("CSV writing failed", e.into_error()))?;
     Ok(Bytes::from(full))
+}
+
+#[cfg(test)]
+mod csv_injection_tests {
+    use super::neutralise_csv_cell;
+
+    #[test]
+    fn formulas_are_neutralised_and_numbers_kept() {
+        for (input, expected) in [
+            (
+                "=HYPERLINK(\"http://x\",\"click\")",
+                "'=HYPERLINK(\"http://x\",\"click\")",
+            ),
+            ("+1+cmd|'/C calc'!A0", "'+1+cmd|'/C calc'!A0"),
+            ("@SUM(1+1)*cmd", "'@SUM(1+1)*cmd"),
+            ("-2+3", "'-2+3"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "'\r=1"),
+            ("-12.50", "-12.50"),
+            ("+3", "+3"),
+            ("-1e5", "-1e5"),
+            ("00123", "00123"),
+            ("Revenue", "Revenue"),
+            ("", ""),
+            ("-", "'-"),
+        ] {
+            assert_eq!(neutralise_csv_cell(input), expected, "{input:?}");
+        }
+    }
 }

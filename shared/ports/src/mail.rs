@@ -340,6 +340,10 @@ impl NotificationOutbox for MailingOutbox {
         self.inner.list(tenant, page).await
     }
 
+    async fn get(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<Notification>> {
+        self.inner.get(tenant, id).await
+    }
+
     async fn mark_delivered(
         &self,
         tenant: &TenantId,

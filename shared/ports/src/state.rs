@@ -565,6 +565,8 @@ pub trait NotificationOutbox: Send + Sync + std::fmt::Debug {
     async fn push(&self, notification: &Notification) -> StoreResult<()>;
     /// A tenant's notifications, newest first.
     async fn list(&self, tenant: &TenantId, page: PageRequest) -> StoreResult<Page<Notification>>;
+    /// One notification of the tenant (`None` when the tenant has none with that id).
+    async fn get(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<Notification>>;
     async fn mark_delivered(
         &self,
         tenant: &TenantId,

@@ -81,6 +81,25 @@ impl NotificationOutbox for SqliteNotifications {
             .await
     }
 
+    async fn get(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<Notification>> {
+        let (tenant, id) = (tenant.clone(), id.to_owned());
+        self.db
+            .read(move |conn| {
+                let body: Option<String> = conn
+                    .query_row(
+                        "SELECT body FROM notifications WHERE tenant = ?1 AND id = ?2",
+                        params![tenant.as_str(), id],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                Ok(match body {
+                    Some(body) => Some(decode(&body)?),
+                    None => None,
+                })
+            })
+            .await
+    }
+
     async fn mark_delivered(
         &self,
         tenant: &TenantId,

@@ -23,6 +23,8 @@ use crate::helpers::TestApp;
 enum Reply {
     Unauthorized,
     RedirectTo(String),
+    /// 401 with Exact's rate headers saying the budget is spent.
+    UnauthorizedWithSpentBudget,
 }
 
 /// A listener on 127.0.0.1 (port 0) that records the raw text of every request it receives.
@@ -94,6 +96,13 @@ impl Recorder {
                             format!(
                                 "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                                 body.len()
+                            )
+                        }
+                        Reply::UnauthorizedWithSpentBudget => {
+                            let reset =
+                                (Utc::now() + chrono::Duration::hours(1)).timestamp_millis();
+                            format!(
+                                "HTTP/1.1 401 Unauthorized\r\nx-ratelimit-minutely-limit: 60\r\nx-ratelimit-minutely-remaining: 0\r\nx-ratelimit-minutely-reset: {reset}\r\nx-ratelimit-limit: 5000\r\nx-ratelimit-remaining: 0\r\nx-ratelimit-reset: {reset}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
                             )
                         }
                         Reply::RedirectTo(location) => format!(
@@ -224,6 +233,20 @@ async fn scheduled_round(app: &TestApp) {
     }
 }
 
+/// Enters the credentials of both connections through the API, so either connection can be built (the
+/// attacks below must not fail for want of the other system's secrets).
+async fn enter_credentials(app: &TestApp) {
+    let vp = put(
+        app,
+        "vantagepoint",
+        json!({"password": VP_PASSWORD, "client_secret": VP_CLIENT_SECRET}),
+    )
+    .await;
+    let exact = put(app, "exact", json!({"client_secret": EXACT_CLIENT_SECRET})).await;
+    assert_eq!(vp.status, StatusCode::OK, "{}", vp.text());
+    assert_eq!(exact.status, StatusCode::OK, "{}", exact.text());
+}
+
 const VP_PASSWORD: &str = "acme-vp-password-Zq81";
 const VP_CLIENT_SECRET: &str = "acme-vp-client-secret-Jx42";
 const VP_ACCESS: &str = "acme-vp-access-token-Lm07";
@@ -237,13 +260,7 @@ const EXACT_REFRESH: &str = "acme-exact-refresh-token-Ys28";
 #[tokio::test]
 async fn changing_the_vp_base_url_sends_no_token_or_credential_to_the_new_host() {
     let app = TestApp::spawn().await;
-    let entered = put(
-        &app,
-        "vantagepoint",
-        json!({"password": VP_PASSWORD, "client_secret": VP_CLIENT_SECRET}),
-    )
-    .await;
-    assert_eq!(entered.status, StatusCode::OK, "{}", entered.text());
+    enter_credentials(&app).await;
     seed_tokens(
         &app,
         "vantagepoint:acme",
@@ -286,8 +303,7 @@ async fn changing_the_vp_base_url_sends_no_token_or_credential_to_the_new_host()
 #[tokio::test]
 async fn changing_the_exact_base_url_sends_no_token_or_client_secret_to_the_new_host() {
     let app = TestApp::spawn().await;
-    let entered = put(&app, "exact", json!({"client_secret": EXACT_CLIENT_SECRET})).await;
-    assert_eq!(entered.status, StatusCode::OK, "{}", entered.text());
+    enter_credentials(&app).await;
     seed_tokens(
         &app,
         "exact:acme",
@@ -316,6 +332,7 @@ async fn changing_the_exact_base_url_sends_no_token_or_client_secret_to_the_new_
 #[tokio::test]
 async fn a_tenant_cannot_point_its_connection_at_another_tenant_s_secrets() {
     let app = TestApp::spawn().await;
+    enter_credentials(&app).await;
     let globex_password = "globex-vp-password-Hb33";
     let globex_secret = "globex-vp-client-secret-Kc90";
     app.secrets.set("globex/vp/password", globex_password);
@@ -356,7 +373,7 @@ async fn a_stored_reference_to_another_tenant_s_secret_is_never_resolved() {
     record.vp_base_url = format!("{}/vantagepoint", attacker.url());
     record.exact_base_url = attacker.url();
     record.vp_password = SecretRef::Local("globex/vp/password".into());
-    record.vp_client_secret = SecretRef::Local("acme/../globex/vp/client".into());
+    record.vp_client_secret = SecretRef::Local("globex/vp/client".into());
     record.exact_client_secret = SecretRef::Local("globex/exact/client".into());
     let version = record.version;
     app.stores
@@ -379,12 +396,7 @@ async fn a_stored_reference_to_another_tenant_s_secret_is_never_resolved() {
 #[tokio::test]
 async fn credentials_entered_for_the_new_host_are_used_there_and_the_old_ones_never() {
     let app = TestApp::spawn().await;
-    put(
-        &app,
-        "vantagepoint",
-        json!({"password": VP_PASSWORD, "client_secret": VP_CLIENT_SECRET}),
-    )
-    .await;
+    enter_credentials(&app).await;
     seed_tokens(
         &app,
         "vantagepoint:acme",
@@ -428,6 +440,7 @@ async fn credentials_entered_for_the_new_host_are_used_there_and_the_old_ones_ne
 #[tokio::test]
 async fn a_redirect_of_the_vp_token_request_does_not_carry_the_password_away() {
     let app = TestApp::spawn().await;
+    enter_credentials(&app).await;
     let attacker = Recorder::start().await;
     let redirector =
         Recorder::redirecting_to(&format!("{}/vantagepoint/api/token", attacker.url())).await;
@@ -561,4 +574,163 @@ async fn a_stored_internal_erp_host_is_never_connected_to() {
         "the internal host was contacted: {:?}",
         listener.requests()
     );
+}
+
+/// Issue 12 item 11: a user of the tenant cannot mark another user's notification read (nor learn that it
+/// exists: the answer is the one for an unknown id).
+#[tokio::test]
+async fn a_user_cannot_mark_another_user_s_notification_read() {
+    let app = TestApp::spawn().await;
+    app.stores
+        .notifications
+        .push(&ledgerlink_ports::Notification {
+            tenant: app.acme.id.clone(),
+            id: "n-other".into(),
+            kind: ledgerlink_ports::NotificationKind::ExportFinished,
+            recipient: "someone-else".into(),
+            subject: "subject".into(),
+            body: "body".into(),
+            link: None,
+            created_at: Utc::now(),
+            delivered_at: None,
+        })
+        .await
+        .unwrap();
+
+    let other = app
+        .post("/api/notifications/n-other/read", &app.acme.key, json!({}))
+        .await;
+    let unknown = app
+        .post(
+            "/api/notifications/n-unknown/read",
+            &app.acme.key,
+            json!({}),
+        )
+        .await;
+
+    other.assert_problem(StatusCode::NOT_FOUND);
+    unknown.assert_problem(StatusCode::NOT_FOUND);
+    assert_eq!(other.json["title"], unknown.json["title"]);
+    let stored = app
+        .stores
+        .notifications
+        .get(&app.acme.id, "n-other")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.delivered_at, None, "the notification stays unread");
+}
+
+/// Issue 12 item 7: webhook answers do not tell an unknown tenant from a known one — same status, title
+/// and detail for the same (bogus) delivery.
+#[tokio::test]
+async fn webhook_answers_do_not_reveal_which_tenants_exist() {
+    let app = TestApp::spawn().await;
+    let exact_body = r#"{"Content":{"Topic":"BankEntries","ClientId":"x","Division":101,"Action":"Update","Key":"k","EventCreatedOn":"2026-01-01T00:00:00"},"HashCode":"0000"}"#;
+    for (path, body, headers) in [
+        ("exact", exact_body.to_owned(), vec![]),
+        ("exact", String::new(), vec![]),
+        ("exact", "not json".to_owned(), vec![]),
+        (
+            "vantagepoint",
+            "{}".to_owned(),
+            vec![("authorization", "Basic dnAtaG9vazp3cm9uZw==".to_owned())],
+        ),
+        ("vantagepoint", "{}".to_owned(), vec![]),
+    ] {
+        let mut answers = Vec::new();
+        for tenant in ["acme", "nobody", "Not A Tenant!"] {
+            let mut request = axum::http::Request::builder()
+                .method("POST")
+                .uri(format!("/webhooks/{path}/{}", tenant.replace(' ', "%20")))
+                .header("content-type", "application/json");
+            for (name, value) in &headers {
+                request = request.header(*name, value);
+            }
+            let answer = app
+                .send(request.body(axum::body::Body::from(body.clone())).unwrap())
+                .await;
+            answers.push((
+                answer.status,
+                answer.json["title"].clone(),
+                answer.json["detail"].clone(),
+            ));
+        }
+        assert!(
+            answers.windows(2).all(|w| w[0] == w[1]),
+            "{path} {body:?}: {answers:?}"
+        );
+    }
+}
+
+/// Issue 12 item 6: tenant B copies tenant A's Exact client id and division, points its connection at a
+/// host that answers with exhausted rate headers, and tests it. A's shared budget must be untouched.
+#[tokio::test]
+async fn a_tenant_cannot_exhaust_another_tenant_s_rate_budget() {
+    let app = TestApp::spawn().await;
+    let poisoner = Recorder::with_reply(Reply::UnauthorizedWithSpentBudget).await;
+    let globex_key = app.globex.key.clone();
+    let copied = app
+        .call(
+            "PUT",
+            "/api/connections/exact",
+            Some(&globex_key),
+            Some(json!({
+                "base_url": poisoner.url(),
+                "client_id": "acme-exact-client",
+                "client_secret": "globex-secret",
+            })),
+        )
+        .await;
+    assert_eq!(copied.status, StatusCode::OK, "{}", copied.text());
+    // The division is set directly: the API would accept it too, it is the tenant's own choice.
+    let mut record = app
+        .stores
+        .tenants
+        .get(&app.globex.id)
+        .await
+        .unwrap()
+        .unwrap();
+    record.exact_division = ledgerlink_domain::Division(app.acme.division);
+    let version = record.version;
+    app.stores
+        .tenants
+        .put(&record, Some(version))
+        .await
+        .unwrap();
+    seed_tokens(
+        &app,
+        "exact:globex",
+        &ledgerlink_exact::issuer(&poisoner.url()).unwrap(),
+        "globex-access",
+        "globex-refresh",
+    )
+    .await;
+
+    for _ in 0..3 {
+        app.post("/api/connections/exact/test", &globex_key, json!({}))
+            .await;
+    }
+
+    assert!(
+        !poisoner.requests().is_empty(),
+        "the poisoning host was asked"
+    );
+    let limits = ledgerlink_ports::RateLimits {
+        per_minute: 60,
+        per_day: 5000,
+    };
+    // A's budget, whatever its key: the old app+division key and the connection's key.
+    for key in [
+        format!("exact:acme-exact-client:{}", app.acme.division),
+        format!("exact:acme:{}", app.acme.division),
+    ] {
+        let decision = app
+            .stores
+            .rate
+            .acquire(&key, limits, Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(decision, ledgerlink_ports::RateDecision::Granted, "{key}");
+    }
 }

@@ -483,7 +483,47 @@ async fn exports_started_at_the_same_moment_get_distinct_consecutive_ids(h: Harn
     assert_eq!(ids, expected);
 }
 
+/// Issue 12 item 4: lookup rows an operator (or an attacker with a key) saved with spreadsheet formulas come
+/// back neutralised in the CSV export; real numbers stay numbers.
+async fn formulas_in_exported_values_are_neutralised_in_csv(h: Harness) {
+    let attacks = [
+        ("9001", "=HYPERLINK(\"http://x\",\"click\") revenue"),
+        ("9002", "+1+cmd|'/C calc'!A0 revenue"),
+        ("9003", "@SUM(1+1)*cmd revenue"),
+        ("9004", "-2+3+cmd|' /C calc'!A0 revenue"),
+        ("9005", "\t=1+1 revenue"),
+    ];
+    for (key, description) in attacks {
+        h.seed_lookups(
+            LookupTable::GlAccounts,
+            &[(key, &[("description", description), ("exact_id", "-12.50")])],
+        )
+        .await;
+    }
+    let exporter = Exporter::new(h.ctx.clone());
+    exporter
+        .definitions()
+        .save(&h.tenant, &gl_definition(ExportFormat::Csv), "jdoe")
+        .await
+        .unwrap();
+    let started = exporter
+        .start(&h.tenant, "gl-accounts", "jdoe")
+        .await
+        .unwrap();
+    let done = exporter.run(&h.tenant, &started.id).await.unwrap();
+
+    let bytes = h.object(done.file_key.as_deref().unwrap()).await.to_vec();
+    let mut reader = csv::Reader::from_reader(bytes.as_slice());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), attacks.len());
+    for (row, (_, description)) in rows.iter().zip(attacks) {
+        assert_eq!(&row[1], format!("'{description}"), "{row:?}");
+        assert_eq!(&row[2], "-12.50", "a real number is kept: {row:?}");
+    }
+}
+
 on_both_stores!(
+    formulas_in_exported_values_are_neutralised_in_csv,
     exports_started_at_the_same_moment_get_distinct_consecutive_ids,
     a_csv_export_is_read_back_with_its_headers_and_filtered_rows_and_progress_reaches_total,
     an_xlsx_export_of_statuses_is_a_workbook_with_every_row,

@@ -33,9 +33,15 @@ pub async fn pushing_an_id_twice_keeps_the_first(store: &dyn NotificationOutbox)
 
     assert_eq!(
         listed.items,
-        vec![first],
+        vec![first.clone()],
         "the first push of an id must win"
     );
+    let got = ok(store.get(&tenant, "n-1").await, "get");
+    assert_eq!(got, Some(first), "get returns the stored notification");
+    let missing = ok(store.get(&tenant, "n-2").await, "get(unknown id)");
+    assert_eq!(missing, None);
+    let other = ok(store.get(&fresh_tenant(), "n-1").await, "get(other tenant)");
+    assert_eq!(other, None, "another tenant's notification is not found");
 }
 
 /// Notifications list newest first, every one exactly once across pages, only the tenant's own.

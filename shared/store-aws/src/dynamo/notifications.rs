@@ -87,6 +87,16 @@ impl NotificationOutbox for DynamoState {
         Ok(Page { items, next_cursor })
     }
 
+    async fn get(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<Notification>> {
+        match self
+            .get_item(keys::tenant_pk(tenant), keys::notification_sk(id))
+            .await?
+        {
+            Some(item) => decode(&item).map(Some),
+            None => Ok(None),
+        }
+    }
+
     async fn mark_delivered(
         &self,
         tenant: &TenantId,
