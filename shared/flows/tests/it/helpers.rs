@@ -165,6 +165,30 @@ impl World {
         }
     }
 
+    /// Exact Online's consent for `tenant` (new tokens from the emulator), stored as the consent callback
+    /// stores them: bound to the issuing host, replacing whatever was there.
+    pub async fn consent_exact(&self, tenant: &TenantId) {
+        let pair = self
+            .exact
+            .issue_tokens(&self.app.client_id, Some(self.user))
+            .unwrap();
+        let now = self.now();
+        self.ctx
+            .stores
+            .tokens
+            .save_initial(&TokenRecord {
+                connection: format!("exact:{tenant}"),
+                issuer: ledgerlink_exact::issuer(&self.exact_server.base_url()).unwrap(),
+                access_token: pair.access_token.clone(),
+                refresh_token: pair.refresh_token.clone(),
+                access_expires_at: now + chrono::Duration::seconds(600),
+                issued_at: now,
+                generation: 0,
+            })
+            .await
+            .unwrap();
+    }
+
     /// What a user does when the Exact Online connection of `tenant` is paused for a reconnect (a refresh
     /// token rotated by Exact whose answer never reached us, e.g. a worker killed mid-refresh: real Exact then
     /// refuses the old refresh token for good): consents again (new tokens from the emulator, stored as the
@@ -180,26 +204,7 @@ impl World {
         if !needs {
             return false;
         }
-        let pair = self
-            .exact
-            .issue_tokens(&self.app.client_id, Some(self.user))
-            .unwrap();
-        let now = self.now();
-        let exact_issuer = ledgerlink_exact::issuer(&self.exact_server.base_url()).unwrap();
-        self.ctx
-            .stores
-            .tokens
-            .save_initial(&TokenRecord {
-                connection: format!("exact:{tenant}"),
-                issuer: exact_issuer,
-                access_token: pair.access_token.clone(),
-                refresh_token: pair.refresh_token.clone(),
-                access_expires_at: now + chrono::Duration::seconds(600),
-                issued_at: now,
-                generation: 0,
-            })
-            .await
-            .unwrap();
+        self.consent_exact(tenant).await;
         ledgerlink_flows::operator::resume(&self.ctx, tenant)
             .await
             .unwrap();
@@ -239,10 +244,6 @@ impl World {
             .set_division_access(self.user, division, true)
             .unwrap();
         let id = TenantId::parse(&format!("{name}-{division}")).unwrap();
-        let pair = self
-            .exact
-            .issue_tokens(&self.app.client_id, Some(self.user))
-            .unwrap();
         let now = self.now();
         let exact_base = self.exact_server.base_url();
         let vp_base = format!("{}/vantagepoint", self.vp_server.base_url());
@@ -265,20 +266,7 @@ impl World {
             format!("{id}/vantagepoint/password"),
             SecretValue::bound(VP_PASSWORD, vp_issuer),
         );
-        self.ctx
-            .stores
-            .tokens
-            .save_initial(&TokenRecord {
-                connection: format!("exact:{id}"),
-                issuer: exact_issuer,
-                access_token: pair.access_token.clone(),
-                refresh_token: pair.refresh_token.clone(),
-                access_expires_at: now + chrono::Duration::seconds(600),
-                issued_at: now,
-                generation: 0,
-            })
-            .await
-            .unwrap();
+        self.consent_exact(&id).await;
         let account = |code: usize, name: &str, supplier: bool| {
             let fields = if supplier {
                 json!({"Name": name, "Code": code.to_string(), "IsSupplier": true})
