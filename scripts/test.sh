@@ -6,7 +6,7 @@
 # Installs (idempotently): a Python virtualenv in .venv with moto's server (the local AWS emulator the AWS
 # adapters are contract-tested against) and the other pinned Python tools in scripts/requirements-*.txt.
 # Also a second virtualenv, .venv-infra, with the SAM CLI and cfn-lint for the template.
-# Runs: sam validate --lint and cfn-lint on template.yaml, rustfmt check, clippy (warnings are errors),
+# Runs: sam validate --lint, cfn-lint and the grant checks (tests/infra) on template.yaml, rustfmt check, clippy (warnings are errors),
 # `cargo test` over the whole workspace, and the browser test of the operator page (tests/browser/run.sh,
 # which installs playwright-core from npm and Debian's chromium when missing).
 # Honours CARGO_TARGET_DIR (CI may point it at a persistent cache folder).
@@ -35,9 +35,11 @@ if [ ! -x .venv-infra/bin/python ]; then
 fi
 .venv-infra/bin/pip install --quiet --disable-pip-version-check -r scripts/infra-requirements.txt
 
-step "SAM template (sam validate --lint, cfn-lint)"
+step "SAM template (sam validate --lint, cfn-lint, per-function grants)"
 SAM_CLI_TELEMETRY=0 .venv-infra/bin/sam validate --lint --template template.yaml
 .venv-infra/bin/cfn-lint template.yaml
+# Each function role grants exactly what the function's code uses (tests/infra/test_template.py).
+.venv-infra/bin/python -m unittest discover -s tests/infra
 
 step "Formatting (cargo fmt --check)"
 cargo fmt --all -- --check
