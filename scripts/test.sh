@@ -5,8 +5,10 @@
 #
 # Installs (idempotently): a Python virtualenv in .venv with moto's server (the local AWS emulator the AWS
 # adapters are contract-tested against) and the other pinned Python tools in scripts/requirements-*.txt.
-# Also a second virtualenv, .venv-infra, with the SAM CLI and cfn-lint for the template.
-# Runs: sam validate --lint, cfn-lint and the grant checks (tests/infra) on template.yaml, rustfmt check, clippy (warnings are errors),
+# Also a second virtualenv, .venv-infra, with the SAM CLI and cfn-lint for the template, and a third,
+# .venv-checkov, with checkov (its boto3 pins conflict with the SAM CLI's).
+# Runs: sam validate --lint, cfn-lint, the grant checks (tests/infra) and checkov (every failed check
+# suppressed with its reason in infra/checkov-suppressions.yaml) on template.yaml, rustfmt check, clippy (warnings are errors),
 # `cargo test` over the whole workspace, and the browser test of the operator page (tests/browser/run.sh,
 # which installs playwright-core from npm and Debian's chromium when missing).
 # Honours CARGO_TARGET_DIR (CI may point it at a persistent cache folder).
@@ -40,6 +42,13 @@ SAM_CLI_TELEMETRY=0 .venv-infra/bin/sam validate --lint --template template.yaml
 .venv-infra/bin/cfn-lint template.yaml
 # Each function role grants exactly what the function's code uses (tests/infra/test_template.py).
 .venv-infra/bin/python -m unittest discover -s tests/infra
+
+step "checkov on the SAM template (failures must be listed with a reason in infra/checkov-suppressions.yaml)"
+if [ ! -x .venv-checkov/bin/python ]; then
+  python3 -m venv .venv-checkov
+fi
+.venv-checkov/bin/pip install --quiet --disable-pip-version-check -r scripts/checkov-requirements.txt
+.venv-checkov/bin/python scripts/checkov-gate.py template.yaml infra/checkov-suppressions.yaml
 
 step "Formatting (cargo fmt --check)"
 cargo fmt --all -- --check
