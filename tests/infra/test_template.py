@@ -311,5 +311,51 @@ class Encryption(unittest.TestCase):
                 self.assertEqual(group["KmsKeyId"], {"Fn::GetAtt": ["MonitoringKey", "Arn"]})
 
 
+class Observability(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.resources = load_transformed()["Resources"]
+        cls.alarms = [v["Properties"] for v in cls.resources.values() if v["Type"] == "AWS::CloudWatch::Alarm"]
+
+    def alarmed(self, namespace, metric):
+        return {
+            render(d["Value"])
+            for a in self.alarms
+            if a["Namespace"] == namespace and a["MetricName"] == metric
+            for d in a["Dimensions"]
+        }
+
+    def queues(self, dead_letter):
+        return {
+            k
+            for k, v in self.resources.items()
+            if v["Type"] == "AWS::SQS::Queue" and k.endswith("DeadLetterQueue") == dead_letter
+        }
+
+    def test_every_function_has_an_errors_and_a_throttles_alarm(self):
+        for metric in ["Errors", "Throttles"]:
+            with self.subTest(metric=metric):
+                self.assertEqual(self.alarmed("AWS/Lambda", metric), {f"Ref({f})" for f in NEEDS})
+
+    def test_every_dead_letter_queue_has_a_depth_alarm_and_every_work_queue_an_age_alarm(self):
+        self.assertEqual(
+            self.alarmed("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+            {f"{q}.QueueName" for q in self.queues(dead_letter=True)},
+        )
+        self.assertEqual(
+            self.alarmed("AWS/SQS", "ApproximateAgeOfOldestMessage"),
+            {f"{q}.QueueName" for q in self.queues(dead_letter=False)},
+        )
+
+    def test_the_dashboard_shows_every_function_and_queue(self):
+        body = self.resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+        widgets = json.loads(body)["widgets"]
+        shown = json.dumps(widgets)
+        for function in NEEDS:
+            self.assertIn("${%s}" % function, shown)
+        for queue in self.queues(dead_letter=False) | self.queues(dead_letter=True):
+            self.assertIn("${%s.QueueName}" % queue, shown)
+
+
 if __name__ == "__main__":
     unittest.main()
