@@ -158,12 +158,16 @@ impl FlowContext {
         loop {
             let current = self.stores.statuses.get(object).await?;
             let expected = current.as_ref().map(|s| s.version);
+            let before = current.as_ref().map(|s| s.status);
             let mut next = current
                 .unwrap_or_else(|| self.new_status(object.clone(), SyncStatus::NotIntegrated));
             change(&mut next);
             next.updated_at = self.now();
             match self.stores.statuses.put(&next, expected).await {
-                Ok(stored) => return Ok(stored),
+                Ok(stored) => {
+                    crate::metrics::status_changed(object.object_type, before, stored.status);
+                    return Ok(stored);
+                }
                 Err(StoreError::Conflict { .. })
                     if tries < self.settings.status_conflict_retries =>
                 {

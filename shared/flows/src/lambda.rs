@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use crate::context::FlowContext;
 use crate::error::FlowError;
+use crate::metrics::Metric;
 use crate::runner::{BatchItem, discover, discover_all, process_batch};
 
 /// What an invocation asks for.
@@ -91,8 +92,36 @@ pub fn decode(payload: Value) -> Result<Command, FlowError> {
     ))
 }
 
-/// Runs one invocation of `flow`'s function.
+/// Runs one invocation of `flow`'s function, then prints what it counted as CloudWatch embedded-metric-format
+/// lines ([`crate::metrics`]; namespace `METRICS_NAMESPACE`).
 pub async fn handle(ctx: &FlowContext, flow: Flow, payload: Value) -> Result<Value, HandlerError> {
+    let (result, lines) = handle_measured(ctx, flow, payload).await;
+    for line in lines {
+        println!("{line}");
+    }
+    result
+}
+
+/// [`handle`], returning the EMF lines instead of printing them.
+pub async fn handle_measured(
+    ctx: &FlowContext,
+    flow: Flow,
+    payload: Value,
+) -> (Result<Value, HandlerError>, Vec<String>) {
+    let (result, counted) = crate::metrics::measure(handle_counted(ctx, flow, payload)).await;
+    let namespace = crate::metrics::namespace_from_env();
+    (
+        result,
+        counted.emf_lines(&namespace, ctx.now().timestamp_millis()),
+    )
+}
+
+async fn handle_counted(
+    ctx: &FlowContext,
+    flow: Flow,
+    payload: Value,
+) -> Result<Value, HandlerError> {
+    use crate::metrics::add;
     match decode(payload)? {
         Command::Batch { items, unreadable } => {
             if !unreadable.is_empty() {
@@ -101,6 +130,7 @@ pub async fn handle(ctx: &FlowContext, flow: Flow, payload: Value) -> Result<Val
                     "records without a readable body were dropped"
                 );
             }
+            add(flow, None, Metric::MessagesDropped, unreadable.len() as u64);
             let failed = process_batch(ctx, flow, &items).await;
             let mut response = SqsBatchResponse::default();
             for id in failed {
@@ -113,6 +143,7 @@ pub async fn handle(ctx: &FlowContext, flow: Flow, payload: Value) -> Result<Val
         }
         Command::Discover(tenant) => {
             let summary = discover(ctx, flow, &tenant).await?;
+            count_discovery(flow, &summary);
             tracing::info!(tenant = %tenant, found = summary.found, enqueued = summary.enqueued, "discovered");
             Ok(
                 serde_json::json!({ "tenant": tenant, "found": summary.found, "enqueued": summary.enqueued, "paused": summary.skipped_paused }),
@@ -120,9 +151,22 @@ pub async fn handle(ctx: &FlowContext, flow: Flow, payload: Value) -> Result<Val
         }
         Command::DiscoverAll => {
             let results = discover_all(ctx, flow).await?;
+            for summary in results.iter().filter_map(|(_, r)| r.as_ref().ok()) {
+                count_discovery(flow, summary);
+            }
             // Every scheduled run also sweeps: dead letters redriven, stalled objects sent again or given up.
             match crate::sweeper::sweep(ctx, flow).await {
-                Ok(swept) => tracing::info!(?swept, "swept"),
+                Ok(swept) => {
+                    add(
+                        flow,
+                        None,
+                        Metric::DeadLettersTaken,
+                        swept.dead_letters as u64,
+                    );
+                    add(flow, None, Metric::ObjectsRedriven, swept.redriven as u64);
+                    add(flow, None, Metric::ObjectsGivenUp, swept.given_up as u64);
+                    tracing::info!(?swept, "swept")
+                }
                 Err(e) => tracing::warn!(error = %e, "sweep failed; the next schedule tries again"),
             }
             let failed: Vec<String> = results
@@ -142,6 +186,18 @@ pub async fn handle(ctx: &FlowContext, flow: Flow, payload: Value) -> Result<Val
             Ok(serde_json::json!({ "tenants": results.len(), "failed": failed }))
         }
     }
+}
+
+fn count_discovery(flow: Flow, summary: &crate::runner::DiscoverSummary) {
+    use crate::metrics::add;
+    add(flow, None, Metric::ObjectsDiscovered, summary.found as u64);
+    add(flow, None, Metric::WorkEnqueued, summary.enqueued as u64);
+    add(
+        flow,
+        None,
+        Metric::LedgerCalls,
+        u64::from(summary.ledger_calls),
+    );
 }
 
 /// The functions' own configuration (the AWS adapters read theirs with `AwsSettings::from_env`).

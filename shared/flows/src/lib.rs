@@ -24,7 +24,8 @@
 //! (the no-VAT code proposed from Exact), `banks` (VP banks matched to ledger bank journals by name),
 //! `receivables` (what a receipt is allocated against), [`finance`] (invoice-out and voucher-out PROCESS),
 //! [`payment_in`], [`firm_sync`] and its master-data [`links`], [`operator`] (the Integration page's actions), [`connections`] (ledger
-//! and PSA per tenant, secrets), [`runner`] (entry points).
+//! and PSA per tenant, secrets), [`runner`] (entry points), [`metrics`] (counts the Lambda edge prints as
+//! CloudWatch embedded-metric-format lines).
 
 mod banks;
 mod common;
@@ -38,6 +39,7 @@ pub mod hosts;
 pub mod lambda;
 pub mod links;
 pub mod lookups;
+pub mod metrics;
 pub mod operator;
 pub mod payment_in;
 pub mod posted;

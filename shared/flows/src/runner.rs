@@ -9,6 +9,7 @@ use ledgerlink_ports::{ConnectionState, PageRequest, WorkAction, WorkMessage};
 
 use crate::context::{FlowContext, MessageOutcome};
 use crate::error::{FlowError, FlowResult};
+use crate::metrics::Metric;
 use crate::posted::{DiscoverReport, PostedKind, discover_kind};
 use crate::{finance, firm_sync, payment_in};
 
@@ -202,12 +203,14 @@ pub async fn process_batch(ctx: &FlowContext, flow: Flow, items: &[BatchItem]) -
             Ok(MessageOutcome::RetryLater(reason)) => {
                 tracing::info!(message_id = %item.id, reason = %reason, "message will be retried");
                 failed.push(item.id.clone());
+                crate::metrics::add(flow, None, Metric::MessagesRetried, 1);
             }
             Ok(MessageOutcome::RetryAt(until, reason)) => {
                 // Sent again, delayed to the reset; this delivery is done (its receives are not used up).
                 if let Err(e) = delay_until(ctx, flow, &item.message, until).await {
                     tracing::warn!(message_id = %item.id, error = %e, "could not delay the message; it will be retried");
                     failed.push(item.id.clone());
+                    crate::metrics::add(flow, None, Metric::MessagesRetried, 1);
                 } else {
                     tracing::info!(message_id = %item.id, %until, reason = %reason, "message waits for a reset");
                 }
@@ -215,9 +218,11 @@ pub async fn process_batch(ctx: &FlowContext, flow: Flow, items: &[BatchItem]) -
             Err(e) if e.is_retryable() => {
                 tracing::warn!(message_id = %item.id, error = %e, "message failed; will be retried");
                 failed.push(item.id.clone());
+                crate::metrics::add(flow, None, Metric::MessagesRetried, 1);
             }
             Err(e) => {
                 tracing::error!(message_id = %item.id, error = %e, "message failed permanently; dropped");
+                crate::metrics::add(flow, None, Metric::MessagesDropped, 1);
             }
         }
     }
