@@ -13,6 +13,7 @@ and a missing grant both fail. Each need names the code that makes it (crate::mo
 import json
 import os
 import pathlib
+import re
 import unittest
 
 from cfnlint.decode import decode
@@ -321,7 +322,7 @@ class Observability(unittest.TestCase):
         return {
             render(d["Value"])
             for a in self.alarms
-            if a["Namespace"] == namespace and a["MetricName"] == metric
+            if a.get("Namespace") == namespace and a.get("MetricName") == metric
             for d in a["Dimensions"]
         }
 
@@ -355,6 +356,32 @@ class Observability(unittest.TestCase):
             self.assertIn("${%s}" % function, shown)
         for queue in self.queues(dead_letter=False) | self.queues(dead_letter=True):
             self.assertIn("${%s.QueueName}" % queue, shown)
+
+    def test_the_flow_metrics_used_are_the_ones_the_code_emits(self):
+        # The names shared/flows/src/metrics.rs gives its metrics (`Metric::X => "X"`).
+        source = (ROOT / "shared/flows/src/metrics.rs").read_text()
+        emitted = set(re.findall(r'Metric::\w+ => "(\w+)"', source))
+        self.assertGreaterEqual(len(emitted), 10)
+        namespace = "Ledgerlink/${AWS::StackName}"
+        template, _ = decode(str(TEMPLATE))
+        variables = template["Globals"]["Function"]["Environment"]["Variables"]
+        self.assertEqual(variables["METRICS_NAMESPACE"], {"Fn::Sub": namespace})
+        used = set()
+        for alarm in self.alarms:
+            for query in alarm.get("Metrics", []):
+                metric = query.get("MetricStat", {}).get("Metric")
+                if metric:
+                    self.assertEqual(metric["Namespace"], {"Fn::Sub": namespace})
+                    used.add(metric["MetricName"])
+        body = self.resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+        for widget in json.loads(body)["widgets"]:
+            for metric in widget.get("properties", {}).get("metrics", []):
+                if isinstance(metric, list) and metric[0] == namespace:
+                    used.add(metric[1])
+                elif isinstance(metric, dict):
+                    used |= set(re.findall(r'MetricName=\"(\w+)\"', metric["expression"]))
+        self.assertGreaterEqual(len(used), 10)
+        self.assertLessEqual(used, emitted, f"not emitted by the flows: {sorted(used - emitted)}")
 
 
 if __name__ == "__main__":
