@@ -135,6 +135,8 @@ NEEDS = {
             ["secretsmanager:GetSecretValue"],
             [SECRET + "*/exact/*", SECRET + "*/vantagepoint/*"],
         )
+        # the deployment key signing Exact consent states (api consent routes, CONSENT_STATE_SECRET)
+        | grants(["secretsmanager:GetSecretValue"], [SECRET + "deployment.consent-state-key-??????"])
         # api connections::store_secret -> SecretsManagerWriter::write (put, or create when absent)
         | grants(
             ["secretsmanager:CreateSecret", "secretsmanager:PutSecretValue"],
