@@ -367,7 +367,6 @@ pub async fn authorize(
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
-    let needed = required_role(request.method(), &pattern);
     let header = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -376,15 +375,24 @@ pub async fn authorize(
         Ok(caller) => caller,
         Err(e) => return e.into_response(),
     };
-    if !caller.role.allows(needed) {
-        return ApiError::Forbidden(format!(
-            "This action needs the `{needed}` role; this key has the `{}` role.",
-            caller.role
-        ))
-        .into_response();
+    if let Err(e) = check_role(&caller, request.method(), &pattern) {
+        return e.into_response();
     }
     request.extensions_mut().insert(caller);
     next.run(request).await
+}
+
+/// Refuses (403, naming the role needed) a caller whose role does not allow the route.
+fn check_role(caller: &Caller, method: &Method, pattern: &str) -> Result<(), ApiError> {
+    let needed = required_role(method, pattern);
+    if caller.role.allows(needed) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "This action needs the `{needed}` role; this key has the `{}` role.",
+            caller.role
+        )))
+    }
 }
 
 impl FromRequestParts<Arc<ApiState>> for Caller {
@@ -398,11 +406,19 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
         if let Some(caller) = parts.extensions.get::<Caller>() {
             return Ok(caller.clone());
         }
+        // A handler outside the middleware still gets the same checks: the key, then the route's role.
         let header = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        authenticate(state, header).await
+        let caller = authenticate(state, header).await?;
+        let pattern = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default();
+        check_role(&caller, &parts.method, &pattern)?;
+        Ok(caller)
     }
 }
 

@@ -340,12 +340,13 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/api/keys/{id}",
             get(keys::get_key).delete(keys::revoke_key),
-        )
-        // Authentication and the role check of every `/api/` route (auth::ROUTE_ROLES).
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::authorize,
-        ));
+        );
+    // Authentication and the role check of every `/api/` route (auth::ROUTE_ROLES), on the whole `api`
+    // router: every route added to it above gets it.
+    let api = api.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::authorize,
+    ));
 
     let public = Router::new()
         .route("/", get(page::index))
