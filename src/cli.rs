@@ -11,10 +11,19 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
 pub const FAST_INTERVAL: Duration = Duration::from_secs(15);
 
 /// Runs every Ledgerlink flow locally (SQLite + a folder + built-in ERP emulators), with the HTTP API and
-/// the operator page on 127.0.0.1.
+/// the operator page on 127.0.0.1. `ledgerlink admin ...` manages tenants and API keys, locally or on a
+/// deployed stack.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "ledgerlink", version, about)]
+#[command(
+    name = "ledgerlink",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Options {
+    /// Another job than running the local stack.
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Where the state (SQLite), export files, local keys and the log live.
     #[arg(long, default_value = ".data")]
     pub data_dir: PathBuf,
@@ -36,6 +45,14 @@ pub struct Options {
     /// Wipe the data directory first.
     #[arg(long)]
     pub reset: bool,
+}
+
+/// The jobs besides the local stack.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Create tenants, show their state, issue / list / revoke their API keys — in the local data dir or a
+    /// deployed stack's table (see `ledgerlink admin --help`).
+    Admin(crate::admin::AdminArgs),
 }
 
 impl Options {
@@ -64,5 +81,59 @@ mod tests {
         );
         assert!(parse(&["ledgerlink", "--interval-secs", "0"]).is_err());
         assert!(parse(&["ledgerlink", "--fast", "--interval-secs", "7"]).is_err());
+    }
+
+    #[test]
+    fn admin_commands_parse_with_their_target_and_refuse_a_bad_role() {
+        let parse = |args: &[&str]| Options::try_parse_from(args);
+        let ok = parse(&[
+            "ledgerlink",
+            "admin",
+            "--table",
+            "t",
+            "--endpoint-url",
+            "http://127.0.0.1:1",
+            "keys",
+            "issue",
+            "acme",
+            "--user",
+            "ann",
+            "--role",
+            "operator",
+            "--expires-in",
+            "30",
+        ]);
+        let Ok(Options {
+            command: Some(Command::Admin(args)),
+            ..
+        }) = ok
+        else {
+            panic!("{ok:?}")
+        };
+        assert_eq!(args.table.as_deref(), Some("t"));
+        assert!(matches!(
+            args.command,
+            crate::admin::AdminCommand::Keys(crate::admin::KeysCommand::Issue {
+                role: ledgerlink_api::Role::Operator,
+                expires_in: Some(30),
+                ..
+            })
+        ));
+        let bad = parse(&[
+            "ledgerlink",
+            "admin",
+            "keys",
+            "issue",
+            "acme",
+            "--user",
+            "u",
+            "--role",
+            "root",
+        ])
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(bad.contains("`root` is not a role"), "{bad}");
+        assert!(parse(&["ledgerlink", "--port", "0", "admin", "keys", "list", "acme"]).is_err());
     }
 }

@@ -184,6 +184,7 @@ pub async fn ensure_tenant(
             &ledgerlink_api::StoredApiKey {
                 user: OPERATOR.into(),
                 sha256: api_key_hash.to_owned(),
+                ..ledgerlink_api::StoredApiKey::default()
             },
         );
     }

@@ -4,6 +4,7 @@
 //!
 //! Modules:
 //! - [`cli`]: the command-line options.
+//! - [`admin`]: `ledgerlink admin ...`: tenants and their API keys, in the data dir or a deployed stack.
 //! - [`stack`]: starts the parts in order (data dir, store, emulators, demo tenant, API) and stops them.
 //! - [`demo`]: the demo tenant: its record, connections, first Exact consent, lookups and the API key; the
 //!   payments a bookkeeper registers in Exact after the first invoice round.
@@ -14,6 +15,7 @@
 //! - [`logging`]: tracing to a file in the data dir (or stderr with `RUST_LOG`), so the console shows the
 //!   progress lines only.
 
+pub mod admin;
 pub mod cli;
 pub mod demo;
 pub mod epoch;

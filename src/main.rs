@@ -12,6 +12,9 @@ use tokio::sync::watch;
 #[tokio::main]
 async fn main() -> ExitCode {
     let options = Options::parse();
+    if let Some(ledgerlink::cli::Command::Admin(args)) = &options.command {
+        return admin(args).await;
+    }
     if options.reset
         && let Err(e) = ledgerlink::stack::wipe(&options.data_dir)
     {
@@ -41,6 +44,18 @@ async fn main() -> ExitCode {
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "the local stack failed");
             eprintln!("ledgerlink: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `ledgerlink admin ...`: its output on stdout, a clear error on stderr (exit code 1).
+async fn admin(args: &ledgerlink::admin::AdminArgs) -> ExitCode {
+    let mut out = std::io::stdout();
+    match ledgerlink::admin::run(args, &mut out).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ledgerlink admin: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -176,6 +176,39 @@ try {
   await page.waitForSelector("#exact-connection dd");
   await page.screenshot({ path: join(shots, "connections.png"), fullPage: true });
 
+  // Keys have roles: an admin sees every action; a viewer's page hides what its role cannot do (the API
+  // refuses it anyway, 403).
+  const adminActions = ["#pause", "#resume", "#test-exact"];
+  for (const sel of adminActions) {
+    if (!(await page.locator(sel).isVisible())) throw new Error(`an admin does not see ${sel}`);
+  }
+  const issued = await fetch(`${base}/api/keys`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ user: "browser-viewer", role: "viewer" }),
+  });
+  if (issued.status !== 201) throw new Error(`issuing a viewer key answered ${issued.status}`);
+  const viewerKey = (await issued.json()).token;
+  const viewer = await context.newPage();
+  await viewer.goto(`${base}/#key=${viewerKey}`);
+  await viewer.waitForFunction(() => document.body.dataset.role === "viewer");
+  if (!(await viewer.locator("#who").textContent()).includes("viewer")) throw new Error("the page does not show the role");
+  await viewer.click('#tabs button[data-tab="connections"]');
+  await viewer.waitForSelector("#exact-connection dd");
+  for (const sel of adminActions) {
+    if (await viewer.locator(sel).isVisible()) throw new Error(`a viewer sees ${sel}`);
+  }
+  await viewer.click('#tabs button[data-tab="exports"]');
+  await viewer.waitForSelector("#exports tbody tr[data-job]");
+  for (const sel of ["#new-definition", "#run-export", ".run-definition", ".delete-definition"]) {
+    if (await viewer.locator(sel).first().isVisible()) throw new Error(`a viewer sees ${sel}`);
+  }
+  await viewer.click('#tabs button[data-tab="lookups"]');
+  await viewer.waitForSelector("#lookup-rows tbody tr[data-key]");
+  if (await viewer.locator("#lookup-form").isVisible()) throw new Error("a viewer sees the lookup form");
+  await viewer.screenshot({ path: join(shots, "viewer.png"), fullPage: true });
+  await viewer.close();
+
   if (errors.length) throw new Error(errors.join("\n"));
   console.log("browser test passed; screenshots in", shots);
 } catch (e) {

@@ -59,6 +59,7 @@ async fn fixture() -> Fixture {
         &StoredApiKey {
             user: "dolores".into(),
             sha256: hash_api_key(KEY),
+            ..StoredApiKey::default()
         },
     );
     tenant.settings.insert(

@@ -1,7 +1,7 @@
 //! The export-job Lambda. Wiring only: JSON logs, configuration from the environment, the AWS adapters and
 //! the tenants' ERP connections (Vantagepoint and Exact Online sources read through them; secrets through
-//! the Parameters and Secrets extension, `EXACT_REDIRECT_URI` as for every flow) built once, then the
-//! runtime loop. An SQS batch runs one export job per record (reporting exactly the
+//! the Parameters and Secrets extension, `EXACT_REDIRECT_URI` and `ALLOWED_ERP_HOSTS` as for every flow)
+//! built once, then the runtime loop. An SQS batch runs one export job per record (reporting exactly the
 //! failed message ids); an EventBridge schedule runs the clean-up of jobs whose worker stopped responding
 //! and starts the scheduled exports whose time came.
 //! Everything else is in `ledgerlink-jobs`.
@@ -39,7 +39,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         stores.state.rate.clone(),
         clock.clone(),
         redirect_uri,
-    );
+    )
+    // As every flow function: emulator hosts exempt from the ERP host rules (empty in production).
+    .with_allowed_hosts(ledgerlink_flows::hosts::AllowedErpHosts::from_env()?);
     let exporter = &Exporter::new(
         JobsContext::new(stores.state, stores.storage, stores.queue, clock)
             .with_connections(Arc::new(connections)),

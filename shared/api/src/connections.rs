@@ -138,6 +138,9 @@ pub struct Me {
     pub tenant: TenantId,
     pub tenant_name: String,
     pub user: String,
+    /// The key's role: the page hides what it cannot do.
+    pub role: crate::auth::Role,
+    pub key_id: String,
 }
 
 pub async fn me(caller: Caller) -> Json<Me> {
@@ -145,6 +148,8 @@ pub async fn me(caller: Caller) -> Json<Me> {
         tenant: caller.tenant,
         tenant_name: caller.record.name,
         user: caller.user,
+        role: caller.role,
+        key_id: caller.key_id,
     })
 }
 

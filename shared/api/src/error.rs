@@ -24,6 +24,9 @@ pub enum ApiError {
     /// No credential, a malformed one, or one that does not match (401).
     #[error("authentication required: {0}")]
     Unauthenticated(&'static str),
+    /// The key is valid but its role does not allow the action (403); the detail names the role needed.
+    #[error("{0}")]
+    Forbidden(String),
     /// The resource does not exist for the caller's tenant (404). Other tenants' resources look the same.
     #[error("{0}")]
     NotFound(String),
@@ -71,6 +74,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthenticated(_) | Self::BadSignature(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Invalid { .. } => StatusCode::BAD_REQUEST,
             Self::Body { status, .. } => *status,
@@ -87,6 +91,7 @@ impl ApiError {
         match self {
             Self::Unauthenticated(_) => "unauthenticated",
             Self::BadSignature(_) => "bad-signature",
+            Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not-found",
             Self::Invalid { .. } => "invalid-input",
             Self::Body { .. } => "invalid-body",
@@ -103,6 +108,7 @@ impl ApiError {
         match self {
             Self::Unauthenticated(_) => "Authentication required",
             Self::BadSignature(_) => "Webhook signature refused",
+            Self::Forbidden(_) => "Not allowed for this key's role",
             Self::NotFound(_) => "Not found",
             Self::Invalid { .. } => "Invalid input",
             Self::Body { .. } => "Invalid request body",

@@ -3,7 +3,9 @@
 //!
 //! What it owns:
 //! - [`auth`]: per-tenant API keys (`Authorization: Bearer llk_<tenant>_<secret>`, SHA-256 hashes stored with
-//!   the tenant, compared in constant time). The tenant of every data access comes from the key only.
+//!   the tenant, compared in constant time), each with a role and an optional expiry. The tenant of every
+//!   data access comes from the key only.
+//! - [`keys`]: issue / list / revoke a tenant's keys (admin role; also used by the admin command).
 //! - [`webhooks`]: Exact Online (HashCode over the raw `Content` bytes) and Vantagepoint workflow webhooks
 //!   (Basic auth or a shared secret). Both only ENQUEUE work (a Discover message for the right flow and
 //!   tenant); the flows do the work.
@@ -22,8 +24,22 @@
 //! are authenticated by their signature instead) and, in the local stack, signed file links. Everything
 //! under `/api/` requires a key.
 //!
-//! Provisioning a key: [`issue_api_key`] returns the token (shown once) and the hash to keep; [`add_api_key`]
-//! adds the hash to the tenant record's `api_keys` setting.
+//! Provisioning a key: `POST /api/keys` with an admin key, or the admin command (`ledgerlink admin keys
+//! issue`), both through [`keys::issue`]: the token is shown once; only its SHA-256 hash is kept in the tenant
+//! record's `api_keys` setting.
+//!
+//! # Roles
+//!
+//! Every key has a role; each role includes the ones above it in this list. A key stored before roles
+//! existed acts as `admin`. A request whose key's role is too low gets `403` (problem+json) naming the role
+//! needed, before anything is read or done. The table is [`auth::ROUTE_ROLES`]; a route missing from it
+//! needs `admin` (a test checks that every `/api/` route is listed).
+//!
+//! | role | may | routes |
+//! |---|---|---|
+//! | `viewer` | read everything of its tenant; download finished exports; mark its own notifications read | every `GET /api/...` except `/api/keys`; `POST /api/jobs/{id}/download`; `POST /api/notifications/{id}/read` |
+//! | `operator` | run the integration day to day: sync actions, link actions, jobs, exports, imports, integrations; test a connection (sends the stored credentials to the connection's own host, changes nothing) | `POST /api/objects/synchronize`, `/force-synchronize`, `/link`; `POST /api/jobs/{id}/reset`, `/mark-failed`; create / update / delete / run / copy export definitions; `POST /api/imports`, `/uploads`, `/{id}/submit`; create / update / delete / run integrations; `POST /api/connections/{system}/test` |
+//! | `admin` | change what the integration connects to and how it maps: connections (base URLs, secrets), pause / resume, lookup tables (they decide what is posted to the ledger), the tenant's keys | `PUT /api/connections/{system}`; `POST /api/connections/pause`, `/resume`; `PUT`/`DELETE /api/lookups/{table}/{key}`; `GET`/`POST /api/keys`, `GET`/`DELETE /api/keys/{id}`; any route not in the table |
 //!
 //! Features: `local` adds the embedded store's signed file links (`GET`/`PUT /files/{tenant}/{key}`).
 
@@ -33,6 +49,7 @@ pub mod error;
 #[cfg(feature = "local")]
 pub mod files;
 pub mod jobs;
+pub mod keys;
 pub mod lookups;
 pub mod notifications;
 pub mod objects;
@@ -49,7 +66,9 @@ use ledgerlink_flows::{FlowContext, SecretResolver};
 use ledgerlink_jobs::{JobSettings, JobsContext};
 use ledgerlink_ports::{ExportStorage, StateStores};
 
-pub use auth::{Caller, IssuedApiKey, StoredApiKey, add_api_key, hash_api_key, issue_api_key};
+pub use auth::{
+    Caller, IssuedApiKey, Role, StoredApiKey, add_api_key, hash_api_key, issue_api_key,
+};
 pub use error::{ApiError, ApiResult};
 pub use secrets::{LocalSecretWriter, SecretWriter};
 
@@ -204,6 +223,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/connections/resume"),
     ("GET", "/api/notifications"),
     ("POST", "/api/notifications/{id}/read"),
+    ("GET", "/api/keys"),
+    ("POST", "/api/keys"),
+    ("GET", "/api/keys/{id}"),
+    ("DELETE", "/api/keys/{id}"),
 ];
 
 /// One log line per request: method, the matched route (never the raw URI, whose query may hold a signed
@@ -312,7 +335,18 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/connections/{system}", put(connections::update))
         .route("/api/connections/{system}/test", post(connections::test))
         .route("/api/notifications", get(notifications::list))
-        .route("/api/notifications/{id}/read", post(notifications::read));
+        .route("/api/notifications/{id}/read", post(notifications::read))
+        .route("/api/keys", get(keys::list_keys).post(keys::issue_key))
+        .route(
+            "/api/keys/{id}",
+            get(keys::get_key).delete(keys::revoke_key),
+        );
+    // Authentication and the role check of every `/api/` route (auth::ROUTE_ROLES), on the whole `api`
+    // router: every route added to it above gets it.
+    let api = api.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::authorize,
+    ));
 
     let public = Router::new()
         .route("/", get(page::index))

@@ -61,8 +61,8 @@ use crate::lookups;
 use crate::posted::DiscoverReport;
 use crate::settings::SourceOfTruth;
 
-const FIRMS_CURSOR: &str = "Firms/ModDate";
-const EMPLOYEES_CURSOR: &str = "Employees/ModDate";
+pub const FIRMS_CURSOR: &str = "Firms/ModDate";
+pub const EMPLOYEES_CURSOR: &str = "Employees/ModDate";
 /// The cursor of Exact accounts read for firms created (or edited) in Exact (Exact's sync `Timestamp`).
 pub const EXACT_ACCOUNTS_CURSOR: &str = "sync/CRM/Accounts";
 /// The key prefix of firms created in Exact: `exact:{ledger id}` (VP firms are keyed by `ClientID`).

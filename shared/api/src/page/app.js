@@ -164,6 +164,7 @@ function signOut(message) {
   $$(".tab").forEach((t) => { t.hidden = true; });
   $("#forget-key").hidden = true;
   $("#who").textContent = "";
+  delete document.body.dataset.role;
   $("#login").hidden = false;
   $("#login-error").textContent = message || "";
 }
@@ -172,7 +173,10 @@ async function signIn(key) {
   state.key = key;
   const me = await api("GET", "/api/me");
   sessionStorage.setItem(KEY_STORAGE, key);
-  $("#who").textContent = `${me.tenant_name} (${me.tenant}) — ${me.user}`;
+  $("#who").textContent = `${me.tenant_name} (${me.tenant}) — ${me.user} (${me.role || "admin"})`;
+  // The page hides what the key's role cannot do (app.css: body[data-role] with .needs-operator / .needs-admin);
+  // the API refuses it anyway (403).
+  document.body.dataset.role = me.role || "admin";
   $("#login").hidden = true;
   $("#tabs").hidden = false;
   $("#forget-key").hidden = false;
@@ -459,10 +463,10 @@ function renderDefinitions(items) {
     el("td", {}, d.format.toUpperCase(), d.schedule ? el("div", { class: "hint schedule", text: describeSchedule(d.schedule) }) : null),
     el("td", { class: "time", text: `${d.updated_by || ""} ${fmtTime(d.updated_at)}`.trim() }),
     el("td", { class: "actions" },
-      el("button", { type: "button", class: "run-definition", text: "Run", "aria-label": `Run ${d.name}`, onclick: guard(() => runDefinition(d.id)) }),
-      el("button", { type: "button", class: "edit-definition", text: "Edit", "aria-label": `Edit ${d.name}`, onclick: guard(() => openDefinition(d)) }),
-      el("button", { type: "button", class: "copy-definition", text: "Copy", "aria-label": `Copy ${d.name}`, onclick: guard(() => copyDefinition(d)) }),
-      el("button", { type: "button", class: "delete-definition danger", text: "Delete", "aria-label": `Delete ${d.name}`, onclick: guard(() => deleteDefinition(d)) })))));
+      el("button", { type: "button", class: "run-definition needs-operator", text: "Run", "aria-label": `Run ${d.name}`, onclick: guard(() => runDefinition(d.id)) }),
+      el("button", { type: "button", class: "edit-definition needs-operator", text: "Edit", "aria-label": `Edit ${d.name}`, onclick: guard(() => openDefinition(d)) }),
+      el("button", { type: "button", class: "copy-definition needs-operator", text: "Copy", "aria-label": `Copy ${d.name}`, onclick: guard(() => copyDefinition(d)) }),
+      el("button", { type: "button", class: "delete-definition danger needs-operator", text: "Delete", "aria-label": `Delete ${d.name}`, onclick: guard(() => deleteDefinition(d)) })))));
 }
 
 async function runDefinition(id) {
@@ -701,7 +705,7 @@ async function deleteDefinition(d) {
 
 function taskAction(job, reload) {
   if (!job.actions || job.actions.length === 0) return "";
-  const select = el("select", { "aria-label": `Task action for ${job.id}` },
+  const select = el("select", { class: "needs-operator", "aria-label": `Task action for ${job.id}` },
     el("option", { value: "", text: "—" }),
     job.actions.includes("mark-failed") ? el("option", { value: "mark-failed", text: "Mark task as failed" }) : null,
     job.actions.includes("reset") ? el("option", { value: "reset", text: "Reset Task" }) : null);
@@ -755,7 +759,7 @@ async function loadImports() {
   const body = $("#templates tbody");
   body.replaceChildren(...templates.items.map((t) => {
     const file = el("input", { type: "file", accept: ".csv,.xlsx", "aria-label": `File for ${t.title}` });
-    const upload = el("button", { type: "button", text: "Upload", onclick: guard(async () => {
+    const upload = el("button", { type: "button", class: "needs-operator", text: "Upload", onclick: guard(async () => {
       const chosen = file.files[0];
       if (!chosen) { flash("Choose a file first.", true); return; }
       const format = chosen.name.toLowerCase().endsWith(".xlsx") ? "xlsx" : "csv";
@@ -813,19 +817,19 @@ async function loadManager() {
       const rows = [...overview.import_tasks, ...overview.export_tasks].map((t) => el("tr", {},
         el("td", { text: t.task }), el("td", {}, statusCell(t.state === "run" ? "finished" : t.state === "failed" ? "failed" : "not-integrated", t.state.replace("-", " "))),
         el("td", { text: t.job_id || "" }), el("td", { text: t.message || "" }), el("td", { text: fmtTime(t.at) }),
-        el("td", {}, t.task.startsWith("export:") ? el("button", { type: "button", text: "Run", onclick: guard(async () => {
+        el("td", {}, t.task.startsWith("export:") ? el("button", { type: "button", class: "needs-operator", text: "Run", onclick: guard(async () => {
           await api("POST", `/api/integrations/${encodeURIComponent(integration.id)}/run`, { definitions: [t.task.slice(7)], period: period || null });
           flash(`Export ${t.task.slice(7)} queued.`);
           await loadManager();
         }) }) : "")));
       card.append(el("p", { text: `Period ${overview.period}` }),
         el("table", { class: "grid small" }, el("thead", {}, el("tr", {}, ["Task", "State", "Job", "Message", "At", ""].map((h) => el("th", { text: h })))), el("tbody", {}, rows)),
-        el("button", { type: "button", text: "Run all export tasks", onclick: guard(async () => {
+        el("button", { type: "button", class: "needs-operator", text: "Run all export tasks", onclick: guard(async () => {
           const jobs = await api("POST", `/api/integrations/${encodeURIComponent(integration.id)}/run`, { period: period || null });
           flash(`${jobs.items.length} export task(s) queued.`);
           await loadManager();
         }) }),
-        el("button", { type: "button", class: "link", text: "Delete", onclick: guard(async () => {
+        el("button", { type: "button", class: "link needs-operator", text: "Delete", onclick: guard(async () => {
           if (!confirm(`Delete integration ${integration.name}?`)) return;
           await api("DELETE", `/api/integrations/${encodeURIComponent(integration.id)}`);
           await loadManager();
@@ -856,8 +860,8 @@ async function loadLookups(reset) {
       el("td", { text: row.key }),
       el("td", { text: Object.entries(row.columns).map(([k, v]) => `${k}=${v}`).join(", ") }),
       el("td", { text: row.version }), el("td", { text: fmtTime(row.updated_at) }), el("td", { text: row.updated_by }),
-      el("td", {}, el("button", { type: "button", class: "link", text: "Edit", onclick: () => editLookup(row) }),
-        el("button", { type: "button", class: "link", text: "Delete", onclick: guard(async () => {
+      el("td", {}, el("button", { type: "button", class: "link needs-admin", text: "Edit", onclick: () => editLookup(row) }),
+        el("button", { type: "button", class: "link needs-admin", text: "Delete", onclick: guard(async () => {
           if (!confirm(`Delete ${row.key}?`)) return;
           await api("DELETE", `/api/lookups/${select.value}/${encodeURIComponent(row.key)}`);
           await loadLookups(true);

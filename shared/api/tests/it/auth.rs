@@ -81,6 +81,7 @@ async fn a_valid_key_acts_as_its_tenant_and_user() {
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.json["tenant"], "acme");
     assert_eq!(me.json["user"], "acme-user");
+    assert_eq!(me.json["role"], "admin");
 }
 
 #[tokio::test]

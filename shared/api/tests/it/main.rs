@@ -9,5 +9,6 @@ mod helpers;
 mod jobs;
 mod objects;
 mod openapi;
+mod roles;
 mod settings;
 mod webhooks;
