@@ -6,6 +6,7 @@ mod attacks;
 mod auth;
 mod errors;
 mod helpers;
+mod inputs;
 mod jobs;
 mod objects;
 mod openapi;
