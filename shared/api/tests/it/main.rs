@@ -10,5 +10,6 @@ mod inputs;
 mod jobs;
 mod objects;
 mod openapi;
+mod replays;
 mod settings;
 mod webhooks;
