@@ -166,11 +166,17 @@ pub async fn authenticate(
         return Err(refused);
     };
     match matching_user(&stored_keys(&record), token) {
-        Some(user) => Ok(Caller {
-            tenant,
-            user,
-            record,
-        }),
+        Some(user) => {
+            // Only a verified key spends its tenant's request budget (issue 12 finding 9).
+            state
+                .throttle
+                .check(&tenant, crate::throttle::Budget::Api, state.now())?;
+            Ok(Caller {
+                tenant,
+                user,
+                record,
+            })
+        }
         None => Err(refused),
     }
 }

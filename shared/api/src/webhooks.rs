@@ -264,6 +264,9 @@ pub async fn exact(
         tracing::info!(tenant = %record.id, topic = %content.topic, "Exact webhook topic not used by any flow");
         return Ok(answer("ignored", None));
     };
+    state
+        .throttle
+        .check(&record.id, crate::throttle::Budget::Webhooks, state.now())?;
     let now = state.now();
     let created = ledgerlink_domain::cet::utc_from_wall(content.event_created_on);
     if created < now - EXACT_EVENT_MAX_AGE || created > now + EXACT_EVENT_MAX_AHEAD {
@@ -365,6 +368,9 @@ pub async fn vantagepoint(
             return Err(ApiError::BadSignature(BAD_VP_CREDENTIALS));
         }
     }
+    state
+        .throttle
+        .check(&record.id, crate::throttle::Budget::Webhooks, state.now())?;
     let flow = query.flow.unwrap_or(Flow::FirmSync);
     if !matches!(
         flow,

@@ -12,4 +12,5 @@ mod objects;
 mod openapi;
 mod replays;
 mod settings;
+mod throttling;
 mod webhooks;
