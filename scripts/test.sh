@@ -7,7 +7,8 @@
 # adapters are contract-tested against) and the other pinned Python tools in scripts/requirements-*.txt.
 # Also a second virtualenv, .venv-infra, with the SAM CLI and cfn-lint for the template.
 # Runs: sam validate --lint and cfn-lint on template.yaml, rustfmt check, clippy (warnings are errors),
-# `cargo test` over the whole workspace, and the browser test of the operator page (tests/browser/run.sh,
+# `cargo test` over the whole workspace, the attack script (scripts/attack.sh: the security issues' attacks
+# over HTTP against a freshly started local stack), and the browser test of the operator page (tests/browser/run.sh,
 # which installs playwright-core from npm and Debian's chromium when missing).
 # Honours CARGO_TARGET_DIR (CI may point it at a persistent cache folder).
 set -euo pipefail
@@ -47,6 +48,9 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "Tests (cargo test --workspace)"
 cargo test --workspace --no-fail-fast
+
+step "Attacks of the security issues against a running local stack (scripts/attack.sh, ~30 s)"
+scripts/attack.sh
 
 step "Browser test of the operator page (playwright-core + Debian chromium)"
 tests/browser/run.sh
