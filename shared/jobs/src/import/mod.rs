@@ -360,13 +360,15 @@ impl Importer {
         if let Some(bytes) = bytes {
             // Parsing is CPU work: off the async workers, so the API and other jobs keep answering meanwhile.
             // (Memory is bounded by the reader's own checks: file size here, sheet dimensions in `read`.)
-            let read = tokio::task::spawn_blocking(move || read::read(&bytes, format, template))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(read::FileProblem::Corrupt(
-                        "the file could not be read".into(),
-                    ))
-                });
+            let inflated = self.ctx.settings.max_xlsx_inflated_bytes;
+            let read =
+                tokio::task::spawn_blocking(move || read::read(&bytes, format, template, inflated))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(read::FileProblem::Corrupt(
+                            "the file could not be read".into(),
+                        ))
+                    });
             match read {
                 Err(problem) => summary.errors.push(file_error(problem.message())),
                 Ok(rows) => {

@@ -50,10 +50,14 @@ pub(crate) fn read(
     bytes: &[u8],
     format: ImportFormat,
     template: ImportTemplate,
+    max_inflated: u64,
 ) -> Result<Vec<FileRow>, FileProblem> {
     let (headers, mut rows) = match format {
         ImportFormat::Csv => read_csv(bytes)?,
-        ImportFormat::Xlsx => read_xlsx(bytes)?,
+        ImportFormat::Xlsx => {
+            check_inflated_size(bytes, max_inflated)?;
+            read_xlsx(bytes)?
+        }
     };
     // Blank rows after the last record (a sheet's used range, trailing line breaks) are not records.
     while rows
@@ -106,6 +110,41 @@ fn read_csv(bytes: &[u8]) -> Result<(Vec<String>, Vec<FileRow>), FileProblem> {
         });
     }
     Ok((headers, rows))
+}
+
+/// The most entries an XLSX zip may have (a workbook made by a spreadsheet program has a dozen or two).
+const MAX_XLSX_ENTRIES: usize = 1000;
+
+/// Inflates every entry of the XLSX zip into nothing, counting, and refuses the file when the total passes
+/// `max_inflated`: the sizes a zip declares may lie, the inflated bytes do not. Memory stays at one copy
+/// buffer. calamine loads the shared strings whole, so without this a few MB of zip could become GBs.
+fn check_inflated_size(bytes: &[u8], max_inflated: u64) -> Result<(), FileProblem> {
+    let corrupt = |e: &dyn std::fmt::Display| {
+        FileProblem::Corrupt(format!("the file is not a valid XLSX workbook: {e}"))
+    };
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| corrupt(&e))?;
+    if zip.len() > MAX_XLSX_ENTRIES {
+        return Err(FileProblem::Corrupt(format!(
+            "the workbook has {} parts; a workbook may have at most {MAX_XLSX_ENTRIES}",
+            zip.len()
+        )));
+    }
+    let mut total: u64 = 0;
+    for index in 0..zip.len() {
+        let entry = zip.by_index(index).map_err(|e| corrupt(&e))?;
+        let left = max_inflated.saturating_sub(total);
+        let mut limited = std::io::Read::take(entry, left.saturating_add(1));
+        let inflated =
+            std::io::copy(&mut limited, &mut std::io::sink()).map_err(|e| corrupt(&e))?;
+        total = total.saturating_add(inflated);
+        if total > max_inflated {
+            return Err(FileProblem::Corrupt(format!(
+                "the workbook unpacks to more than {max_inflated} bytes; an import workbook may unpack to at \
+                 most that (save it again without unused sheets, images or formatting)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The most rows (header included) the Data sheet of an import may span.
@@ -232,6 +271,7 @@ mod tests {
             csv,
             ImportFormat::Csv,
             ImportTemplate::Lookup(LookupTable::JournalCodes),
+            1 << 20,
         )
         .unwrap();
 
@@ -244,7 +284,7 @@ mod tests {
     fn a_file_that_is_not_text_is_a_corrupt_csv() {
         let bytes = [0xff, 0xfe, 0x00, 0x41, 0x2c, 0x0a, 0xc3, 0x28];
 
-        let problem = read(&bytes, ImportFormat::Csv, ImportTemplate::Firms).unwrap_err();
+        let problem = read(&bytes, ImportFormat::Csv, ImportTemplate::Firms, 1 << 20).unwrap_err();
 
         assert!(
             matches!(problem, FileProblem::Corrupt(ref m) if m.contains("not a valid CSV")),

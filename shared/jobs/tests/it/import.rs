@@ -578,3 +578,43 @@ async fn an_oversized_upload_through_the_presigned_link_is_refused_without_being
     assert!(reason.contains("at most 1000 bytes"), "{reason}");
     assert!(h.lookups(LookupTable::Firms).await.is_empty());
 }
+
+/// A workbook that unpacks to far more than it weighs (the zip-bomb shape: calamine would load every
+/// shared string whole) is refused as a file error before it is parsed. The limit is lowered for the test;
+/// the code path is the production one.
+#[tokio::test]
+async fn a_workbook_that_unpacks_past_the_limit_is_refused_before_it_is_parsed() {
+    let mut h = crate::helpers::embedded().await;
+    h.ctx = h.ctx.clone().with_settings(ledgerlink_jobs::JobSettings {
+        max_xlsx_inflated_bytes: 1024 * 1024,
+        ..crate::helpers::settings()
+    });
+    let template = ImportTemplate::Lookup(LookupTable::TaxCodes);
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet();
+    sheet.set_name("Data").unwrap();
+    for (col, header) in template.headers().iter().enumerate() {
+        sheet
+            .write_string(0, u16::try_from(col).unwrap(), *header)
+            .unwrap();
+    }
+    for row in 1..=300_u32 {
+        sheet.write_string(row, 0, format!("K{row}")).unwrap();
+        sheet
+            .write_string(row, 1, format!("{row}{}", "x".repeat(8 * 1024)))
+            .unwrap();
+    }
+    let body = Bytes::from(workbook.save_to_buffer().unwrap());
+    assert!(body.len() < 256 * 1024, "{} bytes", body.len());
+
+    let (job, summary) = import(&h, template, ImportFormat::Xlsx, body, false).await;
+
+    assert_eq!(job.status, JobStatus::Failed);
+    let reason = job.fail_reason.unwrap_or_default();
+    assert!(
+        reason.contains("unpacks to more than 1048576 bytes"),
+        "{reason}"
+    );
+    assert_eq!(summary.errors.len(), 1);
+    assert!(h.lookups(LookupTable::TaxCodes).await.is_empty());
+}
