@@ -9,7 +9,8 @@
 # .venv-checkov, with checkov (its boto3 pins conflict with the SAM CLI's).
 # Runs: sam validate --lint, cfn-lint, the grant checks (tests/infra) and checkov (every failed check
 # suppressed with its reason in infra/checkov-suppressions.yaml) on template.yaml, rustfmt check, clippy (warnings are errors),
-# `cargo test` over the whole workspace, and the browser test of the operator page (tests/browser/run.sh,
+# `cargo test` over the whole workspace, the attack script (scripts/attack.sh: the security issues' attacks
+# over HTTP against a freshly started local stack), and the browser test of the operator page (tests/browser/run.sh,
 # which installs playwright-core from npm and Debian's chromium when missing).
 # Honours CARGO_TARGET_DIR (CI may point it at a persistent cache folder).
 set -euo pipefail
@@ -58,6 +59,9 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "Tests (cargo test --workspace)"
 cargo test --workspace --no-fail-fast
+
+step "Attacks of the security issues against a running local stack (scripts/attack.sh, ~30 s)"
+scripts/attack.sh
 
 step "Browser test of the operator page (playwright-core + Debian chromium)"
 tests/browser/run.sh

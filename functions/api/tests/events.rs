@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use http_body_util::BodyExt;
 use ledgerlink_api::{ApiState, StoredApiKey, add_api_key, hash_api_key};
-use ledgerlink_clock::SystemClock;
+use ledgerlink_clock::ManualClock;
 use ledgerlink_domain::{Division, Flow, ObjectKey, ObjectType, SyncStatus, TenantId};
 use ledgerlink_flows::connections::{ErpConnections, LocalSecrets};
 use ledgerlink_flows::{FlowContext, FlowSettings};
@@ -27,7 +27,14 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedStore::open(dir.path().join("state.db")).unwrap();
-    let clock = SystemClock::shared();
+    // The sample Exact delivery's EventCreatedOn is 2026-11-22T01:55:00.087 Dutch time (00:55 UTC): the
+    // API only acts on events younger than a day, so the fixture's clock stands a few minutes later.
+    let clock = ManualClock::new(
+        chrono::DateTime::parse_from_rfc3339("2026-11-22T01:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc),
+    )
+    .shared();
     let stores = store.state_stores();
     let queue = store.queue(clock.clone());
     let secrets = Arc::new(LocalSecrets::new());

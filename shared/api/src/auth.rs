@@ -275,13 +275,19 @@ pub async fn authenticate(
         Some(key) if key.is_expired(state.now()) => {
             Err(ApiError::Unauthenticated("The API key has expired."))
         }
-        Some(key) => Ok(Caller {
-            tenant,
-            user: key.user.clone(),
-            role: key.role(),
-            key_id: key.id(),
-            record,
-        }),
+        Some(key) => {
+            // Only a verified key spends its tenant's request budget (issue 12 finding 9).
+            state
+                .throttle
+                .check(&tenant, crate::throttle::Budget::Api, state.now())?;
+            Ok(Caller {
+                tenant,
+                user: key.user.clone(),
+                role: key.role(),
+                key_id: key.id(),
+                record,
+            })
+        }
         None => Err(refused),
     }
 }

@@ -51,6 +51,13 @@ pub enum ApiError {
     /// A dependency is temporarily unavailable; the same request may succeed later (503).
     #[error("{0}")]
     Unavailable(String),
+    /// The same work is in progress elsewhere (a concurrent twin of a webhook delivery); the sender should
+    /// send it again after `retry_after` seconds (503 with `Retry-After`).
+    #[error("{detail}")]
+    RetryLater { detail: String, retry_after: u64 },
+    /// The tenant sent more requests than its limit allows (429 with `Retry-After`).
+    #[error("{detail}")]
+    Throttled { detail: String, retry_after: u64 },
     /// This deployment cannot do what was asked (501), e.g. writing secret values where no writer exists.
     #[error("{0}")]
     NotSupported(String),
@@ -80,7 +87,8 @@ impl ApiError {
             Self::Body { status, .. } => *status,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Conflict(_) | Self::WrongState(_) => StatusCode::CONFLICT,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::RetryLater { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotSupported(_) => StatusCode::NOT_IMPLEMENTED,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -99,6 +107,8 @@ impl ApiError {
             Self::Conflict(_) => "version-conflict",
             Self::WrongState(_) => "wrong-state",
             Self::Unavailable(_) => "temporarily-unavailable",
+            Self::RetryLater { .. } => "in-progress",
+            Self::Throttled { .. } => "too-many-requests",
             Self::NotSupported(_) => "not-supported",
             Self::Internal => "internal",
         }
@@ -116,6 +126,8 @@ impl ApiError {
             Self::Conflict(_) => "Version conflict",
             Self::WrongState(_) => "Action not possible in this state",
             Self::Unavailable(_) => "Temporarily unavailable",
+            Self::RetryLater { .. } => "Already in progress",
+            Self::Throttled { .. } => "Too many requests",
             Self::NotSupported(_) => "Not supported here",
             Self::Internal => "Internal error",
         }
@@ -211,6 +223,9 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"ledgerlink\""),
             );
+        }
+        if let Self::RetryLater { retry_after, .. } | Self::Throttled { retry_after, .. } = &self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         }
         response
     }

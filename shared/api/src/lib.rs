@@ -19,6 +19,7 @@
 //! - [`lookups`], [`connections`] (secrets are write-only), [`notifications`].
 //! - [`page`]: the operator page (static HTML/JS/CSS compiled in) and the OpenAPI document.
 //! - [`error`]: every failure as `application/problem+json`, with size limits (413) and typed extractors.
+//! - [`throttle`]: per-tenant request limits (429 with `Retry-After`), spent only by verified requests.
 //!
 //! Public without a key: the page's static files, `GET /openapi.yaml`, `GET /healthz`, the webhooks (they
 //! are authenticated by their signature instead) and, in the local stack, signed file links. Everything
@@ -55,6 +56,7 @@ pub mod notifications;
 pub mod objects;
 pub mod page;
 pub mod secrets;
+pub mod throttle;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -81,6 +83,9 @@ pub struct Limits {
     pub import_body: usize,
     /// Most objects one Synchronize / Force synchronize may name.
     pub max_selection: usize,
+    /// Requests a minute one tenant may make to the API (and, separately, webhook deliveries a minute);
+    /// over it, 429 with `Retry-After` ([`throttle`]). 0: no limit.
+    pub tenant_requests_per_minute: u32,
 }
 
 impl Default for Limits {
@@ -89,6 +94,7 @@ impl Default for Limits {
             json_body: 1024 * 1024,
             import_body: 20 * 1024 * 1024,
             max_selection: 500,
+            tenant_requests_per_minute: 3000,
         }
     }
 }
@@ -111,6 +117,8 @@ pub struct ApiState {
     /// The jobs crate's context (same ports), for exports, imports and the Integrations Manager.
     pub jobs: JobsContext,
     pub limits: Limits,
+    /// The per-tenant request buckets ([`throttle`]), sized by `limits`.
+    pub throttle: throttle::Throttle,
 }
 
 impl ApiState {
@@ -135,6 +143,7 @@ impl ApiState {
             #[cfg(feature = "local")]
             local_files: None,
             limits: Limits::default(),
+            throttle: throttle::Throttle::new(Limits::default().tenant_requests_per_minute),
         }
     }
 
@@ -156,6 +165,7 @@ impl ApiState {
 
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self.throttle = throttle::Throttle::new(limits.tenant_requests_per_minute);
         self
     }
 

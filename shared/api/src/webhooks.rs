@@ -7,18 +7,44 @@
 //!   secret, in constant time (`ledgerlink_exact::verify_webhook`). The EMPTY POST Exact sends when a
 //!   subscription is created is answered 200 with nothing else done. A bad signature is a 401 and nothing is
 //!   enqueued. A delivery whose division is not the tenant's is refused (400): Exact's webhook secret is
-//!   per app, so it alone does not prove which tenant a delivery belongs to. Duplicate deliveries are
-//!   recognised by the SHA-256 of the body through the idempotency store and enqueue nothing more.
+//!   per app, so it alone does not prove which tenant a delivery belongs to. Replays and staleness: see
+//!   "Replays, duplicates and stale events" below.
 //! - **Vantagepoint** workflow webhooks: HTTP Basic (the webhook action's Username/Password) or a shared
 //!   secret (header `X-Ledgerlink-Webhook-Secret` or a bearer token), compared in constant time, as the tenant
 //!   setting `vp_webhook` configures: `{"username": "...", "password": <SecretRef>, "secret": <SecretRef>}`.
 //!   The flow comes from the URL's `flow` query parameter (one webhook action per flow), firm-sync by
 //!   default. A Discover reads from the flow's cursor, so a repeated delivery costs one extra empty run.
+//!   The credentials are checked for their SHAPE before anything is read from a store: a delivery without
+//!   any credential header is refused without looking up the tenant or resolving a secret.
 //!
 //! - **No tenant enumeration**: an address naming an unknown tenant is answered exactly as a known tenant
 //!   answers a delivery whose credentials do not match (Exact: checked against a random secret, so an
 //!   empty body is `validated` and anything else a 401 or the same 400; Vantagepoint: 401), and a
 //!   Vantagepoint tenant without webhook credentials answers the same 401.
+//!
+//! ## Replays, duplicates and stale events (the rule)
+//!
+//! - **A delivery is identified by what is signed.** Exact: the SHA-256 of the exact `Content` bytes the
+//!   HashCode covers, so the same captured delivery with whitespace added around it is the same delivery.
+//!   Vantagepoint (no signature, no timestamp): the SHA-256 of the flow and the body.
+//! - **Acknowledged only once durably queued.** A delivery claims its identity in the idempotency store,
+//!   enqueues its Discover, then completes the claim; only then is it answered `enqueued`. If enqueueing
+//!   fails, the claim is released and the answer is a 503, so the sender delivers it again.
+//! - **A concurrent twin is told to retry, never "duplicate".** While the first delivery of an identity is
+//!   in progress, a second one is answered 503 with `Retry-After` (the lease, at most
+//!   [`DELIVERY_LEASE`]): if the first then fails, the retry does the work; if it succeeded, the retry is
+//!   answered `duplicate`. No event is acknowledged without its work queued.
+//! - **Duplicates.** Exact: a delivery whose identity completed within [`EXACT_DEDUPE_TTL`] is answered
+//!   200 `duplicate` and enqueues nothing. Vantagepoint: the same within [`VP_REPLAY_WINDOW`].
+//! - **Stale Exact events are ignored.** `EventCreatedOn` (Exact's Dutch wall-clock time, CET/CEST, no
+//!   offset; converted to UTC) older than [`EXACT_EVENT_MAX_AGE`] or more than [`EXACT_EVENT_MAX_AHEAD`]
+//!   in the future is answered 200 `stale` and enqueues nothing. The window is shorter
+//!   than the de-duplication TTL, so a captured delivery can be replayed to effect at most once, and never
+//!   after the window. Nothing is lost by ignoring an old event: the flows' scheduled discovery reads
+//!   everything changed since its cursor.
+//! - **Vantagepoint replays** after [`VP_REPLAY_WINDOW`] (VP signs nothing, so an old delivery cannot be
+//!   told from a new one with the same arguments) enqueue one Discover from the flow's cursor: no record
+//!   is written twice (discovery is idempotent), and the tenant's request limit bounds how often.
 //!
 //! Secrets are resolved through the [`ledgerlink_flows::SecretResolver`] and never logged.
 
@@ -44,13 +70,23 @@ use crate::error::{ApiError, ApiPath, ApiQuery, ApiResult, RawBody};
 pub const VP_SECRET_HEADER: &str = "x-ledgerlink-webhook-secret";
 /// The tenant setting configuring Vantagepoint webhook credentials.
 pub const VP_WEBHOOK_SETTING: &str = "vp_webhook";
-/// How long a duplicate Exact delivery is recognised.
-const DEDUPE_TTL: chrono::Duration = chrono::Duration::days(2);
+/// How long a completed Exact delivery is recognised as a duplicate (longer than the staleness window,
+/// so a replay is either a recognised duplicate or stale).
+pub const EXACT_DEDUPE_TTL: chrono::Duration = chrono::Duration::days(2);
+/// Exact events older than this (by `EventCreatedOn`) are stale and ignored.
+pub const EXACT_EVENT_MAX_AGE: chrono::Duration = chrono::Duration::hours(24);
+/// Exact events dated further ahead than this (clock skew) are ignored as well.
+pub const EXACT_EVENT_MAX_AHEAD: chrono::Duration = chrono::Duration::minutes(5);
+/// How long an identical Vantagepoint delivery is recognised as a replay.
+pub const VP_REPLAY_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
+/// How long a delivery's claim lives while its work is being queued.
+pub const DELIVERY_LEASE: Duration = Duration::from_secs(30);
 
 /// What a webhook call did.
 #[derive(Debug, Clone, Serialize)]
 pub struct WebhookAnswer {
-    /// `validated` (empty validation POST), `enqueued`, `duplicate` or `ignored` (a topic no flow uses).
+    /// `validated` (empty validation POST), `enqueued`, `duplicate`, `stale` (an Exact event outside the
+    /// accepted window) or `ignored` (a topic no flow uses).
     pub outcome: &'static str,
     pub flow: Option<Flow>,
 }
@@ -121,6 +157,58 @@ async fn enqueue(state: &ApiState, flow: Flow, tenant: &TenantId) -> ApiResult<(
         })
 }
 
+/// Enqueues the delivery `key`'s discovery unless the same delivery did so within `remember` (answered
+/// `duplicate`, `Some`). Answers `None` only once the work is durably queued; a concurrent twin whose
+/// first delivery is still in progress gets a 503 with `Retry-After` (see the module docs).
+async fn enqueue_once(
+    state: &ApiState,
+    key: &str,
+    digest: &str,
+    flow: Flow,
+    tenant: &TenantId,
+    remember: chrono::Duration,
+) -> ApiResult<Option<Json<WebhookAnswer>>> {
+    let idempotency = &state.stores().idempotency;
+    let now = state.now();
+    let claim = match idempotency
+        .begin(key, digest, DELIVERY_LEASE, now)
+        .await
+        .map_err(|e| ApiError::from_store(e, "the delivery record"))?
+    {
+        IdempotencyBegin::Completed { .. } => return Ok(Some(answer("duplicate", Some(flow)))),
+        IdempotencyBegin::InProgress { lease_until } => {
+            let wait = (lease_until - now).num_seconds().clamp(1, 60);
+            return Err(ApiError::RetryLater {
+                detail: "This delivery is being processed; send it again later.".into(),
+                retry_after: u64::try_from(wait).unwrap_or(1),
+            });
+        }
+        // The key holds the digest itself, so a mismatch cannot happen; were it to, do the work anyway.
+        IdempotencyBegin::PayloadMismatch { .. } => None,
+        IdempotencyBegin::Started(claim) => Some(claim),
+    };
+    if let Err(e) = enqueue(state, flow, tenant).await {
+        if let Some(claim) = claim
+            && let Err(release) = idempotency.release(key, claim.fence).await
+        {
+            tracing::warn!(error = %release, "delivery record could not be released");
+        }
+        return Err(e);
+    }
+    let result = serde_json::json!({ "flow": flow });
+    if let Some(claim) = claim {
+        match idempotency
+            .complete(key, claim.fence, digest, &result, now + remember)
+            .await
+        {
+            // A slower twin took the record over meanwhile: the discovery is enqueued either way.
+            Ok(()) | Err(ledgerlink_ports::StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(ApiError::from_store(e, "the delivery record")),
+        }
+    }
+    Ok(None)
+}
+
 pub async fn exact(
     State(state): State<Arc<ApiState>>,
     ApiPath(tenant): ApiPath<String>,
@@ -176,39 +264,22 @@ pub async fn exact(
         tracing::info!(tenant = %record.id, topic = %content.topic, "Exact webhook topic not used by any flow");
         return Ok(answer("ignored", None));
     };
-    let idempotency = &state.stores().idempotency;
-    let digest = hex::encode(Sha256::digest(&body));
-    let key = format!("webhook/exact/{}/{digest}", record.id);
+    state
+        .throttle
+        .check(&record.id, crate::throttle::Budget::Webhooks, state.now())?;
     let now = state.now();
-    let claim = match idempotency
-        .begin(&key, &digest, Duration::from_secs(60), now)
-        .await
-        .map_err(|e| ApiError::from_store(e, "the delivery record"))?
-    {
-        IdempotencyBegin::Completed { .. } | IdempotencyBegin::InProgress { .. } => {
-            return Ok(answer("duplicate", Some(flow)));
-        }
-        IdempotencyBegin::PayloadMismatch { .. } => None,
-        IdempotencyBegin::Started(claim) => Some(claim),
-    };
-    if let Err(e) = enqueue(&state, flow, &record.id).await {
-        if let Some(claim) = claim
-            && let Err(release) = idempotency.release(&key, claim.fence).await
-        {
-            tracing::warn!(error = %release, "delivery record could not be released");
-        }
-        return Err(e);
+    let created = ledgerlink_domain::cet::utc_from_wall(content.event_created_on);
+    if created < now - EXACT_EVENT_MAX_AGE || created > now + EXACT_EVENT_MAX_AHEAD {
+        tracing::info!(tenant = %record.id, topic = %content.topic, event_created_on = %content.event_created_on, "stale Exact webhook event ignored");
+        return Ok(answer("stale", Some(flow)));
     }
-    let result = serde_json::json!({ "flow": flow });
-    if let Some(claim) = claim {
-        match idempotency
-            .complete(&key, claim.fence, &digest, &result, now + DEDUPE_TTL)
-            .await
-        {
-            // A slower twin took the record over meanwhile: the discovery is enqueued either way.
-            Ok(()) | Err(ledgerlink_ports::StoreError::Conflict { .. }) => {}
-            Err(e) => return Err(ApiError::from_store(e, "the delivery record")),
-        }
+    let signed = ledgerlink_exact::signed_content(&body).unwrap_or(&body);
+    let digest = hex::encode(Sha256::digest(signed));
+    let key = format!("webhook/exact/{}/{digest}", record.id);
+    if let Some(duplicate) =
+        enqueue_once(&state, &key, &digest, flow, &record.id, EXACT_DEDUPE_TTL).await?
+    {
+        return Ok(duplicate);
     }
     tracing::info!(tenant = %record.id, %flow, topic = %content.topic, "Exact webhook enqueued a discovery");
     Ok(answer("enqueued", Some(flow)))
@@ -228,6 +299,25 @@ pub struct VpQuery {
     flow: Option<Flow>,
 }
 
+/// Whether a Vantagepoint delivery carries a credential of a usable shape: `Authorization: Basic <b64>`
+/// or `Bearer <token>` with something after the scheme, or a non-empty shared-secret header.
+fn vp_credential_present(headers: &HeaderMap) -> bool {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .is_some_and(|(scheme, value)| {
+            (scheme.eq_ignore_ascii_case("basic") || scheme.eq_ignore_ascii_case("bearer"))
+                && !value.trim().is_empty()
+                && value.len() <= 4096
+        });
+    let shared = headers
+        .get(VP_SECRET_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| !v.trim().is_empty() && v.len() <= 4096);
+    authorization || shared
+}
+
 pub async fn vantagepoint(
     State(state): State<Arc<ApiState>>,
     ApiPath(tenant): ApiPath<String>,
@@ -235,6 +325,11 @@ pub async fn vantagepoint(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<Json<WebhookAnswer>> {
+    if !vp_credential_present(&headers) {
+        // Refused on its headers alone: no tenant lookup, no secret resolved (and the same answer as
+        // for wrong credentials, known tenant or not).
+        return Err(ApiError::BadSignature(BAD_VP_CREDENTIALS));
+    }
     let Some(record) = tenant_record(&state, &tenant).await? else {
         tracing::info!(%tenant, "Vantagepoint webhook for an unknown tenant refused");
         return Err(ApiError::BadSignature(BAD_VP_CREDENTIALS));
@@ -273,6 +368,9 @@ pub async fn vantagepoint(
             return Err(ApiError::BadSignature(BAD_VP_CREDENTIALS));
         }
     }
+    state
+        .throttle
+        .check(&record.id, crate::throttle::Budget::Webhooks, state.now())?;
     let flow = query.flow.unwrap_or(Flow::FirmSync);
     if !matches!(
         flow,
@@ -285,7 +383,17 @@ pub async fn vantagepoint(
             ApiError::invalid("body", "expected a flat JSON object of workflow arguments")
         })?;
     }
-    enqueue(&state, flow, &record.id).await?;
+    let mut hasher = Sha256::new();
+    hasher.update(flow.as_str().as_bytes());
+    hasher.update([0]);
+    hasher.update(body.trim_ascii());
+    let digest = hex::encode(hasher.finalize());
+    let key = format!("webhook/vantagepoint/{}/{digest}", record.id);
+    if let Some(duplicate) =
+        enqueue_once(&state, &key, &digest, flow, &record.id, VP_REPLAY_WINDOW).await?
+    {
+        return Ok(duplicate);
+    }
     tracing::info!(tenant = %record.id, %flow, "Vantagepoint webhook enqueued a discovery");
     Ok(answer("enqueued", Some(flow)))
 }

@@ -36,5 +36,6 @@ pub use once::{CreateOnce, LookupFirst};
 pub use ops::{DeletedRow, Me};
 pub use token::{AccessToken, ReconnectHook, TokenManager};
 pub use webhook::{
-    WebhookAction, WebhookContent, WebhookError, WebhookVerification, verify_webhook,
+    WebhookAction, WebhookContent, WebhookError, WebhookVerification, signed_content,
+    verify_webhook,
 };

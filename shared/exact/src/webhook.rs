@@ -86,6 +86,13 @@ pub fn verify_webhook(body: &[u8], secret: &Secret) -> Result<WebhookVerificatio
     Ok(WebhookVerification::Verified(content))
 }
 
+/// The exact bytes of the signed `Content` of a delivery (what its HashCode covers), `None` when the
+/// body does not have the delivery's shape. Two deliveries with the same signed content are the same
+/// event, whatever whitespace surrounds it: this is what identifies a delivery for de-duplication.
+pub fn signed_content(body: &[u8]) -> Option<&[u8]> {
+    split_body(trim_ascii(body)).map(|(content, _)| content)
+}
+
 /// `UPPERCASE_HEX(HMAC-SHA256(secret, content))`, as Exact computes it (also used by tests and emulators).
 pub fn sign(content: &[u8], secret: &Secret) -> String {
     // HMAC accepts keys of any length, so construction cannot fail; fall back to an impossible hash if it did.

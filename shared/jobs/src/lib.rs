@@ -65,6 +65,9 @@ pub struct JobSettings {
     pub link_expiry: Duration,
     /// Largest import file accepted (imports are read whole to validate every row before writing).
     pub max_import_bytes: u64,
+    /// Largest total an uploaded XLSX may unpack to (its zip entries inflated), checked by inflating it
+    /// into nothing before the workbook is parsed: a zip bomb is refused instead of filling memory.
+    pub max_xlsx_inflated_bytes: u64,
 }
 
 impl Default for JobSettings {
@@ -77,6 +80,7 @@ impl Default for JobSettings {
             chunk_size: 1024 * 1024,
             link_expiry: Duration::from_secs(15 * 60),
             max_import_bytes: 32 * 1024 * 1024,
+            max_xlsx_inflated_bytes: 256 * 1024 * 1024,
         }
     }
 }

@@ -30,7 +30,9 @@ pub use error::{BoxError, StoreError, StoreResult};
 pub use mail::{MailError, MailMessage, MailSettings, Mailer, MailingOutbox};
 pub use queue::{QueueName, ReceivedMessage, WorkAction, WorkMessage, WorkQueue};
 pub use state::*;
-pub use storage::{ExportStorage, MAX_PRESIGN_EXPIRY, PresignedUrl, StoredObject, UploadSink};
+pub use storage::{
+    ExportStorage, Limited, MAX_PRESIGN_EXPIRY, PresignedUrl, StoredObject, UploadSink,
+};
 
 use serde::{Deserialize, Serialize};
 

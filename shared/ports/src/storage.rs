@@ -22,6 +22,16 @@ pub struct StoredObject {
     pub size: u64,
 }
 
+/// The answer of [`ExportStorage::get_limited`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Limited {
+    Bytes(Bytes),
+    /// Larger than the limit; `size` when the store knows it.
+    TooLarge {
+        size: Option<u64>,
+    },
+}
+
 /// A URL that grants one operation on one object until `expires_at`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PresignedUrl {
@@ -58,6 +68,17 @@ pub trait ExportStorage: Send + Sync + std::fmt::Debug {
         body: Bytes,
     ) -> StoreResult<StoredObject>;
     async fn get(&self, tenant: &TenantId, key: &str) -> StoreResult<Bytes>;
+    /// The size of an object in bytes (a HEAD, nothing read); `None` when it does not exist.
+    async fn size(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<u64>>;
+    /// The object if it has at most `max_bytes` bytes, [`Limited::TooLarge`] otherwise. Never holds more
+    /// than `max_bytes` (+ one read buffer) in memory, whatever the object's size: what a worker uses to
+    /// read a file someone else uploaded (an import), so an oversized upload cannot exhaust its memory.
+    async fn get_limited(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        max_bytes: u64,
+    ) -> StoreResult<Limited>;
     async fn exists(&self, tenant: &TenantId, key: &str) -> StoreResult<bool>;
     async fn delete(&self, tenant: &TenantId, key: &str) -> StoreResult<()>;
     /// A GET URL for exactly this object. `expires_in` above [`MAX_PRESIGN_EXPIRY`] is refused

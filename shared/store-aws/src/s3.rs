@@ -21,8 +21,8 @@ use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Utc};
 use ledgerlink_domain::TenantId;
 use ledgerlink_ports::{
-    ExportStorage, MAX_PRESIGN_EXPIRY, PresignedUrl, StoreError, StoreResult, StoredObject,
-    UploadSink,
+    ExportStorage, Limited, MAX_PRESIGN_EXPIRY, PresignedUrl, StoreError, StoreResult,
+    StoredObject, UploadSink,
 };
 
 use crate::error::from_sdk;
@@ -177,6 +177,81 @@ impl ExportStorage for S3ExportStorage {
                 StoreError::transient(format!("reading {full_key} was interrupted"), e)
             })?;
         Ok(body.into_bytes())
+    }
+
+    async fn size(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<u64>> {
+        let full_key = object_key(tenant, key)?;
+        match self
+            .client
+            .head_object()
+            .bucket(&*self.bucket)
+            .key(full_key)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(
+                out.content_length
+                    .and_then(|n| u64::try_from(n).ok())
+                    .unwrap_or(0),
+            )),
+            Err(SdkError::ServiceError(e)) if matches!(e.err(), HeadObjectError::NotFound(_)) => {
+                Ok(None)
+            }
+            Err(e) => Err(from_sdk("HeadObject", e)),
+        }
+    }
+
+    async fn get_limited(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        max_bytes: u64,
+    ) -> StoreResult<Limited> {
+        let full_key = object_key(tenant, key)?;
+        // A ranged GET of at most one byte past the limit: S3 never sends more, whatever was uploaded,
+        // and the total size comes back in Content-Range.
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&*self.bucket)
+            .key(&full_key)
+            .range(format!("bytes=0-{max_bytes}"))
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(SdkError::ServiceError(e)) if matches!(e.err(), GetObjectError::NoSuchKey(_)) => {
+                return Err(StoreError::not_found(format!("file {key} of {tenant}")));
+            }
+            // An empty object cannot satisfy a range: it is an empty file.
+            Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 416 => {
+                return Ok(Limited::Bytes(Bytes::new()));
+            }
+            Err(e) => return Err(from_sdk("GetObject", e)),
+        };
+        let total = out
+            .content_range
+            .as_deref()
+            .and_then(|r| r.rsplit_once('/'))
+            .and_then(|(_, total)| total.parse::<u64>().ok());
+        if let Some(total) = total
+            && total > max_bytes
+        {
+            return Ok(Limited::TooLarge { size: Some(total) });
+        }
+        let mut body = out.body;
+        let mut buffer = BytesMut::new();
+        while let Some(chunk) = body
+            .try_next()
+            .await
+            .map_err(|e| StoreError::transient(format!("reading {full_key} was interrupted"), e))?
+        {
+            buffer.extend_from_slice(&chunk);
+            if buffer.len() as u64 > max_bytes {
+                return Ok(Limited::TooLarge { size: total });
+            }
+        }
+        Ok(Limited::Bytes(buffer.freeze()))
     }
 
     async fn exists(&self, tenant: &TenantId, key: &str) -> StoreResult<bool> {

@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use ledgerlink_domain::TenantId;
 use ledgerlink_ports::{
-    ExportStorage, MAX_PRESIGN_EXPIRY, PresignedUrl, StoreError, StoreResult, StoredObject,
-    UploadSink,
+    ExportStorage, Limited, MAX_PRESIGN_EXPIRY, PresignedUrl, StoreError, StoreResult,
+    StoredObject, UploadSink,
 };
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -348,6 +348,48 @@ impl ExportStorage for FolderStorage {
             .await
             .map(Bytes::from)
             .map_err(|e| io_error(Self::describe(tenant, key), e))
+    }
+
+    async fn size(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<u64>> {
+        let path = self.path_of(tenant, key)?;
+        match tokio::fs::metadata(&path).await {
+            Ok(meta) if meta.is_file() => Ok(Some(meta.len())),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(Self::describe(tenant, key), e)),
+        }
+    }
+
+    async fn get_limited(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        max_bytes: u64,
+    ) -> StoreResult<Limited> {
+        use tokio::io::AsyncReadExt;
+        let path = self.path_of(tenant, key)?;
+        let what = || Self::describe(tenant, key);
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| io_error(what(), e))?;
+        let size = file
+            .metadata()
+            .await
+            .map_err(|e| io_error(what(), e))?
+            .len();
+        if size > max_bytes {
+            return Ok(Limited::TooLarge { size: Some(size) });
+        }
+        // The file may grow after the size was read: never read more than one byte past the limit.
+        let mut body = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        file.take(max_bytes.saturating_add(1))
+            .read_to_end(&mut body)
+            .await
+            .map_err(|e| io_error(what(), e))?;
+        if body.len() as u64 > max_bytes {
+            return Ok(Limited::TooLarge { size: None });
+        }
+        Ok(Limited::Bytes(Bytes::from(body)))
     }
 
     async fn exists(&self, tenant: &TenantId, key: &str) -> StoreResult<bool> {

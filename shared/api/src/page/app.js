@@ -147,12 +147,28 @@ function readableKey(key) {
 // Sign in
 // ---------------------------------------------------------------------------------------------------
 
+// The tenant a key names (`llk_<tenant>_<secret>`), or "" for a key of another shape.
+function keyTenant(key) {
+  const m = /^llk_(.+)_[0-9a-f]{64}$/.exec(key || "");
+  return m ? m[1] : "";
+}
+
+// A key from a link (#key=) never silently replaces the key this tab is signed in with for another
+// tenant: a link made by someone else would otherwise make the user type secrets into THEIR tenant.
 function readKey() {
   const hash = new URLSearchParams(location.hash.slice(1));
   const fromHash = hash.get("key");
+  const current = sessionStorage.getItem(KEY_STORAGE);
   if (fromHash) {
-    sessionStorage.setItem(KEY_STORAGE, fromHash);
     history.replaceState(null, "", location.pathname + location.search);
+    if (current && current !== fromHash && keyTenant(current) !== keyTenant(fromHash)) {
+      const switchTenant = confirm(
+        `This link signs you in to tenant "${keyTenant(fromHash) || "?"}" instead of "${keyTenant(current) || "?"}". ` +
+        `Everything you enter afterwards (including ERP passwords) goes to "${keyTenant(fromHash) || "?"}". ` +
+        `Only continue if you trust who sent you this link. Switch tenant?`);
+      if (!switchTenant) return current;
+    }
+    sessionStorage.setItem(KEY_STORAGE, fromHash);
   }
   return sessionStorage.getItem(KEY_STORAGE);
 }

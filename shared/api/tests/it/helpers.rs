@@ -118,6 +118,14 @@ impl TestApp {
 
     /// The app with `allowed` as its `AllowedErpHosts` setting (`""`: production, nothing exempt).
     pub async fn spawn_allowing(allowed: &str) -> TestApp {
+        Self::spawn_with(allowed, |state| state).await
+    }
+
+    /// The app with `configure` applied to its state before the router is built (limits, wrapped stores).
+    pub async fn spawn_with(
+        allowed: &str,
+        configure: impl FnOnce(ApiState) -> ApiState,
+    ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let store = EmbeddedStore::open(dir.path().join("state.db")).unwrap();
         let clock = SystemClock::shared();
@@ -173,6 +181,7 @@ impl TestApp {
         let state = ApiState::new(flows, storage.clone(), secrets.clone())
             .with_secret_writer(Arc::new(LocalSecretWriter::new(secrets.clone())))
             .with_local_files((*storage).clone());
+        let state = configure(state);
         TestApp {
             router: ledgerlink_api::router(state),
             stores,

@@ -9,18 +9,25 @@ use ledgerlink_ports::WorkAction;
 
 use crate::helpers::{TestApp, VP_PASSWORD, VP_SHARED, VP_USER};
 
-fn content(topic: &str, division: u32) -> String {
+/// An Exact delivery's content created now (on the Dutch clock, as Exact writes `EventCreatedOn`).
+pub fn content(topic: &str, division: u32) -> String {
+    content_at(topic, division, chrono::Utc::now())
+}
+
+/// An Exact delivery's content created at `at`.
+pub fn content_at(topic: &str, division: u32, at: chrono::DateTime<chrono::Utc>) -> String {
+    let created = ledgerlink_domain::cet::wall_from_utc(at).format("%Y-%m-%dT%H:%M:%S%.3f");
     format!(
-        r#"{{"Topic":"{topic}","ClientId":"2781096d-a179-445f-bbf3-7b7e8bf244ae","Division":{division},"Action":"Update","Key":"a79d86b2-69c6-4ca7-a537-d9d27afcdaf5","ExactOnlineEndpoint":"https://start.exactonline.nl/api/v1/{division}/financialtransaction/BankEntries(guid'a79d86b2-69c6-4ca7-a537-d9d27afcdaf5')","EventCreatedOn":"2026-01-17T22:56:23.087"}}"#
+        r#"{{"Topic":"{topic}","ClientId":"2781096d-a179-445f-bbf3-7b7e8bf244ae","Division":{division},"Action":"Update","Key":"a79d86b2-69c6-4ca7-a537-d9d27afcdaf5","ExactOnlineEndpoint":"https://start.exactonline.nl/api/v1/{division}/financialtransaction/BankEntries(guid'a79d86b2-69c6-4ca7-a537-d9d27afcdaf5')","EventCreatedOn":"{created}"}}"#
     )
 }
 
-fn delivery(content: &str, secret: &str) -> String {
+pub fn delivery(content: &str, secret: &str) -> String {
     let hash = sign(content.as_bytes(), &ledgerlink_exact::Secret::new(secret));
     format!(r#"{{"Content":{content},"HashCode":"{hash}"}}"#)
 }
 
-async fn post_raw(
+pub async fn post_raw(
     app: &TestApp,
     path: &str,
     body: String,
@@ -141,7 +148,7 @@ async fn an_exact_topic_no_flow_uses_is_acknowledged_and_ignored() {
     assert_eq!(answer.json["outcome"], "ignored");
 }
 
-fn basic(user: &str, password: &str) -> String {
+pub fn basic(user: &str, password: &str) -> String {
     format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))

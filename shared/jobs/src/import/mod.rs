@@ -22,8 +22,8 @@ use std::collections::{BTreeMap, HashMap};
 use bytes::Bytes;
 use ledgerlink_domain::TenantId;
 use ledgerlink_ports::{
-    Job, JobKind, JobStatus, LookupEntry, LookupTable, MAX_PRESIGN_EXPIRY, Page, PageRequest,
-    PresignedUrl, StoreError,
+    Job, JobKind, JobStatus, Limited, LookupEntry, LookupTable, MAX_PRESIGN_EXPIRY, Page,
+    PageRequest, PresignedUrl, StoreError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -87,6 +87,14 @@ impl ImportSummary {
     /// Whether the import counts as failed: a file-level error, or row errors without partial import.
     pub fn failed(&self) -> bool {
         self.errors.iter().any(|e| e.row.is_none()) || (!self.errors.is_empty() && !self.partial)
+    }
+}
+
+/// "the file has 40000000 bytes; an import may have at most 33554432 bytes".
+fn too_large_message(size: Option<u64>, max: u64) -> String {
+    match size {
+        Some(size) => format!("the file has {size} bytes; an import may have at most {max} bytes"),
+        None => format!("the file is larger than an import may be ({max} bytes)"),
     }
 }
 
@@ -198,14 +206,28 @@ impl Importer {
     pub async fn submit(&self, tenant: &TenantId, id: &str) -> JobResult<Job> {
         let job = job::load(&self.ctx, tenant, id).await?;
         let key = job.file_key.clone().unwrap_or_default();
-        if !self.ctx.storage.exists(tenant, &key).await? {
-            return Err(JobError::invalid(
-                "file",
-                "nothing was uploaded for this import yet",
-            ));
-        }
+        self.check_uploaded_size(tenant, &key).await?;
         job::enqueue(&self.ctx, &job).await?;
         Ok(job)
+    }
+
+    /// Refuses (and removes) an uploaded file larger than an import may be, before anything reads it.
+    async fn check_uploaded_size(&self, tenant: &TenantId, key: &str) -> JobResult<()> {
+        let max = self.ctx.settings.max_import_bytes;
+        match self.ctx.storage.size(tenant, key).await? {
+            None => Err(JobError::invalid(
+                "file",
+                "nothing was uploaded for this import yet",
+            )),
+            Some(size) if size > max => {
+                self.ctx.storage.delete(tenant, key).await?;
+                Err(JobError::invalid(
+                    "file",
+                    too_large_message(Some(size), max),
+                ))
+            }
+            Some(_) => Ok(()),
+        }
     }
 
     async fn create_job(
@@ -316,8 +338,17 @@ impl Importer {
             partial,
             ..ImportSummary::default()
         };
-        let bytes = match self.ctx.storage.get(tenant, &key).await {
-            Ok(b) => Some(b),
+        // Read at most the limit: an object uploaded through a presigned link may be of any size, and a
+        // worker never holds more of it than an import may have.
+        let max = self.ctx.settings.max_import_bytes;
+        let bytes = match self.ctx.storage.get_limited(tenant, &key, max).await {
+            Ok(Limited::Bytes(b)) => Some(b),
+            Ok(Limited::TooLarge { size }) => {
+                summary
+                    .errors
+                    .push(file_error(&too_large_message(size, max)));
+                None
+            }
             Err(StoreError::NotFound { .. }) => {
                 summary
                     .errors
@@ -327,18 +358,22 @@ impl Importer {
             Err(e) => return Err(e.into()),
         };
         if let Some(bytes) = bytes {
-            if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > self.ctx.settings.max_import_bytes {
-                summary.errors.push(file_error(&format!(
-                    "the file is larger than {} bytes",
-                    self.ctx.settings.max_import_bytes
-                )));
-            } else {
-                match read::read(&bytes, format, template) {
-                    Err(problem) => summary.errors.push(file_error(problem.message())),
-                    Ok(rows) => {
-                        self.import_rows(tenant, template, rows, &mut summary, &job.created_by)
-                            .await?;
-                    }
+            // Parsing is CPU work: off the async workers, so the API and other jobs keep answering meanwhile.
+            // (Memory is bounded by the reader's own checks: file size here, sheet dimensions in `read`.)
+            let inflated = self.ctx.settings.max_xlsx_inflated_bytes;
+            let read =
+                tokio::task::spawn_blocking(move || read::read(&bytes, format, template, inflated))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(read::FileProblem::Corrupt(
+                            "the file could not be read".into(),
+                        ))
+                    });
+            match read {
+                Err(problem) => summary.errors.push(file_error(problem.message())),
+                Ok(rows) => {
+                    self.import_rows(tenant, template, rows, &mut summary, &job.created_by)
+                        .await?;
                 }
             }
         }

@@ -50,10 +50,14 @@ pub(crate) fn read(
     bytes: &[u8],
     format: ImportFormat,
     template: ImportTemplate,
+    max_inflated: u64,
 ) -> Result<Vec<FileRow>, FileProblem> {
     let (headers, mut rows) = match format {
         ImportFormat::Csv => read_csv(bytes)?,
-        ImportFormat::Xlsx => read_xlsx(bytes)?,
+        ImportFormat::Xlsx => {
+            check_inflated_size(bytes, max_inflated)?;
+            read_xlsx(bytes)?
+        }
     };
     // Blank rows after the last record (a sheet's used range, trailing line breaks) are not records.
     while rows
@@ -108,6 +112,76 @@ fn read_csv(bytes: &[u8]) -> Result<(Vec<String>, Vec<FileRow>), FileProblem> {
     Ok((headers, rows))
 }
 
+/// The most entries an XLSX zip may have (a workbook made by a spreadsheet program has a dozen or two).
+const MAX_XLSX_ENTRIES: usize = 1000;
+
+/// Inflates every entry of the XLSX zip into nothing, counting, and refuses the file when the total passes
+/// `max_inflated`: the sizes a zip declares may lie, the inflated bytes do not. Memory stays at one copy
+/// buffer. calamine loads the shared strings whole, so without this a few MB of zip could become GBs.
+fn check_inflated_size(bytes: &[u8], max_inflated: u64) -> Result<(), FileProblem> {
+    let corrupt = |e: &dyn std::fmt::Display| {
+        FileProblem::Corrupt(format!("the file is not a valid XLSX workbook: {e}"))
+    };
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| corrupt(&e))?;
+    if zip.len() > MAX_XLSX_ENTRIES {
+        return Err(FileProblem::Corrupt(format!(
+            "the workbook has {} parts; a workbook may have at most {MAX_XLSX_ENTRIES}",
+            zip.len()
+        )));
+    }
+    let mut total: u64 = 0;
+    for index in 0..zip.len() {
+        let entry = zip.by_index(index).map_err(|e| corrupt(&e))?;
+        let left = max_inflated.saturating_sub(total);
+        let mut limited = std::io::Read::take(entry, left.saturating_add(1));
+        let inflated =
+            std::io::copy(&mut limited, &mut std::io::sink()).map_err(|e| corrupt(&e))?;
+        total = total.saturating_add(inflated);
+        if total > max_inflated {
+            return Err(FileProblem::Corrupt(format!(
+                "the workbook unpacks to more than {max_inflated} bytes; an import workbook may unpack to at \
+                 most that (save it again without unused sheets, images or formatting)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The most rows (header included) the Data sheet of an import may span.
+pub(crate) const MAX_XLSX_ROWS: u32 = 100_000;
+/// The most columns the Data sheet of an import may span (the widest template has far fewer).
+pub(crate) const MAX_XLSX_COLUMNS: u32 = 64;
+
+/// `A`, `Z`, `AA`, ... `XFD` for a 0-based column index.
+fn column_name(mut col: u32) -> String {
+    let mut name = Vec::new();
+    loop {
+        name.push(b'A' + u8::try_from(col % 26).unwrap_or(0));
+        if col < 26 {
+            break;
+        }
+        col = col / 26 - 1;
+    }
+    name.reverse();
+    String::from_utf8(name).unwrap_or_default()
+}
+
+fn cell_name(row: u32, col: u32) -> String {
+    format!("{}{}", column_name(col), u64::from(row) + 1)
+}
+
+fn too_large(what: &str) -> FileProblem {
+    FileProblem::Corrupt(format!(
+        "the {DATA_SHEET} sheet {what}; an import may span at most {MAX_XLSX_ROWS} rows and \
+         {MAX_XLSX_COLUMNS} columns (A1:{}) — delete the cells outside the records and upload again",
+        cell_name(MAX_XLSX_ROWS - 1, MAX_XLSX_COLUMNS - 1)
+    ))
+}
+
+/// Reads the Data sheet cell by cell (calamine's streaming cell reader), never as one dense range: the
+/// sheet's declared dimension (`<dimension ref>`) is checked first and every cell's position as it is
+/// read, so a sheet spanning A1:XFD1048576 is refused before anything is allocated for it (a dense range
+/// of that sheet needs 512 GiB). Memory stays proportional to the cells actually present.
 fn read_xlsx(bytes: &[u8]) -> Result<(Vec<String>, Vec<FileRow>), FileProblem> {
     let mut workbook: calamine::Xlsx<_> =
         calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).map_err(|e| {
@@ -119,35 +193,67 @@ fn read_xlsx(bytes: &[u8]) -> Result<(Vec<String>, Vec<FileRow>), FileProblem> {
             workbook.sheet_names().join(", ")
         )));
     }
-    let range = workbook
-        .worksheet_range(DATA_SHEET)
-        .map_err(|e| FileProblem::Corrupt(format!("the {DATA_SHEET} sheet cannot be read: {e}")))?;
-    let start_row = u64::from(range.start().map(|(r, _)| r).unwrap_or(0));
-    let start_col = range.start().map(|(_, c)| c).unwrap_or(0) as usize;
-    let mut rows_iter = range.rows();
-    let text = |row: &[Data]| -> Vec<String> {
-        let mut cells: Vec<String> = std::iter::repeat_n(String::new(), start_col).collect();
-        cells.extend(row.iter().map(|c| match cell_text(c) {
+    let unreadable = |e: calamine::XlsxError| {
+        FileProblem::Corrupt(format!("the {DATA_SHEET} sheet cannot be read: {e}"))
+    };
+    let mut cells = workbook
+        .worksheet_cells_reader(DATA_SHEET)
+        .map_err(unreadable)?;
+    let declared = cells.dimensions();
+    if declared.end.0 >= MAX_XLSX_ROWS || declared.end.1 >= MAX_XLSX_COLUMNS {
+        return Err(too_large(&format!(
+            "declares the cells {}:{} in use",
+            cell_name(declared.start.0, declared.start.1),
+            cell_name(declared.end.0, declared.end.1)
+        )));
+    }
+    // Row index -> its cells (column, text), in file order; rows without cells hold nothing.
+    let mut sparse: std::collections::BTreeMap<u32, Vec<(u32, String)>> =
+        std::collections::BTreeMap::new();
+    while let Some(cell) = cells.next_cell().map_err(unreadable)? {
+        let (row, col) = cell.get_position();
+        let value: Data = cell.get_value().clone().into();
+        if value == Data::Empty {
+            continue;
+        }
+        if row >= MAX_XLSX_ROWS || col >= MAX_XLSX_COLUMNS {
+            return Err(too_large(&format!(
+                "has a value in cell {}",
+                cell_name(row, col)
+            )));
+        }
+        let text = match cell_text(&value) {
             Ok(t) => t.trim().to_owned(),
             Err(e) => format!("#ERROR: {e}"),
-        }));
-        cells
-    };
-    let headers = match (start_row, rows_iter.next()) {
-        (0, Some(first)) => text(first),
-        _ => {
-            return Err(FileProblem::WrongTemplate(
-                "the Data sheet has no header row on row 1".into(),
-            ));
+        };
+        sparse.entry(row).or_default().push((col, text));
+    }
+    let dense = |cells: Vec<(u32, String)>| -> Vec<String> {
+        let width = cells
+            .iter()
+            .map(|(c, _)| *c as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let mut out = vec![String::new(); width];
+        for (col, text) in cells {
+            out[col as usize] = text;
         }
+        out
     };
-    let rows = rows_iter
-        .enumerate()
-        .map(|(i, row)| FileRow {
-            number: u64::try_from(i).unwrap_or(u64::MAX).saturating_add(2),
-            cells: text(row),
-        })
-        .collect();
+    let Some(headers) = sparse.remove(&0) else {
+        return Err(FileProblem::WrongTemplate(
+            "the Data sheet has no header row on row 1".into(),
+        ));
+    };
+    let headers = dense(headers);
+    let last = sparse.keys().next_back().copied().unwrap_or(0);
+    let mut rows = Vec::with_capacity(last as usize);
+    for row in 1..=last {
+        rows.push(FileRow {
+            number: u64::from(row) + 1,
+            cells: sparse.remove(&row).map(dense).unwrap_or_default(),
+        });
+    }
     Ok((headers, rows))
 }
 
@@ -165,6 +271,7 @@ mod tests {
             csv,
             ImportFormat::Csv,
             ImportTemplate::Lookup(LookupTable::JournalCodes),
+            1 << 20,
         )
         .unwrap();
 
@@ -177,7 +284,7 @@ mod tests {
     fn a_file_that_is_not_text_is_a_corrupt_csv() {
         let bytes = [0xff, 0xfe, 0x00, 0x41, 0x2c, 0x0a, 0xc3, 0x28];
 
-        let problem = read(&bytes, ImportFormat::Csv, ImportTemplate::Firms).unwrap_err();
+        let problem = read(&bytes, ImportFormat::Csv, ImportTemplate::Firms, 1 << 20).unwrap_err();
 
         assert!(
             matches!(problem, FileProblem::Corrupt(ref m) if m.contains("not a valid CSV")),

@@ -362,7 +362,55 @@ async fn an_xlsx_template_filled_in_is_imported(h: Harness) {
     assert_eq!(high.columns.get("rate").map(String::as_str), Some("21"));
 }
 
+/// Finding 3 of issue 12: a 6 kB workbook with values at A1 and XFD1048576 spans 1048576 × 16384 cells.
+/// Read as one dense range it needs 512 GiB and the process aborts; it must be refused as a file error.
+pub fn workbook_spanning_the_whole_sheet() -> Bytes {
+    let template = ImportTemplate::Lookup(LookupTable::TaxCodes);
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet();
+    sheet.set_name("Data").unwrap();
+    for (col, header) in template.headers().iter().enumerate() {
+        sheet
+            .write_string(0, u16::try_from(col).unwrap(), *header)
+            .unwrap();
+    }
+    sheet.write_string(1_048_575, 16_383, "boom").unwrap();
+    Bytes::from(workbook.save_to_buffer().unwrap())
+}
+
+async fn a_sheet_of_absurd_dimensions_is_refused_before_it_is_read(h: Harness) {
+    let body = workbook_spanning_the_whole_sheet();
+    assert!(body.len() < 10_000, "{} bytes", body.len());
+
+    let (job, summary) = import(
+        &h,
+        ImportTemplate::Lookup(LookupTable::TaxCodes),
+        ImportFormat::Xlsx,
+        body,
+        false,
+    )
+    .await;
+    let importer = Importer::new(h.ctx.clone());
+    let again = ledgerlink_jobs::export::reset(&h.ctx, &h.tenant, &job.id, "jdoe")
+        .await
+        .unwrap();
+    let rerun = importer.run(&h.tenant, &again.id).await.unwrap();
+
+    assert_eq!(job.status, JobStatus::Failed);
+    let reason = job.fail_reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("A1:XFD1048576") && reason.contains("at most 100000 rows"),
+        "{reason}"
+    );
+    assert_eq!(summary.errors.len(), 1, "{:?}", summary.errors);
+    assert_eq!(summary.errors[0].row, None);
+    assert_eq!(rerun.status, JobStatus::Failed, "Reset task runs it again");
+    assert_eq!(rerun.fail_reason, job.fail_reason);
+    assert!(h.lookups(LookupTable::TaxCodes).await.is_empty());
+}
+
 on_both_stores!(
+    a_sheet_of_absurd_dimensions_is_refused_before_it_is_read,
     a_valid_firms_file_is_imported_whole_with_clients_linked_to_their_customer,
     importing_the_same_file_again_skips_every_unchanged_row,
     a_corrupt_file_is_refused_with_one_clear_error_and_nothing_written,
@@ -478,4 +526,95 @@ async fn an_upload_through_the_presigned_link_is_imported_once_submitted() {
     assert_eq!(link.method, "PUT");
     assert_eq!(done.status, JobStatus::Finished);
     assert_eq!(h.lookups(LookupTable::Firms).await.len(), 4);
+}
+
+/// Finding 3 of issue 12 on S3: a presigned PUT cannot cap the size, so submit checks it with a HEAD
+/// (and removes the file), and the worker reads at most the limit, whatever was uploaded after.
+#[tokio::test]
+async fn an_oversized_upload_through_the_presigned_link_is_refused_without_being_read() {
+    let mut h = crate::helpers::aws().await;
+    h.ctx = h.ctx.clone().with_settings(ledgerlink_jobs::JobSettings {
+        max_import_bytes: 1000,
+        ..crate::helpers::settings()
+    });
+    let importer = Importer::new(h.ctx.clone());
+    let http = reqwest::Client::new();
+    let firms = request(ImportTemplate::Firms, ImportFormat::Csv, false);
+    let big = format!(
+        "{FIRMS_HEADER}
+{}",
+        "C-1,Acme,Customer,,,,,,\n".repeat(100)
+    );
+
+    let (oversized, link) = importer
+        .begin_upload(&h.tenant, &firms, "jdoe")
+        .await
+        .unwrap();
+    let put = http.put(&link.url).body(big.clone()).send().await.unwrap();
+    let refused = importer.submit(&h.tenant, &oversized.id).await;
+    let key = oversized.file_key.clone().unwrap();
+    let kept = h.ctx.storage.exists(&h.tenant, &key).await.unwrap();
+
+    // Accepted small, then replaced by a large file through the same link before the worker runs.
+    let (swapped, link) = importer
+        .begin_upload(&h.tenant, &firms, "jdoe")
+        .await
+        .unwrap();
+    http.put(&link.url)
+        .body(valid_firms())
+        .send()
+        .await
+        .unwrap();
+    importer.submit(&h.tenant, &swapped.id).await.unwrap();
+    http.put(&link.url).body(big).send().await.unwrap();
+    let done = importer.run(&h.tenant, &swapped.id).await.unwrap();
+
+    assert!(put.status().is_success(), "{}", put.status());
+    let message = refused.unwrap_err().to_string();
+    assert!(message.contains("at most 1000 bytes"), "{message}");
+    assert!(!kept, "an oversized upload is removed when refused");
+    assert_eq!(done.status, JobStatus::Failed);
+    let reason = done.fail_reason.unwrap_or_default();
+    assert!(reason.contains("at most 1000 bytes"), "{reason}");
+    assert!(h.lookups(LookupTable::Firms).await.is_empty());
+}
+
+/// A workbook that unpacks to far more than it weighs (the zip-bomb shape: calamine would load every
+/// shared string whole) is refused as a file error before it is parsed. The limit is lowered for the test;
+/// the code path is the production one.
+#[tokio::test]
+async fn a_workbook_that_unpacks_past_the_limit_is_refused_before_it_is_parsed() {
+    let mut h = crate::helpers::embedded().await;
+    h.ctx = h.ctx.clone().with_settings(ledgerlink_jobs::JobSettings {
+        max_xlsx_inflated_bytes: 1024 * 1024,
+        ..crate::helpers::settings()
+    });
+    let template = ImportTemplate::Lookup(LookupTable::TaxCodes);
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet();
+    sheet.set_name("Data").unwrap();
+    for (col, header) in template.headers().iter().enumerate() {
+        sheet
+            .write_string(0, u16::try_from(col).unwrap(), *header)
+            .unwrap();
+    }
+    for row in 1..=300_u32 {
+        sheet.write_string(row, 0, format!("K{row}")).unwrap();
+        sheet
+            .write_string(row, 1, format!("{row}{}", "x".repeat(8 * 1024)))
+            .unwrap();
+    }
+    let body = Bytes::from(workbook.save_to_buffer().unwrap());
+    assert!(body.len() < 256 * 1024, "{} bytes", body.len());
+
+    let (job, summary) = import(&h, template, ImportFormat::Xlsx, body, false).await;
+
+    assert_eq!(job.status, JobStatus::Failed);
+    let reason = job.fail_reason.unwrap_or_default();
+    assert!(
+        reason.contains("unpacks to more than 1048576 bytes"),
+        "{reason}"
+    );
+    assert_eq!(summary.errors.len(), 1);
+    assert!(h.lookups(LookupTable::TaxCodes).await.is_empty());
 }

@@ -215,9 +215,61 @@ pub async fn presigned_urls_name_one_object_and_method(storage: &dyn ExportStora
     }
 }
 
+/// `size` is a HEAD; `get_limited` returns an object up to the limit and refuses a larger one without
+/// handing it over; both report a missing object as such.
+pub async fn sizes_and_limited_reads(storage: &dyn ExportStorage) {
+    let tenant = fresh_tenant();
+    let key = format!("imports/{}/big.xlsx", unique("job"));
+    let body = chunk(1, 300 * 1024);
+    ok(
+        storage
+            .put(&tenant, &key, "application/octet-stream", body.clone())
+            .await,
+        "put",
+    );
+
+    let size = ok(storage.size(&tenant, &key).await, "size");
+    let missing = ok(
+        storage.size(&tenant, "imports/none.csv").await,
+        "size of nothing",
+    );
+    let exact = ok(
+        storage.get_limited(&tenant, &key, body.len() as u64).await,
+        "get_limited at the size",
+    );
+    let under = ok(
+        storage
+            .get_limited(&tenant, &key, body.len() as u64 - 1)
+            .await,
+        "get_limited under the size",
+    );
+    let small = ok(
+        storage.get_limited(&tenant, &key, 10).await,
+        "get_limited(10)",
+    );
+    let gone = storage.get_limited(&tenant, "imports/none.csv", 10).await;
+
+    assert_eq!(size, Some(body.len() as u64));
+    assert_eq!(missing, None);
+    assert_eq!(exact, crate::Limited::Bytes(body));
+    assert!(
+        matches!(under, crate::Limited::TooLarge { .. }),
+        "{under:?}"
+    );
+    assert!(
+        matches!(small, crate::Limited::TooLarge { .. }),
+        "{small:?}"
+    );
+    assert!(
+        matches!(gone, Err(StoreError::NotFound { .. })),
+        "get_limited of a missing object must be NotFound, got {gone:?}"
+    );
+}
+
 /// Every case of this suite, in sequence.
 pub async fn run_all(storage: &dyn ExportStorage) {
     objects_round_trip_and_delete(storage).await;
+    sizes_and_limited_reads(storage).await;
     a_streaming_upload_is_invisible_until_finished(storage).await;
     an_aborted_upload_leaves_nothing(storage).await;
     objects_are_scoped_by_tenant(storage).await;

@@ -149,6 +149,7 @@ mod storage {
 
     storage_cases!(
         objects_round_trip_and_delete,
+        sizes_and_limited_reads,
         a_streaming_upload_is_invisible_until_finished,
         an_aborted_upload_leaves_nothing,
         objects_are_scoped_by_tenant,

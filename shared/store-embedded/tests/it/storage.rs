@@ -17,6 +17,12 @@ async fn objects_round_trip_and_delete() {
 }
 
 #[tokio::test]
+async fn sizes_and_limited_reads() {
+    let (storage, _dir) = spawn_storage();
+    suite::sizes_and_limited_reads(&storage).await;
+}
+
+#[tokio::test]
 async fn a_streaming_upload_is_invisible_until_finished() {
     let (storage, _dir) = spawn_storage();
     suite::a_streaming_upload_is_invisible_until_finished(&storage).await;
