@@ -340,6 +340,8 @@ pub const ROUTE_ROLES: &[(&str, &str, Role)] = &[
     ("GET", "/api/connections", Role::Viewer),
     ("PUT", "/api/connections/{system}", Role::Admin),
     ("POST", "/api/connections/{system}/test", Role::Operator),
+    ("POST", "/api/connections/exact/consent", Role::Admin),
+    ("GET", "/api/connections/exact/health", Role::Viewer),
     ("POST", "/api/connections/pause", Role::Admin),
     ("POST", "/api/connections/resume", Role::Admin),
     ("GET", "/api/notifications", Role::Viewer),

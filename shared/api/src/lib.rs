@@ -17,12 +17,16 @@
 //!   on request, Reset task, Mark task as failed), imports (templates, direct or presigned uploads, result
 //!   summaries) and the Integrations Manager (seed 000), all through the `ledgerlink-jobs` use cases.
 //! - [`lookups`], [`connections`] (secrets are write-only), [`notifications`].
+//! - [`consent`]: Exact Online consent (an admin is sent to Exact's authorize URL with a signed, single-use,
+//!   tenant-bound `state`; the callback exchanges the code, the admin picks the division, the webhooks are
+//!   subscribed) and the Exact connection's health.
 //! - [`page`]: the operator page (static HTML/JS/CSS compiled in) and the OpenAPI document.
 //! - [`error`]: every failure as `application/problem+json`, with size limits (413) and typed extractors.
 //! - [`throttle`]: per-tenant request limits (429 with `Retry-After`), spent only by verified requests.
 //!
 //! Public without a key: the page's static files, `GET /openapi.yaml`, `GET /healthz`, the webhooks (they
-//! are authenticated by their signature instead) and, in the local stack, signed file links. Everything
+//! are authenticated by their signature instead), the Exact consent callback and division form (the signed
+//! `state` / division token authenticates them) and, in the local stack, signed file links. Everything
 //! under `/api/` requires a key.
 //!
 //! Provisioning a key: `POST /api/keys` with an admin key, or the admin command (`ledgerlink admin keys
@@ -38,14 +42,15 @@
 //!
 //! | role | may | routes |
 //! |---|---|---|
-//! | `viewer` | read everything of its tenant; download finished exports; mark its own notifications read | every `GET /api/...` except `/api/keys`; `POST /api/jobs/{id}/download`; `POST /api/notifications/{id}/read` |
+//! | `viewer` | read everything of its tenant (the Exact connection's health included); download finished exports; mark its own notifications read | every `GET /api/...` except `/api/keys`; `POST /api/jobs/{id}/download`; `POST /api/notifications/{id}/read` |
 //! | `operator` | run the integration day to day: sync actions, link actions, jobs, exports, imports, integrations; test a connection (sends the stored credentials to the connection's own host, changes nothing) | `POST /api/objects/synchronize`, `/force-synchronize`, `/link`; `POST /api/jobs/{id}/reset`, `/mark-failed`; create / update / delete / run / copy export definitions; `POST /api/imports`, `/uploads`, `/{id}/submit`; create / update / delete / run integrations; `POST /api/connections/{system}/test` |
-//! | `admin` | change what the integration connects to and how it maps: connections (base URLs, secrets), pause / resume, lookup tables (they decide what is posted to the ledger), the tenant's keys | `PUT /api/connections/{system}`; `POST /api/connections/pause`, `/resume`; `PUT`/`DELETE /api/lookups/{table}/{key}`; `GET`/`POST /api/keys`, `GET`/`DELETE /api/keys/{id}`; any route not in the table |
+//! | `admin` | change what the integration connects to and how it maps: connections (base URLs, secrets, Exact consent), pause / resume, lookup tables (they decide what is posted to the ledger), the tenant's keys | `PUT /api/connections/{system}`; `POST /api/connections/exact/consent`; `POST /api/connections/pause`, `/resume`; `PUT`/`DELETE /api/lookups/{table}/{key}`; `GET`/`POST /api/keys`, `GET`/`DELETE /api/keys/{id}`; any route not in the table |
 //!
 //! Features: `local` adds the embedded store's signed file links (`GET`/`PUT /files/{tenant}/{key}`).
 
 pub mod auth;
 pub mod connections;
+pub mod consent;
 pub mod error;
 #[cfg(feature = "local")]
 pub mod files;
@@ -119,6 +124,8 @@ pub struct ApiState {
     pub limits: Limits,
     /// The per-tenant request buckets ([`throttle`]), sized by `limits`.
     pub throttle: throttle::Throttle,
+    /// Exact consent (redirect URI and state key); `None`: the consent routes answer 501.
+    pub consent: Option<consent::ConsentSettings>,
 }
 
 impl ApiState {
@@ -144,7 +151,13 @@ impl ApiState {
             local_files: None,
             limits: Limits::default(),
             throttle: throttle::Throttle::new(Limits::default().tenant_requests_per_minute),
+            consent: None,
         }
+    }
+
+    pub fn with_consent(mut self, consent: consent::ConsentSettings) -> Self {
+        self.consent = Some(consent);
+        self
     }
 
     pub fn with_secret_writer(mut self, writer: Arc<dyn SecretWriter>) -> Self {
@@ -188,6 +201,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
     ("POST", "/webhooks/exact/{tenant}"),
     ("POST", "/webhooks/vantagepoint/{tenant}"),
+    ("GET", "/oauth/exact/callback"),
+    ("POST", "/oauth/exact/division"),
     ("GET", "/api/me"),
     ("GET", "/api/objects"),
     ("GET", "/api/objects/counts"),
@@ -229,6 +244,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/connections"),
     ("PUT", "/api/connections/{system}"),
     ("POST", "/api/connections/{system}/test"),
+    ("POST", "/api/connections/exact/consent"),
+    ("GET", "/api/connections/exact/health"),
     ("POST", "/api/connections/pause"),
     ("POST", "/api/connections/resume"),
     ("GET", "/api/notifications"),
@@ -344,6 +361,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/connections/resume", post(connections::resume))
         .route("/api/connections/{system}", put(connections::update))
         .route("/api/connections/{system}/test", post(connections::test))
+        .route("/api/connections/exact/consent", post(consent::begin))
+        .route("/api/connections/exact/health", get(consent::health))
         .route("/api/notifications", get(notifications::list))
         .route("/api/notifications/{id}/read", post(notifications::read))
         .route("/api/keys", get(keys::list_keys).post(keys::issue_key))
@@ -368,7 +387,9 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/webhooks/vantagepoint/{tenant}",
             post(webhooks::vantagepoint),
-        );
+        )
+        .route(consent::CALLBACK_PATH, get(consent::callback))
+        .route(consent::DIVISION_PATH, post(consent::choose_division));
 
     #[cfg(feature = "local")]
     let public = public.route(

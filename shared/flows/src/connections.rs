@@ -273,6 +273,23 @@ impl ExtensionSecrets {
         }
     }
 
+    /// A secret of the deployment itself (not of a tenant), e.g. the key that signs Exact consent states:
+    /// the `SecretString` of Secrets Manager secret `name`, which the function's role must be granted by
+    /// its exact name. Never logged.
+    pub async fn deployment_secret(&self, name: &str) -> Result<String, SecretError> {
+        let body = self
+            .fetch(name, "/secretsmanager/get", &[("secretId", name)])
+            .await?;
+        body.get("SecretString")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| SecretError::Unavailable {
+                name: name.to_owned(),
+                message: "the secret has no SecretString".into(),
+                source: None,
+            })
+    }
+
     async fn fetch(
         &self,
         name: &str,

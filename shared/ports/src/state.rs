@@ -756,6 +756,9 @@ pub trait RateBudget: Send + Sync + std::fmt::Debug {
         observation: RateObservation,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+    /// Calls taken from `key`'s UTC-day window containing `now` (0 when none): what a connection's health
+    /// shows as the day's use. Reads only; takes nothing.
+    async fn used_today(&self, key: &str, now: DateTime<Utc>) -> StoreResult<u32>;
 }
 
 /// Every state port of one store, as the flows receive them.

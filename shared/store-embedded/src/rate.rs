@@ -146,4 +146,21 @@ impl RateBudget for SqliteRateBudget {
             })
             .await
     }
+
+    async fn used_today(&self, key: &str, now: DateTime<Utc>) -> StoreResult<u32> {
+        let key = key.to_owned();
+        let day_start = now.timestamp().div_euclid(DAY) * DAY;
+        self.db
+            .read(move |conn| {
+                let used: Option<i64> = conn
+                    .query_row(
+                        "SELECT day_used FROM rate_budgets WHERE key = ?1 AND day_start = ?2",
+                        params![key, day_start],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                Ok(u32::try_from(used.unwrap_or(0)).unwrap_or(u32::MAX))
+            })
+            .await
+    }
 }

@@ -4,6 +4,7 @@
 
 mod attacks;
 mod auth;
+mod consent;
 mod errors;
 mod helpers;
 mod inputs;

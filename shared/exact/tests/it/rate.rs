@@ -34,6 +34,9 @@ impl RateBudget for RecordingBudget {
     ) -> StoreResult<RateDecision> {
         self.inner.acquire(key, limits, now).await
     }
+    async fn used_today(&self, key: &str, now: DateTime<Utc>) -> StoreResult<u32> {
+        self.inner.used_today(key, now).await
+    }
     async fn observe(
         &self,
         key: &str,
@@ -198,6 +201,9 @@ impl RateBudget for NoBudget {
         _now: DateTime<Utc>,
     ) -> StoreResult<RateDecision> {
         Ok(RateDecision::Granted)
+    }
+    async fn used_today(&self, _key: &str, _now: DateTime<Utc>) -> StoreResult<u32> {
+        Ok(0)
     }
     async fn observe(
         &self,

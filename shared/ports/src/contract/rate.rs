@@ -279,8 +279,60 @@ pub async fn concurrent_acquires_never_exceed_the_budget(store: Arc<dyn RateBudg
     );
 }
 
+/// `used_today` counts the calls granted in the UTC day of `now` (and what the server reported), per key,
+/// and starts again at midnight; reading it takes nothing.
+pub async fn used_today_counts_the_day_s_calls_per_key(store: &dyn RateBudget) {
+    let key = unique("rate-used");
+    let other = unique("rate-used-other");
+    let limits = RateLimits {
+        per_minute: 100,
+        per_day: 1000,
+    };
+    let used = |key: String, now: DateTime<Utc>| async move {
+        match store.used_today(&key, now).await {
+            Ok(n) => n,
+            Err(e) => panic!("used_today({key:?}) failed: {e}"),
+        }
+    };
+    assert_eq!(
+        used(key.clone(), at(0)).await,
+        0,
+        "a key never used has used nothing"
+    );
+    for i in 0..3 {
+        acquire(store, &key, limits, at(i)).await;
+    }
+    acquire(store, &other, limits, at(1)).await;
+
+    assert_eq!(used(key.clone(), at(5)).await, 3);
+    assert_eq!(used(key.clone(), at(5)).await, 3, "reading takes nothing");
+    assert_eq!(used(other.clone(), at(5)).await, 1);
+    observe(
+        store,
+        &key,
+        limits,
+        RateObservation {
+            day_remaining: Some(990),
+            ..RateObservation::default()
+        },
+        at(6),
+    )
+    .await;
+    assert_eq!(
+        used(key.clone(), at(7)).await,
+        10,
+        "the server's count counts"
+    );
+    assert_eq!(
+        used(key.clone(), next_utc_midnight()).await,
+        0,
+        "a new UTC day starts at 0"
+    );
+}
+
 /// Every case of this suite, in sequence.
 pub async fn run_all(store: Arc<dyn RateBudget>) {
+    used_today_counts_the_day_s_calls_per_key(&*store).await;
     minute_budget_is_a_calendar_minute(&*store).await;
     day_budget_resets_at_utc_midnight(&*store).await;
     refused_calls_do_not_consume_budget(&*store).await;

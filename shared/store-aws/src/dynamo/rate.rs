@@ -10,7 +10,9 @@ use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::{DateTime, Duration, DurationRound, NaiveTime, Utc};
 use ledgerlink_ports::{RateBudget, RateDecision, RateLimits, RateObservation, StoreResult};
 
-use super::{DynamoState, build, epoch_secs, is_condition_failed, is_condition_reason, n, s};
+use super::{
+    DynamoState, build, epoch_secs, is_condition_failed, is_condition_reason, n, num_attr, s,
+};
 use crate::error::from_sdk;
 use crate::keys::{self, PK, SK, TTL};
 
@@ -151,6 +153,16 @@ impl RateBudget for DynamoState {
                 .await?;
         }
         Ok(())
+    }
+
+    async fn used_today(&self, key: &str, now: DateTime<Utc>) -> StoreResult<u32> {
+        let item = self
+            .get_item(keys::rate_pk(key), keys::rate_day_sk(day_start(now)))
+            .await?;
+        Ok(item
+            .as_ref()
+            .and_then(|item| num_attr::<u32>(item, COUNT))
+            .unwrap_or(0))
     }
 }
 
