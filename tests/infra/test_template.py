@@ -237,6 +237,19 @@ class FunctionGrants(unittest.TestCase):
                     f"{function}: missing grants {missing}, excess grants {excess}",
                 )
 
+    def test_the_api_reads_the_consent_state_key_the_stack_creates(self):
+        name = "${SecretsPrefix}/deployment.consent-state-key"
+        secret = self.resources["ConsentStateKey"]
+        self.assertEqual(secret["Type"], "AWS::SecretsManager::Secret")
+        self.assertEqual(secret["Properties"]["Name"], {"Fn::Sub": name})
+        self.assertIn("GenerateSecretString", secret["Properties"])
+        env = self.resources["ApiFunction"]["Properties"]["Environment"]["Variables"]
+        self.assertEqual(env["CONSENT_STATE_SECRET"], {"Fn::Sub": name})
+        self.assertIn(
+            ("secretsmanager:GetSecretValue", SECRET + "deployment.consent-state-key-??????"),
+            self.granted("ApiFunction"),
+        )
+
     def test_no_wildcard_action_or_resource(self):
         for function in NEEDS:
             for action, resource in self.granted(function):

@@ -5,9 +5,11 @@
 //!
 //! Environment: the `ledgerlink-store-aws` settings (`TABLE_NAME`, `BUCKET_NAME`, the per-flow queue URLs,
 //! ...), `EXACT_REDIRECT_URI` (the OAuth redirect registered with the Exact app), `SECRETS_PREFIX` (optional,
-//! default `ledgerlink/`), `ALLOWED_ERP_HOSTS` (emulator hosts exempt from the ERP host rules; empty in production). Secrets are read through the AWS Parameters and Secrets Lambda Extension and
+//! default `ledgerlink/`), `CONSENT_STATE_SECRET` (the name of the deployment secret that signs Exact consent
+//! states, [`consent_key`]), `ALLOWED_ERP_HOSTS` (emulator hosts exempt from the ERP host rules; empty in production). Secrets are read through the AWS Parameters and Secrets Lambda Extension and
 //! written (write-only connection secrets) to Secrets Manager ([`secrets_manager`]).
 
+mod consent_key;
 mod secrets_manager;
 
 use std::sync::Arc;
@@ -34,6 +36,15 @@ async fn main() -> Result<(), lambda_http::Error> {
     let settings = AwsSettings::from_env()?;
     let redirect_uri =
         std::env::var("EXACT_REDIRECT_URI").map_err(|_| "EXACT_REDIRECT_URI is required")?;
+    let consent_secret =
+        std::env::var("CONSENT_STATE_SECRET").map_err(|_| "CONSENT_STATE_SECRET is required")?;
+    let consent = ledgerlink_api::consent::ConsentSettings::new(
+        redirect_uri.clone(),
+        Arc::new(consent_key::DeploymentConsentKey::new(
+            ExtensionSecrets::from_env(),
+            consent_secret,
+        )),
+    );
     let clients = AwsClients::build(&settings).await;
     let aws = AwsStores::new(&clients, &settings);
     let clock = SystemClock::shared();
@@ -63,7 +74,8 @@ async fn main() -> Result<(), lambda_http::Error> {
         aws_sdk_secretsmanager::Client::new(&sdk),
         prefix,
     );
-    let state =
-        ApiState::new(flows, aws.storage.clone(), secrets).with_secret_writer(Arc::new(writer));
+    let state = ApiState::new(flows, aws.storage.clone(), secrets)
+        .with_secret_writer(Arc::new(writer))
+        .with_consent(consent);
     lambda_http::run(ledgerlink_api::router(state)).await
 }
