@@ -1,6 +1,6 @@
 //! The demo tenant of the local stack: its record (connections pointing at the in-process emulators), the
-//! secrets the local resolver holds for it, the first Exact consent (the emulator's auto-consent authorize
-//! endpoint, then the client's code exchange, which saves the tokens in the token store), the lookup rows
+//! secrets the local resolver holds for it, the first Exact consent (through the API's consent routes, as
+//! an admin gives it on AWS: the emulator's authorize page consents for the demo user), the lookup rows
 //! the demo's documents need, the API key for the operator page, and the payments a bookkeeper registers
 //! in Exact after the first invoice round (so payment-in has work).
 //!
@@ -13,13 +13,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
 use chrono::{DateTime, Utc};
-use ledgerlink_clock::SharedClock;
 use ledgerlink_domain::{Division, ObjectType, SyncStatus, TenantId};
 use ledgerlink_emulators::exact::demo::{DemoData, USD_BANK_JOURNAL};
 use ledgerlink_emulators::exact::{AppRegistration, ExactEmulator, PaymentSpec};
 use ledgerlink_emulators::vantagepoint::VantagepointEmulator;
 use ledgerlink_emulators::vantagepoint::demo::{DemoOptions, DemoSummary};
-use ledgerlink_exact::{ClientPorts, ExactClient, ExactConfig, Secret};
 use ledgerlink_flows::{FlowContext, LocalSecrets, SecretValue};
 use ledgerlink_ports::mail::MAIL_SETTING;
 use ledgerlink_ports::{
@@ -195,37 +193,52 @@ pub async fn ensure_tenant(
         .context("saving the demo tenant")
 }
 
-/// First consent, as a user would give it once: open the authorize URL (the emulator consents at once and
-/// redirects with a code), then exchange the code through the Exact client, which saves the tokens in the
-/// token store under the tenant's connection. Returns the client (the stack subscribes webhooks with it).
+/// What connecting Exact through the consent routes gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExactConsent {
+    pub division: u32,
+    pub division_name: String,
+    /// The webhook subscription's state (`subscribed`, `failed`, `not-subscribed`), its address and error.
+    pub webhooks: String,
+    pub webhook_callback: Option<String>,
+    pub webhook_error: Option<String>,
+}
+
+/// Connects Exact as an admin does on AWS, through the same routes of the running API: `POST
+/// /api/connections/exact/consent` with the demo (admin) key, Exact's authorize page (the emulator
+/// consents for the demo user at once and redirects to this API's own callback), the callback (which
+/// checks the state, exchanges the code through the Exact client and lists the divisions), then `POST
+/// /oauth/exact/division` with the demo division (which also subscribes the webhooks).
 pub async fn connect_exact(
-    stores: &StateStores,
-    clock: SharedClock,
-    tenant: &Tenant,
-    exact: &DemoData,
-) -> anyhow::Result<ExactClient> {
-    let config = ExactConfig::new(
-        &tenant.exact_base_url,
-        tenant.exact_division,
-        exact.client_id.clone(),
-        Secret::new(exact.client_secret.clone()),
-        exact.redirect_uri.clone(),
-        &tenant.id,
-    )
-    .context("the Exact connection settings")?;
-    let consent_url = config.authorization_url("ledgerlink-local-stack");
-    let ports = ClientPorts {
-        tokens: stores.tokens.clone(),
-        rate: stores.rate.clone(),
-        clock,
-    };
-    let client = ExactClient::new(config, ports, None).context("building the Exact client")?;
+    api_url: &str,
+    api_key: &str,
+    division: i32,
+) -> anyhow::Result<ExactConsent> {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
         .build()
         .context("building an HTTP client")?;
+    let json = |r: reqwest::Response, step: &'static str| async move {
+        let status = r.status();
+        let text = r.text().await.with_context(|| format!("reading {step}"))?;
+        if !status.is_success() {
+            bail!("{step} answered {status}: {text}");
+        }
+        serde_json::from_str::<serde_json::Value>(&text).with_context(|| format!("{step}: {text}"))
+    };
+    let started = http
+        .post(format!("{api_url}/api/connections/exact/consent"))
+        .bearer_auth(api_key)
+        .send()
+        .await
+        .context("starting the Exact consent")?;
+    let started = json(started, "the consent route").await?;
+    let authorize = started["authorize_url"]
+        .as_str()
+        .ok_or_else(|| anyhow!("the consent route gave no authorize URL"))?;
     let answer = http
-        .get(&consent_url)
+        .get(authorize)
         .send()
         .await
         .context("opening the Exact consent page")?;
@@ -235,23 +248,54 @@ pub async fn connect_exact(
             answer.status()
         );
     }
-    let location = answer
+    let callback = answer
         .headers()
         .get(reqwest::header::LOCATION)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| anyhow!("the Exact consent redirect has no Location"))?;
-    let back = url::Url::parse(location).context("the Exact consent redirect is not a URL")?;
-    let code = back
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .ok_or_else(|| anyhow!("the Exact consent redirect carries no code"))?;
-    client
-        .tokens()
-        .exchange_authorization_code(&code)
+        .ok_or_else(|| anyhow!("the Exact consent redirect has no Location"))?
+        .to_owned();
+    let own = format!("{api_url}{}?", ledgerlink_api::consent::CALLBACK_PATH);
+    if !callback.starts_with(&own) {
+        bail!("Exact redirected to {callback:?}, not to this stack's callback {own}");
+    }
+    let pick = http
+        .get(&callback)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
         .await
-        .context("exchanging the Exact authorization code")?;
-    Ok(client)
+        .context("calling the consent callback")?;
+    let pick = json(pick, "the consent callback").await?;
+    let token = pick["division_token"]
+        .as_str()
+        .ok_or_else(|| anyhow!("the consent callback gave no division token"))?;
+    let listed = pick["divisions"]
+        .as_array()
+        .is_some_and(|ds| ds.iter().any(|d| d["code"] == division));
+    if !listed {
+        bail!("Exact does not list the demo division {division} for the demo user: {pick}");
+    }
+    let done = http
+        .post(format!(
+            "{api_url}{}",
+            ledgerlink_api::consent::DIVISION_PATH
+        ))
+        .header(reqwest::header::ACCEPT, "application/json")
+        .form(&[("token", token), ("division", &division.to_string())])
+        .send()
+        .await
+        .context("choosing the Exact division")?;
+    let done = json(done, "the division route").await?;
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+    Ok(ExactConsent {
+        division: done["division"]
+            .as_u64()
+            .and_then(|d| u32::try_from(d).ok())
+            .ok_or_else(|| anyhow!("the division route named no division: {done}"))?,
+        division_name: text(&done["division_name"]).unwrap_or_default(),
+        webhooks: text(&done["webhooks"]["state"]).unwrap_or_default(),
+        webhook_callback: text(&done["webhooks"]["callback"]),
+        webhook_error: text(&done["webhooks"]["error"]),
+    })
 }
 
 /// One lookup row: table, key, columns.

@@ -81,6 +81,20 @@ async fn run(options: Options, logs: &str) -> anyhow::Result<ExitCode> {
         stack.division
     );
     println!("  Vantagepoint emulator  {vp}");
+    let consent = &stack.exact_consent;
+    println!(
+        "  Exact consent          through the API's consent routes: division {} ({})",
+        consent.division, consent.division_name
+    );
+    match (&consent.webhook_callback, consent.webhooks.as_str()) {
+        (Some(callback), "subscribed") => {
+            println!("  Exact webhooks         BankEntries → {callback} (payments arrive at once)")
+        }
+        _ => println!(
+            "  Exact webhooks         not subscribed ({}); payments arrive at the next poll",
+            consent.webhook_error.as_deref().unwrap_or("unknown reason")
+        ),
+    }
     println!(
         "  API                    {}/api  (Authorization: Bearer <the key in the link below>)",
         stack.api_url
@@ -108,14 +122,6 @@ async fn run(options: Options, logs: &str) -> anyhow::Result<ExitCode> {
          what the API and webhooks queue in between",
         interval.as_secs()
     );
-    match stack.subscribe_exact_webhooks().await {
-        Ok(callback) => {
-            println!("  Exact webhooks         BankEntries → {callback} (payments arrive at once)")
-        }
-        Err(e) => println!(
-            "  Exact webhooks         not subscribed ({e:#}); payments arrive at the next poll"
-        ),
-    }
     let stack = Arc::new(stack);
     let (stop, stopped) = watch::channel(false);
     let ctrl_c = tokio::spawn(async move {

@@ -1,10 +1,12 @@
 //! Starts the local stack in order and stops it: the data dir (optionally wiped), the embedded store, both
 //! ERP emulators with their deterministic demo data on free 127.0.0.1 ports, the demo tenant (connections,
-//! secrets, first Exact consent, lookups, API key), and the HTTP API with the operator page.
+//! secrets, lookups, API key), the HTTP API with the operator page, and then the first Exact consent through
+//! the API's own consent routes (the Exact app's redirect URI is this stack's callback).
 //!
 //! The data dir holds `state.db` (every port's state and the work queues), `files/` (export files, served
 //! through signed local URLs), `mail/` (every notification mailed, one RFC 5322 `.eml` file each — the
-//! error e-mail of a refused document, the export-complete e-mail), `local-keys.json` (the demo API key and the URL-signing key, owner-only),
+//! error e-mail of a refused document, the export-complete e-mail), `local-keys.json` (the demo API key, the
+//! URL-signing key and the key that signs Exact consent states, owner-only),
 //! `demo-epoch.json` (see [`crate::epoch`]), `ledgerlink.log` and `summary.json` (the last round). The
 //! emulators live in memory: each start gives them the same demo data again (and a new Exact app
 //! registration), and the store remembers what was synced, so nothing is sent twice.
@@ -57,12 +59,24 @@ pub const MAIL_FROM: &str = "ledgerlink@ledgerlink-demo.example";
 /// the client reads the limits from the response headers either way).
 const EXACT_CALLS_PER_MINUTE: u32 = 1_000;
 
-/// The local keys: the demo API key (shown to the user, who needs it for the page) and the key that signs
-/// local file URLs. Kept owner-readable in the data dir so a restart keeps the page's link working.
+/// The local keys: the demo API key (shown to the user, who needs it for the page), the key that signs
+/// local file URLs and the one that signs Exact consent states (the deployment secret
+/// `CONSENT_STATE_SECRET` on AWS). Kept owner-readable in the data dir so a restart keeps the page's link
+/// working.
 #[derive(Clone, Serialize, Deserialize)]
 struct LocalKeys {
     api_key: String,
     url_signing_key: String,
+    /// Data dirs made before consent routes existed have none: a new one is used for the run (consent
+    /// states live ten minutes, so nothing outlives it).
+    #[serde(default = "random_key")]
+    consent_state_key: String,
+}
+
+fn random_key() -> String {
+    let mut key = [0_u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+    hex::encode(key)
 }
 
 impl std::fmt::Debug for LocalKeys {
@@ -82,11 +96,10 @@ impl LocalKeys {
             });
         }
         let issued = ledgerlink_api::issue_api_key(tenant, demo::OPERATOR);
-        let mut signing = [0_u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut signing);
         let keys = Self {
             api_key: issued.token,
-            url_signing_key: hex::encode(signing),
+            url_signing_key: random_key(),
+            consent_state_key: random_key(),
         };
         let text = serde_json::to_string_pretty(&keys).context("encoding the local keys")?;
         write_private(&path, text.as_bytes())
@@ -174,8 +187,9 @@ pub struct Stack {
     /// The data dir held an earlier run's state (what was synced then is remembered, not sent again).
     pub resumed: bool,
     pub locks: FlowLocks,
+    /// What connecting Exact through the consent routes gave (division, webhook subscription).
+    pub exact_consent: demo::ExactConsent,
     keys: LocalKeys,
-    exact_client: ledgerlink_exact::ExactClient,
     _store: EmbeddedStore,
     exact_server: RunningServer,
     vp_server: RunningServer,
@@ -222,7 +236,16 @@ impl Stack {
             },
         )
         .map_err(|e| anyhow!("loading the Exact Online demo data: {e}"))?;
-        let exact_demo = demo::register_run_app(&exact, &exact_demo);
+        // The run's Exact app redirects to this stack's own consent callback, as the app registered in
+        // Exact's App Center redirects to `<ApiUrl>oauth/exact/callback` on AWS.
+        let api_url = format!("http://{}", listener.local_addr()?);
+        let exact_demo = demo::register_run_app(
+            &exact,
+            &DemoData {
+                redirect_uri: format!("{api_url}{}", ledgerlink_api::consent::CALLBACK_PATH),
+                ..exact_demo
+            },
+        );
         let resumed = data_dir.join(crate::epoch::EPOCH_FILE).exists();
         let epoch = crate::epoch::load_or_create(&data_dir)?;
         let vp_clock = Arc::new(crate::epoch::PinnableClock::pinned_at(epoch));
@@ -288,7 +311,7 @@ impl Stack {
         let api_key_hash = ledgerlink_api::hash_api_key(&keys.api_key);
         // Discovery starts a minute before the demo epoch: the demo's postings are all found once.
         let sync_start = epoch - chrono::Duration::minutes(1);
-        let record = demo::ensure_tenant(
+        demo::ensure_tenant(
             &stores,
             &endpoints,
             &exact_demo,
@@ -300,12 +323,8 @@ impl Stack {
             clock.now(),
         )
         .await?;
-        let exact_client =
-            demo::connect_exact(&stores, clock.clone(), &record, &exact_demo).await?;
-        demo::ensure_lookups(&stores, &exact, &record, clock.now()).await?;
 
         // The API and the operator page.
-        let api_url = format!("http://{}", listener.local_addr()?);
         let signing_key = hex::decode(&keys.url_signing_key)
             .context("the URL-signing key in local-keys.json is not hex")?;
         let files = FolderStorage::new(data_dir.join("files"), &api_url, &signing_key)
@@ -324,7 +343,17 @@ impl Stack {
                 .with_secret_writer(Arc::new(ledgerlink_api::LocalSecretWriter::new(
                     secrets.clone(),
                 )))
-                .with_local_files(files);
+                .with_local_files(files)
+                .with_consent(ledgerlink_api::consent::ConsentSettings::new(
+                    exact_demo.redirect_uri.clone(),
+                    Arc::new(
+                        ledgerlink_api::consent::ConsentKey::new(
+                            hex::decode(&keys.consent_state_key)
+                                .context("the consent key in local-keys.json is not hex")?,
+                        )
+                        .map_err(|e| anyhow!("the consent key in local-keys.json: {e}"))?,
+                    ),
+                ));
         let router = ledgerlink_api::router(state);
         let (api_stop, mut stopped) = watch::channel(false);
         let api_task = tokio::spawn(async move {
@@ -334,6 +363,13 @@ impl Stack {
                 })
                 .await
         });
+
+        // Exact consent through the API's routes, as an admin gives it on AWS (webhooks subscribed too).
+        let exact_consent = demo::connect_exact(&api_url, &keys.api_key, exact_demo.division)
+            .await
+            .context("connecting Exact Online through the consent routes")?;
+        let record = ctx.tenant(&tenant).await?;
+        demo::ensure_lookups(&stores, &exact, &record, clock.now()).await?;
 
         let division = exact_demo.division;
         let baseline = EmulatorCounts::read(&exact, division, &vp);
@@ -357,8 +393,8 @@ impl Stack {
             baseline,
             resumed,
             locks: FlowLocks::default(),
+            exact_consent,
             keys,
-            exact_client,
             _store: store,
             exact_server,
             vp_server,
@@ -386,18 +422,6 @@ impl Stack {
     /// What the emulators hold now that they did not at the start.
     pub fn emulator_counts(&self) -> EmulatorCounts {
         EmulatorCounts::read(&self.exact, self.division, &self.vp).since(&self.baseline)
-    }
-
-    /// Subscribes the API's Exact webhook endpoint to the `BankEntries` topic (payments registered in Exact
-    /// fire it), so payment-in runs at once instead of at the next poll. Returns the callback URL. The
-    /// emulator checks the callback with an empty POST first, so the API must be up (it is, after start).
-    pub async fn subscribe_exact_webhooks(&self) -> anyhow::Result<String> {
-        let callback = format!("{}/webhooks/exact/{}", self.api_url, self.tenant);
-        self.exact_client
-            .subscribe_webhook("BankEntries", &callback)
-            .await
-            .context("subscribing to Exact's BankEntries webhook")?;
-        Ok(callback)
     }
 
     /// Stops the API (finishing requests in flight) and the emulators.
