@@ -256,6 +256,29 @@ async fn the_api_serves_the_page_and_authenticated_requests_and_exact_webhooks_w
     assert!(n(&counts, &["total"]) > 10, "{counts}");
     assert!(n(&counts, &["counts", "success"]) > 0, "{counts}");
     assert_eq!(anonymous, 401);
+    // Exact was connected through the consent routes (only the division route records who consented),
+    // with the emulator redirecting to this stack's own callback and the webhooks subscribed there.
+    let health: Value = http
+        .get(format!("{base}/api/connections/exact/health"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["token"]["state"], "connected", "{health}");
+    assert_eq!(health["consented_by"], "demo-operator", "{health}");
+    assert_eq!(health["webhooks"]["state"], "subscribed", "{health}");
+    assert_eq!(
+        health["webhooks"]["callback"],
+        format!("{base}/webhooks/exact/demo"),
+        "{health}"
+    );
+    assert!(
+        seen.contains("Exact consent          through the API's consent routes"),
+        "{seen}"
+    );
 
     // Act 2: a bookkeeper pays the still-open voucher in Exact (the emulator's admin surface); the
     // BankEntries webhook reaches the API, whose Discover message the payment-in worker drains.

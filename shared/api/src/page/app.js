@@ -1005,6 +1005,31 @@ async function loadConnections() {
   const yes = (b) => (b ? "configured" : "missing");
   describe($("#exact-connection"), [["Exact Online", ""], ["URL", c.exact.base_url], ["Division", c.exact.division], ["Client id", c.exact.client_id], ["Client secret", yes(c.exact.client_secret_configured)], ["Webhook secret", yes(c.exact.webhook_secret_configured)]]);
   describe($("#vp-connection"), [["Vantagepoint", ""], ["URL", c.vantagepoint.base_url], ["Database", c.vantagepoint.database], ["Culture", c.vantagepoint.culture], ["Client id", c.vantagepoint.client_id], ["User", c.vantagepoint.username], ["Client secret", yes(c.vantagepoint.client_secret_configured)], ["Password", yes(c.vantagepoint.password_configured)]]);
+  await loadExactHealth();
+}
+
+// Token times, calls left today, division and webhooks; the API never returns a token.
+async function loadExactHealth() {
+  const h = await api("GET", "/api/connections/exact/health");
+  const when = (t) => (t ? new Date(t).toLocaleString() : "—");
+  const tokens = { connected: "connected", "not-connected": "not connected: an admin clicks Connect Exact Online", "other-site": "tokens of another Exact site: connect again" }[h.token.state] || h.token.state;
+  const hooks = h.webhooks.state === "subscribed" ? `subscribed (${h.webhooks.topics.join(", ")})` : `${h.webhooks.state}${h.webhooks.error ? ` — ${h.webhooks.error}` : ""}`;
+  describe($("#exact-health"), [
+    ["Tokens", tokens],
+    ["Access token expires", when(h.token.access_expires_at)],
+    ["Last refresh", when(h.token.last_refresh)],
+    ["Calls today", `${h.calls.used_today} used, ${h.calls.remaining_today} of ${h.calls.daily_limit} left`],
+    ["Division", h.division_name ? `${h.division} — ${h.division_name}` : String(h.division)],
+    ["Consent", h.consented_at ? `${when(h.consented_at)} by ${h.consented_by}` : "—"],
+    ["Webhooks", hooks],
+  ]);
+}
+
+// Admins only: the API answers Exact's authorize URL with a signed, single-use state; Exact sends the
+// browser back to /oauth/exact/callback, which asks for the division.
+async function connectExact() {
+  const start = await api("POST", "/api/connections/exact/consent");
+  window.location.assign(start.authorize_url);
 }
 
 async function testConnection(system) {
@@ -1100,6 +1125,7 @@ function wire() {
   $("#lookup-new").addEventListener("click", () => editLookup(null));
   $("#health-hours").addEventListener("change", guard(loadHealth));
   $("#refresh-health").addEventListener("click", guard(loadHealth));
+  $("#connect-exact").addEventListener("click", guard(connectExact));
   $("#test-exact").addEventListener("click", guard(() => testConnection("exact")));
   $("#test-vantagepoint").addEventListener("click", guard(() => testConnection("vantagepoint")));
   $("#pause").addEventListener("click", guard(async () => { await api("POST", "/api/connections/pause", { reason: "Paused from the operator page" }); await loadConnections(); }));

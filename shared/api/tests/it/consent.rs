@@ -681,3 +681,50 @@ async fn consent_is_refused_until_the_exact_app_is_entered_and_health_shows_not_
     assert_eq!(health.json()["webhooks"]["state"], "not-subscribed");
     assert_eq!(health.json()["calls"]["used_today"], 0);
 }
+
+#[tokio::test]
+async fn the_page_offers_connect_exact_online_to_admins_only_and_shows_the_health() {
+    let app = crate::helpers::TestApp::spawn().await;
+
+    let page = app.call("GET", "/", None, None).await.text();
+    let script = app.call("GET", "/app.js", None, None).await.text();
+    let style = app.call("GET", "/app.css", None, None).await.text();
+
+    let button = page
+        .lines()
+        .find(|l| l.contains("id=\"connect-exact\""))
+        .unwrap();
+    assert!(button.contains("Connect Exact Online"), "{button}");
+    assert!(
+        button.contains("class=\"needs-admin\""),
+        "hidden from other roles: {button}"
+    );
+    assert!(
+        style.contains("[data-role=\"operator\"]) .needs-admin"),
+        "{style}"
+    );
+    assert!(script.contains("api(\"POST\", \"/api/connections/exact/consent\")"));
+    assert!(script.contains("window.location.assign(start.authorize_url)"));
+    assert!(script.contains("api(\"GET\", \"/api/connections/exact/health\")"));
+    assert!(page.contains("id=\"exact-health\""));
+}
+
+#[tokio::test]
+async fn without_consent_settings_the_routes_say_so() {
+    let app = crate::helpers::TestApp::spawn().await;
+
+    let start = app
+        .post("/api/connections/exact/consent", &app.acme.key, Value::Null)
+        .await;
+    let callback = app
+        .call("GET", "/oauth/exact/callback?code=x&state=y", None, None)
+        .await;
+
+    start.assert_problem(axum::http::StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(callback.status, axum::http::StatusCode::NOT_IMPLEMENTED);
+    assert!(
+        callback.text().contains("CONSENT_STATE_SECRET"),
+        "{}",
+        callback.text()
+    );
+}
