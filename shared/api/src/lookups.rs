@@ -159,7 +159,10 @@ pub async fn put(
         };
         return Err(ApiError::invalid(
             field,
-            format!("row `{key}` of {}: {column} {reason}", table.as_str()),
+            format!(
+                "row `{key}` of {}, column {column}: {reason}",
+                table.as_str()
+            ),
         ));
     }
     let stored = state

@@ -133,9 +133,15 @@ function statusCell(status, label) {
 function readableVersion(version) {
   if (!version) return "";
   const found = /^\d{4}-\d{2}-\d{2}T[^/]*\/(\d{4}-\d{2}-\d{2}T.*)$/.exec(version);
-  if (found) return `posted by ${fmtTime(found[1])}`;
+  if (found) return `posted ${fmtTime(found[1]).slice(0, 8)}`;
   if (version === "start") return "first load";
   return version;
+}
+
+// On hover: when the document was found, in words.
+function versionTitle(version) {
+  const found = /^(\d{4}-\d{2}-\d{2}T[^/]*)\/(\d{4}-\d{2}-\d{2}T.*)$/.exec(version || "");
+  return found ? `Posted in the source between ${fmtTime(found[1])} and ${fmtTime(found[2])}` : version || "";
 }
 
 // Messages name their record ("invoice 000000010804.202612.3: ..."); the row already shows it.
@@ -248,9 +254,13 @@ const loaders = {
 
 function showTab(name) {
   state.tab = name;
-  $$("#tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
+  $$("#tabs button").forEach((b) => {
+    b.classList.toggle("active", b.dataset.tab === name);
+    // Screen readers hear which tab is open, not only sighted users (the underline).
+    if (b.dataset.tab === name) b.setAttribute("aria-current", "page"); else b.removeAttribute("aria-current");
+  });
   $$(".tab").forEach((t) => { t.hidden = t.id !== `tab-${name}`; });
-  guard(loaders[name])();
+  return guard(loaders[name])();
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -329,11 +339,11 @@ function renderObjects() {
       el("td", {}, el("button", { type: "button", class: "link", text: readableKey(o.key), title: o.key, onclick: guard(() => showDetail(o)) })),
       el("td", { text: o.type }),
       el("td", {}, statusCell(o.status, o.status_label)),
-      el("td", { class: "version", title: o.version || "", text: readableVersion(o.version) }),
+      el("td", { class: "version", title: versionTitle(o.version), text: readableVersion(o.version) }),
       el("td", { class: "message" }, el("span", { text: message }), fixButton(o)),
       el("td", { text: o.attempts }),
       el("td", { text: fmtTime(o.updated_at) }),
-      el("td", {}, el("button", { type: "button", class: "info", title: message || "No message", "aria-label": "Message", text: "i", onclick: () => flash(message || "No message for this object.", o.status === "error") })),
+      el("td", {}, el("button", { type: "button", class: "info", title: "Open the whole message and the history", "aria-label": `Details of ${o.key}`, text: "i", onclick: guard(() => showDetail(o)) })),
     );
     body.append(row);
   }
@@ -927,8 +937,9 @@ async function loadLookups(reset) {
 function parkLookupForm() {
   const form = $("#lookup-form");
   const holder = form.closest("tr.editing");
+  if (!holder) return;
   $("#lookup-form-home").append(form);
-  if (holder) holder.remove();
+  holder.remove();
 }
 
 function editLookup(row, prefill) {
@@ -957,9 +968,11 @@ function showLookupError(problem) {
   const node = $("#lookup-error");
   $$("#lookup-form [aria-invalid]").forEach((n) => n.removeAttribute("aria-invalid"));
   if (!problem) { node.textContent = ""; node.hidden = true; return; }
-  node.textContent = problem.detail || "The row was refused.";
-  node.hidden = false;
   const field = problem.field || "";
+  const detail = problem.detail || "The row was refused.";
+  // The API's detail starts with the field's name; next to the field, the rest says it.
+  node.textContent = field && detail.startsWith(`${field}: `) ? detail.slice(field.length + 2) : detail;
+  node.hidden = false;
   const target = field === "key" ? $("#lookup-key") : field.startsWith("columns") ? $("#lookup-columns") : null;
   if (target) { target.setAttribute("aria-invalid", "true"); target.focus(); }
 }
@@ -1027,7 +1040,7 @@ function offerResync(o) {
         flash(`${label} is being synchronized.`);
         $("#key-prefix").value = o.key;
         $("#status-filter").value = "";
-        showTab("integration");
+        await showTab("integration");
         pollPending(15);
       }) }));
   node.hidden = false;
@@ -1037,14 +1050,13 @@ function offerResync(o) {
 // From an object's fix: the lookup table it names, with a new row filled in as far as the failure tells.
 async function openLookupFix(fix, o) {
   $("#detail").hidden = true;
-  showTab("lookups");
   const select = $("#lookup-table");
   if (select.options.length === 0) {
     const tables = await api("GET", "/api/lookups");
     select.replaceChildren(...tables.tables.map((t) => el("option", { value: t, text: t })));
   }
   select.value = fix.table;
-  await loadLookups(true);
+  await showTab("lookups");
   const columns = {};
   for (const c of fix.columns || []) columns[c] = (fix.values || {})[c] || "";
   for (const [c, v] of Object.entries(fix.values || {})) columns[c] = v;

@@ -109,7 +109,8 @@ async fn a_lookup_row_the_flows_could_not_use_is_refused_naming_the_row_and_the_
     assert_eq!(not_a_guid.json["field"], "columns.exact_id");
     let detail = not_a_guid.json["detail"].as_str().unwrap();
     assert!(
-        detail.contains("row `40300` of gl-accounts") && detail.contains("\"8000\" is not a GUID"),
+        detail.contains("row `40300` of gl-accounts, column exact_id:")
+            && detail.contains("\"8000\" is not a GUID"),
         "{detail}"
     );
     empty_required.assert_problem(StatusCode::BAD_REQUEST);
