@@ -11,7 +11,7 @@ use ledgerlink_domain::{ObjectType, SyncStatus, TenantId};
 use ledgerlink_emulators::exact::ExactEmulator;
 use ledgerlink_emulators::vantagepoint::{PaymentKind, VantagepointEmulator};
 use ledgerlink_flows::firm_sync::EXACT_FIRM_PREFIX;
-use ledgerlink_ports::{ObjectStatus, PageRequest, StateStores, StatusFilter, StoreResult};
+use ledgerlink_ports::{Fix, ObjectStatus, PageRequest, StateStores, StatusFilter, StoreResult};
 use serde::Serialize;
 
 use crate::demo::{CaseTarget, DemoCase};
@@ -96,6 +96,9 @@ pub struct ErrorLine {
     pub object_type: ObjectType,
     pub key: String,
     pub message: String,
+    /// What to do about it, when the page offers it (the status's fix: a lookup row, a firm to sync).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<Fix>,
     /// Why the demo refuses this one on purpose; `None`: not a deliberate case.
     pub deliberate: Option<String>,
 }
@@ -181,6 +184,7 @@ impl Summary {
                     object_type: s.object.object_type,
                     key: s.object.key.to_string(),
                     message: s.last_message.clone().unwrap_or_default(),
+                    fix: s.fix.clone(),
                     deliberate: None,
                 }),
                 _ => {}
