@@ -16,8 +16,8 @@ use chrono::{DateTime, Utc};
 use ledgerlink_domain::{Division, ObjectType, SyncStatus, TenantId};
 use ledgerlink_emulators::exact::demo::{DemoData, USD_BANK_JOURNAL};
 use ledgerlink_emulators::exact::{AppRegistration, ExactEmulator, PaymentSpec};
-use ledgerlink_emulators::vantagepoint::VantagepointEmulator;
 use ledgerlink_emulators::vantagepoint::demo::{DemoOptions, DemoSummary};
+use ledgerlink_emulators::vantagepoint::{InvoiceLineSeed, InvoiceSeed, VantagepointEmulator};
 use ledgerlink_flows::{FlowContext, LocalSecrets, SecretValue};
 use ledgerlink_ports::mail::MAIL_SETTING;
 use ledgerlink_ports::{
@@ -298,6 +298,47 @@ pub async fn connect_exact(
     })
 }
 
+/// The invoice of the demo's fix-it case: fees with the environmental levy on top of the high VAT rate (VP
+/// tax codes `V21` + `ECO`, 23 % together). Exact's demo division has no VAT code at 23 %, so set-up cannot
+/// propose one for the combination and invoice-out refuses the invoice with a lookup fix: add the row
+/// `ECO+V21` to the `combined-tax-codes` lookup table with the Exact VAT code that books it (in the demo:
+/// `2`, the high rate), then Synchronize — the page's "Add to combined-tax-codes lookup" button on the
+/// object opens that row.
+pub const LEVY_INVOICE: &str = "000000010890";
+
+/// Posts [`LEVY_INVOICE`] in the Vantagepoint emulator and adds it to the demo's invoices. Called while the
+/// emulator's clock is pinned at the demo epoch, so every run on the same data dir posts it at the same
+/// moment (the same key, never a second object).
+pub fn post_levy_invoice(vp: &VantagepointEmulator, demo: &mut DemoSummary) -> anyhow::Result<()> {
+    let project = demo
+        .projects
+        .first()
+        .cloned()
+        .ok_or_else(|| anyhow!("the Vantagepoint demo has no project"))?;
+    let posting = vp
+        .post_invoice(&InvoiceSeed {
+            invoice: LEVY_INVOICE.into(),
+            wbs1: project,
+            wbs2: "01".into(),
+            period: Some(demo.active_period),
+            description: format!("Invoice {LEVY_INVOICE} (fees with the environmental levy)"),
+            lines: vec![InvoiceLineSeed {
+                section: "F".into(),
+                description: "Fees with the environmental levy (21% VAT + 2% levy)".into(),
+                account: "40100".into(),
+                amount: Decimal::new(240_000, 2),
+                tax_codes: vec!["V21".into(), "ECO".into()],
+                wbs2: None,
+                wbs3: None,
+            }],
+            ..InvoiceSeed::default()
+        })
+        .map_err(|e| anyhow!("posting the demo's levy invoice: {e}"))?;
+    demo.invoices.push(posting);
+    demo.invoice_numbers.push(LEVY_INVOICE.to_owned());
+    Ok(())
+}
+
 /// One lookup row: table, key, columns.
 type DemoRow<'a> = (LookupTable, &'a str, Vec<(&'a str, &'a str)>);
 
@@ -566,6 +607,8 @@ pub struct DemoCase {
     pub label: &'static str,
     pub target: CaseTarget,
     pub deliberate: Option<&'static str>,
+    /// A refusal the user is meant to fix from the page: Success (fixed) is as meant too.
+    pub fixable: bool,
 }
 
 /// The cases the demo data holds (issue: "the demo shows it"), found by the keys Ledgerlink gives the
@@ -587,6 +630,7 @@ pub fn cases(vp: &DemoSummary) -> Vec<DemoCase> {
                 label,
                 target: CaseTarget::Object(object_type, key),
                 deliberate,
+                fixable: false,
             });
         }
     };
@@ -620,6 +664,17 @@ pub fn cases(vp: &DemoSummary) -> Vec<DemoCase> {
         invoice(c.multicurrency_invoice).map(|(_, k)| k),
         None,
     );
+    let levy = vp.invoice_numbers.iter().position(|n| n == LEVY_INVOICE);
+    if let Some(key) = levy.and_then(invoice).map(|(_, k)| k) {
+        out.push(DemoCase {
+            label: "combined tax with no Exact VAT code (21% + environmental levy)",
+            target: CaseTarget::Object(ObjectType::Invoice, key),
+            deliberate: Some(
+                "refused until the ECO+V21 row is added to the combined-tax-codes lookup (the page's fix button), then Synchronize",
+            ),
+            fixable: true,
+        });
+    }
     if let Some((number, _)) = invoice(c.multicurrency_invoice) {
         out.push(DemoCase {
             label: "…paid in its billing currency (USD, bank matched by name)",
@@ -629,6 +684,7 @@ pub fn cases(vp: &DemoSummary) -> Vec<DemoCase> {
                 at_least: 1,
             },
             deliberate: None,
+            fixable: false,
         });
     }
     if let Some(number) = vp.invoice_numbers.first() {
@@ -640,6 +696,7 @@ pub fn cases(vp: &DemoSummary) -> Vec<DemoCase> {
                 at_least: 2,
             },
             deliberate: None,
+            fixable: false,
         });
     }
     let voucher_key = |i: usize| -> Option<String> {
@@ -659,6 +716,7 @@ pub fn cases(vp: &DemoSummary) -> Vec<DemoCase> {
             label: "AP voucher entered in EUR, sent in its payment currency USD",
             target: CaseTarget::Object(ObjectType::ApVoucher, key.clone()),
             deliberate: None,
+            fixable: false,
         });
         out.push(DemoCase {
             label: "…its AP payment, in USD through the USD bank",
@@ -668,6 +726,7 @@ pub fn cases(vp: &DemoSummary) -> Vec<DemoCase> {
                 at_least: 1,
             },
             deliberate: None,
+            fixable: false,
         });
     }
     if let Some(key) = voucher_key(c.voucher_without_number) {
@@ -675,6 +734,7 @@ pub fn cases(vp: &DemoSummary) -> Vec<DemoCase> {
             label: "AP voucher without a voucher number",
             target: CaseTarget::Object(ObjectType::ApVoucher, key),
             deliberate: Some("voucher numbers are required (spec: AP Vouchers)"),
+            fixable: false,
         });
     }
     for posting in &vp.revenue_generation {
@@ -685,6 +745,7 @@ pub fn cases(vp: &DemoSummary) -> Vec<DemoCase> {
                 format!("RG.{}.{}", posting.period, posting.post_seq),
             ),
             deliberate: None,
+            fixable: false,
         });
     }
     out.push(DemoCase {
@@ -695,6 +756,7 @@ pub fn cases(vp: &DemoSummary) -> Vec<DemoCase> {
                 .unwrap_or_default(),
         },
         deliberate: None,
+        fixable: false,
     });
     out
 }

@@ -179,13 +179,13 @@ pub async fn run_flow(stack: &Stack, flow: Flow) -> FlowProgress {
 /// The summary now: the status store of the demo tenant and the emulators' counts since the start.
 pub async fn summary(stack: &Stack) -> anyhow::Result<Summary> {
     let statuses = all_statuses(&stack.ctx.stores, &stack.tenant).await?;
-    Ok(
-        Summary::build(&statuses, stack.emulator_counts()).with_cases(
+    Ok(Summary::build(&statuses, stack.emulator_counts())
+        .with_emulator_totals(stack.emulator_totals())
+        .with_cases(
             &demo::cases(&stack.vp_demo),
             &statuses,
             &stack.data_dir.join(crate::stack::MAIL_DIR),
-        ),
-    )
+        ))
 }
 
 /// One full round; prints progress lines and the summary, and writes `summary.json`.

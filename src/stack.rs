@@ -261,9 +261,10 @@ impl Stack {
             .await
             .context("starting the Vantagepoint emulator")?;
         let vp_options = demo::vp_options(options.seed);
-        let vp_demo = vp
+        let mut vp_demo = vp
             .load_demo(&vp_options)
             .map_err(|e| anyhow!("loading the Vantagepoint demo data: {e}"))?;
+        demo::post_levy_invoice(&vp, &mut vp_demo)?;
         vp_clock.unpin();
 
         // Ports and use-case contexts.
@@ -422,6 +423,11 @@ impl Stack {
     /// What the emulators hold now that they did not at the start.
     pub fn emulator_counts(&self) -> EmulatorCounts {
         EmulatorCounts::read(&self.exact, self.division, &self.vp).since(&self.baseline)
+    }
+
+    /// What the emulators hold now, the demo data they started with included.
+    pub fn emulator_totals(&self) -> EmulatorCounts {
+        EmulatorCounts::read(&self.exact, self.division, &self.vp)
     }
 
     /// Stops the API (finishing requests in flight) and the emulators.

@@ -11,7 +11,7 @@ use ledgerlink_domain::{ObjectType, SyncStatus, TenantId};
 use ledgerlink_emulators::exact::ExactEmulator;
 use ledgerlink_emulators::vantagepoint::{PaymentKind, VantagepointEmulator};
 use ledgerlink_flows::firm_sync::EXACT_FIRM_PREFIX;
-use ledgerlink_ports::{ObjectStatus, PageRequest, StateStores, StatusFilter, StoreResult};
+use ledgerlink_ports::{Fix, ObjectStatus, PageRequest, StateStores, StatusFilter, StoreResult};
 use serde::Serialize;
 
 use crate::demo::{CaseTarget, DemoCase};
@@ -96,6 +96,9 @@ pub struct ErrorLine {
     pub object_type: ObjectType,
     pub key: String,
     pub message: String,
+    /// What to do about it, when the page offers it (the status's fix: a lookup row, a firm to sync).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<Fix>,
     /// Why the demo refuses this one on purpose; `None`: not a deliberate case.
     pub deliberate: Option<String>,
 }
@@ -127,6 +130,8 @@ pub struct Summary {
     pub statuses: BTreeMap<String, u64>,
     /// New in the emulators since this run started (the demo data they started with excluded).
     pub emulators: EmulatorCounts,
+    /// What the emulators hold now (the demo data they started with included).
+    pub emulators_total: EmulatorCounts,
     pub errors: Vec<ErrorLine>,
     /// The demo's cases, each with its outcome.
     pub cases: Vec<CaseLine>,
@@ -179,6 +184,7 @@ impl Summary {
                     object_type: s.object.object_type,
                     key: s.object.key.to_string(),
                     message: s.last_message.clone().unwrap_or_default(),
+                    fix: s.fix.clone(),
                     deliberate: None,
                 }),
                 _ => {}
@@ -188,6 +194,12 @@ impl Summary {
             .errors
             .sort_by(|a, b| (a.object_type, &a.key).cmp(&(b.object_type, &b.key)));
         summary
+    }
+
+    /// Adds what the emulators hold in all (the summary prints it beside what is new this run).
+    pub fn with_emulator_totals(mut self, totals: EmulatorCounts) -> Self {
+        self.emulators_total = totals;
+        self
     }
 
     /// Adds the demo's cases: each one's outcome, and the deliberate ones marked among the errors.
@@ -223,6 +235,9 @@ impl Summary {
                         }
                     }
                     let as_meant = match case.deliberate {
+                        Some(_) if case.fixable => {
+                            matches!(status, Some(SyncStatus::Error | SyncStatus::Success))
+                        }
                         Some(_) => status == Some(SyncStatus::Error),
                         None => status == Some(SyncStatus::Success),
                     };
@@ -326,14 +341,21 @@ fn first_line(text: &str, max: usize) -> String {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Two sources, each saying what it counts: Ledgerlink's record (objects in Success, every round on
+        // this data dir) and the emulators (what they hold now; in parentheses what is new since this
+        // process started — the emulators start from their demo data on every run).
         let n = |t| self.synced(t);
         let accounts = n(ObjectType::Firm) - self.vp_firms_from_exact + n(ObjectType::Employee);
         let sales = n(ObjectType::Invoice) + n(ObjectType::CreditMemo);
         let purchases = n(ObjectType::ApVoucher) + n(ObjectType::ExpenseReport);
         writeln!(
             f,
-            "  Exact Online : {}, {} ({}), {} ({}), {}",
-            plural(accounts, "account", "accounts"),
+            "  Synced (Ledgerlink's record: objects in Success, all rounds on this data dir)"
+        )?;
+        writeln!(
+            f,
+            "    to Exact Online : {} linked to an Exact account (created or matched), {} ({}), {} ({}), {}",
+            plural(accounts, "firm or employee", "firms and employees"),
             plural(sales, "sales entry", "sales entries"),
             plural(n(ObjectType::CreditMemo), "credit note", "credit notes"),
             plural(purchases, "purchase entry", "purchase entries"),
@@ -346,7 +368,7 @@ impl fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "  Vantagepoint : {}, {}, {}, {}; set-up: {}, {}",
+            "    to Vantagepoint : {}, {}, {}, {}; set-up: {}, {}",
             plural(
                 self.vp_firms_from_exact,
                 "firm from Exact",
@@ -362,18 +384,59 @@ impl fmt::Display for Summary {
             plural(n(ObjectType::GlAccount), "G/L account", "G/L accounts"),
             plural(n(ObjectType::TaxCode), "tax code", "tax codes"),
         )?;
-        let e = &self.emulators;
+        let (t, e) = (&self.emulators_total, &self.emulators);
+        let both = |total: usize, new: usize, one: &str, many: &str| {
+            format!("{} (+{new})", plural(total as u64, one, many))
+        };
         writeln!(
             f,
-            "  Emulators    : Exact +{} accounts, +{} sales, +{} purchase, +{} journal entries; VP +{} firms, +{} cash receipts, +{} AP payments, +{} expense payments (this run)",
-            e.exact_accounts,
-            e.exact_sales_entries,
-            e.exact_purchase_entries,
-            e.exact_journal_entries,
-            e.vp_firms,
-            e.vp_cash_receipts,
-            e.vp_ap_payments,
-            e.vp_expense_payments,
+            "  In the emulators now (they start from their demo data on every run; in parentheses: new since this run started)"
+        )?;
+        writeln!(
+            f,
+            "    Exact Online : {}, {}, {}, {}",
+            both(t.exact_accounts, e.exact_accounts, "account", "accounts"),
+            both(
+                t.exact_sales_entries,
+                e.exact_sales_entries,
+                "sales entry",
+                "sales entries"
+            ),
+            both(
+                t.exact_purchase_entries,
+                e.exact_purchase_entries,
+                "purchase entry",
+                "purchase entries"
+            ),
+            both(
+                t.exact_journal_entries,
+                e.exact_journal_entries,
+                "journal entry",
+                "journal entries"
+            ),
+        )?;
+        writeln!(
+            f,
+            "    Vantagepoint : {}, {}, {}, {}",
+            both(t.vp_firms, e.vp_firms, "firm", "firms"),
+            both(
+                t.vp_cash_receipts,
+                e.vp_cash_receipts,
+                "cash receipt",
+                "cash receipts"
+            ),
+            both(
+                t.vp_ap_payments,
+                e.vp_ap_payments,
+                "AP payment",
+                "AP payments"
+            ),
+            both(
+                t.vp_expense_payments,
+                e.vp_expense_payments,
+                "expense payment",
+                "expense payments"
+            ),
         )?;
         let waiting = self.count(SyncStatus::Pending) + self.count(SyncStatus::OutcomeUnknown);
         writeln!(
@@ -420,6 +483,13 @@ impl fmt::Display for Summary {
                 // Messages often start with the record's own name; say it once.
                 let own = format!("{} {}: ", e.object_type, e.key);
                 let message = e.message.strip_prefix(&own).unwrap_or(&e.message);
+                // ... and a second time when the mapping named it its own way (`ap-voucher V1.(no voucher
+                // number): ...`).
+                let message = message
+                    .strip_prefix(&format!("{} ", e.object_type))
+                    .and_then(|rest| rest.split_once(": "))
+                    .filter(|(name, _)| name.len() <= 80)
+                    .map_or(message, |(_, rest)| rest);
                 let tag = if e.deliberate.is_some() {
                     "deliberate"
                 } else {
@@ -457,6 +527,39 @@ mod tests {
         let since = now.since(&baseline);
         assert_eq!(since.exact_accounts, 12);
         assert_eq!(since.vp_cash_receipts, 0);
+    }
+
+    #[test]
+    fn every_count_says_whose_it_is_and_what_it_counts() {
+        let summary = Summary {
+            synced: BTreeMap::from([("firm".to_owned(), 30), ("employee".to_owned(), 2)]),
+            vp_firms_from_exact: 5,
+            emulators: EmulatorCounts {
+                exact_accounts: 9,
+                ..EmulatorCounts::default()
+            },
+            emulators_total: EmulatorCounts {
+                exact_accounts: 36,
+                ..EmulatorCounts::default()
+            },
+            ..Summary::default()
+        };
+        let text = summary.to_string();
+        assert!(
+            text.contains(
+                "Synced (Ledgerlink's record: objects in Success, all rounds on this data dir)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("to Exact Online : 27 firms and employees linked to an Exact account"),
+            "{text}"
+        );
+        assert!(
+            text.contains("In the emulators now (they start from their demo data on every run; in parentheses: new since this run started)"),
+            "{text}"
+        );
+        assert!(text.contains("Exact Online : 36 accounts (+9)"), "{text}");
     }
 
     #[test]

@@ -131,6 +131,19 @@ async fn local_stack_runs_one_round_and_syncs_both_ways() {
         "{errors:#?}"
     );
     assert!(stdout.contains("which is negative"), "{stdout}");
+    // Issue 14: the demo's fix-it case — the levy invoice waits for its combined-tax-codes row, and its
+    // status says so in a form the page turns into a button.
+    let levy = errors
+        .iter()
+        .find(|e| e["key"].as_str().unwrap().starts_with("000000010890."))
+        .unwrap_or_else(|| panic!("no levy invoice among {errors:#?}"));
+    assert_eq!(levy["fix"]["kind"], "lookup", "{levy:#}");
+    assert_eq!(levy["fix"]["table"], "combined-tax-codes", "{levy:#}");
+    assert_eq!(levy["fix"]["key"], "ECO+V21", "{levy:#}");
+    assert!(
+        stdout.contains("In the emulators now") && stdout.contains("Ledgerlink's record"),
+        "{stdout}"
+    );
     // Issue 11: every demo case came out as meant, every refusal is one of the deliberate ones, and the
     // error e-mail is a file in the mail folder.
     let cases = summary["cases"].as_array().unwrap();

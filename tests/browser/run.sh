@@ -2,7 +2,7 @@
 # Browser test of the operator page: installs the pinned npm deps, makes sure chromium exists, builds and
 # starts the Rust fixture (the real router over a seeded embedded store on 127.0.0.1:<free port>), runs the
 # Playwright test against it and stops the fixture; then starts the local stack itself and runs the export
-# test (exports.mjs) against the page link the stack prints. Exit code: the tests'.
+# and fix tests (exports.mjs, fix.mjs) against the page link the stack prints. Exit code: the tests'.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -80,3 +80,6 @@ STACK_URL="$(sed -n 's/^  Operator page *//p' "$stack_out" | head -n1)"
 export STACK_URL
 
 node "$here/exports.mjs"
+# The user who has to fix things: the demo's first-round error with a lookup fix, applied from the page, the
+# object synced again; lookup import/export; axe-core on every tab at 1280x800 and 768x1024.
+node "$here/fix.mjs"

@@ -88,6 +88,7 @@ async fn fixture() -> Fixture {
         source_hash: None,
         target_id: None,
         last_message: Some("VAT code unknown".into()),
+        fix: None,
         attempts: 1,
         created_at: now,
         updated_at: now,

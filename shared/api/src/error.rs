@@ -209,12 +209,16 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "type": format!("urn:ledgerlink:problem:{}", self.slug()),
             "title": self.title(),
             "status": status.as_u16(),
             "detail": self.detail(),
         });
+        // The field at fault, for a form to show the problem next to it.
+        if let (Self::Invalid { field, .. }, Some(object)) = (&self, body.as_object_mut()) {
+            object.insert("field".to_owned(), serde_json::Value::from(field.as_str()));
+        }
         let mut response = (status, body.to_string()).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));

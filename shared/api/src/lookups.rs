@@ -8,6 +8,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use ledgerlink_mapping::ConfigError;
 use ledgerlink_ports::{LookupEntry, LookupTable};
 use serde::{Deserialize, Serialize};
 
@@ -146,6 +147,24 @@ pub async fn put(
         updated_at: state.now(),
         updated_by: caller.user.clone(),
     };
+    // A row the flows could not use is refused here, naming the row and the column, rather than turning
+    // every document that needs it into a set-up error later.
+    if let Err(ConfigError::Row { column, reason, .. }) =
+        ledgerlink_mapping::load::check_row(table, &entry)
+    {
+        let field = if column == "key" {
+            "key".to_owned()
+        } else {
+            format!("columns.{column}")
+        };
+        return Err(ApiError::invalid(
+            field,
+            format!(
+                "row `{key}` of {}, column {column}: {reason}",
+                table.as_str()
+            ),
+        ));
+    }
     let stored = state
         .stores()
         .lookups

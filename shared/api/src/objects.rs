@@ -22,7 +22,7 @@ use ledgerlink_domain::{Category, Flow, ObjectKey, ObjectType, SyncStatus};
 use ledgerlink_flows::links::{self, LinkAction, LinkChange, LinkRefusal, LinkView};
 use ledgerlink_flows::operator;
 use ledgerlink_flows::settings::SourceOfTruth;
-use ledgerlink_ports::{ObjectRef, ObjectStatus, PageRequest, StatusAttempt, StatusFilter};
+use ledgerlink_ports::{Fix, ObjectRef, ObjectStatus, PageRequest, StatusAttempt, StatusFilter};
 use serde::{Deserialize, Serialize};
 
 use crate::ApiState;
@@ -81,6 +81,9 @@ pub struct ObjectView {
     pub version: Option<String>,
     pub target_id: Option<String>,
     pub last_message: Option<String>,
+    /// What to do about the last failure, when the page can offer it (add a lookup row, sync a firm).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<Fix>,
     pub attempts: u32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -97,6 +100,7 @@ impl From<ObjectStatus> for ObjectView {
             version: s.source_version,
             target_id: s.target_id,
             last_message: s.last_message,
+            fix: s.fix,
             attempts: s.attempts,
             created_at: s.created_at,
             updated_at: s.updated_at,

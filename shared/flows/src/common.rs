@@ -239,8 +239,13 @@ pub(crate) async fn mapping_failed(
     error: MappingError,
 ) -> FlowResult<MessageOutcome> {
     let text = error.to_string();
-    ctx.record(object, SyncStatus::Error, Some(text.clone()), None)
-        .await?;
+    let fix = error.fix();
+    ctx.update_status(object, |s| {
+        s.status = SyncStatus::Error;
+        s.last_message = Some(text.clone());
+        s.fix = fix.clone();
+    })
+    .await?;
     ctx.notify_error(object, &text).await?;
     Ok(MessageOutcome::Handled)
 }

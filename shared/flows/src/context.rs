@@ -141,6 +141,7 @@ impl FlowContext {
             source_hash: None,
             target_id: None,
             last_message: None,
+            fix: None,
             attempts: 0,
             created_at: now,
             updated_at: now,
@@ -161,6 +162,8 @@ impl FlowContext {
             let before = current.as_ref().map(|s| s.status);
             let mut next = current
                 .unwrap_or_else(|| self.new_status(object.clone(), SyncStatus::NotIntegrated));
+            // A remedy belongs to the failure it was recorded with; `change` records a new one if any.
+            next.fix = None;
             change(&mut next);
             next.updated_at = self.now();
             match self.stores.statuses.put(&next, expected).await {

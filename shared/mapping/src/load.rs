@@ -120,6 +120,80 @@ fn vat_code(
     VatCode::parse(text).map_err(|e| bad(table, entry, name, e.to_string()))
 }
 
+/// Checks one row as an operator writes it, by the rules [`load`] reads it with plus the columns that make
+/// it an entry: a row that passes is one the flows can use. The error names the table, the row and the
+/// column (`"key"` for the key).
+pub fn check_row(table: LookupTable, entry: &LookupEntry) -> Result<(), ConfigError> {
+    let key = entry.key.as_str();
+    if key.trim() != key || key.is_empty() {
+        return Err(bad(
+            table,
+            entry,
+            "key",
+            "must not be empty or start or end with spaces".to_owned(),
+        ));
+    }
+    let required = |name: &'static str, what: &str| match column(entry, name) {
+        Some(value) => Ok(value),
+        None => Err(bad(table, entry, name, format!("is required ({what})"))),
+    };
+    match table {
+        LookupTable::GlAccounts => {
+            if key.chars().any(char::is_whitespace) {
+                return Err(bad(
+                    table,
+                    entry,
+                    "key",
+                    format!("{key:?} is not a VP account number (no spaces)"),
+                ));
+            }
+            required("exact_id", "the ID of the Exact Online G/L account")?;
+            exact_id(table, entry)?;
+        }
+        LookupTable::Firms | LookupTable::Employees => {
+            exact_id(table, entry)?;
+        }
+        LookupTable::TaxCodes => {
+            vat_code(table, entry, "key", key)?;
+            required("vp_code", "the VP tax code")?;
+            if let Some(rate) = decimal(table, entry, "rate")?
+                && !(Decimal::ZERO..=Decimal::ONE_HUNDRED).contains(&rate)
+            {
+                return Err(bad(
+                    table,
+                    entry,
+                    "rate",
+                    format!("{rate} is not a percentage from 0 to 100"),
+                ));
+            }
+        }
+        LookupTable::CombinedTaxCodes => {
+            if key.split('+').filter(|c| !c.trim().is_empty()).count() < 2 {
+                return Err(bad(
+                    table,
+                    entry,
+                    "key",
+                    format!("{key:?} is not two or more VP tax codes joined by +"),
+                ));
+            }
+            let code = required("exact_code", "the Exact VAT code of the combination")?;
+            vat_code(table, entry, "exact_code", code)?;
+        }
+        LookupTable::BankCodes => {
+            required("vp_bank_code", "the VP bank code")?;
+            if let Some(currency) = column(entry, "currency") {
+                CurrencyCode::parse(currency)
+                    .map_err(|e| bad(table, entry, "currency", e.to_string()))?;
+            }
+        }
+        LookupTable::Currencies => {
+            CurrencyCode::parse(key).map_err(|e| bad(table, entry, "key", e.to_string()))?;
+        }
+        LookupTable::PaymentTerms | LookupTable::JournalCodes => {}
+    }
+    Ok(())
+}
+
 /// Builds the lookups every mapping takes from the stored tables, the tenant settings and VP's tax codes.
 /// Parties (firms, vendors, employees, billing projects) are added per document with the `add_*` methods.
 pub fn load(sources: &LookupSources<'_>) -> Result<Lookups, ConfigError> {
@@ -360,6 +434,112 @@ mod tests {
                 .get("ECO+V21")
                 .map(VatCode::as_str),
             Some("7")
+        );
+    }
+
+    fn refused_column(table: LookupTable, entry: &LookupEntry) -> (&'static str, String) {
+        match check_row(table, entry) {
+            Err(ConfigError::Row { column, reason, .. }) => (column, reason),
+            other => panic!("expected a refused row, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_gl_account_row_needs_a_guid_and_a_key_without_spaces() {
+        let good = row(
+            "40300",
+            &[("exact_id", "6a1f9a4e-2f1c-4b8e-9d7a-0c5e3b2a1f00")],
+        );
+        assert!(check_row(LookupTable::GlAccounts, &good).is_ok());
+
+        let (column, reason) = refused_column(
+            LookupTable::GlAccounts,
+            &row("40300", &[("exact_id", "8000")]),
+        );
+        assert_eq!(column, "exact_id");
+        assert!(reason.contains("\"8000\" is not a GUID"), "{reason}");
+
+        let (column, reason) = refused_column(LookupTable::GlAccounts, &row("40300", &[]));
+        assert_eq!(column, "exact_id");
+        assert!(reason.contains("is required"), "{reason}");
+
+        let (column, _) = refused_column(
+            LookupTable::GlAccounts,
+            &row(
+                "403 00",
+                &[("exact_id", "6a1f9a4e-2f1c-4b8e-9d7a-0c5e3b2a1f00")],
+            ),
+        );
+        assert_eq!(column, "key");
+    }
+
+    #[test]
+    fn a_tax_code_row_needs_an_exact_code_a_vp_code_and_a_percentage() {
+        assert!(
+            check_row(
+                LookupTable::TaxCodes,
+                &row("2", &[("vp_code", "V21"), ("rate", "21")])
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            refused_column(LookupTable::TaxCodes, &row("2", &[("rate", "21")])).0,
+            "vp_code"
+        );
+        assert_eq!(
+            refused_column(
+                LookupTable::TaxCodes,
+                &row("2", &[("vp_code", "V21"), ("rate", "210")])
+            )
+            .0,
+            "rate"
+        );
+        assert_eq!(
+            refused_column(
+                LookupTable::TaxCodes,
+                &row("TOOLONG", &[("vp_code", "V21")])
+            )
+            .0,
+            "key"
+        );
+    }
+
+    #[test]
+    fn combined_bank_and_currency_rows_are_checked_by_what_the_loader_reads() {
+        assert!(
+            check_row(
+                LookupTable::CombinedTaxCodes,
+                &row("ECO+V21", &[("exact_code", "2")])
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            refused_column(
+                LookupTable::CombinedTaxCodes,
+                &row("V21", &[("exact_code", "2")])
+            )
+            .0,
+            "key"
+        );
+        assert_eq!(
+            refused_column(LookupTable::CombinedTaxCodes, &row("ECO+V21", &[])).0,
+            "exact_code"
+        );
+        assert_eq!(
+            refused_column(
+                LookupTable::BankCodes,
+                &row("20", &[("vp_bank_code", "EUR"), ("currency", "EURO")])
+            )
+            .0,
+            "currency"
+        );
+        assert_eq!(
+            refused_column(LookupTable::Currencies, &row("euro", &[])).0,
+            "key"
+        );
+        assert_eq!(
+            refused_column(LookupTable::Firms, &row(" V001", &[])).0,
+            "key"
         );
     }
 }

@@ -279,9 +279,38 @@ pub struct ObjectStatus {
     /// The id of the document in the target system once written.
     pub target_id: Option<String>,
     pub last_message: Option<String>,
+    /// What a person can do about the last failure, when it is one thing the page can offer (add a lookup
+    /// row, sync a firm). Stored beside the message so the page never re-parses message text; cleared by
+    /// every later write of the status. Older records have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<Fix>,
     pub attempts: u32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// The remedy of a failure, structured for the operator page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fix {
+    /// A row is missing in a lookup table: add it (the key, when known, and the columns to fill; `values`
+    /// are column values already known, e.g. the VP tax code of a `tax-codes` row keyed by Exact's code).
+    Lookup {
+        table: LookupTable,
+        /// The row's key, when the failure names it (a tax-codes row is keyed by the Exact VAT code, which
+        /// the person chooses).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+        /// What the key is, in words (e.g. "VP account number").
+        key_label: String,
+        /// The columns a person fills in, in order.
+        columns: Vec<String>,
+        /// Column values known from the failure.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        values: BTreeMap<String, String>,
+    },
+    /// A firm the document names was never synced to the ledger: synchronize that firm first.
+    FirmSync { firm: String },
 }
 
 /// One entry of an object's attempt history.

@@ -47,6 +47,7 @@ fn status(
         source_hash: None,
         target_id: None,
         last_message: None,
+        fix: None,
         attempts: 1,
         created_at: at,
         updated_at: at + chrono::Duration::milliseconds(i as i64),

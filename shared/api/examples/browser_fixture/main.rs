@@ -62,6 +62,7 @@ async fn object(
         source_hash: None,
         target_id: None,
         last_message: None,
+        fix: None,
         attempts: 0,
         created_at: attempts.first().map_or_else(Utc::now, |a| a.2),
         updated_at: Utc::now(),

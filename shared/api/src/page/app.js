@@ -19,6 +19,7 @@ const state = {
   definitions: [],
   editing: null,
   lookupCursor: null,
+  lookupFix: null,
   detail: null,
 };
 
@@ -113,7 +114,7 @@ function guard(fn) {
 // The five statuses of the Integration page (seed 002), as the page explains them on hover and in its help.
 const STATUS_HELP = {
   "success": "Success: the object is in the other system as it is now.",
-  "error": "Error: the last attempt was refused; the message says why and what to fix, then Synchronize.",
+  "error": "Error: the last attempt was refused; the message says why and what to fix (Add to … lookup when a row is missing), then Force synchronize.",
   "pending": "Pending: queued or being sent; it changes on its own.",
   "outcome-unknown": "Pending: the last answer was lost; the next attempt looks the document up before writing.",
   "not-integrated": "Not integrated: found but not sent (filtered out, or waiting for what it depends on).",
@@ -132,9 +133,45 @@ function statusCell(status, label) {
 function readableVersion(version) {
   if (!version) return "";
   const found = /^\d{4}-\d{2}-\d{2}T[^/]*\/(\d{4}-\d{2}-\d{2}T.*)$/.exec(version);
-  if (found) return `posted by ${fmtTime(found[1])}`;
+  if (found) return `posted ${fmtTime(found[1]).slice(0, 8)}`;
   if (version === "start") return "first load";
   return version;
+}
+
+// On hover: when the document was found, in words.
+function versionTitle(version) {
+  const found = /^(\d{4}-\d{2}-\d{2}T[^/]*)\/(\d{4}-\d{2}-\d{2}T.*)$/.exec(version || "");
+  return found ? `Posted in the source between ${fmtTime(found[1])} and ${fmtTime(found[2])}` : version || "";
+}
+
+// Messages name their record ("invoice 000000010804.202612.3: ..."); the row already shows it.
+function shortMessage(o) {
+  let message = o.last_message || "";
+  const at = message.indexOf(`${o.key}: `);
+  if (at >= 0 && at < 40) message = message.slice(at + o.key.length + 2);
+  // ... and once more when the mapping named the record its own way ("ap-voucher V1.(no voucher number): ").
+  const own = new RegExp(`^${o.type.replace(/[^a-z-]/g, "")} [^:]{1,80}: `);
+  return message.replace(own, "");
+}
+
+// The remedy the status carries (`fix`): open the lookup row to add, or synchronize the firm first.
+function fixButton(o) {
+  const fix = o.fix;
+  if (!fix || o.status !== "error") return null;
+  if (fix.kind === "lookup") {
+    return el("button", { type: "button", class: "fix needs-admin", "data-fix": fix.table, text: `Add to ${fix.table} lookup`,
+      title: `Opens the ${fix.table} lookup table with the row to add filled in`, onclick: guard(() => openLookupFix(fix, o)) });
+  }
+  if (fix.kind === "firm_sync") {
+    return el("button", { type: "button", class: "fix needs-operator", "data-fix": "firm", text: `Synchronize firm ${fix.firm}`,
+      onclick: guard(async () => {
+        const answer = await api("POST", "/api/objects/synchronize", { objects: [{ type: "firm", key: fix.firm }] });
+        const r = answer.results[0];
+        flash(r && r.result === "accepted" ? `Firm ${fix.firm} is being synchronized; then Synchronize this document.` : `Firm ${fix.firm}: ${r ? r.reason || r.result : "refused"}`, !(r && r.result === "accepted"));
+        await loadObjects(true);
+      }) });
+  }
+  return null;
 }
 
 // `000000010804.202612.3` is invoice 000000010804 of period 2026/12 (posting 3).
@@ -217,9 +254,13 @@ const loaders = {
 
 function showTab(name) {
   state.tab = name;
-  $$("#tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
+  $$("#tabs button").forEach((b) => {
+    b.classList.toggle("active", b.dataset.tab === name);
+    // Screen readers hear which tab is open, not only sighted users (the underline).
+    if (b.dataset.tab === name) b.setAttribute("aria-current", "page"); else b.removeAttribute("aria-current");
+  });
   $$(".tab").forEach((t) => { t.hidden = t.id !== `tab-${name}`; });
-  guard(loaders[name])();
+  return guard(loaders[name])();
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -292,17 +333,17 @@ function renderObjects() {
       row.classList.toggle("selected", box.checked);
       renderSelection();
     });
-    const message = o.last_message || "";
+    const message = shortMessage(o);
     const row = el("tr", { "data-key": o.key, "data-type": o.type, class: checked ? "selected" : null },
       el("td", {}, box),
       el("td", {}, el("button", { type: "button", class: "link", text: readableKey(o.key), title: o.key, onclick: guard(() => showDetail(o)) })),
       el("td", { text: o.type }),
       el("td", {}, statusCell(o.status, o.status_label)),
-      el("td", { class: "version", title: o.version || "", text: readableVersion(o.version) }),
-      el("td", { class: "message", title: message, text: message }),
+      el("td", { class: "version", title: versionTitle(o.version), text: readableVersion(o.version) }),
+      el("td", { class: "message" }, el("span", { text: message }), fixButton(o)),
       el("td", { text: o.attempts }),
       el("td", { text: fmtTime(o.updated_at) }),
-      el("td", {}, el("button", { type: "button", class: "info", title: message || "No message", "aria-label": "Message", text: "i", onclick: () => flash(message || "No message for this object.", o.status === "error") })),
+      el("td", {}, el("button", { type: "button", class: "info", title: "Open the whole message and the history", "aria-label": `Details of ${o.key}`, text: "i", onclick: guard(() => showDetail(o)) })),
     );
     body.append(row);
   }
@@ -350,7 +391,8 @@ async function showDetail(o) {
   const v = detail.object;
   $("#detail").dataset.key = v.key;
   $("#detail-title").textContent = `${v.type} ${v.key}`;
-  const fields = [["Status", statusCell(v.status, v.status_label)], ["Category", v.category], ["Version", v.version || ""], ["Target id", v.target_id || ""], ["Last message", v.last_message || ""], ["Attempts", v.attempts], ["Created", fmtTime(v.created_at)], ["Updated", fmtTime(v.updated_at)]];
+  const message = el("span", {}, el("span", { text: shortMessage(v) }), fixButton(v));
+  const fields = [["Status", statusCell(v.status, v.status_label)], ["Category", v.category], ["Version", readableVersion(v.version)], ["Target id", v.target_id || ""], ["Last message", message], ["Attempts", v.attempts], ["Created", fmtTime(v.created_at)], ["Updated", fmtTime(v.updated_at)]];
   $("#detail-fields").replaceChildren(...fields.flatMap(([k, val]) => [el("dt", { text: k }), el("dd", {}, val)]));
   renderLink(detail);
   $("#detail-history").replaceChildren(...detail.history.map((a) => el("tr", {},
@@ -870,14 +912,18 @@ async function loadLookups(reset) {
   if (!reset && state.lookupCursor) params.set("cursor", state.lookupCursor);
   const page = await api("GET", `/api/lookups/${select.value}?${params}`);
   const body = $("#lookup-rows tbody");
-  if (reset) body.replaceChildren();
+  if (reset) {
+    // The editor may sit inside the table (editing a row in place): park it below the table first.
+    parkLookupForm();
+    body.replaceChildren();
+  }
   for (const row of page.items) {
     body.append(el("tr", { "data-key": row.key },
       el("td", { text: row.key }),
       el("td", { text: Object.entries(row.columns).map(([k, v]) => `${k}=${v}`).join(", ") }),
       el("td", { text: row.version }), el("td", { text: fmtTime(row.updated_at) }), el("td", { text: row.updated_by }),
-      el("td", {}, el("button", { type: "button", class: "link needs-admin", text: "Edit", onclick: () => editLookup(row) }),
-        el("button", { type: "button", class: "link needs-admin", text: "Delete", onclick: guard(async () => {
+      el("td", {}, el("button", { type: "button", class: "link needs-admin", text: "Edit", "aria-label": `Edit ${row.key}`, onclick: () => editLookup(row) }),
+        el("button", { type: "button", class: "link needs-admin", text: "Delete", "aria-label": `Delete ${row.key}`, onclick: guard(async () => {
           if (!confirm(`Delete ${row.key}?`)) return;
           await api("DELETE", `/api/lookups/${select.value}/${encodeURIComponent(row.key)}`);
           await loadLookups(true);
@@ -887,33 +933,222 @@ async function loadLookups(reset) {
   $("#more-lookups").hidden = !state.lookupCursor;
 }
 
-function editLookup(row) {
+// The row editor lives below the table for a new row, and in a table row right under the row being edited.
+function parkLookupForm() {
+  const form = $("#lookup-form");
+  const holder = form.closest("tr.editing");
+  if (!holder) return;
+  $("#lookup-form-home").append(form);
+  holder.remove();
+}
+
+function editLookup(row, prefill) {
+  parkLookupForm();
+  showLookupError(null);
   $("#lookup-form-title").textContent = row ? `Edit ${row.key} (version ${row.version})` : "Add a row";
-  $("#lookup-key").value = row ? row.key : "";
+  $("#lookup-key").value = row ? row.key : (prefill && prefill.key) || "";
   $("#lookup-key").readOnly = Boolean(row);
-  $("#lookup-columns").value = row ? Object.entries(row.columns).map(([k, v]) => `${k}=${v}`).join("\n") : "";
+  const columns = row ? row.columns : (prefill && prefill.columns) || {};
+  $("#lookup-columns").value = Object.entries(columns).map(([k, v]) => `${k}=${v}`).join("\n");
   $("#lookup-version").value = row ? row.version : "";
+  $("#lookup-key-hint").textContent = (prefill && prefill.keyLabel) ? `The key is the ${prefill.keyLabel}.` : "";
+  if (row) {
+    const tr = $$("#lookup-rows tbody tr").find((r) => r.dataset.key === row.key);
+    if (tr) {
+      const holder = el("tr", { class: "editing" }, el("td", { colspan: "6" }));
+      tr.after(holder);
+      holder.firstChild.append($("#lookup-form"));
+    }
+    $("#lookup-columns").focus();
+  }
+}
+
+// An error the API gave for a row, shown next to the field it names.
+function showLookupError(problem) {
+  const node = $("#lookup-error");
+  $$("#lookup-form [aria-invalid]").forEach((n) => n.removeAttribute("aria-invalid"));
+  if (!problem) { node.textContent = ""; node.hidden = true; return; }
+  const field = problem.field || "";
+  const detail = problem.detail || "The row was refused.";
+  // The API's detail starts with the field's name; next to the field, the rest says it.
+  node.textContent = field && detail.startsWith(`${field}: `) ? detail.slice(field.length + 2) : detail;
+  node.hidden = false;
+  const target = field === "key" ? $("#lookup-key") : field.startsWith("columns") ? $("#lookup-columns") : null;
+  if (target) { target.setAttribute("aria-invalid", "true"); target.focus(); }
+}
+
+function parseColumns(text) {
+  const columns = {};
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    const at = line.indexOf("=");
+    if (at <= 0) throw new Error(`"${line}" is not name=value`);
+    columns[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  }
+  return columns;
 }
 
 async function saveLookup(event) {
   event.preventDefault();
-  const columns = {};
-  for (const line of $("#lookup-columns").value.split("\n")) {
-    if (!line.trim()) continue;
-    const at = line.indexOf("=");
-    if (at <= 0) { flash(`"${line}" is not name=value`, true); return; }
-    columns[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  let columns;
+  try { columns = parseColumns($("#lookup-columns").value); } catch (e) {
+    showLookupError({ detail: e.message, field: "columns" });
+    return;
   }
   const version = $("#lookup-version").value ? Number($("#lookup-version").value) : null;
   const key = $("#lookup-key").value.trim();
   try {
     await api("PUT", `/api/lookups/${$("#lookup-table").value}/${encodeURIComponent(key)}`, { columns, version });
   } catch (e) {
+    if (e instanceof ApiFailure && e.status === 409 && version === null && state.lookupFix) {
+      // The row exists (set-up may have proposed it): edit it with the values entered, from its version.
+      const existing = await api("GET", `/api/lookups/${$("#lookup-table").value}?limit=500`);
+      const row = existing.items.find((r) => r.key === key);
+      if (row) {
+        const fixing = state.lookupFix;
+        editLookup({ ...row, columns: { ...row.columns, ...columns } });
+        state.lookupFix = fixing;
+        showLookupError({ detail: `The row ${key} exists already; these are its values with yours. Save again to replace them.` });
+        return;
+      }
+    }
     if (e instanceof ApiFailure && e.status === 409) { flash(`${e.message} The table was reloaded.`, true); await loadLookups(true); return; }
+    if (e instanceof ApiFailure && e.status === 400) { showLookupError(e.problem); return; }
     throw e;
   }
-  flash(`Row ${key} saved.`);
+  const fixing = state.lookupFix;
+  state.lookupFix = null;
   editLookup(null);
+  await loadLookups(true);
+  flash(`Row ${key} saved.`);
+  if (fixing) offerResync(fixing);
+}
+
+// After the row a failure asked for is saved: send the object again from here. It is in Error, so this is
+// the Integration page's Force synchronize for that one object.
+function offerResync(o) {
+  const node = $("#lookup-fix-next");
+  const label = `${o.type} ${readableKey(o.key)}`;
+  node.replaceChildren(
+    el("span", { text: `The row ${label} needed is saved. ` }),
+    el("button", { type: "button", id: "resync-fixed", class: "primary needs-operator", text: `Synchronize ${label} again`,
+      onclick: guard(async () => {
+        const answer = await api("POST", "/api/objects/force-synchronize", { objects: [{ type: o.type, key: o.key }] });
+        const r = answer.results[0];
+        node.replaceChildren();
+        if (!r || r.result !== "accepted") { flash(`${label}: ${r ? r.reason || r.result : "refused"}`, true); return; }
+        flash(`${label} is being synchronized.`);
+        $("#key-prefix").value = o.key;
+        $("#status-filter").value = "";
+        await showTab("integration");
+        pollPending(15);
+      }) }));
+  node.hidden = false;
+  $("#resync-fixed").focus();
+}
+
+// From an object's fix: the lookup table it names, with a new row filled in as far as the failure tells.
+async function openLookupFix(fix, o) {
+  $("#detail").hidden = true;
+  const select = $("#lookup-table");
+  if (select.options.length === 0) {
+    const tables = await api("GET", "/api/lookups");
+    select.replaceChildren(...tables.tables.map((t) => el("option", { value: t, text: t })));
+  }
+  select.value = fix.table;
+  await showTab("lookups");
+  const columns = {};
+  for (const c of fix.columns || []) columns[c] = (fix.values || {})[c] || "";
+  for (const [c, v] of Object.entries(fix.values || {})) columns[c] = v;
+  state.lookupFix = { type: o.type, key: o.key };
+  $("#lookup-fix-next").hidden = true;
+  editLookup(null, { key: fix.key || "", columns, keyLabel: fix.key_label });
+  (fix.key ? $("#lookup-columns") : $("#lookup-key")).focus();
+}
+
+// A lookup table as CSV: `key` then every column any row has, one row per line (the Import CSV format).
+function csvCell(value) {
+  const text = String(value ?? "");
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+function parseCsv(text) {
+  const rows = [];
+  let row = [], cell = "", quoted = false;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { cell += '"'; i += 1; }
+      else if (c === '"') quoted = false;
+      else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") { row.push(cell); cell = ""; }
+    else if (c === "\n" || c === "\r") {
+      if (c === "\r" && text[i + 1] === "\n") i += 1;
+      row.push(cell); cell = "";
+      if (row.some((x) => x !== "")) rows.push(row);
+      row = [];
+    } else cell += c;
+  }
+  row.push(cell);
+  if (row.some((x) => x !== "")) rows.push(row);
+  return rows;
+}
+
+async function allLookupRows(table) {
+  const rows = [];
+  let cursor = null;
+  do {
+    const params = new URLSearchParams({ limit: "500" });
+    if (cursor) params.set("cursor", cursor);
+    const page = await api("GET", `/api/lookups/${table}?${params}`);
+    rows.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return rows;
+}
+
+async function exportLookup() {
+  const table = $("#lookup-table").value;
+  const rows = await allLookupRows(table);
+  const names = [...new Set(rows.flatMap((r) => Object.keys(r.columns)))].sort();
+  const lines = [["key", ...names].map(csvCell).join(",")];
+  for (const r of rows) lines.push([r.key, ...names.map((n) => r.columns[n] ?? "")].map(csvCell).join(","));
+  const blob = new Blob([lines.join("\r\n") + "\r\n"], { type: "text/csv" });
+  const link = el("a", { href: URL.createObjectURL(blob), download: `${table}.csv` });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  flash(`Exported ${rows.length} rows of ${table}.`);
+}
+
+// Import CSV: each line creates its row or updates the row with that key; refused lines are listed with why.
+async function importLookup(file) {
+  const table = $("#lookup-table").value;
+  const rows = parseCsv(await file.text());
+  const results = $("#lookup-import-results");
+  results.replaceChildren();
+  if (rows.length === 0 || rows[0][0].trim().toLowerCase() !== "key") {
+    results.append(el("li", { class: "refused", text: "The first line must be the header: key, then the column names." }));
+    return;
+  }
+  const header = rows[0].map((h) => h.trim());
+  const existing = new Map((await allLookupRows(table)).map((r) => [r.key, r]));
+  let saved = 0;
+  for (const [i, cells] of rows.slice(1).entries()) {
+    const key = (cells[0] || "").trim();
+    const columns = {};
+    header.slice(1).forEach((name, j) => { if (name && (cells[j + 1] ?? "") !== "") columns[name] = cells[j + 1].trim(); });
+    const version = existing.has(key) ? existing.get(key).version : null;
+    try {
+      await api("PUT", `/api/lookups/${table}/${encodeURIComponent(key)}`, { columns, version });
+      saved += 1;
+    } catch (e) {
+      if (e instanceof ApiFailure && e.status === 401) throw e;
+      results.append(el("li", { class: "refused", "data-line": i + 2, text: `Line ${i + 2} (${key || "no key"}): ${e.message}` }));
+    }
+  }
+  flash(`Imported ${saved} of ${rows.length - 1} rows into ${table}.`, saved < rows.length - 1);
   await loadLookups(true);
 }
 
@@ -1118,11 +1353,17 @@ function wire() {
     flash("Integration saved.");
     await loadManager();
   }));
-  $("#lookup-table").addEventListener("change", () => { editLookup(null); guard(loadLookups)(true); });
+  $("#lookup-table").addEventListener("change", () => { state.lookupFix = null; editLookup(null); guard(loadLookups)(true); });
   $("#refresh-lookups").addEventListener("click", () => guard(loadLookups)(true));
   $("#more-lookups").addEventListener("click", () => guard(loadLookups)(false));
   $("#lookup-form").addEventListener("submit", guard(saveLookup));
   $("#lookup-new").addEventListener("click", () => editLookup(null));
+  $("#export-lookup").addEventListener("click", guard(exportLookup));
+  $("#import-lookup").addEventListener("change", guard(async (event) => {
+    const file = event.target.files[0];
+    if (file) await importLookup(file);
+    event.target.value = "";
+  }));
   $("#health-hours").addEventListener("change", guard(loadHealth));
   $("#refresh-health").addEventListener("click", guard(loadHealth));
   $("#connect-exact").addEventListener("click", guard(connectExact));

@@ -270,6 +270,7 @@ impl TestApp {
             source_hash: None,
             target_id: None,
             last_message: message.map(str::to_owned),
+            fix: None,
             attempts: 1,
             created_at: at,
             updated_at: at,

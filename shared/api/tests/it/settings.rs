@@ -16,7 +16,7 @@ async fn lookup_rows_are_created_edited_with_their_version_and_stale_edits_confl
             "PUT",
             "/api/lookups/tax-codes/21",
             Some(&key),
-            Some(json!({"columns": {"vp": "S"}, "version": null})),
+            Some(json!({"columns": {"vp_code": "S"}, "version": null})),
         )
         .await;
     let duplicate = app
@@ -24,7 +24,7 @@ async fn lookup_rows_are_created_edited_with_their_version_and_stale_edits_confl
             "PUT",
             "/api/lookups/tax-codes/21",
             Some(&key),
-            Some(json!({"columns": {"vp": "S"}, "version": null})),
+            Some(json!({"columns": {"vp_code": "S"}, "version": null})),
         )
         .await;
     let edited = app
@@ -32,7 +32,7 @@ async fn lookup_rows_are_created_edited_with_their_version_and_stale_edits_confl
             "PUT",
             "/api/lookups/tax-codes/21",
             Some(&key),
-            Some(json!({"columns": {"vp": "L"}, "version": 1})),
+            Some(json!({"columns": {"vp_code": "L"}, "version": 1})),
         )
         .await;
     let stale = app
@@ -40,7 +40,7 @@ async fn lookup_rows_are_created_edited_with_their_version_and_stale_edits_confl
             "PUT",
             "/api/lookups/tax-codes/21",
             Some(&key),
-            Some(json!({"columns": {"vp": "X"}, "version": 1})),
+            Some(json!({"columns": {"vp_code": "X"}, "version": 1})),
         )
         .await;
     let listed = app.get("/api/lookups/tax-codes", &key).await;
@@ -58,10 +58,121 @@ async fn lookup_rows_are_created_edited_with_their_version_and_stale_edits_confl
     assert_eq!(edited.status, StatusCode::OK, "{}", edited.text());
     assert_eq!(edited.json["version"], 2);
     stale.assert_problem(StatusCode::CONFLICT);
-    assert_eq!(listed.json["items"][0]["columns"]["vp"], "L");
+    assert_eq!(listed.json["items"][0]["columns"]["vp_code"], "L");
     unknown_table.assert_problem(StatusCode::BAD_REQUEST);
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     deleted_again.assert_problem(StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_lookup_row_the_flows_could_not_use_is_refused_naming_the_row_and_the_field() {
+    let app = TestApp::spawn().await;
+    let key = app.acme.key.clone();
+    let put = |path: &'static str, body: serde_json::Value| {
+        let app = &app;
+        let key = key.clone();
+        async move { app.call("PUT", path, Some(&key), Some(body)).await }
+    };
+
+    let not_a_guid = put(
+        "/api/lookups/gl-accounts/40300",
+        json!({"columns": {"exact_id": "8000"}, "version": null}),
+    )
+    .await;
+    let empty_required = put(
+        "/api/lookups/gl-accounts/40300",
+        json!({"columns": {"exact_id": "  "}, "version": null}),
+    )
+    .await;
+    let bad_rate = put(
+        "/api/lookups/tax-codes/2",
+        json!({"columns": {"vp_code": "V21", "rate": "21%"}, "version": null}),
+    )
+    .await;
+    let bad_key = put(
+        "/api/lookups/combined-tax-codes/V21",
+        json!({"columns": {"exact_code": "2"}, "version": null}),
+    )
+    .await;
+    let good = put(
+        "/api/lookups/gl-accounts/40300",
+        json!({"columns": {"exact_id": "6a1f9a4e-2f1c-4b8e-9d7a-0c5e3b2a1f00"}, "version": null}),
+    )
+    .await;
+    let duplicate = put(
+        "/api/lookups/gl-accounts/40300",
+        json!({"columns": {"exact_id": "6a1f9a4e-2f1c-4b8e-9d7a-0c5e3b2a1f00"}, "version": null}),
+    )
+    .await;
+
+    not_a_guid.assert_problem(StatusCode::BAD_REQUEST);
+    assert_eq!(not_a_guid.json["field"], "columns.exact_id");
+    let detail = not_a_guid.json["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("row `40300` of gl-accounts, column exact_id:")
+            && detail.contains("\"8000\" is not a GUID"),
+        "{detail}"
+    );
+    empty_required.assert_problem(StatusCode::BAD_REQUEST);
+    assert_eq!(empty_required.json["field"], "columns.exact_id");
+    assert!(
+        empty_required.json["detail"]
+            .as_str()
+            .unwrap()
+            .contains("is required")
+    );
+    bad_rate.assert_problem(StatusCode::BAD_REQUEST);
+    assert_eq!(bad_rate.json["field"], "columns.rate");
+    bad_key.assert_problem(StatusCode::BAD_REQUEST);
+    assert_eq!(bad_key.json["field"], "key");
+    assert_eq!(good.status, StatusCode::CREATED, "{}", good.text());
+    duplicate.assert_problem(StatusCode::CONFLICT);
+    assert!(
+        duplicate.json["detail"]
+            .as_str()
+            .unwrap()
+            .contains("already exists")
+    );
+}
+
+#[tokio::test]
+async fn an_object_in_error_for_a_missing_lookup_row_carries_its_fix_in_the_list_and_the_detail() {
+    let app = TestApp::spawn().await;
+    let acme = app.acme.id.clone();
+    let mut record = app
+        .seed_object(
+            &acme,
+            ledgerlink_domain::ObjectType::Invoice,
+            "000000010890.202612.13",
+            ledgerlink_domain::SyncStatus::Error,
+            Some("TaxCode \"ECO+V21\" has no entry in the combined tax codes lookup table"),
+            now(),
+        )
+        .await;
+    record.fix = Some(ledgerlink_ports::Fix::Lookup {
+        table: ledgerlink_ports::LookupTable::CombinedTaxCodes,
+        key: Some("ECO+V21".into()),
+        key_label: "VP tax codes joined by +".into(),
+        columns: vec!["exact_code".into()],
+        values: Default::default(),
+    });
+    app.stores
+        .statuses
+        .put(&record, Some(record.version))
+        .await
+        .unwrap();
+
+    let listed = app.get("/api/objects?status=error", &app.acme.key).await;
+    let detail = app
+        .get("/api/objects/invoice/000000010890.202612.13", &app.acme.key)
+        .await;
+
+    let fix = &listed.json["items"][0]["fix"];
+    assert_eq!(fix["kind"], "lookup", "{}", listed.text());
+    assert_eq!(fix["table"], "combined-tax-codes");
+    assert_eq!(fix["key"], "ECO+V21");
+    assert_eq!(fix["columns"], json!(["exact_code"]));
+    assert_eq!(detail.json["object"]["fix"], *fix, "{}", detail.text());
 }
 
 #[tokio::test]

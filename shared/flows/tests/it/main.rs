@@ -7,6 +7,7 @@ mod faults;
 mod figures;
 mod firm_links;
 mod firm_sync;
+mod fixes;
 mod helpers;
 mod invoice_out;
 mod lambda;

@@ -178,6 +178,7 @@ async fn a_current_period_and_the_file_name_are_fixed_when_the_job_starts(h: Har
             source_hash: None,
             target_id: Some(format!("entry-{key}")),
             last_message: None,
+            fix: None,
             attempts: 1,
             created_at: now,
             updated_at: now,

@@ -145,6 +145,7 @@ async fn an_xlsx_export_of_statuses_is_a_workbook_with_every_row(h: Harness) {
             source_hash: None,
             target_id: None,
             last_message: (n > 20).then(|| format!("Rejected {n}")),
+            fix: None,
             attempts: 1,
             created_at: now,
             updated_at: now,

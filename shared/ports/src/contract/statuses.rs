@@ -31,6 +31,7 @@ pub fn sample(object: ObjectRef, status: SyncStatus, secs: i64) -> ObjectStatus 
         source_hash: None,
         target_id: None,
         last_message: None,
+        fix: None,
         attempts: 0,
         created_at: at(0),
         updated_at: at(secs),

@@ -494,6 +494,7 @@ mod tests {
             source_hash: None,
             target_id: None,
             last_message: None,
+            fix: None,
             attempts: 0,
             created_at: at,
             updated_at: at,

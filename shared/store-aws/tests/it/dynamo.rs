@@ -35,6 +35,7 @@ fn status(tenant: &TenantId, key: &str, state: SyncStatus, secs: i64) -> ObjectS
         source_hash: None,
         target_id: None,
         last_message: None,
+        fix: None,
         attempts: 1,
         created_at: at,
         updated_at: at,

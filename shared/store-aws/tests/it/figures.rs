@@ -28,6 +28,7 @@ fn discovered(tenant: &TenantId, i: usize) -> ObjectStatus {
         source_hash: None,
         target_id: None,
         last_message: None,
+        fix: None,
         attempts: 0,
         created_at: at,
         updated_at: at,
