@@ -279,6 +279,8 @@ enum Target {
     Sync(&'static SetDef),
     Deleted,
     ReceivablesList,
+    /// `read/sync/Sync/SyncTimestamp`.
+    SyncTimestamp,
     Divisions(&'static SetDef),
     /// `{service}/$metadata`.
     Metadata(String),
@@ -322,6 +324,14 @@ fn route(segs: &[String]) -> Result<Target, ApiError> {
         }
         [first, svc, ent] if first.eq_ignore_ascii_case("bulk") => {
             model::bulk(svc, ent).map(Target::Bulk).ok_or_else(nf)
+        }
+        [first, svc, group, func]
+            if first.eq_ignore_ascii_case("read")
+                && svc.eq_ignore_ascii_case("sync")
+                && group.eq_ignore_ascii_case("Sync")
+                && func.eq_ignore_ascii_case("SyncTimestamp") =>
+        {
+            Ok(Target::SyncTimestamp)
         }
         [first, svc, func] if first.eq_ignore_ascii_case("read") => {
             if svc.eq_ignore_ascii_case("financial") && func.eq_ignore_ascii_case("ReceivablesList")
@@ -811,6 +821,64 @@ async fn handle(
             let d = run_query(&ctx, &st, rows)?;
             Ok(axum::Json(json!({ "d": d })).into_response())
         }
+        (Method::GET, Target::SyncTimestamp) => {
+            let def = def_of(model::SYNC_TIMESTAMP);
+            let unquote = |v: &str| {
+                let v = v.trim();
+                v.strip_prefix("datetime'")
+                    .or_else(|| v.strip_prefix('\''))
+                    .and_then(|v| v.strip_suffix('\''))
+                    .unwrap_or(v)
+                    .to_owned()
+            };
+            let param = |name: &str| {
+                params
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| unquote(v))
+            };
+            let (Some(modified), Some(endpoint)) = (param("modified"), param("endPoint")) else {
+                return Err(ApiError::bad(
+                    "Both parameters are required: modified and endPoint.",
+                ));
+            };
+            let Some(modified_ms) = model::parse_any_date(&modified) else {
+                return Err(ApiError::bad(format!(
+                    "Invalid value for parameter modified: {modified}"
+                )));
+            };
+            let Some(api) = super::store::SYNC_TIMESTAMP_ENDPOINTS
+                .iter()
+                .find(|e| e.eq_ignore_ascii_case(&endpoint))
+            else {
+                return Err(ApiError::bad(format!(
+                    "Invalid value for parameter endPoint: {endpoint}"
+                )));
+            };
+            let st = sh.store.lock();
+            let rows = st
+                .sync_timestamp(division, api, modified_ms)
+                .map(|(ts, modified)| {
+                    let mut m = Map::new();
+                    m.insert("TimeStampAsBigInt".into(), json!(ts));
+                    m.insert("API".into(), json!(api));
+                    m.insert("Modified".into(), modified);
+                    (ts.to_string(), Record { data: m, ts })
+                })
+                .into_iter()
+                .collect();
+            let ctx = QueryCtx {
+                sh,
+                def,
+                kind: Kind::Read,
+                base: &base,
+                division,
+                request_path,
+                params: &[],
+            };
+            let d = run_query(&ctx, &st, rows)?;
+            Ok(axum::Json(json!({ "d": d })).into_response())
+        }
         (Method::GET, Target::Divisions(def)) => {
             let st = sh.store.lock();
             let user = st.users.get(&caller.user).cloned();
@@ -1000,6 +1068,13 @@ fn visible_rows(
     division: i32,
     def: &'static SetDef,
 ) -> Vec<(String, Record)> {
+    if def.path == model::TRANSACTION_LINES || def.path == model::SYNC_TRANSACTION_LINES {
+        return st
+            .transaction_lines(division)
+            .into_iter()
+            .map(|r| (key_of(def, &r), r))
+            .collect();
+    }
     st.rows(division, def.path)
         .filter(|r| {
             def.path != model::WEBHOOKS
