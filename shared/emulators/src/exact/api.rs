@@ -594,6 +594,26 @@ pub(crate) async fn v1(
     response
 }
 
+/// A POST/PUT body as a JSON object: JSON, or an Atom entry when the body is XML (`Content-Type` naming xml, or
+/// a body starting with `<`), read by [`super::atom`] into the same object.
+fn request_object(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    const INVALID: &str =
+        "Error processing request stream. The request should be a valid top-level resource object.";
+    let xml_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.to_ascii_lowercase().contains("xml"));
+    let text = std::str::from_utf8(body).map_err(|_| ApiError::bad(INVALID))?;
+    if xml_type || text.trim_start().starts_with('<') {
+        return super::atom::parse_entry(text)
+            .map_err(|e| ApiError::bad(format!("Error processing request stream. {e}")));
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(o)) => Ok(o),
+        _ => Err(ApiError::bad(INVALID)),
+    }
+}
+
 fn percent_decode(s: &str) -> String {
     url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
         .next()
@@ -943,14 +963,8 @@ async fn handle(
                 count: false,
             },
         ) => {
-            let parsed: Value = serde_json::from_slice(&body).map_err(|_| {
-                ApiError::bad("Error processing request stream. The request should be a valid top-level resource object.")
-            })?;
-            let Some(obj) = parsed.as_object() else {
-                return Err(ApiError::bad(
-                    "Error processing request stream. The request should be a valid top-level resource object.",
-                ));
-            };
+            let parsed = request_object(headers, &body)?;
+            let obj = &parsed;
             if !def.allows(model::POST) {
                 return Err(op_error(sh, OpError::MethodNotAllowed));
             }
@@ -1026,14 +1040,8 @@ async fn handle(
                 ..
             },
         ) => {
-            let parsed: Value = serde_json::from_slice(&body).map_err(|_| {
-                ApiError::bad("Error processing request stream. The request should be a valid top-level resource object.")
-            })?;
-            let Some(obj) = parsed.as_object() else {
-                return Err(ApiError::bad(
-                    "Error processing request stream. The request should be a valid top-level resource object.",
-                ));
-            };
+            let parsed = request_object(headers, &body)?;
+            let obj = &parsed;
             if def.path == model::WEBHOOKS {
                 check_own_subscription(sh, caller, division, &key)?;
             }

@@ -39,7 +39,7 @@
 //! | Rate limits per (client, division), headers, 429 with one header family, `current/Me` uncounted | emulated; limits configurable | `rate::*` |
 //! | Error budget (10 × 400/401/403/404 per endpoint and hour → 1 h block) | emulated | `rate::ten_errors_on_one_endpoint_within_an_hour_block_that_endpoint_for_an_hour` |
 //! | Paging 60 / 1000, `__next` with `$skiptoken`, extra empty page | emulated; `$skip` refused on bulk/sync endpoints (released after March 2017), accepted on regular ones | `rest::paging_*`, `rest::bulk_endpoints_page_by_1000`, `sync_and_payments::skip_is_refused_on_bulk_and_sync_endpoints_but_kept_on_regular_ones` |
-//! | Formats: JSON with Accept (else 406), `/Date(ms)/` CET, padded codes, `__metadata`/`__deferred`/expand, POST 201 (+`Prefer`), PUT/DELETE 204, read-only ignored, PUT merges | emulated; XML request bodies still refused (issue 20 item 4 open) | `rest::a_request_without_accept_json_gets_406_except_for_count`, `sync_and_payments::dates_carry_cet_semantics_at_month_ends_and_around_the_clock_changes`, `rest::account_codes_are_padded_so_an_unpadded_filter_finds_nothing_but_trim_does`, `properties::*`, `rest::post_without_prefer_returns_201_with_the_key_and_nulls_and_with_prefer_the_full_entity`, `rest::put_merges_writable_fields_ignores_read_only_ones_and_delete_answers_204` |
+//! | Formats: JSON with Accept (else 406), `/Date(ms)/` CET, padded codes, `__metadata`/`__deferred`/expand, POST 201 (+`Prefer`), PUT/DELETE 204, read-only ignored, PUT merges | emulated; request bodies as JSON or as an Atom `<entry>` (XML, `m:properties`, inline `m:inline` lines; `atom`) | `rest::atom_xml_bodies_are_accepted_on_post_and_put`, `rest::a_request_without_accept_json_gets_406_except_for_count`, `sync_and_payments::dates_carry_cet_semantics_at_month_ends_and_around_the_clock_changes`, `rest::account_codes_are_padded_so_an_unpadded_filter_finds_nothing_but_trim_does`, `properties::*`, `rest::post_without_prefer_returns_201_with_the_key_and_nulls_and_with_prefer_the_full_entity`, `rest::put_merges_writable_fields_ignores_read_only_ones_and_delete_answers_204` |
 //! | Validation: required fields → 500 with `Mandatory:`/`Verplicht:` joined by `\r\n` | configurable (status 500/400, English/Dutch) | `rest::validation_errors_are_http_500_with_messages_joined_by_crlf`, `rest::the_validation_status_can_be_configured_to_400`, `invoicing::validation_messages_come_in_dutch_when_the_emulator_is_set_to_dutch` |
 //! | Mandatory `$filter` (Accounts, Items), `$select` on bulk/sync, GeneralJournalEntries `$select`/`$top=1` | emulated; `$count` rule configurable | `rest::accounts_without_a_filter_are_refused_with_the_mandatory_filtering_message`, `invoicing::items_need_code_and_description_unique_codes_and_a_mandatory_filter`, `rest::general_journal_entries_need_a_select_or_top_1_and_bulk_needs_a_select`, `invoicing::count_on_a_mandatory_filtering_endpoint_follows_its_switch` |
 //! | Sync: rowversion `Timestamp`, `Timestamp gt nL`, reset on division move, deleted log (2 months) | emulated: `sync/Cashflow/PaymentTerms`, `CRM/Accounts`, `Financial/GLAccounts`, `Financial/TransactionLines` (header rows `LineNumber` 0 and lines, derived from the sales, purchase, general-journal and bank entries), `sync/Deleted`, `read/sync/Sync/SyncTimestamp`; `financialtransaction/TransactionLines` and `read/financial/ReceivablesList` | `sync_and_payments::*` (incl. `…a_division_move_shows_in_division_move_date_and_resets_the_sync_timestamps`, `…the_deleted_log_keeps_two_months`), `ledger::sync_transaction_lines_carry_header_and_lines_of_every_entry_and_follow_the_cursor`, `ledger::a_division_move_renumbers_the_transaction_lines_too`, `ledger::sync_timestamp_gives_the_first_timestamp_modified_on_or_after_a_date` |
@@ -63,13 +63,14 @@
 //! | Which endpoints count as "released after March 2017" for `$skip` (§1.5) | `skip_refused_on_new_endpoints` (bulk, sync) | on |
 //! | Host a client expects in links (§1.1) | `base_url` / `exact-emulator --base-url` | the request's Host |
 //!
-//! Fixed choices for the other uncertain items: no Atom/XML (406); Int64 as JSON numbers; `EventCreatedOn`
+//! Fixed choices for the other uncertain items: no Atom/XML responses (406; XML request bodies are read); Int64 as JSON numbers; `EventCreatedOn`
 //! on the Dutch clock; `$top` above the page size still capped; `Prefer: return=minimal` ignored; App-Center
 //! braces around a client id accepted; topic = entity name; no `Retry-After` on 429; PUT on webhook
 //! subscriptions allowed.
 
 mod admin;
 mod api;
+mod atom;
 pub mod demo;
 mod lang;
 mod metadata;
