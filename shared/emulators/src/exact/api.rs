@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +16,7 @@ use uuid::Uuid;
 
 use super::model::{self, KeyKind, SetDef, Ty};
 use super::odata::{self, Node, Val};
+use super::site::{self, SitePrefix};
 use super::store::{OpError, Record, Store, def_of};
 use super::{Shared, webhooks};
 
@@ -94,7 +96,8 @@ enum Auth {
     Missing,
 }
 
-fn authenticate(st: &mut Store, headers: &HeaderMap, now: DateTime<Utc>) -> Auth {
+/// The bearer token's grant; a token issued by another country site is unknown here.
+fn authenticate(st: &mut Store, headers: &HeaderMap, site: &str, now: DateTime<Utc>) -> Auth {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -103,7 +106,11 @@ fn authenticate(st: &mut Store, headers: &HeaderMap, now: DateTime<Utc>) -> Auth
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(str::trim);
-    let Some(grant) = token.and_then(|t| st.access.get(t)).cloned() else {
+    let Some(grant) = token
+        .and_then(|t| st.access.get(t))
+        .filter(|g| g.site == site)
+        .cloned()
+    else {
         return Auth::Missing;
     };
     let caller = Caller {
@@ -401,7 +408,17 @@ fn endpoint_of(segs: &[String]) -> String {
         .join("/")
 }
 
-fn base_url(sh: &Shared, headers: &HeaderMap) -> String {
+/// The base of links in a response: the configured one, else the request's host, with the site prefix the
+/// request came through (`/be`).
+fn base_url(sh: &Shared, headers: &HeaderMap, prefix: SitePrefix) -> String {
+    let base = host_base(sh, headers);
+    match prefix.0 {
+        Some(code) => format!("{base}/{code}"),
+        None => base,
+    }
+}
+
+fn host_base(sh: &Shared, headers: &HeaderMap) -> String {
     if let Some(b) = &sh.config.base_url {
         return b.trim_end_matches('/').to_owned();
     }
@@ -425,6 +442,7 @@ fn base_url(sh: &Shared, headers: &HeaderMap) -> String {
 /// `/api/v1/current/Me`: needs a bearer token, no division, not rate-counted.
 pub(crate) async fn me(
     State(sh): State<Arc<Shared>>,
+    Extension(prefix): Extension<SitePrefix>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -437,8 +455,9 @@ pub(crate) async fn me(
         .into_response();
     }
     let now = sh.now();
+    let site = site::resolve(prefix, &headers);
     let mut st = sh.store.lock();
-    let caller = match authenticate(&mut st, &headers, now) {
+    let caller = match authenticate(&mut st, &headers, site, now) {
         Auth::Valid(c) => c,
         Auth::Expired(_) => return unauthorized(true).into_response(),
         Auth::Missing => return unauthorized(false).into_response(),
@@ -483,7 +502,7 @@ pub(crate) async fn me(
     ] {
         row.insert(k.into(), v);
     }
-    let base = base_url(&sh, &headers);
+    let base = base_url(&sh, &headers, prefix);
     let params = odata::parse_query(uri.query());
     let rows = vec![(user.id.to_string(), Record { data: row, ts: 0 })];
     let ctx = QueryCtx {
@@ -504,6 +523,7 @@ pub(crate) async fn me(
 /// Everything under `/api/v1/{division}/...` (and `/api/v1/beta/{division}/...`).
 pub(crate) async fn v1(
     State(sh): State<Arc<Shared>>,
+    Extension(prefix): Extension<SitePrefix>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -525,11 +545,12 @@ pub(crate) async fn v1(
         .collect();
     let endpoint = endpoint_of(&segs);
     let now = sh.now();
+    let site = site::resolve(prefix, &headers);
 
     // Authentication, block, rate limit — in that order, under one lock.
     let (caller, rate) = {
         let mut st = sh.store.lock();
-        let caller = match authenticate(&mut st, &headers, now) {
+        let caller = match authenticate(&mut st, &headers, site, now) {
             Auth::Valid(c) => c,
             Auth::Expired(c) => {
                 record_error(&sh, &mut st, &c, division, &endpoint, now);
@@ -578,7 +599,7 @@ pub(crate) async fn v1(
     };
 
     let mut response = match handle(
-        &sh, &caller, division, &method, &uri, &headers, &segs, tail, body,
+        &sh, &caller, division, &method, &uri, &headers, prefix, &segs, tail, body,
     )
     .await
     {
@@ -629,6 +650,7 @@ async fn handle(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
+    prefix: SitePrefix,
     segs: &[String],
     request_path: &str,
     body: Bytes,
@@ -660,7 +682,7 @@ async fn handle(
     if !counting && !accepts_json(headers) {
         return Err(not_acceptable());
     }
-    let base = base_url(sh, headers);
+    let base = base_url(sh, headers, prefix);
     let params = odata::parse_query(uri.query());
     let now = sh.now();
     match (method.clone(), target) {

@@ -34,7 +34,7 @@
 //!
 //! | §8 item | Status | Tests (`shared/emulators/tests/exact/…`) |
 //! |---|---|---|
-//! | Routing: `/api/oauth2/*`, `current/Me`, `/{division}/{service}/{Entity}[(key)][/$count]`, `bulk/`, `sync/`, `read/`, `beta/`, `$metadata` | emulated; **hosts per country not emulated** (issue 20 item 5) | `rest::service_segments_are_case_insensitive_and_currencies_are_keyed_by_code`, `rest::beta_paths_and_bulk_filters_reach_the_same_data`, `oauth::me_lists_the_current_division_without_rate_limit_headers`, `properties::metadata_is_served_per_service_and_unknown_services_are_404` |
+//! | Routing: `/api/oauth2/*`, `current/Me`, `/{division}/{service}/{Entity}[(key)][/$count]`, `bulk/`, `sync/`, `read/`, `beta/`, `$metadata` | emulated; every country site (`site`: nl, be, de, fr, es, uk, us) by `Host` or `/{site}` prefix, codes and tokens bound to the site that issued them (401 / `invalid_grant` elsewhere) | `oauth::tokens_are_bound_to_the_country_site_that_issued_them`, `rest::service_segments_are_case_insensitive_and_currencies_are_keyed_by_code`, `rest::beta_paths_and_bulk_filters_reach_the_same_data`, `oauth::me_lists_the_current_division_without_rate_limit_headers`, `properties::metadata_is_served_per_service_and_unknown_services_are_404` |
 //! | Auth: 600 s tokens, `expires_in:"600"`, strict rotation, 570 s rule, code 180 s single use, 30-day idle expiry, 200 token calls a day, body or Basic client credentials | emulated; too-early status, grace, daily cap configurable | `oauth::*` (incl. `…accept_client_credentials_in_the_body_and_as_http_basic`, `…refuses_the_call_beyond_the_daily_limit…`) |
 //! | Rate limits per (client, division), headers, 429 with one header family, `current/Me` uncounted | emulated; limits configurable | `rate::*` |
 //! | Error budget (10 × 400/401/403/404 per endpoint and hour → 1 h block) | emulated | `rate::ten_errors_on_one_endpoint_within_an_hour_block_that_endpoint_for_an_hour` |
@@ -77,6 +77,7 @@ mod metadata;
 mod model;
 mod oauth;
 mod odata;
+pub mod site;
 mod store;
 pub mod webhooks;
 
@@ -412,7 +413,7 @@ impl ExactEmulator {
                 }
             }
         }
-        router
+        let site_routes = router
             .route("/api/v1/{division}/sync/Deleted", any(api::v1))
             .route(
                 "/api/v1/{division}/read/financial/ReceivablesList",
@@ -422,7 +423,21 @@ impl ExactEmulator {
             .route("/api/oauth2/token", any(oauth::token))
             .route("/api/v1/current/Me", any(api::me))
             .route("/api/v1/{division}/{*rest}", any(api::v1))
-            .route("/api/v1/beta/{division}/{*rest}", any(api::v1))
+            .route("/api/v1/beta/{division}/{*rest}", any(api::v1));
+        // Every country site (`site::SITES`) at the root (told apart by Host) and under its own prefix.
+        let mut router = site_routes
+            .clone()
+            .layer(axum::Extension(site::SitePrefix(None)));
+        for (code, _) in site::SITES {
+            router = router.nest(
+                &format!("/{code}"),
+                site_routes
+                    .clone()
+                    .layer(axum::Extension(site::SitePrefix(Some(code))))
+                    .fallback(api::not_found),
+            );
+        }
+        router
             .nest("/__emulator", admin::router())
             .route("/health", get(|| async { "ok" }))
             .fallback(api::not_found)
@@ -536,15 +551,28 @@ impl ExactEmulator {
         let now = self.shared.now();
         let ttl = self.shared.config.code_ttl_secs;
         let mut st = self.shared.store.lock();
-        oauth::issue_code(&mut st, client_id, user, None, now, ttl)
+        oauth::issue_code(&mut st, client_id, user, None, site::DEFAULT_SITE, now, ttl)
     }
 
-    /// Issues a token pair directly, as if the code exchange had just happened.
+    /// Issues a token pair directly, as if the code exchange had just happened (on the Dutch site).
     pub fn issue_tokens(
         &self,
         client_id: &str,
         user: Option<Uuid>,
     ) -> Result<TokenPair, ExactEmulatorError> {
+        self.issue_tokens_on_site(client_id, user, site::DEFAULT_SITE)
+    }
+
+    /// [`Self::issue_tokens`] on a country site (`site::SITES`: `nl`, `be`, `de`, `fr`, `es`, `uk`, `us`); the
+    /// tokens work on that site only.
+    pub fn issue_tokens_on_site(
+        &self,
+        client_id: &str,
+        user: Option<Uuid>,
+        site_code: &str,
+    ) -> Result<TokenPair, ExactEmulatorError> {
+        let site = site::known(site_code)
+            .ok_or_else(|| ExactEmulatorError::BadRequest(format!("unknown site {site_code}")))?;
         let now = self.shared.now();
         let mut st = self.shared.store.lock();
         let app = st
@@ -557,6 +585,7 @@ impl ExactEmulator {
             &mut st,
             &app.client_id,
             user,
+            site,
             now,
             self.shared.config.access_token_ttl_secs,
         ))

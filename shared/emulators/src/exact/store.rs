@@ -63,6 +63,8 @@ pub(crate) struct DivisionInfo {
 #[derive(Debug, Clone)]
 pub(crate) struct AuthCode {
     pub client_id: String,
+    /// The country site that issued it (`site::SITES`).
+    pub site: &'static str,
     pub user: Uuid,
     pub redirect_uri: String,
     pub expires_at: DateTime<Utc>,
@@ -72,6 +74,7 @@ pub(crate) struct AuthCode {
 #[derive(Debug, Clone)]
 pub(crate) struct AccessGrant {
     pub client_id: String,
+    pub site: &'static str,
     pub user: Uuid,
     pub expires_at: DateTime<Utc>,
     /// The refresh token issued together with this access token.
@@ -81,6 +84,7 @@ pub(crate) struct AccessGrant {
 #[derive(Debug, Clone)]
 pub(crate) struct RefreshGrant {
     pub client_id: String,
+    pub site: &'static str,
     pub user: Uuid,
     /// When the access token issued with this refresh token was issued (the 570-second rule counts from here).
     pub issued_at: DateTime<Utc>,
