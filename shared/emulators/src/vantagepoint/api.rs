@@ -64,9 +64,15 @@ pub(crate) fn routes(app: &App) -> (Router, HashMap<String, String>) {
         ("/organization", get(organization_list)),
         ("/organization/{org}", get(organization_get)),
         ("/codeTable/{table}", get(code_list).post(code_create)),
-        ("/codeTable/{table}/{code}", get(code_get)),
+        (
+            "/codeTable/{table}/{code}",
+            get(code_get).put(code_update).delete(code_delete),
+        ),
         ("/Accounts", get(account_list).post(account_create)),
-        ("/Accounts/{account}", get(account_get).put(account_update)),
+        (
+            "/Accounts/{account}",
+            get(account_get).put(account_update).delete(account_delete),
+        ),
         ("/AccountingCompanyConfig/CFGAutoPosting", get(autoposting)),
         ("/Settings/Period", get(periods)),
         ("/Settings/ActivePeriod", get(active_period)),
@@ -775,6 +781,45 @@ async fn code_create(State(app): State<App>, Path(table): Path<String>, body: By
     Ok(app.created(out, &format!("{}/codeTable/{table}", base_of(&app))))
 }
 
+/// `PUT /codeTable/{table}/{code}`: merges the columns sent (the code itself stays); 200 with the row.
+async fn code_update(
+    State(app): State<App>,
+    Path((table, code)): Path<(String, String)>,
+    body: Bytes,
+) -> Reply {
+    let body = body_row(&body)?;
+    let mut db = app.db.lock();
+    let mut row = db
+        .code_table(&table)
+        .ok_or_else(|| VpError::NotFound(format!("Code table {table} does not exist.")))?
+        .iter()
+        .find(|r| str_ci(r, "Code").eq_ignore_ascii_case(&code))
+        .cloned()
+        .ok_or_else(VpError::records_not_found)?;
+    let stored_code = str_ci(&row, "Code");
+    for (k, v) in body {
+        if k.eq_ignore_ascii_case("Code") {
+            if !text_of(&v).trim().eq_ignore_ascii_case(&stored_code) {
+                return Err(VpError::field(
+                    "Code",
+                    "The code of a code table row cannot be changed.",
+                ));
+            }
+            continue;
+        }
+        row.insert(k, v);
+    }
+    db.upsert_code(&table, row.clone());
+    drop(db);
+    Ok(app.render(vec![row], StatusCode::OK))
+}
+
+/// `DELETE /codeTable/{table}/{code}`: 200 with an empty array.
+async fn code_delete(State(app): State<App>, Path((table, code)): Path<(String, String)>) -> Reply {
+    app.db.lock().delete_code(&table, &code)?;
+    Ok(app.render(Vec::new(), StatusCode::OK))
+}
+
 // ------------------------------------------------------------------ accounts, tax, banks, auto-posting
 
 /// "Text not translated" in the name columns when the session's culture is not the database's.
@@ -835,6 +880,12 @@ async fn account_update(State(app): State<App>, Path(account): Path<String>, bod
     let body = body_row(&body)?;
     let row = app.db.lock().update_account(&account, &body)?;
     Ok(app.render(vec![row], StatusCode::OK))
+}
+
+/// `DELETE /Accounts/{account}`: refused while posted ledger rows use the account.
+async fn account_delete(State(app): State<App>, Path(account): Path<String>) -> Reply {
+    app.db.lock().delete_account(&account)?;
+    Ok(app.render(Vec::new(), StatusCode::OK))
 }
 
 async fn tax_list(

@@ -77,6 +77,8 @@ pub(crate) struct User {
     pub active_company: Option<String>,
     pub disabled: bool,
     pub visible_companies: Vec<String>,
+    /// No rights to change records (PUT/DELETE answer 403).
+    pub read_only: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -309,6 +311,7 @@ impl Db {
             active_company: seed.active_company,
             disabled: seed.disabled,
             visible_companies: seed.visible_companies,
+            read_only: seed.read_only,
         };
         self.users.insert(seed.username.to_lowercase(), user);
     }
@@ -397,6 +400,20 @@ impl Db {
             .1
             .retain(|r| !str_ci(r, "Code").eq_ignore_ascii_case(&code));
         entry.1.push(row);
+    }
+
+    /// Removes a code-table row; an unknown table or code is a 404.
+    pub(crate) fn delete_code(&mut self, table: &str, code: &str) -> Result<(), VpError> {
+        let (_, rows) = self
+            .code_tables
+            .get_mut(&table.to_ascii_lowercase())
+            .ok_or_else(|| VpError::NotFound(format!("Code table {table} does not exist.")))?;
+        let before = rows.len();
+        rows.retain(|r| !str_ci(r, "Code").eq_ignore_ascii_case(code));
+        if rows.len() == before {
+            return Err(VpError::records_not_found());
+        }
+        Ok(())
     }
 
     pub(crate) fn code_table(&self, table: &str) -> Option<&Vec<Row>> {
@@ -1279,6 +1296,27 @@ impl Db {
         row.insert("Type".into(), Value::from(account_type));
         self.accounts.push(row.clone());
         Ok(row)
+    }
+
+    /// Deletes a chart-of-accounts row; an account posted ledger rows use is refused (400), as VP keeps
+    /// accounts with history.
+    pub(crate) fn delete_account(&mut self, account: &str) -> Result<(), VpError> {
+        let account = account.trim();
+        if self.account(account).is_none() {
+            return Err(VpError::records_not_found());
+        }
+        if self
+            .ledger
+            .iter()
+            .any(|r| str_ci(r, "Account").trim().eq_ignore_ascii_case(account))
+        {
+            return Err(VpError::Conflict(format!(
+                "Account {account} has posted transactions and cannot be deleted."
+            )));
+        }
+        self.accounts
+            .retain(|r| !str_ci(r, "Account").trim().eq_ignore_ascii_case(account));
+        Ok(())
     }
 
     pub(crate) fn update_account(&mut self, account: &str, body: &Row) -> Result<Row, VpError> {

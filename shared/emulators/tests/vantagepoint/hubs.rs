@@ -558,3 +558,120 @@ async fn an_employee_is_found_by_its_multi_company_key_too() {
     assert_eq!(body[0]["Employee"], "E001");
     assert_eq!(body[0]["EMail"], "anna@ledgerlink-demo.example");
 }
+
+/// Issue 20 VP item 4: code-table rows are changed and deleted by key, accounts deleted (not while posted rows
+/// use them), and a user without rights gets 403 on every PUT and DELETE while reads still work.
+#[tokio::test]
+async fn code_table_rows_and_accounts_are_changed_and_deleted_and_a_user_without_rights_gets_403() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+    let (created, _) = vp
+        .post(
+            &token,
+            "/codeTable/CFGSuffix",
+            &json!({"Code": "Esq", "Description": "Esquire"}),
+        )
+        .await;
+    assert_eq!(created, StatusCode::CREATED);
+
+    // PUT merges and keeps the code; a different code in the body is refused.
+    let (status, body) = vp
+        .put(
+            &token,
+            "/codeTable/CFGSuffix/Esq",
+            &json!({"Description": "Esquire (Esq.)"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(rows(&body)[0]["Description"], "Esquire (Esq.)");
+    let (_, stored) = vp.get(&token, "/codeTable/CFGSuffix/Esq").await;
+    assert_eq!(rows(&stored)[0]["Description"], "Esquire (Esq.)");
+    let (status, _) = vp
+        .put(&token, "/codeTable/CFGSuffix/Esq", &json!({"Code": "Sr"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = vp
+        .put(
+            &token,
+            "/codeTable/CFGSuffix/Nope",
+            &json!({"Description": "x"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A user whose role has no rights: reads work, PUT and DELETE are 403 and change nothing.
+    vp.emulator
+        .add_user(ledgerlink_emulators::vantagepoint::UserSeed {
+            username: "viewer".into(),
+            password: "viewer-password".into(),
+            read_only: true,
+            ..Default::default()
+        });
+    let mut form = vp.grant_form("viewer-password");
+    form.retain(|(k, _)| *k != "Username");
+    form.push(("Username", "viewer".into()));
+    let (_, viewer) = vp.token_response(&form).await;
+    let viewer = viewer["access_token"].as_str().unwrap().to_owned();
+    let (status, _) = vp.get(&viewer, "/codeTable/CFGSuffix/Esq").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = vp
+        .put(
+            &viewer,
+            "/codeTable/CFGSuffix/Esq",
+            &json!({"Description": "x"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body["Message"].as_str().unwrap().contains("rights"));
+    for path in ["/codeTable/CFGSuffix/Esq", "/Accounts/11100"] {
+        let (status, _) = vp
+            .send(vp.http.delete(vp.url(path)).bearer_auth(&viewer))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let (status, _) = vp
+        .put(&viewer, "/Accounts/11100", &json!({"Name": "x"}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // DELETE by the admin: the code goes; an unknown code is 404.
+    let delete = |path: &'static str| vp.send(vp.http.delete(vp.url(path)).bearer_auth(&token));
+    let (status, _) = delete("/codeTable/CFGSuffix/Esq").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = vp.get(&token, "/codeTable/CFGSuffix/Esq").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = delete("/codeTable/CFGSuffix/Esq").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Accounts: a new, unused account can be deleted; one with posted rows cannot.
+    let mut account =
+        json!({"Account": "61500", "Name": "Unused", "Status": "A", "Type": "9", "Detail": "1"});
+    for c in [
+        "CashBasisAccount",
+        "UnrealizedLossAccount",
+        "UnrealizedGainAccount",
+        "CashBasisRevaluation",
+    ] {
+        account[c] = json!("");
+    }
+    let (status, _) = vp.post(&token, "/Accounts/", &account).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = delete("/Accounts/61500").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = vp.get(&token, "/Accounts/61500").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, ledger) = vp.get(&token, "/PSALedger/IN").await;
+    let posted = rows(&ledger)
+        .iter()
+        .find_map(|r| r["Account"].as_str().filter(|a| !a.trim().is_empty()))
+        .expect("the demo posted invoices")
+        .to_owned();
+    let (status, body) = vp
+        .send(
+            vp.http
+                .delete(vp.url(&format!("/Accounts/{posted}")))
+                .bearer_auth(&token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
