@@ -367,11 +367,16 @@ async fn address_create(State(app): State<App>, Path(id): Path<String>, body: By
     Ok(app.created(out, &location))
 }
 
-async fn address_edit() -> Reply {
-    Err(VpError::field(
-        "CLAddressID",
-        "Firm address records cannot be edited through the API; change them in Vantagepoint.",
-    ))
+/// `PUT /firm/{id}/address/{address}`: edits the address (200 with it), or 400 when the database does not
+/// allow address edits (`VantagepointConfig::firm_address_edits`).
+async fn address_edit(
+    State(app): State<App>,
+    Path((id, address)): Path<(String, String)>,
+    body: Bytes,
+) -> Reply {
+    let body = body_row(&body)?;
+    let row = app.db.lock().update_address(&id, &address, &body)?;
+    Ok(app.render(vec![row], StatusCode::OK))
 }
 
 async fn vendor_accounting_list(

@@ -49,6 +49,10 @@ pub struct VantagepointConfig {
     /// Column lengths are enforced like SQL Server does (`Batch` 32, `RefNo` = KeyCvt `RefnoLength`, CR
     /// `Description` 40): an over-long value is refused, never silently cut.
     pub enforce_column_lengths: bool,
+    /// Whether firm addresses can be edited (reference §4: code updates them through `PUT /firm` with
+    /// `CLAddress[].CLAddressID` and `PUT /firm/{id}/address/{id}`; Unionpoint's notes say "Firm Address API
+    /// does not allow edits"). On (default): both forms update the address. Off: both answer 400.
+    pub firm_address_edits: bool,
     /// Language of the database; a token requested with another `culture` sees "Text not translated" as
     /// tax-code and account names.
     pub culture: String,
@@ -75,6 +79,7 @@ impl Default for VantagepointConfig {
             omit_autonumbers_in_post_response: true,
             accounts_require_blank_columns: true,
             enforce_column_lengths: true,
+            firm_address_edits: true,
             culture: "en-US".to_owned(),
             seed: 0,
         }
@@ -107,6 +112,7 @@ impl std::fmt::Debug for VantagepointConfig {
                 &self.accounts_require_blank_columns,
             )
             .field("enforce_column_lengths", &self.enforce_column_lengths)
+            .field("firm_address_edits", &self.firm_address_edits)
             .field("culture", &self.culture)
             .field("seed", &self.seed)
             .finish()

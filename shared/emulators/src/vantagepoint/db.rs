@@ -741,8 +741,9 @@ impl Db {
         ))
     }
 
-    /// Applies a PATCH-style update to a firm. `CLAddress` edits are refused (VP's firm address API does not
-    /// allow edits); new addresses (no `CLAddressID`) are inserted; `VEAccounting` rows are upserted.
+    /// Applies a PATCH-style update to a firm. `CLAddress` rows with a `CLAddressID` edit that address (refused
+    /// when `firm_address_edits` is off); new addresses (no `CLAddressID`) are inserted; `VEAccounting` rows
+    /// are upserted.
     pub(crate) fn update_firm(
         &mut self,
         client_id: &str,
@@ -760,13 +761,17 @@ impl Db {
         if let Some(Value::Array(addresses)) = patch.remove("CLAddress") {
             for address in addresses {
                 let address = obj(address);
-                if !str_ci(&address, "CLAddressID").is_empty() {
+                let address_id = str_ci(&address, "CLAddressID");
+                if address_id.is_empty() {
+                    self.insert_address(&id, &address)?;
+                } else if self.config.firm_address_edits {
+                    self.update_address(&id, &address_id, &address)?;
+                } else {
                     return Err(VpError::field(
                         "CLAddress",
                         "Firm address records cannot be edited through the API; change them in Vantagepoint.",
                     ));
                 }
-                self.insert_address(&id, &address)?;
             }
         }
         if let Some(Value::Array(rows)) = patch.remove("VEAccounting") {
@@ -807,6 +812,59 @@ impl Db {
     }
 
     /// Inserts an address (`POST /firm/{ClientID}/address`); flags accept `'true'`/`'false'` and `'Y'`/`'N'`.
+    /// Edits an address of a firm (merge; `ClientID` and `CLAddressID` stay; the label stays unique per firm).
+    pub(crate) fn update_address(
+        &mut self,
+        client_id: &str,
+        address_id: &str,
+        body: &Row,
+    ) -> Result<Row, VpError> {
+        if !self.config.firm_address_edits {
+            return Err(VpError::field(
+                "CLAddressID",
+                "Firm address records cannot be edited through the API; change them in Vantagepoint.",
+            ));
+        }
+        let index = self
+            .addresses
+            .iter()
+            .position(|a| {
+                str_ci(a, "ClientID").eq_ignore_ascii_case(client_id)
+                    && str_ci(a, "CLAddressID").eq_ignore_ascii_case(address_id)
+            })
+            .ok_or_else(VpError::records_not_found)?;
+        let mut patch = body.clone();
+        patch.retain(|k, _| {
+            !k.eq_ignore_ascii_case("ClientID") && !k.eq_ignore_ascii_case("CLAddressID")
+        });
+        for key in ["PrimaryInd", "Billing", "Payment", "Accounting"] {
+            if let Some(v) = get_ci(&patch, key).cloned() {
+                let flag = flag_of(&v).ok_or_else(|| {
+                    VpError::field(
+                        key,
+                        format!("'{}' is not a valid value for {key}.", text_of(&v)),
+                    )
+                })?;
+                patch.retain(|k, _| !k.eq_ignore_ascii_case(key));
+                patch.insert(key.to_owned(), json!(yn(flag)));
+            }
+        }
+        let label = str_ci(&patch, "Address");
+        if !label.is_empty()
+            && self.addresses.iter().enumerate().any(|(i, a)| {
+                i != index
+                    && str_ci(a, "ClientID").eq_ignore_ascii_case(client_id)
+                    && str_ci(a, "Address").eq_ignore_ascii_case(&label)
+            })
+        {
+            return Err(VpError::Conflict(format!(
+                "Address '{label}' already exists for this firm."
+            )));
+        }
+        merge_patch(&mut self.addresses[index], &patch);
+        Ok(self.addresses[index].clone())
+    }
+
     pub(crate) fn insert_address(&mut self, client_id: &str, body: &Row) -> Result<Row, VpError> {
         if self.firm_by_id(client_id).is_none() {
             return Err(VpError::records_not_found());

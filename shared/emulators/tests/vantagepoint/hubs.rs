@@ -1,6 +1,6 @@
 use ledgerlink_emulators::vantagepoint::{Envelope, FirmAutonumber, VantagepointConfig};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -163,33 +163,15 @@ async fn a_firm_number_is_accepted_when_autonumbering_is_off() {
     assert_eq!(body[0]["Client"], "C-9");
 }
 
-#[tokio::test]
-async fn firm_addresses_can_be_added_with_true_false_flags_but_not_edited() {
-    let vp = spawn().await;
+/// Issue 20 VP item 3: the reference cites both "no edits" and code that edits addresses through `PUT /firm`
+/// with `CLAddressID` and `PUT /firm/{id}/address/{id}`; both behaviours sit behind `firm_address_edits`.
+async fn add_and_edit_address(vp: &Vp) -> (StatusCode, StatusCode, Value) {
     let token = vp.token().await;
     let id = &vp.demo.client_ids[1];
     let address = json!({"Address": "Remit", "PrimaryInd": "false", "Payment": "true", "Billing": "Y", "City": "Gent"});
-
     let (created, body) = vp
         .post(&token, &format!("/firm/{id}/address"), &address)
         .await;
-    let address_id = body[0]["CLAddressID"].as_str().unwrap().to_owned();
-    let (edit, _) = vp
-        .put(
-            &token,
-            &format!("/firm/{id}/address/{address_id}"),
-            &json!({"City": "Brugge"}),
-        )
-        .await;
-    let (put_grid, put_body) = vp
-        .put(
-            &token,
-            &format!("/firm/{id}"),
-            &json!({"CLAddress": [{"CLAddressID": address_id, "City": "Brugge"}]}),
-        )
-        .await;
-    let (_, list) = vp.get(&token, &format!("/firm/{id}/address")).await;
-
     assert_eq!(created, StatusCode::CREATED);
     assert_eq!(
         (
@@ -199,13 +181,59 @@ async fn firm_addresses_can_be_added_with_true_false_flags_but_not_edited() {
         ),
         (Some("Y"), Some("N"), Some("Y"))
     );
+    let address_id = body[0]["CLAddressID"].as_str().unwrap().to_owned();
+    let (edit, _) = vp
+        .put(
+            &token,
+            &format!("/firm/{id}/address/{address_id}"),
+            &json!({"City": "Brugge", "Billing": "false"}),
+        )
+        .await;
+    let (_, after_edit) = vp.get(&token, &format!("/firm/{id}/address")).await;
+    let (put_grid, _) = vp
+        .put(
+            &token,
+            &format!("/firm/{id}"),
+            &json!({"CLAddress": [{"CLAddressID": address_id, "Address2": "Dok 1"}]}),
+        )
+        .await;
+    let (_, list) = vp.get(&token, &format!("/firm/{id}/address")).await;
+    let remit = |l: &Value| {
+        rows(l)
+            .iter()
+            .find(|a| a["Address"] == "Remit")
+            .unwrap()
+            .clone()
+    };
+    let mut after = remit(&list);
+    after["CityAfterFirstEdit"] = remit(&after_edit)["City"].clone();
+    (edit, put_grid, after)
+}
+
+#[tokio::test]
+async fn firm_addresses_are_added_with_true_false_flags_and_edited_in_both_forms() {
+    let vp = spawn().await;
+    let (edit, put_grid, after) = add_and_edit_address(&vp).await;
+    assert_eq!(edit, StatusCode::OK);
+    assert_eq!(put_grid, StatusCode::OK);
+    assert_eq!(after["CityAfterFirstEdit"], "Brugge");
+    assert_eq!(after["City"], "Brugge");
+    assert_eq!(after["Billing"], "N");
+    assert_eq!(after["Address2"], "Dok 1");
+}
+
+#[tokio::test]
+async fn firm_address_edits_are_refused_in_both_forms_when_the_database_does_not_allow_them() {
+    let vp = spawn_with(VantagepointConfig {
+        firm_address_edits: false,
+        ..Default::default()
+    })
+    .await;
+    let (edit, put_grid, after) = add_and_edit_address(&vp).await;
     assert_eq!(edit, StatusCode::BAD_REQUEST);
-    assert_eq!(put_grid, StatusCode::BAD_REQUEST, "{put_body}");
-    let remit = rows(&list)
-        .iter()
-        .find(|a| a["Address"] == "Remit")
-        .unwrap();
-    assert_eq!(remit["City"], "Gent");
+    assert_eq!(put_grid, StatusCode::BAD_REQUEST);
+    assert_eq!(after["City"], "Gent");
+    assert!(after["Address2"].is_null() || after["Address2"] == "");
 }
 
 #[tokio::test]
