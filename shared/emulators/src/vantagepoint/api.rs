@@ -14,7 +14,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::auth::{self, AuthUser, CultureMismatch};
-use super::db::{Hub, RecordEvent, rows_of};
+use super::db::{EventKind, Hub, RecordEvent, rows_of};
 use super::error::VpError;
 use super::model::*;
 use super::query::{LimitPolicy, ListQuery};
@@ -655,6 +655,7 @@ async fn contact_create(State(app): State<App>, body: Bytes) -> Reply {
     let bodies = body_rows(&body)?;
     let now = vp_datetime(app.now());
     let mut out = Vec::new();
+    let mut events = Vec::new();
     {
         let mut db = app.db.lock();
         for b in &bodies {
@@ -689,9 +690,16 @@ async fn contact_create(State(app): State<App>, body: Bytes) -> Reply {
             row.insert("CreateDate".into(), Value::String(now.clone()));
             row.insert("ModDate".into(), Value::String(now.clone()));
             db.contacts.push(row.clone());
+            events.push(RecordEvent {
+                hub: Hub::Contact,
+                kind: EventKind::Insert,
+                old: None,
+                new: row.clone(),
+            });
             out.push(row);
         }
     }
+    app.dispatch(events);
     Ok(app.created(out, &format!("{}/contact", base_of(&app))))
 }
 
@@ -705,12 +713,20 @@ async fn contact_update(State(app): State<App>, Path(id): Path<String>, body: By
             .iter_mut()
             .find(|c| str_ci(c, "ContactID").eq_ignore_ascii_case(&id))
             .ok_or_else(VpError::records_not_found)?;
+        let old = row.clone();
         let mut patch = body;
         patch.retain(|k, _| !k.eq_ignore_ascii_case("ContactID"));
         merge_patch(row, &patch);
         row.insert("ModDate".into(), Value::String(now));
-        row.clone()
+        (old, row.clone())
     };
+    let (old, row) = row;
+    app.dispatch(vec![RecordEvent {
+        hub: Hub::Contact,
+        kind: EventKind::Change,
+        old: Some(old),
+        new: row.clone(),
+    }]);
     Ok(app.render(vec![row], StatusCode::OK))
 }
 
@@ -1561,7 +1577,7 @@ async fn workflow_create(State(app): State<App>, body: Bytes) -> Reply {
         let mut db = app.db.lock();
         for b in bodies {
             let application = str_ci(&b, "ApplicationName");
-            if ![Hub::Firm, Hub::Employee, Hub::Project]
+            if ![Hub::Firm, Hub::Employee, Hub::Project, Hub::Contact]
                 .iter()
                 .any(|h| h.matches_application(&application))
             {

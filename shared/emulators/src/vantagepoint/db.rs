@@ -26,6 +26,8 @@ pub(crate) enum Hub {
     Firm,
     Employee,
     Project,
+    /// Firm contacts (`ContactICBO`): the product mirrors them as Exact contacts.
+    Contact,
 }
 
 impl Hub {
@@ -38,6 +40,7 @@ impl Hub {
             }
             Hub::Employee => app.starts_with("employee"),
             Hub::Project => app.starts_with("project"),
+            Hub::Contact => app.starts_with("contact"),
         }
     }
 }

@@ -26,6 +26,8 @@
 //! - `/ledger/PP|EP` post at once; a later `PostTransFile` with `transtype PP|EP` answers `1` without posting
 //!   again. An optional `Batch` on the body is kept (and must be unique); `CheckNo` is not unique (as in VP).
 //! - The authorization-code flow's login page is `{instance}/api/authorize`.
+//! - Webhook Security (Secret + Public Key) is undocumented: deliveries carry `X-VP-Signature: sha256=<hex
+//!   HMAC-SHA256 of the body with the Secret>` and `X-VP-Public-Key`, or nothing (`WebhookSigning::Unsigned`).
 //!
 //! ## Reference checklist (§10) — status and tests (`shared/emulators/tests/vantagepoint/…`)
 //!
@@ -37,7 +39,7 @@
 //! | `/vision/TaxCodeEntity`, `/vision/BankCode/CFGBANKS`, `CFGAutoPosting`, `/Accounts` CRUD | emulated: `/Accounts` GET/POST/PUT/DELETE (DELETE refused while posted rows use the account) | `hubs::vision_only_endpoints_answer_under_vision_and_404_under_api`, `hubs::accounts_post_requires_the_blank_columns_to_be_present`, `hubs::code_table_rows_and_accounts_are_changed_and_deleted_and_a_user_without_rights_gets_403` |
 //! | DataEntry `{ap,cr,cv,ex,in,je,ts}` Control/Master/Detail, balance validation, `PostTransFile` with `PostSeq` | partly: only cash receipts (`cr`) are created and posted through DataEntry; invoice batches are readable (issue 20 VP item 1 open) | `cash_receipts::*`, `ledger::invoice_batches_are_readable_through_data_entry_and_credit_memos_reference_their_invoice` |
 //! | Ledger `/PSALedger/{TT}`, `/LedgerTax/{tt}` with `filterHash`, `POST /ledger/{TT}` and `/vision/ledger/{PP,EP}`, `/ARReview/ARBalance` | partly: `POST /ledger/{TT}` for CR/AP/JE/IN answers 404 (issue 20 VP item 2 open) | `ledger::*`, `payments::*` |
-//! | Workflow webhooks: registration, outbound POST with Basic auth, retries, timeout | emulated for firms, employees and projects; Secret/Public-Key signing and further record types open (issue 20 VP item 5) | `webhooks::*` |
+//! | Workflow webhooks: registration, outbound POST with Basic auth, retries, timeout | emulated for firms, employees, projects and contacts (`ContactICBO`); Security fields (Secret + Public Key, both or neither) sign deliveries as configured (`webhook_signing`: `X-VP-Signature: sha256=<HMAC-SHA256 of the body>` + `X-VP-Public-Key`, or unsigned — the scheme is undocumented); the client's `WebhookVerifier::with_signing_secret` / `verify_request` checks it | `webhooks::*` (incl. `webhooks::contact_workflows_deliver_signed_webhooks_and_signing_can_be_switched_off`), client `webhook::tests::a_body_signed_with_the_webhook_secret_is_accepted_and_a_tampered_one_refused` |
 
 mod admin;
 mod api;
@@ -64,7 +66,7 @@ use parking_lot::Mutex;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-pub use config::{Envelope, FirmAutonumber, VantagepointConfig};
+pub use config::{Envelope, FirmAutonumber, VantagepointConfig, WebhookSigning};
 pub use error::VpError;
 pub use model::*;
 
@@ -136,6 +138,17 @@ impl Shared {
                         url,
                         username: model::str_ci(&hook, "AuthUsername"),
                         password: model::str_ci(&hook, "AuthPassword"),
+                        signing: match self.config.webhook_signing {
+                            config::WebhookSigning::HmacSha256
+                                if !model::str_ci(&hook, "Secret").is_empty() =>
+                            {
+                                Some((
+                                    model::str_ci(&hook, "Secret"),
+                                    model::str_ci(&hook, "PublicKey"),
+                                ))
+                            }
+                            _ => None,
+                        },
                         retries: hook
                             .get("RetryCount")
                             .and_then(model::int_of)
