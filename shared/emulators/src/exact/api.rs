@@ -96,8 +96,13 @@ enum Auth {
     Missing,
 }
 
-/// The bearer token's grant; a token issued by another country site is unknown here.
-fn authenticate(st: &mut Store, headers: &HeaderMap, site: &str, now: DateTime<Utc>) -> Auth {
+/// The bearer token's grant; with `site`, a token issued by another country site is unknown here.
+fn authenticate(
+    st: &mut Store,
+    headers: &HeaderMap,
+    site: Option<&str>,
+    now: DateTime<Utc>,
+) -> Auth {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -108,7 +113,7 @@ fn authenticate(st: &mut Store, headers: &HeaderMap, site: &str, now: DateTime<U
         .map(str::trim);
     let Some(grant) = token
         .and_then(|t| st.access.get(t))
-        .filter(|g| g.site == site)
+        .filter(|g| site.is_none_or(|s| g.site == s))
         .cloned()
     else {
         return Auth::Missing;
@@ -457,7 +462,12 @@ pub(crate) async fn me(
     let now = sh.now();
     let site = site::resolve(prefix, &headers);
     let mut st = sh.store.lock();
-    let caller = match authenticate(&mut st, &headers, site, now) {
+    let caller = match authenticate(
+        &mut st,
+        &headers,
+        sh.config.tokens_bound_to_site.then_some(site),
+        now,
+    ) {
         Auth::Valid(c) => c,
         Auth::Expired(_) => return unauthorized(true).into_response(),
         Auth::Missing => return unauthorized(false).into_response(),
@@ -550,7 +560,12 @@ pub(crate) async fn v1(
     // Authentication, block, rate limit — in that order, under one lock.
     let (caller, rate) = {
         let mut st = sh.store.lock();
-        let caller = match authenticate(&mut st, &headers, site, now) {
+        let caller = match authenticate(
+            &mut st,
+            &headers,
+            sh.config.tokens_bound_to_site.then_some(site),
+            now,
+        ) {
             Auth::Valid(c) => c,
             Auth::Expired(c) => {
                 record_error(&sh, &mut st, &c, division, &endpoint, now);

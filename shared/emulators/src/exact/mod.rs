@@ -34,7 +34,7 @@
 //!
 //! | §8 item | Status | Tests (`shared/emulators/tests/exact/…`) |
 //! |---|---|---|
-//! | Routing: `/api/oauth2/*`, `current/Me`, `/{division}/{service}/{Entity}[(key)][/$count]`, `bulk/`, `sync/`, `read/`, `beta/`, `$metadata` | emulated; every country site (`site`: nl, be, de, fr, es, uk, us) by `Host` or `/{site}` prefix, codes and tokens bound to the site that issued them (401 / `invalid_grant` elsewhere) | `oauth::tokens_are_bound_to_the_country_site_that_issued_them`, `rest::service_segments_are_case_insensitive_and_currencies_are_keyed_by_code`, `rest::beta_paths_and_bulk_filters_reach_the_same_data`, `oauth::me_lists_the_current_division_without_rate_limit_headers`, `properties::metadata_is_served_per_service_and_unknown_services_are_404` |
+//! | Routing: `/api/oauth2/*`, `current/Me`, `/{division}/{service}/{Entity}[(key)][/$count]`, `bulk/`, `sync/`, `read/`, `beta/`, `$metadata` | emulated; every country site (`site`: nl, be, de, fr, es, uk, us) by `Host` or `/{site}` prefix, codes and tokens bound to the site that issued them (401 / `invalid_grant` elsewhere; configurable, `tokens_bound_to_site`) | `oauth::tokens_are_bound_to_the_country_site_that_issued_them`, `oauth::with_the_site_binding_switched_off_a_token_works_on_every_site`, `rest::service_segments_are_case_insensitive_and_currencies_are_keyed_by_code`, `rest::beta_paths_and_bulk_filters_reach_the_same_data`, `oauth::me_lists_the_current_division_without_rate_limit_headers`, `properties::metadata_is_served_per_service_and_unknown_services_are_404` |
 //! | Auth: 600 s tokens, `expires_in:"600"`, strict rotation, 570 s rule, code 180 s single use, 30-day idle expiry, 200 token calls a day, body or Basic client credentials | emulated; too-early status, grace, daily cap configurable | `oauth::*` (incl. `…accept_client_credentials_in_the_body_and_as_http_basic`, `…refuses_the_call_beyond_the_daily_limit…`) |
 //! | Rate limits per (client, division), headers, 429 with one header family, `current/Me` uncounted | emulated; limits configurable | `rate::*` |
 //! | Error budget (10 × 400/401/403/404 per endpoint and hour → 1 h block) | emulated | `rate::ten_errors_on_one_endpoint_within_an_hour_block_that_endpoint_for_an_hour` |
@@ -44,7 +44,7 @@
 //! | Mandatory `$filter` (Accounts, Items), `$select` on bulk/sync, GeneralJournalEntries `$select`/`$top=1` | emulated; `$count` rule configurable | `rest::accounts_without_a_filter_are_refused_with_the_mandatory_filtering_message`, `invoicing::items_need_code_and_description_unique_codes_and_a_mandatory_filter`, `rest::general_journal_entries_need_a_select_or_top_1_and_bulk_needs_a_select`, `invoicing::count_on_a_mandatory_filtering_endpoint_follows_its_switch` |
 //! | Sync: rowversion `Timestamp`, `Timestamp gt nL`, reset on division move, deleted log (2 months) | emulated: `sync/Cashflow/PaymentTerms`, `CRM/Accounts`, `Financial/GLAccounts`, `Financial/TransactionLines` (header rows `LineNumber` 0 and lines, derived from the sales, purchase, general-journal and bank entries), `sync/Deleted`, `read/sync/Sync/SyncTimestamp`; `financialtransaction/TransactionLines` and `read/financial/ReceivablesList` | `sync_and_payments::*` (incl. `…a_division_move_shows_in_division_move_date_and_resets_the_sync_timestamps`, `…the_deleted_log_keeps_two_months`), `ledger::sync_transaction_lines_carry_header_and_lines_of_every_entry_and_follow_the_cursor`, `ledger::a_division_move_renumbers_the_transaction_lines_too`, `ledger::sync_timestamp_gives_the_first_timestamp_modified_on_or_after_a_date` |
 //! | Entities the product books with (§5): accounts, contacts, G/L, VAT, entries, invoices, items, cashflow; `financialtransaction/BankEntries` (POST with lines inline, DELETE) and `BankEntryLines` (POST) with the reference's rules — bank journal, mandatory lines, opening + lines = closing, lines on receivables/payables settling the invoice their `OurRef` names | emulated | `rest::*`, `invoicing::*`, `ledger::a_bank_entry_on_the_receivables_account_naming_the_invoice_pays_it`, `ledger::a_supplier_payment_is_money_out_on_the_payables_account_and_may_be_partial`, `ledger::bank_entries_are_validated_as_the_reference_lists`, `ledger::a_bank_entry_line_posted_on_its_own_joins_its_entry_and_settles_its_invoice` |
-//! | Webhooks: validation POST, 500 on a failing callback, signed deliveries, topics of served entities, retries | emulated; retry schedule configurable | `webhooks::*` |
+//! | Webhooks: validation POST, 500 on a failing callback, signed deliveries, topics of served entities, retries | emulated (topics only of entities the emulator serves, plus `GoodsDeliveries` so `IsInstant` can be valid); retry schedule configurable | `webhooks::*` (incl. `webhooks::topics_are_those_of_served_entities_and_is_instant_needs_goods_deliveries`) |
 //!
 //! ## Behaviour the reference marks uncertain, and its switch on [`ExactConfig`]
 //!
@@ -62,6 +62,7 @@
 //! | Webhook retry policy (§6.3) | `webhook_retry_delays` | 1, 5, 15 min |
 //! | Which endpoints count as "released after March 2017" for `$skip` (§1.5) | `skip_refused_on_new_endpoints` (bulk, sync) | on |
 //! | Host a client expects in links (§1.1) | `base_url` / `exact-emulator --base-url` | the request's Host |
+//! | Tokens bound to the country site that issued them (§1.1) | `tokens_bound_to_site` | on |
 //!
 //! Fixed choices for the other uncertain items: no Atom/XML responses (406; XML request bodies are read); Int64 as JSON numbers; `EventCreatedOn`
 //! on the Dutch clock; `$top` above the page size still capped; `Prefer: return=minimal` ignored; App-Center
@@ -152,6 +153,9 @@ pub struct ExactConfig {
     /// Waits before retrying a webhook delivery the callback refused (non-2xx or no connection), one retry
     /// per entry; empty: no retries. Real time (the deliveries are real HTTP calls).
     pub webhook_retry_delays: Vec<std::time::Duration>,
+    /// Whether codes and tokens work only on the country site that issued them (§1.1: reported by client
+    /// codebases, "[UNCERTAIN as a hard rule]"). Off: any site accepts them.
+    pub tokens_bound_to_site: bool,
     /// Base URL written into `__metadata`, `__next` and webhook endpoints; default: the request's Host.
     pub base_url: Option<String>,
     /// The clock every time-based rule reads.
@@ -184,6 +188,7 @@ impl Default for ExactConfig {
                 .into_iter()
                 .map(std::time::Duration::from_secs)
                 .collect(),
+            tokens_bound_to_site: true,
             base_url: None,
             clock: SystemClock::shared(),
         }

@@ -363,7 +363,7 @@ pub(crate) async fn token(
                     "The authorization code is invalid.",
                 );
             };
-            if grant.site != site {
+            if cfg.tokens_bound_to_site && grant.site != site {
                 // Another country's code: this site never issued it.
                 return oauth_error(
                     StatusCode::BAD_REQUEST,
@@ -406,7 +406,12 @@ pub(crate) async fn token(
                     "refresh_token is missing.",
                 );
             };
-            let Some(grant) = st.refresh.get(&rt).filter(|g| g.site == site).cloned() else {
+            let Some(grant) = st
+                .refresh
+                .get(&rt)
+                .filter(|g| !cfg.tokens_bound_to_site || g.site == site)
+                .cloned()
+            else {
                 return oauth_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_grant",

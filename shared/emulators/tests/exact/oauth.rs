@@ -741,3 +741,33 @@ async fn tokens_are_bound_to_the_country_site_that_issued_them() {
     assert_eq!(r.status().as_u16(), 200);
     assert!(env.emu.issue_tokens_on_site(CLIENT_ID, None, "xx").is_err());
 }
+
+/// The binding is "[UNCERTAIN as a hard rule]" (§1.1): with `tokens_bound_to_site` off, a Belgian token and
+/// refresh token work on the Dutch site too.
+#[tokio::test]
+async fn with_the_site_binding_switched_off_a_token_works_on_every_site() {
+    let env = spawn_with(|c| c.tokens_bound_to_site = false).await;
+    let be = env.emu.issue_tokens_on_site(CLIENT_ID, None, "be").unwrap();
+    for url in [
+        format!("{}/api/v1/current/Me", env.base),
+        format!("{}/de/api/v1/current/Me", env.base),
+    ] {
+        let r = env
+            .http
+            .get(&url)
+            .bearer_auth(&be.access_token)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{url}");
+    }
+    env.advance(600);
+    let (status, body) = env
+        .token_call(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &be.refresh_token),
+        ])
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
