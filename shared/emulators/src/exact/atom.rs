@@ -5,6 +5,7 @@
 //! object a JSON body gives, so one handler serves both.
 
 use quick_xml::Reader;
+use quick_xml::encoding::Decoder;
 use quick_xml::events::{BytesStart, Event};
 use serde_json::{Map, Number, Value};
 
@@ -34,11 +35,15 @@ fn local(qname: &[u8]) -> String {
     s.rsplit(':').next().unwrap_or_default().to_owned()
 }
 
-fn open(e: &BytesStart<'_>) -> Result<Node, String> {
+/// `decode_and_unescape_value` works whether or not another crate turned on quick-xml's `encoding` feature
+/// (`unescape_value` exists only without it).
+fn open(e: &BytesStart<'_>, decoder: Decoder) -> Result<Node, String> {
     let mut attrs = Vec::new();
     for a in e.attributes() {
         let a = a.map_err(|e| e.to_string())?;
-        let v = a.unescape_value().map_err(|e| e.to_string())?;
+        let v = a
+            .decode_and_unescape_value(decoder)
+            .map_err(|e| e.to_string())?;
         attrs.push((local(a.key.as_ref()), v.into_owned()));
     }
     Ok(Node {
@@ -53,9 +58,9 @@ fn parse_tree(xml: &str) -> Result<Node, String> {
     let mut stack: Vec<Node> = Vec::new();
     loop {
         match reader.read_event().map_err(|e| e.to_string())? {
-            Event::Start(e) => stack.push(open(&e)?),
+            Event::Start(e) => stack.push(open(&e, reader.decoder())?),
             Event::Empty(e) => {
-                let node = open(&e)?;
+                let node = open(&e, reader.decoder())?;
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(node),
                     None => return Ok(node),
