@@ -47,6 +47,8 @@ pub const GENERAL_JOURNAL_ENTRY_LINES: EntitySet =
     EntitySet::new("generaljournalentry/GeneralJournalEntryLines", "ID");
 pub const RECEIVABLES: EntitySet = EntitySet::new("cashflow/Receivables", "ID");
 pub const PAYMENTS: EntitySet = EntitySet::new("cashflow/Payments", "ID");
+/// The divisions the user can reach, with `DivisionMoveDate` (keyed by `Code`).
+pub const SYSTEM_DIVISIONS: EntitySet = EntitySet::new("system/Divisions", "Code");
 pub const WEBHOOK_SUBSCRIPTIONS: EntitySet = EntitySet::new("webhooks/WebhookSubscriptions", "ID");
 
 /// The sync endpoints we read (1,000 rows a page, `Timestamp` cursor, `$select` required).

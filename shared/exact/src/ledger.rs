@@ -445,6 +445,10 @@ impl Ledger for ExactLedger {
     async fn bank_journals(&self) -> LedgerResult<Vec<Journal>> {
         Ok(self.client.bank_journals().await?)
     }
+
+    async fn sync_reset_marker(&self) -> LedgerResult<Option<String>> {
+        Ok(self.client.division_move_date().await?)
+    }
 }
 
 #[cfg(test)]

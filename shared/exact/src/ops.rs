@@ -145,6 +145,12 @@ pub struct Me {
 }
 
 #[derive(Debug, Deserialize)]
+struct DivisionMoveRow {
+    #[serde(rename = "DivisionMoveDate", default)]
+    division_move_date: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
 struct EntryIdRow {
     #[serde(rename = "EntryID")]
     entry_id: Uuid,
@@ -592,6 +598,26 @@ impl ExactClient {
     }
 
     // ---- sync endpoints ---------------------------------------------------------------------------------
+
+    /// When Exact last moved the configured division to another database (`system/Divisions`
+    /// `DivisionMoveDate`, as sent: a `/Date(ms)/` value; `None`: never moved). A move renumbers every sync
+    /// `Timestamp` of the division (reference §5.15), so sync cursors must restart from the beginning.
+    pub async fn division_move_date(&self) -> ExactResult<Option<String>> {
+        let division = i64::from(self.config().division.0);
+        let rows: Vec<DivisionMoveRow> = self
+            .list(
+                entities::SYSTEM_DIVISIONS,
+                &Query::new()
+                    .select(&["Code", "DivisionMoveDate"])
+                    .filter(Filter::eq("Code", Literal::Int(division))),
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .next()
+            .and_then(|r| r.division_move_date)
+            .filter(|d| !d.trim().is_empty()))
+    }
 
     /// Payments and receipts changed after `since` (`sync/Cashflow/PaymentTerms`; `LineType` tells them apart).
     pub async fn sync_payment_terms(&self, since: i64) -> ExactResult<SyncBatch<PaymentTerm>> {

@@ -320,6 +320,14 @@ async fn discover_exact_accounts(
 ) -> FlowResult<()> {
     let tenant = &work.tenant.id;
     let division = work.tenant.exact_division;
+    // After a division move the accounts feed starts again (linked accounts compare as echoes).
+    crate::sync_reset::restart_feeds_after_reset(
+        ctx,
+        work,
+        Flow::FirmSync,
+        &[EXACT_ACCOUNTS_CURSOR],
+    )
+    .await?;
     let mut cursor = ctx
         .stores
         .cursors
@@ -329,7 +337,7 @@ async fn discover_exact_accounts(
         let batch = work
             .conn
             .ledger
-            .accounts_since(cursor.as_ref().map(|c| c.value.as_str()))
+            .accounts_since(crate::sync_reset::feed_position(cursor.as_ref()))
             .await?;
         report.changed.windows += 1;
         report.changed.found += batch.items.len();

@@ -48,6 +48,7 @@ pub mod runner;
 pub mod settings;
 pub mod setup;
 pub mod sweeper;
+pub mod sync_reset;
 
 pub use connections::{
     ClientTuning, Connection, ConnectionProvider, ErpConnections, ExtensionSecrets, LocalSecrets,

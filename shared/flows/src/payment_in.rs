@@ -5,7 +5,7 @@
 //! through the links invoice-out / voucher-out wrote), the cursor stored after the messages are sent. Each
 //! payment object keeps the cursor it was read after as its source version, so PROCESS re-reads it from
 //! there. Deletions in the ledger (checked at most every `deletion_check_every`, so an idle poll costs one
-//! call) are not synced back: the linked object is flagged Desynchronized with a message.
+//! call; so is the division-move check, [`crate::sync_reset`], which restarts both feeds after a move) are not synced back: the linked object is flagged Desynchronized with a message.
 //!
 //! PROCESS: customer receipts → VP cash receipts (batch `"Exact" + payment id`, in the invoice's billing
 //! currency and allocated against what VP says is still open on it — [`crate::receivables`] — by the
@@ -36,7 +36,7 @@ use crate::context::{FlowContext, MessageOutcome, Once, TenantWork, business_key
 use crate::error::{FlowError, FlowResult};
 use crate::lookups;
 use crate::posted::{PostedDoc, reread};
-use crate::{banks, receivables};
+use crate::{banks, receivables, sync_reset};
 
 /// The cursor of the payments feed.
 pub const PAYMENTS_CURSOR: &str = "sync/Cashflow/PaymentTerms";
@@ -128,13 +128,25 @@ pub async fn discover(ctx: &FlowContext, work: &TenantWork) -> FlowResult<Paymen
     let tenant = &work.tenant.id;
     let division = work.tenant.exact_division;
     let mut report = PaymentDiscovery::default();
+    // After a division move every feed starts again from the beginning (linked payments are no-ops).
+    if sync_reset::restart_feeds_after_reset(
+        ctx,
+        work,
+        Flow::PaymentIn,
+        &[PAYMENTS_CURSOR, DELETIONS_CURSOR],
+    )
+    .await?
+    .is_some()
+    {
+        report.ledger_calls += 1;
+    }
     let mut cursor = ctx
         .stores
         .cursors
         .get(tenant, Flow::PaymentIn, PAYMENTS_CURSOR, division)
         .await?;
     loop {
-        let read_after = cursor.as_ref().map(|c| c.value.clone());
+        let read_after = sync_reset::feed_position(cursor.as_ref()).map(str::to_owned);
         report.ledger_calls += 1;
         let batch = match work.conn.ledger.payments_since(read_after.as_deref()).await {
             Ok(b) => b,
@@ -354,7 +366,7 @@ async fn check_deletions(
     let batch = match work
         .conn
         .ledger
-        .deletions_since(cursor.as_ref().map(|c| c.value.as_str()))
+        .deletions_since(sync_reset::feed_position(cursor.as_ref()))
         .await
     {
         Ok(b) => b,

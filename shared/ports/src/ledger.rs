@@ -247,6 +247,13 @@ pub trait Ledger: Send + Sync + fmt::Debug {
             source: None,
         })
     }
+    /// A marker that changes when the ledger renumbers its change feeds, after which every cursor of
+    /// [`Ledger::accounts_since`], [`Ledger::payments_since`] and [`Ledger::deletions_since`] must restart from
+    /// the beginning (Exact: the division's `DivisionMoveDate` — a division moved to another database gets new
+    /// sync `Timestamp`s, far below the old ones). `None`: no such event (the default: feeds never renumber).
+    async fn sync_reset_marker(&self) -> LedgerResult<Option<String>> {
+        Ok(None)
+    }
 }
 
 #[cfg(test)]

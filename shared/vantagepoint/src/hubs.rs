@@ -210,6 +210,83 @@ impl VantagepointClient {
         }
     }
 
+    /// Edits an existing address of a firm. The reference cites both behaviours of VP (issue 20): code that
+    /// edits through `PUT /firm/{ClientID}/address/{CLAddressID}` or `PUT /firm/{ClientID}` with
+    /// `CLAddress[].CLAddressID`, and "the Firm Address API does not allow edits". This tries the address
+    /// path first, then the firm grid (a database without the address path answers 404); a database that
+    /// refuses edits answers [`AddressEdit::NotAllowed`] with VP's message, for the caller to tell the user
+    /// to change it in Vantagepoint. Other failures are errors.
+    pub async fn update_firm_address(
+        &self,
+        client_id: &str,
+        address: &FirmAddress,
+    ) -> Result<AddressEdit, VpError> {
+        let Some(address_id) = address.address_id.clone() else {
+            return Err(VpError::Validation {
+                operation: "update firm address".into(),
+                message: "the address has no CLAddressID (create it instead)".into(),
+            });
+        };
+        let mut body = address.clone();
+        body.client_id = None;
+        body.address_id = None;
+        let value =
+            serde_json::to_value(&body).map_err(|e| VpError::decode("address update body", e))?;
+        let direct = self
+            .call(
+                Method::PUT,
+                Root::Api,
+                &["firm", client_id, "address", &address_id],
+                &[],
+                Some(&value),
+                Idempotency::Idempotent,
+            )
+            .await;
+        let refused = match direct {
+            Ok(_) => None,
+            Err(VpError::Validation { message, .. } | VpError::BusinessRule { message, .. }) => {
+                Some(message)
+            }
+            // No address path on this database: the firm grid is the documented alternative.
+            Err(VpError::NotFound { .. }) => {
+                let mut row = value.clone();
+                if let Value::Object(m) = &mut row {
+                    m.insert("CLAddressID".into(), json!(address_id));
+                }
+                match self
+                    .call(
+                        Method::PUT,
+                        Root::Api,
+                        &["firm", client_id],
+                        &[],
+                        Some(&json!({ "CLAddress": [row] })),
+                        Idempotency::Idempotent,
+                    )
+                    .await
+                {
+                    Ok(_) => None,
+                    Err(
+                        VpError::Validation { message, .. } | VpError::BusinessRule { message, .. },
+                    ) => Some(message),
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(message) = refused {
+            return Ok(AddressEdit::NotAllowed { message });
+        }
+        let stored = self
+            .firm_addresses(client_id)
+            .await?
+            .into_iter()
+            .find(|a| a.address_id.as_deref() == Some(address_id.as_str()))
+            .ok_or_else(|| VpError::NotFound {
+                what: format!("address {address_id} of firm {client_id} after update"),
+            })?;
+        Ok(AddressEdit::Updated(stored))
+    }
+
     async fn first_org(&self) -> Result<Option<String>, VpError> {
         let answer = self
             .call(
@@ -603,4 +680,13 @@ mod tests {
         );
         assert_eq!(period_of(&json!({})), None);
     }
+}
+
+/// What [`VantagepointClient::update_firm_address`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AddressEdit {
+    /// The address as stored after the edit.
+    Updated(FirmAddress),
+    /// This database does not allow address edits through the API (VP's message): change it in Vantagepoint.
+    NotAllowed { message: String },
 }

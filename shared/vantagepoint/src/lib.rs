@@ -26,6 +26,7 @@ pub use client::{Idempotency, VantagepointClient};
 pub use config::{DnsResolver, RetryPolicy, Secret, VantagepointConfig, issuer};
 pub use error::{VpError, VpResult};
 pub use http::Root;
+pub use hubs::AddressEdit;
 pub use posting::{PostedBatch, PostingReport, parse_posting_report};
 pub use psa::VantagepointPsa;
 pub use query::{FilterHash, FilterType, ListQuery, Op, Paging};

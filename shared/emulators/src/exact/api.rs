@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +16,7 @@ use uuid::Uuid;
 
 use super::model::{self, KeyKind, SetDef, Ty};
 use super::odata::{self, Node, Val};
+use super::site::{self, SitePrefix};
 use super::store::{OpError, Record, Store, def_of};
 use super::{Shared, webhooks};
 
@@ -94,7 +96,13 @@ enum Auth {
     Missing,
 }
 
-fn authenticate(st: &mut Store, headers: &HeaderMap, now: DateTime<Utc>) -> Auth {
+/// The bearer token's grant; with `site`, a token issued by another country site is unknown here.
+fn authenticate(
+    st: &mut Store,
+    headers: &HeaderMap,
+    site: Option<&str>,
+    now: DateTime<Utc>,
+) -> Auth {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -103,7 +111,11 @@ fn authenticate(st: &mut Store, headers: &HeaderMap, now: DateTime<Utc>) -> Auth
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(str::trim);
-    let Some(grant) = token.and_then(|t| st.access.get(t)).cloned() else {
+    let Some(grant) = token
+        .and_then(|t| st.access.get(t))
+        .filter(|g| site.is_none_or(|s| g.site == s))
+        .cloned()
+    else {
         return Auth::Missing;
     };
     let caller = Caller {
@@ -279,6 +291,8 @@ enum Target {
     Sync(&'static SetDef),
     Deleted,
     ReceivablesList,
+    /// `read/sync/Sync/SyncTimestamp`.
+    SyncTimestamp,
     Divisions(&'static SetDef),
     /// `{service}/$metadata`.
     Metadata(String),
@@ -322,6 +336,14 @@ fn route(segs: &[String]) -> Result<Target, ApiError> {
         }
         [first, svc, ent] if first.eq_ignore_ascii_case("bulk") => {
             model::bulk(svc, ent).map(Target::Bulk).ok_or_else(nf)
+        }
+        [first, svc, group, func]
+            if first.eq_ignore_ascii_case("read")
+                && svc.eq_ignore_ascii_case("sync")
+                && group.eq_ignore_ascii_case("Sync")
+                && func.eq_ignore_ascii_case("SyncTimestamp") =>
+        {
+            Ok(Target::SyncTimestamp)
         }
         [first, svc, func] if first.eq_ignore_ascii_case("read") => {
             if svc.eq_ignore_ascii_case("financial") && func.eq_ignore_ascii_case("ReceivablesList")
@@ -391,7 +413,17 @@ fn endpoint_of(segs: &[String]) -> String {
         .join("/")
 }
 
-fn base_url(sh: &Shared, headers: &HeaderMap) -> String {
+/// The base of links in a response: the configured one, else the request's host, with the site prefix the
+/// request came through (`/be`).
+fn base_url(sh: &Shared, headers: &HeaderMap, prefix: SitePrefix) -> String {
+    let base = host_base(sh, headers);
+    match prefix.0 {
+        Some(code) => format!("{base}/{code}"),
+        None => base,
+    }
+}
+
+fn host_base(sh: &Shared, headers: &HeaderMap) -> String {
     if let Some(b) = &sh.config.base_url {
         return b.trim_end_matches('/').to_owned();
     }
@@ -415,6 +447,7 @@ fn base_url(sh: &Shared, headers: &HeaderMap) -> String {
 /// `/api/v1/current/Me`: needs a bearer token, no division, not rate-counted.
 pub(crate) async fn me(
     State(sh): State<Arc<Shared>>,
+    Extension(prefix): Extension<SitePrefix>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -427,8 +460,14 @@ pub(crate) async fn me(
         .into_response();
     }
     let now = sh.now();
+    let site = site::resolve(prefix, &headers);
     let mut st = sh.store.lock();
-    let caller = match authenticate(&mut st, &headers, now) {
+    let caller = match authenticate(
+        &mut st,
+        &headers,
+        sh.config.tokens_bound_to_site.then_some(site),
+        now,
+    ) {
         Auth::Valid(c) => c,
         Auth::Expired(_) => return unauthorized(true).into_response(),
         Auth::Missing => return unauthorized(false).into_response(),
@@ -473,7 +512,7 @@ pub(crate) async fn me(
     ] {
         row.insert(k.into(), v);
     }
-    let base = base_url(&sh, &headers);
+    let base = base_url(&sh, &headers, prefix);
     let params = odata::parse_query(uri.query());
     let rows = vec![(user.id.to_string(), Record { data: row, ts: 0 })];
     let ctx = QueryCtx {
@@ -494,6 +533,7 @@ pub(crate) async fn me(
 /// Everything under `/api/v1/{division}/...` (and `/api/v1/beta/{division}/...`).
 pub(crate) async fn v1(
     State(sh): State<Arc<Shared>>,
+    Extension(prefix): Extension<SitePrefix>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -515,11 +555,17 @@ pub(crate) async fn v1(
         .collect();
     let endpoint = endpoint_of(&segs);
     let now = sh.now();
+    let site = site::resolve(prefix, &headers);
 
     // Authentication, block, rate limit — in that order, under one lock.
     let (caller, rate) = {
         let mut st = sh.store.lock();
-        let caller = match authenticate(&mut st, &headers, now) {
+        let caller = match authenticate(
+            &mut st,
+            &headers,
+            sh.config.tokens_bound_to_site.then_some(site),
+            now,
+        ) {
             Auth::Valid(c) => c,
             Auth::Expired(c) => {
                 record_error(&sh, &mut st, &c, division, &endpoint, now);
@@ -568,7 +614,7 @@ pub(crate) async fn v1(
     };
 
     let mut response = match handle(
-        &sh, &caller, division, &method, &uri, &headers, &segs, tail, body,
+        &sh, &caller, division, &method, &uri, &headers, prefix, &segs, tail, body,
     )
     .await
     {
@@ -582,6 +628,26 @@ pub(crate) async fn v1(
         record_error(&sh, &mut st, &caller, division, &endpoint, now);
     }
     response
+}
+
+/// A POST/PUT body as a JSON object: JSON, or an Atom entry when the body is XML (`Content-Type` naming xml, or
+/// a body starting with `<`), read by [`super::atom`] into the same object.
+fn request_object(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    const INVALID: &str =
+        "Error processing request stream. The request should be a valid top-level resource object.";
+    let xml_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.to_ascii_lowercase().contains("xml"));
+    let text = std::str::from_utf8(body).map_err(|_| ApiError::bad(INVALID))?;
+    if xml_type || text.trim_start().starts_with('<') {
+        return super::atom::parse_entry(text)
+            .map_err(|e| ApiError::bad(format!("Error processing request stream. {e}")));
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(o)) => Ok(o),
+        _ => Err(ApiError::bad(INVALID)),
+    }
 }
 
 fn percent_decode(s: &str) -> String {
@@ -599,6 +665,7 @@ async fn handle(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
+    prefix: SitePrefix,
     segs: &[String],
     request_path: &str,
     body: Bytes,
@@ -630,7 +697,7 @@ async fn handle(
     if !counting && !accepts_json(headers) {
         return Err(not_acceptable());
     }
-    let base = base_url(sh, headers);
+    let base = base_url(sh, headers, prefix);
     let params = odata::parse_query(uri.query());
     let now = sh.now();
     match (method.clone(), target) {
@@ -811,6 +878,64 @@ async fn handle(
             let d = run_query(&ctx, &st, rows)?;
             Ok(axum::Json(json!({ "d": d })).into_response())
         }
+        (Method::GET, Target::SyncTimestamp) => {
+            let def = def_of(model::SYNC_TIMESTAMP);
+            let unquote = |v: &str| {
+                let v = v.trim();
+                v.strip_prefix("datetime'")
+                    .or_else(|| v.strip_prefix('\''))
+                    .and_then(|v| v.strip_suffix('\''))
+                    .unwrap_or(v)
+                    .to_owned()
+            };
+            let param = |name: &str| {
+                params
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| unquote(v))
+            };
+            let (Some(modified), Some(endpoint)) = (param("modified"), param("endPoint")) else {
+                return Err(ApiError::bad(
+                    "Both parameters are required: modified and endPoint.",
+                ));
+            };
+            let Some(modified_ms) = model::parse_any_date(&modified) else {
+                return Err(ApiError::bad(format!(
+                    "Invalid value for parameter modified: {modified}"
+                )));
+            };
+            let Some(api) = super::store::SYNC_TIMESTAMP_ENDPOINTS
+                .iter()
+                .find(|e| e.eq_ignore_ascii_case(&endpoint))
+            else {
+                return Err(ApiError::bad(format!(
+                    "Invalid value for parameter endPoint: {endpoint}"
+                )));
+            };
+            let st = sh.store.lock();
+            let rows = st
+                .sync_timestamp(division, api, modified_ms)
+                .map(|(ts, modified)| {
+                    let mut m = Map::new();
+                    m.insert("TimeStampAsBigInt".into(), json!(ts));
+                    m.insert("API".into(), json!(api));
+                    m.insert("Modified".into(), modified);
+                    (ts.to_string(), Record { data: m, ts })
+                })
+                .into_iter()
+                .collect();
+            let ctx = QueryCtx {
+                sh,
+                def,
+                kind: Kind::Read,
+                base: &base,
+                division,
+                request_path,
+                params: &[],
+            };
+            let d = run_query(&ctx, &st, rows)?;
+            Ok(axum::Json(json!({ "d": d })).into_response())
+        }
         (Method::GET, Target::Divisions(def)) => {
             let st = sh.store.lock();
             let user = st.users.get(&caller.user).cloned();
@@ -875,14 +1000,8 @@ async fn handle(
                 count: false,
             },
         ) => {
-            let parsed: Value = serde_json::from_slice(&body).map_err(|_| {
-                ApiError::bad("Error processing request stream. The request should be a valid top-level resource object.")
-            })?;
-            let Some(obj) = parsed.as_object() else {
-                return Err(ApiError::bad(
-                    "Error processing request stream. The request should be a valid top-level resource object.",
-                ));
-            };
+            let parsed = request_object(headers, &body)?;
+            let obj = &parsed;
             if !def.allows(model::POST) {
                 return Err(op_error(sh, OpError::MethodNotAllowed));
             }
@@ -958,14 +1077,8 @@ async fn handle(
                 ..
             },
         ) => {
-            let parsed: Value = serde_json::from_slice(&body).map_err(|_| {
-                ApiError::bad("Error processing request stream. The request should be a valid top-level resource object.")
-            })?;
-            let Some(obj) = parsed.as_object() else {
-                return Err(ApiError::bad(
-                    "Error processing request stream. The request should be a valid top-level resource object.",
-                ));
-            };
+            let parsed = request_object(headers, &body)?;
+            let obj = &parsed;
             if def.path == model::WEBHOOKS {
                 check_own_subscription(sh, caller, division, &key)?;
             }
@@ -1000,6 +1113,13 @@ fn visible_rows(
     division: i32,
     def: &'static SetDef,
 ) -> Vec<(String, Record)> {
+    if def.path == model::TRANSACTION_LINES || def.path == model::SYNC_TRANSACTION_LINES {
+        return st
+            .transaction_lines(division)
+            .into_iter()
+            .map(|r| (key_of(def, &r), r))
+            .collect();
+    }
     st.rows(division, def.path)
         .filter(|r| {
             def.path != model::WEBHOOKS

@@ -14,7 +14,8 @@
 //! - The error-budget block (10 × 400/401/403/404 per client, user, division, endpoint and hour) answers
 //!   **429** with the error envelope and no `X-RateLimit-*` headers, for one hour.
 //! - Bulk and sync endpoints require `$select`; sync endpoints accept only `Timestamp` in `$filter`.
-//! - Payments fire the `BankEntries` webhook topic; deleted sales/purchase/general-journal entries are logged
+//! - Payments are bank entries on the receivables/payables account (`store::bank`), registered through the admin
+//!   surface or POSTed; they fire the `BankEntries` webhook topic; deleted sales/purchase/general-journal entries are logged
 //!   in `sync/Deleted` with EntityType 1 (TransactionLines).
 //! - VAT `Percentage` is a fraction (0.21 for 21%); Int64 values (`Timestamp`) are JSON numbers.
 //! - Dates carry Exact's **CET semantics** (reference §1.7): every `/Date(ms)/` the emulator writes — `Created`,
@@ -33,18 +34,17 @@
 //!
 //! | §8 item | Status | Tests (`shared/emulators/tests/exact/…`) |
 //! |---|---|---|
-//! | Routing: `/api/oauth2/*`, `current/Me`, `/{division}/{service}/{Entity}[(key)][/$count]`, `bulk/`, `sync/`, `read/`, `beta/`, `$metadata` | emulated; **hosts per country not emulated** (issue 20 item 5) | `rest::service_segments_are_case_insensitive_and_currencies_are_keyed_by_code`, `rest::beta_paths_and_bulk_filters_reach_the_same_data`, `oauth::me_lists_the_current_division_without_rate_limit_headers`, `properties::metadata_is_served_per_service_and_unknown_services_are_404` |
+//! | Routing: `/api/oauth2/*`, `current/Me`, `/{division}/{service}/{Entity}[(key)][/$count]`, `bulk/`, `sync/`, `read/`, `beta/`, `$metadata` | emulated; every country site (`site`: nl, be, de, fr, es, uk, us) by `Host` or `/{site}` prefix, codes and tokens bound to the site that issued them (401 / `invalid_grant` elsewhere; configurable, `tokens_bound_to_site`) | `oauth::tokens_are_bound_to_the_country_site_that_issued_them`, `oauth::with_the_site_binding_switched_off_a_token_works_on_every_site`, `rest::service_segments_are_case_insensitive_and_currencies_are_keyed_by_code`, `rest::beta_paths_and_bulk_filters_reach_the_same_data`, `oauth::me_lists_the_current_division_without_rate_limit_headers`, `properties::metadata_is_served_per_service_and_unknown_services_are_404` |
 //! | Auth: 600 s tokens, `expires_in:"600"`, strict rotation, 570 s rule, code 180 s single use, 30-day idle expiry, 200 token calls a day, body or Basic client credentials | emulated; too-early status, grace, daily cap configurable | `oauth::*` (incl. `…accept_client_credentials_in_the_body_and_as_http_basic`, `…refuses_the_call_beyond_the_daily_limit…`) |
 //! | Rate limits per (client, division), headers, 429 with one header family, `current/Me` uncounted | emulated; limits configurable | `rate::*` |
 //! | Error budget (10 × 400/401/403/404 per endpoint and hour → 1 h block) | emulated | `rate::ten_errors_on_one_endpoint_within_an_hour_block_that_endpoint_for_an_hour` |
 //! | Paging 60 / 1000, `__next` with `$skiptoken`, extra empty page | emulated; `$skip` refused on bulk/sync endpoints (released after March 2017), accepted on regular ones | `rest::paging_*`, `rest::bulk_endpoints_page_by_1000`, `sync_and_payments::skip_is_refused_on_bulk_and_sync_endpoints_but_kept_on_regular_ones` |
-//! | Formats: JSON with Accept (else 406), `/Date(ms)/` CET, padded codes, `__metadata`/`__deferred`/expand, POST 201 (+`Prefer`), PUT/DELETE 204, read-only ignored, PUT merges | emulated; XML request bodies still refused (issue 20 item 4 open) | `rest::a_request_without_accept_json_gets_406_except_for_count`, `sync_and_payments::dates_carry_cet_semantics_at_month_ends_and_around_the_clock_changes`, `rest::account_codes_are_padded_so_an_unpadded_filter_finds_nothing_but_trim_does`, `properties::*`, `rest::post_without_prefer_returns_201_with_the_key_and_nulls_and_with_prefer_the_full_entity`, `rest::put_merges_writable_fields_ignores_read_only_ones_and_delete_answers_204` |
+//! | Formats: JSON with Accept (else 406), `/Date(ms)/` CET, padded codes, `__metadata`/`__deferred`/expand, POST 201 (+`Prefer`), PUT/DELETE 204, read-only ignored, PUT merges | emulated; request bodies as JSON or as an Atom `<entry>` (XML, `m:properties`, inline `m:inline` lines; `atom`) | `rest::atom_xml_bodies_are_accepted_on_post_and_put`, `rest::a_request_without_accept_json_gets_406_except_for_count`, `sync_and_payments::dates_carry_cet_semantics_at_month_ends_and_around_the_clock_changes`, `rest::account_codes_are_padded_so_an_unpadded_filter_finds_nothing_but_trim_does`, `properties::*`, `rest::post_without_prefer_returns_201_with_the_key_and_nulls_and_with_prefer_the_full_entity`, `rest::put_merges_writable_fields_ignores_read_only_ones_and_delete_answers_204` |
 //! | Validation: required fields → 500 with `Mandatory:`/`Verplicht:` joined by `\r\n` | configurable (status 500/400, English/Dutch) | `rest::validation_errors_are_http_500_with_messages_joined_by_crlf`, `rest::the_validation_status_can_be_configured_to_400`, `invoicing::validation_messages_come_in_dutch_when_the_emulator_is_set_to_dutch` |
 //! | Mandatory `$filter` (Accounts, Items), `$select` on bulk/sync, GeneralJournalEntries `$select`/`$top=1` | emulated; `$count` rule configurable | `rest::accounts_without_a_filter_are_refused_with_the_mandatory_filtering_message`, `invoicing::items_need_code_and_description_unique_codes_and_a_mandatory_filter`, `rest::general_journal_entries_need_a_select_or_top_1_and_bulk_needs_a_select`, `invoicing::count_on_a_mandatory_filtering_endpoint_follows_its_switch` |
-//! | Sync: rowversion `Timestamp`, `Timestamp gt nL`, reset on division move, deleted log (2 months) | emulated; `sync/Financial/TransactionLines` and `SyncTimestamp` not yet served (issue 20 item 2 open) | `sync_and_payments::*` (incl. `…a_division_move_shows_in_division_move_date_and_resets_the_sync_timestamps`, `…the_deleted_log_keeps_two_months`) |
-//! | Webhooks: validation POST, 500 on a failing callback, signed deliveries, topics of served entities, retries | emulated; retry schedule configurable | `webhooks::*` |
-//!
-//! Also open from issue 20: POST on `financialtransaction/BankEntries` (item 3, today 405).
+//! | Sync: rowversion `Timestamp`, `Timestamp gt nL`, reset on division move, deleted log (2 months) | emulated: `sync/Cashflow/PaymentTerms`, `CRM/Accounts`, `Financial/GLAccounts`, `Financial/TransactionLines` (header rows `LineNumber` 0 and lines, derived from the sales, purchase, general-journal and bank entries), `sync/Deleted`, `read/sync/Sync/SyncTimestamp`; `financialtransaction/TransactionLines` and `read/financial/ReceivablesList` | `sync_and_payments::*` (incl. `…a_division_move_shows_in_division_move_date_and_resets_the_sync_timestamps`, `…the_deleted_log_keeps_two_months`), `ledger::sync_transaction_lines_carry_header_and_lines_of_every_entry_and_follow_the_cursor`, `ledger::a_division_move_renumbers_the_transaction_lines_too`, `ledger::sync_timestamp_gives_the_first_timestamp_modified_on_or_after_a_date` |
+//! | Entities the product books with (§5): accounts, contacts, G/L, VAT, entries, invoices, items, cashflow; `financialtransaction/BankEntries` (POST with lines inline, DELETE) and `BankEntryLines` (POST) with the reference's rules — bank journal, mandatory lines, opening + lines = closing, lines on receivables/payables settling the invoice their `OurRef` names | emulated | `rest::*`, `invoicing::*`, `ledger::a_bank_entry_on_the_receivables_account_naming_the_invoice_pays_it`, `ledger::a_supplier_payment_is_money_out_on_the_payables_account_and_may_be_partial`, `ledger::bank_entries_are_validated_as_the_reference_lists`, `ledger::a_bank_entry_line_posted_on_its_own_joins_its_entry_and_settles_its_invoice` |
+//! | Webhooks: validation POST, 500 on a failing callback, signed deliveries, topics of served entities, retries | emulated (topics only of entities the emulator serves, plus `GoodsDeliveries` so `IsInstant` can be valid); retry schedule configurable | `webhooks::*` (incl. `webhooks::topics_are_those_of_served_entities_and_is_instant_needs_goods_deliveries`) |
 //!
 //! ## Behaviour the reference marks uncertain, and its switch on [`ExactConfig`]
 //!
@@ -62,20 +62,23 @@
 //! | Webhook retry policy (§6.3) | `webhook_retry_delays` | 1, 5, 15 min |
 //! | Which endpoints count as "released after March 2017" for `$skip` (§1.5) | `skip_refused_on_new_endpoints` (bulk, sync) | on |
 //! | Host a client expects in links (§1.1) | `base_url` / `exact-emulator --base-url` | the request's Host |
+//! | Tokens bound to the country site that issued them (§1.1) | `tokens_bound_to_site` | on |
 //!
-//! Fixed choices for the other uncertain items: no Atom/XML (406); Int64 as JSON numbers; `EventCreatedOn`
+//! Fixed choices for the other uncertain items: no Atom/XML responses (406; XML request bodies are read); Int64 as JSON numbers; `EventCreatedOn`
 //! on the Dutch clock; `$top` above the page size still capped; `Prefer: return=minimal` ignored; App-Center
 //! braces around a client id accepted; topic = entity name; no `Retry-After` on 429; PUT on webhook
 //! subscriptions allowed.
 
 mod admin;
 mod api;
+mod atom;
 pub mod demo;
 mod lang;
 mod metadata;
 mod model;
 mod oauth;
 mod odata;
+pub mod site;
 mod store;
 pub mod webhooks;
 
@@ -150,6 +153,9 @@ pub struct ExactConfig {
     /// Waits before retrying a webhook delivery the callback refused (non-2xx or no connection), one retry
     /// per entry; empty: no retries. Real time (the deliveries are real HTTP calls).
     pub webhook_retry_delays: Vec<std::time::Duration>,
+    /// Whether codes and tokens work only on the country site that issued them (§1.1: reported by client
+    /// codebases, "[UNCERTAIN as a hard rule]"). Off: any site accepts them.
+    pub tokens_bound_to_site: bool,
     /// Base URL written into `__metadata`, `__next` and webhook endpoints; default: the request's Host.
     pub base_url: Option<String>,
     /// The clock every time-based rule reads.
@@ -182,6 +188,7 @@ impl Default for ExactConfig {
                 .into_iter()
                 .map(std::time::Duration::from_secs)
                 .collect(),
+            tokens_bound_to_site: true,
             base_url: None,
             clock: SystemClock::shared(),
         }
@@ -411,7 +418,7 @@ impl ExactEmulator {
                 }
             }
         }
-        router
+        let site_routes = router
             .route("/api/v1/{division}/sync/Deleted", any(api::v1))
             .route(
                 "/api/v1/{division}/read/financial/ReceivablesList",
@@ -421,7 +428,21 @@ impl ExactEmulator {
             .route("/api/oauth2/token", any(oauth::token))
             .route("/api/v1/current/Me", any(api::me))
             .route("/api/v1/{division}/{*rest}", any(api::v1))
-            .route("/api/v1/beta/{division}/{*rest}", any(api::v1))
+            .route("/api/v1/beta/{division}/{*rest}", any(api::v1));
+        // Every country site (`site::SITES`) at the root (told apart by Host) and under its own prefix.
+        let mut router = site_routes
+            .clone()
+            .layer(axum::Extension(site::SitePrefix(None)));
+        for (code, _) in site::SITES {
+            router = router.nest(
+                &format!("/{code}"),
+                site_routes
+                    .clone()
+                    .layer(axum::Extension(site::SitePrefix(Some(code))))
+                    .fallback(api::not_found),
+            );
+        }
+        router
             .nest("/__emulator", admin::router())
             .route("/health", get(|| async { "ok" }))
             .fallback(api::not_found)
@@ -535,15 +556,28 @@ impl ExactEmulator {
         let now = self.shared.now();
         let ttl = self.shared.config.code_ttl_secs;
         let mut st = self.shared.store.lock();
-        oauth::issue_code(&mut st, client_id, user, None, now, ttl)
+        oauth::issue_code(&mut st, client_id, user, None, site::DEFAULT_SITE, now, ttl)
     }
 
-    /// Issues a token pair directly, as if the code exchange had just happened.
+    /// Issues a token pair directly, as if the code exchange had just happened (on the Dutch site).
     pub fn issue_tokens(
         &self,
         client_id: &str,
         user: Option<Uuid>,
     ) -> Result<TokenPair, ExactEmulatorError> {
+        self.issue_tokens_on_site(client_id, user, site::DEFAULT_SITE)
+    }
+
+    /// [`Self::issue_tokens`] on a country site (`site::SITES`: `nl`, `be`, `de`, `fr`, `es`, `uk`, `us`); the
+    /// tokens work on that site only.
+    pub fn issue_tokens_on_site(
+        &self,
+        client_id: &str,
+        user: Option<Uuid>,
+        site_code: &str,
+    ) -> Result<TokenPair, ExactEmulatorError> {
+        let site = site::known(site_code)
+            .ok_or_else(|| ExactEmulatorError::BadRequest(format!("unknown site {site_code}")))?;
         let now = self.shared.now();
         let mut st = self.shared.store.lock();
         let app = st
@@ -556,6 +590,7 @@ impl ExactEmulator {
             &mut st,
             &app.client_id,
             user,
+            site,
             now,
             self.shared.config.access_token_ttl_secs,
         ))

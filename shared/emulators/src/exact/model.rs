@@ -202,6 +202,12 @@ pub(crate) const GJ_ENTRIES: &str = "generaljournalentry/GeneralJournalEntries";
 pub(crate) const GJ_ENTRY_LINES: &str = "generaljournalentry/GeneralJournalEntryLines";
 pub(crate) const BANK_ENTRIES: &str = "financialtransaction/BankEntries";
 pub(crate) const BANK_ENTRY_LINES: &str = "financialtransaction/BankEntryLines";
+pub(crate) const TRANSACTION_LINES: &str = "financialtransaction/TransactionLines";
+/// `sync/Financial/TransactionLines`: the same booked lines keyed by their rowversion (its own documented
+/// property set: `Timestamp` as key, no `ShopOrder`).
+pub(crate) const SYNC_TRANSACTION_LINES: &str = "sync/Financial/TransactionLines";
+/// `read/sync/Sync/SyncTimestamp`: the first `Timestamp` of an endpoint modified at or after a date.
+pub(crate) const SYNC_TIMESTAMP: &str = "read/sync/Sync/SyncTimestamp";
 pub(crate) const ITEMS: &str = "logistics/Items";
 pub(crate) const SALES_INVOICES: &str = "salesinvoice/SalesInvoices";
 pub(crate) const SALES_INVOICE_LINES: &str = "salesinvoice/SalesInvoiceLines";
@@ -731,7 +737,7 @@ fn hand_written_sets() -> Vec<SetDef> {
                 fd("Status", Ty::Int, RO),
             ]),
         )
-        .methods(GET | DELETE)
+        .methods(GET | POST | DELETE)
         .nav("BankEntryLines", BANK_ENTRY_LINES, "EntryID")
         .topic("BankEntries")
         .deleted(1)
@@ -754,8 +760,40 @@ fn hand_written_sets() -> Vec<SetDef> {
                 fd("OurRef", Ty::Int, P),
             ]),
         )
-        .methods(GET)
+        .methods(GET | POST)
         .topic("BankEntries")
+        .0,
+        // Booked lines of every journal, derived from the entries (header rows `LineNumber` 0 and the lines);
+        // the rows are filled by `Store::transaction_lines`, every other documented property is null.
+        Builder::new(
+            TRANSACTION_LINES,
+            "TransactionLine",
+            "ID",
+            KeyKind::Guid,
+            vec![fd("ID", Ty::Guid, RO)],
+        )
+        .methods(GET)
+        .0,
+        Builder::new(
+            SYNC_TRANSACTION_LINES,
+            "TransactionLine",
+            "Timestamp",
+            KeyKind::Int64,
+            vec![fd("Timestamp", Ty::Int64, RO)],
+        )
+        .methods(GET)
+        .sync("Financial/TransactionLines")
+        .not_regular()
+        .0,
+        Builder::new(
+            SYNC_TIMESTAMP,
+            "SyncTimestamp",
+            "TimeStampAsBigInt",
+            KeyKind::Int64,
+            vec![],
+        )
+        .methods(GET)
+        .not_regular()
         .0,
         Builder::new(
             ITEMS,
@@ -1129,6 +1167,18 @@ pub(crate) const REFERENCE: &[(&str, &str)] = &[
         include_str!("../../reference/exact/read.financial.ReceivablesList.txt"),
     ),
     (ME, include_str!("../../reference/exact/current.Me.txt")),
+    (
+        TRANSACTION_LINES,
+        include_str!("../../reference/exact/financialtransaction.TransactionLines.txt"),
+    ),
+    (
+        SYNC_TRANSACTION_LINES,
+        include_str!("../../reference/exact/sync.Financial.TransactionLines.txt"),
+    ),
+    (
+        SYNC_TIMESTAMP,
+        include_str!("../../reference/exact/read.sync.Sync.SyncTimestamp.txt"),
+    ),
 ];
 
 /// One documented property.

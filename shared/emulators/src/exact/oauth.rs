@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -18,6 +19,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
+use super::site::{self, SitePrefix};
 use super::store::{AccessGrant, AuthCode, RefreshGrant, Store, norm_client};
 use super::{ExactEmulatorError, Shared, TokenPair};
 
@@ -42,6 +44,7 @@ pub(crate) fn issue_code(
     client_id: &str,
     user: Option<Uuid>,
     redirect_uri: Option<&str>,
+    site: &'static str,
     now: DateTime<Utc>,
     ttl_secs: i64,
 ) -> Result<String, ExactEmulatorError> {
@@ -56,6 +59,7 @@ pub(crate) fn issue_code(
         code.clone(),
         AuthCode {
             client_id: app.client_id,
+            site,
             user,
             redirect_uri: redirect_uri.unwrap_or(&app.redirect_uri).to_owned(),
             expires_at: now + Duration::seconds(ttl_secs),
@@ -69,6 +73,7 @@ pub(crate) fn issue_pair(
     st: &mut Store,
     client_id: &str,
     user: Uuid,
+    site: &'static str,
     now: DateTime<Utc>,
     ttl_secs: i64,
 ) -> TokenPair {
@@ -78,6 +83,7 @@ pub(crate) fn issue_pair(
         access.clone(),
         AccessGrant {
             client_id: client_id.to_owned(),
+            site,
             user,
             expires_at: now + Duration::seconds(ttl_secs),
             refresh: refresh.clone(),
@@ -87,6 +93,7 @@ pub(crate) fn issue_pair(
         refresh.clone(),
         RefreshGrant {
             client_id: client_id.to_owned(),
+            site,
             user,
             issued_at: now,
             superseded: false,
@@ -116,8 +123,11 @@ fn token_response(pair: &TokenPair, ttl_secs: i64) -> Response {
 /// `GET /api/oauth2/auth`: the consent screen, auto-accepted.
 pub(crate) async fn authorize(
     State(sh): State<Arc<Shared>>,
+    Extension(prefix): Extension<SitePrefix>,
+    headers: HeaderMap,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
+    let site = site::resolve(prefix, &headers);
     let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let Some(client_id) = get("client_id") else {
         return (StatusCode::BAD_REQUEST, "client_id is missing").into_response();
@@ -148,6 +158,7 @@ pub(crate) async fn authorize(
         &client_id,
         user,
         Some(&redirect),
+        site,
         now,
         sh.config.code_ttl_secs,
     ) {
@@ -255,10 +266,12 @@ fn client_credentials(
 /// `POST /api/oauth2/token`.
 pub(crate) async fn token(
     State(sh): State<Arc<Shared>>,
+    Extension(prefix): Extension<SitePrefix>,
     method: Method,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let site = site::resolve(prefix, &headers);
     if method != Method::POST {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }
@@ -350,6 +363,14 @@ pub(crate) async fn token(
                     "The authorization code is invalid.",
                 );
             };
+            if cfg.tokens_bound_to_site && grant.site != site {
+                // Another country's code: this site never issued it.
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "The authorization code is invalid.",
+                );
+            }
             if grant.used || grant.expires_at <= now || grant.client_id != client_id {
                 grant.used = true;
                 return oauth_error(
@@ -367,7 +388,14 @@ pub(crate) async fn token(
             }
             grant.used = true;
             let user = grant.user;
-            let pair = issue_pair(&mut st, &client_id, user, now, cfg.access_token_ttl_secs);
+            let pair = issue_pair(
+                &mut st,
+                &client_id,
+                user,
+                site,
+                now,
+                cfg.access_token_ttl_secs,
+            );
             token_response(&pair, cfg.access_token_ttl_secs)
         }
         Some("refresh_token") => {
@@ -378,7 +406,12 @@ pub(crate) async fn token(
                     "refresh_token is missing.",
                 );
             };
-            let Some(grant) = st.refresh.get(&rt).cloned() else {
+            let Some(grant) = st
+                .refresh
+                .get(&rt)
+                .filter(|g| !cfg.tokens_bound_to_site || g.site == site)
+                .cloned()
+            else {
                 return oauth_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_grant",
@@ -447,6 +480,7 @@ pub(crate) async fn token(
                 &mut st,
                 &client_id,
                 grant.user,
+                site,
                 now,
                 cfg.access_token_ttl_secs,
             );

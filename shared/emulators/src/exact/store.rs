@@ -63,6 +63,8 @@ pub(crate) struct DivisionInfo {
 #[derive(Debug, Clone)]
 pub(crate) struct AuthCode {
     pub client_id: String,
+    /// The country site that issued it (`site::SITES`).
+    pub site: &'static str,
     pub user: Uuid,
     pub redirect_uri: String,
     pub expires_at: DateTime<Utc>,
@@ -72,6 +74,7 @@ pub(crate) struct AuthCode {
 #[derive(Debug, Clone)]
 pub(crate) struct AccessGrant {
     pub client_id: String,
+    pub site: &'static str,
     pub user: Uuid,
     pub expires_at: DateTime<Utc>,
     /// The refresh token issued together with this access token.
@@ -81,6 +84,7 @@ pub(crate) struct AccessGrant {
 #[derive(Debug, Clone)]
 pub(crate) struct RefreshGrant {
     pub client_id: String,
+    pub site: &'static str,
     pub user: Uuid,
     /// When the access token issued with this refresh token was issued (the 570-second rule counts from here).
     pub issued_at: DateTime<Utc>,
@@ -210,6 +214,10 @@ fn round2(d: Decimal) -> Decimal {
 
 use model::ms_to_date;
 
+mod bank;
+mod transactions;
+
+pub(crate) use transactions::SYNC_TIMESTAMP_ENDPOINTS;
 mod invoicing;
 
 impl Store {
@@ -714,6 +722,10 @@ impl Store {
                 return self.create_entry(division, def, data, navs, user, now);
             }
             model::GJ_ENTRIES => return self.create_gj_entry(division, data, navs, user, now),
+            model::BANK_ENTRIES => return self.create_bank_entry(division, data, navs, user, now),
+            model::BANK_ENTRY_LINES => {
+                return self.create_bank_entry_line(division, data, user, now);
+            }
             model::SALES_INVOICES => {
                 return self.create_sales_invoice(division, data, navs, user, now);
             }
@@ -988,6 +1000,10 @@ impl Store {
                 }
                 self.recompute_entry(division, header_path, &entry, user, now);
                 self.emit(division, def, "Update", &entry);
+            }
+            model::BANK_ENTRIES => {
+                self.unsettle_bank_entry(division, key, user, now);
+                self.emit(division, def, "Delete", key);
             }
             _ => self.emit(division, def, "Delete", key),
         }
@@ -1809,203 +1825,6 @@ impl Store {
 
     // -----------------------------------------------------------------------------------------------------
     // Payments.
-
-    /// Registers a customer receipt (against a sales entry) or a supplier/employee payment (against a purchase
-    /// entry): a bank entry, a new cashflow row for the payment, the entry's open item updated, and PaymentTerms
-    /// rows — all with new Timestamps.
-    pub fn register_payment(
-        &mut self,
-        p: &PaymentInput,
-        user: Uuid,
-    ) -> Result<PaymentRecorded, OpError> {
-        let division = p.division;
-        let (entry_path, cash, line_type) = if self
-            .get(division, model::SALES_ENTRIES, &p.entry_id)
-            .is_some()
-        {
-            (model::SALES_ENTRIES, model::RECEIVABLES, 20)
-        } else if self
-            .get(division, model::PURCHASE_ENTRIES, &p.entry_id)
-            .is_some()
-        {
-            (model::PURCHASE_ENTRIES, model::PAYMENTS, 22)
-        } else {
-            return Err(OpError::NotFound(format!(
-                "No sales or purchase entry {}",
-                p.entry_id
-            )));
-        };
-        let Some(open_key) = self
-            .rows(division, cash)
-            .find(|r| r.data.get("EntryID").and_then(s) == Some(p.entry_id.as_str()))
-            .and_then(|r| r.data.get("ID").and_then(s).map(str::to_owned))
-        else {
-            return Err(OpError::NotFound("The entry has no open item".into()));
-        };
-        let mut open = self
-            .get(division, cash, &open_key)
-            .map(|r| r.data.clone())
-            .unwrap_or_default();
-        let total = open.get("AmountDC").and_then(value_dec).unwrap_or_default();
-        let already = self
-            .paid
-            .get(&(division, p.entry_id.clone()))
-            .copied()
-            .unwrap_or_default();
-        let remaining_before = total - already;
-        let amount = p.amount.unwrap_or(remaining_before);
-        if amount.is_zero()
-            || amount.abs() > remaining_before.abs()
-            || (amount.is_sign_negative() != remaining_before.is_sign_negative())
-        {
-            return Err(validation(format!(
-                "Invalid: payment amount {amount} (open amount {remaining_before})"
-            )));
-        }
-        let now = p.date;
-        let paid = already + amount;
-        self.paid.insert((division, p.entry_id.clone()), paid);
-        let remaining = total - paid;
-        let fully_paid = remaining.is_zero();
-
-        // The bank entry that carries the money, in the bank journal it went through.
-        let journal_code = p.journal.clone().unwrap_or_else(|| "20".to_owned());
-        let journal = self
-            .journal(division, &journal_code)
-            .filter(|j| j.data.get("Type").and_then(Value::as_i64) == Some(12))
-            .map(|j| j.data.clone())
-            .ok_or_else(|| validation(format!("Invalid: bank journal {journal_code}")))?;
-        let journal_description = journal.get("Description").cloned().unwrap_or(json!("Bank"));
-        let bank_gl = journal
-            .get("GLAccount")
-            .and_then(s)
-            .map(str::to_owned)
-            .or_else(|| self.gl_by_type(division, 12));
-        let bank_id = self.new_guid();
-        let number = self.next_entry_number(
-            division,
-            model::BANK_ENTRIES,
-            "JournalCode",
-            &journal_code,
-            None,
-        );
-        let mut bank = Self::blank(def_of(model::BANK_ENTRIES));
-        for (k, v) in [
-            ("EntryID", json!(bank_id)),
-            ("JournalCode", json!(journal_code)),
-            ("JournalDescription", journal_description.clone()),
-            (
-                "Currency",
-                open.get("Currency").cloned().unwrap_or(json!("EUR")),
-            ),
-            ("EntryNumber", json!(number)),
-            ("FinancialYear", json!(now.year())),
-            ("FinancialPeriod", json!(now.month())),
-            ("Status", json!(20)),
-        ] {
-            bank.insert(k.into(), v);
-        }
-        self.stamp_created(&mut bank, division, user, now);
-        let signed = if entry_path == model::SALES_ENTRIES {
-            amount
-        } else {
-            -amount
-        };
-        let line_id = self.new_guid();
-        let mut line = Self::blank(def_of(model::BANK_ENTRY_LINES));
-        let description = match (entry_path == model::SALES_ENTRIES, p.employee) {
-            (true, _) => "Customer receipt",
-            (false, true) => "Employee payment",
-            (false, false) => "Supplier payment",
-        };
-        for (k, v) in [
-            ("ID", json!(line_id)),
-            ("EntryID", json!(bank_id)),
-            ("LineNumber", json!(1)),
-            (
-                "GLAccount",
-                bank_gl.map(Value::String).unwrap_or(Value::Null),
-            ),
-            ("AmountFC", dec_value(signed)),
-            ("AmountDC", dec_value(signed)),
-            (
-                "Account",
-                open.get("Account").cloned().unwrap_or(Value::Null),
-            ),
-            ("Date", date_value(now)),
-            ("Description", json!(description)),
-            (
-                "OurRef",
-                open.get("InvoiceNumber").cloned().unwrap_or(Value::Null),
-            ),
-        ] {
-            line.insert(k.into(), v);
-        }
-        self.stamp_created(&mut line, division, user, now);
-        self.put(division, model::BANK_ENTRY_LINES, line_id, line);
-        self.put(division, model::BANK_ENTRIES, bank_id.clone(), bank);
-        self.emit(division, def_of(model::BANK_ENTRIES), "Create", &bank_id);
-
-        // The payment's own cashflow row, matched against the entry.
-        let pay_id = self.new_guid();
-        let mut pay = open.clone();
-        for (k, v) in [
-            ("ID", json!(pay_id)),
-            ("AmountDC", dec_value(-amount)),
-            ("AmountFC", dec_value(-amount)),
-            ("EntryID", json!(bank_id)),
-            ("EntryNumber", json!(number)),
-            ("EntryDate", date_value(now)),
-            ("Journal", json!(journal_code)),
-            ("JournalDescription", journal_description),
-            ("Description", json!(description)),
-            ("Status", json!(50)),
-            ("IsFullyPaid", json!(true)),
-            ("LastPaymentDate", date_value(now)),
-        ] {
-            pay.insert(k.into(), v);
-        }
-        self.stamp_created(&mut pay, division, user, now);
-        let mut pay_term = self.term_row(division, &pay, line_type, user, now);
-        // A payment's term row is the payment's cashflow row seen through PaymentTerms: one ID for both, so
-        // a payment found in the feed can be read again by its ID from Receivables / Payments.
-        pay_term.insert("ID".into(), json!(pay_id));
-        self.put(division, cash, pay_id.clone(), pay);
-        self.put(division, model::PAYMENT_TERMS, pay_id.clone(), pay_term);
-
-        // The entry's open item.
-        open.insert("IsFullyPaid".into(), json!(fully_paid));
-        open.insert("LastPaymentDate".into(), date_value(now));
-        if fully_paid {
-            open.insert("Status".into(), json!(50));
-        }
-        self.stamp_modified(&mut open, user, now);
-        self.put(division, cash, open_key, open);
-        let term_keys: Vec<String> = self
-            .rows(division, model::PAYMENT_TERMS)
-            .filter(|r| r.data.get("EntryID").and_then(s) == Some(p.entry_id.as_str()))
-            .filter_map(|r| r.data.get("ID").and_then(s).map(str::to_owned))
-            .collect();
-        for k in term_keys {
-            if let Some(mut t) = self
-                .get(division, model::PAYMENT_TERMS, &k)
-                .map(|r| r.data.clone())
-            {
-                if fully_paid {
-                    t.insert("Status".into(), json!(50));
-                }
-                self.stamp_modified(&mut t, user, now);
-                self.put(division, model::PAYMENT_TERMS, k, t);
-            }
-        }
-        Ok(PaymentRecorded {
-            bank_entry_id: bank_id,
-            cashflow_row_id: pay_id,
-            amount,
-            remaining,
-            fully_paid,
-        })
-    }
 
     /// Reverses a registered payment as a user reversing its bank entry would: a new cashflow row (and
     /// PaymentTerms row) of the opposite amount on the same entry, flagged `TransactionIsReversal`, and the

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::auth::{self, AuthUser, CultureMismatch};
-use super::db::{Hub, RecordEvent, rows_of};
+use super::db::{EventKind, Hub, RecordEvent, rows_of};
 use super::error::VpError;
 use super::model::*;
 use super::query::{LimitPolicy, ListQuery};
@@ -64,9 +64,15 @@ pub(crate) fn routes(app: &App) -> (Router, HashMap<String, String>) {
         ("/organization", get(organization_list)),
         ("/organization/{org}", get(organization_get)),
         ("/codeTable/{table}", get(code_list).post(code_create)),
-        ("/codeTable/{table}/{code}", get(code_get)),
+        (
+            "/codeTable/{table}/{code}",
+            get(code_get).put(code_update).delete(code_delete),
+        ),
         ("/Accounts", get(account_list).post(account_create)),
-        ("/Accounts/{account}", get(account_get).put(account_update)),
+        (
+            "/Accounts/{account}",
+            get(account_get).put(account_update).delete(account_delete),
+        ),
         ("/AccountingCompanyConfig/CFGAutoPosting", get(autoposting)),
         ("/Settings/Period", get(periods)),
         ("/Settings/ActivePeriod", get(active_period)),
@@ -361,11 +367,16 @@ async fn address_create(State(app): State<App>, Path(id): Path<String>, body: By
     Ok(app.created(out, &location))
 }
 
-async fn address_edit() -> Reply {
-    Err(VpError::field(
-        "CLAddressID",
-        "Firm address records cannot be edited through the API; change them in Vantagepoint.",
-    ))
+/// `PUT /firm/{id}/address/{address}`: edits the address (200 with it), or 400 when the database does not
+/// allow address edits (`VantagepointConfig::firm_address_edits`).
+async fn address_edit(
+    State(app): State<App>,
+    Path((id, address)): Path<(String, String)>,
+    body: Bytes,
+) -> Reply {
+    let body = body_row(&body)?;
+    let row = app.db.lock().update_address(&id, &address, &body)?;
+    Ok(app.render(vec![row], StatusCode::OK))
 }
 
 async fn vendor_accounting_list(
@@ -644,6 +655,7 @@ async fn contact_create(State(app): State<App>, body: Bytes) -> Reply {
     let bodies = body_rows(&body)?;
     let now = vp_datetime(app.now());
     let mut out = Vec::new();
+    let mut events = Vec::new();
     {
         let mut db = app.db.lock();
         for b in &bodies {
@@ -678,9 +690,16 @@ async fn contact_create(State(app): State<App>, body: Bytes) -> Reply {
             row.insert("CreateDate".into(), Value::String(now.clone()));
             row.insert("ModDate".into(), Value::String(now.clone()));
             db.contacts.push(row.clone());
+            events.push(RecordEvent {
+                hub: Hub::Contact,
+                kind: EventKind::Insert,
+                old: None,
+                new: row.clone(),
+            });
             out.push(row);
         }
     }
+    app.dispatch(events);
     Ok(app.created(out, &format!("{}/contact", base_of(&app))))
 }
 
@@ -694,12 +713,20 @@ async fn contact_update(State(app): State<App>, Path(id): Path<String>, body: By
             .iter_mut()
             .find(|c| str_ci(c, "ContactID").eq_ignore_ascii_case(&id))
             .ok_or_else(VpError::records_not_found)?;
+        let old = row.clone();
         let mut patch = body;
         patch.retain(|k, _| !k.eq_ignore_ascii_case("ContactID"));
         merge_patch(row, &patch);
         row.insert("ModDate".into(), Value::String(now));
-        row.clone()
+        (old, row.clone())
     };
+    let (old, row) = row;
+    app.dispatch(vec![RecordEvent {
+        hub: Hub::Contact,
+        kind: EventKind::Change,
+        old: Some(old),
+        new: row.clone(),
+    }]);
     Ok(app.render(vec![row], StatusCode::OK))
 }
 
@@ -775,6 +802,45 @@ async fn code_create(State(app): State<App>, Path(table): Path<String>, body: By
     Ok(app.created(out, &format!("{}/codeTable/{table}", base_of(&app))))
 }
 
+/// `PUT /codeTable/{table}/{code}`: merges the columns sent (the code itself stays); 200 with the row.
+async fn code_update(
+    State(app): State<App>,
+    Path((table, code)): Path<(String, String)>,
+    body: Bytes,
+) -> Reply {
+    let body = body_row(&body)?;
+    let mut db = app.db.lock();
+    let mut row = db
+        .code_table(&table)
+        .ok_or_else(|| VpError::NotFound(format!("Code table {table} does not exist.")))?
+        .iter()
+        .find(|r| str_ci(r, "Code").eq_ignore_ascii_case(&code))
+        .cloned()
+        .ok_or_else(VpError::records_not_found)?;
+    let stored_code = str_ci(&row, "Code");
+    for (k, v) in body {
+        if k.eq_ignore_ascii_case("Code") {
+            if !text_of(&v).trim().eq_ignore_ascii_case(&stored_code) {
+                return Err(VpError::field(
+                    "Code",
+                    "The code of a code table row cannot be changed.",
+                ));
+            }
+            continue;
+        }
+        row.insert(k, v);
+    }
+    db.upsert_code(&table, row.clone());
+    drop(db);
+    Ok(app.render(vec![row], StatusCode::OK))
+}
+
+/// `DELETE /codeTable/{table}/{code}`: 200 with an empty array.
+async fn code_delete(State(app): State<App>, Path((table, code)): Path<(String, String)>) -> Reply {
+    app.db.lock().delete_code(&table, &code)?;
+    Ok(app.render(Vec::new(), StatusCode::OK))
+}
+
 // ------------------------------------------------------------------ accounts, tax, banks, auto-posting
 
 /// "Text not translated" in the name columns when the session's culture is not the database's.
@@ -835,6 +901,12 @@ async fn account_update(State(app): State<App>, Path(account): Path<String>, bod
     let body = body_row(&body)?;
     let row = app.db.lock().update_account(&account, &body)?;
     Ok(app.render(vec![row], StatusCode::OK))
+}
+
+/// `DELETE /Accounts/{account}`: refused while posted ledger rows use the account.
+async fn account_delete(State(app): State<App>, Path(account): Path<String>) -> Reply {
+    app.db.lock().delete_account(&account)?;
+    Ok(app.render(Vec::new(), StatusCode::OK))
 }
 
 async fn tax_list(
@@ -1505,7 +1577,7 @@ async fn workflow_create(State(app): State<App>, body: Bytes) -> Reply {
         let mut db = app.db.lock();
         for b in bodies {
             let application = str_ci(&b, "ApplicationName");
-            if ![Hub::Firm, Hub::Employee, Hub::Project]
+            if ![Hub::Firm, Hub::Employee, Hub::Project, Hub::Contact]
                 .iter()
                 .any(|h| h.matches_application(&application))
             {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use axum::extract::{RawQuery, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -315,6 +315,22 @@ pub(crate) async fn require_bearer(
                 .filter(|g| g.expires_at > now)
                 .map(|g| (g.username.clone(), g.culture.clone()))
         });
+        let read_only = user.as_ref().is_some_and(|(name, _)| {
+            db.users
+                .get(&name.to_lowercase())
+                .is_some_and(|u| u.read_only)
+        });
+        if read_only && matches!(*request.method(), Method::PUT | Method::DELETE) {
+            return VpError::Forbidden(format!(
+                "You do not have rights to {} this record.",
+                if *request.method() == Method::PUT {
+                    "change"
+                } else {
+                    "delete"
+                }
+            ))
+            .into_response();
+        }
         if user.is_none() {
             db.token_stats.unauthorized_calls += 1;
         }

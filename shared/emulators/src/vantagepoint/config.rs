@@ -49,11 +49,29 @@ pub struct VantagepointConfig {
     /// Column lengths are enforced like SQL Server does (`Batch` 32, `RefNo` = KeyCvt `RefnoLength`, CR
     /// `Description` 40): an over-long value is refused, never silently cut.
     pub enforce_column_lengths: bool,
+    /// Whether firm addresses can be edited (reference §4: code updates them through `PUT /firm` with
+    /// `CLAddress[].CLAddressID` and `PUT /firm/{id}/address/{id}`; Unionpoint's notes say "Firm Address API
+    /// does not allow edits"). On (default): both forms update the address. Off: both answer 400.
+    pub firm_address_edits: bool,
+    /// How a webhook action's Security fields (Secret + Public Key, both or neither) sign deliveries — the
+    /// reference calls the scheme undocumented (§7), so it is a switch.
+    pub webhook_signing: WebhookSigning,
     /// Language of the database; a token requested with another `culture` sees "Text not translated" as
     /// tax-code and account names.
     pub culture: String,
     /// Seed of the emulator's id generator and fault injector.
     pub seed: u64,
+}
+
+/// The signing scheme of workflow webhook deliveries whose action has a Secret and a Public Key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WebhookSigning {
+    /// `X-VP-Signature: sha256=<hex HMAC-SHA256 of the body with the Secret>` and
+    /// `X-VP-Public-Key: <Public Key>` (the key's identifier) on every delivery.
+    #[default]
+    HmacSha256,
+    /// The Security fields are stored but deliveries carry no signature (only Basic auth, when set).
+    Unsigned,
 }
 
 impl Default for VantagepointConfig {
@@ -75,6 +93,8 @@ impl Default for VantagepointConfig {
             omit_autonumbers_in_post_response: true,
             accounts_require_blank_columns: true,
             enforce_column_lengths: true,
+            firm_address_edits: true,
+            webhook_signing: WebhookSigning::HmacSha256,
             culture: "en-US".to_owned(),
             seed: 0,
         }
@@ -107,6 +127,8 @@ impl std::fmt::Debug for VantagepointConfig {
                 &self.accounts_require_blank_columns,
             )
             .field("enforce_column_lengths", &self.enforce_column_lengths)
+            .field("firm_address_edits", &self.firm_address_edits)
+            .field("webhook_signing", &self.webhook_signing)
             .field("culture", &self.culture)
             .field("seed", &self.seed)
             .finish()

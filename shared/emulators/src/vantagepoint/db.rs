@@ -26,6 +26,8 @@ pub(crate) enum Hub {
     Firm,
     Employee,
     Project,
+    /// Firm contacts (`ContactICBO`): the product mirrors them as Exact contacts.
+    Contact,
 }
 
 impl Hub {
@@ -38,6 +40,7 @@ impl Hub {
             }
             Hub::Employee => app.starts_with("employee"),
             Hub::Project => app.starts_with("project"),
+            Hub::Contact => app.starts_with("contact"),
         }
     }
 }
@@ -77,6 +80,8 @@ pub(crate) struct User {
     pub active_company: Option<String>,
     pub disabled: bool,
     pub visible_companies: Vec<String>,
+    /// No rights to change records (PUT/DELETE answer 403).
+    pub read_only: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -309,6 +314,7 @@ impl Db {
             active_company: seed.active_company,
             disabled: seed.disabled,
             visible_companies: seed.visible_companies,
+            read_only: seed.read_only,
         };
         self.users.insert(seed.username.to_lowercase(), user);
     }
@@ -397,6 +403,20 @@ impl Db {
             .1
             .retain(|r| !str_ci(r, "Code").eq_ignore_ascii_case(&code));
         entry.1.push(row);
+    }
+
+    /// Removes a code-table row; an unknown table or code is a 404.
+    pub(crate) fn delete_code(&mut self, table: &str, code: &str) -> Result<(), VpError> {
+        let (_, rows) = self
+            .code_tables
+            .get_mut(&table.to_ascii_lowercase())
+            .ok_or_else(|| VpError::NotFound(format!("Code table {table} does not exist.")))?;
+        let before = rows.len();
+        rows.retain(|r| !str_ci(r, "Code").eq_ignore_ascii_case(code));
+        if rows.len() == before {
+            return Err(VpError::records_not_found());
+        }
+        Ok(())
     }
 
     pub(crate) fn code_table(&self, table: &str) -> Option<&Vec<Row>> {
@@ -724,8 +744,9 @@ impl Db {
         ))
     }
 
-    /// Applies a PATCH-style update to a firm. `CLAddress` edits are refused (VP's firm address API does not
-    /// allow edits); new addresses (no `CLAddressID`) are inserted; `VEAccounting` rows are upserted.
+    /// Applies a PATCH-style update to a firm. `CLAddress` rows with a `CLAddressID` edit that address (refused
+    /// when `firm_address_edits` is off); new addresses (no `CLAddressID`) are inserted; `VEAccounting` rows
+    /// are upserted.
     pub(crate) fn update_firm(
         &mut self,
         client_id: &str,
@@ -743,13 +764,17 @@ impl Db {
         if let Some(Value::Array(addresses)) = patch.remove("CLAddress") {
             for address in addresses {
                 let address = obj(address);
-                if !str_ci(&address, "CLAddressID").is_empty() {
+                let address_id = str_ci(&address, "CLAddressID");
+                if address_id.is_empty() {
+                    self.insert_address(&id, &address)?;
+                } else if self.config.firm_address_edits {
+                    self.update_address(&id, &address_id, &address)?;
+                } else {
                     return Err(VpError::field(
                         "CLAddress",
                         "Firm address records cannot be edited through the API; change them in Vantagepoint.",
                     ));
                 }
-                self.insert_address(&id, &address)?;
             }
         }
         if let Some(Value::Array(rows)) = patch.remove("VEAccounting") {
@@ -790,6 +815,59 @@ impl Db {
     }
 
     /// Inserts an address (`POST /firm/{ClientID}/address`); flags accept `'true'`/`'false'` and `'Y'`/`'N'`.
+    /// Edits an address of a firm (merge; `ClientID` and `CLAddressID` stay; the label stays unique per firm).
+    pub(crate) fn update_address(
+        &mut self,
+        client_id: &str,
+        address_id: &str,
+        body: &Row,
+    ) -> Result<Row, VpError> {
+        if !self.config.firm_address_edits {
+            return Err(VpError::field(
+                "CLAddressID",
+                "Firm address records cannot be edited through the API; change them in Vantagepoint.",
+            ));
+        }
+        let index = self
+            .addresses
+            .iter()
+            .position(|a| {
+                str_ci(a, "ClientID").eq_ignore_ascii_case(client_id)
+                    && str_ci(a, "CLAddressID").eq_ignore_ascii_case(address_id)
+            })
+            .ok_or_else(VpError::records_not_found)?;
+        let mut patch = body.clone();
+        patch.retain(|k, _| {
+            !k.eq_ignore_ascii_case("ClientID") && !k.eq_ignore_ascii_case("CLAddressID")
+        });
+        for key in ["PrimaryInd", "Billing", "Payment", "Accounting"] {
+            if let Some(v) = get_ci(&patch, key).cloned() {
+                let flag = flag_of(&v).ok_or_else(|| {
+                    VpError::field(
+                        key,
+                        format!("'{}' is not a valid value for {key}.", text_of(&v)),
+                    )
+                })?;
+                patch.retain(|k, _| !k.eq_ignore_ascii_case(key));
+                patch.insert(key.to_owned(), json!(yn(flag)));
+            }
+        }
+        let label = str_ci(&patch, "Address");
+        if !label.is_empty()
+            && self.addresses.iter().enumerate().any(|(i, a)| {
+                i != index
+                    && str_ci(a, "ClientID").eq_ignore_ascii_case(client_id)
+                    && str_ci(a, "Address").eq_ignore_ascii_case(&label)
+            })
+        {
+            return Err(VpError::Conflict(format!(
+                "Address '{label}' already exists for this firm."
+            )));
+        }
+        merge_patch(&mut self.addresses[index], &patch);
+        Ok(self.addresses[index].clone())
+    }
+
     pub(crate) fn insert_address(&mut self, client_id: &str, body: &Row) -> Result<Row, VpError> {
         if self.firm_by_id(client_id).is_none() {
             return Err(VpError::records_not_found());
@@ -1279,6 +1357,27 @@ impl Db {
         row.insert("Type".into(), Value::from(account_type));
         self.accounts.push(row.clone());
         Ok(row)
+    }
+
+    /// Deletes a chart-of-accounts row; an account posted ledger rows use is refused (400), as VP keeps
+    /// accounts with history.
+    pub(crate) fn delete_account(&mut self, account: &str) -> Result<(), VpError> {
+        let account = account.trim();
+        if self.account(account).is_none() {
+            return Err(VpError::records_not_found());
+        }
+        if self
+            .ledger
+            .iter()
+            .any(|r| str_ci(r, "Account").trim().eq_ignore_ascii_case(account))
+        {
+            return Err(VpError::Conflict(format!(
+                "Account {account} has posted transactions and cannot be deleted."
+            )));
+        }
+        self.accounts
+            .retain(|r| !str_ci(r, "Account").trim().eq_ignore_ascii_case(account));
+        Ok(())
     }
 
     pub(crate) fn update_account(&mut self, account: &str, body: &Row) -> Result<Row, VpError> {

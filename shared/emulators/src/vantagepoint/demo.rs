@@ -248,6 +248,7 @@ pub(crate) fn load(
             active_company: Some(company.clone()),
             disabled: false,
             visible_companies: Vec::new(),
+            read_only: false,
         });
     }
 

@@ -24,6 +24,9 @@ pub enum VpError {
     /// The accounting period is closed (or unknown) for posting.
     #[error("Period {period} is closed or does not exist; transactions cannot be posted to it.")]
     PeriodClosed { period: i32 },
+    /// The user's role has no rights for this change.
+    #[error("{0}")]
+    Forbidden(String),
     /// Missing, unknown or expired bearer token.
     #[error("Authorization has been denied for this request.")]
     Unauthorized,
@@ -56,6 +59,7 @@ impl VpError {
             }
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

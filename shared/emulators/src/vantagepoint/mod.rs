@@ -3,7 +3,7 @@
 //! One [`VantagepointEmulator`] is one VP database: it serves `{instance}/api/...` and the second service root
 //! `{instance}/vision/...` (where the accounting-configuration endpoints live), answers bare JSON arrays with
 //! Y/N flags and VP-style dates, enforces the tenant rules clients trip over (closed periods, out-of-balance
-//! batches, autonumbering, required blank account columns, address edits refused), posts into a ledger with
+//! batches, autonumbering, required blank account columns, address edits configurable), posts into a ledger with
 //! `Period`/`PostSeq`, and delivers workflow webhooks. Tests drive it in-process; the local stack runs the
 //! `vantagepoint-emulator` binary, whose `/__emulator/...` admin endpoints expose the same seed/inspect methods.
 //!
@@ -26,18 +26,20 @@
 //! - `/ledger/PP|EP` post at once; a later `PostTransFile` with `transtype PP|EP` answers `1` without posting
 //!   again. An optional `Batch` on the body is kept (and must be unique); `CheckNo` is not unique (as in VP).
 //! - The authorization-code flow's login page is `{instance}/api/authorize`.
+//! - Webhook Security (Secret + Public Key) is undocumented: deliveries carry `X-VP-Signature: sha256=<hex
+//!   HMAC-SHA256 of the body with the Secret>` and `X-VP-Public-Key`, or nothing (`WebhookSigning::Unsigned`).
 //!
 //! ## Reference checklist (§10) — status and tests (`shared/emulators/tests/vantagepoint/…`)
 //!
 //! | §10 item | Status | Tests |
 //! |---|---|---|
 //! | `POST /{inst}/api/token` (password, refresh, authorization code), form keys case-insensitive, `expires_in` 1799, OAuth errors, 401 on bad bearer | emulated | `auth::*` |
-//! | Hubs `/firm` (+address, vendor accounting), `/employee`, `/project`, `/contact`, `/organization`, `/codeTable/{t}`, `/metadata/{x}`, list parameters, arrays, POST 201 | partly: firm address edits are refused (no switch yet), `/codeTable/{t}/{code}` PUT/DELETE and 403 for users without rights are missing, `/metadata/{x}` is a reduced shape (issue 20 VP items 3–4 open) | `hubs::*` |
+//! | Hubs `/firm` (+address, vendor accounting), `/employee`, `/project`, `/contact`, `/organization`, `/codeTable/{t}`, `/metadata/{x}`, list parameters, arrays, POST 201 | emulated; firm address edits configurable (`firm_address_edits`, default on: `PUT /firm/{id}/address/{id}` and `PUT /firm/{id}` with `CLAddress[].CLAddressID` edit the address; off: both answer 400 — the client's `update_firm_address` reports that as `AddressEdit::NotAllowed`); `/codeTable/{t}/{code}` GET/PUT (merge, code fixed)/DELETE; 403 on every PUT and DELETE for a user without rights (`UserSeed::read_only`); `/metadata/{hub}` and `/metadata/{tt}Entry`, `/metadata/codeTable/{t}` in the documented `{TableName, Fields: [{FieldName, FieldType, MaxLength, IsRequired, IsReadOnly}]}` shape (scjalliance `metadata.go`) for the hubs served | `hubs::*` (incl. `hubs::firm_addresses_are_added_with_true_false_flags_and_edited_in_both_forms`, `hubs::firm_address_edits_are_refused_in_both_forms_when_the_database_does_not_allow_them`, client `shared/vantagepoint/tests/it/hubs.rs::a_firm_address_is_edited_where_vp_allows_it_and_reported_as_not_allowed_where_it_does_not`, `hubs::code_table_rows_and_accounts_are_changed_and_deleted_and_a_user_without_rights_gets_403`, `hubs::metadata_describes_a_hub_as_one_object_with_required_fields`) |
 //! | Settings: periods, active period per user, company, active company | emulated | `hubs::the_active_period_is_per_user_and_returns_period_and_raw_period`, `cash_receipts::a_batch_without_period_lands_in_the_callers_active_period` |
-//! | `/vision/TaxCodeEntity`, `/vision/BankCode/CFGBANKS`, `CFGAutoPosting`, `/Accounts` CRUD | partly: `/Accounts` DELETE missing (issue 20 VP item 4 open) | `hubs::vision_only_endpoints_answer_under_vision_and_404_under_api`, `hubs::accounts_post_requires_the_blank_columns_to_be_present` |
+//! | `/vision/TaxCodeEntity`, `/vision/BankCode/CFGBANKS`, `CFGAutoPosting`, `/Accounts` CRUD | emulated: `/Accounts` GET/POST/PUT/DELETE (DELETE refused while posted rows use the account) | `hubs::vision_only_endpoints_answer_under_vision_and_404_under_api`, `hubs::accounts_post_requires_the_blank_columns_to_be_present`, `hubs::code_table_rows_and_accounts_are_changed_and_deleted_and_a_user_without_rights_gets_403` |
 //! | DataEntry `{ap,cr,cv,ex,in,je,ts}` Control/Master/Detail, balance validation, `PostTransFile` with `PostSeq` | partly: only cash receipts (`cr`) are created and posted through DataEntry; invoice batches are readable (issue 20 VP item 1 open) | `cash_receipts::*`, `ledger::invoice_batches_are_readable_through_data_entry_and_credit_memos_reference_their_invoice` |
 //! | Ledger `/PSALedger/{TT}`, `/LedgerTax/{tt}` with `filterHash`, `POST /ledger/{TT}` and `/vision/ledger/{PP,EP}`, `/ARReview/ARBalance` | partly: `POST /ledger/{TT}` for CR/AP/JE/IN answers 404 (issue 20 VP item 2 open) | `ledger::*`, `payments::*` |
-//! | Workflow webhooks: registration, outbound POST with Basic auth, retries, timeout | emulated for firms, employees and projects; Secret/Public-Key signing and further record types open (issue 20 VP item 5) | `webhooks::*` |
+//! | Workflow webhooks: registration, outbound POST with Basic auth, retries, timeout | emulated for firms, employees, projects and contacts (`ContactICBO`); Security fields (Secret + Public Key, both or neither) sign deliveries as configured (`webhook_signing`: `X-VP-Signature: sha256=<HMAC-SHA256 of the body>` + `X-VP-Public-Key`, or unsigned — the scheme is undocumented); the client's `WebhookVerifier::with_signing_secret` / `verify_request` checks it | `webhooks::*` (incl. `webhooks::contact_workflows_deliver_signed_webhooks_and_signing_can_be_switched_off`), client `webhook::tests::a_body_signed_with_the_webhook_secret_is_accepted_and_a_tampered_one_refused` |
 
 mod admin;
 mod api;
@@ -64,7 +66,7 @@ use parking_lot::Mutex;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-pub use config::{Envelope, FirmAutonumber, VantagepointConfig};
+pub use config::{Envelope, FirmAutonumber, VantagepointConfig, WebhookSigning};
 pub use error::VpError;
 pub use model::*;
 
@@ -136,6 +138,17 @@ impl Shared {
                         url,
                         username: model::str_ci(&hook, "AuthUsername"),
                         password: model::str_ci(&hook, "AuthPassword"),
+                        signing: match self.config.webhook_signing {
+                            config::WebhookSigning::HmacSha256
+                                if !model::str_ci(&hook, "Secret").is_empty() =>
+                            {
+                                Some((
+                                    model::str_ci(&hook, "Secret"),
+                                    model::str_ci(&hook, "PublicKey"),
+                                ))
+                            }
+                            _ => None,
+                        },
                         retries: hook
                             .get("RetryCount")
                             .and_then(model::int_of)

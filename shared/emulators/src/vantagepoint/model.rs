@@ -179,6 +179,9 @@ pub struct UserSeed {
     /// Role-scoped visibility: when not empty, lists of firms, employees, projects, the posted ledger and AR
     /// only show rows whose `Org` belongs to these companies — silently, as VP filters by role access.
     pub visible_companies: Vec<String>,
+    /// A user whose role has no rights to change records: every PUT and DELETE answers 403 (reference §2:
+    /// "PUT 200 (403 if no rights); DELETE 200 (403 if no rights)"); reads and POSTs are unaffected.
+    pub read_only: bool,
 }
 
 impl std::fmt::Debug for UserSeed {
@@ -190,6 +193,7 @@ impl std::fmt::Debug for UserSeed {
             .field("active_company", &self.active_company)
             .field("disabled", &self.disabled)
             .field("visible_companies", &self.visible_companies)
+            .field("read_only", &self.read_only)
             .finish()
     }
 }

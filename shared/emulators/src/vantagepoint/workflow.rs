@@ -1,6 +1,7 @@
 //! Workflow webhooks: the registration tables Unionpoint fills through `/Workflow/...` and the outbound
 //! delivery of a flat JSON object of the configured arguments, with HTTP Basic auth, retries and a timeout,
-//! when a firm, employee or project is inserted or changed.
+//! when a firm, employee, project or contact is inserted, changed or deleted; signed when the action has
+//! Security fields (see `WebhookSigning`).
 
 use std::time::Duration;
 
@@ -37,6 +38,8 @@ pub(crate) struct PlannedDelivery {
     pub url: String,
     pub username: String,
     pub password: String,
+    /// (Secret, Public Key) when deliveries are signed.
+    pub signing: Option<(String, String)>,
     pub retries: u32,
     pub timeout: Duration,
     pub payload: Value,
@@ -49,6 +52,7 @@ impl std::fmt::Debug for PlannedDelivery {
             .field("url", &self.url)
             .field("username", &self.username)
             .field("password", &"<redacted>")
+            .field("signed", &self.signing.is_some())
             .field("retries", &self.retries)
             .field("timeout", &self.timeout)
             .finish()
@@ -152,6 +156,16 @@ pub(crate) fn evaluate(expression: &str, event: &RecordEvent) -> String {
         .unwrap_or_else(|| trimmed.to_owned())
 }
 
+/// `sha256=<lowercase hex HMAC-SHA256(secret, body)>`: the `X-VP-Signature` of a signed delivery.
+pub(crate) fn signature(secret: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let Ok(mut mac) = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
 /// Sends one delivery: up to `1 + retries` attempts, each bounded by the timeout. Returns (attempts,
 /// delivered, last status).
 pub(crate) async fn send(
@@ -162,13 +176,22 @@ pub(crate) async fn send(
     let mut last = None;
     for _ in 0..=plan.retries {
         attempts += 1;
+        let body = serde_json::to_vec(&plan.payload).unwrap_or_default();
         let mut request = client
             .post(&plan.url)
             .timeout(plan.timeout)
-            .json(&plan.payload);
-        if !plan.username.is_empty() {
-            request = request.basic_auth(&plan.username, Some(&plan.password));
+            .header("content-type", "application/json");
+        if let Some((secret, public_key)) = &plan.signing {
+            request = request
+                .header("x-vp-signature", signature(secret, &body))
+                .header("x-vp-public-key", public_key);
         }
+        let request = request.body(body);
+        let request = if plan.username.is_empty() {
+            request
+        } else {
+            request.basic_auth(&plan.username, Some(&plan.password))
+        };
         match request.send().await {
             Ok(response) => {
                 let status = response.status();
@@ -204,6 +227,12 @@ pub(crate) fn webhook_row(body: &Row) -> Result<Row, super::error::VpError> {
             "Authorization needs both a username and a password, or neither.",
         ));
     }
+    if str_ci(body, "Secret").is_empty() != str_ci(body, "PublicKey").is_empty() {
+        return Err(VpError::field(
+            "PublicKey",
+            "Security needs both a secret and a public key, or neither.",
+        ));
+    }
     let retries = get_ci(body, "RetryCount").and_then(int_of).unwrap_or(0);
     if !(0..=10).contains(&retries) {
         return Err(VpError::field(
@@ -226,11 +255,13 @@ pub(crate) fn webhook_row(body: &Row) -> Result<Row, super::error::VpError> {
     Ok(row)
 }
 
-/// A webhook row as GET shows it: the password never leaves the emulator.
+/// A webhook row as GET shows it: the password and the secret never leave the emulator.
 pub(crate) fn redact(row: &Row) -> Row {
     let mut out = row.clone();
     for (k, v) in out.iter_mut() {
-        if k.eq_ignore_ascii_case("AuthPassword") && !text_of(v).is_empty() {
+        if (k.eq_ignore_ascii_case("AuthPassword") || k.eq_ignore_ascii_case("Secret"))
+            && !text_of(v).is_empty()
+        {
             *v = Value::String("********".into());
         }
     }

@@ -5,6 +5,7 @@
 mod faults;
 mod helpers;
 mod invoicing;
+mod ledger;
 mod oauth;
 mod properties;
 mod rate;

@@ -577,3 +577,197 @@ async fn the_token_endpoint_refuses_the_call_beyond_the_daily_limit_until_the_ne
         .await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// Issue 20 item 5: every country site is served (by `Host`, or by a `/{site}` prefix), and codes and tokens
+/// are bound to the site that issued them — elsewhere they are unknown (401 on the API, `invalid_grant` at the
+/// token endpoint).
+#[tokio::test]
+async fn tokens_are_bound_to_the_country_site_that_issued_them() {
+    let env = spawn().await;
+    let form = |extra: &[(&'static str, String)]| {
+        let mut f: Vec<(&'static str, String)> = vec![
+            ("client_id", CLIENT_ID.to_owned()),
+            ("client_secret", crate::helpers::CLIENT_SECRET.to_owned()),
+        ];
+        f.extend_from_slice(extra);
+        f
+    };
+    // Consent and code exchange on the Belgian site (path prefix).
+    let r = env
+        .http
+        .get(format!("{}/be/api/oauth2/auth", env.base))
+        .query(&[
+            ("client_id", CLIENT_ID),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 302);
+    let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let exchange = form(&[
+        ("grant_type", "authorization_code".into()),
+        ("code", code.clone()),
+        ("redirect_uri", REDIRECT.into()),
+    ]);
+    let dutch = env
+        .http
+        .post(format!("{}/api/oauth2/token", env.base))
+        .form(&exchange)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = crate::helpers::status_json(dutch).await;
+    assert_eq!(status, 400, "a Belgian code on the Dutch site: {body}");
+    assert_eq!(body["error"], "invalid_grant");
+    let belgian = env
+        .http
+        .post(format!("{}/be/api/oauth2/token", env.base))
+        .form(&exchange)
+        .send()
+        .await
+        .unwrap();
+    let (status, tokens) = crate::helpers::status_json(belgian).await;
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap();
+
+    // The Belgian token works on the Belgian site, by prefix or by Host, and nowhere else.
+    let me = |url: String, host: Option<&'static str>| {
+        let mut req = env
+            .http
+            .get(url)
+            .bearer_auth(access)
+            .header("accept", "application/json");
+        if let Some(h) = host {
+            req = req.header("host", h);
+        }
+        req.send()
+    };
+    let r = me(format!("{}/be/api/v1/current/Me", env.base), None)
+        .await
+        .unwrap();
+    let (status, body) = crate::helpers::status_json(r).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["d"]["results"][0]["__metadata"]["uri"]
+            .as_str()
+            .unwrap()
+            .contains("/be/api/v1/current/Me"),
+        "links keep the site: {body}"
+    );
+    let r = me(
+        format!("{}/api/v1/current/Me", env.base),
+        Some("start.exactonline.be"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    for (url, host) in [
+        (format!("{}/api/v1/current/Me", env.base), None),
+        (format!("{}/de/api/v1/current/Me", env.base), None),
+        (
+            format!("{}/api/v1/current/Me", env.base),
+            Some("start.exactonline.co.uk"),
+        ),
+        (
+            format!(
+                "{}/api/v1/{}/crm/Accounts?$filter=Name ne 'x'",
+                env.base,
+                crate::helpers::DIVISION
+            ),
+            None,
+        ),
+    ] {
+        let r = me(url.clone(), host).await.unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{url} {host:?}");
+    }
+    let r = me(
+        format!(
+            "{}/be/api/v1/{}/crm/Accounts?$filter=Name ne 'x'",
+            env.base,
+            crate::helpers::DIVISION
+        ),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+
+    // The refresh token too: unknown on the Dutch site, rotated on the Belgian one.
+    env.advance(600);
+    let refresh = form(&[
+        ("grant_type", "refresh_token".into()),
+        (
+            "refresh_token",
+            tokens["refresh_token"].as_str().unwrap().to_owned(),
+        ),
+    ]);
+    let r = env
+        .http
+        .post(format!("{}/api/oauth2/token", env.base))
+        .form(&refresh)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = crate::helpers::status_json(r).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_grant");
+    let r = env
+        .http
+        .post(format!("{}/be/api/oauth2/token", env.base))
+        .form(&refresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+
+    // The admin surface issues tokens per site as well.
+    let uk = env.emu.issue_tokens_on_site(CLIENT_ID, None, "uk").unwrap();
+    let r = env
+        .http
+        .get(format!("{}/uk/api/v1/current/Me", env.base))
+        .bearer_auth(&uk.access_token)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(env.emu.issue_tokens_on_site(CLIENT_ID, None, "xx").is_err());
+}
+
+/// The binding is "[UNCERTAIN as a hard rule]" (§1.1): with `tokens_bound_to_site` off, a Belgian token and
+/// refresh token work on the Dutch site too.
+#[tokio::test]
+async fn with_the_site_binding_switched_off_a_token_works_on_every_site() {
+    let env = spawn_with(|c| c.tokens_bound_to_site = false).await;
+    let be = env.emu.issue_tokens_on_site(CLIENT_ID, None, "be").unwrap();
+    for url in [
+        format!("{}/api/v1/current/Me", env.base),
+        format!("{}/de/api/v1/current/Me", env.base),
+    ] {
+        let r = env
+            .http
+            .get(&url)
+            .bearer_auth(&be.access_token)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{url}");
+    }
+    env.advance(600);
+    let (status, body) = env
+        .token_call(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &be.refresh_token),
+        ])
+        .await;
+    assert_eq!(status, 200, "{body}");
+}

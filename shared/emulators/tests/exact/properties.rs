@@ -75,6 +75,18 @@ const SERVED: &[(&str, &str)] = &[
         "read/financial/ReceivablesList",
     ),
     ("current.Me", "current/Me"),
+    (
+        "financialtransaction.TransactionLines",
+        "financialtransaction/TransactionLines",
+    ),
+    (
+        "sync.Financial.TransactionLines",
+        "sync/Financial/TransactionLines?$select=*&$filter=Timestamp gt 1L",
+    ),
+    (
+        "read.sync.Sync.SyncTimestamp",
+        "read/sync/Sync/SyncTimestamp?modified=datetime'2000-01-01'&endPoint='TransactionLines'",
+    ),
 ];
 
 struct Documented {

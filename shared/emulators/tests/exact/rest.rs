@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{DIVISION, error_message, page_sizes, spawn, spawn_with};
+use crate::helpers::{DIVISION, error_message, page_sizes, spawn, spawn_with, status_json};
 
 #[tokio::test]
 async fn a_request_without_accept_json_gets_406_except_for_count() {
@@ -730,4 +730,81 @@ async fn beta_paths_and_bulk_filters_reach_the_same_data() {
             .unwrap()
             .contains("/bulk/CRM/Accounts(guid'")
     );
+}
+
+/// Issue 20 item 4: XML request bodies (an Atom entry, reference §1.3) are accepted on POST and PUT and read
+/// into the same object as JSON, inline lines included.
+#[tokio::test]
+async fn atom_xml_bodies_are_accepted_on_post_and_put() {
+    let env = spawn().await;
+    let customer = env.customer("Xml Customer");
+    let gl = env.gl("8000");
+    let entry = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<entry xmlns="http://www.w3.org/2005/Atom" xmlns:d="http://schemas.microsoft.com/ado/2007/08/dataservices" xmlns:m="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata">
+  <link rel="http://schemas.microsoft.com/ado/2007/08/dataservices/related/SalesEntryLines" type="application/atom+xml;type=feed" title="SalesEntryLines">
+    <m:inline><feed><entry><content type="application/xml"><m:properties>
+      <d:GLAccount m:type="Edm.Guid">{gl}</d:GLAccount><d:AmountFC m:type="Edm.Double">100</d:AmountFC><d:VATCode>2</d:VATCode>
+    </m:properties></content></entry></feed></m:inline>
+  </link>
+  <content type="application/xml"><m:properties>
+    <d:Journal>70</d:Journal><d:Customer m:type="Edm.Guid">{customer}</d:Customer>
+    <d:YourRef>XML-1</d:YourRef><d:EntryDate m:type="Edm.DateTime">2026-06-01T00:00:00</d:EntryDate>
+    <d:Description m:null="true" />
+  </m:properties></content>
+</entry>"#
+    );
+    let r = env
+        .api(Method::POST, "salesentry/SalesEntries")
+        .header("content-type", "application/atom+xml")
+        .header("prefer", "return=representation")
+        .body(entry)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_json(r).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["d"]["YourRef"], "XML-1");
+    assert_eq!(body["d"]["AmountFC"], json!(121));
+    assert_eq!(
+        body["d"]["SalesEntryLines"]["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let put = r#"<entry xmlns="http://www.w3.org/2005/Atom" xmlns:d="http://schemas.microsoft.com/ado/2007/08/dataservices" xmlns:m="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata"><content type="application/xml"><m:properties><d:City>Delft</d:City></m:properties></content></entry>"#;
+    let r = env
+        .api(Method::PUT, &format!("crm/Accounts(guid'{customer}')"))
+        .header("content-type", "application/xml")
+        .body(put)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let stored = env
+        .emu
+        .entity(DIVISION, "crm/Accounts", &customer)
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored["City"], "Delft");
+    assert_eq!(stored["Name"], "Xml Customer");
+
+    // Broken XML, or XML that is not an entry, is a 400 like a broken JSON body.
+    for bad in ["<entry><content>", "<feed/>"] {
+        let r = env
+            .api(Method::POST, "crm/Accounts")
+            .header("content-type", "application/xml")
+            .body(bad)
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = status_json(r).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(
+            error_message(&body).starts_with("Error processing request stream."),
+            "{body}"
+        );
+    }
 }

@@ -73,7 +73,7 @@ impl Vp {
         body["access_token"].as_str().unwrap().to_owned()
     }
 
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         if path.starts_with("http") {
             path.to_owned()
         } else {

@@ -1,6 +1,6 @@
 use ledgerlink_emulators::vantagepoint::{Envelope, FirmAutonumber, VantagepointConfig};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -163,33 +163,15 @@ async fn a_firm_number_is_accepted_when_autonumbering_is_off() {
     assert_eq!(body[0]["Client"], "C-9");
 }
 
-#[tokio::test]
-async fn firm_addresses_can_be_added_with_true_false_flags_but_not_edited() {
-    let vp = spawn().await;
+/// Issue 20 VP item 3: the reference cites both "no edits" and code that edits addresses through `PUT /firm`
+/// with `CLAddressID` and `PUT /firm/{id}/address/{id}`; both behaviours sit behind `firm_address_edits`.
+async fn add_and_edit_address(vp: &Vp) -> (StatusCode, StatusCode, Value) {
     let token = vp.token().await;
     let id = &vp.demo.client_ids[1];
     let address = json!({"Address": "Remit", "PrimaryInd": "false", "Payment": "true", "Billing": "Y", "City": "Gent"});
-
     let (created, body) = vp
         .post(&token, &format!("/firm/{id}/address"), &address)
         .await;
-    let address_id = body[0]["CLAddressID"].as_str().unwrap().to_owned();
-    let (edit, _) = vp
-        .put(
-            &token,
-            &format!("/firm/{id}/address/{address_id}"),
-            &json!({"City": "Brugge"}),
-        )
-        .await;
-    let (put_grid, put_body) = vp
-        .put(
-            &token,
-            &format!("/firm/{id}"),
-            &json!({"CLAddress": [{"CLAddressID": address_id, "City": "Brugge"}]}),
-        )
-        .await;
-    let (_, list) = vp.get(&token, &format!("/firm/{id}/address")).await;
-
     assert_eq!(created, StatusCode::CREATED);
     assert_eq!(
         (
@@ -199,13 +181,59 @@ async fn firm_addresses_can_be_added_with_true_false_flags_but_not_edited() {
         ),
         (Some("Y"), Some("N"), Some("Y"))
     );
+    let address_id = body[0]["CLAddressID"].as_str().unwrap().to_owned();
+    let (edit, _) = vp
+        .put(
+            &token,
+            &format!("/firm/{id}/address/{address_id}"),
+            &json!({"City": "Brugge", "Billing": "false"}),
+        )
+        .await;
+    let (_, after_edit) = vp.get(&token, &format!("/firm/{id}/address")).await;
+    let (put_grid, _) = vp
+        .put(
+            &token,
+            &format!("/firm/{id}"),
+            &json!({"CLAddress": [{"CLAddressID": address_id, "Address2": "Dok 1"}]}),
+        )
+        .await;
+    let (_, list) = vp.get(&token, &format!("/firm/{id}/address")).await;
+    let remit = |l: &Value| {
+        rows(l)
+            .iter()
+            .find(|a| a["Address"] == "Remit")
+            .unwrap()
+            .clone()
+    };
+    let mut after = remit(&list);
+    after["CityAfterFirstEdit"] = remit(&after_edit)["City"].clone();
+    (edit, put_grid, after)
+}
+
+#[tokio::test]
+async fn firm_addresses_are_added_with_true_false_flags_and_edited_in_both_forms() {
+    let vp = spawn().await;
+    let (edit, put_grid, after) = add_and_edit_address(&vp).await;
+    assert_eq!(edit, StatusCode::OK);
+    assert_eq!(put_grid, StatusCode::OK);
+    assert_eq!(after["CityAfterFirstEdit"], "Brugge");
+    assert_eq!(after["City"], "Brugge");
+    assert_eq!(after["Billing"], "N");
+    assert_eq!(after["Address2"], "Dok 1");
+}
+
+#[tokio::test]
+async fn firm_address_edits_are_refused_in_both_forms_when_the_database_does_not_allow_them() {
+    let vp = spawn_with(VantagepointConfig {
+        firm_address_edits: false,
+        ..Default::default()
+    })
+    .await;
+    let (edit, put_grid, after) = add_and_edit_address(&vp).await;
     assert_eq!(edit, StatusCode::BAD_REQUEST);
-    assert_eq!(put_grid, StatusCode::BAD_REQUEST, "{put_body}");
-    let remit = rows(&list)
-        .iter()
-        .find(|a| a["Address"] == "Remit")
-        .unwrap();
-    assert_eq!(remit["City"], "Gent");
+    assert_eq!(put_grid, StatusCode::BAD_REQUEST);
+    assert_eq!(after["City"], "Gent");
+    assert!(after["Address2"].is_null() || after["Address2"] == "");
 }
 
 #[tokio::test]
@@ -557,4 +585,121 @@ async fn an_employee_is_found_by_its_multi_company_key_too() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body[0]["Employee"], "E001");
     assert_eq!(body[0]["EMail"], "anna@ledgerlink-demo.example");
+}
+
+/// Issue 20 VP item 4: code-table rows are changed and deleted by key, accounts deleted (not while posted rows
+/// use them), and a user without rights gets 403 on every PUT and DELETE while reads still work.
+#[tokio::test]
+async fn code_table_rows_and_accounts_are_changed_and_deleted_and_a_user_without_rights_gets_403() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+    let (created, _) = vp
+        .post(
+            &token,
+            "/codeTable/CFGSuffix",
+            &json!({"Code": "Esq", "Description": "Esquire"}),
+        )
+        .await;
+    assert_eq!(created, StatusCode::CREATED);
+
+    // PUT merges and keeps the code; a different code in the body is refused.
+    let (status, body) = vp
+        .put(
+            &token,
+            "/codeTable/CFGSuffix/Esq",
+            &json!({"Description": "Esquire (Esq.)"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(rows(&body)[0]["Description"], "Esquire (Esq.)");
+    let (_, stored) = vp.get(&token, "/codeTable/CFGSuffix/Esq").await;
+    assert_eq!(rows(&stored)[0]["Description"], "Esquire (Esq.)");
+    let (status, _) = vp
+        .put(&token, "/codeTable/CFGSuffix/Esq", &json!({"Code": "Sr"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = vp
+        .put(
+            &token,
+            "/codeTable/CFGSuffix/Nope",
+            &json!({"Description": "x"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A user whose role has no rights: reads work, PUT and DELETE are 403 and change nothing.
+    vp.emulator
+        .add_user(ledgerlink_emulators::vantagepoint::UserSeed {
+            username: "viewer".into(),
+            password: "viewer-password".into(),
+            read_only: true,
+            ..Default::default()
+        });
+    let mut form = vp.grant_form("viewer-password");
+    form.retain(|(k, _)| *k != "Username");
+    form.push(("Username", "viewer".into()));
+    let (_, viewer) = vp.token_response(&form).await;
+    let viewer = viewer["access_token"].as_str().unwrap().to_owned();
+    let (status, _) = vp.get(&viewer, "/codeTable/CFGSuffix/Esq").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = vp
+        .put(
+            &viewer,
+            "/codeTable/CFGSuffix/Esq",
+            &json!({"Description": "x"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body["Message"].as_str().unwrap().contains("rights"));
+    for path in ["/codeTable/CFGSuffix/Esq", "/Accounts/11100"] {
+        let (status, _) = vp
+            .send(vp.http.delete(vp.url(path)).bearer_auth(&viewer))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let (status, _) = vp
+        .put(&viewer, "/Accounts/11100", &json!({"Name": "x"}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // DELETE by the admin: the code goes; an unknown code is 404.
+    let delete = |path: &'static str| vp.send(vp.http.delete(vp.url(path)).bearer_auth(&token));
+    let (status, _) = delete("/codeTable/CFGSuffix/Esq").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = vp.get(&token, "/codeTable/CFGSuffix/Esq").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = delete("/codeTable/CFGSuffix/Esq").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Accounts: a new, unused account can be deleted; one with posted rows cannot.
+    let mut account =
+        json!({"Account": "61500", "Name": "Unused", "Status": "A", "Type": "9", "Detail": "1"});
+    for c in [
+        "CashBasisAccount",
+        "UnrealizedLossAccount",
+        "UnrealizedGainAccount",
+        "CashBasisRevaluation",
+    ] {
+        account[c] = json!("");
+    }
+    let (status, _) = vp.post(&token, "/Accounts/", &account).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = delete("/Accounts/61500").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = vp.get(&token, "/Accounts/61500").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, ledger) = vp.get(&token, "/PSALedger/IN").await;
+    let posted = rows(&ledger)
+        .iter()
+        .find_map(|r| r["Account"].as_str().filter(|a| !a.trim().is_empty()))
+        .expect("the demo posted invoices")
+        .to_owned();
+    let (status, body) = vp
+        .send(
+            vp.http
+                .delete(vp.url(&format!("/Accounts/{posted}")))
+                .bearer_auth(&token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }

@@ -251,3 +251,145 @@ async fn deleting_an_unused_project_fires_delete_workflows_and_a_used_one_cannot
     let (gone, _) = vp.get(&token, "/project/2026-900").await;
     assert_eq!(gone, StatusCode::NOT_FOUND);
 }
+
+#[derive(Default)]
+struct Signed {
+    deliveries: Vec<(Vec<u8>, Option<String>, Option<String>)>,
+}
+
+/// A receiver that keeps each delivery's raw body and its signature headers.
+async fn signed_receiver() -> (ledgerlink_emulators::RunningServer, Arc<Mutex<Signed>>) {
+    let state = Arc::new(Mutex::new(Signed::default()));
+    let s = state.clone();
+    let app = Router::new().route(
+        "/hook",
+        post(move |headers: HeaderMap, body: axum::body::Bytes| {
+            let s = s.clone();
+            async move {
+                let header = |n: &str| {
+                    headers
+                        .get(n)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                };
+                s.lock().deliveries.push((
+                    body.to_vec(),
+                    header("x-vp-signature"),
+                    header("x-vp-public-key"),
+                ));
+                AxumStatus::OK
+            }
+        }),
+    );
+    (
+        ledgerlink_emulators::serve(app, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap(),
+        state,
+    )
+}
+
+/// Registers a signed webhook on contact inserts and changes; returns whether the action was accepted.
+async fn register_signed(vp: &Vp, token: &str, url: &str, security: Value) -> StatusCode {
+    let mut ids = Vec::new();
+    for event in ["Insert", "Change"] {
+        let (_, body) = vp
+            .post(token, "/Workflow/Workflow", &json!({"ApplicationName": "ContactICBO", "EventType": event, "Active": "Y", "PRLevel": 0, "Description": "Sync - contacts"}))
+            .await;
+        ids.push(body[0]["EventID"].as_str().unwrap().to_owned());
+    }
+    for id in &ids {
+        let mut action = json!({"ActionID": id, "WebhookURL": url, "RetryCount": 0, "Timeout": 5});
+        for (k, v) in security.as_object().unwrap() {
+            action[k] = v.clone();
+        }
+        let (status, hook) = vp
+            .post(token, "/Workflow/dlgWorkflowActionWebhook", &action)
+            .await;
+        if status != StatusCode::CREATED {
+            return status;
+        }
+        assert_eq!(hook[0]["Secret"], "********", "the secret is never shown");
+        vp.put(token, "/Workflow", &json!({"WorkflowActions": [{"EventID": id, "ActionID": id, "Active": "Y", "ActionType": "Webhook", "PRLevel": 0}]}))
+            .await;
+        vp.post(
+            token,
+            "/Workflow/dlgWorkflowActionWebhookArgs",
+            &json!({"ActionID": id, "ArgName": "ContactID", "SQLExpression": "'[:CT.ContactID]'", "ArgOrder": 1}),
+        )
+        .await;
+    }
+    StatusCode::CREATED
+}
+
+fn hmac_hex(secret: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Issue 20 VP item 5: contacts fire workflows too, and an action's Security fields (Secret + Public Key,
+/// both or neither) sign each delivery — or not, as `WebhookSigning` says (the scheme is undocumented).
+#[tokio::test]
+async fn contact_workflows_deliver_signed_webhooks_and_signing_can_be_switched_off() {
+    for signing in [
+        ledgerlink_emulators::vantagepoint::WebhookSigning::HmacSha256,
+        ledgerlink_emulators::vantagepoint::WebhookSigning::Unsigned,
+    ] {
+        let vp = spawn_with(ledgerlink_emulators::vantagepoint::VantagepointConfig {
+            webhook_signing: signing,
+            ..Default::default()
+        })
+        .await;
+        let token = vp.token().await;
+        let (server, received) = signed_receiver().await;
+        let url = format!("{}/hook", server.base_url());
+        assert_eq!(
+            register_signed(&vp, &token, &url, json!({"Secret": "only-a-secret"})).await,
+            StatusCode::BAD_REQUEST,
+            "both or neither"
+        );
+        assert_eq!(
+            register_signed(
+                &vp,
+                &token,
+                &url,
+                json!({"Secret": "hook-secret", "PublicKey": "pk-1"})
+            )
+            .await,
+            StatusCode::CREATED
+        );
+
+        let (status, contact) = vp
+            .post(
+                &token,
+                "/contact",
+                &json!({"FirstName": "Ann", "LastName": "Smit"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{contact}");
+        let id = contact[0]["ContactID"].as_str().unwrap().to_owned();
+        vp.put(&token, &format!("/contact/{id}"), &json!({"Title": "Dr"}))
+            .await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while received.lock().deliveries.len() < 2 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let got = received.lock().deliveries.clone();
+        assert_eq!(got.len(), 2, "an insert and a change");
+        for (body, sig, key) in &got {
+            let payload: Value = serde_json::from_slice(body).unwrap();
+            assert_eq!(payload["ContactID"], id.as_str());
+            match signing {
+                ledgerlink_emulators::vantagepoint::WebhookSigning::HmacSha256 => {
+                    assert_eq!(sig.as_deref(), Some(hmac_hex("hook-secret", body).as_str()));
+                    assert_eq!(key.as_deref(), Some("pk-1"));
+                }
+                ledgerlink_emulators::vantagepoint::WebhookSigning::Unsigned => {
+                    assert_eq!((sig, key), (&None, &None));
+                }
+            }
+        }
+    }
+}

@@ -465,3 +465,28 @@ async fn invoices_and_receipts_at_month_ends_and_clock_changes_carry_the_dutch_d
         assert_eq!(term.entry_date, Some(day(invoice_day)), "{instant}");
     }
 }
+
+#[tokio::test]
+async fn the_feed_reset_marker_is_the_division_move_date_and_changes_when_exact_moves_the_division()
+{
+    // Arrange
+    let env = spawn().await;
+    let ledger = ExactLedger::new(env.connect().await);
+    assert_eq!(
+        ledger.sync_reset_marker().await.unwrap(),
+        None,
+        "never moved"
+    );
+
+    // Act
+    env.emulator.move_division(env.division()).unwrap();
+    let first = ledger.sync_reset_marker().await.unwrap();
+    env.clock.advance(std::time::Duration::from_secs(86_400));
+    env.emulator.move_division(env.division()).unwrap();
+    let second = ledger.sync_reset_marker().await.unwrap();
+
+    // Assert: a `/Date(ms)/` value that differs per move.
+    let first = first.expect("the move date after a move");
+    assert!(first.starts_with("/Date("), "{first}");
+    assert_ne!(Some(first), second);
+}

@@ -2,6 +2,7 @@
 //! driven through the embedded work queue exactly as the local stack drives them.
 #![allow(clippy::unwrap_used)]
 
+mod division_move;
 mod exactly_once;
 mod faults;
 mod figures;

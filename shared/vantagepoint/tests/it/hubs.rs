@@ -290,3 +290,49 @@ async fn employees_and_projects_are_read_with_their_accounting_facts() {
     assert_eq!(group.main_wbs1, vp.demo.projects[2]);
     assert!(group.consolidated);
 }
+
+/// Issue 20 VP item 3: the client edits a firm address on a database that allows it, and reports a database
+/// that refuses address edits as `AddressEdit::NotAllowed` (never a silent success).
+#[tokio::test]
+async fn a_firm_address_is_edited_where_vp_allows_it_and_reported_as_not_allowed_where_it_does_not()
+{
+    for edits in [true, false] {
+        // Arrange
+        let vp =
+            crate::helpers::spawn_with(ledgerlink_emulators::vantagepoint::VantagepointConfig {
+                firm_address_edits: edits,
+                ..Default::default()
+            })
+            .await;
+        let id = vp.demo.client_ids[1].clone();
+        let mut address: ledgerlink_domain::vantagepoint::FirmAddress =
+            serde_json::from_value(serde_json::json!({"Address": "Remit", "City": "Gent"}))
+                .unwrap();
+        let created = vp.client.create_firm_address(&id, &address).await.unwrap();
+        address.address_id = created.address_id.clone();
+        address.city = Some("Brugge".into());
+
+        // Act
+        let outcome = vp.client.update_firm_address(&id, &address).await.unwrap();
+
+        // Assert
+        let stored = vp.client.firm_addresses(&id).await.unwrap();
+        let remit = stored
+            .iter()
+            .find(|a| a.address_id == created.address_id)
+            .unwrap();
+        if edits {
+            assert!(
+                matches!(&outcome, ledgerlink_vantagepoint::AddressEdit::Updated(a) if a.city.as_deref() == Some("Brugge")),
+                "{outcome:?}"
+            );
+            assert_eq!(remit.city.as_deref(), Some("Brugge"));
+        } else {
+            assert!(
+                matches!(&outcome, ledgerlink_vantagepoint::AddressEdit::NotAllowed { message } if message.contains("cannot be edited")),
+                "{outcome:?}"
+            );
+            assert_eq!(remit.city.as_deref(), Some("Gent"));
+        }
+    }
+}
