@@ -17,12 +17,18 @@ use crate::{MessageOutcome, discover, process_message};
 
 const VISIBILITY: Duration = Duration::from_secs(60);
 const RETRY: Duration = Duration::from_secs(20);
+/// Longer than any delayed commit: after it, every write a client sent has landed.
+const LATE: Duration = Duration::from_secs(60);
 
 /// What a run's options change (the stronger faults are opt-in so a seed replays the same run).
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Silences every fault (a baseline: the invariants must hold without faults too).
     pub quiet: bool,
+    /// A check of the checks: once the invoices are synced, their first sales entry is deleted from Exact
+    /// behind the integration's back, and the run ends after the invoice invariants (which must count it
+    /// lost).
+    pub delete_first_entry: bool,
 }
 
 async fn discover_until_ok(
@@ -33,7 +39,9 @@ async fn discover_until_ok(
     for _ in 0..50 {
         match discover(&world.ctx, flow, &t.id).await {
             Ok(_) => return Ok(()),
-            Err(e) if e.is_retryable() => world.clock.advance(Duration::from_secs(5)),
+            // A refresh whose answer was lost paused the tenant: the user reconnects.
+            Err(_) if world.reconnect_exact_if_paused(&t.id).await? => {}
+            Err(e) if e.is_retryable() => world.advance(Duration::from_secs(5)).await,
             Err(e) => return Err(format!("discovery failed permanently: {e}")),
         }
     }
@@ -128,6 +136,8 @@ fn fault_key(system: &str, kind: &str) -> &'static str {
         ("exact", "reset") => "exact_reset",
         ("exact", "commit-then-drop") => "exact_commit_then_drop",
         ("exact", "5xx-after-commit") => "exact_5xx_after_commit",
+        ("exact", "delayed-commit") => "exact_delayed_commit",
+        ("vp", "delayed-commit") => "vp_delayed_commit",
         ("vp", "5xx-after-commit") => "vp_5xx_after_commit",
         ("vp", "5xx") => "vp_5xx",
         ("vp", "reset") => "vp_reset",
@@ -185,7 +195,7 @@ async fn settle(
         for tenant in &tenants {
             world.reconnect_exact_if_paused(tenant).await?;
         }
-        world.clock.advance(VISIBILITY + Duration::from_secs(301));
+        world.advance(VISIBILITY + Duration::from_secs(301)).await;
         if !world.queue_real_delay.is_zero() {
             tokio::time::sleep(world.queue_real_delay + Duration::from_millis(100)).await;
         }
@@ -325,6 +335,11 @@ pub async fn one_run(
     let mut v = Violations::default();
     let exact_before = world.exact.faults().injected();
     let vp_before = world.vp.faults().injected();
+    let reconnects_before = world.reconnects();
+    let token_before = world
+        .exact
+        .counters()
+        .count_matching("POST /api/oauth2/token");
     world.claims.take();
     let t = world
         .tenant(&format!("f{run}"), Prelink::FirstClient)
@@ -371,6 +386,19 @@ pub async fn one_run(
         commit_then_drop_per_mille: rng.random_range(0..300),
         error_after_commit_per_mille: rng.random_range(0..150),
         after_commit_statuses: Vec::new(),
+        // A commit slower than the clients' settle time (1 s here; their look-ups go on for 15 s).
+        delayed_commit_per_mille: rng.random_range(0..100),
+        commit_delay_secs: rng.random_range(2..=10),
+    };
+    // The token endpoint: 5xx and 429 before the handler, and a refresh committed (the refresh token
+    // rotated) whose answer is dropped.
+    let token_rule = FaultRule {
+        method: Some("POST".into()),
+        path_prefix: "/api/oauth2/token".into(),
+        error_5xx_per_mille: rng.random_range(0..150),
+        storm_429_remaining: rng.random_range(0..=1),
+        commit_then_drop_per_mille: rng.random_range(0..100),
+        ..FaultRule::default()
     };
     let vp_rule = FaultRule {
         method: None,
@@ -382,11 +410,20 @@ pub async fn one_run(
         commit_then_drop_per_mille: rng.random_range(0..100),
         error_after_commit_per_mille: rng.random_range(0..80),
         after_commit_statuses: Vec::new(),
+        delayed_commit_per_mille: rng.random_range(0..60),
+        commit_delay_secs: rng.random_range(2..=10),
     };
     let quiet = options.quiet;
     if !quiet {
-        world.exact.faults().set_rules(vec![exact_rule]);
+        world
+            .exact
+            .faults()
+            .set_rules(vec![exact_rule, token_rule.clone()]);
         world.vp.faults().set_rules(vec![vp_rule]);
+    }
+    // Half the runs start with an expired access token: the first call refreshes it under the token faults.
+    if rng.random_bool(0.5) {
+        world.expire_exact_access(&t.id).await?;
     }
     let kill = if quiet { 0 } else { rng.random_range(0..150) };
     let dup = if quiet { 0 } else { rng.random_range(0..200) };
@@ -415,7 +452,17 @@ pub async fn one_run(
         }
     }
     settle(world, Flow::InvoiceOut, &invoices, &mut rng, kill, dup).await?;
+    // Writes still in flight land before the ledger is counted (a late second create shows up).
+    world.advance(LATE).await;
 
+    if options.delete_first_entry
+        && let Some(entry) = good.first().and_then(|(k, _)| entries_of(world, &t, k))
+    {
+        world
+            .exact
+            .delete(div, "salesentry/SalesEntries", &entry)
+            .map_err(|e| e.to_string())?;
+    }
     // Invoices: Success each, the negative one refused (Error) and never in Exact.
     let mut entries: BTreeMap<String, String> = BTreeMap::new();
     for (k, _) in &good {
@@ -445,6 +492,12 @@ pub async fn one_run(
     )
     .await?;
     *counts.entry("invoices").or_default() += good.len() as u64;
+    if options.delete_first_entry {
+        return Ok(RunOutcome {
+            counts,
+            violations: v,
+        });
+    }
 
     // VOUCHER-OUT (some runs), still under the same faults.
     let mut voucher_entry = None;
@@ -463,6 +516,7 @@ pub async fn one_run(
             dup,
         )
         .await?;
+        world.advance(LATE).await;
         voucher_entry = check_status(world, &o, SyncStatus::Success, &mut v)
             .await?
             .and_then(|s| s.target_id);
@@ -486,6 +540,9 @@ pub async fn one_run(
 
     // PAYMENT-IN: pay some invoices (full or partial) in Exact, poll 1-3 times (webhooks + schedule).
     world.exact.faults().clear();
+    if !quiet {
+        world.exact.faults().set_rules(vec![token_rule.clone()]);
+    }
     let mut paid: Vec<(String, Decimal)> = Vec::new();
     for (k, _) in &good {
         if !rng.random_bool(0.6) {
@@ -526,17 +583,21 @@ pub async fn one_run(
         supplier_paid = Some(recorded.amount);
     }
     if !quiet {
-        world.exact.faults().set_rules(vec![FaultRule {
-            method: None,
-            path_prefix: format!("/api/v1/{div}/"),
-            latency_ms: 0,
-            error_5xx_per_mille: rng.random_range(0..200),
-            storm_429_remaining: 0,
-            reset_before_per_mille: rng.random_range(0..60),
-            commit_then_drop_per_mille: 0,
-            error_after_commit_per_mille: 0,
-            after_commit_statuses: Vec::new(),
-        }]);
+        world.exact.faults().set_rules(vec![
+            FaultRule {
+                method: None,
+                path_prefix: format!("/api/v1/{div}/"),
+                latency_ms: 0,
+                error_5xx_per_mille: rng.random_range(0..200),
+                storm_429_remaining: 0,
+                reset_before_per_mille: rng.random_range(0..60),
+                commit_then_drop_per_mille: 0,
+                error_after_commit_per_mille: 0,
+                after_commit_statuses: Vec::new(),
+                ..FaultRule::default()
+            },
+            token_rule,
+        ]);
     }
     world.tick();
     for _ in 0..rng.random_range(1..=3) {
@@ -595,6 +656,7 @@ pub async fn one_run(
     settle(world, Flow::PaymentIn, &all_payments, &mut rng, kill, dup).await?;
     world.exact.faults().clear();
     world.vp.faults().clear();
+    world.advance(LATE).await;
 
     // Payments: each exactly once in VP, posted, allocated to its invoice with the paid amount; Success.
     let in_vp = world.vp.cash_receipts();
@@ -729,6 +791,12 @@ pub async fn one_run(
         let before = exact_before.get(&kind).copied().unwrap_or(0);
         *counts.entry(fault_key("exact", &kind)).or_default() += n - before;
     }
+    let token = world
+        .exact
+        .counters()
+        .count_matching("POST /api/oauth2/token");
+    *counts.entry("exact_token_requests").or_default() += token - token_before;
+    *counts.entry("exact_reconnects").or_default() += world.reconnects() - reconnects_before;
     for (kind, n) in world.vp.faults().injected() {
         let before = vp_before.get(&kind).copied().unwrap_or(0);
         *counts.entry(fault_key("vp", &kind)).or_default() += n - before;
@@ -737,6 +805,17 @@ pub async fn one_run(
         counts,
         violations: v,
     })
+}
+
+/// The `EntryID` of the sales entry whose reference is `key` in the tenant's division.
+fn entries_of(world: &FaultWorld, t: &TenantFixture, key: &str) -> Option<String> {
+    world
+        .exact
+        .entities(t.division, "salesentry/SalesEntries")
+        .ok()?
+        .iter()
+        .find(|r| r.get("YourRef").and_then(|v| v.as_str()) == Some(key))
+        .and_then(|r| r.get("EntryID").and_then(|v| v.as_str()).map(str::to_owned))
 }
 
 fn key_of_refused(key: &str, negative: Option<&str>) -> bool {

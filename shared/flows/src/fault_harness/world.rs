@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -97,6 +97,7 @@ pub struct FaultWorld {
     pub queue_real_delay: Duration,
     backend: Backend,
     next_division: AtomicI32,
+    reconnects: AtomicU64,
 }
 
 /// Which master data a new tenant starts with.
@@ -152,6 +153,9 @@ impl FaultWorld {
             .map_err(|e| e.to_string())?;
         // The demo's own postings are before every tenant's `sync_start`.
         clock.advance(Duration::from_secs(5));
+        // Delayed commits come due on the world's clock.
+        exact.faults().set_clock(clock.shared());
+        vp.faults().set_clock(clock.shared());
 
         let (backend, mut stores, queue, queue_real_delay): (
             Backend,
@@ -240,6 +244,7 @@ impl FaultWorld {
             queue_real_delay,
             backend,
             next_division: AtomicI32::new(100_000),
+            reconnects: AtomicU64::new(0),
         })
     }
 
@@ -277,6 +282,32 @@ impl FaultWorld {
         Ok(())
     }
 
+    /// Marks the stored Exact access token of `tenant` expired, so the next call refreshes it (through the
+    /// token endpoint's faults).
+    pub async fn expire_exact_access(&self, tenant: &TenantId) -> Result<(), String> {
+        let connection = format!("exact:{tenant}");
+        let Some(mut record) = self
+            .ctx
+            .stores
+            .tokens
+            .load(&connection)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Err(format!("no tokens stored for {connection}"));
+        };
+        // Exact refuses a refresh within 570 s of the issue: the token is as old as that.
+        record.issued_at = self.now() - chrono::Duration::seconds(601);
+        record.access_expires_at = self.now() - chrono::Duration::seconds(1);
+        self.ctx
+            .stores
+            .tokens
+            .save_initial(&record)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
     /// What a user does when the Exact connection of `tenant` is paused for a reconnect (a rotated refresh
     /// token whose answer never reached us): consents again and resumes the tenant.
     pub async fn reconnect_exact_if_paused(&self, tenant: &TenantId) -> Result<bool, String> {
@@ -290,6 +321,7 @@ impl FaultWorld {
             return Ok(false);
         }
         self.consent_exact(tenant).await?;
+        self.reconnects.fetch_add(1, Ordering::Relaxed);
         crate::operator::resume(&self.ctx, tenant)
             .await
             .map_err(|e| e.to_string())?;
@@ -298,6 +330,11 @@ impl FaultWorld {
 
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// How often a user had to reconnect Exact Online in this world (a refresh answer lost).
+    pub fn reconnects(&self) -> u64 {
+        self.reconnects.load(Ordering::Relaxed)
     }
 
     pub fn today(&self) -> NaiveDate {
@@ -513,6 +550,13 @@ impl FaultWorld {
             ..VoucherSeed::default()
         };
         self.vp.post_voucher(&seed).map_err(|e| e.to_string())
+    }
+
+    /// Moves the clock on by `by` and lets every delayed commit that is then due land in the ledgers.
+    pub async fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+        self.exact.faults().apply_due().await;
+        self.vp.faults().apply_due().await;
     }
 
     /// Lets discovery windows close over what was just posted.

@@ -9,7 +9,18 @@
 //! `LEDGERLINK_FAULT_LANES` the worlds side by side (default 3), `LEDGERLINK_FAULT_QUIET` silences the
 //! faults. The soak command (`examples/fault-soak.rs`) runs the same runs, also on the AWS adapters.
 
-use ledgerlink_flows::fault_harness::{SoakConfig, StoreKind, soak};
+use std::time::Duration;
+
+use ledgerlink_domain::{Flow, ObjectType, SyncStatus};
+use ledgerlink_emulators::FaultRule;
+use ledgerlink_emulators::exact::PaymentSpec;
+use ledgerlink_flows::discover;
+use ledgerlink_flows::fault_harness::{
+    FaultWorld, RunOptions, SoakConfig, StoreKind, one_run, soak,
+};
+use rust_decimal_macros::dec;
+
+use crate::helpers::{World, invoice_key};
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
@@ -53,4 +64,163 @@ async fn randomised_faults_never_duplicate_a_document_nor_lose_a_payment() {
         );
     }
     assert!(report.violations.is_clean(), "{}", report.summary_line());
+}
+
+/// The same runs on the AWS adapters (DynamoDB + SQS on moto): a few in the test suite, the soak command
+/// runs hundreds (`--store aws`). `LEDGERLINK_FAULT_AWS_RUNS` sets how many (default 3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn randomised_faults_on_the_aws_adapters_never_duplicate_nor_lose_anything() {
+    let runs = env_u64("LEDGERLINK_FAULT_AWS_RUNS").unwrap_or(3);
+    let seed = env_u64("LEDGERLINK_FAULT_SEED").unwrap_or(7);
+    let mut config = SoakConfig::new(StoreKind::Aws, runs, seed);
+    config.lanes = 1;
+
+    let report = soak(&config).await.unwrap();
+
+    assert!(
+        report.violations.is_clean(),
+        "{:#?}\n{}",
+        report.failures,
+        report.summary_line()
+    );
+    assert_eq!(report.runs, runs);
+}
+
+/// The checks can fail: a sales entry removed from Exact behind the integration's back is counted lost
+/// (the document, and the link that now points at nothing), while a run without it is clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_invariant_checks_count_a_document_missing_from_the_ledger_as_lost() {
+    // Arrange
+    let world = FaultWorld::spawn(StoreKind::Embedded).await.unwrap();
+    let quiet = RunOptions {
+        quiet: true,
+        ..RunOptions::default()
+    };
+    let sabotaged = RunOptions {
+        quiet: true,
+        delete_first_entry: true,
+    };
+
+    // Act
+    let clean = one_run(&world, 1, 11, &quiet).await.unwrap();
+    let broken = one_run(&world, 2, 11, &sabotaged).await.unwrap();
+
+    // Assert
+    assert!(clean.violations.is_clean(), "{:?}", clean.violations);
+    assert_eq!(broken.violations.lost, 2, "{:?}", broken.violations);
+    assert_eq!(broken.violations.duplicates, 0, "{:?}", broken.violations);
+}
+
+/// A sales entry Exact commits only after the client's settle time (a 504 now, the entry visible 6 s
+/// later) is found by the client's look-ups along its settle schedule and never posted a second time.
+#[tokio::test]
+async fn a_sales_entry_committed_after_the_settle_time_is_found_not_posted_twice() {
+    // Arrange
+    let world = World::spawn().await;
+    world.exact.faults().set_clock(world.clock.shared());
+    let t = world.tenant("slow-commit").await;
+    let posting = world.post_invoice("930101", &[dec!(410.00)]);
+    let key = invoice_key("930101", &posting);
+    world.tick();
+    world.exact.faults().set_rules(vec![FaultRule {
+        method: Some("POST".into()),
+        path_prefix: format!("/api/v1/{}/salesentry/", t.division),
+        delayed_commit_per_mille: 1000,
+        commit_delay_secs: 6,
+        ..FaultRule::default()
+    }]);
+
+    // Act
+    discover(&world.ctx, Flow::InvoiceOut, &t.id).await.unwrap();
+    world.drain(Flow::InvoiceOut).await;
+    world.clock.advance(Duration::from_secs(600));
+    world.exact.faults().apply_due().await;
+
+    // Assert
+    assert!(
+        world.exact.faults().injected().get("delayed-commit") >= Some(&1),
+        "the fault must have hit the post"
+    );
+    assert_eq!(world.exact.faults().deferred_commits(), 0);
+    assert_eq!(world.sales_entries(t.division, &key), 1);
+    let status = world
+        .status(&t.id, ObjectType::Invoice, &key)
+        .await
+        .unwrap();
+    assert_eq!(
+        status.status,
+        SyncStatus::Success,
+        "{:?}",
+        status.last_message
+    );
+}
+
+/// A cash receipt Vantagepoint commits only after the client's settle time is found, not created again
+/// (the emulator counts every create request of the batch).
+#[tokio::test]
+async fn a_cash_receipt_committed_after_the_settle_time_is_found_not_created_twice() {
+    // Arrange: an invoice synced and paid in Exact.
+    let world = World::spawn().await;
+    world.vp.faults().set_clock(world.clock.shared());
+    let t = world.tenant("slow-receipt").await;
+    let posting = world.post_invoice("930201", &[dec!(120.00)]);
+    let key = invoice_key("930201", &posting);
+    world.tick();
+    discover(&world.ctx, Flow::InvoiceOut, &t.id).await.unwrap();
+    world.drain(Flow::InvoiceOut).await;
+    let entry = world
+        .status(&t.id, ObjectType::Invoice, &key)
+        .await
+        .unwrap()
+        .target_id
+        .unwrap();
+    world
+        .exact
+        .register_payment(PaymentSpec {
+            division: t.division,
+            entry_id: entry,
+            amount: None,
+            date: None,
+            employee: false,
+        })
+        .unwrap();
+    world.tick();
+    world.vp.faults().set_rules(vec![FaultRule {
+        method: Some("POST".into()),
+        path_prefix: "/vantagepoint/api/DataEntry/crControl".into(),
+        delayed_commit_per_mille: 1000,
+        commit_delay_secs: 8,
+        ..FaultRule::default()
+    }]);
+
+    // Act
+    discover(&world.ctx, Flow::PaymentIn, &t.id).await.unwrap();
+    world.drain(Flow::PaymentIn).await;
+    world.clock.advance(Duration::from_secs(600));
+    world.vp.faults().apply_due().await;
+
+    // Assert
+    let receipts = world.receipts(&t.id).await;
+    assert_eq!(receipts.len(), 1);
+    let batch = format!("Exact{}", receipts[0].object.key);
+    assert!(
+        world.vp.faults().injected().get("delayed-commit") >= Some(&1),
+        "the fault must have hit the create"
+    );
+    assert_eq!(world.vp.raw_cash_receipt_creates(&batch), 1);
+    assert_eq!(
+        world
+            .vp
+            .cash_receipts()
+            .iter()
+            .filter(|c| c.batch == batch)
+            .count(),
+        1
+    );
+    assert_eq!(
+        receipts[0].status,
+        SyncStatus::Success,
+        "{:?}",
+        receipts[0].last_message
+    );
 }
