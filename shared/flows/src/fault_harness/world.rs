@@ -124,6 +124,10 @@ impl FaultWorld {
         let clock = ManualClock::fixed();
         let config = ExactEmuConfig {
             clock: clock.shared(),
+            // A world serves up to `renew_every` runs, each a tenant's whole history, within one day of its
+            // clock: Exact's 200 token calls per app and day would be a property of the harness, not of the
+            // flows (the token faults alone cause hundreds of refreshes). Counted, never refused.
+            token_calls_per_day: None,
             ..ExactEmuConfig::default()
         };
         let exact = ExactEmulator::new(config);
