@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use ledgerlink_clock::SharedClock;
+
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -42,6 +45,13 @@ pub struct FaultRule {
     pub error_after_commit_per_mille: u32,
     /// The statuses a 5xx after the commit is drawn from (empty: 500, 502, 503 and 504).
     pub after_commit_statuses: Vec<u16>,
+    /// Chance that a write (`POST`/`PUT`) is answered at once with a `504` (a gateway that gave up) while the
+    /// ledger commits it only [`FaultRule::commit_delay_secs`] later on the emulator's clock: until then no
+    /// look-up finds it. The write is applied before the first request that arrives at or after that time
+    /// (or by [`FaultInjector::apply_due`]), so when a look-up sees it is decided by the clock, not by races.
+    pub delayed_commit_per_mille: u32,
+    /// How long a delayed commit stays invisible (seconds of the emulator's clock).
+    pub commit_delay_secs: u64,
 }
 
 #[derive(Debug)]
@@ -50,12 +60,32 @@ struct Inner {
     rng: StdRng,
     /// What was injected, per kind, for test assertions.
     injected: BTreeMap<String, u64>,
+    /// The clock delayed commits are due on (`None`: the system clock).
+    clock: Option<SharedClock>,
+}
+
+/// A write answered with a 504 and not applied yet.
+struct Deferred {
+    due: DateTime<Utc>,
+    request: Request,
+    next: Next,
 }
 
 /// The fault configuration of one emulator instance. Cheap to clone; clones share state.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FaultInjector {
     inner: Arc<Mutex<Inner>>,
+    /// Delayed commits, in arrival order. Taken one at a time and run outside the lock.
+    deferred: Arc<Mutex<Vec<Deferred>>>,
+}
+
+impl std::fmt::Debug for FaultInjector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaultInjector")
+            .field("inner", &self.inner)
+            .field("deferred", &self.deferred.lock().len())
+            .finish()
+    }
 }
 
 impl Default for FaultInjector {
@@ -72,6 +102,8 @@ enum Decision {
     DropAfter,
     /// The handler commits; the answer is replaced by this status, with a body or not.
     ErrorAfter(u16, bool),
+    /// A 504 now; the handler runs (commits) this many seconds later on the clock.
+    DelayedCommit(u64),
 }
 
 impl FaultInjector {
@@ -81,7 +113,42 @@ impl FaultInjector {
                 rules: Vec::new(),
                 rng: StdRng::seed_from_u64(seed),
                 injected: BTreeMap::new(),
+                clock: None,
             })),
+            deferred: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+    /// The clock delayed commits are due on (the emulator's own, e.g. a test's manual clock).
+    pub fn set_clock(&self, clock: SharedClock) {
+        self.inner.lock().clock = Some(clock);
+    }
+    fn now(&self) -> DateTime<Utc> {
+        match &self.inner.lock().clock {
+            Some(clock) => clock.now(),
+            None => Utc::now(),
+        }
+    }
+    /// Delayed commits not applied yet.
+    pub fn deferred_commits(&self) -> usize {
+        self.deferred.lock().len()
+    }
+    /// Applies every delayed commit that is due on the clock, oldest first; returns how many.
+    pub async fn apply_due(&self) -> usize {
+        let mut applied = 0;
+        loop {
+            let now = self.now();
+            let next = {
+                let mut deferred = self.deferred.lock();
+                deferred
+                    .iter()
+                    .position(|d| d.due <= now)
+                    .map(|i| deferred.remove(i))
+            };
+            let Some(d) = next else {
+                return applied;
+            };
+            let _committed = d.next.run(d.request).await;
+            applied += 1;
         }
     }
     /// Replaces every rule.
@@ -97,8 +164,8 @@ impl FaultInjector {
     pub fn rules(&self) -> Vec<FaultRule> {
         self.inner.lock().rules.clone()
     }
-    /// How many faults of each kind (`latency`, `reset`, `429`, `5xx`, `5xx-after-commit`, `commit-then-drop`)
-    /// were injected.
+    /// How many faults of each kind (`latency`, `reset`, `429`, `5xx`, `5xx-after-commit`, `commit-then-drop`,
+    /// `delayed-commit`) were injected.
     pub fn injected(&self) -> BTreeMap<String, u64> {
         self.inner.lock().injected.clone()
     }
@@ -109,6 +176,7 @@ impl FaultInjector {
             rules,
             rng,
             injected,
+            ..
         } = &mut *inner;
         let Some(rule) = rules.iter_mut().find(|r| {
             path.starts_with(&r.path_prefix)
@@ -126,6 +194,7 @@ impl FaultInjector {
         let roll = |rng: &mut StdRng, per_mille: u32| {
             per_mille > 0 && rng.random_range(0..1000) < per_mille
         };
+        let write = method.eq_ignore_ascii_case("POST") || method.eq_ignore_ascii_case("PUT");
         let decision = if roll(rng, rule.reset_before_per_mille) {
             bump("reset");
             Decision::Reset
@@ -148,6 +217,9 @@ impl FaultInjector {
         } else if roll(rng, rule.commit_then_drop_per_mille) {
             bump("commit-then-drop");
             Decision::DropAfter
+        } else if write && roll(rng, rule.delayed_commit_per_mille) {
+            bump("delayed-commit");
+            Decision::DelayedCommit(rule.commit_delay_secs)
         } else {
             Decision::Pass
         };
@@ -210,6 +282,8 @@ pub async fn fault_middleware(
         .unwrap_or_else(|| path.clone());
     state.counters.bump(format!("{method} {pattern}"));
     let control = request.extensions().get::<ConnectionControl>().cloned();
+    // Writes whose delayed commit is due land before this request is served.
+    state.faults.apply_due().await;
 
     let (latency, decision) = state.faults.decide(&method, &path);
     if latency > 0 {
@@ -251,6 +325,25 @@ pub async fn fault_middleware(
             r.headers_mut().insert(
                 "x-emulator-fault",
                 HeaderValue::from_static("5xx-after-commit"),
+            );
+            r
+        }
+        Decision::DelayedCommit(secs) => {
+            let due = state.faults.now()
+                + chrono::Duration::seconds(i64::try_from(secs.min(31_536_000)).unwrap_or(0));
+            state
+                .faults
+                .deferred
+                .lock()
+                .push(Deferred { due, request, next });
+            let mut r = (
+                StatusCode::GATEWAY_TIMEOUT,
+                "<html><body><h1>504 Gateway Time-out</h1></body></html>",
+            )
+                .into_response();
+            r.headers_mut().insert(
+                "x-emulator-fault",
+                HeaderValue::from_static("delayed-commit"),
             );
             r
         }

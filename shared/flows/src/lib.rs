@@ -32,6 +32,8 @@ mod common;
 pub mod connections;
 pub mod context;
 pub mod error;
+#[cfg(feature = "fault-harness")]
+pub mod fault_harness;
 pub mod finance;
 pub mod firm_sync;
 pub mod hosts;

@@ -16,8 +16,7 @@ use ledgerlink_emulators::exact::{
 use ledgerlink_emulators::server::RunningServer;
 use ledgerlink_emulators::vantagepoint::demo::{DemoOptions, DemoSummary};
 use ledgerlink_emulators::vantagepoint::{
-    ExpenseLineSeed, InvoiceLineSeed, InvoiceSeed, Posting, VantagepointConfig as VpEmuConfig,
-    VantagepointEmulator, VoucherSeed,
+    InvoiceLineSeed, InvoiceSeed, Posting, VantagepointConfig as VpEmuConfig, VantagepointEmulator,
 };
 use ledgerlink_flows::connections::{ClientTuning, ErpConnections, LocalSecrets, SecretValue};
 use ledgerlink_flows::{DrainReport, FlowContext, FlowSettings};
@@ -58,8 +57,6 @@ pub struct World {
 pub enum Prelink {
     /// Every demo firm, vendor and employee linked to a pre-made Exact account (as if firm-sync had run).
     All,
-    /// Only the billing client of the demo's first project and the first vendor (the fault suite's data).
-    FirstClient,
     /// Nothing: master data is left to firm-sync.
     Nothing,
 }
@@ -189,28 +186,6 @@ impl World {
             .unwrap();
     }
 
-    /// What a user does when the Exact Online connection of `tenant` is paused for a reconnect (a refresh
-    /// token rotated by Exact whose answer never reached us, e.g. a worker killed mid-refresh: real Exact then
-    /// refuses the old refresh token for good): consents again (new tokens from the emulator, stored as the
-    /// consent callback stores them) and resumes the tenant, which sends its Pending objects again.
-    /// Returns whether a reconnect was needed.
-    pub async fn reconnect_exact_if_paused(&self, tenant: &TenantId) -> bool {
-        let record = self.ctx.tenant(tenant).await.unwrap();
-        let needs = record.state != ConnectionState::Active
-            && record
-                .paused_reason
-                .as_deref()
-                .is_some_and(|r| r.contains("Exact Online must be reconnected"));
-        if !needs {
-            return false;
-        }
-        self.consent_exact(tenant).await;
-        ledgerlink_flows::operator::resume(&self.ctx, tenant)
-            .await
-            .unwrap();
-        true
-    }
-
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
@@ -284,7 +259,6 @@ impl World {
         // Links are 1:1: one Exact account per demo firm and employee (the first client is `customer`).
         let clients = match prelink {
             Prelink::All => self.demo.client_ids.len(),
-            Prelink::FirstClient => 1,
             Prelink::Nothing => 0,
         };
         let all = prelink == Prelink::All;
@@ -354,13 +328,7 @@ impl World {
             .await;
         }
         put(LookupTable::BankCodes, "20", &[("vp_bank_code", "EURBANK")]).await;
-        let vendors = if prelink == Prelink::Nothing {
-            0
-        } else if all {
-            self.demo.vendors.len()
-        } else {
-            1
-        };
+        let vendors = if all { self.demo.vendors.len() } else { 0 };
         for (i, vendor) in self.demo.vendors.iter().enumerate().take(vendors) {
             let exact_id = account(200 + i + 50, vendor, true);
             put(LookupTable::Firms, vendor, &[("exact_id", &exact_id)]).await;
@@ -426,28 +394,6 @@ impl World {
         self.vp.post_invoice(&seed).unwrap()
     }
 
-    /// Posts an AP voucher of the demo's first vendor with one untaxed rent line.
-    pub fn post_voucher(&self, number: &str, amount: Decimal) -> Posting {
-        let seed = VoucherSeed {
-            voucher: number.to_owned(),
-            vendor: self.demo.vendors[0].clone(),
-            invoice: format!("SUP-{number}"),
-            invoice_date: Some(self.today()),
-            trans_date: Some(self.today()),
-            period: Some(self.demo.active_period),
-            liab_code: "AP".into(),
-            bank_code: "EURBANK".into(),
-            lines: vec![ExpenseLineSeed {
-                description: "Office rent".into(),
-                account: "60100".into(),
-                amount,
-                ..ExpenseLineSeed::default()
-            }],
-            ..VoucherSeed::default()
-        };
-        self.vp.post_voucher(&seed).unwrap()
-    }
-
     /// Lets discovery windows close over what was just posted.
     pub fn tick(&self) {
         self.clock.advance(Duration::from_secs(2));
@@ -494,14 +440,6 @@ impl World {
             clock: self.clock.shared(),
             settings: self.ctx.settings.clone(),
         }
-    }
-
-    /// From now on the world's queue gives a message at most `max_receives` receives before its dead-letter
-    /// queue (production: 5, `template.yaml`).
-    pub fn set_max_receives(&mut self, max_receives: u32) {
-        self.ctx.queue = self
-            ._store
-            .queue_with_max_receives(self.clock.shared(), max_receives);
     }
 
     /// This world's context on a queue with production semantics: at most `max_receives` receives before a
