@@ -38,6 +38,13 @@ async fn discover_until_ok(
 ) -> Result<(), String> {
     for _ in 0..50 {
         match discover(&world.ctx, flow, &t.id).await {
+            // Skipped because a killed worker's lost refresh paused the tenant (the objects of the last
+            // settle were final already): nothing was read, so the user reconnects and discovery runs again.
+            Ok(summary) if summary.skipped_paused => {
+                if !world.reconnect_exact_if_paused(&t.id).await? {
+                    return Err("discovery skipped: the tenant is paused for another reason".into());
+                }
+            }
             Ok(_) => return Ok(()),
             // A refresh whose answer was lost paused the tenant: the user reconnects.
             Err(_) if world.reconnect_exact_if_paused(&t.id).await? => {}
