@@ -114,7 +114,7 @@ async fn every_transaction_type_is_entered_posted_with_post_trans_file_and_read_
         assert!(
             ledger
                 .iter()
-                .all(|r| r["PostSeq"].to_string() == post_seq && r["Period"] == 202606),
+                .all(|r| r["PostSeq"].as_u64() == post_seq.parse().ok() && r["Period"] == 202606),
             "{tt}: {ledger:?}"
         );
         if tt != "ts" {

@@ -793,13 +793,11 @@ impl Db {
                     ));
                 }
             }
-            "ts" => {
-                if self.employee(key).is_none() {
-                    return Err(VpError::field(
-                        "Employee",
-                        format!("Invalid employee '{key}' on tsMaster."),
-                    ));
-                }
+            "ts" if self.employee(key).is_none() => {
+                return Err(VpError::field(
+                    "Employee",
+                    format!("Invalid employee '{key}' on tsMaster."),
+                ));
             }
             _ => {}
         }
