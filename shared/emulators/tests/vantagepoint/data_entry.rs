@@ -497,3 +497,175 @@ async fn post_ledger_enters_and_posts_in_one_call_and_keeps_nothing_when_refused
     let (status, _) = vp.get(&token, "/DataEntry/inControl/IN-L1").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_description_over_40_characters_or_a_ref_no_over_the_key_format_length_is_refused() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+    let mut long_description = batch_of(&vp, "je", "JE-D");
+    long_description["Description"] = json!("x".repeat(41));
+    let mut long_ref = batch_of(&vp, "je", "JE-R");
+    long_ref["jeMaster"][0]["RefNo"] = json!("R".repeat(13));
+    long_ref["jeDetail"][0]["RefNo"] = json!("R".repeat(13));
+    long_ref["jeDetail"][1]["RefNo"] = json!("R".repeat(13));
+
+    let (description_status, description) = vp
+        .post(&token, "/DataEntry/jeControl", &long_description)
+        .await;
+    let (ref_status, reference) = vp.post(&token, "/DataEntry/jeControl", &long_ref).await;
+
+    assert_eq!(description_status, StatusCode::BAD_REQUEST);
+    assert!(
+        description["Message"]
+            .as_str()
+            .unwrap()
+            .contains("Description, max 40"),
+        "{description}"
+    );
+    assert_eq!(ref_status, StatusCode::BAD_REQUEST);
+    assert!(
+        reference["Message"].as_str().unwrap().contains("max 12"),
+        "{reference}"
+    );
+}
+
+#[tokio::test]
+async fn an_ap_line_is_gross_and_its_detail_tax_posts_to_the_tax_account() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+    let vendor = vp.demo.vendors[0].clone();
+    let voucher = |tax: i64| {
+        json!({"Batch": "AP-TAX", "Total": 121, "Period": 202606,
+               "apMaster": [{"MasterPKey": "T1", "Vendor": vendor, "Voucher": "VTAX1", "TransDate": DATE}],
+               "apDetail": [{"MasterPKey": "T1", "PKey": "L1", "Account": "60100", "Amount": 121, "NetAmount": 100}],
+               "apDetailTax": [{"PKey": "L1", "TaxCode": "V21", "TaxAmount": tax}]})
+    };
+
+    let (status, answer) = vp.post(&token, "/DataEntry/apControl", &voucher(20)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer["Message"]
+            .as_str()
+            .unwrap()
+            .contains("NetAmount 100 plus tax 20 does not equal Amount 121"),
+        "{answer}"
+    );
+    let (status, created) = vp.post(&token, "/DataEntry/apControl", &voucher(21)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    vp.put(
+        &token,
+        "/DataEntry/PostTransFile",
+        &post_parms("AP", "AP-TAX"),
+    )
+    .await;
+
+    let rows: Vec<_> = vp
+        .emulator
+        .ledger_rows("AP")
+        .into_iter()
+        .filter(|r| r["Batch"] == "AP-TAX")
+        .collect();
+    let amount_on = |account: &str| {
+        rows.iter()
+            .filter(|r| r["Account"] == account)
+            .map(|r| dec(&r["Amount"]))
+            .sum::<Decimal>()
+    };
+    assert_eq!(amount_on("60100"), Decimal::from(100));
+    assert_eq!(amount_on("22100"), Decimal::from(21));
+    assert_eq!(amount_on("21000"), Decimal::from(-121));
+    let (_, tax) = vp
+        .get(&token, &format!("/LedgerTax/AP?{}", batch_filter("AP-TAX")))
+        .await;
+    assert_eq!(rows_of_tax(&tax), vec![("V21".to_owned(), 21)]);
+    assert_eq!(
+        vp.emulator.voucher_outstanding(&vendor, "VTAX1"),
+        Some(Decimal::from(121))
+    );
+}
+
+fn rows_of_tax(body: &Value) -> Vec<(String, i64)> {
+    rows(body)
+        .iter()
+        .map(|r| {
+            (
+                r["TaxCode"].as_str().unwrap().to_owned(),
+                r["TaxAmount"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_invoice_line_with_a_tax_code_posts_its_tax_and_the_receivable_includes_it() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+    let mut body = batch_of(&vp, "in", "IN-TAX");
+    body["inDetail"][0]["TaxCode"] = json!("V21");
+    vp.post(&token, "/DataEntry/inControl", &body).await;
+
+    let (_, answer) = vp
+        .put(
+            &token,
+            "/DataEntry/PostTransFile",
+            &post_parms("IN", "IN-TAX"),
+        )
+        .await;
+
+    assert_eq!(decode_post(&answer)["retList"], "1");
+    let rows: Vec<_> = vp
+        .emulator
+        .ledger_rows("IN")
+        .into_iter()
+        .filter(|r| r["Batch"] == "IN-TAX")
+        .collect();
+    let tax: Vec<_> = rows.iter().filter(|r| r["InvoiceSection"] == "T").collect();
+    assert_eq!(tax.len(), 1);
+    assert_eq!(tax[0]["Amount"], -21);
+    assert_eq!(tax[0]["Account"], "22100");
+    let receivable = rows.iter().find(|r| r["AutoEntry"] == "Y").unwrap();
+    assert_eq!(receivable["Amount"], 121);
+    assert_eq!(
+        vp.emulator.invoice_balance("INV-IN-TAX"),
+        Some(Decimal::from(121))
+    );
+}
+
+#[tokio::test]
+async fn a_journal_entrys_tax_lines_count_in_its_balance() {
+    let vp = spawn().await;
+    let token = vp.token().await;
+    let entry = |with_tax: bool| {
+        let mut body = json!({"Batch": if with_tax { "JE-T1" } else { "JE-T0" }, "Total": 100, "CreditsTotal": 121, "Period": 202606,
+            "jeMaster": [{"RefNo": "JT", "TransDate": DATE}],
+            "jeDetail": [{"RefNo": "JT", "PKey": "D", "Account": "60100", "DebitAmount": 100},
+                         {"RefNo": "JT", "PKey": "C", "Account": "21000", "CreditAmount": 121}]});
+        if with_tax {
+            body["jeDetailTax"] = json!([{"PKey": "D", "TaxCode": "V21", "TaxDebitAmount": 21, "TaxCreditAmount": 0}]);
+        }
+        body
+    };
+
+    let (without, _) = vp.post(&token, "/DataEntry/jeControl", &entry(false)).await;
+    let (with, created) = vp.post(&token, "/DataEntry/jeControl", &entry(true)).await;
+    vp.put(
+        &token,
+        "/DataEntry/PostTransFile",
+        &post_parms("JE", "JE-T1"),
+    )
+    .await;
+
+    assert_eq!(without, StatusCode::BAD_REQUEST);
+    assert_eq!(with, StatusCode::CREATED, "{created}");
+    let rows: Vec<_> = vp
+        .emulator
+        .ledger_rows("JE")
+        .into_iter()
+        .filter(|r| r["Batch"] == "JE-T1")
+        .collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(
+        rows.iter().map(|r| dec(&r["Amount"])).sum::<Decimal>(),
+        Decimal::ZERO
+    );
+}

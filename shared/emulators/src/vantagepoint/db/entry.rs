@@ -13,7 +13,10 @@
 //! - AP / CV: a document's `Amount` (voucher / check amount), when sent, equals the sum of its details;
 //! - EX: a report's `TotalDue`, when sent, equals the sum of its details less its `AdvanceAmount`;
 //! - IN: `RetTotal`, when sent, equals the sum of `RetAmount`; section `T` is reserved for tax lines; an
-//!   invoice number is not reused, a credit memo names a posted invoice.
+//!   invoice number is not reused, a credit memo names a posted invoice;
+//! - tax: AP/CV/EX lines are gross, so a line's `NetAmount` (when sent) plus its `{tt}DetailTax` rows equals
+//!   its `Amount`; JE tax rows (`TaxDebitAmount`/`TaxCreditAmount`) count in the entry's balance; invoices
+//!   compute their tax from the line's `TaxCode` at posting; CR and TS take no tax rows.
 //!
 //! A document posted alone (`POST /DataEntry/{tt}Master/{Batch}|{Key}`, "Use Files to Group Transactions" =
 //! No) creates its batch when there is none; document edits and deletes keep the control `Total` in step (VP
@@ -128,6 +131,21 @@ fn detail_amount(tt: &str, d: &Row) -> Decimal {
         "je" => dec(d, "DebitAmount"),
         "ts" => dec(d, "RegHrs") + dec(d, "OvtHrs") + dec(d, "SpecialOvtHrs"),
         _ => dec(d, "Amount"),
+    }
+}
+
+/// The `{tt}DetailTax` rows of a detail line (by its `PKey`).
+fn taxes_of<'a>(taxes: &'a [Row], pkey: &'a str) -> impl Iterator<Item = &'a Row> + 'a {
+    taxes
+        .iter()
+        .filter(move |x| !pkey.is_empty() && same(&str_ci(x, "PKey"), pkey))
+}
+
+/// A `DetailTax` row's amount: JE `TaxDebitAmount − TaxCreditAmount`, else `TaxAmount`.
+fn tax_amount(tt: &str, x: &Row) -> Decimal {
+    match tt {
+        "je" => dec(x, "TaxDebitAmount") - dec(x, "TaxCreditAmount"),
+        _ => dec(x, "TaxAmount"),
     }
 }
 
@@ -631,8 +649,33 @@ impl Db {
                 format!("At least one document ({}Master) is required.", t.tt),
             ));
         }
+        if self.config.enforce_column_lengths
+            && str_ci(&b.control, "Description").chars().count() > 40
+        {
+            return Err(VpError::field(
+                "Description",
+                "String or binary data would be truncated. (Description, max 40)",
+            ));
+        }
+        let refno_length = self
+            .key_format
+            .get("RefnoLength")
+            .and_then(int_of)
+            .and_then(|l| usize::try_from(l).ok())
+            .unwrap_or(12);
         for (i, m) in b.masters.iter().enumerate() {
             let key = str_ci(m, t.key);
+            if t.key == "RefNo"
+                && self.config.enforce_column_lengths
+                && key.chars().count() > refno_length
+            {
+                return Err(VpError::field(
+                    "RefNo",
+                    format!(
+                        "String or binary data would be truncated. (RefNo '{key}', max {refno_length})"
+                    ),
+                ));
+            }
             if key.is_empty() {
                 return Err(VpError::field(
                     t.key,
@@ -668,6 +711,7 @@ impl Db {
                 format!("At least one {}Detail line is required.", t.tt),
             ));
         }
+        self.check_taxes(t, b)?;
         self.check_balance(t, b)
     }
 
@@ -913,6 +957,64 @@ impl Db {
         Ok(())
     }
 
+    /// `{tt}DetailTax` rows (`PKey` of their line, `TaxCode`, `TaxAmount`; JE `TaxDebitAmount`/
+    /// `TaxCreditAmount`) for AP, CV, EX and JE; a line's `Amount` is gross, so `NetAmount` + its tax must
+    /// equal it. Invoices take their tax from the line's `TaxCode`; receipts and timesheets carry none.
+    fn check_taxes(&self, t: EntryType, b: &EntryBatch) -> Result<(), VpError> {
+        let table = format!("{}DetailTax", t.tt);
+        if !b.taxes.is_empty() && !["ap", "cv", "ex", "je"].contains(&t.tt) {
+            return Err(VpError::field(
+                &table,
+                format!(
+                    "{table} is not used: tax on {} lines comes from their TaxCode.",
+                    t.tt
+                ),
+            ));
+        }
+        for (i, x) in b.taxes.iter().enumerate() {
+            let pkey = str_ci(x, "PKey");
+            if !b.details.iter().any(|d| same(&str_ci(d, "PKey"), &pkey)) {
+                return Err(VpError::field(
+                    "PKey",
+                    format!(
+                        "{table} row {} refers to unknown line PKey '{pkey}'.",
+                        i + 1
+                    ),
+                ));
+            }
+            let code = str_ci(x, "TaxCode");
+            if code.is_empty() {
+                return Err(VpError::field(
+                    "TaxCode",
+                    format!("TaxCode is required on {table} row {}.", i + 1),
+                ));
+            }
+            self.tax_rate(&code)?;
+            for column in ["TaxAmount", "TaxDebitAmount", "TaxCreditAmount"] {
+                decimal_col(x, column)?;
+            }
+        }
+        if t.tt != "je" {
+            for d in &b.details {
+                let pkey = str_ci(d, "PKey");
+                let tax: Decimal = taxes_of(&b.taxes, &pkey).map(|x| tax_amount(t.tt, x)).sum();
+                if let Some(net) = decimal_col(d, "NetAmount")? {
+                    let amount = dec(d, "Amount");
+                    if net + tax != amount {
+                        return Err(VpError::field(
+                            "NetAmount",
+                            format!(
+                                "{}Detail line '{pkey}' is out of balance: NetAmount {net} plus tax {tax} does not equal Amount {amount}.",
+                                t.tt
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The balance rules of the type; fills `SumTotal`/`DiffTotal` (and the JE debit/credit sums).
     fn check_balance(&self, t: EntryType, b: &mut EntryBatch) -> Result<(), VpError> {
         let total = match get_ci(&b.control, "Total") {
@@ -936,6 +1038,16 @@ impl Db {
                         lines.iter().copied().map(|d| dec(d, "DebitAmount")).sum();
                     let credits: Decimal =
                         lines.iter().copied().map(|d| dec(d, "CreditAmount")).sum();
+                    // Tax lines of the entry's lines are part of it (debit + / credit −).
+                    let (mut tax_debits, mut tax_credits) = (Decimal::ZERO, Decimal::ZERO);
+                    for d in &lines {
+                        let pkey = str_ci(d, "PKey");
+                        for x in taxes_of(&b.taxes, &pkey) {
+                            tax_debits += dec(x, "TaxDebitAmount");
+                            tax_credits += dec(x, "TaxCreditAmount");
+                        }
+                    }
+                    let (debits, credits) = (debits + tax_debits, credits + tax_credits);
                     if debits != credits {
                         return Err(VpError::field(
                             "CreditAmount",
@@ -1044,6 +1156,8 @@ impl Db {
         let post_seq = self.post_seq.get(&period).copied().unwrap_or(0) + 1;
         let post_date = vp_datetime(now);
         let mut rows = Vec::new();
+        let mut tax_ledger = Vec::new();
+        let mut tax_details = Vec::new();
         let mut vouchers = Vec::new();
         let mut reports = Vec::new();
         let company = str_ci(&b.control, "Company");
@@ -1078,7 +1192,7 @@ impl Db {
                 c => c,
             };
             // The document's own columns carried on every ledger row, and its GL offset (account, sign).
-            let (common, offset): (Row, Option<(String, Decimal)>) = match t.tt {
+            let (common, mut offset): (Row, Option<(String, Decimal)>) = match t.tt {
                 "ap" => {
                     let vendor = str_ci(m, "Vendor");
                     let voucher = match str_ci(m, "Voucher") {
@@ -1215,6 +1329,7 @@ impl Db {
                     )
                 }
             };
+            let mut invoice_tax = Decimal::ZERO;
             for d in &lines {
                 let (mut w1, mut w2, mut w3) =
                     (str_ci(d, "WBS1"), str_ci(d, "WBS2"), str_ci(d, "WBS3"));
@@ -1228,6 +1343,14 @@ impl Db {
                 let amount = match t.tt {
                     "je" => dec(d, "DebitAmount") - dec(d, "CreditAmount"),
                     "cr" | "in" => -line_amount,
+                    // The line's Amount is gross: its tax goes to the tax accounts below.
+                    "ap" | "cv" | "ex" => {
+                        let pkey = str_ci(d, "PKey");
+                        line_amount
+                            - taxes_of(&b.taxes, &pkey)
+                                .map(|x| tax_amount(t.tt, x))
+                                .sum::<Decimal>()
+                    }
                     "ts" => {
                         let employee = self.employee(&key).cloned().unwrap_or_default();
                         let rate = get_ci(&employee, "JobCostRate")
@@ -1275,7 +1398,62 @@ impl Db {
                     }
                     _ => {}
                 }
+                // Tax lines: entered (`DetailTax`) for AP/CV/EX/JE, computed from the line's TaxCode for IN.
+                let pkey = str_ci(d, "PKey");
+                let mut line_taxes: Vec<(String, Decimal, Decimal)> = Vec::new();
+                for x in taxes_of(&b.taxes, &pkey) {
+                    line_taxes.push((str_ci(x, "TaxCode"), tax_amount(t.tt, x), line_amount));
+                }
+                let line_code = str_ci(d, "TaxCode");
+                if t.tt == "in" && !line_code.is_empty() {
+                    for (code, tax, _, _) in self
+                        .taxes_for(line_amount, std::slice::from_ref(&line_code))
+                        .map_err(|e| e.to_string())?
+                    {
+                        line_taxes.push((code.clone(), -tax, line_amount));
+                        if let Some((_, receivable)) = offset.as_mut() {
+                            *receivable += tax;
+                        }
+                        // As Interactive Billing shows them: tax lines of the invoice in section T.
+                        let (_, _, tax_account) =
+                            self.tax_rate(&code).map_err(|e| e.to_string())?;
+                        invoice_tax += tax;
+                        tax_details.push(obj(json!({
+                            "Batch": b.batch, "Invoice": key, "WBS1": blank_wbs(&w1), "WBS2": blank_wbs(&w2),
+                            "WBS3": blank_wbs(&w3), "PKey": self.new_key(), "Seq": b.details.len() + tax_details.len() + 1,
+                            "InvoiceSection": "T", "Description": format!("Tax {code}"), "Account": tax_account,
+                            "Amount": money(tax), "RetAmount": 0, "TaxCode": code, "TaxBasis": money(line_amount),
+                            "Retainer": "N", "CreditMemoRefNo": str_ci(m, "CreditMemoRefNo"),
+                        })));
+                    }
+                }
+                let template = row.clone();
                 rows.push(row);
+                for (code, tax, basis) in line_taxes {
+                    let (_, _, tax_account) = self.tax_rate(&code).map_err(|e| e.to_string())?;
+                    let mut tax_row =
+                        self.ledger_base(&tt_upper, &b.batch, period, post_seq, &post_date);
+                    merge_patch(&mut tax_row, &template);
+                    merge_patch(
+                        &mut tax_row,
+                        &obj(json!({
+                            "PKey": self.new_key(), "Account": tax_account, "SubType": "T", "Amount": money(tax),
+                            "TransactionAmount": money(tax), "TaxCode": code, "TaxBasis": money(basis),
+                            "Desc2": format!("Tax {code}"),
+                        })),
+                    );
+                    if t.tt == "in" {
+                        tax_row.insert("InvoiceSection".into(), Value::String("T".into()));
+                    }
+                    tax_ledger.push(obj(json!({
+                        "Batch": b.batch, "Period": period, "PostSeq": post_seq, "PKey": pkey, "TransType": tt_upper,
+                        "Invoice": str_ci(&tax_row, "Invoice"), "Voucher": str_ci(&tax_row, "Voucher"),
+                        "WBS1": str_ci(&tax_row, "WBS1"), "TaxCode": code, "TaxAmount": money(tax.abs()),
+                        "TransactionTaxAmount": money(tax.abs()), "TaxBasis": money(basis), "Account": tax_account,
+                        "TransactionCurrencyCode": currency, "PostDate": post_date,
+                    })));
+                    rows.push(tax_row);
+                }
             }
             if let Some((account, amount)) = offset {
                 if account.is_empty() {
@@ -1295,14 +1473,19 @@ impl Db {
                 );
                 rows.push(row);
             }
+            if t.tt == "in" {
+                m.insert("Total".into(), money(document + invoice_tax));
+            }
             merge_patch(
                 m,
                 &obj(json!({"Posted": "Y", "Period": period, "PostSeq": post_seq, "Status": "A"})),
             );
         }
+        b.details.extend(tax_details);
         // Everything checked: commit.
         self.post_seq.insert(period, post_seq);
         self.ledger.extend(rows);
+        self.ledger_tax.extend(tax_ledger);
         for (key, outstanding) in vouchers {
             self.vouchers.insert(key, VoucherBalance { outstanding });
         }
