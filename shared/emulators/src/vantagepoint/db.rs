@@ -3237,6 +3237,7 @@ fn tt_description(tt: &str) -> &'static str {
         "cr" => "Cash Receipts",
         "in" => "Invoices",
         "ap" => "AP Vouchers",
+        "cv" => "AP Disbursements",
         "ex" => "Employee Expenses",
         "je" => "Journal Entries",
         "un" => "Units",
