@@ -12,6 +12,12 @@
 //! - **Vantagepoint** workflow webhooks: HTTP Basic (the webhook action's Username/Password) or a shared
 //!   secret (header `X-Ledgerlink-Webhook-Secret` or a bearer token), compared in constant time, as the tenant
 //!   setting `vp_webhook` configures: `{"username": "...", "password": <SecretRef>, "secret": <SecretRef>}`.
+//!   When the setting also names a `signing_secret` (the webhook action's Security **Secret**), every
+//!   delivery must carry `X-VP-Signature: sha256=<hex HMAC-SHA256 of the raw body>` made with it (checked in
+//!   constant time by the client's `WebhookVerifier`); an unsigned or badly signed delivery is a 401 even
+//!   with good Basic credentials, and the Basic/shared-secret check still applies when those are configured
+//!   (a signing secret alone is enough when they are not). VP's signing scheme is undocumented (reference
+//!   §7); this is the one the emulator implements.
 //!   The flow comes from the URL's `flow` query parameter (one webhook action per flow), firm-sync by
 //!   default. A Discover reads from the flow's cursor, so a repeated delivery costs one extra empty run.
 //!   The credentials are checked for their SHAPE before anything is read from a store: a delivery without
@@ -68,6 +74,8 @@ use crate::error::{ApiError, ApiPath, ApiQuery, ApiResult, RawBody};
 
 /// The header a Vantagepoint webhook may carry a shared secret in.
 pub const VP_SECRET_HEADER: &str = "x-ledgerlink-webhook-secret";
+/// The header carrying the body signature of a Vantagepoint delivery (webhook action Security Secret).
+pub const VP_SIGNATURE_HEADER: &str = "x-vp-signature";
 /// The tenant setting configuring Vantagepoint webhook credentials.
 pub const VP_WEBHOOK_SETTING: &str = "vp_webhook";
 /// How long a completed Exact delivery is recognised as a duplicate (longer than the staleness window,
@@ -291,6 +299,8 @@ struct VpWebhookSetting {
     username: Option<String>,
     password: Option<SecretRef>,
     secret: Option<SecretRef>,
+    /// The webhook action's Security Secret: when set, deliveries must be signed with it.
+    signing_secret: Option<SecretRef>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -300,7 +310,8 @@ pub struct VpQuery {
 }
 
 /// Whether a Vantagepoint delivery carries a credential of a usable shape: `Authorization: Basic <b64>`
-/// or `Bearer <token>` with something after the scheme, or a non-empty shared-secret header.
+/// or `Bearer <token>` with something after the scheme, a non-empty shared-secret header, or a body
+/// signature.
 fn vp_credential_present(headers: &HeaderMap) -> bool {
     let authorization = headers
         .get(header::AUTHORIZATION)
@@ -315,7 +326,15 @@ fn vp_credential_present(headers: &HeaderMap) -> bool {
         .get(VP_SECRET_HEADER)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| !v.trim().is_empty() && v.len() <= 4096);
-    authorization || shared
+    authorization || shared || vp_signature(headers).is_some()
+}
+
+/// The `X-VP-Signature` header, when it has a usable shape.
+fn vp_signature(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(VP_SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.trim().is_empty() && v.len() <= 256)
 }
 
 pub async fn vantagepoint(
@@ -346,19 +365,38 @@ pub async fn vantagepoint(
         }
         _ => None,
     };
+    let signing_configured = setting.signing_secret.is_some();
     let shared = match setting.secret {
         Some(secret) => Some(ledgerlink_vantagepoint::Secret::new(
             resolve(&state, &record.id, &secret).await?.expose(),
         )),
         None => None,
     };
-    let verifier = WebhookVerifier::new(basic, shared);
+    let signing = match setting.signing_secret {
+        Some(secret) => Some(ledgerlink_vantagepoint::Secret::new(
+            resolve(&state, &record.id, &secret).await?.expose(),
+        )),
+        None => None,
+    };
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let secret = headers.get(VP_SECRET_HEADER).and_then(|v| v.to_str().ok());
+    if let Some(signing) = signing {
+        // The signature is required on its own: good Basic credentials do not excuse a missing one.
+        let signed = WebhookVerifier::new(None, None)
+            .with_signing_secret(signing)
+            .verify_request(None, None, vp_signature(&headers), &body);
+        if signed.is_err() {
+            tracing::warn!(tenant = %record.id, "Vantagepoint webhook unsigned or badly signed, refused");
+            return Err(ApiError::BadSignature(BAD_VP_CREDENTIALS));
+        }
+    }
+    let verifier = WebhookVerifier::new(basic, shared);
     match verifier.verify(authorization, secret) {
         Ok(()) => {}
+        // A signing secret alone authenticates the delivery (checked above).
+        Err(WebhookAuthError::NotConfigured) if signing_configured => {}
         Err(WebhookAuthError::NotConfigured) => {
             tracing::warn!(tenant = %record.id, "Vantagepoint webhook received but none is configured");
             return Err(ApiError::BadSignature(BAD_VP_CREDENTIALS));

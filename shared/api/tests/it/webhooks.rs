@@ -4,6 +4,10 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine;
 use ledgerlink_domain::Flow;
+use ledgerlink_emulators::vantagepoint::demo::DemoOptions;
+use ledgerlink_emulators::vantagepoint::{
+    VantagepointConfig, VantagepointEmulator, WebhookSigning,
+};
 use ledgerlink_exact::webhook::sign;
 use ledgerlink_ports::WorkAction;
 
@@ -237,4 +241,175 @@ async fn a_vantagepoint_webhook_for_a_tenant_without_webhook_credentials_is_not_
 
     answer.assert_problem(StatusCode::UNAUTHORIZED);
     assert_eq!(app.depth(Flow::FirmSync).await, 0);
+}
+
+// ------------------------------------------------------------------ Vantagepoint body signatures
+
+const SIGNING_SECRET: &str = "vp-hook-signing-secret";
+
+/// Gives `acme` a webhook signing secret (the VP webhook action's Security Secret), keeping Basic.
+async fn require_signatures(app: &TestApp, with_basic: bool) {
+    let mut record = app.stores.tenants.get(&app.acme.id).await.unwrap().unwrap();
+    let version = record.version;
+    let mut setting = serde_json::json!({
+        "signing_secret": {"kind": "local", "name": "acme/vp/signing"},
+    });
+    if with_basic {
+        setting["username"] = VP_USER.into();
+        setting["password"] = serde_json::json!({"kind": "local", "name": "acme/vp/webhook"});
+    }
+    record.settings.insert("vp_webhook".into(), setting);
+    app.stores
+        .tenants
+        .put(&record, Some(version))
+        .await
+        .unwrap();
+    app.secrets.set("acme/vp/signing", SIGNING_SECRET);
+}
+
+fn signature(secret: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// A Vantagepoint emulator whose firm-change workflow delivers to the API (served on 127.0.0.1:0) with
+/// Basic credentials and the Security Secret `secret`; changes one firm and returns the delivery's status.
+async fn emulator_delivery(app: &TestApp, signing: WebhookSigning, secret: &str) -> Option<u16> {
+    let api = ledgerlink_emulators::serve(app.router.clone(), ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let emulator = VantagepointEmulator::new(VantagepointConfig {
+        webhook_signing: signing,
+        ..VantagepointConfig::default()
+    });
+    let demo = emulator.load_demo(&DemoOptions::default()).unwrap();
+    let server = emulator.spawn().await.unwrap();
+    let base = emulator.api_base(&server);
+    let http = reqwest::Client::new();
+    let config = emulator.config().clone();
+    let token: serde_json::Value = http
+        .post(format!("{base}/token"))
+        .form(&[
+            ("Username", "integration"),
+            ("Password", "integration-password"),
+            ("grant_type", "password"),
+            ("Integrated", "N"),
+            ("database", config.database.as_str()),
+            ("Client_Id", config.client_id.as_str()),
+            ("client_secret", config.client_secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    let post = |path: &str, body: serde_json::Value| {
+        http.post(format!("{base}{path}"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    let event: serde_json::Value = post(
+        "/Workflow/Workflow",
+        serde_json::json!({"ApplicationName": "FirmICBO", "EventType": "Change", "Active": "Y", "PRLevel": 0, "Description": "Sync - acme"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let id = event[0]["EventID"].as_str().unwrap().to_owned();
+    let hook = post(
+        "/Workflow/dlgWorkflowActionWebhook",
+        serde_json::json!({"ActionID": id, "WebhookURL": format!("{}/webhooks/vantagepoint/acme", api.base_url()),
+            "AuthUsername": VP_USER, "AuthPassword": VP_PASSWORD, "Secret": secret, "PublicKey": "pk-1",
+            "RetryCount": 0, "Timeout": 5, "RunAfterSave": "Y"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(hook.status(), reqwest::StatusCode::CREATED);
+    http.put(format!("{base}/Workflow"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"WorkflowActions": [{"EventID": id, "ActionID": id, "Active": "Y", "ActionType": "Webhook", "PRLevel": 0}]}))
+        .send()
+        .await
+        .unwrap();
+    post(
+        "/Workflow/dlgWorkflowActionWebhookArgs",
+        serde_json::json!({"ActionID": id, "ArgName": "ClientID", "SQLExpression": "'[:CL.ClientID]'", "ArgOrder": 1}),
+    )
+    .await
+    .unwrap();
+
+    let mut patch = serde_json::Map::new();
+    patch.insert("Name".into(), "Renamed Client".into());
+    emulator.update_firm(&demo.client_ids[0], patch).unwrap();
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let deliveries = emulator.webhook_deliveries();
+        if let Some(status) = deliveries.first().and_then(|d| d.last_status) {
+            return Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_delivery_the_vantagepoint_emulator_signs_with_the_tenants_signing_secret_is_enqueued() {
+    let app = TestApp::spawn().await;
+    require_signatures(&app, true).await;
+
+    let status = emulator_delivery(&app, WebhookSigning::HmacSha256, SIGNING_SECRET).await;
+
+    assert_eq!(status, Some(200));
+    assert_eq!(app.drain(Flow::FirmSync).await.len(), 1);
+}
+
+#[tokio::test]
+async fn with_a_signing_secret_unsigned_or_wrongly_signed_emulator_deliveries_are_refused_despite_good_basic_credentials()
+ {
+    let app = TestApp::spawn().await;
+    require_signatures(&app, true).await;
+
+    let unsigned = emulator_delivery(&app, WebhookSigning::Unsigned, SIGNING_SECRET).await;
+    let wrongly_signed =
+        emulator_delivery(&app, WebhookSigning::HmacSha256, "another-secret").await;
+
+    assert_eq!(unsigned, Some(401));
+    assert_eq!(wrongly_signed, Some(401));
+    assert_eq!(app.depth(Flow::FirmSync).await, 0);
+}
+
+#[tokio::test]
+async fn a_signature_over_another_body_is_refused_and_a_signing_secret_alone_authenticates() {
+    let app = TestApp::spawn().await;
+    require_signatures(&app, false).await;
+    let body = r#"{"ClientID":"C1","Action":"UPDATE"}"#;
+
+    let tampered = post_raw(
+        &app,
+        "/webhooks/vantagepoint/acme",
+        body.replace("C1", "C2"),
+        &[("x-vp-signature", signature(SIGNING_SECRET, body.as_bytes()))],
+    )
+    .await;
+    let signed = post_raw(
+        &app,
+        "/webhooks/vantagepoint/acme",
+        body.to_owned(),
+        &[("x-vp-signature", signature(SIGNING_SECRET, body.as_bytes()))],
+    )
+    .await;
+
+    tampered.assert_problem(StatusCode::UNAUTHORIZED);
+    assert_eq!(signed.status, StatusCode::OK, "{}", signed.text());
+    assert_eq!(app.drain(Flow::FirmSync).await.len(), 1);
 }

@@ -1,4 +1,4 @@
-//! The REST surface: hubs, settings, accounting configuration, DataEntry (cash receipts + posting), the
+//! The REST surface: hubs, settings, accounting configuration, DataEntry (every type, and posting), the
 //! posted ledger, payments and workflow registration, mounted under both `{instance}/api` and
 //! `{instance}/vision` (the few `/vision`-only endpoints answer 404 under `/api`, as on real tenants).
 
@@ -91,7 +91,10 @@ pub(crate) fn routes(app: &App) -> (Router, HashMap<String, String>) {
         ),
         (
             "/DataEntry/{table}/{key}",
-            get(entry_get).delete(entry_delete),
+            get(entry_get)
+                .post(entry_master_create)
+                .put(entry_update)
+                .delete(entry_delete),
         ),
         ("/PSALedger/{tt}", get(psa_ledger)),
         ("/LedgerTax/{tt}", get(ledger_tax)),
@@ -1367,6 +1370,7 @@ async fn entry_get(
     list(&app, rows, q.as_deref(), LimitPolicy::Reject500)
 }
 
+/// `POST /DataEntry/{tt}Control`: a batch with its documents and lines.
 async fn entry_create(
     State(app): State<App>,
     Extension(AuthUser(user)): Extension<AuthUser>,
@@ -1374,30 +1378,92 @@ async fn entry_create(
     body: Bytes,
 ) -> Reply {
     let (tt, kind) = entry_table(&table)?;
-    if tt != "cr" || kind != "control" {
+    if kind != "control" {
         return Err(VpError::NotFound(format!(
-            "Creating {table} is not available on this database."
+            "POST /DataEntry/{table} needs a key: {tt}Master/{{Batch}}|{{key}}."
         )));
     }
     let body = body_row(&body)?;
     let today = app.now().date();
-    let row = app.db.lock().create_cr_batch(&body, &user, today)?;
+    let row = app.db.lock().create_batch(&tt, &body, &user, today)?;
     let location = format!(
-        "{}/DataEntry/crControl/{}",
+        "{}/DataEntry/{tt}Control/{}",
         base_of(&app),
         str_ci(&row, "Batch")
     );
     Ok(app.created(vec![row], &location))
 }
 
-async fn entry_delete(State(app): State<App>, Path((table, key)): Path<(String, String)>) -> Reply {
+/// `{Batch}|{key}` of a master address.
+fn batch_and_key(key: &str) -> (String, String) {
+    match key.split_once('|') {
+        Some((b, k)) => (b.trim().to_owned(), k.trim().to_owned()),
+        None => (key.trim().to_owned(), String::new()),
+    }
+}
+
+/// `POST /DataEntry/{tt}Master/{Batch}|{key}`: one document with its nested lines.
+async fn entry_master_create(
+    State(app): State<App>,
+    Extension(AuthUser(user)): Extension<AuthUser>,
+    Path((table, key)): Path<(String, String)>,
+    body: Bytes,
+) -> Reply {
     let (tt, kind) = entry_table(&table)?;
-    if kind != "control" {
-        return Err(VpError::bad_request(format!(
-            "Only whole files ({tt}Control) can be deleted, not {table}."
+    if kind != "master" {
+        return Err(VpError::NotFound(format!(
+            "POST /DataEntry/{table}/{{key}} is not supported; documents are added through {tt}Master."
         )));
     }
-    app.db.lock().delete_batch(&tt, &key)?;
+    let (batch, master) = batch_and_key(&key);
+    let body = body_row(&body)?;
+    let today = app.now().date();
+    let row = app
+        .db
+        .lock()
+        .add_master(&tt, &batch, &master, &body, &user, today)?;
+    let location = format!("{}/DataEntry/{tt}Master/{batch}|{master}", base_of(&app));
+    Ok(app.created(vec![row], &location))
+}
+
+/// `PUT /DataEntry/{tt}Control/{Batch}` and `PUT /DataEntry/{tt}Master/{Batch}|{key}` (PATCH semantics).
+async fn entry_update(
+    State(app): State<App>,
+    Path((table, key)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Reply {
+    let (tt, kind) = entry_table(&table)?;
+    let body = body_row(&body)?;
+    let row = match kind.as_str() {
+        "control" => app.db.lock().update_control(&tt, &key, &body)?,
+        "master" => {
+            let (batch, master) = batch_and_key(&key);
+            app.db.lock().update_master(&tt, &batch, &master, &body)?
+        }
+        _ => {
+            return Err(VpError::bad_request(format!(
+                "{table} rows are changed through {tt}Control or {tt}Master."
+            )));
+        }
+    };
+    Ok(app.render(trim_fields(vec![row], q.as_deref())?, StatusCode::OK))
+}
+
+async fn entry_delete(State(app): State<App>, Path((table, key)): Path<(String, String)>) -> Reply {
+    let (tt, kind) = entry_table(&table)?;
+    match kind.as_str() {
+        "control" => app.db.lock().delete_batch(&tt, &key)?,
+        "master" => {
+            let (batch, master) = batch_and_key(&key);
+            app.db.lock().delete_master(&tt, &batch, &master)?;
+        }
+        _ => {
+            return Err(VpError::bad_request(format!(
+                "Only files ({tt}Control) and documents ({tt}Master) can be deleted, not {table}."
+            )));
+        }
+    }
     Ok(app.render(Vec::new(), StatusCode::OK))
 }
 
@@ -1536,6 +1602,10 @@ async fn ledger_post(
     let row = match tt.as_str() {
         "PP" => app.db.lock().post_vendor_payment(&body, &user, now)?,
         "EP" => app.db.lock().post_employee_payment(&body, &user, now)?,
+        other if super::db::entry_type(other).is_some() => app
+            .db
+            .lock()
+            .ledger_create_and_post(other, &body, &user, now)?,
         other => {
             return Err(VpError::NotFound(format!(
                 "POST /ledger/{other} is not available on this database."

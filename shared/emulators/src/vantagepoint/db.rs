@@ -20,6 +20,9 @@ use super::error::VpError;
 use super::model::*;
 use super::workflow::Workflow;
 
+mod entry;
+pub(crate) use entry::entry_type;
+
 /// A hub whose inserts and changes can trigger workflow webhooks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Hub {
@@ -2658,88 +2661,16 @@ impl Db {
         if let Err(e) = self.ensure_open(period) {
             return fail(e.to_string(), period);
         }
-        if tt_l != "cr" {
-            return fail(
-                format!(
-                    "Posting {} files is not supported.",
-                    tt.to_ascii_uppercase()
-                ),
+        match self.post_entry_batch(index, period, user, now) {
+            Ok((post_seq, msg)) => PostOutcome {
+                tt: tt.to_ascii_uppercase(),
+                batch: self.batches[index].batch.clone(),
+                ok: true,
                 period,
-            );
-        }
-        let post_seq = self.next_post_seq(period);
-        let post_date = vp_datetime(now);
-        let b = self.batches[index].clone();
-        let mut rows = Vec::new();
-        for m in &b.masters {
-            let ref_no = str_ci(m, "RefNo");
-            let bank = self
-                .bank(&str_ci(m, "BankCode"))
-                .cloned()
-                .unwrap_or_default();
-            let currency = str_ci(m, "CurrencyCode");
-            let date = str_ci(m, "TransDate");
-            let mut master_total = Decimal::ZERO;
-            for d in b
-                .details
-                .iter()
-                .filter(|d| str_ci(d, "RefNo").eq_ignore_ascii_case(&ref_no))
-            {
-                let amount = d.get("Amount").and_then(decimal_of).unwrap_or_default();
-                master_total += amount;
-                let (w1, w2, w3) = (str_ci(d, "WBS1"), str_ci(d, "WBS2"), str_ci(d, "WBS3"));
-                let org = self
-                    .project(&w1, &w2, &w3)
-                    .map(|p| str_ci(p, "Org"))
-                    .unwrap_or_else(|| str_ci(&bank, "Org"));
-                let mut row = self.ledger_base("CR", &b.batch, period, post_seq, &post_date);
-                merge_patch(
-                    &mut row,
-                    &obj(json!({
-                        "PKey": str_ci(d, "PKey"), "WBS1": blank_wbs(&w1), "WBS2": blank_wbs(&w2), "WBS3": blank_wbs(&w3),
-                        "Account": str_ci(d, "Account"), "Org": org, "RefNo": ref_no, "TransDate": date,
-                        "Desc1": str_ci(d, "Description"), "Desc2": str_ci(m, "TransComment"), "Amount": money(-amount),
-                        "TransactionAmount": money(-amount), "TransactionCurrencyCode": currency,
-                        "BankCode": str_ci(m, "BankCode"), "Invoice": str_ci(d, "Invoice"), "TaxCode": str_ci(d, "TaxCode"),
-                    })),
-                );
-                rows.push(row);
-            }
-            let mut bank_row = self.ledger_base("CR", &b.batch, period, post_seq, &post_date);
-            merge_patch(
-                &mut bank_row,
-                &obj(json!({
-                    "Account": str_ci(&bank, "Account"), "Org": str_ci(&bank, "Org"), "RefNo": ref_no, "TransDate": date,
-                    "Desc1": str_ci(m, "TransComment"), "Amount": money(master_total), "TransactionAmount": money(master_total),
-                    "TransactionCurrencyCode": currency, "BankCode": str_ci(m, "BankCode"), "AutoEntry": "Y",
-                })),
-            );
-            rows.push(bank_row);
-        }
-        self.ledger.extend(rows);
-        let batch_mut = &mut self.batches[index];
-        batch_mut.posted = true;
-        merge_patch(
-            &mut batch_mut.control,
-            &obj(
-                json!({"Posted": "Y", "Period": period, "PostSeq": post_seq, "PostDate": post_date, "PostUser": user}),
-            ),
-        );
-        for m in &mut batch_mut.masters {
-            merge_patch(m, &obj(json!({"Posted": "Y"})));
-        }
-        let description = str_ci(&batch_mut.control, "Description");
-        PostOutcome {
-            tt: "CR".into(),
-            batch: b.batch.clone(),
-            ok: true,
-            period,
-            post_seq,
-            msg: format!(
-                "Cash Receipts file {description}; {} of {} records posted; Posting sequence {post_seq}",
-                b.masters.len(),
-                b.masters.len()
-            ),
+                post_seq,
+                msg,
+            },
+            Err(reason) => fail(reason, period),
         }
     }
 
@@ -3233,7 +3164,8 @@ impl Db {
                 .filter_map(|d| d.get("Amount").and_then(decimal_of))
                 .sum()
         };
-        for b in self.batches.iter().filter(|b| b.tt == "in") {
+        // Only posted invoices are receivable; an invoice still in DataEntry is not.
+        for b in self.batches.iter().filter(|b| b.tt == "in" && b.posted) {
             for m in &b.masters {
                 let invoice = str_ci(m, "Invoice");
                 // Kept in the billing currency (receipts are recorded in it).
@@ -3250,7 +3182,7 @@ impl Db {
                 let credited: Decimal = self
                     .batches
                     .iter()
-                    .filter(|x| x.tt == "in")
+                    .filter(|x| x.tt == "in" && x.posted)
                     .flat_map(|x| x.masters.iter().map(move |mm| (x, mm)))
                     .filter(|(_, mm)| str_ci(mm, "CreditMemoRefNo") == invoice)
                     .map(|(_, mm)| mm.get("Total").and_then(decimal_of).unwrap_or_default())
@@ -3305,6 +3237,7 @@ fn tt_description(tt: &str) -> &'static str {
         "cr" => "Cash Receipts",
         "in" => "Invoices",
         "ap" => "AP Vouchers",
+        "cv" => "AP Disbursements",
         "ex" => "Employee Expenses",
         "je" => "Journal Entries",
         "un" => "Units",

@@ -6,6 +6,7 @@ mod helpers;
 mod admin;
 mod auth;
 mod cash_receipts;
+mod data_entry;
 mod faults;
 mod hubs;
 mod ledger;
