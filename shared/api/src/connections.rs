@@ -28,8 +28,8 @@ use ledgerlink_ports::{ConnectionState, SecretRef, Tenant, TokenRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::ApiState;
-use crate::conventions::{Versioned, expected_version};
 use crate::auth::Caller;
+use crate::conventions::{Versioned, expected_version};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, RawBody};
 
 /// Which connection of the tenant.
@@ -292,8 +292,7 @@ pub async fn update(
 ) -> ApiResult<Versioned<ConnectionsView>> {
     let mut record = caller.record.clone();
     // `If-Match` (the ETag of GET /api/connections), else the body's `version`, else 428.
-    let expected =
-        expected_version(&headers, update.version, record.version, "The connections")?;
+    let expected = expected_version(&headers, update.version, record.version, "The connections")?;
     for (field, given) in [
         ("client_secret_ref", update.client_secret_ref.is_some()),
         ("webhook_secret_ref", update.webhook_secret_ref.is_some()),

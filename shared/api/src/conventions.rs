@@ -147,9 +147,9 @@ pub fn expected_version(
             ))
         });
     };
-    let text = raw.to_str().map_err(|_| {
-        ApiError::invalid("If-Match", "must be an entity tag, e.g. \"3\"")
-    })?;
+    let text = raw
+        .to_str()
+        .map_err(|_| ApiError::invalid("If-Match", "must be an entity tag, e.g. \"3\""))?;
     if text.trim() == "*" {
         return Ok(current);
     }
@@ -187,15 +187,24 @@ mod tests {
 
     fn with(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert(header::IF_MATCH, HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static("x")));
+        headers.insert(
+            header::IF_MATCH,
+            HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static("x")),
+        );
         headers
     }
 
     #[test]
     fn if_match_names_the_current_version_or_the_write_is_refused() {
         assert_eq!(expected_version(&with("\"4\""), None, 4, "x").ok(), Some(4));
-        assert_eq!(expected_version(&with("W/\"4\""), Some(1), 4, "x").ok(), Some(4));
-        assert_eq!(expected_version(&with("\"1\", \"4\""), None, 4, "x").ok(), Some(4));
+        assert_eq!(
+            expected_version(&with("W/\"4\""), Some(1), 4, "x").ok(),
+            Some(4)
+        );
+        assert_eq!(
+            expected_version(&with("\"1\", \"4\""), None, 4, "x").ok(),
+            Some(4)
+        );
         assert_eq!(expected_version(&with("*"), None, 4, "x").ok(), Some(4));
         assert_eq!(
             expected_version(&with("\"3\""), None, 4, "x").map_err(|e| e.status()),

@@ -347,6 +347,8 @@ fn split_path(text: &str) -> (String, String) {
     {
         let field = if path == "." {
             name.to_owned()
+        } else if path == name || path.ends_with(&format!(".{name}")) {
+            path
         } else {
             format!("{path}.{name}")
         };

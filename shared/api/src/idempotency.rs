@@ -77,7 +77,11 @@ fn hex_sha256(parts: &[&[u8]]) -> String {
 }
 
 /// The answer as stored: status, the headers that matter, the body.
-fn remembered(status: StatusCode, headers: &axum::http::HeaderMap, body: &[u8]) -> serde_json::Value {
+fn remembered(
+    status: StatusCode,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> serde_json::Value {
     let text = |name: header::HeaderName| {
         headers
             .get(name)
@@ -189,9 +193,10 @@ async fn run_once(
         IdempotencyBegin::InProgress { lease_until } => {
             let wait = (lease_until - now).num_seconds().clamp(1, 60);
             return Err(ApiError::IdempotencyInProgress {
-                detail: "A request with this Idempotency-Key is still being processed; send it again \
+                detail:
+                    "A request with this Idempotency-Key is still being processed; send it again \
                          shortly to get its answer."
-                    .into(),
+                        .into(),
                 retry_after: u64::try_from(wait).unwrap_or(1),
             });
         }

@@ -359,9 +359,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/lookups/{table}", get(lookups::list))
         .route(
             "/api/lookups/{table}/{key}",
-            get(lookups::get)
-                .put(lookups::put)
-                .delete(lookups::delete),
+            get(lookups::get).put(lookups::put).delete(lookups::delete),
         )
         .route("/api/connections", get(connections::list))
         .route("/api/connections/pause", post(connections::pause))

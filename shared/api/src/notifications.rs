@@ -78,9 +78,10 @@ pub async fn list(
     let page = page_request(q.limit, q.cursor)?;
     let limit = page.limit;
     let outbox = &state.stores().notifications;
+    let tenant = &caller.tenant;
     let read = |page: PageRequest| async move {
         outbox
-            .list(&caller.tenant, page)
+            .list(tenant, page)
             .await
             .map_err(|e| ApiError::from_list(e, "the notifications"))
     };

@@ -4,9 +4,11 @@
 //! declares. A seeded generator keeps a failure reproducible (the seed and the request are printed).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, header};
+use ledgerlink_api::consent::{ConsentKey, ConsentSettings};
 use ledgerlink_api::page::OPENAPI;
 use serde_json::{Value, json};
 
@@ -81,7 +83,16 @@ fn text_value(rng: &mut Rng) -> String {
         1 => "x".repeat(rng.below(400) + 1),
         2 => format!("{}", rng.below(100_000)),
         _ => rng
-            .pick(&["acme", "customer-summary", "21", "INV-1", "monthly", "7", "firm", "tax-codes"])
+            .pick(&[
+                "acme",
+                "customer-summary",
+                "21",
+                "INV-1",
+                "monthly",
+                "7",
+                "firm",
+                "tax-codes",
+            ])
             .to_string(),
     }
 }
@@ -91,7 +102,15 @@ fn value_for(doc: &Doc, schema: &Value, rng: &mut Rng, depth: u32) -> Value {
     let schema = doc.resolve(schema);
     if rng.chance(10) || depth > 4 {
         return rng
-            .pick(&[json!(null), json!("zz"), json!(-1), json!(1.5), json!([]), json!({}), json!(true)])
+            .pick(&[
+                json!(null),
+                json!("zz"),
+                json!(-1),
+                json!(1.5),
+                json!([]),
+                json!({}),
+                json!(true),
+            ])
             .clone();
     }
     if let Some(options) = schema.get("enum").and_then(Value::as_array) {
@@ -108,11 +127,18 @@ fn value_for(doc: &Doc, schema: &Value, rng: &mut Rng, depth: u32) -> Value {
             return value_for(doc, rng.pick(options), rng, depth + 1);
         }
     }
-    match schema.get("type").and_then(Value::as_str).unwrap_or("object") {
+    match schema
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("object")
+    {
         "string" => json!(text_value(rng)),
         "integer" => {
             let min = schema.get("minimum").and_then(Value::as_i64).unwrap_or(0);
-            let max = schema.get("maximum").and_then(Value::as_i64).unwrap_or(1000);
+            let max = schema
+                .get("maximum")
+                .and_then(Value::as_i64)
+                .unwrap_or(1000);
             let spread = u64::try_from((max - min).max(0) + 1).unwrap_or(1);
             if rng.chance(80) {
                 json!(min + i64::try_from(rng.next() % spread).unwrap_or(0))
@@ -125,7 +151,11 @@ fn value_for(doc: &Doc, schema: &Value, rng: &mut Rng, depth: u32) -> Value {
         "array" => {
             let items = schema.get("items").cloned().unwrap_or(json!({}));
             let n = rng.below(3);
-            Value::Array((0..n).map(|_| value_for(doc, &items, rng, depth + 1)).collect())
+            Value::Array(
+                (0..n)
+                    .map(|_| value_for(doc, &items, rng, depth + 1))
+                    .collect(),
+            )
         }
         _ => {
             let mut object = serde_json::Map::new();
@@ -156,25 +186,44 @@ struct Case {
     body: Option<(String, Vec<u8>)>,
 }
 
-fn generate(doc: &Doc, path: &str, method: &str, op: &Value, shared: &[Value], rng: &mut Rng) -> Case {
+fn generate(
+    doc: &Doc,
+    path: &str,
+    method: &str,
+    op: &Value,
+    shared: &[Value],
+    rng: &mut Rng,
+) -> Case {
     let mut uri = path.to_owned();
     let mut query = Vec::new();
     let mut headers = Vec::new();
     let parameters: Vec<&Value> = shared
         .iter()
-        .chain(op.get("parameters").and_then(Value::as_array).into_iter().flatten())
+        .chain(
+            op.get("parameters")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten(),
+        )
         .map(|p| doc.resolve(p))
         .collect();
     for parameter in parameters {
         let name = parameter["name"].as_str().unwrap_or("");
-        let schema = parameter.get("schema").cloned().unwrap_or(json!({"type": "string"}));
+        let schema = parameter
+            .get("schema")
+            .cloned()
+            .unwrap_or(json!({"type": "string"}));
         let value = match value_for(doc, &schema, rng, 0) {
             Value::String(s) => s,
             other => other.to_string(),
         };
         match parameter["in"].as_str() {
             Some("path") => {
-                let value = if value.is_empty() { "x".to_owned() } else { value };
+                let value = if value.is_empty() {
+                    "x".to_owned()
+                } else {
+                    value
+                };
                 let encoded: String = value
                     .bytes()
                     .map(|b| {
@@ -191,7 +240,10 @@ fn generate(doc: &Doc, path: &str, method: &str, op: &Value, shared: &[Value], r
                 if parameter["required"] == true || rng.chance(60) {
                     query.push(format!(
                         "{name}={}",
-                        value.bytes().map(|b| format!("%{b:02X}")).collect::<String>()
+                        value
+                            .bytes()
+                            .map(|b| format!("%{b:02X}"))
+                            .collect::<String>()
                     ));
                 }
             }
@@ -219,7 +271,9 @@ fn generate(doc: &Doc, path: &str, method: &str, op: &Value, shared: &[Value], r
                 let schema = spec.get("schema").cloned().unwrap_or(json!({}));
                 value_for(doc, &schema, rng, 0).to_string().into_bytes()
             }
-            _ => (0..rng.below(64)).map(|_| u8::try_from(rng.next() % 256).unwrap_or(0)).collect(),
+            _ => (0..rng.below(64))
+                .map(|_| u8::try_from(rng.next() % 256).unwrap_or(0))
+                .collect(),
         };
         Some((media.clone(), bytes))
     });
@@ -232,8 +286,17 @@ fn generate(doc: &Doc, path: &str, method: &str, op: &Value, shared: &[Value], r
 }
 
 #[tokio::test]
-async fn every_operation_answers_generated_requests_without_5xx_and_only_with_declared_statuses_and_types() {
-    let app = TestApp::spawn().await;
+async fn every_operation_answers_generated_requests_without_5xx_and_only_with_declared_statuses_and_types()
+ {
+    // With consent settings, as a deployment has them (without, the consent routes answer 501).
+    let key = ConsentKey::new(b"fuzz-test-consent-state-key-32-bytes".to_vec()).unwrap();
+    let app = TestApp::spawn_with("127.0.0.1", |state| {
+        state.with_consent(ConsentSettings::new(
+            "http://127.0.0.1:9/oauth/exact/callback",
+            Arc::new(key),
+        ))
+    })
+    .await;
     let doc: Value = serde_norway::from_str(OPENAPI).expect("openapi.yaml parses");
     let doc = Doc(doc);
     let mut rng = Rng(SEED);
@@ -252,7 +315,11 @@ async fn every_operation_answers_generated_requests_without_5xx_and_only_with_de
             }
             let declared: BTreeMap<String, Value> = op["responses"]
                 .as_object()
-                .map(|r| r.iter().map(|(k, v)| (k.clone(), doc.resolve(v).clone())).collect())
+                .map(|r| {
+                    r.iter()
+                        .map(|(k, v)| (k.clone(), doc.resolve(v).clone()))
+                        .collect()
+                })
                 .unwrap_or_default();
             for _ in 0..CASES {
                 let case = generate(&doc, path, method, op, &shared, &mut rng);
@@ -277,7 +344,13 @@ async fn every_operation_answers_generated_requests_without_5xx_and_only_with_de
                     "{} {} {:?} -> {} {}",
                     case.method,
                     case.uri,
-                    case.body.as_ref().map(|(m, b)| (m, String::from_utf8_lossy(b).chars().take(120).collect::<String>())),
+                    case.body.as_ref().map(|(m, b)| (
+                        m,
+                        String::from_utf8_lossy(b)
+                            .chars()
+                            .take(120)
+                            .collect::<String>()
+                    )),
                     answer.status,
                     answer.text().chars().take(200).collect::<String>()
                 );
@@ -289,7 +362,13 @@ async fn every_operation_answers_generated_requests_without_5xx_and_only_with_de
                     failures.push(format!("undeclared status on {method} {path}: {what}"));
                     continue;
                 };
-                let media = answer.content_type().split(';').next().unwrap_or("").trim().to_owned();
+                let media = answer
+                    .content_type()
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned();
                 match response.get("content").and_then(Value::as_object) {
                     Some(content) => {
                         if !content.contains_key(&media) {
@@ -316,6 +395,11 @@ async fn every_operation_answers_generated_requests_without_5xx_and_only_with_de
         failures.is_empty(),
         "{} of {sent} answers break the document (seed {SEED:#x}):\n{}",
         failures.len(),
-        failures.iter().take(40).cloned().collect::<Vec<_>>().join("\n")
+        failures
+            .iter()
+            .take(40)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
