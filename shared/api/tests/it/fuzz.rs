@@ -236,21 +236,19 @@ fn generate(
                     .collect();
                 uri = uri.replace(&format!("{{{name}}}"), &encoded);
             }
-            Some("query") => {
-                if parameter["required"] == true || rng.chance(60) {
-                    query.push(format!(
-                        "{name}={}",
-                        value
-                            .bytes()
-                            .map(|b| format!("%{b:02X}"))
-                            .collect::<String>()
-                    ));
-                }
+            Some("query") if parameter["required"] == true || rng.chance(60) => {
+                query.push(format!(
+                    "{name}={}",
+                    value
+                        .bytes()
+                        .map(|b| format!("%{b:02X}"))
+                        .collect::<String>()
+                ));
             }
-            Some("header") => {
-                if rng.chance(50) && value.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
-                    headers.push((name.to_owned(), value));
-                }
+            Some("header")
+                if rng.chance(50) && value.bytes().all(|b| b.is_ascii_graphic() || b == b' ') =>
+            {
+                headers.push((name.to_owned(), value));
             }
             _ => {}
         }
