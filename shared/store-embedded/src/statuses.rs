@@ -5,15 +5,16 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use ledgerlink_domain::{SyncStatus, TenantId};
 use ledgerlink_ports::{
-    ObjectRef, ObjectStatus, Page, PageRequest, StatusAttempt, StatusFilter, StatusStore,
-    StoreError, StoreResult,
+    AttemptCount, ObjectRef, ObjectStatus, Page, PageRequest, StatusAttempt, StatusFilter,
+    StatusStore, StoreError, StoreResult,
 };
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
 
-use crate::db::{Db, DbError, DbResult, decode, int, nanos, next_version, uint};
+use crate::db::{Db, DbError, DbResult, decode, from_nanos, int, nanos, next_version, uint};
 use crate::page;
 
 /// Per-object sync statuses in the embedded database.
@@ -151,8 +152,8 @@ impl StatusStore for SqliteStatuses {
                     message: saved.last_message.clone(),
                 };
                 tx.execute(
-                    "INSERT INTO status_history (tenant, object_type, key, body) VALUES (?1, ?2, ?3, ?4)",
-                    params![o.tenant.as_str(), o.object_type.as_str(), o.key.as_str(), serde_json::to_string(&attempt)?],
+                    "INSERT INTO status_history (tenant, object_type, key, body, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![o.tenant.as_str(), o.object_type.as_str(), o.key.as_str(), serde_json::to_string(&attempt)?, nanos(attempt.at)?],
                 )?;
                 Ok(saved)
             })
@@ -283,6 +284,54 @@ impl StatusStore for SqliteStatuses {
             })
             .await
     }
+
+    async fn attempt_counts(
+        &self,
+        tenant: &TenantId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<AttemptCount>> {
+        let tenant = tenant.clone();
+        let (from, to) = (nanos(from)?, nanos(to)?);
+        self.db
+            .read(move |conn| {
+                // One range scan of the (tenant, at) index, grouped per hour, type and status.
+                let mut statement = conn.prepare_cached(
+                    "SELECT at / 3600000000000, object_type, json_extract(body, '$.status'), COUNT(*)
+                       FROM status_history
+                      WHERE tenant = ?1 AND at >= ?2 AND at < ?3
+                      GROUP BY 1, 2, 3",
+                )?;
+                let rows = statement.query_map(params![tenant.as_str(), from, to], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, i64>(3)?,
+                    ))
+                })?;
+                let mut counts = Vec::new();
+                for row in rows {
+                    let (hour, object_type, status, count) = row?;
+                    counts.push(AttemptCount {
+                        hour: from_nanos(hour.saturating_mul(3_600_000_000_000)),
+                        object_type: object_type.parse().map_err(undecodable)?,
+                        status: status.parse().map_err(undecodable)?,
+                        count: uint(count),
+                    });
+                }
+                counts.sort();
+                Ok(counts)
+            })
+            .await
+    }
+}
+
+fn undecodable(error: impl std::error::Error + Send + Sync + 'static) -> DbError {
+    DbError::Store(StoreError::permanent(
+        "a stored attempt could not be decoded",
+        error,
+    ))
 }
 
 #[cfg(test)]

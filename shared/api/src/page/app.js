@@ -1194,7 +1194,6 @@ async function loadHealth() {
   const root = $("#health-charts");
   root.replaceChildren();
   for (const flow of health.flows) root.append(chart(flow));
-  if (health.truncated) root.append(el("p", { class: "hint", text: `Only the ${health.objects_read} most recently updated objects were read.` }));
 }
 
 function chart(flow) {
