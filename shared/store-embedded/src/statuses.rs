@@ -391,4 +391,87 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn a_status_filter_with_an_object_type_reads_only_the_matching_rows() {
+        for (filter, detail) in plans() {
+            if filter.status.is_some() && filter.object_type.is_some() {
+                let plan = detail.join(" | ");
+                assert!(
+                    plan.contains("statuses_by_status_type") && plan.contains("object_type=?"),
+                    "{filter:?} must seek on status and type, plan: {plan}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn attempt_counts_are_one_range_search_of_the_attempt_time_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("plan.db")).unwrap();
+        let conn = db.lock_for_tests();
+        let mut statement = conn
+            .prepare(
+                "EXPLAIN QUERY PLAN SELECT at / 3600000000000, object_type, json_extract(body, '$.status'), COUNT(*)
+                   FROM status_history WHERE tenant = ?1 AND at >= ?2 AND at < ?3 GROUP BY 1, 2, 3",
+            )
+            .unwrap();
+        let plan = statement
+            .query_map(params!["acme", 0, 1], |row| row.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+            .join(" | ");
+
+        assert!(
+            plan.contains("SEARCH status_history USING INDEX status_history_by_time (tenant=? AND at>? AND at<?)"),
+            "plan: {plan}"
+        );
+    }
+
+    #[tokio::test]
+    async fn attempts_written_before_the_attempt_time_column_are_counted_after_the_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            // A file at schema version 4 (before attempt times), with one attempt in its history.
+            let mut conn = rusqlite::Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            for (index, sql) in crate::db::MIGRATIONS.iter().enumerate().take(4) {
+                tx.execute_batch(sql).unwrap();
+                tx.pragma_update(None, "user_version", index + 1).unwrap();
+            }
+            tx.execute(
+                "INSERT INTO status_history (tenant, object_type, key, body) VALUES ('acme', 'firm', 'F1', ?1)",
+                params![r#"{"at":"2026-06-15T10:30:00.250Z","attempt":1,"status":"error","message":null}"#],
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let statuses = SqliteStatuses::new(Db::open(&path).unwrap());
+        let at = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+
+        let counts = statuses
+            .attempt_counts(
+                &TenantId::parse("acme").unwrap(),
+                at("2026-06-15T10:00:00Z"),
+                at("2026-06-15T11:00:00Z"),
+            )
+            .await
+            .unwrap();
+
+        assert_eq!(
+            counts,
+            vec![AttemptCount {
+                hour: at("2026-06-15T10:00:00Z"),
+                object_type: ObjectType::Firm,
+                status: SyncStatus::Error,
+                count: 1,
+            }]
+        );
+    }
 }
