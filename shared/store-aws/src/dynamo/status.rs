@@ -6,6 +6,8 @@
 //!   both sort by `updated_at` so the newest come first, and the other filters (category, object type, key
 //!   prefix, source version) are a FilterExpression on that partition. Pages stay exactly `limit` long.
 //! - `counts` is one `Select=COUNT` query per status on GSI2.
+//! - `attempt_counts` (the sync-health view) queries GSI1, where each history item is filed under
+//!   `TENANT#<t>#ATT#<UTC day>` by its time: one query per day of the window, whatever the number of objects.
 //! - `create_missing` reads which objects exist (BatchGetItem, 100 keys a request) and creates the others
 //!   with conditional puts in transactions of [`TRANSACTION_ITEMS`]: a record created meanwhile by someone
 //!   else fails its condition and is left alone, never overwritten.
