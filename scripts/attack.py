@@ -56,6 +56,11 @@ def request(method, path, body=None, headers=None, key=KEY, timeout=60):
     h = dict(headers or {})
     if key is not None:
         h["Authorization"] = f"Bearer {key}"
+    if method == "PUT" and path.startswith("/api/connections/") and "If-Match" not in h:
+        # A connection change names the version it is based on (the ETag of GET /api/connections).
+        current = request("GET", "/api/connections", key=key, timeout=timeout)
+        if "etag" in current.headers:
+            h["If-Match"] = current.headers["etag"]
     if isinstance(body, (dict, list)):
         body = json.dumps(body).encode()
         h.setdefault("Content-Type", "application/json")

@@ -335,6 +335,7 @@ pub const ROUTE_ROLES: &[(&str, &str, Role)] = &[
     ("POST", "/api/integrations/{id}/run", Role::Operator),
     ("GET", "/api/lookups", Role::Viewer),
     ("GET", "/api/lookups/{table}", Role::Viewer),
+    ("GET", "/api/lookups/{table}/{key}", Role::Viewer),
     ("PUT", "/api/lookups/{table}/{key}", Role::Admin),
     ("DELETE", "/api/lookups/{table}/{key}", Role::Admin),
     ("GET", "/api/connections", Role::Viewer),

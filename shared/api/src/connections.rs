@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ApiState;
 use crate::auth::Caller;
+use crate::conventions::{Versioned, expected_version};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, RawBody};
 
 /// Which connection of the tenant.
@@ -153,8 +154,12 @@ pub async fn me(caller: Caller) -> Json<Me> {
     })
 }
 
-pub async fn list(caller: Caller) -> Json<ConnectionsView> {
-    Json(ConnectionsView::from(&caller.record))
+/// The connections, with the tenant record's version as `ETag` (what `If-Match` of an update names).
+pub async fn list(caller: Caller) -> Versioned<ConnectionsView> {
+    Versioned {
+        version: caller.record.version,
+        body: ConnectionsView::from(&caller.record),
+    }
 }
 
 /// A partial update of one connection. Absent fields stay as they are. Secrets are given as values only;
@@ -282,10 +287,12 @@ pub async fn update(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     ApiPath(system): ApiPath<System>,
+    headers: axum::http::HeaderMap,
     ApiJson(update): ApiJson<ConnectionUpdate>,
-) -> ApiResult<Json<ConnectionsView>> {
+) -> ApiResult<Versioned<ConnectionsView>> {
     let mut record = caller.record.clone();
-    let expected = update.version.unwrap_or(record.version);
+    // `If-Match` (the ETag of GET /api/connections), else the body's `version`, else 428.
+    let expected = expected_version(&headers, update.version, record.version, "The connections")?;
     for (field, given) in [
         ("client_secret_ref", update.client_secret_ref.is_some()),
         ("webhook_secret_ref", update.webhook_secret_ref.is_some()),
@@ -422,7 +429,10 @@ pub async fn update(
     if host_changed {
         discard_tokens(&state, &caller.tenant, system).await?;
     }
-    Ok(Json(ConnectionsView::from(&stored)))
+    Ok(Versioned {
+        version: stored.version,
+        body: ConnectionsView::from(&stored),
+    })
 }
 
 /// Replaces a connection's stored tokens with none. (Clients already refuse tokens of another issuer;

@@ -36,6 +36,28 @@ pub enum ApiError {
     /// The body is not well-formed JSON of the expected shape (400/422 as axum classified it).
     #[error("{detail}")]
     Body { status: StatusCode, detail: String },
+    /// The JSON body is well-formed but a member is wrong (an unknown field, an unknown enum value, a
+    /// wrong type) (400); `field` is the member's path (`objects[0].type`), `.` for the body itself.
+    #[error("The JSON does not have the expected shape: {field}: {reason}")]
+    BodyField { field: String, reason: String },
+    /// The route exists but not with this method (405).
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// A signed file link is malformed, altered or expired (403, as S3 answers a bad presigned URL).
+    #[error("{0}")]
+    BadLink(&'static str),
+    /// A write names no version to check: neither `If-Match` nor a body `version` (428).
+    #[error("{0}")]
+    PreconditionRequired(String),
+    /// `If-Match` names a version that is not the current one (412).
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// An `Idempotency-Key` was used before with another request body (422).
+    #[error("{0}")]
+    IdempotencyKeyReused(String),
+    /// A request with the same `Idempotency-Key` is still being processed (409 with `Retry-After`).
+    #[error("{detail}")]
+    IdempotencyInProgress { detail: String, retry_after: u64 },
     /// The body is larger than the route accepts (413).
     #[error("{0}")]
     TooLarge(String),
@@ -85,6 +107,13 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Invalid { .. } => StatusCode::BAD_REQUEST,
             Self::Body { status, .. } => *status,
+            Self::BodyField { .. } => StatusCode::BAD_REQUEST,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::BadLink(_) => StatusCode::FORBIDDEN,
+            Self::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::IdempotencyKeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::IdempotencyInProgress { .. } => StatusCode::CONFLICT,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Conflict(_) | Self::WrongState(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) | Self::RetryLater { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -102,7 +131,13 @@ impl ApiError {
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not-found",
             Self::Invalid { .. } => "invalid-input",
-            Self::Body { .. } => "invalid-body",
+            Self::Body { .. } | Self::BodyField { .. } => "invalid-body",
+            Self::MethodNotAllowed(_) => "method-not-allowed",
+            Self::BadLink(_) => "bad-link",
+            Self::PreconditionRequired(_) => "precondition-required",
+            Self::PreconditionFailed(_) => "precondition-failed",
+            Self::IdempotencyKeyReused(_) => "idempotency-key-reused",
+            Self::IdempotencyInProgress { .. } => "idempotency-key-in-use",
             Self::TooLarge(_) => "payload-too-large",
             Self::Conflict(_) => "version-conflict",
             Self::WrongState(_) => "wrong-state",
@@ -121,7 +156,13 @@ impl ApiError {
             Self::Forbidden(_) => "Not allowed for this key's role",
             Self::NotFound(_) => "Not found",
             Self::Invalid { .. } => "Invalid input",
-            Self::Body { .. } => "Invalid request body",
+            Self::Body { .. } | Self::BodyField { .. } => "Invalid request body",
+            Self::MethodNotAllowed(_) => "Method not allowed on this route",
+            Self::BadLink(_) => "Link invalid or expired",
+            Self::PreconditionRequired(_) => "Version precondition required",
+            Self::PreconditionFailed(_) => "Version precondition failed",
+            Self::IdempotencyKeyReused(_) => "Idempotency-Key reused with another request",
+            Self::IdempotencyInProgress { .. } => "Request with this Idempotency-Key in progress",
             Self::TooLarge(_) => "Request body too large",
             Self::Conflict(_) => "Version conflict",
             Self::WrongState(_) => "Action not possible in this state",
@@ -135,10 +176,21 @@ impl ApiError {
 
     fn detail(&self) -> String {
         match self {
-            Self::Unauthenticated(why) | Self::BadSignature(why) => (*why).to_owned(),
+            Self::Unauthenticated(why) | Self::BadSignature(why) | Self::BadLink(why) => {
+                (*why).to_owned()
+            }
             Self::Invalid { field, reason } => format!("{field}: {reason}"),
             Self::Internal => "The request could not be completed; it was logged.".to_owned(),
             other => other.to_string(),
+        }
+    }
+
+    /// The field at fault and why, for the problem's `errors` member.
+    fn field_error(&self) -> Option<(&str, &str)> {
+        match self {
+            Self::Invalid { field, reason } => Some((field, reason)),
+            Self::BodyField { field, reason } => Some((field, reason)),
+            _ => None,
         }
     }
 
@@ -215,9 +267,16 @@ impl IntoResponse for ApiError {
             "status": status.as_u16(),
             "detail": self.detail(),
         });
-        // The field at fault, for a form to show the problem next to it.
-        if let (Self::Invalid { field, .. }, Some(object)) = (&self, body.as_object_mut()) {
-            object.insert("field".to_owned(), serde_json::Value::from(field.as_str()));
+        // The field at fault, for a form to show the problem next to it: `errors` lists each field with
+        // why (RFC 9457 extension member); `field` is kept for clients written before `errors`.
+        if let Some((field, why)) = self.field_error()
+            && let Some(object) = body.as_object_mut()
+        {
+            object.insert("field".to_owned(), serde_json::Value::from(field));
+            object.insert(
+                "errors".to_owned(),
+                serde_json::json!([{ "field": field, "detail": why }]),
+            );
         }
         let mut response = (status, body.to_string()).into_response();
         let headers = response.headers_mut();
@@ -228,7 +287,10 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static("Bearer realm=\"ledgerlink\""),
             );
         }
-        if let Self::RetryLater { retry_after, .. } | Self::Throttled { retry_after, .. } = &self {
+        if let Self::RetryLater { retry_after, .. }
+        | Self::Throttled { retry_after, .. }
+        | Self::IdempotencyInProgress { retry_after, .. } = &self
+        {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         }
         response
@@ -252,11 +314,11 @@ impl From<JsonRejection> for ApiError {
                 "The body must be JSON with `Content-Type: application/json`.".to_owned()
             }
             // serde's message names the field and the expected values (e.g. an unknown enum variant),
-            // never anything internal.
-            JsonRejection::JsonDataError(e) => format!(
-                "The JSON does not have the expected shape: {}",
-                inner_text(e)
-            ),
+            // never anything internal; the member's path becomes the problem's `errors` entry.
+            JsonRejection::JsonDataError(e) => {
+                let (field, reason) = split_path(&inner_text(e));
+                return Self::BodyField { field, reason };
+            }
             JsonRejection::JsonSyntaxError(e) => {
                 format!("The body is not valid JSON: {}", inner_text(e))
             }
@@ -269,6 +331,30 @@ impl From<JsonRejection> for ApiError {
         };
         Self::Body { status, detail }
     }
+}
+
+/// Splits serde_path_to_error's `path: message` into the member's path and the message. An unknown field
+/// is reported at its parent's path; the field itself is named, so a form can point at it.
+fn split_path(text: &str) -> (String, String) {
+    let (path, message) = match text.split_once(": ") {
+        Some((path, message)) if !path.is_empty() && !path.contains(char::is_whitespace) => {
+            (path.to_owned(), message.to_owned())
+        }
+        _ => (".".to_owned(), text.to_owned()),
+    };
+    if let Some(rest) = message.strip_prefix("unknown field `")
+        && let Some((name, _)) = rest.split_once('`')
+    {
+        let field = if path == "." {
+            name.to_owned()
+        } else if path == name || path.ends_with(&format!(".{name}")) {
+            path
+        } else {
+            format!("{path}.{name}")
+        };
+        return (field, message);
+    }
+    (path, message)
 }
 
 /// The innermost error text of a rejection (serde's message), without axum's wrapper text.
@@ -390,6 +476,25 @@ mod tests {
         );
         assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!error.detail().contains("SELECT"));
+    }
+
+    #[test]
+    fn a_json_path_and_an_unknown_field_become_the_field_at_fault() {
+        assert_eq!(
+            split_path("objects[0].type: unknown variant `x`, expected `firm`"),
+            (
+                "objects[0].type".to_owned(),
+                "unknown variant `x`, expected `firm`".to_owned()
+            )
+        );
+        assert_eq!(
+            split_path("unknown field `extra`, expected `objects` at line 1 column 9").0,
+            "extra"
+        );
+        assert_eq!(
+            split_path("invalid type: string \"a\", expected u32").0,
+            "."
+        );
     }
 
     #[test]

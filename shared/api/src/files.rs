@@ -38,7 +38,7 @@ pub async fn upload(
     use http_body_util::BodyExt;
     use ledgerlink_ports::ExportStorage;
 
-    let refused = || ApiError::BadSignature("The link is invalid or expired.");
+    let refused = || ApiError::BadLink("The link is invalid or expired.");
     let files = state
         .local_files
         .as_ref()
@@ -115,7 +115,7 @@ pub async fn download(
     ApiPath((tenant, key)): ApiPath<(String, String)>,
     ApiQuery(signed): ApiQuery<Signed>,
 ) -> ApiResult<Response> {
-    let refused = || ApiError::BadSignature("The link is invalid or expired.");
+    let refused = || ApiError::BadLink("The link is invalid or expired.");
     let files = state
         .local_files
         .as_ref()

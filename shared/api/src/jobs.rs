@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use ledgerlink_domain::Period;
@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ApiState;
 use crate::auth::Caller;
+use crate::conventions::{Created, Versioned, expected_version, segment};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, RawBody};
 use crate::objects::{ListResponse, page_request};
 
@@ -123,6 +124,12 @@ impl From<Job> for JobView {
     }
 }
 
+/// A 201 for a started job: `Location` is the job's history entry.
+fn created_job(job: Job) -> Created<JobView> {
+    let view = JobView::from(job);
+    Created::at(format!("/api/jobs/{}", segment(&view.id)), view)
+}
+
 fn exporter(state: &ApiState) -> Exporter {
     Exporter::new(state.jobs.clone())
 }
@@ -198,13 +205,13 @@ pub async fn reset(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<(StatusCode, Json<JobView>)> {
+) -> ApiResult<Created<JobView>> {
     check_id("id", &id)?;
     let job = exporter(&state)
         .reset(&caller.tenant, &id, &caller.user)
         .await
         .map_err(job_error)?;
-    Ok((StatusCode::CREATED, Json(job.into())))
+    Ok(created_job(job))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -269,7 +276,7 @@ pub async fn definition(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<ExportDefinition>> {
+) -> ApiResult<Versioned<ExportDefinition>> {
     check_id("id", &id)?;
     let found = exporter(&state)
         .definitions()
@@ -277,7 +284,10 @@ pub async fn definition(
         .await
         .map_err(job_error)?
         .ok_or_else(|| ApiError::not_found(format!("No export definition `{id}` exists.")))?;
-    Ok(Json(found))
+    Ok(Versioned {
+        version: found.version,
+        body: found,
+    })
 }
 
 /// A conflict on a definition, said so a person knows what to do.
@@ -297,7 +307,7 @@ pub async fn create_definition(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     ApiJson(definition): ApiJson<ExportDefinition>,
-) -> ApiResult<(StatusCode, Json<ExportDefinition>)> {
+) -> ApiResult<Created<ExportDefinition>> {
     let definitions = exporter(&state).definitions();
     definition.validate().map_err(job_error)?;
     let saved = definitions
@@ -312,17 +322,23 @@ pub async fn create_definition(
             }
             other => job_error(other),
         })?;
-    Ok((StatusCode::CREATED, Json(saved)))
+    Ok(Created::at(
+        format!("/api/export-definitions/{}", segment(&saved.id)),
+        saved.clone(),
+    )
+    .with_version(saved.version))
 }
 
-/// Replaces a definition. The body's `version` is the version the caller read: a definition changed
-/// meanwhile is refused (409) rather than overwritten. A body without `version` replaces whatever is stored.
+/// Replaces a definition. `If-Match` (the GET's `ETag`) names the version the caller read: another one is
+/// refused (412) rather than overwritten. Without `If-Match`, the body's `version` (409 when stale); with
+/// neither, 428 ([`crate::conventions::expected_version`]).
 pub async fn update_definition(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
+    headers: HeaderMap,
     ApiJson(definition): ApiJson<ExportDefinition>,
-) -> ApiResult<Json<ExportDefinition>> {
+) -> ApiResult<Versioned<ExportDefinition>> {
     check_id("id", &id)?;
     if definition.id != id {
         return Err(ApiError::invalid(
@@ -341,14 +357,21 @@ pub async fn update_definition(
         )));
     };
     let mut definition = definition;
-    if definition.version == 0 {
-        definition.version = current.version;
-    }
+    let body_version = (definition.version != 0).then_some(definition.version);
+    definition.version = expected_version(
+        &headers,
+        body_version,
+        current.version,
+        &format!("The export definition `{id}`"),
+    )?;
     let saved = definitions
         .update(&caller.tenant, &definition, &caller.user)
         .await
         .map_err(|e| definition_error(&id, e))?;
-    Ok(Json(saved))
+    Ok(Versioned {
+        version: saved.version,
+        body: saved,
+    })
 }
 
 pub async fn delete_definition(
@@ -389,7 +412,7 @@ pub async fn copy_definition(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(copy): ApiJson<CopyRequest>,
-) -> ApiResult<(StatusCode, Json<ExportDefinition>)> {
+) -> ApiResult<Created<ExportDefinition>> {
     check_id("id", &id)?;
     let saved = exporter(&state)
         .definitions()
@@ -413,7 +436,11 @@ pub async fn copy_definition(
             }
             other => job_error(other),
         })?;
-    Ok((StatusCode::CREATED, Json(saved)))
+    Ok(Created::at(
+        format!("/api/export-definitions/{}", segment(&saved.id)),
+        saved.clone(),
+    )
+    .with_version(saved.version))
 }
 
 /// The sources a definition may read, with their fields, for the page's form.
@@ -436,13 +463,13 @@ pub async fn run_definition(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<(StatusCode, Json<JobView>)> {
+) -> ApiResult<Created<JobView>> {
     check_id("id", &id)?;
     let job = exporter(&state)
         .start(&caller.tenant, &id, &caller.user)
         .await
         .map_err(job_error)?;
-    Ok((StatusCode::CREATED, Json(job.into())))
+    Ok(created_job(job))
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -567,7 +594,7 @@ pub async fn upload(
     caller: Caller,
     ApiQuery(q): ApiQuery<UploadQuery>,
     RawBody(body): RawBody,
-) -> ApiResult<(StatusCode, Json<JobView>)> {
+) -> ApiResult<Created<JobView>> {
     let template = template_named(&q.template)?;
     if body.is_empty() {
         return Err(ApiError::invalid("file", "the uploaded file is empty"));
@@ -600,7 +627,7 @@ pub async fn upload(
         .upload(&caller.tenant, &request, &caller.user, body)
         .await
         .map_err(job_error)?;
-    Ok((StatusCode::CREATED, Json(job.into())))
+    Ok(created_job(job))
 }
 
 #[derive(Debug, Deserialize)]
@@ -625,7 +652,7 @@ pub async fn begin_upload(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     ApiJson(begin): ApiJson<BeginUpload>,
-) -> ApiResult<(StatusCode, Json<PendingUpload>)> {
+) -> ApiResult<Created<PendingUpload>> {
     let request = ledgerlink_jobs::import::ImportRequest {
         template: template_named(&begin.template)?,
         format: begin.format,
@@ -636,12 +663,10 @@ pub async fn begin_upload(
         .begin_upload(&caller.tenant, &request, &caller.user)
         .await
         .map_err(job_error)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(PendingUpload {
-            job: job.into(),
-            upload,
-        }),
+    let job = JobView::from(job);
+    Ok(Created::at(
+        format!("/api/jobs/{}", segment(&job.id)),
+        PendingUpload { job, upload },
     ))
 }
 
@@ -803,7 +828,7 @@ pub async fn create_integration(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     ApiJson(write): ApiJson<IntegrationWrite>,
-) -> ApiResult<(StatusCode, Json<IntegrationView>)> {
+) -> ApiResult<Created<IntegrationView>> {
     let id = write
         .id
         .clone()
@@ -819,23 +844,34 @@ pub async fn create_integration(
             }
             other => job_error(other),
         })?;
-    Ok((StatusCode::CREATED, Json(saved.into())))
+    Ok(Created::at(
+        format!("/api/integrations/{}", segment(&saved.id)),
+        IntegrationView::from(saved.clone()),
+    )
+    .with_version(saved.version))
 }
 
 pub async fn integration(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<IntegrationView>> {
-    Ok(Json(existing(&state, &caller, &id).await?.into()))
+) -> ApiResult<Versioned<IntegrationView>> {
+    let found = existing(&state, &caller, &id).await?;
+    Ok(Versioned {
+        version: found.version,
+        body: found.into(),
+    })
 }
 
+/// Replaces an integration; the version it is based on comes from `If-Match` (412 when stale), else the
+/// body's `version`, else 428.
 pub async fn update_integration(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
+    headers: HeaderMap,
     ApiJson(write): ApiJson<IntegrationWrite>,
-) -> ApiResult<Json<IntegrationView>> {
+) -> ApiResult<Versioned<IntegrationView>> {
     let current = existing(&state, &caller, &id).await?;
     if write.id.as_deref().is_some_and(|given| given != id) {
         return Err(ApiError::invalid(
@@ -843,13 +879,21 @@ pub async fn update_integration(
             "the body's id must be the one in the path",
         ));
     }
-    let expected = write.version.unwrap_or(current.version);
+    let expected = expected_version(
+        &headers,
+        write.version,
+        current.version,
+        &format!("The integration `{id}`"),
+    )?;
     let integration = integration_of(&caller, id, write, state.now());
     let saved = manager(&state)
         .save(&integration, Some(expected))
         .await
         .map_err(job_error)?;
-    Ok(Json(saved.into()))
+    Ok(Versioned {
+        version: saved.version,
+        body: saved.into(),
+    })
 }
 
 pub async fn delete_integration(
@@ -898,7 +942,7 @@ pub async fn run_integration(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(run): ApiJson<RunRequest>,
-) -> ApiResult<(StatusCode, Json<ListResponse<JobView>>)> {
+) -> ApiResult<Created<ListResponse<JobView>>> {
     existing(&state, &caller, &id).await?;
     let period = period_of(run.period.as_deref())?;
     let ctx = if period.is_none() {
@@ -916,11 +960,12 @@ pub async fn run_integration(
         )
         .await
         .map_err(job_error)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(ListResponse {
+    // Several jobs may start: `Location` is the export history, where they are listed newest first.
+    Ok(Created::at(
+        "/api/jobs?kind=export",
+        ListResponse {
             items: jobs.into_iter().map(JobView::from).collect(),
             next_cursor: None,
-        }),
+        },
     ))
 }

@@ -22,6 +22,8 @@
 //!   subscribed) and the Exact connection's health.
 //! - [`page`]: the operator page (static HTML/JS/CSS compiled in) and the OpenAPI document.
 //! - [`error`]: every failure as `application/problem+json`, with size limits (413) and typed extractors.
+//! - [`conventions`]: `instance` on every problem, `Location` on every 201, `ETag` / `If-Match` on the
+//!   resources that are PUT; [`idempotency`]: `Idempotency-Key` on the POSTs that start work.
 //! - [`throttle`]: per-tenant request limits (429 with `Retry-After`), spent only by verified requests.
 //!
 //! Public without a key: the page's static files, `GET /openapi.yaml`, `GET /healthz`, the webhooks (they
@@ -51,9 +53,11 @@
 pub mod auth;
 pub mod connections;
 pub mod consent;
+pub mod conventions;
 pub mod error;
 #[cfg(feature = "local")]
 pub mod files;
+pub mod idempotency;
 pub mod jobs;
 pub mod keys;
 pub mod lookups;
@@ -239,6 +243,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/integrations/{id}/run"),
     ("GET", "/api/lookups"),
     ("GET", "/api/lookups/{table}"),
+    ("GET", "/api/lookups/{table}/{key}"),
     ("PUT", "/api/lookups/{table}/{key}"),
     ("DELETE", "/api/lookups/{table}/{key}"),
     ("GET", "/api/connections"),
@@ -354,7 +359,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/lookups/{table}", get(lookups::list))
         .route(
             "/api/lookups/{table}/{key}",
-            put(lookups::put).delete(lookups::delete),
+            get(lookups::get).put(lookups::put).delete(lookups::delete),
         )
         .route("/api/connections", get(connections::list))
         .route("/api/connections/pause", post(connections::pause))
@@ -370,6 +375,12 @@ pub fn router(state: ApiState) -> Router {
             "/api/keys/{id}",
             get(keys::get_key).delete(keys::revoke_key),
         );
+    // `Idempotency-Key` on the POSTs that start work (idempotency::ROUTES); inside authentication, so the
+    // tenant is known and an unauthenticated request stores nothing.
+    let api = api.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        idempotency::idempotent,
+    ));
     // Authentication and the role check of every `/api/` route (auth::ROUTE_ROLES), on the whole `api`
     // router: every route added to it above gets it.
     let api = api.route_layer(axum::middleware::from_fn_with_state(
@@ -404,5 +415,6 @@ pub fn router(state: ApiState) -> Router {
         .layer(axum::middleware::from_fn(access_log))
         .method_not_allowed_fallback(page::method_not_allowed)
         .layer(DefaultBodyLimit::max(json_limit))
+        .layer(axum::middleware::from_fn(conventions::problem_instance))
         .with_state(state)
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use ledgerlink_mapping::ConfigError;
 use ledgerlink_ports::{LookupEntry, LookupTable};
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ApiState;
 use crate::auth::Caller;
+use crate::conventions::{Created, Versioned, expected_version, has_if_match};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::objects::{ListResponse, page_request};
 
@@ -80,7 +82,30 @@ pub async fn list(
     }))
 }
 
+/// One row, with its version as `ETag` (what `If-Match` of a PUT names).
+pub async fn get(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    ApiPath((table, key)): ApiPath<(LookupTable, String)>,
+) -> ApiResult<Versioned<EntryView>> {
+    let entry = state
+        .stores()
+        .lookups
+        .get(&caller.tenant, table, &key)
+        .await
+        .map_err(|e| ApiError::from_store(e, "the lookup row"))?
+        .ok_or_else(|| ApiError::not_found(format!("The row `{key}` does not exist.")))?;
+    Ok(Versioned {
+        version: entry.version,
+        body: entry.into(),
+    })
+}
+
 /// A row to write: `version` is the version read (`null` to create a new row).
+///
+/// Which version a PUT replaces: `If-Match` (the row's `ETag`; 412 when it is not current, or when the row
+/// does not exist), else the body's `version` (409 when stale). With neither, the PUT creates the row and
+/// is a 409 when it exists already — it never overwrites a row unseen (as `If-None-Match: *` would).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EntryWrite {
@@ -102,8 +127,9 @@ pub async fn put(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     ApiPath((table, key)): ApiPath<(LookupTable, String)>,
-    ApiJson(write): ApiJson<EntryWrite>,
-) -> ApiResult<(StatusCode, Json<EntryView>)> {
+    headers: axum::http::HeaderMap,
+    ApiJson(mut write): ApiJson<EntryWrite>,
+) -> ApiResult<Response> {
     if key.trim().is_empty() || key.contains('#') {
         return Err(ApiError::invalid(
             "key",
@@ -127,18 +153,35 @@ pub async fn put(
         check_text(&format!("columns.{name}"), name)?;
         check_text(&format!("columns.{name}"), value)?;
     }
-    if write.version.is_some()
-        && state
+    if has_if_match(&headers) || write.version.is_some() {
+        let current = state
             .stores()
             .lookups
             .get(&caller.tenant, table, &key)
             .await
-            .map_err(|e| ApiError::from_store(e, "the lookup row"))?
-            .is_none()
-    {
-        return Err(ApiError::not_found(format!(
-            "The row `{key}` does not exist."
-        )));
+            .map_err(|e| ApiError::from_store(e, "the lookup row"))?;
+        match current {
+            Some(current) if has_if_match(&headers) => {
+                write.version = Some(expected_version(
+                    &headers,
+                    write.version,
+                    current.version,
+                    &format!("The row `{key}`"),
+                )?);
+            }
+            Some(_) => {}
+            None if has_if_match(&headers) => {
+                return Err(ApiError::PreconditionFailed(format!(
+                    "The row `{key}` does not exist, so `If-Match` cannot match it; create it without \
+                     `If-Match`."
+                )));
+            }
+            None => {
+                return Err(ApiError::not_found(format!(
+                    "The row `{key}` does not exist."
+                )));
+            }
+        }
     }
     let entry = LookupEntry {
         key: key.clone(),
@@ -185,12 +228,22 @@ pub async fn put(
             }
             other => ApiError::from_store(other, "the lookup row"),
         })?;
-    let status = if write.version.is_none() {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(stored.into())))
+    let version = stored.version;
+    if write.version.is_none() {
+        let location = format!(
+            "/api/lookups/{}/{}",
+            table.as_str(),
+            crate::conventions::segment(&key)
+        );
+        return Ok(Created::at(location, EntryView::from(stored))
+            .with_version(version)
+            .into_response());
+    }
+    Ok(Versioned {
+        version,
+        body: EntryView::from(stored),
+    }
+    .into_response())
 }
 
 pub async fn delete(

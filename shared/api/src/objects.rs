@@ -457,9 +457,6 @@ pub async fn force_synchronize(
 // Sync health
 // ---------------------------------------------------------------------------------------------------------
 
-/// Objects whose history the health view reads at most (the most recently updated first).
-const HEALTH_MAX_OBJECTS: usize = 500;
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HealthQuery {
@@ -488,8 +485,9 @@ pub struct Health {
     pub to: DateTime<Utc>,
     pub bucket_minutes: u32,
     pub flows: Vec<FlowHealth>,
-    /// How many objects' histories were read, and whether the window held more than were read.
-    pub objects_read: usize,
+    /// How many attempts of the window were counted (every one: the count is served by an index).
+    pub attempts_read: u64,
+    /// Always `false` since attempts are counted by an index (kept for clients that read it).
     pub truncated: bool,
 }
 
@@ -500,8 +498,8 @@ const SYNC_FLOWS: [Flow; 4] = [
     Flow::FirmSync,
 ];
 
-/// Recent successes and errors per flow per hour, from the attempt history of the objects updated in the
-/// window (at most 500, most recent first).
+/// Recent successes and errors per flow per hour: every attempt recorded in the window, counted by the
+/// status store's attempt-time index (one query, or one per UTC day on DynamoDB).
 pub async fn health(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -527,51 +525,28 @@ pub async fn health(
         })
         .collect();
 
-    let mut objects = Vec::new();
-    let mut page = PageRequest::first(MAX_PAGE);
-    let mut truncated = false;
-    'pages: loop {
-        let got = state
-            .stores()
-            .statuses
-            .list(&caller.tenant, &StatusFilter::default(), page.clone())
-            .await
-            .map_err(|e| ApiError::from_store(e, "the object list"))?;
-        for s in got.items {
-            if s.updated_at < from {
-                break 'pages;
-            }
-            if objects.len() >= HEALTH_MAX_OBJECTS {
-                truncated = true;
-                break 'pages;
-            }
-            objects.push(s.object);
-        }
-        match got.next_cursor {
-            Some(c) => page.cursor = Some(c),
-            None => break,
-        }
-    }
-    for object in &objects {
-        let history = state
-            .stores()
-            .statuses
-            .history(object, HISTORY_LIMIT)
-            .await
-            .map_err(|e| ApiError::from_store(e, "the object history"))?;
-        let Some(buckets) = per_flow.get_mut(&object.object_type.flow()) else {
+    // One store call over an index on the attempt time (see `StatusStore::attempt_counts`): the cost does
+    // not grow with the number of objects touched in the window.
+    let counts = state
+        .stores()
+        .statuses
+        .attempt_counts(&caller.tenant, from, to)
+        .await
+        .map_err(|e| ApiError::from_store(e, "the attempt history"))?;
+    let mut attempts_read: u64 = 0;
+    for count in counts {
+        let Some(buckets) = per_flow.get_mut(&count.object_type.flow()) else {
             continue;
         };
-        for attempt in history.iter().filter(|a| a.at >= from && a.at < to) {
-            let index = usize::try_from((attempt.at - from).num_hours()).unwrap_or(usize::MAX);
-            let Some(bucket) = buckets.get_mut(index) else {
-                continue;
-            };
-            match attempt.status {
-                SyncStatus::Success => bucket.success += 1,
-                SyncStatus::Error => bucket.error += 1,
-                _ => {}
-            }
+        let index = usize::try_from((count.hour - from).num_hours()).unwrap_or(usize::MAX);
+        let Some(bucket) = buckets.get_mut(index) else {
+            continue;
+        };
+        attempts_read += count.count;
+        match count.status {
+            SyncStatus::Success => bucket.success += count.count,
+            SyncStatus::Error => bucket.error += count.count,
+            _ => {}
         }
     }
     let flows = per_flow
@@ -588,7 +563,7 @@ pub async fn health(
         to,
         bucket_minutes: 60,
         flows,
-        objects_read: objects.len(),
-        truncated,
+        attempts_read,
+        truncated: false,
     }))
 }

@@ -62,12 +62,6 @@ pub async fn not_found() -> ApiError {
     ApiError::not_found("No such route.")
 }
 
-pub async fn method_not_allowed() -> Response {
-    let mut response = ApiError::Body {
-        status: StatusCode::METHOD_NOT_ALLOWED,
-        detail: "This route does not accept that method.".into(),
-    }
-    .into_response();
-    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-    response
+pub async fn method_not_allowed(method: axum::http::Method) -> ApiError {
+    ApiError::MethodNotAllowed(format!("This route does not accept {method}."))
 }

@@ -322,6 +322,16 @@ pub struct StatusAttempt {
     pub message: Option<String>,
 }
 
+/// How many attempts of one object type ended in one status within one UTC hour (the sync-health view).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AttemptCount {
+    /// The start of the hour.
+    pub hour: DateTime<Utc>,
+    pub object_type: ObjectType,
+    pub status: SyncStatus,
+    pub count: u64,
+}
+
 /// What the Integration page filters by. Every combination is served by a query on a key or index.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusFilter {
@@ -359,6 +369,16 @@ pub trait StatusStore: Send + Sync + std::fmt::Debug {
     async fn history(&self, object: &ObjectRef, limit: u32) -> StoreResult<Vec<StatusAttempt>>;
     /// Counts of a tenant's objects per status (for the page's header and the health view).
     async fn counts(&self, tenant: &TenantId) -> StoreResult<BTreeMap<SyncStatus, u64>>;
+    /// The tenant's attempts recorded (by `put`) at `from <= at < to`, counted per UTC hour, object type and
+    /// status, sorted. Served by an index on the attempt time (SQLite: one grouped query; DynamoDB: one query
+    /// per UTC day), never by reading each object's history, so its cost does not grow with the number of
+    /// objects touched in the window.
+    async fn attempt_counts(
+        &self,
+        tenant: &TenantId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<AttemptCount>>;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -97,6 +97,21 @@ pub fn objects_by_category_pk(t: &TenantId, category: Category) -> String {
 pub fn objects_by_status_pk(t: &TenantId, status: SyncStatus) -> String {
     format!("{}#ST#{status}", tenant(t))
 }
+/// GSI1 on attempt-history items: the tenant's attempts of one UTC day, in time order (the sync-health
+/// view reads a window with one query per day instead of each object's history).
+pub fn attempts_by_day_pk(t: &TenantId, day: chrono::NaiveDate) -> String {
+    format!("{}#ATT#{}", tenant(t), day.format("%Y-%m-%d"))
+}
+/// Sort key of an attempt on GSI1: its time, then the object and the status version (unique).
+pub fn attempt_time_sk(
+    at: DateTime<Utc>,
+    object_type: ObjectType,
+    key: &str,
+    version: u64,
+) -> String {
+    format!("{}#{object_type}#{key}#{version:020}", time(at))
+}
+
 /// Sort key of both object indexes: recency, then type and key to make it unique.
 pub fn objects_recency_sk(updated_at: DateTime<Utc>, object_type: ObjectType, key: &str) -> String {
     format!("{}#{object_type}#{key}", time(updated_at))

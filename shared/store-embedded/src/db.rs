@@ -382,6 +382,17 @@ CREATE TABLE export_definitions (
     PRIMARY KEY (tenant, id)
 ) WITHOUT ROWID;
 "#,
+    // 5: bounded work per request. Attempts carry their time (nanoseconds, as `statuses.updated_at`) with an
+    // index, so the sync-health view counts a window with one grouped range query instead of reading each
+    // object's history; existing attempts get theirs from their JSON. A status filter combined with an
+    // object type (the Integration page's selective filters) reads only matching rows.
+    r#"
+ALTER TABLE status_history ADD COLUMN at INTEGER;
+UPDATE status_history
+   SET at = CAST(ROUND((julianday(json_extract(body, '$.at')) - 2440587.5) * 86400000.0) AS INTEGER) * 1000000;
+CREATE INDEX status_history_by_time ON status_history (tenant, at);
+CREATE INDEX statuses_by_status_type ON statuses (tenant, status, object_type, updated_at, key);
+"#,
 ];
 
 /// Applies the migrations the file has not seen yet, in one immediate transaction (two processes opening a

@@ -5,15 +5,16 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use ledgerlink_domain::{SyncStatus, TenantId};
 use ledgerlink_ports::{
-    ObjectRef, ObjectStatus, Page, PageRequest, StatusAttempt, StatusFilter, StatusStore,
-    StoreError, StoreResult,
+    AttemptCount, ObjectRef, ObjectStatus, Page, PageRequest, StatusAttempt, StatusFilter,
+    StatusStore, StoreError, StoreResult,
 };
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
 
-use crate::db::{Db, DbError, DbResult, decode, int, nanos, next_version, uint};
+use crate::db::{Db, DbError, DbResult, decode, from_nanos, int, nanos, next_version, uint};
 use crate::page;
 
 /// Per-object sync statuses in the embedded database.
@@ -151,8 +152,8 @@ impl StatusStore for SqliteStatuses {
                     message: saved.last_message.clone(),
                 };
                 tx.execute(
-                    "INSERT INTO status_history (tenant, object_type, key, body) VALUES (?1, ?2, ?3, ?4)",
-                    params![o.tenant.as_str(), o.object_type.as_str(), o.key.as_str(), serde_json::to_string(&attempt)?],
+                    "INSERT INTO status_history (tenant, object_type, key, body, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![o.tenant.as_str(), o.object_type.as_str(), o.key.as_str(), serde_json::to_string(&attempt)?, nanos(attempt.at)?],
                 )?;
                 Ok(saved)
             })
@@ -283,6 +284,54 @@ impl StatusStore for SqliteStatuses {
             })
             .await
     }
+
+    async fn attempt_counts(
+        &self,
+        tenant: &TenantId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<AttemptCount>> {
+        let tenant = tenant.clone();
+        let (from, to) = (nanos(from)?, nanos(to)?);
+        self.db
+            .read(move |conn| {
+                // One range scan of the (tenant, at) index, grouped per hour, type and status.
+                let mut statement = conn.prepare_cached(
+                    "SELECT at / 3600000000000, object_type, json_extract(body, '$.status'), COUNT(*)
+                       FROM status_history
+                      WHERE tenant = ?1 AND at >= ?2 AND at < ?3
+                      GROUP BY 1, 2, 3",
+                )?;
+                let rows = statement.query_map(params![tenant.as_str(), from, to], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, i64>(3)?,
+                    ))
+                })?;
+                let mut counts = Vec::new();
+                for row in rows {
+                    let (hour, object_type, status, count) = row?;
+                    counts.push(AttemptCount {
+                        hour: from_nanos(hour.saturating_mul(3_600_000_000_000)),
+                        object_type: object_type.parse().map_err(undecodable)?,
+                        status: status.parse().map_err(undecodable)?,
+                        count: uint(count),
+                    });
+                }
+                counts.sort();
+                Ok(counts)
+            })
+            .await
+    }
+}
+
+fn undecodable(error: impl std::error::Error + Send + Sync + 'static) -> DbError {
+    DbError::Store(StoreError::permanent(
+        "a stored attempt could not be decoded",
+        error,
+    ))
 }
 
 #[cfg(test)]
@@ -341,5 +390,88 @@ mod tests {
                 "{filter:?} must read rows in list order, plan: {plan}"
             );
         }
+    }
+
+    #[test]
+    fn a_status_filter_with_an_object_type_reads_only_the_matching_rows() {
+        for (filter, detail) in plans() {
+            if filter.status.is_some() && filter.object_type.is_some() {
+                let plan = detail.join(" | ");
+                assert!(
+                    plan.contains("statuses_by_status_type") && plan.contains("object_type=?"),
+                    "{filter:?} must seek on status and type, plan: {plan}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn attempt_counts_are_one_range_search_of_the_attempt_time_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("plan.db")).unwrap();
+        let conn = db.lock_for_tests();
+        let mut statement = conn
+            .prepare(
+                "EXPLAIN QUERY PLAN SELECT at / 3600000000000, object_type, json_extract(body, '$.status'), COUNT(*)
+                   FROM status_history WHERE tenant = ?1 AND at >= ?2 AND at < ?3 GROUP BY 1, 2, 3",
+            )
+            .unwrap();
+        let plan = statement
+            .query_map(params!["acme", 0, 1], |row| row.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+            .join(" | ");
+
+        assert!(
+            plan.contains("SEARCH status_history USING INDEX status_history_by_time (tenant=? AND at>? AND at<?)"),
+            "plan: {plan}"
+        );
+    }
+
+    #[tokio::test]
+    async fn attempts_written_before_the_attempt_time_column_are_counted_after_the_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            // A file at schema version 4 (before attempt times), with one attempt in its history.
+            let mut conn = rusqlite::Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            for (index, sql) in crate::db::MIGRATIONS.iter().enumerate().take(4) {
+                tx.execute_batch(sql).unwrap();
+                tx.pragma_update(None, "user_version", index + 1).unwrap();
+            }
+            tx.execute(
+                "INSERT INTO status_history (tenant, object_type, key, body) VALUES ('acme', 'firm', 'F1', ?1)",
+                params![r#"{"at":"2026-06-15T10:30:00.250Z","attempt":1,"status":"error","message":null}"#],
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let statuses = SqliteStatuses::new(Db::open(&path).unwrap());
+        let at = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+
+        let counts = statuses
+            .attempt_counts(
+                &TenantId::parse("acme").unwrap(),
+                at("2026-06-15T10:00:00Z"),
+                at("2026-06-15T11:00:00Z"),
+            )
+            .await
+            .unwrap();
+
+        assert_eq!(
+            counts,
+            vec![AttemptCount {
+                hour: at("2026-06-15T10:00:00Z"),
+                object_type: ObjectType::Firm,
+                status: SyncStatus::Error,
+                count: 1,
+            }]
+        );
     }
 }

@@ -78,8 +78,11 @@ class ApiFailure extends Error {
   }
 }
 
-async function api(method, path, body, raw = false) {
+// `version`: the version the change is based on (PUT), sent as `If-Match` (the API's ETag is `"<version>"`);
+// a stale one is a 412.
+async function api(method, path, body, raw = false, version = null) {
   const headers = { Authorization: `Bearer ${state.key}` };
+  if (version !== null && version !== undefined) headers["If-Match"] = `"${version}"`;
   let payload;
   if (body instanceof Blob || body instanceof ArrayBuffer) {
     payload = body;
@@ -727,7 +730,7 @@ async function saveDefinition(event) {
   }
   try {
     const saved = state.editing
-      ? await api("PUT", `/api/export-definitions/${encodeURIComponent(state.editing.id)}`, definition)
+      ? await api("PUT", `/api/export-definitions/${encodeURIComponent(state.editing.id)}`, definition, false, state.editing.version)
       : await api("POST", "/api/export-definitions", definition);
     error.textContent = "";
     $("#definition-form").hidden = true;
@@ -998,7 +1001,7 @@ async function saveLookup(event) {
   const version = $("#lookup-version").value ? Number($("#lookup-version").value) : null;
   const key = $("#lookup-key").value.trim();
   try {
-    await api("PUT", `/api/lookups/${$("#lookup-table").value}/${encodeURIComponent(key)}`, { columns, version });
+    await api("PUT", `/api/lookups/${$("#lookup-table").value}/${encodeURIComponent(key)}`, { columns, version }, false, version);
   } catch (e) {
     if (e instanceof ApiFailure && e.status === 409 && version === null && state.lookupFix) {
       // The row exists (set-up may have proposed it): edit it with the values entered, from its version.
@@ -1012,7 +1015,7 @@ async function saveLookup(event) {
         return;
       }
     }
-    if (e instanceof ApiFailure && e.status === 409) { flash(`${e.message} The table was reloaded.`, true); await loadLookups(true); return; }
+    if (e instanceof ApiFailure && (e.status === 409 || e.status === 412)) { flash(`${e.message} The table was reloaded.`, true); await loadLookups(true); return; }
     if (e instanceof ApiFailure && e.status === 400) { showLookupError(e.problem); return; }
     throw e;
   }
@@ -1141,7 +1144,7 @@ async function importLookup(file) {
     header.slice(1).forEach((name, j) => { if (name && (cells[j + 1] ?? "") !== "") columns[name] = cells[j + 1].trim(); });
     const version = existing.has(key) ? existing.get(key).version : null;
     try {
-      await api("PUT", `/api/lookups/${table}/${encodeURIComponent(key)}`, { columns, version });
+      await api("PUT", `/api/lookups/${table}/${encodeURIComponent(key)}`, { columns, version }, false, version);
       saved += 1;
     } catch (e) {
       if (e instanceof ApiFailure && e.status === 401) throw e;
@@ -1191,7 +1194,6 @@ async function loadHealth() {
   const root = $("#health-charts");
   root.replaceChildren();
   for (const flow of health.flows) root.append(chart(flow));
-  if (health.truncated) root.append(el("p", { class: "hint", text: `Only the ${health.objects_read} most recently updated objects were read.` }));
 }
 
 function chart(flow) {

@@ -174,13 +174,7 @@ fn url_encode(value: &str) -> String {
 }
 
 async fn put(app: &TestApp, system: &str, body: Value) -> crate::helpers::Answer {
-    app.call(
-        "PUT",
-        &format!("/api/connections/{system}"),
-        Some(&app.acme.key),
-        Some(body),
-    )
-    .await
+    app.put_connection(system, &app.acme.key, body).await
 }
 
 async fn test_connection(app: &TestApp, system: &str) -> crate::helpers::Answer {
@@ -671,15 +665,14 @@ async fn a_tenant_cannot_exhaust_another_tenant_s_rate_budget() {
     let poisoner = Recorder::with_reply(Reply::UnauthorizedWithSpentBudget).await;
     let globex_key = app.globex.key.clone();
     let copied = app
-        .call(
-            "PUT",
-            "/api/connections/exact",
-            Some(&globex_key),
-            Some(json!({
+        .put_connection(
+            "exact",
+            &globex_key,
+            json!({
                 "base_url": poisoner.url(),
                 "client_id": "acme-exact-client",
                 "client_secret": "globex-secret",
-            })),
+            }),
         )
         .await;
     assert_eq!(copied.status, StatusCode::OK, "{}", copied.text());

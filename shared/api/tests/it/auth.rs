@@ -266,6 +266,7 @@ async fn a_download_link_opens_only_the_file_it_was_issued_for() {
 
     assert_eq!(file.status, StatusCode::OK);
     assert_eq!(file.text(), "a,b\n1,2\n");
-    other_tenant.assert_problem(StatusCode::UNAUTHORIZED);
-    other_file.assert_problem(StatusCode::UNAUTHORIZED);
+    other_tenant.assert_problem(StatusCode::FORBIDDEN);
+    other_file.assert_problem(StatusCode::FORBIDDEN);
+    assert_eq!(other_file.json["title"], "Link invalid or expired");
 }

@@ -239,6 +239,22 @@ impl TestApp {
         self.send(request).await
     }
 
+    /// `PUT /api/connections/{system}` as a client does it: the ETag of `GET /api/connections` as
+    /// `If-Match`.
+    pub async fn put_connection(&self, system: &str, key: &str, body: Value) -> Answer {
+        let read = self.get("/api/connections", key).await;
+        let mut builder = Request::builder()
+            .method(Method::PUT)
+            .uri(format!("/api/connections/{system}"))
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(tag) = read.headers.get(header::ETAG) {
+            builder = builder.header(header::IF_MATCH, tag.clone());
+        }
+        self.send(builder.body(Body::from(body.to_string())).unwrap())
+            .await
+    }
+
     pub async fn get(&self, path: &str, key: &str) -> Answer {
         self.call("GET", path, Some(key), None).await
     }

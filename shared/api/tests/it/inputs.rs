@@ -175,7 +175,7 @@ async fn file_uploads_with_a_bogus_signature_are_refused_before_their_body_is_re
 
     for (status, count) in answers.iter().zip(&taken) {
         assert!(
-            matches!(*status, StatusCode::UNAUTHORIZED | StatusCode::BAD_REQUEST),
+            matches!(*status, StatusCode::FORBIDDEN | StatusCode::BAD_REQUEST),
             "{status}"
         );
         assert_eq!(

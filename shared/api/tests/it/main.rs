@@ -5,7 +5,9 @@
 mod attacks;
 mod auth;
 mod consent;
+mod conventions;
 mod errors;
+mod fuzz;
 mod helpers;
 mod inputs;
 mod jobs;

@@ -500,3 +500,46 @@ async fn at_the_entity_integration_level_force_synchronize_resends_only_the_sele
     assert_eq!(app.drain(Flow::InvoiceOut).await.len(), 1);
     assert_eq!(app.depth(Flow::FirmSync).await, 0);
 }
+
+#[tokio::test]
+async fn sync_health_counts_every_attempt_of_the_window_without_reading_each_objects_history() {
+    let app = TestApp::spawn().await;
+    let t = app.acme.id.clone();
+    // 600 objects touched in the window (the old view read at most 500 histories, one query each), one of
+    // them with a second attempt.
+    let mut last = None;
+    for i in 0..600 {
+        last = Some(
+            app.seed_object(
+                &t,
+                ObjectType::Invoice,
+                &format!("INV-{i}"),
+                SyncStatus::Error,
+                Some("refused"),
+                now() - Duration::minutes(5),
+            )
+            .await,
+        );
+    }
+    let mut retried = last.unwrap();
+    retried.status = SyncStatus::Success;
+    retried.updated_at = now();
+    app.stores
+        .statuses
+        .put(&retried, Some(retried.version))
+        .await
+        .unwrap();
+
+    let answer = app.get("/api/health/sync?hours=24", &app.acme.key).await;
+
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let flows = answer.json["flows"].as_array().unwrap();
+    let invoices = flows.iter().find(|f| f["flow"] == "invoice-out").unwrap();
+    assert_eq!(
+        invoices["error"], 600,
+        "every attempt, not the first 500 objects"
+    );
+    assert_eq!(invoices["success"], 1);
+    assert_eq!(answer.json["attempts_read"], 601);
+    assert_eq!(answer.json["truncated"], false);
+}

@@ -105,11 +105,10 @@ async fn a_viewer_reads_but_cannot_synchronize_pause_or_change_a_connection() {
         )
         .await;
     let change = app
-        .call(
-            "PUT",
-            "/api/connections/vantagepoint",
-            Some(&viewer),
-            Some(json!({"base_url": "https://attacker.example/vp"})),
+        .put_connection(
+            "vantagepoint",
+            &viewer,
+            json!({"base_url": "https://attacker.example/vp"}),
         )
         .await;
     let pause = app
@@ -141,12 +140,7 @@ async fn an_operator_synchronizes_but_cannot_change_connections_or_issue_keys() 
 
     let definitions = app.get("/api/export-definitions", &operator).await;
     let change = app
-        .call(
-            "PUT",
-            "/api/connections/exact",
-            Some(&operator),
-            Some(json!({"client_id": "mine"})),
-        )
+        .put_connection("exact", &operator, json!({"client_id": "mine"}))
         .await;
     let new_key = app
         .post(

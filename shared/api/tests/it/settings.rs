@@ -182,35 +182,24 @@ async fn connection_secrets_are_accepted_but_never_returned() {
     let secret = "s3cr3t-client-value-123";
 
     let updated = app
-        .call(
-            "PUT",
-            "/api/connections/exact",
-            Some(&key),
-            Some(json!({"client_secret": secret, "webhook_secret": "hook-value-456", "division": 555, "base_url": "https://start.exactonline.nl"})),
+        .put_connection("exact", &key, json!({"client_secret": secret, "webhook_secret": "hook-value-456", "division": 555, "base_url": "https://start.exactonline.nl"}),
         )
         .await;
     let vp = app
-        .call(
-            "PUT",
-            "/api/connections/vantagepoint",
-            Some(&key),
-            Some(json!({"password": "pw-value-789", "username": "sync"})),
+        .put_connection(
+            "vantagepoint",
+            &key,
+            json!({"password": "pw-value-789", "username": "sync"}),
         )
         .await;
     let misplaced = app
-        .call(
-            "PUT",
-            "/api/connections/vantagepoint",
-            Some(&key),
-            Some(json!({"division": 1})),
-        )
+        .put_connection("vantagepoint", &key, json!({"division": 1}))
         .await;
     let both = app
-        .call(
-            "PUT",
-            "/api/connections/exact",
-            Some(&key),
-            Some(json!({"client_secret": "a", "client_secret_ref": {"kind": "ssm", "name": "/x"}})),
+        .put_connection(
+            "exact",
+            &key,
+            json!({"client_secret": "a", "client_secret_ref": {"kind": "ssm", "name": "/x"}}),
         )
         .await;
     let viewed = app.get("/api/connections", &key).await;

@@ -501,6 +501,87 @@ pub async fn counts_are_per_status_for_one_tenant(store: &dyn StatusStore) {
     );
 }
 
+/// Attempts are counted per hour, type and status within the window, for one tenant, across days.
+pub async fn attempt_counts_cover_the_window_per_hour_type_and_status(store: &dyn StatusStore) {
+    let tenant = fresh_tenant();
+    let other = fresh_tenant();
+    let hour = |h: i64| at(h * 3600);
+    // Firm A: error then success in hour 1; invoice B: error in hour 2; firm C: success in hour 26 (the
+    // next UTC day); firm D: success in hour 40 (outside the window); the other tenant: one error.
+    let firm_a = object(&tenant, ObjectType::Firm, "A");
+    let mut record = sample(firm_a.clone(), SyncStatus::Error, 3600 + 60);
+    let saved = ok(store.put(&record, None).await, "put");
+    record.status = SyncStatus::Success;
+    record.updated_at = at(3600 + 120);
+    ok(store.put(&record, Some(saved.version)).await, "put");
+    for (object_type, key, status, secs) in [
+        (ObjectType::Invoice, "B", SyncStatus::Error, 2 * 3600 + 5),
+        (ObjectType::Firm, "C", SyncStatus::Success, 26 * 3600),
+        (ObjectType::Firm, "D", SyncStatus::Success, 40 * 3600),
+    ] {
+        ok(
+            store
+                .put(
+                    &sample(object(&tenant, object_type, key), status, secs),
+                    None,
+                )
+                .await,
+            "put",
+        );
+    }
+    ok(
+        store
+            .put(
+                &sample(
+                    object(&other, ObjectType::Firm, "A"),
+                    SyncStatus::Error,
+                    3600,
+                ),
+                None,
+            )
+            .await,
+        "put",
+    );
+
+    let counts = ok(
+        store.attempt_counts(&tenant, hour(1), hour(30)).await,
+        "attempt_counts",
+    );
+
+    let expected = vec![
+        crate::AttemptCount {
+            hour: hour(1),
+            object_type: ObjectType::Firm,
+            status: SyncStatus::Success,
+            count: 1,
+        },
+        crate::AttemptCount {
+            hour: hour(1),
+            object_type: ObjectType::Firm,
+            status: SyncStatus::Error,
+            count: 1,
+        },
+        crate::AttemptCount {
+            hour: hour(2),
+            object_type: ObjectType::Invoice,
+            status: SyncStatus::Error,
+            count: 1,
+        },
+        crate::AttemptCount {
+            hour: hour(26),
+            object_type: ObjectType::Firm,
+            status: SyncStatus::Success,
+            count: 1,
+        },
+    ];
+    let mut expected = expected;
+    expected.sort();
+    assert_eq!(
+        counts, expected,
+        "every attempt in the window, per hour, type and status, of this tenant only"
+    );
+}
+
 /// A cursor the store did not issue is refused as invalid, not treated as the first page.
 pub async fn a_foreign_cursor_is_invalid(store: &dyn StatusStore) {
     let tenant = fresh_tenant();
@@ -572,6 +653,7 @@ pub async fn run_all(store: Arc<dyn StatusStore>) {
     list_filters_by_status_category_type_key_prefix_and_source_version(&*store).await;
     an_update_moves_the_object_in_the_list_and_between_filters(&*store).await;
     counts_are_per_status_for_one_tenant(&*store).await;
+    attempt_counts_cover_the_window_per_hour_type_and_status(&*store).await;
     a_foreign_cursor_is_invalid(&*store).await;
     concurrent_updates_of_one_version_succeed_exactly_once(store).await;
 }

@@ -336,6 +336,8 @@ pub(crate) enum SortCondition {
     Any,
     BeginsWith(String),
     Below(String),
+    /// `lower <= SK <= upper`.
+    Between(String, String),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -507,6 +509,12 @@ impl DynamoState {
                 key_condition.push_str(" AND #qsk < :qsk");
                 names.insert("#qsk".into(), spec.sk_attr.to_owned());
                 values.insert(":qsk".into(), s(bound.clone()));
+            }
+            SortCondition::Between(lower, upper) => {
+                key_condition.push_str(" AND #qsk BETWEEN :qlo AND :qhi");
+                names.insert("#qsk".into(), spec.sk_attr.to_owned());
+                values.insert(":qlo".into(), s(lower.clone()));
+                values.insert(":qhi".into(), s(upper.clone()));
             }
         }
         let mut request = self

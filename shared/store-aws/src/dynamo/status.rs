@@ -6,6 +6,8 @@
 //!   both sort by `updated_at` so the newest come first, and the other filters (category, object type, key
 //!   prefix, source version) are a FilterExpression on that partition. Pages stay exactly `limit` long.
 //! - `counts` is one `Select=COUNT` query per status on GSI2.
+//! - `attempt_counts` (the sync-health view) queries GSI1, where each history item is filed under
+//!   `TENANT#<t>#ATT#<UTC day>` by its time: one query per day of the window, whatever the number of objects.
 //! - `create_missing` reads which objects exist (BatchGetItem, 100 keys a request) and creates the others
 //!   with conditional puts in transactions of [`TRANSACTION_ITEMS`]: a record created meanwhile by someone
 //!   else fails its condition and is left alone, never overwritten.
@@ -15,10 +17,11 @@ use std::collections::{BTreeMap, HashSet};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem};
 use base64::Engine as _;
+use chrono::{DateTime, DurationRound, Utc};
 use ledgerlink_domain::{Category, ObjectType, SyncStatus, TenantId};
 use ledgerlink_ports::{
-    ObjectRef, ObjectStatus, Page, PageRequest, StatusAttempt, StatusFilter, StatusStore,
-    StoreError, StoreResult,
+    AttemptCount, ObjectRef, ObjectStatus, Page, PageRequest, StatusAttempt, StatusFilter,
+    StatusStore, StoreError, StoreResult,
 };
 
 use super::{
@@ -97,6 +100,23 @@ fn history_item(status: &ObjectStatus) -> StoreResult<Item> {
             )),
         ),
         (SK.to_owned(), s(keys::history_sk(status.version))),
+        (
+            GSI1PK.to_owned(),
+            s(keys::attempts_by_day_pk(
+                &object.tenant,
+                attempt.at.date_naive(),
+            )),
+        ),
+        (
+            GSI1SK.to_owned(),
+            s(keys::attempt_time_sk(
+                attempt.at,
+                object.object_type,
+                object.key.as_str(),
+                status.version,
+            )),
+        ),
+        (OBJECT_TYPE.to_owned(), s(object.object_type.as_str())),
         (
             TTL.to_owned(),
             n(epoch_secs(
@@ -413,6 +433,50 @@ impl StatusStore for DynamoState {
             .map(|item| from_doc("object status", item))
             .collect::<StoreResult<_>>()?;
         Ok(Page { items, next_cursor })
+    }
+
+    async fn attempt_counts(
+        &self,
+        tenant: &TenantId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<AttemptCount>> {
+        let mut counts: BTreeMap<(DateTime<Utc>, ObjectType, SyncStatus), u64> = BTreeMap::new();
+        let mut day = from.date_naive();
+        // One query per UTC day of the window (at most 8 for the health view's 168 hours).
+        while to > from && day <= to.date_naive() {
+            let mut spec =
+                QuerySpec::on_index(GSI1, GSI1PK, GSI1SK, keys::attempts_by_day_pk(tenant, day));
+            spec.sk = SortCondition::Between(keys::time(from), keys::time(to));
+            for item in self.query_all(&spec, usize::MAX).await? {
+                let attempt: StatusAttempt = from_doc("status attempt", &item)?;
+                if attempt.at < from || attempt.at >= to {
+                    continue;
+                }
+                let object_type: ObjectType = str_attr(&item, OBJECT_TYPE)
+                    .unwrap_or_default()
+                    .parse()
+                    .map_err(|e| StoreError::permanent("a stored attempt has no object type", e))?;
+                let hour = attempt
+                    .at
+                    .duration_trunc(chrono::Duration::hours(1))
+                    .unwrap_or(attempt.at);
+                *counts
+                    .entry((hour, object_type, attempt.status))
+                    .or_default() += 1;
+            }
+            let Some(next) = day.succ_opt() else { break };
+            day = next;
+        }
+        Ok(counts
+            .into_iter()
+            .map(|((hour, object_type, status), count)| AttemptCount {
+                hour,
+                object_type,
+                status,
+                count,
+            })
+            .collect())
     }
 
     async fn history(&self, object: &ObjectRef, limit: u32) -> StoreResult<Vec<StatusAttempt>> {
