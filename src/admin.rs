@@ -146,6 +146,8 @@ async fn open(args: &AdminArgs) -> anyhow::Result<Target> {
             table_name: table.clone(),
             bucket_name: String::new(),
             kms_key_id: None,
+            // The admin command manages tenants and keys; it never reads or writes OAuth tokens.
+            token_kms_key_id: None,
             queues: BTreeMap::new(),
             endpoint_url: args.endpoint_url.clone(),
             region: args.region.clone(),

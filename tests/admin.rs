@@ -15,6 +15,7 @@ use ledgerlink_flows::{FlowContext, FlowSettings};
 use ledgerlink_ports::{ExportStorage, StateStores, WorkQueue};
 use ledgerlink_store_aws::{
     AwsClients, AwsSettings, AwsStores, ResourcePlan, StaticCredentials, create_resources,
+    create_token_key,
 };
 use ledgerlink_store_embedded::{EmbeddedStore, FolderStorage};
 use ledgerlink_testkit::{
@@ -324,6 +325,7 @@ async fn the_admin_command_onboards_a_tenant_in_a_deployed_stacks_table() {
     )
     .await
     .unwrap();
+    settings.token_kms_key_id = Some(create_token_key(&clients).await.unwrap());
     let aws = AwsStores::new(&clients, &settings);
     let base = serve(aws.state.clone(), aws.queue.clone(), aws.storage.clone()).await;
     // The table from a flag; the endpoint, region and credentials from the environment, as the SDK reads them.

@@ -73,6 +73,8 @@ impl Db {
                 conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
             conn.pragma_update(None, "foreign_keys", "ON")?;
+            // Overwrite what a write replaces, so the clear tokens of an older row do not linger in free pages.
+            conn.pragma_update(None, "secure_delete", "ON")?;
             migrate(&mut conn)?;
             Ok(conn)
         };
@@ -381,6 +383,11 @@ CREATE TABLE export_definitions (
     body TEXT NOT NULL,
     PRIMARY KEY (tenant, id)
 ) WITHOUT ROWID;
+"#,
+    // 5: tokens are stored sealed (`ledgerlink_ports::envelope`, with the folder's token.key). `record` keeps
+    // the clear JSON only in rows an older version wrote, until their next save seals them and clears it.
+    r#"
+ALTER TABLE tokens ADD COLUMN sealed BLOB;
 "#,
 ];
 
