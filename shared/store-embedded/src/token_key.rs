@@ -79,14 +79,13 @@ enum ReadError {
 }
 
 fn read(path: &Path) -> Result<DataKey, ReadError> {
-    let mut file = match fs::File::open(path) {
+    let file = match fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(ReadError::Missing),
         Err(e) => return Err(ReadError::Failed(failure(path, "cannot be read", Some(e)))),
     };
     let mut bytes = Vec::with_capacity(KEY_LEN);
-    file.by_ref()
-        .take(u64::try_from(KEY_LEN + 1).unwrap_or(u64::MAX))
+    file.take(u64::try_from(KEY_LEN + 1).unwrap_or(u64::MAX))
         .read_to_end(&mut bytes)
         .map_err(|e| ReadError::Failed(failure(path, "cannot be read", Some(e))))?;
     DataKey::from_bytes(&bytes).map_err(|_| {

@@ -244,7 +244,7 @@ async fn a_clear_row_an_older_version_wrote_is_read_and_sealed_by_the_next_save(
         .unwrap();
     assert_eq!(clear, None, "the clear copy stays after the save");
     assert!(sealed.is_some_and(|s| !contains(&s, REFRESH)));
-    // Once the log is folded into the file, the replaced clear row is gone from it too (secure_delete).
+    // Once the log is folded into the file, the replaced clear row is not in it either.
     let _: (i64, i64, i64) = conn
         .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?))
