@@ -372,6 +372,10 @@ async fn the_export_job_function_runs_an_export_of_every_source_the_jobs_crate_o
         .env("TABLE_NAME", &settings.table_name)
         .env("BUCKET_NAME", &settings.bucket_name)
         .env(
+            "TOKEN_KMS_KEY_ID",
+            settings.token_kms_key_id.as_deref().unwrap(),
+        )
+        .env(
             queue_url_var(Flow::ExportJob),
             &settings.queues[&Flow::ExportJob].url,
         )
