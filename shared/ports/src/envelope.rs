@@ -92,7 +92,8 @@ impl RecordContext {
 
     /// Label, then each part length-prefixed, so no two contexts share associated data.
     fn associated_data(&self) -> Vec<u8> {
-        let mut aad = Vec::with_capacity(AAD_LABEL.len() + 8 + self.tenant.len() + self.record.len());
+        let mut aad =
+            Vec::with_capacity(AAD_LABEL.len() + 8 + self.tenant.len() + self.record.len());
         aad.extend_from_slice(AAD_LABEL);
         for part in [&self.tenant, &self.record] {
             let len = u32::try_from(part.len()).unwrap_or(u32::MAX);
@@ -108,7 +109,9 @@ impl RecordContext {
 pub enum EnvelopeError {
     #[error("a data key must be {KEY_LEN} bytes, got {found}")]
     KeyLength { found: usize },
-    #[error("sealed {record} is in format version {found}; this build reads version {FORMAT_VERSION}")]
+    #[error(
+        "sealed {record} is in format version {found}; this build reads version {FORMAT_VERSION}"
+    )]
     UnknownVersion { record: String, found: u8 },
     #[error("sealed {record} is truncated")]
     Truncated { record: String },
@@ -164,9 +167,11 @@ pub fn open(
     context: &RecordContext,
     sealed: &[u8],
 ) -> Result<Vec<u8>, EnvelopeError> {
-    let (&version, rest) = sealed.split_first().ok_or_else(|| EnvelopeError::Truncated {
-        record: context.record.clone(),
-    })?;
+    let (&version, rest) = sealed
+        .split_first()
+        .ok_or_else(|| EnvelopeError::Truncated {
+            record: context.record.clone(),
+        })?;
     if version != FORMAT_VERSION {
         return Err(EnvelopeError::UnknownVersion {
             record: context.record.clone(),
@@ -236,7 +241,10 @@ mod tests {
     use super::*;
 
     fn tokens(connection: &str) -> TokenRecord {
-        let at = Utc.with_ymd_and_hms(2026, 12, 6, 10, 0, 0).single().unwrap_or_default();
+        let at = Utc
+            .with_ymd_and_hms(2026, 12, 6, 10, 0, 0)
+            .single()
+            .unwrap_or_default();
         TokenRecord {
             connection: connection.to_owned(),
             issuer: "https://start.exactonline.nl".into(),
@@ -311,13 +319,22 @@ mod tests {
         let mut future = sealed.clone();
         future[0] = 2;
 
-        assert!(matches!(open(&key, &context, &altered), Err(EnvelopeError::Refused { .. })));
+        assert!(matches!(
+            open(&key, &context, &altered),
+            Err(EnvelopeError::Refused { .. })
+        ));
         assert!(matches!(
             open(&DataKey::generate(), &context, &sealed),
             Err(EnvelopeError::Refused { .. })
         ));
-        assert!(matches!(open(&key, &context, &sealed[..10]), Err(EnvelopeError::Truncated { .. })));
-        assert!(matches!(open(&key, &context, &[]), Err(EnvelopeError::Truncated { .. })));
+        assert!(matches!(
+            open(&key, &context, &sealed[..10]),
+            Err(EnvelopeError::Truncated { .. })
+        ));
+        assert!(matches!(
+            open(&key, &context, &[]),
+            Err(EnvelopeError::Truncated { .. })
+        ));
         assert!(matches!(
             open(&key, &context, &future),
             Err(EnvelopeError::UnknownVersion { found: 2, .. })
@@ -327,7 +344,8 @@ mod tests {
     #[test]
     fn tenant_and_record_cannot_be_shifted_into_each_other() {
         let key = DataKey::generate();
-        let sealed = seal(&key, &RecordContext::new("ab", "c"), b"x").unwrap_or_else(|e| panic!("{e}"));
+        let sealed =
+            seal(&key, &RecordContext::new("ab", "c"), b"x").unwrap_or_else(|e| panic!("{e}"));
 
         assert!(open(&key, &RecordContext::new("a", "bc"), &sealed).is_err());
     }

@@ -86,7 +86,10 @@ impl TokenKeys {
     }
 
     /// A fresh data key for `context`: the plaintext to seal with and the encrypted copy to store.
-    pub(crate) async fn generate(&self, context: &RecordContext) -> StoreResult<(DataKey, Vec<u8>)> {
+    pub(crate) async fn generate(
+        &self,
+        context: &RecordContext,
+    ) -> StoreResult<(DataKey, Vec<u8>)> {
         let mut request = self
             .client
             .generate_data_key()
@@ -114,7 +117,11 @@ impl TokenKeys {
     /// The plaintext of the data key `wrapped` stored for `context`: from the cache, else from KMS. A key
     /// that KMS will not unwrap for this context (it was made for another record) is refused like a sealed
     /// value that does not open.
-    pub(crate) async fn unwrap(&self, context: &RecordContext, wrapped: &[u8]) -> StoreResult<DataKey> {
+    pub(crate) async fn unwrap(
+        &self,
+        context: &RecordContext,
+        wrapped: &[u8],
+    ) -> StoreResult<DataKey> {
         let entry = (context.record().to_owned(), wrapped.to_vec());
         if let Some(key) = self
             .cache

@@ -13,10 +13,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
-use chrono::{DateTime, Utc};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+use chrono::{DateTime, Utc};
 use ledgerlink_ports::envelope::{RecordContext, open_tokens, seal_tokens};
 use ledgerlink_ports::{LeaseOutcome, StoreError, StoreResult, TokenRecord, TokenStore};
 
@@ -40,12 +40,15 @@ const MAX_ROUNDS: usize = 5;
 
 impl DynamoState {
     fn token_keys(&self) -> StoreResult<&TokenKeys> {
-        self.token_keys.as_ref().ok_or_else(|| StoreError::Permanent {
-            message: "OAuth tokens are only stored sealed, and no KMS key is configured for them \
+        self.token_keys
+            .as_ref()
+            .ok_or_else(|| StoreError::Permanent {
+                message:
+                    "OAuth tokens are only stored sealed, and no KMS key is configured for them \
                       (TOKEN_KMS_KEY_ID)"
-                .into(),
-            source: None,
-        })
+                        .into(),
+                source: None,
+            })
     }
 
     async fn decode(&self, connection: &str, item: &Item) -> StoreResult<Option<TokenRecord>> {

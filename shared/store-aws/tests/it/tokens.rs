@@ -59,7 +59,9 @@ fn raw_bytes(item: &Item) -> Vec<u8> {
     for (name, value) in item {
         bytes.extend_from_slice(name.as_bytes());
         match value {
-            AttributeValue::S(text) | AttributeValue::N(text) => bytes.extend_from_slice(text.as_bytes()),
+            AttributeValue::S(text) | AttributeValue::N(text) => {
+                bytes.extend_from_slice(text.as_bytes())
+            }
             AttributeValue::B(blob) => bytes.extend_from_slice(blob.as_ref()),
             other => bytes.extend_from_slice(format!("{other:?}").as_bytes()),
         }
@@ -68,23 +70,30 @@ fn raw_bytes(item: &Item) -> Vec<u8> {
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
 
 /// The same table through a process of its own: its own data-key cache, the same KMS key.
 fn another_process(aws: &TestAws) -> DynamoState {
-    DynamoState::new(aws.clients.dynamodb.clone(), aws.settings.table_name.clone()).with_token_keys(
-        TokenKeys::new(
-            aws.clients.kms.clone(),
-            aws.settings.token_kms_key_id.clone().unwrap(),
-        ),
+    DynamoState::new(
+        aws.clients.dynamodb.clone(),
+        aws.settings.table_name.clone(),
     )
+    .with_token_keys(TokenKeys::new(
+        aws.clients.kms.clone(),
+        aws.settings.token_kms_key_id.clone().unwrap(),
+    ))
 }
 
 #[tokio::test]
 async fn a_raw_read_of_a_token_row_shows_no_token() {
     let aws = spawn_state().await;
-    aws.state.save_initial(&secret_record("exact:acme")).await.unwrap();
+    aws.state
+        .save_initial(&secret_record("exact:acme"))
+        .await
+        .unwrap();
     aws.state
         .try_lease("exact:acme", "worker", Duration::from_secs(30), at(1))
         .await
@@ -97,37 +106,71 @@ async fn a_raw_read_of_a_token_row_shows_no_token() {
     let item = raw_item(&aws, "exact:acme").await.unwrap();
 
     let raw = raw_bytes(&item);
-    assert!(!contains(&raw, ACCESS), "the access token is readable in the table");
-    assert!(!contains(&raw, REFRESH), "the refresh token is readable in the table");
-    assert!(!item.contains_key("doc"), "a clear copy is stored: {:?}", item.keys());
+    assert!(
+        !contains(&raw, ACCESS),
+        "the access token is readable in the table"
+    );
+    assert!(
+        !contains(&raw, REFRESH),
+        "the refresh token is readable in the table"
+    );
+    assert!(
+        !item.contains_key("doc"),
+        "a clear copy is stored: {:?}",
+        item.keys()
+    );
     assert!(matches!(item.get("sealed"), Some(AttributeValue::B(_))));
-    assert!(matches!(item.get("wrapped_key"), Some(AttributeValue::B(_))));
-    let loaded = another_process(&aws).load("exact:acme").await.unwrap().unwrap();
-    assert_eq!((loaded.access_token.as_str(), loaded.refresh_token.as_str()), (ACCESS, REFRESH));
+    assert!(matches!(
+        item.get("wrapped_key"),
+        Some(AttributeValue::B(_))
+    ));
+    let loaded = another_process(&aws)
+        .load("exact:acme")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (loaded.access_token.as_str(), loaded.refresh_token.as_str()),
+        (ACCESS, REFRESH)
+    );
     assert_eq!(loaded.generation, 2);
 }
 
 #[tokio::test]
 async fn a_token_row_copied_to_another_tenant_does_not_open_and_the_error_shows_no_secret() {
     let aws = spawn_state().await;
-    aws.state.save_initial(&secret_record("exact:acme")).await.unwrap();
+    aws.state
+        .save_initial(&secret_record("exact:acme"))
+        .await
+        .unwrap();
     let mut copy = raw_item(&aws, "exact:acme").await.unwrap();
     copy.insert(PK.to_owned(), AttributeValue::S(token_pk("exact:globex")));
 
     put_raw(&aws, copy).await;
     // The writer's own process (its data key is cached for acme's row) and a cold one (KMS decides).
     let warm = aws.state.load("exact:globex").await.unwrap_err();
-    let cold = another_process(&aws).load("exact:globex").await.unwrap_err();
+    let cold = another_process(&aws)
+        .load("exact:globex")
+        .await
+        .unwrap_err();
 
     for err in [warm, cold] {
         let message = err.to_string();
         assert!(matches!(err, StoreError::Permanent { .. }), "{err:?}");
         assert!(message.contains("TOKEN#exact:globex"), "{message}");
         assert!(message.contains("sealed for another tenant"), "{message}");
-        assert!(!message.contains(ACCESS) && !message.contains(REFRESH), "{message}");
+        assert!(
+            !message.contains(ACCESS) && !message.contains(REFRESH),
+            "{message}"
+        );
     }
     assert_eq!(
-        aws.state.load("exact:acme").await.unwrap().unwrap().refresh_token,
+        aws.state
+            .load("exact:acme")
+            .await
+            .unwrap()
+            .unwrap()
+            .refresh_token,
         REFRESH
     );
 }
@@ -142,7 +185,10 @@ async fn a_clear_row_an_older_version_wrote_is_read_and_sealed_by_the_next_save(
         Item::from([
             (PK.to_owned(), AttributeValue::S(token_pk("exact:acme"))),
             (SK.to_owned(), AttributeValue::S(TOKEN_SK.to_owned())),
-            ("doc".to_owned(), AttributeValue::S(serde_json::to_string(&old).unwrap())),
+            (
+                "doc".to_owned(),
+                AttributeValue::S(serde_json::to_string(&old).unwrap()),
+            ),
             ("gen".to_owned(), AttributeValue::N("4".to_owned())),
         ]),
     )
@@ -162,16 +208,29 @@ async fn a_clear_row_an_older_version_wrote_is_read_and_sealed_by_the_next_save(
     assert_eq!(read, Some(old));
     assert_eq!(saved.generation, 5);
     let item = raw_item(&aws, "exact:acme").await.unwrap();
-    assert!(!item.contains_key("doc"), "the clear copy stays after the save");
+    assert!(
+        !item.contains_key("doc"),
+        "the clear copy stays after the save"
+    );
     assert!(!contains(&raw_bytes(&item), REFRESH));
-    let again = another_process(&aws).load("exact:acme").await.unwrap().unwrap();
-    assert_eq!((again.refresh_token.as_str(), again.generation), (REFRESH, 5));
+    let again = another_process(&aws)
+        .load("exact:acme")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (again.refresh_token.as_str(), again.generation),
+        (REFRESH, 5)
+    );
 }
 
 #[tokio::test]
 async fn a_warm_process_asks_kms_once_per_stored_data_key() {
     let aws = spawn_state().await;
-    aws.state.save_initial(&secret_record("exact:acme")).await.unwrap();
+    aws.state
+        .save_initial(&secret_record("exact:acme"))
+        .await
+        .unwrap();
     let reader = another_process(&aws);
     aws.counter.reset();
 
@@ -188,10 +247,19 @@ async fn a_warm_process_asks_kms_once_per_stored_data_key() {
 #[tokio::test]
 async fn without_a_token_key_tokens_are_neither_stored_nor_read() {
     let aws = spawn_state().await;
-    aws.state.save_initial(&secret_record("exact:acme")).await.unwrap();
-    let keyless = DynamoState::new(aws.clients.dynamodb.clone(), aws.settings.table_name.clone());
+    aws.state
+        .save_initial(&secret_record("exact:acme"))
+        .await
+        .unwrap();
+    let keyless = DynamoState::new(
+        aws.clients.dynamodb.clone(),
+        aws.settings.table_name.clone(),
+    );
 
-    let save = keyless.save_initial(&secret_record("exact:globex")).await.unwrap_err();
+    let save = keyless
+        .save_initial(&secret_record("exact:globex"))
+        .await
+        .unwrap_err();
     let load = keyless.load("exact:acme").await.unwrap_err();
 
     for err in [save, load] {

@@ -139,7 +139,10 @@ async fn the_database_file_holds_no_token_bytes() {
     let fresh = spawn_store();
     let tokens = fresh.store.tokens();
 
-    tokens.save_initial(&secret_record("exact:acme")).await.unwrap();
+    tokens
+        .save_initial(&secret_record("exact:acme"))
+        .await
+        .unwrap();
     tokens
         .try_lease("exact:acme", "worker", Duration::from_secs(30), at(1))
         .await
@@ -152,9 +155,15 @@ async fn the_database_file_holds_no_token_bytes() {
     let raw = raw_database(fresh.dir.path());
     assert!(!contains(&raw, ACCESS), "the access token is in the file");
     assert!(!contains(&raw, REFRESH), "the refresh token is in the file");
-    assert!(!contains(&raw, "start.exactonline.nl"), "the record is not sealed as a whole");
+    assert!(
+        !contains(&raw, "start.exactonline.nl"),
+        "the record is not sealed as a whole"
+    );
     let loaded = tokens.load("exact:acme").await.unwrap().unwrap();
-    assert_eq!((loaded.access_token.as_str(), loaded.refresh_token.as_str()), (ACCESS, REFRESH));
+    assert_eq!(
+        (loaded.access_token.as_str(), loaded.refresh_token.as_str()),
+        (ACCESS, REFRESH)
+    );
     assert_eq!(loaded.generation, saved.generation);
 }
 
@@ -164,9 +173,17 @@ async fn the_token_key_file_is_created_on_first_use_readable_by_its_owner_only()
     use std::os::unix::fs::PermissionsExt;
     let fresh = spawn_store();
     let key = fresh.dir.path().join(TOKEN_KEY_FILE);
-    assert!(!key.exists(), "a store that never held tokens has no key file");
+    assert!(
+        !key.exists(),
+        "a store that never held tokens has no key file"
+    );
 
-    fresh.store.tokens().save_initial(&secret_record("exact:acme")).await.unwrap();
+    fresh
+        .store
+        .tokens()
+        .save_initial(&secret_record("exact:acme"))
+        .await
+        .unwrap();
 
     let meta = std::fs::metadata(&key).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
@@ -176,7 +193,12 @@ async fn the_token_key_file_is_created_on_first_use_readable_by_its_owner_only()
 #[tokio::test]
 async fn another_process_on_the_same_folder_opens_the_tokens() {
     let fresh = spawn_store();
-    fresh.store.tokens().save_initial(&secret_record("exact:acme")).await.unwrap();
+    fresh
+        .store
+        .tokens()
+        .save_initial(&secret_record("exact:acme"))
+        .await
+        .unwrap();
 
     let other = EmbeddedStore::open(fresh.dir.path().join("state.db")).unwrap();
     let loaded = other.tokens().load("exact:acme").await.unwrap().unwrap();
@@ -188,8 +210,14 @@ async fn another_process_on_the_same_folder_opens_the_tokens() {
 async fn tokens_copied_onto_another_tenants_row_do_not_open_and_the_error_shows_no_secret() {
     let fresh = spawn_store();
     let tokens = fresh.store.tokens();
-    tokens.save_initial(&secret_record("exact:acme")).await.unwrap();
-    tokens.save_initial(&secret_record("exact:globex")).await.unwrap();
+    tokens
+        .save_initial(&secret_record("exact:acme"))
+        .await
+        .unwrap();
+    tokens
+        .save_initial(&secret_record("exact:globex"))
+        .await
+        .unwrap();
 
     // Arrange: globex's row now carries acme's sealed tokens (someone with write access to the file).
     raw_connection(fresh.dir.path())
@@ -205,8 +233,19 @@ async fn tokens_copied_onto_another_tenants_row_do_not_open_and_the_error_shows_
     assert!(matches!(err, StoreError::Permanent { .. }), "{err:?}");
     assert!(message.contains("TOKEN#exact:globex"), "{message}");
     assert!(message.contains("sealed for another tenant"), "{message}");
-    assert!(!message.contains(ACCESS) && !message.contains(REFRESH), "{message}");
-    assert_eq!(tokens.load("exact:acme").await.unwrap().unwrap().refresh_token, REFRESH);
+    assert!(
+        !message.contains(ACCESS) && !message.contains(REFRESH),
+        "{message}"
+    );
+    assert_eq!(
+        tokens
+            .load("exact:acme")
+            .await
+            .unwrap()
+            .unwrap()
+            .refresh_token,
+        REFRESH
+    );
 }
 
 #[tokio::test]
@@ -251,6 +290,12 @@ async fn a_clear_row_an_older_version_wrote_is_read_and_sealed_by_the_next_save(
         })
         .unwrap();
     let raw = raw_database(fresh.dir.path());
-    assert!(!contains(&raw, REFRESH), "the old clear row lingers in the file");
-    assert_eq!(tokens.load("exact:acme").await.unwrap().unwrap().generation, 5);
+    assert!(
+        !contains(&raw, REFRESH),
+        "the old clear row lingers in the file"
+    );
+    assert_eq!(
+        tokens.load("exact:acme").await.unwrap().unwrap().generation,
+        5
+    );
 }
