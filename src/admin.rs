@@ -2,7 +2,7 @@
 //! store) or a deployed stack (its DynamoDB table).
 //!
 //! ```text
-//! ledgerlink admin [--data-dir DIR | --table TABLE [--region R] [--endpoint-url URL]] [--secrets-prefix P] <command>
+//! ledgerlink admin [--data-dir DIR | --table TABLE [--region R] [--endpoint-url URL] [--token-key K]] [--secrets-prefix P] <command>
 //!   tenant create <tenant> --name NAME [--admin-user USER]   creates the tenant (paused until its connections
 //!                                                            are entered) and prints its first admin key once
 //!   tenant show <tenant>                                     connections, paused state, tokens, cursors, keys,
@@ -15,7 +15,8 @@
 //!
 //! Target: `--table` (env `LEDGERLINK_TABLE`: the stack output `StateTableName`) selects the deployed stack; the
 //! AWS SDK's usual chain supplies credentials, `--region` / `AWS_REGION` and `--endpoint-url` /
-//! `AWS_ENDPOINT_URL` override where it goes (tests point it at moto). Without `--table`, the local data dir
+//! `AWS_ENDPOINT_URL` override where it goes (tests point it at moto); `--token-key` / `TOKEN_KMS_KEY_ID` (the
+//! stack output `TokenKeyId`) lets `tenant show` open the sealed OAuth tokens for their expiry. Without `--table`, the local data dir
 //! (`--data-dir`, default `.data`) must hold a local stack's `state.db`. The key rules (roles, expiry, the
 //! last admin key) are `ledgerlink_api::keys`, the same code the `/api/keys` routes run; only the SHA-256 hash
 //! of a key is stored. `--secrets-prefix` (env `LEDGERLINK_SECRETS_PREFIX`, the stack's `SecretsPrefix` plus
@@ -36,7 +37,7 @@ use ledgerlink_flows::firm_sync::{EMPLOYEES_CURSOR, EXACT_ACCOUNTS_CURSOR, FIRMS
 use ledgerlink_flows::payment_in::{DELETIONS_CURSOR, PAYMENTS_CURSOR};
 use ledgerlink_flows::posted::PostedKind;
 use ledgerlink_ports::{ConnectionState, SecretRef, StateStores, StoreError, Tenant};
-use ledgerlink_store_aws::{AwsClients, AwsSettings, DynamoState};
+use ledgerlink_store_aws::{AwsClients, AwsSettings, DynamoState, TokenKeys};
 use ledgerlink_store_embedded::EmbeddedStore;
 use serde::Serialize;
 
@@ -61,6 +62,10 @@ pub struct AdminArgs {
     /// Another endpoint for the AWS APIs (moto, LocalStack).
     #[arg(long, env = "AWS_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
+    /// The deployed stack's token key (stack output `TokenKeyId`): lets `tenant show` open the sealed tokens
+    /// to report their expiry (needs kms:Decrypt on it). Without it they show as sealed.
+    #[arg(long, env = "TOKEN_KMS_KEY_ID")]
+    pub token_key: Option<String>,
     /// The deployment's secrets prefix (`SecretsPrefix` + `/`): secrets of a tenant live under
     /// `<prefix><tenant>/`.
     #[arg(long, env = "LEDGERLINK_SECRETS_PREFIX", default_value = "ledgerlink/")]
@@ -137,6 +142,8 @@ struct Target {
     /// What new secret references look like here (empty: not entered yet).
     empty_secret: fn() -> SecretRef,
     describe: String,
+    /// Whether the tokens can be opened (a deployed table without `--token-key`: they cannot).
+    tokens_readable: bool,
     _store: Option<EmbeddedStore>,
 }
 
@@ -146,6 +153,7 @@ async fn open(args: &AdminArgs) -> anyhow::Result<Target> {
             table_name: table.clone(),
             bucket_name: String::new(),
             kms_key_id: None,
+            token_kms_key_id: args.token_key.clone(),
             queues: BTreeMap::new(),
             endpoint_url: args.endpoint_url.clone(),
             region: args.region.clone(),
@@ -155,11 +163,16 @@ async fn open(args: &AdminArgs) -> anyhow::Result<Target> {
             mail: None,
         };
         let clients = AwsClients::build(&settings).await;
-        let stores = DynamoState::new(clients.dynamodb.clone(), table.clone()).state_stores();
+        let mut state = DynamoState::new(clients.dynamodb.clone(), table.clone());
+        if let Some(key) = &settings.token_kms_key_id {
+            state = state.with_token_keys(TokenKeys::new(clients.kms.clone(), key.clone()));
+        }
+        let stores = state.state_stores();
         return Ok(Target {
             stores,
             empty_secret: || SecretRef::SecretsManager(String::new()),
             describe: format!("table {table}"),
+            tokens_readable: settings.token_kms_key_id.is_some(),
             _store: None,
         });
     }
@@ -176,6 +189,7 @@ async fn open(args: &AdminArgs) -> anyhow::Result<Target> {
         stores: store.state_stores(),
         empty_secret: || SecretRef::Local(String::new()),
         describe: format!("data dir {}", args.data_dir.display()),
+        tokens_readable: true,
         _store: Some(store),
     })
 }
@@ -429,11 +443,18 @@ async fn show(
     ]);
     let mut tokens = BTreeMap::new();
     for (label, system) in [("exact", "exact"), ("vantagepoint", "vantagepoint")] {
-        let record = stores
-            .tokens
-            .load(&format!("{system}:{}", t.id))
-            .await
-            .context("reading the token store")?;
+        let record = match stores.tokens.load(&format!("{system}:{}", t.id)).await {
+            Ok(record) => record,
+            // Sealed under a KMS key this command was not given: there are tokens, their expiry is inside.
+            Err(_) if !target.tokens_readable => {
+                tokens.insert(
+                    label,
+                    "stored sealed (pass --token-key to read their expiry)".to_owned(),
+                );
+                continue;
+            }
+            Err(e) => return Err(e).context("reading the token store"),
+        };
         let text = match record {
             None => "not connected".to_owned(),
             Some(r) if r.access_expires_at <= now => format!(

@@ -12,9 +12,10 @@ use ledgerlink_api::ApiState;
 use ledgerlink_clock::SystemClock;
 use ledgerlink_flows::connections::{ErpConnections, LocalSecrets};
 use ledgerlink_flows::{FlowContext, FlowSettings};
-use ledgerlink_ports::{ExportStorage, StateStores, WorkQueue};
+use ledgerlink_ports::{ExportStorage, StateStores, TokenRecord, WorkQueue};
 use ledgerlink_store_aws::{
     AwsClients, AwsSettings, AwsStores, ResourcePlan, StaticCredentials, create_resources,
+    create_token_key,
 };
 use ledgerlink_store_embedded::{EmbeddedStore, FolderStorage};
 use ledgerlink_testkit::{
@@ -39,6 +40,7 @@ impl Target {
             .args(args)
             .env_remove("LEDGERLINK_TABLE")
             .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("TOKEN_KMS_KEY_ID")
             .env_remove("RUST_LOG");
         for (k, v) in &self.env {
             cmd.env(k, v);
@@ -324,6 +326,7 @@ async fn the_admin_command_onboards_a_tenant_in_a_deployed_stacks_table() {
     )
     .await
     .unwrap();
+    settings.token_kms_key_id = Some(create_token_key(&clients).await.unwrap());
     let aws = AwsStores::new(&clients, &settings);
     let base = serve(aws.state.clone(), aws.queue.clone(), aws.storage.clone()).await;
     // The table from a flag; the endpoint, region and credentials from the environment, as the SDK reads them.
@@ -339,4 +342,46 @@ async fn the_admin_command_onboards_a_tenant_in_a_deployed_stacks_table() {
     let by_env = Target { args: vec![], env };
     let shown = by_env.ok(&["keys", "list", "acme"]).await;
     assert!(shown.contains("admin") && shown.contains("vic"), "{shown}");
+
+    // Tokens sealed in the table: without the token key `tenant show` says so; with it, their expiry.
+    let expires = chrono::Utc::now() + chrono::Duration::minutes(10);
+    aws.state
+        .tokens
+        .save_initial(&TokenRecord {
+            connection: "exact:acme".into(),
+            issuer: "https://start.exactonline.nl".into(),
+            access_token: "access-7c6b5a".into(),
+            refresh_token: "refresh-5e6f7a".into(),
+            access_expires_at: expires,
+            issued_at: chrono::Utc::now(),
+            generation: 0,
+        })
+        .await
+        .unwrap();
+    let without_key = target.ok(&["tenant", "show", "acme"]).await;
+    let with_key = Target {
+        args: vec![
+            "--table".into(),
+            settings.table_name.clone(),
+            "--token-key".into(),
+            settings.token_kms_key_id.clone().unwrap(),
+        ],
+        env: server.sdk_env(),
+    }
+    .ok(&["tenant", "show", "acme"])
+    .await;
+    assert!(
+        without_key.contains("exact: stored sealed (pass --token-key"),
+        "{without_key}"
+    );
+    assert!(
+        with_key.contains(&format!(
+            "exact: access token valid until {}",
+            expires.format("%Y-%m-%d %H:%M:%S UTC")
+        )),
+        "{with_key}"
+    );
+    for shown in [&without_key, &with_key] {
+        assert!(!shown.contains("access-7c6b5a") && !shown.contains("refresh-5e6f7a"));
+    }
 }

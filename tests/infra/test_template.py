@@ -58,6 +58,13 @@ CONNECTION_SECRETS = grants(
 )
 
 
+# The OAuth tokens are sealed in the table with data keys under TokenKey (store-aws TokenKeys): a data key per
+# token save (GenerateDataKey), unwrapped on read (Decrypt). Only the functions whose ERP connections load,
+# refresh or exchange tokens: the sync flows, the export job (ERP export sources), the api (consent code
+# exchange, connection tests). The import job never touches tokens.
+TOKEN_KEY = grants(["kms:GenerateDataKey", "kms:Decrypt"], ["TokenKey.Arn"])
+
+
 def logs(function):
     return grants(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{function}LogGroup.Arn"])
 
@@ -79,6 +86,7 @@ def flow(name, deletes):
         # flows sweeper::sweep -> take_dead_letters (receive, then delete each message)
         | grants(["sqs:ReceiveMessage", "sqs:DeleteMessage"], [f"{name}DeadLetterQueue.Arn"])
         | CONNECTION_SECRETS
+        | TOKEN_KEY
     )
     return need | DELETE_STATE if deletes else need
 
@@ -100,6 +108,7 @@ NEEDS = {
         | grants(["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"], [files("exports")])
         # Vantagepoint and Exact export sources read through the connections
         | CONNECTION_SECRETS
+        | TOKEN_KEY
     ),
     "ImportJobFunction": (
         logs("ImportJob")
@@ -135,6 +144,8 @@ NEEDS = {
             ["secretsmanager:GetSecretValue"],
             [SECRET + "*/exact/*", SECRET + "*/vantagepoint/*"],
         )
+        # Exact consent code exchange and connection tests save and load tokens
+        | TOKEN_KEY
         # the deployment key signing Exact consent states (api consent routes, CONSENT_STATE_SECRET)
         | grants(["secretsmanager:GetSecretValue"], [SECRET + "deployment.consent-state-key-??????"])
         # api connections::store_secret -> SecretsManagerWriter::write (put, or create when absent)
@@ -309,6 +320,42 @@ class Encryption(unittest.TestCase):
         ]
         self.assertEqual(len(allowed), 1)
         self.assertEqual(set(as_list(allowed[0]["Action"])), {"kms:Decrypt", "kms:GenerateDataKey*"})
+
+    def test_tokens_are_sealed_under_a_rotated_key_only_the_token_functions_may_use(self):
+        key = self.resources["TokenKey"]
+        self.assertEqual(key["Type"], "AWS::KMS::Key")
+        self.assertTrue(key["Properties"]["EnableKeyRotation"])
+        self.assertEqual(key["DeletionPolicy"], "Retain", "the table is retained; its tokens need the key")
+        statements = key["Properties"]["KeyPolicy"]["Statement"]
+        allows = [s for s in statements if s["Effect"] == "Allow"]
+        self.assertEqual(
+            [render(s["Principal"]["AWS"]) for s in allows],
+            ["arn:${AWS::Partition}:iam::${AWS::AccountId}:root"],
+            "the key policy lets only the account (and so IAM) grant the key's use",
+        )
+        denies = [s for s in statements if s["Effect"] == "Deny"]
+        self.assertEqual(len(denies), 1)
+        self.assertEqual(set(as_list(denies[0]["Action"])), {"kms:GenerateDataKey", "kms:Decrypt"})
+        self.assertEqual(denies[0]["Condition"], {"Null": {"kms:EncryptionContext:record": "true"}})
+        # Every function finds the key in its environment (store-aws AwsSettings requires it) ...
+        for function in NEEDS:
+            with self.subTest(function=function):
+                env = self.resources[function]["Properties"]["Environment"]["Variables"]
+                self.assertEqual(env["TOKEN_KMS_KEY_ID"], {"Ref": "TokenKey"})
+        # ... and exactly the functions whose ERP connections hold tokens may use it.
+        users = set()
+        for function in NEEDS:
+            role = self.resources[self.resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]]
+            for policy in role["Properties"].get("Policies", []):
+                for statement in as_list(policy["PolicyDocument"]["Statement"]):
+                    if any(a.startswith("kms:") for a in as_list(statement["Action"])):
+                        self.assertEqual(render(statement["Resource"]), "TokenKey.Arn", function)
+                        users.add(function)
+        self.assertEqual(
+            users,
+            {"InvoiceOutFunction", "VoucherOutFunction", "PaymentInFunction", "FirmSyncFunction",
+             "ExportJobFunction", "ApiFunction"},
+        )
 
     def test_every_alarm_notifies_the_topic(self):
         alarms = {k: v for k, v in self.resources.items() if v["Type"] == "AWS::CloudWatch::Alarm"}

@@ -32,6 +32,7 @@ use ledgerlink_ports::{ConnectionState, JobStatus, SecretRef, Tenant};
 use ledgerlink_store_aws::config::queue_url_var;
 use ledgerlink_store_aws::{
     AwsClients, AwsSettings, AwsStores, ResourcePlan, StaticCredentials, create_resources,
+    create_token_key,
 };
 use ledgerlink_testkit::{
     TEST_ACCESS_KEY_ID, TEST_REGION, TEST_SECRET_ACCESS_KEY, moto, unique_name,
@@ -171,6 +172,7 @@ async fn the_export_job_function_runs_an_export_of_every_source_the_jobs_crate_o
     )
     .await
     .unwrap();
+    settings.token_kms_key_id = Some(create_token_key(&clients).await.unwrap());
     let aws = AwsStores::new(&clients, &settings);
     let clock = SystemClock::shared();
     let tenant = TenantId::parse("acme").unwrap();
@@ -369,6 +371,10 @@ async fn the_export_job_function_runs_an_export_of_every_source_the_jobs_crate_o
         )
         .env("TABLE_NAME", &settings.table_name)
         .env("BUCKET_NAME", &settings.bucket_name)
+        .env(
+            "TOKEN_KMS_KEY_ID",
+            settings.token_kms_key_id.as_deref().unwrap(),
+        )
         .env(
             queue_url_var(Flow::ExportJob),
             &settings.queues[&Flow::ExportJob].url,

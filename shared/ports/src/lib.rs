@@ -14,6 +14,7 @@
 
 pub mod crash;
 pub mod endpoint;
+pub mod envelope;
 pub mod error;
 pub mod ledger;
 pub mod mail;

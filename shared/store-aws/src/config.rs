@@ -5,6 +5,7 @@
 //! | `TABLE_NAME` | the single DynamoDB table (required) |
 //! | `BUCKET_NAME` | the export bucket (required) |
 //! | `EXPORT_KMS_KEY_ID` | encrypt exports with this KMS key (`aws:kms`) instead of `AES256` |
+//! | `TOKEN_KMS_KEY_ID` | the KMS key the OAuth tokens are sealed under (required; [`crate::TokenKeys`]) |
 //! | `QUEUE_URL_<FLOW>` | the work queue of a flow, e.g. `QUEUE_URL_INVOICE_OUT` (only the flows a process uses) |
 //! | `DLQ_URL_<FLOW>` | its dead-letter queue; when absent it is found from the queue's redrive policy |
 //! | `S3_FORCE_PATH_STYLE` | `true` to address the bucket in the path (automatic when `AWS_ENDPOINT_URL` is set) |
@@ -57,6 +58,9 @@ pub struct AwsSettings {
     pub table_name: String,
     pub bucket_name: String,
     pub kms_key_id: Option<String>,
+    /// The KMS key whose data keys seal the OAuth tokens in the table (`TOKEN_KMS_KEY_ID`). `None` (local
+    /// settings, tools that never touch tokens): the token port refuses to store or open tokens.
+    pub token_kms_key_id: Option<String>,
     pub queues: BTreeMap<Flow, QueueUrls>,
     /// Overrides the SDK's endpoint resolution (moto, LocalStack). `None`: the SDK decides (it also reads
     /// `AWS_ENDPOINT_URL` itself).
@@ -139,6 +143,7 @@ impl AwsSettings {
             table_name: required("TABLE_NAME")?,
             bucket_name: required("BUCKET_NAME")?,
             kms_key_id: lookup("EXPORT_KMS_KEY_ID"),
+            token_kms_key_id: Some(required("TOKEN_KMS_KEY_ID")?),
             queues,
             endpoint_url,
             region: None,
@@ -158,6 +163,7 @@ impl AwsSettings {
             table_name: String::new(),
             bucket_name: String::new(),
             kms_key_id: None,
+            token_kms_key_id: None,
             queues: BTreeMap::new(),
             endpoint_url: Some(endpoint_url.to_owned()),
             region: Some(region.to_owned()),
@@ -188,6 +194,8 @@ pub struct AwsClients {
     pub sqs: aws_sdk_sqs::Client,
     /// SES v2, for notification mail ([`crate::SesMailer`]).
     pub ses: aws_sdk_sesv2::Client,
+    /// KMS, for the data keys of the sealed OAuth tokens ([`crate::TokenKeys`]).
+    pub kms: aws_sdk_kms::Client,
 }
 
 impl AwsClients {
@@ -224,17 +232,20 @@ impl AwsClients {
             aws_sdk_s3::config::Builder::from(&shared).force_path_style(settings.force_path_style);
         let mut sqs = aws_sdk_sqs::config::Builder::from(&shared);
         let mut ses = aws_sdk_sesv2::config::Builder::from(&shared);
+        let mut kms = aws_sdk_kms::config::Builder::from(&shared);
         if let Some(interceptor) = interceptor {
             dynamodb = dynamodb.interceptor(interceptor.clone());
             s3 = s3.interceptor(interceptor.clone());
             sqs = sqs.interceptor(interceptor.clone());
-            ses = ses.interceptor(interceptor);
+            ses = ses.interceptor(interceptor.clone());
+            kms = kms.interceptor(interceptor);
         }
         Self {
             dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
             s3: aws_sdk_s3::Client::from_conf(s3.build()),
             sqs: aws_sdk_sqs::Client::from_conf(sqs.build()),
             ses: aws_sdk_sesv2::Client::from_conf(ses.build()),
+            kms: aws_sdk_kms::Client::from_conf(kms.build()),
         }
     }
 }
@@ -256,6 +267,7 @@ mod tests {
         let settings = AwsSettings::from_lookup(lookup(&[
             ("TABLE_NAME", "t"),
             ("BUCKET_NAME", "b"),
+            ("TOKEN_KMS_KEY_ID", "k"),
             ("QUEUE_URL_INVOICE_OUT", "http://q/invoice"),
             ("DLQ_URL_INVOICE_OUT", "http://q/invoice-dlq"),
             ("QUEUE_URL_FIRM_SYNC", "http://q/firm"),
@@ -291,10 +303,29 @@ mod tests {
     }
 
     #[test]
+    fn the_token_key_is_required_so_tokens_are_never_stored_in_clear() {
+        let missing =
+            AwsSettings::from_lookup(lookup(&[("TABLE_NAME", "t"), ("BUCKET_NAME", "b")])).err();
+        let set = AwsSettings::from_lookup(lookup(&[
+            ("TABLE_NAME", "t"),
+            ("BUCKET_NAME", "b"),
+            ("TOKEN_KMS_KEY_ID", "alias/tokens"),
+        ]))
+        .unwrap_or_else(|e| panic!("{e}"));
+
+        assert!(
+            matches!(missing, Some(ConfigError::Missing { ref name }) if name == "TOKEN_KMS_KEY_ID"),
+            "{missing:?}"
+        );
+        assert_eq!(set.token_kms_key_id.as_deref(), Some("alias/tokens"));
+    }
+
+    #[test]
     fn a_local_endpoint_switches_s3_to_path_style() {
         let settings = AwsSettings::from_lookup(lookup(&[
             ("TABLE_NAME", "t"),
             ("BUCKET_NAME", "b"),
+            ("TOKEN_KMS_KEY_ID", "k"),
             ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
         ]))
         .unwrap_or_else(|e| panic!("{e}"));

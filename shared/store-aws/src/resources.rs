@@ -1,6 +1,6 @@
 //! Creates the table (with its two GSIs and TTL), the bucket (default encryption, clean-up of abandoned
-//! multipart uploads) and the per-flow queues with their dead-letter queues — for tests and the local runner
-//! against moto. Production resources come from the infrastructure templates with the same shape
+//! multipart uploads) and the per-flow queues with their dead-letter queues, and the token key
+//! ([`create_token_key`]) — for tests and the local runner against moto. Production resources come from the infrastructure templates with the same shape
 //! (`infra/dynamodb-design.md`). Creating what already exists is not an error, so a runner can call it at
 //! every start.
 
@@ -66,6 +66,24 @@ pub async fn create_resources(
         );
     }
     Ok(queues)
+}
+
+/// A symmetric KMS key for the sealed OAuth tokens (`TOKEN_KMS_KEY_ID`), for tests and the local runner;
+/// production's comes from the template (`TokenKey`, with rotation). Returns its key id.
+pub async fn create_token_key(clients: &AwsClients) -> StoreResult<String> {
+    let out = clients
+        .kms
+        .create_key()
+        .description("Ledgerlink - seals the stored OAuth tokens (local)")
+        .send()
+        .await
+        .map_err(|e| from_sdk("KMS CreateKey", e))?;
+    out.key_metadata
+        .map(|m| m.key_id)
+        .ok_or_else(|| StoreError::Permanent {
+            message: "KMS CreateKey returned no key".into(),
+            source: None,
+        })
 }
 
 /// The table: `PK`/`SK`, GSI1 and GSI2 (both projecting ALL), on-demand billing, TTL on [`TTL`].

@@ -73,6 +73,8 @@ impl Db {
                 conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
             conn.pragma_update(None, "foreign_keys", "ON")?;
+            // Overwrite what a write replaces, so the clear tokens of an older row do not linger in free pages.
+            conn.pragma_update(None, "secure_delete", "ON")?;
             migrate(&mut conn)?;
             Ok(conn)
         };
@@ -392,6 +394,11 @@ UPDATE status_history
    SET at = CAST(ROUND((julianday(json_extract(body, '$.at')) - 2440587.5) * 86400000.0) AS INTEGER) * 1000000;
 CREATE INDEX status_history_by_time ON status_history (tenant, at);
 CREATE INDEX statuses_by_status_type ON statuses (tenant, status, object_type, updated_at, key);
+"#,
+    // 6: tokens are stored sealed (`ledgerlink_ports::envelope`, with the folder's token.key). `record` keeps
+    // the clear JSON only in rows an older version wrote, until their next save seals them and clears it.
+    r#"
+ALTER TABLE tokens ADD COLUMN sealed BLOB;
 "#,
 ];
 

@@ -8,6 +8,9 @@
 //! - [`FolderStorage`] is the export storage: files under `<root>/<tenant>/<key>`, streaming uploads through
 //!   a temporary file, and HMAC-signed local URLs the local HTTP API checks with [`FolderStorage::verify`].
 //!
+//! - OAuth tokens are stored sealed (AES-256-GCM, `ledgerlink_ports::envelope`) with a key file beside the
+//!   database ([`TOKEN_KEY_FILE`], mode 0600), so the database file alone holds no usable token.
+//!
 //! - [`MailFolder`] is the mail port: one `.eml` file per message in a folder (the local stack's `mail/`).
 //!
 //! Blocking SQLite calls run on tokio's blocking pool, so async callers never stall the runtime.
@@ -28,6 +31,7 @@ mod rate;
 mod statuses;
 mod storage;
 mod tenants;
+mod token_key;
 mod tokens;
 
 use std::path::Path;
@@ -50,6 +54,7 @@ pub use rate::SqliteRateBudget;
 pub use statuses::SqliteStatuses;
 pub use storage::FolderStorage;
 pub use tenants::SqliteTenants;
+pub use token_key::TOKEN_KEY_FILE;
 pub use tokens::SqliteTokens;
 
 /// The embedded state store: one SQLite database file with every port's tables.
@@ -59,14 +64,20 @@ pub use tokens::SqliteTokens;
 #[derive(Debug, Clone)]
 pub struct EmbeddedStore {
     db: db::Db,
+    token_key: Arc<token_key::TokenKeySource>,
 }
 
 impl EmbeddedStore {
     /// Opens (creating if needed) the database at `path` and migrates its schema. `":memory:"` opens a
     /// private in-memory database (one per call), handy in other crates' tests.
+    ///
+    /// OAuth tokens are sealed with the key in [`TOKEN_KEY_FILE`] beside the database file (created, mode
+    /// 0600, the first time tokens are read or written); an in-memory database uses a key of its own.
     pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
+        let path = path.as_ref();
         Ok(Self {
-            db: db::Db::open(path.as_ref())?,
+            db: db::Db::open(path)?,
+            token_key: Arc::new(token_key::TokenKeySource::for_database(path)),
         })
     }
 
@@ -99,7 +110,8 @@ impl EmbeddedStore {
     }
 
     /// Writes a consistent copy of the whole store to `path` (`VACUUM INTO`): an operator's backup of the
-    /// local stack, and what a restore-from-backup test starts from.
+    /// local stack, and what a restore-from-backup test starts from. The tokens in it open only with the
+    /// folder's [`TOKEN_KEY_FILE`]: restore the two together (or connect the ERPs again).
     pub async fn backup_to(&self, path: impl AsRef<std::path::Path>) -> StoreResult<()> {
         let target = path.as_ref().to_string_lossy().into_owned();
         self.db
@@ -183,7 +195,7 @@ impl EmbeddedStore {
     }
 
     pub fn tokens(&self) -> Arc<SqliteTokens> {
-        Arc::new(SqliteTokens::new(self.db.clone()))
+        Arc::new(SqliteTokens::new(self.db.clone(), self.token_key.clone()))
     }
 
     pub fn rate(&self) -> Arc<SqliteRateBudget> {

@@ -602,6 +602,7 @@ pub fn invoice_key(number: &str, posting: &Posting) -> String {
 async fn aws_stores() -> Result<(ledgerlink_ports::StateStores, Arc<dyn WorkQueue>), String> {
     use ledgerlink_store_aws::{
         AwsClients, AwsSettings, AwsStores, ResourcePlan, StaticCredentials, create_resources,
+        create_token_key,
     };
     let server = tokio::task::spawn_blocking(|| {
         static SERVER: std::sync::OnceLock<Result<ledgerlink_testkit::MotoServer, String>> =
@@ -639,6 +640,11 @@ async fn aws_stores() -> Result<(ledgerlink_ports::StateStores, Arc<dyn WorkQueu
     .await
     .map_err(|e| e.to_string())?;
     settings.queues = queues;
+    settings.token_kms_key_id = Some(
+        create_token_key(&clients)
+            .await
+            .map_err(|e| e.to_string())?,
+    );
     let stores = AwsStores::new(&clients, &settings);
     Ok((stores.state, stores.queue))
 }

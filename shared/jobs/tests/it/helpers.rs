@@ -13,6 +13,7 @@ use ledgerlink_ports::contract::{fresh_tenant, tenants};
 use ledgerlink_ports::{LookupEntry, LookupTable, PageRequest};
 use ledgerlink_store_aws::{
     AwsClients, AwsSettings, AwsStores, ResourcePlan, StaticCredentials, create_resources,
+    create_token_key,
 };
 use ledgerlink_store_embedded::{EmbeddedStore, FolderStorage};
 use ledgerlink_testkit::{
@@ -98,6 +99,7 @@ pub async fn aws() -> Harness {
         kms_key_id: None,
     };
     settings.queues = create_resources(&clients, &plan).await.unwrap();
+    settings.token_kms_key_id = Some(create_token_key(&clients).await.unwrap());
     let stores = AwsStores::new(&clients, &settings);
     let clock = ManualClock::fixed();
     let ctx = JobsContext::new(stores.state, stores.storage, stores.queue, clock.shared())

@@ -46,6 +46,9 @@ pub(crate) const VER: &str = "ver";
 pub struct DynamoState {
     client: Client,
     table: Arc<str>,
+    /// The KMS key the OAuth tokens are sealed under; without it the token port refuses to store or open
+    /// tokens (it never falls back to storing them in clear).
+    token_keys: Option<crate::TokenKeys>,
 }
 
 impl DynamoState {
@@ -53,7 +56,14 @@ impl DynamoState {
         Self {
             client,
             table: Arc::from(table.into()),
+            token_keys: None,
         }
+    }
+
+    /// Seals the OAuth tokens ([`ledgerlink_ports::TokenStore`]) with data keys under `keys`.
+    pub fn with_token_keys(mut self, keys: crate::TokenKeys) -> Self {
+        self.token_keys = Some(keys);
+        self
     }
 
     pub fn table_name(&self) -> &str {
@@ -227,6 +237,12 @@ pub(crate) fn str_attr<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name)
         .and_then(|v| v.as_s().ok())
         .map(String::as_str)
+}
+
+pub(crate) fn bin_attr<'a>(item: &'a Item, name: &str) -> Option<&'a [u8]> {
+    item.get(name)
+        .and_then(|v| v.as_b().ok())
+        .map(|b| b.as_ref())
 }
 
 pub(crate) fn num_attr<T: std::str::FromStr>(item: &Item, name: &str) -> Option<T> {

@@ -1,47 +1,84 @@
-//! [`TokenStore`]: one item per connection holding the tokens (`doc`), a generation counter (`gen`) bumped
-//! by the update itself, and the single-flight refresh lease (`lease_holder`, `lease_until`), taken and
-//! released by conditional updates so two workers never refresh the same token at once.
+//! [`TokenStore`]: one item per connection holding the tokens, a generation counter (`gen`) bumped by the
+//! update itself, and the single-flight refresh lease (`lease_holder`, `lease_until`), taken and released by
+//! conditional updates so two workers never refresh the same token at once.
+//!
+//! The tokens are sealed (`sealed`, binary: the record's JSON under AES-256-GCM, `ledgerlink_ports::envelope`)
+//! with a KMS data key made for this row, whose encrypted copy is stored beside them (`wrapped_key`,
+//! binary); see [`crate::TokenKeys`]. A read of the table alone therefore yields nothing usable, and a row
+//! copied onto another tenant's key does not open there. A row an older version wrote in clear (`doc`) is
+//! still read, and the next save seals it and removes the clear copy.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
+use ledgerlink_ports::envelope::{RecordContext, open_tokens, seal_tokens};
 use ledgerlink_ports::{LeaseOutcome, StoreError, StoreResult, TokenRecord, TokenStore};
 
 use super::{
-    DOC, DynamoState, Item, doc, from_doc, from_millis, is_condition_failed, millis, n, num_attr,
-    s, str_attr,
+    DOC, DynamoState, Item, bin_attr, from_doc, from_millis, is_condition_failed, millis, n,
+    num_attr, s, str_attr,
 };
+use crate::TokenKeys;
 use crate::error::{corrupt, from_sdk};
 use crate::keys::{self, PK, SK};
 
 const GENERATION: &str = "gen";
 const HOLDER: &str = "lease_holder";
 const LEASE_UNTIL: &str = "lease_until";
+/// The sealed token record.
+const SEALED: &str = "sealed";
+/// The KMS-encrypted data key `sealed` was sealed with.
+const WRAPPED_KEY: &str = "wrapped_key";
 
 const MAX_ROUNDS: usize = 5;
 
-fn decode(item: &Item) -> StoreResult<Option<TokenRecord>> {
-    if str_attr(item, DOC).is_none() {
-        // A lease was taken on a connection that has no tokens yet.
-        return Ok(None);
-    }
-    let mut record: TokenRecord = from_doc("token record", item)?;
-    record.generation =
-        num_attr(item, GENERATION).ok_or_else(|| corrupt("token record", "generation missing"))?;
-    Ok(Some(record))
-}
-
 impl DynamoState {
+    fn token_keys(&self) -> StoreResult<&TokenKeys> {
+        self.token_keys
+            .as_ref()
+            .ok_or_else(|| StoreError::Permanent {
+                message:
+                    "OAuth tokens are only stored sealed, and no KMS key is configured for them \
+                      (TOKEN_KMS_KEY_ID)"
+                        .into(),
+                source: None,
+            })
+    }
+
+    async fn decode(&self, connection: &str, item: &Item) -> StoreResult<Option<TokenRecord>> {
+        let mut record = if let Some(sealed) = bin_attr(item, SEALED) {
+            let wrapped = bin_attr(item, WRAPPED_KEY)
+                .ok_or_else(|| corrupt("token record", "the data key is missing"))?;
+            let context = RecordContext::for_tokens(connection);
+            let key = self.token_keys()?.unwrap(&context, wrapped).await?;
+            open_tokens(&key, connection, sealed)?
+        } else if str_attr(item, DOC).is_some() {
+            // Written in clear by an older version; sealed by its next save.
+            from_doc::<TokenRecord>("token record", item)?
+        } else {
+            // A lease was taken on a connection that has no tokens yet.
+            return Ok(None);
+        };
+        record.generation = num_attr(item, GENERATION)
+            .ok_or_else(|| corrupt("token record", "generation missing"))?;
+        Ok(Some(record))
+    }
+
     /// Writes the tokens, bumps the generation and clears the lease; `holder` = only while it holds the lease.
     async fn save_tokens(
         &self,
         record: &TokenRecord,
         holder: Option<&str>,
     ) -> StoreResult<TokenRecord> {
+        let context = RecordContext::for_tokens(&record.connection);
+        let (key, wrapped) = self.token_keys()?.generate(&context).await?;
+        let sealed = seal_tokens(&key, record)?;
         let mut request = self
             .client
             .update_item()
@@ -49,13 +86,17 @@ impl DynamoState {
             .key(PK, s(keys::token_pk(&record.connection)))
             .key(SK, s(keys::TOKEN_SK))
             .update_expression(
-                "SET #doc = :doc, #gen = if_not_exists(#gen, :zero) + :one REMOVE #holder, #lease",
+                "SET #sealed = :sealed, #wrapped = :wrapped, #gen = if_not_exists(#gen, :zero) + :one \
+                 REMOVE #doc, #holder, #lease",
             )
+            .expression_attribute_names("#sealed", SEALED)
+            .expression_attribute_names("#wrapped", WRAPPED_KEY)
             .expression_attribute_names("#doc", DOC)
             .expression_attribute_names("#gen", GENERATION)
             .expression_attribute_names("#holder", HOLDER)
             .expression_attribute_names("#lease", LEASE_UNTIL)
-            .expression_attribute_values(":doc", doc("token record", record)?)
+            .expression_attribute_values(":sealed", AttributeValue::B(Blob::new(sealed)))
+            .expression_attribute_values(":wrapped", AttributeValue::B(Blob::new(wrapped)))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":one", n(1))
             .return_values(ReturnValue::AllNew);
@@ -90,7 +131,7 @@ impl TokenStore for DynamoState {
             .get_item(keys::token_pk(connection), keys::TOKEN_SK)
             .await?
         {
-            Some(item) => decode(&item),
+            Some(item) => self.decode(connection, &item).await,
             None => Ok(None),
         }
     }

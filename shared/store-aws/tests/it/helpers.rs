@@ -6,7 +6,7 @@ use ledgerlink_domain::Flow;
 use ledgerlink_store_aws::metrics::RequestCounter;
 use ledgerlink_store_aws::{
     AwsClients, AwsSettings, AwsStores, DynamoState, QueueUrls, ResourcePlan, S3ExportStorage,
-    SqsWorkQueue, StaticCredentials, create_resources,
+    SqsWorkQueue, StaticCredentials, TokenKeys, create_resources, create_token_key,
 };
 use ledgerlink_testkit::{
     TEST_ACCESS_KEY_ID, TEST_REGION, TEST_SECRET_ACCESS_KEY, moto, unique_name,
@@ -57,9 +57,14 @@ pub async fn spawn_aws(flows: &[Flow], max_receives: u32) -> TestAws {
         .await
         .unwrap_or_else(|e| panic!("create_resources: {e}"));
     settings.queues = queues.clone();
+    let token_key = create_token_key(&clients)
+        .await
+        .unwrap_or_else(|e| panic!("create_token_key: {e}"));
+    settings.token_kms_key_id = Some(token_key.clone());
     counter.reset();
     TestAws {
-        state: DynamoState::new(clients.dynamodb.clone(), settings.table_name.clone()),
+        state: DynamoState::new(clients.dynamodb.clone(), settings.table_name.clone())
+            .with_token_keys(TokenKeys::new(clients.kms.clone(), token_key)),
         storage: S3ExportStorage::new(clients.s3.clone(), settings.bucket_name.clone(), None),
         queue: SqsWorkQueue::new(clients.sqs.clone(), queues.clone(), settings.receive_wait),
         clients,

@@ -4,6 +4,7 @@
 //! - `contract`: every contract suite of `ledgerlink-ports` (feature `contract`), one test per case.
 //! - `dynamo`, `storage`, `queue`: what only this adapter can show (keys, encryption, presigned URL shape,
 //!   batching, request counts).
+//! - `tokens`: the OAuth tokens sealed at rest (KMS data keys), refused on another tenant's row, older clear rows.
 //! - `mail`: the SES adapter of the mail port and the mailing outbox.
 //! - `figures`: request counts per status update and per synced object, printed (`--nocapture`).
 
@@ -16,3 +17,4 @@ mod helpers;
 mod mail;
 mod queue;
 mod storage;
+mod tokens;
