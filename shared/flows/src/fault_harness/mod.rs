@@ -110,7 +110,8 @@ impl SoakConfig {
             runs,
             seed,
             lanes: 3,
-            renew_every: 60,
+            // moto slows down as its tables and queues fill: AWS worlds are renewed (with a new server) sooner.
+            renew_every: if store == StoreKind::Aws { 20 } else { 60 },
             options: RunOptions::default(),
             processes: None,
             progress_every: 100,

@@ -19,9 +19,9 @@ const VISIBILITY: Duration = Duration::from_secs(60);
 const RETRY: Duration = Duration::from_secs(20);
 /// Longer than any delayed commit: after it, every write a client sent has landed.
 const LATE: Duration = Duration::from_secs(60);
-/// A worker process meets about four crash points per message, a killed task one chance per message: its
-/// chance per point is the run's kill chance divided by this.
-const CRASH_DIVISOR: u32 = 4;
+/// A worker process's chance to die per crash point passed is the run's kill chance (per message for the
+/// in-process workers) divided by this.
+const CRASH_DIVISOR: u32 = 1;
 
 /// What a run's options change (the stronger faults are opt-in so a seed replays the same run).
 #[derive(Debug, Clone, Default)]
@@ -222,9 +222,6 @@ async fn settle(
             world.reconnect_exact_if_paused(tenant).await?;
         }
         world.advance(VISIBILITY + Duration::from_secs(301)).await;
-        if !world.queue_real_delay.is_zero() {
-            tokio::time::sleep(world.queue_real_delay + Duration::from_millis(100)).await;
-        }
         // The scheduled sweep: dead letters redriven, stalled objects sent again.
         crate::sweeper::sweep(&world.ctx, flow)
             .await

@@ -1,7 +1,6 @@
 //! The world one lane of fault runs lives in: both emulators in-process on 127.0.0.1:0 sharing one manual
 //! clock with the flows, and the state and queue ports on the store under test — the embedded store (SQLite in
-//! a memory-backed temp dir) or the AWS adapters (DynamoDB, S3 and SQS on one moto server shared by every
-//! world of the process, with fresh table, bucket and queue names per world).
+//! a memory-backed temp dir) or the AWS adapters (DynamoDB, S3 and SQS on a moto server of the world's own).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -72,7 +71,9 @@ enum Backend {
         store: EmbeddedStore,
         _dir: tempfile::TempDir,
     },
-    Aws,
+    /// A moto server of this world's own (moto serves one request at a time: worlds side by side each get
+    /// one, and a renewed world starts on an empty one).
+    Aws { _moto: ledgerlink_testkit::MotoServer },
 }
 
 /// Both emulators, one store, one manual clock, and the flow context the runs drive.
@@ -94,9 +95,6 @@ pub struct FaultWorld {
     pub claims: Arc<ClaimLog>,
     /// The adapter's idempotency store itself, without the log.
     pub idempotency: Arc<dyn IdempotencyStore>,
-    /// SQS counts visibility in real seconds: the longest a message may stay hidden (0 on the embedded
-    /// queue, whose time is the manual clock).
-    pub queue_real_delay: Duration,
     /// Worker processes sharing the embedded store and the clock (`None`: every worker is a task here).
     pub processes: Option<ProcessWorkers>,
     /// Every secret set for a tenant, in its stored form (handed to worker processes on their stdin).
@@ -195,11 +193,10 @@ impl FaultWorld {
         exact.faults().set_clock(clock.shared());
         vp.faults().set_clock(clock.shared());
 
-        let (backend, mut stores, queue, queue_real_delay): (
+        let (backend, mut stores, queue): (
             Backend,
             ledgerlink_ports::StateStores,
             Arc<dyn WorkQueue>,
-            Duration,
         ) = match store {
             StoreKind::Embedded => {
                 let embedded = EmbeddedStore::open(&db_path).map_err(|e| e.to_string())?;
@@ -212,18 +209,13 @@ impl FaultWorld {
                     },
                     stores,
                     queue,
-                    Duration::ZERO,
                 )
             }
             StoreKind::Aws => {
-                let (stores, queue) = aws_stores().await?;
-                // SQS hides messages in real seconds: delays and retries are served on the world's clock
-                // (`CompressedQueue`), a receive's visibility timeout as one real second (a round waits that
-                // long for the messages of killed workers).
-                let real = Duration::from_secs(1);
-                let queue: Arc<dyn WorkQueue> =
-                    Arc::new(CompressedQueue::new(queue, real, clock.shared()));
-                (Backend::Aws, stores, queue, real)
+                let (moto, stores, queue) = aws_stores().await?;
+                // SQS hides messages in real seconds: every wait is served on the world's clock instead.
+                let queue: Arc<dyn WorkQueue> = Arc::new(ClockedQueue::new(queue, clock.shared()));
+                (Backend::Aws { _moto: moto }, stores, queue)
             }
         };
         let claims = Arc::new(ClaimLog::default());
@@ -257,7 +249,6 @@ impl FaultWorld {
             user,
             claims,
             idempotency,
-            queue_real_delay,
             processes,
             secret_log: Mutex::new(Vec::new()),
             backend,
@@ -270,7 +261,7 @@ impl FaultWorld {
     pub fn embedded(&self) -> Option<&EmbeddedStore> {
         match &self.backend {
             Backend::Embedded { store, .. } => Some(store),
-            Backend::Aws => None,
+            Backend::Aws { .. } => None,
         }
     }
 
@@ -663,22 +654,23 @@ pub fn invoice_key(number: &str, posting: &Posting) -> String {
 }
 
 /// The AWS adapters on a fresh table, bucket and queues (with their dead-letter queues, max receives as in
-/// production) on the process's moto server.
-async fn aws_stores() -> Result<(ledgerlink_ports::StateStores, Arc<dyn WorkQueue>), String> {
+/// production) on a new moto server.
+async fn aws_stores() -> Result<
+    (
+        ledgerlink_testkit::MotoServer,
+        ledgerlink_ports::StateStores,
+        Arc<dyn WorkQueue>,
+    ),
+    String,
+> {
     use ledgerlink_store_aws::{
         AwsClients, AwsSettings, AwsStores, ResourcePlan, StaticCredentials, create_resources,
     };
-    let server = tokio::task::spawn_blocking(|| {
-        static SERVER: std::sync::OnceLock<Result<ledgerlink_testkit::MotoServer, String>> =
-            std::sync::OnceLock::new();
-        SERVER
-            .get_or_init(|| ledgerlink_testkit::MotoServer::start().map_err(|e| e.to_string()))
-            .as_ref()
-            .map(|s| s.endpoint_url())
-            .map_err(Clone::clone)
-    })
-    .await
-    .map_err(|e| e.to_string())??;
+    let moto = tokio::task::spawn_blocking(ledgerlink_testkit::MotoServer::start)
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let server = moto.endpoint_url();
     let mut settings = AwsSettings::local(
         &server,
         ledgerlink_testkit::TEST_REGION,
@@ -705,21 +697,21 @@ async fn aws_stores() -> Result<(ledgerlink_ports::StateStores, Arc<dyn WorkQueu
     .map_err(|e| e.to_string())?;
     settings.queues = queues;
     let stores = AwsStores::new(&clients, &settings);
-    Ok((stores.state, stores.queue))
+    Ok((moto, stores.state, stores.queue))
 }
 
-/// SQS on real time under flows on a manual clock. Waits the flows ask for are served on the world's clock,
-/// as the embedded queue serves them: a delayed send is held here and sent when the clock reaches its due
-/// time, and a `retry_later` hides the message in SQS (for an hour of real time) until the clock reaches the
-/// retry time, then makes it visible. A message therefore never comes back before the time the flow asked
-/// for — a token refresh or a rate-limit wait that SQS returned after one real second would run "too early"
-/// on the world's clock. Only the visibility timeout of a receive is shortened to `real` (a killed worker's
-/// message comes back after a real second, as after a slow worker). Receive counts, the dead-letter redrive
-/// and the partial-failure semantics stay SQS's own.
+/// SQS on real time under flows on the world's clock. Every wait is served on the world's clock, as the
+/// embedded queue serves it: a received message is hidden in SQS (for an hour of real time) and made visible
+/// again when the world's clock passes its visibility timeout (unless it was acknowledged or put back
+/// first); a `retry_later` makes it visible when the clock reaches the retry time; a delayed send goes to SQS
+/// when the clock reaches its due time. A message therefore never comes back before the time the flow asked
+/// for — SQS counting one real second for the minutes of the world's clock would bring a token refresh or a
+/// rate-limit wait back "too early", and a message would reappear under a worker that is still on it — and
+/// the runs never wait in real time. Receive counts, the dead-letter redrive and stale receipts stay SQS's
+/// own.
 #[derive(Debug)]
-struct CompressedQueue {
+struct ClockedQueue {
     inner: Arc<dyn WorkQueue>,
-    real: Duration,
     clock: Arc<dyn Clock>,
     held: Mutex<Vec<Held>>,
 }
@@ -732,22 +724,22 @@ struct Held {
     work: HeldWork,
 }
 
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 enum HeldWork {
     /// A delayed send: the message goes to SQS when it is due.
     Send(WorkMessage),
-    /// A message put back with `retry_later`: its receipt is made visible when it is due.
+    /// A received message (its visibility timeout) or one put back with `retry_later`: made visible in SQS
+    /// when it is due.
     Visible(String),
 }
 
-/// How long SQS hides a message `retry_later` holds for the world's clock (far beyond any run).
+/// How long SQS hides a message whose visibility the world's clock serves (far beyond any run).
 const HELD_VISIBILITY: Duration = Duration::from_secs(3600);
 
-impl CompressedQueue {
-    fn new(inner: Arc<dyn WorkQueue>, real: Duration, clock: Arc<dyn Clock>) -> Self {
+impl ClockedQueue {
+    fn new(inner: Arc<dyn WorkQueue>, clock: Arc<dyn Clock>) -> Self {
         Self {
             inner,
-            real,
             clock,
             held: Mutex::new(Vec::new()),
         }
@@ -761,6 +753,15 @@ impl CompressedQueue {
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
         if let Ok(mut held) = self.held.lock() {
             held.push(Held { queue, due, work });
+        }
+    }
+
+    /// Forgets the visibility timeout of `receipt` (acknowledged or put back).
+    fn unhold(&self, queue: QueueName, receipt: &str) {
+        if let Ok(mut held) = self.held.lock() {
+            held.retain(|h| {
+                h.queue != queue || !matches!(&h.work, HeldWork::Visible(r) if r == receipt)
+            });
         }
     }
 
@@ -783,7 +784,7 @@ impl CompressedQueue {
                 HeldWork::Send(message) => sends.push(message),
                 HeldWork::Visible(receipt) => {
                     match self.inner.retry_later(queue, &receipt, Duration::ZERO).await {
-                        // Gone meanwhile (e.g. into the dead-letter queue): nothing to release.
+                        // Gone meanwhile (acknowledged by a later holder, or in the dead-letter queue).
                         Ok(()) | Err(ledgerlink_ports::StoreError::NotFound { .. }) => {}
                         Err(e) => return Err(e),
                     }
@@ -798,7 +799,7 @@ impl CompressedQueue {
 }
 
 #[async_trait]
-impl WorkQueue for CompressedQueue {
+impl WorkQueue for ClockedQueue {
     async fn send(&self, queue: QueueName, messages: &[WorkMessage]) -> StoreResult<()> {
         self.inner.send(queue, messages).await
     }
@@ -809,11 +810,14 @@ impl WorkQueue for CompressedQueue {
         visibility: Duration,
     ) -> StoreResult<Vec<ReceivedMessage>> {
         self.release_due(queue).await?;
-        self.inner
-            .receive(queue, max, visibility.min(self.real))
-            .await
+        let received = self.inner.receive(queue, max, HELD_VISIBILITY).await?;
+        for m in &received {
+            self.hold(queue, visibility, HeldWork::Visible(m.receipt.clone()));
+        }
+        Ok(received)
     }
     async fn ack(&self, queue: QueueName, receipt: &str) -> StoreResult<()> {
+        self.unhold(queue, receipt);
         self.inner.ack(queue, receipt).await
     }
     async fn retry_later(
@@ -822,6 +826,7 @@ impl WorkQueue for CompressedQueue {
         receipt: &str,
         delay: Duration,
     ) -> StoreResult<()> {
+        self.unhold(queue, receipt);
         if delay.is_zero() {
             return self.inner.retry_later(queue, receipt, delay).await;
         }
