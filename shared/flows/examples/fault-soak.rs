@@ -66,7 +66,10 @@ fn parse() -> Result<SoakConfig, String> {
     }
     if let Some(workers) = processes {
         if store != StoreKind::Embedded {
-            return Err("--workers-as-processes needs --store embedded (the processes share its file)".into());
+            return Err(
+                "--workers-as-processes needs --store embedded (the processes share its file)"
+                    .into(),
+            );
         }
         let launcher = Launcher::current_exe(&["--fault-worker"])?;
         config.processes = Some(ProcessPlan::new(launcher, workers));

@@ -223,8 +223,9 @@ impl ProcessWorkers {
                     }
                 }
                 "crash" => {
-                    let point = CrashPoint::parse(rest)
-                        .ok_or_else(|| format!("a worker reported an unknown crash point {rest:?}"))?;
+                    let point = CrashPoint::parse(rest).ok_or_else(|| {
+                        format!("a worker reported an unknown crash point {rest:?}")
+                    })?;
                     // SIGKILL, right where it stopped: nothing of it unwinds, flushes or commits.
                     child.start_kill().map_err(|e| e.to_string())?;
                     child.wait().await.map_err(|e| e.to_string())?;
@@ -234,7 +235,11 @@ impl ProcessWorkers {
                     return Ok(Ended::Killed(point));
                 }
                 "passes" => {
-                    for (i, n) in rest.split(' ').filter_map(|n| n.parse::<u64>().ok()).enumerate() {
+                    for (i, n) in rest
+                        .split(' ')
+                        .filter_map(|n| n.parse::<u64>().ok())
+                        .enumerate()
+                    {
                         if let Some(c) = self.plan.tally.passes.get(i) {
                             c.fetch_add(n, Ordering::Relaxed);
                         }
@@ -409,7 +414,10 @@ async fn work(spec: &WorkerSpec) -> Result<(), (bool, String)> {
                     let settled = match process_message(&ctx, flow, &m.message).await {
                         Ok(MessageOutcome::Handled) => ctx.queue.ack(flow, &m.receipt).await,
                         Err(e) if !e.is_retryable() => {
-                            return Err((false, format!("permanent failure of {:?}: {e}", m.message)));
+                            return Err((
+                                false,
+                                format!("permanent failure of {:?}: {e}", m.message),
+                            ));
                         }
                         Ok(MessageOutcome::RetryAt(until, _)) => {
                             crate::runner::delay_until(&ctx, flow, &m.message, until)

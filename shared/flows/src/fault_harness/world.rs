@@ -73,7 +73,9 @@ enum Backend {
     },
     /// A moto server of this world's own (moto serves one request at a time: worlds side by side each get
     /// one, and a renewed world starts on an empty one).
-    Aws { _moto: ledgerlink_testkit::MotoServer },
+    Aws {
+        _moto: ledgerlink_testkit::MotoServer,
+    },
 }
 
 /// Both emulators, one store, one manual clock, and the flow context the runs drive.
@@ -135,7 +137,9 @@ impl FaultWorld {
         processes: Option<ProcessPlan>,
     ) -> Result<FaultWorld, String> {
         if processes.is_some() && store != StoreKind::Embedded {
-            return Err("worker processes share the embedded store's file: use --store embedded".into());
+            return Err(
+                "worker processes share the embedded store's file: use --store embedded".into(),
+            );
         }
         // A memory-backed temp dir when the machine has one: the runs write many small transactions.
         let shm = std::path::Path::new("/dev/shm");
@@ -783,7 +787,11 @@ impl ClockedQueue {
             match h.work {
                 HeldWork::Send(message) => sends.push(message),
                 HeldWork::Visible(receipt) => {
-                    match self.inner.retry_later(queue, &receipt, Duration::ZERO).await {
+                    match self
+                        .inner
+                        .retry_later(queue, &receipt, Duration::ZERO)
+                        .await
+                    {
                         // Gone meanwhile (acknowledged by a later holder, or in the dead-letter queue).
                         Ok(()) | Err(ledgerlink_ports::StoreError::NotFound { .. }) => {}
                         Err(e) => return Err(e),

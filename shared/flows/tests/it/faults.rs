@@ -6,7 +6,7 @@
 //!
 //! The suite prints its seed; a failing run prints its own seed, and `LEDGERLINK_FAULT_SEED=<seed>
 //! LEDGERLINK_FAULT_RUNS=1` replays it. `LEDGERLINK_FAULT_RUNS` sets the number of runs of every store
-//! (defaults sized for CI, `cargo test` on 2 cores: 150 on the embedded store, 4 on the AWS adapters, 3 with
+//! (defaults sized for CI, `cargo test` on 2 cores: 60 on the embedded store, 4 on the AWS adapters, 3 with
 //! worker processes); `LEDGERLINK_FAULT_AWS_RUNS` and `LEDGERLINK_FAULT_PROCESS_RUNS` set those two alone.
 //! `LEDGERLINK_FAULT_LANES` sets the worlds side by side (default 3), `LEDGERLINK_FAULT_QUIET` silences
 //! the faults. The soak command (`examples/fault-soak.rs`) runs the same runs by the hundreds and
@@ -19,15 +19,15 @@ use ledgerlink_emulators::FaultRule;
 use ledgerlink_emulators::exact::PaymentSpec;
 use ledgerlink_flows::discover;
 use ledgerlink_flows::fault_harness::{
-    FaultWorld, Launcher, ProcessPlan, RunOptions, SoakConfig, StoreKind, WORKER_ENV, one_run, soak,
-    worker_process_main,
+    FaultWorld, Launcher, ProcessPlan, RunOptions, SoakConfig, StoreKind, WORKER_ENV, one_run,
+    soak, worker_process_main,
 };
 use rust_decimal_macros::dec;
 
 use crate::helpers::{World, invoice_key};
 
 /// CI's runs per store (`cargo test` of this crate within its time budget on a 2-core machine).
-const EMBEDDED_RUNS: u64 = 150;
+const EMBEDDED_RUNS: u64 = 60;
 const AWS_RUNS: u64 = 4;
 const PROCESS_RUNS: u64 = 3;
 
@@ -120,7 +120,8 @@ fn fault_worker_process() {
 /// the restarted workers finish the job with the same invariants as the in-process runs.
 /// `LEDGERLINK_FAULT_PROCESS_RUNS` (else `LEDGERLINK_FAULT_RUNS`) sets the runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn worker_processes_killed_with_sigkill_at_crash_points_neither_duplicate_nor_lose_anything() {
+async fn worker_processes_killed_with_sigkill_at_crash_points_neither_duplicate_nor_lose_anything()
+{
     // Arrange
     let runs = env_u64("LEDGERLINK_FAULT_PROCESS_RUNS")
         .or_else(|| env_u64("LEDGERLINK_FAULT_RUNS"))

@@ -196,11 +196,19 @@ pub async fn a_receipt_of_a_message_that_left_the_queue_is_not_found(
     assert_eq!(first.len(), 1, "the message must be received");
     let again = receive_at_least(queue, name, 1, HIDDEN).await;
     assert_eq!(again.len(), 1, "the message must come back after SHORT");
-    ok(queue.ack(name, &again[0].receipt).await, "ack by the second holder");
+    ok(
+        queue.ack(name, &again[0].receipt).await,
+        "ack by the second holder",
+    );
     let other = message(&tenant, "INV-OTHER", WorkAction::Sync);
-    ok(queue.send(name, std::slice::from_ref(&other)).await, "send another");
+    ok(
+        queue.send(name, std::slice::from_ref(&other)).await,
+        "send another",
+    );
 
-    let retried = queue.retry_later(name, &first[0].receipt, Duration::ZERO).await;
+    let retried = queue
+        .retry_later(name, &first[0].receipt, Duration::ZERO)
+        .await;
     let acked = queue.ack(name, &first[0].receipt).await;
 
     assert!(
