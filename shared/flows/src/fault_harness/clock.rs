@@ -145,11 +145,11 @@ mod tests {
 
     #[tokio::test]
     async fn two_handles_of_one_clock_file_share_time_and_it_never_goes_back() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("a temp dir");
         let path = dir.path().join("clock");
         let start = ManualClock::fixed().now();
-        let a = FileClock::create(&path, start).unwrap();
-        let b = FileClock::open(&path).unwrap();
+        let a = FileClock::create(&path, start).expect("a new clock file");
+        let b = FileClock::open(&path).expect("the clock file again");
 
         b.sleep(Duration::from_secs(90)).await;
         a.move_to(start);
