@@ -55,9 +55,12 @@ pub trait WorkQueue: Send + Sync + std::fmt::Debug {
         max: u32,
         visibility: Duration,
     ) -> StoreResult<Vec<ReceivedMessage>>;
-    /// Deletes a handled message.
+    /// Deletes a handled message. A receipt of a message that has left the queue (another worker received
+    /// it again and acknowledged it, or it moved to the dead-letter queue) changes nothing: `Ok` or
+    /// [`crate::StoreError::NotFound`], never a hard failure.
     async fn ack(&self, queue: QueueName, receipt: &str) -> StoreResult<()>;
-    /// Makes a message visible again after `delay` (a failed attempt).
+    /// Makes a message visible again after `delay` (a failed attempt). A receipt of a message that has left
+    /// the queue is [`crate::StoreError::NotFound`] (the stale holder's work with it is over).
     async fn retry_later(
         &self,
         queue: QueueName,

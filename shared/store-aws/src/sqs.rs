@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
+use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
     SendMessageBatchRequestEntry,
@@ -105,6 +106,37 @@ impl SqsWorkQueue {
             cache.insert(queue, url.clone());
         }
         Ok(url)
+    }
+}
+
+/// Error codes SQS gives a receipt handle of a message that is no longer in the queue: deleted by the
+/// worker that received it after us, moved to the dead-letter queue, or no longer in flight.
+const GONE_RECEIPT_CODES: &[&str] = &[
+    "ReceiptHandleIsInvalid",
+    "AWS.SimpleQueueService.MessageNotInflight",
+    "MessageNotInflight",
+];
+
+/// `DeleteMessage` / `ChangeMessageVisibility` with `receipt`: a receipt of a message that left the queue (or
+/// is not in flight any more) is [`StoreError::NotFound`], as the port says — the message was redelivered to
+/// another worker, which handled it, or it moved to the dead-letter queue; either way the stale holder's work
+/// with it is over. Every other failure maps as usual.
+fn receipt_error<E, R>(operation: &str, queue: QueueName, err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let gone = err.code().is_some_and(|code| GONE_RECEIPT_CODES.contains(&code))
+        // Real SQS answers a ChangeMessageVisibility of an expired receipt handle with InvalidParameterValue
+        // naming the ReceiptHandle parameter.
+        || (err.code() == Some("InvalidParameterValue")
+            && err.message().is_some_and(|m| m.contains("ReceiptHandle")));
+    if gone {
+        StoreError::not_found(format!(
+            "{operation}: the message of that receipt is no longer in flight on {queue}"
+        ))
+    } else {
+        from_sdk(operation, err)
     }
 }
 
@@ -260,7 +292,7 @@ impl WorkQueue for SqsWorkQueue {
             .receipt_handle(receipt)
             .send()
             .await
-            .map_err(|e| from_sdk("DeleteMessage", e))?;
+            .map_err(|e| receipt_error("DeleteMessage", queue, e))?;
         Ok(())
     }
 
@@ -277,7 +309,7 @@ impl WorkQueue for SqsWorkQueue {
             .visibility_timeout(secs(delay).min(MAX_VISIBILITY_SECS))
             .send()
             .await
-            .map_err(|e| from_sdk("ChangeMessageVisibility", e))?;
+            .map_err(|e| receipt_error("ChangeMessageVisibility", queue, e))?;
         Ok(())
     }
 

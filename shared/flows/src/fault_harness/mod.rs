@@ -9,14 +9,22 @@
 //! queue, never finished, an idempotency claim never completed) or a Pending one. Used by the flows' fault
 //! test (`tests/it/faults.rs`) and by the soak command (`examples/fault-soak.rs`).
 //!
-//! Reproducible: a run's emulator faults, workers, kills and data come from its seed ([`run_seed`]).
+//! With [`SoakConfig::processes`] the workers are processes on the embedded store's file, killed with SIGKILL
+//! at the named crash points and restarted (see `process`).
+//!
+//! Reproducible: a run's emulator faults, workers, kills and data come from its seed ([`run_seed`]) (with
+//! worker processes, the interleaving of the processes is the operating system's).
 
+mod clock;
+mod process;
 mod run;
 mod world;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+pub use clock::{FileClock, WorldClock};
+pub use process::{Launcher, ProcessPlan, ProcessTally, WORKER_ENV, worker_process_main};
 pub use run::{RunOptions, one_run};
 pub use world::{
     ClaimLog, FaultWorld, MAX_RECEIVES, Prelink, StoreKind, TenantFixture, invoice_key, object,
@@ -89,6 +97,8 @@ pub struct SoakConfig {
     /// A lane starts a new world after this many runs (the emulators' ledgers grow with every run).
     pub renew_every: u64,
     pub options: RunOptions,
+    /// Workers as processes on the embedded store, killed with SIGKILL at crash points (`None`: tasks).
+    pub processes: Option<ProcessPlan>,
     /// Progress lines on stdout every this many runs (0: none).
     pub progress_every: u64,
 }
@@ -100,8 +110,10 @@ impl SoakConfig {
             runs,
             seed,
             lanes: 3,
-            renew_every: 60,
+            // moto slows down as its tables and queues fill: AWS worlds are renewed (with a new server) sooner.
+            renew_every: if store == StoreKind::Aws { 20 } else { 60 },
             options: RunOptions::default(),
+            processes: None,
             progress_every: 100,
         }
     }
@@ -116,15 +128,22 @@ pub struct SoakReport {
     /// Up to 20 failing runs: run, its seed, what broke.
     pub failures: Vec<(u64, u64, Vec<String>)>,
     pub counts: BTreeMap<&'static str, u64>,
-    /// How often each named crash point was passed during the soak.
+    /// How often each named crash point was passed during the soak (by this process and its worker
+    /// processes).
     pub crash_points: Vec<(ledgerlink_ports::crash::CrashPoint, u64)>,
+    /// With worker processes: how often one was killed with SIGKILL at each point (then a point counts as
+    /// hit only when a worker died there), and how many were started.
+    pub kills: Option<(Vec<(ledgerlink_ports::crash::CrashPoint, u64)>, u64)>,
     pub wall: Duration,
 }
 
 impl SoakReport {
     /// Named crash points passed at least once.
     pub fn crash_points_hit(&self) -> usize {
-        self.crash_points.iter().filter(|(_, n)| *n > 0).count()
+        match &self.kills {
+            Some((kills, _)) => kills.iter().filter(|(_, n)| *n > 0).count(),
+            None => self.crash_points.iter().filter(|(_, n)| *n > 0).count(),
+        }
     }
 
     pub fn is_clean(&self) -> bool {
@@ -158,10 +177,11 @@ pub async fn soak(config: &SoakConfig) -> Result<SoakReport, String> {
         let mut totals: BTreeMap<&'static str, u64> = BTreeMap::new();
         let mut violations = Violations::default();
         let mut failures = Vec::new();
-        let mut world = FaultWorld::spawn(config.store).await?;
+        let spawn = || FaultWorld::spawn_with(config.store, config.processes.clone());
+        let mut world = spawn().await?;
         for (done, run) in (lane..runs).step_by(lanes as usize).enumerate() {
             if done > 0 && (done as u64).is_multiple_of(config.renew_every.max(1)) {
-                world = FaultWorld::spawn(config.store).await?;
+                world = spawn().await?;
             }
             if config.progress_every > 0 && run > 0 && run % config.progress_every == 0 {
                 println!("fault-soak: run {run} ({:.1?})", wall.elapsed());
@@ -173,7 +193,7 @@ pub async fn soak(config: &SoakConfig) -> Result<SoakReport, String> {
                     let mut v = Violations::default();
                     v.stranded(format!("the run could not finish: {message}"));
                     // The world may be in any state: the next run starts on a new one.
-                    world = FaultWorld::spawn(config.store).await?;
+                    world = spawn().await?;
                     RunOutcome {
                         counts: BTreeMap::new(),
                         violations: v,
@@ -210,6 +230,12 @@ pub async fn soak(config: &SoakConfig) -> Result<SoakReport, String> {
         .zip(before)
         .map(|((p, n), (_, b))| (p, n - b))
         .collect();
+    if let Some(plan) = &config.processes {
+        for ((_, n), (_, child)) in report.crash_points.iter_mut().zip(plan.tally.passes()) {
+            *n += child;
+        }
+        report.kills = Some((plan.tally.kills(), plan.tally.started()));
+    }
     report.wall = wall.elapsed();
     Ok(report)
 }

@@ -19,6 +19,9 @@ const VISIBILITY: Duration = Duration::from_secs(60);
 const RETRY: Duration = Duration::from_secs(20);
 /// Longer than any delayed commit: after it, every write a client sent has landed.
 const LATE: Duration = Duration::from_secs(60);
+/// A worker process's chance to die per crash point passed is the run's kill chance (per message for the
+/// in-process workers) divided by this.
+const CRASH_DIVISOR: u32 = 1;
 
 /// What a run's options change (the stronger faults are opt-in so a seed replays the same run).
 #[derive(Debug, Clone, Default)]
@@ -35,7 +38,25 @@ async fn discover_until_ok(
     world: &FaultWorld,
     flow: Flow,
     t: &TenantFixture,
+    rng: &mut StdRng,
+    kill: u32,
 ) -> Result<(), String> {
+    if let Some(processes) = &world.processes {
+        // In a worker process that may be killed (after a cursor save); a new one discovers again.
+        for attempt in 0..50 {
+            let crash = if attempt < 5 { kill / CRASH_DIVISOR } else { 0 };
+            match processes
+                .discover(world, flow, &t.id, rng.random(), crash)
+                .await?
+            {
+                Ok(()) => return Ok(()),
+                Err(_) if world.reconnect_exact_if_paused(&t.id).await? => {}
+                Err((true, _)) => world.advance(Duration::from_secs(5)).await,
+                Err((false, e)) => return Err(format!("discovery failed permanently: {e}")),
+            }
+        }
+        return Err("discovery kept failing".into());
+    }
     for _ in 0..50 {
         match discover(&world.ctx, flow, &t.id).await {
             // Skipped because a killed worker's lost refresh paused the tenant (the objects of the last
@@ -124,6 +145,11 @@ async fn workers(
     kill: u32,
     dup: u32,
 ) -> Result<(), String> {
+    if let Some(processes) = &world.processes {
+        return processes
+            .round(world, flow, rng, kill / CRASH_DIVISOR, dup)
+            .await;
+    }
     let (a, b) = (rng.random(), rng.random());
     if rng.random_bool(0.5) {
         let (ra, rb) = futures::join!(
@@ -203,9 +229,6 @@ async fn settle(
             world.reconnect_exact_if_paused(tenant).await?;
         }
         world.advance(VISIBILITY + Duration::from_secs(301)).await;
-        if !world.queue_real_delay.is_zero() {
-            tokio::time::sleep(world.queue_real_delay + Duration::from_millis(100)).await;
-        }
         // The scheduled sweep: dead letters redriven, stalled objects sent again.
         crate::sweeper::sweep(&world.ctx, flow)
             .await
@@ -437,7 +460,7 @@ pub async fn one_run(
 
     // INVOICE-OUT: one or two discoveries (a duplicate schedule), duplicate deliveries, workers.
     for _ in 0..rng.random_range(1..=2) {
-        discover_until_ok(world, Flow::InvoiceOut, &t).await?;
+        discover_until_ok(world, Flow::InvoiceOut, &t, &mut rng, kill).await?;
     }
     let mut invoices: Vec<ObjectRef> = good
         .iter()
@@ -510,7 +533,7 @@ pub async fn one_run(
     let mut voucher_entry = None;
     let mut expected_vouchers = Vec::new();
     if let Some((number, amount)) = &voucher {
-        discover_until_ok(world, Flow::VoucherOut, &t).await?;
+        discover_until_ok(world, Flow::VoucherOut, &t, &mut rng, kill).await?;
         let vendor = world.demo.vendors.first().cloned().unwrap_or_default();
         let key = format!("{vendor}.{number}");
         let o = object(&t.id, ObjectType::ApVoucher, &key)?;
@@ -608,7 +631,7 @@ pub async fn one_run(
     }
     world.tick();
     for _ in 0..rng.random_range(1..=3) {
-        discover_until_ok(world, Flow::PaymentIn, &t).await?;
+        discover_until_ok(world, Flow::PaymentIn, &t, &mut rng, kill).await?;
     }
     let list = |object_type: ObjectType| {
         let statuses = world.ctx.stores.statuses.clone();

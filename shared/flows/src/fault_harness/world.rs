@@ -1,7 +1,6 @@
 //! The world one lane of fault runs lives in: both emulators in-process on 127.0.0.1:0 sharing one manual
 //! clock with the flows, and the state and queue ports on the store under test — the embedded store (SQLite in
-//! a memory-backed temp dir) or the AWS adapters (DynamoDB, S3 and SQS on one moto server shared by every
-//! world of the process, with fresh table, bucket and queue names per world).
+//! a memory-backed temp dir) or the AWS adapters (DynamoDB, S3 and SQS on a moto server of the world's own).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use ledgerlink_clock::{Clock, ManualClock};
+use ledgerlink_clock::{Clock, ManualClock, SharedClock};
 use ledgerlink_domain::{Division, Flow, ObjectKey, ObjectType, TenantId};
 use ledgerlink_emulators::exact::{
     AppRegistration, ExactConfig as ExactEmuConfig, ExactEmulator, UserSpec,
@@ -31,6 +30,8 @@ use serde_json::json;
 use std::sync::Mutex;
 use uuid::Uuid;
 
+use super::clock::{FileClock, WorldClock};
+use super::process::{ProcessPlan, ProcessWorkers};
 use crate::connections::{ClientTuning, ErpConnections, LocalSecrets, SecretValue};
 use crate::{FlowContext, FlowSettings};
 
@@ -70,14 +71,18 @@ enum Backend {
         store: EmbeddedStore,
         _dir: tempfile::TempDir,
     },
-    Aws,
+    /// A moto server of this world's own (moto serves one request at a time: worlds side by side each get
+    /// one, and a renewed world starts on an empty one).
+    Aws {
+        _moto: ledgerlink_testkit::MotoServer,
+    },
 }
 
 /// Both emulators, one store, one manual clock, and the flow context the runs drive.
 #[derive(Debug)]
 pub struct FaultWorld {
     pub store: StoreKind,
-    pub clock: ManualClock,
+    pub clock: WorldClock,
     pub exact: ExactEmulator,
     pub exact_server: RunningServer,
     pub vp: VantagepointEmulator,
@@ -92,9 +97,10 @@ pub struct FaultWorld {
     pub claims: Arc<ClaimLog>,
     /// The adapter's idempotency store itself, without the log.
     pub idempotency: Arc<dyn IdempotencyStore>,
-    /// SQS counts visibility in real seconds: the longest a message may stay hidden (0 on the embedded
-    /// queue, whose time is the manual clock).
-    pub queue_real_delay: Duration,
+    /// Worker processes sharing the embedded store and the clock (`None`: every worker is a task here).
+    pub processes: Option<ProcessWorkers>,
+    /// Every secret set for a tenant, in its stored form (handed to worker processes on their stdin).
+    secret_log: Mutex<Vec<(String, String)>>,
     backend: Backend,
     next_division: AtomicI32,
     reconnects: AtomicU64,
@@ -121,7 +127,37 @@ pub const MAX_RECEIVES: u32 = 5;
 impl FaultWorld {
     /// A new world on `store`. On [`StoreKind::Aws`] the process's moto server is started on first use.
     pub async fn spawn(store: StoreKind) -> Result<FaultWorld, String> {
-        let clock = ManualClock::fixed();
+        Self::spawn_with(store, None).await
+    }
+
+    /// A new world; with `processes`, on the embedded store only, its workers are processes started by
+    /// `processes`' launcher that share the store's file and the world's clock (a file beside it).
+    pub async fn spawn_with(
+        store: StoreKind,
+        processes: Option<ProcessPlan>,
+    ) -> Result<FaultWorld, String> {
+        if processes.is_some() && store != StoreKind::Embedded {
+            return Err(
+                "worker processes share the embedded store's file: use --store embedded".into(),
+            );
+        }
+        // A memory-backed temp dir when the machine has one: the runs write many small transactions.
+        let shm = std::path::Path::new("/dev/shm");
+        let dir = if shm.is_dir() {
+            tempfile::tempdir_in(shm)
+        } else {
+            tempfile::tempdir()
+        }
+        .map_err(|e| e.to_string())?;
+        let clock_path = dir.path().join("clock");
+        let db_path = dir.path().join("state.db");
+        let clock = match processes {
+            Some(_) => WorldClock::File(
+                FileClock::create(&clock_path, ManualClock::fixed().now())
+                    .map_err(|e| format!("the world's clock file: {e}"))?,
+            ),
+            None => WorldClock::Manual(ManualClock::fixed()),
+        };
         let config = ExactEmuConfig {
             clock: clock.shared(),
             // A world serves up to `renew_every` runs, each a tenant's whole history, within one day of its
@@ -161,23 +197,13 @@ impl FaultWorld {
         exact.faults().set_clock(clock.shared());
         vp.faults().set_clock(clock.shared());
 
-        let (backend, mut stores, queue, queue_real_delay): (
+        let (backend, mut stores, queue): (
             Backend,
             ledgerlink_ports::StateStores,
             Arc<dyn WorkQueue>,
-            Duration,
         ) = match store {
             StoreKind::Embedded => {
-                // A memory-backed temp dir when the machine has one: the runs write many small transactions.
-                let shm = std::path::Path::new("/dev/shm");
-                let dir = if shm.is_dir() {
-                    tempfile::tempdir_in(shm)
-                } else {
-                    tempfile::tempdir()
-                }
-                .map_err(|e| e.to_string())?;
-                let embedded =
-                    EmbeddedStore::open(dir.path().join("state.db")).map_err(|e| e.to_string())?;
+                let embedded = EmbeddedStore::open(&db_path).map_err(|e| e.to_string())?;
                 let stores = embedded.state_stores();
                 let queue = embedded.queue_with_max_receives(clock.shared(), MAX_RECEIVES);
                 (
@@ -187,16 +213,13 @@ impl FaultWorld {
                     },
                     stores,
                     queue,
-                    Duration::ZERO,
                 )
             }
             StoreKind::Aws => {
-                let (stores, queue) = aws_stores().await?;
-                // SQS hides messages in real seconds: every delay and visibility timeout the runs ask for
-                // (minutes of the manual clock) is served as one real second, and a round waits that long.
-                let real = Duration::from_secs(1);
-                let queue: Arc<dyn WorkQueue> = Arc::new(CompressedQueue { inner: queue, real });
-                (Backend::Aws, stores, queue, real)
+                let (moto, stores, queue) = aws_stores().await?;
+                // SQS hides messages in real seconds: every wait is served on the world's clock instead.
+                let queue: Arc<dyn WorkQueue> = Arc::new(ClockedQueue::new(queue, clock.shared()));
+                (Backend::Aws { _moto: moto }, stores, queue)
             }
         };
         let claims = Arc::new(ClaimLog::default());
@@ -206,31 +229,16 @@ impl FaultWorld {
             log: claims.clone(),
         });
         let secrets = Arc::new(LocalSecrets::new());
-        let connections = ErpConnections::new(
-            secrets.clone(),
-            stores.tokens.clone(),
-            stores.rate.clone(),
-            clock.shared(),
-            app.redirect_uri.clone(),
-        )
-        .with_allowed_hosts(
-            crate::hosts::AllowedErpHosts::parse("127.0.0.1").map_err(|e| e.to_string())?,
-        )
-        .with_tuning(ClientTuning {
-            exact_outcome_settle: Some(Duration::from_secs(1)),
-            request_timeout: Some(Duration::from_secs(20)),
-            ..ClientTuning::default()
-        });
-        let ctx = FlowContext {
+        let ctx = flow_context(
             stores,
             queue,
-            connections: Arc::new(connections),
-            clock: clock.shared(),
-            settings: FlowSettings {
-                discover_lag: Duration::from_secs(1),
-                ..FlowSettings::default()
-            },
-        };
+            secrets.clone(),
+            clock.shared(),
+            &app.redirect_uri,
+        )?;
+        let processes = processes.map(|plan| {
+            ProcessWorkers::new(plan, db_path.clone(), clock_path.clone(), &app.redirect_uri)
+        });
         Ok(FaultWorld {
             store,
             clock,
@@ -245,7 +253,8 @@ impl FaultWorld {
             user,
             claims,
             idempotency,
-            queue_real_delay,
+            processes,
+            secret_log: Mutex::new(Vec::new()),
             backend,
             next_division: AtomicI32::new(100_000),
             reconnects: AtomicU64::new(0),
@@ -256,7 +265,7 @@ impl FaultWorld {
     pub fn embedded(&self) -> Option<&EmbeddedStore> {
         match &self.backend {
             Backend::Embedded { store, .. } => Some(store),
-            Backend::Aws => None,
+            Backend::Aws { .. } => None,
         }
     }
 
@@ -336,6 +345,22 @@ impl FaultWorld {
         self.clock.now()
     }
 
+    /// Sets a tenant's secret (and keeps its stored form for worker processes).
+    fn secret(&self, name: String, value: SecretValue) {
+        if let Ok(mut log) = self.secret_log.lock() {
+            log.push((name.clone(), value.to_stored()));
+        }
+        self.secrets.set_value(name, value);
+    }
+
+    /// Every tenant secret set so far, in its stored form.
+    pub(crate) fn secret_entries(&self) -> Vec<(String, String)> {
+        self.secret_log
+            .lock()
+            .map(|log| log.clone())
+            .unwrap_or_default()
+    }
+
     /// How often a user had to reconnect Exact Online in this world (a refresh answer lost).
     pub fn reconnects(&self) -> u64 {
         self.reconnects.load(Ordering::Relaxed)
@@ -359,19 +384,19 @@ impl FaultWorld {
         let vp_base = format!("{}/vantagepoint", self.vp_server.base_url());
         let exact_issuer = ledgerlink_exact::issuer(&exact_base).map_err(|e| e.to_string())?;
         let vp_issuer = ledgerlink_vantagepoint::issuer(&vp_base).map_err(|e| e.to_string())?;
-        self.secrets.set_value(
+        self.secret(
             format!("{id}/exact/client_secret"),
             SecretValue::bound(self.app.client_secret.clone(), exact_issuer),
         );
-        self.secrets.set(
+        self.secret(
             format!("{id}/exact/webhook_secret"),
-            self.app.webhook_secret.clone(),
+            SecretValue::new(self.app.webhook_secret.clone()),
         );
-        self.secrets.set_value(
+        self.secret(
             format!("{id}/vantagepoint/client_secret"),
             SecretValue::bound(self.vp.config().client_secret.clone(), vp_issuer.clone()),
         );
-        self.secrets.set_value(
+        self.secret(
             format!("{id}/vantagepoint/password"),
             SecretValue::bound(VP_PASSWORD, vp_issuer),
         );
@@ -584,6 +609,41 @@ impl FaultWorld {
     }
 }
 
+/// The flows' context of a fault world (also built by each worker process on the same store and clock).
+pub(crate) fn flow_context(
+    stores: ledgerlink_ports::StateStores,
+    queue: Arc<dyn WorkQueue>,
+    secrets: Arc<LocalSecrets>,
+    clock: SharedClock,
+    redirect_uri: &str,
+) -> Result<FlowContext, String> {
+    let connections = ErpConnections::new(
+        secrets,
+        stores.tokens.clone(),
+        stores.rate.clone(),
+        clock.clone(),
+        redirect_uri.to_owned(),
+    )
+    .with_allowed_hosts(
+        crate::hosts::AllowedErpHosts::parse("127.0.0.1").map_err(|e| e.to_string())?,
+    )
+    .with_tuning(ClientTuning {
+        exact_outcome_settle: Some(Duration::from_secs(1)),
+        request_timeout: Some(Duration::from_secs(20)),
+        ..ClientTuning::default()
+    });
+    Ok(FlowContext {
+        stores,
+        queue,
+        connections: Arc::new(connections),
+        clock,
+        settings: FlowSettings {
+            discover_lag: Duration::from_secs(1),
+            ..FlowSettings::default()
+        },
+    })
+}
+
 pub fn object(tenant: &TenantId, object_type: ObjectType, key: &str) -> Result<ObjectRef, String> {
     Ok(ObjectRef {
         tenant: tenant.clone(),
@@ -598,23 +658,24 @@ pub fn invoice_key(number: &str, posting: &Posting) -> String {
 }
 
 /// The AWS adapters on a fresh table, bucket and queues (with their dead-letter queues, max receives as in
-/// production) on the process's moto server.
-async fn aws_stores() -> Result<(ledgerlink_ports::StateStores, Arc<dyn WorkQueue>), String> {
+/// production) on a new moto server.
+async fn aws_stores() -> Result<
+    (
+        ledgerlink_testkit::MotoServer,
+        ledgerlink_ports::StateStores,
+        Arc<dyn WorkQueue>,
+    ),
+    String,
+> {
     use ledgerlink_store_aws::{
         AwsClients, AwsSettings, AwsStores, ResourcePlan, StaticCredentials, create_resources,
         create_token_key,
     };
-    let server = tokio::task::spawn_blocking(|| {
-        static SERVER: std::sync::OnceLock<Result<ledgerlink_testkit::MotoServer, String>> =
-            std::sync::OnceLock::new();
-        SERVER
-            .get_or_init(|| ledgerlink_testkit::MotoServer::start().map_err(|e| e.to_string()))
-            .as_ref()
-            .map(|s| s.endpoint_url())
-            .map_err(Clone::clone)
-    })
-    .await
-    .map_err(|e| e.to_string())??;
+    let moto = tokio::task::spawn_blocking(ledgerlink_testkit::MotoServer::start)
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let server = moto.endpoint_url();
     let mut settings = AwsSettings::local(
         &server,
         ledgerlink_testkit::TEST_REGION,
@@ -646,21 +707,113 @@ async fn aws_stores() -> Result<(ledgerlink_ports::StateStores, Arc<dyn WorkQueu
             .map_err(|e| e.to_string())?,
     );
     let stores = AwsStores::new(&clients, &settings);
-    Ok((stores.state, stores.queue))
+    Ok((moto, stores.state, stores.queue))
 }
 
-/// SQS on real time under flows on a manual clock: every visibility timeout and delay is served as at most
-/// `real` (the runs advance the manual clock by minutes between rounds, then wait `real`), so what is due
-/// "later" is due by the next round, as on the embedded queue. Receive counts, the dead-letter redrive and
-/// the partial-failure semantics stay SQS's own.
+/// SQS on real time under flows on the world's clock. Every wait is served on the world's clock, as the
+/// embedded queue serves it: a received message is hidden in SQS (for an hour of real time) and made visible
+/// again when the world's clock passes its visibility timeout (unless it was acknowledged or put back
+/// first); a `retry_later` makes it visible when the clock reaches the retry time; a delayed send goes to SQS
+/// when the clock reaches its due time. A message therefore never comes back before the time the flow asked
+/// for — SQS counting one real second for the minutes of the world's clock would bring a token refresh or a
+/// rate-limit wait back "too early", and a message would reappear under a worker that is still on it — and
+/// the runs never wait in real time. Receive counts, the dead-letter redrive and stale receipts stay SQS's
+/// own.
 #[derive(Debug)]
-struct CompressedQueue {
+struct ClockedQueue {
     inner: Arc<dyn WorkQueue>,
-    real: Duration,
+    clock: Arc<dyn Clock>,
+    held: Mutex<Vec<Held>>,
+}
+
+/// A wait served on the world's clock: due at `due`, then sent or made visible.
+#[derive(Debug)]
+struct Held {
+    queue: QueueName,
+    due: DateTime<Utc>,
+    work: HeldWork,
+}
+
+#[derive(Debug, PartialEq)]
+enum HeldWork {
+    /// A delayed send: the message goes to SQS when it is due.
+    Send(WorkMessage),
+    /// A received message (its visibility timeout) or one put back with `retry_later`: made visible in SQS
+    /// when it is due.
+    Visible(String),
+}
+
+/// How long SQS hides a message whose visibility the world's clock serves (far beyond any run).
+const HELD_VISIBILITY: Duration = Duration::from_secs(3600);
+
+impl ClockedQueue {
+    fn new(inner: Arc<dyn WorkQueue>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            inner,
+            clock,
+            held: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn hold(&self, queue: QueueName, delay: Duration, work: HeldWork) {
+        let now = self.clock.now();
+        let due = chrono::Duration::from_std(delay)
+            .ok()
+            .and_then(|d| now.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        if let Ok(mut held) = self.held.lock() {
+            held.push(Held { queue, due, work });
+        }
+    }
+
+    /// Forgets the visibility timeout of `receipt` (acknowledged or put back).
+    fn unhold(&self, queue: QueueName, receipt: &str) {
+        if let Ok(mut held) = self.held.lock() {
+            held.retain(|h| {
+                h.queue != queue || !matches!(&h.work, HeldWork::Visible(r) if r == receipt)
+            });
+        }
+    }
+
+    /// Sends or makes visible what `queue` holds that is due on the world's clock.
+    async fn release_due(&self, queue: QueueName) -> StoreResult<()> {
+        let now = self.clock.now();
+        let due: Vec<Held> = match self.held.lock() {
+            Ok(mut held) => {
+                let (due, later) = std::mem::take(&mut *held)
+                    .into_iter()
+                    .partition(|h| h.queue == queue && h.due <= now);
+                *held = later;
+                due
+            }
+            Err(_) => Vec::new(),
+        };
+        let mut sends = Vec::new();
+        for h in due {
+            match h.work {
+                HeldWork::Send(message) => sends.push(message),
+                HeldWork::Visible(receipt) => {
+                    match self
+                        .inner
+                        .retry_later(queue, &receipt, Duration::ZERO)
+                        .await
+                    {
+                        // Gone meanwhile (acknowledged by a later holder, or in the dead-letter queue).
+                        Ok(()) | Err(ledgerlink_ports::StoreError::NotFound { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        if !sends.is_empty() {
+            self.inner.send(queue, &sends).await?;
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
-impl WorkQueue for CompressedQueue {
+impl WorkQueue for ClockedQueue {
     async fn send(&self, queue: QueueName, messages: &[WorkMessage]) -> StoreResult<()> {
         self.inner.send(queue, messages).await
     }
@@ -670,11 +823,15 @@ impl WorkQueue for CompressedQueue {
         max: u32,
         visibility: Duration,
     ) -> StoreResult<Vec<ReceivedMessage>> {
-        self.inner
-            .receive(queue, max, visibility.min(self.real))
-            .await
+        self.release_due(queue).await?;
+        let received = self.inner.receive(queue, max, HELD_VISIBILITY).await?;
+        for m in &received {
+            self.hold(queue, visibility, HeldWork::Visible(m.receipt.clone()));
+        }
+        Ok(received)
     }
     async fn ack(&self, queue: QueueName, receipt: &str) -> StoreResult<()> {
+        self.unhold(queue, receipt);
         self.inner.ack(queue, receipt).await
     }
     async fn retry_later(
@@ -683,9 +840,15 @@ impl WorkQueue for CompressedQueue {
         receipt: &str,
         delay: Duration,
     ) -> StoreResult<()> {
+        self.unhold(queue, receipt);
+        if delay.is_zero() {
+            return self.inner.retry_later(queue, receipt, delay).await;
+        }
         self.inner
-            .retry_later(queue, receipt, delay.min(self.real))
-            .await
+            .retry_later(queue, receipt, HELD_VISIBILITY)
+            .await?;
+        self.hold(queue, delay, HeldWork::Visible(receipt.to_owned()));
+        Ok(())
     }
     async fn dead_letters(&self, queue: QueueName, max: u32) -> StoreResult<Vec<WorkMessage>> {
         self.inner.dead_letters(queue, max).await
@@ -696,14 +859,17 @@ impl WorkQueue for CompressedQueue {
         message: &WorkMessage,
         delay: Duration,
     ) -> StoreResult<()> {
-        self.inner
-            .send_delayed(queue, message, delay.min(self.real))
-            .await
+        if delay.is_zero() {
+            return self.inner.send(queue, std::slice::from_ref(message)).await;
+        }
+        self.hold(queue, delay, HeldWork::Send(message.clone()));
+        Ok(())
     }
     async fn take_dead_letters(&self, queue: QueueName, max: u32) -> StoreResult<Vec<WorkMessage>> {
         self.inner.take_dead_letters(queue, max).await
     }
     async fn depth(&self, queue: QueueName) -> StoreResult<u64> {
+        self.release_due(queue).await?;
         self.inner.depth(queue).await
     }
 }
@@ -715,6 +881,13 @@ pub struct ClaimLog {
 }
 
 impl ClaimLog {
+    /// Records a key a worker (of this process or a worker process) claimed.
+    pub fn record(&self, key: &str, payload_hash: &str) {
+        if let Ok(mut keys) = self.keys.lock() {
+            keys.insert(key.to_owned(), payload_hash.to_owned());
+        }
+    }
+
     pub fn take(&self) -> BTreeMap<String, String> {
         self.keys
             .lock()
@@ -740,10 +913,8 @@ impl IdempotencyStore for LoggedIdempotency {
         now: DateTime<Utc>,
     ) -> StoreResult<IdempotencyBegin> {
         let begun = self.inner.begin(key, payload_hash, lease, now).await?;
-        if matches!(begun, IdempotencyBegin::Started(_))
-            && let Ok(mut keys) = self.log.keys.lock()
-        {
-            keys.insert(key.to_owned(), payload_hash.to_owned());
+        if matches!(begun, IdempotencyBegin::Started(_)) {
+            self.log.record(key, payload_hash);
         }
         Ok(begun)
     }

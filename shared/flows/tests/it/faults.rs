@@ -5,9 +5,12 @@
 //! Pending or stranded, and every object in the right status.
 //!
 //! The suite prints its seed; a failing run prints its own seed, and `LEDGERLINK_FAULT_SEED=<seed>
-//! LEDGERLINK_FAULT_RUNS=1` replays it. `LEDGERLINK_FAULT_RUNS` sets the number of runs (default 1000),
-//! `LEDGERLINK_FAULT_LANES` the worlds side by side (default 3), `LEDGERLINK_FAULT_QUIET` silences the
-//! faults. The soak command (`examples/fault-soak.rs`) runs the same runs, also on the AWS adapters.
+//! LEDGERLINK_FAULT_RUNS=1` replays it. `LEDGERLINK_FAULT_RUNS` sets the number of runs of every store
+//! (defaults sized for CI, `cargo test` on 2 cores: 60 on the embedded store, 4 on the AWS adapters, 3 with
+//! worker processes); `LEDGERLINK_FAULT_AWS_RUNS` and `LEDGERLINK_FAULT_PROCESS_RUNS` set those two alone.
+//! `LEDGERLINK_FAULT_LANES` sets the worlds side by side (default 3), `LEDGERLINK_FAULT_QUIET` silences
+//! the faults. The soak command (`examples/fault-soak.rs`) runs the same runs by the hundreds and
+//! thousands, on both stores and with worker processes.
 
 use std::time::Duration;
 
@@ -16,11 +19,17 @@ use ledgerlink_emulators::FaultRule;
 use ledgerlink_emulators::exact::PaymentSpec;
 use ledgerlink_flows::discover;
 use ledgerlink_flows::fault_harness::{
-    FaultWorld, RunOptions, SoakConfig, StoreKind, one_run, soak,
+    FaultWorld, Launcher, ProcessPlan, RunOptions, SoakConfig, StoreKind, WORKER_ENV, one_run,
+    soak, worker_process_main,
 };
 use rust_decimal_macros::dec;
 
 use crate::helpers::{World, invoice_key};
+
+/// CI's runs per store (`cargo test` of this crate within its time budget on a 2-core machine).
+const EMBEDDED_RUNS: u64 = 60;
+const AWS_RUNS: u64 = 4;
+const PROCESS_RUNS: u64 = 3;
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
@@ -28,7 +37,7 @@ fn env_u64(name: &str) -> Option<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn randomised_faults_never_duplicate_a_document_nor_lose_a_payment() {
-    let runs = env_u64("LEDGERLINK_FAULT_RUNS").unwrap_or(1000);
+    let runs = env_u64("LEDGERLINK_FAULT_RUNS").unwrap_or(EMBEDDED_RUNS);
     let seed = env_u64("LEDGERLINK_FAULT_SEED").unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -67,10 +76,12 @@ async fn randomised_faults_never_duplicate_a_document_nor_lose_a_payment() {
 }
 
 /// The same runs on the AWS adapters (DynamoDB + SQS on moto): a few in the test suite, the soak command
-/// runs hundreds (`--store aws`). `LEDGERLINK_FAULT_AWS_RUNS` sets how many (default 3).
+/// runs hundreds (`--store aws`). `LEDGERLINK_FAULT_AWS_RUNS` (else `LEDGERLINK_FAULT_RUNS`) sets how many.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn randomised_faults_on_the_aws_adapters_never_duplicate_nor_lose_anything() {
-    let runs = env_u64("LEDGERLINK_FAULT_AWS_RUNS").unwrap_or(3);
+    let runs = env_u64("LEDGERLINK_FAULT_AWS_RUNS")
+        .or_else(|| env_u64("LEDGERLINK_FAULT_RUNS"))
+        .unwrap_or(AWS_RUNS);
     let seed = env_u64("LEDGERLINK_FAULT_SEED").unwrap_or(7);
     let mut config = SoakConfig::new(StoreKind::Aws, runs, seed);
     config.lanes = 1;
@@ -84,6 +95,69 @@ async fn randomised_faults_on_the_aws_adapters_never_duplicate_nor_lose_anything
         report.summary_line()
     );
     assert_eq!(report.runs, runs);
+}
+
+/// Not a test of its own: the body of the worker processes the next test starts (this test binary again,
+/// with `LEDGERLINK_FAULT_WORKER` set and its spec on stdin). Without that variable it does nothing.
+#[test]
+fn fault_worker_process() {
+    if std::env::var_os(WORKER_ENV).is_none() {
+        return;
+    }
+    let code = match worker_process_main() {
+        Ok(()) => 0,
+        Err(message) => {
+            eprintln!("fault worker process: {message}");
+            2
+        }
+    };
+    std::process::exit(code);
+}
+
+/// Real process crashes: each queue round is worked by two worker processes sharing the embedded store's
+/// SQLite file and the world's clock; at a crash point a worker is killed with SIGKILL (mid-message: its
+/// claim, lease, transaction and request as they were) and the supervisor starts another. The survivors and
+/// the restarted workers finish the job with the same invariants as the in-process runs.
+/// `LEDGERLINK_FAULT_PROCESS_RUNS` (else `LEDGERLINK_FAULT_RUNS`) sets the runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_processes_killed_with_sigkill_at_crash_points_neither_duplicate_nor_lose_anything()
+{
+    // Arrange
+    let runs = env_u64("LEDGERLINK_FAULT_PROCESS_RUNS")
+        .or_else(|| env_u64("LEDGERLINK_FAULT_RUNS"))
+        .unwrap_or(PROCESS_RUNS);
+    let seed = env_u64("LEDGERLINK_FAULT_SEED").unwrap_or(7);
+    let launcher = Launcher::current_exe(&[
+        "--exact",
+        "faults::fault_worker_process",
+        "--nocapture",
+        "--test-threads",
+        "1",
+    ])
+    .unwrap();
+    let mut config = SoakConfig::new(StoreKind::Embedded, runs, seed);
+    config.lanes = 1;
+    config.processes = Some(ProcessPlan::new(launcher, 2));
+
+    // Act
+    let report = soak(&config).await.unwrap();
+
+    // Assert
+    let (kills, started) = report.kills.clone().unwrap();
+    println!(
+        "worker processes: {started} started, killed at {kills:?}; {}",
+        report.summary_line()
+    );
+    assert!(
+        report.violations.is_clean(),
+        "{:#?}\n{}",
+        report.failures,
+        report.summary_line()
+    );
+    assert!(
+        kills.iter().map(|(_, n)| n).sum::<u64>() > 0,
+        "no worker process was killed: {kills:?}"
+    );
 }
 
 /// The checks can fail: a sales entry removed from Exact behind the integration's back is counted lost

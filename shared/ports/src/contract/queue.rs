@@ -181,6 +181,53 @@ pub async fn retry_later_makes_a_message_visible_again(queue: &dyn WorkQueue, na
     );
 }
 
+/// A receipt of a message that has left the queue — another worker received it again after its visibility
+/// ran out and acknowledged it, or it moved to the dead-letter queue — is [`crate::StoreError::NotFound`] on
+/// `retry_later` (never a hard failure: the stale holder's work is simply over), and `ack` with it changes
+/// nothing (`Ok` or `NotFound`).
+pub async fn a_receipt_of_a_message_that_left_the_queue_is_not_found(
+    queue: &dyn WorkQueue,
+    name: QueueName,
+) {
+    let tenant = fresh_tenant();
+    let sent = message(&tenant, "INV-STALE", WorkAction::Sync);
+    ok(queue.send(name, std::slice::from_ref(&sent)).await, "send");
+    let first = receive_at_least(queue, name, 1, SHORT).await;
+    assert_eq!(first.len(), 1, "the message must be received");
+    let again = receive_at_least(queue, name, 1, HIDDEN).await;
+    assert_eq!(again.len(), 1, "the message must come back after SHORT");
+    ok(
+        queue.ack(name, &again[0].receipt).await,
+        "ack by the second holder",
+    );
+    let other = message(&tenant, "INV-OTHER", WorkAction::Sync);
+    ok(
+        queue.send(name, std::slice::from_ref(&other)).await,
+        "send another",
+    );
+
+    let retried = queue
+        .retry_later(name, &first[0].receipt, Duration::ZERO)
+        .await;
+    let acked = queue.ack(name, &first[0].receipt).await;
+
+    assert!(
+        matches!(retried, Err(crate::StoreError::NotFound { .. })),
+        "retry_later with the receipt of a message that left the queue must be NotFound, got {retried:?}"
+    );
+    assert!(
+        matches!(acked, Ok(()) | Err(crate::StoreError::NotFound { .. })),
+        "ack with the receipt of a message that left the queue must be Ok or NotFound, got {acked:?}"
+    );
+    let left = receive_at_least(queue, name, 1, HIDDEN).await;
+    assert_eq!(
+        left.iter().map(|m| &m.message).collect::<Vec<_>>(),
+        vec![&other],
+        "a stale receipt must neither bring the acknowledged message back nor touch another one"
+    );
+    ok(queue.ack(name, &left[0].receipt).await, "ack");
+}
+
 /// A message received `max_receives` times without being acknowledged moves to the dead-letter queue on the
 /// next receive, and is not handed out again.
 pub async fn a_message_past_its_max_receives_goes_to_the_dead_letter_queue(
@@ -253,5 +300,6 @@ pub async fn run_all(queue: &dyn WorkQueue, name: QueueName, max_receives: u32) 
     every_message_of_a_large_send_arrives_once(queue, name).await;
     an_unacknowledged_message_is_redelivered_after_its_visibility(queue, name).await;
     retry_later_makes_a_message_visible_again(queue, name).await;
+    a_receipt_of_a_message_that_left_the_queue_is_not_found(queue, name).await;
     a_message_past_its_max_receives_goes_to_the_dead_letter_queue(queue, name, max_receives).await;
 }

@@ -179,6 +179,7 @@ mod queue {
         every_message_of_a_large_send_arrives_once,
         an_unacknowledged_message_is_redelivered_after_its_visibility,
         retry_later_makes_a_message_visible_again,
+        a_receipt_of_a_message_that_left_the_queue_is_not_found,
         depth_counts_visible_messages,
     );
 

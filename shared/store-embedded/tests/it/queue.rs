@@ -53,6 +53,16 @@ async fn retry_later_makes_a_message_visible_again() {
 }
 
 #[tokio::test]
+async fn a_receipt_of_a_message_that_left_the_queue_is_not_found() {
+    let fresh = spawn_store();
+    suite::a_receipt_of_a_message_that_left_the_queue_is_not_found(
+        &*fresh.store.queue(SystemClock::shared()),
+        FLOW,
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn a_message_past_its_max_receives_goes_to_the_dead_letter_queue() {
     let fresh = spawn_store();
     let queue = fresh
