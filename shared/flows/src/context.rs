@@ -87,7 +87,10 @@ tokio::task_local! {
 /// first (the attempt start) needs no read of the record first. The memo ends with the message.
 pub async fn with_status_memo<F: std::future::Future>(work: F) -> F::Output {
     STATUS_MEMO
-        .scope(std::cell::RefCell::new(std::collections::HashMap::new()), work)
+        .scope(
+            std::cell::RefCell::new(std::collections::HashMap::new()),
+            work,
+        )
         .await
 }
 

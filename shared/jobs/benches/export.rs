@@ -208,8 +208,7 @@ fn main() {
     let xlsx_tenant = TenantId::parse("bench-tenant-xlsx").unwrap();
     if std::env::var_os("BENCH_XLSX").is_some() {
         let xlsx_tenant = TenantId::parse("bench-tenant-xlsx").unwrap();
-        let (xlsx_run, _) =
-            runtime.block_on(export(local, &xlsx_tenant, ExportFormat::Xlsx, rows));
+        let (xlsx_run, _) = runtime.block_on(export(local, &xlsx_tenant, ExportFormat::Xlsx, rows));
         print("XLSX -> folder store", rows, &xlsx_run);
     }
 
@@ -320,5 +319,7 @@ fn main() {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    println!("export-bench: median_ratio_vs_cli={median:.2} pairs={pairs} peak_rss_mb={peak_mb:.1}");
+    println!(
+        "export-bench: median_ratio_vs_cli={median:.2} pairs={pairs} peak_rss_mb={peak_mb:.1}"
+    );
 }

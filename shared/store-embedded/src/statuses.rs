@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use ledgerlink_domain::{SyncStatus, TenantId};
 use chrono::{DateTime, Utc};
+use ledgerlink_domain::{SyncStatus, TenantId};
 use ledgerlink_ports::{
     AttemptStart, ObjectRef, ObjectStatus, Page, PageRequest, StatusAttempt, StatusFilter,
     StatusStore, StoreError, StoreResult, attempt_declined, attempt_started,

@@ -565,7 +565,10 @@ pub async fn concurrent_updates_of_one_version_succeed_exactly_once(store: Arc<d
     );
 }
 
-fn started(outcome: Result<AttemptStart, StoreError>, what: &str) -> (Option<ObjectStatus>, ObjectStatus) {
+fn started(
+    outcome: Result<AttemptStart, StoreError>,
+    what: &str,
+) -> (Option<ObjectStatus>, ObjectStatus) {
     match ok(outcome, what) {
         AttemptStart::Started { previous, current } => (previous, current),
         AttemptStart::Declined(current) => {
@@ -596,7 +599,12 @@ pub async fn begin_attempt_marks_the_attempt_started_in_the_record_and_the_histo
         1,
     );
     discovered.source_version = Some("202606".into());
-    ok(store.create_missing(std::slice::from_ref(&discovered)).await, "create_missing");
+    ok(
+        store
+            .create_missing(std::slice::from_ref(&discovered))
+            .await,
+        "create_missing",
+    );
     let unknown = object(&tenant, ObjectType::Invoice, "INV-8.202606.1");
 
     let (previous, current) = started(
@@ -612,9 +620,16 @@ pub async fn begin_attempt_marks_the_attempt_started_in_the_record_and_the_histo
     done.target_id = Some("guid-7".into());
     done.last_message = None;
     done.updated_at = at(7);
-    let done = ok(store.put(&done, Some(current.version)).await, "put(after begin_attempt)");
+    let done = ok(
+        store.put(&done, Some(current.version)).await,
+        "put(after begin_attempt)",
+    );
 
-    assert_eq!(previous, Some(discovered.clone()), "previous is the record before the attempt");
+    assert_eq!(
+        previous,
+        Some(discovered.clone()),
+        "previous is the record before the attempt"
+    );
     let mut expected = discovered.clone();
     expected.version = 2;
     expected.attempts = 1;
@@ -622,19 +637,28 @@ pub async fn begin_attempt_marks_the_attempt_started_in_the_record_and_the_histo
     expected.last_message = Some("Attempt 1 started".into());
     expected.updated_at = at(5);
     assert_eq!(current, expected, "the started record");
-    assert_eq!(unknown_previous, None, "an unknown object has no previous record");
+    assert_eq!(
+        unknown_previous, None,
+        "an unknown object has no previous record"
+    );
     let mut created = AttemptStart::fresh(&unknown, at(6));
     created.version = 1;
     created.attempts = 1;
     created.status = SyncStatus::Pending;
     created.last_message = Some("Attempt 1 started".into());
-    assert_eq!(unknown_current, created, "an unknown object is created as started");
+    assert_eq!(
+        unknown_current, created,
+        "an unknown object is created as started"
+    );
     assert_eq!(
         ok(store.get(&unknown).await, "get"),
         Some(unknown_current),
         "get returns what begin_attempt returned"
     );
-    assert_eq!(done.version, 3, "the finishing write bumps the started version");
+    assert_eq!(
+        done.version, 3,
+        "the finishing write bumps the started version"
+    );
     assert_eq!(ok(store.get(&discovered.object).await, "get"), Some(done));
     let history: Vec<_> = ok(store.history(&discovered.object, 10).await, "history")
         .into_iter()
@@ -644,7 +668,12 @@ pub async fn begin_attempt_marks_the_attempt_started_in_the_record_and_the_histo
         history,
         vec![
             (1, SyncStatus::Success, None, at(7)),
-            (1, SyncStatus::Pending, Some("Attempt 1 started".to_owned()), at(5)),
+            (
+                1,
+                SyncStatus::Pending,
+                Some("Attempt 1 started".to_owned()),
+                at(5)
+            ),
         ],
         "the start and the outcome are both in the history, newest first"
     );
@@ -658,7 +687,11 @@ pub async fn begin_attempt_marks_the_attempt_started_in_the_record_and_the_histo
         10,
     )
     .await;
-    assert_eq!(keys(&pending), ["invoice/INV-8.202606.1"], "a started object is listed as Pending");
+    assert_eq!(
+        keys(&pending),
+        ["invoice/INV-8.202606.1"],
+        "a started object is listed as Pending"
+    );
 }
 
 /// A synced object declines a Sync and accepts a Force synchronize; an object in Error declines a Sync; an
@@ -669,38 +702,76 @@ pub async fn begin_attempt_declines_synced_and_failed_objects_unless_forced(
     let tenant = fresh_tenant();
     let synced = ok(
         store
-            .put(&sample(object(&tenant, ObjectType::Firm, "S"), SyncStatus::Success, 1), None)
+            .put(
+                &sample(
+                    object(&tenant, ObjectType::Firm, "S"),
+                    SyncStatus::Success,
+                    1,
+                ),
+                None,
+            )
             .await,
         "put",
     );
     let failed = ok(
         store
-            .put(&sample(object(&tenant, ObjectType::Firm, "E"), SyncStatus::Error, 1), None)
+            .put(
+                &sample(object(&tenant, ObjectType::Firm, "E"), SyncStatus::Error, 1),
+                None,
+            )
             .await,
         "put",
     );
-    let mut unknown = sample(object(&tenant, ObjectType::Firm, "U"), SyncStatus::OutcomeUnknown, 1);
+    let mut unknown = sample(
+        object(&tenant, ObjectType::Firm, "U"),
+        SyncStatus::OutcomeUnknown,
+        1,
+    );
     unknown.attempts = 3;
     let unknown = ok(store.put(&unknown, None).await, "put");
 
-    let synced_sync = declined(store.begin_attempt(&synced.object, false, at(2)).await, "Sync of Success");
-    let failed_sync = declined(store.begin_attempt(&failed.object, false, at(2)).await, "Sync of Error");
-    let (_, forced) = started(store.begin_attempt(&synced.object, true, at(3)).await, "ForceSync of Success");
-    let (_, failed_forced) =
-        started(store.begin_attempt(&failed.object, true, at(3)).await, "ForceSync of Error");
-    let (_, retried) = started(store.begin_attempt(&unknown.object, false, at(3)).await, "Sync of OutcomeUnknown");
+    let synced_sync = declined(
+        store.begin_attempt(&synced.object, false, at(2)).await,
+        "Sync of Success",
+    );
+    let failed_sync = declined(
+        store.begin_attempt(&failed.object, false, at(2)).await,
+        "Sync of Error",
+    );
+    let (_, forced) = started(
+        store.begin_attempt(&synced.object, true, at(3)).await,
+        "ForceSync of Success",
+    );
+    let (_, failed_forced) = started(
+        store.begin_attempt(&failed.object, true, at(3)).await,
+        "ForceSync of Error",
+    );
+    let (_, retried) = started(
+        store.begin_attempt(&unknown.object, false, at(3)).await,
+        "Sync of OutcomeUnknown",
+    );
 
-    assert_eq!(synced_sync, synced, "a declined attempt returns the stored record");
+    assert_eq!(
+        synced_sync, synced,
+        "a declined attempt returns the stored record"
+    );
     assert_eq!(failed_sync, failed);
     assert_eq!(
         ok(store.history(&failed.object, 10).await, "history").len(),
         2,
         "the declined attempt wrote nothing, the forced one its start"
     );
-    assert_eq!((forced.status, forced.attempts, forced.version), (SyncStatus::Pending, 1, 2));
+    assert_eq!(
+        (forced.status, forced.attempts, forced.version),
+        (SyncStatus::Pending, 1, 2)
+    );
     assert_eq!(failed_forced.status, SyncStatus::Pending);
     assert_eq!(
-        (retried.status, retried.attempts, retried.last_message.as_deref()),
+        (
+            retried.status,
+            retried.attempts,
+            retried.last_message.as_deref()
+        ),
         (SyncStatus::OutcomeUnknown, 4, Some("Attempt 4 started")),
         "an unknown outcome stays OutcomeUnknown so the attempt looks its write up first"
     );
@@ -713,7 +784,9 @@ pub async fn every_attempt_start_stays_in_the_history(store: &dyn StatusStore) {
     let mut expected = Vec::new();
     for i in 1..=40_u32 {
         let (_, current) = started(
-            store.begin_attempt(&obj, false, at(i64::from(i) * 10)).await,
+            store
+                .begin_attempt(&obj, false, at(i64::from(i) * 10))
+                .await,
             "begin_attempt",
         );
         assert_eq!(current.attempts, i);
@@ -737,7 +810,10 @@ pub async fn every_attempt_start_stays_in_the_history(store: &dyn StatusStore) {
         .map(|a| (a.attempt, a.status, a.message))
         .collect();
 
-    assert_eq!(history, expected, "every start and every outcome, newest first");
+    assert_eq!(
+        history, expected,
+        "every start and every outcome, newest first"
+    );
     assert_eq!(newest, expected[..5].to_vec(), "the newest five");
 }
 
@@ -749,7 +825,12 @@ pub async fn concurrent_attempt_starts_each_count(store: Arc<dyn StatusStore>) {
         SyncStatus::NotIntegrated,
         1,
     );
-    ok(store.create_missing(std::slice::from_ref(&discovered)).await, "create_missing");
+    ok(
+        store
+            .create_missing(std::slice::from_ref(&discovered))
+            .await,
+        "create_missing",
+    );
 
     let outcomes = race(6, |_| {
         let store = store.clone();

@@ -28,8 +28,8 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, Update,
 };
-use chrono::{DateTime, Utc};
 use base64::Engine as _;
+use chrono::{DateTime, Utc};
 use ledgerlink_domain::{Category, ObjectType, SyncStatus, TenantId};
 use ledgerlink_ports::{
     AttemptStart, ObjectRef, ObjectStatus, Page, PageRequest, StatusAttempt, StatusFilter,
@@ -89,8 +89,7 @@ fn attempt_of(status: &ObjectStatus) -> StatusAttempt {
 fn status_from_item(item: &Item) -> StoreResult<ObjectStatus> {
     let mut status: ObjectStatus = from_doc("object status", item)?;
     if let Some(begun) = str_attr(item, BEGUN) {
-        let start: Start =
-            serde_json::from_str(begun).map_err(|e| corrupt("attempt start", e))?;
+        let start: Start = serde_json::from_str(begun).map_err(|e| corrupt("attempt start", e))?;
         status.version = start.version;
         status.attempts = start.attempt.attempt;
         status.status = start.attempt.status;
@@ -565,7 +564,10 @@ impl StatusStore for DynamoState {
                     } else {
                         // A record from before `attempts` existed, or starts to move: one transaction.
                         let next = attempt_started(&current, at);
-                        match self.write_status(&next, Some(current.version), &starts).await {
+                        match self
+                            .write_status(&next, Some(current.version), &starts)
+                            .await
+                        {
                             Ok(stored) => {
                                 return Ok(AttemptStart::Started {
                                     previous: Some(current),
