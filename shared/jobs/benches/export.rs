@@ -205,7 +205,6 @@ fn main() {
         runtime.block_on(export(local.clone(), &tenant, ExportFormat::Csv, rows));
     print("CSV  -> folder store", rows, &csv_run);
     let csv_path = folder.path_of(&tenant, &csv_key).unwrap();
-    let xlsx_tenant = TenantId::parse("bench-tenant-xlsx").unwrap();
     if std::env::var_os("BENCH_XLSX").is_some() {
         let xlsx_tenant = TenantId::parse("bench-tenant-xlsx").unwrap();
         let (xlsx_run, _) = runtime.block_on(export(local, &xlsx_tenant, ExportFormat::Xlsx, rows));

@@ -764,7 +764,7 @@ impl StatusStore for DynamoState {
                 None => return Err(corrupt("status attempt", "the sort key is missing")),
             }
         }
-        entries.sort_by(|a, b| b.0.cmp(&a.0));
+        entries.sort_by_key(|e| std::cmp::Reverse(e.0));
         entries.truncate(limit);
         Ok(entries.into_iter().map(|(_, attempt)| attempt).collect())
     }
