@@ -6,7 +6,9 @@ use ledgerlink_domain::{ObjectKey, SyncStatus};
 use ledgerlink_mapping::MappingError;
 use ledgerlink_ports::ledger::LedgerError;
 use ledgerlink_ports::psa::{PsaError, TimeWindow};
-use ledgerlink_ports::{ConnectionState, ObjectRef, ObjectStatus, Tenant, WorkAction, WorkMessage};
+use ledgerlink_ports::{
+    AttemptStart, ConnectionState, ObjectRef, ObjectStatus, Tenant, WorkAction, WorkMessage,
+};
 
 use crate::context::{FlowContext, MessageOutcome};
 use crate::error::{FlowError, FlowResult};
@@ -39,14 +41,14 @@ pub(crate) fn object_of(message: &WorkMessage) -> FlowResult<ObjectRef> {
 }
 
 /// Decides whether to run, and marks the attempt as started (Pending, attempts + 1) before any write, so a
-/// worker killed mid-write leaves a trace the next attempt sees (`find_first`).
+/// worker killed mid-write leaves a trace the next attempt sees (`find_first`). The decision and the mark
+/// are one store operation ([`ledgerlink_ports::StatusStore::begin_attempt`]): no read before it.
 pub(crate) async fn gate(
     ctx: &FlowContext,
     tenant: &Tenant,
     object: &ObjectRef,
     action: WorkAction,
 ) -> FlowResult<Gate> {
-    let previous = ctx.stores.statuses.get(object).await?;
     if tenant.state == ConnectionState::Paused {
         let reason = tenant
             .paused_reason
@@ -64,36 +66,34 @@ pub(crate) async fn gate(
         .await?;
         return Ok(Gate::Skip(MessageOutcome::Handled));
     }
-    let status = previous.as_ref().map(|s| s.status);
-    match (action, status) {
-        (_, Some(SyncStatus::Success)) if action != WorkAction::ForceSync => {
-            return Ok(Gate::Skip(MessageOutcome::Handled));
-        }
-        (WorkAction::Sync, Some(SyncStatus::Error)) => {
-            return Ok(Gate::Skip(MessageOutcome::Handled));
-        }
-        (WorkAction::Discover, _) => {
-            return Err(FlowError::Invalid(
-                "a Discover message has no object".into(),
-            ));
-        }
-        _ => {}
+    if action == WorkAction::Discover {
+        return Err(FlowError::Invalid(
+            "a Discover message has no object".into(),
+        ));
     }
+    let force = action == WorkAction::ForceSync;
+    let (previous, current) = match ctx
+        .stores
+        .statuses
+        .begin_attempt(object, force, ctx.now())
+        .await?
+    {
+        AttemptStart::Declined(_) => return Ok(Gate::Skip(MessageOutcome::Handled)),
+        AttemptStart::Started { previous, current } => (previous, current),
+    };
+    crate::metrics::status_changed(
+        object.object_type,
+        previous.as_ref().map(|p| p.status),
+        current.status,
+    );
+    crate::context::remember_status(&current);
     let find_first = previous.as_ref().is_some_and(|s| {
         s.status == SyncStatus::OutcomeUnknown
             || (s.attempts > 0 && s.status != SyncStatus::Error)
             || s.status == SyncStatus::Desynchronized
             || s.target_id.is_some()
             || s.last_message.as_deref() == Some(crate::posted::LOOK_UP_FIRST)
-    }) || action == WorkAction::ForceSync;
-    ctx.update_status(object, |s| {
-        s.attempts += 1;
-        if s.status != SyncStatus::OutcomeUnknown {
-            s.status = SyncStatus::Pending;
-        }
-        s.last_message = Some(format!("Attempt {} started", s.attempts));
-    })
-    .await?;
+    }) || force;
     Ok(Gate::Go {
         find_first,
         previous,

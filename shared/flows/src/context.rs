@@ -78,6 +78,38 @@ pub fn business_key(
     )
 }
 
+tokio::task_local! {
+    /// The status records the current message's processing wrote last, by object.
+    static STATUS_MEMO: std::cell::RefCell<std::collections::HashMap<ObjectRef, ObjectStatus>>;
+}
+
+/// Runs one message's processing with a memo of the status records it writes, so each write after the
+/// first (the attempt start) needs no read of the record first. The memo ends with the message.
+pub async fn with_status_memo<F: std::future::Future>(work: F) -> F::Output {
+    STATUS_MEMO
+        .scope(
+            std::cell::RefCell::new(std::collections::HashMap::new()),
+            work,
+        )
+        .await
+}
+
+/// Remembers a record just written (outside [`with_status_memo`]: nothing).
+pub(crate) fn remember_status(status: &ObjectStatus) {
+    let _outside_a_message = STATUS_MEMO.try_with(|memo| {
+        memo.borrow_mut()
+            .insert(status.object.clone(), status.clone())
+    });
+}
+
+/// Takes the remembered record of `object`, if any.
+fn recall_status(object: &ObjectRef) -> Option<ObjectStatus> {
+    STATUS_MEMO
+        .try_with(|memo| memo.borrow_mut().remove(object))
+        .ok()
+        .flatten()
+}
+
 impl FlowContext {
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
@@ -150,14 +182,23 @@ impl FlowContext {
 
     /// Reads, changes and writes an object's status, retrying on version conflicts (another worker wrote
     /// meanwhile: the change is applied again to what it wrote). Returns the stored record.
+    ///
+    /// Within one message's processing ([`with_status_memo`]) the record this message wrote last is used
+    /// instead of a read: when nobody wrote since, it is what the store holds (every write bumps the
+    /// version); when somebody did, the write conflicts and the change is applied to a fresh read.
     pub async fn update_status(
         &self,
         object: &ObjectRef,
         change: impl Fn(&mut ObjectStatus),
     ) -> FlowResult<ObjectStatus> {
         let mut tries = 0;
+        let mut remembered = recall_status(object);
         loop {
-            let current = self.stores.statuses.get(object).await?;
+            let from_memo = remembered.is_some();
+            let current = match remembered.take() {
+                Some(known) => Some(known),
+                None => self.stores.statuses.get(object).await?,
+            };
             let expected = current.as_ref().map(|s| s.version);
             let before = current.as_ref().map(|s| s.status);
             let mut next = current
@@ -169,8 +210,11 @@ impl FlowContext {
             match self.stores.statuses.put(&next, expected).await {
                 Ok(stored) => {
                     crate::metrics::status_changed(object.object_type, before, stored.status);
+                    remember_status(&stored);
                     return Ok(stored);
                 }
+                // The remembered record was stale: read it, without counting a lost race.
+                Err(StoreError::Conflict { .. }) if from_memo => {}
                 Err(StoreError::Conflict { .. })
                     if tries < self.settings.status_conflict_retries =>
                 {

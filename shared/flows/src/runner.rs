@@ -153,6 +153,14 @@ pub async fn process_message(
     flow: Flow,
     message: &WorkMessage,
 ) -> FlowResult<MessageOutcome> {
+    crate::context::with_status_memo(process_one(ctx, flow, message)).await
+}
+
+async fn process_one(
+    ctx: &FlowContext,
+    flow: Flow,
+    message: &WorkMessage,
+) -> FlowResult<MessageOutcome> {
     if message.action == WorkAction::Discover {
         return match flow {
             Flow::PaymentIn => payment_in::process(ctx, message).await,

@@ -55,9 +55,13 @@ pub struct JobSettings {
     pub lease: Duration,
     /// How long a created job may wait in the queue before the clean-up treats it as lost.
     pub pickup: Duration,
-    /// Progress is written at most every this many rows...
+    /// Progress is written every this many rows...
     pub progress_every_rows: u64,
-    /// ...or after this long, whichever comes first (the lease is renewed with it).
+    /// ...but not sooner than this after the last write: a fast export (hundreds of thousands of rows a
+    /// second) writes its job about once a second instead of stalling its rows on a write every few
+    /// milliseconds...
+    pub progress_min_interval: Duration,
+    /// ...and at the latest after this long, however few rows came (the lease is renewed with it).
     pub progress_every: Duration,
     /// Bytes handed to the upload at a time (the CSV buffer and the XLSX read size).
     pub chunk_size: usize,
@@ -76,6 +80,7 @@ impl Default for JobSettings {
             lease: Duration::from_secs(120),
             pickup: Duration::from_secs(15 * 60),
             progress_every_rows: 10_000,
+            progress_min_interval: Duration::from_secs(1),
             progress_every: Duration::from_secs(5),
             chunk_size: 1024 * 1024,
             link_expiry: Duration::from_secs(15 * 60),

@@ -234,14 +234,21 @@ impl FileWriter {
         })
     }
 
-    /// Appends one row (values in column order).
-    pub async fn write_row(&mut self, values: Vec<String>) -> JobResult<()> {
+    /// Appends one row (cells in column order). CSV cells go straight into the buffer (no copy of the row).
+    pub async fn write_row<'a>(
+        &mut self,
+        cells: impl IntoIterator<Item = &'a str>,
+    ) -> JobResult<()> {
         match &mut self.inner {
             Inner::Csv { writer } => {
-                let cells: Vec<_> = values.iter().map(|v| neutralise_csv_cell(v)).collect();
-                writer
-                    .write_record(cells.iter().map(|c| c.as_bytes()))
-                    .map_err(|e| JobError::file("CSV writing failed", e))?;
+                let csv_error = |e| JobError::file("CSV writing failed", e);
+                for cell in cells {
+                    writer
+                        .write_field(neutralise_csv_cell(cell).as_bytes())
+                        .map_err(csv_error)?;
+                }
+                // An empty record ends the row whose fields were just written.
+                writer.write_record(None::<&[u8]>).map_err(csv_error)?;
                 if writer.get_ref().len() >= self.chunk {
                     let chunk = take_csv(writer, self.chunk)?;
                     self.sink.write(chunk).await?;
@@ -257,7 +264,7 @@ impl FileWriter {
                         "an XLSX sheet holds at most 1,048,575 rows: export this data as CSV",
                     ));
                 }
-                batch.push(values);
+                batch.push(cells.into_iter().map(str::to_owned).collect());
                 if batch.len() >= XLSX_BATCH {
                     let full = std::mem::replace(batch, Vec::with_capacity(XLSX_BATCH));
                     send(tx, full).await?;

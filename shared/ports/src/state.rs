@@ -379,6 +379,71 @@ pub trait StatusStore: Send + Sync + std::fmt::Debug {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<AttemptCount>>;
+    /// Starts an attempt of a Sync (`force: false`) or Force synchronize (`force: true`) in one atomic step:
+    /// decides from the stored record whether the attempt may run ([`attempt_declined`]) and, when it may,
+    /// writes [`attempt_started`] of it (created from [`AttemptStart::fresh`] when absent), appending the
+    /// "Attempt N started" entry to the history as `put` does. The decision and the write see the same
+    /// record, so no read is needed before (adapters may answer in a single request).
+    async fn begin_attempt(
+        &self,
+        object: &ObjectRef,
+        force: bool,
+        at: DateTime<Utc>,
+    ) -> StoreResult<AttemptStart>;
+}
+
+/// What [`StatusStore::begin_attempt`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptStart {
+    /// The attempt is recorded: `current` is the stored record (version bumped), `previous` what was stored
+    /// before (`None`: the object was unknown and is now created).
+    Started {
+        previous: Option<ObjectStatus>,
+        current: ObjectStatus,
+    },
+    /// Nothing was written: the stored record says the attempt must not run (see [`attempt_declined`]).
+    Declined(ObjectStatus),
+}
+
+impl AttemptStart {
+    /// The record an attempt of an unknown object starts from: NotIntegrated, no attempts yet.
+    pub fn fresh(object: &ObjectRef, at: DateTime<Utc>) -> ObjectStatus {
+        ObjectStatus {
+            category: object.object_type.category(),
+            object: object.clone(),
+            status: SyncStatus::NotIntegrated,
+            version: 0,
+            source_version: None,
+            source_hash: None,
+            target_id: None,
+            last_message: None,
+            fix: None,
+            attempts: 0,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}
+
+/// Whether a stored record refuses a new attempt: a synced object (unless forced) and an object in Error
+/// (unless forced: a person must fix the cause and press Force synchronize).
+pub fn attempt_declined(current: &ObjectStatus, force: bool) -> bool {
+    !force && matches!(current.status, SyncStatus::Success | SyncStatus::Error)
+}
+
+/// The record of an attempt starting at `at`: one more attempt, Pending (an unknown outcome stays
+/// OutcomeUnknown, so the attempt looks its write up first), "Attempt N started", no remedy. The version is
+/// the stored one; the store bumps it.
+pub fn attempt_started(current: &ObjectStatus, at: DateTime<Utc>) -> ObjectStatus {
+    let mut next = current.clone();
+    next.attempts += 1;
+    if next.status != SyncStatus::OutcomeUnknown {
+        next.status = SyncStatus::Pending;
+    }
+    next.last_message = Some(format!("Attempt {} started", next.attempts));
+    next.fix = None;
+    next.updated_at = at;
+    next
 }
 
 // ---------------------------------------------------------------------------------------------------------

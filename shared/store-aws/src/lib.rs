@@ -36,7 +36,7 @@ pub use config::{AwsClients, AwsSettings, ConfigError, QueueUrls, SesSettings, S
 pub use dynamo::DynamoState;
 use ledgerlink_ports::{ExportStorage, StateStores, WorkQueue};
 pub use resources::{ResourcePlan, create_resources, create_token_key};
-pub use s3::{PART_SIZE, S3ExportStorage};
+pub use s3::{PART_SIZE, PARTS_IN_FLIGHT, S3ExportStorage};
 pub use ses::SesMailer;
 pub use sqs::SqsWorkQueue;
 pub use token_keys::{CACHE_CAPACITY as TOKEN_KEY_CACHE_CAPACITY, TokenKeys};

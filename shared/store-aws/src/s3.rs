@@ -1,10 +1,13 @@
 //! [`ExportStorage`] on S3: objects live under `<tenant>/<key>`, are always encrypted at rest (SSE `AES256`,
 //! or `aws:kms` with the configured key), and are written by streaming.
 //!
-//! A streaming upload holds at most one part ([`PART_SIZE`]) in memory: whenever a part is full it goes out
-//! with UploadPart. A file that never fills a part is stored with one PutObject. An upload that is neither
-//! finished nor aborted (a crashed worker) leaves parts behind; the bucket's `AbortIncompleteMultipartUpload`
-//! lifecycle rule removes them (see `infra/dynamodb-design.md`, "S3").
+//! A streaming upload keeps up to [`PARTS_IN_FLIGHT`] parts of [`PART_SIZE`] uploading at once (concurrent
+//! UploadPart requests, as `aws s3 cp` does) while the next part fills, so memory stays bounded at
+//! `(PARTS_IN_FLIGHT + 1) × PART_SIZE` whatever the file size. Writing waits when that many parts are in
+//! flight. A file that never fills a part is stored with one PutObject. A failed part, a failed completion
+//! or an abort aborts the multipart upload (AbortMultipartUpload), so no parts are left behind; an upload
+//! that is neither finished nor aborted (a crashed worker) leaves parts behind, which the bucket's
+//! `AbortIncompleteMultipartUpload` lifecycle rule removes (see `infra/dynamodb-design.md`, "S3").
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -28,7 +31,10 @@ use ledgerlink_ports::{
 use crate::error::from_sdk;
 
 /// The size of every part but the last (S3's minimum part is 5 MiB).
-pub const PART_SIZE: usize = 8 * 1024 * 1024;
+pub const PART_SIZE: usize = 6 * 1024 * 1024;
+/// Parts uploading at once. With [`PART_SIZE`] this bounds an upload's buffers to 24 MiB (three parts
+/// sending, one filling), which keeps an export worker under 64 MB.
+pub const PARTS_IN_FLIGHT: usize = 3;
 
 /// Export files of every tenant in one bucket, each tenant under its own prefix.
 #[derive(Debug, Clone)]
@@ -124,6 +130,8 @@ impl ExportStorage for S3ExportStorage {
             buffer: BytesMut::new(),
             upload_id: None,
             parts: Vec::new(),
+            in_flight: tokio::task::JoinSet::new(),
+            next_part: 1,
             size: 0,
         }))
     }
@@ -333,7 +341,7 @@ impl ExportStorage for S3ExportStorage {
     }
 }
 
-/// A streaming upload: one part in memory at a time.
+/// A streaming upload: the part filling, and up to [`PARTS_IN_FLIGHT`] parts uploading.
 struct S3Upload {
     client: Client,
     bucket: Arc<str>,
@@ -344,7 +352,11 @@ struct S3Upload {
     encryption: Encryption,
     buffer: BytesMut,
     upload_id: Option<String>,
+    /// Parts uploaded, in the order they finished (sorted before completing).
     parts: Vec<CompletedPart>,
+    /// Parts uploading; dropping the upload cancels them.
+    in_flight: tokio::task::JoinSet<StoreResult<CompletedPart>>,
+    next_part: i32,
     size: u64,
 }
 
@@ -356,6 +368,7 @@ impl std::fmt::Debug for S3Upload {
             .field("key", &self.full_key)
             .field("upload_id", &self.upload_id)
             .field("parts", &self.parts.len())
+            .field("in_flight", &self.in_flight.len())
             .field("buffered", &self.buffer.len())
             .field("size", &self.size)
             .finish()
@@ -386,85 +399,88 @@ impl S3Upload {
         Ok(id)
     }
 
+    /// Waits for one part in flight to finish.
+    async fn settle_one(&mut self) -> StoreResult<()> {
+        match self.in_flight.join_next().await {
+            None => Ok(()),
+            Some(Ok(part)) => {
+                self.parts.push(part?);
+                Ok(())
+            }
+            Some(Err(e)) => Err(StoreError::Permanent {
+                message: format!("an UploadPart task of {} stopped: {e}", self.full_key),
+                source: None,
+            }),
+        }
+    }
+
+    /// Starts uploading `body` as the next part, first waiting while [`PARTS_IN_FLIGHT`] are uploading.
     async fn upload_part(&mut self, body: Bytes) -> StoreResult<()> {
+        while self.in_flight.len() >= PARTS_IN_FLIGHT {
+            self.settle_one().await?;
+        }
         let upload_id = self.upload_id().await?;
-        let part_number = i32::try_from(self.parts.len() + 1)
-            .map_err(|_| StoreError::Invalid("the file has more parts than S3 allows".into()))?;
-        let out = self
+        let part_number = self.next_part;
+        if part_number > 10_000 {
+            return Err(StoreError::Invalid(
+                "the file has more parts than S3 allows".into(),
+            ));
+        }
+        self.next_part += 1;
+        let request = self
             .client
             .upload_part()
             .bucket(&*self.bucket)
             .key(&self.full_key)
             .upload_id(upload_id)
             .part_number(part_number)
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .map_err(|e| from_sdk("UploadPart", e))?;
-        self.parts.push(
-            CompletedPart::builder()
+            .body(ByteStream::from(body));
+        self.in_flight.spawn(async move {
+            let out = request
+                .send()
+                .await
+                .map_err(|e| from_sdk("UploadPart", e))?;
+            Ok(CompletedPart::builder()
                 .set_e_tag(out.e_tag)
                 .part_number(part_number)
-                .build(),
-        );
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl UploadSink for S3Upload {
-    async fn write(&mut self, chunk: Bytes) -> StoreResult<()> {
-        self.size += chunk.len() as u64;
-        self.buffer.extend_from_slice(&chunk);
-        while self.buffer.len() >= PART_SIZE {
-            let part = self.buffer.split_to(PART_SIZE).freeze();
-            self.upload_part(part).await?;
-        }
+                .build())
+        });
         Ok(())
     }
 
-    async fn finish(mut self: Box<Self>) -> StoreResult<StoredObject> {
+    /// Every part uploaded, the rest sent, the upload completed.
+    async fn complete(&mut self) -> StoreResult<()> {
         let rest = std::mem::take(&mut self.buffer).freeze();
-        if self.upload_id.is_none() {
-            // Never filled a part: one PutObject.
-            self.client
-                .put_object()
-                .bucket(&*self.bucket)
-                .key(&self.full_key)
-                .content_type(&self.content_type)
-                .server_side_encryption(self.encryption.algorithm.clone())
-                .set_ssekms_key_id(self.encryption.kms_key_id.clone())
-                .body(ByteStream::from(rest))
-                .send()
-                .await
-                .map_err(|e| from_sdk("PutObject", e))?;
-        } else {
-            if !rest.is_empty() {
-                self.upload_part(rest).await?;
-            }
-            let upload_id = self.upload_id().await?;
-            self.client
-                .complete_multipart_upload()
-                .bucket(&*self.bucket)
-                .key(&self.full_key)
-                .upload_id(upload_id)
-                .multipart_upload(
-                    CompletedMultipartUpload::builder()
-                        .set_parts(Some(std::mem::take(&mut self.parts)))
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(|e| from_sdk("CompleteMultipartUpload", e))?;
+        if !rest.is_empty() {
+            self.upload_part(rest).await?;
         }
-        Ok(StoredObject {
-            tenant: self.tenant.clone(),
-            key: self.key.clone(),
-            size: self.size,
-        })
+        while !self.in_flight.is_empty() {
+            self.settle_one().await?;
+        }
+        let upload_id = self.upload_id().await?;
+        let mut parts = std::mem::take(&mut self.parts);
+        parts.sort_by_key(|p| p.part_number);
+        self.client
+            .complete_multipart_upload()
+            .bucket(&*self.bucket)
+            .key(&self.full_key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| from_sdk("CompleteMultipartUpload", e))?;
+        Ok(())
     }
 
-    async fn abort(self: Box<Self>) -> StoreResult<()> {
+    /// Cancels the parts in flight and aborts the multipart upload (if one was started).
+    async fn abort_upload(&mut self) -> StoreResult<()> {
+        self.in_flight.abort_all();
+        while self.in_flight.join_next().await.is_some() {}
+        self.buffer = BytesMut::new();
         if let Some(upload_id) = &self.upload_id {
             self.client
                 .abort_multipart_upload()
@@ -476,6 +492,58 @@ impl UploadSink for S3Upload {
                 .map_err(|e| from_sdk("AbortMultipartUpload", e))?;
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl UploadSink for S3Upload {
+    async fn write(&mut self, chunk: Bytes) -> StoreResult<()> {
+        self.size += chunk.len() as u64;
+        if self.buffer.is_empty() && chunk.len() == PART_SIZE {
+            return self.upload_part(chunk).await;
+        }
+        if self.buffer.capacity() < PART_SIZE {
+            self.buffer.reserve(PART_SIZE - self.buffer.len());
+        }
+        self.buffer.extend_from_slice(&chunk);
+        while self.buffer.len() >= PART_SIZE {
+            let part = self.buffer.split_to(PART_SIZE).freeze();
+            self.upload_part(part).await?;
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self: Box<Self>) -> StoreResult<StoredObject> {
+        if self.upload_id.is_none() {
+            // Never filled a part: one PutObject.
+            let rest = std::mem::take(&mut self.buffer).freeze();
+            self.client
+                .put_object()
+                .bucket(&*self.bucket)
+                .key(&self.full_key)
+                .content_type(&self.content_type)
+                .server_side_encryption(self.encryption.algorithm.clone())
+                .set_ssekms_key_id(self.encryption.kms_key_id.clone())
+                .body(ByteStream::from(rest))
+                .send()
+                .await
+                .map_err(|e| from_sdk("PutObject", e))?;
+        } else if let Err(e) = self.complete().await {
+            // Nothing becomes visible, and no parts are left behind.
+            if let Err(abort) = self.abort_upload().await {
+                tracing::warn!(error = %abort, key = %self.full_key, "aborting a failed upload failed");
+            }
+            return Err(e);
+        }
+        Ok(StoredObject {
+            tenant: self.tenant.clone(),
+            key: self.key.clone(),
+            size: self.size,
+        })
+    }
+
+    async fn abort(mut self: Box<Self>) -> StoreResult<()> {
+        self.abort_upload().await
     }
 }
 

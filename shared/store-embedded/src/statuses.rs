@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ledgerlink_domain::{SyncStatus, TenantId};
 use ledgerlink_ports::{
-    AttemptCount, ObjectRef, ObjectStatus, Page, PageRequest, StatusAttempt, StatusFilter,
-    StatusStore, StoreError, StoreResult,
+    AttemptCount, AttemptStart, ObjectRef, ObjectStatus, Page, PageRequest, StatusAttempt,
+    StatusFilter, StatusStore, StoreError, StoreResult, attempt_declined, attempt_started,
 };
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
@@ -57,6 +57,29 @@ fn write_row(tx: &Transaction<'_>, status: &ObjectStatus) -> DbResult<()> {
             int(status.version)?,
             nanos(status.updated_at)?,
             serde_json::to_string(status)?,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Writes the row and appends its attempt to the history, in the caller's transaction.
+fn write_with_history(tx: &Transaction<'_>, saved: &ObjectStatus) -> DbResult<()> {
+    write_row(tx, saved)?;
+    let o = &saved.object;
+    let attempt = StatusAttempt {
+        at: saved.updated_at,
+        attempt: saved.attempts,
+        status: saved.status,
+        message: saved.last_message.clone(),
+    };
+    tx.execute(
+        "INSERT INTO status_history (tenant, object_type, key, body, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            o.tenant.as_str(),
+            o.object_type.as_str(),
+            o.key.as_str(),
+            serde_json::to_string(&attempt)?,
+            nanos(attempt.at)?
         ],
     )?;
     Ok(())
@@ -144,18 +167,39 @@ impl StatusStore for SqliteStatuses {
                     )
                     .optional()?;
                 saved.version = uint(next_version(|| describe(o), current, expected_version)?);
-                write_row(tx, &saved)?;
-                let attempt = StatusAttempt {
-                    at: saved.updated_at,
-                    attempt: saved.attempts,
-                    status: saved.status,
-                    message: saved.last_message.clone(),
-                };
-                tx.execute(
-                    "INSERT INTO status_history (tenant, object_type, key, body, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![o.tenant.as_str(), o.object_type.as_str(), o.key.as_str(), serde_json::to_string(&attempt)?, nanos(attempt.at)?],
-                )?;
+                write_with_history(tx, &saved)?;
                 Ok(saved)
+            })
+            .await
+    }
+
+    async fn begin_attempt(
+        &self,
+        object: &ObjectRef,
+        force: bool,
+        at: DateTime<Utc>,
+    ) -> StoreResult<AttemptStart> {
+        let object = object.clone();
+        self.db
+            .write(move |tx| {
+                let body: Option<String> = tx
+                    .query_row(
+                        "SELECT body FROM statuses WHERE tenant = ?1 AND object_type = ?2 AND key = ?3",
+                        params![object.tenant.as_str(), object.object_type.as_str(), object.key.as_str()],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                let previous: Option<ObjectStatus> = body.as_deref().map(decode).transpose()?;
+                if let Some(current) = previous.as_ref().filter(|c| attempt_declined(c, force)) {
+                    return Ok(AttemptStart::Declined(current.clone()));
+                }
+                let base = previous
+                    .clone()
+                    .unwrap_or_else(|| AttemptStart::fresh(&object, at));
+                let mut current = attempt_started(&base, at);
+                current.version = previous.as_ref().map_or(1, |p| p.version + 1);
+                write_with_history(tx, &current)?;
+                Ok(AttemptStart::Started { previous, current })
             })
             .await
     }

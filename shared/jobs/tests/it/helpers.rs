@@ -33,6 +33,7 @@ pub struct Harness {
 pub fn settings() -> JobSettings {
     JobSettings {
         progress_every_rows: 10,
+        progress_min_interval: std::time::Duration::ZERO,
         chunk_size: 64,
         ..JobSettings::default()
     }

@@ -279,7 +279,42 @@ async fn progress_is_saved_while_an_export_runs(h: Harness) {
     );
 }
 
+async fn a_fast_export_writes_its_progress_at_most_once_per_minimum_interval(mut h: Harness) {
+    h.ctx = h.ctx.clone().with_settings(ledgerlink_jobs::JobSettings {
+        progress_min_interval: std::time::Duration::from_secs(60),
+        ..crate::helpers::settings()
+    });
+    let exporter = Exporter::new(h.ctx.clone());
+    let def = definition(ExportSource::VpFirms, &[("key", "Key")]);
+    let job = exporter
+        .start_definition(&h.tenant, &def, "jdoe", None)
+        .await
+        .unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let source = Watching {
+        ctx: h.ctx.clone(),
+        tenant: h.tenant.clone(),
+        job: job.id.clone(),
+        batches: 0,
+        seen: seen.clone(),
+    };
+
+    let done = exporter
+        .run_with_source(&h.tenant, &job.id, Some(Box::new(source)))
+        .await
+        .unwrap();
+
+    let processed: Vec<u64> = seen.lock().unwrap().iter().map(|(p, _)| *p).collect();
+    assert_eq!(
+        processed,
+        [0, 0, 0, 0],
+        "the clock stood still, so 10-row progress was never due within the minimum interval"
+    );
+    assert_eq!((done.processed, done.total), (100, Some(100)));
+}
+
 on_both_stores!(
     an_export_of_vantagepoint_firms_without_a_vantagepoint_connection_fails_with_the_reason,
     progress_is_saved_while_an_export_runs,
+    a_fast_export_writes_its_progress_at_most_once_per_minimum_interval,
 );

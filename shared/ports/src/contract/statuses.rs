@@ -7,7 +7,9 @@ use std::sync::Arc;
 use ledgerlink_domain::{Category, ObjectKey, ObjectType, SyncStatus, TenantId};
 
 use super::{at, expect_conflict, fresh_tenant, ok, race};
-use crate::{ObjectRef, ObjectStatus, PageRequest, StatusFilter, StatusStore, StoreError};
+use crate::{
+    AttemptStart, ObjectRef, ObjectStatus, PageRequest, StatusFilter, StatusStore, StoreError,
+};
 
 fn object(tenant: &TenantId, object_type: ObjectType, key: &str) -> ObjectRef {
     match ObjectKey::parse(key) {
@@ -644,6 +646,290 @@ pub async fn concurrent_updates_of_one_version_succeed_exactly_once(store: Arc<d
     );
 }
 
+fn started(
+    outcome: Result<AttemptStart, StoreError>,
+    what: &str,
+) -> (Option<ObjectStatus>, ObjectStatus) {
+    match ok(outcome, what) {
+        AttemptStart::Started { previous, current } => (previous, current),
+        AttemptStart::Declined(current) => {
+            panic!("{what}: the attempt must start, it was declined on {current:?}")
+        }
+    }
+}
+
+fn declined(outcome: Result<AttemptStart, StoreError>, what: &str) -> ObjectStatus {
+    match ok(outcome, what) {
+        AttemptStart::Declined(current) => current,
+        AttemptStart::Started { current, .. } => {
+            panic!("{what}: the attempt must be declined, it started as {current:?}")
+        }
+    }
+}
+
+/// An attempt of a discovered object marks it Pending with one more attempt and "Attempt N started" (in the
+/// record and in the history); an unknown object is created that way; the finishing write names the version
+/// the start returned.
+pub async fn begin_attempt_marks_the_attempt_started_in_the_record_and_the_history(
+    store: &dyn StatusStore,
+) {
+    let tenant = fresh_tenant();
+    let mut discovered = sample(
+        object(&tenant, ObjectType::Invoice, "INV-7.202606.1"),
+        SyncStatus::NotIntegrated,
+        1,
+    );
+    discovered.source_version = Some("202606".into());
+    ok(
+        store
+            .create_missing(std::slice::from_ref(&discovered))
+            .await,
+        "create_missing",
+    );
+    let unknown = object(&tenant, ObjectType::Invoice, "INV-8.202606.1");
+
+    let (previous, current) = started(
+        store.begin_attempt(&discovered.object, false, at(5)).await,
+        "begin_attempt of a discovered object",
+    );
+    let (unknown_previous, unknown_current) = started(
+        store.begin_attempt(&unknown, false, at(6)).await,
+        "begin_attempt of an unknown object",
+    );
+    let mut done = current.clone();
+    done.status = SyncStatus::Success;
+    done.target_id = Some("guid-7".into());
+    done.last_message = None;
+    done.updated_at = at(7);
+    let done = ok(
+        store.put(&done, Some(current.version)).await,
+        "put(after begin_attempt)",
+    );
+
+    assert_eq!(
+        previous,
+        Some(discovered.clone()),
+        "previous is the record before the attempt"
+    );
+    let mut expected = discovered.clone();
+    expected.version = 2;
+    expected.attempts = 1;
+    expected.status = SyncStatus::Pending;
+    expected.last_message = Some("Attempt 1 started".into());
+    expected.updated_at = at(5);
+    assert_eq!(current, expected, "the started record");
+    assert_eq!(
+        unknown_previous, None,
+        "an unknown object has no previous record"
+    );
+    let mut created = AttemptStart::fresh(&unknown, at(6));
+    created.version = 1;
+    created.attempts = 1;
+    created.status = SyncStatus::Pending;
+    created.last_message = Some("Attempt 1 started".into());
+    assert_eq!(
+        unknown_current, created,
+        "an unknown object is created as started"
+    );
+    assert_eq!(
+        ok(store.get(&unknown).await, "get"),
+        Some(unknown_current),
+        "get returns what begin_attempt returned"
+    );
+    assert_eq!(
+        done.version, 3,
+        "the finishing write bumps the started version"
+    );
+    assert_eq!(ok(store.get(&discovered.object).await, "get"), Some(done));
+    let history: Vec<_> = ok(store.history(&discovered.object, 10).await, "history")
+        .into_iter()
+        .map(|a| (a.attempt, a.status, a.message, a.at))
+        .collect();
+    assert_eq!(
+        history,
+        vec![
+            (1, SyncStatus::Success, None, at(7)),
+            (
+                1,
+                SyncStatus::Pending,
+                Some("Attempt 1 started".to_owned()),
+                at(5)
+            ),
+        ],
+        "the start and the outcome are both in the history, newest first"
+    );
+    let pending = list_all(
+        store,
+        &tenant,
+        &StatusFilter {
+            status: Some(SyncStatus::Pending),
+            ..Default::default()
+        },
+        10,
+    )
+    .await;
+    assert_eq!(
+        keys(&pending),
+        ["invoice/INV-8.202606.1"],
+        "a started object is listed as Pending"
+    );
+}
+
+/// A synced object declines a Sync and accepts a Force synchronize; an object in Error declines a Sync; an
+/// unknown outcome stays OutcomeUnknown. A declined attempt writes nothing.
+pub async fn begin_attempt_declines_synced_and_failed_objects_unless_forced(
+    store: &dyn StatusStore,
+) {
+    let tenant = fresh_tenant();
+    let synced = ok(
+        store
+            .put(
+                &sample(
+                    object(&tenant, ObjectType::Firm, "S"),
+                    SyncStatus::Success,
+                    1,
+                ),
+                None,
+            )
+            .await,
+        "put",
+    );
+    let failed = ok(
+        store
+            .put(
+                &sample(object(&tenant, ObjectType::Firm, "E"), SyncStatus::Error, 1),
+                None,
+            )
+            .await,
+        "put",
+    );
+    let mut unknown = sample(
+        object(&tenant, ObjectType::Firm, "U"),
+        SyncStatus::OutcomeUnknown,
+        1,
+    );
+    unknown.attempts = 3;
+    let unknown = ok(store.put(&unknown, None).await, "put");
+
+    let synced_sync = declined(
+        store.begin_attempt(&synced.object, false, at(2)).await,
+        "Sync of Success",
+    );
+    let failed_sync = declined(
+        store.begin_attempt(&failed.object, false, at(2)).await,
+        "Sync of Error",
+    );
+    let (_, forced) = started(
+        store.begin_attempt(&synced.object, true, at(3)).await,
+        "ForceSync of Success",
+    );
+    let (_, failed_forced) = started(
+        store.begin_attempt(&failed.object, true, at(3)).await,
+        "ForceSync of Error",
+    );
+    let (_, retried) = started(
+        store.begin_attempt(&unknown.object, false, at(3)).await,
+        "Sync of OutcomeUnknown",
+    );
+
+    assert_eq!(
+        synced_sync, synced,
+        "a declined attempt returns the stored record"
+    );
+    assert_eq!(failed_sync, failed);
+    assert_eq!(
+        ok(store.history(&failed.object, 10).await, "history").len(),
+        2,
+        "the declined attempt wrote nothing, the forced one its start"
+    );
+    assert_eq!(
+        (forced.status, forced.attempts, forced.version),
+        (SyncStatus::Pending, 1, 2)
+    );
+    assert_eq!(failed_forced.status, SyncStatus::Pending);
+    assert_eq!(
+        (
+            retried.status,
+            retried.attempts,
+            retried.last_message.as_deref()
+        ),
+        (SyncStatus::OutcomeUnknown, 4, Some("Attempt 4 started")),
+        "an unknown outcome stays OutcomeUnknown so the attempt looks its write up first"
+    );
+}
+
+/// Many attempts in a row, some finished and some not, keep every "Attempt N started" in the history.
+pub async fn every_attempt_start_stays_in_the_history(store: &dyn StatusStore) {
+    let tenant = fresh_tenant();
+    let obj = object(&tenant, ObjectType::Invoice, "INV-R");
+    let mut expected = Vec::new();
+    for i in 1..=40_u32 {
+        let (_, current) = started(
+            store
+                .begin_attempt(&obj, false, at(i64::from(i) * 10))
+                .await,
+            "begin_attempt",
+        );
+        assert_eq!(current.attempts, i);
+        expected.push((i, SyncStatus::Pending, Some(format!("Attempt {i} started"))));
+        if i % 3 == 0 {
+            let mut retry = current.clone();
+            retry.last_message = Some(format!("Will retry: {i}"));
+            retry.updated_at = at(i64::from(i) * 10 + 1);
+            ok(store.put(&retry, Some(current.version)).await, "put");
+            expected.push((i, SyncStatus::Pending, Some(format!("Will retry: {i}"))));
+        }
+    }
+    expected.reverse();
+
+    let history: Vec<_> = ok(store.history(&obj, 100).await, "history")
+        .into_iter()
+        .map(|a| (a.attempt, a.status, a.message))
+        .collect();
+    let newest: Vec<_> = ok(store.history(&obj, 5).await, "history(5)")
+        .into_iter()
+        .map(|a| (a.attempt, a.status, a.message))
+        .collect();
+
+    assert_eq!(
+        history, expected,
+        "every start and every outcome, newest first"
+    );
+    assert_eq!(newest, expected[..5].to_vec(), "the newest five");
+}
+
+/// Attempts started at the same moment by several workers are each counted once: no start is lost.
+pub async fn concurrent_attempt_starts_each_count(store: Arc<dyn StatusStore>) {
+    let tenant = fresh_tenant();
+    let discovered = sample(
+        object(&tenant, ObjectType::Invoice, "INV-C"),
+        SyncStatus::NotIntegrated,
+        1,
+    );
+    ok(
+        store
+            .create_missing(std::slice::from_ref(&discovered))
+            .await,
+        "create_missing",
+    );
+
+    let outcomes = race(6, |_| {
+        let store = store.clone();
+        let obj = discovered.object.clone();
+        async move { store.begin_attempt(&obj, false, at(2)).await }
+    })
+    .await;
+
+    let mut attempts: Vec<u32> = outcomes
+        .into_iter()
+        .map(|o| started(o, "a racing begin_attempt").1.attempts)
+        .collect();
+    attempts.sort_unstable();
+    assert_eq!(attempts, [1, 2, 3, 4, 5, 6], "each start counted once");
+    let stored = ok(store.get(&discovered.object).await, "get");
+    assert_eq!(stored.map(|s| (s.attempts, s.version)), Some((6, 7)));
+}
+
 /// Every case of this suite, in sequence.
 pub async fn run_all(store: Arc<dyn StatusStore>) {
     put_creates_then_updates_with_optimistic_versions(&*store).await;
@@ -655,5 +941,9 @@ pub async fn run_all(store: Arc<dyn StatusStore>) {
     counts_are_per_status_for_one_tenant(&*store).await;
     attempt_counts_cover_the_window_per_hour_type_and_status(&*store).await;
     a_foreign_cursor_is_invalid(&*store).await;
+    begin_attempt_marks_the_attempt_started_in_the_record_and_the_history(&*store).await;
+    begin_attempt_declines_synced_and_failed_objects_unless_forced(&*store).await;
+    every_attempt_start_stays_in_the_history(&*store).await;
+    concurrent_attempt_starts_each_count(store.clone()).await;
     concurrent_updates_of_one_version_succeed_exactly_once(store).await;
 }

@@ -1,7 +1,16 @@
 //! [`StatusStore`]: one partition per object holding its status item (`STATUS`) and its attempt history
 //! (`HIST#<version>`, with a TTL of [`HISTORY_RETENTION_DAYS`]).
 //!
-//! - `put` is one TransactWriteItems: the status put guarded by the version, plus the history entry.
+//! - `put` is one TransactWriteItems: the status update guarded by the version, plus the history entry.
+//! - `begin_attempt` is one conditional UpdateItem in the steady state. It changes only the plain attributes
+//!   an attempt start touches (`ver`, `attempts`, `obj_status`, the index keys) and sets `begun`, the start
+//!   entry, which readers lay over `doc` (so `doc` need not be read first). The condition pins the stored
+//!   version, attempt count and status the new values were computed from: first as discovery leaves a record
+//!   (version 1, no attempts, NotIntegrated), then, when that guess is wrong, as the failed condition's
+//!   returned item (`ReturnValuesOnConditionCheckFailure=ALL_OLD`) says; that item also answers whether the
+//!   attempt is declined. The start entry cannot go to its own history item in a single-item write, so it is
+//!   appended to `starts` on the status item (`list_append`) and read with the history; when `starts` holds
+//!   [`STARTS_KEPT`] entries, the next start is one transaction that moves them to history items.
 //! - `list` queries GSI2 (`TENANT#<t>#ST#<status>`) when a status is asked for, else GSI1 (`TENANT#<t>#OBJS`);
 //!   both sort by `updated_at` so the newest come first, and the other filters (category, object type, key
 //!   prefix, source version) are a FilterExpression on that partition. Pages stay exactly `limit` long.
@@ -15,20 +24,25 @@
 use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
+};
 use base64::Engine as _;
 use chrono::{DateTime, DurationRound, Utc};
 use ledgerlink_domain::{Category, ObjectType, SyncStatus, TenantId};
 use ledgerlink_ports::{
-    AttemptCount, ObjectRef, ObjectStatus, Page, PageRequest, StatusAttempt, StatusFilter,
-    StatusStore, StoreError, StoreResult,
+    AttemptCount, AttemptStart, ObjectRef, ObjectStatus, Page, PageRequest, StatusAttempt,
+    StatusFilter, StatusStore, StoreError, StoreResult, attempt_declined, attempt_started,
 };
 
 use super::{
     DOC, DynamoState, Filter, Item, QuerySpec, SortCondition, VER, build, doc, epoch_secs,
     from_doc, is_condition_reason, n, s, str_attr, version_condition, version_conflict,
 };
-use crate::error::from_sdk;
+use crate::error::{corrupt, from_sdk};
 use crate::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK, TTL};
 
 /// How long attempt history is kept before DynamoDB's TTL sweeper may remove it.
@@ -45,6 +59,65 @@ const OBJECT_TYPE: &str = "obj_type";
 const OBJECT_KEY: &str = "obj_key";
 const STATUS: &str = "obj_status";
 const SOURCE_VERSION: &str = "obj_source_version";
+/// The attempt count, beside `doc` so a condition can pin it.
+const ATTEMPTS: &str = "attempts";
+/// The latest attempt start written by `begin_attempt` (a [`Start`] as JSON), laid over `doc` when present.
+const BEGUN: &str = "begun";
+/// Attempt starts not yet moved to history items (a list of [`Start`] as JSON).
+const STARTS: &str = "starts";
+/// Attempt starts kept on the status item before the next start moves them to history items.
+pub const STARTS_KEPT: usize = 16;
+/// Rounds of `begin_attempt` (each learns the stored record from the last one's failed condition).
+const BEGIN_ROUNDS: u32 = 24;
+
+/// An attempt start: the history entry, with the version it was written as.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Start {
+    version: u64,
+    #[serde(flatten)]
+    attempt: StatusAttempt,
+}
+
+fn attempt_of(status: &ObjectStatus) -> StatusAttempt {
+    StatusAttempt {
+        at: status.updated_at,
+        attempt: status.attempts,
+        status: status.status,
+        message: status.last_message.clone(),
+    }
+}
+
+/// The record a status item holds: `doc`, with the latest attempt start (`begun`) laid over it.
+fn status_from_item(item: &Item) -> StoreResult<ObjectStatus> {
+    let mut status: ObjectStatus = from_doc("object status", item)?;
+    if let Some(begun) = str_attr(item, BEGUN) {
+        let start: Start = serde_json::from_str(begun).map_err(|e| corrupt("attempt start", e))?;
+        status.version = start.version;
+        status.attempts = start.attempt.attempt;
+        status.status = start.attempt.status;
+        status.last_message = start.attempt.message;
+        status.updated_at = start.attempt.at;
+        status.fix = None;
+    }
+    Ok(status)
+}
+
+/// The attempt starts a status item keeps (`starts`).
+fn starts_of(item: &Item) -> StoreResult<Vec<Start>> {
+    match item.get(STARTS) {
+        None => Ok(Vec::new()),
+        Some(AttributeValue::L(list)) => list
+            .iter()
+            .map(|v| match v {
+                AttributeValue::S(text) => {
+                    serde_json::from_str(text).map_err(|e| corrupt("attempt start", e))
+                }
+                _ => Err(corrupt("attempt start", "not a string")),
+            })
+            .collect(),
+        Some(_) => Err(corrupt("attempt starts", "not a list")),
+    }
+}
 
 fn status_item(status: &ObjectStatus) -> StoreResult<Item> {
     let object = &status.object;
@@ -74,6 +147,7 @@ fn status_item(status: &ObjectStatus) -> StoreResult<Item> {
         (OBJECT_TYPE.to_owned(), s(object.object_type.as_str())),
         (OBJECT_KEY.to_owned(), s(key)),
         (STATUS.to_owned(), s(status.status.as_str())),
+        (ATTEMPTS.to_owned(), n(status.attempts)),
         (DOC.to_owned(), doc("object status", status)?),
     ]);
     if let Some(version) = &status.source_version {
@@ -83,13 +157,10 @@ fn status_item(status: &ObjectStatus) -> StoreResult<Item> {
 }
 
 fn history_item(status: &ObjectStatus) -> StoreResult<Item> {
-    let object = &status.object;
-    let attempt = StatusAttempt {
-        at: status.updated_at,
-        attempt: status.attempts,
-        status: status.status,
-        message: status.last_message.clone(),
-    };
+    history_entry(&status.object, status.version, &attempt_of(status))
+}
+
+fn history_entry(object: &ObjectRef, version: u64, attempt: &StatusAttempt) -> StoreResult<Item> {
     Ok(Item::from([
         (
             PK.to_owned(),
@@ -99,7 +170,7 @@ fn history_item(status: &ObjectStatus) -> StoreResult<Item> {
                 object.key.as_str(),
             )),
         ),
-        (SK.to_owned(), s(keys::history_sk(status.version))),
+        (SK.to_owned(), s(keys::history_sk(version))),
         (
             GSI1PK.to_owned(),
             s(keys::attempts_by_day_pk(
@@ -113,7 +184,7 @@ fn history_item(status: &ObjectStatus) -> StoreResult<Item> {
                 attempt.at,
                 object.object_type,
                 object.key.as_str(),
-                status.version,
+                version,
             )),
         ),
         (OBJECT_TYPE.to_owned(), s(object.object_type.as_str())),
@@ -123,7 +194,7 @@ fn history_item(status: &ObjectStatus) -> StoreResult<Item> {
                 attempt.at + chrono::Duration::days(HISTORY_RETENTION_DAYS),
             )),
         ),
-        (DOC.to_owned(), doc("status attempt", &attempt)?),
+        (DOC.to_owned(), doc("status attempt", attempt)?),
     ]))
 }
 
@@ -272,42 +343,96 @@ impl DynamoState {
     }
 }
 
-#[async_trait]
-impl StatusStore for DynamoState {
-    async fn get(&self, object: &ObjectRef) -> StoreResult<Option<ObjectStatus>> {
-        let pk = keys::object_pk(&object.tenant, object.object_type, object.key.as_str());
-        let item = self.get_item(pk, keys::STATUS_SK).await?;
-        item.map(|item| from_doc("object status", &item))
-            .transpose()
-    }
+/// What a start pinned to a stored (version, attempts, status) came to.
+enum Pinned {
+    /// Written: the record before, and the record now.
+    Started {
+        previous: ObjectStatus,
+        current: ObjectStatus,
+    },
+    /// The stored item differs from the pin (or keeps too many starts): here it is.
+    Stored(Item),
+    /// There is no status item.
+    Absent,
+}
 
-    async fn put(
+impl DynamoState {
+    /// The versioned status write (an Update, so the starts the item keeps survive) and its history entry
+    /// in one transaction; `moved`: kept starts that go to history items in the same transaction.
+    async fn write_status(
         &self,
         status: &ObjectStatus,
         expected_version: Option<u64>,
+        moved: &[Start],
     ) -> StoreResult<ObjectStatus> {
         let mut stored = status.clone();
         stored.version = expected_version.map_or(1, |v| v + 1);
+        let item = status_item(&stored)?;
         let condition = version_condition(expected_version);
-        let put_status = Put::builder()
+        let mut names = condition.names;
+        let mut values = condition.values.unwrap_or_default();
+        let mut sets = Vec::with_capacity(item.len());
+        let mut key = Item::new();
+        for (i, (name, value)) in item.into_iter().enumerate() {
+            if name == PK || name == SK {
+                key.insert(name, value);
+                continue;
+            }
+            sets.push(format!("#a{i} = :a{i}"));
+            names.insert(format!("#a{i}"), name);
+            values.insert(format!(":a{i}"), value);
+        }
+        let mut removes = vec!["#begun"];
+        names.insert("#begun".to_owned(), BEGUN.to_owned());
+        if stored.source_version.is_none() {
+            removes.push("#source_version");
+            names.insert("#source_version".to_owned(), SOURCE_VERSION.to_owned());
+        }
+        if !moved.is_empty() {
+            removes.push("#starts");
+            names.insert("#starts".to_owned(), STARTS.to_owned());
+        }
+        let update = Update::builder()
             .table_name(&*self.table)
-            .set_item(Some(status_item(&stored)?))
+            .set_key(Some(key))
+            .update_expression(format!(
+                "SET {} REMOVE {}",
+                sets.join(", "),
+                removes.join(", ")
+            ))
             .condition_expression(condition.expression)
-            .set_expression_attribute_names(Some(condition.names))
-            .set_expression_attribute_values(condition.values)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
             .build();
-        let put_history = Put::builder()
-            .table_name(&*self.table)
-            .set_item(Some(history_item(&stored)?))
-            .build();
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder()
-                .put(build("status", put_status)?)
+                .update(build("status", update)?)
                 .build(),
             TransactWriteItem::builder()
-                .put(build("status history", put_history)?)
+                .put(build(
+                    "status history",
+                    Put::builder()
+                        .table_name(&*self.table)
+                        .set_item(Some(history_item(&stored)?))
+                        .build(),
+                )?)
                 .build(),
         ];
+        for start in moved {
+            let put = Put::builder()
+                .table_name(&*self.table)
+                .set_item(Some(history_entry(
+                    &stored.object,
+                    start.version,
+                    &start.attempt,
+                )?))
+                .build();
+            items.push(
+                TransactWriteItem::builder()
+                    .put(build("status history", put)?)
+                    .build(),
+            );
+        }
         match self.transact(items).await? {
             Ok(()) => Ok(stored),
             Err(_) => Err(version_conflict(
@@ -315,6 +440,199 @@ impl StatusStore for DynamoState {
                 expected_version,
             )),
         }
+    }
+
+    /// The single-request attempt start: one UpdateItem whose condition pins the stored version, attempt
+    /// count and status the new values are computed from, returning the old item either way.
+    async fn start_pinned(
+        &self,
+        object: &ObjectRef,
+        pk: &str,
+        (version, attempts, status): (u64, u32, SyncStatus),
+        at: DateTime<Utc>,
+    ) -> StoreResult<Pinned> {
+        let attempts = attempts + 1;
+        let new_status = if status == SyncStatus::OutcomeUnknown {
+            status
+        } else {
+            SyncStatus::Pending
+        };
+        let start = Start {
+            version: version + 1,
+            attempt: StatusAttempt {
+                at,
+                attempt: attempts,
+                status: new_status,
+                message: Some(format!("Attempt {attempts} started")),
+            },
+        };
+        let start_json = doc("attempt start", &start)?;
+        let recency = keys::objects_recency_sk(at, object.object_type, object.key.as_str());
+        let result = self
+            .client
+            .update_item()
+            .table_name(&*self.table)
+            .key(PK, s(pk))
+            .key(SK, s(keys::STATUS_SK))
+            .condition_expression(
+                "#ver = :ver AND #attempts = :attempts AND #status = :status \
+                 AND (attribute_not_exists(#starts) OR size(#starts) < :kept)",
+            )
+            .update_expression(
+                "SET #ver = :new_ver, #attempts = :new_attempts, #status = :new_status, \
+                 #gsi2pk = :gsi2pk, #gsi1sk = :recency, #gsi2sk = :recency, #begun = :start, \
+                 #starts = list_append(if_not_exists(#starts, :no_starts), :starts)",
+            )
+            .expression_attribute_names("#ver", VER)
+            .expression_attribute_names("#attempts", ATTEMPTS)
+            .expression_attribute_names("#status", STATUS)
+            .expression_attribute_names("#starts", STARTS)
+            .expression_attribute_names("#gsi2pk", GSI2PK)
+            .expression_attribute_names("#gsi1sk", GSI1SK)
+            .expression_attribute_names("#gsi2sk", GSI2SK)
+            .expression_attribute_names("#begun", BEGUN)
+            .expression_attribute_values(":ver", n(version))
+            .expression_attribute_values(":attempts", n(attempts - 1))
+            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":kept", n(STARTS_KEPT))
+            .expression_attribute_values(":new_ver", n(start.version))
+            .expression_attribute_values(":new_attempts", n(attempts))
+            .expression_attribute_values(":new_status", s(new_status.as_str()))
+            .expression_attribute_values(
+                ":gsi2pk",
+                s(keys::objects_by_status_pk(&object.tenant, new_status)),
+            )
+            .expression_attribute_values(":recency", s(recency))
+            .expression_attribute_values(":start", start_json.clone())
+            .expression_attribute_values(":no_starts", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":starts", AttributeValue::L(vec![start_json]))
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let previous = status_from_item(&out.attributes.unwrap_or_default())?;
+                let mut current = previous.clone();
+                current.version = start.version;
+                current.attempts = start.attempt.attempt;
+                current.status = start.attempt.status;
+                current.last_message = start.attempt.message;
+                current.updated_at = at;
+                current.fix = None;
+                Ok(Pinned::Started { previous, current })
+            }
+            Err(SdkError::ServiceError(service))
+                if matches!(
+                    service.err(),
+                    UpdateItemError::ConditionalCheckFailedException(_)
+                ) =>
+            {
+                let returned = match service.into_err() {
+                    UpdateItemError::ConditionalCheckFailedException(e) => e.item,
+                    _ => None,
+                };
+                // An emulator may not return the item: then one read tells.
+                let item = match returned {
+                    Some(item) => Some(item),
+                    None => self.get_item(pk.to_owned(), keys::STATUS_SK).await?,
+                };
+                Ok(item.map_or(Pinned::Absent, Pinned::Stored))
+            }
+            Err(e) => Err(from_sdk("UpdateItem", e)),
+        }
+    }
+}
+
+#[async_trait]
+impl StatusStore for DynamoState {
+    async fn get(&self, object: &ObjectRef) -> StoreResult<Option<ObjectStatus>> {
+        let pk = keys::object_pk(&object.tenant, object.object_type, object.key.as_str());
+        let item = self.get_item(pk, keys::STATUS_SK).await?;
+        item.map(|item| status_from_item(&item)).transpose()
+    }
+
+    async fn put(
+        &self,
+        status: &ObjectStatus,
+        expected_version: Option<u64>,
+    ) -> StoreResult<ObjectStatus> {
+        self.write_status(status, expected_version, &[]).await
+    }
+
+    async fn begin_attempt(
+        &self,
+        object: &ObjectRef,
+        force: bool,
+        at: DateTime<Utc>,
+    ) -> StoreResult<AttemptStart> {
+        let pk = keys::object_pk(&object.tenant, object.object_type, object.key.as_str());
+        // The stored item as the last failed condition returned it; `None`: assume discovery's record.
+        let mut known: Option<Item> = None;
+        for _ in 0..BEGIN_ROUNDS {
+            let pinned = match &known {
+                None => (1, 0, SyncStatus::NotIntegrated),
+                Some(item) => {
+                    let current = status_from_item(item)?;
+                    if attempt_declined(&current, force) {
+                        return Ok(AttemptStart::Declined(current));
+                    }
+                    let starts = starts_of(item)?;
+                    if item.contains_key(ATTEMPTS) && starts.len() < STARTS_KEPT {
+                        (current.version, current.attempts, current.status)
+                    } else {
+                        // A record from before `attempts` existed, or starts to move: one transaction.
+                        let next = attempt_started(&current, at);
+                        match self
+                            .write_status(&next, Some(current.version), &starts)
+                            .await
+                        {
+                            Ok(stored) => {
+                                return Ok(AttemptStart::Started {
+                                    previous: Some(current),
+                                    current: stored,
+                                });
+                            }
+                            Err(StoreError::Conflict { .. }) => {
+                                known = self.get_item(pk.clone(), keys::STATUS_SK).await?;
+                                continue;
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+            };
+            match self.start_pinned(object, &pk, pinned, at).await? {
+                Pinned::Started { previous, current } => {
+                    return Ok(AttemptStart::Started {
+                        previous: Some(previous),
+                        current,
+                    });
+                }
+                Pinned::Stored(item) => known = Some(item),
+                Pinned::Absent => {
+                    let next = attempt_started(&AttemptStart::fresh(object, at), at);
+                    match self.write_status(&next, None, &[]).await {
+                        Ok(current) => {
+                            return Ok(AttemptStart::Started {
+                                previous: None,
+                                current,
+                            });
+                        }
+                        // Created meanwhile by someone else: the next round learns what it holds.
+                        Err(StoreError::Conflict { .. }) => known = None,
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        Err(StoreError::Transient {
+            message: format!(
+                "{}: other attempts kept starting at the same time",
+                describe(object)
+            ),
+            source: None,
+        })
     }
 
     async fn create_missing(&self, statuses: &[ObjectStatus]) -> StoreResult<usize> {
@@ -430,7 +748,7 @@ impl StatusStore for DynamoState {
         };
         let items = items
             .iter()
-            .map(|item| from_doc("object status", item))
+            .map(status_from_item)
             .collect::<StoreResult<_>>()?;
         Ok(Page { items, next_cursor })
     }
@@ -483,18 +801,35 @@ impl StatusStore for DynamoState {
         if limit == 0 {
             return Ok(Vec::new());
         }
+        // The whole partition, newest first: the status item (`STATUS` sorts after `HIST#`) with the starts
+        // it keeps, then the history items.
         let mut spec = QuerySpec::partition(keys::object_pk(
             &object.tenant,
             object.object_type,
             object.key.as_str(),
         ));
-        spec.sk = SortCondition::BeginsWith(keys::HISTORY_PREFIX.to_owned());
         spec.newest_first = true;
-        let items = self.query_all(&spec, limit.min(1000) as usize).await?;
-        items
-            .iter()
-            .map(|item| from_doc("status attempt", item))
-            .collect()
+        let limit = limit.min(1000) as usize;
+        let items = self.query_all(&spec, limit + 1).await?;
+        let mut entries: Vec<(u64, StatusAttempt)> = Vec::with_capacity(items.len());
+        for item in &items {
+            match str_attr(item, SK) {
+                Some(keys::STATUS_SK) => {
+                    entries.extend(starts_of(item)?.into_iter().map(|s| (s.version, s.attempt)));
+                }
+                Some(sk) => {
+                    let version = sk
+                        .strip_prefix(keys::HISTORY_PREFIX)
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .ok_or_else(|| corrupt("status attempt", "its sort key is no version"))?;
+                    entries.push((version, from_doc("status attempt", item)?));
+                }
+                None => return Err(corrupt("status attempt", "the sort key is missing")),
+            }
+        }
+        entries.sort_by_key(|e| std::cmp::Reverse(e.0));
+        entries.truncate(limit);
+        Ok(entries.into_iter().map(|(_, attempt)| attempt).collect())
     }
 
     async fn counts(&self, tenant: &TenantId) -> StoreResult<BTreeMap<SyncStatus, u64>> {

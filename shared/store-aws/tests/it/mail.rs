@@ -17,9 +17,22 @@ use serde_json::json;
 use crate::helpers::spawn_state;
 
 /// Every message moto's SES holds, as its inspection API shows them (raw messages carry our headers).
+/// moto's dump of everything it holds (its sent mail included). The dump walks every backend while other
+/// tests of this binary write to the same server, and moto then sometimes answers 500 ("changed size during
+/// iteration"): such an answer is read again, never taken as the mail that was sent.
 async fn sent_to_moto() -> String {
     let url = format!("{}/moto-api/data.json", moto().endpoint_url());
-    reqwest::get(url).await.unwrap().text().await.unwrap()
+    let mut last = String::new();
+    for _ in 0..20 {
+        let response = reqwest::get(&url).await.unwrap();
+        let ok = response.status().is_success();
+        last = response.text().await.unwrap();
+        if ok && serde_json::from_str::<serde_json::Value>(&last).is_ok() {
+            return last;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    panic!("moto's data dump kept failing: {last}");
 }
 
 fn message(tenant: &str, id: &str, to: &str) -> MailMessage {

@@ -233,7 +233,7 @@ async fn a_configured_kms_key_encrypts_with_aws_kms() {
 }
 
 #[tokio::test]
-async fn a_seventeen_mebibyte_stream_goes_out_in_parts_of_eight_and_a_small_file_in_one_put() {
+async fn a_seventeen_mebibyte_stream_goes_out_in_parts_in_order_and_a_small_file_in_one_put() {
     let aws = spawn_state().await;
     let t = tenant();
     let mut sink = aws
@@ -241,10 +241,12 @@ async fn a_seventeen_mebibyte_stream_goes_out_in_parts_of_eight_and_a_small_file
         .begin_upload(&t, "stream.csv", "text/csv")
         .await
         .unwrap();
-    for _ in 0..17 {
-        sink.write(Bytes::from(vec![b'y'; 1024 * 1024]))
-            .await
-            .unwrap();
+    // Each mebibyte its own letter, so parts stored out of order would show.
+    let mut expected = Vec::with_capacity(17 * 1024 * 1024);
+    for i in 0..17u8 {
+        let chunk = vec![b'a' + i; 1024 * 1024];
+        expected.extend_from_slice(&chunk);
+        sink.write(Bytes::from(chunk)).await.unwrap();
     }
     let stored = sink.finish().await.unwrap();
     let streamed = aws.counter.snapshot();
@@ -263,14 +265,17 @@ async fn a_seventeen_mebibyte_stream_goes_out_in_parts_of_eight_and_a_small_file
         [
             ("CompleteMultipartUpload".to_owned(), 1),
             ("CreateMultipartUpload".to_owned(), 1),
-            ("UploadPart".to_owned(), 3),
+            (
+                "UploadPart".to_owned(),
+                (17 * 1024 * 1024_u64).div_ceil(PART_SIZE as u64)
+            ),
         ]
         .into()
     );
     assert_eq!(aws.counter.snapshot(), [("PutObject".to_owned(), 1)].into());
-    assert_eq!(
-        aws.storage.get(&t, "stream.csv").await.unwrap().len(),
-        17 * 1024 * 1024
+    assert!(
+        aws.storage.get(&t, "stream.csv").await.unwrap() == expected,
+        "the stored object must be the bytes written, in order"
     );
 }
 
