@@ -298,7 +298,7 @@ def attack_3_bogus_signature_bodies():
         t.start()
     for t in threads:
         t.join()
-    refused = all(s in (400, 401) for s in statuses) and service_up()
+    refused = all(s in (400, 401, 403) for s in statuses) and service_up()
     return refused, f"8 parallel 19 MiB bodies with a bogus signature: {statuses}"
 
 
@@ -352,8 +352,12 @@ def attack_7_tenant_enumeration():
     basic = {"Authorization": "Basic " + base64.b64encode(b"x:y").decode()}
     vp_known = request("POST", f"/webhooks/vantagepoint/{TENANT}", "{}", basic, key=None)
     vp_unknown = request("POST", "/webhooks/vantagepoint/no-such-tenant-zz", "{}", basic, key=None)
-    same = (known.status, known.body) == (unknown.status, unknown.body) and \
-        (vp_known.status, vp_known.body) == (vp_unknown.status, vp_unknown.body)
+    # Problem details echo the request path as `instance`: that echo is the caller's own input, so it is
+    # masked before comparing; everything else must be byte for byte the same.
+    def masked(answer, tenant):
+        return answer.status, answer.body.replace(tenant.encode(), b"<tenant>")
+    same = masked(known, TENANT) == masked(unknown, "no-such-tenant-zz") and \
+        masked(vp_known, TENANT) == masked(vp_unknown, "no-such-tenant-zz")
     return same, f"exact known/unknown: {known.status}/{unknown.status}; vp: {vp_known.status}/{vp_unknown.status}"
 
 
